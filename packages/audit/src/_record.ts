@@ -1,0 +1,210 @@
+/**
+ * The audit record and its chain, as pure functions (no database): field validation, the canonical
+ * body, its SHA-256 hash, the signature, and `verifyRecords`, which walks a chain and names the
+ * first broken record.
+ *
+ *   body_n = { v: 1, seq, time, role, requester, op, templateId, session, outcome, code, prev }
+ *   hash_n = base64url(SHA-256(utf8(canonicalJson(body_n))))
+ *   sig_n  = base64url(sign(auditKey, utf8(canonicalJson(body_n))))      (Ed25519, or SM2 for GM)
+ *   prev_1 = GENESIS (43 × "A", i.e. 32 zero bytes), prev_n = hash_{n-1};  seq = 1, 2, 3, …
+ *
+ * Records never hold shares, features or keys (REQUIREMENTS R20): every field is a short token, and
+ * anything that looks like an encoded blob is refused (see BLOB_RE).
+ */
+import { createHash } from "node:crypto";
+import { canonicalJson, fromBase64url, toBase64url, utf8, verify, type PublicKey } from "@privface/crypto";
+
+export const GENESIS = toBase64url(new Uint8Array(32));
+
+/** What a caller records. `time` defaults to the log's clock. */
+export interface AuditEntry {
+  /** Who asked: e.g. "gateway", "p1", "operator:alice". */
+  requester: string;
+  /** Purpose / operation: e.g. "enrol", "verify", "commit", "delete", "key.rotate". */
+  op: string;
+  templateId?: string | null;
+  session?: string | null;
+  /** Short outcome token: "ok", "refused", "error", … */
+  outcome: string;
+  /** Stable error code when not ok, e.g. "AUTH_EXPIRED". */
+  code?: string | null;
+  time?: number;
+}
+
+export interface AuditRecord {
+  seq: number;
+  time: number;
+  role: string;
+  requester: string;
+  op: string;
+  templateId: string | null;
+  session: string | null;
+  outcome: string;
+  code: string | null;
+  prev: string;
+  hash: string;
+  sig: string;
+}
+
+export class AuditError extends Error {
+  readonly code: "INVALID_ENTRY" | "APPEND_CONFLICT";
+  constructor(code: AuditError["code"], message: string) {
+    super(`${code}: ${message}`);
+    this.name = "AuditError";
+    this.code = code;
+  }
+}
+
+const FIELD_RULES: Record<string, { re: RegExp; optional: boolean }> = {
+  role: { re: /^[a-z0-9][a-z0-9_-]{0,31}$/, optional: false },
+  requester: { re: /^[A-Za-z0-9._:@\/-]{1,128}$/, optional: false },
+  op: { re: /^[a-z][a-z0-9_.:-]{0,63}$/, optional: false },
+  templateId: { re: /^[A-Za-z0-9._:-]{1,128}$/, optional: true },
+  session: { re: /^[A-Za-z0-9._:-]{1,128}$/, optional: true },
+  outcome: { re: /^[a-z][a-z0-9_-]{0,31}$/, optional: false },
+  code: { re: /^[A-Z][A-Z0-9_]{0,63}$/, optional: true },
+};
+/**
+ * A run this long of base64 / base64url / hex characters in a descriptive field (requester, op,
+ * outcome, code) is treated as an encoded blob — a 32-byte key is 43 base64url characters. Identifier
+ * fields (templateId, session) are random tokens by design; there the 128-character limit is the
+ * guard: the smallest share or feature vector (128 bytes) is 171 characters encoded.
+ */
+const BLOB_RE = /[A-Za-z0-9+\/_=-]{40,}/;
+const ID_FIELDS = new Set(["templateId", "session"]);
+
+export function checkField(name: string, value: unknown): string | null {
+  const rule = FIELD_RULES[name];
+  if (value === undefined || value === null || value === "") {
+    if (rule.optional) return null;
+    throw new AuditError("INVALID_ENTRY", `${name} is required`);
+  }
+  if (typeof value !== "string") throw new AuditError("INVALID_ENTRY", `${name} must be a string, got ${typeof value}`);
+  if (value.length > 128) throw new AuditError("INVALID_ENTRY", `${name} has ${value.length} characters (at most 128); audit records never hold data or keys`);
+  if (!ID_FIELDS.has(name) && BLOB_RE.test(value)) throw new AuditError("INVALID_ENTRY", `${name} looks like an encoded blob (${value.length} characters); audit records never hold data or keys`);
+  if (!rule.re.test(value)) throw new AuditError("INVALID_ENTRY", `${name} must match ${rule.re} (got ${value.length} characters)`);
+  return value;
+}
+
+export function checkTime(t: unknown): number {
+  if (typeof t !== "number" || !Number.isSafeInteger(t) || t < 0) throw new AuditError("INVALID_ENTRY", "time must be epoch milliseconds (a non-negative safe integer)");
+  return t;
+}
+
+export type RecordBody = Omit<AuditRecord, "hash" | "sig"> & { v: 1 };
+
+export function bodyOf(r: Omit<AuditRecord, "hash" | "sig">): RecordBody {
+  return {
+    v: 1, seq: r.seq, time: r.time, role: r.role, requester: r.requester, op: r.op,
+    templateId: r.templateId, session: r.session, outcome: r.outcome, code: r.code, prev: r.prev,
+  };
+}
+
+export function bodyBytes(r: Omit<AuditRecord, "hash" | "sig">): Uint8Array {
+  return utf8(canonicalJson(bodyOf(r)));
+}
+
+export function hashOf(r: Omit<AuditRecord, "hash" | "sig">): string {
+  return toBase64url(new Uint8Array(createHash("sha256").update(bodyBytes(r)).digest()));
+}
+
+export type BrokenReason =
+  | "malformed" // a field fails validation
+  | "missing" // a sequence number is absent (a record was deleted)
+  | "out-of-order" // sequence numbers repeat or go backwards
+  | "hash-mismatch" // stored hash ≠ hash of the stored fields (a field was changed)
+  | "bad-signature" // the signature does not verify under the audit key
+  | "broken-link" // prev ≠ hash of the previous record
+  | "role-changed" // a record claims another server role than the chain's first
+  | "truncated"; // fewer records than the expected head
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Records checked (up to and including the first broken one). */
+  records: number;
+  firstBroken?: { seq: number; reason: BrokenReason; detail?: string };
+  /** Last good record: seq and hash (an anchor to keep elsewhere to detect tail truncation later). */
+  head: { seq: number; hash: string };
+}
+
+export interface VerifyOptions {
+  /** A head recorded earlier (e.g. by the peer or an auditor): the chain must contain it. */
+  expectHead?: { seq: number; hash: string };
+}
+
+/** Walk a chain in seq order and name the first broken record. */
+export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>, publicKey: PublicKey, options: VerifyOptions = {}): Promise<VerifyResult> {
+  let expected = 1;
+  let prevHash = GENESIS;
+  let role: string | undefined;
+  let count = 0;
+  const head = { seq: 0, hash: GENESIS };
+  const broken = (seq: number, reason: BrokenReason, detail?: string): VerifyResult => ({ ok: false, records: count, firstBroken: { seq, reason, ...(detail ? { detail } : {}) }, head: { ...head } });
+  let matchedHead = false;
+  for await (const r of records as AsyncIterable<AuditRecord>) {
+    count++;
+    const seq = typeof r?.seq === "number" ? r.seq : expected;
+    try {
+      for (const f of ["role", "requester", "op", "templateId", "session", "outcome", "code"] as const) checkField(f, r[f]);
+      checkTime(r.time);
+      if (!Number.isSafeInteger(r.seq) || typeof r.prev !== "string" || typeof r.hash !== "string" || typeof r.sig !== "string") throw new Error("seq/prev/hash/sig");
+    } catch (e) {
+      return broken(seq, "malformed", (e as Error).message);
+    }
+    if (r.seq > expected) return broken(expected, "missing", `next record has seq ${r.seq}`);
+    if (r.seq < expected) return broken(r.seq, "out-of-order", `expected seq ${expected}`);
+    if (hashOf(r) !== r.hash) return broken(r.seq, "hash-mismatch");
+    let sig: Uint8Array;
+    try {
+      sig = fromBase64url(r.sig);
+    } catch {
+      return broken(r.seq, "bad-signature", "not base64url");
+    }
+    if (!(await verify(publicKey, bodyBytes(r), sig))) return broken(r.seq, "bad-signature");
+    if (r.prev !== prevHash) return broken(r.seq, "broken-link");
+    role ??= r.role;
+    if (r.role !== role) return broken(r.seq, "role-changed", `chain role ${role}, record role ${r.role}`);
+    if (options.expectHead && r.seq === options.expectHead.seq) {
+      if (r.hash !== options.expectHead.hash) return broken(r.seq, "hash-mismatch", "differs from the expected head");
+      matchedHead = true;
+    }
+    prevHash = r.hash;
+    head.seq = r.seq;
+    head.hash = r.hash;
+    expected++;
+  }
+  if (options.expectHead && !matchedHead && options.expectHead.seq > 0) {
+    return broken(head.seq + 1, "truncated", `chain ends at seq ${head.seq}, expected at least ${options.expectHead.seq}`);
+  }
+  return { ok: true, records: count, head };
+}
+
+export interface ReconcileResult {
+  ok: boolean;
+  /** Sessions that appear only in chain A (with their seq numbers there). */
+  onlyA: { session: string; seqs: number[]; ops: string[] }[];
+  onlyB: { session: string; seqs: number[]; ops: string[] }[];
+  common: number;
+}
+
+/** Sessions recorded on one side only (records without a session are ignored). */
+export function reconcile(chainA: Iterable<AuditRecord>, chainB: Iterable<AuditRecord>): ReconcileResult {
+  const index = (chain: Iterable<AuditRecord>) => {
+    const m = new Map<string, { seqs: number[]; ops: string[] }>();
+    for (const r of chain) {
+      if (!r.session) continue;
+      const e = m.get(r.session) ?? { seqs: [], ops: [] };
+      e.seqs.push(r.seq);
+      if (!e.ops.includes(r.op)) e.ops.push(r.op);
+      m.set(r.session, e);
+    }
+    return m;
+  };
+  const a = index(chainA);
+  const b = index(chainB);
+  const only = (x: typeof a, y: typeof a) => [...x].filter(([s]) => !y.has(s)).map(([session, e]) => ({ session, ...e }));
+  const onlyA = only(a, b);
+  const onlyB = only(b, a);
+  const common = [...a.keys()].filter((s) => b.has(s)).length;
+  return { ok: onlyA.length === 0 && onlyB.length === 0, onlyA, onlyB, common };
+}

@@ -1,0 +1,250 @@
+/**
+ * @privface/audit — a tamper-evident audit log per server (REQUIREMENTS R20), stored in the
+ * server's own database through @privface/db (SQLite or PostgreSQL, same migrations).
+ *
+ *   const db = await openDb(url);
+ *   const log = await createAuditLog(db, { role: "p0", signingKey });   // runs the audit migrations
+ *   await log.append({ requester: "gateway", op: "verify", templateId, session, outcome: "ok" });
+ *   const r = await verifyChain(db, { suite: "INTL", publicKey });      // { ok, records, firstBroken?, head }
+ *   reconcile(await exportChain(dbP0), await exportChain(dbP1));        // sessions one side only recorded
+ *
+ * Appends are serialised in-process and atomic: records waiting while a write is in flight are
+ * chained, signed one by one and stored by the next multi-row INSERT (group commit, one statement).
+ * The head is kept in memory; the primary key on `seq` refuses an insert when another writer got
+ * there first (the head is then re-read and the batch rebuilt), so a chain can never fork.
+ * `append(entry, { trx })` joins a caller's transaction so that an operation and its audit record
+ * commit together (it reads the head inside the transaction; on PostgreSQL under a table lock).
+ */
+import { migrate, sql, type Db, type DbMigration, type Kysely } from "@privface/db";
+import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
+import { AuditError, GENESIS, bodyBytes, checkField, checkTime, hashOf, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
+
+export { AuditError, GENESIS, reconcile, verifyRecords, hashOf } from "./_record.ts";
+export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
+
+export const AUDIT_TABLE = "audit_records";
+
+export const auditMigrations: Record<string, DbMigration> = {
+  "001_audit_records": {
+    async up(k) {
+      await k.schema
+        .createTable(AUDIT_TABLE)
+        .addColumn("seq", "bigint", (c) => c.primaryKey())
+        .addColumn("time", "bigint", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("requester", "text", (c) => c.notNull())
+        .addColumn("op", "text", (c) => c.notNull())
+        .addColumn("template_id", "text")
+        .addColumn("session", "text")
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("code", "text")
+        .addColumn("prev", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addColumn("sig", "text", (c) => c.notNull())
+        .execute();
+      await k.schema.createIndex("audit_records_session").on(AUDIT_TABLE).column("session").execute();
+    },
+  },
+};
+
+/** Create the audit table if needed (idempotent; migration table `audit_migrations`). */
+export async function migrateAudit(db: Db): Promise<void> {
+  await migrate(db, auditMigrations, { table: "audit_migrations" });
+}
+
+export interface AuditLogOptions {
+  /** This server's role, written into every record (helper, p0, p1, gateway). */
+  role: string;
+  /** The server's audit signing key (keys/<role>-audit.json) or a Signer (HSM seam). */
+  signingKey: KeyPair | Signer;
+  /** Clock, epoch ms (tests inject one). */
+  now?: () => number;
+}
+
+export interface AuditLog {
+  readonly role: string;
+  /** Append one record; resolves to the stored record. With `trx`, joins the caller's transaction. */
+  append(entry: AuditEntry, opts?: { trx?: Kysely<any> }): Promise<AuditRecord>;
+  /** seq and hash of the last record (seq 0 and GENESIS for an empty log). */
+  head(): Promise<{ seq: number; hash: string }>;
+}
+
+type Row = {
+  seq: number | string | bigint; time: number | string | bigint; role: string; requester: string; op: string;
+  template_id: string | null; session: string | null; outcome: string; code: string | null; prev: string; hash: string; sig: string;
+};
+
+const num = (v: number | string | bigint): number => (typeof v === "number" ? v : Number(v));
+
+function fromRow(r: Row): AuditRecord {
+  return {
+    seq: num(r.seq), time: num(r.time), role: r.role, requester: r.requester, op: r.op, templateId: r.template_id,
+    session: r.session, outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash, sig: r.sig,
+  };
+}
+
+async function headOf(k: Kysely<any>): Promise<{ seq: number; hash: string }> {
+  const row = await k.selectFrom(AUDIT_TABLE).select(["seq", "hash"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
+  return row ? { seq: num(row.seq), hash: row.hash as string } : { seq: 0, hash: GENESIS };
+}
+
+/** Open the audit log of one server (runs the audit migrations first). */
+export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<AuditLog> {
+  const role = checkField("role", options.role) as string;
+  const key = options.signingKey;
+  if (!key || typeof key !== "object") throw new TypeError("options.signingKey must be a KeyPair or a Signer");
+  const signer: Signer = "sign" in key && typeof key.sign === "function" ? key : softwareSigner(key as KeyPair);
+  if ("privateKey" in key) {
+    // fail at start-up, not at the first append, when the key is of the wrong kind
+    await sign(key as KeyPair, new Uint8Array(0));
+  }
+  const now = options.now ?? Date.now;
+  await migrateAudit(db);
+
+  type Fields = Omit<AuditRecord, "seq" | "prev" | "hash" | "sig">;
+  const fieldsOf = (entry: AuditEntry): Fields => {
+    if (typeof entry !== "object" || entry === null) throw new TypeError("entry must be an object");
+    return {
+      time: checkTime(entry.time ?? now()),
+      role,
+      requester: checkField("requester", entry.requester) as string,
+      op: checkField("op", entry.op) as string,
+      templateId: checkField("templateId", entry.templateId),
+      session: checkField("session", entry.session),
+      outcome: checkField("outcome", entry.outcome) as string,
+      code: checkField("code", entry.code),
+    };
+  };
+  const build = async (fields: Fields, head: { seq: number; hash: string }): Promise<AuditRecord> => {
+    const partial = { ...fields, seq: head.seq + 1, prev: head.hash };
+    return { ...partial, hash: hashOf(partial), sig: toBase64url(await signer.sign(bodyBytes(partial))) };
+  };
+  const toRow = (r: AuditRecord) => ({
+    seq: r.seq, time: r.time, role: r.role, requester: r.requester, op: r.op, template_id: r.templateId,
+    session: r.session, outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash, sig: r.sig,
+  });
+
+  // The head as this process last wrote it. Appends build on it without reading the table; the
+  // primary key on seq refuses the insert if another writer got there first, and we re-read.
+  let cachedHead: { seq: number; hash: string } | null = null;
+
+  // Group commit: appends that arrive while a write is in flight go into the next multi-row INSERT
+  // (one statement, atomic on both dialects). Each record is still hashed and signed on its own.
+  let pending: { fields: Fields; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void }[] = [];
+  let flushing = false;
+  const MAX_BATCH = 256;
+
+  const flush = async (): Promise<void> => {
+    flushing = true;
+    try {
+      while (pending.length > 0) {
+        const batch = pending.slice(0, MAX_BATCH);
+        pending = pending.slice(MAX_BATCH);
+        try {
+          const records = await withRetry(async () => {
+            let head = cachedHead ?? (await headOf(db.kysely));
+            const out: AuditRecord[] = [];
+            for (const p of batch) {
+              const rec = await build(p.fields, head);
+              out.push(rec);
+              head = { seq: rec.seq, hash: rec.hash };
+            }
+            try {
+              await db.kysely.insertInto(AUDIT_TABLE).values(out.map(toRow)).execute();
+            } catch (e) {
+              cachedHead = null;
+              throw e;
+            }
+            cachedHead = head;
+            return out;
+          });
+          batch.forEach((p, i) => p.resolve(records[i]));
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+
+  const appendIn = async (k: Kysely<any>, entry: AuditEntry): Promise<AuditRecord> => {
+    const fields = fieldsOf(entry);
+    cachedHead = null; // the caller's transaction may commit or roll back: read the head afresh next time
+    if (db.dialect === "postgres") await sqlLock(k);
+    const record = await build(fields, await headOf(k));
+    await k.insertInto(AUDIT_TABLE).values(toRow(record)).execute();
+    return record;
+  };
+
+  return {
+    role,
+    append(entry, opts) {
+      if (opts?.trx) return appendIn(opts.trx, entry);
+      let fields: Fields;
+      try {
+        fields = fieldsOf(entry);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return new Promise<AuditRecord>((resolve, reject) => {
+        pending.push({ fields, resolve, reject });
+        if (!flushing) void flush();
+      });
+    },
+    head: () => headOf(db.kysely),
+  };
+}
+
+async function sqlLock(k: Kysely<any>): Promise<void> {
+  await sql`lock table ${sql.table(AUDIT_TABLE)} in exclusive mode`.execute(k);
+}
+
+/**
+ * Another process appended between our read of the head and our insert (SQLite: the WAL snapshot
+ * went stale or the write lock was busy; either: the primary key on seq refused a duplicate).
+ * The transaction was rolled back, so trying again is safe.
+ */
+function isRetryable(e: unknown): boolean {
+  const code = String((e as { code?: unknown })?.code ?? "");
+  return code.startsWith("SQLITE_BUSY") || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505" || code === "40P01";
+}
+
+async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isRetryable(e) || i + 1 >= attempts) {
+        if (isRetryable(e)) throw new AuditError("APPEND_CONFLICT", `gave up after ${attempts} attempts: ${(e as Error).message}`);
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 1 + Math.floor(Math.random() * 5 * (i + 1))));
+    }
+  }
+}
+
+/** All records in seq order, read page by page. */
+export async function* readChain(db: Db, pageSize = 1000): AsyncGenerator<AuditRecord> {
+  let after = 0;
+  for (;;) {
+    const rows = (await db.kysely.selectFrom(AUDIT_TABLE).selectAll().where("seq", ">", after).orderBy("seq", "asc").limit(pageSize).execute()) as Row[];
+    for (const r of rows) yield fromRow(r);
+    if (rows.length < pageSize) return;
+    after = num(rows[rows.length - 1].seq);
+  }
+}
+
+/** Every record, in seq order (for export and reconciliation). */
+export async function exportChain(db: Db): Promise<AuditRecord[]> {
+  await migrateAudit(db);
+  const out: AuditRecord[] = [];
+  for await (const r of readChain(db)) out.push(r);
+  return out;
+}
+
+/** Verify the chain stored in `db` against the server's audit public key. */
+export async function verifyChain(db: Db, publicKey: PublicKey, options: VerifyOptions = {}): Promise<VerifyResult> {
+  await migrateAudit(db);
+  return verifyRecords(readChain(db), publicKey, options);
+}

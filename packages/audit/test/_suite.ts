@@ -1,0 +1,217 @@
+/**
+ * The audit contract suite, run on SQLite (test/audit.test.ts) and PostgreSQL (test/pg/audit.test.ts):
+ * every kind of tampering names the first broken record; reconcile finds one-sided sessions.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { Db } from "@privface/db";
+import { generateSigningKeyPair, type KeyPair } from "@privface/crypto";
+import { createAuditLog, verifyChain, exportChain, reconcile, AUDIT_TABLE, type AuditLog } from "../src/index.ts";
+
+export interface DbFactory {
+  name: string;
+  /** A fresh, empty database (the suite closes nothing; the factory cleans up). */
+  make(): Promise<Db>;
+  /** A second handle on the same database as `db` (another "process"), if the backend supports it. */
+  reopen?(db: Db): Promise<Db>;
+}
+
+async function fiveRecords(f: DbFactory, key?: KeyPair): Promise<{ db: Db; key: KeyPair; log: AuditLog }> {
+  const db = await f.make();
+  key ??= await generateSigningKeyPair("INTL");
+  let t = 1_764_576_000_000;
+  const log = await createAuditLog(db, { role: "p0", signingKey: key, now: () => t++ });
+  for (let i = 1; i <= 5; i++) {
+    await log.append({ requester: "gateway", op: i % 2 ? "verify" : "enrol", templateId: `tpl-${i}`, session: `s-${i}`, outcome: i === 4 ? "refused" : "ok", code: i === 4 ? "AUTH_EXPIRED" : null });
+  }
+  return { db, key, log };
+}
+
+const COLUMNS: Record<string, unknown> = {
+  time: 1_700_000_000_000, role: "p1", requester: "operator", op: "delete", template_id: "tpl-x", session: "s-x",
+  outcome: "refused", code: "TAMPERED",
+};
+
+export function auditContract(f: DbFactory): void {
+  test(`[${f.name}] a fresh chain verifies; records hold what was appended`, async () => {
+    const { db, key } = await fiveRecords(f);
+    const r = await verifyChain(db, key);
+    assert.equal(r.ok, true);
+    assert.equal(r.records, 5);
+    assert.equal(r.head.seq, 5);
+    const chain = await exportChain(db);
+    assert.deepEqual(chain.map((x) => x.seq), [1, 2, 3, 4, 5]);
+    assert.equal(chain[3].code, "AUTH_EXPIRED");
+    assert.equal(chain[0].code, null);
+    assert.equal(chain[1].prev, chain[0].hash);
+    const empty = await f.make();
+    assert.deepEqual(await verifyChain(empty, key), { ok: true, records: 0, head: { seq: 0, hash: chain[0].prev } });
+  });
+
+  for (const [column, value] of Object.entries(COLUMNS)) {
+    test(`[${f.name}] changing ${column} of record 3 is named: seq 3, hash-mismatch`, async () => {
+      const { db, key } = await fiveRecords(f);
+      await db.kysely.updateTable(AUDIT_TABLE).set({ [column]: value }).where("seq", "=", 3).execute();
+      const r = await verifyChain(db, key);
+      assert.equal(r.ok, false);
+      assert.deepEqual(r.firstBroken && { seq: r.firstBroken.seq, reason: r.firstBroken.reason }, { seq: 3, reason: "hash-mismatch" });
+      assert.equal(r.head.seq, 2);
+    });
+  }
+
+  test(`[${f.name}] changing prev, hash or sig of record 3 is named`, async () => {
+    const { db, key } = await fiveRecords(f);
+    const chain = await exportChain(db);
+    await db.kysely.updateTable(AUDIT_TABLE).set({ sig: chain[2].sig.slice(0, -2) + (chain[2].sig.endsWith("AA") ? "AQ" : "AA") }).where("seq", "=", 3).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken?.seq, 3);
+    assert.equal((await verifyChain(db, key)).firstBroken?.reason, "bad-signature");
+    await db.kysely.updateTable(AUDIT_TABLE).set({ sig: chain[2].sig, hash: chain[1].hash }).where("seq", "=", 3).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 3, reason: "hash-mismatch" });
+    await db.kysely.updateTable(AUDIT_TABLE).set({ hash: chain[2].hash, prev: chain[2].hash }).where("seq", "=", 3).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 3, reason: "hash-mismatch" });
+  });
+
+  test(`[${f.name}] a forger who turns a refusal into ok and recomputes the hash still fails the signature`, async () => {
+    const { db, key } = await fiveRecords(f);
+    const { hashOf } = await import("../src/index.ts");
+    const rec = (await exportChain(db))[3];
+    assert.equal(rec.outcome, "refused");
+    const forged = { ...rec, outcome: "ok", code: null };
+    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "ok", code: null, hash: hashOf(forged) }).where("seq", "=", 4).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 4, reason: "bad-signature" });
+  });
+
+  test(`[${f.name}] deleting a record is named: the missing seq`, async () => {
+    const { db, key } = await fiveRecords(f);
+    await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", "=", 3).execute();
+    const r = await verifyChain(db, key);
+    assert.equal(r.firstBroken?.seq, 3);
+    assert.equal(r.firstBroken?.reason, "missing");
+  });
+
+  test(`[${f.name}] deleting the first record is named (seq 1 missing)`, async () => {
+    const { db, key } = await fiveRecords(f);
+    await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", "=", 1).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken?.seq, 1);
+  });
+
+  test(`[${f.name}] reordering two records is named at the first moved one`, async () => {
+    const { db, key } = await fiveRecords(f);
+    await db.kysely.updateTable(AUDIT_TABLE).set({ seq: 100 }).where("seq", "=", 2).execute();
+    await db.kysely.updateTable(AUDIT_TABLE).set({ seq: 2 }).where("seq", "=", 4).execute();
+    await db.kysely.updateTable(AUDIT_TABLE).set({ seq: 4 }).where("seq", "=", 100).execute();
+    const r = await verifyChain(db, key);
+    assert.deepEqual(r.firstBroken, { seq: 2, reason: "hash-mismatch" });
+  });
+
+  test(`[${f.name}] cutting off the tail is caught against a kept head; a wrong key fails at seq 1`, async () => {
+    const { db, key, log } = await fiveRecords(f);
+    const head = await log.head();
+    assert.equal(head.seq, 5);
+    assert.equal((await verifyChain(db, key, { expectHead: head })).ok, true);
+    await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 4).execute();
+    assert.equal((await verifyChain(db, key)).ok, true); // a chain alone cannot see a cut tail …
+    assert.deepEqual((await verifyChain(db, key, { expectHead: head })).firstBroken?.reason, "truncated"); // … an anchor can
+    const other = await generateSigningKeyPair("INTL");
+    assert.deepEqual((await verifyChain(db, other)).firstBroken, { seq: 1, reason: "bad-signature" });
+  });
+
+  test(`[${f.name}] entries are validated: no blobs, no long or odd values`, async () => {
+    const db = await f.make();
+    const signKey = await generateSigningKeyPair("INTL");
+    const log = await createAuditLog(db, { role: "p1", signingKey: signKey });
+    const ok = { requester: "gateway", op: "verify", outcome: "ok" };
+    const share = Buffer.alloc(128, 7).toString("base64url"); // the smallest share: 171 characters
+    const key = Buffer.alloc(32, 9).toString("base64url");
+    for (const bad of [
+      { ...ok, session: share },
+      { ...ok, templateId: share },
+      { ...ok, requester: key },
+      { ...ok, requester: `device:${key}` },
+      { ...ok, op: `verify.${key.toLowerCase()}` },
+      { ...ok, requester: "x".repeat(200) },
+      { ...ok, op: "" },
+      { ...ok, outcome: "OK!" },
+      { ...ok, code: "lower" },
+      { ...ok, requester: 5 },
+      { ...ok, session: "a b" },
+      { ...ok, time: -1 },
+    ]) {
+      await assert.rejects(log.append(bad as never), { code: "INVALID_ENTRY" }, JSON.stringify(bad).slice(0, 80));
+    }
+    assert.equal((await exportChain(db)).length, 0);
+    await log.append(ok);
+    await log.append({ ...ok, session: "s".repeat(120), templateId: "T".repeat(64) }); // long random ids are fine
+    assert.equal((await verifyChain(db, signKey)).records, 2);
+    await assert.rejects(createAuditLog(db, { role: "P0!", signingKey: signKey }), { code: "INVALID_ENTRY" });
+  });
+
+  test(`[${f.name}] concurrent appends form one valid chain`, async () => {
+    const db = await f.make();
+    const key = await generateSigningKeyPair("INTL");
+    const log = await createAuditLog(db, { role: "p0", signingKey: key });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => log.append({ requester: "gateway", op: "verify", session: `c-${i}`, outcome: "ok" })));
+    const r = await verifyChain(db, key);
+    assert.equal(r.ok, true);
+    assert.equal(r.records, 40);
+    if (f.reopen) {
+      const db2 = await f.reopen(db);
+      const log2 = await createAuditLog(db2, { role: "p0", signingKey: key });
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 ? log : log2).append({ requester: "gateway", op: "verify", session: `d-${i}`, outcome: "ok" })),
+      );
+      const r2 = await verifyChain(db, key);
+      assert.equal(r2.ok, true, JSON.stringify(r2.firstBroken));
+      assert.equal(r2.records, 70);
+    }
+  });
+
+  test(`[${f.name}] append inside a caller's transaction commits or rolls back with it`, async () => {
+    const db = await f.make();
+    const key = await generateSigningKeyPair("INTL");
+    const log = await createAuditLog(db, { role: "p0", signingKey: key });
+    await assert.rejects(
+      db.kysely.transaction().execute(async (trx) => {
+        await log.append({ requester: "gateway", op: "enrol", session: "rolled-back", outcome: "ok" }, { trx });
+        throw new Error("operation failed");
+      }),
+      /operation failed/,
+    );
+    await db.kysely.transaction().execute(async (trx) => {
+      await log.append({ requester: "gateway", op: "enrol", session: "kept", outcome: "ok" }, { trx });
+    });
+    const chain = await exportChain(db);
+    assert.deepEqual(chain.map((r) => r.session), ["kept"]);
+    assert.equal((await verifyChain(db, key)).ok, true);
+  });
+
+  test(`[${f.name}] GM audit keys (SM2) sign and verify the chain`, async () => {
+    const { db, key } = await fiveRecords(f, await generateSigningKeyPair("GM"));
+    assert.equal((await verifyChain(db, key)).ok, true);
+    await db.kysely.updateTable(AUDIT_TABLE).set({ requester: "p1" }).where("seq", "=", 5).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 5, reason: "hash-mismatch" });
+  });
+
+  test(`[${f.name}] reconcile names the sessions only one party recorded`, async () => {
+    const key0 = await generateSigningKeyPair("INTL");
+    const key1 = await generateSigningKeyPair("INTL");
+    const db0 = await f.make();
+    const db1 = await f.make();
+    const p0 = await createAuditLog(db0, { role: "p0", signingKey: key0 });
+    const p1 = await createAuditLog(db1, { role: "p1", signingKey: key1 });
+    for (let i = 0; i < 6; i++) {
+      await p0.append({ requester: "gateway", op: "verify", session: `s-${i}`, outcome: "ok" });
+      await p1.append({ requester: "gateway", op: "verify", session: `s-${i}`, outcome: "ok" });
+    }
+    await p0.append({ requester: "gateway", op: "enrol", session: "only-p0", templateId: "t9", outcome: "ok" });
+    await p0.append({ requester: "gateway", op: "commit", session: "only-p0", templateId: "t9", outcome: "ok" });
+    await p1.append({ requester: "gateway", op: "delete", session: "only-p1", outcome: "ok" });
+    await p1.append({ requester: "operator", op: "key.rotate", outcome: "ok" }); // no session: ignored
+    const r = reconcile(await exportChain(db0), await exportChain(db1));
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.onlyA, [{ session: "only-p0", seqs: [7, 8], ops: ["enrol", "commit"] }]);
+    assert.deepEqual(r.onlyB, [{ session: "only-p1", seqs: [7], ops: ["delete"] }]);
+    assert.equal(r.common, 6);
+    assert.equal(reconcile(await exportChain(db0), await exportChain(db0)).ok, true);
+  });
+}

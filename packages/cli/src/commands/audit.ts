@@ -1,0 +1,103 @@
+/**
+ * `privface audit verify|reconcile|export` — check a server's audit chain (names the first broken
+ * record), compare P0's and P1's chains (names sessions only one side recorded), export a chain as
+ * JSON lines. Exit code 1 when a chain is broken or the parties disagree.
+ */
+import type { Command } from "commander";
+
+interface DbOpts {
+  schema?: string;
+}
+
+async function open(url: string, opts: DbOpts) {
+  const { openDb } = await import("@privface/db");
+  return openDb(url, opts.schema ? { schema: opts.schema } : {});
+}
+
+export function register(program: Command): void {
+  const audit = program.command("audit").description("tamper-evident audit logs: verify, reconcile, export");
+
+  audit
+    .command("verify")
+    .description("verify a server's audit chain against its audit public key")
+    .requiredOption("--db <url>", "database URL (sqlite:PATH or postgres://…)")
+    .requiredOption("--key <file>", "audit key file (key pair or public key JSON)")
+    .option("--schema <name>", "PostgreSQL schema")
+    .option("--head <seq:hash>", "a head kept earlier; the chain must still contain it")
+    .action(async (opts: DbOpts & { db: string; key: string; head?: string }) => {
+      const { readPublicKeyFile } = await import("@privface/crypto/node");
+      const { verifyChain } = await import("@privface/audit");
+      const { closeDb } = await import("@privface/db");
+      const pub = readPublicKeyFile(opts.key);
+      let expectHead: { seq: number; hash: string } | undefined;
+      if (opts.head) {
+        const m = /^(\d+):([A-Za-z0-9_-]{43})$/.exec(opts.head);
+        if (!m) throw new Error("--head must be <seq>:<hash>");
+        expectHead = { seq: Number(m[1]), hash: m[2] };
+      }
+      const db = await open(opts.db, opts);
+      try {
+        const r = await verifyChain(db, pub, expectHead ? { expectHead } : {});
+        process.stdout.write(JSON.stringify(r) + "\n");
+        if (!r.ok) {
+          process.stderr.write(`audit chain BROKEN at seq ${r.firstBroken?.seq}: ${r.firstBroken?.reason}\n`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await closeDb(db);
+      }
+    });
+
+  audit
+    .command("reconcile")
+    .description("compare P0's and P1's chains; list sessions that only one party recorded")
+    .requiredOption("--p0 <url>", "P0 database URL")
+    .requiredOption("--p1 <url>", "P1 database URL")
+    .option("--p0-schema <name>", "PostgreSQL schema of P0")
+    .option("--p1-schema <name>", "PostgreSQL schema of P1")
+    .option("--p0-key <file>", "P0 audit key: verify P0's chain first")
+    .option("--p1-key <file>", "P1 audit key: verify P1's chain first")
+    .action(async (opts: { p0: string; p1: string; p0Schema?: string; p1Schema?: string; p0Key?: string; p1Key?: string }) => {
+      const { exportChain, reconcile, verifyRecords } = await import("@privface/audit");
+      const { readPublicKeyFile } = await import("@privface/crypto/node");
+      const { closeDb } = await import("@privface/db");
+      const db0 = await open(opts.p0, { schema: opts.p0Schema });
+      const db1 = await open(opts.p1, { schema: opts.p1Schema });
+      try {
+        const [c0, c1] = [await exportChain(db0), await exportChain(db1)];
+        const chains: Record<string, unknown> = {};
+        let broken = false;
+        for (const [name, chain, key] of [["p0", c0, opts.p0Key], ["p1", c1, opts.p1Key]] as const) {
+          if (!key) continue;
+          const v = await verifyRecords(chain, readPublicKeyFile(key));
+          chains[name] = v;
+          broken ||= !v.ok;
+        }
+        const r = reconcile(c0, c1);
+        process.stdout.write(JSON.stringify({ ok: r.ok && !broken, common: r.common, onlyP0: r.onlyA, onlyP1: r.onlyB, ...(Object.keys(chains).length ? { chains } : {}) }) + "\n");
+        for (const s of r.onlyA) process.stderr.write(`session ${s.session}: recorded at P0 only (seq ${s.seqs.join(",")}; ${s.ops.join(",")})\n`);
+        for (const s of r.onlyB) process.stderr.write(`session ${s.session}: recorded at P1 only (seq ${s.seqs.join(",")}; ${s.ops.join(",")})\n`);
+        if (!r.ok || broken) process.exitCode = 1;
+      } finally {
+        await closeDb(db0);
+        await closeDb(db1);
+      }
+    });
+
+  audit
+    .command("export")
+    .description("print a server's audit chain as JSON lines (one record per line)")
+    .requiredOption("--db <url>", "database URL")
+    .option("--schema <name>", "PostgreSQL schema")
+    .action(async (opts: DbOpts & { db: string }) => {
+      const { readChain, migrateAudit } = await import("@privface/audit");
+      const { closeDb } = await import("@privface/db");
+      const db = await open(opts.db, opts);
+      try {
+        await migrateAudit(db);
+        for await (const r of readChain(db)) process.stdout.write(JSON.stringify(r) + "\n");
+      } finally {
+        await closeDb(db);
+      }
+    });
+}

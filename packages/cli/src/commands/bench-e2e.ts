@@ -1,0 +1,43 @@
+/**
+ * `privface bench e2e`: the whole stack on loopback, verifications (and enrolments) through the
+ * gateway from simulated POS devices with precomputed probes; one JSON line per suite:
+ * {"suite":"e2e-enrol",…} and {"suite":"e2e-verify","requests":N,"errors":E,"p50_ms":…,"p99_ms":…,"rps":…}.
+ */
+import type { Command } from "commander";
+
+export function benchGroup(program: Command): Command {
+  return program.commands.find((c) => c.name() === "bench") ?? program.command("bench").description("benchmarks: one JSON line per result");
+}
+
+export function register(program: Command): void {
+  benchGroup(program)
+    .command("e2e")
+    .description("end to end through the gateway on loopback: e2e-enrol and e2e-verify (p50, p99, rps)")
+    .option("--requests <n>", "verifications to measure", "5000")
+    .option("--persons <n>", "persons to enrol (measured as e2e-enrol)", "200")
+    .option("--concurrency <n>", "simulated devices in parallel", "16")
+    .option("--warmup <n>", "verifications before measuring", "500")
+    .option("--gateway <url>", "use a running stack instead (needs its home for the CA and the admin token)")
+    .option("--home <dir>", "runtime home of the running stack, with --gateway")
+    .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; gateway?: string; home?: string }) => {
+      const { runE2eBench } = await import("@privface/gateway/bench");
+      let gateway;
+      if (o.gateway) {
+        const { existsSync, readFileSync } = await import("node:fs");
+        const { join, resolve } = await import("node:path");
+        const home = resolve(o.home ?? process.env.PRIVFACE_HOME ?? ".privface");
+        const ca = existsSync(join(home, "pki", "ca.crt")) ? readFileSync(join(home, "pki", "ca.crt")) : undefined;
+        const ops = JSON.parse(readFileSync(join(home, "keys", "gateway-operators.json"), "utf8")) as { role: string; token: string }[];
+        gateway = { url: o.gateway, ca, token: ops.find((x) => x.role === "admin")!.token };
+      }
+      const results = await runE2eBench({
+        requests: Number(o.requests),
+        persons: Number(o.persons),
+        concurrency: Number(o.concurrency),
+        warmup: Number(o.warmup),
+        gateway,
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      for (const r of results) process.stdout.write(JSON.stringify(r) + "\n");
+    });
+}

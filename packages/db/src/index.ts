@@ -1,0 +1,279 @@
+/**
+ * @privface/db — one SQL layer over embedded SQLite (better-sqlite3) and PostgreSQL (pg), through
+ * Kysely. `openDb(url)` picks the dialect from the URL, `migrate(db, migrations, { table })` runs a
+ * package's own migration set (one migration table per package, so several packages can share one
+ * database), and a few helpers keep column types and values portable between the two dialects:
+ * `bytesType` (blob / bytea), `timestampType` (epoch milliseconds as a 64-bit integer), `toBytes`
+ * and `bytesParam` (byte normalisation), `toMs` (numbers from either driver).
+ *
+ * Durability (SQLite): journal_mode = WAL with synchronous = NORMAL. A commit survives a crash of the
+ * process (the WAL frames are in the OS before `COMMIT` returns), but an OS crash or power loss may
+ * roll back the last transactions since the WAL was last synced (at checkpoints); the database is
+ * never corrupted. Pass `{ synchronous: "FULL" }` to fsync every commit instead (≈ 1–5 ms each).
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import pg from "pg";
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  type DialectAdapter,
+  type Migration,
+  type MigrationProvider,
+} from "kysely";
+
+export type Dialect = "sqlite" | "postgres";
+
+/** An open database: the Kysely instance plus what portable code needs to know about it. */
+export interface Db {
+  /** The query builder. Use it for everything except measured hot paths. */
+  readonly kysely: Kysely<any>;
+  readonly dialect: Dialect;
+  /** The PostgreSQL schema this handle works in (search_path), if one was given. */
+  readonly schema: string | undefined;
+  /** SQLite file path (or ":memory:"); undefined for PostgreSQL. */
+  readonly path: string | undefined;
+  /**
+   * The raw better-sqlite3 handle (SQLite only). Kysely's SQLite driver serialises all use of this
+   * single connection with a mutex; raw statements must run inside `exclusive()` so they never land in
+   * the middle of someone else's Kysely transaction.
+   */
+  readonly sqlite: BetterSqlite3.Database | undefined;
+  /** The pg pool (PostgreSQL only), for code that wants named prepared statements. */
+  readonly pool: pg.Pool | undefined;
+  /**
+   * Runs `fn` while holding the database connection that Kysely would use (SQLite: the single
+   * connection's mutex). On PostgreSQL it holds one pooled connection, which `fn` cannot see; there,
+   * use `pool` directly instead.
+   */
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
+}
+
+export interface OpenDbOptions {
+  /** PostgreSQL only: schema to work in (created if missing), set as the connection's search_path. */
+  schema?: string;
+  /** SQLite only: "NORMAL" (default, see module comment) or "FULL" (fsync on every commit). */
+  synchronous?: "NORMAL" | "FULL";
+  /** SQLite only: page size for a new database file (512..65536, power of two; default SQLite's 4096). */
+  pageSize?: number;
+  /** SQLite only: how long a writer waits for another process's lock, ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** PostgreSQL only: pool size (default 10). */
+  maxConnections?: number;
+}
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const PG_INT8_OID = 20;
+
+/**
+ * Opens a database.
+ * - `postgres://…` / `postgresql://…` → a pg pool (BIGINT columns come back as JS numbers).
+ * - `sqlite:PATH`, `sqlite::memory:`, `:memory:` or a plain file path → SQLite (parent directory
+ *   created), with WAL, synchronous = NORMAL, foreign keys on, busy timeout.
+ *
+ * @example
+ *   const db = await openDb("sqlite:.privface/data/p0.sqlite");
+ *   await migrate(db, { "001_init": { up: async (k, { dialect }) => { ... } } }, { table: "party_migrations" });
+ *   await closeDb(db);
+ */
+export async function openDb(url: string, options: OpenDbOptions = {}): Promise<Db> {
+  if (typeof url !== "string" || url.length === 0) throw new TypeError("openDb: url must be a non-empty string");
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("sqlite:")) {
+    throw new RangeError(`openDb: url must start with postgres://, postgresql:// or sqlite:, got scheme of ${JSON.stringify(url.split(":")[0])}`);
+  }
+  if (options.schema !== undefined) throw new RangeError("openDb: options.schema applies to PostgreSQL only");
+  let path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  if (path.startsWith("//")) path = path.slice(2);
+  if (path.length === 0) throw new RangeError("openDb: empty SQLite path");
+  return openSqlite(path, options);
+}
+
+function openSqlite(path: string, options: OpenDbOptions): Db {
+  const memory = path === ":memory:";
+  if (!memory) {
+    path = resolve(path);
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  const synchronous = options.synchronous ?? "NORMAL";
+  if (synchronous !== "NORMAL" && synchronous !== "FULL") throw new RangeError(`openDb: options.synchronous must be NORMAL or FULL, got ${String(synchronous)}`);
+  const busy = options.busyTimeoutMs ?? 5000;
+  if (!Number.isInteger(busy) || busy < 0) throw new RangeError("openDb: options.busyTimeoutMs must be a non-negative integer");
+  const pageSize = options.pageSize;
+  if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0)) {
+    throw new RangeError(`openDb: options.pageSize must be a power of two in 512..65536, got ${String(pageSize)}`);
+  }
+  const sqlite = new BetterSqlite3(path, { timeout: busy });
+  try {
+    // Takes effect only on a new, empty database (before the first write).
+    if (pageSize !== undefined) sqlite.pragma(`page_size = ${pageSize}`);
+    if (!memory) sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma(`synchronous = ${synchronous}`);
+    sqlite.pragma("foreign_keys = ON");
+    sqlite.pragma(`busy_timeout = ${busy}`);
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+  const kysely = new Kysely<any>({ dialect: new TransactionalDdlSqliteDialect({ database: sqlite }) });
+  return {
+    kysely,
+    dialect: "sqlite",
+    schema: undefined,
+    path,
+    sqlite,
+    pool: undefined,
+    exclusive: (fn) => kysely.connection().execute(async () => fn()),
+  };
+}
+
+/**
+ * SQLite does roll back DDL inside a transaction, but Kysely's adapter says it does not, so its
+ * Migrator would run SQLite migrations without one. This dialect says yes: a failing migration then
+ * leaves neither its tables nor its migration record behind, as on PostgreSQL.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+class TransactionalDdlSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
+  const { schema } = options;
+  if (schema !== undefined && !SCHEMA_RE.test(schema)) {
+    throw new RangeError(`openDb: options.schema must match ${SCHEMA_RE}, got ${JSON.stringify(schema)}`);
+  }
+  const max = options.maxConnections ?? 10;
+  if (!Number.isInteger(max) || max < 1) throw new RangeError("openDb: options.maxConnections must be a positive integer");
+  const types = {
+    getTypeParser(oid: number, format?: "text" | "binary") {
+      if (oid === PG_INT8_OID && format !== "binary") return (v: string) => Number(v);
+      return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
+    },
+  };
+  if (schema !== undefined) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } finally {
+      await client.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: types as unknown as pg.CustomTypesConfig,
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+  });
+  // A pool error on an idle client (e.g. the server restarted) must not crash the process.
+  pool.on("error", () => {});
+  const kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    kysely,
+    dialect: "postgres",
+    schema,
+    path: undefined,
+    sqlite: undefined,
+    pool,
+    exclusive: (fn) => kysely.connection().execute(async () => fn()),
+  };
+}
+
+/** Closes the database (SQLite file handle or the whole pg pool). Safe to call twice. */
+export async function closeDb(db: Db): Promise<void> {
+  const closed = closedDbs.has(db);
+  closedDbs.add(db);
+  if (!closed) await db.kysely.destroy();
+}
+const closedDbs = new WeakSet<Db>();
+
+/** A migration that is told the dialect, so it can pick portable column types. */
+export interface DbMigration {
+  up(db: Kysely<any>, ctx: { dialect: Dialect }): Promise<void>;
+  down?(db: Kysely<any>, ctx: { dialect: Dialect }): Promise<void>;
+}
+
+export interface MigrateOptions {
+  /** Name of this package's migration table, e.g. "party_migrations" (lock table: `<table>_lock`). */
+  table: string;
+}
+
+const TABLE_RE = /^[a-z_][a-z0-9_]{0,50}$/;
+
+/**
+ * Runs every pending migration of one package, in name order (names sort: use "001_init", …).
+ * Throws the first migration's error (the failed migration's transaction is rolled back on both
+ * dialects). Returns the names applied by this call.
+ */
+export async function migrate(db: Db, migrations: Record<string, DbMigration>, options: MigrateOptions): Promise<{ applied: string[] }> {
+  if (!options || typeof options.table !== "string" || !TABLE_RE.test(options.table)) {
+    throw new RangeError(`migrate: options.table must match ${TABLE_RE}`);
+  }
+  const ctx = { dialect: db.dialect };
+  const wrapped: Record<string, Migration> = {};
+  for (const [name, m] of Object.entries(migrations)) {
+    if (typeof m?.up !== "function") throw new TypeError(`migrate: migration ${name} has no up()`);
+    const down = m.down;
+    wrapped[name] = {
+      up: (k) => m.up(k, ctx),
+      ...(down ? { down: (k: Kysely<any>) => down.call(m, k, ctx) } : {}),
+    };
+  }
+  const provider: MigrationProvider = { getMigrations: async () => wrapped };
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider,
+    migrationTableName: options.table,
+    migrationLockTableName: `${options.table}_lock`,
+    ...(db.schema !== undefined ? { migrationTableSchema: db.schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(`migrate: ${String(error)}`);
+  return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+/** Column type for raw bytes: `blob` on SQLite, `bytea` on PostgreSQL. */
+export function bytesType(dialect: Dialect): "blob" | "bytea" {
+  return dialect === "postgres" ? "bytea" : "blob";
+}
+
+/** Column type for epoch-millisecond timestamps: a 64-bit integer on both dialects. */
+export function timestampType(_dialect?: Dialect): "bigint" {
+  return "bigint";
+}
+
+/**
+ * Normalises bytes read from either driver (Buffer, Uint8Array, ArrayBuffer) to a plain Uint8Array
+ * view (no copy). Throws TypeError for anything else, including null.
+ */
+export function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError(`toBytes: value must be a Buffer, Uint8Array or ArrayBuffer, got ${value === null ? "null" : typeof value}`);
+}
+
+/** Bytes as a value both drivers bind (a Buffer view over the same memory, no copy). */
+export function bytesParam(value: Uint8Array): Buffer {
+  if (!(value instanceof Uint8Array)) throw new TypeError("bytesParam: value must be a Uint8Array");
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** A 64-bit integer column value (number, bigint or numeric string) as a JS number. */
+export function toMs(value: unknown): number {
+  const n = typeof value === "number" ? value : typeof value === "bigint" || typeof value === "string" ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new TypeError(`toMs: value must be a safe integer, got ${String(value)}`);
+  return n;
+}
+
+export { sql } from "kysely";
+export type { Kysely } from "kysely";

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { bytesParam, bytesType, closeDb, migrate, openDb, toBytes, toMs } from "../src/index.ts";
+import { dbContract } from "./_suite.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "privface-db-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+dbContract("sqlite file", () => openDb(`sqlite:${join(dir, `c${n++}`, "db.sqlite")}`), closeDb);
+dbContract("sqlite memory", () => openDb(":memory:"), closeDb);
+
+test("sqlite: WAL, synchronous NORMAL, foreign keys and busy timeout are set", async () => {
+  const db = await openDb(join(dir, "pragmas.sqlite"));
+  try {
+    assert.equal(db.dialect, "sqlite");
+    const s = db.sqlite!;
+    assert.equal(s.pragma("journal_mode", { simple: true }), "wal");
+    assert.equal(s.pragma("synchronous", { simple: true }), 1); // NORMAL
+    assert.equal(s.pragma("foreign_keys", { simple: true }), 1);
+    assert.equal(s.pragma("busy_timeout", { simple: true }), 5000);
+  } finally {
+    await closeDb(db);
+  }
+  const small = await openDb(join(dir, "small-pages.sqlite"), { pageSize: 1024 });
+  assert.equal(small.sqlite!.pragma("page_size", { simple: true }), 1024);
+  await closeDb(small);
+  await assert.rejects(openDb(join(dir, "bad-pages.sqlite"), { pageSize: 1000 }), RangeError);
+  const full = await openDb(`sqlite:${join(dir, "full.sqlite")}`, { synchronous: "FULL" });
+  assert.equal(full.sqlite!.pragma("synchronous", { simple: true }), 2);
+  await closeDb(full);
+  await closeDb(full); // twice is fine
+});
+
+test("sqlite: data survives close and reopen", async () => {
+  const path = join(dir, "reopen.sqlite");
+  const mig = { "001": { up: async (k: any, { dialect }: any) => { await k.schema.createTable("r").addColumn("b", bytesType(dialect)).execute(); } } };
+  const db = await openDb(path);
+  await migrate(db, mig, { table: "r_migrations" });
+  await db.kysely.insertInto("r").values({ b: bytesParam(new Uint8Array([1, 2, 3])) }).execute();
+  await closeDb(db);
+  const again = await openDb(`sqlite:${path}`);
+  assert.deepEqual(await migrate(again, mig, { table: "r_migrations" }), { applied: [] });
+  const row = await again.kysely.selectFrom("r").selectAll().executeTakeFirstOrThrow();
+  assert.deepEqual(toBytes(row.b), new Uint8Array([1, 2, 3]));
+  await closeDb(again);
+});
+
+test("sqlite: exclusive() serialises raw statements with Kysely transactions", async () => {
+  const db = await openDb(":memory:");
+  try {
+    await db.kysely.schema.createTable("e").addColumn("v", "integer").execute();
+    const order: string[] = [];
+    const tx = db.kysely.transaction().execute(async (t) => {
+      await t.insertInto("e").values({ v: 1 }).execute();
+      order.push("tx-insert");
+      await new Promise((r) => setTimeout(r, 20));
+      order.push("tx-end");
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const raw = db.exclusive(() => {
+      order.push("raw");
+      return db.sqlite!.prepare("SELECT count(*) AS n FROM e").get() as { n: number };
+    });
+    await tx;
+    assert.equal((await raw).n, 1);
+    assert.deepEqual(order, ["tx-insert", "tx-end", "raw"]);
+  } finally {
+    await closeDb(db);
+  }
+});
+
+test("openDb and helpers refuse bad arguments", async () => {
+  await assert.rejects(openDb(""), TypeError);
+  await assert.rejects(openDb("mysql://x/y"), RangeError);
+  await assert.rejects(openDb(":memory:", { schema: "s" }), RangeError);
+  await assert.rejects(openDb("postgres://127.0.0.1:1/x", { schema: "Bad-Name" }), RangeError);
+  const db = await openDb(":memory:");
+  await assert.rejects(migrate(db, {}, { table: "Bad Table" }), RangeError);
+  await closeDb(db);
+  assert.throws(() => toBytes(null), TypeError);
+  assert.throws(() => toBytes("abc"), TypeError);
+  assert.throws(() => toMs("1.5"), TypeError);
+  assert.equal(toMs("1764578000123"), 1764578000123);
+  assert.equal(toMs(12n), 12);
+  assert.equal(bytesType("postgres"), "bytea");
+  assert.equal(bytesType("sqlite"), "blob");
+});

@@ -1,0 +1,27 @@
+/**
+ * The deployed recognition model: id, version, dimension and the int8 operating threshold.
+ *
+ * The threshold is on the exact integer score ⟨x, y⟩ of two int8 vectors quantised with Q = 256
+ * (so ≈ cosine × 65,536); a pair matches when score ≥ threshold. It was chosen on lfw-dev for a
+ * false-accept rate of about 1e-4 (see docs/face-model.md for the measurement and how to repeat it).
+ * The party servers take their threshold from here; every template and request carries
+ * `MODEL.version`.
+ */
+
+export interface ModelInfo {
+  /** stable name of the pipeline (detector + alignment + recognition net + flip averaging) */
+  readonly id: string;
+  /** version string sent in every request; [A-Za-z0-9._-] only */
+  readonly version: string;
+  /** embedding dimension */
+  readonly dim: number;
+  /** int8 score threshold (match when ⟨x, y⟩ ≥ threshold), Q = 256 */
+  readonly threshold: number;
+}
+
+export const MODEL: ModelInfo = Object.freeze({
+  id: "faceplugin-fr512-flip",
+  version: "faceplugin-fr512-flip.1",
+  dim: 512,
+  threshold: 27_200,
+});

@@ -1,0 +1,153 @@
+/**
+ * `FaceDevice`: the SDK a POS app (browser) or a Node program uses to enrol, verify and deregister a
+ * person against the gateway. One call = frame → face engine (detect, liveness, embed) → challenge
+ * from the gateway → sealed, signed body → POST. Frames, crops and embeddings never leave this
+ * object; only sealed shares, the liveness score and ids are sent (R1, R2). `fetch` is injectable so
+ * the SDK can talk to an app held in memory in tests.
+ */
+import type { KeyPair, Signer } from "@privface/crypto";
+import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
+import { MODEL } from "./model.ts";
+import { buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type Purpose, type Rng } from "./request.ts";
+
+/** An RGBA frame: `ImageData` from a canvas fits. */
+export interface RgbaFrame {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+export interface FaceDeviceOptions {
+  deviceId: string;
+  signingKey: KeyPair | Signer;
+  /** base URL of the gateway, e.g. "https://127.0.0.1:7443" */
+  gatewayUrl: string;
+  fetch?: typeof fetch;
+  /** a ready engine, or options to create one on first use */
+  engine?: FaceEngine;
+  engineOptions?: FaceEngineOptions;
+  /**
+   * Further engines by model version (R5 transition): used when a challenge asks for a template's
+   * older model version, and to add upgrade shares when it names `upgradeTo`. The primary engine's
+   * version is `engine.model.version`.
+   */
+  extraEngines?: Record<string, FaceEngine>;
+  rng?: Rng;
+}
+
+export type GatewayAnswer = Record<string, unknown>;
+
+export class FaceDevice {
+  private readonly fetchFn: typeof fetch;
+  private readonly base: string;
+  private enginePromise: Promise<FaceEngine> | undefined;
+
+  constructor(private readonly o: FaceDeviceOptions) {
+    if (typeof o?.deviceId !== "string" || o.deviceId.length === 0) throw new TypeError("deviceId must be a non-empty string");
+    if (!o.signingKey) throw new TypeError("signingKey is required");
+    if (typeof o.gatewayUrl !== "string") throw new TypeError("gatewayUrl must be a string");
+    this.base = o.gatewayUrl.replace(/\/+$/, "");
+    this.fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
+    if (o.engine) this.enginePromise = Promise.resolve(o.engine);
+  }
+
+  /** The face engine (created on first use). */
+  engine(): Promise<FaceEngine> {
+    this.enginePromise ??= createFaceEngine(this.o.engineOptions);
+    return this.enginePromise;
+  }
+
+  enrol(personId: string, frame: RgbaFrame): Promise<GatewayAnswer> {
+    return this.faceCall("enrol", "/v1/enrolments", personId, frame);
+  }
+
+  verify(personId: string, frame: RgbaFrame): Promise<GatewayAnswer> {
+    return this.faceCall("verify", "/v1/verifications", personId, frame);
+  }
+
+  /**
+   * Deletes the person's face data. When a frame is given the person is re-verified first (R14) and
+   * the deletion is sent only after the gateway accepted that verification.
+   */
+  async deregister(personId: string, frame?: RgbaFrame): Promise<GatewayAnswer> {
+    if (frame) {
+      const v = await this.verify(personId, frame);
+      if (v.decision !== undefined && v.decision !== "accept" && v.match !== true)
+        throw new DeviceError("NOT_VERIFIED", "re-verification before deregistration did not accept", { decision: String(v.decision) });
+    }
+    const ch = await this.challenge(personId, "deregister");
+    const body = await buildSignedPersonRequest({ deviceId: this.o.deviceId, personId, challenge: ch, signingKey: this.o.signingKey });
+    return this.post("/v1/deregistrations", body);
+  }
+
+  private async faceCall(purpose: "enrol" | "verify", path: string, personId: string, frame: RgbaFrame): Promise<GatewayAnswer> {
+    const primary = await this.engine();
+    // The frame is processed before the challenge is fetched: the challenge is short-lived.
+    const r = await primary.processFrame(frame.data, frame.width, frame.height);
+    if (!r.ok) throw new DeviceError(r.error, `face pipeline: ${r.error}`, r.liveness !== undefined ? { liveness: r.liveness } : {});
+    const wipe: Float32Array[] = [r.embedding];
+    try {
+      const ch = await this.challenge(personId, purpose);
+      const engines: Record<string, FaceEngine> = { ...this.o.extraEngines, [primary.model.version]: primary };
+      const embedWith = async (version: string): Promise<Float32Array> => {
+        if (version === primary.model.version) return r.embedding;
+        const e = engines[version];
+        if (!e) throw new DeviceError("WRONG_MODEL_VERSION", `the gateway expects model ${version}; this device has ${Object.keys(engines).join(", ")}`, { expected: version });
+        const o = await e.processFrame(frame.data, frame.width, frame.height);
+        if (!o.ok) throw new DeviceError(o.error, `face pipeline (${version}): ${o.error}`);
+        wipe.push(o.embedding);
+        return o.embedding;
+      };
+      // The probe must use the template's model version; a newer deployed version (upgradeTo) gets
+      // upgrade shares of the same capture when this device carries that model (R5).
+      const modelVersion = ch.modelVersion ?? primary.model.version;
+      const embedding = await embedWith(modelVersion);
+      let upgrade: { modelVersion: string; embedding: Float32Array } | undefined;
+      if (purpose === "verify" && ch.upgradeTo && ch.upgradeTo !== modelVersion && engines[ch.upgradeTo]) {
+        upgrade = { modelVersion: ch.upgradeTo, embedding: await embedWith(ch.upgradeTo) };
+      }
+      const body = await buildFaceRequest({
+        deviceId: this.o.deviceId,
+        personId,
+        purpose,
+        challenge: ch,
+        embedding,
+        liveness: r.liveness,
+        modelVersion,
+        upgrade,
+        signingKey: this.o.signingKey,
+        rng: this.o.rng,
+      });
+      return await this.post(path, body);
+    } finally {
+      for (const w of wipe) w.fill(0);
+    }
+  }
+
+  private async challenge(personId: string, purpose: Purpose): Promise<ChallengeResponse> {
+    return (await this.post("/v1/challenges", { deviceId: this.o.deviceId, personId, purpose })) as unknown as ChallengeResponse;
+  }
+
+  private async post(path: string, body: unknown): Promise<GatewayAnswer> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    } catch (e) {
+      throw new DeviceError("GATEWAY_UNREACHABLE", `cannot reach the gateway: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text.length ? JSON.parse(text) : {};
+    } catch {
+      throw new DeviceError("GATEWAY_BAD_RESPONSE", `gateway answered ${res.status} with a non-JSON body`);
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: string; message?: string } }).error;
+      throw new DeviceError(err?.code ?? `HTTP_${res.status}`, err?.message ?? `gateway answered ${res.status}`, { status: res.status });
+    }
+    return json as GatewayAnswer;
+  }
+}
+
+export { MODEL };

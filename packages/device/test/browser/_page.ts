@@ -1,0 +1,29 @@
+/**
+ * Browser entry bundled by esbuild for the browser test: captures one frame from the (fake) camera,
+ * runs the face engine in the page, and builds the sealed, signed request body with the SDK.
+ */
+import { createFaceEngine } from "../../src/engine.ts";
+import { buildFaceRequest, type ChallengeResponse } from "../../src/request.ts";
+import { captureFrame, openCamera } from "../../src/browser.ts";
+import { generateSigningKeyPair, toBase64url } from "@privface/crypto";
+
+declare global {
+  interface Window {
+    runDevice(opts: { challenge: ChallengeResponse }): Promise<unknown>;
+  }
+}
+
+window.runDevice = async ({ challenge }) => {
+  const engine = await createFaceEngine({ modelBaseUrl: "/models/", wasmPaths: "/ort/", livenessThreshold: 0 });
+  const cam = await openCamera({ width: 640, height: 480 });
+  const frame = captureFrame(cam.video);
+  cam.stop();
+  const r = await engine.processFrame(frame.data, frame.width, frame.height);
+  if (!r.ok) return { ok: false, error: r.error, width: frame.width, height: frame.height };
+  const key = await generateSigningKeyPair("INTL");
+  const body = await buildFaceRequest({
+    deviceId: "browser-till", personId: "p-1", purpose: "verify", challenge, embedding: r.embedding,
+    liveness: r.liveness, modelVersion: engine.model.version, signingKey: key,
+  });
+  return { ok: true, width: frame.width, height: frame.height, embedding: Array.from(r.embedding), body, devicePublicKey: toBase64url(key.publicKey) };
+};

@@ -1,0 +1,405 @@
+/**
+ * The gateway's own database (never shared with a party, R11): merchants, persons (identity fields
+ * encrypted with the gateway data key, R12), devices and their public keys, privacy notices, consent
+ * receipts, decision history, degraded-mode re-checks and operator quotas. Portable across SQLite and
+ * PostgreSQL through @privface/db's Kysely and migrations.
+ *
+ * The person → template id mapping lives only here. Template ids are random and pseudonymous.
+ */
+import { migrate, toMs, type Db, type DbMigration } from "@privface/db";
+import type { Kysely } from "kysely";
+
+export const MIGRATIONS: Record<string, DbMigration> = {
+  "001_init": {
+    async up(k: Kysely<any>) {
+      await k.schema
+        .createTable("merchants")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await k.schema
+        .createTable("persons")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("merchant_id", "text", (c) => c.notNull().references("merchants.id"))
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("name_enc", "text", (c) => c.notNull())
+        .addColumn("id_number_enc", "text", (c) => c.notNull())
+        .addColumn("phone_enc", "text", (c) => c.notNull())
+        .addColumn("id_index", "text", (c) => c.notNull())
+        .addColumn("template_id", "text", (c) => c.unique())
+        .addColumn("model_version", "text")
+        .addColumn("failed_count", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("locked_at", "bigint")
+        .addColumn("last_verified_at", "bigint")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await k.schema.createIndex("persons_merchant_id_index").on("persons").columns(["merchant_id", "id_index"]).unique().execute();
+      await k.schema
+        .createTable("devices")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("merchant_id", "text", (c) => c.notNull().references("merchants.id"))
+        .addColumn("suite", "text", (c) => c.notNull())
+        .addColumn("public_key", "text", (c) => c.notNull().unique())
+        .addColumn("label", "text")
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("failed_count", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("locked_at", "bigint")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await k.schema
+        .createTable("notices")
+        .addColumn("version", "text", (c) => c.primaryKey())
+        .addColumn("text", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addColumn("purposes", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await k.schema
+        .createTable("consents")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("person_id", "text", (c) => c.notNull().references("persons.id"))
+        .addColumn("notice_version", "text", (c) => c.notNull())
+        .addColumn("notice_hash", "text", (c) => c.notNull())
+        .addColumn("purposes", "text", (c) => c.notNull())
+        .addColumn("device_id", "text", (c) => c.notNull())
+        .addColumn("given_at", "bigint", (c) => c.notNull())
+        .addColumn("withdrawn_at", "bigint")
+        .execute();
+      await k.schema.createIndex("consents_person").on("consents").columns(["person_id", "given_at"]).execute();
+      await k.schema
+        .createTable("decisions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("person_id", "text", (c) => c.notNull())
+        .addColumn("merchant_id", "text", (c) => c.notNull())
+        .addColumn("device_id", "text", (c) => c.notNull())
+        .addColumn("op", "text", (c) => c.notNull())
+        .addColumn("decision", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("model_version", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("us", "bigint", (c) => c.notNull())
+        .execute();
+      await k.schema.createIndex("decisions_person").on("decisions").columns(["person_id", "at"]).execute();
+      await k.schema
+        .createTable("rechecks")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("op", "text", (c) => c.notNull())
+        .addColumn("person_id", "text", (c) => c.notNull())
+        .addColumn("template_id", "text")
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("resolved_at", "bigint")
+        .execute();
+      await k.schema
+        .createTable("operator_queries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("operator_id", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .execute();
+      await k.schema
+        .createTable("operator_reads")
+        .addColumn("operator_id", "text", (c) => c.notNull())
+        .addColumn("day", "text", (c) => c.notNull())
+        .addColumn("count", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("operator_reads_pk", ["operator_id", "day"])
+        .execute();
+    },
+  },
+};
+
+export async function migrateGateway(db: Db): Promise<void> {
+  await migrate(db, MIGRATIONS, { table: "gateway_migrations" });
+}
+
+export interface MerchantRow {
+  id: string;
+  name: string;
+  created_at: number;
+}
+export interface PersonRow {
+  id: string;
+  merchant_id: string;
+  role: "principal" | "cashier";
+  name_enc: string;
+  id_number_enc: string;
+  phone_enc: string;
+  id_index: string;
+  template_id: string | null;
+  model_version: string | null;
+  failed_count: number;
+  locked_at: number | null;
+  last_verified_at: number | null;
+  created_at: number;
+}
+export interface DeviceRow {
+  id: string;
+  merchant_id: string;
+  suite: "INTL" | "GM";
+  public_key: string;
+  label: string | null;
+  status: "active" | "revoked";
+  failed_count: number;
+  locked_at: number | null;
+  created_at: number;
+}
+export interface NoticeRow {
+  version: string;
+  text: string;
+  hash: string;
+  purposes: string;
+  created_at: number;
+}
+export interface ConsentRow {
+  id: string;
+  person_id: string;
+  notice_version: string;
+  notice_hash: string;
+  purposes: string;
+  device_id: string;
+  given_at: number;
+  withdrawn_at: number | null;
+}
+export interface DecisionRow {
+  id: string;
+  person_id: string;
+  merchant_id: string;
+  device_id: string;
+  op: string;
+  decision: string;
+  reason: string;
+  model_version: string;
+  at: number;
+  us: number;
+}
+export interface RecheckRow {
+  id: string;
+  op: string;
+  person_id: string;
+  template_id: string | null;
+  reason: string;
+  at: number;
+  resolved_at: number | null;
+}
+
+const num = (v: unknown): number => toMs(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : toMs(v));
+
+function person(r: any): PersonRow {
+  return {
+    ...r,
+    failed_count: num(r.failed_count),
+    locked_at: numOrNull(r.locked_at),
+    last_verified_at: numOrNull(r.last_verified_at),
+    created_at: num(r.created_at),
+  };
+}
+function device(r: any): DeviceRow {
+  return { ...r, failed_count: num(r.failed_count), locked_at: numOrNull(r.locked_at), created_at: num(r.created_at) };
+}
+
+/**
+ * Data access. Devices are cached in memory (they change only through this object); everything else
+ * is read from the database each time, so several gateway processes may share one PostgreSQL.
+ */
+export class Store {
+  readonly k: Kysely<any>;
+  private readonly devices = new Map<string, DeviceRow>();
+  /** SQLite only: prepared statements for the per-request hot path (measured: Kysely's compile + prepare dominated). */
+  private fast: ReturnType<typeof prepareFast> | undefined;
+
+  constructor(readonly db: Db) {
+    this.k = db.kysely;
+  }
+
+  /** Call after the migrations ran: prepares the hot-path statements (SQLite). */
+  prepare(): void {
+    if (this.db.sqlite) this.fast = prepareFast(this.db.sqlite);
+  }
+
+  /** Runs a raw statement while holding Kysely's connection, so it never lands inside another transaction. */
+  private raw<T>(fn: (f: ReturnType<typeof prepareFast>) => T): Promise<T> {
+    const f = this.fast!;
+    return this.db.exclusive(() => fn(f));
+  }
+
+  // merchants
+  async insertMerchant(m: MerchantRow): Promise<void> {
+    await this.k.insertInto("merchants").values(m).execute();
+  }
+  async getMerchant(id: string): Promise<MerchantRow | undefined> {
+    const r = await this.k.selectFrom("merchants").selectAll().where("id", "=", id).executeTakeFirst();
+    return r ? { ...(r as MerchantRow), created_at: num(r.created_at) } : undefined;
+  }
+
+  // persons
+  async insertPerson(p: PersonRow): Promise<void> {
+    await this.k.insertInto("persons").values(p).execute();
+  }
+  async getPerson(id: string): Promise<PersonRow | undefined> {
+    if (this.fast) {
+      const row = await this.raw((f) => f.getPerson.get(id));
+      return row ? person(row) : undefined;
+    }
+    const r = await this.k.selectFrom("persons").selectAll().where("id", "=", id).executeTakeFirst();
+    return r ? person(r) : undefined;
+  }
+  async findPersonByIndex(merchantId: string, idIndex: string): Promise<PersonRow | undefined> {
+    const r = await this.k.selectFrom("persons").selectAll().where("merchant_id", "=", merchantId).where("id_index", "=", idIndex).executeTakeFirst();
+    return r ? person(r) : undefined;
+  }
+  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null): Promise<void> {
+    await this.k.updateTable("persons").set({ template_id: templateId, model_version: modelVersion }).where("id", "=", personId).execute();
+  }
+  async setModelVersion(personId: string, modelVersion: string): Promise<void> {
+    await this.k.updateTable("persons").set({ model_version: modelVersion }).where("id", "=", personId).execute();
+  }
+  /** After a successful verification: clear the failure counter, remember when (R14). */
+  async personVerified(personId: string, at: number): Promise<void> {
+    if (this.fast) {
+      await this.raw((f) => f.personVerified.run(at, personId));
+      return;
+    }
+    await this.k.updateTable("persons").set({ failed_count: 0, last_verified_at: at }).where("id", "=", personId).execute();
+  }
+  /** After a failed verification: count it, lock at the limit (R24), forget the last success (R14). Returns the new count. */
+  async personFailed(personId: string, at: number, lockAfter: number): Promise<number> {
+    return this.k.transaction().execute(async (tx) => {
+      const r = await tx.selectFrom("persons").select(["failed_count"]).where("id", "=", personId).executeTakeFirstOrThrow();
+      const n = num(r.failed_count) + 1;
+      await tx
+        .updateTable("persons")
+        .set({ failed_count: n, last_verified_at: null, ...(n >= lockAfter ? { locked_at: at } : {}) })
+        .where("id", "=", personId)
+        .execute();
+      return n;
+    });
+  }
+  async consumeVerification(personId: string): Promise<void> {
+    await this.k.updateTable("persons").set({ last_verified_at: null }).where("id", "=", personId).execute();
+  }
+  async unlockPerson(personId: string): Promise<boolean> {
+    const r = await this.k.updateTable("persons").set({ failed_count: 0, locked_at: null }).where("id", "=", personId).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // devices
+  async insertDevice(d: DeviceRow): Promise<void> {
+    await this.k.insertInto("devices").values(d).execute();
+    this.devices.delete(d.id);
+  }
+  async getDevice(id: string): Promise<DeviceRow | undefined> {
+    const c = this.devices.get(id);
+    if (c) return c;
+    const r = await this.k.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!r) return undefined;
+    const d = device(r);
+    this.devices.set(id, d);
+    return d;
+  }
+  async findDeviceByKey(publicKey: string): Promise<DeviceRow | undefined> {
+    const r = await this.k.selectFrom("devices").selectAll().where("public_key", "=", publicKey).executeTakeFirst();
+    return r ? device(r) : undefined;
+  }
+  async updateDevice(id: string, set: Partial<Pick<DeviceRow, "status" | "failed_count" | "locked_at">>): Promise<boolean> {
+    this.devices.delete(id);
+    const r = await this.k.updateTable("devices").set(set).where("id", "=", id).executeTakeFirst();
+    this.devices.delete(id);
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // notices and consents
+  async insertNotice(n: NoticeRow): Promise<void> {
+    await this.k.insertInto("notices").values(n).execute();
+  }
+  async getNotice(version: string): Promise<NoticeRow | undefined> {
+    const r = await this.k.selectFrom("notices").selectAll().where("version", "=", version).executeTakeFirst();
+    return r ? { ...(r as NoticeRow), created_at: num(r.created_at) } : undefined;
+  }
+  async latestNotice(): Promise<NoticeRow | undefined> {
+    const r = await this.k.selectFrom("notices").selectAll().orderBy("created_at", "desc").orderBy("version", "desc").limit(1).executeTakeFirst();
+    return r ? { ...(r as NoticeRow), created_at: num(r.created_at) } : undefined;
+  }
+  async insertConsent(c: ConsentRow): Promise<void> {
+    await this.k.insertInto("consents").values(c).execute();
+  }
+  /** The person's latest consent receipt (given or withdrawn). */
+  async latestConsent(personId: string): Promise<ConsentRow | undefined> {
+    if (this.fast) {
+      const row = (await this.raw((f) => f.latestConsent.get(personId))) as ConsentRow | undefined;
+      return row ? { ...row, given_at: num(row.given_at), withdrawn_at: numOrNull(row.withdrawn_at) } : undefined;
+    }
+    const r = await this.k
+      .selectFrom("consents")
+      .selectAll()
+      .where("person_id", "=", personId)
+      .orderBy("given_at", "desc")
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return r ? { ...(r as ConsentRow), given_at: num(r.given_at), withdrawn_at: numOrNull(r.withdrawn_at) } : undefined;
+  }
+  async withdrawConsent(id: string, at: number): Promise<void> {
+    await this.k.updateTable("consents").set({ withdrawn_at: at }).where("id", "=", id).execute();
+  }
+
+  // decisions
+  async insertDecision(d: DecisionRow): Promise<void> {
+    if (this.fast) {
+      await this.raw((f) => f.insertDecision.run(d));
+      return;
+    }
+    await this.k.insertInto("decisions").values(d).execute();
+  }
+  async decisions(personId: string, limit: number): Promise<DecisionRow[]> {
+    const rows = await this.k.selectFrom("decisions").selectAll().where("person_id", "=", personId).orderBy("at", "desc").limit(limit).execute();
+    return rows.map((r) => ({ ...(r as DecisionRow), at: num(r.at), us: num(r.us) }));
+  }
+  async countDecisions(): Promise<number> {
+    const r = await this.k.selectFrom("decisions").select((e) => e.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  // re-checks (R35)
+  async insertRecheck(r: RecheckRow): Promise<void> {
+    await this.k.insertInto("rechecks").values(r).execute();
+  }
+  async openRechecks(limit: number): Promise<RecheckRow[]> {
+    const rows = await this.k.selectFrom("rechecks").selectAll().where("resolved_at", "is", null).orderBy("at", "asc").limit(limit).execute();
+    return rows.map((r) => ({ ...(r as RecheckRow), at: num(r.at), resolved_at: numOrNull(r.resolved_at) }));
+  }
+  async resolveRecheck(id: string, at: number): Promise<void> {
+    await this.k.updateTable("rechecks").set({ resolved_at: at }).where("id", "=", id).execute();
+  }
+
+  // operator queries and quotas (R26)
+  async insertOperatorQuery(q: { id: string; operator_id: string; role: string; action: string; subject: string; reason: string; at: number }): Promise<void> {
+    await this.k.insertInto("operator_queries").values(q).execute();
+  }
+  /** Adds `n` sensitive records to today's count; returns false (and adds nothing) past `cap`. */
+  async takeQuota(operatorId: string, day: string, n: number, cap: number): Promise<boolean> {
+    return this.k.transaction().execute(async (tx) => {
+      const r = await tx.selectFrom("operator_reads").select(["count"]).where("operator_id", "=", operatorId).where("day", "=", day).executeTakeFirst();
+      const used = r ? num(r.count) : 0;
+      if (used + n > cap) return false;
+      if (r) await tx.updateTable("operator_reads").set({ count: used + n }).where("operator_id", "=", operatorId).where("day", "=", day).execute();
+      else await tx.insertInto("operator_reads").values({ operator_id: operatorId, day, count: n }).execute();
+      return true;
+    });
+  }
+}
+
+function prepareFast(sqlite: NonNullable<Db["sqlite"]>) {
+  return {
+    getPerson: sqlite.prepare("SELECT * FROM persons WHERE id = ?"),
+    personVerified: sqlite.prepare("UPDATE persons SET failed_count = 0, last_verified_at = ? WHERE id = ?"),
+    latestConsent: sqlite.prepare("SELECT * FROM consents WHERE person_id = ? ORDER BY given_at DESC, id DESC LIMIT 1"),
+    insertDecision: sqlite.prepare(
+      "INSERT INTO decisions (id, person_id, merchant_id, device_id, op, decision, reason, model_version, at, us) VALUES (@id, @person_id, @merchant_id, @device_id, @op, @decision, @reason, @model_version, @at, @us)",
+    ),
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * `privface bench e2e`: the whole system on loopback (helper, P0, P1 and the gateway as separate
+ * processes, HTTPS to the gateway, mutual TLS behind it), driven from simulated POS devices in this
+ * process with precomputed probe embeddings (the face model is not timed).
+ *
+ * One measured request = what a device sees: POST /v1/challenges, then build the sealed, signed body
+ * (share, seal to P0 and P1, sign), then POST /v1/enrolments or /v1/verifications, until the decision
+ * arrives. `concurrency` devices run in parallel over keep-alive connections. Reports one JSON line
+ * per suite: {"suite":"e2e-enrol"|"e2e-verify","requests","errors","p50_ms","p99_ms","rps",…};
+ * `post_p50_ms` / `post_p99_ms` time the final POST alone (gateway + parties, without the challenge
+ * round trip and the device's sealing).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateSigningKeyPair } from "@privface/crypto";
+import type { GatewayClient } from "./client.ts";
+import { faceOp, giveConsent, registerDevice, type SimDevice } from "./device-sim.ts";
+import { startLocalStack } from "./stack.ts";
+
+export interface E2eBenchOptions {
+  /** verifications to measure */
+  requests?: number;
+  /** persons to enrol (each enrolment is measured for e2e-enrol) */
+  persons?: number;
+  /** simulated devices working in parallel */
+  concurrency?: number;
+  /** verifications before measuring (warm-up) */
+  warmup?: number;
+  /** use a running stack instead: its gateway URL, CA file contents and admin token */
+  gateway?: { url: string; ca?: Buffer; token: string };
+  log?: (line: string) => void;
+}
+
+export interface SuiteResult {
+  suite: string;
+  requests: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  rps: number;
+  [k: string]: unknown;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+async function drive(
+  n: number,
+  concurrency: number,
+  one: (i: number) => Promise<boolean | { ok: boolean; postMs?: number }>,
+): Promise<{ lat: number[]; post: number[]; errors: number; seconds: number; codes: Record<string, number> }> {
+  const lat: number[] = [];
+  const post: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const codes: Record<string, number> = {};
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        let ok = false;
+        try {
+          const r = await one(i);
+          if (typeof r === "boolean") ok = r;
+          else {
+            ok = r.ok;
+            if (r.postMs !== undefined) post.push(r.postMs);
+          }
+        } catch (e) {
+          codes[(e as Error).message.slice(0, 40)] = (codes[(e as Error).message.slice(0, 40)] ?? 0) + 1;
+        }
+        lat.push(performance.now() - s);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  return { lat: lat.sort((a, b) => a - b), post: post.sort((a, b) => a - b), errors, seconds: (performance.now() - t0) / 1000, codes };
+}
+
+function summarise(suite: string, r: Awaited<ReturnType<typeof drive>>, extra: Record<string, unknown>): SuiteResult {
+  return {
+    suite,
+    requests: r.lat.length,
+    errors: r.errors,
+    p50_ms: r2(quantile(r.lat, 0.5)),
+    p99_ms: r2(quantile(r.lat, 0.99)),
+    rps: Math.round(r.lat.length / r.seconds),
+    ...(r.post.length ? { post_p50_ms: r2(quantile(r.post, 0.5)), post_p99_ms: r2(quantile(r.post, 0.99)) } : {}),
+    ...extra,
+  };
+}
+
+/** A distinct synthetic face per index (xorshift Gaussian-ish vector) and a second capture of it. */
+export function syntheticFace(i: number, d = 512): { enrol: Float32Array; again: Float32Array } {
+  let s = (0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0 || 1;
+  const rnd = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const enrol = Float32Array.from({ length: d }, () => rnd() + rnd() + rnd());
+  return { enrol, again: enrol.map((x) => x + 0.15 * (rnd() + rnd() + rnd())) };
+}
+
+/** CPU time (user + system) of a process so far, ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSnapshot(pids: Record<string, number>): Record<string, number | undefined> {
+  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+}
+
+function cpuPerRequest(before: Record<string, number | undefined>, after: Record<string, number | undefined>, n: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(before)) {
+    const a = before[k];
+    const b = after[k];
+    if (a !== undefined && b !== undefined) out[k] = r2((b - a) / n);
+  }
+  return out;
+}
+
+export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[]> {
+  const requests = o.requests ?? 5000;
+  const persons = o.persons ?? 200;
+  const concurrency = o.concurrency ?? 16;
+  const say = o.log ?? (() => {});
+  let home: string | undefined;
+  let stop = async () => {};
+  let admin: GatewayClient;
+  let client: GatewayClient;
+  let pids: Record<string, number> = {};
+  if (o.gateway) {
+    const { createGatewayClient } = await import("./client.ts");
+    admin = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, token: o.gateway.token });
+    client = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, maxSockets: concurrency });
+    stop = async () => {
+      admin.close();
+      client.close();
+    };
+  } else {
+    home = mkdtempSync(join(tmpdir(), "privface-bench-e2e-"));
+    const pool = String(Math.max(4096, Math.min(65_536, 2 * (requests + (o.warmup ?? 500)))));
+    const env: Record<string, string> = {
+      PRIVFACE_GATEWAY_LIMIT_PERSON_PER_MIN: "1000000",
+      PRIVFACE_GATEWAY_LIMIT_DEVICE_PER_MIN: "1000000",
+      PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
+      PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
+    };
+    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)) });
+    say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
+    const stack = await startLocalStack({ home, env, readyTimeoutMs: 60_000 });
+    admin = stack.client("admin");
+    client = stack.client("admin", concurrency);
+    pids = { ...stack.pids, client: process.pid };
+    stop = async () => {
+      await stack.stop();
+      rmSync(home!, { recursive: true, force: true });
+    };
+    // wait for the pools to fill so the measurement does not race the helper
+    say("waiting for the parties' pools …");
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+  try {
+    const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });
+    if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
+    const devices: SimDevice[] = [];
+    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), `bench ${i}`));
+    const ids: string[] = [];
+    const faces: { enrol: Float32Array; again: Float32Array }[] = [];
+    for (let i = 0; i < persons; i++) {
+      const r = await admin.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/persons`, {
+        role: i === 0 ? "principal" : "cashier",
+        name: `Bench ${i}`,
+        idNumber: `1101011990${String(i).padStart(7, "0")}X`,
+        phone: `138${String(i).padStart(8, "0")}`,
+      });
+      if (r.status !== 201) throw new Error(`person: ${r.status} ${JSON.stringify(r.body)}`);
+      ids.push(r.body.personId);
+      const g = await giveConsent(client, devices[0], r.body.personId);
+      if (!g.ok) throw new Error(`consent: ${g.reason}`);
+      faces.push(syntheticFace(i));
+    }
+    say(`e2e-enrol: ${persons} enrolments, ${concurrency} devices …`);
+    const cpu0 = cpuSnapshot(pids);
+    const enrol = await drive(persons, concurrency, async (i) => {
+      const r = await faceOp(client, devices[i % devices.length], ids[i], "enrol", faces[i].enrol);
+      return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
+    });
+    const enrolCpu = cpuPerRequest(cpu0, cpuSnapshot(pids), persons);
+    const enrolled = ids.length - enrol.errors;
+    const warm = o.warmup ?? 500;
+    say(`warm-up: ${warm} verifications …`);
+    await drive(warm, concurrency, async (i) => (await faceOp(client, devices[i % devices.length], ids[i % persons], "verify", faces[i % persons].again)).ok);
+    say(`e2e-verify: ${requests} verifications, ${concurrency} devices …`);
+    let rejects = 0;
+    const cpu1 = cpuSnapshot(pids);
+    const verify = await drive(requests, concurrency, async (i) => {
+      const p = i % persons;
+      const r = await faceOp(client, devices[i % devices.length], ids[p], "verify", faces[p].again);
+      if (r.ok && r.decision !== "accept") rejects++;
+      return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
+    });
+    const verifyCpu = cpuPerRequest(cpu1, cpuSnapshot(pids), requests);
+    return [
+      summarise("e2e-enrol", enrol, { concurrency, enrolled, cpu_ms_per_request: enrolCpu }),
+      summarise("e2e-verify", verify, { concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu }),
+    ];
+  } finally {
+    await stop();
+  }
+}

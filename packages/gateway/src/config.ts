@@ -1,0 +1,194 @@
+/**
+ * Gateway configuration from `PRIVFACE_GATEWAY_*` environment variables, with defaults from the
+ * runtime layout under `PRIVFACE_HOME` (or ./.privface). `loadGatewayConfig(env)` checks every value
+ * and throws ConfigError listing every problem; `main.ts` prints it and exits 2 (a bad config stops
+ * the server at start-up, not at the first request). `openGatewayOptions(cfg)` reads the files and
+ * builds the options `startGateway` takes. The variables are listed in packages/gateway/README.md.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
+import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { openDb } from "@privface/db";
+import { createAuditLog } from "@privface/audit";
+import { createPartyClient } from "@privface/party/client";
+import { auditSink } from "./audit.ts";
+import type { OperatorCredential } from "./app.ts";
+import { DEFAULT_LIMITS } from "./service.ts";
+import type { StartGatewayOptions } from "./server.ts";
+import type { PartyClient, PartyName } from "./party.ts";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid gateway configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface GatewayConfig {
+  home: string;
+  host: string;
+  port: number;
+  db: string;
+  dbSchema: string | undefined;
+  /** serve HTTPS with cert/key (default) or plain HTTP (loopback benchmarks only) */
+  tls: boolean;
+  cert: string;
+  key: string;
+  ca: string;
+  clientCert: string;
+  clientKey: string;
+  partyUrls: Record<PartyName, string>;
+  partySealKeys: Record<PartyName, string>;
+  partyTimeoutMs: number;
+  signingKey: string;
+  auditKey: string;
+  dataKeys: string[];
+  operators: string;
+  modelVersion: string | undefined;
+  challengeTtlMs: number;
+  limits: typeof DEFAULT_LIMITS;
+  personLockAfter: number;
+  deviceLockAfter: number;
+  reverifyWindowMs: number;
+  livenessThreshold: number;
+  logLevel: string;
+}
+
+const P = "PRIVFACE_GATEWAY_";
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const problems: string[] = [];
+  const home = resolve(env[`${P}HOME`] ?? env.PRIVFACE_HOME ?? ".privface");
+  const get = (k: string, d: string) => (env[P + k] === undefined || env[P + k] === "" ? d : env[P + k]!);
+  const file = (k: string, d: string, required = true) => {
+    const v = get(k, d);
+    if (required && !existsSync(v)) problems.push(`${P}${k}: file ${v} does not exist`);
+    return v;
+  };
+  const int = (k: string, d: number, lo: number, hi: number) => {
+    const raw = env[P + k];
+    const v = raw === undefined || raw === "" ? d : Number(raw);
+    if (!Number.isInteger(v) || v < lo || v > hi) problems.push(`${P}${k}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const url = (k: string, d: string) => {
+    const v = get(k, d).replace(/\/+$/, "");
+    try {
+      if (new URL(v).protocol !== "https:") throw new Error();
+    } catch {
+      problems.push(`${P}${k}: expected an https:// URL, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const tlsRaw = get("TLS", "on");
+  if (tlsRaw !== "on" && tlsRaw !== "off") problems.push(`${P}TLS: expected on or off, got ${JSON.stringify(tlsRaw)}`);
+  const tls = tlsRaw !== "off";
+  const db = get("DB", `sqlite:${join(home, "data", "gateway.sqlite")}`);
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(db)) problems.push(`${P}DB: expected sqlite:PATH or postgres://…, got ${JSON.stringify(db)}`);
+  const sealDefault = (lc: string) => (existsSync(join(home, "keys", `${lc}-seal.pub.json`)) ? join(home, "keys", `${lc}-seal.pub.json`) : join(home, "keys", `${lc}-seal.json`));
+  const liveness = Number(get("LIVENESS_THRESHOLD", "0.5"));
+  if (!(liveness >= 0 && liveness <= 1)) problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
+  const cfg: GatewayConfig = {
+    home,
+    host: get("HOST", "127.0.0.1"),
+    port: int("PORT", 7443, 0, 65535),
+    db,
+    dbSchema: env[`${P}DB_SCHEMA`] || undefined,
+    tls,
+    cert: file("CERT", join(home, "pki", "gateway.crt"), tls),
+    key: file("KEY", join(home, "pki", "gateway.key"), tls),
+    ca: file("CA", join(home, "pki", "ca.crt")),
+    clientCert: file("CLIENT_CERT", join(home, "pki", "gateway-client.crt")),
+    clientKey: file("CLIENT_KEY", join(home, "pki", "gateway-client.key")),
+    partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
+    partySealKeys: { P0: file("P0_SEAL_KEY", sealDefault("p0")), P1: file("P1_SEAL_KEY", sealDefault("p1")) },
+    partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
+    signingKey: get("SIGNING_KEY", join(home, "keys", "gateway-signing.json")),
+    auditKey: get("AUDIT_KEY", join(home, "keys", "gateway-audit.json")),
+    dataKeys: get("DATA_KEYS", join(home, "keys", "gateway-data.json"))
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    operators: get("OPERATORS", join(home, "keys", "gateway-operators.json")),
+    modelVersion: env[`${P}MODEL_VERSION`] || undefined,
+    challengeTtlMs: int("CHALLENGE_TTL_S", 60, 5, 60) * 1000,
+    limits: {
+      perPersonPerMinute: int("LIMIT_PERSON_PER_MIN", DEFAULT_LIMITS.perPersonPerMinute, 1, 1_000_000),
+      perDevicePerMinute: int("LIMIT_DEVICE_PER_MIN", DEFAULT_LIMITS.perDevicePerMinute, 1, 1_000_000),
+      perMerchantPerMinute: int("LIMIT_MERCHANT_PER_MIN", DEFAULT_LIMITS.perMerchantPerMinute, 1, 10_000_000),
+    },
+    personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
+    deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
+    reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
+    livenessThreshold: liveness,
+    logLevel: get("LOG_LEVEL", "info"),
+  };
+  if (cfg.dataKeys.length === 0) problems.push(`${P}DATA_KEYS: expected at least one data key file`);
+  if (problems.length) throw new ConfigError(problems);
+  return cfg;
+}
+
+/**
+ * Reads keys and certificates and builds `startGateway`'s options. Creates, on first use, the keys
+ * only the gateway needs (audit key, data key, dev operators file); the signing key is created too if
+ * missing (the parties need its public half: the start command makes it before starting them).
+ */
+export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
+  const signing = (await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key;
+  const auditKey = (await ensureKeyPairFile(cfg.auditKey, "INTL", "sign")).key;
+  const dataKeys: DataKey[] = cfg.dataKeys.map((f, i) => (i === 0 ? ensureDataKeyFile(f, "INTL", "gateway-data-1").key : ensureDataKeyFile(f, "INTL", `gateway-data-${i + 1}`).key));
+  const operators = ensureOperators(cfg.operators);
+  const seal = (f: string): PublicKey => readPublicKeyFile(f);
+  const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
+  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs }) as unknown as PartyClient;
+  const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
+  const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
+  let modelVersion = cfg.modelVersion;
+  if (!modelVersion) modelVersion = (await import("@privface/device")).MODEL.version;
+  const P0 = seal(cfg.partySealKeys.P0);
+  const P1 = seal(cfg.partySealKeys.P1);
+  return {
+    host: cfg.host,
+    port: cfg.port,
+    db,
+    audit,
+    parties: { P0: client("P0"), P1: client("P1") },
+    partyKeys: { P0: { suite: P0.suite, publicKey: toBase64url(P0.publicKey) }, P1: { suite: P1.suite, publicKey: toBase64url(P1.publicKey) } },
+    signer: softwareSigner(signing),
+    dataKeys,
+    modelVersion,
+    operators,
+    https: cfg.tls ? { key: readFileSync(cfg.key), cert: readFileSync(cfg.cert) } : null,
+    challengeTtlMs: cfg.challengeTtlMs,
+    limits: cfg.limits,
+    personLockAfter: cfg.personLockAfter,
+    deviceLockAfter: cfg.deviceLockAfter,
+    reverifyWindowMs: cfg.reverifyWindowMs,
+    livenessThreshold: cfg.livenessThreshold,
+    operatorsFile: cfg.operators,
+  };
+}
+
+/**
+ * The operators file: `[{ id, role, token | tokenSha256 }]`. On first use a development file is
+ * written (mode 0600) with one admin, one operator and one auditor and random tokens.
+ */
+export function ensureOperators(path: string): OperatorCredential[] {
+  if (!existsSync(path)) {
+    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}` }));
+    writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
+  }
+  const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+  if (!Array.isArray(parsed)) throw new ConfigError([`${P}OPERATORS: ${path} must hold a JSON array`]);
+  return parsed as OperatorCredential[];
+}
+
+function writeSecretFile(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600, flag: "wx" });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}

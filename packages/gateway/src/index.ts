@@ -1,0 +1,21 @@
+/**
+ * @privface/gateway — the acquirer's gateway: merchants, persons (principals and cashiers), devices,
+ * consent, challenges, limits and the orchestration of P0 and P1. See README.md and docs/api.md.
+ */
+export { createGateway, startGateway } from "./server.ts";
+export type { Gateway, GatewayOptions, RunningGateway, StartGatewayOptions } from "./server.ts";
+export { GatewayService, DEFAULT_LIMITS, DEFAULT_NOTICE } from "./service.ts";
+export type { AuditEvent, AuditSink, Log, Operator, OperatorRole, ServiceOptions } from "./service.ts";
+export { buildApp, DEFAULT_BODY_LIMIT } from "./app.ts";
+export type { AppOptions, OperatorCredential } from "./app.ts";
+export { ApiError, ERROR_CATALOGUE, isErrorCode } from "./errors.ts";
+export type { ErrorCode } from "./errors.ts";
+export { PARTIES, classifyPartyError } from "./party.ts";
+export type { PartyClient, PartyKey, PartyName, Authorisation, AuthorisationPayload, ShareContextJson } from "./party.ts";
+export { createLogger, REDACT_PATHS } from "./log.ts";
+export { maskIdNumber, maskPhone, maskName } from "./_identity.ts";
+export { auditSink } from "./audit.ts";
+export { loadGatewayConfig, openGatewayOptions, ensureOperators, ConfigError } from "./config.ts";
+export type { GatewayConfig } from "./config.ts";
+export { createGatewayClient } from "./client.ts";
+export type { GatewayClient, GatewayAnswer } from "./client.ts";

@@ -1,0 +1,224 @@
+/**
+ * Every request and response body of the gateway API as TypeBox (JSON Schema) values. Fastify
+ * validates requests against them with `removeAdditional: false` (unknown fields are refused, never
+ * silently dropped), and @fastify/swagger turns the same schemas into the OpenAPI 3 document served at
+ * `/openapi.json`. The device SDK imports the types from `@privface/gateway/schemas`.
+ *
+ * Byte fields are base64url without padding. There is no image field anywhere (R1, PFI-05).
+ */
+import { Type, type Static, type TSchema } from "typebox";
+
+const strict = { additionalProperties: false } as const;
+
+export const Id = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$", description: "opaque identifier" });
+export const B64u = (max: number, description?: string) =>
+  Type.String({ pattern: "^[A-Za-z0-9_-]*$", minLength: 1, maxLength: max, ...(description ? { description } : {}) });
+/** A sealed share envelope, base64url (P0's 16-byte seed or P1's d-byte share, sealed). */
+export const SealedShare = B64u(8192, "sealed share envelope for one party, base64url");
+export const Suite = Type.Union([Type.Literal("INTL"), Type.Literal("GM")]);
+export const ModelVersion = Type.String({ pattern: "^[A-Za-z0-9._:+-]{1,64}$" });
+
+export const Purpose = Type.Union(
+  [Type.Literal("enrol"), Type.Literal("verify"), Type.Literal("deregister"), Type.Literal("consent"), Type.Literal("withdraw")],
+  { description: "what the challenge may be used for" },
+);
+export type Purpose = Static<typeof Purpose>;
+export const Role = Type.Union([Type.Literal("principal"), Type.Literal("cashier")], { description: "principal = 商户责任人, cashier = 收银员" });
+export type Role = Static<typeof Role>;
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]))),
+    }),
+  },
+  { description: "error: a stable code from the catalogue (docs/api.md) and a fixed message" },
+);
+
+// ---- device API ---------------------------------------------------------------------------------
+
+export const ChallengeRequest = Type.Object({ deviceId: Id, personId: Id, purpose: Purpose }, strict);
+export type ChallengeRequest = Static<typeof ChallengeRequest>;
+
+export const PartyKeyJson = Type.Object({ suite: Suite, publicKey: B64u(256) }, strict);
+export const ChallengeResponse = Type.Object({
+  challenge: Type.String(),
+  expiresAt: Type.Integer({ description: "epoch ms" }),
+  purpose: Purpose,
+  templateId: Type.Optional(Type.String({ description: "pseudonymous template id the shares are bound to (enrol, verify)" })),
+  modelVersion: Type.Optional(ModelVersion),
+  upgradeTo: Type.Optional(Type.String({ description: "verify only: the deployed model version, when the template is older (R5)" })),
+  parties: Type.Object({ P0: PartyKeyJson, P1: PartyKeyJson }),
+});
+export type ChallengeResponse = Static<typeof ChallengeResponse>;
+
+export const Shares = Type.Object({ P0: SealedShare, P1: SealedShare }, strict);
+export const Liveness = Type.Object({ score: Type.Number({ minimum: 0, maximum: 1 }) }, strict);
+export const Signature = B64u(256, "device signature over canonicalJson(body without signature), base64url");
+
+/** Body of POST /v1/enrolments and POST /v1/verifications. */
+export const FaceRequest = Type.Object(
+  {
+    deviceId: Id,
+    personId: Id,
+    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$" }),
+    modelVersion: ModelVersion,
+    shares: Shares,
+    liveness: Liveness,
+    upgrade: Type.Optional(Type.Object({ modelVersion: ModelVersion, shares: Shares }, strict)),
+    signature: Signature,
+  },
+  strict,
+);
+export type FaceRequest = Static<typeof FaceRequest>;
+
+/** Body of POST /v1/deregistrations and POST /v1/consents/withdrawals. */
+export const SignedPersonRequest = Type.Object(
+  {
+    deviceId: Id,
+    personId: Id,
+    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$" }),
+    signature: Signature,
+  },
+  strict,
+);
+export type SignedPersonRequest = Static<typeof SignedPersonRequest>;
+
+export const ConsentRequest = Type.Object(
+  {
+    deviceId: Id,
+    personId: Id,
+    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$" }),
+    noticeVersion: Type.String({ maxLength: 64 }),
+    noticeHash: Type.String({ maxLength: 128 }),
+    purposes: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 8 }),
+    signature: Signature,
+  },
+  strict,
+);
+export type ConsentRequest = Static<typeof ConsentRequest>;
+
+export const Decision = Type.Union([Type.Literal("accept"), Type.Literal("reject")]);
+export const VerificationResponse = Type.Object({
+  requestId: Type.String(),
+  decision: Decision,
+  reason: Type.Union([Type.Literal("MATCH"), Type.Literal("NO_MATCH"), Type.Literal("INVALID_PROBE")], {
+    description: "never a score (R4)",
+  }),
+  upgraded: Type.Boolean({ description: "true when the template was re-enrolled under the new model (R5)" }),
+});
+export type VerificationResponse = Static<typeof VerificationResponse>;
+
+export const EnrolmentResponse = Type.Object({
+  requestId: Type.String(),
+  decision: Decision,
+  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE")]),
+  modelVersion: ModelVersion,
+});
+export type EnrolmentResponse = Static<typeof EnrolmentResponse>;
+
+export const DeletionResponse = Type.Object({
+  requestId: Type.String(),
+  status: Type.Union([Type.Literal("deleted"), Type.Literal("pending")], {
+    description: "pending: a party was unreachable; the deletion is recorded and retried (R35)",
+  }),
+});
+export type DeletionResponse = Static<typeof DeletionResponse>;
+
+export const Notice = Type.Object({
+  version: Type.String(),
+  hash: Type.String({ description: "base64url SHA-256 of the UTF-8 text" }),
+  text: Type.String(),
+  purposes: Type.Array(Type.String()),
+});
+export type Notice = Static<typeof Notice>;
+
+export const ConsentReceipt = Type.Object({
+  consentId: Type.String(),
+  personId: Type.String(),
+  noticeVersion: Type.String(),
+  noticeHash: Type.String(),
+  purposes: Type.Array(Type.String()),
+  deviceId: Type.String(),
+  givenAt: Type.Integer(),
+  withdrawnAt: Type.Optional(Type.Integer()),
+});
+export type ConsentReceipt = Static<typeof ConsentReceipt>;
+
+export const Health = Type.Object({
+  status: Type.Union([Type.Literal("ok"), Type.Literal("degraded")]),
+  parties: Type.Record(Type.String(), Type.String()),
+});
+
+// ---- operator API -------------------------------------------------------------------------------
+
+export const MerchantCreate = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, strict);
+export const Merchant = Type.Object({ merchantId: Type.String(), name: Type.String(), createdAt: Type.Integer() });
+
+export const PersonCreate = Type.Object(
+  {
+    role: Role,
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    idNumber: Type.String({ pattern: "^[1-9][0-9]{16}[0-9X]$", description: "18-character resident ID; stored encrypted" }),
+    phone: Type.String({ pattern: "^1[0-9]{10}$", description: "stored encrypted" }),
+  },
+  strict,
+);
+export type PersonCreate = Static<typeof PersonCreate>;
+export const PersonView = Type.Object({
+  personId: Type.String(),
+  merchantId: Type.String(),
+  role: Role,
+  name: Type.String({ description: "masked" }),
+  idNumber: Type.String({ description: "masked, e.g. 110101********1234" }),
+  phone: Type.String({ description: "masked, e.g. 138****8000" }),
+  enrolled: Type.Boolean(),
+  modelVersion: Type.Optional(Type.String()),
+  consent: Type.Union([Type.Literal("none"), Type.Literal("given"), Type.Literal("withdrawn")]),
+  locked: Type.Boolean(),
+});
+export type PersonView = Static<typeof PersonView>;
+
+export const DeviceCreate = Type.Object({ suite: Suite, publicKey: B64u(256), label: Type.Optional(Type.String({ maxLength: 64 })) }, strict);
+export const DeviceView = Type.Object({
+  deviceId: Type.String(),
+  merchantId: Type.String(),
+  suite: Suite,
+  status: Type.Union([Type.Literal("active"), Type.Literal("revoked")]),
+  locked: Type.Boolean(),
+  label: Type.Optional(Type.String()),
+});
+
+export const NoticeCreate = Type.Object(
+  { version: Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$" }), text: Type.String({ minLength: 1, maxLength: 16384 }), purposes: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 8 }) },
+  strict,
+);
+
+export const DecisionRecord = Type.Object({
+  requestId: Type.String(),
+  op: Type.String(),
+  decision: Type.String(),
+  reason: Type.String(),
+  deviceId: Type.String(),
+  modelVersion: Type.String(),
+  at: Type.Integer(),
+  ms: Type.Number(),
+});
+export const DecisionList = Type.Object({ personId: Type.String(), decisions: Type.Array(DecisionRecord) });
+export const Recheck = Type.Object({ id: Type.String(), op: Type.String(), personId: Type.String(), reason: Type.String(), at: Type.Integer(), resolvedAt: Type.Optional(Type.Integer()) });
+export const RecheckList = Type.Object({ rechecks: Type.Array(Recheck) });
+export const Ok = Type.Object({ ok: Type.Boolean() });
+
+export const PathMerchant = Type.Object({ merchantId: Id }, strict);
+export const PathPerson = Type.Object({ personId: Id }, strict);
+export const PathDevice = Type.Object({ deviceId: Id }, strict);
+export const LimitQuery = Type.Object({ limit: Type.Optional(Type.String({ pattern: "^(100|[1-9][0-9]?)$", description: "1..100" })) }, strict);
+
+/** Error responses a route can give, for the OpenAPI document. */
+export function errors(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const s of statuses) out[s] = ErrorBody;
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * Assembling and running a gateway: `createGateway` builds the service (migrating its database) and
+ * the Fastify app without listening — tests use `app.inject()`; `startGateway` also listens (HTTPS
+ * when `https` is given) and returns the URL and a `close()` that stops the server, the party clients
+ * and the database.
+ */
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { closeDb } from "@privface/db";
+import { buildApp, type OperatorCredential } from "./app.ts";
+import { createLogger } from "./log.ts";
+import { PARTIES } from "./party.ts";
+import { GatewayService, type ServiceOptions } from "./service.ts";
+
+export interface GatewayOptions extends ServiceOptions {
+  operators?: OperatorCredential[];
+  logger?: Logger;
+  bodyLimit?: number;
+  https?: { key: string | Buffer; cert: string | Buffer } | null;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  service: GatewayService;
+  close(): Promise<void>;
+}
+
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const logger = options.logger ?? createLogger();
+  const service = new GatewayService({ ...options, log: options.log ?? logger });
+  await service.init();
+  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null });
+  await app.ready();
+  let closed = false;
+  return {
+    app,
+    service,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      for (const p of PARTIES) await options.parties[p].close?.();
+      await closeDb(options.db);
+    },
+  };
+}
+
+export interface StartGatewayOptions extends GatewayOptions {
+  host?: string;
+  /** 0 = ephemeral (default 7443) */
+  port?: number;
+}
+
+export interface RunningGateway extends Gateway {
+  url: string;
+  port: number;
+}
+
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const gw = await createGateway(options);
+  const host = options.host ?? "127.0.0.1";
+  await gw.app.listen({ host, port: options.port ?? 7443 });
+  const addr = gw.app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : (options.port ?? 7443);
+  const url = `${options.https ? "https" : "http"}://${host}:${port}`;
+  return { ...gw, url, port };
+}

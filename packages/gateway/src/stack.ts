@@ -1,0 +1,176 @@
+/**
+ * The whole system on loopback for the demo, the end-to-end benchmark and the integration tests:
+ * `startLocalStack({ home })` creates the runtime layout where missing (dev PKI, keys), starts the
+ * helper, P1 and P0 as child processes (@privface/party/stack), then the gateway — as a child process
+ * too (`inProcess: false`, default: what production looks like) or inside this process (tests) — on
+ * free ports, and waits until the parties' pools are filled and the peer link is up.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureRuntime } from "@privface/party/runtime";
+import { freePorts, startStack, type Stack } from "@privface/party/stack";
+import { createGatewayClient, type GatewayClient } from "./client.ts";
+import { ensureOperators, loadGatewayConfig, openGatewayOptions } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { startGateway, type RunningGateway } from "./server.ts";
+import type { OperatorCredential } from "./app.ts";
+
+export interface LocalStackOptions {
+  home: string;
+  /** run the gateway in this process (tests) instead of a child process */
+  inProcess?: boolean;
+  /** HTTPS for the device API (default true) */
+  tls?: boolean;
+  /** extra environment for every server (PRIVFACE_P0_POOL_TARGET, PRIVFACE_GATEWAY_LIMIT_…) */
+  env?: Record<string, string>;
+  /** receives every log line of every server */
+  onLog?: (server: string, line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface LocalStack {
+  home: string;
+  url: string;
+  /** the deployment CA (PEM) the gateway's certificate chains to */
+  ca: Buffer;
+  operators: OperatorCredential[];
+  /** in-process gateway, when `inProcess` */
+  gateway: RunningGateway | undefined;
+  parties: Stack;
+  /** process ids by server (helper, p0, p1, gateway — the gateway's is this process when in-process) */
+  pids: Record<string, number>;
+  /** a client with the admin token */
+  client(role?: "admin" | "operator" | "auditor", maxSockets?: number): GatewayClient;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  await ensureRuntime(o.home);
+  const [helper, p0, p1, gwPort] = await freePorts(4);
+  const parties = await startStack({ home: o.home, ports: { helper, p0, p1 }, env: o.env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs });
+  const tls = o.tls ?? true;
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...o.env,
+    PRIVFACE_HOME: o.home,
+    PRIVFACE_GATEWAY_PORT: String(gwPort),
+    PRIVFACE_GATEWAY_P0_URL: `https://127.0.0.1:${p0}`,
+    PRIVFACE_GATEWAY_P1_URL: `https://127.0.0.1:${p1}`,
+    PRIVFACE_GATEWAY_TLS: tls ? "on" : "off",
+  };
+  let gateway: RunningGateway | undefined;
+  let child: ChildProcess | undefined;
+  try {
+    if (o.inProcess) {
+      const options = await openGatewayOptions(loadGatewayConfig(env));
+      const logger = createLogger({ level: "info", destination: { write: (s: string) => o.onLog?.("gateway", s.trimEnd()) } });
+      gateway = await startGateway({ ...options, logger });
+    } else {
+      child = await spawnGateway(env, o.onLog, o.readyTimeoutMs ?? 30_000);
+    }
+  } catch (e) {
+    await parties.stop();
+    throw e;
+  }
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${gwPort}`;
+  const ca = readFileSync(join(o.home, "pki", "ca.crt"));
+  const operators = ensureOperators(join(o.home, "keys", "gateway-operators.json"));
+  const clients: GatewayClient[] = [];
+  const stack: LocalStack = {
+    home: o.home,
+    url,
+    ca,
+    operators,
+    gateway,
+    parties,
+    pids: {
+      helper: parties.servers.helper.proc.pid ?? 0,
+      p0: parties.servers.p0.proc.pid ?? 0,
+      p1: parties.servers.p1.proc.pid ?? 0,
+      gateway: child?.pid ?? process.pid,
+    },
+    client(role = "admin", maxSockets = 64) {
+      const token = operators.find((x) => x.role === role)?.token;
+      const c = createGatewayClient({ url, ca, token, maxSockets });
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.close();
+      if (gateway) await gateway.close();
+      if (child && child.exitCode === null) {
+        const exited = new Promise((r) => child!.once("exit", r));
+        child.kill("SIGTERM");
+        const t = setTimeout(() => child!.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      await parties.stop();
+    },
+  };
+  try {
+    await waitHealthy(stack.client("admin"), 30_000);
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  return stack;
+}
+
+async function waitHealthy(c: GatewayClient, ms: number): Promise<void> {
+  const t0 = Date.now();
+  let last = "";
+  while (Date.now() - t0 < ms) {
+    try {
+      const h = await c.call("GET", "/v1/health");
+      if (h.status === 200 && h.body.status === "ok") return;
+      last = JSON.stringify(h.body);
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the stack did not become healthy within ${ms} ms: ${last}`);
+}
+
+function spawnGateway(env: Record<string, string>, onLog: LocalStackOptions["onLog"], timeoutMs: number): Promise<ChildProcess> {
+  const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+  // PRIVFACE_GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = (env.PRIVFACE_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, "--import", import.meta.resolve("tsx"), main], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  let buf = "";
+  proc.stderr!.setEncoding("utf8");
+  proc.stderr!.on("data", (d: string) => {
+    stderr = (stderr + d).slice(-4000);
+    buf += d;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      onLog?.("gateway", buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`gateway did not become ready within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    proc.stdout!.setEncoding("utf8");
+    const onData = (d: string) => {
+      out += d;
+      if (!/\{"ready":"gateway","port":\d+\}/.test(out)) return;
+      clearTimeout(timer);
+      proc.stdout!.off("data", onData);
+      proc.stdout!.resume();
+      resolve(proc);
+    };
+    proc.stdout!.on("data", onData);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited (${code}) before it was ready:\n${stderr}`));
+    });
+  });
+}

@@ -1,0 +1,223 @@
+/**
+ * Test fixture: a gateway on an in-memory SQLite database with the plaintext-twin fake parties
+ * (src/fake.ts), operators of each role, and helpers that act as a device (request bodies are built
+ * with @privface/device's `buildFaceRequest` from precomputed embeddings, exactly as the SDK does).
+ */
+import { randomBytes } from "node:crypto";
+import {
+  canonicalJson,
+  generateDataKey,
+  generateSealKeyPair,
+  generateSigningKeyPair,
+  sign,
+  toBase64url,
+  utf8,
+  softwareSigner,
+  type KeyPair,
+} from "@privface/crypto";
+import { openDb, type Db } from "@privface/db";
+import { createAuditLog } from "@privface/audit";
+import { buildFaceRequest, buildSignedPersonRequest } from "@privface/device";
+import { auditSink, createGateway, createLogger, type Gateway, type GatewayOptions } from "../src/index.ts";
+import { createFakeParties, type FakeParties } from "../src/fake.ts";
+import { LogCapture } from "./_logscan.ts";
+import type { ChallengeResponse } from "../src/schemas.ts";
+
+export const MODEL_VERSION = "test-model.1";
+export const TOKENS = { admin: "admin-token-0123456789", operator: "operator-token-0123456789", auditor: "auditor-token-0123456789" };
+
+export interface Fixture {
+  gw: Gateway;
+  fake: FakeParties;
+  log: LogCapture;
+  gatewayKey: KeyPair;
+  auditKey: KeyPair;
+  db: Db;
+  inject(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  admin(method: string, url: string, body?: unknown, role?: keyof typeof TOKENS, reason?: string): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function setup(name: string, extra: Partial<GatewayOptions> = {}): Promise<Fixture> {
+  const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const gatewayKey = await generateSigningKeyPair("INTL");
+  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey } });
+  const log = new LogCapture(name);
+  const db = extra.db ?? (await openDb("sqlite::memory:"));
+  const auditKey = await generateSigningKeyPair("INTL");
+  const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
+  const gw = await createGateway({
+    db,
+    audit,
+    parties: fake.clients,
+    partyKeys: {
+      P0: { suite: "INTL", publicKey: toBase64url(keys.P0.publicKey) },
+      P1: { suite: "INTL", publicKey: toBase64url(keys.P1.publicKey) },
+    },
+    signer: softwareSigner(gatewayKey),
+    dataKeys: [generateDataKey("INTL", "gw-test-1")],
+    modelVersion: MODEL_VERSION,
+    operators: [
+      { id: "ada", role: "admin", token: TOKENS.admin },
+      { id: "oscar", role: "operator", token: TOKENS.operator },
+      { id: "aud", role: "auditor", token: TOKENS.auditor },
+    ],
+    logger: createLogger({ destination: log, level: "info" }),
+    ...extra,
+  });
+  const inject: Fixture["inject"] = async (method, url, body, headers = {}) => {
+    const r = await gw.app.inject({ method: method as "GET", url, ...(body !== undefined ? { payload: body as object } : {}), headers });
+    let parsed: unknown;
+    try {
+      parsed = r.body ? JSON.parse(r.body) : undefined;
+    } catch {
+      parsed = r.body;
+    }
+    return { status: r.statusCode, body: parsed, headers: r.headers as Record<string, unknown> };
+  };
+  return {
+    gw,
+    fake,
+    log,
+    gatewayKey,
+    auditKey,
+    db,
+    inject,
+    admin: (method, url, body, role = "admin", reason) =>
+      inject(method, url, body, { authorization: `Bearer ${TOKENS[role]}`, ...(reason ? { "x-privface-reason": reason } : {}) }),
+    close: () => gw.close(),
+  };
+}
+
+// ---- embeddings -----------------------------------------------------------------------------------
+
+/** A deterministic pseudo-random unit-ish vector (not quantised; the device quantises). */
+export function randomEmbedding(d = 512, seed = randomBytes(4).readUInt32LE()): Float32Array {
+  let s = seed >>> 0 || 1;
+  const v = new Float32Array(d);
+  for (let i = 0; i < d; i++) {
+    // xorshift + Box-Muller-ish sum of uniforms
+    let acc = 0;
+    for (let k = 0; k < 4; k++) {
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
+      acc += s / 2 ** 32 - 0.5;
+    }
+    v[i] = acc;
+  }
+  return v;
+}
+
+/** The same face, slightly different capture: v + small noise. */
+export function sameFace(v: Float32Array, noise = 0.15, seed = 7): Float32Array {
+  const n = randomEmbedding(v.length, seed);
+  let nv = 0;
+  let nn = 0;
+  for (let i = 0; i < v.length; i++) {
+    nv += v[i] * v[i];
+    nn += n[i] * n[i];
+  }
+  const k = (noise * Math.sqrt(nv)) / Math.sqrt(nn);
+  return v.map((x, i) => x + k * n[i]);
+}
+
+// ---- device helpers -----------------------------------------------------------------------------
+
+export interface World {
+  merchantId: string;
+  deviceId: string;
+  deviceKey: KeyPair;
+  persons: Record<string, { personId: string; face: Float32Array; idNumber: string; phone: string; name: string }>;
+}
+
+export const PEOPLE = {
+  alice: { role: "principal", name: "王小明", idNumber: "110101199003071234", phone: "13800138000" },
+  bob: { role: "cashier", name: "李四", idNumber: "310104198805052345", phone: "13912345678" },
+  carol: { role: "cashier", name: "张三", idNumber: "440303199212123456", phone: "13698765432" },
+} as const;
+
+export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] = ["alice", "bob", "carol"]): Promise<World> {
+  const m = await f.admin("POST", "/v1/admin/merchants", { name: "Test Shop" });
+  if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
+  const merchantId = m.body.merchantId as string;
+  const deviceKey = await generateSigningKeyPair("INTL");
+  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "till 1" });
+  if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
+  const persons: World["persons"] = {};
+  let seed = 1000;
+  for (const who of people) {
+    const p = PEOPLE[who];
+    const r = await f.admin("POST", `/v1/admin/merchants/${merchantId}/persons`, p);
+    if (r.status !== 201) throw new Error(`person: ${r.status} ${JSON.stringify(r.body)}`);
+    persons[who] = { personId: r.body.personId, face: randomEmbedding(512, seed++), idNumber: p.idNumber, phone: p.phone, name: p.name };
+  }
+  return { merchantId, deviceId: d.body.deviceId, deviceKey, persons };
+}
+
+export async function challenge(f: Fixture, w: World, personId: string, purpose: string, deviceId = w.deviceId) {
+  return f.inject("POST", "/v1/challenges", { deviceId, personId, purpose });
+}
+
+export async function signBody<T extends object>(key: KeyPair, unsigned: T): Promise<T & { signature: string }> {
+  return { ...unsigned, signature: toBase64url(await sign(key, utf8(canonicalJson(unsigned)))) };
+}
+
+export async function giveConsent(f: Fixture, w: World, personId: string) {
+  const notice = (await f.inject("GET", "/v1/notices/current")).body;
+  const ch = await challenge(f, w, personId, "consent");
+  if (ch.status !== 201) return ch;
+  const body = await signBody(w.deviceKey, {
+    deviceId: w.deviceId,
+    personId,
+    challenge: ch.body.challenge,
+    noticeVersion: notice.version,
+    noticeHash: notice.hash,
+    purposes: ["face-verification"],
+  });
+  return f.inject("POST", "/v1/consents", body);
+}
+
+export async function faceBody(
+  w: World,
+  personId: string,
+  ch: ChallengeResponse,
+  purpose: "enrol" | "verify",
+  embedding: Float32Array | Int8Array,
+  opts: { liveness?: number; modelVersion?: string; upgrade?: { modelVersion: string; embedding: Float32Array }; deviceId?: string; deviceKey?: KeyPair } = {},
+) {
+  return buildFaceRequest({
+    deviceId: opts.deviceId ?? w.deviceId,
+    personId,
+    purpose,
+    challenge: ch,
+    embedding,
+    liveness: opts.liveness ?? 0.97,
+    modelVersion: opts.modelVersion ?? ch.modelVersion ?? MODEL_VERSION,
+    ...(opts.upgrade ? { upgrade: opts.upgrade } : {}),
+    signingKey: opts.deviceKey ?? w.deviceKey,
+  });
+}
+
+export async function enrol(f: Fixture, w: World, who: string, embedding?: Float32Array) {
+  const p = w.persons[who];
+  const ch = await challenge(f, w, p.personId, "enrol");
+  if (ch.status !== 201) return ch;
+  return f.inject("POST", "/v1/enrolments", await faceBody(w, p.personId, ch.body, "enrol", embedding ?? p.face));
+}
+
+export async function verify(f: Fixture, w: World, who: string, embedding?: Float32Array, opts: Parameters<typeof faceBody>[5] = {}) {
+  const p = w.persons[who];
+  const ch = await challenge(f, w, p.personId, "verify", opts.deviceId);
+  if (ch.status !== 201) return ch;
+  return f.inject("POST", "/v1/verifications", await faceBody(w, p.personId, ch.body, "verify", embedding ?? sameFace(p.face), opts));
+}
+
+export async function deregister(f: Fixture, w: World, who: string) {
+  const p = w.persons[who];
+  const ch = await challenge(f, w, p.personId, "deregister");
+  if (ch.status !== 201) return ch;
+  return f.inject("POST", "/v1/deregistrations", await buildSignedPersonRequest({ deviceId: w.deviceId, personId: p.personId, challenge: ch.body, signingKey: w.deviceKey }));
+}

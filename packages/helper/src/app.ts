@@ -1,0 +1,139 @@
+/**
+ * The helper as an app (request → response): P0 asks for a batch of correlated randomness
+ * (`POST /v1/pool/refill { kind, count, params }`); the helper deals `count` bundles with fresh ids
+ * (mpc `deal`), delivers P1's halves to P1 first (`POST /v1/pool/items`, binary batch) and only when
+ * P1 has stored them returns P0's halves. So every id P0 holds is also held by P1, and P0 (the
+ * leader) picks the id for each session. The helper keeps no data and sees no shares.
+ */
+import type https from "node:https";
+import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
+import { requestJson, type App, type AppResponse } from "@privface/transport";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { encodeBatch } from "./seed.ts";
+
+export interface HelperDeps {
+  seeds: { P0: Uint8Array; P1: Uint8Array };
+  /** Base URL of P1's API (https://host:port). */
+  p1Url: string;
+  /** mTLS agent presenting the helper's certificate. */
+  agent: https.Agent;
+  maxBatch?: number;
+  /** Audit log of the helper: one record per batch dealt (a failing append fails the batch). */
+  audit?: (e: { op: string; outcome: string; code?: string | null }) => Promise<void>;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+export interface HelperApp {
+  app: App;
+  registry: Registry;
+  /** Last known reachability of P1 (from deliveries and health probes). */
+  p1Up(): boolean;
+  probeP1(): Promise<boolean>;
+}
+
+const err = (status: number, code: string, message: string): AppResponse => ({ status, body: { error: { code, message } } });
+
+function parseRefill(body: unknown, maxBatch: number): { kind: BundleKind; count: number; params: Params } | string {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return "body: expected an object";
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!["kind", "count", "params"].includes(k)) return `body.${k}: unknown field`;
+  if (b.kind !== "verify" && b.kind !== "enrol") return "kind: expected verify or enrol";
+  if (!Number.isInteger(b.count) || (b.count as number) < 1 || (b.count as number) > maxBatch) return `count: expected 1..${maxBatch}`;
+  const p = b.params as Record<string, unknown> | undefined;
+  if (!p || typeof p !== "object") return "params: expected an object";
+  try {
+    const params = makeParams({ d: p.d as number, threshold: p.threshold as number, normLo: p.normLo as number, normHi: p.normHi as number });
+    return { kind: b.kind, count: b.count as number, params };
+  } catch (e) {
+    return `params: ${(e as Error).message}`;
+  }
+}
+
+export function createHelperApp(deps: HelperDeps): HelperApp {
+  const maxBatch = deps.maxBatch ?? 1024;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "privface_helper_" });
+  const dealt = new Counter({ name: "privface_helper_items_dealt_total", help: "bundles dealt", labelNames: ["kind"], registers: [registry] });
+  const failures = new Counter({ name: "privface_helper_delivery_failures_total", help: "batches P1 did not accept", registers: [registry] });
+  const duration = new Histogram({
+    name: "privface_helper_request_duration_seconds",
+    help: "helper request durations",
+    labelNames: ["route", "status"],
+    buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+    registers: [registry],
+  });
+  let p1Up = false;
+  const log = deps.log ?? (() => {});
+
+  async function refill(body: unknown): Promise<AppResponse> {
+    const req = parseRefill(body, maxBatch);
+    if (typeof req === "string") return err(400, "INVALID_INPUT", req);
+    const p0: Uint8Array[] = [];
+    const p1: Uint8Array[] = [];
+    for (let i = 0; i < req.count; i++) {
+      const d = deal(req.params, newItemId(), deps.seeds, undefined, req.kind);
+      p0.push(encodeBundle(d.P0));
+      p1.push(encodeBundle(d.P1));
+    }
+    let r;
+    try {
+      r = await requestJson(deps.agent, `${deps.p1Url}/v1/pool/items`, "POST", undefined, { raw: encodeBatch(p1), timeoutMs: 30_000 });
+    } catch (e) {
+      p1Up = false;
+      failures.inc();
+      log({ event: "delivery_failed", reason: (e as Error).message });
+      return err(503, "PEER_UNAVAILABLE", "P1 did not take the batch");
+    }
+    if (r.status !== 200) {
+      failures.inc();
+      log({ event: "delivery_refused", status: r.status });
+      return err(503, "PEER_UNAVAILABLE", `P1 refused the batch (HTTP ${r.status})`);
+    }
+    p1Up = true;
+    try {
+      await deps.audit?.({ op: `deal:${req.kind}`, outcome: "delivered" });
+    } catch {
+      log({ event: "audit_failed" });
+      return err(500, "INTERNAL", "audit log unavailable");
+    }
+    dealt.inc({ kind: req.kind }, req.count);
+    log({ event: "dealt", kind: req.kind, count: req.count });
+    return { status: 200, body: encodeBatch(p0), contentType: "application/octet-stream" };
+  }
+
+  async function probeP1(): Promise<boolean> {
+    try {
+      const r = await requestJson(deps.agent, `${deps.p1Url}/v1/health`, "GET", undefined, { timeoutMs: 2_000 });
+      p1Up = r.status === 200;
+    } catch {
+      p1Up = false;
+    }
+    return p1Up;
+  }
+
+  const app: App = async (req) => {
+    const t0 = performance.now();
+    let route = "other";
+    let res: AppResponse;
+    try {
+      if (req.method === "POST" && req.path === "/v1/pool/refill") {
+        route = "refill";
+        res = req.role === "p0" ? await refill(req.body) : err(403, "FORBIDDEN_ROLE", "only P0 may ask for pool refills");
+      } else if (req.method === "GET" && req.path === "/v1/health") {
+        route = "health";
+        res = req.role ? { status: 200, body: { role: "helper", p1: p1Up ? "up" : "down" } } : err(403, "FORBIDDEN_ROLE", "no role");
+      } else if (req.method === "GET" && req.path === "/metrics") {
+        route = "metrics";
+        res = { status: 200, body: await registry.metrics(), contentType: registry.contentType };
+      } else {
+        res = err(404, "NOT_FOUND", `no route ${req.method} ${req.path}`);
+      }
+    } catch (e) {
+      log({ event: "internal_error", name: (e as Error).name });
+      res = err(500, "INTERNAL", "internal error");
+    }
+    duration.observe({ route, status: String(res.status) }, (performance.now() - t0) / 1000);
+    return res;
+  };
+  return { app, registry, p1Up: () => p1Up, probeP1 };
+}

@@ -1,0 +1,52 @@
+/**
+ * Binds the helper app to an HTTPS mutual-TLS server. `startHelper(config)` → { port, close }.
+ */
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createAuditLog } from "@privface/audit";
+import { readKeyPairFile } from "@privface/crypto/node";
+import { closeDb, openDb } from "@privface/db";
+import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
+import { createHelperApp } from "./app.ts";
+import type { HelperConfig } from "./config.ts";
+import { readSeedFile } from "./seed.ts";
+
+export interface RunningHelper {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHelper(cfg: HelperConfig, opts: { log?: (e: Record<string, unknown>) => void } = {}): Promise<RunningHelper> {
+  const tls = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  const agent = createMtlsAgent(tls, 8);
+  const db = await openDb(cfg.db, { schema: cfg.dbSchema });
+  const auditLog = await createAuditLog(db, { role: "helper", signingKey: await readKeyPairFile(cfg.auditKey) });
+  const h = createHelperApp({
+    seeds: { P0: readSeedFile(cfg.seedP0, "P0"), P1: readSeedFile(cfg.seedP1, "P1") },
+    p1Url: cfg.p1Url,
+    agent,
+    maxBatch: cfg.maxBatch,
+    audit: async (e) => {
+      await auditLog.append({ requester: "p0", op: e.op, outcome: e.outcome, code: e.code ?? null, templateId: null, session: null });
+    },
+    log: opts.log,
+  });
+  const server = createMtlsServer(tls, nodeHandler(h.app, { maxBodyBytes: 64 << 10 }));
+  await new Promise<void>((res, rej) => {
+    server.once("error", rej);
+    server.listen(cfg.port, cfg.host, () => res());
+  });
+  const probe = setInterval(() => void h.probeP1(), 5_000);
+  probe.unref();
+  void h.probeP1();
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      clearInterval(probe);
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await closeDb(db);
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The helper app: only P0 may ask for a batch; P1's halves are delivered (to a stand-in P1 over mutual
+ * TLS) before P0 gets its halves with the same ids; failures deliver nothing to P0; seeds, batch
+ * encoding and configuration checks.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { decodeBundle, makeParams } from "@privface/mpc";
+import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
+import { makeTestPki, type TestPki } from "../../transport/test/_certs.ts";
+import { ConfigError, createHelperApp, decodeBatch, encodeBatch, ensureSeedFile, loadHelperConfig, readSeedFile } from "../src/index.ts";
+
+const params = makeParams({ d: 64 });
+const paramsJson = { d: params.d, threshold: params.threshold, normLo: params.normLo, normHi: params.normHi };
+let pki: TestPki;
+let p1Server: import("node:https").Server;
+let p1Url: string;
+let p1Status = 200;
+const delivered: Uint8Array[][] = [];
+const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
+
+before(async () => {
+  pki = makeTestPki();
+  const mat = { ca: pki.ca, cert: pki.leaf.p1.cert, key: pki.leaf.p1.key };
+  p1Server = createMtlsServer(
+    mat,
+    nodeHandler(async (req) => {
+      assert.equal(req.role, "helper");
+      if (p1Status !== 200) return { status: p1Status, body: { error: { code: "INTERNAL", message: "x" } } };
+      const items = decodeBatch(req.raw);
+      delivered.push(items);
+      return { status: 200, body: { added: items.length } };
+    }, { maxBodyBytes: 64 << 20 }),
+  );
+  await new Promise<void>((r) => p1Server.listen(0, "127.0.0.1", r));
+  p1Url = `https://127.0.0.1:${(p1Server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  p1Server.closeAllConnections();
+  await new Promise((r) => p1Server.close(r));
+  pki.cleanup();
+});
+
+function helper(audit?: () => Promise<void>) {
+  const agent = createMtlsAgent({ ca: pki.ca, cert: pki.leaf.helper.cert, key: pki.leaf.helper.key });
+  return createHelperApp({ seeds, p1Url, agent, maxBatch: 16, audit });
+}
+const call = (h: ReturnType<typeof helper>, role: "p0" | "p1" | "gateway" | "helper" | null, body: unknown) =>
+  h.app({ method: "POST", path: "/v1/pool/refill", role, body, raw: Buffer.alloc(0) });
+
+describe("helper app", () => {
+  it("deals a batch: P1's halves delivered first, P0's returned, same ids, audited", async () => {
+    const audits: string[] = [];
+    const h = helper(async () => void audits.push("deal"));
+    const before = delivered.length;
+    const r = await call(h, "p0", { kind: "verify", count: 5, params: paramsJson });
+    assert.equal(r.status, 200);
+    assert.equal(r.contentType, "application/octet-stream");
+    const p0 = decodeBatch(r.body as Buffer).map(decodeBundle);
+    const p1 = delivered[before].map(decodeBundle);
+    assert.equal(p0.length, 5);
+    assert.deepEqual(p0.map((b) => b.id), p1.map((b) => b.id));
+    assert.ok(p0.every((b) => b.role === "P0" && b.kind === "verify"));
+    assert.ok(p1.every((b) => b.role === "P1" && b.corrections && b.corrections.length > 0));
+    assert.equal(new Set(p0.map((b) => b.id)).size, 5, "fresh ids");
+    assert.deepEqual(audits, ["deal"]);
+    const e = await call(h, "p0", { kind: "enrol", count: 1, params: paramsJson });
+    assert.equal(decodeBundle(decodeBatch(e.body as Buffer)[0]).kind, "enrol");
+  });
+
+  it("only P0 may ask", async () => {
+    const h = helper();
+    for (const role of ["p1", "gateway", "helper", null] as const) assert.equal((await call(h, role, { kind: "verify", count: 1, params: paramsJson })).status, 403);
+  });
+
+  it("refuses bad bodies with 400", async () => {
+    const h = helper();
+    for (const body of [
+      { kind: "verify", count: 0, params: paramsJson },
+      { kind: "verify", count: 17, params: paramsJson },
+      { kind: "other", count: 1, params: paramsJson },
+      { kind: "verify", count: 1, params: { ...paramsJson, d: 0 } },
+      { kind: "verify", count: 1, params: paramsJson, extra: 1 },
+      null,
+    ]) {
+      const r = await call(h, "p0", body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+    }
+  });
+
+  it("P1 refusing or unreachable → 503 PEER_UNAVAILABLE and nothing for P0", async () => {
+    const h = helper();
+    p1Status = 500;
+    try {
+      const r = await call(h, "p0", { kind: "verify", count: 2, params: paramsJson });
+      assert.equal(r.status, 503);
+      assert.equal((r.body as { error: { code: string } }).error.code, "PEER_UNAVAILABLE");
+    } finally {
+      p1Status = 200;
+    }
+    const agent = createMtlsAgent({ ca: pki.ca, cert: pki.leaf.helper.cert, key: pki.leaf.helper.key });
+    const down = createHelperApp({ seeds, p1Url: "https://127.0.0.1:1", agent });
+    const r = await call(down, "p0", { kind: "verify", count: 1, params: paramsJson });
+    assert.equal(r.status, 503);
+    assert.equal(down.p1Up(), false);
+  });
+
+  it("a failing audit append fails the batch", async () => {
+    const h = helper(async () => {
+      throw new Error("disk full");
+    });
+    const r = await call(h, "p0", { kind: "verify", count: 1, params: paramsJson });
+    assert.equal(r.status, 500);
+  });
+
+  it("health and metrics", async () => {
+    const h = helper();
+    await call(h, "p0", { kind: "verify", count: 1, params: paramsJson });
+    const hr = await h.app({ method: "GET", path: "/v1/health", role: "p0", body: undefined, raw: Buffer.alloc(0) });
+    assert.deepEqual(hr.body, { role: "helper", p1: "up" });
+    const m = await h.app({ method: "GET", path: "/metrics", role: "p0", body: undefined, raw: Buffer.alloc(0) });
+    assert.match(String(m.body), /privface_helper_items_dealt_total\{kind="verify"\} 1/);
+  });
+});
+
+describe("seed files, batches, config", () => {
+  const dir = mkdtempSync(join(tmpdir(), "privface-helper-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("creates a 32-byte seed once, mode 0600, bound to its party", () => {
+    const f = join(dir, "keys", "p0-pool-seed.json");
+    assert.equal(ensureSeedFile(f, "P0"), true);
+    assert.equal(ensureSeedFile(f, "P0"), false);
+    assert.equal(statSync(f).mode & 0o777, 0o600);
+    assert.equal(readSeedFile(f, "P0").length, 32);
+    assert.throws(() => readSeedFile(f, "P1"), /pool-seed for P1/);
+    writeFileSync(join(dir, "short.json"), JSON.stringify({ kind: "pool-seed", party: "P0", seed: "AAAA" }));
+    assert.throws(() => readSeedFile(join(dir, "short.json"), "P0"), /32 bytes/);
+  });
+
+  it("batch encoding round-trips and refuses truncation", () => {
+    const items = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(300).fill(7)];
+    assert.deepEqual(decodeBatch(encodeBatch(items)), items);
+    const b = encodeBatch(items);
+    assert.throws(() => decodeBatch(b.subarray(0, b.length - 1)), RangeError);
+    assert.throws(() => decodeBatch(Buffer.concat([b, Buffer.from([0])])), RangeError);
+  });
+
+  it("a bad configuration lists every problem", () => {
+    assert.throws(
+      () => loadHelperConfig({ PRIVFACE_HOME: join(dir, "nothing"), PRIVFACE_HELPER_PORT: "http", PRIVFACE_HELPER_P1_URL: "ftp://x" }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /PORT/.test(p)) && e.problems.some((p) => /P1_URL/.test(p)) && e.problems.some((p) => /CERT/.test(p)),
+    );
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * Input validation of the party API bodies: exact field sets (unknown fields refused), string
+ * patterns, base64url byte fields with length limits. Every failure is ApiError INVALID_INPUT naming
+ * the field.
+ */
+import { ApiError } from "./errors.ts";
+
+export const ID_RE = /^[A-Za-z0-9_-]{8,128}$/;
+export const SESSION_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+export const MODEL_VERSION_RE = /^[A-Za-z0-9._@-]{1,64}$/;
+const B64URL_RE = /^[A-Za-z0-9_-]*$/;
+
+export type Json = Record<string, unknown>;
+
+export function bad(field: string, expected: string): never {
+  throw new ApiError("INVALID_INPUT", `${field}: expected ${expected}`);
+}
+
+export function object(v: unknown, field: string, required: readonly string[], optional: readonly string[] = []): Json {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) bad(field, "an object");
+  const o = v as Json;
+  for (const k of Object.keys(o)) if (!required.includes(k) && !optional.includes(k)) bad(`${field}.${k}`, "no such field (unknown fields are refused)");
+  for (const k of required) if (o[k] === undefined) bad(`${field}.${k}`, "a value (field is required)");
+  return o;
+}
+
+export function str(v: unknown, field: string, re: RegExp, what: string): string {
+  if (typeof v !== "string" || !re.test(v)) bad(field, what);
+  return v;
+}
+
+export function bytes(v: unknown, field: string, maxLen: number): Uint8Array {
+  if (typeof v !== "string" || !B64URL_RE.test(v) || v.length % 4 === 1) bad(field, "base64url without padding");
+  const b = Buffer.from(v, "base64url");
+  if (b.length === 0 || b.length > maxLen) bad(field, `1..${maxLen} bytes`);
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+export interface Context {
+  purpose: string;
+  challenge: string;
+  templateId: string;
+  modelVersion: string;
+}
+
+export function context(v: unknown, field: string): Context {
+  const o = object(v, field, ["purpose", "challenge", "templateId", "modelVersion"]);
+  return {
+    purpose: str(o.purpose, `${field}.purpose`, /^[a-z][a-z0-9_-]{0,31}$/, "a purpose name"),
+    challenge: str(o.challenge, `${field}.challenge`, /^[A-Za-z0-9_-]{8,256}$/, "a challenge (base64url)"),
+    templateId: str(o.templateId, `${field}.templateId`, ID_RE, "a template id"),
+    modelVersion: str(o.modelVersion, `${field}.modelVersion`, MODEL_VERSION_RE, "a model version [A-Za-z0-9._@-]+"),
+  };
+}

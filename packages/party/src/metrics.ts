@@ -1,0 +1,55 @@
+/**
+ * Prometheus metrics of a party (prom-client): request durations by route and status, errors by
+ * code, pool level (collected from the store on scrape), MPC runs, recovery actions, link state.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface PartyMetrics {
+  registry: Registry;
+  duration: Histogram<"route" | "status">;
+  errors: Counter<"code">;
+  poolLevel: Gauge;
+  mpcRuns: Counter<"kind" | "outcome">;
+  recovery: Counter<"action">;
+  refills: Counter<"outcome">;
+}
+
+export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () => Promise<number>; peerUp: () => boolean; helperUp: () => boolean }): PartyMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ party });
+  collectDefaultMetrics({ register: registry, prefix: "privface_party_" });
+  const duration = new Histogram({
+    name: "privface_party_request_duration_seconds",
+    help: "party API request durations",
+    labelNames: ["route", "status"] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2],
+    registers: [registry],
+  });
+  const errors = new Counter({ name: "privface_party_errors_total", help: "API errors by code", labelNames: ["code"] as const, registers: [registry] });
+  const poolLevel = new Gauge({
+    name: "privface_party_pool_level",
+    help: "unused correlated-randomness items in the pool",
+    registers: [registry],
+    async collect() {
+      try {
+        this.set(await sources.poolLevel());
+      } catch {
+        /* keep the last value */
+      }
+    },
+  });
+  new Gauge({
+    name: "privface_party_link_up",
+    help: "1 when the link is up",
+    labelNames: ["link"] as const,
+    registers: [registry],
+    collect() {
+      this.set({ link: "peer" }, sources.peerUp() ? 1 : 0);
+      this.set({ link: "helper" }, sources.helperUp() ? 1 : 0);
+    },
+  });
+  const mpcRuns = new Counter({ name: "privface_party_mpc_runs_total", help: "MPC runs", labelNames: ["kind", "outcome"] as const, registers: [registry] });
+  const recovery = new Counter({ name: "privface_party_recovery_total", help: "recovery actions on pending sessions", labelNames: ["action"] as const, registers: [registry] });
+  const refills = new Counter({ name: "privface_party_pool_refills_total", help: "pool refill batches", labelNames: ["outcome"] as const, registers: [registry] });
+  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills };
+}

@@ -1,0 +1,135 @@
+/**
+ * Runs one MPC protocol run (verify: 4 rounds, enrol validation: 3 rounds) of @privface/mpc over a
+ * Transport. Frames: step k (1..) carries the mpc wire message of round k (seq 0); step 0 is a
+ * control frame `{"code": <ApiErrorCode>}` that tells the peer this party gave up (so the peer
+ * answers with the same error instead of waiting). P0 leads: it owns the pool item, starts, and its
+ * round-1 message names the bundle id; P1 obtains the material for that id only then.
+ * The step functions never see bytes or sockets; this file is the only glue between them.
+ */
+import {
+  decodeMessage,
+  encodeMessage,
+  enrolStart,
+  enrolStep,
+  ProtocolError,
+  UsedIds,
+  verifyStart,
+  verifyStep,
+  type EnrolOutput,
+  type EnrolState,
+  type LiftMsg,
+  type Material,
+  type Message,
+  type Params,
+  type VerifyOutput,
+  type VerifyState,
+} from "@privface/mpc";
+import { TransportError, type Frame, type Transport } from "@privface/transport";
+import { ApiError, isApiErrorCode } from "./errors.ts";
+
+export type Kind = "verify" | "enrol";
+
+interface Common {
+  transport: Transport;
+  role: "P0" | "P1";
+  session: string;
+  params: Params;
+  timeoutMs: number;
+  /** d bytes: this party's byte share of the probe / new template. */
+  share: Uint8Array;
+  /** P0: the material of the bundle it took; P1: obtains the material for the id P0 names. */
+  material: Material | ((bundleId: string) => Promise<Material>);
+}
+export interface VerifyRun extends Common {
+  kind: "verify";
+  /** Evaluated after the material is known (P1 loads its template share with the pool item). */
+  templateShare: () => Uint32Array;
+}
+export interface EnrolRun extends Common {
+  kind: "enrol";
+}
+
+const peerRole = (r: "P0" | "P1") => (r === "P0" ? "p1" : "p0");
+
+function transportToApi(e: unknown): never {
+  if (e instanceof ApiError) throw e;
+  if (e instanceof TransportError && e.code === "SESSION_CLOSED") throw new ApiError("AUTH_REUSED", "this session id was already used");
+  if (e instanceof TransportError) throw new ApiError("PEER_UNAVAILABLE", `peer: ${e.code}`);
+  if (e instanceof ProtocolError) throw new ApiError("INTERNAL", `protocol: ${e.code}`);
+  throw e;
+}
+
+/** Tells the peer this party gave up on `session` (best effort), then forgets the session. */
+export async function sendAbort(t: Transport, role: "P0" | "P1", session: string, code: string): Promise<void> {
+  try {
+    await t.send(peerRole(role), { session, step: 0, seq: 0, payload: Buffer.from(JSON.stringify({ code })) });
+  } catch {
+    /* the peer is gone: it will time out */
+  }
+  t.closeSession(session);
+}
+
+function peerAbort(f: Frame): ApiError {
+  let code = "INTERNAL";
+  try {
+    const c = JSON.parse(Buffer.from(f.payload).toString("utf8")).code;
+    if (isApiErrorCode(c)) code = c;
+  } catch {
+    /* keep INTERNAL */
+  }
+  return new ApiError(code as never, `the peer party refused the session (${code})`);
+}
+
+export function runMpc(o: VerifyRun): Promise<VerifyOutput>;
+export function runMpc(o: EnrolRun): Promise<EnrolOutput>;
+export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | EnrolOutput> {
+  const t = o.transport;
+  const peer = peerRole(o.role);
+  const peerName = o.role === "P0" ? "P1" : "P0";
+  const d = o.params.d;
+  const send = (step: number, msg: Message) => t.send(peer, { session: o.session, step, seq: 0, payload: encodeMessage(msg) });
+  const next = async (step: number): Promise<Message> => {
+    const f = await t.receive(o.session, { from: peer, timeoutMs: o.timeoutMs });
+    if (f.step === 0) throw peerAbort(f);
+    return decodeMessage(f.payload, { protocol: o.kind, session: o.session, step, seq: step - 1, from: peerName, d });
+  };
+  let failed: string | null = null;
+  try {
+    let first: Message | null = null;
+    let material: Material;
+    if (typeof o.material === "function") {
+      first = await next(1);
+      material = await o.material((first as LiftMsg).bundleId);
+    } else material = o.material;
+    const used = new UsedIds(); // durable single use is the store's job; this ledger is per run
+    let state: VerifyState | EnrolState;
+    let out: Message;
+    if (o.kind === "verify") {
+      const s = verifyStart({ role: o.role, session: o.session, params: o.params, probeShare: o.share, templateShare: o.templateShare(), material, used });
+      state = s.state;
+      out = s.send;
+    } else {
+      const s = enrolStart({ role: o.role, session: o.session, params: o.params, share: o.share, material, used });
+      state = s.state;
+      out = s.send;
+    }
+    await send(1, out);
+    for (let step = 1; ; step++) {
+      const msg = step === 1 && first ? first : await next(step);
+      const r: { state: VerifyState | EnrolState; send?: Message; output?: VerifyOutput | EnrolOutput } =
+        o.kind === "verify" ? verifyStep(state as VerifyState, msg) : enrolStep(state as EnrolState, msg);
+      state = r.state;
+      if (r.output) {
+        t.closeSession(o.session);
+        return r.output;
+      }
+      if (!r.send) throw new ProtocolError("WRONG_PHASE", "step returned neither a message nor an output");
+      await send(step + 1, r.send);
+    }
+  } catch (e) {
+    failed = e instanceof ApiError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
+    return transportToApi(e);
+  } finally {
+    if (failed) await sendAbort(t, o.role, o.session, failed);
+  }
+}

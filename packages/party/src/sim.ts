@@ -1,0 +1,146 @@
+/**
+ * A gateway and device simulator for tests and benchmarks: makes the request bodies the gateway
+ * would send to P0 and P1 (shares sealed to each party with the context AAD, authorisations signed
+ * with the gateway key) and synthetic int8 face vectors (genuine, impostor, malicious).
+ * Never used by the servers themselves.
+ */
+import { randomBytes } from "node:crypto";
+import { contextAad, seal, signJson, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
+import { quantise, shareInput, type ShareContext } from "@privface/mpc";
+import { shareDigest, type Op } from "./auth.ts";
+import type { CommitBody, DeleteBody, EnrolBody, SignedAuthorisation, VerifyBody } from "./client.ts";
+
+export interface SimKeys {
+  gateway: KeyPair;
+  P0: PublicKey;
+  P1: PublicKey;
+}
+type Party = "P0" | "P1";
+const PARTIES: Party[] = ["P0", "P1"];
+
+export const newId = (bytes = 16): string => randomBytes(bytes).toString("base64url");
+
+export async function authorise(
+  gateway: KeyPair,
+  a: { op: Op; party: Party; session: string; templateId: string; modelVersion?: string; digest?: string; ttlMs?: number; expires?: number },
+): Promise<SignedAuthorisation> {
+  return signJson(gateway, {
+    v: 1,
+    op: a.op,
+    party: a.party,
+    session: a.session,
+    templateId: a.templateId,
+    modelVersion: a.modelVersion ?? "",
+    digest: a.digest ?? "",
+    expires: a.expires ?? Date.now() + (a.ttlMs ?? 30_000),
+    nonce: newId(),
+  });
+}
+
+/** Seals x's shares: P0 gets the 16-byte seed, P1 the d byte shares. */
+export async function sealShares(keys: SimKeys, x: Int8Array, ctx: ShareContext, plain?: Uint8Array[]): Promise<Record<Party, Uint8Array>> {
+  const { seed0, share1 } = shareInput(x, ctx);
+  plain?.push(seed0.slice(), share1.slice());
+  return {
+    P0: await seal(keys.P0, seed0, contextAad({ ...ctx, party: "P0" })),
+    P1: await seal(keys.P1, share1, contextAad({ ...ctx, party: "P1" })),
+  };
+}
+
+export async function enrolBodies(
+  keys: SimKeys,
+  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; plain?: Uint8Array[] },
+): Promise<Record<Party, EnrolBody>> {
+  const context = { purpose: o.purpose ?? "enrol", challenge: newId(), templateId: o.templateId, modelVersion: o.modelVersion };
+  const sealed = await sealShares(keys, o.x, context, o.plain);
+  const out = {} as Record<Party, EnrolBody>;
+  for (const party of PARTIES) {
+    out[party] = {
+      session: o.session,
+      templateId: o.templateId,
+      modelVersion: o.modelVersion,
+      sealedShare: toBase64url(sealed[party]),
+      context,
+      authorisation: await authorise(keys.gateway, { op: "enrol", party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion, digest: shareDigest(sealed[party]) }),
+    };
+  }
+  return out;
+}
+
+export async function verifyBodies(
+  keys: SimKeys,
+  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; upgrade?: { modelVersion: string; x: Int8Array }; plain?: Uint8Array[] },
+): Promise<Record<Party, VerifyBody>> {
+  const challenge = newId();
+  const context = { purpose: o.purpose ?? "verify", challenge, templateId: o.templateId, modelVersion: o.modelVersion };
+  const sealed = await sealShares(keys, o.x, context, o.plain);
+  let up: { context: ShareContext; sealed: Record<Party, Uint8Array> } | null = null;
+  if (o.upgrade) {
+    const uctx = { ...context, modelVersion: o.upgrade.modelVersion };
+    up = { context: uctx, sealed: await sealShares(keys, o.upgrade.x, uctx, o.plain) };
+  }
+  const out = {} as Record<Party, VerifyBody>;
+  for (const party of PARTIES) {
+    const digest = up ? shareDigest(sealed[party], up.sealed[party]) : shareDigest(sealed[party]);
+    out[party] = {
+      session: o.session,
+      templateId: o.templateId,
+      modelVersion: o.modelVersion,
+      sealedShare: toBase64url(sealed[party]),
+      context,
+      authorisation: await authorise(keys.gateway, { op: "verify", party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion, digest }),
+      ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]), context: up.context } } : {}),
+    };
+  }
+  return out;
+}
+
+export async function finishBodies(keys: SimKeys, op: "commit" | "upgrade" | "abort", o: { session: string; templateId: string; modelVersion?: string }): Promise<Record<Party, CommitBody>> {
+  const out = {} as Record<Party, CommitBody>;
+  for (const party of PARTIES) {
+    out[party] = {
+      session: o.session,
+      templateId: o.templateId,
+      authorisation: await authorise(keys.gateway, { op, party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion }),
+    };
+  }
+  return out;
+}
+
+export async function deleteBodies(keys: SimKeys, o: { templateId: string }): Promise<Record<Party, DeleteBody>> {
+  const out = {} as Record<Party, DeleteBody>;
+  const session = newId();
+  for (const party of PARTIES) out[party] = { templateId: o.templateId, authorisation: await authorise(keys.gateway, { op: "delete", party, session, templateId: o.templateId }) };
+  return out;
+}
+
+// ---------------------------------------------------------------- synthetic faces
+
+function gaussian(rng: () => number): number {
+  let u = 0;
+  while (u === 0) u = rng();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+}
+
+/** A random face vector (int8, unit norm × Q). */
+export function randomFace(d: number, rng: () => number = Math.random): Int8Array {
+  return quantise(Array.from({ length: d }, () => gaussian(rng)));
+}
+
+/** Another capture of the same face: x plus noise of relative size `noise` (0.3 ≈ cos 0.95). */
+export function sameFace(x: Int8Array, noise = 0.3, rng: () => number = Math.random): Int8Array {
+  const s = 1 / Math.sqrt(x.length);
+  return quantise(Array.from(x, (v) => v / 256 + noise * s * gaussian(rng)));
+}
+
+/** A malicious probe: every coordinate at the int8 maximum (squared norm far above the bound). */
+export function maliciousProbe(d: number): Int8Array {
+  return new Int8Array(d).fill(127);
+}
+
+/** XOR of the two parties' result shares. */
+export function reconstruct<T extends Record<string, number>>(a: T, b: T): T {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(a)) out[k] = a[k] ^ b[k];
+  return out as T;
+}

@@ -1,0 +1,30 @@
+/**
+ * StoreError: the party store's failures with stable codes. Codes shared with the party API
+ * (docs/contracts.md) keep the same name; the server maps the rest (see README).
+ */
+export type StoreErrorCode =
+  | "INVALID_INPUT" // a value has the right type but a bad format (ids, sizes)
+  | "TEMPLATE_EXISTS" // prepare/stage on a template id that is active, pending or was deleted
+  | "UNKNOWN_TEMPLATE" // no active version of this template
+  | "WRONG_MODEL_VERSION" // the active version is another model version
+  | "SESSION_UNKNOWN" // commit/promote of a session this party never prepared
+  | "SESSION_EXISTS" // a session id reused for different content
+  | "SESSION_STATE" // commit after abort, abort after commit, or wrong kind (promote an enrolment)
+  | "AUTH_EXPIRED" // authorisation expiry ≤ now
+  | "AUTH_REUSED" // authorisation nonce already consumed
+  | "POOL_EXHAUSTED" // no unused pool item
+  | "ITEM_UNKNOWN" // no pool item with this id
+  | "ITEM_REUSED" // pool item already used
+  | "KEY_UNKNOWN" // a row is encrypted under a key id the store was not given
+  | "INTEGRITY" // a stored ciphertext failed authentication
+  | "UNSUPPORTED"; // operation not available on this dialect
+
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A minimal executor with cached prepared statements, used by the store instead of the query builder
+ * so one operation is one transaction of a few prepared statements on either dialect.
+ *
+ * SQL is written once with `?` placeholders (turned into $1, $2, … for PostgreSQL).
+ * - SQLite: statements are prepared once per connection (better-sqlite3) and run synchronously inside
+ *   `BEGIN IMMEDIATE … COMMIT`, while holding the connection's mutex (`db.exclusive`), so nothing else
+ *   (e.g. the audit log's Kysely queries on the same connection) can interleave.
+ * - PostgreSQL: one pooled client per transaction, named prepared statements (parsed once per
+ *   connection by pg), READ COMMITTED; rows that must not be taken twice are locked with FOR UPDATE.
+ */
+import { createHash } from "node:crypto";
+import type { Db } from "@privface/db";
+import type BetterSqlite3 from "better-sqlite3";
+
+export interface Tx {
+  get<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  all<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a statement; returns the number of changed rows. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export interface Exec {
+  readonly dialect: "sqlite" | "postgres";
+  /** Runs `fn` in one write transaction; commits if it resolves, rolls back if it throws. */
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs read-only statements outside a transaction. */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+export function createExec(db: Db): Exec {
+  return db.dialect === "sqlite" ? sqliteExec(db) : pgExec(db);
+}
+
+function sqliteExec(db: Db): Exec {
+  const s = db.sqlite!;
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const stmt = (text: string): BetterSqlite3.Statement => {
+    let st = cache.get(text);
+    if (!st) {
+      st = s.prepare(text);
+      cache.set(text, st);
+    }
+    return st;
+  };
+  const tx: Tx = {
+    get: async (text, params = []) => stmt(text).get(...params) as never,
+    all: async (text, params = []) => stmt(text).all(...params) as never,
+    run: async (text, params = []) => stmt(text).run(...params).changes,
+  };
+  const begin = s.prepare("BEGIN IMMEDIATE");
+  const commit = s.prepare("COMMIT");
+  const rollback = s.prepare("ROLLBACK");
+  return {
+    dialect: "sqlite",
+    tx: (fn) =>
+      db.exclusive(async () => {
+        begin.run();
+        try {
+          const out = await fn(tx);
+          commit.run();
+          return out;
+        } catch (err) {
+          if (s.inTransaction) rollback.run();
+          throw err;
+        }
+      }),
+    read: (fn) => db.exclusive(() => fn(tx)),
+  };
+}
+
+function pgExec(db: Db): Exec {
+  const pool = db.pool!;
+  const names = new Map<string, { name: string; text: string }>();
+  const prep = (text: string) => {
+    let p = names.get(text);
+    if (!p) {
+      let i = 0;
+      // Named by a hash of the text: stores sharing a pool agree on names, and a name never means two statements.
+      p = { name: `party_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`, text: text.replace(/\?/g, () => `$${++i}`) };
+      names.set(text, p);
+    }
+    return p;
+  };
+  type Client = { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: any[]; rowCount: number | null }> };
+  const make = (c: Client): Tx => ({
+    get: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows[0],
+    all: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows,
+    run: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rowCount ?? 0,
+  });
+  return {
+    dialect: "postgres",
+    async tx(fn) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query("BEGIN");
+        try {
+          const out = await fn(make(client as unknown as Client));
+          await client.query("COMMIT");
+          return out;
+        } catch (err) {
+          try {
+            await client.query("ROLLBACK");
+          } catch {
+            broken = true;
+          }
+          throw err;
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+    read: async (fn) => fn(make(pool as unknown as Client)),
+  };
+}
+
+/** True for a unique / primary-key violation on either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}

@@ -1,0 +1,182 @@
+/**
+ * Party store: what a compute party (P0 or P1) keeps on disk, behind one typed API over
+ * `@privface/db` (SQLite or PostgreSQL, same migrations).
+ *
+ * - Templates: one row per (pseudonymous template id, model version) with status
+ *   pending | active | retired | deleted and the party's share encrypted at rest (AES-256-GCM under the
+ *   party's data key; AAD binds role, template id and model version; key id stored per row).
+ * - Two-phase enrolment (`prepare` → `commit` | `abort`), staged model upgrades (`stageUpgrade` →
+ *   `promoteUpgrade` | `discardUpgrade`), erasure (`erase`).
+ * - The correlated-randomness pool (encrypted at rest, each item used at most once, even across crashes).
+ * - Single-use authorisation nonces.
+ * - The verify hot path `beginVerify`: one transaction that consumes the authorisation, loads the
+ *   active share, takes a pool item and records the session.
+ *
+ * Every failure the caller can act on is a `StoreError` with a stable `code`. Bad argument types raise
+ * TypeError / RangeError naming the parameter. See ./README.md for transactions and durability.
+ */
+export { createPartyStore } from "./_store.ts";
+export { StoreError } from "./_errors.ts";
+export type { StoreErrorCode } from "./_errors.ts";
+export { PARTY_TABLES, PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
+
+export type Role = "P0" | "P1";
+export type TemplateStatus = "pending" | "active" | "retired" | "deleted";
+
+/** The party's data keys. `keys` is kept by reference: add a key to it, then `rotateDataKey(id)`. */
+export interface DataKeys {
+  current: string;
+  keys: Map<string, Uint8Array>;
+}
+
+export interface PartyStoreOptions {
+  role: Role;
+  dataKeys: DataKeys;
+  /** Clock (epoch ms) for timestamps and authorisation expiry; tests inject one. Default Date.now. */
+  now?: () => number;
+  /**
+   * SQLite only: `PRAGMA secure_delete` for this connection. "on" (default) overwrites deleted
+   * content with zeros, so an erased share is gone from the file; "fast" only where it costs no I/O.
+   */
+  secureDelete?: "on" | "fast";
+}
+
+/** A single-use authorisation: its random nonce and its expiry (epoch ms). */
+export interface Authorisation {
+  nonce: string;
+  expires: number;
+}
+
+/** Optional for every mutating operation: consume this authorisation in the same transaction. */
+export interface OpOptions {
+  auth?: Authorisation;
+}
+
+export interface TemplateInfo {
+  templateId: string;
+  modelVersion: string;
+  status: TemplateStatus;
+  keyId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type TxnKind = "enrol" | "upgrade";
+export type TxnState = "prepared" | "committed" | "aborted";
+
+export interface TxnSession {
+  session: string;
+  kind: TxnKind;
+  state: TxnState;
+  templateId: string;
+  modelVersion: string;
+  /** For upgrades: the version that promotion retires. */
+  oldModelVersion: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface CommitResult {
+  session: string;
+  kind: TxnKind;
+  templateId: string;
+  modelVersion: string;
+  /** true when this session had already been committed (nothing changed now). */
+  repeated: boolean;
+}
+
+export interface AbortResult {
+  session: string;
+  /** "unknown": this party never saw the session (nothing to abort; answered, not an error). */
+  state: "aborted" | "unknown";
+  kind: TxnKind | null;
+  templateId: string | null;
+  repeated: boolean;
+}
+
+export interface PoolItem {
+  id: string;
+  bytes: Uint8Array;
+}
+
+export interface BeginVerifyInput {
+  session: string;
+  templateId: string;
+  modelVersion: string;
+  /** The authorisation's nonce and expiry, consumed in the same transaction. */
+  nonce: string;
+  expires: number;
+  /**
+   * Which pool item to use. P0 omits it (takes the oldest unused item) and tells P1 the id; P1 passes
+   * it (ITEM_UNKNOWN / ITEM_REUSED if it cannot be used).
+   */
+  itemId?: string;
+  /** Stage v_new shares of the same capture for an upgrade (same session id; see stageUpgrade). */
+  upgrade?: { modelVersion: string; share: Uint8Array };
+}
+
+export interface BeginVerifyResult {
+  /** The decrypted active share (caller zeroes it after use). */
+  share: Uint8Array;
+  /** The pool item now marked used by this session (caller zeroes it after use). */
+  item: PoolItem;
+}
+
+export interface PartyStore {
+  readonly role: Role;
+  readonly dialect: "sqlite" | "postgres";
+
+  // --- enrolment (two-phase) ---
+  /** Pending template row + prepared session. Repeating the same call is a no-op ({ created: false }). */
+  prepare(session: string, templateId: string, modelVersion: string, share: Uint8Array, opts?: OpOptions): Promise<{ created: boolean }>;
+  /** Commits an enrolment (pending → active) or promotes an upgrade. Idempotent. */
+  commit(session: string, opts?: OpOptions & { templateId?: string }): Promise<CommitResult>;
+  /** Aborts an enrolment or upgrade: the pending share is erased. Idempotent; unknown sessions answer "unknown". */
+  abort(session: string, opts?: OpOptions & { templateId?: string }): Promise<AbortResult>;
+  /** Prepared (uncommitted, unaborted) sessions older than `ms`, for the recovery pass. */
+  pendingOlderThan(ms: number): Promise<TxnSession[]>;
+  getSession(session: string): Promise<TxnSession | undefined>;
+
+  // --- upgrade ---
+  /** Stage v_new next to the active version. Supersedes (aborts) an older staged upgrade of the same template. */
+  stageUpgrade(session: string, templateId: string, newModelVersion: string, share: Uint8Array, opts?: OpOptions): Promise<{ created: boolean }>;
+  /** Atomically: v_new active, v_old retired and its share erased. Idempotent. */
+  promoteUpgrade(session: string, opts?: OpOptions): Promise<CommitResult>;
+  /** Erase the staged v_new share. Idempotent. */
+  discardUpgrade(session: string, opts?: OpOptions): Promise<AbortResult>;
+
+  // --- templates ---
+  /** Metadata of every row of a template (never the share). */
+  templateVersions(templateId: string): Promise<TemplateInfo[]>;
+  /** The active version and its decrypted share, or UNKNOWN_TEMPLATE. */
+  loadActive(templateId: string): Promise<{ modelVersion: string; share: Uint8Array }>;
+  /** Erase every version's share of a template, leave a deleted tombstone. Idempotent. */
+  erase(templateId: string, opts?: OpOptions): Promise<{ existed: boolean }>;
+  /** Counts by status (for health and metrics). */
+  templateCounts(): Promise<Record<TemplateStatus, number>>;
+
+  // --- correlated-randomness pool ---
+  /** Adds items; ids already present (used or not) are skipped. Returns how many were added. */
+  addItems(items: readonly PoolItem[]): Promise<{ added: number }>;
+  /** Takes the oldest unused item, marking it used durably before returning it. POOL_EXHAUSTED if none. */
+  takeItem(session?: string): Promise<PoolItem>;
+  /** Uses the item with this id (as named by the peer). ITEM_REUSED / ITEM_UNKNOWN. */
+  markUsed(id: string, session?: string): Promise<PoolItem>;
+  /** Number of unused items. */
+  poolLevel(): Promise<number>;
+
+  // --- authorisations ---
+  /** Records the nonce as used. AUTH_EXPIRED if `expires` ≤ now, AUTH_REUSED if seen before. */
+  consumeAuthorisation(nonce: string, expires: number): Promise<void>;
+
+  // --- verify hot path ---
+  beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult>;
+
+  // --- housekeeping and keys ---
+  /** Deletes verify records and finished sessions older than `sessionsMs`, and used pool markers older than `usedItemsMs`. */
+  purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number }>;
+  /** Makes `newKeyId` current and re-encrypts every stored share and unused pool item under it. */
+  rotateDataKey(newKeyId: string): Promise<{ templates: number; items: number }>;
+  /** SQLite only: online backup to `path` (+ `path.label.json` marking it as C3 data). */
+  backup(path: string): Promise<void>;
+}

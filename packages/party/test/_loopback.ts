@@ -1,0 +1,375 @@
+/**
+ * The multi-process loopback suite: helper, P0 and P1 as separate processes over mutual TLS, driven
+ * by a gateway simulator through the party client. One set of servers per file. Run on SQLite
+ * (loopback.slow.test.ts) and on PostgreSQL (pg/loopback.test.ts).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { readDataKeyFile, readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { openDb, closeDb, sql } from "@privface/db";
+import { MODEL } from "@privface/device";
+import { readSeedFile } from "@privface/helper/seed";
+import { readTlsMaterial } from "@privface/pki";
+import { createPartyClient, PartyClientError, type PartyClient } from "../src/client.ts";
+import { ensureRuntime } from "../src/runtime.ts";
+import { deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies, type SimKeys } from "../src/sim.ts";
+import { freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "../src/stack.ts";
+
+type Party = "P0" | "P1";
+const MV = MODEL.version;
+const MV2 = "faceplugin-fr512-flip.2@next";
+const POOL_TARGET = 40;
+const POOL_LOW = 20;
+
+export interface DbSetup {
+  env: Record<string, string>;
+  /** DB URL + schema per party, to inspect after the run. */
+  urls: Record<Party, { url: string; schema?: string }>;
+  cleanup(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function loopbackSuite(name: string, makeDb: (home: string) => Promise<DbSetup>): void {
+  describe(`loopback (${name}): helper + P0 + P1 as processes over mutual TLS`, { timeout: 120_000 }, () => {
+    let home: string;
+    let db: DbSetup;
+    let opts: SpawnOptions;
+    const servers = {} as Record<ServerName, ServerHandle>;
+    const client = {} as Record<Party, PartyClient>;
+    let keys: SimKeys;
+    const logs: string[] = [];
+    const traffic: string[] = []; // every HTTP body the gateway simulator sent or received
+    const plain: Uint8Array[] = []; // plaintext shares the simulated device made
+    const faces: Int8Array[] = [];
+
+    const start = async (n: ServerName) => {
+      servers[n] = await spawnServer(n, opts);
+    };
+    const rec = <T>(v: T): T => {
+      traffic.push(JSON.stringify(v));
+      return v;
+    };
+    async function both<T>(fn: (c: PartyClient, p: Party) => Promise<T>): Promise<Record<Party, T | PartyClientError>> {
+      const [a, b] = await Promise.all((["P0", "P1"] as Party[]).map((p) => fn(client[p], p).then(rec, (e) => e as PartyClientError)));
+      return { P0: a, P1: b };
+    }
+    const ok = <T>(v: T | PartyClientError): T => {
+      if (v instanceof Error) assert.fail(`${(v as PartyClientError).code}: ${v.message}`);
+      return v;
+    };
+    const code = (v: unknown) => (v instanceof PartyClientError ? v.code : "ok");
+
+    async function enrol(x: Int8Array, commit = true) {
+      const templateId = newId();
+      const session = newId();
+      const b = await enrolBodies(keys, { session, templateId, modelVersion: MV, x, plain });
+      const r = await both((c, p) => c.enrol(rec(b[p])));
+      assert.equal(reconstruct(ok(r.P0).resultShare, ok(r.P1).resultShare).valid, 1);
+      if (commit) {
+        const f = await finishBodies(keys, "commit", { session, templateId, modelVersion: MV });
+        const c = await both((c, p) => c.commit(rec(f[p])));
+        ok(c.P0);
+        ok(c.P1);
+      }
+      return { templateId, session };
+    }
+    async function verify(templateId: string, x: Int8Array, modelVersion = MV) {
+      const b = await verifyBodies(keys, { session: newId(), templateId, modelVersion, x, plain });
+      return both((c, p) => c.verify(rec(b[p])));
+    }
+    const decision = (r: Record<Party, any>) => reconstruct(ok(r.P0).resultShare, ok(r.P1).resultShare);
+    async function waitFor(cond: () => Promise<boolean>, ms = 15_000) {
+      const t0 = Date.now();
+      while (Date.now() - t0 < ms) {
+        if (await cond().catch(() => false)) return;
+        await sleep(100);
+      }
+      assert.fail("condition not reached in time");
+    }
+    /** Refills start below the low-water mark and fill up to the target. */
+    const poolFull = async () => (await client.P0.health()).pool.level >= POOL_LOW;
+    const linkUp = async () => (await client.P0.health()).peer === "up" && (await client.P1.health()).peer === "up";
+
+    before(async () => {
+      home = mkdtempSync(join(tmpdir(), "privface-loopback-"));
+      await ensureRuntime(home);
+      db = await makeDb(home);
+      const [helper, p0, p1] = await freePorts(3);
+      const env: Record<string, string> = { ...db.env };
+      for (const p of ["P0", "P1"]) {
+        Object.assign(env, {
+          [`PRIVFACE_${p}_POOL_TARGET`]: String(POOL_TARGET),
+          [`PRIVFACE_${p}_POOL_LOW`]: String(POOL_LOW),
+          [`PRIVFACE_${p}_POOL_BATCH`]: "20",
+          [`PRIVFACE_${p}_COMMIT_WINDOW_S`]: "2",
+          [`PRIVFACE_${p}_RECOVERY_INTERVAL_S`]: "1",
+          [`PRIVFACE_${p}_MPC_TIMEOUT_MS`]: "3000",
+          [`PRIVFACE_${p}_CAPTURE_FILE`]: join(home, `capture-${p}.txt`),
+        });
+      }
+      opts = { home, ports: { helper, p0, p1 }, env, onLog: (_s, line) => logs.push(line) };
+      await Promise.all([start("helper"), start("p1"), start("p0")]);
+      const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
+      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
+      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls });
+      const kp = (f: string) => readPublicKeyFile(join(home, "keys", f));
+      keys = { gateway: await readKeyPairFile(join(home, "keys", "gateway-signing.json")), P0: kp("p0-seal.json"), P1: kp("p1-seal.json") };
+      await waitFor(poolFull);
+      await waitFor(linkUp);
+    });
+
+    after(async () => {
+      if (process.env.PRIVFACE_TEST_LOGS) (await import("node:fs")).writeFileSync(process.env.PRIVFACE_TEST_LOGS, logs.join("\n"));
+      client.P0?.close();
+      client.P1?.close();
+      await Promise.all(Object.values(servers).map((s) => s.stop()));
+      await db?.cleanup();
+      if (home) rmSync(home, { recursive: true, force: true });
+    });
+
+    it("health: role, peer and helper up, pool filled by the helper", async () => {
+      const h0 = await client.P0.health();
+      const h1 = await client.P1.health();
+      assert.equal(h0.role, "p0");
+      assert.equal(h1.role, "p1");
+      assert.equal(h0.peer, "up");
+      assert.equal(h0.helper, "up");
+      assert.ok(h1.pool.level >= h0.pool.level, `P1 holds every id P0 holds (${h1.pool.level} ≥ ${h0.pool.level})`);
+      assert.match(await client.P0.metrics(), /privface_party_pool_level\{party="P0"\} \d+/);
+    });
+
+    it("enrol → verify: genuine accepted, impostor rejected, malicious probe valid=0", async () => {
+      const x = randomFace(MODEL.dim);
+      faces.push(x);
+      const { templateId } = await enrol(x);
+      assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
+      assert.deepEqual(decision(await verify(templateId, randomFace(MODEL.dim))), { valid: 1, match: 0 });
+      assert.deepEqual(decision(await verify(templateId, maliciousProbe(MODEL.dim))), { valid: 0, match: 0 });
+    });
+
+    it("upgrade: verify carrying v_new, commit promotes, v_new verifies, v_old refused", async () => {
+      const x = randomFace(MODEL.dim);
+      faces.push(x);
+      const { templateId } = await enrol(x);
+      const session = newId();
+      const b = await verifyBodies(keys, { session, templateId, modelVersion: MV, x: sameFace(x), upgrade: { modelVersion: MV2, x: sameFace(x) }, plain });
+      const r = await both((c, p) => c.verify(rec(b[p])));
+      assert.deepEqual(decision(r), { valid: 1, match: 1, upgradeValid: 1 });
+      const f = await finishBodies(keys, "upgrade", { session, templateId, modelVersion: MV2 });
+      const c = await both((c, p) => c.commit(rec(f[p])));
+      ok(c.P0);
+      ok(c.P1);
+      assert.deepEqual(decision(await verify(templateId, sameFace(x), MV2)), { valid: 1, match: 1 });
+      const old = await verify(templateId, x, MV);
+      assert.deepEqual([code(old.P0), code(old.P1)], ["WRONG_MODEL_VERSION", "WRONG_MODEL_VERSION"]);
+    });
+
+    it("delete: erased at both, idempotent and answered", async () => {
+      const { templateId } = await enrol(randomFace(MODEL.dim));
+      const d1 = await deleteBodies(keys, { templateId });
+      const r1 = await both((c, p) => c.delete(rec(d1[p])));
+      assert.deepEqual([ok(r1.P0).existed, ok(r1.P1).existed], [true, true]);
+      const d2 = await deleteBodies(keys, { templateId });
+      const r2 = await both((c, p) => c.delete(rec(d2[p])));
+      assert.deepEqual([ok(r2.P0).existed, ok(r2.P1).existed], [false, false]);
+      const v = await verify(templateId, randomFace(MODEL.dim));
+      assert.deepEqual([code(v.P0), code(v.P1)], ["UNKNOWN_TEMPLATE", "UNKNOWN_TEMPLATE"]);
+    });
+
+    it("only the gateway role may call the API (a P1 certificate at P0 → 403)", async () => {
+      const tls = readTlsMaterial(join(home, "pki"), "p1");
+      const c = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls });
+      try {
+        const b = await deleteBodies(keys, { templateId: newId() });
+        await assert.rejects(c.delete(b.P0), (e: PartyClientError) => e.status === 403);
+      } finally {
+        c.close();
+      }
+    });
+
+    it("helper down with a full pool: verification still works", async () => {
+      const x = randomFace(MODEL.dim);
+      const { templateId } = await enrol(x);
+      await waitFor(poolFull);
+      await servers.helper.stop();
+      try {
+        assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
+        assert.deepEqual(decision(await verify(templateId, randomFace(MODEL.dim))), { valid: 1, match: 0 });
+      } finally {
+        await start("helper");
+      }
+    });
+
+    it("peer down → PEER_UNAVAILABLE; back up → works again", async () => {
+      const x = randomFace(MODEL.dim);
+      const { templateId } = await enrol(x);
+      await servers.p1.stop();
+      const b = await verifyBodies(keys, { session: newId(), templateId, modelVersion: MV, x });
+      await assert.rejects(client.P0.verify(b.P0), (e: PartyClientError) => e.code === "PEER_UNAVAILABLE" && e.status === 503);
+      await start("p1");
+      await waitFor(linkUp);
+      await waitFor(poolFull);
+      assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
+    });
+
+    it("peer killed between prepare and commit: recovery leaves no one-sided template", async () => {
+      const x = randomFace(MODEL.dim);
+      const one = await enrol(x, false); // committed at P0 only
+      const none = await enrol(randomFace(MODEL.dim), false); // committed nowhere
+      const f = await finishBodies(keys, "commit", { session: one.session, templateId: one.templateId, modelVersion: MV });
+      await servers.p1.stop("SIGKILL");
+      ok(await client.P0.commit(f.P0).catch((e) => e));
+      await start("p1");
+      await waitFor(linkUp);
+      // after the commit window (2 s) + margin, both recovery passes run (every 1 s)
+      await sleep(4_500);
+      assert.deepEqual(decision(await verify(one.templateId, sameFace(x))), { valid: 1, match: 1 });
+      const v = await verify(none.templateId, randomFace(MODEL.dim));
+      assert.deepEqual([code(v.P0), code(v.P1)], ["UNKNOWN_TEMPLATE", "UNKNOWN_TEMPLATE"]);
+    });
+
+    it("a party killed mid-verification: after restart no pool item is ever used twice", async () => {
+      const x = randomFace(MODEL.dim);
+      const { templateId } = await enrol(x);
+      await waitFor(poolFull);
+      const inflight = Array.from({ length: 24 }, () => verify(templateId, sameFace(x)));
+      await sleep(15);
+      await servers.p0.stop("SIGKILL");
+      const results = await Promise.all(inflight);
+      await start("p0");
+      await waitFor(linkUp);
+      await waitFor(poolFull);
+      const done = results.filter((r) => !(r.P0 instanceof Error) && !(r.P1 instanceof Error)).length;
+      for (let i = 0; i < 3; i++) assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
+      // every item id used once per party, and by the same session at both parties
+      const used: Record<Party, Map<string, string>> = { P0: new Map(), P1: new Map() };
+      for (const p of ["P0", "P1"] as Party[]) {
+        const h = await openDb(db.urls[p].url, db.urls[p].schema ? { schema: db.urls[p].schema } : {});
+        try {
+          const rows = await h.kysely.selectFrom("party_verifications").select(["session", "item_id"]).execute();
+          for (const r of rows as { session: string; item_id: string }[]) {
+            assert.ok(!used[p].has(r.item_id), `${p} used item ${r.item_id} twice`);
+            used[p].set(r.item_id, r.session);
+          }
+        } finally {
+          await closeDb(h);
+        }
+      }
+      let shared = 0;
+      for (const [id, s] of used.P1) {
+        if (used.P0.has(id)) {
+          shared++;
+          assert.equal(used.P0.get(id), s, "the same item served the same session at both parties");
+        }
+      }
+      assert.ok(shared >= 3 + done, `${shared} items used at both parties`);
+    });
+
+    it("pool exhausted (helper down) → POOL_EXHAUSTED at both parties", async () => {
+      const x = randomFace(MODEL.dim);
+      const { templateId } = await enrol(x);
+      await servers.helper.stop();
+      try {
+        let last: Record<Party, unknown> | null = null;
+        for (let i = 0; i < POOL_TARGET + 5; i++) {
+          last = await verify(templateId, x);
+          if (code(last.P0) !== "ok") break;
+        }
+        assert.deepEqual([code(last!.P0), code(last!.P1)], ["POOL_EXHAUSTED", "POOL_EXHAUSTED"]);
+        assert.match(await client.P0.metrics(), /privface_party_errors_total\{code="POOL_EXHAUSTED",party="P0"\} [1-9]/);
+      } finally {
+        await start("helper");
+      }
+      await waitFor(poolFull);
+      assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
+    });
+
+    it("database, logs and captured traffic never hold plaintext shares or key material", async () => {
+      await Promise.all(Object.values(servers).map((s) => s.stop()));
+      const secrets: { what: string; bytes: Buffer }[] = [];
+      for (const s of plain) secrets.push({ what: "plaintext share", bytes: Buffer.from(s.subarray(0, 16)) });
+      for (const x of faces) secrets.push({ what: "template vector", bytes: Buffer.from(x.buffer, x.byteOffset, 32) });
+      const kdir = join(home, "keys");
+      for (const p of ["p0", "p1"]) {
+        secrets.push({ what: `${p} seal key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-seal.json`))).privateKey) });
+        secrets.push({ what: `${p} data key`, bytes: Buffer.from(readDataKeyFile(join(kdir, `${p}-data.json`)).key) });
+        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readSeedFile(join(kdir, `${p}-pool-seed.json`), p.toUpperCase() as Party)) });
+        secrets.push({ what: `${p} audit key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-audit.json`))).privateKey) });
+      }
+      secrets.push({ what: "gateway signing key", bytes: Buffer.from(keys.gateway.privateKey) });
+      const haystacks: { where: string; data: Buffer }[] = [
+        { where: "logs", data: Buffer.from(logs.join("\n")) },
+        { where: "HTTP bodies", data: Buffer.from(traffic.join("\n")) },
+      ];
+      for (const p of ["P0", "P1"]) {
+        const f = join(home, `capture-${p}.txt`);
+        assert.ok(existsSync(f), "frames were captured");
+        const lines = readFileSync(f, "utf8").trim().split("\n");
+        assert.ok(lines.length > 10);
+        haystacks.push({ where: `ws frames ${p}`, data: Buffer.concat(lines.map((l) => Buffer.from(l.split(" ")[2], "base64"))) });
+      }
+      for (const p of ["P0", "P1"] as Party[]) {
+        if (db.urls[p].url.startsWith("sqlite:")) {
+          const dir = join(home, "data");
+          for (const f of readdirSync(dir).filter((f) => f.startsWith(p.toLowerCase()))) haystacks.push({ where: `db file ${f}`, data: readFileSync(join(dir, f)) });
+        } else {
+          const h = await openDb(db.urls[p].url, { schema: db.urls[p].schema });
+          try {
+            for (const t of ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_authorisations", "audit_records"]) {
+              const rows = await h.kysely.selectFrom(t as never).selectAll().execute();
+              haystacks.push({
+                where: `table ${t} (${p})`,
+                data: Buffer.concat(rows.flatMap((r) => Object.values(r as object).map((v) => (v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v)))))),
+              });
+            }
+          } finally {
+            await closeDb(h);
+          }
+        }
+      }
+      for (const h of haystacks) {
+        const text = h.data.toString("latin1");
+        for (const s of secrets) {
+          assert.equal(h.data.indexOf(s.bytes), -1, `${s.what} found in ${h.where}`);
+          const b64 = s.bytes.toString("base64url").slice(0, 20);
+          assert.ok(!text.includes(b64), `${s.what} (base64url) found in ${h.where}`);
+          const hex = s.bytes.toString("hex").slice(0, 32);
+          assert.ok(!text.includes(hex), `${s.what} (hex) found in ${h.where}`);
+        }
+      }
+    });
+  });
+}
+
+/** SQLite: one file per party under the home's data/ directory (the default). */
+export async function sqliteDb(home: string): Promise<DbSetup> {
+  return {
+    env: {},
+    urls: { P0: { url: `sqlite:${join(home, "data", "p0.sqlite")}` }, P1: { url: `sqlite:${join(home, "data", "p1.sqlite")}` } },
+    async cleanup() {},
+  };
+}
+
+export const PG_URL = process.env.PRIVFACE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** PostgreSQL: a fresh schema per party for this run, dropped afterwards. */
+export async function pgDb(): Promise<DbSetup> {
+  const tag = newId(6).toLowerCase().replace(/[^a-z0-9]/g, "x");
+  const schema = { P0: `pf_party_p0_${tag}`, P1: `pf_party_p1_${tag}` };
+  return {
+    env: { PRIVFACE_P0_DB: PG_URL, PRIVFACE_P0_DB_SCHEMA: schema.P0, PRIVFACE_P1_DB: PG_URL, PRIVFACE_P1_DB_SCHEMA: schema.P1 },
+    urls: { P0: { url: PG_URL, schema: schema.P0 }, P1: { url: PG_URL, schema: schema.P1 } },
+    async cleanup() {
+      const h = await openDb(PG_URL);
+      try {
+        for (const s of Object.values(schema)) await sql.raw(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).execute(h.kysely);
+      } finally {
+        await closeDb(h);
+      }
+    },
+  };
+}

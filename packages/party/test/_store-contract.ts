@@ -1,0 +1,466 @@
+/**
+ * Contract suite for the party store, run on SQLite (test/store.test.ts) and PostgreSQL
+ * (test/pg/store.test.ts) through a factory that opens a fresh database each time.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import type { Db } from "@privface/db";
+import { createPartyStore, StoreError, type PartyStore, type PartyStoreOptions, type StoreErrorCode } from "../src/store/index.ts";
+
+export interface StoreFixture {
+  db: Db;
+  store: PartyStore;
+  clock: { t: number };
+  reopen(opts?: Partial<PartyStoreOptions>): Promise<PartyStore>;
+}
+export type OpenFresh = () => Promise<Db>;
+
+export const key1 = new Uint8Array(randomBytes(32));
+export const key2 = new Uint8Array(randomBytes(32));
+const T0 = 1_764_578_000_000;
+
+export const tid = (): string => `t${randomBytes(15).toString("base64url")}`;
+export const sid = (): string => `s${randomBytes(12).toString("base64url")}`;
+export const nonce = (): string => randomBytes(16).toString("base64url");
+export const share = (n = 512): Uint8Array => new Uint8Array(randomBytes(n));
+
+export async function rejectsCode(p: Promise<unknown>, code: StoreErrorCode): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof StoreError, `expected StoreError ${code}, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+/** The columns a party database may have, table by table (R11: nothing that identifies a person). */
+export const ALLOWED_COLUMNS: Record<string, string[]> = {
+  party_templates: ["template_id", "model_version", "status", "key_id", "share", "created_at", "updated_at"],
+  party_sessions: ["session", "kind", "state", "template_id", "model_version", "old_model_version", "created_at", "updated_at"],
+  party_verifications: ["session", "template_id", "model_version", "item_id", "created_at"],
+  party_pool: ["seq", "id", "key_id", "item", "added_at", "used_at", "session"],
+  party_authorisations: ["nonce", "expires"],
+  party_migrations: ["name", "timestamp"],
+  party_migrations_lock: ["id", "is_locked"],
+};
+const FORBIDDEN = /name|phone|mobile|email|id_?card|id_?number|passport|account|person|merchant|address|birth|national/i;
+
+export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db: Db) => Promise<void>): void {
+  async function fixture(role: "P0" | "P1" = "P0"): Promise<StoreFixture> {
+    const db = await openFresh();
+    const clock = { t: T0 };
+    const base: PartyStoreOptions = { role, dataKeys: { current: "k1", keys: new Map([["k1", key1]]) }, now: () => clock.t };
+    const store = await createPartyStore(db, base);
+    return { db, store, clock, reopen: (o = {}) => createPartyStore(db, { ...base, ...o }) };
+  }
+  async function withStore(fn: (f: StoreFixture) => Promise<void>, role: "P0" | "P1" = "P0"): Promise<void> {
+    const f = await fixture(role);
+    try {
+      await fn(f);
+    } finally {
+      await closeDb(f.db);
+    }
+  }
+  const auth = (f: StoreFixture) => ({ nonce: nonce(), expires: f.clock.t + 30_000 });
+  async function enrolled(f: StoreFixture, mv = "v1", sh = share()): Promise<{ id: string; sh: Uint8Array }> {
+    const id = tid();
+    const s = sid();
+    await f.store.prepare(s, id, mv, sh);
+    await f.store.commit(s);
+    return { id, sh };
+  }
+  async function rawShare(f: StoreFixture, id: string, mv: string): Promise<unknown> {
+    const row = await f.db.kysely.selectFrom("party_templates").select("share").where("template_id", "=", id).where("model_version", "=", mv).executeTakeFirst();
+    return row?.share;
+  }
+
+  test(`${label}: schema holds only allow-listed columns (R11)`, () =>
+    withStore(async (f) => {
+      const tables = await f.db.kysely.introspection.getTables();
+      // Every table of this (fresh, party-only) database; on PostgreSQL, of this run's schema.
+      const seen = tables.filter((t) => f.db.schema === undefined || t.schema === f.db.schema);
+      assert.deepEqual(seen.map((t) => t.name).sort(), Object.keys(ALLOWED_COLUMNS).sort());
+      for (const t of seen) {
+        const cols = t.columns.map((c) => c.name).sort();
+        assert.deepEqual(cols, [...ALLOWED_COLUMNS[t.name]].sort(), `columns of ${t.name}`);
+        for (const c of cols) assert.ok(!FORBIDDEN.test(c) || c === "name", `column ${t.name}.${c} looks like personal data`);
+      }
+    }));
+
+  test(`${label}: enrol prepare → commit, idempotent, TEMPLATE_EXISTS`, () =>
+    withStore(async (f) => {
+      const id = tid();
+      const s = sid();
+      const sh = share();
+      assert.deepEqual(await f.store.prepare(s, id, "v1", sh), { created: true });
+      assert.deepEqual(await f.store.prepare(s, id, "v1", sh), { created: false });
+      assert.deepEqual((await f.store.templateVersions(id)).map((v) => v.status), ["pending"]);
+      await rejectsCode(f.store.loadActive(id), "UNKNOWN_TEMPLATE");
+      await rejectsCode(f.store.prepare(sid(), id, "v1", sh), "TEMPLATE_EXISTS"); // pending elsewhere
+      await rejectsCode(f.store.prepare(s, tid(), "v1", sh), "SESSION_EXISTS");
+      f.clock.t += 5;
+      const c = await f.store.commit(s, { templateId: id });
+      assert.deepEqual(c, { session: s, kind: "enrol", templateId: id, modelVersion: "v1", repeated: false });
+      assert.equal((await f.store.commit(s)).repeated, true);
+      const [v] = await f.store.templateVersions(id);
+      assert.equal(v.status, "active");
+      assert.equal(v.keyId, "k1");
+      assert.equal(v.createdAt, T0);
+      assert.equal(v.updatedAt, T0 + 5);
+      const loaded = await f.store.loadActive(id);
+      assert.equal(loaded.modelVersion, "v1");
+      assert.deepEqual(loaded.share, sh);
+      await rejectsCode(f.store.prepare(sid(), id, "v2", sh), "TEMPLATE_EXISTS");
+      await rejectsCode(f.store.commit(sid()), "SESSION_UNKNOWN");
+      await rejectsCode(f.store.abort(s), "SESSION_STATE");
+      await rejectsCode(f.store.commit(s, { templateId: tid() }), "INVALID_INPUT");
+      assert.deepEqual(await f.store.templateCounts(), { pending: 0, active: 1, retired: 0, deleted: 0 });
+    }));
+
+  test(`${label}: abort erases the pending share; presumed abort refuses a late prepare`, () =>
+    withStore(async (f) => {
+      const id = tid();
+      const s = sid();
+      await f.store.prepare(s, id, "v1", share());
+      const a = await f.store.abort(s);
+      assert.deepEqual(a, { session: s, state: "aborted", kind: "enrol", templateId: id, repeated: false });
+      assert.equal((await f.store.abort(s)).repeated, true);
+      assert.deepEqual(await f.store.templateVersions(id), []);
+      await rejectsCode(f.store.commit(s), "SESSION_STATE");
+      await rejectsCode(f.store.prepare(s, id, "v1", share()), "SESSION_STATE");
+      // The same template id can be enrolled by a new session after an abort.
+      const s2 = sid();
+      await f.store.prepare(s2, id, "v1", share());
+      await f.store.commit(s2);
+      // Abort that arrives before its prepare (e.g. P1 never got the prepare).
+      const late = sid();
+      const id2 = tid();
+      assert.equal((await f.store.abort(late, { templateId: id2 })).state, "unknown");
+      await rejectsCode(f.store.prepare(late, id2, "v1", share()), "SESSION_EXISTS");
+      assert.deepEqual(await f.store.templateVersions(id2), []);
+    }));
+
+  test(`${label}: pendingOlderThan lists prepared sessions for recovery`, () =>
+    withStore(async (f) => {
+      const a = sid();
+      const b = sid();
+      const c = sid();
+      const ida = tid();
+      await f.store.prepare(a, ida, "v1", share());
+      f.clock.t += 10_000;
+      await f.store.prepare(b, tid(), "v1", share());
+      await f.store.prepare(c, tid(), "v1", share());
+      await f.store.commit(c);
+      f.clock.t += 1_000;
+      const old = await f.store.pendingOlderThan(5_000);
+      assert.deepEqual(old.map((s) => s.session), [a]);
+      assert.equal(old[0].templateId, ida);
+      assert.equal(old[0].kind, "enrol");
+      assert.equal(old[0].state, "prepared");
+      assert.deepEqual((await f.store.pendingOlderThan(0)).map((s) => s.session).sort(), [a, b].sort());
+      assert.equal((await f.store.getSession(c))?.state, "committed");
+      assert.equal(await f.store.getSession(sid()), undefined);
+    }));
+
+  test(`${label}: upgrade stage → promote retires v_old and erases its share`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f, "v1");
+      const s = sid();
+      const v2 = share();
+      await rejectsCode(f.store.stageUpgrade(s, id, "v1", v2), "WRONG_MODEL_VERSION");
+      await rejectsCode(f.store.stageUpgrade(s, tid(), "v2", v2), "UNKNOWN_TEMPLATE");
+      assert.deepEqual(await f.store.stageUpgrade(s, id, "v2", v2), { created: true });
+      assert.deepEqual(await f.store.stageUpgrade(s, id, "v2", v2), { created: false });
+      const before = Object.fromEntries((await f.store.templateVersions(id)).map((v) => [v.modelVersion, v.status]));
+      assert.deepEqual(before, { v1: "active", v2: "pending" });
+      assert.equal((await f.store.loadActive(id)).modelVersion, "v1");
+      const p = await f.store.promoteUpgrade(s);
+      assert.deepEqual(p, { session: s, kind: "upgrade", templateId: id, modelVersion: "v2", repeated: false });
+      assert.equal((await f.store.commit(s)).repeated, true);
+      const after = Object.fromEntries((await f.store.templateVersions(id)).map((v) => [v.modelVersion, v.status]));
+      assert.deepEqual(after, { v1: "retired", v2: "active" });
+      assert.equal(await rawShare(f, id, "v1"), null);
+      const loaded = await f.store.loadActive(id);
+      assert.equal(loaded.modelVersion, "v2");
+      assert.deepEqual(loaded.share, v2);
+      // Back to a retired version is another upgrade.
+      const back = sid();
+      await f.store.stageUpgrade(back, id, "v1", share());
+      await f.store.commit(back);
+      assert.equal((await f.store.loadActive(id)).modelVersion, "v1");
+    }));
+
+  test(`${label}: upgrade discard, supersede, and kind checks`, () =>
+    withStore(async (f) => {
+      const { id, sh } = await enrolled(f, "v1");
+      const s1 = sid();
+      await f.store.stageUpgrade(s1, id, "v2", share());
+      assert.equal((await f.store.discardUpgrade(s1)).state, "aborted");
+      assert.deepEqual((await f.store.templateVersions(id)).map((v) => v.status), ["active"]);
+      assert.deepEqual((await f.store.loadActive(id)).share, sh);
+      // A newer staging supersedes an older one that was never promoted.
+      const s2 = sid();
+      const s3 = sid();
+      await f.store.stageUpgrade(s2, id, "v2", share());
+      const v3 = share();
+      await f.store.stageUpgrade(s3, id, "v3", v3);
+      assert.equal((await f.store.getSession(s2))?.state, "aborted");
+      await rejectsCode(f.store.promoteUpgrade(s2), "SESSION_STATE");
+      await f.store.promoteUpgrade(s3);
+      assert.deepEqual((await f.store.loadActive(id)).share, v3);
+      // promoteUpgrade / discardUpgrade refuse enrolment sessions.
+      const e = sid();
+      await f.store.prepare(e, tid(), "v1", share());
+      await rejectsCode(f.store.promoteUpgrade(e), "SESSION_STATE");
+      await rejectsCode(f.store.discardUpgrade(e), "SESSION_STATE");
+    }));
+
+  test(`${label}: erase removes every version's share, leaves a tombstone, is idempotent`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f, "v1");
+      const s = sid();
+      await f.store.stageUpgrade(s, id, "v2", share());
+      assert.deepEqual(await f.store.erase(id, { auth: auth(f) }), { existed: true });
+      const rows = await f.db.kysely.selectFrom("party_templates").selectAll().where("template_id", "=", id).execute();
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].status, "deleted");
+      assert.equal(rows[0].share, null);
+      assert.equal((await f.store.getSession(s))?.state, "aborted");
+      await rejectsCode(f.store.commit(s), "SESSION_STATE");
+      assert.deepEqual(await f.store.erase(id), { existed: false });
+      assert.deepEqual(await f.store.erase(tid()), { existed: false });
+      await rejectsCode(f.store.loadActive(id), "UNKNOWN_TEMPLATE");
+      await rejectsCode(f.store.prepare(sid(), id, "v1", share()), "TEMPLATE_EXISTS");
+      await f.store.addItems([{ id: "i1", bytes: share(64) }]);
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) }), "UNKNOWN_TEMPLATE");
+      assert.equal(await f.store.poolLevel(), 1);
+      // Erase during a pending enrolment: the commit then fails, nothing is left.
+      const p = sid();
+      const id2 = tid();
+      await f.store.prepare(p, id2, "v1", share());
+      assert.deepEqual(await f.store.erase(id2), { existed: true });
+      await rejectsCode(f.store.commit(p), "SESSION_STATE");
+      assert.deepEqual((await f.store.templateVersions(id2)).map((v) => v.status), ["deleted"]);
+      // Three tombstones: id, the never-enrolled id erased above (a delayed prepare of it is refused), id2.
+      assert.equal((await f.store.templateCounts()).deleted, 3);
+    }));
+
+  test(`${label}: pool take / markUsed / level, never twice`, () =>
+    withStore(async (f) => {
+      const items = Array.from({ length: 5 }, (_, i) => ({ id: `item-${i}`, bytes: share(100 + i) }));
+      assert.deepEqual(await f.store.addItems(items), { added: 5 });
+      assert.deepEqual(await f.store.addItems([items[0], { id: "item-5", bytes: share(10) }]), { added: 1 });
+      assert.deepEqual(await f.store.addItems([]), { added: 0 });
+      assert.equal(await f.store.poolLevel(), 6);
+      const a = await f.store.takeItem(sid());
+      assert.equal(a.id, "item-0");
+      assert.deepEqual(a.bytes, items[0].bytes);
+      const c = await f.store.markUsed("item-2");
+      assert.deepEqual(c.bytes, items[2].bytes);
+      await rejectsCode(f.store.markUsed("item-2"), "ITEM_REUSED");
+      await rejectsCode(f.store.markUsed("item-0"), "ITEM_REUSED");
+      await rejectsCode(f.store.markUsed("nope"), "ITEM_UNKNOWN");
+      assert.equal((await f.store.takeItem()).id, "item-1");
+      assert.equal((await f.store.takeItem()).id, "item-3");
+      assert.equal(await f.store.poolLevel(), 2);
+      // Re-adding a used id does not make it usable again.
+      assert.deepEqual(await f.store.addItems([items[0]]), { added: 0 });
+      assert.equal((await f.store.takeItem()).id, "item-4");
+      assert.equal((await f.store.takeItem()).id, "item-5");
+      await rejectsCode(f.store.takeItem(), "POOL_EXHAUSTED");
+      assert.equal(await f.store.poolLevel(), 0);
+      const used = await f.db.kysely.selectFrom("party_pool").select(["item", "used_at"]).execute();
+      assert.ok(used.every((r) => r.item === null && r.used_at !== null), "used items keep no ciphertext");
+    }));
+
+  test(`${label}: concurrent takes never hand out the same item`, () =>
+    withStore(async (f) => {
+      const n = 150; // more than one addItems chunk
+      assert.deepEqual(await f.store.addItems(Array.from({ length: n }, (_, i) => ({ id: `c${i}`, bytes: share(32) }))), { added: n });
+      const { id } = await enrolled(f);
+      const results = await Promise.allSettled(
+        Array.from({ length: n + 5 }, (_, i) =>
+          i % 2 === 0 ? f.store.takeItem(sid()).then((x) => x.id) : f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) }).then((x) => x.item.id),
+        ),
+      );
+      const ids = results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<string>).value);
+      const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+      assert.equal(ids.length, n);
+      assert.equal(new Set(ids).size, n);
+      assert.equal(failed.length, 5);
+      for (const r of failed) assert.equal((r.reason as StoreError).code, "POOL_EXHAUSTED");
+    }));
+
+  test(`${label}: concurrent requests: one nonce consumed once, one template enrolled once`, () =>
+    withStore(async (f) => {
+      const n = nonce();
+      const auths = await Promise.allSettled(Array.from({ length: 8 }, () => f.store.consumeAuthorisation(n, f.clock.t + 1000)));
+      assert.equal(auths.filter((r) => r.status === "fulfilled").length, 1);
+      for (const r of auths) if (r.status === "rejected") assert.equal((r.reason as StoreError).code, "AUTH_REUSED");
+      const id = tid();
+      const preps = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => f.store.prepare(sid(), id, `v${i}`, share())));
+      assert.equal(preps.filter((r) => r.status === "fulfilled").length, 1);
+      for (const r of preps) if (r.status === "rejected") assert.equal((r.reason as StoreError).code, "TEMPLATE_EXISTS");
+      assert.equal((await f.store.templateVersions(id)).length, 1);
+    }));
+
+  test(`${label}: authorisations are single use and expire`, () =>
+    withStore(async (f) => {
+      const n = nonce();
+      await f.store.consumeAuthorisation(n, f.clock.t + 1000);
+      await rejectsCode(f.store.consumeAuthorisation(n, f.clock.t + 1000), "AUTH_REUSED");
+      await rejectsCode(f.store.consumeAuthorisation(nonce(), f.clock.t), "AUTH_EXPIRED");
+      await rejectsCode(f.store.consumeAuthorisation("short", f.clock.t + 1000), "INVALID_INPUT");
+      // A refused operation does not consume its authorisation; a successful one does.
+      const { id } = await enrolled(f);
+      const a = auth(f);
+      await rejectsCode(f.store.prepare(sid(), id, "v1", share(), { auth: a }), "TEMPLATE_EXISTS");
+      await f.store.prepare(sid(), tid(), "v1", share(), { auth: a });
+      await rejectsCode(f.store.prepare(sid(), tid(), "v1", share(), { auth: a }), "AUTH_REUSED");
+      await rejectsCode(f.store.erase(id, { auth: a }), "AUTH_REUSED");
+      // Expired nonces are purged.
+      f.clock.t += 60_000;
+      await f.store.consumeAuthorisation(nonce(), f.clock.t + 1000);
+      const left = await f.db.kysely.selectFrom("party_authorisations").select("nonce").execute();
+      assert.equal(left.length, 1);
+    }));
+
+  test(`${label}: beginVerify consumes auth, loads the share, takes an item, records the session — or nothing`, () =>
+    withStore(async (f) => {
+      const { id, sh } = await enrolled(f, "v1");
+      const items = [
+        { id: "p-1", bytes: share(2048) },
+        { id: "p-2", bytes: share(2048) },
+      ];
+      await f.store.addItems(items);
+      const s = sid();
+      const a = auth(f);
+      const r = await f.store.beginVerify({ session: s, templateId: id, modelVersion: "v1", ...a });
+      assert.deepEqual(r.share, sh);
+      assert.deepEqual(r.item, items[0]);
+      const rec = await f.db.kysely.selectFrom("party_verifications").selectAll().where("session", "=", s).executeTakeFirstOrThrow();
+      assert.equal(rec.item_id, "p-1");
+      assert.equal(rec.template_id, id);
+      const pool = await f.db.kysely.selectFrom("party_pool").select(["session"]).where("id", "=", "p-1").executeTakeFirstOrThrow();
+      assert.equal(pool.session, s);
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...a }), "AUTH_REUSED");
+      // Failures consume nothing.
+      await rejectsCode(f.store.beginVerify({ session: s, templateId: id, modelVersion: "v1", ...auth(f) }), "SESSION_EXISTS");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v9", ...auth(f) }), "WRONG_MODEL_VERSION");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: tid(), modelVersion: "v1", ...auth(f) }), "UNKNOWN_TEMPLATE");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", nonce: nonce(), expires: f.clock.t }), "AUTH_EXPIRED");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), itemId: "p-1" }), "ITEM_REUSED");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), itemId: "p-9" }), "ITEM_UNKNOWN");
+      const retry = auth(f);
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v9", ...retry }), "WRONG_MODEL_VERSION");
+      assert.equal(await f.store.poolLevel(), 1);
+      // P1 uses the item P0 named; the refused authorisation above is still usable.
+      const p1 = await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...retry, itemId: "p-2" });
+      assert.deepEqual(p1.item, items[1]);
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) }), "POOL_EXHAUSTED");
+    }));
+
+  test(`${label}: beginVerify with an upgrade stages v_new in the same transaction`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f, "v1");
+      await f.store.addItems([{ id: "u-1", bytes: share(64) }]);
+      const s = sid();
+      const v2 = share();
+      await f.store.beginVerify({ session: s, templateId: id, modelVersion: "v1", ...auth(f), upgrade: { modelVersion: "v2", share: v2 } });
+      assert.equal((await f.store.getSession(s))?.kind, "upgrade");
+      const c = await f.store.commit(s, { templateId: id, auth: auth(f) });
+      assert.equal(c.kind, "upgrade");
+      assert.deepEqual(await f.store.loadActive(id), { modelVersion: "v2", share: v2 });
+      // An upgrade that cannot be staged rolls the whole verification back.
+      await f.store.addItems([{ id: "u-2", bytes: share(64) }]);
+      await rejectsCode(
+        f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v2", ...auth(f), upgrade: { modelVersion: "v2", share: v2 } }),
+        "WRONG_MODEL_VERSION",
+      );
+      assert.equal(await f.store.poolLevel(), 1);
+    }));
+
+  test(`${label}: rotateDataKey re-encrypts shares and unused items; old keys still read until rotated`, () =>
+    withStore(async (f) => {
+      const { id, sh } = await enrolled(f, "v1");
+      const items = [
+        { id: "r-1", bytes: share(64) },
+        { id: "r-2", bytes: share(64) },
+      ];
+      await f.store.addItems(items);
+      await f.store.takeItem();
+      const keys = new Map([
+        ["k1", key1],
+        ["k2", key2],
+      ]);
+      const store = await f.reopen({ dataKeys: { current: "k1", keys } });
+      await rejectsCode(store.rotateDataKey("k3"), "KEY_UNKNOWN");
+      assert.deepEqual(await store.rotateDataKey("k2"), { templates: 1, items: 1 });
+      assert.deepEqual(await store.rotateDataKey("k2"), { templates: 0, items: 0 });
+      assert.equal((await store.templateVersions(id))[0].keyId, "k2");
+      keys.delete("k1");
+      assert.deepEqual((await store.loadActive(id)).share, sh);
+      assert.deepEqual((await store.takeItem()).bytes, items[1].bytes);
+      // New rows use the new key; a store that only has k1 cannot read them.
+      const { id: id2 } = await enrolled({ ...f, store });
+      assert.equal((await store.templateVersions(id2))[0].keyId, "k2");
+      await rejectsCode(f.store.loadActive(id2), "KEY_UNKNOWN");
+    }));
+
+  test(`${label}: ciphertexts are bound to role, row and key (INTEGRITY)`, () =>
+    withStore(async (f) => {
+      const a = await enrolled(f, "v1");
+      const b = await enrolled(f, "v1");
+      const asP1 = await f.reopen({ role: "P1" });
+      await rejectsCode(asP1.loadActive(a.id), "INTEGRITY");
+      const wrongKey = await f.reopen({ dataKeys: { current: "k1", keys: new Map([["k1", key2]]) } });
+      await rejectsCode(wrongKey.loadActive(a.id), "INTEGRITY");
+      const blobA = await rawShare(f, a.id, "v1");
+      await f.db.kysely.updateTable("party_templates").set({ share: blobA }).where("template_id", "=", b.id).execute();
+      await rejectsCode(f.store.loadActive(b.id), "INTEGRITY");
+      assert.deepEqual((await f.store.loadActive(a.id)).share, a.sh);
+    }));
+
+  test(`${label}: inputs are validated (pseudonymous ids only)`, () =>
+    withStore(async (f) => {
+      await rejectsCode(f.store.prepare(sid(), "13800138000123456", "v1", share()), "INVALID_INPUT"); // phone / ID shaped
+      await rejectsCode(f.store.prepare(sid(), "11010119900307777X", "v1", share()), "INVALID_INPUT");
+      await rejectsCode(f.store.prepare(sid(), "short", "v1", share()), "INVALID_INPUT");
+      await rejectsCode(f.store.prepare(sid(), "has space in it 123", "v1", share()), "INVALID_INPUT");
+      await rejectsCode(f.store.prepare(sid(), tid(), "v 1", share()), "INVALID_INPUT");
+      await rejectsCode(f.store.prepare(sid(), tid(), "v1", new Uint8Array(0)), "INVALID_INPUT");
+      await rejectsCode(f.store.prepare("s", tid(), "v1", share()), "INVALID_INPUT");
+      assert.deepEqual(await f.store.prepare(sid(), tid(), "faceplugin-fr512@flip.1", share()), { created: true });
+      await assert.rejects(f.store.prepare(sid(), 42 as unknown as string, "v1", share()), TypeError);
+      await assert.rejects(f.store.prepare(sid(), tid(), "v1", [1, 2] as unknown as Uint8Array), TypeError);
+      await assert.rejects(f.store.addItems([{ id: "x", bytes: "abc" as unknown as Uint8Array }]), TypeError);
+      await assert.rejects(createPartyStore(f.db, { role: "P2" as "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } }), RangeError);
+      await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 16)]]) } }), RangeError);
+      await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k9", keys: new Map([["k1", key1]]) } }), RangeError);
+    }));
+
+  test(`${label}: purge drops old records but keeps prepared sessions and unused items`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f);
+      await f.store.addItems([
+        { id: "g-1", bytes: share(8) },
+        { id: "g-2", bytes: share(8) },
+      ]);
+      await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) });
+      const pending = sid();
+      await f.store.prepare(pending, tid(), "v1", share());
+      f.clock.t += 10_000;
+      const r = await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 });
+      assert.deepEqual(r, { sessions: 2, items: 1 }); // the verification + the committed enrolment; item g-1
+      assert.equal((await f.store.getSession(pending))?.state, "prepared");
+      assert.equal(await f.store.poolLevel(), 1);
+      assert.deepEqual(await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 }), { sessions: 0, items: 0 });
+    }));
+
+  test(`${label}: migrations are idempotent and the store reopens over existing data`, () =>
+    withStore(async (f) => {
+      const { id, sh } = await enrolled(f);
+      const again = await f.reopen();
+      assert.deepEqual((await again.loadActive(id)).share, sh);
+    }));
+}

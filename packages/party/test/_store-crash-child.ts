@@ -1,0 +1,24 @@
+/**
+ * Child process for test/store-crash.test.ts: opens the party store on a SQLite file and uses pool
+ * items as fast as it can (alternating takeItem and beginVerify), printing "USED <id>" after each call
+ * resolved — the moment a real server would first send something derived from the item. The parent
+ * SIGKILLs it at an arbitrary point.
+ * argv: dbPath keyHex templateId
+ */
+import { randomBytes } from "node:crypto";
+import { writeSync } from "node:fs";
+import { openDb } from "@privface/db";
+import { createPartyStore } from "../src/store/index.ts";
+
+const [path, keyHex, templateId] = process.argv.slice(2);
+const db = await openDb(path);
+const store = await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(Buffer.from(keyHex, "hex"))]]) } });
+writeSync(1, "READY\n");
+for (let i = 0; ; i++) {
+  const session = `c${i}-${randomBytes(6).toString("hex")}`;
+  const item =
+    i % 2 === 0
+      ? await store.takeItem(session)
+      : (await store.beginVerify({ session, templateId, modelVersion: "v1", nonce: randomBytes(16).toString("base64url"), expires: Date.now() + 60_000 })).item;
+  writeSync(1, `USED ${item.id}\n`);
+}

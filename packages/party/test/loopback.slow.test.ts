@@ -1,0 +1,3 @@
+import { loopbackSuite, sqliteDb } from "./_loopback.ts";
+
+loopbackSuite("SQLite", sqliteDb);

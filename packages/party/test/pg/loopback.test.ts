@@ -1,0 +1,3 @@
+import { loopbackSuite, pgDb } from "../_loopback.ts";
+
+loopbackSuite("PostgreSQL", () => pgDb());

@@ -1,0 +1,307 @@
+/**
+ * @privface/pki — the development PKI: a CA and one EC P-256 certificate per server, made with the
+ * `openssl` CLI, plus mapping a TLS peer certificate to its privface role.
+ *
+ * Layout of a PKI directory (`$PRIVFACE_HOME/pki`):
+ *   ca.key ca.crt                          the dev CA (keys mode 0600)
+ *   helper.{key,crt} p0.{key,crt} p1.{key,crt} gateway.{key,crt}   server certs (serverAuth + clientAuth)
+ *   gateway-client.{key,crt}               the gateway's client cert towards the parties (clientAuth)
+ * Every leaf carries its role in the subject CN (or CN=gateway-client) and in the SAN URI
+ * `urn:privface:role:<role>`, plus DNS:localhost and IP:127.0.0.1.
+ */
+import { X509Certificate, createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import type { PeerCertificate } from "node:tls";
+import { openssl, PkiError } from "./_openssl.ts";
+
+export { PkiError } from "./_openssl.ts";
+
+export const ROLES = ["helper", "p0", "p1", "gateway"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The certificates `ensureDevPki` makes: file base name → role and usage. */
+export const DEV_CERTS: readonly { name: string; role: Role; usage: "server" | "client" }[] = [
+  { name: "helper", role: "helper", usage: "server" },
+  { name: "p0", role: "p0", usage: "server" },
+  { name: "p1", role: "p1", usage: "server" },
+  { name: "gateway", role: "gateway", usage: "server" },
+  { name: "gateway-client", role: "gateway", usage: "client" },
+];
+
+export interface CaFiles {
+  keyPath: string;
+  certPath: string;
+}
+export interface CertFiles {
+  name: string;
+  role: Role;
+  keyPath: string;
+  certPath: string;
+}
+export interface DevPki {
+  dir: string;
+  ca: CaFiles;
+  certs: Record<string, CertFiles>;
+  /** File names created by this call (empty when everything was there and valid). */
+  created: string[];
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
+
+function writeFileAtomic(path: string, data: string | Buffer, mode: number): void {
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  writeFileSync(tmp, data, { mode, flag: "wx" });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+/** A fresh EC P-256 private key (PKCS#8 PEM) written with mode 0600. */
+async function newKey(path: string): Promise<void> {
+  const pem = await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt", "ec_param_enc:named_curve"]);
+  writeFileAtomic(path, pem, 0o600);
+  pem.fill(0);
+}
+
+/** Create a CA (key + self-signed cert) in `dir` as `${name}.key` / `${name}.crt`. Overwrites. */
+export async function createCa(dir: string, opts: { name?: string; commonName?: string; days?: number } = {}): Promise<CaFiles> {
+  const name = opts.name ?? "ca";
+  if (!NAME_RE.test(name)) throw new PkiError("BAD_INPUT", `CA name must match ${NAME_RE}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyPath = join(dir, `${name}.key`);
+  const certPath = join(dir, `${name}.crt`);
+  await newKey(keyPath);
+  const pem = await openssl([
+    "req", "-x509", "-new", "-key", keyPath, "-sha256", "-days", String(opts.days ?? 3650),
+    "-subj", `/O=privface dev/CN=${opts.commonName ?? "privface dev CA"}`,
+    "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "-addext", "subjectKeyIdentifier=hash",
+  ]);
+  writeFileAtomic(certPath, pem, 0o644);
+  return { keyPath, certPath };
+}
+
+/** OpenSSL time string (GeneralizedTime) for `openssl ca -startdate/-enddate`. */
+function gtime(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, "").replace(/\.\d{3}/, "");
+}
+
+export interface IssueOptions {
+  /** PKI directory holding ca.key / ca.crt (and where the leaf is written unless `outDir`). */
+  dir?: string;
+  /** Explicit CA files (e.g. a foreign CA in tests); default `${dir}/ca.{key,crt}`. */
+  ca?: CaFiles;
+  role: Role;
+  /** File base name (and CN); default the role. */
+  name?: string;
+  usage?: "server" | "client";
+  outDir?: string;
+  days?: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** Shorthand: validity ended yesterday (for tests of expired-certificate refusal). */
+  expired?: boolean;
+}
+
+/** Issue an EC P-256 certificate for `role` signed by the CA. Returns the files it wrote (key 0600). */
+export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
+  if (!isRole(opts.role)) throw new PkiError("BAD_INPUT", `role must be one of ${ROLES.join(", ")}`);
+  const name = opts.name ?? opts.role;
+  if (!NAME_RE.test(name)) throw new PkiError("BAD_INPUT", `name must match ${NAME_RE}`);
+  const ca = opts.ca ?? (opts.dir ? { keyPath: join(opts.dir, "ca.key"), certPath: join(opts.dir, "ca.crt") } : undefined);
+  if (!ca) throw new PkiError("BAD_INPUT", "issueCertificate needs dir or ca");
+  if (!existsSync(ca.keyPath) || !existsSync(ca.certPath)) throw new PkiError("CA_MISSING", `no CA at ${ca.certPath}`);
+  const outDir = opts.outDir ?? opts.dir;
+  if (!outDir) throw new PkiError("BAD_INPUT", "issueCertificate needs dir or outDir");
+  mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const usage = opts.usage ?? (name === "gateway-client" ? "client" : "server");
+  const now = Date.now();
+  const day = 86_400_000;
+  let notBefore = opts.notBefore ?? new Date(now - 5 * 60_000);
+  let notAfter = opts.notAfter ?? new Date(now + (opts.days ?? 825) * day);
+  if (opts.expired) {
+    notBefore = new Date(now - 30 * day);
+    notAfter = new Date(now - day);
+  }
+  if (!(notAfter > notBefore)) throw new PkiError("BAD_INPUT", "notAfter must be after notBefore");
+
+  const keyPath = join(outDir, `${name}.key`);
+  const certPath = join(outDir, `${name}.crt`);
+  const work = mkdtempSync(join(tmpdir(), "privface-ca-"));
+  try {
+    await newKey(keyPath);
+    const csr = join(work, "req.csr");
+    await openssl(["req", "-new", "-key", keyPath, "-subj", `/O=privface dev/CN=${name}`, "-out", csr]);
+    writeFileSync(join(work, "index.txt"), "");
+    const serial = randomBytes(16);
+    serial[0] &= 0x7f; // positive INTEGER
+    serial[0] |= 0x10; // and exactly 16 bytes long
+    writeFileSync(join(work, "serial"), serial.toString("hex").toUpperCase() + "\n");
+    const eku = usage === "server" ? "serverAuth,clientAuth" : "clientAuth";
+    const cnf = [
+      "[ ca ]", "default_ca = dev",
+      "[ dev ]", `dir = ${work}`, `database = ${join(work, "index.txt")}`, `new_certs_dir = ${work}`, `serial = ${join(work, "serial")}`,
+      `certificate = ${ca.certPath}`, `private_key = ${ca.keyPath}`, "default_md = sha256", "policy = pol",
+      "unique_subject = no", "copy_extensions = none", "x509_extensions = ext", "preserve = yes", "email_in_dn = no",
+      "[ pol ]", "organizationName = optional", "commonName = supplied",
+      "[ ext ]", "basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature,keyAgreement",
+      `extendedKeyUsage = ${eku}`,
+      `subjectAltName = URI:urn:privface:role:${opts.role},DNS:localhost,IP:127.0.0.1`,
+      "subjectKeyIdentifier = hash", "authorityKeyIdentifier = keyid",
+      "",
+    ].join("\n");
+    writeFileSync(join(work, "ca.cnf"), cnf);
+    const out = join(work, "leaf.crt");
+    await openssl([
+      "ca", "-batch", "-notext", "-config", join(work, "ca.cnf"),
+      "-startdate", gtime(notBefore), "-enddate", gtime(notAfter), "-in", csr, "-out", out,
+    ]);
+    writeFileAtomic(certPath, readFileSync(out), 0o644);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { name, role: opts.role, keyPath, certPath };
+}
+
+export type CertStatus = { ok: true } | { ok: false; reason: "missing" | "unparsable" | "expired" | "not-yet-valid" | "untrusted" | "wrong-role" | "key-mismatch" };
+
+/** Is the certificate at `certPath` (with key `keyPath`) valid now, issued by `caCertPath`, for `role`? */
+export function checkCertificate(files: { certPath: string; keyPath?: string }, caCertPath: string, role?: Role, now = new Date()): CertStatus {
+  if (!existsSync(files.certPath) || (files.keyPath && !existsSync(files.keyPath)) || !existsSync(caCertPath)) return { ok: false, reason: "missing" };
+  let cert: X509Certificate;
+  let ca: X509Certificate;
+  try {
+    cert = new X509Certificate(readFileSync(files.certPath));
+    ca = new X509Certificate(readFileSync(caCertPath));
+  } catch {
+    return { ok: false, reason: "unparsable" };
+  }
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return { ok: false, reason: "untrusted" };
+  if (new Date(cert.validFrom) > now) return { ok: false, reason: "not-yet-valid" };
+  if (new Date(cert.validTo) < now) return { ok: false, reason: "expired" };
+  if (role && roleOf(cert) !== role) return { ok: false, reason: "wrong-role" };
+  if (files.keyPath) {
+    try {
+      if (!cert.checkPrivateKey(createPrivateKeySafe(files.keyPath))) return { ok: false, reason: "key-mismatch" };
+    } catch {
+      return { ok: false, reason: "key-mismatch" };
+    }
+  }
+  return { ok: true };
+}
+
+function createPrivateKeySafe(path: string): KeyObject {
+  return createPrivateKey(readFileSync(path));
+}
+
+/**
+ * Make sure `dir` holds the dev CA and every certificate of DEV_CERTS. Creates only what is missing
+ * or unusable (a leaf that is expired, does not match its key, or is not from the CA — e.g. after
+ * the CA was re-created — is re-issued). Idempotent; returns what it created. Never prints keys.
+ */
+export async function ensureDevPki(dir: string): Promise<DevPki> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const release = await lockDir(join(dir, ".lock"));
+  try {
+    return await ensureDevPkiLocked(dir);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * A lock directory, so that servers started together do not each create a CA. A lock older than
+ * 60 s (a crashed holder) is taken over.
+ */
+async function lockDir(path: string, timeoutMs = 120_000): Promise<() => void> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(path);
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 60_000) rmSync(path, { recursive: true, force: true });
+      } catch {
+        /* released meanwhile */
+      }
+      if (Date.now() - t0 > timeoutMs) throw new PkiError("BAD_INPUT", `${path} is held by another process`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function ensureDevPkiLocked(dir: string): Promise<DevPki> {
+  const created: string[] = [];
+  let ca: CaFiles = { keyPath: join(dir, "ca.key"), certPath: join(dir, "ca.crt") };
+  const caOk = existsSync(ca.keyPath) && existsSync(ca.certPath) && (() => {
+    try {
+      const c = new X509Certificate(readFileSync(ca.certPath));
+      return c.ca && c.checkPrivateKey(createPrivateKeySafe(ca.keyPath)) && new Date(c.validTo) > new Date();
+    } catch {
+      return false;
+    }
+  })();
+  if (!caOk) {
+    ca = await createCa(dir);
+    created.push("ca.key", "ca.crt");
+  }
+  const certs: Record<string, CertFiles> = {};
+  for (const spec of DEV_CERTS) {
+    const files = { name: spec.name, role: spec.role, keyPath: join(dir, `${spec.name}.key`), certPath: join(dir, `${spec.name}.crt`) };
+    if (!checkCertificate(files, ca.certPath, spec.role).ok) {
+      await issueCertificate({ dir, role: spec.role, name: spec.name, usage: spec.usage });
+      created.push(`${spec.name}.key`, `${spec.name}.crt`);
+    }
+    certs[spec.name] = files;
+  }
+  return { dir, ca, certs, created };
+}
+
+/** PEM material for a server or client: its key and cert and the CA (for node:tls / https options). */
+export function readTlsMaterial(dir: string, name: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+  if (!NAME_RE.test(name)) throw new PkiError("BAD_INPUT", `name must match ${NAME_RE}`);
+  return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, `${name}.crt`)), key: readFileSync(join(dir, `${name}.key`)) };
+}
+
+const ROLE_URI = /(?:^|,\s*)URI:urn:privface:role:([^,\s]*)/g;
+
+/**
+ * The privface role a certificate names, or null. Reads the SAN URI `urn:privface:role:<role>`
+ * (exactly one allowed); without one, falls back to the subject CN (a role, or gateway-client →
+ * gateway). A CN that names a different role than the SAN gives null. This does NOT check the
+ * chain or validity: call it only on a peer the TLS layer authenticated (`socket.authorized`).
+ */
+export function roleOf(cert: PeerCertificate | X509Certificate | null | undefined): Role | null {
+  if (!cert) return null;
+  let san: string;
+  let cn: string;
+  if (cert instanceof X509Certificate) {
+    san = cert.subjectAltName ?? "";
+    cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? "";
+  } else {
+    if (Object.keys(cert).length === 0) return null;
+    san = cert.subjectaltname ?? "";
+    const c = cert.subject?.CN as unknown;
+    cn = Array.isArray(c) ? "" : typeof c === "string" ? c : "";
+  }
+  const uris = [...san.matchAll(ROLE_URI)].map((m) => m[1]);
+  const cnRole = cn === "gateway-client" ? "gateway" : cn;
+  if (uris.length > 1) return null;
+  if (uris.length === 1) {
+    const r = uris[0];
+    if (!isRole(r)) return null;
+    if (cn && isRole(cnRole) && cnRole !== r) return null;
+    return r;
+  }
+  return isRole(cnRole) ? cnRole : null;
+}
+
+/** Default PKI directory of the runtime layout: `$PRIVFACE_HOME/pki` or `./.privface/pki`. */
+export function defaultPkiDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.PRIVFACE_HOME ?? ".privface", "pki");
+}

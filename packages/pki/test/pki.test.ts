@@ -1,0 +1,128 @@
+/** Dev PKI: certificates verify against the CA (openssl and node), roles map, expiry and foreign CAs are refused by real TLS. */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import tls from "node:tls";
+import { ensureDevPki, issueCertificate, createCa, roleOf, checkCertificate, readTlsMaterial, DEV_CERTS, type DevPki } from "../src/index.ts";
+
+let root: string;
+let pki: DevPki;
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "privface-pki-test-"));
+  pki = await ensureDevPki(join(root, "pki"));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test("ensureDevPki creates the CA and one key+cert per name, keys mode 0600", () => {
+  assert.deepEqual(
+    [...pki.created].sort(),
+    ["ca.crt", "ca.key", ...DEV_CERTS.flatMap((c) => [`${c.name}.crt`, `${c.name}.key`])].sort(),
+  );
+  for (const f of ["ca.key", ...DEV_CERTS.map((c) => `${c.name}.key`)]) {
+    assert.equal(statSync(join(pki.dir, f)).mode & 0o777, 0o600, f);
+  }
+});
+
+test("every certificate verifies against the CA (openssl verify and node X509Certificate)", () => {
+  const ca = new X509Certificate(readFileSync(pki.ca.certPath));
+  assert.equal(ca.ca, true);
+  for (const c of Object.values(pki.certs)) {
+    execFileSync("openssl", ["verify", "-CAfile", pki.ca.certPath, c.certPath], { stdio: "pipe" });
+    const x = new X509Certificate(readFileSync(c.certPath));
+    assert.equal(x.verify(ca.publicKey), true);
+    assert.equal(x.ca, false);
+    assert.match(x.subjectAltName ?? "", new RegExp(`URI:urn:privface:role:${c.role}`));
+    assert.match(x.subjectAltName ?? "", /DNS:localhost/);
+    assert.match(x.subjectAltName ?? "", /IP Address:127.0.0.1/);
+    assert.equal(x.checkHost("localhost"), "localhost");
+    assert.equal(x.checkIP("127.0.0.1"), "127.0.0.1");
+    assert.equal((x.publicKey.asymmetricKeyDetails as { namedCurve?: string }).namedCurve, "prime256v1");
+    assert.deepEqual(checkCertificate(c, pki.ca.certPath, c.role), { ok: true });
+  }
+});
+
+test("roleOf maps each certificate to its role; gateway-client is role gateway", () => {
+  for (const c of Object.values(pki.certs)) {
+    assert.equal(roleOf(new X509Certificate(readFileSync(c.certPath))), c.role, c.name);
+  }
+  assert.equal(roleOf(new X509Certificate(readFileSync(pki.certs["gateway-client"].certPath))), "gateway");
+  assert.equal(roleOf(new X509Certificate(readFileSync(pki.ca.certPath))), null);
+  assert.equal(roleOf(null), null);
+  assert.equal(roleOf({} as tls.PeerCertificate), null);
+  const peer = (san: string, CN: string) => ({ subjectaltname: san, subject: { CN } }) as unknown as tls.PeerCertificate;
+  assert.equal(roleOf(peer("URI:urn:privface:role:p1, DNS:localhost", "p1")), "p1");
+  assert.equal(roleOf(peer("URI:urn:privface:role:root", "root")), null);
+  assert.equal(roleOf(peer("URI:urn:privface:role:p0, URI:urn:privface:role:p1", "p0")), null);
+  assert.equal(roleOf(peer("URI:urn:privface:role:p0", "p1")), null); // CN and SAN disagree
+  assert.equal(roleOf(peer("URI:urn:privface:role:p0x", "x")), null);
+  assert.equal(roleOf(peer("DNS:localhost", "helper")), "helper"); // CN fallback
+  assert.equal(roleOf(peer("DNS:urn:privface:role:p0", "nobody")), null);
+});
+
+test("ensureDevPki is idempotent; it replaces only what is missing", async () => {
+  const before = readFileSync(pki.certs.p0.certPath);
+  const again = await ensureDevPki(pki.dir);
+  assert.deepEqual(again.created, []);
+  assert.deepEqual(readFileSync(pki.certs.p0.certPath), before);
+  unlinkSync(pki.certs.p1.keyPath);
+  const third = await ensureDevPki(pki.dir);
+  assert.deepEqual(third.created.sort(), ["p1.crt", "p1.key"]);
+  assert.deepEqual(readFileSync(pki.certs.p0.certPath), before);
+});
+
+test("expired certificates and certificates from a foreign CA are detected", async () => {
+  const out = join(root, "extra");
+  const expired = await issueCertificate({ dir: pki.dir, outDir: out, role: "gateway", name: "gateway-client", usage: "client", expired: true });
+  const x = new X509Certificate(readFileSync(expired.certPath));
+  assert.ok(new Date(x.validTo) < new Date());
+  assert.deepEqual(checkCertificate(expired, pki.ca.certPath), { ok: false, reason: "expired" });
+  const foreignCa = await createCa(join(root, "foreign"), { commonName: "rogue CA" });
+  const rogue = await issueCertificate({ ca: foreignCa, outDir: join(root, "foreign"), role: "p0" });
+  assert.deepEqual(checkCertificate(rogue, pki.ca.certPath), { ok: false, reason: "untrusted" });
+  assert.throws(() => execFileSync("openssl", ["verify", "-CAfile", pki.ca.certPath, rogue.certPath], { stdio: "pipe" }));
+  const future = await issueCertificate({ dir: pki.dir, outDir: out, role: "p1", name: "future", notBefore: new Date(Date.now() + 86_400_000), days: 2 });
+  assert.deepEqual(checkCertificate(future, pki.ca.certPath), { ok: false, reason: "not-yet-valid" });
+  await assert.rejects(issueCertificate({ dir: pki.dir, role: "root" as never }), { code: "BAD_INPUT" });
+  await assert.rejects(issueCertificate({ dir: join(root, "nope"), role: "p0" }), { code: "CA_MISSING" });
+});
+
+test("real mutual TLS: valid client → role known; expired, foreign-CA or no certificate → refused", async () => {
+  const srv = readTlsMaterial(pki.dir, "p0");
+  const server = tls.createServer({ ...srv, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.3" }, (s) => {
+    s.end(`hello ${roleOf(s.getPeerCertificate()) ?? "?"}\n`);
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const connect = (opts: tls.ConnectionOptions) =>
+    new Promise<string>((resolve) => {
+      let data = "";
+      const s = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: srv.ca, ...opts });
+      s.on("data", (d) => (data += d));
+      s.on("error", () => resolve(data || "refused"));
+      s.on("close", () => resolve(data || "refused"));
+    });
+  try {
+    const gwc = readTlsMaterial(pki.dir, "gateway-client");
+    assert.equal(await connect({ cert: gwc.cert, key: gwc.key }), "hello gateway\n");
+    const expired = { cert: readFileSync(join(root, "extra", "gateway-client.crt")), key: readFileSync(join(root, "extra", "gateway-client.key")) };
+    assert.equal(await connect(expired), "refused");
+    const rogue = { cert: readFileSync(join(root, "foreign", "p0.crt")), key: readFileSync(join(root, "foreign", "p0.key")) };
+    assert.equal(await connect(rogue), "refused");
+    assert.equal(await connect({}), "refused");
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test("ensureDevPki called concurrently on an empty directory makes one consistent PKI", async () => {
+  const dir = join(root, "concurrent");
+  const [a, b] = await Promise.all([ensureDevPki(dir), ensureDevPki(dir)]);
+  assert.equal(a.created.length + b.created.length, 2 + 2 * DEV_CERTS.length); // one of them did all the work
+  for (const c of Object.values(a.certs)) assert.deepEqual(checkCertificate(c, a.ca.certPath, c.role), { ok: true });
+});

@@ -1,0 +1,242 @@
+/**
+ * Transport over WebSocket (ws) inside mutual TLS 1.3. Each server accepts links on an existing
+ * HTTPS server (upgrade path `/v1/link`) from an allow-list of roles and dials the peers it is
+ * configured with; a link is persistent and re-dialled with back-off when it drops. The peer's role
+ * comes from its certificate; a frame that claims another sender closes the link (code 1008).
+ */
+import type https from "node:https";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { PeerCertificate, TLSSocket } from "node:tls";
+import WebSocket, { WebSocketServer } from "ws";
+import { Mailbox } from "./_mailbox.ts";
+import { decodeFrame, encodeFrame } from "./_frame.ts";
+import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Role, type Transport } from "./_types.ts";
+import { roleOfCertificate, type TlsMaterial } from "./tls.ts";
+
+export const LINK_PATH = "/v1/link";
+
+export interface WsTransportOptions {
+  role: Role;
+  tls: TlsMaterial;
+  /** HTTPS (mTLS) server to accept links on; required when `accept` is non-empty. */
+  server?: https.Server;
+  /** Roles allowed to open a link to this server. */
+  accept?: Role[];
+  /** Peers this endpoint dials: role → wss URL of the peer's server (path defaults to /v1/link). */
+  dial?: Partial<Record<Role, string>>;
+  roleOf?: (cert: PeerCertificate) => Role | null;
+  /** How long `send` waits for a link to come up (default 1000 ms). */
+  connectTimeoutMs?: number;
+  receiveTimeoutMs?: number;
+  /** Test/diagnostic hook: sees every encoded frame sent or received (what TLS carries). Off by default. */
+  capture?: (direction: "in" | "out", peer: Role, frame: Uint8Array) => void;
+  /** Observer for link events (metrics, logs). Never receives payloads. */
+  onEvent?: (e: { type: "up" | "down" | "refused"; role: Role | null; reason?: string }) => void;
+}
+
+export interface WsTransport extends Transport {
+  /** Frames refused (wrong sender, undecodable); for metrics and tests. */
+  readonly stats: { refused: number; sent: number; received: number };
+}
+
+export function createWsTransport(o: WsTransportOptions): WsTransport {
+  const roleOf = o.roleOf ?? roleOfCertificate;
+  const mailbox = new Mailbox({ receiveTimeoutMs: o.receiveTimeoutMs ?? 5_000 });
+  const links = new Map<Role, WebSocket>();
+  const waiters = new Map<Role, Set<() => void>>();
+  const stats = { refused: 0, sent: 0, received: 0 };
+  const accept = new Set(o.accept ?? []);
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+  let wss: WebSocketServer | null = null;
+
+  const event = (type: "up" | "down" | "refused", role: Role | null, reason?: string) => o.onEvent?.({ type, role, reason });
+
+  function attach(role: Role, ws: WebSocket): void {
+    if (closed) {
+      ws.terminate();
+      return;
+    }
+    const old = links.get(role);
+    if (old && old !== ws) old.terminate();
+    links.set(role, ws);
+    event("up", role);
+    for (const w of waiters.get(role) ?? []) w();
+    waiters.delete(role);
+    ws.on("message", (data, isBinary) => {
+      if (!isBinary) {
+        stats.refused++;
+        ws.close(1003, "binary frames only");
+        return;
+      }
+      let f: Frame;
+      try {
+        f = decodeFrame(data as Buffer);
+      } catch {
+        stats.refused++;
+        ws.close(1008, "invalid frame");
+        return;
+      }
+      if (f.from !== role) {
+        stats.refused++;
+        event("refused", role, `frame claims sender ${f.from}`);
+        ws.close(1008, "frame sender does not match certificate role");
+        return;
+      }
+      stats.received++;
+      o.capture?.("in", role, data as Buffer);
+      mailbox.deliver(f);
+    });
+    ws.on("close", () => {
+      if (links.get(role) === ws) {
+        links.delete(role);
+        event("down", role);
+        mailbox.failPeer(role, new TransportError("PEER_UNAVAILABLE", `link to ${role} closed`));
+      }
+    });
+    ws.on("error", () => {});
+  }
+
+  if (accept.size > 0) {
+    if (!o.server) throw new TypeError("server: required when accept is non-empty");
+    wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 << 20 });
+    o.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = req.url ?? "";
+      if (url.split("?")[0] !== LINK_PATH) return; // someone else's upgrade
+      const tlsSocket = req.socket as TLSSocket;
+      const role = tlsSocket.authorized ? roleOf(tlsSocket.getPeerCertificate()) : null;
+      if (closed || !role || !accept.has(role)) {
+        stats.refused++;
+        event("refused", role, closed ? "closed" : "role not allowed on the link");
+        socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      wss!.handleUpgrade(req, socket, head, (ws) => attach(role, ws));
+    });
+  }
+
+  function dial(role: Role, url: string, delay = 0): void {
+    if (closed) return;
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (closed) return;
+      const target = new URL(url);
+      if (target.pathname === "/" || target.pathname === "") target.pathname = LINK_PATH;
+      const ws = new WebSocket(target, {
+        ca: o.tls.ca,
+        cert: o.tls.cert,
+        key: o.tls.key,
+        minVersion: "TLSv1.3",
+        perMessageDeflate: false,
+        maxPayload: 16 << 20,
+        handshakeTimeout: 5_000,
+      });
+      let opened = false;
+      ws.on("upgrade", (res) => {
+        const peer = roleOf((res.socket as TLSSocket).getPeerCertificate());
+        if (peer !== role) {
+          stats.refused++;
+          event("refused", peer, `dialled ${role}, server certificate says ${peer}`);
+          ws.terminate();
+        }
+      });
+      ws.on("open", () => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        opened = true;
+        attach(role, ws);
+      });
+      ws.on("error", () => {});
+      ws.on("close", () => {
+        if (!closed) dial(role, url, opened ? 50 : Math.min(Math.max(delay * 2, 100), 2_000));
+      });
+    }, delay);
+    t.unref();
+    timers.add(t);
+  }
+  for (const [role, url] of Object.entries(o.dial ?? {})) if (url) dial(role as Role, url);
+
+  function waitUp(role: Role, ms: number): Promise<WebSocket | null> {
+    const ws = links.get(role);
+    if (ws && ws.readyState === WebSocket.OPEN) return Promise.resolve(ws);
+    if (ms <= 0) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const set = waiters.get(role) ?? new Set();
+      waiters.set(role, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        const l = links.get(role);
+        resolve(l && l.readyState === WebSocket.OPEN ? l : null);
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  // keep-alive: a silent link is closed (and re-dialled) after two missed pongs
+  const alive = new WeakMap<WebSocket, number>();
+  const pinger = setInterval(() => {
+    for (const ws of links.values()) {
+      const missed = alive.get(ws) ?? 0;
+      if (missed >= 2) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, missed + 1);
+      ws.once("pong", () => alive.set(ws, 0));
+      ws.ping();
+    }
+  }, 10_000);
+  pinger.unref();
+
+  return {
+    role: o.role,
+    stats,
+    async send(to: Role, frame: OutFrame): Promise<void> {
+      if (closed) throw new TransportError("CLOSED", "transport closed");
+      const buf = encodeFrame(o.role, frame);
+      let ws = links.get(to);
+      if (!ws || ws.readyState !== WebSocket.OPEN) {
+        ws = (await waitUp(to, o.connectTimeoutMs ?? 1_000)) ?? undefined;
+        if (!ws) throw new TransportError("PEER_UNAVAILABLE", `no link to ${to}`);
+      }
+      stats.sent++;
+      o.capture?.("out", to, buf);
+      ws.send(buf);
+    },
+    receive(session: string, opts: ReceiveOptions): Promise<Frame> {
+      return mailbox.receive(session, opts);
+    },
+    closeSession(session: string): void {
+      mailbox.closeSession(session);
+    },
+    isUp(role: Role): boolean {
+      return links.get(role)?.readyState === WebSocket.OPEN;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      clearInterval(pinger);
+      for (const t of timers) clearTimeout(t);
+      mailbox.close();
+      const all = [...links.values()];
+      links.clear();
+      await Promise.all(
+        all.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === WebSocket.CLOSED) return resolve();
+              ws.once("close", () => resolve());
+              ws.close(1001, "shutting down");
+              setTimeout(() => {
+                ws.terminate();
+                resolve();
+              }, 500).unref();
+            }),
+        ),
+      );
+      wss?.close();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import tls from "node:tls";
+import { after, before, describe, it } from "node:test";
+import WebSocket from "ws";
+import { createMtlsServer, createWsTransport, encodeFrame, LINK_PATH, type TlsMaterial } from "../src/index.ts";
+import { transportContract } from "../src/contract.ts";
+import { makeTestPki, type TestPki } from "./_certs.ts";
+
+let pki: TestPki;
+before(() => {
+  pki = makeTestPki();
+});
+after(() => pki.cleanup());
+
+const mat = (r: "p0" | "p1" | "helper" | "gateway"): TlsMaterial => ({ ca: pki.ca, cert: pki.leaf[r].cert, key: pki.leaf[r].key });
+
+async function listen(server: import("node:https").Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as AddressInfo).port;
+}
+
+async function pair() {
+  const server = createMtlsServer(mat("p1"), (_req, res) => {
+    res.writeHead(404).end();
+  });
+  const port = await listen(server);
+  const b = createWsTransport({ role: "p1", tls: mat("p1"), server, accept: ["p0"] });
+  const a = createWsTransport({ role: "p0", tls: mat("p0"), dial: { p1: `wss://127.0.0.1:${port}` } });
+  // wait for the link
+  await a.send("p1", { session: "hello", step: 0, seq: 0, payload: new Uint8Array() });
+  await b.receive("hello", { from: "p0" });
+  return {
+    a,
+    b,
+    port,
+    server,
+    close: async () => {
+      await a.close();
+      await b.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+transportContract("ws over mutual TLS", pair);
+
+describe("ws transport: roles and certificates", () => {
+  it("refuses a link from a role that is not allowed (helper certificate on the party link)", async () => {
+    const { port, close } = await pair();
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { ...mat("helper"), minVersion: "TLSv1.3" });
+      const status = await new Promise<number>((resolve) => {
+        ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on("open", () => resolve(101));
+        ws.on("error", () => resolve(-1));
+      });
+      assert.equal(status, 403);
+    } finally {
+      await close();
+    }
+  });
+
+  it("closes the link when a frame claims a sender other than the certificate's role", async () => {
+    const { b, port, close } = await pair();
+    try {
+      // a second p0-certified client sends a frame that claims to be from the helper
+      const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { ...mat("p0"), minVersion: "TLSv1.3" });
+      await new Promise((r) => ws.on("open", r));
+      const code = new Promise<number>((r) => ws.on("close", (c) => r(c)));
+      ws.send(encodeFrame("helper", { session: "forged", step: 0, seq: 0, payload: new Uint8Array([1]) }));
+      assert.equal(await code, 1008);
+      await assert.rejects(b.receive("forged", { from: "helper", timeoutMs: 100 }), { code: "TIMEOUT" });
+      assert.ok((b as { stats: { refused: number } }).stats.refused >= 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it("re-dials after the link drops", async () => {
+    const { a, b, server, close } = await pair();
+    try {
+      server.closeAllConnections(); // drop the TLS sockets under the link
+      await new Promise((r) => setTimeout(r, 50));
+      await a.send("p1", { session: "again", step: 0, seq: 0, payload: new Uint8Array([9]) });
+      assert.equal((await b.receive("again", { from: "p0" })).payload[0], 9);
+    } finally {
+      await close();
+    }
+  });
+
+  it("reports PEER_UNAVAILABLE when the peer is not listening", async () => {
+    const a = createWsTransport({ role: "p0", tls: mat("p0"), dial: { p1: "wss://127.0.0.1:1" }, connectTimeoutMs: 200 });
+    try {
+      await assert.rejects(a.send("p1", { session: "s", step: 0, seq: 0, payload: new Uint8Array() }), { code: "PEER_UNAVAILABLE" });
+    } finally {
+      await a.close();
+    }
+  });
+});
+
+describe("mutual TLS refusal with real clients", () => {
+  let server: import("node:https").Server;
+  let port: number;
+  before(async () => {
+    server = createMtlsServer(mat("p1"), (req, res) => {
+      res.writeHead(200).end("ok");
+    });
+    port = await listen(server);
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  /** Connects with node's tls module and reports whether an HTTP request gets an answer. */
+  function nodeClient(opts: tls.ConnectionOptions): Promise<"answered" | "refused"> {
+    return new Promise((resolve) => {
+      const s = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: pki.ca, minVersion: "TLSv1.3", ...opts }, () => {
+        s.write("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+      });
+      let data = "";
+      s.on("data", (d) => (data += d));
+      s.on("error", () => resolve("refused"));
+      s.on("close", () => resolve(data.startsWith("HTTP/1.1 200") ? "answered" : "refused"));
+    });
+  }
+
+  it("node tls: a certificate from the deployment CA is answered", async () => {
+    assert.equal(await nodeClient({ cert: pki.leaf.p0.cert, key: pki.leaf.p0.key }), "answered");
+  });
+  it("node tls: a certificate from another CA is refused", async () => {
+    assert.equal(await nodeClient({ cert: pki.rogue.cert, key: pki.rogue.key }), "refused");
+  });
+  it("node tls: an expired certificate is refused", async () => {
+    assert.equal(await nodeClient({ cert: pki.expired.cert, key: pki.expired.key }), "refused");
+  });
+  it("node tls: no client certificate is refused", async () => {
+    assert.equal(await nodeClient({}), "refused");
+  });
+  it("node tls: TLS 1.2 is refused", async () => {
+    assert.equal(await nodeClient({ cert: pki.leaf.p0.cert, key: pki.leaf.p0.key, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" }), "refused");
+  });
+
+  /** openssl s_client: sends an HTTP request and reports whether the server answered 200. */
+  function sClient(extra: string[]): Promise<{ answered: boolean; out: string }> {
+    return new Promise((resolve) => {
+      const p = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost", "-CAfile", pki.caPath, "-tls1_3", "-quiet", ...extra], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let out = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (out += d));
+      p.stdin.write("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+      const t = setTimeout(() => p.kill(), 5_000);
+      p.on("close", () => {
+        clearTimeout(t);
+        resolve({ answered: /HTTP\/1\.1 200/.test(out), out });
+      });
+    });
+  }
+
+  it("openssl s_client: the right certificate is answered", async () => {
+    const r = await sClient(["-cert", pki.leaf.gateway.certPath, "-key", pki.leaf.gateway.keyPath]);
+    assert.equal(r.answered, true, r.out);
+  });
+  it("openssl s_client: another CA's certificate is refused", async () => {
+    const r = await sClient(["-cert", pki.rogue.certPath, "-key", pki.rogue.keyPath]);
+    assert.equal(r.answered, false);
+    assert.match(r.out, /alert|error|errno/i);
+  });
+  it("openssl s_client: an expired certificate is refused", async () => {
+    const r = await sClient(["-cert", pki.expired.certPath, "-key", pki.expired.keyPath]);
+    assert.equal(r.answered, false);
+    assert.match(r.out, /alert|error|errno/i);
+  });
+  it("openssl s_client: no certificate is refused", async () => {
+    const r = await sClient([]);
+    assert.equal(r.answered, false);
+    assert.match(r.out, /alert|error|errno/i);
+  });
+});
