@@ -224,7 +224,58 @@ export class Store {
   /** Runs a raw statement while holding Kysely's connection, so it never lands inside another transaction. */
   private raw<T>(fn: (f: ReturnType<typeof prepareFast>) => T): Promise<T> {
     const f = this.fast!;
+    // No transaction open on the connection: a synchronous statement cannot interleave with anyone
+    // (Kysely holds the connection across awaits only inside a transaction), so skip the mutex.
+    if (!this.db.sqlite!.inTransaction) {
+      try {
+        return Promise.resolve(fn(f));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.db.exclusive(() => fn(f));
+  }
+
+  // Group commit of the hot-path writes (SQLite): writes that arrive in the same turn of the event
+  // loop (requests finishing together) share one transaction — one WAL commit instead of one each.
+  // Each caller still waits until its write is committed. If the shared transaction fails, every
+  // write is retried on its own, so one failing write never fails another request's.
+  private pendingWrites: { fn: (f: ReturnType<typeof prepareFast>) => void; resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  private writeMany: any;
+
+  private write(fn: (f: ReturnType<typeof prepareFast>) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingWrites.push({ fn, resolve, reject });
+      if (this.pendingWrites.length === 1) setImmediate(() => void this.flushWrites());
+    });
+  }
+
+  private async flushWrites(): Promise<void> {
+    const batch = this.pendingWrites;
+    this.pendingWrites = [];
+    const f = this.fast!;
+    const sqlite = this.db.sqlite!;
+    if (batch.length === 1) {
+      const [w] = batch;
+      await this.raw(w.fn).then(w.resolve, w.reject);
+      return;
+    }
+    this.writeMany ??= sqlite.transaction((ws: typeof batch) => ws.forEach((w) => w.fn(f)));
+    const many = this.writeMany;
+    try {
+      await this.raw(() => many.immediate(batch));
+      for (const w of batch) w.resolve();
+    } catch {
+      for (const w of batch) {
+        try {
+          await this.raw(w.fn);
+          w.resolve();
+        } catch (e) {
+          w.reject(e);
+        }
+      }
+    }
   }
 
   // merchants
@@ -253,6 +304,10 @@ export class Store {
     return r ? person(r) : undefined;
   }
   async setTemplate(personId: string, templateId: string | null, modelVersion: string | null): Promise<void> {
+    if (this.fast) {
+      await this.write((f) => void f.setTemplate.run(templateId, modelVersion, personId));
+      return;
+    }
     await this.k.updateTable("persons").set({ template_id: templateId, model_version: modelVersion }).where("id", "=", personId).execute();
   }
   async setModelVersion(personId: string, modelVersion: string): Promise<void> {
@@ -261,7 +316,7 @@ export class Store {
   /** After a successful verification: clear the failure counter, remember when (R14). */
   async personVerified(personId: string, at: number): Promise<void> {
     if (this.fast) {
-      await this.raw((f) => f.personVerified.run(at, personId));
+      await this.write((f) => void f.personVerified.run(at, personId));
       return;
     }
     await this.k.updateTable("persons").set({ failed_count: 0, last_verified_at: at }).where("id", "=", personId).execute();
@@ -350,7 +405,7 @@ export class Store {
   // decisions
   async insertDecision(d: DecisionRow): Promise<void> {
     if (this.fast) {
-      await this.raw((f) => f.insertDecision.run(d));
+      await this.write((f) => void f.insertDecision.run(d));
       return;
     }
     await this.k.insertInto("decisions").values(d).execute();
@@ -396,6 +451,7 @@ export class Store {
 function prepareFast(sqlite: NonNullable<Db["sqlite"]>) {
   return {
     getPerson: sqlite.prepare("SELECT * FROM persons WHERE id = ?"),
+    setTemplate: sqlite.prepare("UPDATE persons SET template_id = ?, model_version = ? WHERE id = ?"),
     personVerified: sqlite.prepare("UPDATE persons SET failed_count = 0, last_verified_at = ? WHERE id = ?"),
     latestConsent: sqlite.prepare("SELECT * FROM consents WHERE person_id = ? ORDER BY given_at DESC, id DESC LIMIT 1"),
     insertDecision: sqlite.prepare(

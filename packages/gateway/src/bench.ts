@@ -27,6 +27,8 @@ export interface E2eBenchOptions {
   concurrency?: number;
   /** verifications before measuring (warm-up) */
   warmup?: number;
+  /** enrolments of extra persons before the measured ones (warm-up: connections, JIT) */
+  enrolWarmup?: number;
   /** use a running stack instead: its gateway URL, CA file contents and admin token */
   gateway?: { url: string; ca?: Buffer; token: string };
   log?: (line: string) => void;
@@ -137,6 +139,24 @@ function cpuPerRequest(before: Record<string, number | undefined>, after: Record
   return out;
 }
 
+/** Polls P0's health until its pool holds `target` bundles (P1 holds every id P0 holds). */
+async function waitPoolFull(home: string, p0Url: string, target: number, ms: number): Promise<void> {
+  const { createPartyClient } = await import("@privface/party/client");
+  const pki = (f: string) => readFileSync(join(home, "pki", f));
+  const c = createPartyClient({ url: p0Url, tls: { ca: pki("ca.crt"), cert: pki("gateway-client.crt"), key: pki("gateway-client.key") } });
+  const t0 = Date.now();
+  try {
+    while (Date.now() - t0 < ms) {
+      const level = await c.health().then((h) => h.pool?.level ?? 0, () => 0);
+      if (level >= target) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`P0's pool did not reach ${target} bundles within ${ms} ms`);
+  } finally {
+    await c.close?.();
+  }
+}
+
 export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[]> {
   const requests = o.requests ?? 5000;
   const persons = o.persons ?? 200;
@@ -174,9 +194,9 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       await stack.stop();
       rmSync(home!, { recursive: true, force: true });
     };
-    // wait for the pools to fill so the measurement does not race the helper
-    say("waiting for the parties' pools …");
-    await new Promise((r) => setTimeout(r, 3000));
+    // wait for P0's pool to fill so the measurement does not race the helper's dealing
+    say(`waiting for the parties' pools (${pool} bundles) …`);
+    await waitPoolFull(home, stack.partyUrls.P0, Number(pool), 180_000);
   }
   try {
     const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });
@@ -185,7 +205,8 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), `bench ${i}`));
     const ids: string[] = [];
     const faces: { enrol: Float32Array; again: Float32Array }[] = [];
-    for (let i = 0; i < persons; i++) {
+    const enrolWarm = o.enrolWarmup ?? 32;
+    for (let i = 0; i < persons + enrolWarm; i++) {
       const r = await admin.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/persons`, {
         role: i === 0 ? "principal" : "cashier",
         name: `Bench ${i}`,
@@ -198,6 +219,10 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       if (!g.ok) throw new Error(`consent: ${g.reason}`);
       faces.push(syntheticFace(i));
     }
+    if (enrolWarm > 0) {
+      say(`warm-up: ${enrolWarm} enrolments …`);
+      await drive(enrolWarm, concurrency, async (i) => (await faceOp(client, devices[i % devices.length], ids[persons + i], "enrol", faces[persons + i].enrol)).ok);
+    }
     say(`e2e-enrol: ${persons} enrolments, ${concurrency} devices …`);
     const cpu0 = cpuSnapshot(pids);
     const enrol = await drive(persons, concurrency, async (i) => {
@@ -205,7 +230,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
     });
     const enrolCpu = cpuPerRequest(cpu0, cpuSnapshot(pids), persons);
-    const enrolled = ids.length - enrol.errors;
+    const enrolled = persons - enrol.errors;
     const warm = o.warmup ?? 500;
     say(`warm-up: ${warm} verifications …`);
     await drive(warm, concurrency, async (i) => (await faceOp(client, devices[i % devices.length], ids[i % persons], "verify", faces[i % persons].again)).ok);

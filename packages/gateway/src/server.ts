@@ -7,6 +7,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { closeDb } from "@privface/db";
+import { startCheckpointer } from "@privface/db/checkpointer";
 import { buildApp, type OperatorCredential } from "./app.ts";
 import { createLogger } from "./log.ts";
 import { PARTIES } from "./party.ts";
@@ -31,6 +32,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await service.init();
   const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null });
   await app.ready();
+  // SQLite: WAL checkpoints in a worker thread, not inside a request's commit
+  const checkpointer = startCheckpointer(options.db, { log: (e) => logger.warn(e, "checkpointer") });
   let closed = false;
   return {
     app,
@@ -40,6 +43,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       closed = true;
       await app.close();
       for (const p of PARTIES) await options.parties[p].close?.();
+      await checkpointer.close();
       await closeDb(options.db);
     },
   };

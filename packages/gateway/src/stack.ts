@@ -39,6 +39,8 @@ export interface LocalStack {
   /** in-process gateway, when `inProcess` */
   gateway: RunningGateway | undefined;
   parties: Stack;
+  /** the parties' API base URLs (mutual TLS with the gateway's client certificate) */
+  partyUrls: { P0: string; P1: string };
   /** process ids by server (helper, p0, p1, gateway — the gateway's is this process when in-process) */
   pids: Record<string, number>;
   /** a client with the admin token */
@@ -85,6 +87,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     operators,
     gateway,
     parties,
+    partyUrls: { P0: `https://127.0.0.1:${p0}`, P1: `https://127.0.0.1:${p1}` },
     pids: {
       helper: parties.servers.helper.proc.pid ?? 0,
       p0: parties.servers.p0.proc.pid ?? 0,

@@ -18,6 +18,12 @@ export interface HelperDeps {
   /** mTLS agent presenting the helper's certificate. */
   agent: https.Agent;
   maxBatch?: number;
+  /**
+   * Enrolment bundles kept dealt ahead (P1's halves already delivered to P1, P0's held here), so an
+   * enrolment does not wait for a deal and a delivery to P1. 0 = deal every enrolment on demand.
+   * The pool is for the parameters of the last enrolment request (a change of parameters empties it).
+   */
+  enrolPool?: number;
   /** Audit log of the helper: one record per batch dealt (a failing append fails the batch). */
   audit?: (e: { op: string; outcome: string; code?: string | null }) => Promise<void>;
   log?: (event: Record<string, unknown>) => void;
@@ -64,14 +70,18 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   });
   let p1Up = false;
   const log = deps.log ?? (() => {});
+  const enrolTarget = deps.enrolPool ?? 0;
+  // pre-dealt enrolment bundles: P0's halves of bundles whose P1 halves P1 has stored
+  let enrolReady: Uint8Array[] = [];
+  let enrolParams = "";
+  let enrolFilling: Promise<void> | null = null;
 
-  async function refill(body: unknown): Promise<AppResponse> {
-    const req = parseRefill(body, maxBatch);
-    if (typeof req === "string") return err(400, "INVALID_INPUT", req);
+  /** Deals `count` bundles, delivers P1's halves to P1 and audits; P0's halves, or an error response. */
+  async function dealAndDeliver(kind: BundleKind, count: number, params: Params): Promise<Uint8Array[] | AppResponse> {
     const p0: Uint8Array[] = [];
     const p1: Uint8Array[] = [];
-    for (let i = 0; i < req.count; i++) {
-      const d = deal(req.params, newItemId(), deps.seeds, undefined, req.kind);
+    for (let i = 0; i < count; i++) {
+      const d = deal(params, newItemId(), deps.seeds, undefined, kind);
       p0.push(encodeBundle(d.P0));
       p1.push(encodeBundle(d.P1));
     }
@@ -91,14 +101,50 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     }
     p1Up = true;
     try {
-      await deps.audit?.({ op: `deal:${req.kind}`, outcome: "delivered" });
+      await deps.audit?.({ op: `deal:${kind}`, outcome: "delivered" });
     } catch {
       log({ event: "audit_failed" });
       return err(500, "INTERNAL", "audit log unavailable");
     }
-    dealt.inc({ kind: req.kind }, req.count);
-    log({ event: "dealt", kind: req.kind, count: req.count });
-    return { status: 200, body: encodeBatch(p0), contentType: "application/octet-stream" };
+    dealt.inc({ kind }, count);
+    log({ event: "dealt", kind, count });
+    return p0;
+  }
+
+  /** Tops the enrolment pool up to its target in the background when half empty (one fill at a time). */
+  function fillEnrolPool(params: Params): void {
+    if (enrolTarget === 0 || enrolFilling) return;
+    const key = JSON.stringify(params);
+    if (key !== enrolParams) {
+      enrolParams = key;
+      enrolReady = [];
+    }
+    // refill at half the target, in one batch (one delivery and one audit record per batch)
+    if (enrolReady.length > enrolTarget / 2) return;
+    const n = Math.min(maxBatch, enrolTarget - enrolReady.length);
+    enrolFilling = (async () => {
+      try {
+        const got = await dealAndDeliver("enrol", n, params);
+        if (Array.isArray(got) && key === enrolParams) enrolReady.push(...got);
+      } finally {
+        enrolFilling = null;
+      }
+    })().catch(() => {});
+  }
+
+  async function refill(body: unknown): Promise<AppResponse> {
+    const req = parseRefill(body, maxBatch);
+    if (typeof req === "string") return err(400, "INVALID_INPUT", req);
+    if (enrolTarget > 0) {
+      let items: Uint8Array[] | undefined;
+      if (req.kind === "enrol" && JSON.stringify(req.params) === enrolParams && enrolReady.length >= req.count) items = enrolReady.splice(0, req.count);
+      // any request from P0 names the parameters: (re)fill the enrolment pool for them in the background
+      fillEnrolPool(req.params);
+      if (items) return { status: 200, body: encodeBatch(items), contentType: "application/octet-stream" };
+    }
+    const got = await dealAndDeliver(req.kind, req.count, req.params);
+    if (!Array.isArray(got)) return got;
+    return { status: 200, body: encodeBatch(got), contentType: "application/octet-stream" };
   }
 
   async function probeP1(): Promise<boolean> {

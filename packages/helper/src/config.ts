@@ -24,6 +24,8 @@ export interface HelperConfig {
   seedP1: string;
   p1Url: string;
   maxBatch: number;
+  /** enrolment bundles dealt ahead (0 = on demand) */
+  enrolPool: number;
   db: string;
   dbSchema: string | undefined;
   auditKey: string;
@@ -69,6 +71,7 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     seedP1: file("SEED_P1", join(home, "keys", "p1-pool-seed.json")),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
     maxBatch: int("MAX_BATCH", 1024, 1, 100_000),
+    enrolPool: int("ENROL_POOL", 64, 0, 100_000),
     db: get("DB", `sqlite:${join(home, "data", "helper.sqlite")}`),
     dbSchema: env[`${P}DB_SCHEMA`] || undefined,
     auditKey: file("AUDIT_KEY", join(home, "keys", "helper-audit.json")),

@@ -26,6 +26,7 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: (e: Record<st
     p1Url: cfg.p1Url,
     agent,
     maxBatch: cfg.maxBatch,
+    enrolPool: cfg.enrolPool,
     audit: async (e) => {
       await auditLog.append({ requester: "p0", op: e.op, outcome: e.outcome, code: e.code ?? null, templateId: null, session: null });
     },

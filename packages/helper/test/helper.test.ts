@@ -46,9 +46,9 @@ after(async () => {
   pki.cleanup();
 });
 
-function helper(audit?: () => Promise<void>) {
+function helper(audit?: () => Promise<void>, enrolPool = 0) {
   const agent = createMtlsAgent({ ca: pki.ca, cert: pki.leaf.helper.cert, key: pki.leaf.helper.key });
-  return createHelperApp({ seeds, p1Url, agent, maxBatch: 16, audit });
+  return createHelperApp({ seeds, p1Url, agent, maxBatch: 16, audit, enrolPool });
 }
 const call = (h: ReturnType<typeof helper>, role: "p0" | "p1" | "gateway" | "helper" | null, body: unknown) =>
   h.app({ method: "POST", path: "/v1/pool/refill", role, body, raw: Buffer.alloc(0) });
@@ -71,6 +71,40 @@ describe("helper app", () => {
     assert.deepEqual(audits, ["deal"]);
     const e = await call(h, "p0", { kind: "enrol", count: 1, params: paramsJson });
     assert.equal(decodeBundle(decodeBatch(e.body as Buffer)[0]).kind, "enrol");
+  });
+
+  it("enrolment pool: bundles dealt ahead, P1's halves delivered before P0 gets any, each id once", async () => {
+    const h = helper(undefined, 3);
+    const before = delivered.length;
+    // a verify refill names the parameters: the enrolment pool fills in the background
+    assert.equal((await call(h, "p0", { kind: "verify", count: 1, params: paramsJson })).status, 200);
+    for (let i = 0; i < 100 && delivered.slice(before).flat().filter((b) => decodeBundle(b).kind === "enrol").length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const ahead = delivered.slice(before).flat().map(decodeBundle).filter((b) => b.kind === "enrol");
+    assert.equal(ahead.length, 3);
+    const mark = delivered.length;
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await call(h, "p0", { kind: "enrol", count: 1, params: paramsJson });
+      assert.equal(r.status, 200);
+      const [b] = decodeBatch(r.body as Buffer).map(decodeBundle);
+      assert.equal(b.kind, "enrol");
+      assert.equal(b.role, "P0");
+      got.push(b.id);
+    }
+    assert.deepEqual(got, ahead.map((b) => b.id), "served from the pool, in order, P1 already holds them");
+    // the pool refills; an empty pool deals on demand, delivering to P1 first
+    for (let i = 0; i < 100 && delivered.length === mark; i++) await new Promise((r) => setTimeout(r, 10));
+    const all = delivered.slice(before).flat().map((x) => decodeBundle(x).id);
+    assert.equal(new Set(all).size, all.length, "no id dealt twice");
+    const other = { ...paramsJson, d: 128 };
+    const r = await call(h, "p0", { kind: "enrol", count: 1, params: other });
+    const [b] = decodeBatch(r.body as Buffer).map(decodeBundle);
+    assert.equal(b.params.d, 128, "other parameters are never served from the pool");
+    assert.ok(delivered.slice(mark).flat().some((x) => decodeBundle(x).id === b.id));
+    // let the background fill for the new parameters finish before the next test
+    const filled = () => delivered.slice(mark).some((batch) => batch.length === 3 && decodeBundle(batch[0]).params.d === 128);
+    for (let i = 0; i < 200 && !filled(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(filled());
   });
 
   it("only P0 may ask", async () => {

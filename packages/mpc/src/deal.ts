@@ -367,6 +367,8 @@ export function encodeBundle(b: Bundle): Uint8Array {
   return out;
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 export function decodeBundle(bytes: Uint8Array): Bundle {
   if (!(bytes instanceof Uint8Array) || bytes.length < BUNDLE_HEADER) throw new ProtocolError("BAD_BUNDLE", "too short");
   if (bytes[0] !== 0x50 || bytes[1] !== 0x46 || bytes[2] !== 0x42) throw new ProtocolError("BAD_BUNDLE", "bad magic");
@@ -375,7 +377,8 @@ export function decodeBundle(bytes: Uint8Array): Bundle {
   const role: Role | undefined = bytes[5] === 0 ? "P0" : bytes[5] === 1 ? "P1" : undefined;
   if (!kind || !role) throw new ProtocolError("BAD_BUNDLE", "bad kind or role");
   if (bytes[6] !== COMPARE_BITS || bytes[7] !== keyCount(kind) || bytes[38] !== 0 || bytes[39] !== 0) throw new ProtocolError("BAD_BUNDLE", "bad comparison domain or key count");
-  const id = Array.from(bytes.subarray(8, 24), (x) => x.toString(16).padStart(2, "0")).join("");
+  let id = "";
+  for (let i = 8; i < 24; i++) id += HEX_BYTE[bytes[i]];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const params: Params = { d: dv.getUint16(24), threshold: dv.getInt32(26), normLo: dv.getUint32(30), normHi: dv.getUint32(34) };
   try {

@@ -23,6 +23,9 @@ const { values } = parseArgs({
     "pg-only": { type: "boolean", default: false },
     page: { type: "string" },
     autocheckpoint: { type: "string" },
+    mmap: { type: "string" },
+    sync: { type: "string" },
+    "secure-delete": { type: "string" },
   },
 });
 const N = Number(values.n);
@@ -47,6 +50,7 @@ async function run(db: Db, label: Record<string, unknown>, secureDelete: "on" | 
   let errors = 0;
   let next = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONC }, async () => {
       while (next < N) {
@@ -70,20 +74,22 @@ async function run(db: Db, label: Record<string, unknown>, secureDelete: "on" | 
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   const q = (p: number) => Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(3));
   console.log(
-    JSON.stringify({ suite: "party-store", ...label, secureDelete, itemBytes: ITEM, concurrency: CONC, requests: N, errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / secs) }),
+    JSON.stringify({ suite: "party-store", ...label, secureDelete, itemBytes: ITEM, concurrency: CONC, requests: N, errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / secs), cpu_us_per_op: Math.round((cpu.user + cpu.system) / N) }),
   );
 }
 
 const dir = mkdtempSync(join(tmpdir(), "privface-store-bench-"));
 try {
-  for (const synchronous of values["pg-only"] ? [] : (["NORMAL", "FULL"] as const)) {
-    for (const sd of ["on", "fast"] as const) {
+  for (const synchronous of values["pg-only"] ? [] : ((values.sync ? [values.sync] : ["NORMAL", "FULL"]) as ("NORMAL" | "FULL")[])) {
+    for (const sd of (values["secure-delete"] ? [values["secure-delete"]] : ["on", "fast"]) as ("on" | "fast")[]) {
       const pageSize = values.page ? Number(values.page) : undefined;
       const db = await openDb(join(dir, `${synchronous}-${sd}.sqlite`), { synchronous, ...(pageSize ? { pageSize } : {}) });
       if (values.autocheckpoint) db.sqlite!.pragma(`wal_autocheckpoint = ${Number(values.autocheckpoint)}`);
+      if (values.mmap) db.sqlite!.pragma(`mmap_size = ${Number(values.mmap)}`);
       await run(db, { dialect: "sqlite", synchronous, walAutocheckpoint: db.sqlite!.pragma("wal_autocheckpoint", { simple: true }), pageSize: db.sqlite!.pragma("page_size", { simple: true }) }, sd);
       await closeDb(db);
     }

@@ -18,6 +18,7 @@ import { createPartyApp, type PeerSessionStatus } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createPartyMetrics } from "./metrics.ts";
 import { createPartyStore } from "./store/index.ts";
+import { startCheckpointer } from "@privface/db/checkpointer";
 
 export interface RunningParty {
   port: number;
@@ -54,6 +55,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
   const store = await createPartyStore(db, { role: party, dataKeys: { current, keys } });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
+  const checkpointer = startCheckpointer(db, { log });
   const agent = createMtlsAgent(tls, 16);
 
   const server = createMtlsServer(tls);
@@ -210,6 +212,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       if (refilling) await refilling.catch(() => {});
+      await checkpointer.close();
       await closeDb(db);
     },
   };

@@ -7,10 +7,7 @@
  * "frr_at_threshold":..,"mpc_checked":..,"mpc_agrees":..,"model":..}. Progress goes to stderr.
  */
 import type { Command } from "commander";
-
-export function benchGroup(program: Command): Command {
-  return program.commands.find((c) => c.name() === "bench") ?? program.command("bench").description("benchmarks: one JSON line per result");
-}
+import { benchGroup } from "./_bench.ts";
 
 export function register(program: Command): void {
   benchGroup(program)

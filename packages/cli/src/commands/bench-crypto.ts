@@ -3,10 +3,7 @@
  * (INTL and GM) in this process (node:crypto backend). One JSON line per operation and suite.
  */
 import type { Command } from "commander";
-
-export function benchGroup(program: Command): Command {
-  return program.commands.find((c) => c.name() === "bench") ?? program.command("bench").description("benchmarks: one JSON line per result");
-}
+import { benchGroup } from "./_bench.ts";
 
 export function register(program: Command): void {
   benchGroup(program)

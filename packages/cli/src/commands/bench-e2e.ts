@@ -4,10 +4,7 @@
  * {"suite":"e2e-enrol",…} and {"suite":"e2e-verify","requests":N,"errors":E,"p50_ms":…,"p99_ms":…,"rps":…}.
  */
 import type { Command } from "commander";
-
-export function benchGroup(program: Command): Command {
-  return program.commands.find((c) => c.name() === "bench") ?? program.command("bench").description("benchmarks: one JSON line per result");
-}
+import { benchGroup } from "./_bench.ts";
 
 export function register(program: Command): void {
   benchGroup(program)
@@ -17,9 +14,10 @@ export function register(program: Command): void {
     .option("--persons <n>", "persons to enrol (measured as e2e-enrol)", "200")
     .option("--concurrency <n>", "simulated devices in parallel", "16")
     .option("--warmup <n>", "verifications before measuring", "500")
+    .option("--enrol-warmup <n>", "enrolments of extra persons before measuring e2e-enrol", "32")
     .option("--gateway <url>", "use a running stack instead (needs its home for the CA and the admin token)")
     .option("--home <dir>", "runtime home of the running stack, with --gateway")
-    .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; gateway?: string; home?: string }) => {
+    .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; enrolWarmup: string; gateway?: string; home?: string }) => {
       const { runE2eBench } = await import("@privface/gateway/bench");
       let gateway;
       if (o.gateway) {
@@ -35,6 +33,7 @@ export function register(program: Command): void {
         persons: Number(o.persons),
         concurrency: Number(o.concurrency),
         warmup: Number(o.warmup),
+        enrolWarmup: Number(o.enrolWarmup),
         gateway,
         log: (l) => process.stderr.write(`${l}\n`),
       });

@@ -5,10 +5,7 @@
  * whether every decision equalled the plaintext twin. Prints one JSON line.
  */
 import type { Command } from "commander";
-
-export function benchGroup(program: Command): Command {
-  return program.commands.find((c) => c.name() === "bench") ?? program.command("bench").description("benchmarks: one JSON line per result");
-}
+import { benchGroup } from "./_bench.ts";
 
 export function register(program: Command): void {
   benchGroup(program)

@@ -9,10 +9,7 @@
  * Wrong decisions (a genuine probe that does not match) count as errors.
  */
 import type { Command } from "commander";
-
-export function benchGroup(program: Command): Command {
-  return program.commands.find((c) => c.name() === "bench") ?? program.command("bench").description("benchmarks: one JSON line per result");
-}
+import { benchGroup } from "./_bench.ts";
 
 export function register(program: Command): void {
   benchGroup(program)
@@ -23,8 +20,9 @@ export function register(program: Command): void {
     .option("-t, --templates <n>", "templates to enrol", "16")
     .option("--warmup <n>", "verifications before the clock starts", "200")
     .option("--cpu-prof <dir>", "write V8 CPU profiles of P0 and P1 to this directory")
+    .option("--node-args <args>", "extra Node/V8 flags for the P0 and P1 processes (space-separated)")
     .option("--keep", "keep the temporary home")
-    .action(async (o: { requests: string; concurrency: string; templates: string; warmup: string; cpuProf?: string; keep?: boolean }) => {
+    .action(async (o: { requests: string; concurrency: string; templates: string; warmup: string; cpuProf?: string; nodeArgs?: string; keep?: boolean }) => {
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join, resolve } = await import("node:path");
@@ -51,7 +49,8 @@ export function register(program: Command): void {
         env[`PRIVFACE_${p}_POOL_LOW`] = String(Math.min(256, target - 1));
         env[`PRIVFACE_${p}_POOL_BATCH`] = "256";
       }
-      const profArgs = (name: string) => (o.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", resolve(o.cpuProf, name)] : []);
+      const extra = o.nodeArgs ? o.nodeArgs.split(/\s+/).filter(Boolean) : [];
+      const profArgs = (name: string) => [...extra, ...(o.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", resolve(o.cpuProf, name)] : [])];
       const opts = { home, ports: { helper, p0, p1 }, env, onLog: (s: string, l: string) => (/failed|error/.test(l) ? err(`[${s}] ${l}`) : undefined) };
       const servers = await Promise.all([spawnServer("helper", opts), spawnServer("p1", opts, profArgs("p1")), spawnServer("p0", opts, profArgs("p0"))]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
@@ -107,10 +106,29 @@ export function register(program: Command): void {
             }
           };
           const start = performance.now();
-          await Promise.all(Array.from({ length: C }, worker));
+          // watchdog: a run that makes no progress for 60 s fails with the parties' pool levels instead of hanging
+          let seen = -1;
+          let watchdog: NodeJS.Timeout | undefined;
+          const stalled = new Promise<never>((_, reject) => {
+            watchdog = setInterval(() => {
+              if (lat.length !== seen) return void (seen = lat.length);
+              clearInterval(watchdog);
+              void Promise.all([client.P0.health().catch(() => null), client.P1.health().catch(() => null)]).then(([a, b]) =>
+                reject(new Error(`no progress for 60 s after ${lat.length} of ${bodies.length} verifications (pool P0 ${a?.pool.level}, P1 ${b?.pool.level})`)),
+              );
+            }, 60_000);
+          });
+          try {
+            await Promise.race([Promise.all(Array.from({ length: C }, worker)), stalled]);
+          } finally {
+            clearInterval(watchdog);
+          }
           return { lat, errors, seconds: (performance.now() - start) / 1000 };
         };
-        if (W > 0) await run(await makeBodies(W));
+        if (W > 0) {
+          const w = await run(await makeBodies(W));
+          if (w.errors > 0) err(`warm-up: ${w.errors} errors`);
+        }
         const bodies = await makeBodies(N); // authorisations live 30 s: made just before the run
         const { readFileSync } = await import("node:fs");
         const cpu = (pid: number | undefined) => {

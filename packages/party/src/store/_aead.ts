@@ -34,10 +34,13 @@ export function decrypt(key: Uint8Array, blob: Uint8Array, ad: Uint8Array): Uint
   const d = createDecipheriv("aes-256-gcm", key, iv);
   d.setAAD(ad);
   d.setAuthTag(tag);
+  const body = d.update(blob.subarray(1 + IV, blob.length - TAG));
   try {
-    const out = Buffer.concat([d.update(blob.subarray(1 + IV, blob.length - TAG)), d.final()]);
+    const fin = d.final(); // GCM: always empty; checks the tag
+    const out = fin.length === 0 ? body : Buffer.concat([body, fin]);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch {
+    body.fill(0); // unauthenticated plaintext
     throw new StoreError("INTEGRITY", "stored ciphertext failed authentication (wrong key, row or party)");
   }
 }
