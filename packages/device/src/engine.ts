@@ -133,7 +133,7 @@ function engineConfig(o: FaceEngineOptions): EngineConfig {
     minFaceSize: o.minFaceSize ?? 48,
     multipleFaces: o.multipleFaces ?? "refuse",
     rivalRatio: o.rivalRatio ?? 0.6,
-    livenessThreshold: o.livenessThreshold ?? 0.3,
+    livenessThreshold: o.livenessThreshold ?? MODEL.livenessThreshold,
     flip: o.flip ?? true,
     landmarkPasses: o.landmarkPasses ?? 2,
     landmarkFlip: o.landmarkFlip ?? false,

@@ -17,7 +17,7 @@ function stubEngine(version: string, seed: number): FaceEngine & { calls: number
   const e = embeddingOf(seed);
   const stub = {
     calls: 0,
-    model: { id: "stub", version, dim: 512, threshold: 27_200 },
+    model: { id: "stub", version, dim: 512, threshold: 27_200, livenessThreshold: 0.3 },
     async processFrame() {
       stub.calls++;
       return { ok: true as const, embedding: e.slice(), liveness: 0.9, box: { x1: 0, y1: 0, x2: 100, y2: 100, score: 1 }, faces: 1 };

@@ -13,18 +13,15 @@ import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privfa
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { createPartyClient } from "@privface/party/client";
+import { MODEL } from "@privface/device/model";
+import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
 import type { OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import type { PartyClient, PartyName } from "./party.ts";
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid gateway configuration:\n  - ${problems.join("\n  - ")}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 export interface GatewayConfig {
   home: string;
@@ -59,43 +56,19 @@ export interface GatewayConfig {
 const P = "PRIVFACE_GATEWAY_";
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const problems: string[] = [];
-  const home = resolve(env[`${P}HOME`] ?? env.PRIVFACE_HOME ?? ".privface");
-  const get = (k: string, d: string) => (env[P + k] === undefined || env[P + k] === "" ? d : env[P + k]!);
-  const file = (k: string, d: string, required = true) => {
-    const v = get(k, d);
-    if (required && !existsSync(v)) problems.push(`${P}${k}: file ${v} does not exist`);
-    return v;
-  };
-  const int = (k: string, d: number, lo: number, hi: number) => {
-    const raw = env[P + k];
-    const v = raw === undefined || raw === "" ? d : Number(raw);
-    if (!Number.isInteger(v) || v < lo || v > hi) problems.push(`${P}${k}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`);
-    return v;
-  };
-  const url = (k: string, d: string) => {
-    const v = get(k, d).replace(/\/+$/, "");
-    try {
-      if (new URL(v).protocol !== "https:") throw new Error();
-    } catch {
-      problems.push(`${P}${k}: expected an https:// URL, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  const tlsRaw = get("TLS", "on");
-  if (tlsRaw !== "on" && tlsRaw !== "off") problems.push(`${P}TLS: expected on or off, got ${JSON.stringify(tlsRaw)}`);
-  const tls = tlsRaw !== "off";
-  const db = get("DB", `sqlite:${join(home, "data", "gateway.sqlite")}`);
-  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(db)) problems.push(`${P}DB: expected sqlite:PATH or postgres://…, got ${JSON.stringify(db)}`);
+  const r = envReader(P, env);
+  const { home, get, file, int, url } = r;
+  const tls = r.oneOf("TLS", "on", ["on", "off"] as const) !== "off";
+  const db = r.dbUrl("DB", `sqlite:${join(home, "data", "gateway.sqlite")}`);
   const sealDefault = (lc: string) => (existsSync(join(home, "keys", `${lc}-seal.pub.json`)) ? join(home, "keys", `${lc}-seal.pub.json`) : join(home, "keys", `${lc}-seal.json`));
-  const liveness = Number(get("LIVENESS_THRESHOLD", "0.5"));
-  if (!(liveness >= 0 && liveness <= 1)) problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
+  const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
+  if (!(liveness >= 0 && liveness <= 1)) r.problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
   const cfg: GatewayConfig = {
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7443, 0, 65535),
     db,
-    dbSchema: env[`${P}DB_SCHEMA`] || undefined,
+    dbSchema: r.optional("DB_SCHEMA"),
     tls,
     cert: file("CERT", join(home, "pki", "gateway.crt"), tls),
     key: file("KEY", join(home, "pki", "gateway.key"), tls),
@@ -112,7 +85,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       .map((s) => s.trim())
       .filter(Boolean),
     operators: get("OPERATORS", join(home, "keys", "gateway-operators.json")),
-    modelVersion: env[`${P}MODEL_VERSION`] || undefined,
+    modelVersion: r.optional("MODEL_VERSION"),
     challengeTtlMs: int("CHALLENGE_TTL_S", 60, 5, 60) * 1000,
     limits: {
       perPersonPerMinute: int("LIMIT_PERSON_PER_MIN", DEFAULT_LIMITS.perPersonPerMinute, 1, 1_000_000),
@@ -125,8 +98,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     livenessThreshold: liveness,
     logLevel: get("LOG_LEVEL", "info"),
   };
-  if (cfg.dataKeys.length === 0) problems.push(`${P}DATA_KEYS: expected at least one data key file`);
-  if (problems.length) throw new ConfigError(problems);
+  if (cfg.dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
+  r.done();
   return cfg;
 }
 
@@ -146,7 +119,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   let modelVersion = cfg.modelVersion;
-  if (!modelVersion) modelVersion = (await import("@privface/device")).MODEL.version;
+  if (!modelVersion) modelVersion = MODEL.version;
   const P0 = seal(cfg.partySealKeys.P0);
   const P1 = seal(cfg.partySealKeys.P1);
   return {

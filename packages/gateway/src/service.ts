@@ -14,6 +14,7 @@
  */
 import { canonicalJson, fromBase64url, signJson, utf8, verify as verifySig, type DataKey, type Signer } from "@privface/crypto";
 import type { Db } from "@privface/db";
+import { MODEL } from "@privface/device/model";
 import { ChallengeStore, type Challenge } from "./_challenges.ts";
 import { randomId, randomToken, sha256b64u } from "./_crypto.ts";
 import { blindIndex, makeIdentityKeys, maskIdNumber, maskName, maskPhone, openField, sealField, type IdentityKeys } from "./_identity.ts";
@@ -103,7 +104,7 @@ export interface ServiceOptions {
   deviceLockAfter?: number;
   /** How recent a successful verification must be for a deregistration (default 5 min, R14). */
   reverifyWindowMs?: number;
-  /** Minimum device-reported liveness score (default 0.5, R22). */
+  /** Minimum device-reported liveness score (default: the model's, R22). */
   livenessThreshold?: number;
   /** Sensitive records an operator may view per day (default 100, R26). */
   operatorDailyQuota?: number;
@@ -145,7 +146,7 @@ export class GatewayService {
       personLockAfter: 5,
       deviceLockAfter: 20,
       reverifyWindowMs: 5 * 60_000,
-      livenessThreshold: 0.5,
+      livenessThreshold: MODEL.livenessThreshold,
       operatorDailyQuota: 100,
       ...options,
       limits: { ...DEFAULT_LIMITS, ...options.limits },

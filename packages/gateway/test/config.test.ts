@@ -41,7 +41,7 @@ test("main exits with code 2 and the problems on a bad configuration", () => {
     const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
     const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_PORT: "-1" }, encoding: "utf8", timeout: 30_000 });
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /invalid gateway configuration/);
+    assert.match(r.stderr, /invalid configuration \(PRIVFACE_GATEWAY_\*\)/);
     assert.match(r.stderr, /PRIVFACE_GATEWAY_PORT/);
   } finally {
     rmSync(home, { recursive: true, force: true });

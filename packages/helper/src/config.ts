@@ -3,15 +3,10 @@
  * layout under `PRIVFACE_HOME` or ./.privface). `loadHelperConfig` throws ConfigError naming every bad
  * variable; main prints it and exits 2.
  */
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { envReader } from "@privface/config";
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError } from "@privface/config";
 
 export interface HelperConfig {
   home: string;
@@ -36,30 +31,8 @@ export function homeDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperConfig {
-  const P = "PRIVFACE_HELPER_";
-  const problems: string[] = [];
-  const home = resolve(env[`${P}HOME`] ?? homeDir(env));
-  const get = (k: string, d: string) => env[P + k] ?? d;
-  const file = (k: string, d: string) => {
-    const v = get(k, d);
-    if (!existsSync(v)) problems.push(`${P}${k}: file ${v} does not exist`);
-    return v;
-  };
-  const int = (k: string, d: number, lo: number, hi: number) => {
-    const raw = env[P + k];
-    const v = raw === undefined ? d : Number(raw);
-    if (!Number.isInteger(v) || v < lo || v > hi) problems.push(`${P}${k}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`);
-    return v;
-  };
-  const url = (k: string, d: string) => {
-    const v = get(k, d);
-    try {
-      if (new URL(v).protocol !== "https:") problems.push(`${P}${k}: expected an https:// URL, got ${v}`);
-    } catch {
-      problems.push(`${P}${k}: expected an https:// URL, got ${v}`);
-    }
-    return v.replace(/\/+$/, "");
-  };
+  const r = envReader("PRIVFACE_HELPER_", env);
+  const { home, get, file, int, url } = r;
   const cfg: HelperConfig = {
     home,
     host: get("HOST", "127.0.0.1"),
@@ -72,11 +45,10 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
     maxBatch: int("MAX_BATCH", 1024, 1, 100_000),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),
-    db: get("DB", `sqlite:${join(home, "data", "helper.sqlite")}`),
-    dbSchema: env[`${P}DB_SCHEMA`] || undefined,
+    db: r.dbUrl("DB", `sqlite:${join(home, "data", "helper.sqlite")}`),
+    dbSchema: r.optional("DB_SCHEMA"),
     auditKey: file("AUDIT_KEY", join(home, "keys", "helper-audit.json")),
   };
-  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(cfg.db)) problems.push(`${P}DB: expected sqlite:PATH or postgres://…, got ${JSON.stringify(cfg.db)}`);
-  if (problems.length) throw new ConfigError(problems);
+  r.done();
   return cfg;
 }

@@ -5,16 +5,12 @@
  * The table of variables is in docs/operations.md.
  */
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { ConfigError, envReader } from "@privface/config";
 
 export type PartyName = "P0" | "P1";
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 export interface PartyConfig {
   party: PartyName;
@@ -54,52 +50,27 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
   if (party !== "P0" && party !== "P1") throw new ConfigError([`party: expected P0 or P1, got ${JSON.stringify(party)}`]);
   const P = partyPrefix(party);
   const lc = party.toLowerCase();
-  const problems: string[] = [];
-  const home = resolve(env[`${P}HOME`] ?? env.PRIVFACE_HOME ?? ".privface");
-  const get = (k: string, d: string) => env[P + k] ?? d;
-  const file = (k: string, d: string) => {
-    const v = get(k, d);
-    if (!existsSync(v)) problems.push(`${P}${k}: file ${v} does not exist`);
-    return v;
-  };
-  const int = (k: string, d: number, lo: number, hi: number) => {
-    const raw = env[P + k];
-    const v = raw === undefined || raw === "" ? d : Number(raw);
-    if (!Number.isInteger(v) || v < lo || v > hi) problems.push(`${P}${k}: expected an integer in ${lo}..${hi}, got ${JSON.stringify(raw)}`);
-    return v;
-  };
-  const url = (k: string, d: string) => {
-    const v = get(k, d).replace(/\/+$/, "");
-    let ok = false;
-    try {
-      ok = new URL(v).protocol === "https:";
-    } catch {
-      ok = false;
-    }
-    if (!ok) problems.push(`${P}${k}: expected an https:// URL, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const r = envReader(P, env);
+  const { home, get, file, int, url } = r;
   const gwDefault = existsSync(join(home, "keys", "gateway-signing.pub.json"))
     ? join(home, "keys", "gateway-signing.pub.json")
     : join(home, "keys", "gateway-signing.json");
-  const sync = get("DB_SYNCHRONOUS", "NORMAL").toUpperCase();
-  if (sync !== "NORMAL" && sync !== "FULL") problems.push(`${P}DB_SYNCHRONOUS: expected NORMAL or FULL, got ${sync}`);
+  const sync = r.oneOf("DB_SYNCHRONOUS", "NORMAL", ["NORMAL", "FULL"] as const);
   const dataKeys = get("DATA_KEYS", join(home, "keys", `${lc}-data.json`))
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  if (dataKeys.length === 0) problems.push(`${P}DATA_KEYS: expected at least one data key file`);
-  for (const f of dataKeys) if (!existsSync(f)) problems.push(`${P}DATA_KEYS: file ${f} does not exist`);
-  const db = get("DB", `sqlite:${join(home, "data", `${lc}.sqlite`)}`);
-  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(db)) problems.push(`${P}DB: expected sqlite:PATH or postgres://…, got ${JSON.stringify(db)}`);
+  if (dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
+  for (const f of dataKeys) if (!existsSync(f)) r.problems.push(`${P}DATA_KEYS: file ${f} does not exist`);
+  const db = r.dbUrl("DB", `sqlite:${join(home, "data", `${lc}.sqlite`)}`);
   const cfg: PartyConfig = {
     party,
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", party === "P0" ? 7441 : 7442, 0, 65535),
     db,
-    dbSchema: env[`${P}DB_SCHEMA`] || undefined,
-    synchronous: sync as "NORMAL" | "FULL",
+    dbSchema: r.optional("DB_SCHEMA"),
+    synchronous: sync,
     ca: file("CA", join(home, "pki", "ca.crt")),
     cert: file("CERT", join(home, "pki", `${lc}.crt`)),
     key: file("KEY", join(home, "pki", `${lc}.key`)),
@@ -117,9 +88,9 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     recoveryIntervalMs: int("RECOVERY_INTERVAL_S", 30, 1, 86_400) * 1000,
     mpcTimeoutMs: int("MPC_TIMEOUT_MS", 5_000, 100, 600_000),
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
-    captureFile: env[`${P}CAPTURE_FILE`] || undefined,
+    captureFile: r.optional("CAPTURE_FILE"),
   };
-  if (cfg.poolLow >= cfg.poolTarget) problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
-  if (problems.length) throw new ConfigError(problems);
+  if (cfg.poolLow >= cfg.poolTarget) r.problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
+  r.done();
   return cfg;
 }

@@ -1,0 +1,98 @@
+/**
+ * A server's configuration comes from environment variables with one prefix per server
+ * (`PRIVFACE_P0_`, `PRIVFACE_HELPER_`, …). `envReader(prefix, env)` reads typed values with defaults
+ * and collects every problem instead of stopping at the first, so a bad configuration stops the
+ * process at start-up with one message that lists them all (`done()` throws a `ConfigError`).
+ * An empty variable counts as unset.
+ *
+ * @example
+ *   const r = envReader("PRIVFACE_HELPER_");
+ *   const cfg = { port: r.int("PORT", 7440, 0, 65535), ca: r.file("CA", join(r.home, "pki", "ca.crt")) };
+ *   r.done(); // throws ConfigError listing every problem
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+
+export class ConfigError extends Error {
+  constructor(
+    readonly problems: string[],
+    prefix = "",
+  ) {
+    super(`invalid configuration${prefix ? ` (${prefix}*)` : ""}:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface EnvReader {
+  /** `<prefix>HOME`, else `PRIVFACE_HOME`, else `./.privface`, resolved to an absolute path */
+  readonly home: string;
+  /** problems found so far (callers may add their own) */
+  readonly problems: string[];
+  /** the variable, or `fallback` when unset or empty */
+  get(key: string, fallback: string): string;
+  /** the variable, or undefined when unset or empty */
+  optional(key: string): string | undefined;
+  /** a path that must exist (unless `required` is false) */
+  file(key: string, fallback: string, required?: boolean): string;
+  /** an integer in [lo, hi] */
+  int(key: string, fallback: number, lo: number, hi: number): number;
+  /** an https:// URL, without trailing slashes */
+  url(key: string, fallback: string): string;
+  /** a database URL: `sqlite:PATH` or `postgres://…` */
+  dbUrl(key: string, fallback: string): string;
+  /** one of `choices` */
+  oneOf<T extends string>(key: string, fallback: T, choices: readonly T[]): T;
+  /** throws a ConfigError when any problem was found */
+  done(): void;
+}
+
+export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env): EnvReader {
+  const problems: string[] = [];
+  const optional = (k: string) => {
+    const v = env[prefix + k];
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const get = (k: string, d: string) => optional(k) ?? d;
+  const bad = (k: string, expected: string, got: unknown) => problems.push(`${prefix}${k}: expected ${expected}, got ${JSON.stringify(got)}`);
+  return {
+    home: resolve(optional("HOME") ?? (env.PRIVFACE_HOME || ".privface")),
+    problems,
+    get,
+    optional,
+    file(k, d, required = true) {
+      const v = get(k, d);
+      if (required && !existsSync(v)) problems.push(`${prefix}${k}: file ${v} does not exist`);
+      return v;
+    },
+    int(k, d, lo, hi) {
+      const raw = optional(k);
+      const v = raw === undefined ? d : Number(raw);
+      if (!Number.isInteger(v) || v < lo || v > hi) bad(k, `an integer in ${lo}..${hi}`, raw);
+      return v;
+    },
+    url(k, d) {
+      const v = get(k, d).replace(/\/+$/, "");
+      let ok = false;
+      try {
+        ok = new URL(v).protocol === "https:";
+      } catch {
+        ok = false;
+      }
+      if (!ok) bad(k, "an https:// URL", v);
+      return v;
+    },
+    dbUrl(k, d) {
+      const v = get(k, d);
+      if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(v)) bad(k, "sqlite:PATH or postgres://…", v);
+      return v;
+    },
+    oneOf(k, d, choices) {
+      const v = get(k, d);
+      if (!(choices as readonly string[]).includes(v)) bad(k, `one of ${choices.join(", ")}`, v);
+      return v as (typeof choices)[number];
+    },
+    done() {
+      if (problems.length) throw new ConfigError(problems, prefix);
+    },
+  };
+}
