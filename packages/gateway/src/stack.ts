@@ -5,12 +5,10 @@
  * too (`inProcess: false`, default: what production looks like) or inside this process (tests) — on
  * free ports, and waits until the parties' pools are filled and the peer link is up.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ensureRuntime } from "@privface/party/runtime";
-import { freePorts, startStack, type Stack } from "@privface/party/stack";
+import { freePorts, spawnServer, startStack, type ServerHandle, type Stack } from "@privface/party/stack";
 import { createGatewayClient, type GatewayClient } from "./client.ts";
 import { ensureOperators, loadGatewayConfig, openGatewayOptions } from "./config.ts";
 import { createLogger } from "./log.ts";
@@ -63,14 +61,17 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     PRIVFACE_GATEWAY_TLS: tls ? "on" : "off",
   };
   let gateway: RunningGateway | undefined;
-  let child: ChildProcess | undefined;
+  let child: ServerHandle | undefined;
   try {
     if (o.inProcess) {
       const options = await openGatewayOptions(loadGatewayConfig(env));
       const logger = createLogger({ level: "info", destination: { write: (s: string) => o.onLog?.("gateway", s.trimEnd()) } });
       gateway = await startGateway({ ...options, logger });
     } else {
-      child = await spawnGateway(env, o.onLog, o.readyTimeoutMs ?? 30_000);
+      // PRIVFACE_GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+      const nodeArgs = (env.PRIVFACE_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+      const ports = { helper, p0, p1, gateway: gwPort };
+      child = await spawnServer("gateway", { home: o.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs }, nodeArgs);
     }
   } catch (e) {
     await parties.stop();
@@ -92,7 +93,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       helper: parties.servers.helper.proc.pid ?? 0,
       p0: parties.servers.p0.proc.pid ?? 0,
       p1: parties.servers.p1.proc.pid ?? 0,
-      gateway: child?.pid ?? process.pid,
+      gateway: child?.proc.pid ?? process.pid,
     },
     client(role = "admin", maxSockets = 64) {
       const token = operators.find((x) => x.role === role)?.token;
@@ -103,13 +104,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     async stop() {
       for (const c of clients) c.close();
       if (gateway) await gateway.close();
-      if (child && child.exitCode === null) {
-        const exited = new Promise((r) => child!.once("exit", r));
-        child.kill("SIGTERM");
-        const t = setTimeout(() => child!.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      if (child) await child.stop();
       await parties.stop();
     },
   };
@@ -136,44 +131,4 @@ async function waitHealthy(c: GatewayClient, ms: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the stack did not become healthy within ${ms} ms: ${last}`);
-}
-
-function spawnGateway(env: Record<string, string>, onLog: LocalStackOptions["onLog"], timeoutMs: number): Promise<ChildProcess> {
-  const main = fileURLToPath(new URL("./main.ts", import.meta.url));
-  // PRIVFACE_GATEWAY_NODE_ARGS: extra node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  const extra = (env.PRIVFACE_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const proc = spawn(process.execPath, [...extra, "--import", import.meta.resolve("tsx"), main], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  let buf = "";
-  proc.stderr!.setEncoding("utf8");
-  proc.stderr!.on("data", (d: string) => {
-    stderr = (stderr + d).slice(-4000);
-    buf += d;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      onLog?.("gateway", buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`gateway did not become ready within ${timeoutMs} ms:\n${stderr}`));
-    }, timeoutMs);
-    proc.stdout!.setEncoding("utf8");
-    const onData = (d: string) => {
-      out += d;
-      if (!/\{"ready":"gateway","port":\d+\}/.test(out)) return;
-      clearTimeout(timer);
-      proc.stdout!.off("data", onData);
-      proc.stdout!.resume();
-      resolve(proc);
-    };
-    proc.stdout!.on("data", onData);
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code}) before it was ready:\n${stderr}`));
-    });
-  });
 }
