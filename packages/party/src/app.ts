@@ -15,7 +15,7 @@ import { ApiError, isApiErrorCode, type ApiErrorCode } from "./errors.ts";
 import type { PartyMetrics } from "./metrics.ts";
 import { runMpc, sendAbort } from "./session.ts";
 import { StoreError, type PartyStore, type TxnSession } from "./store/index.ts";
-import { bad, bytes, context, MODEL_VERSION_RE, object, str, type Context } from "./_validate.ts";
+import { bad, bytes, context, MODEL_VERSION_RE, object, str, type Context, type Json } from "./_validate.ts";
 import { decodeBatch } from "@privface/helper/seed";
 
 /** Template ids as the store accepts them (random pseudonymous ids, never digits only). */
@@ -23,6 +23,16 @@ export const TEMPLATE_ID_RE = /^(?![0-9]+$)[A-Za-z0-9_-]{16,64}$/;
 /** Session ids and nonces (store and mpc wire agree on this set). */
 export const SESSION_RE = /^[A-Za-z0-9_-]{8,120}$/;
 const MAX_SEALED = 16 << 10;
+
+/** The fields enrol and verify share: template, model version, sealed share and its context (which must name the same template and model). */
+function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; ctx: Context } {
+  const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a pseudonymous template id");
+  const modelVersion = str(b.modelVersion, "modelVersion", MODEL_VERSION_RE, "a model version [A-Za-z0-9._@-]+");
+  const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED);
+  const ctx = context(b.context, "context");
+  if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
+  return { templateId, modelVersion, sealed, ctx };
+}
 const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete"]);
 
 export interface AuditRecord {
@@ -172,11 +182,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     const session = str(b.session, "session", SESSION_RE, "a session id [A-Za-z0-9_-]{8,120}");
     let started = false;
     try {
-      const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a pseudonymous template id");
-      const modelVersion = str(b.modelVersion, "modelVersion", MODEL_VERSION_RE, "a model version [A-Za-z0-9._@-]+");
-      const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED);
-      const ctx = context(b.context, "context");
-      if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
+      const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
       const auth = await checkAuthorisation(b.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, deps.gatewayKey, now());
       const share = await openShare(sealed, ctx);
       const existing = await store.templateVersions(templateId);
@@ -231,11 +237,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     const upSession = `${session}-u`;
     let started = false;
     try {
-      const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a pseudonymous template id");
-      const modelVersion = str(b.modelVersion, "modelVersion", MODEL_VERSION_RE, "a model version [A-Za-z0-9._@-]+");
-      const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED);
-      const ctx = context(b.context, "context");
-      if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
+      const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
       let up: { modelVersion: string; sealed: Uint8Array; ctx: Context } | null = null;
       if (b.upgrade !== undefined) {
         const u = object(b.upgrade, "upgrade", ["modelVersion", "sealedShare", "context"]);
