@@ -22,19 +22,8 @@ export interface Authorisation {
   sig: string;
 }
 
-export interface AuthorisationPayload {
-  v: 1;
-  op: "enrol" | "commit" | "abort" | "verify" | "upgrade" | "delete";
-  party: PartyName;
-  session: string;
-  templateId: string;
-  modelVersion: string;
-  /** base64url(SHA-256(sealed share bytes)), or "" for operations without a share */
-  digest: string;
-  /** epoch ms */
-  expires: number;
-  nonce: string;
-}
+/** What the gateway signs for one party and one operation; the party checks it (`checkAuthorisation`). */
+export type { AuthPayload as AuthorisationPayload } from "@privface/party";
 
 export interface PartyEnrolRequest {
   session: string;

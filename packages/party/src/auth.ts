@@ -20,7 +20,9 @@ export interface AuthPayload {
   session: string;
   templateId: string;
   modelVersion: string;
+  /** base64url(SHA-256(sealed share bytes)), or "" for operations without a share */
   digest: string;
+  /** epoch ms */
   expires: number;
   nonce: string;
 }
