@@ -78,7 +78,7 @@ describe("helper app", () => {
     const before = delivered.length;
     // a verify refill names the parameters: the enrolment pool fills in the background
     assert.equal((await call(h, "p0", { kind: "verify", count: 1, params: paramsJson })).status, 200);
-    for (let i = 0; i < 100 && delivered.slice(before).flat().filter((b) => decodeBundle(b).kind === "enrol").length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && delivered.slice(before).flat().filter((b) => decodeBundle(b).kind === "enrol").length < 3; i++) await new Promise((r) => setTimeout(r, 10));
     const ahead = delivered.slice(before).flat().map(decodeBundle).filter((b) => b.kind === "enrol");
     assert.equal(ahead.length, 3);
     const mark = delivered.length;
@@ -93,7 +93,7 @@ describe("helper app", () => {
     }
     assert.deepEqual(got, ahead.map((b) => b.id), "served from the pool, in order, P1 already holds them");
     // the pool refills; an empty pool deals on demand, delivering to P1 first
-    for (let i = 0; i < 100 && delivered.length === mark; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && delivered.length === mark; i++) await new Promise((r) => setTimeout(r, 10));
     const all = delivered.slice(before).flat().map((x) => decodeBundle(x).id);
     assert.equal(new Set(all).size, all.length, "no id dealt twice");
     const other = { ...paramsJson, d: 128 };
@@ -103,7 +103,7 @@ describe("helper app", () => {
     assert.ok(delivered.slice(mark).flat().some((x) => decodeBundle(x).id === b.id));
     // let the background fill for the new parameters finish before the next test
     const filled = () => delivered.slice(mark).some((batch) => batch.length === 3 && decodeBundle(batch[0]).params.d === 128);
-    for (let i = 0; i < 200 && !filled(); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 2000 && !filled(); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(filled());
   });
 
