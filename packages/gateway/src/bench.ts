@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
 import type { GatewayClient } from "./client.ts";
-import { faceOp, giveConsent, registerDevice, type SimDevice } from "./device-sim.ts";
+import { faceOp, giveConsent, registerDevice, syntheticFaces, type SimDevice } from "./device-sim.ts";
 import { startLocalStack } from "./stack.ts";
 
 export interface E2eBenchOptions {
@@ -101,17 +101,9 @@ function summarise(suite: string, r: Awaited<ReturnType<typeof drive>>, extra: R
 
 /** A distinct synthetic face per index (xorshift Gaussian-ish vector) and a second capture of it. */
 export function syntheticFace(i: number, d = 512): { enrol: Float32Array; again: Float32Array } {
-  let s = (0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0 || 1;
-  const rnd = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32 - 0.5;
-  };
-  const enrol = Float32Array.from({ length: d }, () => rnd() + rnd() + rnd());
-  return { enrol, again: enrol.map((x) => x + 0.15 * (rnd() + rnd() + rnd())) };
+  const f = syntheticFaces(0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b), d);
+  const enrol = f.face();
+  return { enrol, again: f.recapture(enrol) };
 }
 
 /** CPU time (user + system) of a process so far, ms, from /proc (Linux); undefined elsewhere. */

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
 import type { GatewayClient } from "./client.ts";
-import { deregister, embedImage, faceOp, giveConsent, registerDevice, resend, type Outcome, type SimDevice } from "./device-sim.ts";
+import { deregister, embedImage, faceOp, giveConsent, registerDevice, resend, syntheticFaces, type Outcome, type SimDevice } from "./device-sim.ts";
 
 export interface DemoRow {
   person: string;
@@ -74,23 +74,13 @@ async function engineFaces(notes: string[]): Promise<{ cast: Record<string, Face
 
 /** Deterministic stand-in embeddings: a random unit vector per person, a noisy copy for a new capture. */
 export function precomputedFaces(d = 512): { cast: Record<string, Faces>; stranger: Float32Array } {
-  let s = 0x9e3779b9;
-  const rnd = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32 - 0.5;
-  };
-  const vec = () => Float32Array.from({ length: d }, () => rnd() + rnd() + rnd());
-  const near = (v: Float32Array) => v.map((x) => x + 0.15 * (rnd() + rnd() + rnd()));
+  const f = syntheticFaces(0x9e3779b9, d);
   const cast: Record<string, Faces> = {};
   for (const p of CAST) {
-    const v = vec();
-    cast[p.key] = { enrol: v, again: near(v) };
+    const v = f.face();
+    cast[p.key] = { enrol: v, again: f.recapture(v) };
   }
-  return { cast, stranger: vec() };
+  return { cast, stranger: f.face() };
 }
 
 export async function runDemo(o: { admin: GatewayClient; device?: GatewayClient; useEngine?: boolean; log?: (line: string) => void }): Promise<DemoResult> {

@@ -135,3 +135,23 @@ export async function embedImage(
   if (!r.ok) throw Object.assign(new Error(`${file}: ${r.error}`), { code: r.error });
   return { embedding: r.embedding, liveness: r.liveness };
 }
+
+/**
+ * Deterministic stand-in embeddings for demos and benchmarks (xorshift32; each coordinate a sum of
+ * three uniforms): `face()` draws a new face, `recapture(v)` a noisy second capture of it.
+ */
+export function syntheticFaces(seed: number, d = 512): { face(): Float32Array; recapture(v: Float32Array): Float32Array } {
+  let s = seed >>> 0 || 1;
+  const rnd = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  return {
+    face: () => Float32Array.from({ length: d }, () => rnd() + rnd() + rnd()),
+    recapture: (v) => v.map((x) => x + 0.15 * (rnd() + rnd() + rnd())),
+  };
+}
