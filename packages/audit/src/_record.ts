@@ -6,7 +6,18 @@
  *   body_n = { v: 1, seq, time, role, requester, op, templateId, session, outcome, code, prev }
  *   hash_n = base64url(SHA-256(utf8(canonicalJson(body_n))))
  *   sig_n  = base64url(sign(auditKey, utf8(canonicalJson(body_n))))      (Ed25519, or SM2 for GM)
+ *            or "" (unsigned): only the last record of each write is signed
  *   prev_1 = GENESIS (43 × "A", i.e. 32 zero bytes), prev_n = hash_{n-1};  seq = 1, 2, 3, …
+ *
+ * Signing rule: the records stored by one write (a group commit, or one `append` in a caller's
+ * transaction) are signed once, on the last of them; the earlier ones carry `sig = ""`. An unsigned
+ * record is covered by the next signed record through the hash chain: changing it changes its hash,
+ * which breaks `prev` of the record after it, and re-hashing every record up to the next signed one
+ * would need a new signature there. So a chain verifies only if every signature present is valid
+ * AND its last record (the head) is signed; a chain ending in unsigned records (e.g. cut right after
+ * one) is broken with reason `unsigned-head`. `sig` is not part of the body, so a signature on a
+ * middle record is checked when present but adds nothing the next one does not already cover. Chains
+ * written when every record was signed still verify unchanged (body and hash are defined as before).
  *
  * Records never hold shares, features or keys (REQUIREMENTS R20): every field is a short token, and
  * anything that looks like an encoded blob is refused (see BLOB_RE).
@@ -43,6 +54,7 @@ export interface AuditRecord {
   code: string | null;
   prev: string;
   hash: string;
+  /** base64url signature over the body, or "" on a record that is not the last of its write. */
   sig: string;
 }
 
@@ -100,12 +112,14 @@ export function bodyOf(r: Omit<AuditRecord, "hash" | "sig">): RecordBody {
   };
 }
 
-export function bodyBytes(r: Omit<AuditRecord, "hash" | "sig">): Uint8Array {
-  return utf8(canonicalJson(bodyOf(r)));
+/** The canonical body serialised once: the bytes that are signed, and their hash. */
+export function digestBody(r: Omit<AuditRecord, "hash" | "sig">): { bytes: Uint8Array; hash: string } {
+  const bytes = utf8(canonicalJson(bodyOf(r)));
+  return { bytes, hash: toBase64url(new Uint8Array(createHash("sha256").update(bytes).digest())) };
 }
 
 export function hashOf(r: Omit<AuditRecord, "hash" | "sig">): string {
-  return toBase64url(new Uint8Array(createHash("sha256").update(bodyBytes(r)).digest()));
+  return digestBody(r).hash;
 }
 
 export type BrokenReason =
@@ -116,6 +130,7 @@ export type BrokenReason =
   | "bad-signature" // the signature does not verify under the audit key
   | "broken-link" // prev ≠ hash of the previous record
   | "role-changed" // a record claims another server role than the chain's first
+  | "unsigned-head" // the chain ends in unsigned records: named at the first record no signature covers
   | "truncated"; // fewer records than the expected head
 
 export interface VerifyResult {
@@ -123,7 +138,10 @@ export interface VerifyResult {
   /** Records checked (up to and including the first broken one). */
   records: number;
   firstBroken?: { seq: number; reason: BrokenReason; detail?: string };
-  /** Last good record: seq and hash (an anchor to keep elsewhere to detect tail truncation later). */
+  /**
+   * Last record covered by a valid signature (itself signed, or followed by a signed record through
+   * an intact chain): seq and hash, an anchor to keep elsewhere to detect tail truncation later.
+   */
   head: { seq: number; hash: string };
 }
 
@@ -132,12 +150,17 @@ export interface VerifyOptions {
   expectHead?: { seq: number; hash: string };
 }
 
-/** Walk a chain in seq order and name the first broken record. */
+/**
+ * Walk a chain in seq order and name the first broken record. Every signature present is checked;
+ * an unsigned record counts as good only once a later signed record covers it, so the chain must
+ * end in a signed record (else `unsigned-head`, named at the first record no signature covers).
+ */
 export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>, publicKey: PublicKey, options: VerifyOptions = {}): Promise<VerifyResult> {
   let expected = 1;
   let prevHash = GENESIS;
   let role: string | undefined;
   let count = 0;
+  // head: the last record covered by a valid signature; prevHash / expected - 1: the last record walked
   const head = { seq: 0, hash: GENESIS };
   const broken = (seq: number, reason: BrokenReason, detail?: string): VerifyResult => ({ ok: false, records: count, firstBroken: { seq, reason, ...(detail ? { detail } : {}) }, head: { ...head } });
   let matchedHead = false;
@@ -153,14 +176,17 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
     }
     if (r.seq > expected) return broken(expected, "missing", `next record has seq ${r.seq}`);
     if (r.seq < expected) return broken(r.seq, "out-of-order", `expected seq ${expected}`);
-    if (hashOf(r) !== r.hash) return broken(r.seq, "hash-mismatch");
-    let sig: Uint8Array;
-    try {
-      sig = fromBase64url(r.sig);
-    } catch {
-      return broken(r.seq, "bad-signature", "not base64url");
+    const { bytes, hash } = digestBody(r);
+    if (hash !== r.hash) return broken(r.seq, "hash-mismatch");
+    if (r.sig !== "") {
+      let sig: Uint8Array;
+      try {
+        sig = fromBase64url(r.sig);
+      } catch {
+        return broken(r.seq, "bad-signature", "not base64url");
+      }
+      if (!(await verify(publicKey, bytes, sig))) return broken(r.seq, "bad-signature");
     }
-    if (!(await verify(publicKey, bodyBytes(r), sig))) return broken(r.seq, "bad-signature");
     if (r.prev !== prevHash) return broken(r.seq, "broken-link");
     role ??= r.role;
     if (r.role !== role) return broken(r.seq, "role-changed", `chain role ${role}, record role ${r.role}`);
@@ -169,9 +195,17 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
       matchedHead = true;
     }
     prevHash = r.hash;
-    head.seq = r.seq;
-    head.hash = r.hash;
     expected++;
+    if (r.sig !== "") {
+      // this signature covers the record and, through the chain, every unsigned one before it
+      head.seq = r.seq;
+      head.hash = r.hash;
+    }
+  }
+  const last = expected - 1;
+  if (head.seq < last) {
+    const span = head.seq + 1 === last ? `seq ${last}` : `seq ${head.seq + 1}–${last}`;
+    return broken(head.seq + 1, "unsigned-head", `chain ends at seq ${last} without a signature; none covers ${span}`);
   }
   if (options.expectHead && !matchedHead && options.expectHead.seq > 0) {
     return broken(head.seq + 1, "truncated", `chain ends at seq ${head.seq}, expected at least ${options.expectHead.seq}`);

@@ -9,15 +9,20 @@
  *   reconcile(await exportChain(dbP0), await exportChain(dbP1));        // sessions one side only recorded
  *
  * Appends are serialised in-process and atomic: records waiting while a write is in flight are
- * chained, signed one by one and stored by the next multi-row INSERT (group commit, one statement).
+ * chained and hashed one by one and stored together by the next write (group commit: one SQLite
+ * transaction or one PostgreSQL multi-row INSERT). Each write carries exactly one signature, on its
+ * last record; the earlier records of the batch have `sig = ""` and are covered by that signature
+ * through the hash chain (see _record.ts). So the stored chain always ends in a signed record, and
+ * a verifier refuses one that does not (`unsigned-head`).
  * The head is kept in memory; the primary key on `seq` refuses an insert when another writer got
  * there first (the head is then re-read and the batch rebuilt), so a chain can never fork.
  * `append(entry, { trx })` joins a caller's transaction so that an operation and its audit record
- * commit together (it reads the head inside the transaction; on PostgreSQL under a table lock).
+ * commit together (it reads the head inside the transaction; on PostgreSQL under a table lock); its
+ * one record is a write of its own, so it is signed.
  */
 import { migrate, sql, type Db, type DbMigration, type Kysely } from "@privface/db";
 import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
-import { AuditError, GENESIS, bodyBytes, checkField, checkTime, hashOf, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
+import { AuditError, GENESIS, checkField, checkTime, digestBody, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
 export { AuditError, GENESIS, reconcile, verifyRecords, hashOf } from "./_record.ts";
 export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
@@ -115,9 +120,18 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
       code: checkField("code", entry.code),
     };
   };
-  const build = async (fields: Fields, head: { seq: number; hash: string }): Promise<AuditRecord> => {
-    const partial = { ...fields, seq: head.seq + 1, prev: head.hash };
-    return { ...partial, hash: hashOf(partial), sig: toBase64url(await signer.sign(bodyBytes(partial))) };
+  // Chain and hash the records of one write; sign only the last (it covers the others through the
+  // chain). The body is serialised once per record, for both the hash and the signature.
+  const build = async (batch: Fields[], head: { seq: number; hash: string }): Promise<AuditRecord[]> => {
+    const out: AuditRecord[] = [];
+    for (const [i, fields] of batch.entries()) {
+      const partial = { ...fields, seq: head.seq + 1, prev: head.hash };
+      const { bytes, hash } = digestBody(partial);
+      const sig = i === batch.length - 1 ? toBase64url(await signer.sign(bytes)) : "";
+      out.push({ ...partial, hash, sig });
+      head = { seq: partial.seq, hash };
+    }
+    return out;
   };
   const toRow = (r: AuditRecord) => ({
     seq: r.seq, time: r.time, role: r.role, requester: r.requester, op: r.op, template_id: r.templateId,
@@ -143,8 +157,8 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
   // primary key on seq refuses the insert if another writer got there first, and we re-read.
   let cachedHead: { seq: number; hash: string } | null = null;
 
-  // Group commit: appends that arrive while a write is in flight go into the next multi-row INSERT
-  // (one statement, atomic on both dialects). Each record is still hashed and signed on its own.
+  // Group commit: appends that arrive while a write is in flight go into the next write (atomic on
+  // both dialects). Each record is hashed on its own; the write is signed once, on its last record.
   let pending: { fields: Fields; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void }[] = [];
   let flushing = false;
   const MAX_BATCH = 256;
@@ -157,13 +171,8 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
         pending = pending.slice(MAX_BATCH);
         try {
           const records = await withRetry(async () => {
-            let head = cachedHead ?? (await headOf(db.kysely));
-            const out: AuditRecord[] = [];
-            for (const p of batch) {
-              const rec = await build(p.fields, head);
-              out.push(rec);
-              head = { seq: rec.seq, hash: rec.hash };
-            }
+            const out = await build(batch.map((p) => p.fields), cachedHead ?? (await headOf(db.kysely)));
+            const last = out[out.length - 1];
             try {
               if (insertSqlite) await db.exclusive(() => insertSqlite(out));
               else await db.kysely.insertInto(AUDIT_TABLE).values(out.map(toRow)).execute();
@@ -171,7 +180,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
               cachedHead = null;
               throw e;
             }
-            cachedHead = head;
+            cachedHead = { seq: last.seq, hash: last.hash };
             return out;
           });
           batch.forEach((p, i) => p.resolve(records[i]));
@@ -188,7 +197,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
     const fields = fieldsOf(entry);
     cachedHead = null; // the caller's transaction may commit or roll back: read the head afresh next time
     if (db.dialect === "postgres") await sqlLock(k);
-    const record = await build(fields, await headOf(k));
+    const [record] = await build([fields], await headOf(k));
     await k.insertInto(AUDIT_TABLE).values(toRow(record)).execute();
     return record;
   };

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Db } from "@privface/db";
 import { generateSigningKeyPair, type KeyPair } from "@privface/crypto";
-import { createAuditLog, verifyChain, exportChain, reconcile, AUDIT_TABLE, type AuditLog } from "../src/index.ts";
+import { createAuditLog, verifyChain, verifyRecords, exportChain, reconcile, hashOf, AUDIT_TABLE, type AuditLog, type AuditRecord } from "../src/index.ts";
 
 export interface DbFactory {
   name: string;
@@ -44,6 +44,9 @@ export function auditContract(f: DbFactory): void {
     assert.equal(chain[3].code, "AUTH_EXPIRED");
     assert.equal(chain[0].code, null);
     assert.equal(chain[1].prev, chain[0].hash);
+    // one append per write: every record signed, i.e. the format of chains written before
+    // signatures were per write — such chains still verify
+    assert.ok(chain.every((x) => x.sig !== ""));
     const empty = await f.make();
     assert.deepEqual(await verifyChain(empty, key), { ok: true, records: 0, head: { seq: 0, hash: chain[0].prev } });
   });
@@ -69,6 +72,70 @@ export function auditContract(f: DbFactory): void {
     assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 3, reason: "hash-mismatch" });
     await db.kysely.updateTable(AUDIT_TABLE).set({ hash: chain[2].hash, prev: chain[2].hash }).where("seq", "=", 3).execute();
     assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 3, reason: "hash-mismatch" });
+  });
+
+  test(`[${f.name}] one signature per write: a batch of 8 appends signs only its last record`, async () => {
+    const db = await f.make();
+    const key = await generateSigningKeyPair("INTL");
+    const log = await createAuditLog(db, { role: "p0", signingKey: key });
+    const returned = await Promise.all(Array.from({ length: 8 }, (_, i) => log.append({ requester: "gateway", op: "verify", session: `b-${i}`, outcome: "ok" })));
+    const chain = await exportChain(db);
+    assert.deepEqual(chain.map((r) => r.sig !== ""), [false, false, false, false, false, false, false, true]);
+    assert.deepEqual(returned, chain);
+    // a second write (and a joined transaction) each add exactly one signature, on their last record
+    await Promise.all(Array.from({ length: 3 }, (_, i) => log.append({ requester: "gateway", op: "verify", session: `c-${i}`, outcome: "ok" })));
+    await db.kysely.transaction().execute(async (trx) => {
+      await log.append({ requester: "gateway", op: "commit", session: "t", outcome: "ok" }, { trx });
+    });
+    await log.append({ requester: "gateway", op: "verify", session: "d", outcome: "ok" });
+    const all = await exportChain(db);
+    assert.deepEqual(all.filter((r) => r.sig !== "").map((r) => r.seq), [8, 11, 12, 13]);
+    assert.deepEqual(await verifyChain(db, key), { ok: true, records: 13, head: { seq: 13, hash: all[12].hash } });
+    assert.deepEqual(await log.head(), { seq: 13, hash: all[12].hash });
+  });
+
+  test(`[${f.name}] unsigned records: covered by the next signature; a changed one, an unsigned head or a cut tail is broken`, async () => {
+    const db = await f.make();
+    const key = await generateSigningKeyPair("INTL");
+    const log = await createAuditLog(db, { role: "p0", signingKey: key });
+    await log.append({ requester: "gateway", op: "verify", session: "s-1", outcome: "ok" });
+    await Promise.all(["s-2", "s-3", "s-4", "s-5"].map((session) => log.append({ requester: "gateway", op: "verify", session, outcome: "ok" })));
+    const chain = await exportChain(db);
+    assert.deepEqual(chain.map((r) => r.sig !== ""), [true, false, false, false, true]);
+    assert.equal((await verifyChain(db, key)).ok, true);
+
+    // a changed unsigned record: its hash no longer matches …
+    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "refused" }).where("seq", "=", 3).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 3, reason: "hash-mismatch" });
+    // … re-hashing it breaks the link of the next record …
+    const forged = (i: number, over: Partial<AuditRecord>): AuditRecord => {
+      const r = { ...chain[i], ...over };
+      return { ...r, hash: hashOf(r) };
+    };
+    const r3 = forged(2, { outcome: "refused" });
+    await db.kysely.updateTable(AUDIT_TABLE).set({ hash: r3.hash }).where("seq", "=", 3).execute();
+    const v = await verifyChain(db, key);
+    assert.deepEqual(v.firstBroken, { seq: 4, reason: "broken-link" });
+    assert.deepEqual(v.head, { seq: 1, hash: chain[0].hash }); // the last record a signature covers
+    // … and re-hashing up to the signed record needs a signature the forger cannot make
+    const r4 = forged(3, { prev: r3.hash });
+    const r5 = forged(4, { prev: r4.hash });
+    assert.deepEqual((await verifyRecords([chain[0], chain[1], r3, r4, r5], key)).firstBroken, { seq: 5, reason: "bad-signature" });
+    // stripping the last signature does not help either
+    assert.deepEqual((await verifyRecords([chain[0], chain[1], r3, r4, { ...r5, sig: "" }], key)).firstBroken?.reason, "unsigned-head");
+
+    // an unsigned head, or a chain cut right after an unsigned record, is broken at the first uncovered record
+    assert.deepEqual((await verifyRecords([...chain.slice(0, 4), { ...chain[4], sig: "" }], key)).firstBroken?.seq, 2);
+    const cut = await verifyRecords(chain.slice(0, 3), key);
+    assert.equal(cut.ok, false);
+    assert.deepEqual(cut.firstBroken && { seq: cut.firstBroken.seq, reason: cut.firstBroken.reason }, { seq: 2, reason: "unsigned-head" });
+    assert.deepEqual(cut.head, { seq: 1, hash: chain[0].hash });
+    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "ok", hash: chain[2].hash }).where("seq", "=", 3).execute();
+    await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 4).execute();
+    assert.deepEqual((await verifyChain(db, key)).firstBroken?.reason, "unsigned-head");
+    // cut back to a signed record, the shorter chain is valid (only an anchor shows the cut, as before)
+    await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 2).execute();
+    assert.equal((await verifyChain(db, key)).ok, true);
   });
 
   test(`[${f.name}] a forger who turns a refusal into ok and recomputes the hash still fails the signature`, async () => {

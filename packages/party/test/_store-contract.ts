@@ -3,9 +3,11 @@
  * (test/pg/store.test.ts) through a factory that opens a fresh database each time.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createDecipheriv, randomBytes } from "node:crypto";
 import { test } from "node:test";
-import type { Db } from "@privface/db";
+import { migrate, toBytes, type Db } from "@privface/db";
+import { aad, encrypt } from "../src/store/_aead.ts";
+import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "../src/store/_migrations.ts";
 import { createPartyStore, StoreError, type PartyStore, type PartyStoreOptions, type StoreErrorCode } from "../src/store/index.ts";
 
 export interface StoreFixture {
@@ -38,7 +40,8 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_templates: ["template_id", "model_version", "status", "key_id", "share", "created_at", "updated_at"],
   party_sessions: ["session", "kind", "state", "template_id", "model_version", "old_model_version", "created_at", "updated_at"],
   party_verifications: ["session", "template_id", "model_version", "item_id", "created_at"],
-  party_pool: ["seq", "id", "key_id", "item", "added_at", "used_at", "session"],
+  party_pool: ["seq", "id", "key_id", "item_key", "added_at", "used_at", "session"],
+  party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
   party_migrations: ["name", "timestamp"],
   party_migrations_lock: ["id", "is_locked"],
@@ -269,8 +272,61 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.equal((await f.store.takeItem()).id, "item-5");
       await rejectsCode(f.store.takeItem(), "POOL_EXHAUSTED");
       assert.equal(await f.store.poolLevel(), 0);
-      const used = await f.db.kysely.selectFrom("party_pool").select(["item", "used_at"]).execute();
-      assert.ok(used.every((r) => r.item === null && r.used_at !== null), "used items keep no ciphertext");
+      const used = await f.db.kysely.selectFrom("party_pool").select(["item_key", "key_id", "used_at"]).execute();
+      assert.ok(used.every((r) => r.item_key === null && r.key_id === null && r.used_at !== null), "used items keep no item key");
+    }));
+
+  test(`${label}: a used item's ciphertext cannot be opened (its key is gone); purge deletes it`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f);
+      const items = Array.from({ length: 3 }, (_, i) => ({ id: `k-${i}`, bytes: share(3000) }));
+      await f.store.addItems(items);
+      const raw = async (itemId: string) => {
+        const p = await f.db.kysely.selectFrom("party_pool").select(["seq", "key_id", "item_key"]).where("id", "=", itemId).executeTakeFirstOrThrow();
+        const b = await f.db.kysely.selectFrom("party_pool_items").select("item").where("seq", "=", p.seq).executeTakeFirst();
+        return { keyId: p.key_id, itemKey: p.item_key === null ? null : toBytes(p.item_key), item: b ? toBytes(b.item) : undefined };
+      };
+      const before = await raw("k-0");
+      assert.equal(before.keyId, "k1");
+      assert.equal(before.itemKey?.length, 61, "1 + iv 12 + key 32 + tag 16");
+      assert.equal(before.item?.length, 3000 + 29);
+      // The ciphertext is under a per-item key, not under the data key.
+      assert.throws(() => gcmOpen(key1, before.item!, `privface/party/poolitem/v1\0P0\0k-0`));
+      assert.throws(() => gcmOpen(key1, before.item!, `privface/party/pool/v1\0P0\0k-0`));
+      await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), itemId: "k-0" });
+      const after = await raw("k-0");
+      assert.equal(after.itemKey, null, "the wrapped item key is erased in the verify transaction");
+      assert.equal(after.keyId, null);
+      assert.deepEqual(after.item, before.item, "the ciphertext is left for later (off the hot path)");
+      // Nothing left in the database opens it: not the data key, not any stored wrapped key.
+      assert.throws(() => gcmOpen(key1, after.item!, `privface/party/poolitem/v1\0P0\0k-0`));
+      for (const k of await f.db.kysely.selectFrom("party_pool").select("item_key").where("item_key", "is not", null).execute()) {
+        const wrapped = toBytes(k.item_key);
+        const other = gcmOpen(key1, wrapped, `privface/party/poolkey/v1\0P0\0k-1`, true) ?? gcmOpen(key1, wrapped, `privface/party/poolkey/v1\0P0\0k-2`, true);
+        assert.ok(other, "the other items' keys unwrap");
+        assert.throws(() => gcmOpen(other, after.item!, `privface/party/poolitem/v1\0P0\0k-0`));
+      }
+      // purge deletes the used ciphertexts (whatever usedItemsMs), keeps the unused ones and the marker.
+      await f.store.takeItem(sid());
+      const r = await f.store.purge({ sessionsMs: 60_000, usedItemsMs: 60_000 });
+      assert.deepEqual(r, { sessions: 0, items: 0, ciphertexts: 2 });
+      assert.equal((await raw("k-0")).item, undefined);
+      assert.equal((await raw("k-1")).item, undefined);
+      assert.ok((await raw("k-2")).item);
+      await rejectsCode(f.store.markUsed("k-0"), "ITEM_REUSED");
+      assert.deepEqual((await f.store.markUsed("k-2")).bytes, items[2].bytes);
+      assert.deepEqual(await f.store.purge({ sessionsMs: 60_000, usedItemsMs: 60_000 }), { sessions: 0, items: 0, ciphertexts: 1 });
+    }));
+
+  test(`${label}: addItems reuses the space of used ciphertexts`, () =>
+    withStore(async (f) => {
+      await f.store.addItems(Array.from({ length: 10 }, (_, i) => ({ id: `a-${i}`, bytes: share(100) })));
+      for (let i = 0; i < 10; i++) await f.store.takeItem();
+      const count = async () => Number((await f.db.kysely.selectFrom("party_pool_items").select((e) => e.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+      assert.equal(await count(), 10);
+      await f.store.addItems([{ id: "a-10", bytes: share(100) }]);
+      assert.equal(await count(), 1, "the used ciphertexts were swept before the insert");
+      assert.equal((await f.store.takeItem()).id, "a-10");
     }));
 
   test(`${label}: concurrent takes never hand out the same item`, () =>
@@ -395,7 +451,16 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       ]);
       const store = await f.reopen({ dataKeys: { current: "k1", keys } });
       await rejectsCode(store.rotateDataKey("k3"), "KEY_UNKNOWN");
+      const blobs = async () => (await f.db.kysely.selectFrom("party_pool_items").select(["seq", "item"]).orderBy("seq").execute()).map((r) => Buffer.from(toBytes(r.item)).toString("hex"));
+      const wrappedBefore = await f.db.kysely.selectFrom("party_pool").select("item_key").where("id", "=", "r-2").executeTakeFirstOrThrow();
+      const blobsBefore = await blobs();
       assert.deepEqual(await store.rotateDataKey("k2"), { templates: 1, items: 1 });
+      // Items: only the item key is re-wrapped (under k2); the ciphertext is untouched.
+      assert.deepEqual(await blobs(), blobsBefore);
+      const wrappedAfter = await f.db.kysely.selectFrom("party_pool").select(["item_key", "key_id"]).where("id", "=", "r-2").executeTakeFirstOrThrow();
+      assert.equal(wrappedAfter.key_id, "k2");
+      assert.notDeepEqual(toBytes(wrappedAfter.item_key), toBytes(wrappedBefore.item_key));
+      assert.ok(gcmOpen(key2, toBytes(wrappedAfter.item_key), `privface/party/poolkey/v1\0P0\0r-2`));
       assert.deepEqual(await store.rotateDataKey("k2"), { templates: 0, items: 0 });
       assert.equal((await store.templateVersions(id))[0].keyId, "k2");
       keys.delete("k1");
@@ -451,11 +516,43 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await f.store.prepare(pending, tid(), "v1", share());
       f.clock.t += 10_000;
       const r = await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 });
-      assert.deepEqual(r, { sessions: 2, items: 1 }); // the verification + the committed enrolment; item g-1
+      assert.deepEqual(r, { sessions: 2, items: 1, ciphertexts: 1 }); // the verification + the committed enrolment; item g-1
       assert.equal((await f.store.getSession(pending))?.state, "prepared");
       assert.equal(await f.store.poolLevel(), 1);
-      assert.deepEqual(await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 }), { sessions: 0, items: 0 });
+      assert.deepEqual(await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 }), { sessions: 0, items: 0, ciphertexts: 0 });
     }));
+
+  test(`${label}: migration 002 keeps a 001 pool: used markers stay used, unused items get per-item keys`, async () => {
+    const db = await openFresh();
+    try {
+      await migrate(db, { "001_init": partyMigrations["001_init"] }, { table: PARTY_MIGRATIONS_TABLE });
+      const t = T0;
+      const old = Array.from({ length: 4 }, (_, i) => ({ id: `old-${i}`, bytes: share(500 + i) }));
+      for (const [i, it] of old.entries()) {
+        const used = i < 2;
+        await db.kysely
+          .insertInto("party_pool")
+          .values({ id: it.id, key_id: used ? null : "k1", item: used ? null : encrypt(key1, it.bytes, aad("pool", "P0", it.id)), added_at: t, used_at: used ? t : null, session: null })
+          .execute();
+      }
+      // The highest seq was purged: a new item must not get it again.
+      const top = await db.kysely.insertInto("party_pool").values({ id: "old-top", key_id: null, item: null, added_at: t, used_at: t, session: null }).returning("seq").executeTakeFirstOrThrow();
+      await db.kysely.deleteFrom("party_pool").where("id", "=", "old-top").execute();
+      const store = await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) }, now: () => t });
+      assert.equal(await store.poolLevel(), 2);
+      const rows = await db.kysely.selectFrom("party_pool").select(["id", "item_key"]).where("used_at", "is", null).execute();
+      assert.ok(rows.every((r) => toBytes(r.item_key).length === 61), "converted to wrapped per-item keys at open");
+      await rejectsCode(store.markUsed("old-0"), "ITEM_REUSED");
+      assert.deepEqual(await store.addItems([{ id: "old-1", bytes: share(8) }]), { added: 0 });
+      assert.deepEqual((await store.takeItem()).bytes, old[2].bytes);
+      assert.deepEqual((await store.markUsed("old-3")).bytes, old[3].bytes);
+      await store.addItems([{ id: "new-0", bytes: share(8) }]);
+      const fresh = await db.kysely.selectFrom("party_pool").select("seq").where("id", "=", "new-0").executeTakeFirstOrThrow();
+      assert.ok(Number(fresh.seq) > Number(top.seq), "seq is never reused");
+    } finally {
+      await closeDb(db);
+    }
+  });
 
   test(`${label}: migrations are idempotent and the store reopens over existing data`, () =>
     withStore(async (f) => {
@@ -463,4 +560,17 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       const again = await f.reopen();
       assert.deepEqual((await again.loadActive(id)).share, sh);
     }));
+}
+
+/** AES-256-GCM open of a store blob (0x01 | iv 12 | body | tag 16), independent of the store's code. */
+function gcmOpen(key: Uint8Array, blob: Uint8Array, ad?: string, orUndefined = false): Uint8Array | undefined {
+  try {
+    const d = createDecipheriv("aes-256-gcm", key, blob.subarray(1, 13));
+    if (ad !== undefined) d.setAAD(Buffer.from(ad, "utf8"));
+    d.setAuthTag(blob.subarray(blob.length - 16));
+    return new Uint8Array(Buffer.concat([d.update(blob.subarray(13, blob.length - 16)), d.final()]));
+  } catch (err) {
+    if (orUndefined) return undefined;
+    throw err;
+  }
 }

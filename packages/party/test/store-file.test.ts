@@ -59,6 +59,28 @@ for (const mode of ["on", "fast"] as const) {
   });
 }
 
+test("sqlite file: a used item's wrapped key is gone from the file, the WAL and a later backup", async () => {
+  const path = join(dir, "used.sqlite");
+  const db = await openDb(path);
+  const store = await createPartyStore(db, { role: "P1", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } });
+  const s = sid();
+  const id = tid();
+  await store.prepare(s, id, "v1", share(512));
+  await store.commit(s);
+  await store.addItems(Array.from({ length: 30 }, (_, i) => ({ id: `w-${i}`, bytes: share(29_000) })));
+  const row = await db.kysely.selectFrom("party_pool").select("item_key").where("id", "=", "w-7").executeTakeFirstOrThrow();
+  const wrapped = toBytes(row.item_key);
+  db.sqlite!.pragma("wal_checkpoint(TRUNCATE)");
+  assert.ok(contains(rawFiles(path), wrapped), "the scan finds the wrapped key before use (the scan works)");
+  await store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", nonce: nonce(), expires: Date.now() + 10_000, itemId: "w-7" });
+  const out = join(dir, "used-backup.sqlite");
+  await store.backup(out);
+  assert.ok(!contains(readFileSync(out), wrapped), "not in a backup taken after the commit");
+  db.sqlite!.pragma("wal_checkpoint(TRUNCATE)");
+  assert.ok(!contains(rawFiles(path), wrapped), "zeroed in the main file (secure_delete) once checkpointed");
+  await closeDb(db);
+});
+
 test("sqlite file: aborted enrolment leaves no ciphertext behind", async () => {
   const path = join(dir, "abort.sqlite");
   const db = await openDb(path);

@@ -14,7 +14,11 @@ const TAG = 16;
 export const KEY_BYTES = 32;
 
 /** AAD = "privface/party/<what>/v1" NUL role NUL id parts joined by NUL (inputs never contain NUL). */
-export function aad(what: "share" | "pool", role: string, ...ids: string[]): Buffer {
+/**
+ * "pool": a v1 pool item under the data key (only items migrated from 001). "poolkey": a per-item key
+ * wrapped under the data key; "poolitem": a pool item under its per-item key.
+ */
+export function aad(what: "share" | "pool" | "poolkey" | "poolitem", role: string, ...ids: string[]): Buffer {
   return Buffer.from([`privface/party/${what}/v1`, role, ...ids].join("\0"), "utf8");
 }
 

@@ -7,7 +7,14 @@
 import { bytesType, sql, timestampType, type DbMigration } from "@privface/db";
 
 export const PARTY_MIGRATIONS_TABLE = "party_migrations";
-export const PARTY_TABLES = ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_authorisations"] as const;
+export const PARTY_TABLES = ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_pool_items", "party_authorisations"] as const;
+
+/**
+ * `party_pool.item_key` of an item migrated from 001 whose ciphertext is still under the data key
+ * (one zero byte; a wrapped key is 61 bytes). The store converts such items to per-item keys when it
+ * opens (and in rotateDataKey), see _store.ts.
+ */
+export const LEGACY_ITEM_KEY = new Uint8Array([0]);
 
 export const partyMigrations: Record<string, DbMigration> = {
   "001_init": {
@@ -76,6 +83,63 @@ export const partyMigrations: Record<string, DbMigration> = {
         .addColumn("expires", ts, (c) => c.notNull())
         .execute();
       await k.schema.createIndex("party_authorisations_expires").on("party_authorisations").column("expires").execute();
+    },
+  },
+  /**
+   * Per-item keys (crypto-erasure of used pool items). Each item's ciphertext moves to its own table
+   * `party_pool_items` (seq → item, AES-256-GCM under a random per-item key); `party_pool` keeps the
+   * item key wrapped under the data key (`item_key`, ~61 bytes, NULL once used). Using an item then
+   * erases 61 bytes in a small row instead of zeroing a 29 KB overflow chain in the hot transaction;
+   * the undecryptable ciphertext is deleted later in bulk (addItems, purge).
+   *
+   * Existing data: used markers are kept as they are (their ciphertext is already NULL). Unused items
+   * are kept, not dropped (the pool is refilled from the helper anyway, but a silently emptied pool
+   * would make the next verifications fail until the refill): their v1 ciphertext (under the data
+   * key) moves to `party_pool_items` unchanged and `item_key` is set to LEGACY_ITEM_KEY. A migration
+   * has no keys, so the store re-encrypts them under per-item keys when it opens.
+   *
+   * The table is rebuilt rather than altered: SQLite cannot drop `item`, which the 001 CHECK names.
+   */
+  "002_pool_item_keys": {
+    async up(k, { dialect }) {
+      const ts = timestampType(dialect);
+      const bytes = bytesType(dialect);
+      const legacy = dialect === "postgres" ? sql`'\\x00'::bytea` : sql`x'00'`;
+      await k.schema
+        .createTable("party_pool_items")
+        .addColumn("seq", dialect === "postgres" ? "bigint" : "integer", (c) => c.primaryKey()) // SQLite: the rowid
+        .addColumn("item", bytes, (c) => c.notNull())
+        .execute();
+      await sql`insert into party_pool_items (seq, item) select seq, item from party_pool where item is not null`.execute(k);
+      if (dialect === "postgres") {
+        // In place: dropping `item` drops the 001 CHECK that names it; the bigserial sequence stays.
+        await sql`alter table party_pool add column item_key bytea`.execute(k);
+        await sql`update party_pool set item_key = ${legacy} where item is not null`.execute(k);
+        await sql`alter table party_pool drop column item`.execute(k);
+        await sql`alter table party_pool add constraint party_pool_key_used check ((item_key is null) = (used_at is not null))`.execute(k);
+        return;
+      }
+      // SQLite: new table, copy, swap. sqlite_sequence keeps the old high-water mark, so a seq is never
+      // reused (an orphaned ciphertext of a purged marker must never meet a new item with its seq).
+      await k.schema
+        .createTable("party_pool_v2")
+        .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "text", (c) => c.notNull().unique())
+        .addColumn("key_id", "text")
+        .addColumn("item_key", bytes)
+        .addColumn("added_at", ts, (c) => c.notNull())
+        .addColumn("used_at", ts)
+        .addColumn("session", "text")
+        .addCheckConstraint("party_pool_key_used", sql`(item_key is null) = (used_at is not null)`)
+        .execute();
+      await sql`insert into party_pool_v2 (seq, id, key_id, item_key, added_at, used_at, session)
+        select seq, id, key_id, case when item is null then null else ${legacy} end, added_at, used_at, session from party_pool`.execute(k);
+      const hw = await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'party_pool'`.execute(k);
+      await sql`drop table party_pool`.execute(k);
+      await sql`alter table party_pool_v2 rename to party_pool`.execute(k);
+      await sql`delete from sqlite_sequence where name in ('party_pool', 'party_pool_v2')`.execute(k);
+      if (hw.rows[0]) await sql`insert into sqlite_sequence (name, seq) values ('party_pool', ${hw.rows[0].seq})`.execute(k);
+      await k.schema.createIndex("party_pool_used").on("party_pool").columns(["used_at", "seq"]).execute();
     },
   },
 };

@@ -6,12 +6,13 @@
  * it (so a missing key rolls the operation back). An optional authorisation is consumed in the same
  * transaction as the operation it authorises: both happen, or neither.
  */
+import { randomBytes } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { migrate, toBytes, toMs, type Db } from "@privface/db";
 import { KEY_BYTES, aad, decrypt, encrypt } from "./_aead.ts";
 import { StoreError } from "./_errors.ts";
 import { createExec, isUniqueViolation, type Tx } from "./_exec.ts";
-import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
+import { LEGACY_ITEM_KEY, PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
 import type {
   AbortResult,
   Authorisation,
@@ -45,6 +46,7 @@ const MAX_SHARE = 1 << 20;
 const MAX_ITEM = 64 << 20;
 const AUTH_PURGE_EVERY_MS = 1000;
 const ADD_CHUNK = 64;
+const SWEEP_CHUNK = 500;
 
 function str(value: unknown, name: string, re: RegExp): string {
   if (typeof value !== "string") throw new TypeError(`${name} must be a string, got ${typeof value}`);
@@ -90,7 +92,8 @@ function checkKey(id: unknown, key: unknown): void {
 // ---------------------------------------------------------------------------------------------
 type TemplateRow = { template_id: string; model_version: string; status: TemplateStatus; key_id: string | null; share: unknown; created_at: unknown; updated_at: unknown };
 type SessionRow = { session: string; kind: TxnKind; state: TxnState; template_id: string; model_version: string; old_model_version: string | null; created_at: unknown; updated_at: unknown };
-type PoolRow = { seq: unknown; id: string; key_id: string | null; item: unknown; used_at: unknown };
+/** A pool row joined with its ciphertext (`item`: NULL once swept). */
+type PoolRow = { seq: unknown; id: string; key_id: string | null; item_key: unknown; item: unknown; used_at?: unknown };
 
 const toSession = (r: SessionRow): TxnSession => ({
   session: r.session,
@@ -133,8 +136,35 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     ({ keyId: currentKeyId, blob: encrypt(keyFor(currentKeyId), share, aad("share", role, tid, mv)) });
   const openShare = (r: { key_id: string | null; share: unknown }, tid: string, mv: string) =>
     decrypt(keyFor(r.key_id), toBytes(r.share), aad("share", role, tid, mv));
-  const sealItem = (id: string, b: Uint8Array) => ({ keyId: currentKeyId, blob: encrypt(keyFor(currentKeyId), b, aad("pool", role, id)) });
-  const openItem = (r: { key_id: string | null; item: unknown }, id: string) => decrypt(keyFor(r.key_id), toBytes(r.item), aad("pool", role, id));
+
+  // Pool items: each under its own random key (AAD binds role and item id); the item key is stored
+  // wrapped under the data key. Erasing the 61-byte wrapped key makes the ciphertext garbage.
+  const wrapItemKey = (id: string, itemKey: Uint8Array) => ({ keyId: currentKeyId, wrapped: encrypt(keyFor(currentKeyId), itemKey, aad("poolkey", role, id)) });
+  const sealItem = (id: string, b: Uint8Array) => {
+    const itemKey = randomBytes(KEY_BYTES);
+    const out = { ...wrapItemKey(id, itemKey), blob: encrypt(itemKey, b, aad("poolitem", role, id)) };
+    itemKey.fill(0);
+    return out;
+  };
+  const isLegacy = (r: { item_key: unknown }) => {
+    const k = toBytes(r.item_key);
+    return k.length === LEGACY_ITEM_KEY.length && k[0] === LEGACY_ITEM_KEY[0];
+  };
+  const unwrapItemKey = (r: { key_id: string | null; item_key: unknown }, id: string) => decrypt(keyFor(r.key_id), toBytes(r.item_key), aad("poolkey", role, id));
+  const openItem = (r: PoolRow): Uint8Array => {
+    if (r.item === null || r.item === undefined) throw new StoreError("INTEGRITY", "pool item has no ciphertext");
+    if (isLegacy(r)) return decrypt(keyFor(r.key_id), toBytes(r.item), aad("pool", role, r.id)); // migrated from 001
+    const itemKey = unwrapItemKey(r, r.id);
+    try {
+      return decrypt(itemKey, toBytes(r.item), aad("poolitem", role, r.id));
+    } finally {
+      itemKey.fill(0);
+    }
+  };
+  // PostgreSQL: lock the pool row only (the ciphertext side of a LEFT JOIN cannot be locked).
+  const pgLockPool = db.dialect === "postgres" ? " FOR UPDATE OF p" : "";
+  const pgSkipPool = db.dialect === "postgres" ? " FOR UPDATE OF p SKIP LOCKED" : "";
+  const POOL_SELECT = "SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at, b.item FROM party_pool p LEFT JOIN party_pool_items b ON b.seq = p.seq";
 
   // --- pieces that run inside a transaction ---------------------------------------------------
   async function consumeAuth(tx: Tx, auth: Authorisation, t: number): Promise<void> {
@@ -206,18 +236,85 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
   }
 
   async function takeInTx(tx: Tx, session: string | null, t: number): Promise<PoolItem> {
-    const row = await tx.get<PoolRow>(`SELECT seq, id, key_id, item FROM party_pool WHERE used_at IS NULL ORDER BY seq LIMIT 1${pgSkip}`);
+    const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.used_at IS NULL ORDER BY p.seq LIMIT 1${pgSkipPool}`);
     if (!row) throw new StoreError("POOL_EXHAUSTED", "no unused correlated randomness in the pool");
-    await tx.run("UPDATE party_pool SET used_at = ?, session = ?, item = NULL, key_id = NULL WHERE seq = ?", [t, session, row.seq]);
-    return { id: row.id, bytes: openItem(row, row.id) };
+    return useRow(tx, row, session, t);
   }
 
   async function useInTx(tx: Tx, id: string, session: string | null, t: number): Promise<PoolItem> {
-    const row = await tx.get<PoolRow>(`SELECT seq, id, key_id, item, used_at FROM party_pool WHERE id = ?${pgLock}`, [id]);
+    const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.id = ?${pgLockPool}`, [id]);
     if (!row) throw new StoreError("ITEM_UNKNOWN", "no pool item with this id");
     if (row.used_at !== null && row.used_at !== undefined) throw new StoreError("ITEM_REUSED", "pool item was already used");
-    await tx.run("UPDATE party_pool SET used_at = ?, session = ?, item = NULL, key_id = NULL WHERE seq = ?", [t, session, row.seq]);
-    return { id: row.id, bytes: openItem(row, row.id) };
+    return useRow(tx, row, session, t);
+  }
+
+  /**
+   * Marks the item used and erases its wrapped key (crypto-erasure: the ciphertext in
+   * party_pool_items can no longer be decrypted and is deleted later by sweepUsed). Decrypts before
+   * the update so a missing key or a bad ciphertext rolls the transaction back with the item unused.
+   */
+  async function useRow(tx: Tx, row: PoolRow, session: string | null, t: number): Promise<PoolItem> {
+    const bytes = openItem(row);
+    await tx.run("UPDATE party_pool SET used_at = ?, session = ?, item_key = NULL, key_id = NULL WHERE seq = ?", [t, session, row.seq]);
+    // A 001 item not yet converted is under the data key itself: its ciphertext must go now.
+    if (isLegacy(row)) await tx.run("DELETE FROM party_pool_items WHERE seq = ?", [row.seq]);
+    return { id: row.id, bytes };
+  }
+
+  /**
+   * Deletes the ciphertexts of used (or purged) pool items, at most `limit`, with `below` set only
+   * those with seq < the oldest unused item (an index seek; what P0's take order leaves behind).
+   * They are undecryptable garbage, so SQLite deletes them without zeroing (secure_delete FAST): the
+   * pages go to the freelist and are reused by the next refill.
+   */
+  async function sweepUsed(tx: Tx, limit: number, from: unknown = null, to: unknown = null): Promise<number> {
+    const s = db.sqlite;
+    if (s) s.pragma("secure_delete = FAST");
+    try {
+      if (from === null) {
+        return await tx.run(
+          `DELETE FROM party_pool_items WHERE seq IN (SELECT seq FROM party_pool_items
+             WHERE seq < coalesce((SELECT min(seq) FROM party_pool WHERE used_at IS NULL), 9223372036854775807) ORDER BY seq LIMIT ${limit})`,
+        );
+      }
+      return await tx.run(
+        `DELETE FROM party_pool_items WHERE seq >= ? AND seq <= ?
+           AND NOT EXISTS (SELECT 1 FROM party_pool p WHERE p.seq = party_pool_items.seq AND p.used_at IS NULL)`,
+        [from, to],
+      );
+    } finally {
+      if (s) s.pragma(`secure_delete = ${secureDelete === "on" ? "ON" : "FAST"}`);
+    }
+  }
+
+  /** Re-encrypts unused items migrated from 001 (LEGACY_ITEM_KEY) under per-item keys; rows whose data key is missing stay. */
+  async function convertLegacy(): Promise<number> {
+    let converted = 0;
+    let after: unknown = -1;
+    for (;;) {
+      const rows = await exec.read((tx) =>
+        tx.all<{ seq: unknown }>(`SELECT seq FROM party_pool WHERE used_at IS NULL AND item_key = ? AND seq > ? ORDER BY seq LIMIT ${ADD_CHUNK}`, [
+          Buffer.from(LEGACY_ITEM_KEY),
+          after,
+        ]),
+      );
+      if (rows.length === 0) return converted;
+      after = rows[rows.length - 1].seq;
+      converted += await exec.tx(async (tx) => {
+        let n = 0;
+        for (const { seq } of rows) {
+          const r = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.seq = ? AND p.used_at IS NULL${pgLockPool}`, [seq]);
+          if (!r || !isLegacy(r) || r.key_id === null || !keys.has(r.key_id)) continue;
+          const plain = openItem(r);
+          const sealed = sealItem(r.id, plain);
+          plain.fill(0);
+          await tx.run("UPDATE party_pool_items SET item = ? WHERE seq = ?", [sealed.blob, seq]);
+          await tx.run("UPDATE party_pool SET key_id = ?, item_key = ? WHERE seq = ?", [sealed.keyId, sealed.wrapped, seq]);
+          n++;
+        }
+        return n;
+      });
+    }
   }
 
   async function checkpoint(): Promise<void> {
@@ -282,6 +379,9 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     if (out.state === "aborted" && !out.repeated) await checkpoint();
     return out;
   }
+
+  // Items migrated from 001 get per-item keys before the store is used (a no-op afterwards: one index range).
+  await convertLegacy();
 
   // --- the store --------------------------------------------------------------------------------
   const store: PartyStore = {
@@ -415,8 +515,16 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
         added += await exec.tx(async (tx) => {
           const t = now();
           let n = 0;
+          // Make room first: the freed pages of used ciphertexts take the new ones (no file growth).
+          await sweepUsed(tx, 2 * ADD_CHUNK);
           for (const s of chunk) {
-            n += await tx.run("INSERT INTO party_pool (id, key_id, item, added_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", [s.id, s.keyId, s.blob, t]);
+            const r = await tx.get<{ seq: unknown }>(
+              "INSERT INTO party_pool (id, key_id, item_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",
+              [s.id, s.keyId, s.wrapped, t],
+            );
+            if (!r) continue;
+            await tx.run("INSERT INTO party_pool_items (seq, item) VALUES (?, ?)", [r.seq, s.blob]);
+            n++;
           }
           return n;
         });
@@ -478,14 +586,24 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       if (typeof opts !== "object" || opts === null) throw new TypeError("opts must be { sessionsMs, usedItemsMs }");
       const sessionsMs = duration(opts.sessionsMs, "opts.sessionsMs");
       const usedItemsMs = duration(opts.usedItemsMs, "opts.usedItemsMs");
-      return exec.tx(async (tx) => {
+      const out = await exec.tx(async (tx) => {
         const t = now();
         let sessions = await tx.run("DELETE FROM party_verifications WHERE created_at < ?", [t - sessionsMs]);
         sessions += await tx.run("DELETE FROM party_sessions WHERE state <> 'prepared' AND updated_at < ?", [t - sessionsMs]);
         const items = await tx.run("DELETE FROM party_pool WHERE used_at IS NOT NULL AND used_at < ?", [t - usedItemsMs]);
         await tx.run("DELETE FROM party_authorisations WHERE expires < ?", [t]);
-        return { sessions, items };
+        return { sessions, items, ciphertexts: 0 };
       });
+      // Ciphertexts of used items (whatever their age: their keys are gone), in chunks of
+      // SWEEP_CHUNK per transaction. One read lists them; each chunk re-checks in its transaction.
+      const garbage = await exec.read((tx) =>
+        tx.all<{ seq: unknown }>("SELECT b.seq FROM party_pool_items b LEFT JOIN party_pool p ON p.seq = b.seq WHERE p.seq IS NULL OR p.used_at IS NOT NULL ORDER BY b.seq"),
+      );
+      for (let i = 0; i < garbage.length; i += SWEEP_CHUNK) {
+        const chunk = garbage.slice(i, i + SWEEP_CHUNK);
+        out.ciphertexts += await exec.tx((tx) => sweepUsed(tx, SWEEP_CHUNK, chunk[0].seq, chunk[chunk.length - 1].seq));
+      }
+      return out;
     },
 
     async rotateDataKey(newKeyId) {
@@ -518,16 +636,21 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
         templates += n;
         if (n < BATCH) break;
       }
+      // Pool items: 001 leftovers are re-encrypted under per-item keys (now under newKeyId); the rest
+      // only get their 61-byte item key re-wrapped, the ciphertexts stay as they are.
+      items += await convertLegacy();
       for (;;) {
         const n = await exec.tx(async (tx) => {
-          const rows = await tx.all<PoolRow>(`SELECT seq, id, key_id, item FROM party_pool WHERE item IS NOT NULL AND key_id <> ? LIMIT ${BATCH}${pgLock}`, [
-            newKeyId,
-          ]);
+          const rows = await tx.all<{ seq: unknown; id: string; key_id: string | null; item_key: unknown }>(
+            `SELECT seq, id, key_id, item_key FROM party_pool WHERE used_at IS NULL AND key_id <> ? LIMIT ${BATCH}${pgLock}`,
+            [newKeyId],
+          );
           for (const r of rows) {
-            const plain = openItem(r, r.id);
-            const sealed = sealItem(r.id, plain);
-            plain.fill(0);
-            await tx.run("UPDATE party_pool SET key_id = ?, item = ? WHERE seq = ?", [sealed.keyId, sealed.blob, r.seq]);
+            if (isLegacy(r)) throw new StoreError("KEY_UNKNOWN", `pool item under missing key ${JSON.stringify(r.key_id)} (add it and rerun)`);
+            const itemKey = unwrapItemKey(r, r.id);
+            const w = wrapItemKey(r.id, itemKey);
+            itemKey.fill(0);
+            await tx.run("UPDATE party_pool SET key_id = ?, item_key = ? WHERE seq = ?", [w.keyId, w.wrapped, r.seq]);
           }
           return rows.length;
         });

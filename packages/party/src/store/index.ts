@@ -7,7 +7,9 @@
  *   party's data key; AAD binds role, template id and model version; key id stored per row).
  * - Two-phase enrolment (`prepare` → `commit` | `abort`), staged model upgrades (`stageUpgrade` →
  *   `promoteUpgrade` | `discardUpgrade`), erasure (`erase`).
- * - The correlated-randomness pool (encrypted at rest, each item used at most once, even across crashes).
+ * - The correlated-randomness pool (encrypted at rest under per-item keys wrapped by the data key; each
+ *   item used at most once, even across crashes; a used item's key is erased in the transaction that
+ *   uses it, its ciphertext deleted later).
  * - Single-use authorisation nonces.
  * - The verify hot path `beginVerify`: one transaction that consumes the authorisation, loads the
  *   active share, takes a pool item and records the session.
@@ -173,8 +175,11 @@ export interface PartyStore {
   beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult>;
 
   // --- housekeeping and keys ---
-  /** Deletes verify records and finished sessions older than `sessionsMs`, and used pool markers older than `usedItemsMs`. */
-  purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number }>;
+  /**
+   * Deletes verify records and finished sessions older than `sessionsMs`, used pool markers older than
+   * `usedItemsMs`, and the (undecryptable) ciphertexts of all used pool items.
+   */
+  purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
   /** Makes `newKeyId` current and re-encrypts every stored share and unused pool item under it. */
   rotateDataKey(newKeyId: string): Promise<{ templates: number; items: number }>;
   /** SQLite only: online backup to `path` (+ `path.label.json` marking it as C3 data). */
