@@ -21,7 +21,11 @@ import {
   PostgresDialect,
   SqliteAdapter,
   SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
   type DialectAdapter,
+  type Driver,
+  type SqliteDialectConfig,
   type Migration,
   type MigrationProvider,
 } from "kysely";
@@ -119,7 +123,8 @@ function openSqlite(path: string, options: OpenDbOptions): Db {
     sqlite.close();
     throw err;
   }
-  const kysely = new Kysely<any>({ dialect: new TransactionalDdlSqliteDialect({ database: sqlite }) });
+  const mutex = new Mutex();
+  const kysely = new Kysely<any>({ dialect: new TransactionalDdlSqliteDialect({ database: sqlite }, mutex) });
   return {
     kysely,
     dialect: "sqlite",
@@ -127,7 +132,7 @@ function openSqlite(path: string, options: OpenDbOptions): Db {
     path,
     sqlite,
     pool: undefined,
-    exclusive: (fn) => kysely.connection().execute(async () => fn()),
+    exclusive: (fn) => mutex.run(fn),
   };
 }
 
@@ -141,9 +146,75 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
     return true;
   }
 }
+/**
+ * The single SQLite connection's lock, shared by Kysely (its driver takes it for every query and
+ * transaction) and `exclusive`. Taking a free lock is synchronous, and a synchronous `fn` (a few
+ * better-sqlite3 statements) runs to its end without a promise turn: `exclusive` on the hot paths
+ * costs no more than the statements (Kysely's `connection().execute()` built a Kysely per call).
+ */
+class Mutex {
+  #locked = false;
+  #waiters: (() => void)[] = [];
+  lock(): Promise<void> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+  unlock(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#locked = false;
+  }
+  run<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.#locked) return this.lock().then(() => this.#finish(fn));
+    this.#locked = true;
+    return this.#finish(fn);
+  }
+  #finish<T>(fn: () => T | Promise<T>): Promise<T> {
+    let out: T | Promise<T>;
+    try {
+      out = fn();
+    } catch (e) {
+      this.unlock();
+      return Promise.reject(e);
+    }
+    if (!(out instanceof Promise)) {
+      this.unlock();
+      return Promise.resolve(out);
+    }
+    return out.finally(() => this.unlock());
+  }
+}
+class SharedLockSqliteDriver extends SqliteDriver {
+  readonly #mutex: Mutex;
+  constructor(config: SqliteDialectConfig, mutex: Mutex) {
+    super(config);
+    this.#mutex = mutex;
+  }
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#mutex.lock();
+    return super.acquireConnection();
+  }
+  override async releaseConnection(): Promise<void> {
+    await super.releaseConnection();
+    this.#mutex.unlock();
+  }
+}
 class TransactionalDdlSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  readonly #mutex: Mutex;
+  constructor(config: SqliteDialectConfig, mutex: Mutex) {
+    super(config);
+    this.#config = config;
+    this.#mutex = mutex;
+  }
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
+  }
+  override createDriver(): Driver {
+    return new SharedLockSqliteDriver(this.#config, this.#mutex);
   }
 }
 

@@ -73,6 +73,29 @@ test("sqlite: exclusive() serialises raw statements with Kysely transactions", a
   }
 });
 
+test("sqlite: Kysely queries wait for exclusive(); a failing exclusive() releases the lock", async () => {
+  const db = await openDb(":memory:");
+  try {
+    await db.kysely.schema.createTable("w").addColumn("v", "integer").execute();
+    const order: string[] = [];
+    const held = db.exclusive(async () => {
+      db.sqlite!.prepare("INSERT INTO w VALUES (1)").run();
+      await new Promise((r) => setTimeout(r, 20));
+      order.push("exclusive-end");
+    });
+    const q = db.kysely.selectFrom("w").selectAll().execute().then((rows) => (order.push("query"), rows));
+    await held;
+    assert.equal((await q).length, 1);
+    assert.deepEqual(order, ["exclusive-end", "query"]);
+    await assert.rejects(db.exclusive(() => { throw new Error("boom"); }), /boom/);
+    await assert.rejects(db.exclusive(async () => { throw new Error("later"); }), /later/);
+    assert.equal((await db.exclusive(() => db.sqlite!.prepare("SELECT count(*) AS n FROM w").get() as { n: number })).n, 1);
+    assert.equal((await db.kysely.selectFrom("w").selectAll().execute()).length, 1);
+  } finally {
+    await closeDb(db);
+  }
+});
+
 test("openDb and helpers refuse bad arguments", async () => {
   await assert.rejects(openDb(""), TypeError);
   await assert.rejects(openDb("mysql://x/y"), RangeError);

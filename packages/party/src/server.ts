@@ -1,6 +1,7 @@
 /**
- * Binds the party app to its I/O: HTTPS mutual-TLS server (gateway API, peer and helper endpoints,
- * and the `/v1/link` WebSocket for MPC frames — P0 dials P1), the store and audit log in the party's
+ * Binds the party app to its I/O: HTTPS mutual-TLS server (gateway API, peer and helper endpoints;
+ * the same gateway API over the `/v1/rpc` WebSocket, which the gateway's client uses; the
+ * `/v1/link` WebSocket for MPC frames — P0 dials P1), the store and audit log in the party's
  * database, the pool refill loop (P0 asks the helper for batches when the pool is below the
  * low-water mark; the helper delivers P1's halves first) and the recovery pass (at start-up and
  * every RECOVERY_INTERVAL_S). `startParty(config)` → { port, close }.
@@ -13,7 +14,7 @@ import { openDb, closeDb } from "@privface/db";
 import { MODEL } from "@privface/device";
 import { decodeBatch, readSeedFile } from "@privface/helper/seed";
 import { makeParams, type Params } from "@privface/mpc";
-import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
 import { createPartyApp, type PeerSessionStatus } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createPartyMetrics } from "./metrics.ts";
@@ -150,6 +151,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
     log,
   });
   server.on("request", nodeHandler(app.app, { maxBodyBytes: party === "P1" ? 256 << 20 : 1 << 20 }));
+  const rpc = serveRpc(server, app.app); // the gateway API over one WebSocket per client (transport rpc.ts)
 
   async function peerStatus(sessions: string[]): Promise<PeerSessionStatus[]> {
     const r = await requestJson(agent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
@@ -208,6 +210,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
       closed = true;
       for (const t of timers) clearInterval(t);
       await transport.close();
+      rpc.close();
       agent.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -53,3 +53,36 @@ export function decodeFrame(buf: Uint8Array): Frame {
     payload: new Uint8Array(b.subarray(HEADER + len)),
   };
 }
+
+/**
+ * A link message carries one or more encoded frames, each preceded by its length (u32 BE): frames
+ * sent in the same event-loop turn (the same round of concurrent sessions) travel as one WebSocket
+ * message and one TLS record instead of one each.
+ */
+export function packFrames(frames: Uint8Array[]): Buffer {
+  let size = 0;
+  for (const f of frames) size += 4 + f.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const f of frames) {
+    out.writeUInt32BE(f.length, at);
+    out.set(f, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
+/** The encoded frames of a link message (views into `msg`); FRAME_INVALID when the lengths do not add up. */
+export function unpackFrames(msg: Uint8Array): Uint8Array[] {
+  const b = Buffer.from(msg.buffer, msg.byteOffset, msg.length);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < b.length; ) {
+    if (at + 4 > b.length) throw new TransportError("FRAME_INVALID", "truncated frame length");
+    const len = b.readUInt32BE(at);
+    if (at + 4 + len > b.length) throw new TransportError("FRAME_INVALID", `frame length ${len} beyond the message`);
+    out.push(b.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  if (out.length === 0) throw new TransportError("FRAME_INVALID", "empty link message");
+  return out;
+}

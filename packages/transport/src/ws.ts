@@ -10,11 +10,18 @@ import type { Duplex } from "node:stream";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import WebSocket, { WebSocketServer } from "ws";
 import { Mailbox } from "./_mailbox.ts";
-import { decodeFrame, encodeFrame } from "./_frame.ts";
+import { decodeFrame, encodeFrame, packFrames, unpackFrames } from "./_frame.ts";
 import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Role, type Transport } from "./_types.ts";
 import { roleOfCertificate, type TlsMaterial } from "./tls.ts";
 
 export const LINK_PATH = "/v1/link";
+
+/**
+ * WebSocket clients mask their frames so that a browser's script cannot steer bytes on the wire
+ * (proxy cache poisoning). Between two servers inside mutual TLS there is no such script; an
+ * all-zero mask makes ws skip the masking and unmasking passes (a copy of every payload each side).
+ */
+export const zeroMask = (mask: Uint8Array): void => void mask.fill(0);
 
 export interface WsTransportOptions {
   role: Role;
@@ -36,8 +43,8 @@ export interface WsTransportOptions {
 }
 
 export interface WsTransport extends Transport {
-  /** Frames refused (wrong sender, undecodable); for metrics and tests. */
-  readonly stats: { refused: number; sent: number; received: number };
+  /** Frames refused (wrong sender, undecodable), frames sent and received, link messages received. */
+  readonly stats: { refused: number; sent: number; received: number; messages: number };
 }
 
 export function createWsTransport(o: WsTransportOptions): WsTransport {
@@ -45,7 +52,8 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   const mailbox = new Mailbox({ receiveTimeoutMs: o.receiveTimeoutMs ?? 5_000 });
   const links = new Map<Role, WebSocket>();
   const waiters = new Map<Role, Set<() => void>>();
-  const stats = { refused: 0, sent: 0, received: 0 };
+  const stats = { refused: 0, sent: 0, received: 0, messages: 0 };
+  const outbox = new Map<WebSocket, Buffer[]>();
   const accept = new Set(o.accept ?? []);
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
@@ -70,23 +78,28 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
         ws.close(1003, "binary frames only");
         return;
       }
-      let f: Frame;
+      let chunks: Uint8Array[];
+      let frames: Frame[];
       try {
-        f = decodeFrame(data as Buffer);
+        chunks = unpackFrames(data as Buffer);
+        frames = chunks.map(decodeFrame);
       } catch {
         stats.refused++;
         ws.close(1008, "invalid frame");
         return;
       }
-      if (f.from !== role) {
+      if (frames.some((f) => f.from !== role)) {
         stats.refused++;
-        event("refused", role, `frame claims sender ${f.from}`);
+        event("refused", role, `frame claims a sender other than ${role}`);
         ws.close(1008, "frame sender does not match certificate role");
         return;
       }
-      stats.received++;
-      o.capture?.("in", role, data as Buffer);
-      mailbox.deliver(f);
+      stats.messages++;
+      frames.forEach((f, i) => {
+        stats.received++;
+        o.capture?.("in", role, chunks[i]);
+        mailbox.deliver(f);
+      });
     });
     ws.on("close", () => {
       if (links.get(role) === ws) {
@@ -131,6 +144,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
         perMessageDeflate: false,
         maxPayload: 16 << 20,
         handshakeTimeout: 5_000,
+        generateMask: zeroMask,
       });
       let opened = false;
       ws.on("upgrade", (res) => {
@@ -203,7 +217,15 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       }
       stats.sent++;
       o.capture?.("out", to, buf);
-      ws.send(buf);
+      // frames sent in this event-loop turn leave together (packFrames)
+      const q = outbox.get(ws);
+      if (q) return void q.push(buf);
+      outbox.set(ws, [buf]);
+      setImmediate(() => {
+        const frames = outbox.get(ws)!;
+        outbox.delete(ws);
+        if (ws!.readyState === WebSocket.OPEN) ws!.send(packFrames(frames));
+      });
     },
     receive(session: string, opts: ReceiveOptions): Promise<Frame> {
       return mailbox.receive(session, opts);

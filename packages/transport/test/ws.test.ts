@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { createMtlsServer, createWsTransport, encodeFrame, LINK_PATH, type TlsMaterial } from "../src/index.ts";
+import { createMtlsServer, createWsTransport, encodeFrame, LINK_PATH, packFrames, type TlsMaterial, type WsTransport } from "../src/index.ts";
 import { transportContract } from "../src/contract.ts";
 import { makeTestPki, type TestPki } from "./_certs.ts";
 
@@ -70,10 +70,44 @@ describe("ws transport: roles and certificates", () => {
       const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { ...mat("p0"), minVersion: "TLSv1.3" });
       await new Promise((r) => ws.on("open", r));
       const code = new Promise<number>((r) => ws.on("close", (c) => r(c)));
-      ws.send(encodeFrame("helper", { session: "forged", step: 0, seq: 0, payload: new Uint8Array([1]) }));
+      ws.send(packFrames([encodeFrame("helper", { session: "forged", step: 0, seq: 0, payload: new Uint8Array([1]) })]));
       assert.equal(await code, 1008);
       await assert.rejects(b.receive("forged", { from: "helper", timeoutMs: 100 }), { code: "TIMEOUT" });
       assert.ok((b as { stats: { refused: number } }).stats.refused >= 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it("sends the frames of one event-loop turn as one link message", async () => {
+    const { a, b, port, close } = await pair();
+    try {
+      const stats = (b as WsTransport).stats;
+      const before = { ...stats };
+      await Promise.all([0, 1, 2].map((i) => a.send("p1", { session: `turn-${i}`, step: 1, seq: 0, payload: new Uint8Array([i]) })));
+      for (const i of [0, 1, 2]) assert.equal((await b.receive(`turn-${i}`, { from: "p0" })).payload[0], i);
+      assert.deepEqual([stats.received - before.received, stats.messages - before.messages], [3, 1]);
+      // the wire shape: three length-prefixed frames in one message, as a raw p0 client sees it accepted
+      const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { ...mat("p0"), minVersion: "TLSv1.3" });
+      await new Promise((r) => ws.on("open", r));
+      ws.send(packFrames([0, 1].map((i) => encodeFrame("p0", { session: `raw-${i}`, step: 2, seq: 0, payload: new Uint8Array([7 + i]) }))));
+      assert.equal((await b.receive("raw-0", { from: "p0" })).payload[0], 7);
+      assert.equal((await b.receive("raw-1", { from: "p0" })).payload[0], 8);
+      ws.terminate();
+    } finally {
+      await close();
+    }
+  });
+
+  it("closes the link on a message whose frame lengths do not add up", async () => {
+    const { port, close } = await pair();
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}${LINK_PATH}`, { ...mat("p0"), minVersion: "TLSv1.3" });
+      await new Promise((r) => ws.on("open", r));
+      const code = new Promise<number>((r) => ws.on("close", (c) => r(c)));
+      const packed = packFrames([encodeFrame("p0", { session: "cut", step: 1, seq: 0, payload: new Uint8Array(10) })]);
+      ws.send(packed.subarray(0, packed.length - 3));
+      assert.equal(await code, 1008);
     } finally {
       await close();
     }

@@ -54,7 +54,7 @@ export function register(program: Command): void {
       const opts = { home, ports: { helper, p0, p1 }, env, onLog: (s: string, l: string) => (/failed|error/.test(l) ? err(`[${s}] ${l}`) : undefined) };
       const servers = await Promise.all([spawnServer("helper", opts), spawnServer("p1", opts, profArgs("p1")), spawnServer("p0", opts, profArgs("p0"))]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
-      const client = { P0: createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, maxSockets: C }), P1: createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, maxSockets: C }) };
+      const client = { P0: createPartyClient({ url: `https://127.0.0.1:${p0}`, tls }), P1: createPartyClient({ url: `https://127.0.0.1:${p1}`, tls }) };
       try {
         const keys = {
           gateway: await readKeyPairFile(join(home, "keys", "gateway-signing.json")),
