@@ -98,9 +98,13 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
   }
 
   let refilling: Promise<void> | null = null;
-  function refill(): Promise<void> {
+  // After a failed refill (helper down, or P1 refusing the delivery) the timer waits 0.5, 1, 2 … 30 s
+  // before asking again: each attempt makes the helper deal a whole batch.
+  let failures = 0;
+  let retryAt = 0;
+  function refill(force = false): Promise<void> {
     if (party !== "P0") return Promise.resolve();
-    if (!refilling) {
+    if (!refilling && (force || Date.now() >= retryAt)) {
       refilling = (async () => {
         try {
           let level = await store.poolLevel();
@@ -112,7 +116,9 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
             metrics.refills.inc({ outcome: "ok" });
             level += added;
           }
+          failures = 0;
         } catch (e) {
+          retryAt = Date.now() + Math.min(30_000, 500 * 2 ** failures++);
           metrics.refills.inc({ outcome: "failed" });
           log({ event: "refill_failed", reason: (e as Error).message });
         } finally {
@@ -120,7 +126,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
         }
       })();
     }
-    return refilling;
+    return refilling ?? Promise.resolve();
   }
   const app = createPartyApp({
     party,
@@ -205,7 +211,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
   return {
     port: (server.address() as AddressInfo).port,
     recover,
-    refill,
+    refill: () => refill(true),
     async close() {
       closed = true;
       for (const t of timers) clearInterval(t);
