@@ -164,6 +164,7 @@ export interface ConsentRow {
   given_at: number;
   withdrawn_at: number | null;
 }
+export type ConsentState = "none" | "given" | "withdrawn";
 export interface DecisionRow {
   id: string;
   person_id: string;
@@ -298,6 +299,22 @@ export class Store {
     }
     const r = await this.k.selectFrom("persons").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? person(r) : undefined;
+  }
+  /**
+   * The person and the state of their latest consent receipt, in one statement on SQLite (the
+   * admission path of every challenge and face request needs both).
+   */
+  async getPersonWithConsent(id: string): Promise<{ person: PersonRow; consent: ConsentState } | undefined> {
+    if (this.fast) {
+      const row = await this.raw((f) => f.getPersonWithConsent.get(id) as ({ consent_state: string | null } & Record<string, unknown>) | undefined);
+      if (!row) return undefined;
+      const { consent_state, ...rest } = row;
+      return { person: person(rest), consent: (consent_state ?? "none") as ConsentState };
+    }
+    const p = await this.getPerson(id);
+    if (!p) return undefined;
+    const c = await this.latestConsent(id);
+    return { person: p, consent: !c ? "none" : c.withdrawn_at !== null ? "withdrawn" : "given" };
   }
   async findPersonByIndex(merchantId: string, idIndex: string): Promise<PersonRow | undefined> {
     const r = await this.k.selectFrom("persons").selectAll().where("merchant_id", "=", merchantId).where("id_index", "=", idIndex).executeTakeFirst();
@@ -453,6 +470,10 @@ function prepareFast(sqlite: NonNullable<Db["sqlite"]>) {
     getPerson: sqlite.prepare("SELECT * FROM persons WHERE id = ?"),
     setTemplate: sqlite.prepare("UPDATE persons SET template_id = ?, model_version = ? WHERE id = ?"),
     personVerified: sqlite.prepare("UPDATE persons SET failed_count = 0, last_verified_at = ? WHERE id = ?"),
+    // the same order as latestConsent below: newest given_at, then highest id
+    getPersonWithConsent: sqlite.prepare(
+      "SELECT p.*, (SELECT CASE WHEN c.withdrawn_at IS NULL THEN 'given' ELSE 'withdrawn' END FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_state FROM persons p WHERE p.id = ?",
+    ),
     latestConsent: sqlite.prepare("SELECT * FROM consents WHERE person_id = ? ORDER BY given_at DESC, id DESC LIMIT 1"),
     insertDecision: sqlite.prepare(
       "INSERT INTO decisions (id, person_id, merchant_id, device_id, op, decision, reason, model_version, at, us) VALUES (@id, @person_id, @merchant_id, @device_id, @op, @decision, @reason, @model_version, @at, @us)",

@@ -31,6 +31,8 @@ export interface E2eBenchOptions {
   enrolWarmup?: number;
   /** use a running stack instead: its gateway URL, CA file contents and admin token */
   gateway?: { url: string; ca?: Buffer; token: string };
+  /** write V8 CPU profiles here: the gateway process's (gateway/, at its exit) and this process's during e2e-verify (client/) */
+  cpuProfDir?: string;
   log?: (line: string) => void;
 }
 
@@ -131,6 +133,23 @@ function cpuPerRequest(before: Record<string, number | undefined>, after: Record
   return out;
 }
 
+/** Profiles this process (the simulated devices) with the inspector; the returned function stops and writes the profile. */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import("node:inspector/promises");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const { dirname } = await import("node:path");
+  const s = new Session();
+  s.connect();
+  await s.post("Profiler.enable");
+  await s.post("Profiler.start");
+  return async (file) => {
+    const { profile } = await s.post("Profiler.stop");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+    s.disconnect();
+  };
+}
+
 /** Polls P0's health until its pool holds `target` bundles (P1 holds every id P0 holds). */
 async function waitPoolFull(home: string, p0Url: string, target: number, ms: number): Promise<void> {
   const { createPartyClient } = await import("@privface/party/client");
@@ -175,6 +194,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       PRIVFACE_GATEWAY_LIMIT_DEVICE_PER_MIN: "1000000",
       PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
       PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
+      ...(o.cpuProfDir ? { PRIVFACE_GATEWAY_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${join(o.cpuProfDir, "gateway")}` } : {}),
     };
     for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)) });
     say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
@@ -228,6 +248,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     await drive(warm, concurrency, async (i) => (await faceOp(client, devices[i % devices.length], ids[i % persons], "verify", faces[i % persons].again)).ok);
     say(`e2e-verify: ${requests} verifications, ${concurrency} devices …`);
     let rejects = 0;
+    const prof = o.cpuProfDir ? await startProfile() : undefined;
     const cpu1 = cpuSnapshot(pids);
     const verify = await drive(requests, concurrency, async (i) => {
       const p = i % persons;
@@ -236,6 +257,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
     });
     const verifyCpu = cpuPerRequest(cpu1, cpuSnapshot(pids), requests);
+    if (prof) await prof(join(o.cpuProfDir!, "client", "e2e-verify.cpuprofile"));
     return [
       summarise("e2e-enrol", enrol, { concurrency, enrolled, cpu_ms_per_request: enrolCpu }),
       summarise("e2e-verify", verify, { concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu }),

@@ -19,7 +19,7 @@ import { ChallengeStore, type Challenge } from "./_challenges.ts";
 import { randomId, randomToken, sha256b64u } from "./_crypto.ts";
 import { blindIndex, makeIdentityKeys, maskIdNumber, maskName, maskPhone, openField, sealField, type IdentityKeys } from "./_identity.ts";
 import { RateLimiter, type RateLimits } from "./_limits.ts";
-import { Store, migrateGateway, type DeviceRow, type PersonRow } from "./_store.ts";
+import { Store, migrateGateway, type ConsentState, type DeviceRow, type PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 import {
   PARTIES,
@@ -178,20 +178,20 @@ export class GatewayService {
   async challenge(req: ChallengeRequest): Promise<ChallengeResponse> {
     const now = this.now();
     const device = await this.activeDevice(req.deviceId);
-    const person = await this.personOf(device, req.personId);
+    const { person, consent } = await this.personOf(device, req.personId);
     this.limiter.take({ person: person.id, device: device.id, merchant: device.merchant_id }, now);
     let templateId: string | undefined;
     let modelVersion: string | undefined;
     let upgradeTo: string | undefined;
     switch (req.purpose) {
       case "enrol":
-        await this.requireConsent(person.id);
+        this.requireConsent(consent);
         if (person.template_id) throw new ApiError("ALREADY_ENROLLED");
         templateId = randomToken(16);
         modelVersion = this.o.modelVersion;
         break;
       case "verify":
-        await this.requireConsent(person.id);
+        this.requireConsent(consent);
         this.requireUnlocked(person);
         if (!person.template_id || !person.model_version) throw new ApiError("NOT_ENROLLED");
         templateId = person.template_id;
@@ -224,8 +224,8 @@ export class GatewayService {
 
   async enrol(body: FaceRequest): Promise<EnrolmentResponse> {
     const t0 = performance.now();
-    const { device, person, ch } = await this.admit(body, "enrol", async (person, ch) => {
-      await this.requireConsent(person.id);
+    const { device, person, ch } = await this.admit(body, "enrol", (person, ch, consent) => {
+      this.requireConsent(consent);
       if (person.template_id) throw new ApiError("ALREADY_ENROLLED");
       if (body.upgrade) throw new ApiError("INVALID_INPUT", { field: "/upgrade" });
       if (body.modelVersion !== ch.modelVersion) throw new ApiError("MODEL_VERSION_MISMATCH");
@@ -274,8 +274,8 @@ export class GatewayService {
 
   async verify(body: FaceRequest): Promise<VerificationResponse> {
     const t0 = performance.now();
-    const { device, person, ch } = await this.admit(body, "verify", async (person, ch) => {
-      await this.requireConsent(person.id);
+    const { device, person, ch } = await this.admit(body, "verify", (person, ch, consent) => {
+      this.requireConsent(consent);
       this.requireUnlocked(person);
       if (!person.template_id || !person.model_version) throw new ApiError("NOT_ENROLLED");
       if (person.template_id !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
@@ -316,8 +316,6 @@ export class GatewayService {
       const match = (r0.match ^ r1.match) as Bit;
       const now = this.now();
       if (valid === 1 && match === 1) {
-        await this.store.personVerified(person.id, now);
-        if (device.failed_count > 0) await this.store.updateDevice(device.id, { failed_count: 0 });
         let upgraded = false;
         let recordedVersion = modelVersion;
         if (upgrade) {
@@ -332,7 +330,10 @@ export class GatewayService {
             await this.recheck("upgrade", person.id, templateId, `promotion failed: ${classifyPartyError(promote.error).code}`);
           }
         }
-        await this.record(requestId, person, device, upgraded ? "verify.upgrade" : "verify", "accept", "MATCH", recordedVersion, t0);
+        // issued together with the decision row, so that they share one write transaction (group commit)
+        const writes = [this.store.personVerified(person.id, now)];
+        if (device.failed_count > 0) writes.push(this.store.updateDevice(device.id, { failed_count: 0 }).then(() => {}));
+        await this.record(requestId, person, device, upgraded ? "verify.upgrade" : "verify", "accept", "MATCH", recordedVersion, t0, writes);
         return { requestId, decision: "accept", reason: "MATCH", upgraded };
       }
       if (upgrade) await this.abortAll(session, templateId, upgrade.modelVersion);
@@ -396,8 +397,8 @@ export class GatewayService {
   /** Opt-out (R13): the consent is withdrawn at once and the template deleted at both parties. */
   async withdrawConsent(body: SignedPersonRequest): Promise<DeletionResponse & { consent: ConsentReceipt }> {
     const t0 = performance.now();
-    const { device, person } = await this.admit(body, "withdraw", async (person) => {
-      await this.requireConsent(person.id);
+    const { device, person } = await this.admit(body, "withdraw", (_person, _ch, consent) => {
+      this.requireConsent(consent);
     });
     try {
       const c = (await this.store.latestConsent(person.id))!;
@@ -596,11 +597,12 @@ export class GatewayService {
     return device;
   }
 
-  private async personOf(device: DeviceRow, personId: string): Promise<PersonRow> {
-    const person = await this.store.getPerson(personId);
-    if (!person) throw new ApiError("PERSON_UNKNOWN");
-    if (person.merchant_id !== device.merchant_id) throw new ApiError("DEVICE_MERCHANT_MISMATCH");
-    return person;
+  /** The person (of the device's merchant) and their consent state, read together. */
+  private async personOf(device: DeviceRow, personId: string): Promise<{ person: PersonRow; consent: ConsentState }> {
+    const r = await this.store.getPersonWithConsent(personId);
+    if (!r) throw new ApiError("PERSON_UNKNOWN");
+    if (r.person.merchant_id !== device.merchant_id) throw new ApiError("DEVICE_MERCHANT_MISMATCH");
+    return r;
   }
 
   /**
@@ -611,10 +613,10 @@ export class GatewayService {
   private async admit<B extends { deviceId: string; personId: string; challenge: string; signature: string }>(
     body: B,
     purpose: Purpose,
-    checks: (person: PersonRow, ch: Challenge) => Promise<void> | void,
+    checks: (person: PersonRow, ch: Challenge, consent: ConsentState) => Promise<void> | void,
   ): Promise<{ device: DeviceRow; person: PersonRow; ch: Challenge }> {
     const device = await this.activeDevice(body.deviceId);
-    const person = await this.personOf(device, body.personId);
+    const { person, consent } = await this.personOf(device, body.personId);
     const { signature, ...unsigned } = body;
     const message = canonicalJson(unsigned);
     let sig: Uint8Array;
@@ -628,7 +630,7 @@ export class GatewayService {
     if (this.challenges.isReplay(digest)) throw new ApiError("REPLAYED_REQUEST");
     const now = this.now();
     const ch = this.challenges.check(body.challenge, device.id, person.id, purpose, now);
-    await checks(person, ch);
+    await checks(person, ch, consent);
     if (this.busy.has(person.id)) throw new ApiError("PERSON_BUSY");
     if (!this.challenges.consume(ch)) throw new ApiError("CHALLENGE_USED");
     this.challenges.remember(digest, now);
@@ -645,13 +647,12 @@ export class GatewayService {
     return k;
   }
 
-  private async requireConsent(personId: string): Promise<void> {
-    const c = await this.store.latestConsent(personId);
-    if (!c) throw new ApiError("CONSENT_REQUIRED");
-    if (c.withdrawn_at !== null) throw new ApiError("CONSENT_WITHDRAWN");
+  private requireConsent(consent: ConsentState): void {
+    if (consent === "none") throw new ApiError("CONSENT_REQUIRED");
+    if (consent === "withdrawn") throw new ApiError("CONSENT_WITHDRAWN");
   }
 
-  private async consentState(personId: string): Promise<"none" | "given" | "withdrawn"> {
+  private async consentState(personId: string): Promise<ConsentState> {
     const c = await this.store.latestConsent(personId);
     return !c ? "none" : c.withdrawn_at !== null ? "withdrawn" : "given";
   }
@@ -759,9 +760,11 @@ export class GatewayService {
     reason: string,
     modelVersion: string,
     t0: number,
+    /** writes already issued that belong with this decision: awaited with it, before the audit record */
+    writes: Promise<void>[] = [],
   ): Promise<void> {
     const us = Math.round((performance.now() - t0) * 1000);
-    await this.store.insertDecision({
+    const stored = this.store.insertDecision({
       id: requestId,
       person_id: person.id,
       merchant_id: person.merchant_id,
@@ -773,6 +776,7 @@ export class GatewayService {
       at: this.now(),
       us,
     });
+    await Promise.all([stored, ...writes]);
     await this.audit?.append({ actor: `device:${device.id}`, action: op, subject: person.id, outcome: decision, code: reason, requestId });
     this.log?.info({ event: "decision", op, requestId, decision, reason, ms: us / 1000 }, "decision");
   }
