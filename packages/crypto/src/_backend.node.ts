@@ -34,12 +34,14 @@ const unb64u = (s: string | undefined): Uint8Array => u8(Buffer.from(s ?? "", "b
 // known-answer tests would fail otherwise); a placeholder is passed when we do not know it.
 const PLACEHOLDER_X = b64u(new Uint8Array(32));
 
+// A private key is 32 bytes from the CSPRNG (X25519 clamps on use; an Ed25519 key is its 32-byte
+// seed), imported like any other key. Not `generateKeyPairSync` + JWK export: on Node 20 a garbage
+// collection inside that export can run the generating job's destructor, which waits for the mutex
+// the export holds — the process deadlocks (seen here: a benchmark sealing thousands of shares hung
+// in ExportJWKEdKey → ~KeyGenJob → uv_mutex_lock).
 function rawPair(kind: "x25519" | "ed25519"): RawKeyPair {
-  const { privateKey } = nc.generateKeyPairSync(kind as "x25519");
-  const jwk = privateKey.export({ format: "jwk" });
-  const raw = { publicKey: unb64u(jwk.x), privateKey: unb64u(jwk.d) };
-  privCache.set(raw.privateKey, { copy: raw.privateKey.slice(), key: privateKey });
-  return raw;
+  const privateKey = u8(nc.randomBytes(32));
+  return { publicKey: publicOf(kind, privateKey), privateKey };
 }
 
 function privKey(kind: "x25519" | "ed25519", raw: Uint8Array): nc.KeyObject {
