@@ -17,7 +17,7 @@ import type { TLSSocket } from "node:tls";
 import WebSocket, { WebSocketServer } from "ws";
 import type { App, AppResponse, JsonResult } from "./http.ts";
 import { peerRole, type TlsMaterial } from "./tls.ts";
-import { zeroMask } from "./ws.ts";
+import { serverClientOptions } from "./ws.ts";
 
 export const RPC_PATH = "/v1/rpc";
 
@@ -121,16 +121,7 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
   };
 
   function dial(): Promise<WebSocket> {
-    const ws = new WebSocket(target, {
-      ca: o.tls.ca,
-      cert: o.tls.cert,
-      key: o.tls.key,
-      minVersion: "TLSv1.3",
-      perMessageDeflate: false,
-      maxPayload: 16 << 20,
-      handshakeTimeout: o.connectTimeoutMs ?? 2_000,
-      generateMask: zeroMask,
-    });
+    const ws = new WebSocket(target, serverClientOptions(o.tls, o.connectTimeoutMs ?? 2_000));
     const up = new Promise<WebSocket>((resolve, reject) => {
       ws.once("open", () => resolve(ws));
       ws.once("error", (e) => reject(e));

@@ -23,6 +23,20 @@ export const LINK_PATH = "/v1/link";
  */
 export const zeroMask = (mask: Uint8Array): void => void mask.fill(0);
 
+/** Options of a WebSocket that one server opens to another: mutual TLS 1.3, no compression, zero mask. */
+export function serverClientOptions(tls: TlsMaterial, handshakeTimeoutMs: number): WebSocket.ClientOptions {
+  return {
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: "TLSv1.3",
+    perMessageDeflate: false,
+    maxPayload: 16 << 20,
+    handshakeTimeout: handshakeTimeoutMs,
+    generateMask: zeroMask,
+  };
+}
+
 export interface WsTransportOptions {
   role: Role;
   tls: TlsMaterial;
@@ -136,16 +150,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       if (closed) return;
       const target = new URL(url);
       if (target.pathname === "/" || target.pathname === "") target.pathname = LINK_PATH;
-      const ws = new WebSocket(target, {
-        ca: o.tls.ca,
-        cert: o.tls.cert,
-        key: o.tls.key,
-        minVersion: "TLSv1.3",
-        perMessageDeflate: false,
-        maxPayload: 16 << 20,
-        handshakeTimeout: 5_000,
-        generateMask: zeroMask,
-      });
+      const ws = new WebSocket(target, serverClientOptions(o.tls, 5_000));
       let opened = false;
       ws.on("upgrade", (res) => {
         const peer = roleOf((res.socket as TLSSocket).getPeerCertificate());
