@@ -129,14 +129,15 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
     });
     ws.on("error", () => {});
     ws.on("message", (data) => {
-      let answers: Answer[];
+      let answers: unknown;
       try {
         answers = JSON.parse(data.toString());
       } catch {
-        return void ws.terminate();
+        answers = null;
       }
-      for (const a of answers) {
-        const p = pending.get(a.id);
+      if (!Array.isArray(answers)) return void ws.terminate(); // not a server of ours: fail the calls in flight
+      for (const a of answers as Answer[]) {
+        const p = pending.get(a?.id);
         if (!p) continue;
         pending.delete(a.id);
         clearTimeout(p.timer);
@@ -155,8 +156,12 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
   }
 
   const send = batcher<{ ws: WebSocket; call: Call }>((items) => {
-    const byLink = new Map<WebSocket, Call[]>();
-    for (const { ws, call } of items) byLink.set(ws, [...(byLink.get(ws) ?? []), call]);
+    const byLink = new Map<WebSocket, Call[]>(); // one link, or two around a re-dial
+    for (const { ws, call } of items) {
+      const calls = byLink.get(ws);
+      if (calls) calls.push(call);
+      else byLink.set(ws, [call]);
+    }
     for (const [ws, calls] of byLink) if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(calls));
   });
 

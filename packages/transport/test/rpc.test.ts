@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import WebSocket from "ws";
+import WebSocket, { WebSocketServer } from "ws";
 import { createMtlsServer, createRpcClient, RPC_PATH, serveRpc, type App, type TlsMaterial } from "../src/index.ts";
 import { makeTestPki, type TestPki } from "./_certs.ts";
 
@@ -101,6 +101,23 @@ describe("rpc over a mutual-TLS WebSocket", () => {
     } finally {
       c.close();
       await s.close();
+    }
+  });
+
+  it("fails the calls (and does not throw) when the server answers something that is not an array", async () => {
+    const server = createMtlsServer(mat("p0"));
+    const wss = new WebSocketServer({ server });
+    wss.on("connection", (ws) => ws.on("message", () => ws.send(JSON.stringify({ id: 1, status: 200 }))));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const c = createRpcClient({ url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, tls: mat("gateway") });
+    try {
+      await assert.rejects(c.request("POST", "/v1/verify", {}), /closed/);
+    } finally {
+      c.close();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 
