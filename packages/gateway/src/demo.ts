@@ -29,6 +29,7 @@ export interface DemoResult {
   ok: boolean;
 }
 
+// Synthetic identities (placeholder names 王小明/李四/张三, test-range numbers): no real person's data.
 const CAST = [
   { key: "wang", label: "Wang (principal)", role: "principal", name: "王小明", idNumber: "110101199003071234", phone: "13800138000", image: "sample1.jpg" },
   { key: "li", label: "Li (cashier)", role: "cashier", name: "李四", idNumber: "310104198805052345", phone: "13912345678", image: "sample3.jpg" },

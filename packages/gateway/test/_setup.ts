@@ -133,6 +133,8 @@ export interface World {
   persons: Record<string, { personId: string; face: Float32Array; idNumber: string; phone: string; name: string }>;
 }
 
+// Synthetic identities (placeholder names, test-range numbers): the log, database and heap scans
+// look for exactly these values to prove identity data never leaves the gateway's encrypted columns.
 export const PEOPLE = {
   alice: { role: "principal", name: "王小明", idNumber: "110101199003071234", phone: "13800138000" },
   bob: { role: "cashier", name: "李四", idNumber: "310104198805052345", phone: "13912345678" },

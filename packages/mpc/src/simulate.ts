@@ -57,44 +57,65 @@ function transfer(msg: Message, protocol: Protocol, d: number, wire: boolean, se
   return out;
 }
 
-export function simulateVerify(o: SimulateVerifyOptions): { P0: VerifyOutput; P1: VerifyOutput; valid: 0 | 1; match: 0 | 1; traffic: Traffic } {
+/** Bundle, session and material of one simulated run (dealt with `o.rng` when not given). */
+function setup(o: SimulateCommon, kind: Protocol) {
   const rng = o.rng ?? secureRng;
-  const bundles = o.bundles ?? deal(o.params, newItemId(rng), o.seeds, rng, "verify");
-  const session = o.session ?? `sim-${newItemId(rng)}`;
-  const wire = o.wire ?? true;
+  const bundles = o.bundles ?? deal(o.params, newItemId(rng), o.seeds, rng, kind);
   const used = o.used ?? { P0: new UsedIds(), P1: new UsedIds() };
+  return {
+    session: o.session ?? `sim-${newItemId(rng)}`,
+    material: (role: Role) => openBundle(role, o.seeds[role], bundles[role]),
+    used: (role: Role) => used[role],
+  };
+}
+
+type Step<S, Out> = (state: S, msg: Message) => { state: S; send?: Message; output?: Out };
+
+/** Runs both parties round by round until both give an output; every message passes `transfer`. */
+function exchange<S, Out>(
+  o: SimulateCommon,
+  kind: Protocol,
+  start: (role: Role) => { state: S; send: Message },
+  step: Step<S, Out>,
+): { P0: Out; P1: Out; traffic: Traffic } {
+  const wire = o.wire ?? true;
   const sent = { P0: 0, P1: 0 };
   const roles = ["P0", "P1"] as const;
-  const st: Record<Role, VerifyState> = {} as Record<Role, VerifyState>;
+  const st = {} as Record<Role, S>;
   let out: Record<Role, Message | undefined> = { P0: undefined, P1: undefined };
   for (const role of roles) {
-    const r = verifyStart({
-      role, session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role],
-      material: openBundle(role, o.seeds[role], bundles[role]), used: used[role],
-    });
+    const r = start(role);
     st[role] = r.state;
     out[role] = r.send;
   }
   let rounds = 0;
-  const result: Partial<Record<Role, VerifyOutput>> = {};
+  const result: Partial<Record<Role, Out>> = {};
   while (out.P0 && out.P1) {
     rounds++;
-    const inbox = { P0: transfer(out.P1, "verify", o.params.d, wire, sent, o.observe), P1: transfer(out.P0, "verify", o.params.d, wire, sent, o.observe) };
+    const inbox = { P0: transfer(out.P1, kind, o.params.d, wire, sent, o.observe), P1: transfer(out.P0, kind, o.params.d, wire, sent, o.observe) };
     const next: Record<Role, Message | undefined> = { P0: undefined, P1: undefined };
     for (const role of roles) {
-      const r = verifyStep(st[role], inbox[role]);
+      const r = step(st[role], inbox[role]);
       st[role] = r.state;
       next[role] = r.send;
       if (r.output) result[role] = r.output;
     }
     out = next;
   }
-  if (out.P0 || out.P1 || !result.P0 || !result.P1) throw new Error("simulateVerify: parties disagree on the number of rounds");
-  return {
-    P0: result.P0, P1: result.P1,
-    valid: (result.P0.valid ^ result.P1.valid) as 0 | 1, match: (result.P0.match ^ result.P1.match) as 0 | 1,
-    traffic: { rounds, sent },
-  };
+  if (out.P0 || out.P1 || !result.P0 || !result.P1) throw new Error(`simulate ${kind}: parties disagree on the number of rounds`);
+  return { P0: result.P0, P1: result.P1, traffic: { rounds, sent } };
+}
+
+export function simulateVerify(o: SimulateVerifyOptions): { P0: VerifyOutput; P1: VerifyOutput; valid: 0 | 1; match: 0 | 1; traffic: Traffic } {
+  const s = setup(o, "verify");
+  const r = exchange<VerifyState, VerifyOutput>(
+    o,
+    "verify",
+    (role) =>
+      verifyStart({ role, session: s.session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role], material: s.material(role), used: s.used(role) }),
+    verifyStep,
+  );
+  return { ...r, valid: (r.P0.valid ^ r.P1.valid) as 0 | 1, match: (r.P0.match ^ r.P1.match) as 0 | 1 };
 }
 
 /**
@@ -104,17 +125,11 @@ export function simulateVerify(o: SimulateVerifyOptions): { P0: VerifyOutput; P1
 export function simulateVerifyMany(list: readonly SimulateVerifyOptions[]): ReturnType<typeof simulateVerify>[] {
   const roles = ["P0", "P1"] as const;
   const runs = list.map((o) => {
-    const rng = o.rng ?? secureRng;
-    const bundles = o.bundles ?? deal(o.params, newItemId(rng), o.seeds, rng, "verify");
-    const session = o.session ?? `sim-${newItemId(rng)}`;
-    const used = o.used ?? { P0: new UsedIds(), P1: new UsedIds() };
+    const s = setup(o, "verify");
     const st = {} as Record<Role, VerifyState>;
     const out = {} as Record<Role, Message | undefined>;
     for (const role of roles) {
-      const r = verifyStart({
-        role, session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role],
-        material: openBundle(role, o.seeds[role], bundles[role]), used: used[role],
-      });
+      const r = verifyStart({ role, session: s.session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role], material: s.material(role), used: s.used(role) });
       st[role] = r.state;
       out[role] = r.send;
     }
@@ -151,36 +166,14 @@ export function simulateVerifyMany(list: readonly SimulateVerifyOptions[]): Retu
 }
 
 export function simulateEnrol(o: SimulateEnrolOptions): { P0: EnrolOutput; P1: EnrolOutput; valid: 0 | 1; traffic: Traffic } {
-  const rng = o.rng ?? secureRng;
-  const bundles = o.bundles ?? deal(o.params, newItemId(rng), o.seeds, rng, "enrol");
-  const session = o.session ?? `sim-${newItemId(rng)}`;
-  const wire = o.wire ?? true;
-  const used = o.used ?? { P0: new UsedIds(), P1: new UsedIds() };
-  const sent = { P0: 0, P1: 0 };
-  const roles = ["P0", "P1"] as const;
-  const st: Record<Role, EnrolState> = {} as Record<Role, EnrolState>;
-  let out: Record<Role, Message | undefined> = { P0: undefined, P1: undefined };
-  for (const role of roles) {
-    const r = enrolStart({ role, session, params: o.params, share: o.share[role], material: openBundle(role, o.seeds[role], bundles[role]), used: used[role] });
-    st[role] = r.state;
-    out[role] = r.send;
-  }
-  let rounds = 0;
-  const result: Partial<Record<Role, EnrolOutput>> = {};
-  while (out.P0 && out.P1) {
-    rounds++;
-    const inbox = { P0: transfer(out.P1, "enrol", o.params.d, wire, sent, o.observe), P1: transfer(out.P0, "enrol", o.params.d, wire, sent, o.observe) };
-    const next: Record<Role, Message | undefined> = { P0: undefined, P1: undefined };
-    for (const role of roles) {
-      const r = enrolStep(st[role], inbox[role]);
-      st[role] = r.state;
-      next[role] = r.send;
-      if (r.output) result[role] = r.output;
-    }
-    out = next;
-  }
-  if (out.P0 || out.P1 || !result.P0 || !result.P1) throw new Error("simulateEnrol: parties disagree on the number of rounds");
-  return { P0: result.P0, P1: result.P1, valid: (result.P0.valid ^ result.P1.valid) as 0 | 1, traffic: { rounds, sent } };
+  const s = setup(o, "enrol");
+  const r = exchange<EnrolState, EnrolOutput>(
+    o,
+    "enrol",
+    (role) => enrolStart({ role, session: s.session, params: o.params, share: o.share[role], material: s.material(role), used: s.used(role) }),
+    enrolStep,
+  );
+  return { ...r, valid: (r.P0.valid ^ r.P1.valid) as 0 | 1 };
 }
 
 /** One entry point: `simulate("verify", opts)` or `simulate("enrol", opts)`. */

@@ -47,32 +47,13 @@ export async function sealShares(keys: SimKeys, x: Int8Array, ctx: ShareContext,
   };
 }
 
-export async function enrolBodies(
+/** The P0 and P1 bodies of an enrolment or verification (the latter optionally carrying an upgrade). */
+async function shareBodies(
   keys: SimKeys,
-  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; plain?: Uint8Array[] },
-): Promise<Record<Party, EnrolBody>> {
-  const context = { purpose: o.purpose ?? "enrol", challenge: newId(), templateId: o.templateId, modelVersion: o.modelVersion };
-  const sealed = await sealShares(keys, o.x, context, o.plain);
-  const out = {} as Record<Party, EnrolBody>;
-  for (const party of PARTIES) {
-    out[party] = {
-      session: o.session,
-      templateId: o.templateId,
-      modelVersion: o.modelVersion,
-      sealedShare: toBase64url(sealed[party]),
-      context,
-      authorisation: await authorise(keys.gateway, { op: "enrol", party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion, digest: shareDigest(sealed[party]) }),
-    };
-  }
-  return out;
-}
-
-export async function verifyBodies(
-  keys: SimKeys,
+  op: "enrol" | "verify",
   o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; upgrade?: { modelVersion: string; x: Int8Array }; plain?: Uint8Array[] },
 ): Promise<Record<Party, VerifyBody>> {
-  const challenge = newId();
-  const context = { purpose: o.purpose ?? "verify", challenge, templateId: o.templateId, modelVersion: o.modelVersion };
+  const context = { purpose: o.purpose ?? op, challenge: newId(), templateId: o.templateId, modelVersion: o.modelVersion };
   const sealed = await sealShares(keys, o.x, context, o.plain);
   let up: { context: ShareContext; sealed: Record<Party, Uint8Array> } | null = null;
   if (o.upgrade) {
@@ -88,11 +69,25 @@ export async function verifyBodies(
       modelVersion: o.modelVersion,
       sealedShare: toBase64url(sealed[party]),
       context,
-      authorisation: await authorise(keys.gateway, { op: "verify", party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion, digest }),
+      authorisation: await authorise(keys.gateway, { op, party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion, digest }),
       ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]), context: up.context } } : {}),
     };
   }
   return out;
+}
+
+export function enrolBodies(
+  keys: SimKeys,
+  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; plain?: Uint8Array[] },
+): Promise<Record<Party, EnrolBody>> {
+  return shareBodies(keys, "enrol", o);
+}
+
+export function verifyBodies(
+  keys: SimKeys,
+  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; upgrade?: { modelVersion: string; x: Int8Array }; plain?: Uint8Array[] },
+): Promise<Record<Party, VerifyBody>> {
+  return shareBodies(keys, "verify", o);
 }
 
 export async function finishBodies(keys: SimKeys, op: "commit" | "upgrade" | "abort", o: { session: string; templateId: string; modelVersion?: string }): Promise<Record<Party, CommitBody>> {

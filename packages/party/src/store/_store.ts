@@ -383,18 +383,23 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
   // Items migrated from 001 get per-item keys before the store is used (a no-op afterwards: one index range).
   await convertLegacy();
 
+  /** Checks the arguments of an operation that stores a share, and seals the share (before the transaction). */
+  function shareInput(session: unknown, tid: unknown, mv: unknown, mvName: string, share: unknown, opts: OpOptions | undefined) {
+    str(session, "session", SESSION_RE);
+    templateId(tid);
+    str(mv, mvName, MODEL_RE);
+    bytes(share, "share", MAX_SHARE);
+    const auth = checkAuth(opts?.auth);
+    return { auth, sealed: sealShare(tid as string, mv as string, share as Uint8Array) };
+  }
+
   // --- the store --------------------------------------------------------------------------------
   const store: PartyStore = {
     role,
     dialect: db.dialect,
 
     async prepare(session, tid, mv, share, opts) {
-      str(session, "session", SESSION_RE);
-      templateId(tid);
-      str(mv, "modelVersion", MODEL_RE);
-      bytes(share, "share", MAX_SHARE);
-      const auth = checkAuth(opts?.auth);
-      const sealed = sealShare(tid, mv, share);
+      const { auth, sealed } = shareInput(session, tid, mv, "modelVersion", share, opts);
       return exec.tx(async (tx) => {
         const t = now();
         if (auth) await consumeAuth(tx, auth, t);
@@ -430,12 +435,7 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     },
 
     async stageUpgrade(session, tid, mv, share, opts) {
-      str(session, "session", SESSION_RE);
-      templateId(tid);
-      str(mv, "newModelVersion", MODEL_RE);
-      bytes(share, "share", MAX_SHARE);
-      const auth = checkAuth(opts?.auth);
-      const sealed = sealShare(tid, mv, share);
+      const { auth, sealed } = shareInput(session, tid, mv, "newModelVersion", share, opts);
       return exec.tx(async (tx) => {
         const t = now();
         if (auth) await consumeAuth(tx, auth, t);
