@@ -10,7 +10,8 @@
  * `down` simulates an unreachable party (UNREACHABLE) and, for its peer, PEER_UNAVAILABLE.
  */
 import { randomInt } from "node:crypto";
-import { contextAad, fromBase64url, open, verifySignedJson, type KeyPair, type PublicKey } from "@privface/crypto";
+import { contextAad, fromBase64url, open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { createAuthorisationChecker } from "@privface/party/auth";
 import { expandSeedShare, makeParams, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 import { sha256b64u } from "./_crypto.ts";
 import type { AuthorisationPayload, Bit, PartyClient, PartyName, ShareContextJson } from "./party.ts";
@@ -68,9 +69,10 @@ export function createFakeParties(o: { keys: Record<PartyName, KeyPair>; gateway
     calls.push({ party, op, templateId });
   }
 
+  const checker = createAuthorisationChecker(o.gatewayKey);
   async function checkAuth(
     party: PartyName,
-    auth: { payload: string; sig: string },
+    auth: unknown,
     ops: AuthorisationPayload["op"][],
     templateId: string,
     session: string | undefined,
@@ -78,14 +80,10 @@ export function createFakeParties(o: { keys: Record<PartyName, KeyPair>; gateway
   ): Promise<AuthorisationPayload> {
     let p: AuthorisationPayload;
     try {
-      p = (await verifySignedJson(o.gatewayKey, auth)) as AuthorisationPayload;
-    } catch {
-      throw new FakePartyError("AUTH_INVALID", 403);
+      p = await checker(auth, { ops, party, templateId, session, digest }, now());
+    } catch (e) {
+      throw new FakePartyError((e as { code?: string }).code === "AUTH_EXPIRED" ? "AUTH_EXPIRED" : "AUTH_INVALID", 403);
     }
-    if (p.v !== 1 || !ops.includes(p.op) || p.party !== party || p.templateId !== templateId) throw new FakePartyError("AUTH_INVALID", 403);
-    if (session !== undefined && p.session !== session) throw new FakePartyError("AUTH_INVALID", 403);
-    if (digest !== undefined && p.digest !== digest) throw new FakePartyError("AUTH_INVALID", 403);
-    if (p.expires < now() || p.expires > now() + 60_000) throw new FakePartyError("AUTH_EXPIRED", 403);
     if (usedNonces.has(p.nonce)) throw new FakePartyError("AUTH_REUSED", 403);
     usedNonces.add(p.nonce);
     return p;

@@ -15,15 +15,12 @@ export interface ShareContextJson {
   modelVersion: string;
 }
 
-export interface Authorisation {
-  /** base64url(canonicalJson(AuthorisationPayload)) */
-  payload: string;
-  /** base64url signature of the payload bytes by the gateway signing key */
-  sig: string;
-}
+/** `{ payload, batch, sig }`: one party's authorisation, signed in a batch (see `@privface/party` auth.ts). */
+export type Authorisation = SignedAuthorisation;
 
-/** What the gateway signs for one party and one operation; the party checks it (`checkAuthorisation`). */
-export type { AuthPayload as AuthorisationPayload } from "@privface/party";
+/** What the gateway signs for one party and one operation; the party checks it (`createAuthorisationChecker`). */
+export type { AuthPayload as AuthorisationPayload } from "@privface/party/auth";
+import type { SignedAuthorisation } from "@privface/party/auth";
 
 export interface PartyEnrolRequest {
   session: string;

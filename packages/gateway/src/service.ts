@@ -12,7 +12,8 @@
  * the sealed shares unopened and learns only XOR-shares of (valid, match), which it combines into the
  * decision. No score exists anywhere on this side (R4).
  */
-import { canonicalJson, fromBase64url, signJson, utf8, verify as verifySig, type DataKey, type Signer } from "@privface/crypto";
+import { canonicalJson, fromBase64url, utf8, verify as verifySig, type DataKey, type Signer } from "@privface/crypto";
+import { createAuthorisationSigner } from "@privface/party/auth";
 import type { Db } from "@privface/db";
 import { MODEL } from "@privface/device/model";
 import { ChallengeStore, type Challenge } from "./_challenges.ts";
@@ -138,6 +139,8 @@ export class GatewayService {
   private readonly audit: AuditSink | undefined;
   private readonly log: Log | undefined;
   private readonly devicePub = new Map<string, { suite: "INTL" | "GM"; publicKey: Uint8Array; kind: "sign" }>();
+  /** Authorisations asked for in one event-loop turn share one signature (party auth.ts). */
+  private readonly signAuthorisation: ReturnType<typeof createAuthorisationSigner>;
 
   constructor(options: ServiceOptions) {
     this.o = {
@@ -154,6 +157,7 @@ export class GatewayService {
     if (!options.modelVersion) throw new TypeError("GatewayService: modelVersion is required");
     for (const p of PARTIES) if (!options.parties?.[p]) throw new TypeError(`GatewayService: parties.${p} is required`);
     this.store = new Store(options.db);
+    this.signAuthorisation = createAuthorisationSigner(this.o.signer);
     this.challenges = new ChallengeStore(this.o.challengeTtlMs);
     this.limiter = new RateLimiter(this.o.limits);
     this.identity = makeIdentityKeys(options.dataKeys);
@@ -665,7 +669,7 @@ export class GatewayService {
     if (body.liveness.score < this.o.livenessThreshold) throw new ApiError("LIVENESS_FAILED");
   }
 
-  /** A gateway-signed, single-use authorisation for one party and one operation (R16). */
+  /** A gateway-signed, single-use authorisation for one party and one operation (R16); signed in a batch with those of the same turn. */
   private async authorise(
     op: AuthorisationPayload["op"],
     party: PartyName,
@@ -691,7 +695,7 @@ export class GatewayService {
       expires: this.now() + this.o.authorisationTtlMs,
       nonce: randomToken(12),
     };
-    return signJson(this.o.signer, payload);
+    return this.signAuthorisation(payload);
   }
 
   /** Calls both parties in parallel; ok only if both answered. */

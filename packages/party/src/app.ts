@@ -10,7 +10,7 @@
 import { open, contextAad, type KeyPair, type PublicKey } from "@privface/crypto";
 import { decodeBundle, expandSeedShare, openBundle, type EnrolOutput, type Material, type Params, type VerifyOutput } from "@privface/mpc";
 import type { App, AppRequest, AppResponse, Role, Transport } from "@privface/transport";
-import { checkAuthorisation, shareDigest, type AuthPayload, type Op } from "./auth.ts";
+import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "./auth.ts";
 import { ApiError, isApiErrorCode, type ApiErrorCode } from "./errors.ts";
 import type { PartyMetrics } from "./metrics.ts";
 import { runMpc, sendAbort } from "./session.ts";
@@ -117,6 +117,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   const peer = party === "P0" ? "p1" : "p0";
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
+  const checkAuthorisation = createAuthorisationChecker(deps.gatewayKey);
 
   async function audit(rec: AuditRecord): Promise<void> {
     try {
@@ -183,7 +184,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     let started = false;
     try {
       const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
-      const auth = await checkAuthorisation(b.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, deps.gatewayKey, now());
+      const auth = await checkAuthorisation(b.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, now());
       const share = await openShare(sealed, ctx);
       const existing = await store.templateVersions(templateId);
       if (existing.length > 0) throw new ApiError("TEMPLATE_EXISTS", "template id already used");
@@ -210,7 +211,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     const session = str(b.session, "session", SESSION_RE, "a session id");
     const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a template id");
     const ops: Op[] = which === "commit" ? ["commit", "upgrade"] : ["abort"];
-    const auth = await checkAuthorisation(b.authorisation, { ops, party, session, templateId }, deps.gatewayKey, now());
+    const auth = await checkAuthorisation(b.authorisation, { ops, party, session, templateId }, now());
     const s = await store.getSession(session);
     if (which === "commit") {
       if (!s) throw new ApiError("SESSION_UNKNOWN", "no prepared session with this id");
@@ -248,7 +249,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
         up = { modelVersion: mv, sealed: bytes(u.sealedShare, "upgrade.sealedShare", MAX_SEALED), ctx: uctx };
       }
       const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
-      const auth = await checkAuthorisation(b.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, deps.gatewayKey, now());
+      const auth = await checkAuthorisation(b.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const probe = await openShare(sealed, ctx);
       const upShare = up ? await openShare(up.sealed, up.ctx) : null;
       const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires };
@@ -323,7 +324,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   async function del(body: unknown): Promise<AppResponse> {
     const b = object(body, "body", ["templateId", "authorisation"]);
     const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a template id");
-    const auth = await checkAuthorisation(b.authorisation, { ops: ["delete"], party, templateId }, deps.gatewayKey, now());
+    const auth = await checkAuthorisation(b.authorisation, { ops: ["delete"], party, templateId }, now());
     const { existed } = await store.erase(templateId, { auth: authFields(auth) });
     await audit({ op: "delete", session: auth.session || null, templateId, requester: "gateway", purpose: null, outcome: existed ? "erased" : "absent" });
     return { status: 200, body: { templateId, deleted: true, existed } };

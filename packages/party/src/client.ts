@@ -7,10 +7,8 @@
  */
 import { createMtlsAgent, createRpcClient, requestJson, type TlsMaterial } from "@privface/transport";
 
-export interface SignedAuthorisation {
-  payload: string;
-  sig: string;
-}
+import type { SignedAuthorisation } from "./auth.ts";
+export type { SignedAuthorisation };
 export interface ShareContextJson {
   purpose: string;
   challenge: string;

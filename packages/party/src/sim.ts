@@ -5,10 +5,10 @@
  * Never used by the servers themselves.
  */
 import { randomBytes } from "node:crypto";
-import { contextAad, seal, signJson, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
+import { contextAad, fromBase64url, seal, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
-import { shareDigest, type Op } from "./auth.ts";
-import type { CommitBody, DeleteBody, EnrolBody, SignedAuthorisation, VerifyBody } from "./client.ts";
+import { createAuthorisationSigner, shareDigest, type AuthPayload, type Op, type SignedAuthorisation } from "./auth.ts";
+import type { CommitBody, DeleteBody, EnrolBody, VerifyBody } from "./client.ts";
 
 export interface SimKeys {
   gateway: KeyPair;
@@ -20,11 +20,17 @@ const PARTIES: Party[] = ["P0", "P1"];
 
 export const newId = (bytes = 16): string => randomBytes(bytes).toString("base64url");
 
+// One batching signer per gateway key, as the gateway has: authorisations asked for in one
+// event-loop turn (both parties' of a call, or bodies made with Promise.all) share one signature.
+const signers = new WeakMap<KeyPair, (p: AuthPayload) => Promise<SignedAuthorisation>>();
+
 export async function authorise(
   gateway: KeyPair,
   a: { op: Op; party: Party; session: string; templateId: string; modelVersion?: string; digest?: string; ttlMs?: number; expires?: number },
 ): Promise<SignedAuthorisation> {
-  return signJson(gateway, {
+  let sign = signers.get(gateway);
+  if (!sign) signers.set(gateway, (sign = createAuthorisationSigner(gateway)));
+  return sign({
     v: 1,
     op: a.op,
     party: a.party,
@@ -35,6 +41,13 @@ export async function authorise(
     expires: a.expires ?? Date.now() + (a.ttlMs ?? 30_000),
     nonce: newId(),
   });
+}
+
+/** A fresh authorisation for a body made earlier, as the gateway signs one at call time. */
+export function authoriseBody(keys: SimKeys, op: "enrol" | "verify", party: Party, body: VerifyBody): Promise<SignedAuthorisation> {
+  const sealed = fromBase64url(body.sealedShare);
+  const digest = body.upgrade ? shareDigest(sealed, fromBase64url(body.upgrade.sealedShare)) : shareDigest(sealed);
+  return authorise(keys.gateway, { op, party, session: body.session, templateId: body.templateId, modelVersion: body.modelVersion, digest });
 }
 
 /** Seals x's shares: P0 gets the 16-byte seed, P1 the d byte shares. */
@@ -60,20 +73,28 @@ async function shareBodies(
     const uctx = { ...context, modelVersion: o.upgrade.modelVersion };
     up = { context: uctx, sealed: await sealShares(keys, o.upgrade.x, uctx, o.plain) };
   }
-  const out = {} as Record<Party, VerifyBody>;
-  for (const party of PARTIES) {
-    const digest = up ? shareDigest(sealed[party], up.sealed[party]) : shareDigest(sealed[party]);
-    out[party] = {
+  return perParty(async (party) => ({
+    session: o.session,
+    templateId: o.templateId,
+    modelVersion: o.modelVersion,
+    sealedShare: toBase64url(sealed[party]),
+    context,
+    authorisation: await authorise(keys.gateway, {
+      op,
+      party,
       session: o.session,
       templateId: o.templateId,
       modelVersion: o.modelVersion,
-      sealedShare: toBase64url(sealed[party]),
-      context,
-      authorisation: await authorise(keys.gateway, { op, party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion, digest }),
-      ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]), context: up.context } } : {}),
-    };
-  }
-  return out;
+      digest: up ? shareDigest(sealed[party], up.sealed[party]) : shareDigest(sealed[party]),
+    }),
+    ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]), context: up.context } } : {}),
+  }));
+}
+
+/** Both parties' bodies, made concurrently (so their authorisations share one signature). */
+async function perParty<T>(make: (party: Party) => Promise<T>): Promise<Record<Party, T>> {
+  const [P0, P1] = await Promise.all(PARTIES.map(make));
+  return { P0, P1 };
 }
 
 export function enrolBodies(
@@ -91,22 +112,16 @@ export function verifyBodies(
 }
 
 export async function finishBodies(keys: SimKeys, op: "commit" | "upgrade" | "abort", o: { session: string; templateId: string; modelVersion?: string }): Promise<Record<Party, CommitBody>> {
-  const out = {} as Record<Party, CommitBody>;
-  for (const party of PARTIES) {
-    out[party] = {
-      session: o.session,
-      templateId: o.templateId,
-      authorisation: await authorise(keys.gateway, { op, party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion }),
-    };
-  }
-  return out;
+  return perParty(async (party) => ({
+    session: o.session,
+    templateId: o.templateId,
+    authorisation: await authorise(keys.gateway, { op, party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion }),
+  }));
 }
 
 export async function deleteBodies(keys: SimKeys, o: { templateId: string }): Promise<Record<Party, DeleteBody>> {
-  const out = {} as Record<Party, DeleteBody>;
   const session = newId();
-  for (const party of PARTIES) out[party] = { templateId: o.templateId, authorisation: await authorise(keys.gateway, { op: "delete", party, session, templateId: o.templateId }) };
-  return out;
+  return perParty(async (party) => ({ templateId: o.templateId, authorisation: await authorise(keys.gateway, { op: "delete", party, session, templateId: o.templateId }) }));
 }
 
 // ---------------------------------------------------------------- synthetic faces

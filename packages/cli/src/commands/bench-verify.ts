@@ -2,9 +2,10 @@
  * `privface bench verify` — 1:1 verification at the parties (no gateway): starts helper, P1 and P0 as
  * processes on loopback (temporary home, SQLite), fills the pools, enrols templates, then drives
  * verifications with `--concurrency` in flight. One verification = the P0 and the P1 request of the
- * same session, sent concurrently as the gateway does; latency is until both answered. Request
- * bodies (sealed shares, signed authorisations) are made before the clock starts: they are the
- * device's and the gateway's work. Prints one JSON line:
+ * same session, sent concurrently as the gateway does; latency is until both answered. The sealed
+ * shares (the device's work) are made before the clock starts; the authorisations are signed at call
+ * time, as the gateway signs them (those of one event-loop turn share one signature), and timed.
+ * Prints one JSON line:
  * {"suite":"verify-parties","requests":N,"errors":E,"p50_ms":..,"p99_ms":..,"rps":..}
  * Wrong decisions (a genuine probe that does not match) count as errors.
  */
@@ -96,7 +97,9 @@ export function register(program: Command): void {
             for (let i = next++; i < bodies.length; i = next++) {
               const s = performance.now();
               try {
-                const [a, b] = await Promise.all([client.P0.verify(bodies[i].P0), client.P1.verify(bodies[i].P1)]);
+                // signed now, as the gateway does: authorisations of one event-loop turn share a signature
+                const [a0, a1] = await Promise.all([sim.authoriseBody(keys, "verify", "P0", bodies[i].P0), sim.authoriseBody(keys, "verify", "P1", bodies[i].P1)]);
+                const [a, b] = await Promise.all([client.P0.verify({ ...bodies[i].P0, authorisation: a0 }), client.P1.verify({ ...bodies[i].P1, authorisation: a1 })]);
                 if ((a.resultShare.valid ^ b.resultShare.valid) !== 1 || (a.resultShare.match ^ b.resultShare.match) !== 1) errors++;
               } catch (e) {
                 errors++;
@@ -131,7 +134,7 @@ export function register(program: Command): void {
           const w = await run(await makeBodies(W));
           if (w.errors > 0) err(`warm-up: ${w.errors} errors`);
         }
-        const bodies = await makeBodies(N); // authorisations live 30 s: made just before the run
+        const bodies = await makeBodies(N);
         const { readFileSync } = await import("node:fs");
         const cpu = (pid: number | undefined) => {
           try {
