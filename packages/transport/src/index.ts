@@ -5,7 +5,7 @@ export { ROLES, TransportError } from "./_types.ts";
 export type { Frame, OutFrame, ReceiveOptions, Role, Transport, TransportErrorCode } from "./_types.ts";
 export { encodeFrame, decodeFrame, packFrames, unpackFrames } from "./_frame.ts";
 export { createMemoryNetwork, type MemoryNetwork } from "./memory.ts";
-export { createWsTransport, LINK_PATH, type WsTransport, type WsTransportOptions } from "./ws.ts";
+export { createWsTransport, LINK_PATH, MAX_FRAMES_PER_MESSAGE, type WsTransport, type WsTransportOptions } from "./ws.ts";
 export { createMtlsServer, createMtlsAgent, mtlsServerOptions, peerRole, roleOfCertificate, type TlsMaterial } from "./tls.ts";
 export { nodeHandler, requestJson, type App, type AppRequest, type AppResponse, type JsonResult } from "./http.ts";
 export { createRpcClient, serveRpc, RPC_PATH, type RpcClient } from "./rpc.ts";

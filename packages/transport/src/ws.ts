@@ -15,6 +15,14 @@ import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Ro
 import { roleOfCertificate, type TlsMaterial } from "./tls.ts";
 
 export const LINK_PATH = "/v1/link";
+/**
+ * Frames sent in one event-loop turn travel as one message, up to this many: a longer burst (a party
+ * answering many sessions' rounds at once) leaves in pieces, so the peer starts on the first while
+ * this side computes the rest. Without the cap the two parties took turns — one computing a whole
+ * batch while the other waited — and the machine stayed ≈ 30 % idle at 32–64 verifications in flight
+ * (docs/benchmarks.md, evening of 2026-12-01).
+ */
+export const MAX_FRAMES_PER_MESSAGE = 16;
 
 /**
  * WebSocket clients mask their frames so that a browser's script cannot steer bytes on the wire
@@ -68,6 +76,12 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   const waiters = new Map<Role, Set<() => void>>();
   const stats = { refused: 0, sent: 0, received: 0, messages: 0 };
   const outbox = new Map<WebSocket, Buffer[]>();
+  const flush = (ws: WebSocket): void => {
+    const frames = outbox.get(ws);
+    if (!frames) return;
+    outbox.delete(ws);
+    if (ws.readyState === WebSocket.OPEN) ws.send(packFrames(frames));
+  };
   const accept = new Set(o.accept ?? []);
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
@@ -222,15 +236,16 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       }
       stats.sent++;
       o.capture?.("out", to, buf);
-      // frames sent in this event-loop turn leave together (packFrames)
+      // frames sent in this event-loop turn leave together (packFrames), at most MAX_FRAMES_PER_MESSAGE
       const q = outbox.get(ws);
-      if (q) return void q.push(buf);
+      if (q) {
+        q.push(buf);
+        if (q.length >= MAX_FRAMES_PER_MESSAGE) flush(ws);
+        return;
+      }
       outbox.set(ws, [buf]);
-      setImmediate(() => {
-        const frames = outbox.get(ws)!;
-        outbox.delete(ws);
-        if (ws!.readyState === WebSocket.OPEN) ws!.send(packFrames(frames));
-      });
+      const w = ws;
+      setImmediate(() => flush(w));
     },
     receive(session: string, opts: ReceiveOptions): Promise<Frame> {
       return mailbox.receive(session, opts);

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { createMtlsServer, createWsTransport, encodeFrame, LINK_PATH, packFrames, type TlsMaterial, type WsTransport } from "../src/index.ts";
+import { createMtlsServer, createWsTransport, encodeFrame, LINK_PATH, MAX_FRAMES_PER_MESSAGE, packFrames, type TlsMaterial, type WsTransport } from "../src/index.ts";
 import { transportContract } from "../src/contract.ts";
 import { makeTestPki, type TestPki } from "./_certs.ts";
 
@@ -74,6 +74,23 @@ describe("ws transport: roles and certificates", () => {
       assert.equal(await code, 1008);
       await assert.rejects(b.receive("forged", { from: "helper", timeoutMs: 100 }), { code: "TIMEOUT" });
       assert.ok((b as { stats: { refused: number } }).stats.refused >= 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it("splits a burst of one turn into messages of at most MAX_FRAMES_PER_MESSAGE frames, in order", async () => {
+    const { a, b, close } = await pair();
+    try {
+      const stats = (b as WsTransport).stats;
+      const before = { ...stats };
+      const n = 2 * MAX_FRAMES_PER_MESSAGE + 3;
+      await Promise.all(Array.from({ length: n }, (_, i) => a.send("p1", { session: "burst", step: 1, seq: i, payload: new Uint8Array([i]) })));
+      for (let i = 0; i < n; i++) {
+        const f = await b.receive("burst", { from: "p0" });
+        assert.deepEqual([f.seq, f.payload[0]], [i, i]);
+      }
+      assert.deepEqual([stats.received - before.received, stats.messages - before.messages], [n, 3]);
     } finally {
       await close();
     }
