@@ -76,7 +76,7 @@ export async function signAuthorisations(signer: KeyPair | Signer, payloads: rea
 
 /**
  * The gateway's signer: the authorisations asked for in one event-loop turn (at most `maxBatch`)
- * are signed together. Adds no waiting: the batch is signed in the next turn's check phase.
+ * are signed together, at the end of that turn (setImmediate): no timer, no waiting beyond it.
  */
 export function createAuthorisationSigner(signer: KeyPair | Signer, maxBatch = MAX_AUTH_BATCH): (p: AuthPayload) => Promise<SignedAuthorisation> {
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_AUTH_BATCH) throw new RangeError(`maxBatch: 1..${MAX_AUTH_BATCH}`);
