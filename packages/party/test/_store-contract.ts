@@ -416,6 +416,34 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) }), "POOL_EXHAUSTED");
     }));
 
+  test(`${label}: operations asked for together succeed or fail one by one (group commit on SQLite)`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f, "v1");
+      await f.store.addItems(Array.from({ length: 4 }, (_, i) => ({ id: `g-${i}`, bytes: share(1024) })));
+      const reused = auth(f);
+      const sessions = [sid(), sid(), sid(), sid(), sid()];
+      const fresh = tid();
+      const results = await Promise.allSettled([
+        f.store.beginVerify({ session: sessions[0], templateId: id, modelVersion: "v1", ...reused }),
+        f.store.beginVerify({ session: sessions[1], templateId: id, modelVersion: "v1", ...reused }),
+        f.store.beginVerify({ session: sessions[2], templateId: tid(), modelVersion: "v1", ...auth(f) }),
+        f.store.beginVerify({ session: sessions[3], templateId: id, modelVersion: "v1", ...auth(f) }),
+        f.store.prepare(sessions[4], fresh, "v1", share()),
+        f.store.prepare(sid(), id, "v1", share()),
+      ]);
+      const codes = results.map((r) => (r.status === "fulfilled" ? "ok" : (r.reason as StoreError).code));
+      // which of the two calls with the same nonce wins is up to the database
+      assert.deepEqual([codes.slice(0, 2).sort(), ...codes.slice(2)], [["AUTH_REUSED", "ok"], "UNKNOWN_TEMPLATE", "ok", "ok", "TEMPLATE_EXISTS"]);
+      const winner = codes[0] === "ok" ? sessions[0] : sessions[1];
+      const taken = results.slice(0, 4).flatMap((r) => (r.status === "fulfilled" ? [(r.value as { item: { id: string } }).item.id] : []));
+      assert.deepEqual(taken.sort(), ["g-0", "g-1"]);
+      assert.equal(await f.store.poolLevel(), 2);
+      const recorded = await f.db.kysely.selectFrom("party_verifications").select("session").where("session", "in", sessions).execute();
+      assert.deepEqual(recorded.map((r) => r.session).sort(), [winner, sessions[3]].sort());
+      assert.equal((await f.store.getSession(sessions[4]))?.state, "prepared");
+      assert.deepEqual((await f.store.templateVersions(id)).length, 1);
+    }));
+
   test(`${label}: beginVerify with an upgrade stages v_new in the same transaction`, () =>
     withStore(async (f) => {
       const { id } = await enrolled(f, "v1");

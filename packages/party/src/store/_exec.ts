@@ -1,11 +1,13 @@
 /**
  * A minimal executor with cached prepared statements, used by the store instead of the query builder
- * so one operation is one transaction of a few prepared statements on either dialect.
+ * so one operation is one transaction of a few prepared statements on either dialect (on SQLite, a
+ * savepoint inside a transaction shared with the other operations of the same event-loop turn).
  *
  * SQL is written once with `?` placeholders (turned into $1, $2, … for PostgreSQL).
  * - SQLite: statements are prepared once per connection (better-sqlite3) and run synchronously inside
  *   `BEGIN IMMEDIATE … COMMIT`, while holding the connection's mutex (`db.exclusive`), so nothing else
- *   (e.g. the audit log's Kysely queries on the same connection) can interleave.
+ *   (e.g. the audit log's Kysely queries on the same connection) can interleave. The write
+ *   transactions of one event-loop turn share one commit (group commit, each in its own savepoint).
  * - PostgreSQL: one pooled client per transaction, named prepared statements (parsed once per
  *   connection by pg), READ COMMITTED; rows that must not be taken twice are locked with FOR UPDATE.
  */
@@ -51,19 +53,59 @@ function sqliteExec(db: Db): Exec {
   const begin = s.prepare("BEGIN IMMEDIATE");
   const commit = s.prepare("COMMIT");
   const rollback = s.prepare("ROLLBACK");
+  const savepoint = s.prepare("SAVEPOINT op");
+  const release = s.prepare("RELEASE op");
+  const rollbackTo = s.prepare("ROLLBACK TO op");
+
+  // Group commit: the write transactions asked for in one event-loop turn run, one after the other,
+  // in one BEGIN IMMEDIATE … COMMIT, each in its own SAVEPOINT, so one that throws rolls back alone.
+  // Every caller learns its outcome only after the COMMIT; if the COMMIT fails, or SQLite rolls the
+  // whole transaction back, every operation of the group fails. One commit writes the pages the
+  // group's operations share (the pool row page, the tables' last leaves) once.
+  type Job = { fn: (tx: Tx) => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  let queue: Job[] = [];
+  const runGroup = async (jobs: Job[]): Promise<void> => {
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      begin.run();
+      for (const job of jobs) {
+        savepoint.run();
+        let value: unknown;
+        try {
+          value = await job.fn(tx);
+        } catch (error) {
+          if (!s.inTransaction) throw error; // SQLite rolled the whole group back
+          rollbackTo.run();
+          release.run();
+          outcomes.push({ ok: false, error });
+          continue;
+        }
+        release.run();
+        outcomes.push({ ok: true, value });
+      }
+      commit.run();
+    } catch (error) {
+      if (s.inTransaction) rollback.run();
+      for (const job of jobs) job.reject(error);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const o = outcomes[i];
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.error);
+    });
+  };
   return {
     dialect: "sqlite",
-    tx: (fn) =>
-      db.exclusive(async () => {
-        begin.run();
-        try {
-          const out = await fn(tx);
-          commit.run();
-          return out;
-        } catch (err) {
-          if (s.inTransaction) rollback.run();
-          throw err;
-        }
+    tx: <T>(fn: (tx: Tx) => Promise<T>) =>
+      new Promise<T>((resolve, reject) => {
+        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+        if (queue.length > 1) return;
+        setImmediate(() => {
+          const jobs = queue;
+          queue = [];
+          db.exclusive(() => runGroup(jobs)).catch((e) => jobs.forEach((job) => job.reject(e)));
+        });
       }),
     read: (fn) => db.exclusive(() => fn(tx)),
   };
