@@ -9,8 +9,9 @@
  *   reconcile(await exportChain(dbP0), await exportChain(dbP1));        // sessions one side only recorded
  *
  * Appends are serialised in-process and atomic: records waiting while a write is in flight are
- * chained and hashed one by one and stored together by the next write (group commit: one SQLite
- * transaction or one PostgreSQL multi-row INSERT). Each write carries exactly one signature, on its
+ * chained and hashed one by one and stored together by the next write (on SQLite one savepoint of
+ * the connection's group commit, `Db.groupWrite`, sharing its COMMIT with the server's other writes
+ * of that event-loop turn; on PostgreSQL one multi-row INSERT). Each write carries exactly one signature, on its
  * last record; the earlier records of the batch have `sig = ""` and are covered by that signature
  * through the hash chain (see _record.ts). So the stored chain always ends in a signed record, and
  * a verifier refuses one that does not (`unsigned-head`).
@@ -138,19 +139,19 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
     session: r.session, outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash, sig: r.sig,
   });
 
-  // SQLite: one cached prepared statement, the batch in one transaction (the query builder costs
-  // more CPU than the insert itself on the hot path).
-  const insertSqlite = ((): ((records: AuditRecord[]) => void) | null => {
+  // SQLite: one cached prepared statement; the batch is one savepoint of the connection's group
+  // commit (@privface/db groupWrite), so it shares its COMMIT with the other writes of the same
+  // event-loop turn (a party's store operations). The query builder costs more CPU than the insert.
+  const insertSqlite = ((): ((records: AuditRecord[]) => Promise<void>) | null => {
     const s = db.dialect === "sqlite" ? db.sqlite : undefined;
     if (!s) return null;
     const stmt = s.prepare(
       `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, template_id, session, outcome, code, prev, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertOne = (r: AuditRecord) => stmt.run(r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig);
-    const many = s.transaction((records: AuditRecord[]) => {
-      for (const r of records) insertOne(r);
-    });
-    return (records) => (records.length === 1 ? void insertOne(records[0]) : many.immediate(records));
+    return (records) =>
+      db.groupWrite(() => {
+        for (const r of records) stmt.run(r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig);
+      });
   })();
 
   // The head as this process last wrote it. Appends build on it without reading the table; the
@@ -174,7 +175,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
             const out = await build(batch.map((p) => p.fields), cachedHead ?? (await headOf(db.kysely)));
             const last = out[out.length - 1];
             try {
-              if (insertSqlite) await db.exclusive(() => insertSqlite(out));
+              if (insertSqlite) await insertSqlite(out);
               else await db.kysely.insertInto(AUDIT_TABLE).values(out.map(toRow)).execute();
             } catch (e) {
               cachedHead = null;

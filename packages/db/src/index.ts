@@ -55,6 +55,16 @@ export interface Db {
    * use `pool` directly instead.
    */
   exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * SQLite only (PostgreSQL: rejects): runs `fn` — raw statements on `sqlite`, or a function that
+   * awaits nothing but them — as one write of a **group commit**: the `groupWrite` calls of one
+   * event-loop turn run one after the other in one `BEGIN IMMEDIATE … COMMIT` (holding the connection's
+   * lock), each inside its own SAVEPOINT, so a call that throws rolls back alone. Each call settles
+   * only after the COMMIT; if the COMMIT fails, or SQLite rolls the whole transaction back, every call
+   * of the group fails. The calls of a group see each other's changes, as consecutive transactions
+   * would. Pages they share are written to the WAL once.
+   */
+  groupWrite<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
 export interface OpenDbOptions {
@@ -133,7 +143,63 @@ function openSqlite(path: string, options: OpenDbOptions): Db {
     sqlite,
     pool: undefined,
     exclusive: (fn) => mutex.run(fn),
+    groupWrite: groupCommitter(sqlite, mutex),
   };
+}
+
+/** `Db.groupWrite` for one SQLite connection. */
+function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite"] {
+  const begin = s.prepare("BEGIN IMMEDIATE");
+  const commit = s.prepare("COMMIT");
+  const rollback = s.prepare("ROLLBACK");
+  const savepoint = s.prepare("SAVEPOINT group_write");
+  const release = s.prepare("RELEASE group_write");
+  const rollbackTo = s.prepare("ROLLBACK TO group_write");
+  type Job = { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  let queue: Job[] = [];
+
+  async function run(jobs: Job[]): Promise<void> {
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      begin.run();
+      for (const job of jobs) {
+        savepoint.run();
+        let value: unknown;
+        try {
+          value = await job.fn();
+        } catch (error) {
+          if (!s.inTransaction) throw error; // SQLite rolled the whole group back
+          rollbackTo.run();
+          release.run();
+          outcomes.push({ ok: false, error });
+          continue;
+        }
+        release.run();
+        outcomes.push({ ok: true, value });
+      }
+      commit.run();
+    } catch (error) {
+      if (s.inTransaction) rollback.run();
+      for (const job of jobs) job.reject(error);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const o = outcomes[i];
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.error);
+    });
+  }
+
+  return <T>(fn: () => T | Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (queue.length > 1) return;
+      setImmediate(() => {
+        const jobs = queue;
+        queue = [];
+        mutex.run(() => run(jobs)).catch((e) => jobs.forEach((job) => job.reject(e)));
+      });
+    });
 }
 
 /**
@@ -257,6 +323,7 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
     sqlite: undefined,
     pool,
     exclusive: (fn) => kysely.connection().execute(async () => fn()),
+    groupWrite: () => Promise.reject(new TypeError("groupWrite is for SQLite; on PostgreSQL use one transaction per operation")),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import BetterSqlite3 from "better-sqlite3";
 import { bytesParam, bytesType, closeDb, migrate, openDb, toBytes, toMs } from "../src/index.ts";
 import { dbContract } from "./_suite.ts";
 
@@ -92,6 +93,47 @@ test("sqlite: Kysely queries wait for exclusive(); a failing exclusive() release
     assert.equal((await db.exclusive(() => db.sqlite!.prepare("SELECT count(*) AS n FROM w").get() as { n: number })).n, 1);
     assert.equal((await db.kysely.selectFrom("w").selectAll().execute()).length, 1);
   } finally {
+    await closeDb(db);
+  }
+});
+
+test("sqlite: groupWrite — one turn's calls share a transaction, fail one by one, settle after the commit", async () => {
+  const file = join(dir, "group.sqlite");
+  const db = await openDb(file);
+  const reader = new BetterSqlite3(file, { readonly: true });
+  try {
+    await db.exclusive(() => db.sqlite!.exec("CREATE TABLE g (v INTEGER PRIMARY KEY)"));
+    const count = () => (reader.prepare("SELECT count(*) AS n FROM g").get() as { n: number }).n;
+    const insert = (v: number) => () => db.sqlite!.prepare("INSERT INTO g VALUES (?)").run(v);
+    const seen: number[] = [];
+    const calls = [
+      db.groupWrite(insert(1)),
+      db.groupWrite(() => {
+        insert(2)();
+        throw new Error("second fails");
+      }),
+      db.groupWrite(async () => {
+        assert.ok(db.sqlite!.inTransaction);
+        seen.push(count()); // another connection sees nothing before the commit
+        insert(3)();
+        return (db.sqlite!.prepare("SELECT count(*) AS n FROM g").get() as { n: number }).n; // sees the first call's row
+      }),
+      db.groupWrite(insert(1)), // duplicate key: fails alone
+    ];
+    const out = await Promise.allSettled(calls);
+    assert.deepEqual(
+      out.map((r) => (r.status === "fulfilled" ? "ok" : (r.reason as Error).message.slice(0, 13))),
+      ["ok", "second fails", "ok", "UNIQUE constr"],
+    );
+    assert.equal((out[2] as PromiseFulfilledResult<number>).value, 2);
+    assert.deepEqual(seen, [0]);
+    assert.deepEqual((reader.prepare("SELECT v FROM g ORDER BY v").all() as { v: number }[]).map((r) => r.v), [1, 3]);
+    assert.equal(db.sqlite!.inTransaction, false);
+    // a later turn is a new group; a failed group leaves the connection usable
+    await db.groupWrite(insert(4));
+    assert.equal(count(), 3);
+  } finally {
+    reader.close();
     await closeDb(db);
   }
 });

@@ -237,46 +237,12 @@ export class Store {
     return this.db.exclusive(() => fn(f));
   }
 
-  // Group commit of the hot-path writes (SQLite): writes that arrive in the same turn of the event
-  // loop (requests finishing together) share one transaction — one WAL commit instead of one each.
-  // Each caller still waits until its write is committed. If the shared transaction fails, every
-  // write is retried on its own, so one failing write never fails another request's.
-  private pendingWrites: { fn: (f: ReturnType<typeof prepareFast>) => void; resolve: () => void; reject: (e: unknown) => void }[] = [];
-
-  private writeMany: any;
-
+  // The hot-path writes (SQLite) go through the connection's group commit (@privface/db groupWrite):
+  // writes of one event-loop turn (requests finishing together, and the audit log's appends) share
+  // one WAL commit, each in its own savepoint, so a failing write fails only its own request; each
+  // caller waits until its write is committed.
   private write(fn: (f: ReturnType<typeof prepareFast>) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pendingWrites.push({ fn, resolve, reject });
-      if (this.pendingWrites.length === 1) setImmediate(() => void this.flushWrites());
-    });
-  }
-
-  private async flushWrites(): Promise<void> {
-    const batch = this.pendingWrites;
-    this.pendingWrites = [];
-    const f = this.fast!;
-    const sqlite = this.db.sqlite!;
-    if (batch.length === 1) {
-      const [w] = batch;
-      await this.raw(w.fn).then(w.resolve, w.reject);
-      return;
-    }
-    this.writeMany ??= sqlite.transaction((ws: typeof batch) => ws.forEach((w) => w.fn(f)));
-    const many = this.writeMany;
-    try {
-      await this.raw(() => many.immediate(batch));
-      for (const w of batch) w.resolve();
-    } catch {
-      for (const w of batch) {
-        try {
-          await this.raw(w.fn);
-          w.resolve();
-        } catch (e) {
-          w.reject(e);
-        }
-      }
-    }
+    return this.db.groupWrite(() => fn(this.fast!));
   }
 
   // merchants

@@ -40,3 +40,12 @@ test("postgres: the schema is created and used as search_path", async () => {
     await closeDb(db);
   }
 });
+
+test("postgres: groupWrite is SQLite's and says so", async () => {
+  const db = await openFresh();
+  try {
+    await assert.rejects(db.groupWrite(() => 1), /groupWrite is for SQLite/);
+  } finally {
+    await closeDb(db);
+  }
+});

@@ -50,63 +50,10 @@ function sqliteExec(db: Db): Exec {
     all: async (text, params = []) => stmt(text).all(...params) as never,
     run: async (text, params = []) => stmt(text).run(...params).changes,
   };
-  const begin = s.prepare("BEGIN IMMEDIATE");
-  const commit = s.prepare("COMMIT");
-  const rollback = s.prepare("ROLLBACK");
-  const savepoint = s.prepare("SAVEPOINT op");
-  const release = s.prepare("RELEASE op");
-  const rollbackTo = s.prepare("ROLLBACK TO op");
-
-  // Group commit: the write transactions asked for in one event-loop turn run, one after the other,
-  // in one BEGIN IMMEDIATE … COMMIT, each in its own SAVEPOINT, so one that throws rolls back alone.
-  // Every caller learns its outcome only after the COMMIT; if the COMMIT fails, or SQLite rolls the
-  // whole transaction back, every operation of the group fails. One commit writes the pages the
-  // group's operations share (the pool row page, the tables' last leaves) once.
-  type Job = { fn: (tx: Tx) => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void };
-  let queue: Job[] = [];
-  const runGroup = async (jobs: Job[]): Promise<void> => {
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      begin.run();
-      for (const job of jobs) {
-        savepoint.run();
-        let value: unknown;
-        try {
-          value = await job.fn(tx);
-        } catch (error) {
-          if (!s.inTransaction) throw error; // SQLite rolled the whole group back
-          rollbackTo.run();
-          release.run();
-          outcomes.push({ ok: false, error });
-          continue;
-        }
-        release.run();
-        outcomes.push({ ok: true, value });
-      }
-      commit.run();
-    } catch (error) {
-      if (s.inTransaction) rollback.run();
-      for (const job of jobs) job.reject(error);
-      return;
-    }
-    jobs.forEach((job, i) => {
-      const o = outcomes[i];
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.error);
-    });
-  };
   return {
     dialect: "sqlite",
-    tx: <T>(fn: (tx: Tx) => Promise<T>) =>
-      new Promise<T>((resolve, reject) => {
-        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-        if (queue.length > 1) return;
-        setImmediate(() => {
-          const jobs = queue;
-          queue = [];
-          db.exclusive(() => runGroup(jobs)).catch((e) => jobs.forEach((job) => job.reject(e)));
-        });
-      }),
+    // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)
+    tx: (fn) => db.groupWrite(() => fn(tx)),
     read: (fn) => db.exclusive(() => fn(tx)),
   };
 }
