@@ -11,8 +11,8 @@
  * Appends are serialised in-process and atomic: records waiting while a write is in flight are
  * chained and hashed one by one and stored together by the next write (on SQLite one savepoint of
  * the connection's group commit, `Db.groupWrite`, sharing its COMMIT with the server's other writes
- * of that event-loop turn; on PostgreSQL one multi-row INSERT). Each write carries exactly one signature, on its
- * last record; the earlier records of the batch have `sig = ""` and are covered by that signature
+ * of that event-loop turn; on PostgreSQL one multi-row INSERT). Each write carries exactly one
+ * signature, on its last record; the earlier records of the batch have `sig = ""` and are covered by that signature
  * through the hash chain (see _record.ts). So the stored chain always ends in a signed record, and
  * a verifier refuses one that does not (`unsigned-head`).
  * The head is kept in memory; the primary key on `seq` refuses an insert when another writer got

@@ -4,6 +4,7 @@
  * `createFakeParties` (fake.ts). The gateway never opens a sealed share: it forwards the base64url
  * envelope the device made for that party and XORs the two result shares it gets back.
  */
+import type { SignedAuthorisation } from "@privface/party/auth";
 
 export type PartyName = "P0" | "P1";
 export const PARTIES: readonly PartyName[] = ["P0", "P1"];
@@ -20,7 +21,6 @@ export type Authorisation = SignedAuthorisation;
 
 /** What the gateway signs for one party and one operation; the party checks it (`createAuthorisationChecker`). */
 export type { AuthPayload as AuthorisationPayload } from "@privface/party/auth";
-import type { SignedAuthorisation } from "@privface/party/auth";
 
 export interface PartyEnrolRequest {
   session: string;
