@@ -13,7 +13,7 @@
  * decision. No score exists anywhere on this side (R4).
  */
 import { canonicalJson, fromBase64url, utf8, verify as verifySig, type DataKey, type Signer } from "@privface/crypto";
-import { createAuthorisationSigner } from "@privface/party/auth";
+import { createAuthorisationSigner, shareDigest } from "@privface/party/auth";
 import type { Db } from "@privface/db";
 import { MODEL } from "@privface/device/model";
 import { ChallengeStore, type Challenge } from "./_challenges.ts";
@@ -679,11 +679,8 @@ export class GatewayService {
     sealedShare: string | undefined,
     upgradeShare?: string,
   ) {
-    let digest = "";
-    if (sealedShare !== undefined) {
-      const bytes = fromBase64url(sealedShare);
-      digest = sha256b64u(upgradeShare !== undefined ? Buffer.concat([bytes, fromBase64url(upgradeShare)]) : bytes);
-    }
+    const digest =
+      sealedShare === undefined ? "" : shareDigest(fromBase64url(sealedShare), ...(upgradeShare === undefined ? [] : [fromBase64url(upgradeShare)]));
     const payload: AuthorisationPayload = {
       v: 1,
       op,

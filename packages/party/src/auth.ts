@@ -14,6 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalJson, fromBase64url, fromUtf8, signJson, toBase64url, utf8, verifySignedJson, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
+import { turnBatcher } from "@privface/transport";
 import { ApiError } from "./errors.ts";
 import { object, str } from "./_validate.ts";
 
@@ -76,27 +77,18 @@ export async function signAuthorisations(signer: KeyPair | Signer, payloads: rea
 
 /**
  * The gateway's signer: the authorisations asked for in one event-loop turn (at most `maxBatch`)
- * are signed together, at the end of that turn (setImmediate): no timer, no waiting beyond it.
+ * are signed together, at the end of that turn (`turnBatcher`): no timer, no waiting beyond it.
  */
 export function createAuthorisationSigner(signer: KeyPair | Signer, maxBatch = MAX_AUTH_BATCH): (p: AuthPayload) => Promise<SignedAuthorisation> {
   if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_AUTH_BATCH) throw new RangeError(`maxBatch: 1..${MAX_AUTH_BATCH}`);
   type Waiting = { payload: AuthPayload; resolve: (a: SignedAuthorisation) => void; reject: (e: unknown) => void };
-  let queue: Waiting[] = [];
-  const flush = (): void => {
-    const q = queue;
-    queue = [];
-    if (q.length === 0) return;
+  const push = turnBatcher<Waiting>((q) => {
     signAuthorisations(signer, q.map((w) => w.payload)).then(
       (out) => q.forEach((w, i) => w.resolve(out[i])),
       (e) => q.forEach((w) => w.reject(e)),
     );
-  };
-  return (payload) =>
-    new Promise((resolve, reject) => {
-      if (queue.length === 0) setImmediate(flush);
-      queue.push({ payload, resolve, reject });
-      if (queue.length >= maxBatch) flush();
-    });
+  }, maxBatch);
+  return (payload) => new Promise((resolve, reject) => push({ payload, resolve, reject }));
 }
 
 export type AuthorisationChecker = (auth: unknown, expect: AuthExpectation, now?: number) => Promise<AuthPayload>;

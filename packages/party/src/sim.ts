@@ -43,8 +43,10 @@ export async function authorise(
   });
 }
 
-/** A fresh authorisation for a body made earlier, as the gateway signs one at call time. */
-export function authoriseBody(keys: SimKeys, op: "enrol" | "verify", party: Party, body: VerifyBody): Promise<SignedAuthorisation> {
+type SealedBody = Omit<VerifyBody, "authorisation">;
+
+/** The gateway's authorisation of one party's body (digest over its sealed share(s)), as it signs one at call time. */
+export function authoriseBody(keys: SimKeys, op: "enrol" | "verify", party: Party, body: SealedBody): Promise<SignedAuthorisation> {
   const sealed = fromBase64url(body.sealedShare);
   const digest = body.upgrade ? shareDigest(sealed, fromBase64url(body.upgrade.sealedShare)) : shareDigest(sealed);
   return authorise(keys.gateway, { op, party, session: body.session, templateId: body.templateId, modelVersion: body.modelVersion, digest });
@@ -60,12 +62,15 @@ export async function sealShares(keys: SimKeys, x: Int8Array, ctx: ShareContext,
   };
 }
 
-/** The P0 and P1 bodies of an enrolment or verification (the latter optionally carrying an upgrade). */
-async function shareBodies(
+/**
+ * The P0 and P1 bodies of an enrolment or verification (the latter optionally carrying an upgrade)
+ * without their authorisations — the device's part; `authoriseBody` adds the gateway's.
+ */
+export async function sealedBodies(
   keys: SimKeys,
   op: "enrol" | "verify",
   o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; upgrade?: { modelVersion: string; x: Int8Array }; plain?: Uint8Array[] },
-): Promise<Record<Party, VerifyBody>> {
+): Promise<Record<Party, SealedBody>> {
   const context = { purpose: o.purpose ?? op, challenge: newId(), templateId: o.templateId, modelVersion: o.modelVersion };
   const sealed = await sealShares(keys, o.x, context, o.plain);
   let up: { context: ShareContext; sealed: Record<Party, Uint8Array> } | null = null;
@@ -73,22 +78,21 @@ async function shareBodies(
     const uctx = { ...context, modelVersion: o.upgrade.modelVersion };
     up = { context: uctx, sealed: await sealShares(keys, o.upgrade.x, uctx, o.plain) };
   }
-  return perParty(async (party) => ({
+  const body = (party: Party): SealedBody => ({
     session: o.session,
     templateId: o.templateId,
     modelVersion: o.modelVersion,
     sealedShare: toBase64url(sealed[party]),
     context,
-    authorisation: await authorise(keys.gateway, {
-      op,
-      party,
-      session: o.session,
-      templateId: o.templateId,
-      modelVersion: o.modelVersion,
-      digest: up ? shareDigest(sealed[party], up.sealed[party]) : shareDigest(sealed[party]),
-    }),
     ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]), context: up.context } } : {}),
-  }));
+  });
+  return { P0: body("P0"), P1: body("P1") };
+}
+
+/** The P0 and P1 bodies with the gateway's authorisations. */
+async function shareBodies(keys: SimKeys, op: "enrol" | "verify", o: Parameters<typeof sealedBodies>[2]): Promise<Record<Party, VerifyBody>> {
+  const bodies = await sealedBodies(keys, op, o);
+  return perParty(async (party) => ({ ...bodies[party], authorisation: await authoriseBody(keys, op, party, bodies[party]) }));
 }
 
 /** Both parties' bodies, made concurrently (so their authorisations share one signature). */

@@ -9,3 +9,4 @@ export { createWsTransport, LINK_PATH, MAX_FRAMES_PER_MESSAGE, type WsTransport,
 export { createMtlsServer, createMtlsAgent, mtlsServerOptions, peerRole, roleOfCertificate, type TlsMaterial } from "./tls.ts";
 export { nodeHandler, requestJson, type App, type AppRequest, type AppResponse, type JsonResult } from "./http.ts";
 export { createRpcClient, serveRpc, RPC_PATH, type RpcClient } from "./rpc.ts";
+export { turnBatcher } from "./batch.ts";

@@ -16,6 +16,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import WebSocket, { WebSocketServer } from "ws";
 import type { App, AppResponse, JsonResult } from "./http.ts";
+import { turnBatcher } from "./batch.ts";
 import { peerRole, type TlsMaterial } from "./tls.ts";
 import { serverClientOptions } from "./ws.ts";
 
@@ -31,21 +32,6 @@ interface Answer {
   id: number;
   status: number;
   body?: unknown;
-}
-
-/** Sends the items pushed during one event-loop turn as one JSON-array message. */
-function batcher<T>(send: (items: T[]) => void): (item: T) => void {
-  let queue: T[] = [];
-  return (item) => {
-    queue.push(item);
-    if (queue.length === 1) {
-      setImmediate(() => {
-        const items = queue;
-        queue = [];
-        send(items);
-      });
-    }
-  };
 }
 
 const isCall = (c: unknown): c is Call => {
@@ -65,7 +51,7 @@ export function serveRpc(server: https.Server, app: App, opts: { maxPayload?: nu
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const answer = batcher<Answer>((items) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(items)));
+      const answer = turnBatcher<Answer>((items) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(items)));
       const reply = (id: number, r: AppResponse) => answer({ id, status: r.status, body: r.body });
       ws.on("message", (data, isBinary) => {
         let calls: unknown;
@@ -155,7 +141,7 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
     return up;
   }
 
-  const send = batcher<{ ws: WebSocket; call: Call }>((items) => {
+  const send = turnBatcher<{ ws: WebSocket; call: Call }>((items) => {
     const byLink = new Map<WebSocket, Call[]>(); // one link, or two around a re-dial
     for (const { ws, call } of items) {
       const calls = byLink.get(ws);

@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import WebSocket, { WebSocketServer } from "ws";
 import { Mailbox } from "./_mailbox.ts";
+import { turnBatcher } from "./batch.ts";
 import { decodeFrame, encodeFrame, packFrames, unpackFrames } from "./_frame.ts";
 import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Role, type Transport } from "./_types.ts";
 import { roleOfCertificate, type TlsMaterial } from "./tls.ts";
@@ -75,12 +76,15 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   const links = new Map<Role, WebSocket>();
   const waiters = new Map<Role, Set<() => void>>();
   const stats = { refused: 0, sent: 0, received: 0, messages: 0 };
-  const outbox = new Map<WebSocket, Buffer[]>();
-  const flush = (ws: WebSocket): void => {
-    const frames = outbox.get(ws);
-    if (!frames) return;
-    outbox.delete(ws);
-    if (ws.readyState === WebSocket.OPEN) ws.send(packFrames(frames));
+  // per link: the frames of one event-loop turn leave as one message, at most MAX_FRAMES_PER_MESSAGE
+  const outboxes = new WeakMap<WebSocket, (frame: Buffer) => void>();
+  const outbox = (ws: WebSocket): ((frame: Buffer) => void) => {
+    let push = outboxes.get(ws);
+    if (!push) {
+      push = turnBatcher<Buffer>((frames) => ws.readyState === WebSocket.OPEN && ws.send(packFrames(frames)), MAX_FRAMES_PER_MESSAGE);
+      outboxes.set(ws, push);
+    }
+    return push;
   };
   const accept = new Set(o.accept ?? []);
   const timers = new Set<NodeJS.Timeout>();
@@ -236,16 +240,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       }
       stats.sent++;
       o.capture?.("out", to, buf);
-      // frames sent in this event-loop turn leave together (packFrames), at most MAX_FRAMES_PER_MESSAGE
-      const q = outbox.get(ws);
-      if (q) {
-        q.push(buf);
-        if (q.length >= MAX_FRAMES_PER_MESSAGE) flush(ws);
-        return;
-      }
-      outbox.set(ws, [buf]);
-      const w = ws;
-      setImmediate(() => flush(w));
+      outbox(ws)(buf);
     },
     receive(session: string, opts: ReceiveOptions): Promise<Frame> {
       return mailbox.receive(session, opts);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
-import { createMtlsServer, createRpcClient, RPC_PATH, serveRpc, type App, type TlsMaterial } from "../src/index.ts";
+import { createMtlsServer, createRpcClient, RPC_PATH, serveRpc, type App, type RpcClient, type TlsMaterial } from "../src/index.ts";
 import { makeTestPki, type TestPki } from "./_certs.ts";
 
 let pki: TestPki;
@@ -45,33 +45,36 @@ async function serve(app?: App) {
   };
 }
 
+/** Runs `fn` with a fresh server and a client of it (`tls`, default the gateway's), closing both after. */
+async function withClient(fn: (c: RpcClient, s: Awaited<ReturnType<typeof serve>>) => Promise<void>, opts: { tls?: TlsMaterial; timeoutMs?: number } = {}) {
+  const s = await serve();
+  const c = createRpcClient({ url: s.url, tls: opts.tls ?? mat("gateway"), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  try {
+    await fn(c, s);
+  } finally {
+    c.close();
+    await s.close();
+  }
+}
+
 describe("rpc over a mutual-TLS WebSocket", () => {
-  it("routes calls to the app with the caller's certificate role and returns status and body", async () => {
-    const s = await serve();
-    const c = createRpcClient({ url: s.url, tls: mat("gateway") });
-    try {
+  it("routes calls to the app with the caller's certificate role and returns status and body", () =>
+    withClient(async (c, s) => {
       const many = await Promise.all(Array.from({ length: 20 }, (_, i) => c.request("POST", "/v1/verify", { i })));
       many.forEach((r, i) => assert.deepEqual(r, { status: 200, body: { role: "gateway", echo: { i } } }));
       assert.deepEqual(await c.request("GET", "/missing"), { status: 404, body: { role: "gateway" } });
       assert.equal((await c.request("GET", "/throw")).status, 500);
       assert.equal(s.calls.length, 22);
-    } finally {
-      c.close();
-      await s.close();
-    }
-  });
+    }));
 
-  it("refuses a client whose certificate is from another CA", async () => {
-    const s = await serve();
-    const c = createRpcClient({ url: s.url, tls: { ca: pki.ca, cert: pki.rogue.cert, key: pki.rogue.key } });
-    try {
-      await assert.rejects(c.request("POST", "/v1/verify", {}));
-      assert.equal(s.calls.length, 0);
-    } finally {
-      c.close();
-      await s.close();
-    }
-  });
+  it("refuses a client whose certificate is from another CA", () =>
+    withClient(
+      async (c, s) => {
+        await assert.rejects(c.request("POST", "/v1/verify", {}));
+        assert.equal(s.calls.length, 0);
+      },
+      { tls: { ca: pki.ca, cert: pki.rogue.cert, key: pki.rogue.key } },
+    ));
 
   it("closes the link on a message that is not a JSON array of calls", async () => {
     const s = await serve();
@@ -88,21 +91,15 @@ describe("rpc over a mutual-TLS WebSocket", () => {
     }
   });
 
-  it("fails the calls in flight when the link drops and dials again for the next call", async () => {
-    const s = await serve();
-    const c = createRpcClient({ url: s.url, tls: mat("gateway") });
-    try {
+  it("fails the calls in flight when the link drops and dials again for the next call", () =>
+    withClient(async (c, s) => {
       await c.request("GET", "/warm");
       const slow = c.request("GET", "/slow");
       await new Promise((r) => setTimeout(r, 50));
       s.drop();
       await assert.rejects(slow, /closed/);
       assert.equal((await c.request("GET", "/again")).status, 200);
-    } finally {
-      c.close();
-      await s.close();
-    }
-  });
+    }));
 
   it("fails the calls (and does not throw) when the server answers something that is not an array", async () => {
     const server = createMtlsServer(mat("p0"));
@@ -121,17 +118,17 @@ describe("rpc over a mutual-TLS WebSocket", () => {
     }
   });
 
-  it("times a call out and rejects at once when nobody listens", async () => {
-    const s = await serve();
-    const c = createRpcClient({ url: s.url, tls: mat("gateway"), timeoutMs: 50 });
-    const dead = createRpcClient({ url: "https://127.0.0.1:1", tls: mat("gateway") });
-    try {
-      await assert.rejects(c.request("GET", "/slow"), /timed out/);
-      await assert.rejects(dead.request("GET", "/x"));
-    } finally {
-      c.close();
-      dead.close();
-      await s.close();
-    }
-  });
+  it("times a call out and rejects at once when nobody listens", () =>
+    withClient(
+      async (c) => {
+        const dead = createRpcClient({ url: "https://127.0.0.1:1", tls: mat("gateway") });
+        try {
+          await assert.rejects(c.request("GET", "/slow"), /timed out/);
+          await assert.rejects(dead.request("GET", "/x"));
+        } finally {
+          dead.close();
+        }
+      },
+      { timeoutMs: 50 },
+    ));
 });

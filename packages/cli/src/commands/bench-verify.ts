@@ -85,7 +85,7 @@ export function register(program: Command): void {
           const out = [];
           for (let i = 0; i < n; i++) {
             const t = templates[i % T];
-            out.push(await sim.verifyBodies(keys, { session: sim.newId(), templateId: t.templateId, modelVersion: MODEL.version, x: sim.sameFace(t.x) }));
+            out.push(await sim.sealedBodies(keys, "verify", { session: sim.newId(), templateId: t.templateId, modelVersion: MODEL.version, x: sim.sameFace(t.x) }));
           }
           return out;
         };
