@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
 import type { GatewayClient } from "./client.ts";
 import { faceOp, giveConsent, registerDevice, syntheticFaces, type SimDevice } from "./device-sim.ts";
-import { startLocalStack } from "./stack.ts";
+import { startLocalStack, waitPool } from "./stack.ts";
 
 export interface E2eBenchOptions {
   /** verifications to measure */
@@ -150,24 +150,6 @@ async function startProfile(): Promise<(file: string) => Promise<void>> {
   };
 }
 
-/** Polls P0's health until its pool holds `target` bundles (P1 holds every id P0 holds). */
-async function waitPoolFull(home: string, p0Url: string, target: number, ms: number): Promise<void> {
-  const { createPartyClient } = await import("@privface/party/client");
-  const pki = (f: string) => readFileSync(join(home, "pki", f));
-  const c = createPartyClient({ url: p0Url, tls: { ca: pki("ca.crt"), cert: pki("gateway-client.crt"), key: pki("gateway-client.key") } });
-  const t0 = Date.now();
-  try {
-    while (Date.now() - t0 < ms) {
-      const level = await c.health().then((h) => h.pool?.level ?? 0, () => 0);
-      if (level >= target) return;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`P0's pool did not reach ${target} bundles within ${ms} ms`);
-  } finally {
-    await c.close?.();
-  }
-}
-
 export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[]> {
   const requests = o.requests ?? 5000;
   const persons = o.persons ?? 200;
@@ -208,7 +190,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     };
     // wait for P0's pool to fill so the measurement does not race the helper's dealing
     say(`waiting for the parties' pools (${pool} bundles) …`);
-    await waitPoolFull(home, stack.partyUrls.P0, Number(pool), 180_000);
+    await waitPool(home, stack.partyUrls.P0, Number(pool), 180_000);
   }
   try {
     const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });

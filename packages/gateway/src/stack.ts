@@ -3,10 +3,12 @@
  * `startLocalStack({ home })` creates the runtime layout where missing (dev PKI, keys), starts the
  * helper, P1 and P0 as child processes (@privface/party/stack), then the gateway — as a child process
  * too (`inProcess: false`, default: what production looks like) or inside this process (tests) — on
- * free ports, and waits until the parties' pools are filled and the peer link is up.
+ * free ports, and waits until the gateway reports both parties and the peer link up and P0 holds
+ * correlated randomness (a first pool batch; `waitPool` for more).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createPartyClient } from "@privface/party/client";
 import { ensureRuntime } from "@privface/party/runtime";
 import { freePorts, spawnServer, startStack, type ServerHandle, type Stack } from "@privface/party/stack";
 import { createGatewayClient, type GatewayClient } from "./client.ts";
@@ -110,6 +112,8 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   };
   try {
     await waitHealthy(stack.client("admin"), 30_000);
+    // until P0 holds correlated randomness, a verification would be answered MPC_UNAVAILABLE
+    await waitPool(o.home, stack.partyUrls.P0, 1, 30_000);
   } catch (e) {
     await stack.stop();
     throw e;
@@ -131,4 +135,21 @@ async function waitHealthy(c: GatewayClient, ms: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the stack did not become healthy within ${ms} ms: ${last}`);
+}
+
+/** Polls P0's health until its pool holds `target` bundles (P1 holds every id P0 holds: the helper delivers P1's half first). */
+export async function waitPool(home: string, p0Url: string, target: number, ms: number): Promise<void> {
+  const pki = (f: string) => readFileSync(join(home, "pki", f));
+  const c = createPartyClient({ url: p0Url, tls: { ca: pki("ca.crt"), cert: pki("gateway-client.crt"), key: pki("gateway-client.key") } });
+  const t0 = Date.now();
+  try {
+    while (Date.now() - t0 < ms) {
+      const level = await c.health().then((h) => h.pool?.level ?? 0, () => 0);
+      if (level >= target) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`P0's pool did not reach ${target} bundles within ${ms} ms`);
+  } finally {
+    c.close();
+  }
 }
