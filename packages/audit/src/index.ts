@@ -8,10 +8,10 @@
  *   const r = await verifyChain(db, { suite: "INTL", publicKey });      // { ok, records, firstBroken?, head }
  *   reconcile(await exportChain(dbP0), await exportChain(dbP1));        // sessions one side only recorded
  *
- * Appends are serialised in-process and atomic: records waiting while a write is in flight are
- * chained and hashed one by one and stored together by the next write (on SQLite one savepoint of
- * the connection's group commit, `Db.groupWrite`, sharing its COMMIT with the server's other writes
- * of that event-loop turn; on PostgreSQL one multi-row INSERT). Each write carries exactly one
+ * Appends are serialised in-process and atomic, chained and hashed one by one and stored together:
+ * on SQLite the appends of one event-loop turn are one savepoint of the connection's group commit
+ * (`Db.groupWrite`), sharing its COMMIT with the server's other writes of that turn; on PostgreSQL
+ * the appends that arrive while a write is in flight are the next write, one multi-row INSERT. Each write carries exactly one
  * signature, on its last record; the earlier records of the batch have `sig = ""` and are covered by that signature
  * through the hash chain (see _record.ts). So the stored chain always ends in a signed record, and
  * a verifier refuses one that does not (`unsigned-head`).
@@ -139,31 +139,65 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
     session: r.session, outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash, sig: r.sig,
   });
 
-  // SQLite: one cached prepared statement; the batch is one savepoint of the connection's group
-  // commit (@privface/db groupWrite), so it shares its COMMIT with the other writes of the same
-  // event-loop turn (a party's store operations). The query builder costs more CPU than the insert.
-  const insertSqlite = ((): ((records: AuditRecord[]) => Promise<void>) | null => {
-    const s = db.dialect === "sqlite" ? db.sqlite : undefined;
-    if (!s) return null;
-    const stmt = s.prepare(
-      `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, template_id, session, outcome, code, prev, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    return (records) =>
-      db.groupWrite(() => {
-        for (const r of records) stmt.run(r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig);
-      });
-  })();
-
   // The head as this process last wrote it. Appends build on it without reading the table; the
   // primary key on seq refuses the insert if another writer got there first, and we re-read.
   let cachedHead: { seq: number; hash: string } | null = null;
-
-  // Group commit: appends that arrive while a write is in flight go into the next write (atomic on
-  // both dialects). Each record is hashed on its own; the write is signed once, on its last record.
-  let pending: { fields: Fields; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void }[] = [];
-  let flushing = false;
+  type Pending = { fields: Fields; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void; tries: number };
   const MAX_BATCH = 256;
+  const ATTEMPTS = 20;
+  const backoff = (tries: number) => new Promise((r) => setTimeout(r, 1 + Math.floor(Math.random() * 5 * tries)));
+  const giveUp = (e: unknown) => (isRetryable(e) ? new AuditError("APPEND_CONFLICT", `gave up after ${ATTEMPTS} attempts: ${(e as Error).message}`) : e);
 
+  // SQLite: the appends of one event-loop turn are one savepoint of the connection's group commit
+  // (@privface/db groupWrite): chained, hashed, signed once and inserted when the group runs, at the
+  // end of the turn, so they share its COMMIT with the server's other writes of that turn (a
+  // party's store operations) and settle with them. One cached prepared statement: the query
+  // builder costs more CPU than the insert. A conflict with another writer rolls back this
+  // savepoint alone; its appends wait a little and join a later turn (at most ATTEMPTS tries each).
+  // The signature is made inside the group's transaction: a Signer other than the software one
+  // (an HSM) adds its latency to every write of the group.
+  const sqliteAppend = ((): ((p: Pending) => void) | null => {
+    const s = db.dialect === "sqlite" ? db.sqlite : undefined;
+    if (!s) return null;
+    const insert = s.prepare(
+      `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, template_id, session, outcome, code, prev, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const head = s.prepare(`SELECT seq, hash FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 1`);
+    let turn: Pending[] = [];
+    const write = async (): Promise<void> => {
+      let batch: Pending[] = [];
+      try {
+        const records = await db.groupWrite(async () => {
+          batch = turn.splice(0, MAX_BATCH);
+          if (turn.length > 0) void write();
+          if (batch.length === 0) return [];
+          const h = head.get() as { seq: number | bigint; hash: string } | undefined;
+          const out = await build(batch.map((p) => p.fields), cachedHead ?? (h ? { seq: num(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS }));
+          for (const r of out) insert.run(r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig);
+          cachedHead = { seq: out[out.length - 1].seq, hash: out[out.length - 1].hash };
+          return out;
+        });
+        batch.forEach((p, i) => p.resolve(records[i]));
+      } catch (e) {
+        cachedHead = null; // the savepoint or the whole group rolled back
+        const retry = batch.filter((p) => isRetryable(e) && ++p.tries < ATTEMPTS);
+        for (const p of batch) if (!retry.includes(p)) p.reject(giveUp(e));
+        if (retry.length === 0) return;
+        await backoff(retry[0].tries);
+        for (const p of retry) enqueue(p);
+      }
+    };
+    const enqueue = (p: Pending) => {
+      turn.push(p);
+      if (turn.length === 1) void write();
+    };
+    return enqueue;
+  })();
+
+  // PostgreSQL: appends that arrive while a write is in flight go into the next write, one
+  // multi-row INSERT (atomic). Each record is hashed on its own; the write is signed once, on its last record.
+  let pending: Pending[] = [];
+  let flushing = false;
   const flush = async (): Promise<void> => {
     flushing = true;
     try {
@@ -173,17 +207,15 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
         try {
           const records = await withRetry(async () => {
             const out = await build(batch.map((p) => p.fields), cachedHead ?? (await headOf(db.kysely)));
-            const last = out[out.length - 1];
             try {
-              if (insertSqlite) await insertSqlite(out);
-              else await db.kysely.insertInto(AUDIT_TABLE).values(out.map(toRow)).execute();
+              await db.kysely.insertInto(AUDIT_TABLE).values(out.map(toRow)).execute();
             } catch (e) {
               cachedHead = null;
               throw e;
             }
-            cachedHead = { seq: last.seq, hash: last.hash };
+            cachedHead = { seq: out[out.length - 1].seq, hash: out[out.length - 1].hash };
             return out;
-          });
+          }, ATTEMPTS);
           batch.forEach((p, i) => p.resolve(records[i]));
         } catch (e) {
           for (const p of batch) p.reject(e);
@@ -214,7 +246,9 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
         return Promise.reject(e);
       }
       return new Promise<AuditRecord>((resolve, reject) => {
-        pending.push({ fields, resolve, reject });
+        const p = { fields, resolve, reject, tries: 0 };
+        if (sqliteAppend) return sqliteAppend(p);
+        pending.push(p);
         if (!flushing) {
           // start the write after this turn of the event loop: appends made meanwhile (e.g. by
           // requests that finished together) share its transaction
