@@ -51,7 +51,7 @@ export function serveRpc(server: https.Server, app: App, opts: { maxPayload?: nu
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const answer = turnBatcher<Answer>((items) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(items)), Infinity, "task");
+      const answer = turnBatcher<Answer>((items) => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(items)));
       const reply = (id: number, r: AppResponse) => answer({ id, status: r.status, body: r.body });
       ws.on("message", (data, isBinary) => {
         let calls: unknown;

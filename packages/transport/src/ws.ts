@@ -81,7 +81,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   const outbox = (ws: WebSocket): ((frame: Buffer) => void) => {
     let push = outboxes.get(ws);
     if (!push) {
-      push = turnBatcher<Buffer>((frames) => ws.readyState === WebSocket.OPEN && ws.send(packFrames(frames)), MAX_FRAMES_PER_MESSAGE, "task");
+      push = turnBatcher<Buffer>((frames) => ws.readyState === WebSocket.OPEN && ws.send(packFrames(frames)), MAX_FRAMES_PER_MESSAGE);
       outboxes.set(ws, push);
     }
     return push;
