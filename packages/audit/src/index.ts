@@ -89,9 +89,14 @@ function fromRow(r: Row): AuditRecord {
   };
 }
 
-async function headOf(k: Kysely<any>): Promise<{ seq: number; hash: string }> {
-  const row = await k.selectFrom(AUDIT_TABLE).select(["seq", "hash"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
-  return row ? { seq: num(row.seq), hash: row.hash as string } : { seq: 0, hash: GENESIS };
+type Head = { seq: number; hash: string };
+/** The head named by the last row (seq 0 and GENESIS for an empty log) … */
+const headFromRow = (row: { seq: number | string | bigint; hash: string } | undefined): Head => (row ? { seq: num(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS });
+/** … and by the last record of a write. */
+const headOfRecords = (records: readonly AuditRecord[]): Head => ({ seq: records[records.length - 1].seq, hash: records[records.length - 1].hash });
+
+async function headOf(k: Kysely<any>): Promise<Head> {
+  return headFromRow(await k.selectFrom(AUDIT_TABLE).select(["seq", "hash"]).orderBy("seq", "desc").limit(1).executeTakeFirst());
 }
 
 /** Open the audit log of one server (runs the audit migrations first). */
@@ -123,7 +128,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
   };
   // Chain and hash the records of one write; sign only the last (it covers the others through the
   // chain). The body is serialised once per record, for both the hash and the signature.
-  const build = async (batch: Fields[], head: { seq: number; hash: string }): Promise<AuditRecord[]> => {
+  const build = async (batch: Fields[], head: Head): Promise<AuditRecord[]> => {
     const out: AuditRecord[] = [];
     for (const [i, fields] of batch.entries()) {
       const partial = { ...fields, seq: head.seq + 1, prev: head.hash };
@@ -141,7 +146,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
 
   // The head as this process last wrote it. Appends build on it without reading the table; the
   // primary key on seq refuses the insert if another writer got there first, and we re-read.
-  let cachedHead: { seq: number; hash: string } | null = null;
+  let cachedHead: Head | null = null;
   type Pending = { fields: Fields; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void; tries: number };
   const MAX_BATCH = 256;
   const ATTEMPTS = 20;
@@ -171,10 +176,10 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
           batch = turn.splice(0, MAX_BATCH);
           if (turn.length > 0) void write();
           if (batch.length === 0) return [];
-          const h = head.get() as { seq: number | bigint; hash: string } | undefined;
-          const out = await build(batch.map((p) => p.fields), cachedHead ?? (h ? { seq: num(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS }));
+          // the table is read only when the cached head is gone (at start, after a conflict)
+          const out = await build(batch.map((p) => p.fields), cachedHead ?? headFromRow(head.get() as Parameters<typeof headFromRow>[0]));
           for (const r of out) insert.run(r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig);
-          cachedHead = { seq: out[out.length - 1].seq, hash: out[out.length - 1].hash };
+          cachedHead = headOfRecords(out);
           return out;
         });
         batch.forEach((p, i) => p.resolve(records[i]));
@@ -213,7 +218,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
               cachedHead = null;
               throw e;
             }
-            cachedHead = { seq: out[out.length - 1].seq, hash: out[out.length - 1].hash };
+            cachedHead = headOfRecords(out);
             return out;
           }, ATTEMPTS);
           batch.forEach((p, i) => p.resolve(records[i]));
