@@ -11,8 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createPartyClient } from "@privface/party/client";
-import { gatewayMain } from "@privface/party/stack";
+import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
 
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
@@ -63,8 +62,7 @@ describe("privface start", { timeout: 90_000 }, () => {
     await until(() => /ready \(home/.test(s.out()) || s.proc.exitCode !== null, 60_000, "ready", s.out);
     assert.match(s.out(), /created \d+ files/);
     assert.ok(existsSync(join(home, "pki", "ca.crt")) && existsSync(join(home, "keys", "p0-seal.json")));
-    const names = gatewayMain() ? ["helper", "p0", "p1", "gateway"] : ["helper", "p0", "p1"];
-    for (const name of names) assert.match(s.out(), new RegExp(`${name}\\s+listening on https://127\\.0\\.0\\.1:\\d+`));
+    for (const name of ["helper", "p0", "p1", "gateway"]) assert.match(s.out(), new RegExp(`${name}\\s+listening on https://127\\.0\\.0\\.1:\\d+`));
     const client = createPartyClient({ url: `https://127.0.0.1:${base + 1}`, tls: readTlsMaterial(join(home, "pki"), "gateway-client") });
     try {
       let h = await client.health();

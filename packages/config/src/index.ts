@@ -7,11 +7,14 @@
  *
  * @example
  *   const r = envReader("PRIVFACE_HELPER_");
- *   const cfg = { port: r.int("PORT", 7440, 0, 65535), ca: r.file("CA", join(r.home, "pki", "ca.crt")) };
+ *   const cfg = { port: r.int("PORT", 7440, 0, 65535), ca: r.file("CA", r.layout.ca) };
  *   r.done(); // throws ConfigError listing every problem
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { homeFromEnv, runtimeLayout, type RuntimeLayout } from "./layout.ts";
+
+export { runtimeLayout, homeFromEnv, type RuntimeLayout, type ServerName } from "./layout.ts";
 
 export class ConfigError extends Error {
   constructor(
@@ -26,6 +29,8 @@ export class ConfigError extends Error {
 export interface EnvReader {
   /** `<prefix>HOME`, else `PRIVFACE_HOME`, else `./.privface`, resolved to an absolute path */
   readonly home: string;
+  /** the files of the runtime home (the defaults of every path setting) */
+  readonly layout: RuntimeLayout;
   /** problems found so far (callers may add their own) */
   readonly problems: string[];
   /** the variable, or `fallback` when unset or empty */
@@ -54,8 +59,10 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
   };
   const get = (k: string, d: string) => optional(k) ?? d;
   const bad = (k: string, expected: string, got: unknown) => problems.push(`${prefix}${k}: expected ${expected}, got ${JSON.stringify(got)}`);
+  const home = optional("HOME") !== undefined ? resolve(optional("HOME")!) : homeFromEnv(env);
   return {
-    home: resolve(optional("HOME") ?? (env.PRIVFACE_HOME || ".privface")),
+    home,
+    layout: runtimeLayout(home),
     problems,
     get,
     optional,

@@ -192,17 +192,7 @@ const sm2sig = [];
   }
 }
 
-// ---------- contextAad and canonical JSON (written out by hand from the spec) ----------
-const aad = [
-  {
-    ctx: { purpose: "verify", challenge: "Zm9v", templateId: "t-01", modelVersion: "fr512-v1", party: "P0" },
-    utf8: '{"aad":"privface-share-v1","challenge":"Zm9v","modelVersion":"fr512-v1","party":"P0","purpose":"verify","templateId":"t-01"}',
-  },
-  {
-    ctx: { purpose: "enrol", challenge: "ch\"\\é", templateId: "", modelVersion: "m", party: "P1" },
-    utf8: '{"aad":"privface-share-v1","challenge":"ch\\"\\\\é","modelVersion":"m","party":"P1","purpose":"enrol","templateId":""}',
-  },
-];
+// ---------- canonical JSON (written out by hand from the spec; contextAad's vectors are in @privface/contracts) ----------
 const canonical = [
   { value: { b: 1, a: [true, null, "x"], c: { z: 0.5, y: -2 } }, json: '{"a":[true,null,"x"],"b":1,"c":{"y":-2,"z":0.5}}' },
   { value: { "é": 1, "Z": 2, "a": 3, "": 4 }, json: '{"":4,"Z":2,"a":3,"é":1}' },
@@ -219,7 +209,6 @@ write("sm4-gcm.json", sm4gcm);
 write("seal.json", seal);
 write("ed25519.json", ed25519);
 write("sm2-sign.json", sm2sig);
-write("aad.json", aad);
 write("canonical-json.json", canonical);
 write("base64url.json", b64);
 console.log(`wrote ${out}`);

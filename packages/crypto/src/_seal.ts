@@ -79,11 +79,11 @@ export async function sealWith(
 }
 
 /**
- * Seal `plaintext` to `recipient` (a seal public key) bound to `aad` (use `contextAad`).
+ * Seal `plaintext` to `recipient` (a seal public key) bound to `aad` (for shares: @privface/contracts `contextAad`).
  * Returns the envelope bytes. Example:
  *   const kp = await generateSealKeyPair("INTL");
- *   const env = await seal(kp, share, contextAad({...ctx, party: "P1"}));
- *   const share2 = await open(kp, env, contextAad({...ctx, party: "P1"}));
+ *   const env = await seal(kp, share, aad);
+ *   const share2 = await open(kp, env, aad);
  */
 export async function seal(recipient: PublicKey, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
   checkKey(recipient, "seal", "recipient", false);

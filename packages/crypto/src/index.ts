@@ -1,7 +1,8 @@
 /**
  * @privface/crypto — the cryptography every privface component shares, in Node and the browser.
  *
- * - Sealing shares to a party: `generateSealKeyPair`, `seal`, `open`, `contextAad`
+ * - Sealing shares to a party: `generateSealKeyPair`, `seal`, `open` (the associated data that binds a
+ *   share to its request is @privface/contracts `contextAad`)
  *   (INTL: X25519 + HKDF-SHA256 + AES-256-GCM; GM: SM2-ECDH + HKDF-SM3 + SM4-GCM).
  * - Signatures: `generateSigningKeyPair`, `sign`, `verify` (INTL: Ed25519; GM: SM2/SM3, ID 1234567812345678).
  * - `canonicalJson`, `signJson` / `verifySignedJson`, base64url helpers, `digest` (SHA-256 / SM3).
@@ -20,8 +21,6 @@ export type { CryptoErrorCode } from "./_errors.ts";
 export { toBase64url, fromBase64url, isBase64url, utf8, fromUtf8, toHex, fromHex, concatBytes, equalBytes, zeroize } from "./_bytes.ts";
 export { canonicalJson } from "./_canonical.ts";
 export { generateSealKeyPair, seal, open, envelopeSuite, sealPublicFromPrivate, ENVELOPE_VERSION } from "./_seal.ts";
-export { contextAad } from "./_aad.ts";
-export type { AadContext } from "./_aad.ts";
 export { generateSigningKeyPair, sign, verify, signingPublicFromPrivate } from "./_sign.ts";
 export { SM2_DEFAULT_ID } from "./_sm2.ts";
 export { signJson, verifySignedJson } from "./_signed.ts";

@@ -1,7 +1,8 @@
 /**
  * Node-only key files for the runtime layout's keys/ directory (`$PRIVFACE_HOME/keys/*.json`).
  * Files holding private or secret keys are written with mode 0600 (atomically: temp file + rename)
- * and never printed. `ensure*` functions create a key only when the file is missing.
+ * and never printed. `ensure*` functions create a key only when the file is missing. Pool seed files
+ * (a party's seed shared with the helper): `readPoolSeedFile`, `ensurePoolSeedFile`.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -76,3 +77,4 @@ export function ensureDataKeyFile(path: string, suite: SuiteId, id: string): { k
   writeDataKeyFile(path, key);
   return { key, created: true };
 }
+export { readPoolSeedFile, ensurePoolSeedFile } from "./_poolseed.ts";

@@ -118,3 +118,19 @@ test("softwareOpener opens what seal made (KeyProvider seam)", async () => {
   assert.equal(c.toHex(await c.digest("sm3", c.utf8("abc"))), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
   assert.equal(c.toHex(await c.digest("sha256", c.utf8("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 });
+
+test("pool seed files: a 32-byte seed created once, mode 0600, bound to its party", () => {
+  const dir = mkdtempSync(join(tmpdir(), "privface-seed-"));
+  try {
+    const f = join(dir, "keys", "p0-pool-seed.json");
+    assert.equal(files.ensurePoolSeedFile(f, "P0"), true);
+    assert.equal(files.ensurePoolSeedFile(f, "P0"), false);
+    assert.equal(statSync(f).mode & 0o777, 0o600);
+    assert.equal(files.readPoolSeedFile(f, "P0").length, 32);
+    assert.throws(() => files.readPoolSeedFile(f, "P1"), /pool-seed for P1/);
+    writeFileSync(join(dir, "short.json"), JSON.stringify({ kind: "pool-seed", party: "P0", seed: "AAAA" }));
+    assert.throws(() => files.readPoolSeedFile(join(dir, "short.json"), "P0"), /32 bytes/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

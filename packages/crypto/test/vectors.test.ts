@@ -87,10 +87,7 @@ test("SM2 signatures made by the openssl CLI verify (standard ID and empty ID)",
   }
 });
 
-test("contextAad, canonicalJson and base64url known answers", () => {
-  for (const v of loadVectors<{ ctx: Parameters<typeof c.contextAad>[0]; utf8: string }>("aad.json")) {
-    assert.equal(Buffer.from(c.contextAad(v.ctx)).toString("utf8"), v.utf8);
-  }
+test("canonicalJson and base64url known answers", () => {
   for (const v of loadVectors<{ value: unknown; json: string }>("canonical-json.json")) {
     assert.equal(c.canonicalJson(v.value), v.json);
   }

@@ -20,7 +20,7 @@ import type * as Ort from "onnxruntime-web";
 import { ARCFACE_REF, fivePoints, similarityTransform, type Point } from "./_align.ts";
 import { chooseFace, decodeDetections, type Box } from "./_detect.ts";
 import { cropGrey, downscaleToPlanar, resizeToPlanar, rgbToPlanar, warpAffineRgb, type Frame } from "./_image.ts";
-import { MODEL } from "./model.ts";
+import { MODEL } from "@privface/contracts";
 
 /** Why a frame gave no embedding. */
 export type FaceErrorCode = "NO_FACE" | "MULTIPLE_FACES" | "FACE_TOO_SMALL" | "LIVENESS_FAILED" | "BAD_FRAME";
@@ -106,7 +106,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
       return new Uint8Array(await res.arrayBuffer());
     };
   }
-  // Loaded lazily: importing @privface/device for MODEL or the request builders must not load the runtime.
+  // Loaded lazily: importing @privface/device for the request builders must not load the runtime.
   const ort: typeof Ort = await import("onnxruntime-web");
   if (wasmPaths !== undefined) ort.env.wasm.wasmPaths = wasmPaths;
   ort.env.wasm.numThreads = 1;

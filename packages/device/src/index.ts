@@ -4,19 +4,19 @@
  * - `createFaceEngine(options)` → `processFrame(rgba, width, height)`: detect, choose the face,
  *   liveness / anti-spoofing, align, 512-d embedding (L2-normalised), or an error code
  *   (NO_FACE, MULTIPLE_FACES, FACE_TOO_SMALL, LIVENESS_FAILED).
- * - `MODEL`: id, version, dimension and int8 threshold of the deployed model.
- * - `buildFaceRequest`, `buildSignedPersonRequest`, `sealShares`: sealed, signed gateway bodies from a
- *   precomputed embedding.
- * - `FaceDevice`: enrol / verify / deregister against the gateway with an injectable fetch.
+ * - `MODEL`: id, version, dimension and int8 threshold of the deployed model (declared in
+ *   @privface/contracts, re-exported here for SDK users).
+ * - `buildFaceRequest`, `buildSignedPersonRequest`, `buildConsentRequest`, `sealShares`: sealed,
+ *   signed gateway bodies from a precomputed embedding.
+ * - `FaceDevice`: consent, enrol, verify, withdraw, deregister against the gateway with an injectable fetch.
  * - `accuracy`: EER and TAR at fixed FAR from exact int8 scores.
  */
 export { createFaceEngine, l2normaliseInPlace } from "./engine.ts";
 export type { FaceEngine, FaceEngineOptions, FaceResult, FaceErrorCode } from "./engine.ts";
-export { MODEL } from "./model.ts";
-export type { ModelInfo } from "./model.ts";
-export { buildFaceRequest, buildSignedPersonRequest, sealShares, signedMessage, DeviceError } from "./request.ts";
-export type { ChallengeResponse, FaceRequestBody, SignedPersonBody, SealedShares, BuildFaceRequestInput, Purpose, Rng } from "./request.ts";
+export { MODEL, type ModelInfo } from "@privface/contracts";
+export { buildFaceRequest, buildSignedPersonRequest, buildConsentRequest, sealShares, signedMessage, DeviceError } from "./request.ts";
+export type { ChallengeResponse, ConsentBody, FaceRequestBody, SignedPersonBody, SealedShares, BuildFaceRequestInput, Purpose, Rng } from "./request.ts";
 export { FaceDevice } from "./sdk.ts";
-export type { FaceDeviceOptions, RgbaFrame, GatewayAnswer } from "./sdk.ts";
+export type { FaceDeviceOptions, FetchLike, RgbaFrame, GatewayAnswer, Notice, Sample } from "./sdk.ts";
 export { accuracy, ratesAt } from "./metrics.ts";
 export type { AccuracyReport } from "./metrics.ts";

@@ -10,10 +10,11 @@
  *   upgrade (R5) the same with `modelVersion = upgradeTo`.
  * Nothing else about the face leaves this function: no embedding, no crop, no image.
  */
-import { canonicalJson, contextAad, fromBase64url, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type Signer, type SuiteId } from "@privface/crypto";
+import { contextAad } from "@privface/contracts";
+import { canonicalJson, fromBase64url, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type Signer, type SuiteId } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
 
-export type Purpose = "enrol" | "verify" | "deregister";
+export type Purpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
 
 /** What the gateway answers to POST /v1/challenges (subset the device uses). */
 export interface ChallengeResponse {
@@ -44,7 +45,18 @@ export interface FaceRequestBody {
   signature: string;
 }
 
-/** Body of POST /v1/deregistrations. */
+/** Body of POST /v1/consents (R9): the notice the person was shown and agreed to. */
+export interface ConsentBody {
+  deviceId: string;
+  personId: string;
+  challenge: string;
+  noticeVersion: string;
+  noticeHash: string;
+  purposes: string[];
+  signature: string;
+}
+
+/** Body of POST /v1/deregistrations and POST /v1/consents/withdrawals. */
 export interface SignedPersonBody {
   deviceId: string;
   personId: string;
@@ -151,7 +163,7 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
   return { ...unsigned, signature: await signBody(input.signingKey, unsigned) };
 }
 
-/** Builds the signed body of a deregistration (no shares). */
+/** Builds the signed body of a deregistration or a consent withdrawal (no shares). */
 export async function buildSignedPersonRequest(input: {
   deviceId: string;
   personId: string;
@@ -161,6 +173,27 @@ export async function buildSignedPersonRequest(input: {
   checkString(input.deviceId, "deviceId");
   checkString(input.personId, "personId");
   const unsigned = { deviceId: input.deviceId, personId: input.personId, challenge: input.challenge.challenge };
+  return { ...unsigned, signature: await signBody(input.signingKey, unsigned) };
+}
+
+/** Builds the signed consent body for the notice the person was shown (version, hash, purposes). */
+export async function buildConsentRequest(input: {
+  deviceId: string;
+  personId: string;
+  challenge: ChallengeResponse;
+  notice: { version: string; hash: string; purposes: string[] };
+  signingKey: KeyPair | Signer;
+}): Promise<ConsentBody> {
+  checkString(input.deviceId, "deviceId");
+  checkString(input.personId, "personId");
+  const unsigned = {
+    deviceId: input.deviceId,
+    personId: input.personId,
+    challenge: input.challenge.challenge,
+    noticeVersion: input.notice.version,
+    noticeHash: input.notice.hash,
+    purposes: [...input.notice.purposes],
+  };
   return { ...unsigned, signature: await signBody(input.signingKey, unsigned) };
 }
 

@@ -1,14 +1,15 @@
 /**
- * `FaceDevice`: the SDK a POS app (browser) or a Node program uses to enrol, verify and deregister a
- * person against the gateway. One call = frame → face engine (detect, liveness, embed) → challenge
- * from the gateway → sealed, signed body → POST. Frames, crops and embeddings never leave this
- * object; only sealed shares, the liveness score and ids are sent (R1, R2). `fetch` is injectable so
- * the SDK can talk to an app held in memory in tests.
+ * `FaceDevice`: the SDK a POS app (browser) or a Node program uses against the gateway: show the
+ * privacy notice and record consent (R9), enrol, verify, withdraw consent (R13), deregister (R14).
+ * A face call = frame → face engine (detect, liveness, embed) → challenge from the gateway → sealed,
+ * signed body → POST; `submit` starts from an embedding computed elsewhere (the CLI's image files,
+ * the benchmarks' synthetic faces). Frames, crops and embeddings never leave this object; only
+ * sealed shares, the liveness score and ids are sent (R1, R2). `fetch` is injectable so the SDK can
+ * talk to an app held in memory in tests.
  */
 import type { KeyPair, Signer } from "@privface/crypto";
 import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
-import { MODEL } from "./model.ts";
-import { buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type Purpose, type Rng } from "./request.ts";
+import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type Purpose, type Rng } from "./request.ts";
 
 /** An RGBA frame: `ImageData` from a canvas fits. */
 export interface RgbaFrame {
@@ -17,12 +18,15 @@ export interface RgbaFrame {
   height: number;
 }
 
+/** The part of `fetch` the SDK uses (the platform's `fetch` fits). */
+export type FetchLike = (url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+
 export interface FaceDeviceOptions {
   deviceId: string;
   signingKey: KeyPair | Signer;
   /** base URL of the gateway, e.g. "https://127.0.0.1:7443" */
   gatewayUrl: string;
-  fetch?: typeof fetch;
+  fetch?: FetchLike;
   /** a ready engine, or options to create one on first use */
   engine?: FaceEngine;
   engineOptions?: FaceEngineOptions;
@@ -37,8 +41,23 @@ export interface FaceDeviceOptions {
 
 export type GatewayAnswer = Record<string, unknown>;
 
+/** The privacy notice the gateway publishes (GET /v1/notices/current): show it before any capture. */
+export interface Notice {
+  version: string;
+  hash: string;
+  text: string;
+  purposes: string[];
+}
+
+/** One capture's result from a face engine run elsewhere: the embedding (any scale, or int8) and its liveness score. */
+export interface Sample {
+  embedding: ArrayLike<number> | Int8Array;
+  liveness: number;
+  /** the model version of `embedding` (default: the challenge's) */
+  modelVersion?: string;
+}
 export class FaceDevice {
-  private readonly fetchFn: typeof fetch;
+  private readonly fetchFn: FetchLike;
   private readonly base: string;
   private enginePromise: Promise<FaceEngine> | undefined;
 
@@ -55,6 +74,44 @@ export class FaceDevice {
   engine(): Promise<FaceEngine> {
     this.enginePromise ??= createFaceEngine(this.o.engineOptions);
     return this.enginePromise;
+  }
+
+  /** The current privacy notice (show it, then `consent` with it if the person agrees). */
+  async notice(): Promise<Notice> {
+    return (await this.request("GET", "/v1/notices/current")) as unknown as Notice;
+  }
+
+  /** Records the person's consent to `notice` (the one they were shown). */
+  async consent(personId: string, notice: Notice): Promise<GatewayAnswer> {
+    const ch = await this.challenge(personId, "consent");
+    const body = await buildConsentRequest({ deviceId: this.o.deviceId, personId, challenge: ch, notice, signingKey: this.o.signingKey });
+    return this.post("/v1/consents", body);
+  }
+
+  /** Withdraws the person's consent: the gateway stops face verification for them. */
+  async withdraw(personId: string): Promise<GatewayAnswer> {
+    const ch = await this.challenge(personId, "withdraw");
+    const body = await buildSignedPersonRequest({ deviceId: this.o.deviceId, personId, challenge: ch, signingKey: this.o.signingKey });
+    return this.post("/v1/consents/withdrawals", body);
+  }
+
+  /** Enrols or verifies from a sample computed elsewhere (no model upgrade shares: those need the frame). */
+  async submit(purpose: "enrol" | "verify", personId: string, sample: Sample): Promise<GatewayAnswer> {
+    const ch = await this.challenge(personId, purpose);
+    const modelVersion = sample.modelVersion ?? ch.modelVersion;
+    if (modelVersion === undefined) throw new DeviceError("BAD_CHALLENGE", "the challenge names no model version");
+    const body = await buildFaceRequest({
+      deviceId: this.o.deviceId,
+      personId,
+      purpose,
+      challenge: ch,
+      embedding: sample.embedding,
+      liveness: sample.liveness,
+      modelVersion,
+      signingKey: this.o.signingKey,
+      rng: this.o.rng,
+    });
+    return this.post(purpose === "enrol" ? "/v1/enrolments" : "/v1/verifications", body);
   }
 
   enrol(personId: string, frame: RgbaFrame): Promise<GatewayAnswer> {
@@ -128,10 +185,17 @@ export class FaceDevice {
     return (await this.post("/v1/challenges", { deviceId: this.o.deviceId, personId, purpose })) as unknown as ChallengeResponse;
   }
 
-  private async post(path: string, body: unknown): Promise<GatewayAnswer> {
-    let res: Response;
+  private post(path: string, body: unknown): Promise<GatewayAnswer> {
+    return this.request("POST", path, body);
+  }
+
+  private async request(method: "GET" | "POST", path: string, body?: unknown): Promise<GatewayAnswer> {
+    let res: Awaited<ReturnType<FetchLike>>;
     try {
-      res = await this.fetchFn(this.base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      res = await this.fetchFn(
+        this.base + path,
+        method === "GET" ? { method } : { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+      );
     } catch (e) {
       throw new DeviceError("GATEWAY_UNREACHABLE", `cannot reach the gateway: ${(e as Error).message}`);
     }
@@ -150,4 +214,3 @@ export class FaceDevice {
   }
 }
 
-export { MODEL };

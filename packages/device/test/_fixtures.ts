@@ -6,7 +6,7 @@
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { decodeImageFile, type RgbaImage } from "../src/_decode.ts";
+import { decodeImageFile, type RgbaImage } from "../src/decode.ts";
 
 const require = createRequire(import.meta.url);
 const demoDir = join(dirname(require.resolve("@vladmandic/face-api/package.json")), "demo");

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { DEFAULT_NORM_HI, DEFAULT_NORM_LO, plainScore, quantise } from "@privface/mpc";
 import { createFaceEngine, MODEL, type FaceEngine } from "../src/index.ts";
 import { blankFrame, cosine, makeFrame, sample } from "./_fixtures.ts";
-import type { RgbaImage } from "../src/_decode.ts";
+import type { RgbaImage } from "../src/decode.ts";
 
 let engine: FaceEngine; // refuses several faces, liveness off (tested separately)
 let loose: FaceEngine; // takes the chosen face of a group photo

@@ -5,18 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  contextAad,
-  fromBase64url,
-  generateSealKeyPair,
-  generateSigningKeyPair,
-  open,
-  softwareSigner,
-  toBase64url,
-  verify,
-  type KeyPair,
-  type SuiteId,
-} from "@privface/crypto";
+import { contextAad } from "@privface/contracts";
+import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, softwareSigner, toBase64url, verify, type KeyPair, type SuiteId } from "@privface/crypto";
 import { expandSeedShare, plainScore, quantise, reconstructBytes, seededRng, type ShareContext } from "@privface/mpc";
 import { buildFaceRequest, buildSignedPersonRequest, DeviceError, MODEL, signedMessage, type ChallengeResponse } from "../src/index.ts";
 

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { contextAad, fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
+import { contextAad } from "@privface/contracts";
+import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
 import { expandSeedShare, plainScore, reconstructBytes } from "@privface/mpc";
 import { createFaceEngine, DeviceError, FaceDevice, MODEL, signedMessage, type FaceEngine } from "../src/index.ts";
 import { blankFrame, makeFrame, sample } from "./_fixtures.ts";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { contextAad, fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
+import { contextAad } from "@privface/contracts";
+import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { DeviceError, FaceDevice, signedMessage, type FaceEngine, type FaceRequestBody } from "../src/index.ts";
 

@@ -6,20 +6,19 @@
  * builds the options `startGateway` takes. The variables are listed in packages/gateway/README.md.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
 import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { createPartyClient } from "@privface/party/client";
-import { MODEL } from "@privface/device/model";
+import { MODEL, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
 import type { OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
-import type { PartyClient, PartyName } from "./party.ts";
+import { createPartyClient } from "./party-client.ts";
 
 export { ConfigError };
 
@@ -57,10 +56,10 @@ const P = "PRIVFACE_GATEWAY_";
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const r = envReader(P, env);
-  const { home, get, file, int, url } = r;
+  const { home, layout: L, get, file, int, url } = r;
   const tls = r.oneOf("TLS", "on", ["on", "off"] as const) !== "off";
-  const db = r.dbUrl("DB", `sqlite:${join(home, "data", "gateway.sqlite")}`);
-  const sealDefault = (lc: string) => (existsSync(join(home, "keys", `${lc}-seal.pub.json`)) ? join(home, "keys", `${lc}-seal.pub.json`) : join(home, "keys", `${lc}-seal.json`));
+  const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
+  const sealDefault = (p: "p0" | "p1") => L.sealKey(p);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
   if (!(liveness >= 0 && liveness <= 1)) r.problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
   const cfg: GatewayConfig = {
@@ -70,21 +69,21 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     db,
     dbSchema: r.optional("DB_SCHEMA"),
     tls,
-    cert: file("CERT", join(home, "pki", "gateway.crt"), tls),
-    key: file("KEY", join(home, "pki", "gateway.key"), tls),
-    ca: file("CA", join(home, "pki", "ca.crt")),
-    clientCert: file("CLIENT_CERT", join(home, "pki", "gateway-client.crt")),
-    clientKey: file("CLIENT_KEY", join(home, "pki", "gateway-client.key")),
+    cert: file("CERT", L.cert("gateway").cert, tls),
+    key: file("KEY", L.cert("gateway").key, tls),
+    ca: file("CA", L.ca),
+    clientCert: file("CLIENT_CERT", L.gatewayClient.cert),
+    clientKey: file("CLIENT_KEY", L.gatewayClient.key),
     partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
     partySealKeys: { P0: file("P0_SEAL_KEY", sealDefault("p0")), P1: file("P1_SEAL_KEY", sealDefault("p1")) },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
-    signingKey: get("SIGNING_KEY", join(home, "keys", "gateway-signing.json")),
-    auditKey: get("AUDIT_KEY", join(home, "keys", "gateway-audit.json")),
-    dataKeys: get("DATA_KEYS", join(home, "keys", "gateway-data.json"))
+    signingKey: get("SIGNING_KEY", L.gatewaySigningKey),
+    auditKey: get("AUDIT_KEY", L.auditKey("gateway")),
+    dataKeys: get("DATA_KEYS", L.gatewayDataKey)
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
-    operators: get("OPERATORS", join(home, "keys", "gateway-operators.json")),
+    operators: get("OPERATORS", L.gatewayOperators),
     modelVersion: r.optional("MODEL_VERSION"),
     challengeTtlMs: int("CHALLENGE_TTL_S", 60, 5, 60) * 1000,
     limits: {
@@ -115,7 +114,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
-  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs }) as unknown as PartyClient;
+  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs });
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   let modelVersion = cfg.modelVersion;

@@ -2,21 +2,23 @@
  * Every request and response body of the gateway API as TypeBox (JSON Schema) values. Fastify
  * validates requests against them with `removeAdditional: false` (unknown fields are refused, never
  * silently dropped), and @fastify/swagger turns the same schemas into the OpenAPI 3 document served at
- * `/openapi.json`. The device SDK imports the types from `@privface/gateway/schemas`.
+ * `/openapi.json`.
  *
  * Byte fields are base64url without padding. There is no image field anywhere (R1, PFI-05).
  */
+import { ID } from "@privface/contracts";
 import { Type, type Static, type TSchema } from "typebox";
 
 const strict = { additionalProperties: false } as const;
 
-export const Id = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$", description: "opaque identifier" });
+export const Id = Type.String({ pattern: ID.entity.source, description: "opaque identifier" });
 export const B64u = (max: number, description?: string) =>
   Type.String({ pattern: "^[A-Za-z0-9_-]*$", minLength: 1, maxLength: max, ...(description ? { description } : {}) });
 /** A sealed share envelope, base64url (P0's 16-byte seed or P1's d-byte share, sealed). */
 export const SealedShare = B64u(8192, "sealed share envelope for one party, base64url");
 export const Suite = Type.Union([Type.Literal("INTL"), Type.Literal("GM")]);
-export const ModelVersion = Type.String({ pattern: "^[A-Za-z0-9._:+-]{1,64}$" });
+export const ModelVersion = Type.String({ pattern: ID.modelVersion.source });
+const Challenge = Type.String({ pattern: ID.challenge.source });
 
 export const Purpose = Type.Union(
   [Type.Literal("enrol"), Type.Literal("verify"), Type.Literal("deregister"), Type.Literal("consent"), Type.Literal("withdraw")],
@@ -63,7 +65,7 @@ export const FaceRequest = Type.Object(
   {
     deviceId: Id,
     personId: Id,
-    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$" }),
+    challenge: Challenge,
     modelVersion: ModelVersion,
     shares: Shares,
     liveness: Liveness,
@@ -79,7 +81,7 @@ export const SignedPersonRequest = Type.Object(
   {
     deviceId: Id,
     personId: Id,
-    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$" }),
+    challenge: Challenge,
     signature: Signature,
   },
   strict,
@@ -90,7 +92,7 @@ export const ConsentRequest = Type.Object(
   {
     deviceId: Id,
     personId: Id,
-    challenge: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$" }),
+    challenge: Challenge,
     noticeVersion: Type.String({ maxLength: 64 }),
     noticeHash: Type.String({ maxLength: 128 }),
     purposes: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 8 }),

@@ -10,7 +10,7 @@ import { closeDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { buildApp, type OperatorCredential } from "./app.ts";
 import { createLogger } from "./log.ts";
-import { PARTIES } from "./party.ts";
+import { PARTIES } from "@privface/contracts";
 import { GatewayService, type ServiceOptions } from "./service.ts";
 
 export interface GatewayOptions extends ServiceOptions {
@@ -42,7 +42,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (closed) return;
       closed = true;
       await app.close();
-      for (const p of PARTIES) await options.parties[p].close?.();
+      for (const p of PARTIES) options.parties[p].close();
       await checkpointer.close();
       await closeDb(options.db);
     },

@@ -13,25 +13,16 @@
  * decision. No score exists anywhere on this side (R4).
  */
 import { canonicalJson, fromBase64url, utf8, verify as verifySig, type DataKey, type Signer } from "@privface/crypto";
-import { createAuthorisationSigner, shareDigest } from "@privface/party/auth";
+import { classifyPartyError, MODEL, PARTIES, PartyError, type Bit, type PartyClient, type PartyName, type ShareContext } from "@privface/contracts";
+import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
+import { createAuthorisationSigner } from "./authorise.ts";
 import type { Db } from "@privface/db";
-import { MODEL } from "@privface/device/model";
 import { ChallengeStore, type Challenge } from "./_challenges.ts";
 import { randomId, randomToken, sha256b64u } from "./_crypto.ts";
 import { blindIndex, makeIdentityKeys, maskIdNumber, maskName, maskPhone, openField, sealField, type IdentityKeys } from "./_identity.ts";
 import { RateLimiter, type RateLimits } from "./_limits.ts";
 import { Store, migrateGateway, type ConsentState, type DeviceRow, type PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
-import {
-  PARTIES,
-  classifyPartyError,
-  type AuthorisationPayload,
-  type Bit,
-  type PartyClient,
-  type PartyKey,
-  type PartyName,
-  type ShareContextJson,
-} from "./party.ts";
 import type {
   ChallengeRequest,
   ChallengeResponse,
@@ -47,6 +38,13 @@ import type {
   SignedPersonRequest,
   VerificationResponse,
 } from "./schemas.ts";
+
+/** A party's sealing public key, handed to devices with each challenge. */
+export interface PartyKey {
+  suite: "INTL" | "GM";
+  /** base64url */
+  publicKey: string;
+}
 
 export type OperatorRole = "admin" | "operator" | "auditor";
 export interface Operator {
@@ -240,7 +238,7 @@ export class GatewayService {
     const modelVersion = body.modelVersion;
     try {
       const session = randomToken(16);
-      const context: ShareContextJson = { purpose: "enrol", challenge: ch.value, templateId, modelVersion };
+      const context: ShareContext = { purpose: "enrol", challenge: ch.value, templateId, modelVersion };
       const results = await this.allParties(async (p, client) =>
         client.enrol({
           session,
@@ -295,8 +293,8 @@ export class GatewayService {
     const upgrade = body.upgrade;
     try {
       const session = randomToken(16);
-      const context: ShareContextJson = { purpose: "verify", challenge: ch.value, templateId, modelVersion };
-      const upContext: ShareContextJson | undefined = upgrade
+      const context: ShareContext = { purpose: "verify", challenge: ch.value, templateId, modelVersion };
+      const upContext: ShareContext | undefined = upgrade
         ? { purpose: "verify", challenge: ch.value, templateId, modelVersion: upgrade.modelVersion }
         : undefined;
       const results = await this.allParties(async (p, client) =>
@@ -671,7 +669,7 @@ export class GatewayService {
 
   /** A gateway-signed, single-use authorisation for one party and one operation (R16); signed in a batch with those of the same turn. */
   private async authorise(
-    op: AuthorisationPayload["op"],
+    op: AuthPayload["op"],
     party: PartyName,
     session: string,
     templateId: string,
@@ -681,7 +679,7 @@ export class GatewayService {
   ) {
     const digest =
       sealedShare === undefined ? "" : shareDigest(fromBase64url(sealedShare), ...(upgradeShare === undefined ? [] : [fromBase64url(upgradeShare)]));
-    const payload: AuthorisationPayload = {
+    const payload: AuthPayload = {
       v: 1,
       op,
       party,
@@ -828,7 +826,7 @@ export class GatewayService {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "TIMEOUT" })), ms);
+    const t = setTimeout(() => reject(new PartyError("TIMEOUT", "no answer in time")), ms);
     p.then(
       (v) => {
         clearTimeout(t);

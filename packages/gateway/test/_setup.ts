@@ -1,6 +1,6 @@
 /**
  * Test fixture: a gateway on an in-memory SQLite database with the plaintext-twin fake parties
- * (src/fake.ts), operators of each role, and helpers that act as a device (request bodies are built
+ * (@privface/devstack `createFakeParties`), operators of each role, and helpers that act as a device (request bodies are built
  * with @privface/device's `buildFaceRequest` from precomputed embeddings, exactly as the SDK does).
  */
 import { randomBytes } from "node:crypto";
@@ -19,7 +19,7 @@ import { openDb, type Db } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { buildFaceRequest, buildSignedPersonRequest } from "@privface/device";
 import { auditSink, createGateway, createLogger, type Gateway, type GatewayOptions } from "../src/index.ts";
-import { createFakeParties, type FakeParties } from "../src/fake.ts";
+import { createFakeParties, type FakeParties } from "@privface/devstack";
 import { LogCapture } from "./_logscan.ts";
 import type { ChallengeResponse } from "../src/schemas.ts";
 

@@ -12,14 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canonicalJson, generateSigningKeyPair, sign, toBase64url, utf8, type KeyPair } from "@privface/crypto";
 import { buildFaceRequest, buildSignedPersonRequest, MODEL } from "@privface/device";
-import { startLocalStack, type LocalStack } from "../src/stack.ts";
-import type { GatewayClient } from "../src/client.ts";
+import { startStack, type GatewayClient, type Stack } from "@privface/devstack";
 import { PEOPLE, randomEmbedding, sameFace } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
 
 describe("gateway + real helper, P0, P1 on loopback", { timeout: 180_000 }, () => {
   let home: string;
-  let stack: LocalStack;
+  let stack: Stack;
   let c: GatewayClient;
   let op: GatewayClient;
   const logs: string[] = [];
@@ -55,7 +54,7 @@ describe("gateway + real helper, P0, P1 on loopback", { timeout: 180_000 }, () =
     const env: Record<string, string> = {};
     for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: "60", [`PRIVFACE_${p}_POOL_LOW`]: "20", [`PRIVFACE_${p}_POOL_BATCH`]: "20", [`PRIVFACE_${p}_MPC_TIMEOUT_MS`]: "3000" });
     env.PRIVFACE_GATEWAY_PARTY_TIMEOUT_MS = "4000";
-    stack = await startLocalStack({ home, inProcess: true, env, onLog: (s, l) => logs.push(`${s} ${l}`) });
+    stack = await startStack({ home, gateway: "in-process", env, onLog: (s, l) => logs.push(`${s} ${l}`) });
     c = stack.client("admin");
     op = stack.client("operator");
     const m = await c.admin("POST", "/v1/admin/merchants", { name: "E2E Shop" });
@@ -169,7 +168,7 @@ describe("gateway + real helper, P0, P1 on loopback", { timeout: 180_000 }, () =
 
   it("with P1 down: MPC_UNAVAILABLE, never an approval, recorded for re-check", async () => {
     assert.equal((await face("bob", "enrol", faces.bob)).body.decision, "accept");
-    await stack.parties.servers.p1.stop();
+    await stack.servers.p1!.stop();
     const r = await face("bob", "verify", sameFace(faces.bob));
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.error.code, "MPC_UNAVAILABLE");

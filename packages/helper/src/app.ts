@@ -9,7 +9,7 @@ import type https from "node:https";
 import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
 import { requestJson, type App, type AppResponse } from "@privface/transport";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { encodeBatch } from "./seed.ts";
+import { packItems } from "@privface/contracts";
 
 export interface HelperDeps {
   seeds: { P0: Uint8Array; P1: Uint8Array };
@@ -87,7 +87,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     }
     let r;
     try {
-      r = await requestJson(deps.agent, `${deps.p1Url}/v1/pool/items`, "POST", undefined, { raw: encodeBatch(p1), timeoutMs: 30_000 });
+      r = await requestJson(deps.agent, `${deps.p1Url}/v1/pool/items`, "POST", undefined, { raw: poolBatch(p1), timeoutMs: 30_000 });
     } catch (e) {
       p1Up = false;
       failures.inc();
@@ -113,8 +113,13 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
 
   /** Tops the enrolment pool up to its target in the background when half empty (one fill at a time). */
   function fillEnrolPool(params: Params): void {
-    if (enrolTarget === 0 || enrolFilling) return;
+    if (enrolTarget === 0) return;
     const key = JSON.stringify(params);
+    if (enrolFilling) {
+      // a fill for other parameters is under way: fill for these once it is done
+      if (key !== enrolParams) void enrolFilling.then(() => fillEnrolPool(params));
+      return;
+    }
     if (key !== enrolParams) {
       enrolParams = key;
       enrolReady = [];
@@ -140,11 +145,11 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       if (req.kind === "enrol" && JSON.stringify(req.params) === enrolParams && enrolReady.length >= req.count) items = enrolReady.splice(0, req.count);
       // any request from P0 names the parameters: (re)fill the enrolment pool for them in the background
       fillEnrolPool(req.params);
-      if (items) return { status: 200, body: encodeBatch(items), contentType: "application/octet-stream" };
+      if (items) return { status: 200, body: poolBatch(items), contentType: "application/octet-stream" };
     }
     const got = await dealAndDeliver(req.kind, req.count, req.params);
     if (!Array.isArray(got)) return got;
-    return { status: 200, body: encodeBatch(got), contentType: "application/octet-stream" };
+    return { status: 200, body: poolBatch(got), contentType: "application/octet-stream" };
   }
 
   async function probeP1(): Promise<boolean> {
@@ -182,4 +187,10 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     return res;
   };
   return { app, registry, p1Up: () => p1Up, probeP1 };
+}
+
+/** A pool batch on the wire: the bundles in the one length-prefixed framing (@privface/contracts). */
+function poolBatch(items: readonly Uint8Array[]): Buffer {
+  const b = packItems(items);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -3,7 +3,6 @@
  * layout under `PRIVFACE_HOME` or ./.privface). `loadHelperConfig` throws ConfigError naming every bad
  * variable; main prints it and exits 2.
  */
-import { join, resolve } from "node:path";
 import { envReader } from "@privface/config";
 
 export { ConfigError } from "@privface/config";
@@ -26,28 +25,24 @@ export interface HelperConfig {
   auditKey: string;
 }
 
-export function homeDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.PRIVFACE_HOME ?? ".privface");
-}
-
 export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperConfig {
   const r = envReader("PRIVFACE_HELPER_", env);
-  const { home, get, file, int, url } = r;
+  const { home, layout: L, get, file, int, url } = r;
   const cfg: HelperConfig = {
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7440, 0, 65535),
-    ca: file("CA", join(home, "pki", "ca.crt")),
-    cert: file("CERT", join(home, "pki", "helper.crt")),
-    key: file("KEY", join(home, "pki", "helper.key")),
-    seedP0: file("SEED_P0", join(home, "keys", "p0-pool-seed.json")),
-    seedP1: file("SEED_P1", join(home, "keys", "p1-pool-seed.json")),
+    ca: file("CA", L.ca),
+    cert: file("CERT", L.cert("helper").cert),
+    key: file("KEY", L.cert("helper").key),
+    seedP0: file("SEED_P0", L.poolSeed("p0")),
+    seedP1: file("SEED_P1", L.poolSeed("p1")),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
     maxBatch: int("MAX_BATCH", 1024, 1, 100_000),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),
-    db: r.dbUrl("DB", `sqlite:${join(home, "data", "helper.sqlite")}`),
+    db: r.dbUrl("DB", `sqlite:${L.sqlite("helper")}`),
     dbSchema: r.optional("DB_SCHEMA"),
-    auditKey: file("AUDIT_KEY", join(home, "keys", "helper-audit.json")),
+    auditKey: file("AUDIT_KEY", L.auditKey("helper")),
   };
   r.done();
   return cfg;

@@ -4,12 +4,11 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
-import { readKeyPairFile } from "@privface/crypto/node";
+import { readKeyPairFile, readPoolSeedFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
 import { createHelperApp } from "./app.ts";
 import type { HelperConfig } from "./config.ts";
-import { readSeedFile } from "./seed.ts";
 
 export interface RunningHelper {
   port: number;
@@ -22,7 +21,7 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: (e: Record<st
   const db = await openDb(cfg.db, { schema: cfg.dbSchema });
   const auditLog = await createAuditLog(db, { role: "helper", signingKey: await readKeyPairFile(cfg.auditKey) });
   const h = createHelperApp({
-    seeds: { P0: readSeedFile(cfg.seedP0, "P0"), P1: readSeedFile(cfg.seedP1, "P1") },
+    seeds: { P0: readPoolSeedFile(cfg.seedP0, "P0"), P1: readPoolSeedFile(cfg.seedP1, "P1") },
     p1Url: cfg.p1Url,
     agent,
     maxBatch: cfg.maxBatch,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,9 +13,10 @@ import { after, before, describe, it } from "node:test";
 import { decodeBundle, makeParams } from "@privface/mpc";
 import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
 import { makeTestPki, type TestPki } from "../../transport/test/_certs.ts";
-import { ConfigError, createHelperApp, decodeBatch, encodeBatch, ensureSeedFile, loadHelperConfig, readSeedFile } from "../src/index.ts";
+import { unpackItems } from "@privface/contracts";
+import { ConfigError, createHelperApp, loadHelperConfig } from "../src/index.ts";
 
-const params = makeParams({ d: 64 });
+const params = makeParams({ d: 64, threshold: 1000 });
 const paramsJson = { d: params.d, threshold: params.threshold, normLo: params.normLo, normHi: params.normHi };
 let pki: TestPki;
 let p1Server: import("node:https").Server;
@@ -32,7 +33,7 @@ before(async () => {
     nodeHandler(async (req) => {
       assert.equal(req.role, "helper");
       if (p1Status !== 200) return { status: p1Status, body: { error: { code: "INTERNAL", message: "x" } } };
-      const items = decodeBatch(req.raw);
+      const items = unpackItems(req.raw, { copy: true });
       delivered.push(items);
       return { status: 200, body: { added: items.length } };
     }, { maxBodyBytes: 64 << 20 }),
@@ -61,7 +62,7 @@ describe("helper app", () => {
     const r = await call(h, "p0", { kind: "verify", count: 5, params: paramsJson });
     assert.equal(r.status, 200);
     assert.equal(r.contentType, "application/octet-stream");
-    const p0 = decodeBatch(r.body as Buffer).map(decodeBundle);
+    const p0 = unpackItems(r.body as Buffer, { copy: true }).map(decodeBundle);
     const p1 = delivered[before].map(decodeBundle);
     assert.equal(p0.length, 5);
     assert.deepEqual(p0.map((b) => b.id), p1.map((b) => b.id));
@@ -70,7 +71,7 @@ describe("helper app", () => {
     assert.equal(new Set(p0.map((b) => b.id)).size, 5, "fresh ids");
     assert.deepEqual(audits, ["deal"]);
     const e = await call(h, "p0", { kind: "enrol", count: 1, params: paramsJson });
-    assert.equal(decodeBundle(decodeBatch(e.body as Buffer)[0]).kind, "enrol");
+    assert.equal(decodeBundle(unpackItems(e.body as Buffer, { copy: true })[0]).kind, "enrol");
   });
 
   it("enrolment pool: bundles dealt ahead, P1's halves delivered before P0 gets any, each id once", async () => {
@@ -86,7 +87,7 @@ describe("helper app", () => {
     for (let i = 0; i < 3; i++) {
       const r = await call(h, "p0", { kind: "enrol", count: 1, params: paramsJson });
       assert.equal(r.status, 200);
-      const [b] = decodeBatch(r.body as Buffer).map(decodeBundle);
+      const [b] = unpackItems(r.body as Buffer, { copy: true }).map(decodeBundle);
       assert.equal(b.kind, "enrol");
       assert.equal(b.role, "P0");
       got.push(b.id);
@@ -98,7 +99,7 @@ describe("helper app", () => {
     assert.equal(new Set(all).size, all.length, "no id dealt twice");
     const other = { ...paramsJson, d: 128 };
     const r = await call(h, "p0", { kind: "enrol", count: 1, params: other });
-    const [b] = decodeBatch(r.body as Buffer).map(decodeBundle);
+    const [b] = unpackItems(r.body as Buffer, { copy: true }).map(decodeBundle);
     assert.equal(b.params.d, 128, "other parameters are never served from the pool");
     assert.ok(delivered.slice(mark).flat().some((x) => decodeBundle(x).id === b.id));
     // let the background fill for the new parameters finish before the next test
@@ -162,28 +163,9 @@ describe("helper app", () => {
   });
 });
 
-describe("seed files, batches, config", () => {
+describe("config", () => {
   const dir = mkdtempSync(join(tmpdir(), "privface-helper-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
-
-  it("creates a 32-byte seed once, mode 0600, bound to its party", () => {
-    const f = join(dir, "keys", "p0-pool-seed.json");
-    assert.equal(ensureSeedFile(f, "P0"), true);
-    assert.equal(ensureSeedFile(f, "P0"), false);
-    assert.equal(statSync(f).mode & 0o777, 0o600);
-    assert.equal(readSeedFile(f, "P0").length, 32);
-    assert.throws(() => readSeedFile(f, "P1"), /pool-seed for P1/);
-    writeFileSync(join(dir, "short.json"), JSON.stringify({ kind: "pool-seed", party: "P0", seed: "AAAA" }));
-    assert.throws(() => readSeedFile(join(dir, "short.json"), "P0"), /32 bytes/);
-  });
-
-  it("batch encoding round-trips and refuses truncation", () => {
-    const items = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(300).fill(7)];
-    assert.deepEqual(decodeBatch(encodeBatch(items)), items);
-    const b = encodeBatch(items);
-    assert.throws(() => decodeBatch(b.subarray(0, b.length - 1)), RangeError);
-    assert.throws(() => decodeBatch(Buffer.concat([b, Buffer.from([0])])), RangeError);
-  });
 
   it("a bad configuration lists every problem", () => {
     assert.throws(

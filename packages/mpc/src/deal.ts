@@ -23,8 +23,8 @@ import { ProtocolError } from "./errors.ts";
 import { checkParams, sameParams, type Params } from "./params.ts";
 import { expand } from "./prg.ts";
 import { secureRng, type Rng } from "./rng.ts";
+import type { PartyName } from "./messages.ts";
 
-export type Role = "P0" | "P1";
 export type BundleKind = "verify" | "enrol";
 
 /** Bits of the comparison domain and the score offset that makes scores non-negative. */
@@ -36,7 +36,7 @@ export const SCORE_OFFSET = 2 ** 24;
 export interface Bundle {
   readonly v: 1;
   readonly kind: BundleKind;
-  readonly role: Role;
+  readonly role: PartyName;
   /** 32 lowercase hex characters (16 random bytes) */
   readonly id: string;
   readonly params: Params;
@@ -50,7 +50,7 @@ export interface Bundle {
  * held as int32 bit patterns (Int32Array) so the hot loops stay in int32 arithmetic. */
 export interface Material {
   readonly kind: BundleKind;
-  readonly role: Role;
+  readonly role: PartyName;
   readonly id: string;
   readonly params: Params;
   readonly r: Int32Array;
@@ -100,7 +100,7 @@ function keyCount(kind: BundleKind): number {
   return kind === "verify" ? 4 : 2;
 }
 
-function streamContext(kind: BundleKind, role: Role, id: string, p: Params): Uint8Array {
+function streamContext(kind: BundleKind, role: PartyName, id: string, p: Params): Uint8Array {
   const out = new Uint8Array(2 + 16 + 16);
   out[0] = kind === "verify" ? 1 : 2;
   out[1] = role === "P0" ? 0 : 1;
@@ -231,7 +231,7 @@ export interface Dealt {
  * The helper's dealer: bundles for P0 and P1 for one run (`kind` "verify" or "enrol") with id `itemId`.
  * `seeds` are the parties' long-term 32-byte seeds; `rng` supplies the helper's own randomness
  * (r, ρ, output masks). The helper never sees data.
- * @example const { P0, P1 } = deal(makeParams({ d: 512 }), newItemId(), seeds);
+ * @example const { P0, P1 } = deal(makeParams({ d: 512, threshold: 27_200 }), newItemId(), seeds);
  */
 export function deal(params: Params, itemId: string, seeds: Seeds, rng: Rng = secureRng, kind: BundleKind = "verify"): Dealt {
   checkParams(params);
@@ -310,7 +310,7 @@ export function deal(params: Params, itemId: string, seeds: Seeds, rng: Rng = se
  * Party side: expands bundle `bundle` with the party's long-term seed into its material.
  * @throws ProtocolError WRONG_ROLE if the bundle is for the other party, BAD_BUNDLE if malformed.
  */
-export function openBundle(role: Role, seed: Uint8Array, bundle: Bundle): Material {
+export function openBundle(role: PartyName, seed: Uint8Array, bundle: Bundle): Material {
   checkSeed("seed", seed);
   if (bundle.role !== role) throw new ProtocolError("WRONG_ROLE", `bundle for ${bundle.role}, opened by ${role}`);
   checkId(bundle.id);
@@ -348,7 +348,15 @@ export function consume(used: UsedIdsLike, id: string): void {
 // normLo u32be | normHi u32be | 0 0 | K × CW | [corrections]   (the padding aligns the corrections to 4 bytes)
 const BUNDLE_HEADER = 3 + 5 + 16 + 2 + 12 + 2;
 
-export function bundleBytes(kind: BundleKind, role: Role, d: number): number {
+/** The id of an encoded bundle (bytes 8..24, as 32 hex characters) without decoding the rest. */
+export function bundleIdOf(bytes: Uint8Array): string {
+  if (!(bytes instanceof Uint8Array) || bytes.length < BUNDLE_HEADER || bytes[0] !== 0x50 || bytes[1] !== 0x46 || bytes[2] !== 0x42) throw new ProtocolError("BAD_MAGIC", "not an encoded bundle");
+  let id = "";
+  for (let i = 8; i < 24; i++) id += bytes[i].toString(16).padStart(2, "0");
+  return id;
+}
+
+export function bundleBytes(kind: BundleKind, role: PartyName, d: number): number {
   return BUNDLE_HEADER + keyCount(kind) * dcfCwBytes(COMPARE_BITS) + (role === "P1" ? correctionBytes(kind, d) : 0);
 }
 
@@ -374,7 +382,7 @@ export function decodeBundle(bytes: Uint8Array): Bundle {
   if (bytes[0] !== 0x50 || bytes[1] !== 0x46 || bytes[2] !== 0x42) throw new ProtocolError("BAD_BUNDLE", "bad magic");
   if (bytes[3] !== 1) throw new ProtocolError("BAD_VERSION", `bundle version ${bytes[3]}`);
   const kind: BundleKind | undefined = bytes[4] === 1 ? "verify" : bytes[4] === 2 ? "enrol" : undefined;
-  const role: Role | undefined = bytes[5] === 0 ? "P0" : bytes[5] === 1 ? "P1" : undefined;
+  const role: PartyName | undefined = bytes[5] === 0 ? "P0" : bytes[5] === 1 ? "P1" : undefined;
   if (!kind || !role) throw new ProtocolError("BAD_BUNDLE", "bad kind or role");
   if (bytes[6] !== COMPARE_BITS || bytes[7] !== keyCount(kind) || bytes[38] !== 0 || bytes[39] !== 0) throw new ProtocolError("BAD_BUNDLE", "bad comparison domain or key count");
   let id = "";
@@ -398,7 +406,7 @@ export function decodeBundle(bytes: Uint8Array): Bundle {
   return out;
 }
 
-export function checkBundleParams(m: Material, params: Params, kind: BundleKind, role: Role): void {
+export function checkBundleParams(m: Material, params: Params, kind: BundleKind, role: PartyName): void {
   if (m.kind !== kind) throw new ProtocolError("BUNDLE_MISMATCH", `bundle for ${m.kind}, used for ${kind}`);
   if (m.role !== role) throw new ProtocolError("WRONG_ROLE", `material for ${m.role}, used by ${role}`);
   if (!sameParams(m.params, params)) throw new ProtocolError("PARAMS_MISMATCH", "bundle was dealt for other parameters");

@@ -6,7 +6,9 @@
  * verify: step 1 lift, 2 open, 3 compare, 4 and   (4 rounds)
  * enrol:  step 1 lift, 2 open, 3 compare           (3 rounds)
  */
-import type { Role } from "./deal.ts";
+
+/** A compute party: the name protocol messages, bundles and the Party API use. */
+export type PartyName = "P0" | "P1";
 
 export const MESSAGE_VERSION = 1 as const;
 export type Protocol = "verify" | "enrol";
@@ -18,7 +20,7 @@ export interface Header {
   readonly step: number;
   /** sender's message counter in this session, starting at 0 (= step − 1) */
   readonly seq: number;
-  readonly from: Role;
+  readonly from: PartyName;
 }
 
 /** Round 1: the masked offset-binary byte share m_i = x_i + 128·[P0] + r_i mod 256, and the bundle id. */

@@ -15,8 +15,6 @@ export const MAX_D = 1024;
 /** Default squared-norm bounds: Q²·[0.95, 1.05]. */
 export const DEFAULT_NORM_LO = 62_259;
 export const DEFAULT_NORM_HI = 68_813;
-/** Default decision threshold on the int8 score for the 512-d model (≈ cos 0.415). */
-export const DEFAULT_THRESHOLD = 27_200;
 
 /** Protocol parameters, one typed object. `threshold`: match ⇔ score ≥ threshold (non-strict). */
 export interface Params {
@@ -29,12 +27,14 @@ export interface Params {
 /**
  * Builds and checks a parameter object. `valid` ⇔ normLo ≤ Σx² ≤ normHi; `match` ⇔ valid ∧ ⟨x,y⟩ ≥ threshold.
  * @throws RangeError naming the bad field.
- * @example makeParams({ d: 512 }) // { d: 512, threshold: 27200, normLo: 62259, normHi: 68813 }
+ * The threshold belongs to the recognition model (the deployed one: `modelParams()` of
+ * @privface/contracts), so it has no default here.
+ * @example makeParams({ d: 512, threshold: 27_200 }) // { d: 512, threshold: 27200, normLo: 62259, normHi: 68813 }
  */
-export function makeParams(p: { d: number; threshold?: number; normLo?: number; normHi?: number }): Params {
+export function makeParams(p: { d: number; threshold: number; normLo?: number; normHi?: number }): Params {
   const out: Params = {
     d: p.d,
-    threshold: p.threshold ?? DEFAULT_THRESHOLD,
+    threshold: p.threshold,
     normLo: p.normLo ?? DEFAULT_NORM_LO,
     normHi: p.normHi ?? DEFAULT_NORM_HI,
   };

@@ -17,23 +17,23 @@
  * Outputs are XOR shares addressed to the requester; nothing about the decision reaches the parties.
  */
 import { dcfEval } from "./dcf.ts";
-import { checkBundleParams, consume, COMPARE_MOD, SCORE_OFFSET, type Material, type Role, type UsedIdsLike } from "./deal.ts";
+import { checkBundleParams, consume, COMPARE_MOD, SCORE_OFFSET, type Material, type UsedIdsLike } from "./deal.ts";
 import { ProtocolError } from "./errors.ts";
-import { MESSAGE_VERSION, type AndMsg, type CompareMsg, type LiftMsg, type Message, type OpenMsg, type Protocol } from "./messages.ts";
+import { MESSAGE_VERSION, type AndMsg, type CompareMsg, type LiftMsg, type Message, type OpenMsg, type PartyName, type Protocol } from "./messages.ts";
 import { checkParams, type Params } from "./params.ts";
 import { checkSession } from "./wire.ts";
 
 const MASK = COMPARE_MOD - 1;
 
 interface Common {
-  readonly role: Role;
+  readonly role: PartyName;
   readonly session: string;
   readonly params: Params;
   readonly mat: Material;
 }
 
 export interface VerifyInput {
-  readonly role: Role;
+  readonly role: PartyName;
   readonly session: string;
   readonly params: Params;
   /** d bytes: the party's byte share of the probe (P0: expandSeedShare(seed0, ctx, d)) */
@@ -47,7 +47,7 @@ export interface VerifyInput {
 }
 
 export interface EnrolInput {
-  readonly role: Role;
+  readonly role: PartyName;
   readonly session: string;
   readonly params: Params;
   /** d bytes: the party's byte share of the template (P0: expandSeedShare(seed0, ctx, d)) */
@@ -82,7 +82,7 @@ export interface EnrolCompared extends Common { readonly phase: "enrol:compared"
 export interface EnrolDone { readonly phase: "enrol:done"; readonly output: EnrolOutput }
 export type EnrolState = EnrolLifted | EnrolOpened | EnrolCompared | EnrolDone;
 
-function peerOf(role: Role): Role {
+function peerOf(role: PartyName): PartyName {
   return role === "P0" ? "P1" : "P0";
 }
 
@@ -107,7 +107,7 @@ function checkPhase(state: { phase: string } | null | undefined, phase: string):
   if (!state || state.phase !== phase) throw new ProtocolError("WRONG_PHASE", `expected state ${phase}, got ${state?.phase}`);
 }
 
-function start(protocol: Protocol, role: Role, session: string, params: Params, share: Uint8Array, mat: Material, used: UsedIdsLike): { common: Common; send: LiftMsg } {
+function start(protocol: Protocol, role: PartyName, session: string, params: Params, share: Uint8Array, mat: Material, used: UsedIdsLike): { common: Common; send: LiftMsg } {
   if (role !== "P0" && role !== "P1") throw new RangeError(`role: expected "P0" or "P1", got ${String(role)}`);
   checkSession(session);
   checkParams(params);

@@ -4,8 +4,8 @@
  * count the bytes each party sends, check that both parties ran the same number of rounds, and
  * reconstruct the XOR-shared result (which in production only the requester does).
  */
-import { deal, newItemId, openBundle, UsedIds, type Bundle, type Role, type Seeds, type UsedIdsLike } from "./deal.ts";
-import type { Message, Protocol } from "./messages.ts";
+import { deal, newItemId, openBundle, UsedIds, type Bundle, type Seeds, type UsedIdsLike } from "./deal.ts";
+import type { Message, PartyName, Protocol } from "./messages.ts";
 import type { Params } from "./params.ts";
 import {
   enrolStart, enrolStep, verifyOnCompareMany, verifyStart, verifyStep,
@@ -64,8 +64,8 @@ function setup(o: SimulateCommon, kind: Protocol) {
   const used = o.used ?? { P0: new UsedIds(), P1: new UsedIds() };
   return {
     session: o.session ?? `sim-${newItemId(rng)}`,
-    material: (role: Role) => openBundle(role, o.seeds[role], bundles[role]),
-    used: (role: Role) => used[role],
+    material: (role: PartyName) => openBundle(role, o.seeds[role], bundles[role]),
+    used: (role: PartyName) => used[role],
   };
 }
 
@@ -75,25 +75,25 @@ type Step<S, Out> = (state: S, msg: Message) => { state: S; send?: Message; outp
 function exchange<S, Out>(
   o: SimulateCommon,
   kind: Protocol,
-  start: (role: Role) => { state: S; send: Message },
+  start: (role: PartyName) => { state: S; send: Message },
   step: Step<S, Out>,
 ): { P0: Out; P1: Out; traffic: Traffic } {
   const wire = o.wire ?? true;
   const sent = { P0: 0, P1: 0 };
   const roles = ["P0", "P1"] as const;
-  const st = {} as Record<Role, S>;
-  let out: Record<Role, Message | undefined> = { P0: undefined, P1: undefined };
+  const st = {} as Record<PartyName, S>;
+  let out: Record<PartyName, Message | undefined> = { P0: undefined, P1: undefined };
   for (const role of roles) {
     const r = start(role);
     st[role] = r.state;
     out[role] = r.send;
   }
   let rounds = 0;
-  const result: Partial<Record<Role, Out>> = {};
+  const result: Partial<Record<PartyName, Out>> = {};
   while (out.P0 && out.P1) {
     rounds++;
     const inbox = { P0: transfer(out.P1, kind, o.params.d, wire, sent, o.observe), P1: transfer(out.P0, kind, o.params.d, wire, sent, o.observe) };
-    const next: Record<Role, Message | undefined> = { P0: undefined, P1: undefined };
+    const next: Record<PartyName, Message | undefined> = { P0: undefined, P1: undefined };
     for (const role of roles) {
       const r = step(st[role], inbox[role]);
       st[role] = r.state;
@@ -126,14 +126,14 @@ export function simulateVerifyMany(list: readonly SimulateVerifyOptions[]): Retu
   const roles = ["P0", "P1"] as const;
   const runs = list.map((o) => {
     const s = setup(o, "verify");
-    const st = {} as Record<Role, VerifyState>;
-    const out = {} as Record<Role, Message | undefined>;
+    const st = {} as Record<PartyName, VerifyState>;
+    const out = {} as Record<PartyName, Message | undefined>;
     for (const role of roles) {
       const r = verifyStart({ role, session: s.session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role], material: s.material(role), used: s.used(role) });
       st[role] = r.state;
       out[role] = r.send;
     }
-    return { o, st, out, sent: { P0: 0, P1: 0 }, rounds: 0, result: {} as Partial<Record<Role, VerifyOutput>> };
+    return { o, st, out, sent: { P0: 0, P1: 0 }, rounds: 0, result: {} as Partial<Record<PartyName, VerifyOutput>> };
   });
   while (runs.some((r) => r.out.P0 && r.out.P1)) {
     const inboxes = runs.map((r) => {

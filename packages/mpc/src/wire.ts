@@ -10,7 +10,7 @@
  * and throws ProtocolError BAD_MAGIC, BAD_VERSION, WRONG_PROTOCOL, WRONG_SESSION, WRONG_STEP,
  * WRONG_SEQUENCE, WRONG_SENDER or LENGTH_MISMATCH.
  */
-import type { Role } from "./deal.ts";
+import type { PartyName } from "./messages.ts";
 import { ProtocolError } from "./errors.ts";
 import { MESSAGE_VERSION, type AndMsg, type CompareMsg, type LiftMsg, type Message, type OpenMsg, type Protocol } from "./messages.ts";
 
@@ -96,7 +96,7 @@ export interface Expect {
   readonly session: string;
   readonly step: number;
   readonly seq: number;
-  readonly from: Role;
+  readonly from: PartyName;
   readonly d: number;
 }
 
@@ -114,7 +114,7 @@ export function decodeMessage(bytes: Uint8Array, expect: Expect): Message {
   const protocol: Protocol | undefined = bytes[4] === 1 ? "verify" : bytes[4] === 2 ? "enrol" : undefined;
   if (protocol !== expect.protocol) throw new ProtocolError("WRONG_PROTOCOL", `expected ${expect.protocol}, got ${protocol ?? bytes[4]}`);
   const step = bytes[5];
-  const from: Role | undefined = bytes[6] === 0 ? "P0" : bytes[6] === 1 ? "P1" : undefined;
+  const from: PartyName | undefined = bytes[6] === 0 ? "P0" : bytes[6] === 1 ? "P1" : undefined;
   const sl = bytes[7];
   const seq = ((bytes[8] << 24) | (bytes[9] << 16) | (bytes[10] << 8) | bytes[11]) >>> 0;
   const o = headerBytes(sl);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { makeParams, plainScore, simulateVerify, verifyPlain, type Params } from "../src/index.ts";
 import { enrol, pair, randInt, shareProbe, shareTemplate, testSeeds, uniforms } from "./_helpers.ts";
+import { THRESHOLD } from "./_helpers.ts";
 
 export function exactness(d: number, count: number): void {
   const { rng, seeds } = testSeeds(`exactness-${d}`);
@@ -13,14 +14,14 @@ export function exactness(d: number, count: number): void {
     const s = plainScore(x, y), n = plainScore(x, x);
     const mode = t % 10;
     let params: Params;
-    if (mode < 3) params = makeParams({ d });
+    if (mode < 3) params = makeParams({ threshold: THRESHOLD, d });
     else if (mode < 7) params = makeParams({ d, threshold: s + randInt(rng, 5) - 2 });
     else if (mode < 9) params = makeParams({ d, threshold: randInt(rng, 110_000) - 40_000 });
     else {
       const lo = n + randInt(rng, 5) - 2;
       params = makeParams({ d, threshold: s + randInt(rng, 3) - 1, normLo: lo, normHi: Math.max(lo, n + randInt(rng, 5) - 2) });
     }
-    const template = t % 100 === 0 ? (() => { const e = enrol(makeParams({ d }), y, seeds, rng); return { P0: e.P0.templateShare, P1: e.P1.templateShare }; })() : shareTemplate(y, rng);
+    const template = t % 100 === 0 ? (() => { const e = enrol(makeParams({ threshold: THRESHOLD, d }), y, seeds, rng); return { P0: e.P0.templateShare, P1: e.P1.templateShare }; })() : shareTemplate(y, rng);
     const r = simulateVerify({ params, seeds, rng, probe: shareProbe(x, rng), template, wire: t % 10 === 0, session: `ex-${t}` });
     const p = verifyPlain(params, x, y);
     if (r.valid !== p.valid || r.match !== p.match || r.P0.valid !== (r.valid ^ r.P1.valid)) mismatches++;

@@ -4,6 +4,9 @@ import {
   type Params, type Rng, type Seeds, type ShareContext,
 } from "../src/index.ts";
 
+/** A fixture threshold for the protocol tests (the deployed model's threshold lives in @privface/contracts). */
+export const THRESHOLD = 27_200;
+
 export const CTX: ShareContext = { purpose: "verify", challenge: "ch-test", templateId: "tpl-test", modelVersion: "m1" };
 
 /** Uniform floats in [0, 1) from an Rng. */

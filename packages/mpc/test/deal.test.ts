@@ -6,6 +6,7 @@ import {
 } from "../src/index.ts";
 import { dcfEval } from "../src/dcf.ts";
 import { randInt, testSeeds } from "./_helpers.ts";
+import { THRESHOLD } from "./_helpers.ts";
 
 const { rng, seeds } = testSeeds("deal");
 const params = makeParams({ d: 64, threshold: 1000 });
@@ -64,7 +65,7 @@ for (const kind of ["verify", "enrol"] as const) {
 }
 
 test("bundle sizes: P0 gets only DCF correction words, P1 corrections + words (d = 512: ≈ 31 KB in all)", () => {
-  const p = makeParams({ d: 512 });
+  const p = makeParams({ threshold: THRESHOLD, d: 512 });
   const b = deal(p, newItemId(rng), seeds, rng);
   assert.equal(encodeBundle(b.P0).length, bundleBytes("verify", "P0", 512));
   assert.equal(encodeBundle(b.P1).length, bundleBytes("verify", "P1", 512));

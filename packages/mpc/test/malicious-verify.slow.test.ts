@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import { makeParams, simulateVerify, verifyPlain } from "../src/index.ts";
 import { CRAFTS, craft } from "./_crafted.ts";
 import { pair, shareProbe, shareTemplate, testSeeds } from "./_helpers.ts";
+import { THRESHOLD } from "./_helpers.ts";
 
 test("10,000 crafted probes (d = 128 and 512): 0 accepted, valid = 0 for each", () => {
   const { rng, seeds } = testSeeds("malicious-verify");
   const perKind = new Map<string, number>();
   let accepted = 0, validCount = 0, total = 0;
   for (const [d, n] of [[128, 8000], [512, 2000]] as const) {
-    const params = makeParams({ d });
+    const params = makeParams({ threshold: THRESHOLD, d });
     for (let t = 0; t < n; t++) {
       const { y } = pair(rng, d, 1);
       const kind = CRAFTS[t % CRAFTS.length];

@@ -8,10 +8,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeParams, simulateVerify, simulateEnrol, shareInput, type Message, type OpenMsg, type LiftMsg, type CompareMsg, type AndMsg } from "../src/index.ts";
 import { CTX, chiCritical, chiTwoSample, chiUniform, pair, shareProbe, shareTemplate, testSeeds } from "./_helpers.ts";
+import { THRESHOLD } from "./_helpers.ts";
 
 const d = 32;
 const RUNS = 2500;
-const params = makeParams({ d });
+const params = makeParams({ threshold: THRESHOLD, d });
 
 type Hists = Record<string, Uint32Array>;
 
@@ -89,7 +90,7 @@ test("shares alone are uniform: device byte shares, P0's expanded seed, enrolled
   assert.ok(chiUniform(s1) < chiCritical(255), "P1's byte share");
   assert.ok(chiUniform(s0) < chiCritical(255), "P0's expanded share");
   const tp0 = new Uint32Array(256), tp1 = new Uint32Array(256);
-  const p16 = makeParams({ d: 64, normLo: 0, normHi: 2 ** 24 - 1 });
+  const p16 = makeParams({ threshold: THRESHOLD, d: 64, normLo: 0, normHi: 2 ** 24 - 1 });
   for (let run = 0; run < 60; run++) {
     const e = simulateEnrol({ params: p16, seeds, rng, share: shareProbe(x, rng) });
     for (const v of e.P0.templateShare) tp0[v >>> 24]++;

@@ -7,6 +7,7 @@ import {
   type Params, type VerifyOpened,
 } from "../src/index.ts";
 import { enrol, pair, shareProbe, shareTemplate, testSeeds, verify } from "./_helpers.ts";
+import { THRESHOLD } from "./_helpers.ts";
 
 const { rng, seeds } = testSeeds("protocol");
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;
@@ -26,7 +27,7 @@ function cases(): Case[] {
   const { x, y } = pair(rng, d, 0.8);
   const s = plainScore(x, y);
   const n = plainScore(x, x);
-  const P = (o: Partial<Params>) => makeParams({ d, ...o });
+  const P = (o: Partial<Params>) => makeParams({ threshold: THRESHOLD, d, ...o });
   out.push({ name: "genuine (default threshold)", params: P({}), x, y, expect: { valid: 1, match: 1 } });
   out.push({ name: "score = threshold", params: P({ threshold: s }), x, y, expect: { valid: 1, match: 1 } });
   out.push({ name: "score = threshold − 1", params: P({ threshold: s + 1 }), x, y, expect: { valid: 1, match: 0 } });
@@ -47,7 +48,7 @@ function cases(): Case[] {
   out.push({ name: "all-127 probe (huge score, huge norm)", params: P({}), x: fill(d, 127), y: fill(d, 127), expect: { valid: 0, match: 0 } });
   // the comparison domain's corners: d = 1024, |score| and norm up to 2^24
   const D = 1024;
-  const wide = (o: Partial<Params>) => makeParams({ d: D, normLo: 0, normHi: 2 ** 24 - 1, ...o });
+  const wide = (o: Partial<Params>) => makeParams({ threshold: THRESHOLD, d: D, normLo: 0, normHi: 2 ** 24 - 1, ...o });
   out.push({ name: "max norm 2^24 (all −128) is above normHi = 2^24 − 1", params: wide({ threshold: 0 }), x: fill(D, -128), y: fill(D, -128), expect: { valid: 0, match: 0 } });
   out.push({ name: "all 127, score = threshold = 16,516,096", params: wide({ threshold: 127 * 127 * D }), x: fill(D, 127), y: fill(D, 127), expect: { valid: 1, match: 1 } });
   out.push({ name: "all 127, threshold = score + 1", params: wide({ threshold: 127 * 127 * D + 1 }), x: fill(D, 127), y: fill(D, 127), expect: { valid: 1, match: 0 } });
@@ -70,7 +71,7 @@ for (const c of cases()) {
 }
 
 test("enrolment: valid template enrols; its stored shares verify like the plaintext template", () => {
-  const params = makeParams({ d: 256 });
+  const params = makeParams({ threshold: THRESHOLD, d: 256 });
   for (let t = 0; t < 10; t++) {
     const { x, y } = pair(rng, 256, t % 2 ? 0.5 : 3);
     const e = enrol(params, y, seeds, rng);
@@ -86,7 +87,7 @@ test("enrolment: valid template enrols; its stored shares verify like the plaint
 
 test("enrolment: wildcard, scaled and out-of-norm templates do not enrol", () => {
   const d = 128;
-  const params = makeParams({ d });
+  const params = makeParams({ threshold: THRESHOLD, d });
   const { y } = pair(rng, d, 1);
   const bad = [new Int8Array(d), fill(d, 127), fill(d, -128), y.map((v) => Math.max(-128, Math.min(127, 2 * v))), y.map((v) => Math.round(v / 2)), y.map((v, i) => (i === 0 ? 127 : v))];
   for (const t of bad) {
@@ -96,7 +97,7 @@ test("enrolment: wildcard, scaled and out-of-norm templates do not enrol", () =>
 });
 
 test("traffic: 4 rounds and < 16 KiB between the parties at d = 512; exact sizes", () => {
-  const params = makeParams({ d: 512 });
+  const params = makeParams({ threshold: THRESHOLD, d: 512 });
   const { x, y } = pair(rng, 512, 1);
   const r = verify(params, x, shareTemplate(y, rng), seeds, rng);
   const session = "sim-" + "0".repeat(32);
@@ -106,7 +107,7 @@ test("traffic: 4 rounds and < 16 KiB between the parties at d = 512; exact sizes
 });
 
 test("step errors: reuse, wrong phase, wrong parameters, mismatched bundles, bad lengths", () => {
-  const params = makeParams({ d: 32 });
+  const params = makeParams({ threshold: THRESHOLD, d: 32 });
   const { x, y } = pair(rng, 32, 1);
   const probe = shareProbe(x, rng);
   const tpl = shareTemplate(y, rng);
@@ -142,7 +143,7 @@ test("step errors: reuse, wrong phase, wrong parameters, mismatched bundles, bad
 });
 
 test("batched sessions (simulateVerifyMany, one DCF batch per party) decide exactly like single runs", () => {
-  const params = makeParams({ d: 128 });
+  const params = makeParams({ threshold: THRESHOLD, d: 128 });
   const list = Array.from({ length: 40 }, (_, i) => {
     const { x, y } = pair(rng, 128, i % 2 ? 0.6 : 2.5);
     const probe = i % 5 === 4 ? fill(128, 127) : x;

@@ -3,19 +3,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   deal, newItemId, openBundle, makeParams, encodeMessage, decodeMessage, verifyStart, verifyOnLift, verifyOnOpen, enrolStart, enrolOnLift,
-  UsedIds, ProtocolError, type Message, type Role,
+  UsedIds, ProtocolError, type Message, type PartyName,
 } from "../src/index.ts";
 import { pair, shareProbe, shareTemplate, testSeeds } from "./_helpers.ts";
+import { THRESHOLD } from "./_helpers.ts";
 
 const { rng, seeds } = testSeeds("wire");
-const params = makeParams({ d: 40 });
+const params = makeParams({ threshold: THRESHOLD, d: 40 });
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;
 
 function startPair(session: string) {
   const { x, y } = pair(rng, 40, 1);
   const probe = shareProbe(x, rng), tpl = shareTemplate(y, rng);
   const b = deal(params, newItemId(rng), seeds, rng);
-  const go = (role: Role) =>
+  const go = (role: PartyName) =>
     verifyStart({ role, session, params, probeShare: probe[role], templateShare: tpl[role], material: openBundle(role, seeds[role], b[role]), used: new UsedIds() });
   return { P0: go("P0"), P1: go("P1") };
 }

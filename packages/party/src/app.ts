@@ -7,29 +7,23 @@
  * store in single transactions, and appends an audit record — an operation whose audit append fails
  * fails. P0 leads every session: it takes the pool item and names it to P1.
  */
-import { open, contextAad, type KeyPair, type PublicKey } from "@privface/crypto";
+import { open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { bad, bytes, contextAad, ID, isPartyErrorCode, object, PartyError, serverRoleOf, peerOf, shareContext, str, unpackItems, upgradeSessionOf, type Json, type PartyErrorCode, type ServerRole, type ShareContext } from "@privface/contracts";
+import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
 import { decodeBundle, expandSeedShare, openBundle, type EnrolOutput, type Material, type Params, type VerifyOutput } from "@privface/mpc";
-import type { App, AppRequest, AppResponse, Role, Transport } from "@privface/transport";
-import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "./auth.ts";
-import { ApiError, isApiErrorCode, type ApiErrorCode } from "./errors.ts";
+import type { App, AppRequest, AppResponse, Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { runMpc, sendAbort } from "./session.ts";
 import { StoreError, type PartyStore, type TxnSession } from "./store/index.ts";
-import { bad, bytes, context, MODEL_VERSION_RE, object, str, type Context, type Json } from "./_validate.ts";
-import { decodeBatch } from "@privface/helper/seed";
 
-/** Template ids as the store accepts them (random pseudonymous ids, never digits only). */
-export const TEMPLATE_ID_RE = /^(?![0-9]+$)[A-Za-z0-9_-]{16,64}$/;
-/** Session ids and nonces (store and mpc wire agree on this set). */
-export const SESSION_RE = /^[A-Za-z0-9_-]{8,120}$/;
 const MAX_SEALED = 16 << 10;
 
 /** The fields enrol and verify share: template, model version, sealed share and its context (which must name the same template and model). */
-function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; ctx: Context } {
-  const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a pseudonymous template id");
-  const modelVersion = str(b.modelVersion, "modelVersion", MODEL_VERSION_RE, "a model version [A-Za-z0-9._@-]+");
+function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; ctx: ShareContext } {
+  const templateId = str(b.templateId, "templateId", ID.template, "a pseudonymous template id");
+  const modelVersion = str(b.modelVersion, "modelVersion", ID.modelVersion, "a model version [A-Za-z0-9._:+@-]+");
   const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED);
-  const ctx = context(b.context, "context");
+  const ctx = shareContext(b.context, "context");
   if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
   return { templateId, modelVersion, sealed, ctx };
 }
@@ -78,7 +72,7 @@ export interface PartyDeps {
   now?: () => number;
 }
 
-const STORE_TO_API: Record<string, ApiErrorCode> = {
+const STORE_TO_API: Record<string, PartyErrorCode> = {
   SESSION_EXISTS: "INVALID_INPUT",
   SESSION_STATE: "INVALID_INPUT",
   ITEM_UNKNOWN: "INVALID_INPUT",
@@ -88,13 +82,13 @@ const STORE_TO_API: Record<string, ApiErrorCode> = {
   UNSUPPORTED: "INTERNAL",
 };
 
-function toApi(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
+function toApi(e: unknown): PartyError {
+  if (e instanceof PartyError) return e;
   if (e instanceof StoreError) {
-    const code = isApiErrorCode(e.code) ? e.code : (STORE_TO_API[e.code] ?? "INTERNAL");
-    return new ApiError(code, code === "INTERNAL" ? "storage error" : e.message);
+    const code = isPartyErrorCode(e.code) ? e.code : (STORE_TO_API[e.code] ?? "INTERNAL");
+    return new PartyError(code, code === "INTERNAL" ? "storage error" : e.message);
   }
-  return new ApiError("INTERNAL", "internal error");
+  return new PartyError("INTERNAL", "internal error");
 }
 
 const u32 = (b: Uint8Array): Uint32Array => {
@@ -113,8 +107,8 @@ export interface PartyApp {
 
 export function createPartyApp(deps: PartyDeps): PartyApp {
   const { party, params, store, transport, metrics } = deps;
-  const role = party === "P0" ? "p0" : "p1";
-  const peer = party === "P0" ? "p1" : "p0";
+  const role = serverRoleOf(party);
+  const peer = serverRoleOf(peerOf(party));
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
   const checkAuthorisation = createAuthorisationChecker(deps.gatewayKey);
@@ -124,43 +118,43 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
       await deps.audit.append(rec);
     } catch (e) {
       log({ event: "audit_failed", op: rec.op, reason: (e as Error).message });
-      throw new ApiError("INTERNAL", "audit log unavailable: operation refused");
+      throw new PartyError("INTERNAL", "audit log unavailable: operation refused");
     }
   }
 
   /** Opens this party's sealed share and returns its d byte shares (P0 expands its 16-byte seed). */
-  async function openShare(sealed: Uint8Array, ctx: Context): Promise<Uint8Array> {
+  async function openShare(sealed: Uint8Array, ctx: ShareContext): Promise<Uint8Array> {
     let plain: Uint8Array;
     try {
       plain = await open(deps.sealKey, sealed, contextAad({ ...ctx, party }));
     } catch {
-      throw new ApiError("INVALID_INPUT", "sealedShare: does not open for this party and context");
+      throw new PartyError("INVALID_INPUT", "sealedShare: does not open for this party and context");
     }
     if (party === "P0") {
-      if (plain.length !== 16) throw new ApiError("INVALID_INPUT", "sealedShare: P0 expects a 16-byte seed");
+      if (plain.length !== 16) throw new PartyError("INVALID_INPUT", "sealedShare: P0 expects a 16-byte seed");
       const x = expandSeedShare(plain, ctx, params.d);
       plain.fill(0);
       return x;
     }
-    if (plain.length !== params.d) throw new ApiError("INVALID_INPUT", `sealedShare: P1 expects ${params.d} bytes`);
+    if (plain.length !== params.d) throw new PartyError("INVALID_INPUT", `sealedShare: P1 expects ${params.d} bytes`);
     return plain;
   }
 
   function material(bundle: Uint8Array, kind: "verify" | "enrol"): Material {
     const b = decodeBundle(bundle);
-    if (b.kind !== kind) throw new ApiError("INTERNAL", `pool item is a ${b.kind} bundle, ${kind} needed`);
+    if (b.kind !== kind) throw new PartyError("INTERNAL", `pool item is a ${b.kind} bundle, ${kind} needed`);
     return openBundle(party, deps.poolSeed, b);
   }
 
   /** P0's or P1's material for an enrolment-validation run. */
   async function enrolMaterial(session: string): Promise<Material | ((id: string) => Promise<Material>)> {
     if (party === "P0") {
-      if (!deps.enrolBundle) throw new ApiError("INTERNAL", "no helper configured");
+      if (!deps.enrolBundle) throw new PartyError("INTERNAL", "no helper configured");
       let bytes: Uint8Array;
       try {
         bytes = await deps.enrolBundle();
       } catch {
-        throw new ApiError("PEER_UNAVAILABLE", "the helper did not deal an enrolment bundle");
+        throw new PartyError("PEER_UNAVAILABLE", "the helper did not deal an enrolment bundle");
       }
       return material(bytes, "enrol");
     }
@@ -180,14 +174,14 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   // ---------------------------------------------------------------- enrol
   async function enrol(body: unknown): Promise<AppResponse> {
     const b = object(body, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"]);
-    const session = str(b.session, "session", SESSION_RE, "a session id [A-Za-z0-9_-]{8,120}");
+    const session = str(b.session, "session", ID.session, "a session id [A-Za-z0-9_-]{8,120}");
     let started = false;
     try {
       const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
       const auth = await checkAuthorisation(b.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, now());
       const share = await openShare(sealed, ctx);
       const existing = await store.templateVersions(templateId);
-      if (existing.length > 0) throw new ApiError("TEMPLATE_EXISTS", "template id already used");
+      if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
       await store.consumeAuthorisation(auth.nonce, auth.expires);
       const mat = await enrolMaterial(session);
       started = true;
@@ -208,24 +202,24 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   // ---------------------------------------------------------------- commit / abort
   async function finish(body: unknown, which: "commit" | "abort"): Promise<AppResponse> {
     const b = object(body, "body", ["session", "templateId", "authorisation"]);
-    const session = str(b.session, "session", SESSION_RE, "a session id");
-    const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a template id");
+    const session = str(b.session, "session", ID.session, "a session id");
+    const templateId = str(b.templateId, "templateId", ID.template, "a template id");
     const ops: Op[] = which === "commit" ? ["commit", "upgrade"] : ["abort"];
     const auth = await checkAuthorisation(b.authorisation, { ops, party, session, templateId }, now());
     const s = await store.getSession(session);
     if (which === "commit") {
-      if (!s) throw new ApiError("SESSION_UNKNOWN", "no prepared session with this id");
-      if (s.templateId !== templateId) throw new ApiError("AUTH_INVALID", "session is for another template");
-      if ((s.kind === "enrol") !== (auth.op === "commit")) throw new ApiError("AUTH_INVALID", `session is an ${s.kind}; authorisation is for ${auth.op}`);
-      if (auth.modelVersion !== "" && auth.modelVersion !== s.modelVersion) throw new ApiError("AUTH_INVALID", "authorisation is for another model version");
-      if (s.state === "prepared" && now() - s.createdAt > deps.commitWindowMs) throw new ApiError("SESSION_UNKNOWN", "the commit window of this session has passed");
-      if (s.state === "aborted") throw new ApiError("SESSION_UNKNOWN", "session was aborted");
+      if (!s) throw new PartyError("SESSION_UNKNOWN", "no prepared session with this id");
+      if (s.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
+      if ((s.kind === "enrol") !== (auth.op === "commit")) throw new PartyError("AUTH_INVALID", `session is an ${s.kind}; authorisation is for ${auth.op}`);
+      if (auth.modelVersion !== "" && auth.modelVersion !== s.modelVersion) throw new PartyError("AUTH_INVALID", "authorisation is for another model version");
+      if (s.state === "prepared" && now() - s.createdAt > deps.commitWindowMs) throw new PartyError("SESSION_UNKNOWN", "the commit window of this session has passed");
+      if (s.state === "aborted") throw new PartyError("SESSION_UNKNOWN", "session was aborted");
       await store.commit(session, { templateId, auth: authFields(auth) });
       await audit({ op: s.kind === "enrol" ? "commit" : "upgrade", session, templateId, requester: "gateway", purpose: null, outcome: "active", modelVersion: s.modelVersion });
       return { status: 200, body: { templateId, status: "active" } };
     }
-    if (s && s.templateId !== templateId) throw new ApiError("AUTH_INVALID", "session is for another template");
-    if (s && s.state === "committed") throw new ApiError("TEMPLATE_EXISTS", "session already committed: delete the template instead");
+    if (s && s.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
+    if (s && s.state === "committed") throw new PartyError("TEMPLATE_EXISTS", "session already committed: delete the template instead");
     await store.abort(session, { templateId, auth: authFields(auth) });
     await audit({ op: "abort", session, templateId, requester: "gateway", purpose: null, outcome: "aborted", modelVersion: s?.modelVersion ?? null });
     return { status: 200, body: { templateId, status: "aborted" } };
@@ -234,16 +228,16 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   // ---------------------------------------------------------------- verify
   async function verify(body: unknown): Promise<AppResponse> {
     const b = object(body, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"], ["upgrade"]);
-    const session = str(b.session, "session", SESSION_RE, "a session id [A-Za-z0-9_-]{8,120}");
-    const upSession = `${session}-u`;
+    const session = str(b.session, "session", ID.session, "a session id [A-Za-z0-9_-]{8,120}");
+    const upSession = upgradeSessionOf(session);
     let started = false;
     try {
       const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
-      let up: { modelVersion: string; sealed: Uint8Array; ctx: Context } | null = null;
+      let up: { modelVersion: string; sealed: Uint8Array; ctx: ShareContext } | null = null;
       if (b.upgrade !== undefined) {
         const u = object(b.upgrade, "upgrade", ["modelVersion", "sealedShare", "context"]);
-        const mv = str(u.modelVersion, "upgrade.modelVersion", MODEL_VERSION_RE, "a model version");
-        const uctx = context(u.context, "upgrade.context");
+        const mv = str(u.modelVersion, "upgrade.modelVersion", ID.modelVersion, "a model version");
+        const uctx = shareContext(u.context, "upgrade.context");
         if (uctx.templateId !== templateId || uctx.modelVersion !== mv) bad("upgrade.context", "the template id and the new model version");
         if (mv === modelVersion) bad("upgrade.modelVersion", "a version other than the current one");
         up = { modelVersion: mv, sealed: bytes(u.sealedShare, "upgrade.sealedShare", MAX_SEALED), ctx: uctx };
@@ -323,7 +317,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   // ---------------------------------------------------------------- delete
   async function del(body: unknown): Promise<AppResponse> {
     const b = object(body, "body", ["templateId", "authorisation"]);
-    const templateId = str(b.templateId, "templateId", TEMPLATE_ID_RE, "a template id");
+    const templateId = str(b.templateId, "templateId", ID.template, "a template id");
     const auth = await checkAuthorisation(b.authorisation, { ops: ["delete"], party, templateId }, now());
     const { existed } = await store.erase(templateId, { auth: authFields(auth) });
     await audit({ op: "delete", session: auth.session || null, templateId, requester: "gateway", purpose: null, outcome: existed ? "erased" : "absent" });
@@ -344,25 +338,25 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
   async function peerSessions(body: unknown): Promise<AppResponse> {
     const b = object(body, "body", ["sessions"]);
     if (!Array.isArray(b.sessions) || b.sessions.length > 1000) bad("sessions", "an array of at most 1000 session ids");
-    const ids = (b.sessions as unknown[]).map((s, i) => str(s, `sessions[${i}]`, SESSION_RE, "a session id"));
+    const ids = (b.sessions as unknown[]).map((s, i) => str(s, `sessions[${i}]`, ID.session, "a session id"));
     return { status: 200, body: { sessions: await sessionStatus(ids) } };
   }
 
   async function poolItems(raw: Buffer): Promise<AppResponse> {
     let items: Uint8Array[];
     try {
-      items = decodeBatch(raw);
+      items = unpackItems(raw, { maxItems: 100_000, copy: true });
     } catch (e) {
-      throw new ApiError("INVALID_INPUT", `batch: ${(e as Error).message}`);
+      throw new PartyError("INVALID_INPUT", `batch: ${(e as Error).message}`);
     }
     const decoded = items.map((bytes) => {
       let b;
       try {
         b = decodeBundle(bytes);
       } catch (e) {
-        throw new ApiError("INVALID_INPUT", "batch: an item is not a bundle");
+        throw new PartyError("INVALID_INPUT", "batch: an item is not a bundle");
       }
-      if (b.role !== party) throw new ApiError("INVALID_INPUT", `batch: an item is for ${b.role}`);
+      if (b.role !== party) throw new PartyError("INVALID_INPUT", `batch: an item is for ${b.role}`);
       return { id: b.id, bytes };
     });
     const { added } = await store.addItems(decoded);
@@ -394,7 +388,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     return res;
   }
 
-  const routes: Record<string, { roles: Role[]; route: string; run: (r: AppRequest) => Promise<AppResponse> }> = {
+  const routes: Record<string, { roles: ServerRole[]; route: string; run: (r: AppRequest) => Promise<AppResponse> }> = {
     "POST /v1/enrol": { roles: ["gateway"], route: "enrol", run: (r) => enrol(r.body) },
     "POST /v1/commit": { roles: ["gateway"], route: "commit", run: (r) => finish(r.body, "commit") },
     "POST /v1/abort": { roles: ["gateway"], route: "abort", run: (r) => finish(r.body, "abort") },
@@ -423,9 +417,9 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     let res: AppResponse;
     let route = "unknown";
     try {
-      if (!r) throw new ApiError("NOT_FOUND", `no route ${req.method} ${req.path}`);
+      if (!r) throw new PartyError("NOT_FOUND", `no route ${req.method} ${req.path}`);
       route = r.route;
-      if (!req.role || !r.roles.includes(req.role)) throw new ApiError("FORBIDDEN_ROLE", `role ${req.role ?? "none"} may not call ${req.path}`);
+      if (!req.role || !r.roles.includes(req.role)) throw new PartyError("FORBIDDEN_ROLE", `role ${req.role ?? "none"} may not call ${req.path}`);
       res = await r.run(req);
     } catch (e) {
       const err = toApi(e);
@@ -435,7 +429,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
         const b = (req.body ?? {}) as Record<string, unknown>;
         const pick = (v: unknown, re: RegExp) => (typeof v === "string" && re.test(v) ? v : null);
         await deps.audit
-          .append({ op: route, session: pick(b.session, SESSION_RE), templateId: pick(b.templateId, TEMPLATE_ID_RE), requester: req.role ?? "unauthenticated", purpose: null, outcome: "refused", code: err.code })
+          .append({ op: route, session: pick(b.session, ID.session), templateId: pick(b.templateId, ID.template), requester: req.role ?? "unauthenticated", purpose: null, outcome: "refused", code: err.code })
           .catch(() => log({ event: "audit_failed", op: route }));
       }
       res = { status: err.status, body: { error: { code: err.code, message: err.message } } };

@@ -5,10 +5,8 @@
  * The table of variables is in docs/operations.md.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { ConfigError, envReader } from "@privface/config";
-
-export type PartyName = "P0" | "P1";
+import { serverRoleOf, type PartyName } from "@privface/contracts";
 
 export { ConfigError };
 
@@ -49,20 +47,18 @@ export function partyPrefix(party: PartyName): string {
 export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = process.env): PartyConfig {
   if (party !== "P0" && party !== "P1") throw new ConfigError([`party: expected P0 or P1, got ${JSON.stringify(party)}`]);
   const P = partyPrefix(party);
-  const lc = party.toLowerCase();
+  const lc = serverRoleOf(party);
   const r = envReader(P, env);
-  const { home, get, file, int, url } = r;
-  const gwDefault = existsSync(join(home, "keys", "gateway-signing.pub.json"))
-    ? join(home, "keys", "gateway-signing.pub.json")
-    : join(home, "keys", "gateway-signing.json");
+  const { home, layout: L, get, file, int, url } = r;
+  const gwDefault = existsSync(L.gatewaySigningPub) ? L.gatewaySigningPub : L.gatewaySigningKey;
   const sync = r.oneOf("DB_SYNCHRONOUS", "NORMAL", ["NORMAL", "FULL"] as const);
-  const dataKeys = get("DATA_KEYS", join(home, "keys", `${lc}-data.json`))
+  const dataKeys = get("DATA_KEYS", L.dataKey(lc))
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
   if (dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
   for (const f of dataKeys) if (!existsSync(f)) r.problems.push(`${P}DATA_KEYS: file ${f} does not exist`);
-  const db = r.dbUrl("DB", `sqlite:${join(home, "data", `${lc}.sqlite`)}`);
+  const db = r.dbUrl("DB", `sqlite:${L.sqlite(lc)}`);
   const cfg: PartyConfig = {
     party,
     home,
@@ -71,14 +67,14 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     db,
     dbSchema: r.optional("DB_SCHEMA"),
     synchronous: sync,
-    ca: file("CA", join(home, "pki", "ca.crt")),
-    cert: file("CERT", join(home, "pki", `${lc}.crt`)),
-    key: file("KEY", join(home, "pki", `${lc}.key`)),
-    sealKey: file("SEAL_KEY", join(home, "keys", `${lc}-seal.json`)),
+    ca: file("CA", L.ca),
+    cert: file("CERT", L.cert(lc).cert),
+    key: file("KEY", L.cert(lc).key),
+    sealKey: file("SEAL_KEY", L.sealKey(lc)),
     dataKeys,
     gatewayKey: file("GATEWAY_KEY", gwDefault),
-    auditKey: file("AUDIT_KEY", join(home, "keys", `${lc}-audit.json`)),
-    poolSeed: file("POOL_SEED", join(home, "keys", `${lc}-pool-seed.json`)),
+    auditKey: file("AUDIT_KEY", L.auditKey(lc)),
+    poolSeed: file("POOL_SEED", L.poolSeed(lc)),
     peerUrl: url("PEER_URL", party === "P0" ? "https://127.0.0.1:7442" : "https://127.0.0.1:7441"),
     helperUrl: url("HELPER_URL", "https://127.0.0.1:7440"),
     poolLow: int("POOL_LOW", 1024, 0, 10_000_000),

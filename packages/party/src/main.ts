@@ -4,7 +4,8 @@
  * JSON log lines on stderr (never bodies, shares or keys), a ready line on stdout, SIGINT/SIGTERM
  * stop it cleanly.
  */
-import { ConfigError, loadPartyConfig, type PartyName } from "./config.ts";
+import type { PartyName } from "@privface/contracts";
+import { ConfigError, loadPartyConfig } from "./config.ts";
 import { startParty } from "./server.ts";
 
 const party = (process.argv[2] ?? process.env.PRIVFACE_PARTY ?? "").toUpperCase() as PartyName;

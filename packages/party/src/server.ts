@@ -9,11 +9,10 @@
 import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
-import { readDataKeyFile, readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb } from "@privface/db";
-import { MODEL } from "@privface/device";
-import { decodeBatch, readSeedFile } from "@privface/helper/seed";
-import { makeParams, type Params } from "@privface/mpc";
+import { modelParams, peerOf, serverRoleOf, unpackItems } from "@privface/contracts";
+import { bundleIdOf } from "@privface/mpc";
 import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
 import { createPartyApp, type PeerSessionStatus } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
@@ -30,20 +29,15 @@ export interface RunningParty {
   close(): Promise<void>;
 }
 
-/** The protocol parameters of the deployed model: d and threshold from @privface/device MODEL. */
-export function modelParams(): Params {
-  return makeParams({ d: MODEL.dim, threshold: MODEL.threshold });
-}
-
 export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<string, unknown>) => void } = {}): Promise<RunningParty> {
   const log = opts.log ?? (() => {});
   const party = cfg.party;
-  const role = party === "P0" ? "p0" : "p1";
+  const role = serverRoleOf(party);
   const tls = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
-  const poolSeed = readSeedFile(cfg.poolSeed, party);
+  const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const keys = new Map<string, Uint8Array>();
   let current = "";
   for (const f of cfg.dataKeys) {
@@ -74,7 +68,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
   });
 
   let helperUp = false;
-  const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), peerUp: () => transport.isUp(party === "P0" ? "p1" : "p0"), helperUp: () => helperUp });
+  const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), peerUp: () => transport.isUp(serverRoleOf(peerOf(party))), helperUp: () => helperUp });
 
   async function fromHelper(kind: "verify" | "enrol", count: number): Promise<Uint8Array[]> {
     let r;
@@ -94,7 +88,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
       throw new Error(`helper answered HTTP ${r.status}`);
     }
     helperUp = true;
-    return decodeBatch(r.body);
+    return unpackItems(r.body, { maxItems: 100_000, copy: true });
   }
 
   let refilling: Promise<void> | null = null;
@@ -112,7 +106,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
           while (level < cfg.poolTarget && !closed) {
             const n = Math.min(cfg.poolBatch, cfg.poolTarget - level);
             const items = await fromHelper("verify", n);
-            const { added } = await store.addItems(items.map((bytes) => ({ id: hexId(bytes), bytes })));
+            const { added } = await store.addItems(items.map((bytes) => ({ id: bundleIdOf(bytes), bytes })));
             metrics.refills.inc({ outcome: "ok" });
             level += added;
           }
@@ -227,7 +221,3 @@ export async function startParty(cfg: PartyConfig, opts: { log?: (e: Record<stri
   };
 }
 
-/** Pool item id = the bundle's id (bytes 8..24 of the encoded bundle, hex). */
-function hexId(bundle: Uint8Array): string {
-  return Buffer.from(bundle.subarray(8, 24)).toString("hex");
-}

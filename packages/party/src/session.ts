@@ -1,7 +1,7 @@
 /**
  * Runs one MPC protocol run (verify: 4 rounds, enrol validation: 3 rounds) of @privface/mpc over a
  * Transport. Frames: step k (1..) carries the mpc wire message of round k (seq 0); step 0 is a
- * control frame `{"code": <ApiErrorCode>}` that tells the peer this party gave up (so the peer
+ * control frame `{"code": <PartyErrorCode>}` that tells the peer this party gave up (so the peer
  * answers with the same error instead of waiting). P0 leads: it owns the pool item, starts, and its
  * round-1 message names the bundle id; P1 obtains the material for that id only then.
  * The step functions never see bytes or sockets; this file is the only glue between them.
@@ -25,7 +25,7 @@ import {
   type VerifyState,
 } from "@privface/mpc";
 import { TransportError, type Frame, type Transport } from "@privface/transport";
-import { ApiError, isApiErrorCode } from "./errors.ts";
+import { isPartyErrorCode, PartyError, peerOf, serverRoleOf, type PartyName } from "@privface/contracts";
 
 export type Kind = "verify" | "enrol";
 
@@ -49,13 +49,13 @@ export interface EnrolRun extends Common {
   kind: "enrol";
 }
 
-const peerRole = (r: "P0" | "P1") => (r === "P0" ? "p1" : "p0");
+const peerRole = (r: PartyName) => serverRoleOf(peerOf(r));
 
 function transportToApi(e: unknown): never {
-  if (e instanceof ApiError) throw e;
-  if (e instanceof TransportError && e.code === "SESSION_CLOSED") throw new ApiError("AUTH_REUSED", "this session id was already used");
-  if (e instanceof TransportError) throw new ApiError("PEER_UNAVAILABLE", `peer: ${e.code}`);
-  if (e instanceof ProtocolError) throw new ApiError("INTERNAL", `protocol: ${e.code}`);
+  if (e instanceof PartyError) throw e;
+  if (e instanceof TransportError && e.code === "SESSION_CLOSED") throw new PartyError("AUTH_REUSED", "this session id was already used");
+  if (e instanceof TransportError) throw new PartyError("PEER_UNAVAILABLE", `peer: ${e.code}`);
+  if (e instanceof ProtocolError) throw new PartyError("INTERNAL", `protocol: ${e.code}`);
   throw e;
 }
 
@@ -69,15 +69,15 @@ export async function sendAbort(t: Transport, role: "P0" | "P1", session: string
   t.closeSession(session);
 }
 
-function peerAbort(f: Frame): ApiError {
+function peerAbort(f: Frame): PartyError {
   let code = "INTERNAL";
   try {
     const c = JSON.parse(Buffer.from(f.payload).toString("utf8")).code;
-    if (isApiErrorCode(c)) code = c;
+    if (isPartyErrorCode(c)) code = c;
   } catch {
     /* keep INTERNAL */
   }
-  return new ApiError(code as never, `the peer party refused the session (${code})`);
+  return new PartyError(code as never, `the peer party refused the session (${code})`);
 }
 
 export function runMpc(o: VerifyRun): Promise<VerifyOutput>;
@@ -127,7 +127,7 @@ export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | En
       await send(step + 1, r.send);
     }
   } catch (e) {
-    failed = e instanceof ApiError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
+    failed = e instanceof PartyError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
     return transportToApi(e);
   } finally {
     if (failed) await sendAbort(t, o.role, o.session, failed);

@@ -5,13 +5,13 @@
 import { randomBytes } from "node:crypto";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair } from "@privface/crypto";
 import { openDb, closeDb, type Db } from "@privface/db";
-import { MODEL } from "@privface/device";
-import { deal, encodeBundle, makeParams, newItemId, type Params } from "@privface/mpc";
+import { modelParams } from "@privface/contracts";
+import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { createPartyApp, type AuditRecord, type PartyApp } from "../src/app.ts";
 import { createPartyMetrics } from "../src/metrics.ts";
 import { createPartyStore, type PartyStore } from "../src/store/index.ts";
-import type { SimKeys } from "../src/sim.ts";
+import type { SimKeys } from "@privface/devstack/gateway-sim";
 
 type Party = "P0" | "P1";
 
@@ -34,7 +34,7 @@ export interface InProc {
 }
 
 export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promise<InProc> {
-  const params = makeParams({ d: MODEL.dim, threshold: MODEL.threshold });
+  const params = modelParams();
   const gateway = await generateSigningKeyPair("INTL");
   const seal: Record<Party, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };

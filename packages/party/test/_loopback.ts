@@ -8,15 +8,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readDataKeyFile, readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { MODEL, PartyError, type PartyClient } from "@privface/contracts";
+import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb, sql } from "@privface/db";
-import { MODEL } from "@privface/device";
-import { readSeedFile } from "@privface/helper/seed";
+import { ensureRuntime, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
+import { deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
+import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
-import { createPartyClient, PartyClientError, type PartyClient } from "../src/client.ts";
-import { ensureRuntime } from "../src/runtime.ts";
-import { deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies, type SimKeys } from "../src/sim.ts";
-import { freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "../src/stack.ts";
 
 type Party = "P0" | "P1";
 const MV = MODEL.version;
@@ -53,15 +51,15 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       traffic.push(JSON.stringify(v));
       return v;
     };
-    async function both<T>(fn: (c: PartyClient, p: Party) => Promise<T>): Promise<Record<Party, T | PartyClientError>> {
-      const [a, b] = await Promise.all((["P0", "P1"] as Party[]).map((p) => fn(client[p], p).then(rec, (e) => e as PartyClientError)));
+    async function both<T>(fn: (c: PartyClient, p: Party) => Promise<T>): Promise<Record<Party, T | PartyError>> {
+      const [a, b] = await Promise.all((["P0", "P1"] as Party[]).map((p) => fn(client[p], p).then(rec, (e) => e as PartyError)));
       return { P0: a, P1: b };
     }
-    const ok = <T>(v: T | PartyClientError): T => {
-      if (v instanceof Error) assert.fail(`${(v as PartyClientError).code}: ${v.message}`);
+    const ok = <T>(v: T | PartyError): T => {
+      if (v instanceof Error) assert.fail(`${(v as PartyError).code}: ${v.message}`);
       return v;
     };
-    const code = (v: unknown) => (v instanceof PartyClientError ? v.code : "ok");
+    const code = (v: unknown) => (v instanceof PartyError ? v.code : "ok");
 
     async function enrol(x: Int8Array, commit = true) {
       const templateId = newId();
@@ -98,7 +96,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       home = mkdtempSync(join(tmpdir(), "privface-loopback-"));
       await ensureRuntime(home);
       db = await makeDb(home);
-      const [helper, p0, p1] = await freePorts(3);
+      const [helper, p0, p1, gateway] = await freePorts(4);
       const env: Record<string, string> = { ...db.env };
       for (const p of ["P0", "P1"]) {
         Object.assign(env, {
@@ -111,7 +109,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
           [`PRIVFACE_${p}_CAPTURE_FILE`]: join(home, `capture-${p}.txt`),
         });
       }
-      opts = { home, ports: { helper, p0, p1 }, env, onLog: (_s, line) => logs.push(line) };
+      opts = { home, ports: { helper, p0, p1, gateway }, env, onLog: (_s, line) => logs.push(line) };
       await Promise.all([start("helper"), start("p1"), start("p0")]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
       client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
@@ -185,7 +183,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       const c = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls });
       try {
         const b = await deleteBodies(keys, { templateId: newId() });
-        await assert.rejects(c.delete(b.P0), (e: PartyClientError) => e.status === 403);
+        await assert.rejects(c.delete(b.P0), (e: PartyError) => e.status === 403);
       } finally {
         c.close();
       }
@@ -209,7 +207,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       const { templateId } = await enrol(x);
       await servers.p1.stop();
       const b = await verifyBodies(keys, { session: newId(), templateId, modelVersion: MV, x });
-      await assert.rejects(client.P0.verify(b.P0), (e: PartyClientError) => e.code === "PEER_UNAVAILABLE" && e.status === 503);
+      await assert.rejects(client.P0.verify(b.P0), (e: PartyError) => e.code === "PEER_UNAVAILABLE" && e.status === 503);
       await start("p1");
       await waitFor(linkUp);
       await waitFor(poolFull);
@@ -297,7 +295,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       for (const p of ["p0", "p1"]) {
         secrets.push({ what: `${p} seal key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-seal.json`))).privateKey) });
         secrets.push({ what: `${p} data key`, bytes: Buffer.from(readDataKeyFile(join(kdir, `${p}-data.json`)).key) });
-        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readSeedFile(join(kdir, `${p}-pool-seed.json`), p.toUpperCase() as Party)) });
+        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readPoolSeedFile(join(kdir, `${p}-pool-seed.json`), p.toUpperCase() as Party)) });
         secrets.push({ what: `${p} audit key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-audit.json`))).privateKey) });
       }
       secrets.push({ what: "gateway signing key", bytes: Buffer.from(keys.gateway.privateKey) });

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MODEL } from "@privface/device";
-import { authorise, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies } from "../src/sim.ts";
+import { MODEL } from "@privface/contracts";
+import { authorise, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies } from "@privface/devstack/gateway-sim";
 import { makeInProc, type InProc } from "./_inproc.ts";
 
 const MV = MODEL.version;

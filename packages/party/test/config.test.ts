@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadPartyConfig } from "../src/config.ts";
-import { ensureRuntime } from "../src/runtime.ts";
+import { ensureRuntime } from "@privface/devstack";
 
 const home = mkdtempSync(join(tmpdir(), "privface-party-config-"));
 after(() => rmSync(home, { recursive: true, force: true }));

@@ -14,15 +14,14 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import type { PeerCertificate } from "node:tls";
+import { isServerRole, SERVER_ROLES, type ServerRole } from "@privface/contracts";
 import { openssl, PkiError } from "./_openssl.ts";
 
 export { PkiError } from "./_openssl.ts";
 
-export const ROLES = ["helper", "p0", "p1", "gateway"] as const;
-export type Role = (typeof ROLES)[number];
 
 /** The certificates `ensureDevPki` makes: file base name → role and usage. */
-export const DEV_CERTS: readonly { name: string; role: Role; usage: "server" | "client" }[] = [
+export const DEV_CERTS: readonly { name: string; role: ServerRole; usage: "server" | "client" }[] = [
   { name: "helper", role: "helper", usage: "server" },
   { name: "p0", role: "p0", usage: "server" },
   { name: "p1", role: "p1", usage: "server" },
@@ -36,7 +35,7 @@ export interface CaFiles {
 }
 export interface CertFiles {
   name: string;
-  role: Role;
+  role: ServerRole;
   keyPath: string;
   certPath: string;
 }
@@ -49,7 +48,6 @@ export interface DevPki {
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
 
 function writeFileAtomic(path: string, data: string | Buffer, mode: number): void {
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
@@ -94,7 +92,7 @@ export interface IssueOptions {
   dir?: string;
   /** Explicit CA files (e.g. a foreign CA in tests); default `${dir}/ca.{key,crt}`. */
   ca?: CaFiles;
-  role: Role;
+  role: ServerRole;
   /** File base name (and CN); default the role. */
   name?: string;
   usage?: "server" | "client";
@@ -108,7 +106,7 @@ export interface IssueOptions {
 
 /** Issue an EC P-256 certificate for `role` signed by the CA. Returns the files it wrote (key 0600). */
 export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
-  if (!isRole(opts.role)) throw new PkiError("BAD_INPUT", `role must be one of ${ROLES.join(", ")}`);
+  if (!isServerRole(opts.role)) throw new PkiError("BAD_INPUT", `role must be one of ${SERVER_ROLES.join(", ")}`);
   const name = opts.name ?? opts.role;
   if (!NAME_RE.test(name)) throw new PkiError("BAD_INPUT", `name must match ${NAME_RE}`);
   const ca = opts.ca ?? (opts.dir ? { keyPath: join(opts.dir, "ca.key"), certPath: join(opts.dir, "ca.crt") } : undefined);
@@ -169,7 +167,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
 export type CertStatus = { ok: true } | { ok: false; reason: "missing" | "unparsable" | "expired" | "not-yet-valid" | "untrusted" | "wrong-role" | "key-mismatch" };
 
 /** Is the certificate at `certPath` (with key `keyPath`) valid now, issued by `caCertPath`, for `role`? */
-export function checkCertificate(files: { certPath: string; keyPath?: string }, caCertPath: string, role?: Role, now = new Date()): CertStatus {
+export function checkCertificate(files: { certPath: string; keyPath?: string }, caCertPath: string, role?: ServerRole, now = new Date()): CertStatus {
   if (!existsSync(files.certPath) || (files.keyPath && !existsSync(files.keyPath)) || !existsSync(caCertPath)) return { ok: false, reason: "missing" };
   let cert: X509Certificate;
   let ca: X509Certificate;
@@ -276,7 +274,7 @@ const ROLE_URI = /(?:^|,\s*)URI:urn:privface:role:([^,\s]*)/g;
  * gateway). A CN that names a different role than the SAN gives null. This does NOT check the
  * chain or validity: call it only on a peer the TLS layer authenticated (`socket.authorized`).
  */
-export function roleOf(cert: PeerCertificate | X509Certificate | null | undefined): Role | null {
+export function roleOf(cert: PeerCertificate | X509Certificate | null | undefined): ServerRole | null {
   if (!cert) return null;
   let san: string;
   let cn: string;
@@ -294,11 +292,11 @@ export function roleOf(cert: PeerCertificate | X509Certificate | null | undefine
   if (uris.length > 1) return null;
   if (uris.length === 1) {
     const r = uris[0];
-    if (!isRole(r)) return null;
-    if (cn && isRole(cnRole) && cnRole !== r) return null;
+    if (!isServerRole(r)) return null;
+    if (cn && isServerRole(cnRole) && cnRole !== r) return null;
     return r;
   }
-  return isRole(cnRole) ? cnRole : null;
+  return isServerRole(cnRole) ? cnRole : null;
 }
 
 /** Default PKI directory of the runtime layout: `$PRIVFACE_HOME/pki` or `./.privface/pki`. */

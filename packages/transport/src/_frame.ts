@@ -2,7 +2,8 @@
  * Binary frame encoding: [version=1][from u8][step u16][seq u32][sessionLen u8][session ASCII][payload].
  * All integers big-endian. decodeFrame validates every field and throws FRAME_INVALID otherwise.
  */
-import { ROLES, TransportError, type Frame, type OutFrame, type Role } from "./_types.ts";
+import { packItems, SERVER_ROLES, unpackItems, type ServerRole } from "@privface/contracts";
+import { TransportError, type Frame, type OutFrame } from "./_types.ts";
 
 const VERSION = 1;
 const HEADER = 9;
@@ -21,12 +22,12 @@ export function checkOutFrame(frame: OutFrame): void {
   if (!(frame.payload instanceof Uint8Array)) throw new TypeError("frame.payload: expected a Uint8Array");
 }
 
-export function encodeFrame(from: Role, frame: OutFrame): Buffer {
+export function encodeFrame(from: ServerRole, frame: OutFrame): Buffer {
   checkOutFrame(frame);
   const s = Buffer.from(frame.session, "latin1");
   const out = Buffer.allocUnsafe(HEADER + s.length + frame.payload.length);
   out[0] = VERSION;
-  out[1] = ROLES.indexOf(from);
+  out[1] = SERVER_ROLES.indexOf(from);
   out.writeUInt16BE(frame.step, 2);
   out.writeUInt32BE(frame.seq, 4);
   out[8] = s.length;
@@ -39,7 +40,7 @@ export function decodeFrame(buf: Uint8Array): Frame {
   if (buf.length < HEADER + 1) throw new TransportError("FRAME_INVALID", `frame too short: ${buf.length} bytes`);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
   if (b[0] !== VERSION) throw new TransportError("FRAME_INVALID", `frame version: expected ${VERSION}, got ${b[0]}`);
-  const from = ROLES[b[1]];
+  const from = SERVER_ROLES[b[1]];
   if (from === undefined) throw new TransportError("FRAME_INVALID", `frame sender: unknown role code ${b[1]}`);
   const len = b[8];
   if (len < 1 || len > 128 || HEADER + len > b.length) throw new TransportError("FRAME_INVALID", `frame session length ${len}`);
@@ -55,33 +56,22 @@ export function decodeFrame(buf: Uint8Array): Frame {
 }
 
 /**
- * A link message carries one or more encoded frames, each preceded by its length (u32 BE): frames
- * sent in the same event-loop turn (the same round of concurrent sessions) travel as one WebSocket
- * message and one TLS record instead of one each.
+ * A link message carries one or more encoded frames in the one length-prefixed framing of
+ * @privface/contracts (`packItems`): frames sent in the same event-loop turn (the same round of
+ * concurrent sessions) travel as one WebSocket message and one TLS record instead of one each.
  */
 export function packFrames(frames: Uint8Array[]): Buffer {
-  let size = 0;
-  for (const f of frames) size += 4 + f.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const f of frames) {
-    out.writeUInt32BE(f.length, at);
-    out.set(f, at + 4);
-    at += 4 + f.length;
-  }
-  return out;
+  const b = packItems(frames);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The encoded frames of a link message (views into `msg`); FRAME_INVALID when the lengths do not add up. */
 export function unpackFrames(msg: Uint8Array): Uint8Array[] {
-  const b = Buffer.from(msg.buffer, msg.byteOffset, msg.length);
-  const out: Uint8Array[] = [];
-  for (let at = 0; at < b.length; ) {
-    if (at + 4 > b.length) throw new TransportError("FRAME_INVALID", "truncated frame length");
-    const len = b.readUInt32BE(at);
-    if (at + 4 + len > b.length) throw new TransportError("FRAME_INVALID", `frame length ${len} beyond the message`);
-    out.push(b.subarray(at + 4, at + 4 + len));
-    at += 4 + len;
+  let out: Uint8Array[];
+  try {
+    out = unpackItems(msg);
+  } catch (e) {
+    throw new TransportError("FRAME_INVALID", (e as Error).message);
   }
   if (out.length === 0) throw new TransportError("FRAME_INVALID", "empty link message");
   return out;

@@ -3,7 +3,8 @@
  * waits are buffered (bounded count, expire after `ttlMs`), receivers wait with a timeout, and a
  * peer's disconnect fails the receivers that wait for that peer.
  */
-import { TransportError, type Frame, type ReceiveOptions, type Role } from "./_types.ts";
+import { TransportError, type Frame, type ReceiveOptions } from "./_types.ts";
+import type { ServerRole } from "@privface/contracts";
 
 interface Waiter {
   opts: ReceiveOptions;
@@ -131,7 +132,7 @@ export class Mailbox {
   }
 
   /** Rejects every receiver waiting for `role` (its link went down). */
-  failPeer(role: Role, err: TransportError): void {
+  failPeer(role: ServerRole, err: TransportError): void {
     for (const [session, box] of this.boxes) {
       const keep: Waiter[] = [];
       for (const w of box.waiters) {

@@ -4,8 +4,7 @@
  * sets it from the authenticated link (the peer certificate's role) and refuses a frame whose
  * claimed sender differs.
  */
-export const ROLES = ["helper", "p0", "p1", "gateway"] as const;
-export type Role = (typeof ROLES)[number];
+import type { ServerRole } from "@privface/contracts";
 
 export interface Frame {
   /** Session id: 1..128 printable ASCII characters (the gateway's session id or a party-chosen id). */
@@ -15,7 +14,7 @@ export interface Frame {
   /** Sequence number within the step, 0..2^32-1. */
   seq: number;
   /** Sender role, set by the receiving side from the authenticated link. */
-  from: Role;
+  from: ServerRole;
   payload: Uint8Array;
 }
 
@@ -23,7 +22,7 @@ export type OutFrame = Omit<Frame, "from">;
 
 export interface ReceiveOptions {
   /** The role the frame must come from; a disconnect of that peer rejects with PEER_UNAVAILABLE. */
-  from: Role;
+  from: ServerRole;
   /** If set, the next frame must carry this step (and `seq`, if set), else UNEXPECTED_FRAME. */
   step?: number;
   seq?: number;
@@ -33,15 +32,15 @@ export interface ReceiveOptions {
 
 export interface Transport {
   /** This endpoint's own role. */
-  readonly role: Role;
+  readonly role: ServerRole;
   /** Sends a frame to `to`. Rejects with PEER_UNAVAILABLE when no link comes up within the connect timeout. */
-  send(to: Role, frame: OutFrame): Promise<void>;
+  send(to: ServerRole, frame: OutFrame): Promise<void>;
   /** Resolves with the next frame of `session` (in arrival order), buffered if it arrived earlier. */
   receive(session: string, opts: ReceiveOptions): Promise<Frame>;
   /** Forgets a session: drops its buffered frames and any frame that arrives for it later; a later receive on it rejects with SESSION_CLOSED (for ~30 s). */
   closeSession(session: string): void;
   /** True when a link to `role` is currently up. */
-  isUp(role: Role): boolean;
+  isUp(role: ServerRole): boolean;
   /** Closes all links; pending receives reject with CLOSED. */
   close(): Promise<void>;
 }

@@ -7,14 +7,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
-import type { Role } from "./_types.ts";
+import type { ServerRole } from "@privface/contracts";
 import { peerRole } from "./tls.ts";
 
 export interface AppRequest {
   method: string;
   path: string;
-  /** Role from the client certificate, or null when none / unknown. */
-  role: Role | null;
+  /** ServerRole from the client certificate, or null when none / unknown. */
+  role: ServerRole | null;
   body: unknown;
   /** Raw body bytes (for binary endpoints). */
   raw: Buffer;

@@ -1,8 +1,8 @@
 /**
  * @privface/transport — typed frames between the servers of privface. See README.md.
  */
-export { ROLES, TransportError } from "./_types.ts";
-export type { Frame, OutFrame, ReceiveOptions, Role, Transport, TransportErrorCode } from "./_types.ts";
+export { TransportError } from "./_types.ts";
+export type { Frame, OutFrame, ReceiveOptions, Transport, TransportErrorCode } from "./_types.ts";
 export { encodeFrame, decodeFrame, packFrames, unpackFrames } from "./_frame.ts";
 export { createMemoryNetwork, type MemoryNetwork } from "./memory.ts";
 export { createWsTransport, LINK_PATH, MAX_FRAMES_PER_MESSAGE, type WsTransport, type WsTransportOptions } from "./ws.ts";

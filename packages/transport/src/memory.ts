@@ -5,29 +5,30 @@
  */
 import { Mailbox } from "./_mailbox.ts";
 import { checkOutFrame } from "./_frame.ts";
-import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Role, type Transport } from "./_types.ts";
+import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Transport } from "./_types.ts";
+import type { ServerRole } from "@privface/contracts";
 
 export interface MemoryNetwork {
-  endpoint(role: Role): Transport;
-  disconnect(role: Role): void;
-  reconnect(role: Role): void;
+  endpoint(role: ServerRole): Transport;
+  disconnect(role: ServerRole): void;
+  reconnect(role: ServerRole): void;
 }
 
 export function createMemoryNetwork(opts: { receiveTimeoutMs?: number } = {}): MemoryNetwork {
-  const boxes = new Map<Role, Mailbox>();
-  const down = new Set<Role>();
-  const closed = new Set<Role>();
-  const endpoints = new Map<Role, Transport>();
+  const boxes = new Map<ServerRole, Mailbox>();
+  const down = new Set<ServerRole>();
+  const closed = new Set<ServerRole>();
+  const endpoints = new Map<ServerRole, Transport>();
 
-  function endpoint(role: Role): Transport {
+  function endpoint(role: ServerRole): Transport {
     const existing = endpoints.get(role);
     if (existing) return existing;
     const box = new Mailbox({ receiveTimeoutMs: opts.receiveTimeoutMs ?? 5_000 });
     boxes.set(role, box);
-    const up = (r: Role) => boxes.has(r) && !down.has(r) && !closed.has(r);
+    const up = (r: ServerRole) => boxes.has(r) && !down.has(r) && !closed.has(r);
     const t: Transport = {
       role,
-      async send(to: Role, frame: OutFrame): Promise<void> {
+      async send(to: ServerRole, frame: OutFrame): Promise<void> {
         if (closed.has(role)) throw new TransportError("CLOSED", "transport closed");
         checkOutFrame(frame);
         if (!up(to) || down.has(role)) throw new TransportError("PEER_UNAVAILABLE", `no link from ${role} to ${to}`);
@@ -43,7 +44,7 @@ export function createMemoryNetwork(opts: { receiveTimeoutMs?: number } = {}): M
       closeSession(session: string): void {
         box.closeSession(session);
       },
-      isUp(r: Role): boolean {
+      isUp(r: ServerRole): boolean {
         return up(r) && up(role);
       },
       async close(): Promise<void> {
@@ -58,14 +59,14 @@ export function createMemoryNetwork(opts: { receiveTimeoutMs?: number } = {}): M
 
   return {
     endpoint,
-    disconnect(role: Role): void {
+    disconnect(role: ServerRole): void {
       down.add(role);
       for (const [r, b] of boxes) {
         if (r === role) for (const other of boxes.keys()) b.failPeer(other, new TransportError("PEER_UNAVAILABLE", `${role} disconnected`));
         else b.failPeer(role, new TransportError("PEER_UNAVAILABLE", `${role} disconnected`));
       }
     },
-    reconnect(role: Role): void {
+    reconnect(role: ServerRole): void {
       down.delete(role);
     },
   };

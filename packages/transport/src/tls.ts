@@ -7,7 +7,7 @@ import type { RequestListener } from "node:http";
 import https from "node:https";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { roleOf } from "@privface/pki";
-import type { Role } from "./_types.ts";
+import type { ServerRole } from "@privface/contracts";
 
 export interface TlsMaterial {
   /** PEM of the deployment CA (trust anchor for peers). */
@@ -47,18 +47,18 @@ export function createMtlsAgent(tls: TlsMaterial, maxSockets = 64): https.Agent 
   });
 }
 
-/** Role named by a certificate (SAN `urn:privface:role:<role>`, else CN): @privface/pki `roleOf`. */
-export function roleOfCertificate(cert: PeerCertificate | null | undefined): Role | null {
+/** ServerRole named by a certificate (SAN `urn:privface:role:<role>`, else CN): @privface/pki `roleOf`. */
+export function roleOfCertificate(cert: PeerCertificate | null | undefined): ServerRole | null {
   return roleOf(cert);
 }
 
-const roleCache = new WeakMap<TLSSocket, Role | null>();
+const roleCache = new WeakMap<TLSSocket, ServerRole | null>();
 
 /**
- * Role of the authenticated peer on a TLS socket, or null when unauthenticated / unknown. Cached per
+ * ServerRole of the authenticated peer on a TLS socket, or null when unauthenticated / unknown. Cached per
  * socket (the certificate of a TLS connection cannot change; getPeerCertificate is costly).
  */
-export function peerRole(socket: TLSSocket, roleOf: (c: PeerCertificate) => Role | null = roleOfCertificate): Role | null {
+export function peerRole(socket: TLSSocket, roleOf: (c: PeerCertificate) => ServerRole | null = roleOfCertificate): ServerRole | null {
   if (!socket.authorized) return null;
   const cached = roleCache.get(socket);
   if (cached !== undefined) return cached;

@@ -12,7 +12,8 @@ import WebSocket, { WebSocketServer } from "ws";
 import { Mailbox } from "./_mailbox.ts";
 import { turnBatcher } from "./batch.ts";
 import { decodeFrame, encodeFrame, packFrames, unpackFrames } from "./_frame.ts";
-import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Role, type Transport } from "./_types.ts";
+import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Transport } from "./_types.ts";
+import type { ServerRole } from "@privface/contracts";
 import { roleOfCertificate, type TlsMaterial } from "./tls.ts";
 
 export const LINK_PATH = "/v1/link";
@@ -47,22 +48,22 @@ export function serverClientOptions(tls: TlsMaterial, handshakeTimeoutMs: number
 }
 
 export interface WsTransportOptions {
-  role: Role;
+  role: ServerRole;
   tls: TlsMaterial;
   /** HTTPS (mTLS) server to accept links on; required when `accept` is non-empty. */
   server?: https.Server;
   /** Roles allowed to open a link to this server. */
-  accept?: Role[];
+  accept?: ServerRole[];
   /** Peers this endpoint dials: role → wss URL of the peer's server (path defaults to /v1/link). */
-  dial?: Partial<Record<Role, string>>;
-  roleOf?: (cert: PeerCertificate) => Role | null;
+  dial?: Partial<Record<ServerRole, string>>;
+  roleOf?: (cert: PeerCertificate) => ServerRole | null;
   /** How long `send` waits for a link to come up (default 1000 ms). */
   connectTimeoutMs?: number;
   receiveTimeoutMs?: number;
   /** Test/diagnostic hook: sees every encoded frame sent or received (what TLS carries). Off by default. */
-  capture?: (direction: "in" | "out", peer: Role, frame: Uint8Array) => void;
+  capture?: (direction: "in" | "out", peer: ServerRole, frame: Uint8Array) => void;
   /** Observer for link events (metrics, logs). Never receives payloads. */
-  onEvent?: (e: { type: "up" | "down" | "refused"; role: Role | null; reason?: string }) => void;
+  onEvent?: (e: { type: "up" | "down" | "refused"; role: ServerRole | null; reason?: string }) => void;
 }
 
 export interface WsTransport extends Transport {
@@ -73,8 +74,8 @@ export interface WsTransport extends Transport {
 export function createWsTransport(o: WsTransportOptions): WsTransport {
   const roleOf = o.roleOf ?? roleOfCertificate;
   const mailbox = new Mailbox({ receiveTimeoutMs: o.receiveTimeoutMs ?? 5_000 });
-  const links = new Map<Role, WebSocket>();
-  const waiters = new Map<Role, Set<() => void>>();
+  const links = new Map<ServerRole, WebSocket>();
+  const waiters = new Map<ServerRole, Set<() => void>>();
   const stats = { refused: 0, sent: 0, received: 0, messages: 0 };
   // per link: the frames of one event-loop turn leave as one message, at most MAX_FRAMES_PER_MESSAGE
   const outboxes = new WeakMap<WebSocket, (frame: Buffer) => void>();
@@ -91,9 +92,9 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   let closed = false;
   let wss: WebSocketServer | null = null;
 
-  const event = (type: "up" | "down" | "refused", role: Role | null, reason?: string) => o.onEvent?.({ type, role, reason });
+  const event = (type: "up" | "down" | "refused", role: ServerRole | null, reason?: string) => o.onEvent?.({ type, role, reason });
 
-  function attach(role: Role, ws: WebSocket): void {
+  function attach(role: ServerRole, ws: WebSocket): void {
     if (closed) {
       ws.terminate();
       return;
@@ -161,7 +162,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     });
   }
 
-  function dial(role: Role, url: string, delay = 0): void {
+  function dial(role: ServerRole, url: string, delay = 0): void {
     if (closed) return;
     const t = setTimeout(() => {
       timers.delete(t);
@@ -191,9 +192,9 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     t.unref();
     timers.add(t);
   }
-  for (const [role, url] of Object.entries(o.dial ?? {})) if (url) dial(role as Role, url);
+  for (const [role, url] of Object.entries(o.dial ?? {})) if (url) dial(role as ServerRole, url);
 
-  function waitUp(role: Role, ms: number): Promise<WebSocket | null> {
+  function waitUp(role: ServerRole, ms: number): Promise<WebSocket | null> {
     const ws = links.get(role);
     if (ws && ws.readyState === WebSocket.OPEN) return Promise.resolve(ws);
     if (ms <= 0) return Promise.resolve(null);
@@ -230,7 +231,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   return {
     role: o.role,
     stats,
-    async send(to: Role, frame: OutFrame): Promise<void> {
+    async send(to: ServerRole, frame: OutFrame): Promise<void> {
       if (closed) throw new TransportError("CLOSED", "transport closed");
       const buf = encodeFrame(o.role, frame);
       let ws = links.get(to);
@@ -248,7 +249,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     closeSession(session: string): void {
       mailbox.closeSession(session);
     },
-    isUp(role: Role): boolean {
+    isUp(role: ServerRole): boolean {
       return links.get(role)?.readyState === WebSocket.OPEN;
     },
     async close(): Promise<void> {

@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option("--threshold <n>", "operating threshold to report (default MODEL.threshold)", (v) => Number.parseInt(v, 10))
     .option("--mpc-impostors <n>", "impostor pairs to also run through MPC (default 10000, 0 = none)", (v) => Number.parseInt(v, 10))
     .action(async (opts: { dataset?: string; pairs?: string; cache?: string; plot?: string; threshold?: number; mpcImpostors?: number }) => {
-      const { runAccuracyBench, defaultDataset } = await import("@privface/device/bench");
+      const { runAccuracyBench, defaultDataset } = await import("@privface/devstack/bench");
       const dataset = opts.dataset ?? defaultDataset("lfw-dev");
       if (!dataset) throw new Error("bench accuracy: no --dataset given and ../shared/data/faces/lfw-dev not found");
       let last = 0;

@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .option("--ms <ms>", "time per measurement in ms", "1000")
     .action(async (opts: { bytes: string; ms: string }) => {
       const c = await import("@privface/crypto");
+      const { contextAad } = await import("@privface/contracts");
       const bytes = Number(opts.bytes);
       const ms = Number(opts.ms);
       if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError("--bytes must be a non-negative integer");
@@ -28,7 +29,7 @@ export function register(program: Command): void {
         const dt = performance.now() - t0;
         return { ops_per_s: Math.round((n * 1000) / dt), us_per_op: Math.round((dt * 1000) / n) };
       };
-      const aad = c.contextAad({ purpose: "verify", challenge: "bench", templateId: "t", modelVersion: "m", party: "P0" });
+      const aad = contextAad({ purpose: "verify", challenge: "bench-challenge-0001", templateId: "bench-template-0001", modelVersion: "m", party: "P0" });
       const pt = c.randomBytes(bytes);
       for (const suite of c.SUITES) {
         const kp = await c.generateSealKeyPair(suite);

@@ -19,14 +19,14 @@ export function register(program: Command): void {
     .option("--home <dir>", "runtime home of the running stack, with --gateway")
     .option("--cpu-prof <dir>", "write V8 CPU profiles of the gateway process (gateway/) and of the simulated devices (client/) to this directory")
     .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; enrolWarmup: string; gateway?: string; home?: string; cpuProf?: string }) => {
-      const { runE2eBench } = await import("@privface/gateway/bench");
+      const { runE2eBench } = await import("@privface/devstack/bench");
       let gateway;
       if (o.gateway) {
         const { existsSync, readFileSync } = await import("node:fs");
-        const { join, resolve } = await import("node:path");
-        const home = resolve(o.home ?? process.env.PRIVFACE_HOME ?? ".privface");
-        const ca = existsSync(join(home, "pki", "ca.crt")) ? readFileSync(join(home, "pki", "ca.crt")) : undefined;
-        const ops = JSON.parse(readFileSync(join(home, "keys", "gateway-operators.json"), "utf8")) as { role: string; token: string }[];
+        const { homeFromEnv, runtimeLayout } = await import("@privface/config");
+        const L = runtimeLayout(o.home ?? homeFromEnv());
+        const ca = existsSync(L.ca) ? readFileSync(L.ca) : undefined;
+        const ops = JSON.parse(readFileSync(L.gatewayOperators, "utf8")) as { role: string; token: string }[];
         gateway = { url: o.gateway, ca, token: ops.find((x) => x.role === "admin")!.token };
       }
       const results = await runE2eBench({

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option("--dataset <dir>", "folder with one sub-folder of images per person (default ../shared/data/faces/dev)")
     .option("--limit <n>", "use at most n images", (v) => Number.parseInt(v, 10))
     .action(async (opts: { dataset?: string; limit?: number }) => {
-      const { runFaceBench } = await import("@privface/device/bench");
+      const { runFaceBench } = await import("@privface/devstack/bench");
       const r = await runFaceBench({ dataset: opts.dataset, limit: opts.limit });
       process.stdout.write(JSON.stringify(r) + "\n");
     });

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option("--count <n>", "verifications per pass", "2000")
     .option("--passes <n>", "passes (all but the last measure throughput; the last measures latency)", "3")
     .action(async (opts: { dim: string; count: string; passes: string }) => {
-      const { benchMpc } = await import("@privface/mpc/bench");
+      const { benchMpc } = await import("@privface/devstack/bench");
       const dim = Number(opts.dim), count = Number(opts.count), passes = Number(opts.passes);
       if (!Number.isInteger(dim) || dim < 1 || dim > 1024) throw new RangeError("--dim must be an integer in [1, 1024]");
       if (!Number.isInteger(count) || count < 1) throw new RangeError("--count must be a positive integer");

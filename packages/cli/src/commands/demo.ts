@@ -19,22 +19,20 @@ export function register(program: Command): void {
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join } = await import("node:path");
-      const { runDemo, formatTable } = await import("@privface/gateway/demo");
+      const { runDemo, formatTable, connect, startStack } = await import("@privface/devstack");
       const say = (l: string) => process.stderr.write(`${l}\n`);
       let stop = async () => {};
       let admin;
       let where: string;
       if (opts.gateway) {
-        const { connect } = await import("@privface/gateway/cli-support");
         const conn = connect({ gateway: opts.gateway, home: opts.home, token: opts.token });
         admin = conn.client;
         where = conn.url;
         stop = async () => conn.close();
       } else {
-        const { startLocalStack } = await import("@privface/gateway/stack");
         const home = mkdtempSync(join(tmpdir(), "privface-demo-"));
         say(`starting helper, P0, P1 and the gateway on loopback (SQLite, dev certificates) in ${home} …`);
-        const stack = await startLocalStack({ home, readyTimeoutMs: 60_000 });
+        const stack = await startStack({ home, readyTimeoutMs: 60_000 });
         admin = stack.client("admin");
         where = stack.url;
         stop = async () => {

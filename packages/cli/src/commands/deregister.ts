@@ -17,22 +17,21 @@ export function register(program: Command): void {
     .option("--home <dir>", "runtime home with pki/ca.crt and keys/ (default $PRIVFACE_HOME or ./.privface)")
     .option("--token <token>", "admin operator token to register this CLI as a device on first use")
     .action(async (opts: { merchant: string; person: string; image?: string; largestFace?: boolean; gateway?: string; home?: string; token?: string }) => {
-      const { connect, cliDevice, describe } = await import("@privface/gateway/cli-support");
-      const { deregister, embedImage, faceOp } = await import("@privface/gateway/device-sim");
+      const { connect, cliDevice, describe, deregister, embedImage, faceOp } = await import("@privface/devstack");
       const conn = connect(opts);
       try {
         const device = await cliDevice(conn, opts.merchant);
         if (opts.image) {
           const { createFaceEngine } = await import("@privface/device");
           const { embedding, liveness } = await embedImage(await createFaceEngine(opts.largestFace ? { multipleFaces: "largest" } : {}), opts.image);
-          const v = await faceOp(conn.client, device, opts.person, "verify", embedding, { liveness });
+          const v = await faceOp(device, opts.person, "verify", embedding, { liveness });
           process.stdout.write(`verify: ${describe({ status: v.status, body: v.body, ms: v.ms })}\n`);
           if (!v.ok || v.decision !== "accept") {
             process.exitCode = 1;
             return;
           }
         }
-        const r = await deregister(conn.client, device, opts.person);
+        const r = await deregister(device, opts.person);
         process.stdout.write(`deregister: ${describe({ status: r.status, body: r.body, ms: r.ms })}\n`);
         if (!r.ok) process.exitCode = 1;
       } finally {

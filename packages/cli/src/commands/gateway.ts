@@ -14,8 +14,8 @@ function common(c: Command): Command {
     .option("--token <token>", "operator token (default: from <home>/keys/gateway-operators.json)");
 }
 
-async function run(o: Conn, role: "admin" | "operator", fn: (c: import("@privface/gateway").GatewayClient) => Promise<{ status: number; body: unknown }>) {
-  const { connect } = await import("@privface/gateway/cli-support");
+async function run(o: Conn, role: "admin" | "operator", fn: (c: import("@privface/devstack").GatewayClient) => Promise<{ status: number; body: unknown }>) {
+  const { connect } = await import("@privface/devstack");
   const conn = connect({ ...o, role });
   try {
     const r = await fn(conn.client);

@@ -29,8 +29,7 @@ export function faceCommand(program: Command, purpose: "enrol" | "verify", descr
     .option("--accept-notice", "the person has read the privacy notice and agrees (records consent)")
     .option("--largest-face", "take the largest face when the image shows several (a till refuses such frames by default)")
     .action(async (opts: FaceOpts) => {
-      const { connect, cliDevice, describe } = await import("@privface/gateway/cli-support");
-      const { embedImage, faceOp, giveConsent } = await import("@privface/gateway/device-sim");
+      const { connect, cliDevice, describe, embedImage, faceOp, giveConsent } = await import("@privface/devstack");
       const { createFaceEngine } = await import("@privface/device");
       const conn = connect(opts);
       try {
@@ -38,12 +37,12 @@ export function faceCommand(program: Command, purpose: "enrol" | "verify", descr
         if (opts.acceptNotice) {
           const n = await conn.client.call("GET", "/v1/notices/current");
           process.stderr.write(`privacy notice ${n.body.version}:\n${n.body.text}\n\n`);
-          const c = await giveConsent(conn.client, device, opts.person);
+          const c = await giveConsent(device, opts.person);
           process.stderr.write(`consent: ${c.ok ? "recorded" : c.reason}\n`);
         }
         const engine = await createFaceEngine(opts.largestFace ? { multipleFaces: "largest" } : {});
         const { embedding, liveness } = await embedImage(engine, opts.image);
-        const r = await faceOp(conn.client, device, opts.person, purpose, embedding, { liveness });
+        const r = await faceOp(device, opts.person, purpose, embedding, { liveness });
         if (r.reason === "CONSENT_REQUIRED" || r.reason === "CONSENT_WITHDRAWN") {
           const n = await conn.client.call("GET", "/v1/notices/current");
           process.stderr.write(`no valid consent. Privacy notice ${n.body.version}:\n${n.body.text}\n\nrerun with --accept-notice if the person agrees.\n`);

@@ -62,7 +62,7 @@ const inPage = <A, R>(fn: (pf: Pf, arg: A) => Promise<R> | R, arg: A): Promise<R
     [fn.toString(), arg] as const,
   ) as Promise<R>;
 
-const aad = c.contextAad({ purpose: "enrol", challenge: "ch-1", templateId: "t-1", modelVersion: "m-1", party: "P1" });
+const aad = new TextEncoder().encode('{"aad":"test","challenge":"ch-1","party":"P1"}');
 
 test("the browser bundle uses the browser backend", async () => {
   assert.equal(await inPage((pf) => pf.backendName, null), "browser");

@@ -15,12 +15,13 @@ import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium, type Browser } from "playwright-core";
-import { contextAad, fromBase64url, generateSealKeyPair, open, toBase64url, verify } from "@privface/crypto";
+import { contextAad } from "@privface/contracts";
+import { fromBase64url, generateSealKeyPair, open, toBase64url, verify } from "@privface/crypto";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { createFaceEngine, MODEL, signedMessage, type ChallengeResponse, type FaceRequestBody } from "../../src/index.ts";
 import { nodeAssetDirs } from "../../src/_node.ts";
 import { cosine, makeFrame, sample } from "../_fixtures.ts";
-import type { RgbaImage } from "../../src/_decode.ts";
+import type { RgbaImage } from "../../src/decode.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 let dir: string;

@@ -3,6 +3,7 @@ import {
   aesBackend, deal, encodeBundle, expand, expandSeedShare, makeParams, newItemId, quantise, seededRng, shareInput, simulateEnrol, simulateVerify,
   verifyPlain,
 } from "../../src/index.ts";
+import { THRESHOLD } from "../_helpers.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
@@ -10,7 +11,7 @@ export function run(): Record<string, unknown> {
   const rng = seededRng("browser-vs-node");
   const seeds = { P0: rng(32), P1: rng(32) };
   const d = 128;
-  const params = makeParams({ d });
+  const params = makeParams({ threshold: THRESHOLD, d });
   const ctx = { purpose: "verify", challenge: "ch", templateId: "t", modelVersion: "m" };
   const g = rng(8 * d);
   const base = Array.from({ length: d }, (_, i) => (g[i] - 127.5) / 128);

@@ -1,0 +1,16 @@
+/**
+ * @privface/contracts — the contracts between privface's components, declared once (README.md).
+ * Browser-safe except `./auth` (Node: node:crypto hashes on the hot path).
+ */
+export { MODEL, modelParams, type ModelInfo } from "./model.ts";
+export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, type PartyName, type ServerRole } from "./ids.ts";
+export { contextAad, type ShareContext } from "./share.ts";
+export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
+export { PARTY_ROUTES } from "./party-api.ts";
+export type {
+  Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest,
+  EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
+} from "./party-api.ts";
+export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
+export { bad, object, str, bytes, shareContext, type Json } from "./validate.ts";
+export { packItems, unpackItems } from "./codec.ts";

@@ -1,0 +1,91 @@
+/**
+ * The Party API (docs/contracts.md "Party API"): what the gateway asks of a compute party, declared
+ * once. The party serves these routes (@privface/party), the gateway calls them through its client
+ * (@privface/gateway `createPartyClient`), the development stack's fake parties implement the same
+ * `PartyClient` interface, and one contract suite holds the fake to the real thing.
+ *
+ * Byte fields travel as base64url without padding. Result shares are XOR shares of bits: the caller
+ * combines the two parties' answers; neither answer alone says anything about the decision.
+ */
+import type { SignedAuthorisation } from "./auth.ts";
+import type { ShareContext } from "./share.ts";
+
+export type Bit = 0 | 1;
+
+export interface EnrolRequest {
+  session: string;
+  templateId: string;
+  modelVersion: string;
+  /** the device's envelope for this party, base64url */
+  sealedShare: string;
+  context: ShareContext;
+  authorisation: SignedAuthorisation;
+}
+export interface VerifyRequest extends EnrolRequest {
+  /** the same capture under the deployed model, staged until the gateway commits it (R5) */
+  upgrade?: { modelVersion: string; sealedShare: string; context: ShareContext };
+}
+/** commit (enrolment or upgrade) and abort */
+export interface SessionRequest {
+  session: string;
+  templateId: string;
+  authorisation: SignedAuthorisation;
+}
+export interface DeleteRequest {
+  templateId: string;
+  authorisation: SignedAuthorisation;
+}
+
+export interface EnrolResponse {
+  session: string;
+  resultShare: { valid: Bit };
+}
+export interface VerifyResponse {
+  session: string;
+  /** `upgradeValid` only when the request carried an upgrade and its run completed */
+  resultShare: { valid: Bit; match: Bit; upgradeValid?: Bit };
+}
+export interface CommitResponse {
+  templateId: string;
+  status: "active";
+}
+export interface AbortResponse {
+  templateId: string;
+  status: "aborted";
+}
+export interface DeleteResponse {
+  templateId: string;
+  deleted: true;
+  existed: boolean;
+}
+export interface PartyHealth {
+  role: "p0" | "p1";
+  peer: "up" | "down";
+  helper: "up" | "down";
+  pool: { level: number; target: number };
+}
+
+/** One method per route; failures reject with a `PartyError` (errors.ts). */
+export interface PartyClient {
+  enrol(req: EnrolRequest): Promise<EnrolResponse>;
+  commit(req: SessionRequest): Promise<CommitResponse>;
+  abort(req: SessionRequest): Promise<AbortResponse>;
+  verify(req: VerifyRequest): Promise<VerifyResponse>;
+  delete(req: DeleteRequest): Promise<DeleteResponse>;
+  health(): Promise<PartyHealth>;
+  /** Prometheus text */
+  metrics(): Promise<string>;
+  /** Closes the connections. */
+  close(): void;
+}
+
+/** Method and path of each gateway-facing route. */
+export const PARTY_ROUTES = {
+  enrol: "POST /v1/enrol",
+  commit: "POST /v1/commit",
+  abort: "POST /v1/abort",
+  verify: "POST /v1/verify",
+  delete: "POST /v1/delete",
+  health: "GET /v1/health",
+  metrics: "GET /metrics",
+} as const satisfies Record<Exclude<keyof PartyClient, "close">, string>;

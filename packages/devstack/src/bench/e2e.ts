@@ -1,0 +1,249 @@
+/**
+ * `privface bench e2e`: the whole system on loopback (helper, P0, P1 and the gateway as separate
+ * processes, HTTPS to the gateway, mutual TLS behind it), driven from simulated POS devices in this
+ * process with precomputed probe embeddings (the face model is not timed).
+ *
+ * One measured request = what a device sees: POST /v1/challenges, then build the sealed, signed body
+ * (share, seal to P0 and P1, sign), then POST /v1/enrolments or /v1/verifications, until the decision
+ * arrives. `concurrency` devices run in parallel over keep-alive connections. Reports one JSON line
+ * per suite: {"suite":"e2e-enrol"|"e2e-verify","requests","errors","p50_ms","p99_ms","rps",…};
+ * `post_p50_ms` / `post_p99_ms` time the final POST alone (gateway + parties, without the challenge
+ * round trip and the device's sealing).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateSigningKeyPair } from "@privface/crypto";
+import { faceOp, giveConsent, registerDevice, syntheticFaces, type SimDevice } from "../device-sim.ts";
+import { createGatewayClient, type GatewayClient } from "../gateway-client.ts";
+import { startStack } from "../stack.ts";
+
+export interface E2eBenchOptions {
+  /** verifications to measure */
+  requests?: number;
+  /** persons to enrol (each enrolment is measured for e2e-enrol) */
+  persons?: number;
+  /** simulated devices working in parallel */
+  concurrency?: number;
+  /** verifications before measuring (warm-up) */
+  warmup?: number;
+  /** enrolments of extra persons before the measured ones (warm-up: connections, JIT) */
+  enrolWarmup?: number;
+  /** use a running stack instead: its gateway URL, CA file contents and admin token */
+  gateway?: { url: string; ca?: Buffer; token: string };
+  /** write V8 CPU profiles here: the gateway process's (gateway/, at its exit) and this process's during e2e-verify (client/) */
+  cpuProfDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface SuiteResult {
+  suite: string;
+  requests: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  rps: number;
+  [k: string]: unknown;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+async function drive(
+  n: number,
+  concurrency: number,
+  one: (i: number) => Promise<boolean | { ok: boolean; postMs?: number }>,
+): Promise<{ lat: number[]; post: number[]; errors: number; seconds: number; codes: Record<string, number> }> {
+  const lat: number[] = [];
+  const post: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const codes: Record<string, number> = {};
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const s = performance.now();
+        let ok = false;
+        try {
+          const r = await one(i);
+          if (typeof r === "boolean") ok = r;
+          else {
+            ok = r.ok;
+            if (r.postMs !== undefined) post.push(r.postMs);
+          }
+        } catch (e) {
+          codes[(e as Error).message.slice(0, 40)] = (codes[(e as Error).message.slice(0, 40)] ?? 0) + 1;
+        }
+        lat.push(performance.now() - s);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  return { lat: lat.sort((a, b) => a - b), post: post.sort((a, b) => a - b), errors, seconds: (performance.now() - t0) / 1000, codes };
+}
+
+function summarise(suite: string, r: Awaited<ReturnType<typeof drive>>, extra: Record<string, unknown>): SuiteResult {
+  return {
+    suite,
+    requests: r.lat.length,
+    errors: r.errors,
+    p50_ms: r2(quantile(r.lat, 0.5)),
+    p99_ms: r2(quantile(r.lat, 0.99)),
+    rps: Math.round(r.lat.length / r.seconds),
+    ...(r.post.length ? { post_p50_ms: r2(quantile(r.post, 0.5)), post_p99_ms: r2(quantile(r.post, 0.99)) } : {}),
+    ...extra,
+  };
+}
+
+/** A distinct synthetic face per index (xorshift Gaussian-ish vector) and a second capture of it. */
+export function syntheticFace(i: number, d = 512): { enrol: Float32Array; again: Float32Array } {
+  const f = syntheticFaces(0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b), d);
+  const enrol = f.face();
+  return { enrol, again: f.recapture(enrol) };
+}
+
+/** CPU time (user + system) of a process so far, ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSnapshot(pids: Record<string, number>): Record<string, number | undefined> {
+  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+}
+
+function cpuPerRequest(before: Record<string, number | undefined>, after: Record<string, number | undefined>, n: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(before)) {
+    const a = before[k];
+    const b = after[k];
+    if (a !== undefined && b !== undefined) out[k] = r2((b - a) / n);
+  }
+  return out;
+}
+
+/** Profiles this process (the simulated devices) with the inspector; the returned function stops and writes the profile. */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import("node:inspector/promises");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const { dirname } = await import("node:path");
+  const s = new Session();
+  s.connect();
+  await s.post("Profiler.enable");
+  await s.post("Profiler.start");
+  return async (file) => {
+    const { profile } = await s.post("Profiler.stop");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+    s.disconnect();
+  };
+}
+
+export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[]> {
+  const requests = o.requests ?? 5000;
+  const persons = o.persons ?? 200;
+  const concurrency = o.concurrency ?? 16;
+  const say = o.log ?? (() => {});
+  let home: string | undefined;
+  let stop = async () => {};
+  let admin: GatewayClient;
+  let client: GatewayClient;
+  let pids: Record<string, number> = {};
+  if (o.gateway) {
+    admin = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, token: o.gateway.token });
+    client = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, maxSockets: concurrency });
+    stop = async () => {
+      admin.close();
+      client.close();
+    };
+  } else {
+    home = mkdtempSync(join(tmpdir(), "privface-bench-e2e-"));
+    const pool = String(Math.max(4096, Math.min(65_536, 2 * (requests + (o.warmup ?? 500)))));
+    const env: Record<string, string> = {
+      PRIVFACE_GATEWAY_LIMIT_PERSON_PER_MIN: "1000000",
+      PRIVFACE_GATEWAY_LIMIT_DEVICE_PER_MIN: "1000000",
+      PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
+      PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
+    };
+    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)) });
+    say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
+    const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
+    const stack = await startStack({ home, env, nodeArgs, readyTimeoutMs: 60_000 });
+    admin = stack.client("admin");
+    client = stack.client("admin", concurrency);
+    pids = { ...(stack.pids as Record<string, number>), client: process.pid };
+    stop = async () => {
+      await stack.stop();
+      rmSync(home!, { recursive: true, force: true });
+    };
+    // wait for P0's pool to fill so the measurement does not race the helper's dealing
+    say(`waiting for the parties' pools (${pool} bundles) …`);
+    await stack.waitPool(Number(pool), 180_000);
+  }
+  try {
+    const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });
+    if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
+    const devices: SimDevice[] = [];
+    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), `bench ${i}`, client));
+    const ids: string[] = [];
+    const faces: { enrol: Float32Array; again: Float32Array }[] = [];
+    const enrolWarm = o.enrolWarmup ?? 32;
+    for (let i = 0; i < persons + enrolWarm; i++) {
+      const r = await admin.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/persons`, {
+        role: i === 0 ? "principal" : "cashier",
+        name: `Bench ${i}`,
+        idNumber: `1101011990${String(i).padStart(7, "0")}X`,
+        phone: `138${String(i).padStart(8, "0")}`,
+      });
+      if (r.status !== 201) throw new Error(`person: ${r.status} ${JSON.stringify(r.body)}`);
+      ids.push(r.body.personId);
+      const g = await giveConsent(devices[0], r.body.personId);
+      if (!g.ok) throw new Error(`consent: ${g.reason}`);
+      faces.push(syntheticFace(i));
+    }
+    if (enrolWarm > 0) {
+      say(`warm-up: ${enrolWarm} enrolments …`);
+      await drive(enrolWarm, concurrency, async (i) => (await faceOp(devices[i % devices.length], ids[persons + i], "enrol", faces[persons + i].enrol)).ok);
+    }
+    say(`e2e-enrol: ${persons} enrolments, ${concurrency} devices …`);
+    const cpu0 = cpuSnapshot(pids);
+    const enrol = await drive(persons, concurrency, async (i) => {
+      const r = await faceOp(devices[i % devices.length], ids[i], "enrol", faces[i].enrol);
+      return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
+    });
+    const enrolCpu = cpuPerRequest(cpu0, cpuSnapshot(pids), persons);
+    const enrolled = persons - enrol.errors;
+    const warm = o.warmup ?? 500;
+    say(`warm-up: ${warm} verifications …`);
+    await drive(warm, concurrency, async (i) => (await faceOp(devices[i % devices.length], ids[i % persons], "verify", faces[i % persons].again)).ok);
+    say(`e2e-verify: ${requests} verifications, ${concurrency} devices …`);
+    let rejects = 0;
+    const prof = o.cpuProfDir ? await startProfile() : undefined;
+    const cpu1 = cpuSnapshot(pids);
+    const verify = await drive(requests, concurrency, async (i) => {
+      const p = i % persons;
+      const r = await faceOp(devices[i % devices.length], ids[p], "verify", faces[p].again);
+      if (r.ok && r.decision !== "accept") rejects++;
+      return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
+    });
+    const verifyCpu = cpuPerRequest(cpu1, cpuSnapshot(pids), requests);
+    if (prof) await prof(join(o.cpuProfDir!, "client", "e2e-verify.cpuprofile"));
+    return [
+      summarise("e2e-enrol", enrol, { concurrency, enrolled, cpu_ms_per_request: enrolCpu }),
+      summarise("e2e-verify", verify, { concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu }),
+    ];
+  } finally {
+    await stop();
+  }
+}

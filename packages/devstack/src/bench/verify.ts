@@ -1,0 +1,166 @@
+/**
+ * `privface bench verify` — 1:1 verification at the parties (no gateway): starts helper, P1 and P0 as
+ * processes on loopback (temporary home, SQLite), fills the pools, enrols templates, then drives
+ * verifications with `concurrency` in flight. One verification = the P0 and the P1 request of the
+ * same session, sent concurrently as the gateway does; latency is until both answered. The sealed
+ * shares (the device's work) are made before the clock starts; the authorisations are signed at call
+ * time, as the gateway signs them (those of one event-loop turn share one signature), and timed.
+ * Result: {"suite":"verify-parties","requests":N,"errors":E,"p50_ms":..,"p99_ms":..,"rps":..}.
+ * Wrong decisions (a genuine probe that does not match) count as errors.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runtimeLayout } from "@privface/config";
+import { MODEL } from "@privface/contracts";
+import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import * as sim from "../gateway-sim.ts";
+import { startStack } from "../stack.ts";
+
+export interface VerifyBenchOptions {
+  requests: number;
+  concurrency: number;
+  templates: number;
+  warmup: number;
+  /** write V8 CPU profiles of P0 and P1 here */
+  cpuProfDir?: string;
+  /** extra node flags for P0 and P1 */
+  nodeArgs?: string[];
+  /** keep the temporary home */
+  keep?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface VerifyBenchResult {
+  suite: "verify-parties";
+  requests: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  rps: number;
+  concurrency: number;
+  cpu_ms_per_request: Record<string, number>;
+}
+
+/** CPU time (user + system) of a process so far, ms, from /proc (Linux; USER_HZ = 100). */
+export function cpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBenchResult> {
+  const { requests: N, concurrency: C, templates: T, warmup: W } = o;
+  for (const [k, v] of Object.entries({ requests: N, concurrency: C, templates: T, warmup: W })) {
+    if (!Number.isInteger(v) || v < (k === "warmup" ? 0 : 1)) throw new RangeError(`${k}: expected a positive integer`);
+  }
+  const say = o.log ?? (() => {});
+  const home = mkdtempSync(join(tmpdir(), "privface-bench-verify-"));
+  const target = N + W + 64;
+  const env: Record<string, string> = {};
+  for (const p of ["P0", "P1"]) {
+    env[`PRIVFACE_${p}_POOL_TARGET`] = String(target);
+    env[`PRIVFACE_${p}_POOL_LOW`] = String(Math.min(256, target - 1));
+    env[`PRIVFACE_${p}_POOL_BATCH`] = "256";
+  }
+  const args = (name: string) => [...(o.nodeArgs ?? []), ...(o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", resolve(o.cpuProfDir, name)] : [])];
+  const stack = await startStack({
+    home,
+    gateway: "none",
+    env,
+    nodeArgs: { p0: args("p0"), p1: args("p1") },
+    onLog: (s, l) => (/failed|error/.test(l) ? say(`[${s}] ${l}`) : undefined),
+  });
+  const client = { P0: stack.partyClient("P0"), P1: stack.partyClient("P1") };
+  try {
+    const L = runtimeLayout(home);
+    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealKey("p0")), P1: readPublicKeyFile(L.sealKey("p1")) };
+    // pools: wait until P0 holds enough items for the whole run (the helper deals in batches)
+    const t0 = Date.now();
+    await stack.waitPool(N + W, 600_000);
+    say(`pools filled with ${N + W} items in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const templates: { templateId: string; x: Int8Array }[] = [];
+    for (let i = 0; i < T; i++) {
+      const x = sim.randomFace(MODEL.dim);
+      const templateId = sim.newId(), session = sim.newId();
+      const b = await sim.enrolBodies(keys, { session, templateId, modelVersion: MODEL.version, x });
+      await Promise.all([client.P0.enrol(b.P0), client.P1.enrol(b.P1)]);
+      const f = await sim.finishBodies(keys, "commit", { session, templateId, modelVersion: MODEL.version });
+      await Promise.all([client.P0.commit(f.P0), client.P1.commit(f.P1)]);
+      templates.push({ templateId, x });
+    }
+    const makeBodies = async (n: number) => {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const t = templates[i % T];
+        out.push(await sim.sealedBodies(keys, "verify", { session: sim.newId(), templateId: t.templateId, modelVersion: MODEL.version, x: sim.sameFace(t.x) }));
+      }
+      return out;
+    };
+    const run = async (bodies: Awaited<ReturnType<typeof makeBodies>>) => {
+      const lat: number[] = [];
+      let errors = 0;
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < bodies.length; i = next++) {
+          const s = performance.now();
+          try {
+            // signed now, as the gateway does: authorisations of one event-loop turn share a signature
+            const [a0, a1] = await Promise.all([sim.authoriseBody(keys, "verify", "P0", bodies[i].P0), sim.authoriseBody(keys, "verify", "P1", bodies[i].P1)]);
+            const [a, b] = await Promise.all([client.P0.verify({ ...bodies[i].P0, authorisation: a0 }), client.P1.verify({ ...bodies[i].P1, authorisation: a1 })]);
+            if ((a.resultShare.valid ^ b.resultShare.valid) !== 1 || (a.resultShare.match ^ b.resultShare.match) !== 1) errors++;
+          } catch (e) {
+            errors++;
+            if (errors <= 3) say(`error: ${(e as Error).message}`);
+          }
+          lat.push(performance.now() - s);
+        }
+      };
+      const start = performance.now();
+      // watchdog: a run that makes no progress for 60 s fails with the parties' pool levels instead of hanging
+      let seen = 0;
+      let progressAt = performance.now();
+      let watchdog: NodeJS.Timeout | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        watchdog = setInterval(() => {
+          if (lat.length !== seen) return void ((seen = lat.length), (progressAt = performance.now()));
+          if (performance.now() - progressAt < 60_000) return;
+          clearInterval(watchdog);
+          void Promise.all([client.P0.health().catch(() => null), client.P1.health().catch(() => null)]).then(([a, b]) =>
+            reject(new Error(`no progress for 60 s after ${lat.length} of ${bodies.length} verifications (pool P0 ${a?.pool.level}, P1 ${b?.pool.level})`)),
+          );
+        }, 5_000);
+      });
+      try {
+        await Promise.race([Promise.all(Array.from({ length: C }, worker)), stalled]);
+      } finally {
+        clearInterval(watchdog);
+      }
+      return { lat, errors, seconds: (performance.now() - start) / 1000 };
+    };
+    if (W > 0) {
+      const w = await run(await makeBodies(W));
+      if (w.errors > 0) say(`warm-up: ${w.errors} errors`);
+    }
+    const bodies = await makeBodies(N);
+    const pids = { p0: stack.pids.p0, p1: stack.pids.p1, helper: stack.pids.helper };
+    const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+    const self0 = process.cpuUsage();
+    const r = await run(bodies);
+    const selfUs = process.cpuUsage(self0);
+    const cpu: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) cpu[k] = Math.round(((cpuMs(pid) - before[k]) / N) * 100) / 100;
+    cpu.client = Math.round(((selfUs.user + selfUs.system) / 1000 / N) * 100) / 100;
+    r.lat.sort((a, b) => a - b);
+    const q = (p: number) => Number(r.lat[Math.min(r.lat.length - 1, Math.floor(p * r.lat.length))].toFixed(2));
+    return { suite: "verify-parties", requests: N, errors: r.errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / r.seconds), concurrency: C, cpu_ms_per_request: cpu };
+  } finally {
+    await stack.stop();
+    if (!o.keep) rmSync(home, { recursive: true, force: true });
+    else say(`home kept at ${home}`);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * What the `privface enrol|verify|deregister|gateway …` commands share: connecting to a running
+ * gateway (URL, the deployment CA and an operator token from the runtime home or flags), and the
+ * command line's own POS device per merchant — a signing key in `<home>/keys/cli-device-<merchant>.json`,
+ * registered on first use (ids kept in `<home>/keys/cli-devices.json`).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { homeFromEnv, runtimeLayout } from "@privface/config";
+import { ensureKeyPairFile } from "@privface/crypto/node";
+import { registerDevice, simDevice, type SimDevice } from "./device-sim.ts";
+import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
+
+export interface ConnectOptions {
+  gateway?: string;
+  home?: string;
+  token?: string;
+  role?: "admin" | "operator" | "auditor";
+}
+
+export interface Connection {
+  home: string;
+  url: string;
+  client: GatewayClient;
+  close(): void;
+}
+
+export function connect(o: ConnectOptions): Connection {
+  const L = runtimeLayout(o.home ?? homeFromEnv());
+  const home = L.home;
+  const url = (o.gateway ?? process.env.PRIVFACE_GATEWAY_URL ?? "https://127.0.0.1:7443").replace(/\/+$/, "");
+  const ca = existsSync(L.ca) ? readFileSync(L.ca) : undefined;
+  let token = o.token ?? process.env.PRIVFACE_GATEWAY_TOKEN;
+  const opsFile = L.gatewayOperators;
+  if (!token && existsSync(opsFile)) {
+    const ops = JSON.parse(readFileSync(opsFile, "utf8")) as { role: string; token?: string }[];
+    token = ops.find((x) => x.role === (o.role ?? "admin"))?.token;
+  }
+  const client = createGatewayClient({ url, ca, token });
+  return { home, url, client, close: () => client.close() };
+}
+
+/** The command line's device for `merchantId`, registered on first use (needs an admin token). */
+export async function cliDevice(conn: Connection, merchantId: string): Promise<SimDevice> {
+  // one key per merchant: a device (and its key) belongs to exactly one merchant
+  const L = runtimeLayout(conn.home);
+  const { key } = await ensureKeyPairFile(L.cliDeviceKey(merchantId), "INTL", "sign");
+  const mapFile = L.cliDeviceMap;
+  const map: Record<string, string> = existsSync(mapFile) ? JSON.parse(readFileSync(mapFile, "utf8")) : {};
+  const known = map[`${conn.url}|${merchantId}`];
+  if (known) return simDevice(conn.client, known, key);
+  const d = await registerDevice(conn.client, merchantId, key, "privface CLI");
+  map[`${conn.url}|${merchantId}`] = d.deviceId;
+  writeFileSync(mapFile, JSON.stringify(map, null, 2) + "\n", { mode: 0o600 });
+  return d;
+}
+
+/** Human-readable one-line answer for the CLI. */
+export function describe(r: { status: number; body: any; ms: number }): string {
+  if (r.body?.error) return `refused: ${r.body.error.code} (${r.body.error.message}) [HTTP ${r.status}, ${r.ms.toFixed(1)} ms]`;
+  return `${JSON.stringify(r.body)} [${r.ms.toFixed(1)} ms]`;
+}
