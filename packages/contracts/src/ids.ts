@@ -40,8 +40,8 @@ export const ID = Object.freeze({
   session: /^[A-Za-z0-9_-]{8,120}$/,
   /** an authorisation nonce */
   nonce: /^[A-Za-z0-9_-]{8,128}$/,
-  /** a gateway challenge (base64url of ≥ 12 random bytes) */
-  challenge: /^[A-Za-z0-9_-]{16,64}$/,
+  /** a challenge: the gateway's random part, and for face operations one nonce of each party (`composeChallenge`) */
+  challenge: /^[A-Za-z0-9_-]{16,64}(\.[A-Za-z0-9_-]{45,46}\.[A-Za-z0-9_-]{45,46})?$/,
   /** a model version string */
   modelVersion: /^[A-Za-z0-9._:+@-]{1,64}$/,
   /** the purpose a share was made for */
@@ -55,4 +55,15 @@ export const ID = Object.freeze({
 /** The session id of the enrolment run that carries a verification's model-upgrade shares (R5). */
 export function upgradeSessionOf(session: string): string {
   return `${session}-u`;
+}
+
+/** A face operation's challenge: the gateway's random part and each party's nonce, dot-separated. */
+export function composeChallenge(gatewayPart: string, nonces: Record<PartyName, string>): string {
+  return `${gatewayPart}.${nonces.P0}.${nonces.P1}`;
+}
+
+/** The nonce a party contributed to a challenge, or null when the challenge carries none. */
+export function challengeNonce(challenge: string, party: PartyName): string | null {
+  const parts = challenge.split(".");
+  return parts.length === 3 ? parts[party === "P0" ? 1 : 2] : null;
 }

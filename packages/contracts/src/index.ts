@@ -1,9 +1,9 @@
 /**
  * @privface/contracts — the contracts between privface's components, declared once (README.md).
- * Browser-safe except `./auth` (Node: node:crypto hashes on the hot path).
+ * Browser-safe except `./auth` and `./nonce` (Node: node:crypto on the parties' hot path).
  */
 export { MODEL, modelParams, type ModelInfo } from "./model.ts";
-export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, type PartyName, type ServerRole } from "./ids.ts";
+export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
 export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
 export { PARTY_ROUTES } from "./party-api.ts";
@@ -14,3 +14,8 @@ export type {
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, type Json } from "./validate.ts";
 export { packItems, unpackItems } from "./codec.ts";
+export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
+export {
+  STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,
+  type DeviceStatement, type ShareRef, type StatementPurpose,
+} from "./statement.ts";

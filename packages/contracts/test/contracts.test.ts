@@ -1,8 +1,14 @@
-/** The contracts: the share AAD (known answers, every field bound), the item codec, id formats, the error catalogue. */
+/** The contracts: the share AAD (known answers, every field bound), the item codec, id formats, the error catalogue, key lists, statements, nonces. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { classifyPartyError, contextAad, ID, MODEL, modelParams, packItems, PARTY_ERRORS, PartyError, partyOfRole, serverRoleOf, unpackItems } from "../src/index.ts";
+import { generateSealKeyPair, generateSigningKeyPair, toBase64url } from "@privface/crypto";
+import {
+  challengeNonce, checkKeyList, checkStatementMac, classifyPartyError, composeChallenge, contextAad, deviceMacKey, envelopeDigest, ID, MODEL, modelParams,
+  packItems, parseStatement, PARTY_ERRORS, PartyError, partyMacKey, partyOfRole, sealingKeyId, serverRoleOf, signKeyList, statementMac, unpackItems,
+  type DeviceStatement,
+} from "../src/index.ts";
+import { checkNonce, issueNonce } from "../src/nonce.ts";
 
 const vectors = (name: string) => (JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), "utf8")) as { vectors: any[] }).vectors;
 
@@ -61,4 +67,73 @@ test("the model's protocol parameters come from MODEL", () => {
   const p = modelParams();
   assert.equal(p.d, MODEL.dim);
   assert.equal(p.threshold, MODEL.threshold);
+});
+
+// ---- decision 010: key lists, statements, nonces --------------------------------------------------
+
+test("key lists: accepted under the party's root only, unexpired, never older than the newest seen", async () => {
+  const root = await generateSigningKeyPair("INTL");
+  const other = await generateSigningKeyPair("INTL");
+  const seal = await generateSealKeyPair("INTL");
+  const key = { id: await sealingKeyId(seal), suite: seal.suite, publicKey: toBase64url(seal.publicKey) };
+  const now = Date.now();
+  const list = (version: number, o: Partial<{ party: "P0" | "P1"; expiresAt: number; id: string }> = {}) =>
+    signKeyList(root, { party: o.party ?? "P0", version, issuedAt: now, expiresAt: o.expiresAt ?? now + 86_400_000, keys: [{ ...key, id: o.id ?? key.id }] });
+  const ok = await checkKeyList(root, "P0", await list(3), { now, minVersion: 3 });
+  assert.deepEqual(ok.current.publicKey, seal.publicKey);
+  assert.equal(ok.current.id, key.id);
+  const code = (p: Promise<unknown>) => p.then(() => "accepted", (e) => e.code);
+  assert.equal(await code(checkKeyList(other, "P0", await list(3))), "KEY_LIST_UNTRUSTED");
+  assert.equal(await code(checkKeyList(root, "P1", await list(3))), "KEY_LIST_UNTRUSTED");
+  assert.equal(await code(checkKeyList(root, "P0", await list(3, { party: "P1" }))), "KEY_LIST_UNTRUSTED");
+  assert.equal(await code(checkKeyList(root, "P0", await list(3, { expiresAt: now - 1 }), { now })), "KEY_LIST_EXPIRED");
+  assert.equal(await code(checkKeyList(root, "P0", await list(2), { minVersion: 3 })), "KEY_LIST_ROLLBACK");
+  assert.equal(await code(checkKeyList(root, "P0", await list(3, { id: "AAAAAAAAAAAAAAAA" }))), "KEY_LIST_MALFORMED");
+  const signed = await list(3);
+  const tampered = { ...signed, payload: signed.payload.slice(0, -2) + (signed.payload.endsWith("A") ? "BB" : "AA") };
+  assert.equal(await code(checkKeyList(root, "P0", tampered)), "KEY_LIST_UNTRUSTED");
+});
+
+test("statement MACs: the device and the party derive the same key; another device, party or statement fails", async () => {
+  for (const suite of ["INTL", "GM"] as const) {
+    const partySeal = await generateSealKeyPair(suite);
+    const deviceAuth = await generateSealKeyPair(suite);
+    const id = await sealingKeyId(partySeal);
+    const s: DeviceStatement = {
+      v: 1,
+      kind: "privface.device-request",
+      purpose: "verify",
+      deviceId: "dev-1",
+      challenge: "c".repeat(32),
+      templateId: "tpl_0123456789abcdef",
+      modelVersion: "m.1",
+      shares: { P0: { key: id, digest: await envelopeDigest(new Uint8Array([1])) }, P1: { key: id, digest: await envelopeDigest(new Uint8Array([2])) } },
+    };
+    const kd = await deviceMacKey(deviceAuth, { ...partySeal, id }, "dev-1", "P0");
+    const kp = await partyMacKey(partySeal, id, deviceAuth, "dev-1", "P0");
+    assert.deepEqual(kd, kp);
+    const tag = await statementMac(suite, kd, s);
+    assert.equal(await checkStatementMac(suite, kp, parseStatement(JSON.parse(JSON.stringify(s))), tag), true);
+    assert.equal(await checkStatementMac(suite, kp, { ...s, purpose: "enrol" }, tag), false);
+    assert.equal(await checkStatementMac(suite, await partyMacKey(partySeal, id, deviceAuth, "dev-1", "P1"), s, tag), false);
+    assert.equal(await checkStatementMac(suite, await partyMacKey(partySeal, id, deviceAuth, "dev-2", "P0"), s, tag), false);
+    assert.throws(() => parseStatement({ ...s, extra: 1 }), /unknown fields/);
+    assert.throws(() => parseStatement({ ...s, kind: "other" }), /kind/);
+  }
+});
+
+test("party nonces: only the issuing party's key makes one; expired, altered or another party's are refused", () => {
+  const k = new Uint8Array(32).fill(7);
+  const now = 1_800_000_000_000;
+  const n = issueNonce(k, "P0", now + 60_000);
+  assert.deepEqual(checkNonce(k, "P0", n, now), { ok: true, expiresAt: now + 60_000 });
+  assert.deepEqual(checkNonce(k, "P1", n, now), { ok: false, reason: "NONCE_INVALID" });
+  assert.deepEqual(checkNonce(new Uint8Array(32).fill(8), "P0", n, now), { ok: false, reason: "NONCE_INVALID" });
+  assert.deepEqual(checkNonce(k, "P0", n, now + 60_000), { ok: false, reason: "NONCE_EXPIRED" });
+  const flipped = (n[5] === "A" ? "B" : "A");
+  assert.deepEqual(checkNonce(k, "P0", n.slice(0, 5) + flipped + n.slice(6), now), { ok: false, reason: "NONCE_INVALID" });
+  const ch = composeChallenge("g".repeat(32), { P0: n, P1: issueNonce(k, "P1", now + 60_000) });
+  assert.ok(ID.challenge.test(ch), ch);
+  assert.equal(challengeNonce(ch, "P0"), n);
+  assert.equal(challengeNonce("g".repeat(32), "P0"), null);
 });

@@ -155,4 +155,17 @@ export const backend: Backend = {
     if (hash === "sm3") return fromHex(sm3(data));
     return new Uint8Array(await subtle().digest("SHA-256", ab(data)));
   },
+  async hmac(hash, key, data) {
+    // RFC 2104 over the digest (both hashes have 64-byte blocks): one code path for SHA-256 and SM3
+    const block = 64;
+    const k = key.length > block ? await this.digest(hash, key) : key;
+    const pad = (x: number) => {
+      const p = new Uint8Array(block);
+      p.set(k);
+      for (let i = 0; i < block; i++) p[i] ^= x;
+      return p;
+    };
+    const inner = await this.digest(hash, concatBytes(pad(0x36), data));
+    return this.digest(hash, concatBytes(pad(0x5c), inner));
+  },
 };

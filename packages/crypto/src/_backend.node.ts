@@ -228,6 +228,9 @@ export const backend: Backend = {
   async digest(hash, data) {
     return u8(nc.createHash(hash).update(data).digest());
   },
+  async hmac(hash, key, data) {
+    return u8(nc.createHmac(hash, key).update(data).digest());
+  },
 
   forget(privateKey) {
     privCache.get(privateKey)?.copy.fill(0);

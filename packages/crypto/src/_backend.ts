@@ -38,6 +38,8 @@ export interface Backend {
   /** Throws CryptoError AUTH_FAILED when the tag does not verify. */
   sm4GcmDecrypt(key: Uint8Array, iv: Uint8Array, ctAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
   digest(hash: HashName, data: Uint8Array): Promise<Uint8Array>;
+  /** HMAC (RFC 2104) with SHA-256 or SM3: 32 bytes. */
+  hmac(hash: HashName, key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
   /** Drop any cached state for a private key about to be zeroed (ephemeral keys). */
   forget(privateKey: Uint8Array): void;
 }

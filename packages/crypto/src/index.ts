@@ -5,6 +5,7 @@
  *   share to its request is @privface/contracts `contextAad`)
  *   (INTL: X25519 + HKDF-SHA256 + AES-256-GCM; GM: SM2-ECDH + HKDF-SM3 + SM4-GCM).
  * - Signatures: `generateSigningKeyPair`, `sign`, `verify` (INTL: Ed25519; GM: SM2/SM3, ID 1234567812345678).
+ * - Static-static agreement and MACs: `agreeKey` (ECDH → HKDF), `mac` (HMAC-SHA256 / HMAC-SM3).
  * - `canonicalJson`, `signJson` / `verifySignedJson`, base64url helpers, `digest` (SHA-256 / SM3).
  * - Data keys for encryption at rest: `generateDataKey`, `encryptWithDataKey`, `decryptWithDataKey`.
  * - Key JSON (keys/ directory): `keyPairToJson`, `keyPairFromJson`, … ; files in `@privface/crypto/node`.
@@ -24,6 +25,7 @@ export { generateSealKeyPair, seal, open, envelopeSuite, sealPublicFromPrivate, 
 export { generateSigningKeyPair, sign, verify, signingPublicFromPrivate } from "./_sign.ts";
 export { SM2_DEFAULT_ID } from "./_sm2.ts";
 export { signJson, verifySignedJson } from "./_signed.ts";
+export { agreeKey, mac } from "./_agree.ts";
 export type { SignedJson } from "./_signed.ts";
 export { generateDataKey, encryptWithDataKey, decryptWithDataKey, dataKeyIdOf, dataKeyLength } from "./_datakey.ts";
 export type { DataKey } from "./_datakey.ts";

@@ -115,3 +115,32 @@ test("INTL: cached key objects never outlive a change to the caller's key bytes"
   reused.privateKey.set(b.privateKey); // same array, now b's bytes
   assert.equal(c.fromUtf8(await c.open({ ...b, privateKey: reused.privateKey }, env, aad0)), "for b");
 });
+
+for (const suite of c.SUITES) {
+  test(`${suite}: agreeKey gives both holders the same key, bound to info; mac is the suite's HMAC`, async () => {
+    const a = await c.generateSealKeyPair(suite);
+    const b = await c.generateSealKeyPair(suite);
+    const info = c.utf8("privface-test|device-1|P0");
+    const ab = await c.agreeKey(a, { suite, kind: "seal", publicKey: b.publicKey }, info);
+    const ba = await c.agreeKey(b, { suite, kind: "seal", publicKey: a.publicKey }, info);
+    assert.equal(ab.length, 32);
+    assert.deepEqual(ab, ba);
+    assert.notDeepEqual(await c.agreeKey(a, b, c.utf8("other")), ab);
+    const other = await c.generateSealKeyPair(suite);
+    assert.notDeepEqual(await c.agreeKey(a, other, info), ab);
+    const m1 = await c.mac(suite, ab, c.utf8("statement"));
+    assert.equal(m1.length, 32);
+    assert.deepEqual(await c.mac(suite, ba, c.utf8("statement")), m1);
+    assert.notDeepEqual(await c.mac(suite, ab, c.utf8("statemenT")), m1);
+    const wrong = suite === "INTL" ? "GM" : "INTL";
+    await assert.rejects(c.agreeKey(a, await c.generateSealKeyPair(wrong), info), { code: "SUITE_MISMATCH" });
+  });
+}
+
+test("mac: HMAC-SHA256 and HMAC-SM3 known answers (RFC 4231 case 2; GM/T HMAC-SM3 via node:crypto)", async () => {
+  const key = c.utf8("Jefe");
+  const data = c.utf8("what do ya want for nothing?");
+  assert.equal(Buffer.from(await c.mac("INTL", key, data)).toString("hex"), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const { createHmac } = await import("node:crypto");
+  assert.equal(Buffer.from(await c.mac("GM", key, data)).toString("hex"), createHmac("sm3", key).update(data).digest("hex"));
+});

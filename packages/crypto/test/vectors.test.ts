@@ -121,3 +121,11 @@ test("HKDF-SM3 and SM2 ECDH agree between node:crypto and sm-crypto-v2 on random
     assert.equal(hex(await nodeBackend.digest("sm3", info)), hex(await browserBackend.digest("sm3", info)));
   }
 });
+
+test("HMAC-SHA256 and HMAC-SM3 agree between node:crypto and the browser backend (keys shorter and longer than a block)", async () => {
+  for (let i = 0; i < 40; i++) {
+    const key = nodeBackend.randomBytes((i * 7) % 100);
+    const data = nodeBackend.randomBytes((i * 13) % 300);
+    for (const h of ["sha256", "sm3"] as const) assert.equal(hex(await browserBackend.hmac(h, key, data)), hex(await nodeBackend.hmac(h, key, data)), `${h} case ${i}`);
+  }
+});
