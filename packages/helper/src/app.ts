@@ -81,7 +81,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     const p0: Uint8Array[] = [];
     const p1: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
-      const d = deal(params, newItemId(), deps.seeds, undefined, kind);
+      const d = deal(params, newItemId(), deps.seeds, { kind });
       p0.push(encodeBundle(d.P0));
       p1.push(encodeBundle(d.P1));
     }

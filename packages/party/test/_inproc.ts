@@ -72,7 +72,7 @@ export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promis
         p === "P0"
           ? async () => {
               if (helperDown.value) throw new Error("helper down");
-              const d = deal(params, newItemId(), seeds, undefined, "enrol");
+              const d = deal(params, newItemId(), seeds, { kind: "enrol" });
               await stores.P1.addItems([{ id: d.id, bytes: encodeBundle(d.P1) }]);
               return encodeBundle(d.P0);
             }
@@ -102,7 +102,7 @@ export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promis
     async fill(n: number) {
       const p0 = [], p1 = [];
       for (let i = 0; i < n; i++) {
-        const d = deal(params, newItemId(), seeds, undefined, "verify");
+        const d = deal(params, newItemId(), seeds);
         p0.push({ id: d.id, bytes: encodeBundle(d.P0) });
         p1.push({ id: d.id, bytes: encodeBundle(d.P1) });
       }
