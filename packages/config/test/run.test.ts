@@ -42,15 +42,17 @@ describe("runServer", () => {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, '{"ready":"demo","port":4321}\n', "stdout holds the ready line only");
       const lines = jsonLines(r.stderr);
-      // (the asynchronous destination may write the last lines out of order when it flushes at exit)
-      const events = lines.map((l) => l.event);
-      assert.deepEqual(events.slice(0, 2), ["started", "listening"]);
-      assert.deepEqual(events.slice(2).sort(), ["closed", "stopping"]);
+      // the asynchronous destination may write lines out of order when it flushes at exit: order by time
+      const byEvent = new Map(lines.map((l) => [l.event, l]));
+      assert.deepEqual([...byEvent.keys()].sort(), ["closed", "listening", "started", "stopping"]);
+      const at = (e: string) => byEvent.get(e)!.time as number;
+      assert.ok(at("started") <= at("listening") && at("listening") <= at("stopping") && at("stopping") <= at("closed"));
       assert.ok(lines.every((l) => l.role === "demo" && typeof l.level === "number" && typeof l.time === "number"));
-      assert.equal(lines[1].url, "https://127.0.0.1:4321");
-      assert.equal(lines.find((l) => l.event === "stopping")?.signal, signal);
-      assert.ok(!r.stderr.includes("c2VhbGVkLXNoYXJlLXNlY3JldA") && !("sealedShare" in lines[0]), "redacted");
-      assert.deepEqual(lines[0].peer, {}, "nested authorisation removed");
+      assert.equal(byEvent.get("listening")!.url, "https://127.0.0.1:4321");
+      assert.equal(byEvent.get("stopping")!.signal, signal);
+      const started = byEvent.get("started")!;
+      assert.ok(!r.stderr.includes("c2VhbGVkLXNoYXJlLXNlY3JldA") && !("sealedShare" in started), "redacted");
+      assert.deepEqual(started.peer, {}, "nested authorisation removed");
     });
   }
 
