@@ -1,4 +1,7 @@
 /**
+ * Server start-up, shared by every server: configuration (here), the logger (log.ts), the process
+ * bootstrap `runServer` (run.ts) and the runtime home's file names (layout.ts).
+ *
  * A server's configuration comes from environment variables with one prefix per server
  * (`PRIVFACE_P0_`, `PRIVFACE_HELPER_`, …). `envReader(prefix, env)` reads typed values with defaults
  * and collects every problem instead of stopping at the first, so a bad configuration stops the
@@ -12,19 +15,13 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { ConfigError } from "./errors.ts";
 import { homeFromEnv, runtimeLayout, type RuntimeLayout } from "./layout.ts";
 
+export { ConfigError } from "./errors.ts";
 export { runtimeLayout, homeFromEnv, type RuntimeLayout, type ServerName } from "./layout.ts";
-
-export class ConfigError extends Error {
-  constructor(
-    readonly problems: string[],
-    prefix = "",
-  ) {
-    super(`invalid configuration${prefix ? ` (${prefix}*)` : ""}:\n  - ${problems.join("\n  - ")}`);
-    this.name = "ConfigError";
-  }
-}
+export { createLogger, REDACT_PATHS, silentLog, type Log, type Logger, type LoggerOptions, type DestinationStream } from "./log.ts";
+export { runServer, type RunningServer, type RunServerOptions } from "./run.ts";
 
 export interface EnvReader {
   /** `<prefix>HOME`, else `PRIVFACE_HOME`, else `./.privface`, resolved to an absolute path */

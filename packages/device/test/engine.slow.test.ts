@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_NORM_HI, DEFAULT_NORM_LO, plainScore, quantise } from "@privface/mpc";
+import { DEFAULT_NORM_HI, DEFAULT_NORM_LO, dotPlain, quantise } from "@privface/mpc";
 import { createFaceEngine, MODEL, type FaceEngine } from "../src/index.ts";
 import { blankFrame, cosine, makeFrame, sample } from "./_fixtures.ts";
 import type { RgbaImage } from "../src/decode.ts";
@@ -51,7 +51,7 @@ describe("face engine", () => {
       const b = makeFrame(img, { cx: cx + side * 0.1, cy: cy - side * 0.05, scale: side / 170, width: 400, height: 400, mirror: true, gain: 0.8, rotate: 8 });
       const ea = await embed(engine, a);
       const eb = await embed(engine, b);
-      const score = plainScore(quantise(ea), quantise(eb));
+      const score = dotPlain(quantise(ea), quantise(eb));
       assert.ok(score >= MODEL.threshold, `sample${n}: same-person score ${score} < threshold ${MODEL.threshold}`);
       assert.ok(cosine(ea, eb) > 0.6);
     }
@@ -65,7 +65,7 @@ describe("face engine", () => {
     }
     for (let i = 0; i < qs.length; i++) {
       for (let j = i + 1; j < qs.length; j++) {
-        const s = plainScore(qs[i], qs[j]);
+        const s = dotPlain(qs[i], qs[j]);
         assert.ok(s < MODEL.threshold, `samples ${i + 1} and ${j + 1}: impostor score ${s} ≥ threshold`);
       }
     }
@@ -80,7 +80,7 @@ describe("face engine", () => {
       const q = quantise(e);
       const maxAbs = q.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
       assert.ok(maxAbs < 127, `max |q| = ${maxAbs}: a coordinate was clipped`);
-      const sq = plainScore(q, q);
+      const sq = dotPlain(q, q);
       assert.ok(sq >= DEFAULT_NORM_LO && sq <= DEFAULT_NORM_HI, `squared norm ${sq} outside [${DEFAULT_NORM_LO}, ${DEFAULT_NORM_HI}]`);
     }
   });

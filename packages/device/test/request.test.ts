@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { contextAad } from "@privface/contracts";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, softwareSigner, toBase64url, verify, type KeyPair, type SuiteId } from "@privface/crypto";
-import { expandSeedShare, plainScore, quantise, reconstructBytes, seededRng, type ShareContext } from "@privface/mpc";
+import { expandSeedShare, dotPlain, quantise, reconstructBytes, seededRng, type ShareContext } from "@privface/mpc";
 import { buildFaceRequest, buildSignedPersonRequest, DeviceError, MODEL, signedMessage, type ChallengeResponse } from "../src/index.ts";
 
 function randomEmbedding(seed: number, d = 512): Float32Array {
@@ -162,6 +162,6 @@ describe("request building rules", () => {
     const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "enrol", challenge, embedding: q, liveness: 1, modelVersion: MODEL.version, signingKey: dev });
     const ctx = { purpose: "enrol", challenge: challenge.challenge, templateId: challenge.templateId!, modelVersion: MODEL.version };
     assert.deepEqual(await openShares(body, p0, p1, ctx), q);
-    assert.equal(plainScore(q, q), q.reduce((s, x) => s + x * x, 0));
+    assert.equal(dotPlain(q, q), q.reduce((s, x) => s + x * x, 0));
   });
 });

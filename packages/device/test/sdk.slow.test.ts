@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { contextAad } from "@privface/contracts";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
-import { expandSeedShare, plainScore, reconstructBytes } from "@privface/mpc";
+import { expandSeedShare, dotPlain, reconstructBytes } from "@privface/mpc";
 import { createFaceEngine, DeviceError, FaceDevice, MODEL, signedMessage, type FaceEngine } from "../src/index.ts";
 import { blankFrame, makeFrame, sample } from "./_fixtures.ts";
 
@@ -55,7 +55,7 @@ async function standIn(devicePub: KeyPair, p0: KeyPair, p1: KeyPair): Promise<St
     }
     const y = templates.get(ch.templateId);
     if (!y) return reply(404, { error: { code: "NOT_ENROLLED", message: "no template" } });
-    return reply(200, { decision: plainScore(x, y) >= MODEL.threshold ? "accept" : "reject" });
+    return reply(200, { decision: dotPlain(x, y) >= MODEL.threshold ? "accept" : "reject" });
   };
   return { fetch: f as typeof fetch, sent, templates };
 }

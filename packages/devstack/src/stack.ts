@@ -11,9 +11,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
-import type { ServerName } from "@privface/config";
+import { createLogger, type ServerName } from "@privface/config";
 import type { PartyClient, PartyName } from "@privface/contracts";
-import { createLogger, createPartyClient, ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type OperatorCredential, type RunningGateway } from "@privface/gateway";
+import { createPartyClient, ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type OperatorCredential, type RunningGateway } from "@privface/gateway";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
 import { ensureRuntime } from "./runtime.ts";
 
@@ -223,7 +223,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     if (mode === "process") servers.gateway = await spawnServer("gateway", spawnOpts, o.nodeArgs?.gateway);
     if (mode === "in-process") {
       const options = await openGatewayOptions(loadGatewayConfig({ ...process.env, ...stackEnv(L.home, ports), ...env }));
-      const logger = createLogger({ level: "info", destination: { write: (s: string) => o.onLog?.("gateway", s.trimEnd()) } });
+      const logger = createLogger({ name: "gateway", level: "info", destination: { write: (s: string) => o.onLog?.("gateway", s.trimEnd()) } });
       gateway = await startGateway({ ...options, logger });
     }
   } catch (e) {

@@ -13,7 +13,6 @@ export type { ErrorCode } from "./errors.ts";
 export type { PartyKey } from "./service.ts";
 export { createPartyClient } from "./party-client.ts";
 export { createAuthorisationSigner } from "./authorise.ts";
-export { createLogger, REDACT_PATHS } from "./log.ts";
 export { maskIdNumber, maskPhone, maskName } from "./_identity.ts";
 export { auditSink } from "./audit.ts";
 export { loadGatewayConfig, openGatewayOptions, ensureOperators, ConfigError } from "./config.ts";

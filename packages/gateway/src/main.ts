@@ -1,39 +1,19 @@
 /**
- * `node --import tsx packages/gateway/src/main.ts` (or `privface start`): reads PRIVFACE_GATEWAY_*
- * (see config.ts), starts the gateway, prints where it listens (and `{"ready":"gateway","port":N}` on
- * stdout, like the other servers), stops cleanly on SIGINT/SIGTERM.
- * A bad configuration exits with code 2 and the list of problems.
+ * `node --import tsx packages/gateway/src/main.ts` (or `privface start`): the gateway process, run by
+ * the servers' one bootstrap (@privface/config `runServer`): reads PRIVFACE_GATEWAY_* (config.ts),
+ * logs with pino on stderr at PRIVFACE_GATEWAY_LOG_LEVEL, prints `{"ready":"gateway","port":N}` on
+ * stdout like the other servers, stops cleanly on SIGINT/SIGTERM. A bad configuration exits with
+ * code 2 and the list of problems.
  */
-import { ConfigError, loadGatewayConfig, openGatewayOptions } from "./config.ts";
-import { createLogger } from "./log.ts";
-import { startGateway, type RunningGateway } from "./server.ts";
+import { runServer } from "@privface/config";
+import { loadGatewayConfig, openGatewayOptions } from "./config.ts";
+import { startGateway } from "./server.ts";
 
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
-  const cfg = loadGatewayConfig(env);
+await runServer("gateway", async (logger) => {
+  const cfg = loadGatewayConfig();
+  logger.level = cfg.logLevel;
   const options = await openGatewayOptions(cfg);
-  const gw = await startGateway({ ...options, logger: createLogger({ level: cfg.logLevel }) });
-  process.stderr.write(`privface gateway listening on ${gw.url} (operators: ${options.operatorsFile})\n`);
-  process.stdout.write(JSON.stringify({ ready: "gateway", port: gw.port }) + "\n");
+  const gw = await startGateway({ ...options, logger });
+  logger.info({ event: "operators", file: options.operatorsFile });
   return gw;
-}
-
-if (process.argv[1] && /gateway[/\\]src[/\\]main\.ts$/.test(process.argv[1])) {
-  try {
-    const gw = await main();
-    const stop = () => {
-      gw.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`privface gateway: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-}
+});

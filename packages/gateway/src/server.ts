@@ -6,10 +6,10 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { createLogger } from "@privface/config";
 import { closeDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { buildApp, type OperatorCredential } from "./app.ts";
-import { createLogger } from "./log.ts";
 import { PARTIES } from "@privface/contracts";
 import { GatewayService, type ServiceOptions } from "./service.ts";
 
@@ -27,7 +27,7 @@ export interface Gateway {
 }
 
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const logger = options.logger ?? createLogger();
+  const logger = options.logger ?? createLogger({ name: "gateway" });
   const service = new GatewayService({ ...options, log: options.log ?? logger });
   await service.init();
   const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null });

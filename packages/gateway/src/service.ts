@@ -16,6 +16,7 @@ import { canonicalJson, fromBase64url, utf8, verify as verifySig, type DataKey, 
 import { classifyPartyError, MODEL, PARTIES, PartyError, type Bit, type PartyClient, type PartyName, type ShareContext } from "@privface/contracts";
 import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
 import { createAuthorisationSigner } from "./authorise.ts";
+import type { Log } from "@privface/config";
 import type { Db } from "@privface/db";
 import { ChallengeStore, type Challenge } from "./_challenges.ts";
 import { randomId, randomToken, sha256b64u } from "./_crypto.ts";
@@ -74,12 +75,8 @@ export interface AuditSink {
   append(event: AuditEvent): Promise<void> | void;
 }
 
-/** Minimal logger shape (pino's). */
-export interface Log {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The part of the servers' pino logger the service calls (@privface/config). */
+export type { Log };
 
 export interface ServiceOptions {
   db: Db;

@@ -18,7 +18,8 @@ import {
 import { openDb, type Db } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { buildFaceRequest, buildSignedPersonRequest } from "@privface/device";
-import { auditSink, createGateway, createLogger, type Gateway, type GatewayOptions } from "../src/index.ts";
+import { createLogger } from "@privface/config";
+import { auditSink, createGateway, type Gateway, type GatewayOptions } from "../src/index.ts";
 import { createFakeParties, type FakeParties } from "@privface/devstack";
 import { LogCapture } from "./_logscan.ts";
 import type { ChallengeResponse } from "../src/schemas.ts";
@@ -62,7 +63,7 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}): 
       { id: "oscar", role: "operator", token: TOKENS.operator },
       { id: "aud", role: "auditor", token: TOKENS.auditor },
     ],
-    logger: createLogger({ destination: log, level: "info" }),
+    logger: createLogger({ name: "gateway", destination: log, level: "info" }),
     ...extra,
   });
   const inject: Fixture["inject"] = async (method, url, body, headers = {}) => {

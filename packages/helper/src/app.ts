@@ -6,6 +6,7 @@
  * leader) picks the id for each session. The helper keeps no data and sees no shares.
  */
 import type https from "node:https";
+import { silentLog, type Log } from "@privface/config";
 import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
 import { requestJson, type App, type AppResponse } from "@privface/transport";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -26,7 +27,8 @@ export interface HelperDeps {
   enrolPool?: number;
   /** Audit log of the helper: one record per batch dealt (a failing append fails the batch). */
   audit?: (e: { op: string; outcome: string; code?: string | null }) => Promise<void>;
-  log?: (event: Record<string, unknown>) => void;
+  /** pino logger (or a stub); default silent */
+  log?: Log;
 }
 
 export interface HelperApp {
@@ -69,7 +71,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     registers: [registry],
   });
   let p1Up = false;
-  const log = deps.log ?? (() => {});
+  const log = deps.log ?? silentLog;
   const enrolTarget = deps.enrolPool ?? 0;
   // pre-dealt enrolment bundles: P0's halves of bundles whose P1 halves P1 has stored
   let enrolReady: Uint8Array[] = [];
@@ -81,7 +83,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     const p0: Uint8Array[] = [];
     const p1: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
-      const d = deal(params, newItemId(), deps.seeds, undefined, kind);
+      const d = deal(params, newItemId(), deps.seeds, { kind });
       p0.push(encodeBundle(d.P0));
       p1.push(encodeBundle(d.P1));
     }
@@ -91,23 +93,23 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     } catch (e) {
       p1Up = false;
       failures.inc();
-      log({ event: "delivery_failed", reason: (e as Error).message });
+      log.warn({ event: "delivery_failed", reason: (e as Error).message });
       return err(503, "PEER_UNAVAILABLE", "P1 did not take the batch");
     }
     if (r.status !== 200) {
       failures.inc();
-      log({ event: "delivery_refused", status: r.status });
+      log.warn({ event: "delivery_refused", status: r.status });
       return err(503, "PEER_UNAVAILABLE", `P1 refused the batch (HTTP ${r.status})`);
     }
     p1Up = true;
     try {
       await deps.audit?.({ op: `deal:${kind}`, outcome: "delivered" });
     } catch {
-      log({ event: "audit_failed" });
+      log.error({ event: "audit_failed" });
       return err(500, "INTERNAL", "audit log unavailable");
     }
     dealt.inc({ kind }, count);
-    log({ event: "dealt", kind, count });
+    log.info({ event: "dealt", kind, count });
     return p0;
   }
 
@@ -180,7 +182,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
         res = err(404, "NOT_FOUND", `no route ${req.method} ${req.path}`);
       }
     } catch (e) {
-      log({ event: "internal_error", name: (e as Error).name });
+      log.error({ event: "internal_error", error: (e as Error).name });
       res = err(500, "INTERNAL", "internal error");
     }
     duration.observe({ route, status: String(res.status) }, (performance.now() - t0) / 1000);

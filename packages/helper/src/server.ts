@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
+import type { Log } from "@privface/config";
 import { readKeyPairFile, readPoolSeedFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
@@ -15,7 +16,7 @@ export interface RunningHelper {
   close(): Promise<void>;
 }
 
-export async function startHelper(cfg: HelperConfig, opts: { log?: (e: Record<string, unknown>) => void } = {}): Promise<RunningHelper> {
+export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): Promise<RunningHelper> {
   const tls = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
   const agent = createMtlsAgent(tls, 8);
   const db = await openDb(cfg.db, { schema: cfg.dbSchema });

@@ -6,7 +6,7 @@
 
 /** Stable protocol error codes (append only). */
 export type ProtocolErrorCode =
-  | "ITEM_REUSED" // a correlated-randomness bundle id was already consumed
+  | "ITEM_REUSED" // correlated randomness (an opened bundle's material) already started a run
   | "BUNDLE_MISMATCH" // the peer uses another bundle, or the bundle is for another protocol/role
   | "PARAMS_MISMATCH" // bundle or message made for other parameters (d, threshold, norm bounds)
   | "BAD_BUNDLE" // a bundle's bytes do not decode

@@ -1,29 +1,34 @@
 /**
  * @privface/mpc — pure, I/O-free MPC for exact 1:1 face verification (two parties + helper).
- * See README.md for the API and the message sequence, docs/protocol.md for the protocol.
+ * The public API: what devices, the helper, the parties and the development harness use. Internals
+ * (the DCF, the PRG, the ring, bundle layout helpers, wire sizes) are imported by relative path in
+ * this package's tests only. See README.md for the API and the message sequence, docs/protocol.md for
+ * the protocol.
  */
-export { Q, MAX_D, DEFAULT_NORM_LO, DEFAULT_NORM_HI, makeParams, checkParams, sameParams, quantise, plainScore } from "./params.ts";
+// parameters and quantisation
+export { Q, MAX_D, DEFAULT_NORM_LO, DEFAULT_NORM_HI, makeParams, quantise } from "./params.ts";
 export type { Params } from "./params.ts";
-export { encodeShareContext, expandSeedShare, shareInput, reconstructBytes } from "./sharing.ts";
+// device side: input sharing
+export { expandSeedShare, shareInput, reconstructBytes } from "./sharing.ts";
 export type { ShareContext } from "./sharing.ts";
-export { ring, shareRing, reconstructRing } from "./ring.ts";
 export { secureRng, seededRng } from "./rng.ts";
 export type { Rng } from "./rng.ts";
-export { deriveKey, expand, aesBackend } from "./prg.ts";
+export { aesBackend } from "./prg.ts";
 export { ProtocolError } from "./errors.ts";
 export type { ProtocolErrorCode } from "./errors.ts";
-export { dcfGen, dcfEval, dcfCwBytes, lessThanPlain } from "./dcf.ts";
-export type { DcfCw } from "./dcf.ts";
-export {
-  deal, openBundle, newItemId, encodeBundle, decodeBundle, bundleIdOf, bundleBytes, correctionBytes, consume, UsedIds, intervals,
-  COMPARE_BITS, COMPARE_MOD, SCORE_OFFSET,
-} from "./deal.ts";
-export type { Bundle, BundleKind, Dealt, Material, Seeds, UsedIdsLike } from "./deal.ts";
+// correlated randomness: the dealer (helper), its bytes, the party side
+export { newItemId } from "./bundle.ts";
+export type { Bundle, BundleKind, Dealt, Material, Seeds } from "./bundle.ts";
+export { deal } from "./deal.ts";
+export type { DealOptions } from "./deal.ts";
+export { encodeBundle, decodeBundle, bundleIdOf } from "./bundle-wire.ts";
+export { openBundle } from "./open.ts";
+// messages and their bytes
 export { MESSAGE_VERSION, verifyRounds, enrolRounds } from "./messages.ts";
-export type { PartyName } from "./messages.ts";
-export type { Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";
-export { encodeMessage, decodeMessage, messageBytes, bodyBytes, checkSession } from "./wire.ts";
+export type { PartyName, Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";
+export { encodeMessage, decodeMessage } from "./wire.ts";
 export type { Expect } from "./wire.ts";
+// the step functions
 export {
   verifyStart, verifyOnLift, verifyOnOpen, verifyOnCompare, verifyOnCompareMany, verifyOnAnd, verifyStep,
   enrolStart, enrolOnLift, enrolOnOpen, enrolOnCompare, enrolStep,
@@ -32,6 +37,7 @@ export type {
   VerifyInput, EnrolInput, VerifyOutput, EnrolOutput, VerifyState, EnrolState,
   VerifyLifted, VerifyOpened, VerifyCompared, VerifyAnded, VerifyDone, EnrolLifted, EnrolOpened, EnrolCompared, EnrolDone,
 } from "./protocol.ts";
+// plaintext twins and the one-process runner
 export { dotPlain, normPlain, validatePlain, verifyPlain } from "./plain.ts";
-export { simulate, simulateVerify, simulateVerifyMany, simulateEnrol } from "./simulate.ts";
+export { simulateVerify, simulateVerifyMany, simulateEnrol } from "./simulate.ts";
 export type { SimulateVerifyOptions, SimulateEnrolOptions, Traffic } from "./simulate.ts";

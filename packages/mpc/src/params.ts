@@ -80,13 +80,3 @@ export function quantise(v: ArrayLike<number>): Int8Array {
   }
   return out;
 }
-
-/** Exact integer dot product of two int8 vectors (the plaintext score). */
-export function plainScore(x: Int8Array, y: Int8Array): number {
-  if (!(x instanceof Int8Array)) throw new TypeError("x: expected an Int8Array");
-  if (!(y instanceof Int8Array)) throw new TypeError("y: expected an Int8Array");
-  if (x.length !== y.length) throw new RangeError(`y: expected length ${x.length}, got ${y.length}`);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
-  return s;
-}

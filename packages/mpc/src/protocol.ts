@@ -17,10 +17,12 @@
  * Outputs are XOR shares addressed to the requester; nothing about the decision reaches the parties.
  */
 import { dcfEval } from "./dcf.ts";
-import { checkBundleParams, consume, COMPARE_MOD, SCORE_OFFSET, type Material, type UsedIdsLike } from "./deal.ts";
+import { COMPARE_MOD, SCORE_OFFSET, type Material } from "./bundle.ts";
 import { ProtocolError } from "./errors.ts";
 import { MESSAGE_VERSION, type AndMsg, type CompareMsg, type LiftMsg, type Message, type OpenMsg, type PartyName, type Protocol } from "./messages.ts";
+import { checkBundleParams } from "./open.ts";
 import { checkParams, type Params } from "./params.ts";
+import { claimMaterial } from "./single-use.ts";
 import { checkSession } from "./wire.ts";
 
 const MASK = COMPARE_MOD - 1;
@@ -40,10 +42,8 @@ export interface VerifyInput {
   readonly probeShare: Uint8Array;
   /** d ring elements: the party's stored template share (from enrolment) */
   readonly templateShare: Uint32Array;
-  /** openBundle(role, seed, bundle) of a "verify" bundle */
+  /** openBundle(role, seed, bundle) of a "verify" bundle, never started before (ITEM_REUSED) */
   readonly material: Material;
-  /** the party's consumed-id ledger; the bundle id is consumed here (ITEM_REUSED if seen) */
-  readonly used: UsedIdsLike;
 }
 
 export interface EnrolInput {
@@ -52,9 +52,8 @@ export interface EnrolInput {
   readonly params: Params;
   /** d bytes: the party's byte share of the template (P0: expandSeedShare(seed0, ctx, d)) */
   readonly share: Uint8Array;
-  /** openBundle(role, seed, bundle) of an "enrol" bundle */
+  /** openBundle(role, seed, bundle) of an "enrol" bundle, never started before (ITEM_REUSED) */
   readonly material: Material;
-  readonly used: UsedIdsLike;
 }
 
 /** A party's output of a verification: XOR shares of the two result bits. */
@@ -107,14 +106,14 @@ function checkPhase(state: { phase: string } | null | undefined, phase: string):
   if (!state || state.phase !== phase) throw new ProtocolError("WRONG_PHASE", `expected state ${phase}, got ${state?.phase}`);
 }
 
-function start(protocol: Protocol, role: PartyName, session: string, params: Params, share: Uint8Array, mat: Material, used: UsedIdsLike): { common: Common; send: LiftMsg } {
+function start(protocol: Protocol, role: PartyName, session: string, params: Params, share: Uint8Array, mat: Material): { common: Common; send: LiftMsg } {
   if (role !== "P0" && role !== "P1") throw new RangeError(`role: expected "P0" or "P1", got ${String(role)}`);
   checkSession(session);
   checkParams(params);
   if (!(share instanceof Uint8Array)) throw new TypeError("share: expected a Uint8Array of byte shares");
   checkLen("share length", share.length, params.d);
   checkBundleParams(mat, params, protocol, role);
-  consume(used, mat.id);
+  claimMaterial(mat);
   const off = role === "P0" ? 128 : 0;
   const m = new Uint8Array(params.d);
   for (let k = 0; k < m.length; k++) m[k] = share[k] + off + mat.r[k];
@@ -188,11 +187,11 @@ function wipe(mat: Material): void {
 
 // ---------------------------------------------------------------- verify
 
-/** Step 0 (send round 1). Consumes the bundle id. */
+/** Step 0 (send round 1). Claims the material: a material starts one run only (single-use.ts). */
 export function verifyStart(input: VerifyInput): { state: VerifyLifted; send: LiftMsg } {
   if (!(input.templateShare instanceof Uint32Array)) throw new TypeError("templateShare: expected a Uint32Array");
   checkLen("templateShare length", input.templateShare.length, input.params?.d);
-  const { common, send } = start("verify", input.role, input.session, input.params, input.probeShare, input.material, input.used);
+  const { common, send } = start("verify", input.role, input.session, input.params, input.probeShare, input.material);
   const { role, session, params, mat } = common;
   return { state: { role, session, params, mat, phase: "verify:lifted", y: input.templateShare, m: send.m }, send };
 }
@@ -305,9 +304,9 @@ export function verifyStep(state: VerifyState, msg: Message): { state: VerifySta
 
 // ---------------------------------------------------------------- enrol
 
-/** Step 0 of enrolment validation (send round 1). Consumes the bundle id. */
+/** Step 0 of enrolment validation (send round 1). Claims the material, as `verifyStart`. */
 export function enrolStart(input: EnrolInput): { state: EnrolLifted; send: LiftMsg } {
-  const { common, send } = start("enrol", input.role, input.session, input.params, input.share, input.material, input.used);
+  const { common, send } = start("enrol", input.role, input.session, input.params, input.share, input.material);
   const { role, session, params, mat } = common;
   return { state: { role, session, params, mat, phase: "enrol:lifted", m: send.m }, send };
 }

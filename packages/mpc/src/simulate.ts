@@ -4,14 +4,15 @@
  * count the bytes each party sends, check that both parties ran the same number of rounds, and
  * reconstruct the XOR-shared result (which in production only the requester does).
  */
-import { deal, newItemId, openBundle, UsedIds, type Bundle, type Seeds, type UsedIdsLike } from "./deal.ts";
-import type { Message, PartyName, Protocol } from "./messages.ts";
+import { newItemId, type Bundle, type Seeds } from "./bundle.ts";
+import { deal } from "./deal.ts";
+import type { CompareMsg, Message, PartyName, Protocol } from "./messages.ts";
+import { openBundle } from "./open.ts";
 import type { Params } from "./params.ts";
 import {
   enrolStart, enrolStep, verifyOnCompareMany, verifyStart, verifyStep,
   type EnrolOutput, type EnrolState, type VerifyCompared, type VerifyOutput, type VerifyState,
 } from "./protocol.ts";
-import type { CompareMsg } from "./messages.ts";
 import { secureRng, type Rng } from "./rng.ts";
 import { decodeMessage, encodeMessage } from "./wire.ts";
 
@@ -24,7 +25,6 @@ export interface SimulateCommon {
   readonly session?: string;
   /** pass messages through encodeMessage/decodeMessage (default true) */
   readonly wire?: boolean;
-  readonly used?: { readonly P0: UsedIdsLike; readonly P1: UsedIdsLike };
   /** sees every message (as received, after the wire) — for privacy tests */
   readonly observe?: (msg: Message) => void;
 }
@@ -46,6 +46,8 @@ export interface Traffic {
   readonly sent: { P0: number; P1: number };
 }
 
+const ROLES = ["P0", "P1"] as const;
+
 function transfer(msg: Message, protocol: Protocol, d: number, wire: boolean, sent: { P0: number; P1: number }, observe?: (m: Message) => void): Message {
   let out = msg;
   if (wire) {
@@ -57,65 +59,97 @@ function transfer(msg: Message, protocol: Protocol, d: number, wire: boolean, se
   return out;
 }
 
-/** Bundle, session and material of one simulated run (dealt with `o.rng` when not given). */
+/** Session and material of one simulated run (its bundle dealt with `o.rng` when not given; each run opens its own material). */
 function setup(o: SimulateCommon, kind: Protocol) {
   const rng = o.rng ?? secureRng;
-  const bundles = o.bundles ?? deal(o.params, newItemId(rng), o.seeds, rng, kind);
-  const used = o.used ?? { P0: new UsedIds(), P1: new UsedIds() };
+  const bundles = o.bundles ?? deal(o.params, newItemId(rng), o.seeds, { rng, kind });
   return {
     session: o.session ?? `sim-${newItemId(rng)}`,
     material: (role: PartyName) => openBundle(role, o.seeds[role], bundles[role]),
-    used: (role: PartyName) => used[role],
   };
 }
 
-type Step<S, Out> = (state: S, msg: Message) => { state: S; send?: Message; output?: Out };
+type StepResult<S, Out> = { state: S; send?: Message; output?: Out };
+/** One party's step for every run still going, in run order (the runs may share work, e.g. one DCF batch). */
+type Steps<S, Out> = (states: S[], msgs: Message[]) => StepResult<S, Out>[];
 
-/** Runs both parties round by round until both give an output; every message passes `transfer`. */
+interface Run<S, Out> {
+  readonly o: SimulateCommon;
+  readonly st: Record<PartyName, S>;
+  readonly out: Record<PartyName, Message | undefined>;
+  readonly sent: { P0: number; P1: number };
+  rounds: number;
+  readonly result: Partial<Record<PartyName, Out>>;
+}
+
+/**
+ * Runs every party of every run round by round, in lock step, until all give an output; every message
+ * passes `transfer`. Parties are visited by index (P0, then P1), never by arrival.
+ */
 function exchange<S, Out>(
-  o: SimulateCommon,
+  list: readonly SimulateCommon[],
   kind: Protocol,
-  start: (role: PartyName) => { state: S; send: Message },
-  step: Step<S, Out>,
-): { P0: Out; P1: Out; traffic: Traffic } {
-  const wire = o.wire ?? true;
-  const sent = { P0: 0, P1: 0 };
-  const roles = ["P0", "P1"] as const;
-  const st = {} as Record<PartyName, S>;
-  let out: Record<PartyName, Message | undefined> = { P0: undefined, P1: undefined };
-  for (const role of roles) {
-    const r = start(role);
-    st[role] = r.state;
-    out[role] = r.send;
-  }
-  let rounds = 0;
-  const result: Partial<Record<PartyName, Out>> = {};
-  while (out.P0 && out.P1) {
-    rounds++;
-    const inbox = { P0: transfer(out.P1, kind, o.params.d, wire, sent, o.observe), P1: transfer(out.P0, kind, o.params.d, wire, sent, o.observe) };
-    const next: Record<PartyName, Message | undefined> = { P0: undefined, P1: undefined };
-    for (const role of roles) {
-      const r = step(st[role], inbox[role]);
+  start: (i: number, role: PartyName) => { state: S; send: Message },
+  steps: Steps<S, Out>,
+): { P0: Out; P1: Out; traffic: Traffic }[] {
+  const runs = list.map((o, i): Run<S, Out> => {
+    const st = {} as Record<PartyName, S>;
+    const out: Record<PartyName, Message | undefined> = { P0: undefined, P1: undefined };
+    for (const role of ROLES) {
+      const r = start(i, role);
       st[role] = r.state;
-      next[role] = r.send;
-      if (r.output) result[role] = r.output;
+      out[role] = r.send;
     }
-    out = next;
+    return { o, st, out, sent: { P0: 0, P1: 0 }, rounds: 0, result: {} };
+  });
+  let active = runs.filter((r) => r.out.P0 && r.out.P1);
+  while (active.length > 0) {
+    const inbox = active.map((r) => {
+      r.rounds++;
+      const wire = r.o.wire ?? true;
+      const d = r.o.params.d;
+      return { P0: transfer(r.out.P1!, kind, d, wire, r.sent, r.o.observe), P1: transfer(r.out.P0!, kind, d, wire, r.sent, r.o.observe) };
+    });
+    for (const role of ROLES) {
+      const res = steps(active.map((r) => r.st[role]), inbox.map((m) => m[role]));
+      res.forEach((x, i) => {
+        const r = active[i];
+        r.st[role] = x.state;
+        r.out[role] = x.send;
+        if (x.output) r.result[role] = x.output;
+      });
+    }
+    active = active.filter((r) => r.out.P0 && r.out.P1);
   }
-  if (out.P0 || out.P1 || !result.P0 || !result.P1) throw new Error(`simulate ${kind}: parties disagree on the number of rounds`);
-  return { P0: result.P0, P1: result.P1, traffic: { rounds, sent } };
+  return runs.map((r) => {
+    const { P0, P1 } = r.result;
+    if (r.out.P0 || r.out.P1 || !P0 || !P1) throw new Error(`simulate ${kind}: parties disagree on the number of rounds`);
+    return { P0, P1, traffic: { rounds: r.rounds, sent: r.sent } };
+  });
+}
+
+/** Each run on its own: one step call per run. */
+function oneByOne<S, Out>(step: (state: S, msg: Message) => StepResult<S, Out>): Steps<S, Out> {
+  return (states, msgs) => states.map((s, i) => step(s, msgs[i]));
+}
+
+/** Verify steps; round 3 of all runs as one `verifyOnCompareMany` batch when they are all there. */
+const verifySteps: Steps<VerifyState, VerifyOutput> = (states, msgs) => {
+  if (states.every((s) => s.phase === "verify:compared")) return verifyOnCompareMany(states as VerifyCompared[], msgs as CompareMsg[]);
+  return states.map((s, i) => verifyStep(s, msgs[i]));
+};
+
+function verifyRuns(list: readonly SimulateVerifyOptions[], steps: Steps<VerifyState, VerifyOutput>): ReturnType<typeof simulateVerify>[] {
+  const setups = list.map((o) => setup(o, "verify"));
+  const start = (i: number, role: PartyName) => {
+    const o = list[i];
+    return verifyStart({ role, session: setups[i].session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role], material: setups[i].material(role) });
+  };
+  return exchange<VerifyState, VerifyOutput>(list, "verify", start, steps).map((r) => ({ ...r, valid: (r.P0.valid ^ r.P1.valid) as 0 | 1, match: (r.P0.match ^ r.P1.match) as 0 | 1 }));
 }
 
 export function simulateVerify(o: SimulateVerifyOptions): { P0: VerifyOutput; P1: VerifyOutput; valid: 0 | 1; match: 0 | 1; traffic: Traffic } {
-  const s = setup(o, "verify");
-  const r = exchange<VerifyState, VerifyOutput>(
-    o,
-    "verify",
-    (role) =>
-      verifyStart({ role, session: s.session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role], material: s.material(role), used: s.used(role) }),
-    verifyStep,
-  );
-  return { ...r, valid: (r.P0.valid ^ r.P1.valid) as 0 | 1, match: (r.P0.match ^ r.P1.match) as 0 | 1 };
+  return verifyRuns([o], oneByOne(verifyStep))[0];
 }
 
 /**
@@ -123,62 +157,12 @@ export function simulateVerify(o: SimulateVerifyOptions): { P0: VerifyOutput; P1
  * in one batch (`verifyOnCompareMany`). Same results as calling `simulateVerify` on each.
  */
 export function simulateVerifyMany(list: readonly SimulateVerifyOptions[]): ReturnType<typeof simulateVerify>[] {
-  const roles = ["P0", "P1"] as const;
-  const runs = list.map((o) => {
-    const s = setup(o, "verify");
-    const st = {} as Record<PartyName, VerifyState>;
-    const out = {} as Record<PartyName, Message | undefined>;
-    for (const role of roles) {
-      const r = verifyStart({ role, session: s.session, params: o.params, probeShare: o.probe[role], templateShare: o.template[role], material: s.material(role), used: s.used(role) });
-      st[role] = r.state;
-      out[role] = r.send;
-    }
-    return { o, st, out, sent: { P0: 0, P1: 0 }, rounds: 0, result: {} as Partial<Record<PartyName, VerifyOutput>> };
-  });
-  while (runs.some((r) => r.out.P0 && r.out.P1)) {
-    const inboxes = runs.map((r) => {
-      r.rounds++;
-      const wire = r.o.wire ?? true;
-      return { P0: transfer(r.out.P1!, "verify", r.o.params.d, wire, r.sent, r.o.observe), P1: transfer(r.out.P0!, "verify", r.o.params.d, wire, r.sent, r.o.observe) };
-    });
-    for (const role of roles) {
-      if (runs.every((r) => r.st[role].phase === "verify:compared")) {
-        const res = verifyOnCompareMany(runs.map((r) => r.st[role] as VerifyCompared), inboxes.map((b) => b[role] as CompareMsg));
-        res.forEach((x, i) => {
-          runs[i].st[role] = x.state;
-          runs[i].out[role] = x.send;
-        });
-        continue;
-      }
-      runs.forEach((r, i) => {
-        const x = verifyStep(r.st[role], inboxes[i][role]);
-        r.st[role] = x.state;
-        r.out[role] = x.send;
-        if (x.output) r.result[role] = x.output;
-      });
-    }
-  }
-  return runs.map((r) => {
-    const { P0, P1 } = r.result;
-    if (r.out.P0 || r.out.P1 || !P0 || !P1) throw new Error("simulateVerifyMany: parties disagree on the number of rounds");
-    return { P0, P1, valid: (P0.valid ^ P1.valid) as 0 | 1, match: (P0.match ^ P1.match) as 0 | 1, traffic: { rounds: r.rounds, sent: r.sent } };
-  });
+  return verifyRuns(list, verifySteps);
 }
 
 export function simulateEnrol(o: SimulateEnrolOptions): { P0: EnrolOutput; P1: EnrolOutput; valid: 0 | 1; traffic: Traffic } {
   const s = setup(o, "enrol");
-  const r = exchange<EnrolState, EnrolOutput>(
-    o,
-    "enrol",
-    (role) => enrolStart({ role, session: s.session, params: o.params, share: o.share[role], material: s.material(role), used: s.used(role) }),
-    enrolStep,
-  );
+  const start = (_i: number, role: PartyName) => enrolStart({ role, session: s.session, params: o.params, share: o.share[role], material: s.material(role) });
+  const [r] = exchange<EnrolState, EnrolOutput>([o], "enrol", start, oneByOne(enrolStep));
   return { ...r, valid: (r.P0.valid ^ r.P1.valid) as 0 | 1 };
-}
-
-/** One entry point: `simulate("verify", opts)` or `simulate("enrol", opts)`. */
-export function simulate(kind: "verify", o: SimulateVerifyOptions): ReturnType<typeof simulateVerify>;
-export function simulate(kind: "enrol", o: SimulateEnrolOptions): ReturnType<typeof simulateEnrol>;
-export function simulate(kind: Protocol, o: SimulateVerifyOptions | SimulateEnrolOptions): unknown {
-  return kind === "verify" ? simulateVerify(o as SimulateVerifyOptions) : simulateEnrol(o as SimulateEnrolOptions);
 }

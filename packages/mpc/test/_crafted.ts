@@ -4,7 +4,7 @@
  * huge score against the honest vector `y` they are built from, i.e. they would match if the norm
  * check were missing. The caller asserts plaintext invalidity too.
  */
-import { plainScore, type Params, type Rng } from "../src/index.ts";
+import { dotPlain, type Params, type Rng } from "../src/index.ts";
 import { randInt, uniforms } from "./_helpers.ts";
 
 export const CRAFTS = [
@@ -39,12 +39,12 @@ export function craft(kind: Craft, y: Int8Array, params: Params, rng: Rng): Int8
     }
     case "norm just above hi": {
       const x = y.slice();
-      while (plainScore(x, x) <= params.normHi) { const i = randInt(rng, d); x[i] = x[i] >= 0 ? Math.min(127, x[i] + 1) : Math.max(-128, x[i] - 1); }
+      while (dotPlain(x, x) <= params.normHi) { const i = randInt(rng, d); x[i] = x[i] >= 0 ? Math.min(127, x[i] + 1) : Math.max(-128, x[i] - 1); }
       return x;
     }
     case "norm just below lo": {
       const x = y.slice();
-      while (plainScore(x, x) >= params.normLo) { const i = randInt(rng, d); x[i] -= Math.sign(x[i]); }
+      while (dotPlain(x, x) >= params.normLo) { const i = randInt(rng, d); x[i] -= Math.sign(x[i]); }
       return x;
     }
     case "zero": return new Int8Array(d);

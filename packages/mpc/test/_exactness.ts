@@ -1,6 +1,6 @@
 /** The exactness suite shared by exactness-*.slow.test.ts: random valid pairs, MPC decision = verifyPlain. */
 import assert from "node:assert/strict";
-import { makeParams, plainScore, simulateVerify, verifyPlain, type Params } from "../src/index.ts";
+import { makeParams, dotPlain, simulateVerify, verifyPlain, type Params } from "../src/index.ts";
 import { enrol, pair, randInt, shareProbe, shareTemplate, testSeeds, uniforms } from "./_helpers.ts";
 import { THRESHOLD } from "./_helpers.ts";
 
@@ -11,7 +11,7 @@ export function exactness(d: number, count: number): void {
   for (let t = 0; t < count; t++) {
     const sigma = 0.3 + 3.7 * uniforms(rng, 1)[0];
     const { x, y } = pair(rng, d, sigma);
-    const s = plainScore(x, y), n = plainScore(x, x);
+    const s = dotPlain(x, y), n = dotPlain(x, x);
     const mode = t % 10;
     let params: Params;
     if (mode < 3) params = makeParams({ threshold: THRESHOLD, d });

@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  deal, openBundle, newItemId, encodeBundle, decodeBundle, bundleBytes, consume, UsedIds, makeParams, intervals,
-  ProtocolError, COMPARE_MOD, type Material,
+  deal, openBundle, newItemId, encodeBundle, decodeBundle, makeParams, ProtocolError, type Material,
 } from "../src/index.ts";
+import { COMPARE_MOD, intervals } from "../src/bundle.ts";
+import { bundleBytes } from "../src/bundle-wire.ts";
 import { dcfEval } from "../src/dcf.ts";
 import { randInt, testSeeds } from "./_helpers.ts";
 import { THRESHOLD } from "./_helpers.ts";
@@ -13,7 +14,7 @@ const params = makeParams({ d: 64, threshold: 1000 });
 const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code === c;
 
 function both(kind: "verify" | "enrol"): [Material, Material] {
-  const b = deal(params, newItemId(rng), seeds, rng, kind);
+  const b = deal(params, newItemId(rng), seeds, { rng, kind });
   return [openBundle("P0", seeds.P0, decodeBundle(encodeBundle(b.P0))), openBundle("P1", seeds.P1, decodeBundle(encodeBundle(b.P1)))];
 }
 
@@ -66,7 +67,7 @@ for (const kind of ["verify", "enrol"] as const) {
 
 test("bundle sizes: P0 gets only DCF correction words, P1 corrections + words (d = 512: ≈ 31 KB in all)", () => {
   const p = makeParams({ threshold: THRESHOLD, d: 512 });
-  const b = deal(p, newItemId(rng), seeds, rng);
+  const b = deal(p, newItemId(rng), seeds, { rng });
   assert.equal(encodeBundle(b.P0).length, bundleBytes("verify", "P0", 512));
   assert.equal(encodeBundle(b.P1).length, bundleBytes("verify", "P1", 512));
   const total = bundleBytes("verify", "P0", 512) + bundleBytes("verify", "P1", 512);
@@ -77,23 +78,15 @@ test("bundle sizes: P0 gets only DCF correction words, P1 corrections + words (d
 
 test("dealing is deterministic in (seeds, itemId, rng) and bundles of different ids differ", () => {
   const id = newItemId(rng);
-  const a = deal(params, id, seeds, testSeeds("x").rng);
-  const b = deal(params, id, seeds, testSeeds("x").rng);
+  const a = deal(params, id, seeds, { rng: testSeeds("x").rng });
+  const b = deal(params, id, seeds, { rng: testSeeds("x").rng });
   assert.deepEqual(encodeBundle(a.P1), encodeBundle(b.P1));
-  const c = deal(params, newItemId(rng), seeds, testSeeds("x").rng);
+  const c = deal(params, newItemId(rng), seeds, { rng: testSeeds("x").rng });
   assert.notDeepEqual(openBundle("P0", seeds.P0, c.P0).a0, openBundle("P0", seeds.P0, a.P0).a0);
 });
 
-test("a bundle id can be consumed once (ITEM_REUSED)", () => {
-  const used = new UsedIds();
-  const id = newItemId(rng);
-  consume(used, id);
-  assert.throws(() => consume(used, id), code("ITEM_REUSED"));
-  assert.equal(used.size, 1);
-});
-
 test("bundle errors: wrong role, bad bytes, bad arguments", () => {
-  const b = deal(params, newItemId(rng), seeds, rng);
+  const b = deal(params, newItemId(rng), seeds, { rng });
   assert.throws(() => openBundle("P1", seeds.P1, b.P0), code("WRONG_ROLE"));
   const bytes = encodeBundle(b.P1);
   assert.throws(() => decodeBundle(bytes.subarray(0, bytes.length - 1)), code("LENGTH_MISMATCH"));
@@ -103,7 +96,8 @@ test("bundle errors: wrong role, bad bytes, bad arguments", () => {
   const v2 = bytes.slice();
   v2[3] = 2;
   assert.throws(() => decodeBundle(v2), code("BAD_VERSION"));
-  assert.throws(() => deal(params, "not-hex", seeds, rng), RangeError);
-  assert.throws(() => deal(params, newItemId(rng), { P0: new Uint8Array(16), P1: seeds.P1 }, rng), RangeError);
-  assert.throws(() => deal({ ...params, d: 0 }, newItemId(rng), seeds, rng), RangeError);
+  assert.throws(() => deal(params, "not-hex", seeds, { rng }), RangeError);
+  assert.throws(() => deal(params, newItemId(rng), { P0: new Uint8Array(16), P1: seeds.P1 }, { rng }), RangeError);
+  assert.throws(() => deal({ ...params, d: 0 }, newItemId(rng), seeds, { rng }), RangeError);
+  assert.throws(() => deal(params, newItemId(rng), seeds, { kind: "other" as never }), RangeError);
 });

@@ -2,10 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  deal, newItemId, openBundle, makeParams, verifyPlain, validatePlain, plainScore, simulateVerify, simulateEnrol,
-  verifyStart, verifyOnLift, verifyOnOpen, enrolStart, UsedIds, ProtocolError, verifyRounds, enrolRounds, messageBytes, simulateVerifyMany,
+  deal, newItemId, openBundle, makeParams, verifyPlain, validatePlain, dotPlain, simulateVerify, simulateEnrol,
+  verifyStart, verifyOnLift, verifyOnOpen, enrolStart, ProtocolError, verifyRounds, enrolRounds, simulateVerifyMany,
   type Params, type VerifyOpened,
 } from "../src/index.ts";
+import { messageBytes } from "../src/wire.ts";
 import { enrol, pair, shareProbe, shareTemplate, testSeeds, verify } from "./_helpers.ts";
 import { THRESHOLD } from "./_helpers.ts";
 
@@ -25,8 +26,8 @@ function cases(): Case[] {
   const out: Case[] = [];
   const d = 128;
   const { x, y } = pair(rng, d, 0.8);
-  const s = plainScore(x, y);
-  const n = plainScore(x, x);
+  const s = dotPlain(x, y);
+  const n = dotPlain(x, x);
   const P = (o: Partial<Params>) => makeParams({ threshold: THRESHOLD, d, ...o });
   out.push({ name: "genuine (default threshold)", params: P({}), x, y, expect: { valid: 1, match: 1 } });
   out.push({ name: "score = threshold", params: P({ threshold: s }), x, y, expect: { valid: 1, match: 1 } });
@@ -41,8 +42,8 @@ function cases(): Case[] {
   out.push({ name: "impostor", params: P({}), x: imp.x, y, expect: { valid: 1, match: 0 } });
   const neg = y.map((v) => -v);
   out.push({ name: "opposite vectors", params: P({}), x: neg, y, expect: { valid: 1, match: 0 } });
-  out.push({ name: "opposite vectors, threshold = −norm", params: P({ threshold: -plainScore(y, y) }), x: neg, y, expect: { valid: 1, match: 1 } });
-  out.push({ name: "opposite vectors, threshold = −norm + 1", params: P({ threshold: 1 - plainScore(y, y) }), x: neg, y, expect: { valid: 1, match: 0 } });
+  out.push({ name: "opposite vectors, threshold = −norm", params: P({ threshold: -dotPlain(y, y) }), x: neg, y, expect: { valid: 1, match: 1 } });
+  out.push({ name: "opposite vectors, threshold = −norm + 1", params: P({ threshold: 1 - dotPlain(y, y) }), x: neg, y, expect: { valid: 1, match: 0 } });
   out.push({ name: "zero probe", params: P({}), x: new Int8Array(d), y, expect: { valid: 0, match: 0 } });
   out.push({ name: "zero probe, normLo = 0, threshold = 0", params: P({ normLo: 0, threshold: 0 }), x: new Int8Array(d), y, expect: { valid: 1, match: 1 } });
   out.push({ name: "all-127 probe (huge score, huge norm)", params: P({}), x: fill(d, 127), y: fill(d, 127), expect: { valid: 0, match: 0 } });
@@ -111,19 +112,14 @@ test("step errors: reuse, wrong phase, wrong parameters, mismatched bundles, bad
   const { x, y } = pair(rng, 32, 1);
   const probe = shareProbe(x, rng);
   const tpl = shareTemplate(y, rng);
-  const b = deal(params, newItemId(rng), seeds, rng);
-  const used = { P0: new UsedIds(), P1: new UsedIds() };
-  simulateVerify({ params, seeds, bundles: b, probe, template: tpl, used });
-  // the same bundle again: refused by both parties' ledgers
-  assert.throws(() => simulateVerify({ params, seeds, bundles: b, probe, template: tpl, used }), code("ITEM_REUSED"));
-  const fresh = () => deal(params, newItemId(rng), seeds, rng);
+  const fresh = () => deal(params, newItemId(rng), seeds, { rng });
   const mat = (role: "P0" | "P1", bb = fresh()) => openBundle(role, seeds[role], bb[role]);
-  const base = { role: "P0" as const, session: "s1", params, probeShare: probe.P0, templateShare: tpl.P0, used: new UsedIds() };
+  const base = { role: "P0" as const, session: "s1", params, probeShare: probe.P0, templateShare: tpl.P0 };
   assert.throws(() => verifyStart({ ...base, material: mat("P0"), params: makeParams({ d: 32, threshold: 1 }) }), code("PARAMS_MISMATCH"));
-  assert.throws(() => verifyStart({ ...base, material: openBundle("P0", seeds.P0, deal(params, newItemId(rng), seeds, rng, "enrol").P0) }), code("BUNDLE_MISMATCH"));
+  assert.throws(() => verifyStart({ ...base, material: openBundle("P0", seeds.P0, deal(params, newItemId(rng), seeds, { rng, kind: "enrol" }).P0) }), code("BUNDLE_MISMATCH"));
   assert.throws(() => verifyStart({ ...base, material: mat("P1") }), code("WRONG_ROLE"));
   assert.throws(() => verifyStart({ ...base, material: mat("P0"), probeShare: new Uint8Array(31) }), code("LENGTH_MISMATCH"));
-  assert.throws(() => enrolStart({ role: "P0", session: "s1", params, share: probe.P0, material: mat("P0"), used: new UsedIds() }), code("BUNDLE_MISMATCH"));
+  assert.throws(() => enrolStart({ role: "P0", session: "s1", params, share: probe.P0, material: mat("P0") }), code("BUNDLE_MISMATCH"));
   assert.throws(() => verifyStart({ ...base, material: mat("P0"), session: "bad session!" }), RangeError);
   // peers on different bundles
   const a0 = verifyStart({ ...base, material: mat("P0") });
@@ -134,7 +130,7 @@ test("step errors: reuse, wrong phase, wrong parameters, mismatched bundles, bad
   // a message with a wrong-length vector
   const bb = fresh();
   const s0 = verifyStart({ ...base, material: mat("P0", bb) });
-  const s1 = verifyStart({ ...base, role: "P1", probeShare: probe.P1, templateShare: tpl.P1, material: mat("P1", bb), used: new UsedIds() });
+  const s1 = verifyStart({ ...base, role: "P1", probeShare: probe.P1, templateShare: tpl.P1, material: mat("P1", bb) });
   assert.throws(() => verifyOnLift(s0.state, { ...s1.send, m: new Uint8Array(31) }), code("LENGTH_MISMATCH"));
   const o0 = verifyOnLift(s0.state, s1.send);
   const o1 = verifyOnLift(s1.state, s0.send);
@@ -158,4 +154,28 @@ test("batched sessions (simulateVerifyMany, one DCF batch per party) decide exac
     seen.add(`${p.valid}${p.match}`);
   });
   assert.equal(seen.size, 3, "genuine, impostor and invalid all present");
+});
+
+test("single use: a material that started a run is refused the second time (ITEM_REUSED), whatever the protocol", () => {
+  const params = makeParams({ threshold: THRESHOLD, d: 32 });
+  const { x, y } = pair(rng, 32, 1);
+  const probe = shareProbe(x, rng);
+  const tpl = shareTemplate(y, rng);
+  const b = deal(params, newItemId(rng), seeds, { rng });
+  const m0 = openBundle("P0", seeds.P0, b.P0);
+  const input = { role: "P0" as const, session: "once-1", params, probeShare: probe.P0, templateShare: tpl.P0, material: m0 };
+  verifyStart(input);
+  assert.throws(() => verifyStart(input), code("ITEM_REUSED"));
+  assert.throws(() => verifyStart({ ...input, session: "once-2" }), code("ITEM_REUSED"));
+  // a refused start claims nothing: the material still starts once
+  const m1 = openBundle("P1", seeds.P1, b.P1);
+  const p1 = { role: "P1" as const, session: "once-1", params, probeShare: probe.P1, templateShare: tpl.P1, material: m1 };
+  assert.throws(() => verifyStart({ ...p1, probeShare: new Uint8Array(31) }), code("LENGTH_MISMATCH"));
+  verifyStart(p1);
+  assert.throws(() => verifyStart(p1), code("ITEM_REUSED"));
+  // enrolment material likewise
+  const e = deal(params, newItemId(rng), seeds, { rng, kind: "enrol" });
+  const em = openBundle("P1", seeds.P1, e.P1);
+  enrolStart({ role: "P1", session: "once-3", params, share: probe.P1, material: em });
+  assert.throws(() => enrolStart({ role: "P1", session: "once-4", params, share: probe.P1, material: em }), code("ITEM_REUSED"));
 });

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { plainScore, quantise, reconstructBytes, reconstructRing, ring, seededRng, shareRing, Q, shareInput, expandSeedShare } from "../src/index.ts";
+import { dotPlain, quantise, reconstructBytes, seededRng, Q, shareInput, expandSeedShare } from "../src/index.ts";
+import { reconstructRing, ring, shareRing } from "../src/ring.ts";
 import { CTX, gaussians, uniforms } from "./_helpers.ts";
 
 const rng = seededRng("ring-laws");
@@ -58,7 +59,7 @@ test("quantise: L2-normalised, round(x*Q), clamped to ±127, squared norm near Q
   for (const d of [128, 512, 1024]) {
     for (let t = 0; t < 20; t++) {
       const q = quantise(gaussians(rng, d));
-      const n = plainScore(q, q);
+      const n = dotPlain(q, q);
       assert.ok(n > 0.97 * Q * Q && n < 1.03 * Q * Q, `norm ${n}`);
     }
   }
@@ -77,9 +78,9 @@ test("quantise: L2-normalised, round(x*Q), clamped to ±127, squared norm near Q
   assert.ok(uniforms(rng, 3).every((u) => u > 0 && u < 1));
 });
 
-test("plainScore is the exact integer dot product", () => {
+test("dotPlain is the exact integer dot product", () => {
   const x = Int8Array.from([127, -128, 5]);
   const y = Int8Array.from([-128, -128, 3]);
-  assert.equal(plainScore(x, y), -16256 + 16384 + 15);
-  assert.throws(() => plainScore(x, new Int8Array(2)), RangeError);
+  assert.equal(dotPlain(x, y), -16256 + 16384 + 15);
+  assert.throws(() => dotPlain(x, new Int8Array(2)), RangeError);
 });

@@ -2,7 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { deriveKey, expand, encodeShareContext, expandSeedShare, encodeMessage, decodeMessage, type Message } from "../src/index.ts";
+import { expandSeedShare, encodeMessage, decodeMessage, type Message } from "../src/index.ts";
+import { deriveKey, expand } from "../src/prg.ts";
+import { encodeShareContext } from "../src/sharing.ts";
 import { dcfGen, encodeDcfCw, dcfCwBytes } from "../src/dcf.ts";
 import { dcfCipher, DCF_FIXED_KEY } from "../src/prg.ts";
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   deal, newItemId, openBundle, makeParams, encodeMessage, decodeMessage, verifyStart, verifyOnLift, verifyOnOpen, enrolStart, enrolOnLift,
-  UsedIds, ProtocolError, type Message, type PartyName,
+  ProtocolError, type Message, type PartyName,
 } from "../src/index.ts";
 import { pair, shareProbe, shareTemplate, testSeeds } from "./_helpers.ts";
 import { THRESHOLD } from "./_helpers.ts";
@@ -15,9 +15,9 @@ const code = (c: string) => (e: unknown) => e instanceof ProtocolError && e.code
 function startPair(session: string) {
   const { x, y } = pair(rng, 40, 1);
   const probe = shareProbe(x, rng), tpl = shareTemplate(y, rng);
-  const b = deal(params, newItemId(rng), seeds, rng);
+  const b = deal(params, newItemId(rng), seeds, { rng });
   const go = (role: PartyName) =>
-    verifyStart({ role, session, params, probeShare: probe[role], templateShare: tpl[role], material: openBundle(role, seeds[role], b[role]), used: new UsedIds() });
+    verifyStart({ role, session, params, probeShare: probe[role], templateShare: tpl[role], material: openBundle(role, seeds[role], b[role]) });
   return { P0: go("P0"), P1: go("P1") };
 }
 
@@ -48,8 +48,8 @@ test("a message replayed into another step, from the wrong sender, or of the oth
   assert.throws(() => decodeMessage(bytes, { ...exp, protocol: "enrol" }), code("WRONG_PROTOCOL"));
   assert.throws(() => decodeMessage(bytes, { ...exp, seq: 0 }), code("WRONG_SEQUENCE"));
   // an enrolment message cannot enter a verification
-  const eb = deal(params, newItemId(rng), seeds, rng, "enrol");
-  const e1 = enrolStart({ role: "P1", session: "sess-1", params, share: new Uint8Array(40), material: openBundle("P1", seeds.P1, eb.P1), used: new UsedIds() });
+  const eb = deal(params, newItemId(rng), seeds, { rng, kind: "enrol" });
+  const e1 = enrolStart({ role: "P1", session: "sess-1", params, share: new Uint8Array(40), material: openBundle("P1", seeds.P1, eb.P1) });
   assert.throws(() => verifyOnLift(startPair("sess-1").P0.state, e1.send), code("WRONG_PROTOCOL"));
   void enrolOnLift;
 });

@@ -2,7 +2,14 @@
  * @privface/party — compute party server (P0 or P1). See README.md. The Party API it serves is
  * declared in @privface/contracts.
  */
-export { createPartyApp, type AuditSink, type AuditRecord, type PartyApp, type PartyDeps, type PeerSessionStatus } from "./app.ts";
+export { createPartyService, toPartyError } from "./service.ts";
+export type {
+  PartyService, PartyServiceDeps, EnrolInput, VerifyInput, SessionInput, DeleteInput, SealedShare,
+  PartyAuditEntry, PartyAuditSink, PeerSessionStatus, RecoveryResult,
+} from "./service.ts";
+export { createPartyApp, type PartyAppDeps } from "./app.ts";
+export { createPartyJobs, type PartyJobs, type PartyJobsDeps } from "./jobs.ts";
+export { createHelperLink, type HelperLink } from "./helper-link.ts";
 export { loadPartyConfig, partyPrefix, ConfigError, type PartyConfig } from "./config.ts";
 export { startParty, type RunningParty } from "./server.ts";
 export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";

@@ -12,7 +12,6 @@ import {
   enrolStart,
   enrolStep,
   ProtocolError,
-  UsedIds,
   verifyStart,
   verifyStep,
   type EnrolOutput,
@@ -101,15 +100,14 @@ export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | En
       first = await next(1);
       material = await o.material((first as LiftMsg).bundleId);
     } else material = o.material;
-    const used = new UsedIds(); // durable single use is the store's job; this ledger is per run
     let state: VerifyState | EnrolState;
     let out: Message;
     if (o.kind === "verify") {
-      const s = verifyStart({ role: o.role, session: o.session, params: o.params, probeShare: o.share, templateShare: o.templateShare(), material, used });
+      const s = verifyStart({ role: o.role, session: o.session, params: o.params, probeShare: o.share, templateShare: o.templateShare(), material });
       state = s.state;
       out = s.send;
     } else {
-      const s = enrolStart({ role: o.role, session: o.session, params: o.params, share: o.share, material, used });
+      const s = enrolStart({ role: o.role, session: o.session, params: o.params, share: o.share, material });
       state = s.state;
       out = s.send;
     }

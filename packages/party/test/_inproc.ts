@@ -8,7 +8,9 @@ import { openDb, closeDb, type Db } from "@privface/db";
 import { modelParams } from "@privface/contracts";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
-import { createPartyApp, type AuditRecord, type PartyApp } from "../src/app.ts";
+import type { App } from "@privface/transport";
+import { createPartyApp } from "../src/app.ts";
+import { createPartyService, type PartyAuditEntry, type PartyAuditSink, type PartyService } from "../src/service.ts";
 import { createPartyMetrics } from "../src/metrics.ts";
 import { createPartyStore, type PartyStore } from "../src/store/index.ts";
 import type { SimKeys } from "@privface/devstack/gateway-sim";
@@ -21,8 +23,11 @@ export interface InProc {
   keys: SimKeys;
   net: MemoryNetwork;
   stores: Record<Party, PartyStore>;
-  apps: Record<Party, PartyApp>;
-  audit: Record<Party, AuditRecord[]>;
+  /** each party's route table (what its server serves) */
+  apps: Record<Party, App>;
+  /** each party's service (the same party, without HTTP) */
+  services: Record<Party, PartyService>;
+  audit: Record<Party, PartyAuditEntry[]>;
   failAudit: Record<Party, boolean>;
   /** When true, the stand-in helper deals no enrolment bundles. */
   helperDown: { value: boolean };
@@ -48,31 +53,34 @@ export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promis
     dbs.push(db);
     stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now });
   }
-  const audit: Record<Party, AuditRecord[]> = { P0: [], P1: [] };
+  const audit: Record<Party, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
   const helperDown = { value: false };
-  const apps = {} as Record<Party, PartyApp>;
+  const apps = {} as Record<Party, App>;
+  const services = {} as Record<Party, PartyService>;
   for (const p of ["P0", "P1"] as Party[]) {
-    apps[p] = createPartyApp({
+    const sink: PartyAuditSink = {
+      async append(r) {
+        if (failAudit[p]) throw new Error("disk full");
+        audit[p].push(r);
+      },
+    };
+    const metrics = createPartyMetrics(p, { poolLevel: () => stores[p].poolLevel(), peerUp: () => true, helperUp: () => true });
+    services[p] = createPartyService({
       party: p,
       params,
       sealKey: seal[p],
       poolSeed: seeds[p],
       gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
       store: stores[p],
-      audit: {
-        async append(r) {
-          if (failAudit[p]) throw new Error("disk full");
-          audit[p].push(r);
-        },
-      },
+      audit: sink,
       transport: net.endpoint(p === "P0" ? "p0" : "p1"),
-      metrics: createPartyMetrics(p, { poolLevel: () => stores[p].poolLevel(), peerUp: () => true, helperUp: () => true }),
+      metrics,
       enrolBundle:
         p === "P0"
           ? async () => {
               if (helperDown.value) throw new Error("helper down");
-              const d = deal(params, newItemId(), seeds, undefined, "enrol");
+              const d = deal(params, newItemId(), seeds, { kind: "enrol" });
               await stores.P1.addItems([{ id: d.id, bytes: encodeBundle(d.P1) }]);
               return encodeBundle(d.P0);
             }
@@ -83,9 +91,10 @@ export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promis
       mpcTimeoutMs: 2_000,
       now,
     });
+    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
   }
   const call = async (party: Party, path: string, body?: unknown, role: "gateway" | "helper" | "p0" | "p1" = "gateway") => {
-    const r = await apps[party].app({ method: body === undefined ? "GET" : "POST", path, role, body, raw: Buffer.alloc(0) });
+    const r = await apps[party]({ method: body === undefined ? "GET" : "POST", path, role, body, raw: Buffer.alloc(0) });
     return { status: r.status, body: r.body as any };
   };
   return {
@@ -95,6 +104,7 @@ export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promis
     net,
     stores,
     apps,
+    services,
     audit,
     failAudit,
     helperDown,
@@ -102,7 +112,7 @@ export async function makeInProc(opts: { commitWindowMs?: number } = {}): Promis
     async fill(n: number) {
       const p0 = [], p1 = [];
       for (let i = 0; i < n; i++) {
-        const d = deal(params, newItemId(), seeds, undefined, "verify");
+        const d = deal(params, newItemId(), seeds);
         p0.push({ id: d.id, bytes: encodeBundle(d.P0) });
         p1.push({ id: d.id, bytes: encodeBundle(d.P1) });
       }

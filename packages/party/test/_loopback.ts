@@ -40,6 +40,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
     const client = {} as Record<Party, PartyClient>;
     let keys: SimKeys;
     const logs: string[] = [];
+    const logsBy: Partial<Record<ServerName, string[]>> = {};
     const traffic: string[] = []; // every HTTP body the gateway simulator sent or received
     const plain: Uint8Array[] = []; // plaintext shares the simulated device made
     const faces: Int8Array[] = [];
@@ -109,7 +110,11 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
           [`PRIVFACE_${p}_CAPTURE_FILE`]: join(home, `capture-${p}.txt`),
         });
       }
-      opts = { home, ports: { helper, p0, p1, gateway }, env, onLog: (_s, line) => logs.push(line) };
+      const onLog = (server: ServerName, line: string) => {
+        logs.push(line);
+        (logsBy[server] ??= []).push(line);
+      };
+      opts = { home, ports: { helper, p0, p1, gateway }, env, onLog };
       await Promise.all([start("helper"), start("p1"), start("p0")]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
       client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
@@ -138,6 +143,15 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       assert.equal(h0.helper, "up");
       assert.ok(h1.pool.level >= h0.pool.level, `P1 holds every id P0 holds (${h1.pool.level} ≥ ${h0.pool.level})`);
       assert.match(await client.P0.metrics(), /privface_party_pool_level\{party="P0"\} \d+/);
+    });
+
+    it("helper, P0 and P1 log pino JSON lines on stderr, each with its role, starting with `listening`", () => {
+      for (const server of ["helper", "p0", "p1"] as const) {
+        const lines = (logsBy[server] ?? []).map((l) => JSON.parse(l) as Record<string, unknown>);
+        assert.ok(lines.length > 0, `${server} logged`);
+        assert.ok(lines.every((l) => l.role === server && typeof l.level === "number" && typeof l.time === "number"), `${server}: ${JSON.stringify(lines[0])}`);
+        assert.ok(lines.some((l) => l.event === "listening" && typeof l.port === "number"), `${server} says where it listens`);
+      }
     });
 
     it("enrol → verify: genuine accepted, impostor rejected, malicious probe valid=0", async () => {

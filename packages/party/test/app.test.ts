@@ -1,10 +1,12 @@
 /**
  * Session logic of the party app with both parties in one process (memory transport, SQLite in
- * memory): the scenario catalogue of enrol / verify / upgrade / delete and their error codes.
+ * memory): the scenario catalogue of enrol / verify / upgrade / delete and their error codes, through
+ * the route table and through the HTTP-free service.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MODEL } from "@privface/contracts";
+import { MODEL, type PartyError } from "@privface/contracts";
+import { fromBase64url } from "@privface/crypto";
 import { authorise, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies } from "@privface/devstack/gateway-sim";
 import { makeInProc, type InProc } from "./_inproc.ts";
 
@@ -179,8 +181,8 @@ describe("party app (in process)", () => {
     try {
       const late = await finishBodies(h.keys, "commit", { session: none.session, templateId: none.templateId, modelVersion: MV });
       assert.equal((await h.call("P1", "/v1/commit", late.P1)).body.error.code, "SESSION_UNKNOWN");
-      const r1 = await h.apps.P1.recover((s) => h.apps.P0.sessionStatus(s));
-      const r0 = await h.apps.P0.recover((s) => h.apps.P1.sessionStatus(s));
+      const r1 = await h.services.P1.recover((s) => h.services.P0.sessionStatus(s));
+      const r0 = await h.services.P0.recover((s) => h.services.P1.sessionStatus(s));
       assert.ok(r1.committed >= 1 && r1.aborted >= 1, JSON.stringify(r1));
       assert.ok(r0.aborted >= 1, JSON.stringify(r0));
     } finally {
@@ -190,6 +192,43 @@ describe("party app (in process)", () => {
       assert.deepEqual((await h.stores[p].templateVersions(one.templateId)).map((t) => t.status), ["active"]);
       assert.deepEqual(await h.stores[p].templateVersions(none.templateId), []);
     }
+  });
+
+  it("the service takes typed input and answers typed output, without HTTP", async () => {
+    const { templateId } = await enrolled();
+    const health = await h.services.P1.health();
+    assert.deepEqual({ ...health, pool: { target: health.pool.target } }, { role: "p1", peer: "up", helper: "up", pool: { target: 100 } });
+    const d = await deleteBodies(h.keys, { templateId });
+    assert.deepEqual(await h.services.P0.delete({ templateId, authorisation: d.P0.authorisation }), { templateId, deleted: true, existed: true });
+    // the authorisation is the service's to check: the other party's is refused
+    await assert.rejects(h.services.P1.delete({ templateId, authorisation: d.P0.authorisation }), (e: PartyError) => e.code === "AUTH_INVALID");
+    const v = await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x: randomFace(MODEL.dim) });
+    const input = (p: "P0" | "P1") => ({
+      session: v[p].session,
+      templateId,
+      modelVersion: MV,
+      share: { sealed: fromBase64url(v[p].sealedShare), context: v[p].context },
+      authorisation: v[p].authorisation,
+    });
+    const both = await Promise.allSettled([h.services.P0.verify(input("P0")), h.services.P1.verify(input("P1"))]);
+    assert.deepEqual(both.map((r) => r.status === "rejected" && (r.reason as PartyError).code), ["UNKNOWN_TEMPLATE", "UNKNOWN_TEMPLATE"]);
+  });
+
+  it("a body refused once its session id is known is aborted at the peer at once (the peer answers the same code, not a time-out)", async () => {
+    const { templateId, x } = await enrolled();
+    const e = await enrolBodies(h.keys, { session: newId(), templateId: newId(), modelVersion: MV, x });
+    const badEnrol = await h.call("P0", "/v1/enrol", { ...e.P0, context: { ...e.P0.context, templateId: newId() } });
+    assert.equal(badEnrol.body.error.code, "INVALID_INPUT");
+    const peerEnrol = await h.call("P1", "/v1/enrol", e.P1);
+    assert.equal(peerEnrol.body.error.code, "INVALID_INPUT", JSON.stringify(peerEnrol.body));
+    // verify with an upgrade whose part is malformed: both runs (session and session-u) are aborted at the peer
+    const v = await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x: sameFace(x), upgrade: { modelVersion: MV2, x: sameFace(x) } });
+    const bad = await h.call("P1", "/v1/verify", { ...v.P1, upgrade: { ...v.P1.upgrade!, modelVersion: MV } });
+    assert.equal(bad.body.error.code, "INVALID_INPUT");
+    const peer = await h.call("P0", "/v1/verify", v.P0);
+    assert.equal(peer.body.error.code, "INVALID_INPUT", JSON.stringify(peer.body));
+    // the refusal is in the refusing party's audit log, under its session
+    assert.deepEqual(h.audit.P1.filter((r) => r.session === v.P1.session).map((r) => [r.op, r.outcome, r.code]), [["verify", "refused", "INVALID_INPUT"]]);
   });
 
   it("pool exhausted → POOL_EXHAUSTED at both", async () => {

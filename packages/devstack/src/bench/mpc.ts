@@ -8,7 +8,7 @@
 import { MODEL } from "@privface/contracts";
 import {
   aesBackend, decodeBundle, deal, encodeBundle, expandSeedShare, makeParams, newItemId, quantise, seededRng, shareInput,
-  simulateEnrol, simulateVerify, simulateVerifyMany, UsedIds, verifyPlain, verifyRounds,
+  simulateEnrol, simulateVerify, simulateVerifyMany, verifyPlain, verifyRounds,
 } from "@privface/mpc";
 
 export interface MpcBenchResult {
@@ -67,7 +67,6 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
   let bytes = 0;
   let rounds = 0;
   const lat: number[] = [];
-  const used = { P0: new UsedIds(), P1: new UsedIds() };
   const CHUNK = 100; // bundles are dealt (untimed) a chunk at a time, as a party's pool would hand them out
   let dealMs = 0;
   for (let pass = 0; pass < passes; pass++) {
@@ -77,7 +76,7 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
       const n = Math.min(CHUNK, count - from);
       const t0 = performance.now();
       const stored = Array.from({ length: n }, () => {
-        const b = deal(params, newItemId(rng), seeds, rng);
+        const b = deal(params, newItemId(rng), seeds, { rng });
         return { P0: encodeBundle(b.P0), P1: encodeBundle(b.P1) };
       });
       dealMs += performance.now() - t0;
@@ -87,7 +86,7 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
         // P0 expands the device's seed (online work at P0), P1 uses the bytes as received
         const probe = { P0: expandSeedShare(c.seed0, ctx, d), P1: c.share1 };
         return {
-          params, seeds, probe, template: c.template, used, session: `bench-${pass}-${from + j}-0123456789abcdef`,
+          params, seeds, probe, template: c.template, session: `bench-${pass}-${from + j}-0123456789abcdef`,
           bundles: { P0: decodeBundle(stored[j].P0), P1: decodeBundle(stored[j].P1) },
         };
       };
@@ -124,7 +123,7 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
   }
   const bestHelperUs = (dealMs * 1000) / (count * passes);
   lat.sort((a, b) => a - b);
-  const eb = deal(params, newItemId(rng), seeds, rng, "enrol");
+  const eb = deal(params, newItemId(rng), seeds, { rng, kind: "enrol" });
   const ys = shareInput(cases[0].y, ctx, rng);
   const e = simulateEnrol({ params, seeds, bundles: eb, share: { P0: expandSeedShare(ys.seed0, ctx, d), P1: ys.share1 }, session: "bench-enrol-0123456789abcdef0123" });
   if (e.valid !== verifyPlain(params, cases[0].y, cases[0].y).valid) exact = false;

@@ -1,8 +1,9 @@
 /** Runs in Node and (bundled by esbuild) in Chromium; the two results must be identical. */
 import {
-  aesBackend, deal, encodeBundle, expand, expandSeedShare, makeParams, newItemId, quantise, seededRng, shareInput, simulateEnrol, simulateVerify,
+  aesBackend, deal, encodeBundle, expandSeedShare, makeParams, newItemId, quantise, seededRng, shareInput, simulateEnrol, simulateVerify,
   verifyPlain,
 } from "../../src/index.ts";
+import { expand } from "../../src/prg.ts";
 import { THRESHOLD } from "../_helpers.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -22,7 +23,7 @@ export function run(): Record<string, unknown> {
   const results = [];
   for (const [i, probe] of [x, quantise(base.map((v, k) => (k % 2 ? v : -v))), new Int8Array(d).fill(127)].entries()) {
     const xs = shareInput(probe, ctx, rng);
-    const bundles = deal(params, newItemId(rng), seeds, rng);
+    const bundles = deal(params, newItemId(rng), seeds, { rng });
     const bundleP1 = hex(encodeBundle(bundles.P1)); // before the run: opening takes ownership and wipes after use
     const r = simulateVerify({ params, seeds, bundles, probe: { P0: expandSeedShare(xs.seed0, ctx, d), P1: xs.share1 }, template: { P0: e.P0.templateShare, P1: e.P1.templateShare }, session: `verify-${i}` });
     const p = verifyPlain(params, probe, y);

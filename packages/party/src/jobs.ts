@@ -1,0 +1,165 @@
+/**
+ * The party's background policy, apart from the request path (server.ts wires it up):
+ *
+ * - Pool refill (P0 only), every 0.5 s: when the pool is below the low-water mark (or empty), ask the
+ *   helper for batches until it reaches the target (the helper delivers P1's halves first). After a
+ *   failed refill — helper down, P1 refusing the delivery, a batch with no new item — it waits 0.5,
+ *   1, 2 … 30 s before asking again, because each attempt makes the helper deal a whole batch; a
+ *   forced refill (`refill(true)`) does not wait, and a success ends the waiting. One refill at a time.
+ * - Recovery pass, at start and every RECOVERY_INTERVAL_S: sessions left prepared past the commit
+ *   window are committed or aborted as the peer says (service `recover`).
+ * - Purge, hourly: finished sessions, verification records and used-item markers past the retention.
+ * - Helper probe, every 5 s (skipped by P0 while a refill is talking to the helper).
+ *
+ * `start()` runs each job once and starts the timers; `stop()` stops them and resolves once the jobs
+ * in flight have ended (close the connections they use first, so they end quickly).
+ */
+import type { Log } from "@privface/config";
+import type { PartyName } from "@privface/contracts";
+import { bundleIdOf } from "@privface/mpc";
+import type { HelperLink } from "./helper-link.ts";
+import type { PartyMetrics } from "./metrics.ts";
+import type { RecoveryResult } from "./service.ts";
+import type { PartyStore } from "./store/index.ts";
+
+export const REFILL_EVERY_MS = 500;
+export const PROBE_EVERY_MS = 5_000;
+export const PURGE_EVERY_MS = 3_600_000;
+/** Waits after failed refills: 0.5 s doubling up to this. */
+export const MAX_REFILL_BACKOFF_MS = 30_000;
+
+export interface PartyJobsDeps {
+  party: PartyName;
+  store: Pick<PartyStore, "poolLevel" | "addItems" | "purge">;
+  helper: Pick<HelperLink, "fetch" | "probe">;
+  /** one recovery pass (the service's, asking the peer) */
+  recover: () => Promise<RecoveryResult>;
+  metrics: Pick<PartyMetrics, "refills">;
+  log: Log;
+  poolLow: number;
+  poolTarget: number;
+  poolBatch: number;
+  recoveryIntervalMs: number;
+  retentionMs: number;
+  now?: () => number;
+}
+
+export interface PartyJobs {
+  /** Fills the pool to the target if it is low (P0); resolves when done or failed (a failure is logged and counted). */
+  refill(force?: boolean): Promise<void>;
+  /** One recovery pass; null if it failed (logged). */
+  recover(): Promise<RecoveryResult | null>;
+  purge(): Promise<void>;
+  probeHelper(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
+  const { party, store, helper, metrics, log } = deps;
+  const now = deps.now ?? Date.now;
+  let stopped = false;
+  let timers: ReturnType<typeof setInterval>[] = [];
+  const inflight = new Set<Promise<unknown>>();
+  let refilling: Promise<void> | null = null;
+  let failures = 0;
+  let retryAt = 0;
+
+  /** Runs a job, remembering it until it ends (for `stop`). */
+  function track<T>(p: Promise<T>): Promise<T> {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  async function fill(): Promise<void> {
+    try {
+      let level = await store.poolLevel();
+      if (level >= deps.poolLow && level > 0) return;
+      while (level < deps.poolTarget && !stopped) {
+        const n = Math.min(deps.poolBatch, deps.poolTarget - level);
+        const items = await helper.fetch("verify", n);
+        const { added } = await store.addItems(items.map((bytes) => ({ id: bundleIdOf(bytes), bytes })));
+        // a helper that sends ids the pool already holds would otherwise be asked again and again
+        if (added === 0) throw new Error("the helper's batch held no new item");
+        metrics.refills.inc({ outcome: "ok" });
+        level += added;
+      }
+      failures = 0;
+      retryAt = 0;
+    } catch (e) {
+      retryAt = now() + Math.min(MAX_REFILL_BACKOFF_MS, 500 * 2 ** failures++);
+      metrics.refills.inc({ outcome: "failed" });
+      log.warn({ event: "refill_failed", reason: (e as Error).message });
+    }
+  }
+
+  function refill(force = false): Promise<void> {
+    if (party !== "P0" || stopped) return Promise.resolve();
+    if (!refilling && (force || now() >= retryAt)) {
+      refilling = track(
+        fill().finally(() => {
+          refilling = null;
+        }),
+      );
+    }
+    return refilling ?? Promise.resolve();
+  }
+
+  function recover(): Promise<RecoveryResult | null> {
+    return track(
+      deps.recover().then(
+        (r) => {
+          if (r.committed || r.aborted) log.info({ event: "recovery", ...r });
+          return r;
+        },
+        (e) => {
+          log.warn({ event: "recovery_failed", reason: (e as Error).message });
+          return null;
+        },
+      ),
+    );
+  }
+
+  function purge(): Promise<void> {
+    return track(
+      store.purge({ sessionsMs: deps.retentionMs, usedItemsMs: deps.retentionMs }).then(
+        (r) => {
+          if (r.sessions || r.items) log.info({ event: "purged", ...r });
+        },
+        (e) => log.warn({ event: "purge_failed", reason: (e as Error).message }),
+      ),
+    );
+  }
+
+  function probeHelper(): Promise<void> {
+    if (party === "P0" && refilling) return Promise.resolve();
+    return track(helper.probe());
+  }
+
+  return {
+    refill,
+    recover,
+    purge,
+    probeHelper,
+    start() {
+      if (stopped || timers.length > 0) return;
+      timers = [
+        setInterval(() => void purge(), PURGE_EVERY_MS),
+        setInterval(() => void recover(), deps.recoveryIntervalMs),
+        setInterval(() => void probeHelper(), PROBE_EVERY_MS),
+        ...(party === "P0" ? [setInterval(() => void refill(), REFILL_EVERY_MS)] : []),
+      ];
+      for (const t of timers) t.unref();
+      void probeHelper();
+      void recover();
+      void refill();
+    },
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      timers = [];
+      await Promise.allSettled([...inflight]);
+    },
+  };
+}

@@ -1,0 +1,422 @@
+/**
+ * The party's operations, with no HTTP in sight: enrol (validation in MPC, then prepare), commit and
+ * abort of a prepared session, verify (and the model upgrade riding on it), delete, health, the peer's
+ * session-status question, one recovery pass, and the intake of pool items from the helper. Each
+ * takes typed input whose shape the route table (app.ts) has checked and returns the Party API's typed
+ * answer, or throws a `PartyError` (codes: @privface/contracts `PARTY_ERRORS`).
+ *
+ * What the service checks itself: the gateway's signed authorisation (op, party, session, template,
+ * model version, digest of the sealed bytes, expiry; single use through the store), that the sealed
+ * share opens for this party and its context, and the state of sessions and templates. It opens the
+ * share with the party's sealing key, runs the MPC with the peer (session.ts), changes the store in
+ * single transactions and appends an audit entry — an operation whose audit append fails fails. P0
+ * leads every session: it takes the pool item and names it to P1. A session this party gives up on
+ * before its MPC starts is aborted at the peer at once (`sendAbort`), so the peer does not wait.
+ */
+import { silentLog, type Log } from "@privface/config";
+import {
+  contextAad, isPartyErrorCode, PartyError, peerOf, serverRoleOf, upgradeSessionOf,
+  type AbortResponse, type CommitResponse, type DeleteResponse, type EnrolResponse, type PartyErrorCode, type PartyHealth, type PartyName,
+  type ShareContext, type VerifyResponse,
+} from "@privface/contracts";
+import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
+import { open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { decodeBundle, expandSeedShare, openBundle, type EnrolOutput, type Material, type Params, type VerifyOutput } from "@privface/mpc";
+import type { Transport } from "@privface/transport";
+import type { PartyMetrics } from "./metrics.ts";
+import { runMpc, sendAbort } from "./session.ts";
+import { StoreError, type PartyStore, type TxnSession } from "./store/index.ts";
+
+/** A sealed share as the device made it for this party, and the context it is bound to. */
+export interface SealedShare {
+  sealed: Uint8Array;
+  context: ShareContext;
+}
+
+export interface EnrolInput {
+  session: string;
+  templateId: string;
+  modelVersion: string;
+  /** its context names the same template and model version */
+  share: SealedShare;
+  /** the gateway's signed authorisation as received: the service verifies it */
+  authorisation: unknown;
+}
+
+export interface VerifyInput extends EnrolInput {
+  /** the same capture under another model version, to stage (R5); its context names the template and that version */
+  upgrade?: { modelVersion: string; share: SealedShare };
+}
+
+/** commit and abort */
+export interface SessionInput {
+  session: string;
+  templateId: string;
+  authorisation: unknown;
+}
+
+export interface DeleteInput {
+  templateId: string;
+  authorisation: unknown;
+}
+
+/** One entry of the party's audit log (the adapter in server.ts writes it to @privface/audit). */
+export interface PartyAuditEntry {
+  op: string;
+  session: string | null;
+  templateId: string | null;
+  requester: string;
+  purpose: string | null;
+  outcome: string;
+  modelVersion?: string | null;
+  /** Error code of a refused operation. */
+  code?: string | null;
+}
+export interface PartyAuditSink {
+  append(entry: PartyAuditEntry): Promise<void>;
+}
+
+/** What a party says about one of its sessions when the peer's recovery pass asks. */
+export interface PeerSessionStatus {
+  session: string;
+  state: "prepared" | "committed" | "aborted" | "unknown";
+  committable: boolean;
+}
+
+export interface RecoveryResult {
+  committed: number;
+  aborted: number;
+  waiting: number;
+}
+
+export interface PartyServiceDeps {
+  party: PartyName;
+  params: Params;
+  sealKey: KeyPair;
+  poolSeed: Uint8Array;
+  gatewayKey: PublicKey;
+  store: PartyStore;
+  audit: PartyAuditSink;
+  transport: Transport;
+  metrics: PartyMetrics;
+  /** P0: one fresh "enrol" bundle (P0's half, encoded) from the helper, P1's half already delivered. */
+  enrolBundle?: () => Promise<Uint8Array>;
+  helperUp: () => boolean;
+  poolTarget: number;
+  commitWindowMs: number;
+  mpcTimeoutMs: number;
+  log?: Log;
+  now?: () => number;
+}
+
+export interface PartyService {
+  readonly party: PartyName;
+  enrol(input: EnrolInput): Promise<EnrolResponse>;
+  commit(input: SessionInput): Promise<CommitResponse>;
+  abort(input: SessionInput): Promise<AbortResponse>;
+  verify(input: VerifyInput): Promise<VerifyResponse>;
+  delete(input: DeleteInput): Promise<DeleteResponse>;
+  health(): Promise<PartyHealth>;
+  /** The peer's question during its recovery pass. */
+  sessionStatus(sessions: readonly string[]): Promise<PeerSessionStatus[]>;
+  /** One recovery pass over sessions left prepared past the commit window, asking the peer how they ended. */
+  recover(peerStatus: (sessions: string[]) => Promise<PeerSessionStatus[]>): Promise<RecoveryResult>;
+  /** P1: stores P1's halves of a batch the helper dealt (each must be a bundle for this party). */
+  addPoolItems(items: readonly Uint8Array[]): Promise<{ added: number }>;
+  /** Tells the peer this party will not run `session` (nor, with `upgrade`, its upgrade run): for requests refused before they reach the service. */
+  abandon(session: string, code: PartyErrorCode, upgrade: boolean): Promise<void>;
+}
+
+const STORE_TO_API: Record<string, PartyErrorCode> = {
+  SESSION_EXISTS: "INVALID_INPUT",
+  SESSION_STATE: "INVALID_INPUT",
+  ITEM_UNKNOWN: "INVALID_INPUT",
+  ITEM_REUSED: "INVALID_INPUT",
+  KEY_UNKNOWN: "INTERNAL",
+  INTEGRITY: "INTERNAL",
+  UNSUPPORTED: "INTERNAL",
+};
+
+/** The `PartyError` a failure answers with: store codes mapped, anything unknown INTERNAL (no internals in the message). */
+export function toPartyError(e: unknown): PartyError {
+  if (e instanceof PartyError) return e;
+  if (e instanceof StoreError) {
+    const code = isPartyErrorCode(e.code) ? e.code : (STORE_TO_API[e.code] ?? "INTERNAL");
+    return new PartyError(code, code === "INTERNAL" ? "storage error" : e.message);
+  }
+  return new PartyError("INTERNAL", "internal error");
+}
+
+const u32 = (b: Uint8Array): Uint32Array => {
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  return new Uint32Array(copy.buffer);
+};
+const u8 = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** This party's material, or (P1) how to get it once P0 names the bundle. */
+type MaterialSource = Material | ((bundleId: string) => Promise<Material>);
+
+export function createPartyService(deps: PartyServiceDeps): PartyService {
+  const { party, params, store, transport, metrics } = deps;
+  const role = serverRoleOf(party);
+  const peer = serverRoleOf(peerOf(party));
+  const now = deps.now ?? Date.now;
+  const log = deps.log ?? silentLog;
+  const checkAuthorisation = createAuthorisationChecker(deps.gatewayKey);
+
+  async function audit(entry: PartyAuditEntry): Promise<void> {
+    try {
+      await deps.audit.append(entry);
+    } catch (e) {
+      log.error({ event: "audit_failed", op: entry.op, reason: (e as Error).message });
+      throw new PartyError("INTERNAL", "audit log unavailable: operation refused");
+    }
+  }
+
+  /** Opens this party's sealed share and returns its d byte shares (P0 expands its 16-byte seed). */
+  async function openShare({ sealed, context }: SealedShare): Promise<Uint8Array> {
+    let plain: Uint8Array;
+    try {
+      plain = await open(deps.sealKey, sealed, contextAad({ ...context, party }));
+    } catch {
+      throw new PartyError("INVALID_INPUT", "sealedShare: does not open for this party and context");
+    }
+    if (party === "P0") {
+      if (plain.length !== 16) throw new PartyError("INVALID_INPUT", "sealedShare: P0 expects a 16-byte seed");
+      const x = expandSeedShare(plain, context, params.d);
+      plain.fill(0);
+      return x;
+    }
+    if (plain.length !== params.d) throw new PartyError("INVALID_INPUT", `sealedShare: P1 expects ${params.d} bytes`);
+    return plain;
+  }
+
+  function material(bundle: Uint8Array, kind: "verify" | "enrol"): Material {
+    const b = decodeBundle(bundle);
+    if (b.kind !== kind) throw new PartyError("INTERNAL", `pool item is a ${b.kind} bundle, ${kind} needed`);
+    return openBundle(party, deps.poolSeed, b);
+  }
+
+  /** P0's or P1's material for an enrolment-validation run. */
+  async function enrolMaterial(session: string): Promise<MaterialSource> {
+    if (party === "P0") {
+      if (!deps.enrolBundle) throw new PartyError("INTERNAL", "no helper configured");
+      let bytes: Uint8Array;
+      try {
+        bytes = await deps.enrolBundle();
+      } catch {
+        throw new PartyError("PEER_UNAVAILABLE", "the helper did not deal an enrolment bundle");
+      }
+      return material(bytes, "enrol");
+    }
+    return async (id: string) => {
+      const item = await store.markUsed(id, session).catch((e) => {
+        throw toPartyError(e);
+      });
+      // the material may view the item's bytes: they are wiped by the protocol when the run ends
+      return material(item.bytes, "enrol");
+    };
+  }
+
+  const authFields = (p: AuthPayload) => ({ nonce: p.nonce, expires: p.expires });
+
+  async function abandon(session: string, code: PartyErrorCode, upgrade: boolean): Promise<void> {
+    await sendAbort(transport, party, session, code);
+    if (upgrade) await sendAbort(transport, party, upgradeSessionOf(session), code);
+  }
+
+  // ---------------------------------------------------------------- enrol
+  async function enrol(input: EnrolInput): Promise<EnrolResponse> {
+    const { session, templateId, modelVersion, share: sealed } = input;
+    let started = false;
+    try {
+      const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed.sealed) }, now());
+      const share = await openShare(sealed);
+      const existing = await store.templateVersions(templateId);
+      if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
+      await store.consumeAuthorisation(auth.nonce, auth.expires);
+      const mat = await enrolMaterial(session);
+      started = true;
+      const out = await runMpc({ kind: "enrol", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share, material: mat });
+      share.fill(0);
+      metrics.mpcRuns.inc({ kind: "enrol", outcome: "ok" });
+      await store.prepare(session, templateId, modelVersion, u8(out.templateShare));
+      out.templateShare.fill(0);
+      await audit({ op: "enrol", session, templateId, requester: "gateway", purpose: sealed.context.purpose, outcome: "prepared", modelVersion });
+      return { session, resultShare: { valid: out.valid } };
+    } catch (e) {
+      const err = toPartyError(e);
+      if (!started) await abandon(session, err.code, false);
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- commit / abort
+  async function commit(input: SessionInput): Promise<CommitResponse> {
+    const { session, templateId } = input;
+    const ops: Op[] = ["commit", "upgrade"];
+    const auth = await checkAuthorisation(input.authorisation, { ops, party, session, templateId }, now());
+    const s = await store.getSession(session);
+    if (!s) throw new PartyError("SESSION_UNKNOWN", "no prepared session with this id");
+    if (s.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
+    if ((s.kind === "enrol") !== (auth.op === "commit")) throw new PartyError("AUTH_INVALID", `session is an ${s.kind}; authorisation is for ${auth.op}`);
+    if (auth.modelVersion !== "" && auth.modelVersion !== s.modelVersion) throw new PartyError("AUTH_INVALID", "authorisation is for another model version");
+    if (s.state === "prepared" && now() - s.createdAt > deps.commitWindowMs) throw new PartyError("SESSION_UNKNOWN", "the commit window of this session has passed");
+    if (s.state === "aborted") throw new PartyError("SESSION_UNKNOWN", "session was aborted");
+    await store.commit(session, { templateId, auth: authFields(auth) });
+    await audit({ op: s.kind === "enrol" ? "commit" : "upgrade", session, templateId, requester: "gateway", purpose: null, outcome: "active", modelVersion: s.modelVersion });
+    return { templateId, status: "active" };
+  }
+
+  async function abort(input: SessionInput): Promise<AbortResponse> {
+    const { session, templateId } = input;
+    const auth = await checkAuthorisation(input.authorisation, { ops: ["abort"], party, session, templateId }, now());
+    const s = await store.getSession(session);
+    if (s && s.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
+    if (s && s.state === "committed") throw new PartyError("TEMPLATE_EXISTS", "session already committed: delete the template instead");
+    await store.abort(session, { templateId, auth: authFields(auth) });
+    await audit({ op: "abort", session, templateId, requester: "gateway", purpose: null, outcome: "aborted", modelVersion: s?.modelVersion ?? null });
+    return { templateId, status: "aborted" };
+  }
+
+  // ---------------------------------------------------------------- verify
+  async function verify(input: VerifyInput): Promise<VerifyResponse> {
+    const { session, templateId, modelVersion, share: sealed, upgrade: up } = input;
+    const upSession = upgradeSessionOf(session);
+    let started = false;
+    try {
+      const digest = up ? shareDigest(sealed.sealed, up.share.sealed) : shareDigest(sealed.sealed);
+      const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
+      const probe = await openShare(sealed);
+      const upShare = up ? await openShare(up.share) : null;
+      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires };
+      let template: Uint32Array | null = null;
+      const itemBytes: Uint8Array[] = []; // pool items in use: zeroed when the runs end
+      let mat: MaterialSource;
+      if (party === "P0") {
+        const r = await store.beginVerify(begin);
+        template = u32(r.share);
+        r.share.fill(0);
+        itemBytes.push(r.item.bytes);
+        mat = material(r.item.bytes, "verify");
+      } else {
+        mat = async (itemId: string) => {
+          const r = await store.beginVerify({ ...begin, itemId }).catch((e) => {
+            throw toPartyError(e);
+          });
+          template = u32(r.share);
+          r.share.fill(0);
+          itemBytes.push(r.item.bytes);
+          return material(r.item.bytes, "verify");
+        };
+      }
+      // The upgrade needs an enrolment bundle from the helper (P0 fetches it). Without one the
+      // verification still runs and the upgrade is skipped at both parties (P1 learns it from the abort).
+      let upMat: MaterialSource | null = null;
+      if (up) {
+        try {
+          upMat = await enrolMaterial(upSession);
+        } catch (e) {
+          log.warn({ event: "upgrade_skipped", reason: toPartyError(e).code });
+          await sendAbort(transport, party, upSession, "HELPER_UNAVAILABLE");
+        }
+      }
+      started = true;
+      const runs: [VerifyOutput, EnrolOutput | null] = await Promise.all([
+        runMpc({ kind: "verify", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share: probe, templateShare: () => template!, material: mat }),
+        up && upShare && upMat
+          ? runMpc({ kind: "enrol", transport, role: party, session: upSession, params, timeoutMs: deps.mpcTimeoutMs, share: upShare, material: upMat }).catch((e) => {
+              log.warn({ event: "upgrade_skipped", reason: toPartyError(e).code });
+              return null;
+            })
+          : Promise.resolve(null),
+      ]).finally(() => {
+        probe.fill(0);
+        upShare?.fill(0);
+        for (const b of itemBytes) b.fill(0);
+        (template as Uint32Array | null)?.fill(0);
+      });
+      const [v, u] = runs;
+      metrics.mpcRuns.inc({ kind: "verify", outcome: "ok" });
+      const resultShare: VerifyResponse["resultShare"] = { valid: v.valid, match: v.match };
+      if (u && up) {
+        await store.stageUpgrade(session, templateId, up.modelVersion, u8(u.templateShare));
+        u.templateShare.fill(0);
+        resultShare.upgradeValid = u.valid;
+      }
+      await audit({ op: "verify", session, templateId, requester: "gateway", purpose: sealed.context.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
+      return { session, resultShare };
+    } catch (e) {
+      const err = toPartyError(e);
+      if (!started) await abandon(session, err.code, up !== undefined);
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- delete
+  async function del(input: DeleteInput): Promise<DeleteResponse> {
+    const { templateId } = input;
+    const auth = await checkAuthorisation(input.authorisation, { ops: ["delete"], party, templateId }, now());
+    const { existed } = await store.erase(templateId, { auth: authFields(auth) });
+    await audit({ op: "delete", session: auth.session || null, templateId, requester: "gateway", purpose: null, outcome: existed ? "erased" : "absent" });
+    return { templateId, deleted: true, existed };
+  }
+
+  // ---------------------------------------------------------------- health, peer, helper
+  async function health(): Promise<PartyHealth> {
+    return { role, peer: transport.isUp(peer) ? "up" : "down", helper: deps.helperUp() ? "up" : "down", pool: { level: await store.poolLevel(), target: deps.poolTarget } };
+  }
+
+  async function sessionStatus(sessions: readonly string[]): Promise<PeerSessionStatus[]> {
+    const out: PeerSessionStatus[] = [];
+    for (const session of sessions) {
+      const s = await store.getSession(session);
+      const state = s ? s.state : "unknown";
+      out.push({ session, state, committable: !!s && s.state === "prepared" && now() - s.createdAt <= deps.commitWindowMs });
+    }
+    return out;
+  }
+
+  async function addPoolItems(items: readonly Uint8Array[]): Promise<{ added: number }> {
+    const decoded = items.map((bytes) => {
+      let b;
+      try {
+        b = decodeBundle(bytes);
+      } catch {
+        throw new PartyError("INVALID_INPUT", "batch: an item is not a bundle");
+      }
+      if (b.role !== party) throw new PartyError("INVALID_INPUT", `batch: an item is for ${b.role}`);
+      return { id: b.id, bytes };
+    });
+    const { added } = await store.addItems(decoded);
+    return { added };
+  }
+
+  async function recover(peerStatus: (sessions: string[]) => Promise<PeerSessionStatus[]>): Promise<RecoveryResult> {
+    const res = { committed: 0, aborted: 0, waiting: 0 };
+    const pending: TxnSession[] = await store.pendingOlderThan(deps.commitWindowMs + Math.min(5_000, deps.commitWindowMs / 2));
+    if (pending.length === 0) return res;
+    const statuses = new Map((await peerStatus(pending.map((p) => p.session))).map((s) => [s.session, s]));
+    for (const p of pending) {
+      const st = statuses.get(p.session);
+      if (!st) continue;
+      if (st.state === "committed") {
+        await store.commit(p.session, { templateId: p.templateId });
+        await audit({ op: p.kind === "enrol" ? "commit" : "upgrade", session: p.session, templateId: p.templateId, requester: "recovery", purpose: null, outcome: "active", modelVersion: p.modelVersion });
+        metrics.recovery.inc({ action: "commit" });
+        res.committed++;
+      } else if (st.state === "prepared" && st.committable) {
+        res.waiting++;
+      } else {
+        await store.abort(p.session, { templateId: p.templateId });
+        await audit({ op: "abort", session: p.session, templateId: p.templateId, requester: "recovery", purpose: null, outcome: "aborted", modelVersion: p.modelVersion });
+        metrics.recovery.inc({ action: "abort" });
+        res.aborted++;
+      }
+    }
+    return res;
+  }
+
+  return { party, enrol, commit, abort, verify, delete: del, health, sessionStatus, recover, addPoolItems, abandon };
+}
