@@ -1,7 +1,7 @@
 /**
  * The deployed recognition model: id, version, dimension, the int8 operating threshold and the
  * liveness threshold — the one place these numbers
- * live (docs/decisions/009-contracts.md). The
+ * live (docs/decisions/009-contracts-and-devstack.md). The
  * parties take their protocol parameters from `modelParams()`, the gateway its liveness threshold
  * and the version it enrols under, the device SDK the version it stamps on every request.
  *

@@ -6,7 +6,7 @@
  *
  * Built on undici's `Pool` (the HTTP client inside Node's fetch) rather than node:https: measured in
  * `bench e2e`, it costs the simulated devices about half the CPU per request of node's https client
- * (docs/benchmarks.md, e2e).
+ * (docs/benchmarks-history.md, e2e).
  */
 import { Pool, type Dispatcher } from "undici";
 

@@ -3,7 +3,7 @@
  * runtime layout under `PRIVFACE_HOME` (or ./.privface). `loadGatewayConfig(env)` checks every value
  * and throws ConfigError listing every problem; `main.ts` prints it and exits 2 (a bad config stops
  * the server at start-up, not at the first request). `openGatewayOptions(cfg)` reads the files and
- * builds the options `startGateway` takes. The variables are listed in packages/gateway/README.md.
+ * builds the options `startGateway` takes. The variables are listed in docs/operations.md (Configuration).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";

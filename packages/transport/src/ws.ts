@@ -22,7 +22,7 @@ export const LINK_PATH = "/v1/link";
  * answering many sessions' rounds at once) leaves in pieces, so the peer starts on the first while
  * this side computes the rest. Without the cap the two parties took turns — one computing a whole
  * batch while the other waited — and the machine stayed ≈ 30 % idle at 32–64 verifications in flight
- * (docs/benchmarks.md, evening of 2026-12-01).
+ * (docs/benchmarks-history.md, evening of 2026-12-01).
  */
 export const MAX_FRAMES_PER_MESSAGE = 16;
 
