@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { challenge, deregister, enrol, giveConsent, randomEmbedding, registerWorld, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
+import { challenge, deployModel, deregister, enrol, giveConsent, randomEmbedding, registerWorld, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
 import { exportChain, verifyChain } from "@privface/audit";
 
@@ -123,10 +123,9 @@ describe("gateway flows (fake parties)", () => {
       const ww = await registerWorld(g, ["bob"]);
       // enrol bob under the old model by lowering the deployed version for the enrolment only
       await giveConsent(g, ww, ww.persons.bob.personId);
-      const svc = g.gw.service as unknown as { o: { modelVersion: string } };
-      svc.o.modelVersion = "test-model.1";
+      deployModel(g.gw.service, "test-model.1");
       assert.equal((await enrol(g, ww, "bob")).body.decision, "accept");
-      svc.o.modelVersion = "test-model.2";
+      deployModel(g.gw.service, "test-model.2");
       const ch = await challenge(g, ww, ww.persons.bob.personId, "verify");
       assert.equal(ch.body.modelVersion, "test-model.1");
       assert.equal(ch.body.upgradeTo, "test-model.2");

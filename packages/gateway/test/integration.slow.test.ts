@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { canonicalJson, generateSigningKeyPair, sign, toBase64url, utf8, type KeyPair } from "@privface/crypto";
 import { buildFaceRequest, buildSignedPersonRequest, MODEL } from "@privface/device";
 import { startStack, type GatewayClient, type Stack } from "@privface/devstack";
-import { PEOPLE, randomEmbedding, sameFace } from "./_setup.ts";
+import { deployModel, PEOPLE, randomEmbedding, sameFace } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
 
 describe("gateway + real helper, P0, P1 on loopback", { timeout: 180_000 }, () => {
@@ -117,10 +117,9 @@ describe("gateway + real helper, P0, P1 on loopback", { timeout: 180_000 }, () =
 
   it("upgrades the template to a new model on a successful verification", async () => {
     assert.ok(stack.gateway);
-    const svc = stack.gateway.service as unknown as { o: { modelVersion: string } };
-    const old = svc.o.modelVersion;
+    const old = stack.gateway.service.modelVersion;
     const next = `${old}-next`;
-    svc.o.modelVersion = next;
+    deployModel(stack.gateway.service, next);
     try {
       const newFace = randomEmbedding(MODEL.dim, 99_001);
       const u = await face("alice", "verify", sameFace(faces.alice, 0.1, 5), { modelVersion: next, embedding: newFace });
@@ -131,7 +130,7 @@ describe("gateway + real helper, P0, P1 on loopback", { timeout: 180_000 }, () =
       assert.equal(after.body.decision, "accept", JSON.stringify(after.body));
       faces.alice = newFace;
     } finally {
-      svc.o.modelVersion = old;
+      deployModel(stack.gateway.service, old);
     }
   });
 
