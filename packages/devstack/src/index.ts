@@ -11,5 +11,6 @@ export { startStack, spawnServer, freePorts, stackEnv, SERVER_NODE_FLAGS, type S
 export { createGatewayClient, type GatewayClient, type GatewayAnswer, type FetchLike } from "./gateway-client.ts";
 export { simDevice, registerDevice, giveConsent, faceOp, withdraw, deregister, resend, embedImage, syntheticFaces, type SimDevice, type Outcome } from "./device-sim.ts";
 export { createFakeParties, type FakeParties } from "./fake-parties.ts";
+export { startInProcParties, type InProcParties } from "./inproc-parties.ts";
 export { runDemo, formatTable, precomputedFaces, demoImageDir, type DemoResult, type DemoRow } from "./demo.ts";
 export { connect, cliDevice, describe, type Connection, type ConnectOptions } from "./cli-support.ts";

@@ -8,7 +8,7 @@
  * fails. P0 leads every session: it takes the pool item and names it to P1.
  */
 import { open, type KeyPair, type PublicKey } from "@privface/crypto";
-import { bad, bytes, contextAad, ID, isPartyErrorCode, object, PartyError, serverRoleOf, peerOf, shareContext, str, unpackItems, upgradeSessionOf, type Json, type PartyErrorCode, type ServerRole, type ShareContext } from "@privface/contracts";
+import { bad, contextAad, ID, isPartyErrorCode, object, PartyError, serverRoleOf, peerOf, shareRequest, str, unpackItems, upgradeRequest, upgradeSessionOf, type PartyErrorCode, type ServerRole, type ShareContext } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
 import { decodeBundle, expandSeedShare, openBundle, type EnrolOutput, type Material, type Params, type VerifyOutput } from "@privface/mpc";
 import type { App, AppRequest, AppResponse, Transport } from "@privface/transport";
@@ -16,17 +16,6 @@ import type { PartyMetrics } from "./metrics.ts";
 import { runMpc, sendAbort } from "./session.ts";
 import { StoreError, type PartyStore, type TxnSession } from "./store/index.ts";
 
-const MAX_SEALED = 16 << 10;
-
-/** The fields enrol and verify share: template, model version, sealed share and its context (which must name the same template and model). */
-function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; ctx: ShareContext } {
-  const templateId = str(b.templateId, "templateId", ID.template, "a pseudonymous template id");
-  const modelVersion = str(b.modelVersion, "modelVersion", ID.modelVersion, "a model version [A-Za-z0-9._:+@-]+");
-  const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED);
-  const ctx = shareContext(b.context, "context");
-  if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
-  return { templateId, modelVersion, sealed, ctx };
-}
 const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete"]);
 
 export interface AuditRecord {
@@ -233,15 +222,7 @@ export function createPartyApp(deps: PartyDeps): PartyApp {
     let started = false;
     try {
       const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
-      let up: { modelVersion: string; sealed: Uint8Array; ctx: ShareContext } | null = null;
-      if (b.upgrade !== undefined) {
-        const u = object(b.upgrade, "upgrade", ["modelVersion", "sealedShare", "context"]);
-        const mv = str(u.modelVersion, "upgrade.modelVersion", ID.modelVersion, "a model version");
-        const uctx = shareContext(u.context, "upgrade.context");
-        if (uctx.templateId !== templateId || uctx.modelVersion !== mv) bad("upgrade.context", "the template id and the new model version");
-        if (mv === modelVersion) bad("upgrade.modelVersion", "a version other than the current one");
-        up = { modelVersion: mv, sealed: bytes(u.sealedShare, "upgrade.sealedShare", MAX_SEALED), ctx: uctx };
-      }
+      const up = b.upgrade === undefined ? null : upgradeRequest(b.upgrade, templateId, modelVersion);
       const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
       const auth = await checkAuthorisation(b.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const probe = await openShare(sealed, ctx);

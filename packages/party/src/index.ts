@@ -6,4 +6,5 @@ export { createPartyApp, type AuditSink, type AuditRecord, type PartyApp, type P
 export { loadPartyConfig, partyPrefix, ConfigError, type PartyConfig } from "./config.ts";
 export { startParty, type RunningParty } from "./server.ts";
 export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";
+export { createPartyStore, type PartyStore } from "./store/index.ts";
 export { runMpc, sendAbort } from "./session.ts";
