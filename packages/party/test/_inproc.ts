@@ -3,7 +3,7 @@
  * for the helper, an in-memory audit sink. For fast tests of the session logic. The harness is
  * @privface/devstack's `startInProcParties` (the Party-API contract suite runs on the same one).
  */
-import { startInProcParties, type InProcParties } from "@privface/devstack";
+import { startInProcParties, type InProcParties } from "@privface/devstack/inproc-parties";
 
 export type InProc = InProcParties;
 
