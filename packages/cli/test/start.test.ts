@@ -16,7 +16,16 @@ import { readTlsMaterial } from "@privface/pki";
 
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
 const homes: string[] = [];
+const started: ChildProcess[] = [];
 after(() => {
+  // a run that timed out must not leave its servers behind: the CLI's process group goes with it
+  for (const p of started) {
+    try {
+      process.kill(-p.pid!, "SIGKILL"); // its own process group: the CLI and the servers it started
+    } catch {
+      /* already gone */
+    }
+  }
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
 
@@ -37,7 +46,8 @@ async function freeBase(): Promise<number> {
 }
 
 function startCli(home: string, base: number, env: Record<string, string> = {}, extra: string[] = []): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [bin, "start", "--ports", String(base), "--home", home, "--quiet", ...extra], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [bin, "start", "--ports", String(base), "--home", home, "--quiet", ...extra], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  started.push(proc);
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
@@ -53,13 +63,13 @@ async function until(cond: () => boolean, ms: number, what: string, out: () => s
   }
 }
 
-describe("privface start", { timeout: 90_000 }, () => {
+describe("privface start", { timeout: 300_000 }, () => {
   it("creates PKI and keys, starts every server, is healthy, and SIGINT stops all cleanly", async () => {
     const home = mkdtempSync(join(tmpdir(), "privface-start-"));
     homes.push(home);
     const base = await freeBase();
     const s = startCli(home, base);
-    await until(() => /ready \(home/.test(s.out()) || s.proc.exitCode !== null, 60_000, "ready", s.out);
+    await until(() => /ready \(home/.test(s.out()) || s.proc.exitCode !== null, 120_000, "ready", s.out);
     assert.match(s.out(), /created \d+ files/);
     assert.ok(existsSync(join(home, "pki", "ca.crt")) && existsSync(join(home, "keys", "p0-seal.json")));
     for (const name of ["helper", "p0", "p1", "gateway"]) assert.match(s.out(), new RegExp(`${name}\\s+listening on https://127\\.0\\.0\\.1:\\d+`));
@@ -84,7 +94,7 @@ describe("privface start", { timeout: 90_000 }, () => {
     const home = homes[0]; // second run: PKI and keys exist
     const base = await freeBase();
     const s = startCli(home, base, {}, ["--no-gateway"]);
-    await until(() => /ready \(home/.test(s.out()) || s.proc.exitCode !== null, 60_000, "ready", s.out);
+    await until(() => /ready \(home/.test(s.out()) || s.proc.exitCode !== null, 120_000, "ready", s.out);
     const children = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(s.proc.pid)], { encoding: "utf8" });
     const p1 = children.split("\n").find((l) => /party[/\\]src[/\\]main\.ts P1/.test(l));
     assert.ok(p1, children);

@@ -12,7 +12,7 @@ export type {
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
 } from "./party-api.ts";
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
-export { bad, object, str, bytes, shareContext, type Json } from "./validate.ts";
+export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
 export { packItems, unpackItems } from "./codec.ts";
 export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
 export {

@@ -44,3 +44,32 @@ export function shareContext(v: unknown, field: string): ShareContext {
     modelVersion: str(o.modelVersion, `${field}.modelVersion`, ID.modelVersion, "a model version [A-Za-z0-9._:+@-]+"),
   };
 }
+
+/** The largest sealed share a party accepts (bytes). */
+export const MAX_SEALED_SHARE = 16 << 10;
+
+/**
+ * The fields the Party API's enrol and verify bodies share: template, model version, sealed share and
+ * its context, which must name the same template and model version.
+ */
+export function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; ctx: ShareContext } {
+  const templateId = str(b.templateId, "templateId", ID.template, "a pseudonymous template id");
+  const modelVersion = str(b.modelVersion, "modelVersion", ID.modelVersion, "a model version [A-Za-z0-9._:+@-]+");
+  const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED_SHARE);
+  const ctx = shareContext(b.context, "context");
+  if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
+  return { templateId, modelVersion, sealed, ctx };
+}
+
+/**
+ * A verification's `upgrade` field (R5): a model version other than the current one, its sealed share
+ * and its context, which must name the same template and the new version.
+ */
+export function upgradeRequest(u: unknown, templateId: string, modelVersion: string): { modelVersion: string; sealed: Uint8Array; ctx: ShareContext } {
+  const o = object(u, "upgrade", ["modelVersion", "sealedShare", "context"]);
+  const mv = str(o.modelVersion, "upgrade.modelVersion", ID.modelVersion, "a model version");
+  const ctx = shareContext(o.context, "upgrade.context");
+  if (ctx.templateId !== templateId || ctx.modelVersion !== mv) bad("upgrade.context", "the template id and the new model version");
+  if (mv === modelVersion) bad("upgrade.modelVersion", "a version other than the current one");
+  return { modelVersion: mv, sealed: bytes(o.sealedShare, "upgrade.sealedShare", MAX_SEALED_SHARE), ctx };
+}

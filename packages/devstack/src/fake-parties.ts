@@ -1,33 +1,94 @@
 /**
  * A plaintext twin of the two compute parties, in one process, for the gateway's unit tests (and
- * for demos when the real servers are not available). It behaves like P0 and P1 at the Party API:
- * it checks the gateway's signed authorisations (signature, op, party, template, digest, expiry,
- * single use), opens each sealed share with that party's key and the request context as AAD, expands
- * P0's seed, reconstructs the int8 vector and decides with `verifyPlain` / `validatePlain` — so the
- * decisions equal those of the MPC. Results come back as random XOR-shares, like the real parties.
+ * for demos when the real servers are not available). At the Party API it answers as P0 and P1 do —
+ * test/_party-api-contract.ts holds it to the real parties, and where they differ the fake is wrong.
+ * Each party keeps its own state, as the real ones do: template versions (pending, active, retired,
+ * deleted ids), two-phase sessions (enrolment and upgrade: prepared, committed, aborted) and used
+ * authorisation nonces. Each checks the gateway's signed authorisations (signature, op, party,
+ * session, template, model version, digest, expiry, single use) and the body as the real one does,
+ * opens its sealed share with its key and the request context as AAD (P0 expands its seed), and the
+ * two meet per session: the "MPC" reconstructs the int8 vectors and decides with `verifyPlain` /
+ * `validatePlain`, so the decisions equal those of the MPC. Results come back as random XOR shares.
+ *
+ * Like the real parties, it cannot know what it computed: it prepares an invalid enrolment and stages
+ * an invalid or unmatched upgrade like any other (`upgradeValid` tells the gateway), and a commit
+ * activates them. A party that refuses a request makes its peer answer the same code.
  *
  * It is NOT secure (it sees both shares); it exists so the gateway can be tested without servers.
- * `down` simulates an unreachable party (UNREACHABLE) and, for its peer, PEER_UNAVAILABLE.
+ * `down` simulates an unreachable party (UNREACHABLE); its peer then answers PEER_UNAVAILABLE to the
+ * calls that need the MPC (enrol, verify) and keeps answering commit, abort and delete.
  */
 import { randomInt } from "node:crypto";
-import { contextAad, modelParams, PartyError, type Bit, type PartyClient, type PartyErrorCode, type PartyName, type ShareContext } from "@privface/contracts";
-import { createAuthorisationChecker, shareDigest, type AuthPayload } from "@privface/contracts/auth";
-import { fromBase64url, open, type KeyPair, type PublicKey } from "@privface/crypto";
+import {
+  contextAad,
+  ID,
+  modelParams,
+  object,
+  PartyError,
+  peerOf,
+  shareRequest,
+  str,
+  upgradeRequest,
+  type Bit,
+  type PartyClient,
+  type PartyErrorCode,
+  type PartyName,
+  type ShareContext,
+} from "@privface/contracts";
+import { createAuthorisationChecker, shareDigest, type AuthExpectation } from "@privface/contracts/auth";
+import { open, type KeyPair, type PublicKey } from "@privface/crypto";
 import { expandSeedShare, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 
-const fail = (code: PartyErrorCode) => new PartyError(code);
+const fail = (code: PartyErrorCode, message?: string) => new PartyError(code, message);
 
-interface Template {
-  status: "pending" | "active";
+interface Version {
   modelVersion: string;
+  status: "pending" | "active" | "retired";
   y: Int8Array;
 }
+interface Txn {
+  kind: "enrol" | "upgrade";
+  state: "prepared" | "committed" | "aborted";
+  templateId: string;
+  modelVersion: string;
+  createdAt: number;
+}
+/** One party's state: template versions by id (`deleted`: the id is spent), sessions, used nonces. */
+interface PartyState {
+  templates: Map<string, { deleted: boolean; versions: Version[] }>;
+  sessions: Map<string, Txn>;
+  nonces: Set<string>;
+}
 
+/** What a party brings to a session's rendezvous: its opened share(s) and, for a verification, its template. */
+interface Deposit {
+  share: Uint8Array;
+  upgrade?: Uint8Array;
+  template?: Int8Array;
+}
+interface Outcome {
+  valid: Bit;
+  match: Bit;
+  upgradeValid?: Bit;
+  /** the reconstructed upgrade vector, staged by both parties */
+  upgradeY?: Int8Array;
+  /** the vector an enrolment prepares */
+  y?: Int8Array;
+}
 interface Slot {
-  shares: Partial<Record<PartyName, Uint8Array>>;
-  upgrade: Partial<Record<PartyName, Uint8Array>>;
-  waiters: ((e?: Error) => void)[];
-  result?: { valid: Bit; match: Bit; r0: { valid: Bit; match: Bit } };
+  deposits: Partial<Record<PartyName, Deposit>>;
+  broken?: PartyErrorCode;
+  done: Promise<Outcome>;
+  settle: (o: Outcome) => void;
+  refuse: (code: PartyErrorCode) => void;
+  /** P0's random masks: P0 answers them, P1 the outcome XOR them */
+  r0: Record<"valid" | "match" | "upgradeValid", Bit>;
+}
+
+export interface FakeTemplate {
+  /** the parties holding a pending or active version */
+  at: PartyName[];
+  versions: { party: PartyName; modelVersion: string; status: Version["status"] }[];
 }
 
 export interface FakeParties {
@@ -36,177 +97,323 @@ export interface FakeParties {
   down: Set<PartyName>;
   /** Every call that reached a party (op, party, templateId). */
   calls: { party: PartyName; op: string; templateId: string }[];
-  templates: Map<string, Template>;
-  /** Pending upgrade vectors by template id. */
-  pendingUpgrades: Map<string, { modelVersion: string; y: Int8Array }>;
+  /** Templates with a pending or active version at either party (computed on each read). */
+  readonly templates: ReadonlyMap<string, FakeTemplate>;
 }
 
-export function createFakeParties(o: { keys: Record<PartyName, KeyPair>; gatewayKey: PublicKey; params?: Params; now?: () => number }): FakeParties {
+export function createFakeParties(o: {
+  keys: Record<PartyName, KeyPair>;
+  gatewayKey: PublicKey;
+  params?: Params;
+  now?: () => number;
+  /** how long a prepared session may be committed (default 120 s, the parties' default) */
+  commitWindowMs?: number;
+  /** how long a party waits for its peer in a session (default 2 s) */
+  mpcTimeoutMs?: number;
+}): FakeParties {
   const params = o.params ?? modelParams();
   const now = o.now ?? Date.now;
-  const templates = new Map<string, Template>();
-  const pendingUpgrades = new Map<string, { modelVersion: string; y: Int8Array }>();
-  const usedNonces = new Set<string>();
+  const commitWindowMs = o.commitWindowMs ?? 120_000;
+  const mpcTimeoutMs = o.mpcTimeoutMs ?? 2_000;
+  const state: Record<PartyName, PartyState> = { P0: newState(), P1: newState() };
   const slots = new Map<string, Slot>();
   const down = new Set<PartyName>();
   const calls: FakeParties["calls"] = [];
-  // session → what a commit/abort refers to
-  const sessions = new Map<string, { kind: "enrol" | "upgrade"; templateId: string; modelVersion: string }>();
+  const checker = createAuthorisationChecker(o.gatewayKey);
 
   function gate(party: PartyName, op: string, templateId: string): void {
-    if (down.has(party)) throw fail("UNREACHABLE");
-    const peer: PartyName = party === "P0" ? "P1" : "P0";
-    if (down.has(peer) && op !== "delete") throw fail("PEER_UNAVAILABLE");
+    if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
     calls.push({ party, op, templateId });
   }
 
-  const checker = createAuthorisationChecker(o.gatewayKey);
-  async function checkAuth(
-    party: PartyName,
-    auth: unknown,
-    ops: AuthPayload["op"][],
-    templateId: string,
-    session: string | undefined,
-    digest: string | undefined,
-  ): Promise<AuthPayload> {
-    let p: AuthPayload;
-    try {
-      p = await checker(auth, { ops, party, templateId, session, digest }, now());
-    } catch (e) {
-      throw e instanceof PartyError ? e : fail("AUTH_INVALID");
-    }
-    if (usedNonces.has(p.nonce)) throw fail("AUTH_REUSED");
-    usedNonces.add(p.nonce);
-    return p;
+  /**
+   * The authorisation as the party checks it. Its nonce is single use: `consume` refuses a used one
+   * (AUTH_REUSED) and marks it used, at the point of each operation where the real store does (in the
+   * operation's transaction, so an operation refused for another reason leaves it unused).
+   */
+  async function authorised(party: PartyName, auth: unknown, expect: Omit<AuthExpectation, "party">) {
+    const p = await checker(auth, { ...expect, party }, now());
+    const nonces = state[party].nonces;
+    const unused = () => {
+      if (nonces.has(p.nonce)) throw fail("AUTH_REUSED", "authorisation was already used");
+    };
+    return {
+      p,
+      unused,
+      consume() {
+        unused();
+        nonces.add(p.nonce);
+      },
+    };
   }
 
-  async function openShare(party: PartyName, sealed: string, ctx: ShareContext, session: string): Promise<Uint8Array> {
+  async function openShare(party: PartyName, sealed: Uint8Array, ctx: ShareContext): Promise<Uint8Array> {
+    let plain: Uint8Array;
     try {
-      return await open(o.keys[party], fromBase64url(sealed), contextAad({ ...ctx, party }));
+      plain = await open(o.keys[party], sealed, contextAad({ ...ctx, party }));
     } catch {
-      // the peer waiting in this session learns that it broke off
-      for (const w of slots.get(session)?.waiters ?? []) w(fail("SESSION_UNKNOWN"));
-      slots.delete(session);
-      throw fail("INVALID_INPUT");
+      throw fail("INVALID_INPUT", "sealedShare: does not open for this party and context");
     }
+    if (party === "P0") {
+      if (plain.length !== 16) throw fail("INVALID_INPUT", "sealedShare: P0 expects a 16-byte seed");
+      return expandSeedShare(plain, ctx, params.d);
+    }
+    if (plain.length !== params.d) throw fail("INVALID_INPUT", `sealedShare: P1 expects ${params.d} bytes`);
+    return plain;
   }
 
-  function toVector(s: Slot, which: "shares" | "upgrade", ctx: ShareContext): Int8Array {
-    const seed = s[which].P0!;
-    const x1 = s[which].P1!;
-    if (seed.length !== 16 || x1.length !== params.d) return new Int8Array(params.d).fill(127);
-    return reconstructBytes(expandSeedShare(seed, ctx, params.d), x1);
-  }
+  // ---- the rendezvous: both parties deposit, the second computes; a refusal breaks the session for the peer
 
-  /** Both parties deposit their opened share; the second one computes. */
-  async function rendezvous(session: string, party: PartyName, share: Uint8Array, up: Uint8Array | undefined, compute: (s: Slot) => { valid: Bit; match: Bit }) {
+  function slotOf(session: string): Slot {
     let s = slots.get(session);
     if (!s) {
-      s = { shares: {}, upgrade: {}, waiters: [] };
-      slots.set(session, s);
-    }
-    s.shares[party] = share;
-    if (up) s.upgrade[party] = up;
-    if (s.shares.P0 && s.shares.P1) {
-      const r = compute(s);
-      const r0 = { valid: randomInt(2) as Bit, match: randomInt(2) as Bit };
-      s.result = { ...r, r0 };
-      for (const w of s.waiters) w();
-    } else {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(fail("PEER_UNAVAILABLE")), 2000);
-        s!.waiters.push((e) => {
-          clearTimeout(t);
-          if (e) reject(e);
-          else resolve();
-        });
+      let settle!: Slot["settle"];
+      let refuse!: Slot["refuse"];
+      const done = new Promise<Outcome>((res, rej) => {
+        settle = res;
+        refuse = (code) => rej(fail(code, `the peer party refused the session (${code})`));
       });
+      done.catch(() => {});
+      s = { deposits: {}, done, settle, refuse, r0: { valid: randomInt(2) as Bit, match: randomInt(2) as Bit, upgradeValid: randomInt(2) as Bit } };
+      slots.set(session, s);
+      setTimeout(() => slots.delete(session), 4 * mpcTimeoutMs).unref?.();
     }
-    const { valid, match, r0 } = s.result!;
-    setTimeout(() => slots.delete(session), 1000).unref?.();
-    return party === "P0" ? r0 : { valid: (valid ^ r0.valid) as Bit, match: (match ^ r0.match) as Bit };
+    return s;
   }
 
+  function breakSession(session: string, code: PartyErrorCode): void {
+    const s = slotOf(session);
+    if (s.broken || (s.deposits.P0 && s.deposits.P1)) return;
+    s.broken = code;
+    s.refuse(code);
+  }
+
+  /** Runs `admit` (the party's own checks); a refusal there is passed to the peer, as the real party's abort frame does. */
+  async function admitted<T>(session: string, admit: () => Promise<T>): Promise<T> {
+    try {
+      return await admit();
+    } catch (e) {
+      breakSession(session, e instanceof PartyError ? e.code : "INTERNAL");
+      throw e;
+    }
+  }
+
+  async function meet(session: string, party: PartyName, deposit: Deposit, compute: (d: Record<PartyName, Deposit>) => Outcome): Promise<Outcome & { r0: Slot["r0"] }> {
+    const s = slotOf(session);
+    if (s.broken) throw fail(s.broken, `the peer party refused the session (${s.broken})`);
+    if (down.has(peerOf(party))) throw fail("PEER_UNAVAILABLE", "peer: no link");
+    s.deposits[party] = deposit;
+    if (s.deposits.P0 && s.deposits.P1) s.settle(compute(s.deposits as Record<PartyName, Deposit>));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        breakSession(session, "PEER_UNAVAILABLE");
+        reject(fail("PEER_UNAVAILABLE", "peer: no answer in time"));
+      }, mpcTimeoutMs);
+    });
+    try {
+      return { ...(await Promise.race([s.done, timeout])), r0: s.r0 };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** This party's XOR share of the outcome's bits. */
+  function shareOf(party: PartyName, out: Outcome & { r0: Slot["r0"] }, withUpgrade: boolean) {
+    const pick = (k: "valid" | "match" | "upgradeValid") => (party === "P0" ? out.r0[k] : (((out[k] ?? 0) ^ out.r0[k]) as Bit));
+    return { valid: pick("valid"), match: pick("match"), ...(withUpgrade ? { upgradeValid: pick("upgradeValid") } : {}) };
+  }
+
+  // ---- per-party state
+
+  const versionsOf = (party: PartyName, tid: string) => state[party].templates.get(tid);
+  const active = (party: PartyName, tid: string) => versionsOf(party, tid)?.versions.find((v) => v.status === "active");
+  const spent = (party: PartyName, tid: string) => {
+    const t = versionsOf(party, tid);
+    return !!t && (t.deleted || t.versions.length > 0);
+  };
+  function addPending(party: PartyName, tid: string, v: Omit<Version, "status">): void {
+    const t = versionsOf(party, tid) ?? { deleted: false, versions: [] };
+    t.versions.push({ ...v, status: "pending" });
+    state[party].templates.set(tid, t);
+  }
+  function dropPending(party: PartyName, tid: string, mv: string): void {
+    const t = versionsOf(party, tid);
+    if (t) t.versions = t.versions.filter((v) => !(v.status === "pending" && v.modelVersion === mv));
+  }
+
+  /** The enrolment's two-phase start (the real store's `prepare`). */
+  function prepare(party: PartyName, session: string, tid: string, mv: string, y: Int8Array): void {
+    const sessions = state[party].sessions;
+    const s = sessions.get(session);
+    if (s && (s.kind !== "enrol" || s.templateId !== tid || s.modelVersion !== mv || s.state === "aborted")) throw fail("INVALID_INPUT", "session id already used");
+    if (s) return;
+    if (spent(party, tid)) throw fail("TEMPLATE_EXISTS", "a template with this id exists");
+    addPending(party, tid, { modelVersion: mv, y });
+    sessions.set(session, { kind: "enrol", state: "prepared", templateId: tid, modelVersion: mv, createdAt: now() });
+  }
+
+  /** A verification's upgrade, staged until the gateway commits or aborts it (the real store's `stageUpgrade`). */
+  function stage(party: PartyName, session: string, tid: string, mv: string, y: Int8Array): void {
+    const { sessions } = state[party];
+    const current = active(party, tid);
+    if (!current) throw fail("UNKNOWN_TEMPLATE", "no active template with this id");
+    if (current.modelVersion === mv) throw fail("WRONG_MODEL_VERSION", "the template is already at this model version");
+    const t = versionsOf(party, tid)!;
+    // an older staged upgrade that was never promoted or discarded: this one supersedes it
+    for (const s of sessions.values()) if (s.templateId === tid && s.kind === "upgrade" && s.state === "prepared") s.state = "aborted";
+    t.versions = t.versions.filter((v) => v.status !== "pending" && !(v.status === "retired" && v.modelVersion === mv));
+    addPending(party, tid, { modelVersion: mv, y });
+    sessions.set(session, { kind: "upgrade", state: "prepared", templateId: tid, modelVersion: mv, createdAt: now() });
+  }
+
+  // ---- the Party API
+
   function client(party: PartyName): PartyClient {
+    const peer = peerOf(party);
+    const mine = state[party];
     return {
       async enrol(req) {
-        gate(party, "enrol", req.templateId);
-        await checkAuth(party, req.authorisation, ["enrol"], req.templateId, req.session, shareDigest(fromBase64url(req.sealedShare)));
-        if (templates.has(req.templateId) && templates.get(req.templateId)!.status === "active") throw fail("TEMPLATE_EXISTS");
-        const share = await openShare(party, req.sealedShare, req.context, req.session);
-        const r = await rendezvous(req.session, party, share, undefined, (s) => {
-          const y = toVector(s, "shares", req.context);
-          const { valid } = validatePlain(params, y);
-          if (valid) templates.set(req.templateId, { status: "pending", modelVersion: req.modelVersion, y });
-          sessions.set(req.session, { kind: "enrol", templateId: req.templateId, modelVersion: req.modelVersion });
-          return { valid, match: 0 };
+        gate(party, "enrol", String(req?.templateId));
+        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"]);
+        const session = str(b.session, "session", ID.session, "a session id");
+        const { templateId, modelVersion, share } = await admitted(session, async () => {
+          const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
+          const auth = await authorised(party, b.authorisation, { ops: ["enrol"], session, templateId, modelVersion, digest: shareDigest(sealed) });
+          const share = await openShare(party, sealed, ctx);
+          if (spent(party, templateId)) throw fail("TEMPLATE_EXISTS", "template id already used");
+          auth.consume();
+          return { templateId, modelVersion, share };
         });
-        return { session: req.session, resultShare: { valid: r.valid } };
+        const out = await meet(session, party, { share }, (d) => {
+          const y = reconstructBytes(d.P0.share, d.P1.share);
+          return { valid: validatePlain(params, y).valid, match: 0, y };
+        });
+        prepare(party, session, templateId, modelVersion, out.y!);
+        return { session, resultShare: { valid: shareOf(party, out, false).valid } };
       },
-      async commit(req) {
-        gate(party, "commit", req.templateId);
-        const s = sessions.get(req.session);
-        await checkAuth(party, req.authorisation, s?.kind === "upgrade" ? ["upgrade"] : ["commit"], req.templateId, req.session, undefined);
-        if (s?.kind === "upgrade") {
-          const up = pendingUpgrades.get(req.templateId);
-          if (up) templates.set(req.templateId, { status: "active", modelVersion: up.modelVersion, y: up.y });
-          if (party === "P1") pendingUpgrades.delete(req.templateId);
-        } else {
-          const t = templates.get(req.templateId);
-          if (!t) throw fail("UNKNOWN_TEMPLATE");
-          t.status = "active";
-        }
-        return { templateId: req.templateId, status: "active" };
-      },
-      async abort(req) {
-        gate(party, "abort", req.templateId);
-        await checkAuth(party, req.authorisation, ["abort"], req.templateId, req.session, undefined);
-        const s = sessions.get(req.session);
-        if (s?.kind === "upgrade") pendingUpgrades.delete(req.templateId);
-        else if (templates.get(req.templateId)?.status === "pending") templates.delete(req.templateId);
-        return { templateId: req.templateId, status: "aborted" };
-      },
+
       async verify(req) {
-        gate(party, "verify", req.templateId);
-        const digest = req.upgrade ? shareDigest(fromBase64url(req.sealedShare), fromBase64url(req.upgrade.sealedShare)) : shareDigest(fromBase64url(req.sealedShare));
-        await checkAuth(party, req.authorisation, ["verify"], req.templateId, req.session, digest);
-        const t = templates.get(req.templateId);
-        if (!t || t.status !== "active") throw fail("UNKNOWN_TEMPLATE");
-        if (t.modelVersion !== req.modelVersion) throw fail("WRONG_MODEL_VERSION");
-        const share = await openShare(party, req.sealedShare, req.context, req.session);
-        const up = req.upgrade ? await openShare(party, req.upgrade.sealedShare, req.upgrade.context, req.session) : undefined;
-        const r = await rendezvous(req.session, party, share, up, (s) => {
-          const x = toVector(s, "shares", req.context);
-          const res = verifyPlain(params, x, t.y);
-          if (req.upgrade) {
-            const u = toVector(s, "upgrade", req.upgrade.context);
-            if (validatePlain(params, u).valid) {
-              pendingUpgrades.set(req.templateId, { modelVersion: req.upgrade.modelVersion, y: u });
-              sessions.set(req.session, { kind: "upgrade", templateId: req.templateId, modelVersion: req.upgrade.modelVersion });
-            }
-          }
-          return { valid: res.valid, match: res.match };
+        gate(party, "verify", String(req?.templateId));
+        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"], ["upgrade"]);
+        const session = str(b.session, "session", ID.session, "a session id");
+        const { templateId, up, deposit } = await admitted(session, async () => {
+          const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
+          const up = b.upgrade === undefined ? undefined : upgradeRequest(b.upgrade, templateId, modelVersion);
+          const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
+          const auth = await authorised(party, b.authorisation, { ops: ["verify"], session, templateId, modelVersion, digest });
+          const share = await openShare(party, sealed, ctx);
+          const upShare = up ? await openShare(party, up.sealed, up.ctx) : undefined;
+          auth.unused();
+          const t = active(party, templateId);
+          if (!t) throw fail("UNKNOWN_TEMPLATE", "no active template with this id");
+          if (t.modelVersion !== modelVersion) throw fail("WRONG_MODEL_VERSION", "the active template is under another model version");
+          auth.consume();
+          return { templateId, up, deposit: { share, upgrade: upShare, template: t.y } };
         });
-        return { session: req.session, resultShare: r };
+        const out = await meet(session, party, deposit, (d) => {
+          const res = verifyPlain(params, reconstructBytes(d.P0.share, d.P1.share), d.P0.template!);
+          if (!d.P0.upgrade || !d.P1.upgrade) return { valid: res.valid, match: res.match };
+          const upgradeY = reconstructBytes(d.P0.upgrade, d.P1.upgrade);
+          return { valid: res.valid, match: res.match, upgradeValid: validatePlain(params, upgradeY).valid, upgradeY };
+        });
+        // staged whatever it is: the party holds only shares of valid, match and upgradeValid
+        if (up) stage(party, session, templateId, up.modelVersion, out.upgradeY!);
+        return { session, resultShare: shareOf(party, out, !!up) };
       },
+
+      async commit(req) {
+        gate(party, "commit", String(req?.templateId));
+        const b = object(req, "body", ["session", "templateId", "authorisation"]);
+        const session = str(b.session, "session", ID.session, "a session id");
+        const templateId = str(b.templateId, "templateId", ID.template, "a template id");
+        const auth = await authorised(party, b.authorisation, { ops: ["commit", "upgrade"], session, templateId });
+        const s = mine.sessions.get(session);
+        if (!s) throw fail("SESSION_UNKNOWN", "no prepared session with this id");
+        if (s.templateId !== templateId) throw fail("AUTH_INVALID", "session is for another template");
+        if ((s.kind === "enrol") !== (auth.p.op === "commit")) throw fail("AUTH_INVALID", `session is an ${s.kind}; authorisation is for ${auth.p.op}`);
+        if (auth.p.modelVersion !== "" && auth.p.modelVersion !== s.modelVersion) throw fail("AUTH_INVALID", "authorisation is for another model version");
+        if (s.state === "prepared" && now() - s.createdAt > commitWindowMs) throw fail("SESSION_UNKNOWN", "the commit window of this session has passed");
+        if (s.state === "aborted") throw fail("SESSION_UNKNOWN", "session was aborted");
+        auth.consume();
+        if (s.state === "prepared") {
+          const t = versionsOf(party, templateId);
+          const pending = t?.versions.find((v) => v.status === "pending" && v.modelVersion === s.modelVersion);
+          if (!t || !pending) throw fail("INVALID_INPUT", "the prepared template version is gone");
+          for (const v of t.versions) if (v.status === "active" && v.modelVersion !== s.modelVersion) v.status = "retired";
+          pending.status = "active";
+          s.state = "committed";
+        }
+        return { templateId, status: "active" };
+      },
+
+      async abort(req) {
+        gate(party, "abort", String(req?.templateId));
+        const b = object(req, "body", ["session", "templateId", "authorisation"]);
+        const session = str(b.session, "session", ID.session, "a session id");
+        const templateId = str(b.templateId, "templateId", ID.template, "a template id");
+        const auth = await authorised(party, b.authorisation, { ops: ["abort"], session, templateId });
+        const s = mine.sessions.get(session);
+        if (s && s.templateId !== templateId) throw fail("AUTH_INVALID", "session is for another template");
+        if (s && s.state === "committed") throw fail("TEMPLATE_EXISTS", "session already committed: delete the template instead");
+        auth.consume();
+        // presumed abort: remembered, so an enrolment for this session that arrives late is refused
+        if (!s) mine.sessions.set(session, { kind: "enrol", state: "aborted", templateId, modelVersion: "", createdAt: now() });
+        else if (s.state === "prepared") {
+          dropPending(party, templateId, s.modelVersion);
+          s.state = "aborted";
+        }
+        return { templateId, status: "aborted" };
+      },
+
       async delete(req) {
-        gate(party, "delete", req.templateId);
-        await checkAuth(party, req.authorisation, ["delete"], req.templateId, undefined, "");
-        const existed = templates.has(req.templateId);
-        if (party === "P1") templates.delete(req.templateId);
-        return { templateId: req.templateId, deleted: true, existed };
+        gate(party, "delete", String(req?.templateId));
+        const b = object(req, "body", ["templateId", "authorisation"]);
+        const templateId = str(b.templateId, "templateId", ID.template, "a template id");
+        const auth = await authorised(party, b.authorisation, { ops: ["delete"], templateId });
+        auth.consume();
+        const t = versionsOf(party, templateId);
+        const existed = !!t && !t.deleted && t.versions.length > 0;
+        if (!t?.deleted) {
+          for (const s of mine.sessions.values()) if (s.templateId === templateId && s.state === "prepared") s.state = "aborted";
+          mine.templates.set(templateId, { deleted: true, versions: [] });
+        }
+        return { templateId, deleted: true, existed };
       },
+
       async health() {
-        if (down.has(party)) throw fail("UNREACHABLE");
-        const peer: PartyName = party === "P0" ? "P1" : "P0";
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return { role: party === "P0" ? "p0" : "p1", peer: down.has(peer) ? "down" : "up", helper: "up", pool: { level: 1000, target: 1000 } };
       },
       async metrics() {
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return "";
       },
       close() {},
     };
   }
 
-  return { clients: { P0: client("P0"), P1: client("P1") }, down, calls, templates, pendingUpgrades };
+  return {
+    clients: { P0: client("P0"), P1: client("P1") },
+    down,
+    calls,
+    get templates() {
+      const out = new Map<string, FakeTemplate>();
+      for (const party of ["P0", "P1"] as const) {
+        for (const [tid, t] of state[party].templates) {
+          const held = t.versions.filter((v) => v.status !== "retired");
+          if (held.length === 0) continue;
+          const e = out.get(tid) ?? { at: [], versions: [] };
+          e.at.push(party);
+          e.versions.push(...t.versions.map((v) => ({ party, modelVersion: v.modelVersion, status: v.status })));
+          out.set(tid, e);
+        }
+      }
+      return out;
+    },
+  };
+}
+
+function newState(): PartyState {
+  return { templates: new Map(), sessions: new Map(), nonces: new Set() };
 }

@@ -19,8 +19,8 @@ import { openDb, type Db } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { buildFaceRequest, buildSignedPersonRequest } from "@privface/device";
 import { createLogger } from "@privface/config";
-import { auditSink, createGateway, type Gateway, type GatewayOptions } from "../src/index.ts";
-import { createFakeParties, type FakeParties } from "@privface/devstack";
+import { auditSink, createGateway, type Gateway, type GatewayOptions, type GatewayService } from "../src/index.ts";
+import { createFakeParties, type FakeParties, type ScenarioGateway } from "@privface/devstack";
 import { LogCapture } from "./_logscan.ts";
 import type { ChallengeResponse } from "../src/schemas.ts";
 
@@ -87,6 +87,27 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}): 
     admin: (method, url, body, role = "admin", reason) =>
       inject(method, url, body, { authorization: `Bearer ${TOKENS[role]}`, ...(reason ? { "x-privface-reason": reason } : {}) }),
     close: () => gw.close(),
+  };
+}
+
+/**
+ * Makes a running gateway deploy another model version, as a restart with another
+ * PRIVFACE_GATEWAY_MODEL_VERSION would (R5), without the restart: tests of the model upgrade only.
+ * It reaches into the service's settings, and fails loudly if that stops working.
+ */
+export function deployModel(service: GatewayService, version: string): void {
+  (service as unknown as { c: { o: { modelVersion: string } } }).c.o.modelVersion = version;
+  if (service.modelVersion !== version) throw new Error("deployModel: the service's settings moved; update this test seam");
+}
+
+/** The fixture's gateway as the scenario catalogue drives it (@privface/devstack `runScenario`). */
+export function scenarioGateway(f: Fixture): ScenarioGateway {
+  return {
+    call: (method, path, body) => f.inject(method, path, body),
+    admin: (method, path, body) => f.admin(method, path, body, "admin"),
+    operator: (path, reason) => f.admin("GET", path, undefined, "operator", reason),
+    modelVersion: () => f.gw.service.modelVersion,
+    deployModel: (version) => deployModel(f.gw.service, version),
   };
 }
 

@@ -240,7 +240,9 @@ describe("security: refused with its own code, nothing stored", () => {
 
 describe("rate limits (R24)", () => {
   test("per person, device and merchant, with the scope named", async () => {
-    const f = await setup("limits", { limits: { perPersonPerMinute: 2, perDevicePerMinute: 3, perMerchantPerMinute: 100 } });
+    // a still clock: the windows are fixed minutes, and a minute turning mid-test would refill them
+    const t = Date.now();
+    const f = await setup("limits", { limits: { perPersonPerMinute: 2, perDevicePerMinute: 3, perMerchantPerMinute: 100 }, now: () => t });
     try {
       const w = await registerWorld(f, ["alice", "bob"]);
       const a = w.persons.alice.personId;

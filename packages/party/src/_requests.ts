@@ -4,10 +4,9 @@
  * a share's context with the body. Every failure is a `PartyError` INVALID_INPUT naming the field.
  * The authorisation is passed through as received: the service verifies it.
  */
-import { bad, bytes, ID, object, PartyError, shareContext, str, unpackItems, type Json } from "@privface/contracts";
-import type { DeleteInput, EnrolInput, SealedShare, SessionInput, VerifyInput } from "./service.ts";
+import { bad, ID, object, PartyError, shareRequest, str, unpackItems, upgradeRequest, type Json } from "@privface/contracts";
+import type { DeleteInput, EnrolInput, SessionInput, VerifyInput } from "./service.ts";
 
-const MAX_SEALED = 16 << 10;
 const SHARE_FIELDS = ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"];
 
 /**
@@ -20,26 +19,17 @@ export function mpcRequest(body: unknown, kind: "enrol" | "verify"): { b: Json; 
   return { b, session };
 }
 
-/** The fields enrol and verify share: template, model version, sealed share and its context (which must name the same template and model). */
+/** The fields enrol and verify share (the contracts' `shareRequest`, which the fake parties use too). */
 export function enrolInput(b: Json, session: string): EnrolInput {
-  const templateId = str(b.templateId, "templateId", ID.template, "a pseudonymous template id");
-  const modelVersion = str(b.modelVersion, "modelVersion", ID.modelVersion, "a model version [A-Za-z0-9._:+@-]+");
-  const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED);
-  const context = shareContext(b.context, "context");
-  if (context.templateId !== templateId || context.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
-  return { session, templateId, modelVersion, share: { sealed, context }, authorisation: b.authorisation };
+  const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
+  return { session, templateId, modelVersion, share: { sealed, context: ctx }, authorisation: b.authorisation };
 }
 
 export function verifyInput(b: Json, session: string): VerifyInput {
   const input: VerifyInput = enrolInput(b, session);
   if (b.upgrade === undefined) return input;
-  const u = object(b.upgrade, "upgrade", ["modelVersion", "sealedShare", "context"]);
-  const modelVersion = str(u.modelVersion, "upgrade.modelVersion", ID.modelVersion, "a model version");
-  const context = shareContext(u.context, "upgrade.context");
-  if (context.templateId !== input.templateId || context.modelVersion !== modelVersion) bad("upgrade.context", "the template id and the new model version");
-  if (modelVersion === input.modelVersion) bad("upgrade.modelVersion", "a version other than the current one");
-  const share: SealedShare = { sealed: bytes(u.sealedShare, "upgrade.sealedShare", MAX_SEALED), context };
-  return { ...input, upgrade: { modelVersion, share } };
+  const u = upgradeRequest(b.upgrade, input.templateId, input.modelVersion);
+  return { ...input, upgrade: { modelVersion: u.modelVersion, share: { sealed: u.sealed, context: u.ctx } } };
 }
 
 export function sessionInput(body: unknown): SessionInput {

@@ -1,0 +1,179 @@
+/**
+ * The real compute parties in one process: both @privface/party apps over SQLite in memory, the
+ * in-memory transport between them, a local dealer standing in for the helper (it deals enrolment
+ * bundles on demand and fills the verification pool with `fill`), an in-memory audit sink. The
+ * parties' own tests call the apps directly (`call`, `both`); `clients` reach them as the gateway
+ * does (`PartyClient`, role "gateway", bodies through JSON as on the wire, errors as `PartyError`),
+ * which is how the Party-API contract suite holds them and the fake parties to one behaviour.
+ *
+ * `setDown(party, true)` takes a party off the network: its client answers UNREACHABLE (no answer
+ * came) and its peer loses the MPC link, as when the process is gone.
+ */
+import { randomBytes } from "node:crypto";
+import { isPartyErrorCode, modelParams, PARTIES, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { generateSealKeyPair, generateSigningKeyPair, type KeyPair } from "@privface/crypto";
+import { closeDb, openDb, type Db } from "@privface/db";
+import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
+import { createPartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
+import { createMemoryNetwork, type App, type MemoryNetwork } from "@privface/transport";
+import type { SimKeys } from "./gateway-sim.ts";
+
+type CallerRole = "gateway" | "helper" | "p0" | "p1";
+
+export interface InProcParties {
+  params: Params;
+  seeds: Record<PartyName, Uint8Array>;
+  /** the gateway's signing key and both parties' sealing public keys */
+  keys: SimKeys;
+  /** both parties' sealing key pairs */
+  sealKeys: Record<PartyName, KeyPair>;
+  net: MemoryNetwork;
+  stores: Record<PartyName, PartyStore>;
+  /** each party's route table (what its server serves) */
+  apps: Record<PartyName, App>;
+  /** each party's service (the same party, without HTTP) */
+  services: Record<PartyName, PartyService>;
+  audit: Record<PartyName, PartyAuditEntry[]>;
+  /** When true for a party, its audit appends fail (disk full). */
+  failAudit: Record<PartyName, boolean>;
+  /** When true, the stand-in helper deals no enrolment bundles. */
+  helperDown: { value: boolean };
+  /** Added to both parties' clock (ms). */
+  clock: { offset: number };
+  /** The parties as the gateway reaches them. */
+  clients: Record<PartyName, PartyClient>;
+  /** Takes a party off the network (true) or brings it back (false). */
+  setDown(party: PartyName, down: boolean): void;
+  /** Deals `n` verification bundles into both pools. */
+  fill(n: number): Promise<void>;
+  call(party: PartyName, path: string, body?: unknown, role?: CallerRole): Promise<{ status: number; body: any }>;
+  both(path: string, bodies: Record<PartyName, unknown>): Promise<Record<PartyName, { status: number; body: any }>>;
+  close(): Promise<void>;
+}
+
+export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number } = {}): Promise<InProcParties> {
+  const params = modelParams();
+  const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
+  const gateway = await generateSigningKeyPair("INTL");
+  const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
+  const net = createMemoryNetwork({ receiveTimeoutMs: mpcTimeoutMs });
+  const clock = { offset: 0 };
+  const now = () => Date.now() + clock.offset;
+  const dbs: Db[] = [];
+  const stores = {} as Record<PartyName, PartyStore>;
+  for (const p of PARTIES) {
+    const db = await openDb("sqlite::memory:");
+    dbs.push(db);
+    stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now });
+  }
+  const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
+  const failAudit = { P0: false, P1: false };
+  const helperDown = { value: false };
+  const apps = {} as Record<PartyName, App>;
+  const services = {} as Record<PartyName, PartyService>;
+  for (const p of PARTIES) {
+    const sink: PartyAuditSink = {
+      async append(r) {
+        if (failAudit[p]) throw new Error("disk full");
+        audit[p].push(r);
+      },
+    };
+    const metrics = createPartyMetrics(p, { poolLevel: () => stores[p].poolLevel(), peerUp: () => true, helperUp: () => true });
+    services[p] = createPartyService({
+      party: p,
+      params,
+      sealKey: sealKeys[p],
+      poolSeed: seeds[p],
+      gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
+      store: stores[p],
+      audit: sink,
+      transport: net.endpoint(serverRoleOf(p)),
+      metrics,
+      enrolBundle:
+        p === "P0"
+          ? async () => {
+              if (helperDown.value) throw new Error("helper down");
+              const d = deal(params, newItemId(), seeds, { kind: "enrol" });
+              await stores.P1.addItems([{ id: d.id, bytes: encodeBundle(d.P1) }]);
+              return encodeBundle(d.P0);
+            }
+          : undefined,
+      helperUp: () => true,
+      poolTarget: opts.poolTarget ?? 100,
+      commitWindowMs: opts.commitWindowMs ?? 60_000,
+      mpcTimeoutMs,
+      now,
+    });
+    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
+  }
+  const call = async (party: PartyName, path: string, body?: unknown, role: CallerRole = "gateway") => {
+    const r = await apps[party]({ method: body === undefined ? "GET" : "POST", path, role, body, raw: Buffer.alloc(0) });
+    return { status: r.status, body: r.body as any };
+  };
+
+  const down = new Set<PartyName>();
+  /** One Party-API call as the gateway's client makes it: JSON in and out, a failure as a PartyError. */
+  const viaApi = async (party: PartyName, route: string, body?: unknown): Promise<any> => {
+    if (down.has(party)) throw new PartyError("UNREACHABLE", `${party} is down`);
+    const [method, path] = route.split(" ");
+    const r = await apps[party]({ method, path, role: "gateway", body: body === undefined ? undefined : JSON.parse(JSON.stringify(body)), raw: Buffer.alloc(0) });
+    if (r.status >= 200 && r.status < 300) return r.body;
+    const err = (r.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    throw new PartyError(isPartyErrorCode(err?.code) ? err.code : "INTERNAL", typeof err?.message === "string" ? err.message : `HTTP ${r.status}`);
+  };
+  const client = (p: PartyName): PartyClient => ({
+    enrol: (b) => viaApi(p, PARTY_ROUTES.enrol, b),
+    commit: (b) => viaApi(p, PARTY_ROUTES.commit, b),
+    abort: (b) => viaApi(p, PARTY_ROUTES.abort, b),
+    verify: (b) => viaApi(p, PARTY_ROUTES.verify, b),
+    delete: (b) => viaApi(p, PARTY_ROUTES.delete, b),
+    health: () => viaApi(p, PARTY_ROUTES.health),
+    metrics: () => viaApi(p, PARTY_ROUTES.metrics),
+    close() {},
+  });
+
+  return {
+    params,
+    seeds,
+    keys: { gateway, P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey }, P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey } },
+    sealKeys,
+    net,
+    stores,
+    apps,
+    services,
+    audit,
+    failAudit,
+    helperDown,
+    clock,
+    clients: { P0: client("P0"), P1: client("P1") },
+    setDown(party, isDown) {
+      if (isDown) {
+        down.add(party);
+        net.disconnect(serverRoleOf(party));
+      } else {
+        down.delete(party);
+        net.reconnect(serverRoleOf(party));
+      }
+    },
+    async fill(n: number) {
+      const p0 = [];
+      const p1 = [];
+      for (let i = 0; i < n; i++) {
+        const d = deal(params, newItemId(), seeds, { kind: "verify" });
+        p0.push({ id: d.id, bytes: encodeBundle(d.P0) });
+        p1.push({ id: d.id, bytes: encodeBundle(d.P1) });
+      }
+      await stores.P1.addItems(p1);
+      await stores.P0.addItems(p0);
+    },
+    call,
+    async both(path, bodies) {
+      const [a, b] = await Promise.all([call("P0", path, bodies.P0), call("P1", path, bodies.P1)]);
+      return { P0: a, P1: b };
+    },
+    async close() {
+      for (const db of dbs) await closeDb(db);
+    },
+  };
+}

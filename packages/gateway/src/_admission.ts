@@ -1,0 +1,109 @@
+/**
+ * Admission of device requests. Every signed device operation goes through `admit()` in one fixed
+ * order, so each refusal has one code and nothing is stored or sent to a party before all checks pass:
+ *   device known / active / not locked → person known → same merchant → device signature over
+ *   canonicalJson(body without signature) → not a replay → challenge known / unused / unexpired /
+ *   bound to this device, person and purpose → purpose checks (consent, lockout, enrolment state,
+ *   model version, liveness: the `require*` checks below) → the person is not busy → the challenge
+ *   is consumed.
+ * A challenge request itself passes the first three checks (`activeDevice`, `personOf`).
+ */
+import { canonicalJson, fromBase64url, utf8, verify as verifySig } from "@privface/crypto";
+import type { Challenge } from "./_challenges.ts";
+import type { GatewayContext } from "./_context.ts";
+import { sha256b64u } from "./_crypto.ts";
+import type { ConsentState, DeviceRow, PersonRow } from "./_store.ts";
+import { ApiError } from "./errors.ts";
+import type { FaceRequest, Purpose } from "./schemas.ts";
+
+export type SignedDeviceBody = { deviceId: string; personId: string; challenge: string; signature: string };
+
+export class Admission {
+  /** Persons with a device operation in flight: `admit` adds one, the flow removes it in `finally` (`release`). */
+  private readonly busy = new Set<string>();
+  private readonly devicePub = new Map<string, { suite: "INTL" | "GM"; publicKey: Uint8Array; kind: "sign" }>();
+
+  constructor(private readonly c: GatewayContext) {}
+
+  async activeDevice(deviceId: string): Promise<DeviceRow> {
+    const device = await this.c.store.getDevice(deviceId);
+    if (!device) throw new ApiError("DEVICE_UNKNOWN");
+    if (device.status !== "active") throw new ApiError("DEVICE_REVOKED");
+    if (device.locked_at !== null) throw new ApiError("DEVICE_LOCKED");
+    return device;
+  }
+
+  /** The person (of the device's merchant) and their consent state, read together. */
+  async personOf(device: DeviceRow, personId: string): Promise<{ person: PersonRow; consent: ConsentState }> {
+    const r = await this.c.store.getPersonWithConsent(personId);
+    if (!r) throw new ApiError("PERSON_UNKNOWN");
+    if (r.person.merchant_id !== device.merchant_id) throw new ApiError("DEVICE_MERCHANT_MISMATCH");
+    return r;
+  }
+
+  /**
+   * The common admission path of every signed device request (see the module comment for the
+   * order). On success the challenge is consumed, the request digest remembered, and the person
+   * marked busy (the caller calls `release` in `finally`).
+   */
+  async admit<B extends SignedDeviceBody>(
+    body: B,
+    purpose: Purpose,
+    checks: (person: PersonRow, ch: Challenge, consent: ConsentState) => Promise<void> | void,
+  ): Promise<{ device: DeviceRow; person: PersonRow; ch: Challenge }> {
+    const device = await this.activeDevice(body.deviceId);
+    const { person, consent } = await this.personOf(device, body.personId);
+    const { signature, ...unsigned } = body;
+    const message = canonicalJson(unsigned);
+    let sig: Uint8Array;
+    try {
+      sig = fromBase64url(signature);
+    } catch {
+      throw new ApiError("SIGNATURE_INVALID");
+    }
+    if (!(await verifySig(this.devicePublicKey(device), utf8(message), sig))) throw new ApiError("SIGNATURE_INVALID");
+    const digest = sha256b64u(message);
+    const { challenges } = this.c;
+    if (challenges.isReplay(digest)) throw new ApiError("REPLAYED_REQUEST");
+    const now = this.c.now();
+    const ch = challenges.check(body.challenge, device.id, person.id, purpose, now);
+    await checks(person, ch, consent);
+    if (this.busy.has(person.id)) throw new ApiError("PERSON_BUSY");
+    if (!challenges.consume(ch)) throw new ApiError("CHALLENGE_USED");
+    challenges.remember(digest, now);
+    this.busy.add(person.id);
+    return { device, person, ch };
+  }
+
+  /** Ends the operation `admit` began for this person. */
+  release(personId: string): void {
+    this.busy.delete(personId);
+  }
+
+  /** Drops a device's cached public key (on revocation). */
+  forgetDevice(deviceId: string): void {
+    this.devicePub.delete(deviceId);
+  }
+
+  private devicePublicKey(device: DeviceRow) {
+    let k = this.devicePub.get(device.id);
+    if (!k) {
+      k = { suite: device.suite, publicKey: fromBase64url(device.public_key), kind: "sign" };
+      this.devicePub.set(device.id, k);
+    }
+    return k;
+  }
+
+  requireConsent(consent: ConsentState): void {
+    if (consent === "none") throw new ApiError("CONSENT_REQUIRED");
+    if (consent === "withdrawn") throw new ApiError("CONSENT_WITHDRAWN");
+  }
+
+  requireUnlocked(person: PersonRow): void {
+    if (person.locked_at !== null) throw new ApiError("PERSON_LOCKED");
+  }
+
+  requireLiveness(body: FaceRequest): void {
+    if (body.liveness.score < this.c.o.livenessThreshold) throw new ApiError("LIVENESS_FAILED");
+  }
+}

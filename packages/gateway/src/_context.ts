@@ -1,0 +1,160 @@
+/**
+ * What the gateway's service modules share (service.ts assembles them): the settings (the options
+ * with their defaults), the store, the in-memory challenge, replay and rate-limit state, the identity
+ * keys, the audit sink, the log and the clock, plus the three records every module writes: a
+ * decision, a re-check (degraded mode, R35) and an operator query (R26).
+ */
+import type { Log } from "@privface/config";
+import type { DataKey, Signer } from "@privface/crypto";
+import { MODEL, PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
+import type { Db } from "@privface/db";
+import { ChallengeStore } from "./_challenges.ts";
+import { randomId } from "./_crypto.ts";
+import { makeIdentityKeys, type IdentityKeys } from "./_identity.ts";
+import { RateLimiter, type RateLimits } from "./_limits.ts";
+import { Store, type DeviceRow, type PersonRow } from "./_store.ts";
+
+/** A party's sealing public key, handed to devices with each challenge. */
+export interface PartyKey {
+  suite: "INTL" | "GM";
+  /** base64url */
+  publicKey: string;
+}
+
+export type OperatorRole = "admin" | "operator" | "auditor";
+export interface Operator {
+  id: string;
+  role: OperatorRole;
+}
+
+/**
+ * One record of the gateway's audit trail (no personal data: ids are opaque, never names or numbers;
+ * an operator's free-text reason is kept in the gateway database's `operator_queries`, not here).
+ */
+export interface AuditEvent {
+  /** "device:<id>", "operator:<id>", "system" */
+  actor: string;
+  /** e.g. "enrol", "verify", "verify.upgrade", "person.view" */
+  action: string;
+  /** the person, device, merchant or notice acted on */
+  subject?: string;
+  templateId?: string;
+  requestId?: string;
+  /** "ok", "accept", "reject", "error" */
+  outcome: string;
+  /** reason code, e.g. "MATCH", "MPC_UNAVAILABLE" */
+  code?: string;
+}
+export interface AuditSink {
+  append(event: AuditEvent): Promise<void> | void;
+}
+
+/** The part of the servers' pino logger the service calls (@privface/config). */
+export type { Log };
+
+export interface ServiceOptions {
+  db: Db;
+  parties: Record<PartyName, PartyClient>;
+  /** Sealing public keys handed to devices with each challenge. */
+  partyKeys: Record<PartyName, PartyKey>;
+  /** The gateway signing key for party authorisations. */
+  signer: Signer;
+  /** Data keys for identity attributes at rest; the first encrypts. */
+  dataKeys: readonly DataKey[];
+  /** The model version new enrolments use (and verifications upgrade to, R5). */
+  modelVersion: string;
+  audit?: AuditSink;
+  log?: Log;
+  challengeTtlMs?: number;
+  authorisationTtlMs?: number;
+  limits?: Partial<RateLimits>;
+  /** Consecutive failed verifications after which a person is locked (default 5). */
+  personLockAfter?: number;
+  /** Consecutive failed verifications from one device after which it is locked (default 20). */
+  deviceLockAfter?: number;
+  /** How recent a successful verification must be for a deregistration (default 5 min, R14). */
+  reverifyWindowMs?: number;
+  /** Minimum device-reported liveness score (default: the model's, R22). */
+  livenessThreshold?: number;
+  /** Sensitive records an operator may view per day (default 100, R26). */
+  operatorDailyQuota?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_LIMITS: RateLimits = { perPersonPerMinute: 30, perDevicePerMinute: 300, perMerchantPerMinute: 3000 };
+
+/** The options with every default filled in. */
+export type Settings = Required<Omit<ServiceOptions, "audit" | "log" | "limits" | "now">> & { limits: RateLimits };
+
+export interface GatewayContext {
+  readonly o: Settings;
+  readonly store: Store;
+  readonly challenges: ChallengeStore;
+  readonly limiter: RateLimiter;
+  readonly identity: IdentityKeys;
+  readonly audit: AuditSink | undefined;
+  readonly log: Log | undefined;
+  readonly now: () => number;
+}
+
+export function createContext(options: ServiceOptions): GatewayContext {
+  if (!options.modelVersion) throw new TypeError("GatewayService: modelVersion is required");
+  for (const p of PARTIES) if (!options.parties?.[p]) throw new TypeError(`GatewayService: parties.${p} is required`);
+  const o = {
+    challengeTtlMs: 60_000,
+    authorisationTtlMs: 30_000,
+    personLockAfter: 5,
+    deviceLockAfter: 20,
+    reverifyWindowMs: 5 * 60_000,
+    livenessThreshold: MODEL.livenessThreshold,
+    operatorDailyQuota: 100,
+    ...options,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+  } as Settings;
+  return {
+    o,
+    store: new Store(options.db),
+    challenges: new ChallengeStore(o.challengeTtlMs),
+    limiter: new RateLimiter(o.limits),
+    identity: makeIdentityKeys(options.dataKeys),
+    audit: options.audit,
+    log: options.log,
+    now: options.now ?? Date.now,
+  };
+}
+
+/** One decision of a device operation: the history row, then its audit record and a log line. */
+export async function recordDecision(
+  c: GatewayContext,
+  d: { requestId: string; person: PersonRow; device: DeviceRow; op: string; decision: string; reason: string; modelVersion: string; t0: number },
+  /** writes already issued that belong with this decision: awaited with it, before the audit record */
+  writes: Promise<void>[] = [],
+): Promise<void> {
+  const us = Math.round((performance.now() - d.t0) * 1000);
+  const stored = c.store.insertDecision({
+    id: d.requestId,
+    person_id: d.person.id,
+    merchant_id: d.person.merchant_id,
+    device_id: d.device.id,
+    op: d.op,
+    decision: d.decision,
+    reason: d.reason,
+    model_version: d.modelVersion,
+    at: c.now(),
+    us,
+  });
+  await Promise.all([stored, ...writes]);
+  await c.audit?.append({ actor: `device:${d.device.id}`, action: d.op, subject: d.person.id, outcome: d.decision, code: d.reason, requestId: d.requestId });
+  c.log?.info({ event: "decision", op: d.op, requestId: d.requestId, decision: d.decision, reason: d.reason, ms: us / 1000 }, "decision");
+}
+
+/** Something degraded mode left behind, for `runRechecks` and the operators (R35). */
+export async function recordRecheck(c: GatewayContext, op: string, personId: string, templateId: string | null, reason: string): Promise<void> {
+  await c.store.insertRecheck({ id: randomId("chk"), op, person_id: personId, template_id: templateId, reason, at: c.now(), resolved_at: null });
+}
+
+/** R26: every operator query or action on a person/device is recorded with operator and reason. */
+export async function recordOperatorQuery(c: GatewayContext, op: Operator, action: string, subject: string, reason: string): Promise<void> {
+  await c.store.insertOperatorQuery({ id: randomId("opq"), operator_id: op.id, role: op.role, action, subject, reason, at: c.now() });
+  await c.audit?.append({ actor: `operator:${op.id}`, action, subject, outcome: "ok" });
+}

@@ -1,0 +1,179 @@
+/**
+ * The registry and the operators' actions: merchants, persons (identity attributes sealed at rest,
+ * a blind index for uniqueness), devices (register, revoke, unlock), privacy notices, masked person
+ * views and decision history against a daily quota (R26: each recorded with operator and reason),
+ * and the list of open re-checks. Every action is in the audit trail.
+ */
+import { fromBase64url, utf8 } from "@privface/crypto";
+import type { Admission } from "./_admission.ts";
+import { recordOperatorQuery, type GatewayContext, type Operator } from "./_context.ts";
+import { randomId, sha256b64u } from "./_crypto.ts";
+import { blindIndex, maskIdNumber, maskName, maskPhone, openField, sealField } from "./_identity.ts";
+import type { ConsentState, DeviceRow, PersonRow } from "./_store.ts";
+import { ApiError } from "./errors.ts";
+import type { Notice, PersonCreate, PersonView } from "./schemas.ts";
+
+export class Operators {
+  constructor(
+    private readonly c: GatewayContext,
+    private readonly admission: Admission,
+  ) {}
+
+  async addMerchant(name: string, op: Operator): Promise<{ merchantId: string; name: string; createdAt: number }> {
+    const m = { id: randomId("mer"), name, created_at: this.c.now() };
+    await this.c.store.insertMerchant(m);
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "merchant.create", subject: m.id, outcome: "ok" });
+    return { merchantId: m.id, name, createdAt: m.created_at };
+  }
+
+  async addPerson(merchantId: string, p: PersonCreate, op: Operator): Promise<PersonView> {
+    const { store, identity } = this.c;
+    if (!(await store.getMerchant(merchantId))) throw new ApiError("MERCHANT_UNKNOWN");
+    const idIndex = blindIndex(identity, "id", p.idNumber);
+    if (await store.findPersonByIndex(merchantId, idIndex)) throw new ApiError("DUPLICATE");
+    const id = randomId("per");
+    const row: PersonRow = {
+      id,
+      merchant_id: merchantId,
+      role: p.role,
+      name_enc: await sealField(identity, p.name, `${id}|name`),
+      id_number_enc: await sealField(identity, p.idNumber, `${id}|id_number`),
+      phone_enc: await sealField(identity, p.phone, `${id}|phone`),
+      id_index: idIndex,
+      template_id: null,
+      model_version: null,
+      failed_count: 0,
+      locked_at: null,
+      last_verified_at: null,
+      created_at: this.c.now(),
+    };
+    await store.insertPerson(row);
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "person.create", subject: id, outcome: "ok" });
+    return personView(row, p);
+  }
+
+  async addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; label?: string }, op: Operator) {
+    if (!(await this.c.store.getMerchant(merchantId))) throw new ApiError("MERCHANT_UNKNOWN");
+    let pub: Uint8Array;
+    try {
+      pub = fromBase64url(d.publicKey);
+    } catch {
+      throw new ApiError("INVALID_INPUT", { field: "/publicKey" });
+    }
+    if (pub.length !== (d.suite === "INTL" ? 32 : 65)) throw new ApiError("INVALID_INPUT", { field: "/publicKey" });
+    if (await this.c.store.findDeviceByKey(d.publicKey)) throw new ApiError("DUPLICATE");
+    const row: DeviceRow = {
+      id: randomId("dev"),
+      merchant_id: merchantId,
+      suite: d.suite,
+      public_key: d.publicKey,
+      label: d.label ?? null,
+      status: "active",
+      failed_count: 0,
+      locked_at: null,
+      created_at: this.c.now(),
+    };
+    await this.c.store.insertDevice(row);
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.register", subject: row.id, outcome: "ok" });
+    return deviceView(row);
+  }
+
+  async revokeDevice(deviceId: string, op: Operator) {
+    if (!(await this.c.store.updateDevice(deviceId, { status: "revoked" }))) throw new ApiError("DEVICE_UNKNOWN");
+    this.admission.forgetDevice(deviceId);
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.revoke", subject: deviceId, outcome: "ok" });
+    return deviceView((await this.c.store.getDevice(deviceId))!);
+  }
+
+  async unlockPerson(personId: string, op: Operator, reason: string): Promise<{ ok: boolean }> {
+    if (!(await this.c.store.unlockPerson(personId))) throw new ApiError("PERSON_UNKNOWN");
+    await recordOperatorQuery(this.c, op, "person.unlock", personId, reason);
+    return { ok: true };
+  }
+
+  async unlockDevice(deviceId: string, op: Operator, reason: string): Promise<{ ok: boolean }> {
+    if (!(await this.c.store.updateDevice(deviceId, { failed_count: 0, locked_at: null }))) throw new ApiError("DEVICE_UNKNOWN");
+    await recordOperatorQuery(this.c, op, "device.unlock", deviceId, reason);
+    return { ok: true };
+  }
+
+  async addNotice(n: { version: string; text: string; purposes: string[] }, op: Operator): Promise<Notice> {
+    if (await this.c.store.getNotice(n.version)) throw new ApiError("DUPLICATE");
+    const hash = sha256b64u(utf8(n.text));
+    await this.c.store.insertNotice({ version: n.version, text: n.text, hash, purposes: JSON.stringify(n.purposes), created_at: this.c.now() });
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "notice.publish", subject: n.version, outcome: "ok" });
+    return { version: n.version, hash, text: n.text, purposes: n.purposes };
+  }
+
+  /** A masked person record: one sensitive record against the operator's daily quota (R26). */
+  async viewPerson(personId: string, op: Operator, reason: string): Promise<PersonView> {
+    const { store, identity } = this.c;
+    const p = await store.getPerson(personId);
+    if (!p) throw new ApiError("PERSON_UNKNOWN");
+    await this.takeQuota(op, 1);
+    await recordOperatorQuery(this.c, op, "person.view", personId, reason);
+    const plain = {
+      name: await openField(identity, p.name_enc, `${p.id}|name`),
+      idNumber: await openField(identity, p.id_number_enc, `${p.id}|id_number`),
+      phone: await openField(identity, p.phone_enc, `${p.id}|phone`),
+    };
+    return personView(p, plain, await this.consentState(p.id));
+  }
+
+  async history(personId: string, op: Operator, reason: string, limit = 100) {
+    const p = await this.c.store.getPerson(personId);
+    if (!p) throw new ApiError("PERSON_UNKNOWN");
+    const rows = await this.c.store.decisions(personId, Math.min(limit, 100));
+    await this.takeQuota(op, 1);
+    await recordOperatorQuery(this.c, op, "person.history", personId, reason);
+    return {
+      personId,
+      decisions: rows.map((r) => ({
+        requestId: r.id,
+        op: r.op,
+        decision: r.decision,
+        reason: r.reason,
+        deviceId: r.device_id,
+        modelVersion: r.model_version,
+        at: r.at,
+        ms: r.us / 1000,
+      })),
+    };
+  }
+
+  async rechecks(limit = 100) {
+    const rows = await this.c.store.openRechecks(Math.min(limit, 100));
+    return {
+      rechecks: rows.map((r) => ({ id: r.id, op: r.op, personId: r.person_id, reason: r.reason, at: r.at, ...(r.resolved_at ? { resolvedAt: r.resolved_at } : {}) })),
+    };
+  }
+
+  private async takeQuota(op: Operator, n: number): Promise<void> {
+    const day = new Date(this.c.now()).toISOString().slice(0, 10);
+    if (!(await this.c.store.takeQuota(op.id, day, n, this.c.o.operatorDailyQuota))) throw new ApiError("QUOTA_EXCEEDED");
+  }
+
+  private async consentState(personId: string): Promise<ConsentState> {
+    const c = await this.c.store.latestConsent(personId);
+    return !c ? "none" : c.withdrawn_at !== null ? "withdrawn" : "given";
+  }
+}
+
+function personView(p: PersonRow, plain: { name: string; idNumber: string; phone: string }, consent: PersonView["consent"] = "none"): PersonView {
+  return {
+    personId: p.id,
+    merchantId: p.merchant_id,
+    role: p.role,
+    name: maskName(plain.name),
+    idNumber: maskIdNumber(plain.idNumber),
+    phone: maskPhone(plain.phone),
+    enrolled: p.template_id !== null,
+    ...(p.model_version ? { modelVersion: p.model_version } : {}),
+    consent,
+    locked: p.locked_at !== null,
+  };
+}
+
+function deviceView(d: DeviceRow) {
+  return { deviceId: d.id, merchantId: d.merchant_id, suite: d.suite, status: d.status, locked: d.locked_at !== null, ...(d.label ? { label: d.label } : {}) };
+}

@@ -1,0 +1,162 @@
+/**
+ * Coordination of the two compute parties: gateway-signed, single-use authorisations (R16; the ones
+ * asked for in one event-loop turn share one signature), calls to both parties in parallel, abort,
+ * deletion at both, the mapping of a failed call to the device's answer (a refusal, or
+ * MPC_UNAVAILABLE with a re-check: never an approval, R35), the parties' health, and the re-check
+ * run that finishes what degraded mode left behind.
+ */
+import { fromBase64url } from "@privface/crypto";
+import { classifyPartyError, PARTIES, PartyError, type PartyClient, type PartyName } from "@privface/contracts";
+import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
+import { createAuthorisationSigner } from "./authorise.ts";
+import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
+import { randomToken } from "./_crypto.ts";
+import type { DeviceRow, PersonRow } from "./_store.ts";
+import { ApiError } from "./errors.ts";
+
+export type Settled<T> = { ok: true; value: Record<PartyName, T> } | { ok: false; error: unknown };
+
+export class Parties {
+  /** Authorisations asked for in one event-loop turn share one signature (decision 006). */
+  private readonly signAuthorisation: ReturnType<typeof createAuthorisationSigner>;
+
+  constructor(private readonly c: GatewayContext) {
+    this.signAuthorisation = createAuthorisationSigner(c.o.signer);
+  }
+
+  /** A gateway-signed, single-use authorisation for one party and one operation (R16); signed in a batch with those of the same turn. */
+  async authorise(
+    op: AuthPayload["op"],
+    party: PartyName,
+    session: string,
+    templateId: string,
+    modelVersion: string,
+    sealedShare: string | undefined,
+    upgradeShare?: string,
+  ) {
+    const digest =
+      sealedShare === undefined ? "" : shareDigest(fromBase64url(sealedShare), ...(upgradeShare === undefined ? [] : [fromBase64url(upgradeShare)]));
+    const payload: AuthPayload = {
+      v: 1,
+      op,
+      party,
+      session,
+      templateId,
+      modelVersion,
+      digest,
+      expires: this.c.now() + this.c.o.authorisationTtlMs,
+      nonce: randomToken(12),
+    };
+    return this.signAuthorisation(payload);
+  }
+
+  /** Calls both parties in parallel; ok only if both answered. */
+  async all<T>(fn: (p: PartyName, client: PartyClient) => Promise<T>): Promise<Settled<T>> {
+    const settled = await Promise.allSettled(PARTIES.map((p) => fn(p, this.c.o.parties[p])));
+    const failed = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed.length > 0) {
+      // A party's refusal of the request explains its peer's failure (the peer's session broke off).
+      const refusal = failed.find((f) => classifyPartyError(f.reason).kind === "refused");
+      return { ok: false, error: (refusal ?? failed[0]).reason };
+    }
+    const [a, b] = settled as PromiseFulfilledResult<T>[];
+    return { ok: true, value: { P0: a.value, P1: b.value } };
+  }
+
+  async abortAll(session: string, templateId: string, modelVersion: string): Promise<void> {
+    const r = await this.all(async (p, client) =>
+      client.abort({ session, templateId, authorisation: await this.authorise("abort", p, session, templateId, modelVersion, undefined) }),
+    );
+    if (!r.ok) this.c.log?.warn({ event: "abort-failed", code: classifyPartyError(r.error).code }, "abort at a party failed");
+  }
+
+  /** Deletes a template at both parties (a fresh session id names the deletion). */
+  delete(templateId: string, modelVersion: string): Promise<Settled<unknown>> {
+    return this.all(async (p, client) =>
+      client.delete({ templateId, authorisation: await this.authorise("delete", p, randomToken(16), templateId, modelVersion, undefined) }),
+    );
+  }
+
+  /** Deletes the person's template at both parties; on failure records a re-check (R35). */
+  async deleteTemplate(person: PersonRow, why: string): Promise<"deleted" | "pending"> {
+    const templateId = person.template_id!;
+    const del = await this.delete(templateId, person.model_version ?? "");
+    await this.c.store.setTemplate(person.id, null, null);
+    if (del.ok) return "deleted";
+    await recordRecheck(this.c, "delete", person.id, templateId, `${why}: ${classifyPartyError(del.error).code}`);
+    return "pending";
+  }
+
+  /**
+   * A party call failed. Unavailability → record a re-check and answer MPC_UNAVAILABLE (never an
+   * approval, R35); a party's refusal of the share → SHARE_REJECTED or MODEL_VERSION_MISMATCH.
+   */
+  async failure(
+    error: unknown,
+    f: { op: string; requestId: string; person: PersonRow; device: DeviceRow; templateId: string; modelVersion: string; t0: number },
+  ): Promise<never> {
+    const { kind, code } = classifyPartyError(error);
+    this.c.log?.warn({ event: "party-error", op: f.op, requestId: f.requestId, kind, code }, "party call failed");
+    const decision = { requestId: f.requestId, person: f.person, device: f.device, op: f.op, modelVersion: f.modelVersion, t0: f.t0 };
+    if (kind === "refused" && code !== "UNKNOWN_TEMPLATE") {
+      const reason = code === "WRONG_MODEL_VERSION" ? "MODEL_VERSION_MISMATCH" : "SHARE_REJECTED";
+      await recordDecision(this.c, { ...decision, decision: "reject", reason });
+      throw new ApiError(reason);
+    }
+    await recordRecheck(this.c, f.op, f.person.id, f.templateId, `${kind}: ${code}`);
+    await recordDecision(this.c, { ...decision, decision: "error", reason: "MPC_UNAVAILABLE" });
+    throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
+  }
+
+  async health(timeoutMs = 2000): Promise<{ status: "ok" | "degraded"; parties: Record<string, string> }> {
+    const parties: Record<string, string> = {};
+    await Promise.all(
+      PARTIES.map(async (p) => {
+        try {
+          const h = await withTimeout(this.c.o.parties[p].health(), timeoutMs);
+          parties[p] = h.peer === "up" ? "up" : "peer-down";
+        } catch {
+          parties[p] = "down";
+        }
+      }),
+    );
+    return { status: PARTIES.every((p) => parties[p] === "up") ? "ok" : "degraded", parties };
+  }
+
+  /**
+   * Retries what degraded mode left behind: pending deletions (deregister, withdraw, failed enrol
+   * commits) are deleted at both parties; failed verifications and upgrades are marked resolved once
+   * the parties answer again (they were never approved; the person simply verifies again).
+   */
+  async runRechecks(): Promise<{ resolved: number; open: number }> {
+    const rows = await this.c.store.openRechecks(100);
+    let resolved = 0;
+    for (const r of rows) {
+      if (r.template_id && (r.op === "delete" || r.op === "enrol")) {
+        if (!(await this.delete(r.template_id, "")).ok) continue;
+      } else {
+        const h = await this.health();
+        if (h.status !== "ok") continue;
+      }
+      await this.c.store.resolveRecheck(r.id, this.c.now());
+      resolved++;
+    }
+    return { resolved, open: rows.length - resolved };
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new PartyError("TIMEOUT", "no answer in time")), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
