@@ -29,6 +29,9 @@ export {
   encodeOpening, decodeOpening, checkOpenedPair,
 } from "./spotcheck.ts";
 export type { SpotCheckFailure, SpotCheckResult } from "./spotcheck.ts";
+// re-randomisation of stored template shares with a P0–P1 zero-sharing
+export { MAX_EPOCH, epochOffset, reshare } from "./rerandomise.ts";
+export type { ShareSlot } from "./rerandomise.ts";
 // messages and their bytes
 export { MESSAGE_VERSION, verifyRounds, enrolRounds } from "./messages.ts";
 export type { PartyName, Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";
