@@ -47,6 +47,9 @@ export interface GatewayConfig {
   limits: typeof DEFAULT_LIMITS;
   personLockAfter: number;
   deviceLockAfter: number;
+  personDailyFailures: number;
+  deviceDailyFailures: number;
+  recheckIntervalMs: number;
   reverifyWindowMs: number;
   livenessThreshold: number;
   logLevel: string;
@@ -90,6 +93,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
+    personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
+    deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
+    recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
     logLevel: get("LOG_LEVEL", "info"),
@@ -133,6 +139,9 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     limits: cfg.limits,
     personLockAfter: cfg.personLockAfter,
     deviceLockAfter: cfg.deviceLockAfter,
+    personDailyFailures: cfg.personDailyFailures,
+    deviceDailyFailures: cfg.deviceDailyFailures,
+    recheckIntervalMs: cfg.recheckIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
     operatorsFile: cfg.operators,
