@@ -10,6 +10,9 @@
  *   window are committed or aborted as the peer says (service `recover`).
  * - Purge, hourly: finished sessions, verification records and used-item markers past the retention.
  * - Helper probe, every 5 s (skipped by P0 while a refill is talking to the helper).
+ * - Re-randomisation of stored template shares (both parties, each on its own): at start the shares
+ *   still at epoch 0, then every RERANDOMISE_EVERY_MS all of them, one epoch on (service `rerandomise`;
+ *   the parties' epochs need not agree, see share-epoch.ts).
  *
  * `start()` runs each job once and starts the timers; `stop()` stops them and resolves once the jobs
  * in flight have ended (close the connections they use first, so they end quickly).
@@ -25,6 +28,7 @@ import type { PartyStore } from "./store/index.ts";
 export const REFILL_EVERY_MS = 500;
 export const PROBE_EVERY_MS = 5_000;
 export const PURGE_EVERY_MS = 3_600_000;
+export const RERANDOMISE_EVERY_MS = 86_400_000;
 /** Waits after failed refills: 0.5 s doubling up to this. */
 export const MAX_REFILL_BACKOFF_MS = 30_000;
 
@@ -34,6 +38,10 @@ export interface PartyJobsDeps {
   helper: Pick<HelperLink, "fetch" | "probe">;
   /** one recovery pass (the service's, asking the peer) */
   recover: () => Promise<RecoveryResult>;
+  /** one re-randomisation pass (the service's); absent: no such job */
+  rerandomise?: (opts: { onlyUnrandomised?: boolean }) => Promise<{ scanned: number; updated: number }>;
+  /** default RERANDOMISE_EVERY_MS */
+  rerandomiseEveryMs?: number;
   metrics: Pick<PartyMetrics, "refills">;
   log: Log;
   poolLow: number;
@@ -51,6 +59,8 @@ export interface PartyJobs {
   recover(): Promise<RecoveryResult | null>;
   purge(): Promise<void>;
   probeHelper(): Promise<void>;
+  /** One re-randomisation pass (failures logged, not thrown). */
+  rerandomise(onlyUnrandomised?: boolean): Promise<void>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -132,6 +142,28 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     );
   }
 
+  let rerandomising: Promise<void> | null = null;
+  function rerandomise(onlyUnrandomised = false): Promise<void> {
+    if (!deps.rerandomise || stopped) return Promise.resolve();
+    const run = deps.rerandomise;
+    // one pass at a time: a pass asked for while one runs waits for it, then runs
+    const prev = rerandomising ?? Promise.resolve();
+    const next: Promise<void> = track(
+      prev.then(() =>
+        run({ onlyUnrandomised }).then(
+          (r) => {
+            if (r.updated) log.info({ event: "rerandomised", ...r, onlyUnrandomised });
+          },
+          (e) => log.warn({ event: "rerandomise_failed", reason: (e as Error).message }),
+        ),
+      ),
+    ).finally(() => {
+      if (rerandomising === next) rerandomising = null;
+    });
+    rerandomising = next;
+    return next;
+  }
+
   function probeHelper(): Promise<void> {
     if (party === "P0" && refilling) return Promise.resolve();
     return track(helper.probe());
@@ -142,18 +174,21 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     recover,
     purge,
     probeHelper,
+    rerandomise,
     start() {
       if (stopped || timers.length > 0) return;
       timers = [
         setInterval(() => void purge(), PURGE_EVERY_MS),
         setInterval(() => void recover(), deps.recoveryIntervalMs),
         setInterval(() => void probeHelper(), PROBE_EVERY_MS),
+        ...(deps.rerandomise ? [setInterval(() => void rerandomise(), deps.rerandomiseEveryMs ?? RERANDOMISE_EVERY_MS)] : []),
         ...(party === "P0" ? [setInterval(() => void refill(), REFILL_EVERY_MS)] : []),
       ];
       for (const t of timers) t.unref();
       void probeHelper();
       void recover();
       void refill();
+      void rerandomise(true);
     },
     async stop() {
       stopped = true;

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
 import { modelParams, peerOf, serverRoleOf } from "@privface/contracts";
-import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
+import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
@@ -40,6 +40,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
+  const pairSeed = readPairSeedFile(cfg.pairSeed);
   const keys = new Map<string, Uint8Array>();
   let current = "";
   for (const f of cfg.dataKeys) {
@@ -85,6 +86,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     params,
     sealKey,
     poolSeed,
+    pairSeed,
     gatewayKey,
     store,
     audit,
@@ -111,6 +113,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     store,
     helper,
     recover: () => service.recover(peerStatus),
+    rerandomise: (o) => service.rerandomise(o),
     metrics,
     log,
     poolLow: cfg.poolLow,
