@@ -18,6 +18,8 @@ export interface PartyAppDeps {
   metrics: PartyMetrics;
   /** where refusals are recorded (the service records the operations it carries out) */
   audit: PartyAuditSink;
+  /** P1: the spot-check of dealt batches P0 runs with it (spotcheck.ts); once a batch failed, helper deliveries are refused */
+  spotCheck?: { handle(body: unknown): Promise<unknown>; blocked(): boolean };
   log?: Log;
 }
 
@@ -62,7 +64,18 @@ export function createPartyApp(deps: PartyAppDeps): App {
     "GET /v1/health": { roles: anyServer, route: "health", run: async () => ok(await service.health()) },
     "GET /metrics": { roles: anyServer, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };
-  if (service.party === "P1") routes["POST /v1/pool/items"] = { roles: ["helper"], route: "pool_items", run: async (r) => ok(await service.addPoolItems(poolBatch(r.raw))) };
+  if (service.party === "P1") {
+    const sc = deps.spotCheck;
+    routes["POST /v1/pool/items"] = {
+      roles: ["helper"],
+      route: "pool_items",
+      run: async (r) => {
+        if (sc?.blocked()) throw new PartyError("HELPER_UNAVAILABLE", "a batch of this helper failed the spot-check: deliveries refused until an operator restarts the party");
+        return ok(await service.addPoolItems(poolBatch(r.raw)));
+      },
+    };
+    if (sc) routes["POST /v1/peer/spotcheck"] = { roles: [peer], route: "peer_spotcheck", run: async (r) => ok(await sc.handle(r.body)) };
+  }
 
   return async (req) => {
     const t0 = performance.now();

@@ -2,6 +2,7 @@
  * The party's background policy, apart from the request path (server.ts wires it up):
  *
  * - Pool refill (P0 only), every 0.5 s: when the pool is below the low-water mark (or empty), ask the
+ *   helper for batches, spot-check each with P1 (`intake`; a failed check stops refills for good)
  *   helper for batches until it reaches the target (the helper delivers P1's halves first). After a
  *   failed refill — helper down, P1 refusing the delivery, a batch with no new item — it waits 0.5,
  *   1, 2 … 30 s before asking again, because each attempt makes the helper deal a whole batch; a
@@ -43,6 +44,11 @@ export interface PartyJobsDeps {
   /** default RERANDOMISE_EVERY_MS */
   rerandomiseEveryMs?: number;
   metrics: Pick<PartyMetrics, "refills">;
+  /**
+   * P0: the intake of a fetched batch (spotcheck.ts: checked with P1; the items to add, or a failed
+   * check, which stops all later refills). Absent: every fetched item is added.
+   */
+  intake?: (items: Uint8Array[]) => Promise<{ ok: boolean; keep: { id: string; bytes: Uint8Array }[] }>;
   log: Log;
   poolLow: number;
   poolTarget: number;
@@ -74,6 +80,8 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
   let refilling: Promise<void> | null = null;
   let failures = 0;
   let retryAt = 0;
+  /** a batch failed its spot-check: this helper is not asked again (until restart) */
+  let helperBlocked = false;
 
   /** Runs a job, remembering it until it ends (for `stop`). */
   function track<T>(p: Promise<T>): Promise<T> {
@@ -89,9 +97,19 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
       while (level < deps.poolTarget && !stopped) {
         const n = Math.min(deps.poolBatch, deps.poolTarget - level);
         const items = await helper.fetch("verify", n);
-        const { added } = await store.addItems(items.map((bytes) => ({ id: bundleIdOf(bytes), bytes })));
+        let keep = items.map((bytes) => ({ id: bundleIdOf(bytes), bytes }));
+        if (deps.intake) {
+          const r = await deps.intake(items);
+          if (!r.ok) {
+            helperBlocked = true;
+            metrics.refills.inc({ outcome: "blocked" });
+            return; // the intake raised the alert; no refill from this helper any more
+          }
+          keep = r.keep;
+        }
+        const { added } = await store.addItems(keep);
         // a helper that sends ids the pool already holds would otherwise be asked again and again
-        if (added === 0) throw new Error("the helper's batch held no new item");
+        if (added === 0 && keep.length > 0) throw new Error("the helper's batch held no new item");
         metrics.refills.inc({ outcome: "ok" });
         level += added;
       }
@@ -105,7 +123,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
   }
 
   function refill(force = false): Promise<void> {
-    if (party !== "P0" || stopped) return Promise.resolve();
+    if (party !== "P0" || stopped || helperBlocked) return Promise.resolve();
     if (!refilling && (force || now() >= retryAt)) {
       refilling = track(
         fill().finally(() => {

@@ -12,6 +12,8 @@ export interface PartyMetrics {
   mpcRuns: Counter<"kind" | "outcome">;
   recovery: Counter<"action">;
   refills: Counter<"outcome">;
+  /** spot-checks of dealt batches (outcome passed | failed: a failure is an alert) */
+  spotChecks: Counter<"outcome">;
 }
 
 export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () => Promise<number>; peerUp: () => boolean; helperUp: () => boolean }): PartyMetrics {
@@ -51,5 +53,6 @@ export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () 
   const mpcRuns = new Counter({ name: "privface_party_mpc_runs_total", help: "MPC runs", labelNames: ["kind", "outcome"] as const, registers: [registry] });
   const recovery = new Counter({ name: "privface_party_recovery_total", help: "recovery actions on pending sessions", labelNames: ["action"] as const, registers: [registry] });
   const refills = new Counter({ name: "privface_party_pool_refills_total", help: "pool refill batches", labelNames: ["outcome"] as const, registers: [registry] });
-  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills };
+  const spotChecks = new Counter({ name: "privface_party_spotchecks_total", help: "spot-checks of dealt batches by outcome (failed = the helper dealt inconsistent randomness: alert)", labelNames: ["outcome"] as const, registers: [registry] });
+  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, spotChecks };
 }

@@ -20,6 +20,7 @@ import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
+import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
 import { createPartyStore } from "./store/index.ts";
 
 export interface RunningParty {
@@ -99,7 +100,10 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     mpcTimeoutMs: cfg.mpcTimeoutMs,
     log,
   });
-  const app = createPartyApp({ service, metrics, audit, log });
+  // the spot-check of every dealt batch, over the parties' own link (spotcheck.ts)
+  const spotDeps: SpotCheckDeps = { party, poolSeed, store, audit, count: (outcome) => metrics.spotChecks.inc({ outcome }), log };
+  const responder = party === "P1" ? createSpotCheckResponder(spotDeps) : undefined;
+  const app = createPartyApp({ service, metrics, audit, log, spotCheck: responder });
   server.on("request", nodeHandler(app, { maxBodyBytes: party === "P1" ? 256 << 20 : 1 << 20 }));
   const rpc = serveRpc(server, app); // the gateway API over one WebSocket per client (transport rpc.ts)
 
@@ -108,8 +112,14 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     if (r.status !== 200) throw new Error(`peer answered HTTP ${r.status}`);
     return (r.body as { sessions: PeerSessionStatus[] }).sessions;
   }
+  const askPeer = async (body: unknown): Promise<unknown> => {
+    const r = await requestJson(agent, `${cfg.peerUrl}/v1/peer/spotcheck`, "POST", body, { timeoutMs: 30_000 });
+    if (r.status !== 200) throw new Error(`peer answered the spot-check with HTTP ${r.status}`);
+    return r.body;
+  };
   const jobs = createPartyJobs({
     party,
+    intake: party === "P0" ? (items) => spotCheckIntake(spotDeps, items, askPeer) : undefined,
     store,
     helper,
     recover: () => service.recover(peerStatus),
