@@ -432,7 +432,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   async function rerandomise(opts: { onlyUnrandomised?: boolean } = {}): Promise<{ scanned: number; updated: number }> {
     if (!deps.pairSeed) return { scanned: 0, updated: 0 };
     const r = await store.updateShares((slot, bytes) => (opts.onlyUnrandomised && epochOf(bytes) > 0 ? null : nextShare(party, deps.pairSeed, slot, bytes)));
-    if (r.updated > 0) await audit({ op: "rerandomise", session: null, templateId: null, requester: "schedule", purpose: null, outcome: `${r.updated} shares` });
+    if (r.updated > 0) await audit({ op: "rerandomise", session: null, templateId: null, requester: "schedule", purpose: null, outcome: "done" });
     return r;
   }
 

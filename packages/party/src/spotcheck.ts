@@ -14,7 +14,7 @@
  *   3. Both passed: P0 adds the batch without the sampled items. Otherwise the batch is dropped at both
  *      (P1 marks every item of it used), the failure is raised as an alert (log `helper_cheat_detected`
  *      at error level, metric `privface_party_spotchecks_total{outcome="failed"}`, audit `spotcheck`
- *      `failed`), and refills from the helper stop: P0's refill job no longer asks it and P1 refuses its
+ *      `failed` code SPOTCHECK_FAILED), and refills from the helper stop: P0's refill job no longer asks it and P1 refuses its
  *      deliveries (HELPER_UNAVAILABLE) until the party is restarted by an operator.
  */
 import { silentLog, type Log } from "@privface/config";
@@ -108,7 +108,8 @@ function checkAll(mine: Material[], theirs: Uint8Array[], mineIsP0: boolean): st
 async function alert(deps: SpotCheckDeps, ids: readonly string[], failures: readonly string[]): Promise<void> {
   deps.count("failed");
   (deps.log ?? silentLog).error({ event: "helper_cheat_detected", batch: ids.length, first: ids[0], failures: failures.join(",") });
-  await deps.audit.append({ op: "spotcheck", session: null, templateId: null, requester: "helper", purpose: null, outcome: "failed", code: failures.join(",").slice(0, 200) }).catch(() => undefined);
+  // audit fields are short tokens (no lists): the failed checks are in the log line above
+  await deps.audit.append({ op: "spotcheck", session: null, templateId: null, requester: "helper", purpose: null, outcome: "failed", code: "SPOTCHECK_FAILED" }).catch(() => (deps.log ?? silentLog).error({ event: "audit_failed", op: "spotcheck" }));
 }
 
 /**

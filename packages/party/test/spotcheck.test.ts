@@ -7,7 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createAuditLog } from "@privface/audit";
 import { MODEL } from "@privface/contracts";
+import { generateSigningKeyPair } from "@privface/crypto";
+import { openDb } from "@privface/db";
 import { enrolBodies, finishBodies, newId, randomFace, reconstruct, sameFace, verifyBodies } from "@privface/devstack/gateway-sim";
 import { deal, encodeBundle, newItemId, type Dealt } from "@privface/mpc";
 import { evilDeal } from "../../mpc/test/_evil-dealer.ts";
@@ -28,14 +31,21 @@ interface Side {
   counts: string[];
   logs: { event: string; [k: string]: unknown }[];
 }
-function side(p: "P0" | "P1"): Side {
+async function side(p: "P0" | "P1"): Promise<Side> {
   const s: Side = { counts: [], logs: [], deps: undefined as never };
   const log = (o: object) => s.logs.push(o as { event: string });
+  // the real audit log (its field rules), as server.ts wires it, and the harness's list
+  const real = await createAuditLog(await openDb("sqlite::memory:"), { role: p.toLowerCase(), signingKey: await generateSigningKeyPair("INTL") });
   s.deps = {
     party: p,
     poolSeed: h.seeds[p],
     store: h.stores[p],
-    audit: { append: async (e) => void h.audit[p].push(e) },
+    audit: {
+      append: async (e) => {
+        await real.append({ requester: e.requester, op: e.op, templateId: e.templateId, session: e.session, outcome: e.outcome, code: e.code ?? null });
+        h.audit[p].push(e);
+      },
+    },
     count: (o) => s.counts.push(o),
     log: { info: log, warn: log, error: log },
   };
@@ -52,7 +62,7 @@ const wire = (x: unknown) => JSON.parse(JSON.stringify(x));
 
 describe("spot-check at pool intake", () => {
   it("an honest batch passes: the sampled items are used at P1 and left out at P0; the rest serve verifications", async () => {
-    const p0 = side("P0"), p1 = side("P1");
+    const p0 = await side("P0"), p1 = await side("P1");
     const responder = createSpotCheckResponder(p1.deps);
     const batch = Array.from({ length: 32 }, () => deal(h.params, newItemId(), h.seeds, { kind: "verify" }));
     const items = await deliver(batch);
@@ -76,7 +86,7 @@ describe("spot-check at pool intake", () => {
   });
 
   it("a helper that makes every probe match is caught: batch dropped at both, alert raised, refills stopped", async () => {
-    const p0 = side("P0"), p1 = side("P1");
+    const p0 = await side("P0"), p1 = await side("P1");
     const responder = createSpotCheckResponder(p1.deps);
     const batch = Array.from({ length: 16 }, () => evilDeal(h.params, newItemId(), h.seeds, "match_everything", (n) => new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(n)))));
     const items = await deliver(batch);
@@ -87,8 +97,10 @@ describe("spot-check at pool intake", () => {
     for (const d of batch) await assert.rejects(h.stores.P1.markUsed(d.id), (e: { code?: string }) => e.code === "ITEM_REUSED", "dropped at P1");
     // the alert: metric, audit, error log at both parties
     assert.deepEqual([p0.counts, p1.counts], [["failed"], ["failed"]]);
-    for (const p of ["P0", "P1"] as const) assert.ok(h.audit[p].some((e) => e.op === "spotcheck" && e.outcome === "failed" && String(e.code).includes("dcf_threshold")), p);
+    for (const p of ["P0", "P1"] as const) assert.ok(h.audit[p].some((e) => e.op === "spotcheck" && e.outcome === "failed" && e.code === "SPOTCHECK_FAILED"), p);
+    for (const s of [p0, p1]) assert.ok(s.logs.some((e) => e.event === "helper_cheat_detected" && String(e.failures).includes("dcf_threshold")));
     for (const s of [p0, p1]) assert.ok(s.logs.some((e) => e.event === "helper_cheat_detected"));
+    for (const s of [p0, p1]) assert.ok(!s.logs.some((e) => e.event === "audit_failed"), "the audit record is valid");
     // P1 refuses the helper's deliveries from now on
     assert.equal(responder.blocked(), true);
     const metrics = createPartyMetrics("P1", { poolLevel: async () => 0, peerUp: () => true, helperUp: () => true });
