@@ -21,6 +21,8 @@ export interface Connection {
   home: string;
   url: string;
   client: GatewayClient;
+  /** a second operator (role operator) for dual-control approvals, e.g. of the CLI's device (R27) */
+  approver: GatewayClient;
   close(): void;
 }
 
@@ -36,7 +38,22 @@ export function connect(o: ConnectOptions): Connection {
     token = ops.find((x) => x.role === (o.role ?? "admin"))?.token;
   }
   const client = createGatewayClient({ url, ca, token });
-  return { home, url, client, close: () => client.close() };
+  let approverToken = process.env.PRIVFACE_GATEWAY_APPROVER_TOKEN;
+  if (!approverToken && existsSync(opsFile)) {
+    const ops = JSON.parse(readFileSync(opsFile, "utf8")) as { role: string; token?: string }[];
+    approverToken = ops.find((x) => x.role === "operator")?.token;
+  }
+  const approver = createGatewayClient({ url, ca, token: approverToken });
+  return {
+    home,
+    url,
+    client,
+    approver,
+    close: () => {
+      client.close();
+      approver.close();
+    },
+  };
 }
 
 /** The command line's device for `merchantId`, registered on first use (needs an admin token). */
@@ -48,7 +65,7 @@ export async function cliDevice(conn: Connection, merchantId: string): Promise<S
   const map: Record<string, string> = existsSync(mapFile) ? JSON.parse(readFileSync(mapFile, "utf8")) : {};
   const known = map[`${conn.url}|${merchantId}`];
   if (known) return simDevice(conn.client, known, key);
-  const d = await registerDevice(conn.client, merchantId, key, "privface CLI");
+  const d = await registerDevice(conn.client, merchantId, key, "privface CLI", conn.client, conn.approver);
   map[`${conn.url}|${merchantId}`] = d.deviceId;
   writeFileSync(mapFile, JSON.stringify(map, null, 2) + "\n", { mode: 0o600 });
   return d;

@@ -28,6 +28,7 @@ export class Admission {
   async activeDevice(deviceId: string): Promise<DeviceRow> {
     const device = await this.c.store.getDevice(deviceId);
     if (!device) throw new ApiError("DEVICE_UNKNOWN");
+    if (device.status === "pending") throw new ApiError("DEVICE_PENDING");
     if (device.status !== "active") throw new ApiError("DEVICE_REVOKED");
     if (device.locked_at !== null) throw new ApiError("DEVICE_LOCKED");
     return device;

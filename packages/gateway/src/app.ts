@@ -219,6 +219,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (req, reply) => reply.status(201).send(await service.addDevice(req.params.merchantId, req.body, req.operator!)),
   );
   app.post(
+    "/v1/admin/devices/:deviceId/approve",
+    {
+      onRequest: auth("admin", "operator"),
+      schema: { tags: ["operator"], security, summary: "the second approver of a device registration: another operator than the one who registered it (R27)", params: S.PathDevice, response: { 200: S.DeviceView, ...S.errors(401, 403, 409) } },
+    },
+    async (req) => service.approveDevice(req.params.deviceId, req.operator!),
+  );
+  app.post(
+    "/v1/admin/persons/:personId/identity-checks",
+    {
+      onRequest: auth("operator"),
+      schema: { tags: ["operator"], security, summary: "request an identity check of the person (dual control: another operator approves)", params: S.PathPerson, headers: ReasonHeader, response: { 201: S.IdentityCheck, ...S.errors(400, 401, 403, 404) } },
+    },
+    async (req, reply) => reply.status(201).send(await service.requestIdentityCheck(req.params.personId, req.operator!, reasonOf(req))),
+  );
+  app.post(
+    "/v1/admin/identity-checks/:checkId/approve",
+    {
+      onRequest: auth("operator"),
+      schema: { tags: ["operator"], security, summary: "approve an identity check (another operator than the requester); records a notice to the person", params: S.PathCheck, headers: ReasonHeader, response: { 200: S.IdentityCheck, ...S.errors(400, 401, 403, 409) } },
+    },
+    async (req) => service.approveIdentityCheck(req.params.checkId, req.operator!, reasonOf(req)),
+  );
+  app.post(
     "/v1/admin/devices/:deviceId/revoke",
     { onRequest: auth("admin"), schema: { tags: ["operator"], security, params: S.PathDevice, response: { 200: S.DeviceView, ...S.errors(401, 403) } } },
     async (req) => service.revokeDevice(req.params.deviceId, req.operator!),

@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   // devices, persons, merchants
   DEVICE_UNKNOWN: [403, "the device is not registered"],
   DEVICE_REVOKED: [403, "the device has been revoked"],
+  DEVICE_PENDING: [403, "the device's registration awaits a second approver"],
   DEVICE_MERCHANT_MISMATCH: [403, "the device belongs to another merchant than the person"],
   DEVICE_LOCKED: [423, "the device is locked after repeated failed verifications; an operator must unlock it"],
   PERSON_UNKNOWN: [404, "no such person"],
@@ -48,6 +49,8 @@ export const ERROR_CATALOGUE = {
   FORBIDDEN_ROLE: [403, "the operator's role does not allow this action"],
   REASON_REQUIRED: [400, "operator queries need an x-privface-reason header"],
   QUOTA_EXCEEDED: [429, "the operator's daily quota of sensitive records is used up"],
+  SAME_APPROVER: [403, "a second, different operator must approve"],
+  NOT_PENDING: [409, "nothing with this id awaits approval"],
   INTERNAL: [500, "internal error"],
 } as const satisfies Record<string, readonly [number, string]>;
 

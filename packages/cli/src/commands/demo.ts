@@ -23,10 +23,12 @@ export function register(program: Command): void {
       const say = (l: string) => process.stderr.write(`${l}\n`);
       let stop = async () => {};
       let admin;
+      let approver;
       let where: string;
       if (opts.gateway) {
         const conn = connect({ gateway: opts.gateway, home: opts.home, token: opts.token });
         admin = conn.client;
+        approver = conn.approver;
         where = conn.url;
         stop = async () => conn.close();
       } else {
@@ -34,6 +36,7 @@ export function register(program: Command): void {
         say(`starting helper, P0, P1 and the gateway on loopback (SQLite, dev certificates) in ${home} …`);
         const stack = await startStack({ home, readyTimeoutMs: 60_000 });
         admin = stack.client("admin");
+        approver = stack.client("operator");
         where = stack.url;
         stop = async () => {
           await stack.stop();
@@ -42,7 +45,7 @@ export function register(program: Command): void {
       }
       try {
         say(`gateway: ${where}`);
-        const result = await runDemo({ admin, useEngine: opts.engine, log: say });
+        const result = await runDemo({ admin, approver, useEngine: opts.engine, log: say });
         if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
         else {
           process.stdout.write(`\n${formatTable(result.rows)}\n\n`);
