@@ -1,6 +1,7 @@
 /**
  * What the `privface enrol|verify|deregister|gateway …` commands share: connecting to a running
- * gateway (URL, the deployment CA and an operator token from the runtime home or flags), and the
+ * gateway (URL, the deployment CA and an operator token from a file, the environment or the runtime
+ * home — never from argv), and the
  * command line's own POS device per merchant — a signing key in `<home>/keys/cli-device-<merchant>.json`,
  * registered on first use (ids kept in `<home>/keys/cli-devices.json`).
  */
@@ -13,7 +14,8 @@ import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
 export interface ConnectOptions {
   gateway?: string;
   home?: string;
-  token?: string;
+  /** a file holding the operator token (never the token itself on a command line) */
+  tokenFile?: string;
   role?: "admin" | "operator" | "auditor";
 }
 
@@ -31,7 +33,7 @@ export function connect(o: ConnectOptions): Connection {
   const home = L.home;
   const url = (o.gateway ?? process.env.PRIVFACE_GATEWAY_URL ?? "https://127.0.0.1:7443").replace(/\/+$/, "");
   const ca = existsSync(L.ca) ? readFileSync(L.ca) : undefined;
-  let token = o.token ?? process.env.PRIVFACE_GATEWAY_TOKEN;
+  let token = o.tokenFile ? readFileSync(o.tokenFile, "utf8").trim() : process.env.PRIVFACE_GATEWAY_TOKEN;
   const opsFile = L.gatewayOperators;
   if (!token && existsSync(opsFile)) {
     const ops = JSON.parse(readFileSync(opsFile, "utf8")) as { role: string; token?: string }[];
