@@ -15,7 +15,7 @@ import { createAuditLog } from "@privface/audit";
 import { MODEL, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
-import type { OperatorCredential } from "./app.ts";
+import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import { createPartyClient } from "./party-client.ts";
@@ -152,17 +152,27 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   };
 }
 
+/** How long the tokens of a development operators file live. */
+export const DEV_OPERATOR_TOKEN_DAYS = 30;
+
 /**
- * The operators file: `[{ id, role, token | tokenSha256 }]`. On first use a development file is
- * written (mode 0600) with one admin, one operator and one auditor and random tokens.
+ * The operators file: `[{ id, role, token | tokenSha256, expiresAt }]` — every token expires
+ * (`expiresAt`: ISO 8601 or ms since the epoch; issue 12 item 10). On first use a development file is
+ * written (mode 0600) with one admin, one operator and one auditor, random tokens valid
+ * DEV_OPERATOR_TOKEN_DAYS days (delete the file to get new ones).
  */
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
-    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}` }));
+    const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
+    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
   if (!Array.isArray(parsed)) throw new ConfigError([`${P}OPERATORS: ${path} must hold a JSON array`]);
+  const problems = (parsed as { id?: unknown; expiresAt?: unknown }[])
+    .filter((o) => operatorExpiry(o?.expiresAt) === undefined)
+    .map((o) => `${P}OPERATORS: operator ${String(o?.id)} in ${path} has no expiresAt (operator tokens expire: add an ISO 8601 date, or delete a development file to have a new one written)`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return parsed as OperatorCredential[];
 }
 

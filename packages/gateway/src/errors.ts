@@ -46,6 +46,7 @@ export const ERROR_CATALOGUE = {
   MPC_UNAVAILABLE: [503, "face verification is temporarily unavailable; retry later"],
   // operators (R26, R27)
   UNAUTHENTICATED: [401, "operator token missing or invalid"],
+  TOKEN_EXPIRED: [401, "the operator token has expired; ask for a new one"],
   FORBIDDEN_ROLE: [403, "the operator's role does not allow this action"],
   REASON_REQUIRED: [400, "operator queries need an x-privface-reason header"],
   QUOTA_EXCEEDED: [429, "the operator's daily quota of sensitive records is used up"],

@@ -33,6 +33,9 @@ export const TOKENS = {
   operator2: "operator2-token-0123456789",
 };
 
+/** The test operators' tokens expire in a year (tests that move the clock stay far below). */
+export const TOKEN_EXPIRY = Date.now() + 365 * 86_400_000;
+
 export interface Fixture {
   gw: Gateway;
   fake: FakeParties;
@@ -66,10 +69,10 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}): 
     dataKeys: [generateDataKey("INTL", "gw-test-1")],
     modelVersion: MODEL_VERSION,
     operators: [
-      { id: "ada", role: "admin", token: TOKENS.admin },
-      { id: "oscar", role: "operator", token: TOKENS.operator },
-      { id: "aud", role: "auditor", token: TOKENS.auditor },
-      { id: "olga", role: "operator", token: TOKENS.operator2 },
+      { id: "ada", role: "admin", token: TOKENS.admin, expiresAt: TOKEN_EXPIRY },
+      { id: "oscar", role: "operator", token: TOKENS.operator, expiresAt: TOKEN_EXPIRY },
+      { id: "aud", role: "auditor", token: TOKENS.auditor, expiresAt: TOKEN_EXPIRY },
+      { id: "olga", role: "operator", token: TOKENS.operator2, expiresAt: TOKEN_EXPIRY },
     ],
     logger: createLogger({ name: "gateway", destination: log, level: "info" }),
     ...extra,

@@ -16,6 +16,10 @@ import { MODEL, PartyError, type PartyClient, type PartyName } from "@privface/c
 import { generateSigningKeyPair, softwareSigner, toBase64url } from "@privface/crypto";
 import { buildSignedPersonRequest } from "@privface/device";
 import { startInProcParties, type InProcParties } from "@privface/devstack/inproc-parties";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, ensureOperators, type OperatorCredential } from "../src/index.ts";
 import { challenge, deployModel, enrol, faceBody, giveConsent, randomEmbedding, registerWorld, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
 
 /** A gateway (in-memory SQLite) over the real parties in this process. */
@@ -364,5 +368,46 @@ describe("item 4: consent withdrawal, deletion and re-enrolment need proof of th
     assert.deepEqual({ status: ok.body.status, approvedBy: ok.body.approvedBy }, { status: "active", approvedBy: "oscar" });
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator2")).body.error.code, "NOT_PENDING");
     assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId)).status, 201);
+  });
+});
+
+describe("item 10: operator tokens expire", () => {
+  test("a token past its expiresAt is TOKEN_EXPIRED; a credential without expiresAt is refused at start", async () => {
+    let skew = 0;
+    const f = await setup("tokens", {
+      now: () => Date.now() + skew,
+      operators: [{ id: "ada", role: "admin", token: "admin-token-expiring-1", expiresAt: new Date(Date.now() + 60_000).toISOString() }],
+    });
+    try {
+      const auth = { authorization: "Bearer admin-token-expiring-1" };
+      assert.equal((await f.inject("POST", "/v1/admin/merchants", { name: "Shop" }, auth)).status, 201);
+      skew = 61_000;
+      const r = await f.inject("POST", "/v1/admin/merchants", { name: "Shop" }, auth);
+      assert.equal(r.status, 401);
+      assert.equal(r.body.error.code, "TOKEN_EXPIRED");
+    } finally {
+      await f.close();
+    }
+    await assert.rejects(
+      setup("tokens-none", { operators: [{ id: "ada", role: "admin", token: "admin-token-forever-1" } as unknown as OperatorCredential] }),
+      /expiresAt is required/,
+    );
+  });
+
+  test("an operators file without expiresAt stops the gateway at start (ConfigError); a new development file has tokens that expire", () => {
+    const dir = mkdtempSync(join(tmpdir(), "privface-ops-"));
+    try {
+      const old = join(dir, "old.json");
+      writeFileSync(old, JSON.stringify([{ id: "admin", role: "admin", token: "admin-token-old-0123" }]));
+      assert.throws(() => ensureOperators(old), (e: unknown) => e instanceof ConfigError && /has no expiresAt/.test(e.message + (e as ConfigError).problems.join("\n")));
+      const fresh = ensureOperators(join(dir, "new.json"));
+      assert.equal(fresh.length, 3);
+      for (const o of fresh) {
+        const t = Date.parse(String(o.expiresAt));
+        assert.ok(t > Date.now() + 29 * 86_400_000 && t <= Date.now() + 30 * 86_400_000 + 60_000, String(o.expiresAt));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
