@@ -2,8 +2,8 @@
  * What the `privface enrol|verify|deregister|gateway …` commands share: connecting to a running
  * gateway (URL, the deployment CA and an operator token from a file, the environment or the runtime
  * home — never from argv), and the
- * command line's own POS device per merchant — a signing key in `<home>/keys/cli-device-<merchant>.json`,
- * registered on first use (ids kept in `<home>/keys/cli-devices.json`).
+ * command line's own POS device per merchant — a signing key in `<home>/keys/cli/device-<merchant>.json`,
+ * registered on first use (ids kept in `<home>/keys/cli/devices.json`).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { homeFromEnv, runtimeLayout } from "@privface/config";
