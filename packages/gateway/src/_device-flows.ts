@@ -300,7 +300,8 @@ export class DeviceFlows {
     const t0 = performance.now();
     let proof: Proof | undefined;
     const { device, person } = await this.admission.admit(body, "withdraw", async (person, ch, consent) => {
-      this.admission.requireConsent(consent);
+      // a consent to an earlier notice may always be withdrawn
+      this.admission.requireConsent(consent, { outdatedCounts: true });
       if (person.template_id) proof = await this.proofOf(person, ch.deviceId);
     });
     try {

@@ -165,6 +165,7 @@ export class Operators {
     if (await this.c.store.getNotice(n.version)) throw new ApiError("DUPLICATE");
     const hash = sha256b64u(utf8(n.text));
     await this.c.store.insertNotice({ version: n.version, text: n.text, hash, purposes: JSON.stringify(n.purposes), created_at: this.c.now() });
+    this.admission.noticeChanged();
     await this.c.audit?.append({ actor: `operator:${op.id}`, action: "notice.publish", subject: n.version, outcome: "ok" });
     return { version: n.version, hash, text: n.text, purposes: n.purposes };
   }

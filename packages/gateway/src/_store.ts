@@ -361,17 +361,17 @@ export class Store {
    * The person and the state of their latest consent receipt, in one statement on SQLite (the
    * admission path of every challenge and face request needs both).
    */
-  async getPersonWithConsent(id: string): Promise<{ person: PersonRow; consent: ConsentState } | undefined> {
+  async getPersonWithConsent(id: string): Promise<{ person: PersonRow; consent: ConsentState; consentNotice: string | null } | undefined> {
     if (this.fast) {
-      const row = await this.raw((f) => f.getPersonWithConsent.get(id) as ({ consent_state: string | null } & Record<string, unknown>) | undefined);
+      const row = await this.raw((f) => f.getPersonWithConsent.get(id) as ({ consent_state: string | null; consent_notice: string | null } & Record<string, unknown>) | undefined);
       if (!row) return undefined;
-      const { consent_state, ...rest } = row;
-      return { person: person(rest), consent: (consent_state ?? "none") as ConsentState };
+      const { consent_state, consent_notice, ...rest } = row;
+      return { person: person(rest), consent: (consent_state ?? "none") as ConsentState, consentNotice: consent_notice ?? null };
     }
     const p = await this.getPerson(id);
     if (!p) return undefined;
     const c = await this.latestConsent(id);
-    return { person: p, consent: !c ? "none" : c.withdrawn_at !== null ? "withdrawn" : "given" };
+    return { person: p, consent: !c ? "none" : c.withdrawn_at !== null ? "withdrawn" : "given", consentNotice: c?.notice_version ?? null };
   }
   async findPersonByIndex(merchantId: string, idIndex: string): Promise<PersonRow | undefined> {
     const r = await this.k.selectFrom("persons").selectAll().where("merchant_id", "=", merchantId).where("id_index", "=", idIndex).executeTakeFirst();
@@ -615,7 +615,8 @@ function prepareFast(sqlite: NonNullable<Db["sqlite"]>) {
     personVerified: sqlite.prepare("UPDATE persons SET failed_count = 0, last_verified_at = ?, last_verified_device = ? WHERE id = ?"),
     // the same order as latestConsent below: newest given_at, then highest id
     getPersonWithConsent: sqlite.prepare(
-      "SELECT p.*, (SELECT CASE WHEN c.withdrawn_at IS NULL THEN 'given' ELSE 'withdrawn' END FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_state FROM persons p WHERE p.id = ?",
+      "SELECT p.*, (SELECT CASE WHEN c.withdrawn_at IS NULL THEN 'given' ELSE 'withdrawn' END FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_state, " +
+        "(SELECT c.notice_version FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_notice FROM persons p WHERE p.id = ?",
     ),
     latestConsent: sqlite.prepare("SELECT * FROM consents WHERE person_id = ? ORDER BY given_at DESC, id DESC LIMIT 1"),
     insertDecision: sqlite.prepare(

@@ -32,6 +32,7 @@ export const ERROR_CATALOGUE = {
   // consent (R9, R13)
   CONSENT_REQUIRED: [403, "no valid consent for face verification"],
   CONSENT_WITHDRAWN: [403, "the person has withdrawn consent for face verification"],
+  CONSENT_OUTDATED: [403, "the privacy notice's purposes changed since the person consented; consent to the current notice is needed"],
   NOTICE_MISMATCH: [409, "the privacy notice version or hash is not the current one"],
   // enrolment state and model
   NOT_ENROLLED: [409, "the person has no face template"],

@@ -411,3 +411,33 @@ describe("item 10: operator tokens expire", () => {
     }
   });
 });
+
+describe("item 10: a consent counts only for the current notice once the purposes change", () => {
+  test("a new notice text with the same purposes keeps consents; new purposes need a new consent (CONSENT_OUTDATED), which can still be withdrawn", async () => {
+    const f = await setup("notice-purposes");
+    try {
+      const w = await registerWorld(f, ["alice", "bob"]);
+      for (const who of ["alice", "bob"]) {
+        assert.equal((await giveConsent(f, w, w.persons[who].personId)).status, 201);
+      }
+      assert.equal((await enrol(f, w, "alice")).body.decision, "accept");
+      const same = await f.admin("POST", "/v1/admin/notices", { version: "2027-01-01", text: "clearer wording, same purposes", purposes: ["face-verification"] });
+      assert.equal(same.status, 201, JSON.stringify(same.body));
+      assert.equal((await verify(f, w, "alice")).body.decision, "accept", "the same purposes: the earlier consent still counts");
+      const wider = await f.admin("POST", "/v1/admin/notices", { version: "2027-02-01", text: "now also fraud analytics", purposes: ["face-verification", "fraud-analytics"] });
+      assert.equal(wider.status, 201);
+      assert.equal((await challenge(f, w, w.persons.alice.personId, "verify")).body.error.code, "CONSENT_OUTDATED");
+      assert.equal((await challenge(f, w, w.persons.bob.personId, "enrol")).body.error.code, "CONSENT_OUTDATED");
+      // a consent to the current notice counts again
+      assert.equal((await giveConsent(f, w, w.persons.alice.personId)).status, 201);
+      assert.equal((await verify(f, w, "alice")).body.decision, "accept");
+      // an outdated consent can still be withdrawn
+      const ch = await challenge(f, w, w.persons.bob.personId, "withdraw");
+      assert.equal(ch.status, 201, JSON.stringify(ch.body));
+      const wd = await f.inject("POST", "/v1/consents/withdrawals", await buildSignedPersonRequest({ deviceId: w.deviceId, personId: w.persons.bob.personId, challenge: ch.body, signingKey: w.deviceKey }));
+      assert.equal(wd.status, 200, JSON.stringify(wd.body));
+    } finally {
+      await f.close();
+    }
+  });
+});
