@@ -80,6 +80,11 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
     captureFile: r.optional("CAPTURE_FILE"),
   };
+  // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
+  // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
+  if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {
+    r.problems.push(`${P}CAPTURE_FILE: frame capture writes every MPC frame to disk and is refused outside tests`);
+  }
   if (cfg.poolLow >= cfg.poolTarget) r.problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
   r.done();
   return cfg;
