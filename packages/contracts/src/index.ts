@@ -20,3 +20,4 @@ export {
   STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,
   type DeviceStatement, type ShareRef, type StatementPurpose,
 } from "./statement.ts";
+export { LIVENESS_ACTIONS, LIVENESS_STEPS, isLivenessAction, drawActions, sameActions, type LivenessAction, type LivenessStep, type LivenessReport } from "./liveness.ts";
