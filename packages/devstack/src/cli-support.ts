@@ -1,8 +1,8 @@
 /**
  * What the `privface enrol|verify|deregister|gateway …` commands share: connecting to a running
  * gateway (URL, the deployment CA and an operator token from the runtime home or flags), and the
- * command line's own POS device per merchant — a signing key in `<home>/keys/cli-device-<merchant>.json`,
- * registered on first use (ids kept in `<home>/keys/cli-devices.json`).
+ * command line's own POS device per merchant — a signing key in `<home>/keys/cli/device-<merchant>.json`,
+ * registered on first use (ids kept in `<home>/keys/cli/devices.json`).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { homeFromEnv, runtimeLayout } from "@privface/config";

@@ -105,17 +105,16 @@ export const SCENARIOS: readonly Scenario[] = [
     history: ["enrol:ENROLLED", "verify.upgrade:MATCH", "verify:MATCH", "verify:NO_MATCH"],
   },
   {
-    name: "invalid upgrade: a malicious vector as the new model's template (CURRENT behaviour: promoted — issue 12 changes this)",
+    name: "invalid upgrade: a malicious vector as the new model's template is not promoted (the verification itself matches); a genuine upgrade later is",
     steps: [
       consent,
       enrolled,
       { do: "deploy-next-model" },
-      // ISSUE 12: the gateway does not yet read the parties' `upgradeValid` before it promotes an
-      // upgrade, so an invalid upgrade template is promoted (upgraded: true, "verify.upgrade"). The fix
-      // changes this expectation to matched(false) and the history entry to "verify:MATCH".
-      { do: "verify", face: "genuine", upgrade: "malicious", expect: matched(true) },
+      // issue 12 item 3: promoted only when valid ∧ match ∧ upgradeValid at both parties
+      { do: "verify", face: "genuine", upgrade: "malicious", expect: matched(false) },
+      { do: "verify", face: "genuine", upgrade: "genuine", expect: matched(true) },
     ],
-    history: ["enrol:ENROLLED", "verify.upgrade:MATCH"],
+    history: ["enrol:ENROLLED", "verify:MATCH", "verify.upgrade:MATCH"],
   },
   {
     name: "deregister: only after a fresh successful verification; deletes the template; one verification allows one deregistration",

@@ -7,7 +7,6 @@
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
 import type { Bit, ShareContext } from "@privface/contracts";
-import { classifyPartyError } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -180,15 +179,24 @@ export class DeviceFlows {
         let upgraded = false;
         let recordedVersion = modelVersion;
         if (upgrade) {
-          const promote = await this.parties.all(async (p, client) =>
-            client.commit({ session, templateId, authorisation: await this.parties.authorise("upgrade", p, session, templateId, upgrade.modelVersion, undefined) }),
-          );
-          if (promote.ok) {
-            await this.c.store.setModelVersion(person.id, upgrade.modelVersion);
-            upgraded = true;
-            recordedVersion = upgrade.modelVersion;
+          // Promote only a template both parties computed as valid (contracts.md: valid ∧ match ∧
+          // upgradeValid); an upgrade a party skipped (no upgradeValid share) is not promoted either.
+          const upgradeValid = r0.upgradeValid !== undefined && r1.upgradeValid !== undefined && (r0.upgradeValid ^ r1.upgradeValid) === 1;
+          if (!upgradeValid) {
+            await this.parties.abortAll(session, templateId, upgrade.modelVersion);
+            const skipped = r0.upgradeValid === undefined || r1.upgradeValid === undefined;
+            this.c.log?.warn({ event: skipped ? "upgrade-skipped" : "upgrade-invalid", requestId, deviceId: device.id }, skipped ? "upgrade not computed at both parties" : "upgrade template outside the valid range: not promoted");
+            if (!skipped) await this.c.audit?.append({ actor: `device:${device.id}`, action: "verify.upgrade", subject: person.id, requestId, outcome: "reject", code: "INVALID_TEMPLATE" });
           } else {
-            await recordRecheck(this.c, "upgrade", person.id, templateId, `promotion failed: ${classifyPartyError(promote.error).code}`);
+            const out = await this.parties.promote(session, templateId, upgrade.modelVersion);
+            if (out.P0 === "ok" && out.P1 === "ok") {
+              await this.c.store.setModelVersion(person.id, upgrade.modelVersion);
+              upgraded = true;
+              recordedVersion = upgrade.modelVersion;
+            } else {
+              // promoted at one party (or none): the re-check run finishes or repairs it (Parties.finishUpgrade)
+              await recordRecheck(this.c, "upgrade", person.id, templateId, `promotion: P0 ${out.P0}, P1 ${out.P1}`, { session, modelVersion: upgrade.modelVersion });
+            }
           }
         }
         // issued together with the decision row, so that they share one write transaction (group commit)
@@ -200,10 +208,10 @@ export class DeviceFlows {
       }
       if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);
       const reason = valid === 1 ? "NO_MATCH" : "INVALID_PROBE";
-      const n = await this.c.store.personFailed(person.id, now, this.c.o.personLockAfter);
-      const dn = device.failed_count + 1;
-      await this.c.store.updateDevice(device.id, { failed_count: dn, ...(dn >= this.c.o.deviceLockAfter ? { locked_at: now } : {}) });
-      if (n >= this.c.o.personLockAfter) this.c.log?.warn({ event: "person-locked", personId: person.id }, "person locked after failed verifications");
+      // consecutive failures (reset by a success) and today's failures (never reset), person and device (R24)
+      const n = await this.c.store.recordFailure(person.id, device.id, now, this.c.o);
+      if (n.person.locked) this.c.log?.warn({ event: "person-locked", personId: person.id, consecutive: n.person.consecutive, today: n.person.today }, "person locked after failed verifications");
+      if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after failed verifications");
       await recordDecision(this.c, { requestId, person, device, op: "verify", decision: "reject", reason, modelVersion, t0 });
       return { requestId, decision: "reject", reason, upgraded: false };
     } finally {

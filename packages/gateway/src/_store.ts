@@ -7,7 +7,7 @@
  * The person → template id mapping lives only here. Template ids are random and pseudonymous.
  */
 import { migrate, toMs, type Db, type DbMigration } from "@privface/db";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 
 export const MIGRATIONS: Record<string, DbMigration> = {
   "001_init": {
@@ -110,6 +110,21 @@ export const MIGRATIONS: Record<string, DbMigration> = {
         .execute();
     },
   },
+  // issue 12: absolute daily failure budgets (R24), the upgrade a re-check must finish (session, version)
+  "002_failure_days": {
+    async up(k: Kysely<any>) {
+      await k.schema
+        .createTable("failure_days")
+        .addColumn("scope", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("day", "text", (c) => c.notNull())
+        .addColumn("count", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("failure_days_pk", ["scope", "subject", "day"])
+        .execute();
+      await k.schema.alterTable("rechecks").addColumn("session", "text").execute();
+      await k.schema.alterTable("rechecks").addColumn("model_version", "text").execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -185,6 +200,27 @@ export interface RecheckRow {
   reason: string;
   at: number;
   resolved_at: number | null;
+  /** an upgrade to finish: the verification's session and the new model version */
+  session?: string | null;
+  model_version?: string | null;
+}
+
+/** The failure limits `recordFailure` applies (R24). */
+export interface FailureLimits {
+  personLockAfter: number;
+  deviceLockAfter: number;
+  personDailyFailures: number;
+  deviceDailyFailures: number;
+}
+/** What one failed verification did to the counters. */
+export interface FailureCounts {
+  person: { consecutive: number; today: number; locked: boolean };
+  device: { consecutive: number; today: number; locked: boolean };
+}
+
+/** The UTC day of a time, "YYYY-MM-DD": the daily failure budgets' key. */
+export function utcDay(at: number): string {
+  return new Date(at).toISOString().slice(0, 10);
 }
 
 const num = (v: unknown): number => toMs(v);
@@ -304,18 +340,52 @@ export class Store {
     }
     await this.k.updateTable("persons").set({ failed_count: 0, last_verified_at: at }).where("id", "=", personId).execute();
   }
-  /** After a failed verification: count it, lock at the limit (R24), forget the last success (R14). Returns the new count. */
-  async personFailed(personId: string, at: number, lockAfter: number): Promise<number> {
-    return this.k.transaction().execute(async (tx) => {
-      const r = await tx.selectFrom("persons").select(["failed_count"]).where("id", "=", personId).executeTakeFirstOrThrow();
-      const n = num(r.failed_count) + 1;
-      await tx
-        .updateTable("persons")
-        .set({ failed_count: n, last_verified_at: null, ...(n >= lockAfter ? { locked_at: at } : {}) })
-        .where("id", "=", personId)
-        .execute();
-      return n;
-    });
+  /**
+   * After a failed verification, in one transaction: the person's and the device's consecutive
+   * failures (a success resets them) and today's failures (UTC day; nothing resets them, R24) each
+   * count one more; either one reaching its limit locks the person or the device (an operator unlocks).
+   * The person's last success is forgotten (R14).
+   */
+  async recordFailure(personId: string, deviceId: string, at: number, lim: FailureLimits): Promise<FailureCounts> {
+    const day = utcDay(at);
+    this.devices.delete(deviceId);
+    try {
+      return await this.k.transaction().execute(async (tx) => {
+        const today = async (scope: "person" | "device", subject: string): Promise<number> => {
+          await tx.insertInto("failure_days").values({ scope, subject, day, count: 0 }).onConflict((oc) => oc.columns(["scope", "subject", "day"]).doNothing()).execute();
+          await tx.updateTable("failure_days").set({ count: sql`count + 1` }).where("scope", "=", scope).where("subject", "=", subject).where("day", "=", day).execute();
+          const r = await tx.selectFrom("failure_days").select(["count"]).where("scope", "=", scope).where("subject", "=", subject).where("day", "=", day).executeTakeFirstOrThrow();
+          return num(r.count);
+        };
+        const count = async (table: "persons" | "devices", id: string, lockAfter: number, daily: number, scope: "person" | "device") => {
+          const r = await tx.selectFrom(table).select(["failed_count", "locked_at"]).where("id", "=", id).executeTakeFirstOrThrow();
+          const consecutive = num(r.failed_count) + 1;
+          const t = await today(scope, id);
+          const locked = consecutive >= lockAfter || t >= daily;
+          await tx
+            .updateTable(table)
+            .set({
+              failed_count: consecutive,
+              ...(table === "persons" ? { last_verified_at: null } : {}),
+              ...(locked && r.locked_at === null ? { locked_at: at } : {}),
+            })
+            .where("id", "=", id)
+            .execute();
+          return { consecutive, today: t, locked: locked || r.locked_at !== null };
+        };
+        return {
+          person: await count("persons", personId, lim.personLockAfter, lim.personDailyFailures, "person"),
+          device: await count("devices", deviceId, lim.deviceLockAfter, lim.deviceDailyFailures, "device"),
+        };
+      });
+    } finally {
+      this.devices.delete(deviceId);
+    }
+  }
+  /** Today's failures (UTC day) of a person or a device. */
+  async failuresToday(scope: "person" | "device", subject: string, at: number): Promise<number> {
+    const r = await this.k.selectFrom("failure_days").select(["count"]).where("scope", "=", scope).where("subject", "=", subject).where("day", "=", utcDay(at)).executeTakeFirst();
+    return r ? num(r.count) : 0;
   }
   async consumeVerification(personId: string): Promise<void> {
     await this.k.updateTable("persons").set({ last_verified_at: null }).where("id", "=", personId).execute();
@@ -404,7 +474,7 @@ export class Store {
 
   // re-checks (R35)
   async insertRecheck(r: RecheckRow): Promise<void> {
-    await this.k.insertInto("rechecks").values(r).execute();
+    await this.k.insertInto("rechecks").values({ ...r, session: r.session ?? null, model_version: r.model_version ?? null }).execute();
   }
   async openRechecks(limit: number): Promise<RecheckRow[]> {
     const rows = await this.k.selectFrom("rechecks").selectAll().where("resolved_at", "is", null).orderBy("at", "asc").limit(limit).execute();

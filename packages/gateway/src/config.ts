@@ -47,6 +47,9 @@ export interface GatewayConfig {
   limits: typeof DEFAULT_LIMITS;
   personLockAfter: number;
   deviceLockAfter: number;
+  personDailyFailures: number;
+  deviceDailyFailures: number;
+  recheckIntervalMs: number;
   reverifyWindowMs: number;
   livenessThreshold: number;
   logLevel: string;
@@ -59,7 +62,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const { home, layout: L, get, file, int, url } = r;
   const tls = r.oneOf("TLS", "on", ["on", "off"] as const) !== "off";
   const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
-  const sealDefault = (p: "p0" | "p1") => L.sealKey(p);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
   if (!(liveness >= 0 && liveness <= 1)) r.problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
   const cfg: GatewayConfig = {
@@ -75,15 +77,13 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     clientCert: file("CLIENT_CERT", L.gatewayClient.cert),
     clientKey: file("CLIENT_KEY", L.gatewayClient.key),
     partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
-    partySealKeys: { P0: file("P0_SEAL_KEY", sealDefault("p0")), P1: file("P1_SEAL_KEY", sealDefault("p1")) },
+    // only the public halves: a private key file, or a file from a party's own folder, is refused
+    partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
-    signingKey: get("SIGNING_KEY", L.gatewaySigningKey),
-    auditKey: get("AUDIT_KEY", L.auditKey("gateway")),
-    dataKeys: get("DATA_KEYS", L.gatewayDataKey)
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-    operators: get("OPERATORS", L.gatewayOperators),
+    signingKey: r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
+    auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
+    dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
+    operators: r.ownKey("OPERATORS", L.gatewayOperators, "gateway", false),
     modelVersion: r.optional("MODEL_VERSION"),
     challengeTtlMs: int("CHALLENGE_TTL_S", 60, 5, 60) * 1000,
     limits: {
@@ -93,11 +93,13 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
+    personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
+    deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
+    recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
     logLevel: get("LOG_LEVEL", "info"),
   };
-  if (cfg.dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
   r.done();
   return cfg;
 }
@@ -137,6 +139,9 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     limits: cfg.limits,
     personLockAfter: cfg.personLockAfter,
     deviceLockAfter: cfg.deviceLockAfter,
+    personDailyFailures: cfg.personDailyFailures,
+    deviceDailyFailures: cfg.deviceDailyFailures,
+    recheckIntervalMs: cfg.recheckIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
     operatorsFile: cfg.operators,

@@ -42,7 +42,8 @@ export interface Fixture {
 export async function setup(name: string, extra: Partial<GatewayOptions> = {}): Promise<Fixture> {
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
-  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey } });
+  // the fake parties share the gateway's clock (tests that move it move both)
+  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, ...(extra.now ? { now: extra.now } : {}) });
   const log = new LogCapture(name);
   const db = extra.db ?? (await openDb("sqlite::memory:"));
   const auditKey = await generateSigningKeyPair("INTL");

@@ -23,6 +23,15 @@ export { deal } from "./deal.ts";
 export type { DealOptions } from "./deal.ts";
 export { encodeBundle, decodeBundle, bundleIdOf } from "./bundle-wire.ts";
 export { openBundle } from "./open.ts";
+// spot-check of dealt batches by P0 and P1 (a cheating helper is caught)
+export {
+  DEFAULT_SPOTCHECK_FRACTION, SPOTCHECK_COIN_BYTES, spotCheckCoin, spotCheckCount, spotCheckSample, spotCheckMissProbability,
+  encodeOpening, decodeOpening, checkOpenedPair,
+} from "./spotcheck.ts";
+export type { SpotCheckFailure, SpotCheckResult } from "./spotcheck.ts";
+// re-randomisation of stored template shares with a P0–P1 zero-sharing
+export { MAX_EPOCH, epochOffset, reshare } from "./rerandomise.ts";
+export type { ShareSlot } from "./rerandomise.ts";
 // messages and their bytes
 export { MESSAGE_VERSION, verifyRounds, enrolRounds } from "./messages.ts";
 export type { PartyName, Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";

@@ -4,7 +4,6 @@
  * checks every value and throws ConfigError listing every problem; main prints it and exits 2.
  * The table of variables is in docs/operations.md.
  */
-import { existsSync } from "node:fs";
 import { ConfigError, envReader } from "@privface/config";
 import { serverRoleOf, type PartyName } from "@privface/contracts";
 
@@ -50,14 +49,8 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
   const lc = serverRoleOf(party);
   const r = envReader(P, env);
   const { home, layout: L, get, file, int, url } = r;
-  const gwDefault = existsSync(L.gatewaySigningPub) ? L.gatewaySigningPub : L.gatewaySigningKey;
   const sync = r.oneOf("DB_SYNCHRONOUS", "NORMAL", ["NORMAL", "FULL"] as const);
-  const dataKeys = get("DATA_KEYS", L.dataKey(lc))
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
-  for (const f of dataKeys) if (!existsSync(f)) r.problems.push(`${P}DATA_KEYS: file ${f} does not exist`);
+  const dataKeys = r.ownKeyList("DATA_KEYS", L.dataKey(lc), lc);
   const db = r.dbUrl("DB", `sqlite:${L.sqlite(lc)}`);
   const cfg: PartyConfig = {
     party,
@@ -70,11 +63,12 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     ca: file("CA", L.ca),
     cert: file("CERT", L.cert(lc).cert),
     key: file("KEY", L.cert(lc).key),
-    sealKey: file("SEAL_KEY", L.sealKey(lc)),
+    sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
     dataKeys,
-    gatewayKey: file("GATEWAY_KEY", gwDefault),
-    auditKey: file("AUDIT_KEY", L.auditKey(lc)),
-    poolSeed: file("POOL_SEED", L.poolSeed(lc)),
+    // only the gateway's public half: its private signing key (or any file of its folder) is refused
+    gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
+    auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),
+    poolSeed: r.ownKey("POOL_SEED", L.poolSeed(lc), lc),
     peerUrl: url("PEER_URL", party === "P0" ? "https://127.0.0.1:7442" : "https://127.0.0.1:7441"),
     helperUrl: url("HELPER_URL", "https://127.0.0.1:7440"),
     poolLow: int("POOL_LOW", 1024, 0, 10_000_000),

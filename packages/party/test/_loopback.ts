@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { RuntimeLayout } from "@privface/config";
 import { MODEL, PartyError, type PartyClient } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb, sql } from "@privface/db";
@@ -34,6 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function loopbackSuite(name: string, makeDb: (home: string) => Promise<DbSetup>): void {
   describe(`loopback (${name}): helper + P0 + P1 as processes over mutual TLS`, { timeout: 120_000 }, () => {
     let home: string;
+    let L: RuntimeLayout;
     let db: DbSetup;
     let opts: SpawnOptions;
     const servers = {} as Record<ServerName, ServerHandle>;
@@ -95,7 +97,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
 
     before(async () => {
       home = mkdtempSync(join(tmpdir(), "privface-loopback-"));
-      await ensureRuntime(home);
+      L = (await ensureRuntime(home)).layout;
       db = await makeDb(home);
       const [helper, p0, p1, gateway] = await freePorts(4);
       const env: Record<string, string> = { ...db.env };
@@ -119,8 +121,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
       client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
       client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls });
-      const kp = (f: string) => readPublicKeyFile(join(home, "keys", f));
-      keys = { gateway: await readKeyPairFile(join(home, "keys", "gateway-signing.json")), P0: kp("p0-seal.json"), P1: kp("p1-seal.json") };
+      keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")) };
       await waitFor(poolFull);
       await waitFor(linkUp);
     });
@@ -305,12 +306,11 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       const secrets: { what: string; bytes: Buffer }[] = [];
       for (const s of plain) secrets.push({ what: "plaintext share", bytes: Buffer.from(s.subarray(0, 16)) });
       for (const x of faces) secrets.push({ what: "template vector", bytes: Buffer.from(x.buffer, x.byteOffset, 32) });
-      const kdir = join(home, "keys");
-      for (const p of ["p0", "p1"]) {
-        secrets.push({ what: `${p} seal key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-seal.json`))).privateKey) });
-        secrets.push({ what: `${p} data key`, bytes: Buffer.from(readDataKeyFile(join(kdir, `${p}-data.json`)).key) });
-        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readPoolSeedFile(join(kdir, `${p}-pool-seed.json`), p.toUpperCase() as Party)) });
-        secrets.push({ what: `${p} audit key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-audit.json`))).privateKey) });
+      for (const p of ["p0", "p1"] as const) {
+        secrets.push({ what: `${p} seal key`, bytes: Buffer.from((await readKeyPairFile(L.sealKey(p))).privateKey) });
+        secrets.push({ what: `${p} data key`, bytes: Buffer.from(readDataKeyFile(L.dataKey(p)).key) });
+        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readPoolSeedFile(L.poolSeed(p), p.toUpperCase() as Party)) });
+        secrets.push({ what: `${p} audit key`, bytes: Buffer.from((await readKeyPairFile(L.auditKey(p))).privateKey) });
       }
       secrets.push({ what: "gateway signing key", bytes: Buffer.from(keys.gateway.privateKey) });
       const haystacks: { where: string; data: Buffer }[] = [

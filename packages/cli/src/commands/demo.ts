@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .description("run a merchant, a principal and two cashiers through enrol, verify, replay and deregister; print a table")
     .option("--gateway <url>", "use a running gateway instead of starting the stack")
     .option("--home <dir>", "runtime home of the running stack (CA, operator tokens), with --gateway")
-    .option("--token <token>", "admin operator token, with --gateway (default: from <home>/keys/gateway-operators.json)")
+    .option("--token <token>", "admin operator token, with --gateway (default: from <home>/keys/gateway/operators.json)")
     .option("--no-engine", "use precomputed embeddings instead of the on-device face engine")
     .option("--json", "print the result as JSON instead of a table")
     .action(async (opts: { gateway?: string; home?: string; token?: string; engine: boolean; json?: boolean }) => {

@@ -11,7 +11,7 @@ function common(c: Command): Command {
   return c
     .option("--gateway <url>", "gateway URL (default $PRIVFACE_GATEWAY_URL or https://127.0.0.1:7443)")
     .option("--home <dir>", "runtime home (default $PRIVFACE_HOME or ./.privface)")
-    .option("--token <token>", "operator token (default: from <home>/keys/gateway-operators.json)");
+    .option("--token <token>", "operator token (default: from <home>/keys/gateway/operators.json)");
 }
 
 async function run(o: Conn, role: "admin" | "operator", fn: (c: import("@privface/devstack").GatewayClient) => Promise<{ status: number; body: unknown }>) {

@@ -78,7 +78,7 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
   const client = { P0: stack.partyClient("P0"), P1: stack.partyClient("P1") };
   try {
     const L = runtimeLayout(home);
-    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealKey("p0")), P1: readPublicKeyFile(L.sealKey("p1")) };
+    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")) };
     // pools: wait until P0 holds enough items for the whole run (the helper deals in batches)
     const t0 = Date.now();
     await stack.waitPool(N + W, 600_000);
