@@ -141,7 +141,8 @@ export function openBudget(role: PartyName, seed: Uint8Array, bundle: { role: Pa
   if (bundle.role !== role) throw new ProtocolError("WRONG_ROLE", `bundle for ${bundle.role}, opened by ${role}`);
   const sec = bundle.budget;
   if (bundle.kind !== "verify" || !sec || sec.cws.length !== 2 || sec.cws.some((c) => c.n !== BUDGET_BITS)) throw new ProtocolError("BAD_BUNDLE", "no budget section");
-  const cws = sec.cws;
+  // copies: the caller may wipe the bundle's bytes (the correction words may be views into them)
+  const cws = sec.cws.map((c) => ({ n: c.n, scw: c.scw.slice(), bits: c.bits.slice(), leaf: c.leaf.slice() }));
   if (role === "P0") return { role, id: bundle.id, ...p0Stream(seed, bundle.id), cws };
   const corr = sec.corrections;
   if (!corr || corr.length !== BUDGET_CORRECTION_BYTES) throw new ProtocolError("BAD_BUNDLE", "P1 budget section without corrections");
