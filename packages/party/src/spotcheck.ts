@@ -20,8 +20,8 @@
 import { silentLog, type Log } from "@privface/config";
 import { PartyError, type PartyName } from "@privface/contracts";
 import {
-  bundleIdOf, checkOpenedPair, decodeBundle, decodeOpening, DEFAULT_SPOTCHECK_FRACTION, encodeOpening, openBundle,
-  spotCheckCoin, spotCheckSample, type Material, type Rng,
+  bundleIdOf, checkOpenedPair, decodeBundle, decodeOpening, DEFAULT_SPOTCHECK_FRACTION, encodeOpening, openItem,
+  spotCheckCoin, spotCheckSample, type OpenedMaterial, type Rng,
 } from "@privface/mpc";
 import type { PartyAuditSink } from "./service.ts";
 import type { PartyStore, PoolItem } from "./store/index.ts";
@@ -83,15 +83,15 @@ function checkIds(ids: unknown): string[] {
   return ids as string[];
 }
 
-function material(party: PartyName, seed: Uint8Array, bytes: Uint8Array): Material {
-  return openBundle(party, seed, decodeBundle(bytes));
+function material(party: PartyName, seed: Uint8Array, bytes: Uint8Array): OpenedMaterial {
+  return openItem(party, seed, decodeBundle(bytes));
 }
 
-function checkAll(mine: Material[], theirs: Uint8Array[], mineIsP0: boolean): string[] {
+function checkAll(mine: OpenedMaterial[], theirs: Uint8Array[], mineIsP0: boolean): string[] {
   const failures = new Set<string>();
   if (theirs.length !== mine.length) return ["openings_missing"];
   mine.forEach((m, i) => {
-    let other: Material;
+    let other: OpenedMaterial;
     try {
       other = decodeOpening(theirs[i]);
     } catch {
@@ -129,7 +129,7 @@ export async function spotCheckIntake(deps: SpotCheckDeps, items: readonly Uint8
   } catch (e) {
     throw new Error(`P1's spot-check answer: ${(e as Error).message}`);
   }
-  const mine: Material[] = [];
+  const mine: OpenedMaterial[] = [];
   const failures: string[] = [];
   for (const i of sample) {
     try {
@@ -155,7 +155,7 @@ export async function spotCheckIntake(deps: SpotCheckDeps, items: readonly Uint8
 export function createSpotCheckResponder(deps: SpotCheckDeps): { handle(body: unknown): Promise<OpenAnswer | VerdictAnswer>; blocked(): boolean } {
   const fraction = deps.fraction ?? DEFAULT_SPOTCHECK_FRACTION;
   // batches between the two steps: key = the ids joined; P1's sampled materials (opened, not yet checked)
-  const pending = new Map<string, { mine: Material[]; at: number }>();
+  const pending = new Map<string, { mine: OpenedMaterial[]; at: number }>();
   let blocked = false;
 
   async function dropBatch(ids: readonly string[]): Promise<void> {
@@ -170,14 +170,14 @@ export function createSpotCheckResponder(deps: SpotCheckDeps): { handle(body: un
     if (pending.has(key)) throw new PartyError("INVALID_INPUT", "this batch is being checked already");
     const coin1 = spotCheckCoin(deps.rng);
     const sample = spotCheckSample(ids, coin0, coin1, fraction);
-    const mine: Material[] = [];
+    const mine: OpenedMaterial[] = [];
     const openings: string[] = [];
     for (const i of sample) {
       // used now, in the same step that reveals it: a sampled item can never serve a session
       const item = await deps.store.markUsed(ids[i], SPOTCHECK_SESSION).catch(() => {
         throw new PartyError("INVALID_INPUT", "a sampled item is not an unused item of P1's pool");
       });
-      let m: Material;
+      let m: OpenedMaterial;
       try {
         m = material(deps.party, deps.poolSeed, item.bytes);
       } catch {
