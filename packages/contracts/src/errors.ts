@@ -18,6 +18,8 @@ export const PARTY_ERRORS = {
   AUTH_REUSED: { status: 409, kind: "refused" },
   FORBIDDEN_ROLE: { status: 403, kind: "refused" },
   NOT_FOUND: { status: 404, kind: "refused" },
+  /** the template's daily failure budget (counted inside MPC) is exhausted: refused until the day ends (UTC) */
+  BUDGET_EXHAUSTED: { status: 429, kind: "refused" },
   SESSION_UNKNOWN: { status: 404, kind: "unavailable" },
   PEER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   HELPER_UNAVAILABLE: { status: 503, kind: "unavailable" },

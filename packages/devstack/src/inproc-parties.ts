@@ -51,7 +51,7 @@ export interface InProcParties {
   close(): Promise<void>;
 }
 
-export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number } = {}): Promise<InProcParties> {
+export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number; failureBudget?: number } = {}): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
@@ -103,6 +103,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
       poolTarget: opts.poolTarget ?? 100,
       commitWindowMs: opts.commitWindowMs ?? 60_000,
       mpcTimeoutMs,
+      failureBudget: opts.failureBudget,
       now,
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
@@ -173,6 +174,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
       return { P0: a, P1: b };
     },
     async close() {
+      for (const p of PARTIES) await services[p].budgetIdle();
       for (const db of dbs) await closeDb(db);
     },
   };

@@ -15,7 +15,7 @@ import { createAuditLog } from "@privface/audit";
 import { MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
-import type { OperatorCredential } from "./app.ts";
+import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import { createPartyClient } from "./party-client.ts";
@@ -51,6 +51,9 @@ export interface GatewayConfig {
   limits: typeof DEFAULT_LIMITS;
   personLockAfter: number;
   deviceLockAfter: number;
+  personDailyFailures: number;
+  deviceDailyFailures: number;
+  recheckIntervalMs: number;
   reverifyWindowMs: number;
   livenessThreshold: number;
   logLevel: string;
@@ -96,6 +99,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
+    personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
+    deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
+    recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
     logLevel: get("LOG_LEVEL", "info"),
@@ -142,23 +148,36 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     limits: cfg.limits,
     personLockAfter: cfg.personLockAfter,
     deviceLockAfter: cfg.deviceLockAfter,
+    personDailyFailures: cfg.personDailyFailures,
+    deviceDailyFailures: cfg.deviceDailyFailures,
+    recheckIntervalMs: cfg.recheckIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
     operatorsFile: cfg.operators,
   };
 }
 
+/** How long the tokens of a development operators file live. */
+export const DEV_OPERATOR_TOKEN_DAYS = 30;
+
 /**
- * The operators file: `[{ id, role, token | tokenSha256 }]`. On first use a development file is
- * written (mode 0600) with one admin, one operator and one auditor and random tokens.
+ * The operators file: `[{ id, role, token | tokenSha256, expiresAt }]` — every token expires
+ * (`expiresAt`: ISO 8601 or ms since the epoch; issue 12 item 10). On first use a development file is
+ * written (mode 0600) with one admin, one operator and one auditor, random tokens valid
+ * DEV_OPERATOR_TOKEN_DAYS days (delete the file to get new ones).
  */
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
-    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}` }));
+    const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
+    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
   if (!Array.isArray(parsed)) throw new ConfigError([`${P}OPERATORS: ${path} must hold a JSON array`]);
+  const problems = (parsed as { id?: unknown; expiresAt?: unknown }[])
+    .filter((o) => operatorExpiry(o?.expiresAt) === undefined)
+    .map((o) => `${P}OPERATORS: operator ${String(o?.id)} in ${path} has no expiresAt (operator tokens expire: add an ISO 8601 date, or delete a development file to have a new one written)`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return parsed as OperatorCredential[];
 }
 

@@ -6,6 +6,8 @@
  */
 import { ConfigError, envReader } from "@privface/config";
 import { serverRoleOf, type PartyName } from "@privface/contracts";
+import { MAX_BUDGET } from "@privface/mpc";
+import { DEFAULT_FAILURE_BUDGET } from "./service.ts";
 
 export { ConfigError };
 
@@ -41,6 +43,8 @@ export interface PartyConfig {
   mpcTimeoutMs: number;
   /** Finished sessions, verification records and used pool-item markers are purged after this long. */
   retentionMs: number;
+  /** Failures per template per UTC day before its verifications are refused (counted inside MPC); P0 and P1 must agree. */
+  failureBudget: number;
   /** Test/diagnostic only: append every MPC frame (base64, one per line) to this file. */
   captureFile: string | undefined;
 }
@@ -88,8 +92,14 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     recoveryIntervalMs: int("RECOVERY_INTERVAL_S", 30, 1, 86_400) * 1000,
     mpcTimeoutMs: int("MPC_TIMEOUT_MS", 5_000, 100, 600_000),
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
+    failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
   };
+  // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
+  // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
+  if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {
+    r.problems.push(`${P}CAPTURE_FILE: frame capture writes every MPC frame to disk and is refused outside tests`);
+  }
   if (cfg.poolLow >= cfg.poolTarget) r.problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
   r.done();
   return cfg;

@@ -101,6 +101,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     poolTarget: cfg.poolTarget,
     commitWindowMs: cfg.commitWindowMs,
     mpcTimeoutMs: cfg.mpcTimeoutMs,
+    failureBudget: cfg.failureBudget,
     log,
   });
   const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey });
@@ -139,6 +140,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     refill: () => jobs.refill(true),
     async close() {
       const jobsEnded = jobs.stop();
+      await service.budgetIdle();
       await transport.close();
       rpc.close();
       helperAgent.destroy();
