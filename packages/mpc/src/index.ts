@@ -46,7 +46,18 @@ export type {
   VerifyInput, EnrolInput, VerifyOutput, EnrolOutput, VerifyState, EnrolState,
   VerifyLifted, VerifyOpened, VerifyCompared, VerifyAnded, VerifyDone, EnrolLifted, EnrolOpened, EnrolCompared, EnrolDone,
 } from "./protocol.ts";
+// the daily failure budget (counted inside MPC after each verification)
+export {
+  BUDGET_BITS, MAX_BUDGET, budgetRounds, freshCounter, reconcile, openBudget,
+  budgetStart, budgetOnConvert, budgetOnCompare, budgetOnReveal, budgetStep, budgetPlain,
+} from "./budget.ts";
+export type {
+  BudgetMaterial, BudgetSection, CounterState, Reconciled, BudgetInput, BudgetOutput, BudgetState,
+  BudgetConverting, BudgetCompared, BudgetRevealing, BudgetDone, BudgetMessage, BudgetConvMsg, BudgetCompareMsg, BudgetRevealMsg,
+} from "./budget.ts";
+export { encodeBudgetMessage, decodeBudgetMessage } from "./budget-wire.ts";
+export type { BudgetExpect } from "./budget-wire.ts";
 // plaintext twins and the one-process runner
 export { dotPlain, normPlain, validatePlain, verifyPlain } from "./plain.ts";
-export { simulateVerify, simulateVerifyMany, simulateEnrol } from "./simulate.ts";
-export type { SimulateVerifyOptions, SimulateEnrolOptions, Traffic } from "./simulate.ts";
+export { simulateVerify, simulateVerifyMany, simulateEnrol, simulateBudget } from "./simulate.ts";
+export type { SimulateVerifyOptions, SimulateEnrolOptions, SimulateBudgetOptions, Traffic } from "./simulate.ts";
