@@ -29,6 +29,8 @@ export const PARTY_ERRORS = {
   UNREACHABLE: { status: 0, kind: "unavailable" },
   /** client side: no answer within the call's time limit */
   TIMEOUT: { status: 0, kind: "unavailable" },
+  /** client side: an answer whose result share does not authenticate for this request (result.ts) */
+  RESULT_UNAUTHENTICATED: { status: 0, kind: "unavailable" },
 } as const satisfies Record<string, { status: number; kind: Kind }>;
 
 export type PartyErrorCode = keyof typeof PARTY_ERRORS;

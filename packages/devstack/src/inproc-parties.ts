@@ -14,8 +14,8 @@ import { isPartyErrorCode, modelParams, PARTIES, PARTY_ROUTES, PartyError, serve
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair } from "@privface/crypto";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
-import { createPartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
-import { createMemoryNetwork, type App, type MemoryNetwork } from "@privface/transport";
+import { createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
+import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import type { SimKeys } from "./gateway-sim.ts";
 
 type CallerRole = "gateway" | "helper" | "p0" | "p1";
@@ -30,7 +30,7 @@ export interface InProcParties {
   net: MemoryNetwork;
   stores: Record<PartyName, PartyStore>;
   /** each party's route table (what its server serves) */
-  apps: Record<PartyName, App>;
+  apps: Record<PartyName, PartyApp>;
   /** each party's service (the same party, without HTTP) */
   services: Record<PartyName, PartyService>;
   audit: Record<PartyName, PartyAuditEntry[]>;
@@ -70,7 +70,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
   const helperDown = { value: false };
-  const apps = {} as Record<PartyName, App>;
+  const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {

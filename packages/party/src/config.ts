@@ -22,9 +22,15 @@ export interface PartyConfig {
   ca: string;
   cert: string;
   key: string;
+  /** the party's client certificate towards the peer and the helper (clientAuth) */
+  clientCert: string;
+  clientKey: string;
   sealKey: string;
   dataKeys: string[];
   gatewayKey: string;
+  /** the party's result key pair and the gateway's public result key (result-share MACs) */
+  resultKey: string;
+  gatewayResultKey: string;
   auditKey: string;
   poolSeed: string;
   peerUrl: string;
@@ -67,10 +73,14 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     ca: file("CA", L.ca),
     cert: file("CERT", L.cert(lc).cert),
     key: file("KEY", L.cert(lc).key),
+    clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),
+    clientKey: file("CLIENT_KEY", L.clientCert(lc).key),
     sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
     dataKeys,
     // only the gateway's public half: its private signing key (or any file of its folder) is refused
     gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
+    resultKey: r.ownKey("RESULT_KEY", L.resultKey(lc), lc),
+    gatewayResultKey: r.publicKey("GATEWAY_RESULT_KEY", L.resultPub("gateway")),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),
     poolSeed: r.ownKey("POOL_SEED", L.poolSeed(lc), lc),
     peerUrl: url("PEER_URL", party === "P0" ? "https://127.0.0.1:7442" : "https://127.0.0.1:7441"),
@@ -85,6 +95,11 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
   };
+  // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
+  // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
+  if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {
+    r.problems.push(`${P}CAPTURE_FILE: frame capture writes every MPC frame to disk and is refused outside tests`);
+  }
   if (cfg.poolLow >= cfg.poolTarget) r.problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
   r.done();
   return cfg;
