@@ -383,8 +383,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const day = budgetDay(now());
       const rec = await store.budget(templateId, day);
       if (rec.exhausted || rec.verifications - rec.runs >= failureBudget) {
-        metrics.budgetRefusals.inc();
-        await audit({ op: "verify", session, templateId, requester: "gateway", purpose: sealed.context.purpose, outcome: "refused", modelVersion, code: "BUDGET_EXHAUSTED" });
+        metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
         throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
       }
       const probe = await openShare(sealed);
