@@ -7,11 +7,14 @@
  *                 <server>-client.crt/.key (client certificates of the servers that call another)
  *   keys/<server>/  one folder per server (mode 0700) with only that server's private material:
  *     p0/, p1/      seal.json, data.json, pool-seed.json (shared with the helper), audit.json,
+ *                   pair-seed.json (the same seed at P0 and P1, never at the helper),
+ *                   result.json (result-share MAC key agreement with the gateway),
  *                   root.json (institution root signing key), nonce.json (nonce HMAC key)
  *     helper/       p0-pool-seed.json, p1-pool-seed.json, audit.json
- *     gateway/      signing.json, data.json, operators.json, audit.json
+ *     gateway/      signing.json, result.json, data.json, operators.json, audit.json
  *   keys/public/  the public halves the other servers receive: p0-seal.pub.json, p1-seal.pub.json,
- *                 gateway-signing.pub.json, <server>-audit.pub.json, p0-root.pub.json, p1-root.pub.json
+ *                 gateway-signing.pub.json, <server>-result.pub.json (p0, p1, gateway),
+ *                 <server>-audit.pub.json, p0-root.pub.json, p1-root.pub.json
  *   keys/cli/     the command line's own POS device keys (not a server)
  *   data/         one SQLite file per server
  *
@@ -55,10 +58,16 @@ export interface RuntimeLayout {
   poolSeed(party: Px): string;
   /** the helper's copy of a party's pool seed */
   helperPoolSeed(party: Px): string;
+  /** a party's copy of the seed P0 and P1 share (never the helper): re-randomises stored shares */
+  pairSeed(party: Px): string;
   /** a server's audit signing key */
   auditKey(server: ServerName): string;
   /** the public half of a server's audit key (for `privface audit verify`) */
   auditPub(server: ServerName): string;
+  /** a party's or the gateway's result key pair (the MAC key of result shares, by key agreement) */
+  resultKey(server: Px | "gateway"): string;
+  /** its public half (a party receives the gateway's, the gateway each party's) */
+  resultPub(server: Px | "gateway"): string;
   /** a party's institution root signing key (signs its sealing-key lists) */
   root(party: Px): string;
   /** the public half of a party's institution root key (provisioned to devices) */
@@ -99,8 +108,11 @@ export function runtimeLayout(home: string): RuntimeLayout {
     dataKey: (p) => own(p, "data.json"),
     poolSeed: (p) => own(p, "pool-seed.json"),
     helperPoolSeed: (p) => own("helper", `${p}-pool-seed.json`),
+    pairSeed: (p) => own(p, "pair-seed.json"),
     auditKey: (s) => own(s, "audit.json"),
     auditPub: (s) => join(pub, `${s}-audit.pub.json`),
+    resultKey: (s) => own(s, "result.json"),
+    resultPub: (s) => join(pub, `${s}-result.pub.json`),
     root: (p) => own(p, "root.json"),
     rootPub: (p) => join(pub, `${p}-root.pub.json`),
     nonceKey: (p) => own(p, "nonce.json"),

@@ -35,11 +35,12 @@ test("envReader: every problem is collected and named, then done() throws one Co
 test("runtimeLayout: one key folder per server with only its own files, public halves in keys/public", () => {
   const L = runtimeLayout("/tmp/h");
   for (const p of ["p0", "p1"] as const) {
-    for (const f of [L.sealKey(p), L.dataKey(p), L.poolSeed(p), L.auditKey(p), L.root(p), L.nonceKey(p)]) assert.equal(keyFolderOf(f), p, f);
+    for (const f of [L.sealKey(p), L.dataKey(p), L.poolSeed(p), L.auditKey(p), L.resultKey(p), L.root(p), L.nonceKey(p)]) assert.equal(keyFolderOf(f), p, f);
+    assert.equal(keyFolderOf(L.resultPub(p)), "public");
     assert.equal(keyFolderOf(L.helperPoolSeed(p)), "helper");
     for (const f of [L.sealPub(p), L.rootPub(p)]) assert.equal(keyFolderOf(f), "public", f);
   }
-  for (const f of [L.gatewaySigningKey, L.gatewayDataKey, L.gatewayOperators, L.auditKey("gateway")]) assert.equal(keyFolderOf(f), "gateway", f);
+  for (const f of [L.gatewaySigningKey, L.gatewayDataKey, L.gatewayOperators, L.auditKey("gateway"), L.resultKey("gateway")]) assert.equal(keyFolderOf(f), "gateway", f);
   assert.equal(keyFolderOf(L.gatewaySigningPub), "public");
   assert.equal(keyFolderOf(L.auditPub("p0")), "public");
   assert.equal(keyFolderOf(L.cliDeviceKey("m1")), null);

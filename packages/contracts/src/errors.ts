@@ -18,6 +18,8 @@ export const PARTY_ERRORS = {
   AUTH_REUSED: { status: 409, kind: "refused" },
   FORBIDDEN_ROLE: { status: 403, kind: "refused" },
   NOT_FOUND: { status: 404, kind: "refused" },
+  /** the template's daily failure budget (counted inside MPC) is exhausted: refused until the day ends (UTC) */
+  BUDGET_EXHAUSTED: { status: 429, kind: "refused" },
   SESSION_UNKNOWN: { status: 404, kind: "unavailable" },
   PEER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   HELPER_UNAVAILABLE: { status: 503, kind: "unavailable" },
@@ -27,6 +29,8 @@ export const PARTY_ERRORS = {
   UNREACHABLE: { status: 0, kind: "unavailable" },
   /** client side: no answer within the call's time limit */
   TIMEOUT: { status: 0, kind: "unavailable" },
+  /** client side: an answer whose result share does not authenticate for this request (result.ts) */
+  RESULT_UNAUTHENTICATED: { status: 0, kind: "unavailable" },
 } as const satisfies Record<string, { status: number; kind: Kind }>;
 
 export type PartyErrorCode = keyof typeof PARTY_ERRORS;

@@ -3,7 +3,7 @@
  * Browser-safe except `./auth` and `./nonce` (Node: node:crypto on the parties' hot path).
  */
 export { MODEL, modelParams, type ModelInfo } from "./model.ts";
-export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
+export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, budgetSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
 export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
 export { PARTY_ROUTES } from "./party-api.ts";
@@ -14,6 +14,7 @@ export type {
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
 export { packItems, unpackItems } from "./codec.ts";
+export { RESULT_KIND, resultKey, resultBytes, resultMac, checkResultMac, type ResultBinding, type ResultKey } from "./result.ts";
 export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
 export {
   STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,

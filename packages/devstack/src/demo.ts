@@ -84,7 +84,7 @@ export function precomputedFaces(d = 512): { cast: Record<string, Faces>; strang
   return { cast, stranger: f.face() };
 }
 
-export async function runDemo(o: { admin: GatewayClient; device?: GatewayClient; useEngine?: boolean; log?: (line: string) => void }): Promise<DemoResult> {
+export async function runDemo(o: { admin: GatewayClient; approver: GatewayClient; device?: GatewayClient; useEngine?: boolean; log?: (line: string) => void }): Promise<DemoResult> {
   const notes: string[] = [];
   const admin = o.admin;
   const c = o.device ?? o.admin;
@@ -93,7 +93,7 @@ export async function runDemo(o: { admin: GatewayClient; device?: GatewayClient;
   const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Demo Noodle Shop" });
   if (m.status !== 201) throw new Error(`merchant registration failed: ${m.status} ${m.body?.error?.code ?? ""}`);
   const merchantId = m.body.merchantId as string;
-  const device: SimDevice = await registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), "demo till", c);
+  const device: SimDevice = await registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), "demo till", c, o.approver);
   const ids: Record<string, string> = {};
   for (const p of CAST) {
     const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/persons`, { role: p.role, name: p.name, idNumber: p.idNumber, phone: p.phone });

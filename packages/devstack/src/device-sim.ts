@@ -37,10 +37,16 @@ export function simDevice(client: GatewayClient, deviceId: string, key: KeyPair)
   return { deviceId, key, sdk, last };
 }
 
-/** Registers a device key for a merchant (operator token with the admin role); the device then talks through `client`. */
-export async function registerDevice(admin: GatewayClient, merchantId: string, key: KeyPair, label = "cli", client: GatewayClient = admin): Promise<SimDevice> {
+/**
+ * Registers a device key for a merchant (operator token with the admin role) and has a second,
+ * different operator (`approver`: admin or operator role) approve it (R27: two approvers); the device
+ * then talks through `client`.
+ */
+export async function registerDevice(admin: GatewayClient, merchantId: string, key: KeyPair, label: string, client: GatewayClient, approver: GatewayClient): Promise<SimDevice> {
   const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: key.suite, publicKey: toBase64url(key.publicKey), label });
   if (r.status !== 201) throw new Error(`device registration failed: ${r.status} ${r.body?.error?.code ?? ""}`);
+  const a = await approver.admin("POST", `/v1/admin/devices/${r.body.deviceId}/approve`);
+  if (a.status !== 200) throw new Error(`device approval failed: ${a.status} ${a.body?.error?.code ?? ""}`);
   return simDevice(client, r.body.deviceId, key);
 }
 

@@ -3,16 +3,17 @@
  * runtime home (@privface/config `runtimeLayout` names every file): the dev PKI (`pki/`, via
  * @privface/pki `ensureDevPki`) and one key folder per server (`keys/<server>/`, mode 0700, only that
  * server's private material): party sealing key pairs, data keys and pool seeds (the helper keeps its
- * own copy of each party's seed), the gateway signing key, audit signing keys per server; and
- * `keys/public/` with the public halves the others receive (party sealing keys, the gateway's signing
- * key, audit keys). Keys of the earlier flat `keys/` layout are moved into their folders first.
+ * own copy of each party's seed), the gateway signing key, audit signing keys per server, the result
+ * keys of the parties and the gateway (result-share MACs); and `keys/public/` with the public halves
+ * the others receive (party sealing keys, the gateway's signing key, result and audit keys). Keys of the earlier flat `keys/` layout are moved into their folders first.
  * Returns the names it created (never key material).
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { legacyKeyFiles, runtimeLayout, SERVER_NAMES, type RuntimeLayout } from "@privface/config";
+import { resultKey, type PartyName, type ResultKey } from "@privface/contracts";
 import { publicKeyToJson } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, ensurePoolSeedFile, readKeyPairFile, writePublicKeyFile } from "@privface/crypto/node";
+import { ensureDataKeyFile, ensureKeyPairFile, ensurePairSeedFiles, ensurePoolSeedFile, readKeyPairFile, readPublicKeyFile, writePublicKeyFile } from "@privface/crypto/node";
 import { ensureDevPki } from "@privface/pki";
 
 export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayout; created: string[] }> {
@@ -57,11 +58,22 @@ export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayo
       made(hp);
     }
   }
+  // the seed only P0 and P1 share (one seed, a copy in each party's folder)
+  for (const f of ensurePairSeedFiles([L.pairSeed("p0"), L.pairSeed("p1")])) made(f);
   for (const s of SERVER_NAMES) {
     if ((await ensureKeyPairFile(L.auditKey(s), "INTL", "sign")).created) made(L.auditKey(s));
     await publish(L.auditKey(s), L.auditPub(s));
   }
   if ((await ensureKeyPairFile(L.gatewaySigningKey, "INTL", "sign")).created) made(L.gatewaySigningKey);
   await publish(L.gatewaySigningKey, L.gatewaySigningPub);
+  for (const s of ["p0", "p1", "gateway"] as const) {
+    if ((await ensureKeyPairFile(L.resultKey(s), "INTL", "seal")).created) made(L.resultKey(s));
+    await publish(L.resultKey(s), L.resultPub(s));
+  }
   return { layout: L, created };
+}
+
+/** The gateway's result-share MAC key with `party`, from a runtime home (for clients of the parties in tests and tools). */
+export async function gatewayResultKey(L: RuntimeLayout, party: PartyName): Promise<ResultKey> {
+  return resultKey(await readKeyPairFile(L.resultKey("gateway")), readPublicKeyFile(L.resultPub(party === "P0" ? "p0" : "p1")), party);
 }

@@ -12,10 +12,10 @@ import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@priv
 import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { LIVENESS_STEPS, MODEL, type PartyClient, type PartyName } from "@privface/contracts";
+import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
-import type { OperatorCredential } from "./app.ts";
+import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import { createPartyClient } from "./party-client.ts";
@@ -37,8 +37,12 @@ export interface GatewayConfig {
   clientKey: string;
   partyUrls: Record<PartyName, string>;
   partySealKeys: Record<PartyName, string>;
+  /** the parties' public result keys (result-share MACs) */
+  partyResultKeys: Record<PartyName, string>;
   partyTimeoutMs: number;
   signingKey: string;
+  /** the gateway's result key pair (result-share MACs with each party) */
+  resultKey: string;
   auditKey: string;
   dataKeys: string[];
   operators: string;
@@ -80,8 +84,10 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
     // only the public halves: a private key file, or a file from a party's own folder, is refused
     partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
+    partyResultKeys: { P0: r.publicKey("P0_RESULT_KEY", L.resultPub("p0")), P1: r.publicKey("P1_RESULT_KEY", L.resultPub("p1")) },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
     signingKey: r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
+    resultKey: r.ownKey("RESULT_KEY", L.resultKey("gateway"), "gateway", false),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
     dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
     operators: r.ownKey("OPERATORS", L.gatewayOperators, "gateway", false),
@@ -108,8 +114,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
 
 /**
  * Reads keys and certificates and builds `startGateway`'s options. Creates, on first use, the keys
- * only the gateway needs (audit key, data key, dev operators file); the signing key is created too if
- * missing (the parties need its public half: the start command makes it before starting them).
+ * only the gateway needs (audit key, data key, dev operators file); the signing and result keys are
+ * created too if missing (the parties need their public halves: `ensureRuntime` makes them before
+ * starting them).
  */
 export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
   const signing = (await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key;
@@ -118,7 +125,9 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
-  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs });
+  const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
+  const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
+  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p] });
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   let modelVersion = cfg.modelVersion;
@@ -151,17 +160,27 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   };
 }
 
+/** How long the tokens of a development operators file live. */
+export const DEV_OPERATOR_TOKEN_DAYS = 30;
+
 /**
- * The operators file: `[{ id, role, token | tokenSha256 }]`. On first use a development file is
- * written (mode 0600) with one admin, one operator and one auditor and random tokens.
+ * The operators file: `[{ id, role, token | tokenSha256, expiresAt }]` — every token expires
+ * (`expiresAt`: ISO 8601 or ms since the epoch; issue 12 item 10). On first use a development file is
+ * written (mode 0600) with one admin, one operator and one auditor, random tokens valid
+ * DEV_OPERATOR_TOKEN_DAYS days (delete the file to get new ones).
  */
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
-    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}` }));
+    const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
+    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
   if (!Array.isArray(parsed)) throw new ConfigError([`${P}OPERATORS: ${path} must hold a JSON array`]);
+  const problems = (parsed as { id?: unknown; expiresAt?: unknown }[])
+    .filter((o) => operatorExpiry(o?.expiresAt) === undefined)
+    .map((o) => `${P}OPERATORS: operator ${String(o?.id)} in ${path} has no expiresAt (operator tokens expire: add an ISO 8601 date, or delete a development file to have a new one written)`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return parsed as OperatorCredential[];
 }
 

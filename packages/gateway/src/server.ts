@@ -32,7 +32,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ name: "gateway" });
   const service = new GatewayService({ ...options, log: options.log ?? logger });
   await service.init();
-  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null });
+  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null, ...(options.now ? { now: options.now } : {}) });
   await app.ready();
   // SQLite: WAL checkpoints in a worker thread, not inside a request's commit
   const checkpointer = startCheckpointer(options.db, { log: (e) => logger.warn(e, "checkpointer") });

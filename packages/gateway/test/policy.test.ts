@@ -5,13 +5,22 @@
  *   (both @privface/party apps with the full MPC, @privface/devstack inproc-parties): not promoted;
  *   afterwards a crafted no-face probe and unrelated faces are not accepted;
  * - an upgrade promoted at one party and not at the other is repaired by the re-check job;
- * - absolute daily failure budgets per person and per device that a success does not reset.
+ * - absolute daily failure budgets per person and per device that a success does not reset;
+ * - consent withdrawal stops use at once, but deletion and re-enrolment need proof of the person (a
+ *   fresh verification on the same device, or an operator identity check under dual control);
+ *   devices need two approvers.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MODEL, PartyError, type PartyClient, type PartyName } from "@privface/contracts";
-import { softwareSigner, toBase64url } from "@privface/crypto";
+import { generateSigningKeyPair, softwareSigner, toBase64url } from "@privface/crypto";
+import { buildSignedPersonRequest } from "@privface/device";
+import { craftedProbe } from "@privface/devstack/attacks";
 import { startInProcParties, type InProcParties } from "@privface/devstack/inproc-parties";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, ensureOperators, type OperatorCredential } from "../src/index.ts";
 import { challenge, deployModel, enrol, faceBody, giveConsent, randomEmbedding, registerWorld, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
 
 /** A gateway (in-memory SQLite) over the real parties in this process. */
@@ -27,13 +36,6 @@ async function realSetup(name: string, parties: InProcParties, clients: Record<P
   });
 }
 
-/** A probe with no face in it: a valid-norm vector along the all-ones direction (what maximises the score against an all-127 template). */
-function craftedProbe(): Int8Array {
-  const v = new Int8Array(MODEL.dim).fill(11);
-  // 356 × 11² + 156 × 12² = 65,540 ≈ Q²: inside the norm window
-  for (let i = 0; i < 156; i++) v[i] = 12;
-  return v;
-}
 
 const wildcard = () => new Int8Array(MODEL.dim).fill(127);
 
@@ -232,5 +234,204 @@ describe("item 5: daily failure budgets that a success does not reset (fake part
     assert.ok(locked, `the device was never locked (${failures} failures)`);
     assert.equal(failures, 30);
     assert.equal((await challenge(f, w, w.persons.bob.personId, "verify")).body.error.code, "DEVICE_LOCKED");
+  });
+});
+
+describe("item 4: consent withdrawal, deletion and re-enrolment need proof of the person; devices need two approvers (fake parties)", () => {
+  let f: Fixture;
+  let w: World;
+  /** a second device of the same merchant */
+  let other: { deviceId: string; deviceKey: Awaited<ReturnType<typeof generateSigningKeyPair>> };
+  before(async () => {
+    f = await setup("proof");
+    w = await registerWorld(f, ["alice", "bob", "carol"]);
+    for (const who of ["alice", "bob", "carol"]) {
+      assert.equal((await giveConsent(f, w, w.persons[who].personId)).status, 201);
+      assert.equal((await enrol(f, w, who)).body.decision, "accept");
+    }
+    const deviceKey = await generateSigningKeyPair("INTL");
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "till 2" });
+    assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator")).status, 200);
+    other = { deviceId: d.body.deviceId, deviceKey };
+  });
+  after(() => f.close());
+
+  const withdraw = async (personId: string, device = { deviceId: w.deviceId, deviceKey: w.deviceKey }) => {
+    const ch = await challenge(f, w, personId, "withdraw", device.deviceId);
+    if (ch.status !== 201) return ch;
+    return f.inject("POST", "/v1/consents/withdrawals", await buildSignedPersonRequest({ deviceId: device.deviceId, personId, challenge: ch.body, signingKey: device.deviceKey }));
+  };
+  const deregisterFrom = async (personId: string, device: { deviceId: string; deviceKey: World["deviceKey"] }) => {
+    const ch = await challenge(f, w, personId, "deregister", device.deviceId);
+    if (ch.status !== 201) return ch;
+    return f.inject("POST", "/v1/deregistrations", await buildSignedPersonRequest({ deviceId: device.deviceId, personId, challenge: ch.body, signingKey: device.deviceKey }));
+  };
+
+  test("face takeover: withdraw (no proof) + consent again + enrol the attacker's face → refused; the victim still verifies, the attacker does not", async () => {
+    const alice = w.persons.alice;
+    const templates = f.fake.templates.size;
+    const wd = await withdraw(alice.personId);
+    assert.equal(wd.status, 200, JSON.stringify(wd.body));
+    assert.equal(wd.body.status, "disabled");
+    assert.equal(f.fake.templates.size, templates, "the template is kept (disabled), not deleted");
+    // use stops at once
+    assert.equal((await challenge(f, w, alice.personId, "verify")).body.error.code, "CONSENT_WITHDRAWN");
+    assert.equal((await verify(f, w, "alice")).body.error.code, "CONSENT_WITHDRAWN");
+    // the attacker consents again for alice and tries to enrol their own face
+    assert.equal((await giveConsent(f, w, alice.personId)).status, 201);
+    const attacker = randomEmbedding(512, 90_001);
+    const e = await enrol(f, w, "alice", attacker);
+    assert.equal(e.body.error.code, "ALREADY_ENROLLED");
+    assert.equal((await verify(f, w, "alice", sameFace(attacker))).body.decision, "reject");
+    assert.equal((await verify(f, w, "alice")).body.decision, "accept");
+  });
+
+  test("withdrawal deletes at once only with a fresh verification on the SAME device", async () => {
+    const bob = w.persons.bob;
+    assert.equal((await verify(f, w, "bob")).body.decision, "accept");
+    // the verification was made on the first till: a withdrawal from the second does not delete
+    const wd = await withdraw(bob.personId, other);
+    assert.equal(wd.body.status, "disabled", JSON.stringify(wd.body));
+    assert.equal((await giveConsent(f, w, bob.personId)).status, 201);
+    assert.equal((await verify(f, w, "bob")).body.decision, "accept");
+    const before = f.fake.templates.size;
+    const wd2 = await withdraw(bob.personId);
+    assert.equal(wd2.body.status, "deleted", JSON.stringify(wd2.body));
+    assert.equal(f.fake.templates.size, before - 1);
+    // consent and enrol again after a proven deletion
+    assert.equal((await giveConsent(f, w, bob.personId)).status, 201);
+    assert.equal((await enrol(f, w, "bob")).body.decision, "accept");
+  });
+
+  test("item 10: a deregistration's re-verification is bound to the device that made it", async () => {
+    const carol = w.persons.carol;
+    assert.equal((await verify(f, w, "carol")).body.decision, "accept");
+    const r = await deregisterFrom(carol.personId, other);
+    assert.equal(r.body?.error?.code, "REVERIFY_REQUIRED", JSON.stringify(r.body));
+    const ok = await deregisterFrom(carol.personId, { deviceId: w.deviceId, deviceKey: w.deviceKey });
+    assert.equal(ok.body.status, "deleted", JSON.stringify(ok.body));
+    assert.equal((await giveConsent(f, w, carol.personId)).status, 201);
+    assert.equal((await enrol(f, w, "carol")).body.decision, "accept");
+  });
+
+  test("an operator identity check under dual control completes a disabled withdrawal, with a notice record; one operator alone cannot", async () => {
+    const alice = w.persons.alice;
+    const wd = await withdraw(alice.personId, other);
+    assert.equal(wd.body.status, "disabled");
+    const before = f.fake.templates.size;
+    const req = await f.admin("POST", `/v1/admin/persons/${alice.personId}/identity-checks`, undefined, "operator", "ID card seen at the branch");
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    assert.equal(req.body.status, "pending");
+    const self = await f.admin("POST", `/v1/admin/identity-checks/${req.body.checkId}/approve`, undefined, "operator", "approve my own");
+    assert.equal(self.body.error.code, "SAME_APPROVER");
+    const byAdmin = await f.admin("POST", `/v1/admin/identity-checks/${req.body.checkId}/approve`, undefined, "admin", "admin approves");
+    assert.equal(byAdmin.body.error.code, "FORBIDDEN_ROLE");
+    assert.equal(f.fake.templates.size, before, "nothing deleted before the second approval");
+    const ok = await f.admin("POST", `/v1/admin/identity-checks/${req.body.checkId}/approve`, undefined, "operator2", "second check: ID card and phone");
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual({ status: ok.body.status, requestedBy: ok.body.requestedBy, approvedBy: ok.body.approvedBy, templateDeletion: ok.body.templateDeletion }, { status: "approved", requestedBy: "oscar", approvedBy: "olga", templateDeletion: "deleted" });
+    assert.equal(f.fake.templates.size, before - 1);
+    assert.deepEqual((await f.gw.service.store.personNotices(alice.personId)).map((n) => n.kind), ["identity-check", "template-deleted"]);
+    const again = await f.admin("POST", `/v1/admin/identity-checks/${req.body.checkId}/approve`, undefined, "operator2", "twice");
+    assert.equal(again.body.error.code, "NOT_PENDING");
+    // consent and enrol again: the person was proven
+    assert.equal((await giveConsent(f, w, alice.personId)).status, 201);
+    assert.equal((await enrol(f, w, "alice")).body.decision, "accept");
+  });
+
+  test("an approved identity check allows one deregistration without a verification", async () => {
+    const bob = w.persons.bob;
+    assert.equal((await deregisterFrom(bob.personId, other)).body.error.code, "REVERIFY_REQUIRED");
+    const req = await f.admin("POST", `/v1/admin/persons/${bob.personId}/identity-checks`, undefined, "operator2", "customer in branch");
+    assert.equal((await f.admin("POST", `/v1/admin/identity-checks/${req.body.checkId}/approve`, undefined, "operator", "checked")).status, 200);
+    assert.equal((await deregisterFrom(bob.personId, other)).body.status, "deleted");
+    assert.equal((await giveConsent(f, w, bob.personId)).status, 201);
+    assert.equal((await enrol(f, w, "bob")).body.decision, "accept");
+    assert.equal((await deregisterFrom(bob.personId, other)).body.error.code, "REVERIFY_REQUIRED", "the check was used up");
+  });
+
+  test("registering a device needs two approvers: pending (DEVICE_PENDING) until a second, different operator approves", async () => {
+    const key = await generateSigningKeyPair("INTL");
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key.publicKey), label: "till 3" });
+    assert.equal(d.status, 201);
+    assert.deepEqual({ status: d.body.status, requestedBy: d.body.requestedBy }, { status: "pending", requestedBy: "ada" });
+    assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId)).body.error.code, "DEVICE_PENDING");
+    assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "admin")).body.error.code, "SAME_APPROVER");
+    assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "auditor")).body.error.code, "FORBIDDEN_ROLE");
+    const ok = await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator");
+    assert.deepEqual({ status: ok.body.status, approvedBy: ok.body.approvedBy }, { status: "active", approvedBy: "oscar" });
+    assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator2")).body.error.code, "NOT_PENDING");
+    assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId)).status, 201);
+  });
+});
+
+describe("item 10: operator tokens expire", () => {
+  test("a token past its expiresAt is TOKEN_EXPIRED; a credential without expiresAt is refused at start", async () => {
+    let skew = 0;
+    const f = await setup("tokens", {
+      now: () => Date.now() + skew,
+      operators: [{ id: "ada", role: "admin", token: "admin-token-expiring-1", expiresAt: new Date(Date.now() + 60_000).toISOString() }],
+    });
+    try {
+      const auth = { authorization: "Bearer admin-token-expiring-1" };
+      assert.equal((await f.inject("POST", "/v1/admin/merchants", { name: "Shop" }, auth)).status, 201);
+      skew = 61_000;
+      const r = await f.inject("POST", "/v1/admin/merchants", { name: "Shop" }, auth);
+      assert.equal(r.status, 401);
+      assert.equal(r.body.error.code, "TOKEN_EXPIRED");
+    } finally {
+      await f.close();
+    }
+    await assert.rejects(
+      setup("tokens-none", { operators: [{ id: "ada", role: "admin", token: "admin-token-forever-1" } as unknown as OperatorCredential] }),
+      /expiresAt is required/,
+    );
+  });
+
+  test("an operators file without expiresAt stops the gateway at start (ConfigError); a new development file has tokens that expire", () => {
+    const dir = mkdtempSync(join(tmpdir(), "privface-ops-"));
+    try {
+      const old = join(dir, "old.json");
+      writeFileSync(old, JSON.stringify([{ id: "admin", role: "admin", token: "admin-token-old-0123" }]));
+      assert.throws(() => ensureOperators(old), (e: unknown) => e instanceof ConfigError && /has no expiresAt/.test(e.message + (e as ConfigError).problems.join("\n")));
+      const fresh = ensureOperators(join(dir, "new.json"));
+      assert.equal(fresh.length, 3);
+      for (const o of fresh) {
+        const t = Date.parse(String(o.expiresAt));
+        assert.ok(t > Date.now() + 29 * 86_400_000 && t <= Date.now() + 30 * 86_400_000 + 60_000, String(o.expiresAt));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("item 10: a consent counts only for the current notice once the purposes change", () => {
+  test("a new notice text with the same purposes keeps consents; new purposes need a new consent (CONSENT_OUTDATED), which can still be withdrawn", async () => {
+    const f = await setup("notice-purposes");
+    try {
+      const w = await registerWorld(f, ["alice", "bob"]);
+      for (const who of ["alice", "bob"]) {
+        assert.equal((await giveConsent(f, w, w.persons[who].personId)).status, 201);
+      }
+      assert.equal((await enrol(f, w, "alice")).body.decision, "accept");
+      const same = await f.admin("POST", "/v1/admin/notices", { version: "2027-01-01", text: "clearer wording, same purposes", purposes: ["face-verification"] });
+      assert.equal(same.status, 201, JSON.stringify(same.body));
+      assert.equal((await verify(f, w, "alice")).body.decision, "accept", "the same purposes: the earlier consent still counts");
+      const wider = await f.admin("POST", "/v1/admin/notices", { version: "2027-02-01", text: "now also fraud analytics", purposes: ["face-verification", "fraud-analytics"] });
+      assert.equal(wider.status, 201);
+      assert.equal((await challenge(f, w, w.persons.alice.personId, "verify")).body.error.code, "CONSENT_OUTDATED");
+      assert.equal((await challenge(f, w, w.persons.bob.personId, "enrol")).body.error.code, "CONSENT_OUTDATED");
+      // a consent to the current notice counts again
+      assert.equal((await giveConsent(f, w, w.persons.alice.personId)).status, 201);
+      assert.equal((await verify(f, w, "alice")).body.decision, "accept");
+      // an outdated consent can still be withdrawn
+      const ch = await challenge(f, w, w.persons.bob.personId, "withdraw");
+      assert.equal(ch.status, 201, JSON.stringify(ch.body));
+      const wd = await f.inject("POST", "/v1/consents/withdrawals", await buildSignedPersonRequest({ deviceId: w.deviceId, personId: w.persons.bob.personId, challenge: ch.body, signingKey: w.deviceKey }));
+      assert.equal(wd.status, 200, JSON.stringify(wd.body));
+    } finally {
+      await f.close();
+    }
   });
 });

@@ -14,6 +14,9 @@ export interface HelperConfig {
   ca: string;
   cert: string;
   key: string;
+  /** the helper's client certificate towards P1 (clientAuth) */
+  clientCert: string;
+  clientKey: string;
   seedP0: string;
   seedP1: string;
   p1Url: string;
@@ -35,10 +38,13 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     ca: file("CA", L.ca),
     cert: file("CERT", L.cert("helper").cert),
     key: file("KEY", L.cert("helper").key),
+    clientCert: file("CLIENT_CERT", L.clientCert("helper").cert),
+    clientKey: file("CLIENT_KEY", L.clientCert("helper").key),
     seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper"),
     seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper"),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
-    maxBatch: int("MAX_BATCH", 1024, 1, 100_000),
+    // ≤ 1024: a batch of P1 halves must fit P1's body cap for pool deliveries (40 MiB ≥ 1024 × 30 KB)
+    maxBatch: int("MAX_BATCH", 1024, 1, 1024),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),
     db: r.dbUrl("DB", `sqlite:${L.sqlite("helper")}`),
     dbSchema: r.optional("DB_SCHEMA"),

@@ -6,6 +6,8 @@
  */
 import { ConfigError, envReader } from "@privface/config";
 import { serverRoleOf, type PartyName } from "@privface/contracts";
+import { MAX_BUDGET } from "@privface/mpc";
+import { DEFAULT_FAILURE_BUDGET } from "./service.ts";
 
 export { ConfigError };
 
@@ -20,11 +22,19 @@ export interface PartyConfig {
   ca: string;
   cert: string;
   key: string;
+  /** the party's client certificate towards the peer and the helper (clientAuth) */
+  clientCert: string;
+  clientKey: string;
   sealKey: string;
   dataKeys: string[];
   gatewayKey: string;
+  /** the party's result key pair and the gateway's public result key (result-share MACs) */
+  resultKey: string;
+  gatewayResultKey: string;
   auditKey: string;
   poolSeed: string;
+  /** the seed P0 and P1 share (re-randomisation of stored shares) */
+  pairSeed: string;
   peerUrl: string;
   helperUrl: string;
   poolLow: number;
@@ -35,6 +45,8 @@ export interface PartyConfig {
   mpcTimeoutMs: number;
   /** Finished sessions, verification records and used pool-item markers are purged after this long. */
   retentionMs: number;
+  /** Failures per template per UTC day before its verifications are refused (counted inside MPC); P0 and P1 must agree. */
+  failureBudget: number;
   /** Test/diagnostic only: append every MPC frame (base64, one per line) to this file. */
   captureFile: string | undefined;
 }
@@ -63,12 +75,17 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     ca: file("CA", L.ca),
     cert: file("CERT", L.cert(lc).cert),
     key: file("KEY", L.cert(lc).key),
+    clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),
+    clientKey: file("CLIENT_KEY", L.clientCert(lc).key),
     sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
     dataKeys,
     // only the gateway's public half: its private signing key (or any file of its folder) is refused
     gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
+    resultKey: r.ownKey("RESULT_KEY", L.resultKey(lc), lc),
+    gatewayResultKey: r.publicKey("GATEWAY_RESULT_KEY", L.resultPub("gateway")),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),
     poolSeed: r.ownKey("POOL_SEED", L.poolSeed(lc), lc),
+    pairSeed: r.ownKey("PAIR_SEED", L.pairSeed(lc), lc),
     peerUrl: url("PEER_URL", party === "P0" ? "https://127.0.0.1:7442" : "https://127.0.0.1:7441"),
     helperUrl: url("HELPER_URL", "https://127.0.0.1:7440"),
     poolLow: int("POOL_LOW", 1024, 0, 10_000_000),
@@ -78,8 +95,14 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     recoveryIntervalMs: int("RECOVERY_INTERVAL_S", 30, 1, 86_400) * 1000,
     mpcTimeoutMs: int("MPC_TIMEOUT_MS", 5_000, 100, 600_000),
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
+    failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
   };
+  // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
+  // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
+  if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {
+    r.problems.push(`${P}CAPTURE_FILE: frame capture writes every MPC frame to disk and is refused outside tests`);
+  }
   if (cfg.poolLow >= cfg.poolTarget) r.problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
   r.done();
   return cfg;

@@ -9,8 +9,8 @@ import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { modelParams, peerOf, serverRoleOf } from "@privface/contracts";
-import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
+import { modelParams, peerOf, resultKey, serverRoleOf } from "@privface/contracts";
+import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
@@ -20,6 +20,7 @@ import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
+import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
 import { createPartyStore } from "./store/index.ts";
 
 export interface RunningParty {
@@ -35,11 +36,15 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const log = opts.log ?? silentLog;
   const party = cfg.party;
   const role = serverRoleOf(party);
-  const tls = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  const ca = readFileSync(cfg.ca);
+  const tls = { ca, cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  const clientTls = { ca, cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
+  const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
+  const pairSeed = readPairSeedFile(cfg.pairSeed);
   const keys = new Map<string, Uint8Array>();
   let current = "";
   for (const f of cfg.dataKeys) {
@@ -53,13 +58,16 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const store = await createPartyStore(db, { role: party, dataKeys: { current, keys } });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
   const checkpointer = startCheckpointer(db, { log: (e) => log.warn(e) });
-  const agent = createMtlsAgent(tls, 16);
+  // calls out present the client certificate and talk only to the role they meant to call
+  const helperAgent = createMtlsAgent(clientTls, 16, { expect: "helper" });
+  const peerAgent = createMtlsAgent(clientTls, 4, { expect: serverRoleOf(peerOf(party)) });
 
   const server = createMtlsServer(tls);
   const peerWs = cfg.peerUrl.replace(/^https:/, "wss:") + "/v1/link";
   const transport = createWsTransport({
     role,
     tls,
+    clientTls,
     server,
     accept: party === "P1" ? ["p0"] : [],
     dial: party === "P0" ? { p1: peerWs } : {},
@@ -73,7 +81,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     capture: cfg.captureFile ? (dir, peer, frame) => appendFileSync(cfg.captureFile!, `${dir} ${peer} ${Buffer.from(frame).toString("base64")}\n`) : undefined,
   });
 
-  const helper = createHelperLink(agent, cfg.helperUrl, params);
+  const helper = createHelperLink(helperAgent, cfg.helperUrl, params);
   const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), peerUp: () => transport.isUp(serverRoleOf(peerOf(party))), helperUp: helper.up });
   const audit: PartyAuditSink = {
     async append(e) {
@@ -85,6 +93,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     params,
     sealKey,
     poolSeed,
+    pairSeed,
     gatewayKey,
     store,
     audit,
@@ -95,22 +104,34 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     poolTarget: cfg.poolTarget,
     commitWindowMs: cfg.commitWindowMs,
     mpcTimeoutMs: cfg.mpcTimeoutMs,
+    failureBudget: cfg.failureBudget,
     log,
   });
-  const app = createPartyApp({ service, metrics, audit, log });
-  server.on("request", nodeHandler(app, { maxBodyBytes: party === "P1" ? 256 << 20 : 1 << 20 }));
-  const rpc = serveRpc(server, app); // the gateway API over one WebSocket per client (transport rpc.ts)
+  // the spot-check of every dealt batch, over the parties' own link (spotcheck.ts)
+  const spotDeps: SpotCheckDeps = { party, poolSeed, store, audit, count: (outcome) => metrics.spotChecks.inc({ outcome }), log };
+  const responder = party === "P1" ? createSpotCheckResponder(spotDeps) : undefined;
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder });
+  // the route and the caller's role are checked before a body is read; each route has its own body cap
+  server.on("request", nodeHandler(app, { admit: app.admit }));
+  const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
 
   async function peerStatus(sessions: string[]): Promise<PeerSessionStatus[]> {
-    const r = await requestJson(agent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
+    const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
     if (r.status !== 200) throw new Error(`peer answered HTTP ${r.status}`);
     return (r.body as { sessions: PeerSessionStatus[] }).sessions;
   }
+  const askPeer = async (body: unknown): Promise<unknown> => {
+    const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/spotcheck`, "POST", body, { timeoutMs: 30_000 });
+    if (r.status !== 200) throw new Error(`peer answered the spot-check with HTTP ${r.status}`);
+    return r.body;
+  };
   const jobs = createPartyJobs({
     party,
+    intake: party === "P0" ? (items) => spotCheckIntake(spotDeps, items, askPeer) : undefined,
     store,
     helper,
     recover: () => service.recover(peerStatus),
+    rerandomise: (o) => service.rerandomise(o),
     metrics,
     log,
     poolLow: cfg.poolLow,
@@ -132,9 +153,11 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     refill: () => jobs.refill(true),
     async close() {
       const jobsEnded = jobs.stop();
+      await service.budgetIdle();
       await transport.close();
       rpc.close();
-      agent.destroy();
+      helperAgent.destroy();
+      peerAgent.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await jobsEnded;

@@ -5,14 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RuntimeLayout } from "@privface/config";
-import { MODEL, PartyError, type PartyClient } from "@privface/contracts";
+import { MODEL, PartyError, type PartyClient, type ResultKey } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb, sql } from "@privface/db";
-import { ensureRuntime, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
+import { ensureRuntime, gatewayResultKey, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
 import { deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
@@ -36,6 +37,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
   describe(`loopback (${name}): helper + P0 + P1 as processes over mutual TLS`, { timeout: 120_000 }, () => {
     let home: string;
     let L: RuntimeLayout;
+    let resultKeys: Record<Party, ResultKey>;
     let db: DbSetup;
     let opts: SpawnOptions;
     const servers = {} as Record<ServerName, ServerHandle>;
@@ -98,6 +100,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
     before(async () => {
       home = mkdtempSync(join(tmpdir(), "privface-loopback-"));
       L = (await ensureRuntime(home)).layout;
+      resultKeys = { P0: await gatewayResultKey(L, "P0"), P1: await gatewayResultKey(L, "P1") };
       db = await makeDb(home);
       const [helper, p0, p1, gateway] = await freePorts(4);
       const env: Record<string, string> = { ...db.env };
@@ -119,8 +122,8 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       opts = { home, ports: { helper, p0, p1, gateway }, env, onLog };
       await Promise.all([start("helper"), start("p1"), start("p0")]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
-      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
-      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls });
+      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, party: "P0", resultKey: resultKeys.P0 });
+      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, party: "P1", resultKey: resultKeys.P1 });
       keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")) };
       await waitFor(poolFull);
       await waitFor(linkUp);
@@ -144,6 +147,11 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       assert.equal(h0.helper, "up");
       assert.ok(h1.pool.level >= h0.pool.level, `P1 holds every id P0 holds (${h1.pool.level} ≥ ${h0.pool.level})`);
       assert.match(await client.P0.metrics(), /privface_party_pool_level\{party="P0"\} \d+/);
+      // every batch the pool holds passed the spot-check with P1 (spotcheck.ts), at both parties
+      if (h0.pool.level > 0) {
+        assert.match(await client.P0.metrics(), /privface_party_spotchecks_total\{outcome="passed",party="P0"\} [1-9]/);
+        assert.match(await client.P1.metrics(), /privface_party_spotchecks_total\{outcome="passed",party="P1"\} [1-9]/);
+      }
     });
 
     it("helper, P0 and P1 log pino JSON lines on stderr, each with its role, starting with `listening`", () => {
@@ -193,15 +201,54 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       assert.deepEqual([code(v.P0), code(v.P1)], ["UNKNOWN_TEMPLATE", "UNKNOWN_TEMPLATE"]);
     });
 
-    it("only the gateway role may call the API (a P1 certificate at P0 → 403)", async () => {
-      const tls = readTlsMaterial(join(home, "pki"), "p1");
-      const c = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls });
+    it("only the gateway role may call the API (a P1 client certificate at P0 → 403)", async () => {
+      const tls = readTlsMaterial(join(home, "pki"), "p1-client");
+      const c = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls, party: "P0", resultKey: resultKeys.P0 });
       try {
         const b = await deleteBodies(keys, { templateId: newId() });
-        await assert.rejects(c.delete(b.P0), (e: PartyError) => e.status === 403);
+        await assert.rejects(c.delete(b.P0), (e: PartyError) => e.status === 403 && e.code === "FORBIDDEN_ROLE");
       } finally {
         c.close();
       }
+    });
+
+    it("transport (issue 12 item 9): the gateway's server certificate is no client credential; the client checks the party's role; P1 refuses a wrong role's 256 MiB body unread", async () => {
+      const pkiDir = join(home, "pki");
+      const b = await deleteBodies(keys, { templateId: newId() });
+      // the device-facing TLS key of the gateway, used as a client towards P0: the handshake fails
+      const asServerCert = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls: readTlsMaterial(pkiDir, "gateway"), party: "P0", resultKey: resultKeys.P0 });
+      // the gateway's client, pointed at P1 while expecting P0: refused before anything is sent
+      const wrongServer = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p1}`, tls: readTlsMaterial(pkiDir, "gateway-client"), party: "P0", resultKey: resultKeys.P0 });
+      try {
+        await assert.rejects(asServerCert.delete(b.P0), (e: PartyError) => e.code === "UNREACHABLE");
+        await assert.rejects(wrongServer.delete(b.P0), (e: PartyError) => e.code === "UNREACHABLE" && /role p1, expected p0/.test(e.message));
+      } finally {
+        asServerCert.close();
+        wrongServer.close();
+      }
+      const gw = readTlsMaterial(pkiDir, "gateway-client");
+      const t0 = performance.now();
+      const r = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+        let sent = 0;
+        const total = 256 << 20;
+        const req = httpsRequest({ host: "127.0.0.1", port: opts.ports.p1, servername: "localhost", method: "POST", path: "/v1/pool/items", ca: gw.ca, cert: gw.cert, key: gw.key, agent: false, headers: { "content-type": "application/octet-stream" } });
+        req.on("response", (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, sent });
+        });
+        req.on("error", (e) => (sent >= total ? reject(e) : undefined));
+        const chunk = Buffer.alloc(1 << 16);
+        const pump = () => {
+          while (sent < total) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once("drain", pump);
+          }
+          req.end();
+        };
+        pump();
+      });
+      assert.equal(r.status, 403);
+      assert.ok(r.sent < 16 << 20, `P1 let the client send ${r.sent} bytes of 256 MiB (${Math.round(performance.now() - t0)} ms)`);
     });
 
     it("helper down with a full pool: verification still works", async () => {

@@ -43,6 +43,7 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_pool: ["seq", "id", "key_id", "item_key", "added_at", "used_at", "session"],
   party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
+  party_budgets: ["template_id", "day", "runs", "share", "prev_runs", "prev_share", "verifications", "exhausted", "updated_at"],
   party_migrations: ["name", "timestamp"],
   party_migrations_lock: ["id", "is_locked"],
 };
@@ -464,6 +465,45 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.equal(await f.store.poolLevel(), 1);
     }));
 
+  test(`${label}: updateShares rewrites active and pending shares one row per transaction; a throw rolls back that row only`, () =>
+    withStore(async (f) => {
+      const a = await enrolled(f);
+      const b = await enrolled(f);
+      const pending = tid();
+      await f.store.prepare(sid(), pending, "v1", share());
+      const gone = await enrolled(f);
+      await f.store.erase(gone.id);
+      const seen: string[] = [];
+      const bump = (row: { templateId: string }, sh: Uint8Array) => {
+        seen.push(row.templateId);
+        const out = new Uint8Array(sh.length + 1);
+        out.set(sh);
+        out[sh.length] = 1;
+        return out;
+      };
+      assert.deepEqual(await f.store.updateShares(bump), { scanned: 3, updated: 3 });
+      assert.deepEqual(seen.sort(), [a.id, b.id, pending].sort(), "deleted rows are not visited");
+      const now = await f.store.loadActive(a.id);
+      assert.deepEqual(now.share, Uint8Array.from([...a.sh, 1]));
+      assert.notDeepEqual(await rawShare(f, a.id, "v1"), undefined);
+      assert.deepEqual(await f.store.updateShares(() => null), { scanned: 3, updated: 0 });
+      // a throw at the second row: the first row stays rewritten, the rest unchanged
+      let n = 0;
+      const ids = [a.id, b.id, pending];
+      const size = async () => Promise.all(ids.map(async (id) => (await rawShare(f, id, "v1")) as Uint8Array).map(async (p) => (await p).length));
+      const before = await size();
+      await assert.rejects(
+        f.store.updateShares((row, sh) => {
+          if (n++ === 1) throw new Error("crash");
+          return bump(row, sh);
+        }),
+        /crash/,
+      );
+      const grown = (await size()).map((x, i) => x - before[i]);
+      assert.deepEqual(grown.sort(), [0, 0, 1]);
+      await assert.rejects(f.store.updateShares(null as never), TypeError);
+    }));
+
   test(`${label}: rotateDataKey re-encrypts shares and unused items; old keys still read until rotated`, () =>
     withStore(async (f) => {
       const { id, sh } = await enrolled(f, "v1");
@@ -530,6 +570,28 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await assert.rejects(createPartyStore(f.db, { role: "P2" as "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } }), RangeError);
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 16)]]) } }), RangeError);
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k9", keys: new Map([["k1", key1]]) } }), RangeError);
+    }));
+
+  test(`${label}: failure budget records — verifications counted, counter stored, exhausted kept, old days purged`, () =>
+    withStore(async (f) => {
+      const id = tid();
+      const today = Math.floor(f.clock.t / 86_400_000);
+      const fresh = { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, exhausted: false };
+      assert.deepEqual(await f.store.budget(id, today), fresh);
+      assert.equal((await f.store.countVerification(id, today)).verifications, 1);
+      assert.equal((await f.store.countVerification(id, today)).verifications, 2);
+      await f.store.saveBudgetCounter(id, today, { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7 });
+      assert.deepEqual(await f.store.budget(id, today), { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7, verifications: 2, exhausted: false });
+      await f.store.markBudgetExhausted(id, today);
+      const r = await f.store.countVerification(id, today);
+      assert.deepEqual(r, { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7, verifications: 3, exhausted: true });
+      assert.deepEqual(await f.store.budget(id, today + 1), fresh, "a new day starts fresh");
+      await f.store.markBudgetExhausted(id, today - 2);
+      await assert.rejects(f.store.saveBudgetCounter(id, today, { runs: 1, share: 65_536, prevRuns: 0, prevShare: 0 }), RangeError);
+      await assert.rejects(f.store.budget(id, -1), RangeError);
+      await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 });
+      assert.deepEqual(await f.store.budget(id, today - 2), fresh, "days before yesterday are purged");
+      assert.equal((await f.store.budget(id, today)).exhausted, true);
     }));
 
   test(`${label}: purge drops old records but keeps prepared sessions and unused items`, () =>

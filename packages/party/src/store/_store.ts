@@ -18,6 +18,7 @@ import type {
   Authorisation,
   BeginVerifyInput,
   BeginVerifyResult,
+  BudgetRecord,
   CommitResult,
   DataKeys,
   OpOptions,
@@ -71,6 +72,23 @@ function duration(value: unknown, name: string): number {
   const v = ms(value, name);
   if (v < 0) throw new RangeError(`${name} must be ≥ 0, got ${v}`);
   return v;
+}
+function dayNumber(value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 2 ** 31 - 1) throw new RangeError(`day must be a day number (days since 1970-01-01 UTC), got ${String(value)}`);
+  return value as number;
+}
+interface BudgetRow {
+  runs: unknown;
+  share: unknown;
+  prev_runs: unknown;
+  prev_share: unknown;
+  verifications: unknown;
+  exhausted: unknown;
+}
+const BUDGET_SELECT = "SELECT runs, share, prev_runs, prev_share, verifications, exhausted FROM party_budgets";
+function budgetRecord(r: BudgetRow | undefined): BudgetRecord {
+  if (!r) return { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, exhausted: false };
+  return { runs: Number(r.runs), share: Number(r.share), prevRuns: Number(r.prev_runs), prevShare: Number(r.prev_share), verifications: Number(r.verifications), exhausted: Number(r.exhausted) === 1 };
 }
 function checkAuth(auth: Authorisation | undefined): Authorisation | undefined {
   if (auth === undefined) return undefined;
@@ -493,6 +511,48 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       return out;
     },
 
+    async updateShares(fn) {
+      if (typeof fn !== "function") throw new TypeError("fn must be a function");
+      let scanned = 0;
+      let updated = 0;
+      let last: [string, string] = ["", ""];
+      const PAGE = 200;
+      for (;;) {
+        const page = await exec.read((tx) =>
+          tx.all<{ template_id: string; model_version: string }>(
+            `SELECT template_id, model_version FROM party_templates WHERE share IS NOT NULL AND (template_id > ? OR (template_id = ? AND model_version > ?)) ORDER BY template_id, model_version LIMIT ${PAGE}`,
+            [last[0], last[0], last[1]],
+          ),
+        );
+        for (const p of page) {
+          scanned++;
+          const changed = await exec.tx(async (tx) => {
+            const r = await tx.get<TemplateRow>(`SELECT key_id, share FROM party_templates WHERE template_id = ? AND model_version = ? AND share IS NOT NULL${pgLock}`, [p.template_id, p.model_version]);
+            if (!r) return false;
+            const plain = openShare(r, p.template_id, p.model_version);
+            let next: Uint8Array | null;
+            try {
+              next = fn({ templateId: p.template_id, modelVersion: p.model_version }, plain);
+            } finally {
+              plain.fill(0);
+            }
+            if (next === null) return false;
+            bytes(next, "share", MAX_SHARE);
+            const sealed = sealShare(p.template_id, p.model_version, next);
+            next.fill(0);
+            await tx.run("UPDATE party_templates SET key_id = ?, share = ? WHERE template_id = ? AND model_version = ?", [sealed.keyId, sealed.blob, p.template_id, p.model_version]);
+            return true;
+          });
+          if (changed) updated++;
+        }
+        if (page.length < PAGE) break;
+        const end = page[page.length - 1];
+        last = [end.template_id, end.model_version];
+      }
+      if (updated > 0) await checkpoint();
+      return { scanned, updated };
+    },
+
     async templateCounts() {
       const rows = await exec.read((tx) => tx.all<{ status: TemplateStatus; n: unknown }>("SELECT status, count(*) AS n FROM party_templates GROUP BY status"));
       const counts: Record<TemplateStatus, number> = { pending: 0, active: 0, retired: 0, deleted: 0 };
@@ -582,6 +642,58 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       });
     },
 
+    async budget(tid, day) {
+      templateId(tid);
+      dayNumber(day);
+      const r = await exec.read((tx) => tx.get<BudgetRow>(`${BUDGET_SELECT} WHERE template_id = ? AND day = ?`, [tid, day]));
+      return budgetRecord(r);
+    },
+
+    async countVerification(tid, day) {
+      templateId(tid);
+      dayNumber(day);
+      return exec.tx(async (tx) => {
+        const t = now();
+        await tx.run(
+          "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, 0, 0, 0, 0, 1, 0, ?) " +
+            "ON CONFLICT (template_id, day) DO UPDATE SET verifications = party_budgets.verifications + 1, updated_at = excluded.updated_at",
+          [tid, day, t],
+        );
+        return budgetRecord(await tx.get<BudgetRow>(`${BUDGET_SELECT} WHERE template_id = ? AND day = ?`, [tid, day]));
+      });
+    },
+
+    async saveBudgetCounter(tid, day, counter) {
+      templateId(tid);
+      dayNumber(day);
+      if (typeof counter !== "object" || counter === null) throw new TypeError("counter must be { runs, share, prevRuns, prevShare }");
+      const { runs, share, prevRuns, prevShare } = counter;
+      for (const [n, v, max] of [["runs", runs, 2 ** 32 - 1], ["prevRuns", prevRuns, 2 ** 32 - 1], ["share", share, 0xffff], ["prevShare", prevShare, 0xffff]] as const) {
+        if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`counter.${n} must be an integer in [0, ${max}]`);
+      }
+      await exec.tx(async (tx) => {
+        const t = now();
+        await tx.run(
+          "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?) " +
+            "ON CONFLICT (template_id, day) DO UPDATE SET runs = excluded.runs, share = excluded.share, prev_runs = excluded.prev_runs, prev_share = excluded.prev_share, updated_at = excluded.updated_at",
+          [tid, day, runs, share, prevRuns, prevShare, t],
+        );
+      });
+    },
+
+    async markBudgetExhausted(tid, day) {
+      templateId(tid);
+      dayNumber(day);
+      await exec.tx(async (tx) => {
+        const t = now();
+        await tx.run(
+          "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, 0, 0, 0, 0, 0, 1, ?) " +
+            "ON CONFLICT (template_id, day) DO UPDATE SET exhausted = 1, updated_at = excluded.updated_at",
+          [tid, day, t],
+        );
+      });
+    },
+
     async purge(opts) {
       if (typeof opts !== "object" || opts === null) throw new TypeError("opts must be { sessionsMs, usedItemsMs }");
       const sessionsMs = duration(opts.sessionsMs, "opts.sessionsMs");
@@ -592,6 +704,7 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
         sessions += await tx.run("DELETE FROM party_sessions WHERE state <> 'prepared' AND updated_at < ?", [t - sessionsMs]);
         const items = await tx.run("DELETE FROM party_pool WHERE used_at IS NOT NULL AND used_at < ?", [t - usedItemsMs]);
         await tx.run("DELETE FROM party_authorisations WHERE expires < ?", [t]);
+        await tx.run("DELETE FROM party_budgets WHERE day < ?", [Math.floor(t / 86_400_000) - 1]);
         return { sessions, items, ciphertexts: 0 };
       });
       // Ciphertexts of used items (whatever their age: their keys are gone), in chunks of

@@ -124,6 +124,20 @@ export interface BeginVerifyResult {
   item: PoolItem;
 }
 
+/**
+ * A party's record of the daily failure budget of one template for one day (number of days since
+ * 1970-01-01 UTC): its counter (@privface/mpc CounterState: a share mod 2^16, never a decision), the
+ * verifications it answered that day and whether the budget is exhausted.
+ */
+export interface BudgetRecord {
+  runs: number;
+  share: number;
+  prevRuns: number;
+  prevShare: number;
+  verifications: number;
+  exhausted: boolean;
+}
+
 export interface PartyStore {
   readonly role: Role;
   readonly dialect: "sqlite" | "postgres";
@@ -157,6 +171,14 @@ export interface PartyStore {
   /** Counts by status (for health and metrics). */
   templateCounts(): Promise<Record<TemplateStatus, number>>;
 
+  /**
+   * Rewrites stored shares (active and pending rows) one row per transaction: `fn` gets the row's
+   * template id, model version and decrypted share and returns the new share or null (unchanged).
+   * A row changed or removed meanwhile is re-read under the row lock first; a throwing `fn` rolls back
+   * that row only and ends the pass (rows already done stay done). Used by re-randomisation.
+   */
+  updateShares(fn: (row: { templateId: string; modelVersion: string }, share: Uint8Array) => Uint8Array | null): Promise<{ scanned: number; updated: number }>;
+
   // --- correlated-randomness pool ---
   /** Adds items; ids already present (used or not) are skipped. Returns how many were added. */
   addItems(items: readonly PoolItem[]): Promise<{ added: number }>;
@@ -174,10 +196,21 @@ export interface PartyStore {
   // --- verify hot path ---
   beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult>;
 
+  // --- daily failure budget (counted inside MPC, @privface/mpc budget.ts) ---
+  /** The record of (template, day); a fresh one (all 0, not exhausted) if none. */
+  budget(templateId: string, day: number): Promise<BudgetRecord>;
+  /** Counts one answered verification of (template, day) and returns the record after it. */
+  countVerification(templateId: string, day: number): Promise<BudgetRecord>;
+  /** Stores this party's counter after a budget run (runs, share, prevRuns, prevShare). */
+  saveBudgetCounter(templateId: string, day: number, counter: { runs: number; share: number; prevRuns: number; prevShare: number }): Promise<void>;
+  /** Marks the budget of (template, day) exhausted: verifications are refused until the day ends. */
+  markBudgetExhausted(templateId: string, day: number): Promise<void>;
+
   // --- housekeeping and keys ---
   /**
    * Deletes verify records and finished sessions older than `sessionsMs`, used pool markers older than
-   * `usedItemsMs`, and the (undecryptable) ciphertexts of all used pool items.
+   * `usedItemsMs`, the (undecryptable) ciphertexts of all used pool items, and budget records of
+   * days before yesterday.
    */
   purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
   /** Makes `newKeyId` current and re-encrypts every stored share and unused pool item under it. */
