@@ -38,6 +38,10 @@ export interface InProcParties {
   failAudit: Record<PartyName, boolean>;
   /** When true, the stand-in helper deals no enrolment bundles. */
   helperDown: { value: boolean };
+  /** The seed both parties hold for re-randomisation (undefined when started with `pairSeed: null`). */
+  pairSeed: Uint8Array | undefined;
+  /** The ids of the enrolment bundles the stand-in helper dealt (what a helper knows). */
+  dealtEnrol: string[];
   /** Added to both parties' clock (ms). */
   clock: { offset: number };
   /** The parties as the gateway reaches them. */
@@ -51,12 +55,22 @@ export interface InProcParties {
   close(): Promise<void>;
 }
 
-export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number; failureBudget?: number } = {}): Promise<InProcParties> {
+export async function startInProcParties(
+  opts: {
+    commitWindowMs?: number;
+    mpcTimeoutMs?: number;
+    poolTarget?: number;
+    failureBudget?: number;
+    /** the seed P0 and P1 share (re-randomisation): default a fresh one; null: none (shares stored as the run leaves them) */
+    pairSeed?: Uint8Array | null;
+  } = {},
+): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
   const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
+  const pairSeed = opts.pairSeed === null ? undefined : (opts.pairSeed ?? new Uint8Array(randomBytes(32)));
   const net = createMemoryNetwork({ receiveTimeoutMs: mpcTimeoutMs });
   const clock = { offset: 0 };
   const now = () => Date.now() + clock.offset;
@@ -70,6 +84,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
   const helperDown = { value: false };
+  const dealtEnrol: string[] = [];
   const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
   for (const p of PARTIES) {
@@ -85,6 +100,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
       params,
       sealKey: sealKeys[p],
       poolSeed: seeds[p],
+      pairSeed,
       gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
       store: stores[p],
       audit: sink,
@@ -95,6 +111,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
           ? async () => {
               if (helperDown.value) throw new Error("helper down");
               const d = deal(params, newItemId(), seeds, { kind: "enrol" });
+              dealtEnrol.push(d.id);
               await stores.P1.addItems([{ id: d.id, bytes: encodeBundle(d.P1) }]);
               return encodeBundle(d.P0);
             }
@@ -146,6 +163,8 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
     audit,
     failAudit,
     helperDown,
+    dealtEnrol,
+    pairSeed,
     clock,
     clients: { P0: client("P0"), P1: client("P1") },
     setDown(party, isDown) {

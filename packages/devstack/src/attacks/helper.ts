@@ -4,13 +4,13 @@
  * runtime home: `keys/helper/`), then one correlation of some items tampered with
  * (@privface/mpc/evil-dealer, default "match_everything", review M4: every probe matches) — deals
  * batches of the parties' batch size; P0 and P1 each draw a coin, sample ⌈fraction·n⌉ items, open them
- * and check them exactly as the parties do (`spotCheckSample`, `openBundle`, `checkOpenedPair`). Only
+ * and check them exactly as the parties do (`spotCheckSample`, `openItem`, `checkOpenedPair`). Only
  * sampled items are dealt in full (the others are never looked at by the check), so big runs stay cheap.
  */
 import { MODEL, modelParams } from "@privface/contracts";
 import { readPoolSeedFile } from "@privface/crypto/node";
 import {
-  checkOpenedPair, deal, decodeOpening, encodeOpening, newItemId, openBundle, spotCheckCoin, spotCheckCount, spotCheckMissProbability, spotCheckSample,
+  checkOpenedPair, deal, decodeOpening, encodeOpening, newItemId, openItem, spotCheckCoin, spotCheckCount, spotCheckMissProbability, spotCheckSample,
   DEFAULT_SPOTCHECK_FRACTION, type Params, type Seeds,
 } from "@privface/mpc";
 import { evilDeal, helperRebuild, type Cheat } from "@privface/mpc/evil-dealer";
@@ -54,7 +54,7 @@ export function helperCheatDetection(o: HelperCheatOptions): { rate: number; exp
     const caught = sample.some((i) => {
       const d = bad.has(i) ? evilDeal(params, ids[i], seeds, cheat, rng, "verify") : deal(params, ids[i], seeds, { rng, kind: "verify" });
       // each party opens its half; P0 checks its material against P1's opening (as on the wire)
-      return !checkOpenedPair(openBundle("P0", seeds.P0, d.P0), decodeOpening(encodeOpening(openBundle("P1", seeds.P1, d.P1)))).ok;
+      return !checkOpenedPair(openItem("P0", seeds.P0, d.P0), decodeOpening(encodeOpening(openItem("P1", seeds.P1, d.P1)))).ok;
     });
     if (caught) detected++;
   }
