@@ -224,8 +224,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   function verifyMaterial(bundle: Uint8Array): { mat: Material; budget: BudgetMaterial } {
     const b = decodeBundle(bundle);
     if (b.kind !== "verify") throw new PartyError("INTERNAL", `pool item is a ${b.kind} bundle, verify needed`);
-    const budget = openBudget(party, deps.poolSeed, b);
-    return { mat: openBundle(party, deps.poolSeed, b), budget };
+    const mat = openBundle(party, deps.poolSeed, b);
+    return { mat, budget: openBudget(party, deps.poolSeed, b, mat) }; // from the stream openBundle expanded
   }
 
   // ---------------------------------------------------------------- daily failure budget
