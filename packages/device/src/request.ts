@@ -10,7 +10,7 @@
  *   upgrade (R5) the same with `modelVersion = upgradeTo`.
  * Nothing else about the face leaves this function: no embedding, no crop, no image.
  */
-import { contextAad } from "@privface/contracts";
+import { contextAad, sameActions, type LivenessAction, type LivenessStep } from "@privface/contracts";
 import { canonicalJson, fromBase64url, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type Signer, type SuiteId } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
 
@@ -25,6 +25,8 @@ export interface ChallengeResponse {
   modelVersion?: string;
   /** verify only: the deployed model version when the stored template is older (R5) */
   upgradeTo?: string;
+  /** enrol / verify with active liveness: the actions to see performed, in order (issue 17) */
+  actions?: LivenessAction[];
   parties: { P0: { suite: SuiteId; publicKey: string }; P1: { suite: SuiteId; publicKey: string } };
 }
 
@@ -40,7 +42,7 @@ export interface FaceRequestBody {
   challenge: string;
   modelVersion: string;
   shares: SealedShares;
-  liveness: { score: number };
+  liveness: { score: number; actions?: LivenessAction[]; steps?: LivenessStep[] };
   upgrade?: { modelVersion: string; shares: SealedShares };
   signature: string;
 }
@@ -118,6 +120,8 @@ export interface BuildFaceRequestInput {
   embedding: ArrayLike<number> | Int8Array;
   /** liveness score in [0, 1] */
   liveness: number;
+  /** the active step's result (issue 17): the challenge's actions and the per-step evidence, signed with the body */
+  active?: { actions: LivenessAction[]; steps: LivenessStep[] };
   /** model version of `embedding`; must equal the challenge's modelVersion */
   modelVersion: string;
   /** optional: the same capture embedded with the model named by `challenge.upgradeTo` */
@@ -152,6 +156,12 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
     shares: await sealShares(q, ctx, ch.parties, input.rng),
     liveness: { score: roundScore(input.liveness) },
   };
+  if (input.active) {
+    const { actions, steps } = input.active;
+    if (!sameActions(actions, ch.actions) || steps.length !== actions.length || steps.some((s, i) => s.action !== actions[i]))
+      throw new DeviceError("LIVENESS_ACTIONS_MISMATCH", "the actions performed are not the challenge's");
+    unsigned.liveness = { ...unsigned.liveness, actions: [...actions], steps: steps.map((s) => ({ action: s.action, from: s.from, peak: s.peak, value: s.value })) };
+  }
   if (input.upgrade) {
     if (ch.upgradeTo === undefined || input.upgrade.modelVersion !== ch.upgradeTo)
       throw new DeviceError("WRONG_MODEL_VERSION", `upgrade shares for ${input.upgrade.modelVersion}, challenge asks for ${String(ch.upgradeTo)}`);

@@ -168,3 +168,35 @@ describe("challenge actions (contracts)", () => {
     assert.throws(() => drawActions(4, rnd), RangeError);
   });
 });
+
+describe("the signed request carries the active step", () => {
+  it("buildFaceRequest signs the challenge's actions and their evidence; other actions are refused before signing", async () => {
+    const { generateSealKeyPair, generateSigningKeyPair, toBase64url, verify } = await import("@privface/crypto");
+    const { buildFaceRequest, DeviceError, MODEL, signedMessage } = await import("../src/index.ts");
+    const p0 = await generateSealKeyPair("INTL");
+    const p1 = await generateSealKeyPair("INTL");
+    const dev = await generateSigningKeyPair("INTL");
+    const actions: LivenessAction[] = ["turn-left", "blink"];
+    const challenge = {
+      challenge: "ch_0123456789abcdefABCDEF",
+      expiresAt: Date.now() + 30_000,
+      templateId: "tpl_A1b2C3",
+      modelVersion: MODEL.version,
+      actions,
+      parties: { P0: { suite: "INTL" as const, publicKey: toBase64url(p0.publicKey) }, P1: { suite: "INTL" as const, publicKey: toBase64url(p1.publicKey) } },
+    };
+    const steps = [
+      { action: "turn-left" as const, from: 4, peak: 5, value: 0.42 },
+      { action: "blink" as const, from: 10, peak: 10, value: 0.5 },
+    ];
+    const emb = new Float32Array(512).fill(0.04);
+    const base = { deviceId: "d", personId: "p", purpose: "verify" as const, challenge, embedding: emb, liveness: 0.9, modelVersion: MODEL.version, signingKey: dev };
+    const body = await buildFaceRequest({ ...base, active: { actions, steps } });
+    assert.deepEqual(body.liveness, { score: 0.9, actions, steps });
+    assert.ok(await verify(dev, signedMessage(body as never), Buffer.from(body.signature, "base64url")));
+    const tampered = { ...body, liveness: { ...body.liveness, actions: ["blink", "turn-left"] } };
+    assert.equal(await verify(dev, signedMessage(tampered as never), Buffer.from(body.signature, "base64url")), false);
+    await assert.rejects(buildFaceRequest({ ...base, active: { actions: ["blink", "turn-left"], steps: [steps[1], steps[0]] } }), (e: InstanceType<typeof DeviceError>) => e.code === "LIVENESS_ACTIONS_MISMATCH");
+    await assert.rejects(buildFaceRequest({ ...base, active: { actions, steps: steps.slice(0, 1) } }), (e: InstanceType<typeof DeviceError>) => e.code === "LIVENESS_ACTIONS_MISMATCH");
+  });
+});

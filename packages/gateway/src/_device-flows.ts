@@ -6,7 +6,8 @@
  * _parties.ts. The gateway relays the sealed shares unopened and learns only XOR-shares of
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
-import type { Bit, ShareContext } from "@privface/contracts";
+import { randomBytes } from "node:crypto";
+import { drawActions, type Bit, type ShareContext } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -68,8 +69,10 @@ export class DeviceFlows {
       case "withdraw":
         break;
     }
+    const steps = this.c.o.livenessActions;
+    const actions = steps > 0 && (req.purpose === "enrol" || req.purpose === "verify") ? drawActions(steps, (n) => new Uint8Array(randomBytes(n))) : undefined;
     const ch = this.c.challenges.issue(
-      { value: randomToken(24), deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo },
+      { value: randomToken(24), deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo, ...(actions ? { actions } : {}) },
       now,
     );
     return {
@@ -79,6 +82,7 @@ export class DeviceFlows {
       ...(templateId !== undefined ? { templateId } : {}),
       ...(modelVersion !== undefined ? { modelVersion } : {}),
       ...(upgradeTo !== undefined ? { upgradeTo } : {}),
+      ...(actions !== undefined ? { actions } : {}),
       parties: { P0: this.c.o.partyKeys.P0, P1: this.c.o.partyKeys.P1 },
     };
   }
@@ -91,7 +95,7 @@ export class DeviceFlows {
       if (person.template_id) throw new ApiError("ALREADY_ENROLLED");
       if (body.upgrade) throw new ApiError("INVALID_INPUT", { field: "/upgrade" });
       if (body.modelVersion !== ch.modelVersion) throw new ApiError("MODEL_VERSION_MISMATCH");
-      a.requireLiveness(body);
+      a.requireLiveness(body, ch);
     });
     const requestId = randomId("req");
     const templateId = ch.templateId!;
@@ -147,7 +151,7 @@ export class DeviceFlows {
       if (body.upgrade && (body.upgrade.modelVersion !== ch.upgradeTo || body.upgrade.modelVersion === person.model_version)) {
         throw new ApiError("MODEL_VERSION_MISMATCH");
       }
-      a.requireLiveness(body);
+      a.requireLiveness(body, ch);
     });
     const requestId = randomId("req");
     const templateId = person.template_id!;

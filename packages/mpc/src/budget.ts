@@ -18,14 +18,15 @@
  * single decision. Pure: (state, message) → { state, send }; no I/O, no clock, no randomness.
  *
  * Correlated randomness: a "verify" bundle carries a budget section (dealt with it, single use with it).
- * Streams expand(seed, "privface/mpc/budget/v1", role ‖ id): P0 takes β_0, ⟦β⟧_0, ⟦r_out⟧_0, its two DCF
- * roots and its wrap share; P1 takes β_1 and its roots, and receives the corrections ⟦β⟧_1, ⟦r_out⟧_1,
- * wrap_1 (9 bytes) and both parties the DCF correction words.
+ * Its seed-derived values are the last bytes of the verify bundle's own streams (bundle.ts: one
+ * expansion per party and bundle): P0 takes β_0, ⟦β⟧_0, ⟦r_out⟧_0, its wrap share and its two DCF roots;
+ * P1 takes β_1 and its roots, and receives the corrections ⟦β⟧_1, ⟦r_out⟧_1, wrap_1 (9 bytes) and both
+ * parties the DCF correction words.
  */
+import { BUDGET_P0_STREAM, BUDGET_P1_STREAM, checkSeed, p0Material, p1Own, type Bundle, type Material } from "./bundle.ts";
 import { dcfCwBytes, dcfEval, dcfGen, type DcfCw } from "./dcf.ts";
 import { ProtocolError } from "./errors.ts";
 import type { PartyName } from "./messages.ts";
-import { expand } from "./prg.ts";
 import type { Rng } from "./rng.ts";
 import { claimMaterial } from "./single-use.ts";
 import { checkSession } from "./wire.ts";
@@ -41,8 +42,6 @@ export const MAX_BUDGET = 2 ** 14;
 export const BUDGET_CORRECTION_BYTES = 9;
 /** Bytes of the budget section's DCF correction words (2 keys). */
 export const BUDGET_CW_BYTES = 2 * dcfCwBytes(BUDGET_BITS);
-
-const LABEL = "privface/mpc/budget/v1";
 
 /** The budget section of a verify bundle as it travels (bundle.ts `Bundle.budget`). */
 export interface BudgetSection {
@@ -87,36 +86,26 @@ export function freshCounter(): CounterState {
   return { runs: 0, share: 0, prevRuns: 0, prevShare: 0 };
 }
 
-function idBytes(id: string): Uint8Array {
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function stream(seed: Uint8Array, role: PartyName, id: string, n: number): Uint8Array {
-  const ctx = new Uint8Array(17);
-  ctx[0] = role === "P0" ? 0 : 1;
-  ctx.set(idBytes(id), 1);
-  return expand(seed, LABEL, ctx, n);
-}
-
-/** P0 stream: β_0 (1), ⟦β⟧_0 (4), ⟦r_out⟧_0 (4), wrap_0 (1), roots (32). */
-function p0Stream(seed: Uint8Array, id: string) {
-  const b = stream(seed, "P0", id, 42);
+/** P0's stream tail: β_0 (1), ⟦β⟧_0 (4), ⟦r_out⟧_0 (4), wrap_0 (1), roots (32). */
+function p0Stream(b: Uint8Array) {
+  if (!(b instanceof Uint8Array) || b.length !== BUDGET_P0_STREAM) throw new ProtocolError("BAD_BUNDLE", "no budget stream");
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   return { bx: (b[0] & 1) as 0 | 1, ba: dv.getUint32(1, true) & MASK, rOut: dv.getUint32(5, true) & MASK, wrap: (b[9] & 1) as 0 | 1, roots: b.slice(10, 42) };
 }
 
-/** P1 stream: β_1 (1), roots (32). */
-function p1Stream(seed: Uint8Array, id: string) {
-  const b = stream(seed, "P1", id, 33);
+/** P1's stream tail: β_1 (1), roots (32). */
+function p1Stream(b: Uint8Array) {
+  if (!(b instanceof Uint8Array) || b.length !== BUDGET_P1_STREAM) throw new ProtocolError("BAD_BUNDLE", "no budget stream");
   return { bx: (b[0] & 1) as 0 | 1, roots: b.slice(1, 33) };
 }
 
-/** The helper's side: the budget section of both halves of bundle `id` (called by `deal`). */
-export function dealBudget(id: string, seeds: { P0: Uint8Array; P1: Uint8Array }, rng: Rng): { P0: BudgetSection; P1: BudgetSection } {
-  const s0 = p0Stream(seeds.P0, id);
-  const s1 = p1Stream(seeds.P1, id);
+/**
+ * The helper's side: the budget section of both halves of one verify bundle, from the tails of the
+ * parties' streams (`p0Material(...).budgetStream`, `p1Own(...).budgetStream`; called by `deal`).
+ */
+export function dealBudget(tail0: Uint8Array, tail1: Uint8Array, rng: Rng): { P0: BudgetSection; P1: BudgetSection } {
+  const s0 = p0Stream(tail0);
+  const s1 = p1Stream(tail1);
   const beta = s0.bx ^ s1.bx;
   const hr = rng(4);
   const rOut = new DataView(hr.buffer, hr.byteOffset, 4).getUint32(0, true) & MASK;
@@ -135,19 +124,24 @@ export function dealBudget(id: string, seeds: { P0: Uint8Array; P1: Uint8Array }
 
 /**
  * A party's budget material for the verify bundle `bundle` (its own copies: the bundle's bytes may be
- * wiped after the verification). @throws ProtocolError WRONG_ROLE, BAD_BUNDLE.
+ * wiped after the verification). Pass `material` = openBundle(role, seed, bundle) when you have it: its
+ * stream already holds the budget values (else the stream is expanded again).
+ * @throws ProtocolError WRONG_ROLE, BAD_BUNDLE.
  */
-export function openBudget(role: PartyName, seed: Uint8Array, bundle: { role: PartyName; kind: string; id: string; budget?: BudgetSection }): BudgetMaterial {
+export function openBudget(role: PartyName, seed: Uint8Array, bundle: Bundle, material?: Material): BudgetMaterial {
   if (bundle.role !== role) throw new ProtocolError("WRONG_ROLE", `bundle for ${bundle.role}, opened by ${role}`);
   const sec = bundle.budget;
   if (bundle.kind !== "verify" || !sec || sec.cws.length !== 2 || sec.cws.some((c) => c.n !== BUDGET_BITS)) throw new ProtocolError("BAD_BUNDLE", "no budget section");
+  if (material && (material.id !== bundle.id || material.role !== role || material.kind !== "verify")) throw new ProtocolError("BUNDLE_MISMATCH", "material of another bundle");
+  checkSeed("seed", seed);
   // copies: the caller may wipe the bundle's bytes (the correction words may be views into them)
   const cws = sec.cws.map((c) => ({ n: c.n, scw: c.scw.slice(), bits: c.bits.slice(), leaf: c.leaf.slice() }));
-  if (role === "P0") return { role, id: bundle.id, ...p0Stream(seed, bundle.id), cws };
+  const tail = material?.budgetStream ?? (role === "P0" ? p0Material(seed, "verify", bundle.id, bundle.params, []).budgetStream : p1Own(seed, "verify", bundle.id, bundle.params).budgetStream);
+  if (role === "P0") return { role, id: bundle.id, ...p0Stream(tail!), cws };
   const corr = sec.corrections;
   if (!corr || corr.length !== BUDGET_CORRECTION_BYTES) throw new ProtocolError("BAD_BUNDLE", "P1 budget section without corrections");
   const dv = new DataView(corr.buffer, corr.byteOffset, corr.length);
-  const own = p1Stream(seed, bundle.id);
+  const own = p1Stream(tail!);
   return { role, id: bundle.id, bx: own.bx, roots: own.roots, ba: dv.getUint32(0, true) & MASK, rOut: dv.getUint32(4, true) & MASK, wrap: (corr[8] & 1) as 0 | 1, cws };
 }
 

@@ -72,7 +72,7 @@ export type OpenedMaterial = Material & { readonly budget?: BudgetMaterial };
  */
 export function openItem(role: PartyName, seed: Uint8Array, bundle: Bundle): OpenedMaterial {
   const m = openBundle(role, seed, bundle);
-  return bundle.kind === "verify" ? Object.assign({}, m, { budget: openBudget(role, seed, bundle) }) : m;
+  return bundle.kind === "verify" ? Object.assign({}, m, { budget: openBudget(role, seed, bundle, m) }) : m;
 }
 
 export interface SpotCheckResult {

@@ -7,11 +7,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  budgetOnConvert, budgetPlain, budgetStart, decodeBudgetMessage, encodeMessage, decodeBundle, decodeMessage, deal, encodeBudgetMessage, encodeBundle,
+  budgetOnConvert, budgetPlain, budgetStart, checkOpenedPair, decodeBudgetMessage, decodeOpening, encodeMessage, encodeOpening, openItem, decodeBundle, decodeMessage, deal, encodeBudgetMessage, encodeBundle,
   freshCounter, makeParams, MAX_BUDGET, newItemId, openBudget, ProtocolError, quantise, reconcile, simulateBudget, simulateVerify,
   type Bundle, type BudgetMessage, type CounterState, type Rng,
 } from "../src/index.ts";
-import { dcfEval } from "../src/dcf.ts";
+import { dcfEval, dcfGen } from "../src/dcf.ts";
 import { chiCritical, chiUniform, pair, randInt, shareProbe, shareTemplate, testSeeds } from "./_helpers.ts";
 
 const N = 2 ** 16;
@@ -248,4 +248,42 @@ test("bundle bytes keep the budget section: a decoded verify bundle opens to the
   const e = deal(params, newItemId(rng), seeds, { rng, kind: "enrol" });
   assert.equal(e.P0.budget, undefined);
   assert.throws(() => openBudget("P0", seeds.P0, e.P0), code("BAD_BUNDLE"));
+});
+
+test("spot-check of the budget section (spotcheck.ts): honest items pass; a helper that never exhausts the budget, or deals mismatched daBits, is caught", () => {
+  const open = (b: { P0: Bundle; P1: Bundle }) => ({ m0: openItem("P0", seeds.P0, b.P0), m1: openItem("P1", seeds.P1, b.P1) });
+  const failures = (b: { P0: Bundle; P1: Bundle }) => {
+    const { m0, m1 } = open(b);
+    return checkOpenedPair(m0, decodeOpening(encodeOpening(m1))).failures;
+  };
+  for (let t = 0; t < 20; t++) assert.deepEqual(failures(dealt()), []);
+  // 1. empty interval s = e and wrap 0: `exhausted` is never 1 — the oracle is unlimited again
+  const honest = dealt();
+  const m0 = openBudget("P0", seeds.P0, honest.P0), m1 = openBudget("P1", seeds.P1, honest.P1);
+  const rOut = (m0.rOut + m1.rOut) % N;
+  const cws = dcfGen(16, [rOut, rOut], m0.roots, m1.roots);
+  const sc = honest.P1.budget!.corrections!.slice();
+  sc[8] = m0.wrap; // wrap bit 0
+  const shifted = { P0: { ...honest.P0, budget: { cws } }, P1: { ...honest.P1, budget: { cws, corrections: sc } } };
+  const r = simulateBudget({ seeds, rng, bundles: shifted, budget: 5, day: 1, matchShares: shares(0), counter: counterOf(50, 60), verifications: { P0: 61, P1: 61 } });
+  assert.equal(r.exhausted, 0, "the cheat works: 51 failures, budget 5, not exhausted");
+  assert.ok(failures(shifted).includes("budget_threshold"));
+  // 2. a daBit whose additive sharing is of 0 while the XOR sharing is of 1: failures are not counted
+  let caught = false;
+  for (let t = 0; t < 8 && !caught; t++) {
+    const bad = dealt();
+    const b0 = openBudget("P0", seeds.P0, bad.P0), b1 = openBudget("P1", seeds.P1, bad.P1);
+    if ((b0.bx ^ b1.bx) === 0) continue;
+    const corr = bad.P1.budget!.corrections!.slice();
+    new DataView(corr.buffer).setUint32(0, (N - b0.ba) % N, true); // ⟦β⟧_1 = −⟦β⟧_0: additive β = 0
+    assert.ok(failures({ P0: bad.P0, P1: { ...bad.P1, budget: { ...bad.P1.budget!, corrections: corr } } }).includes("budget_dabit"));
+    caught = true;
+  }
+  assert.ok(caught);
+  // 3. a flipped wrap bit, 4. different correction words to the two parties
+  const w = dealt();
+  const wc = w.P1.budget!.corrections!.slice();
+  wc[8] ^= 1;
+  assert.ok(failures({ P0: w.P0, P1: { ...w.P1, budget: { ...w.P1.budget!, corrections: wc } } }).includes("budget_wrap"));
+  assert.ok(failures({ P0: w.P0, P1: { ...w.P1, budget: { ...w.P1.budget!, cws: dealt().P1.budget!.cws } } }).includes("budget_keys"));
 });

@@ -224,8 +224,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   function verifyMaterial(bundle: Uint8Array): { mat: Material; budget: BudgetMaterial } {
     const b = decodeBundle(bundle);
     if (b.kind !== "verify") throw new PartyError("INTERNAL", `pool item is a ${b.kind} bundle, verify needed`);
-    const budget = openBudget(party, deps.poolSeed, b);
-    return { mat: openBundle(party, deps.poolSeed, b), budget };
+    const mat = openBundle(party, deps.poolSeed, b);
+    return { mat, budget: openBudget(party, deps.poolSeed, b, mat) }; // from the stream openBundle expanded
   }
 
   // ---------------------------------------------------------------- daily failure budget
@@ -392,8 +392,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const day = budgetDay(now());
       const rec = await store.budget(templateId, day);
       if (rec.exhausted || rec.verifications - rec.runs >= failureBudget) {
-        metrics.budgetRefusals.inc();
-        await audit({ op: "verify", session, templateId, requester: "gateway", purpose: sealed.context.purpose, outcome: "refused", modelVersion, code: "BUDGET_EXHAUSTED" });
+        metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
         throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
       }
       const probe = await openShare(sealed);
