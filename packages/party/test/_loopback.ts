@@ -34,7 +34,7 @@ export interface DbSetup {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function loopbackSuite(name: string, makeDb: (home: string) => Promise<DbSetup>): void {
-  describe(`loopback (${name}): helper + P0 + P1 as processes over mutual TLS`, { timeout: 120_000 }, () => {
+  describe(`loopback (${name}): helper + P0 + P1 as processes over mutual TLS`, { timeout: 300_000 }, () => {
     let home: string;
     let L: RuntimeLayout;
     let resultKeys: Record<Party, ResultKey>;
