@@ -21,6 +21,12 @@ export interface RuntimeLayout {
   gatewayClient: { cert: string; key: string };
   /** a party's sealing key pair (devices seal shares to its public half) */
   sealKey(party: "p0" | "p1"): string;
+  /** a party's institution root signing key: signs its sealing-key list (decision 010 §1; offline in production) */
+  root(party: "p0" | "p1"): string;
+  /** the public half of a party's root, provisioned to devices */
+  rootPub(party: "p0" | "p1"): string;
+  /** a party's nonce HMAC key (decision 010 §3) */
+  nonceKey(party: "p0" | "p1"): string;
   /** a party's data key (shares at rest) */
   dataKey(party: "p0" | "p1"): string;
   /** the seed a party shares with the helper */
@@ -36,6 +42,8 @@ export interface RuntimeLayout {
   sqlite(server: ServerName): string;
   /** the command line's own POS device key for a merchant, and the map of its registered device ids */
   cliDeviceKey(merchant: string): string;
+  /** the command line's POS device key-agreement key (statement MACs, decision 010 §2) */
+  cliDeviceAuthKey(merchant: string): string;
   cliDeviceMap: string;
 }
 
@@ -52,6 +60,9 @@ export function runtimeLayout(home: string): RuntimeLayout {
     gatewayClient: { cert: join(pki, "gateway-client.crt"), key: join(pki, "gateway-client.key") },
     sealKey: (p) => join(keys, `${p}-seal.json`),
     dataKey: (p) => join(keys, `${p}-data.json`),
+    root: (p) => join(keys, `${p}-root.json`),
+    rootPub: (p) => join(keys, `${p}-root.pub.json`),
+    nonceKey: (p) => join(keys, `${p}-nonce.json`),
     poolSeed: (p) => join(keys, `${p}-pool-seed.json`),
     auditKey: (s) => join(keys, `${s}-audit.json`),
     gatewaySigningKey: join(keys, "gateway-signing.json"),
@@ -60,6 +71,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     gatewayOperators: join(keys, "gateway-operators.json"),
     sqlite: (s) => join(data, `${s}.sqlite`),
     cliDeviceKey: (m) => join(keys, `cli-device-${m.replace(/[^A-Za-z0-9_-]/g, "")}.json`),
+    cliDeviceAuthKey: (m) => join(keys, `cli-device-${m.replace(/[^A-Za-z0-9_-]/g, "")}.auth.json`),
     cliDeviceMap: join(keys, "cli-devices.json"),
   };
 }

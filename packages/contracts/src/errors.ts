@@ -18,6 +18,10 @@ export const PARTY_ERRORS = {
   AUTH_REUSED: { status: 409, kind: "refused" },
   FORBIDDEN_ROLE: { status: 403, kind: "refused" },
   NOT_FOUND: { status: 404, kind: "refused" },
+  /** the statement's device is not in this party's registry, or not approved there (decision 010) */
+  DEVICE_UNKNOWN: { status: 403, kind: "refused" },
+  /** the device statement or its MAC does not match what the party received (purpose, template, model, key, envelope digest) */
+  STATEMENT_INVALID: { status: 401, kind: "refused" },
   SESSION_UNKNOWN: { status: 404, kind: "unavailable" },
   PEER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   HELPER_UNAVAILABLE: { status: 503, kind: "unavailable" },

@@ -10,6 +10,7 @@ export { PARTY_ROUTES } from "./party-api.ts";
 export type {
   Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
+  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse,
 } from "./party-api.ts";
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
@@ -17,5 +18,6 @@ export { packItems, unpackItems } from "./codec.ts";
 export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
 export {
   STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,
-  type DeviceStatement, type ShareRef, type StatementPurpose,
+  statementContext, checkStatement, faceStatement,
+  type DeviceStatement, type ShareRef, type StatementPurpose, type ReceivedShares,
 } from "./statement.ts";

@@ -14,8 +14,9 @@
 export { createFaceEngine, l2normaliseInPlace } from "./engine.ts";
 export type { FaceEngine, FaceEngineOptions, FaceResult, FaceErrorCode } from "./engine.ts";
 export { MODEL, type ModelInfo } from "@privface/contracts";
-export { buildFaceRequest, buildSignedPersonRequest, buildConsentRequest, sealShares, signedMessage, DeviceError } from "./request.ts";
-export type { ChallengeResponse, ConsentBody, FaceRequestBody, SignedPersonBody, SealedShares, BuildFaceRequestInput, Purpose, Rng } from "./request.ts";
+export { buildFaceRequest, buildSignedPersonRequest, buildConsentRequest, sealShares, signedMessage, trustedPartyKeys, DeviceError } from "./request.ts";
+export type { ChallengeResponse, ConsentBody, FaceRequestBody, SignedPersonBody, SealedShares, BuildFaceRequestInput, DeviceTrust, TrustedKey, Purpose, Rng } from "./request.ts";
+export { TrustError, type TrustErrorCode } from "@privface/contracts";
 export { FaceDevice } from "./sdk.ts";
 export type { FaceDeviceOptions, FetchLike, RgbaFrame, GatewayAnswer, Notice, Sample } from "./sdk.ts";
 export { accuracy, ratesAt } from "./metrics.ts";

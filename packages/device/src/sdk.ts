@@ -9,7 +9,7 @@
  */
 import type { KeyPair, Signer } from "@privface/crypto";
 import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
-import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type Purpose, type Rng } from "./request.ts";
+import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type DeviceTrust, type Purpose, type Rng } from "./request.ts";
 
 /** An RGBA frame: `ImageData` from a canvas fits. */
 export interface RgbaFrame {
@@ -24,6 +24,14 @@ export type FetchLike = (url: string, init: { method: string; headers?: Record<s
 export interface FaceDeviceOptions {
   deviceId: string;
   signingKey: KeyPair | Signer;
+  /** the device's key-agreement key pair (its public half is registered with the device): statement MACs for the parties */
+  authKey: KeyPair;
+  /**
+   * Both parties' institution roots, provisioned with the app (never from the gateway), and optionally
+   * the key-list versions already seen (`seen`, updated in place: persist it to refuse rollbacks across
+   * restarts). Shares are sealed only to keys these roots certify (decision 010 §1).
+   */
+  trust: DeviceTrust;
   /** base URL of the gateway, e.g. "https://127.0.0.1:7443" */
   gatewayUrl: string;
   fetch?: FetchLike;
@@ -64,6 +72,9 @@ export class FaceDevice {
   constructor(private readonly o: FaceDeviceOptions) {
     if (typeof o?.deviceId !== "string" || o.deviceId.length === 0) throw new TypeError("deviceId must be a non-empty string");
     if (!o.signingKey) throw new TypeError("signingKey is required");
+    if (!o.authKey) throw new TypeError("authKey is required");
+    if (!o.trust?.roots?.P0 || !o.trust.roots.P1) throw new TypeError("trust.roots: both parties' institution roots are required");
+    o.trust.seen ??= {};
     if (typeof o.gatewayUrl !== "string") throw new TypeError("gatewayUrl must be a string");
     this.base = o.gatewayUrl.replace(/\/+$/, "");
     this.fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
@@ -109,6 +120,8 @@ export class FaceDevice {
       liveness: sample.liveness,
       modelVersion,
       signingKey: this.o.signingKey,
+      authKey: this.o.authKey,
+      trust: this.o.trust,
       rng: this.o.rng,
     });
     return this.post(purpose === "enrol" ? "/v1/enrolments" : "/v1/verifications", body);
@@ -173,6 +186,8 @@ export class FaceDevice {
         modelVersion,
         upgrade,
         signingKey: this.o.signingKey,
+        authKey: this.o.authKey,
+        trust: this.o.trust,
         rng: this.o.rng,
       });
       return await this.post(path, body);

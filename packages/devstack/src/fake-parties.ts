@@ -20,8 +20,13 @@
  */
 import { randomInt } from "node:crypto";
 import {
+  checkStatement,
+  checkStatementMac,
   contextAad,
   ID,
+  partyMacKey,
+  sealingKeyId,
+  signKeyList,
   modelParams,
   object,
   PartyError,
@@ -30,13 +35,15 @@ import {
   str,
   upgradeRequest,
   type Bit,
+  type DeviceRegistration,
+  type DeviceStatement,
   type PartyClient,
   type PartyErrorCode,
   type PartyName,
   type ShareContext,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthExpectation } from "@privface/contracts/auth";
-import { open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { fromBase64url, generateSigningKeyPair, open, type KeyPair, type PublicKey } from "@privface/crypto";
 import { expandSeedShare, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 
 const fail = (code: PartyErrorCode, message?: string) => new PartyError(code, message);
@@ -58,6 +65,8 @@ interface PartyState {
   templates: Map<string, { deleted: boolean; versions: Version[] }>;
   sessions: Map<string, Txn>;
   nonces: Set<string>;
+  /** the party's own device registry (decision 010 §2) */
+  devices: Map<string, DeviceRegistration & { status: "pending" | "active" | "revoked" }>;
 }
 
 /** What a party brings to a session's rendezvous: its opened share(s) and, for a verification, its template. */
@@ -97,6 +106,10 @@ export interface FakeParties {
   down: Set<PartyName>;
   /** Every call that reached a party (op, party, templateId). */
   calls: { party: PartyName; op: string; templateId: string }[];
+  /** A party operator's approval of a pending device (policy `operator`). */
+  approveDevice(party: PartyName, deviceId: string): void;
+  /** Both parties' institution roots (public halves): what devices are provisioned with. */
+  roots(): Promise<Record<PartyName, PublicKey>>;
   /** Templates with a pending or active version at either party (computed on each read). */
   readonly templates: ReadonlyMap<string, FakeTemplate>;
 }
@@ -104,6 +117,10 @@ export interface FakeParties {
 export function createFakeParties(o: {
   keys: Record<PartyName, KeyPair>;
   gatewayKey: PublicKey;
+  /** each party's institution root, which signs its sealing-key list (default: generated) */
+  roots?: Record<PartyName, KeyPair>;
+  /** how registrations become active, as at the real parties (default `auto`) */
+  devicePolicy?: "auto" | "operator";
   params?: Params;
   now?: () => number;
   /** how long a prepared session may be committed (default 120 s, the parties' default) */
@@ -120,6 +137,22 @@ export function createFakeParties(o: {
   const down = new Set<PartyName>();
   const calls: FakeParties["calls"] = [];
   const checker = createAuthorisationChecker(o.gatewayKey);
+  const roots: Promise<Record<PartyName, KeyPair>> = o.roots
+    ? Promise.resolve(o.roots)
+    : Promise.all([generateSigningKeyPair("INTL"), generateSigningKeyPair("INTL")]).then(([P0, P1]) => ({ P0, P1 }));
+  roots.catch(() => {});
+  const keyIds = Promise.all([sealingKeyId(o.keys.P0), sealingKeyId(o.keys.P1)]).then(([P0, P1]) => ({ P0, P1 }));
+
+  /** The real party's statement checks: registry, MAC, purpose, template, model, key, digests. Returns the contexts to open with. */
+  async function admitStatement(party: PartyName, op: "enrol" | "verify", r: { templateId: string; modelVersion: string; sealed: Uint8Array; statement: DeviceStatement; mac: string; upgrade?: { modelVersion: string; sealed: Uint8Array } }) {
+    const keyId = (await keyIds)[party];
+    const checked = await checkStatement(r.statement, { party, op, templateId: r.templateId, modelVersion: r.modelVersion, sealed: r.sealed, upgrade: r.upgrade, keyIds: [keyId] });
+    const d = state[party].devices.get(r.statement.deviceId);
+    if (!d || d.status !== "active") throw fail("DEVICE_UNKNOWN", d ? `device is ${d.status} at ${party}` : `device is not registered at ${party}`);
+    const key = await partyMacKey(o.keys[party], keyId, { suite: d.suite, kind: "seal", publicKey: fromBase64url(d.authKey) }, d.deviceId, party);
+    if (!(await checkStatementMac(o.keys[party].suite, key, r.statement, r.mac))) throw fail("STATEMENT_INVALID", "statement: the MAC does not verify for this device and party");
+    return checked;
+  }
 
   function gate(party: PartyName, op: string, templateId: string): void {
     if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
@@ -275,11 +308,13 @@ export function createFakeParties(o: {
     return {
       async enrol(req) {
         gate(party, "enrol", String(req?.templateId));
-        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"]);
+        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "statement", "mac", "authorisation"]);
         const session = str(b.session, "session", ID.session, "a session id");
         const { templateId, modelVersion, share } = await admitted(session, async () => {
-          const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
+          const r = shareRequest(b);
+          const { templateId, modelVersion, sealed } = r;
           const auth = await authorised(party, b.authorisation, { ops: ["enrol"], session, templateId, modelVersion, digest: shareDigest(sealed) });
+          const { ctx } = await admitStatement(party, "enrol", r);
           const share = await openShare(party, sealed, ctx);
           if (spent(party, templateId)) throw fail("TEMPLATE_EXISTS", "template id already used");
           auth.consume();
@@ -295,15 +330,17 @@ export function createFakeParties(o: {
 
       async verify(req) {
         gate(party, "verify", String(req?.templateId));
-        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"], ["upgrade"]);
+        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "statement", "mac", "authorisation"], ["upgrade"]);
         const session = str(b.session, "session", ID.session, "a session id");
         const { templateId, up, deposit } = await admitted(session, async () => {
-          const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
-          const up = b.upgrade === undefined ? undefined : upgradeRequest(b.upgrade, templateId, modelVersion);
+          const r = shareRequest(b);
+          const { templateId, modelVersion, sealed } = r;
+          const up = b.upgrade === undefined ? undefined : upgradeRequest(b.upgrade, modelVersion);
           const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
           const auth = await authorised(party, b.authorisation, { ops: ["verify"], session, templateId, modelVersion, digest });
+          const { ctx, upCtx } = await admitStatement(party, "verify", { ...r, upgrade: up });
           const share = await openShare(party, sealed, ctx);
-          const upShare = up ? await openShare(party, up.sealed, up.ctx) : undefined;
+          const upShare = up && upCtx ? await openShare(party, up.sealed, upCtx) : undefined;
           auth.unused();
           const t = active(party, templateId);
           if (!t) throw fail("UNKNOWN_TEMPLATE", "no active template with this id");
@@ -385,6 +422,44 @@ export function createFakeParties(o: {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return { role: party === "P0" ? "p0" : "p1", peer: down.has(peer) ? "down" : "up", helper: "up", pool: { level: 1000, target: 1000 } };
       },
+      async keys() {
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
+        const t = now();
+        const keyList = await signKeyList((await roots)[party], {
+          party,
+          version: Math.floor(t / 1000),
+          issuedAt: t,
+          expiresAt: t + 7 * 86_400_000,
+          keys: [{ id: (await keyIds)[party], suite: o.keys[party].suite, publicKey: Buffer.from(o.keys[party].publicKey).toString("base64url") }],
+        });
+        return { keyList };
+      },
+      async registerDevice(req) {
+        gate(party, "devices", "");
+        const b = object(req, "body", ["deviceId"], ["suite", "signingKey", "authKey", "revoke"]);
+        const deviceId = str(b.deviceId, "deviceId", ID.entity, "a device id");
+        const known = mine.devices.get(deviceId);
+        if (b.revoke !== undefined) {
+          if (b.revoke !== true) throw fail("INVALID_INPUT", "revoke: expected true");
+          if (!known) throw fail("DEVICE_UNKNOWN", "no registered device with this id");
+          known.status = "revoked";
+          return { deviceId, status: "revoked" };
+        }
+        if (b.suite !== "INTL" && b.suite !== "GM") throw fail("INVALID_INPUT", "suite: expected INTL | GM");
+        const reg: DeviceRegistration = {
+          deviceId,
+          suite: b.suite,
+          signingKey: str(b.signingKey, "signingKey", /^[A-Za-z0-9_-]{16,256}$/, "a public key"),
+          authKey: str(b.authKey, "authKey", /^[A-Za-z0-9_-]{16,256}$/, "a public key"),
+        };
+        if (known) {
+          if (known.suite !== reg.suite || known.signingKey !== reg.signingKey || known.authKey !== reg.authKey) throw fail("INVALID_INPUT", "a device with this id is registered with other keys");
+          return { deviceId, status: known.status };
+        }
+        const status = (o.devicePolicy ?? "auto") === "auto" ? "active" : "pending";
+        mine.devices.set(deviceId, { ...reg, status });
+        return { deviceId, status };
+      },
       async metrics() {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return "";
@@ -397,6 +472,15 @@ export function createFakeParties(o: {
     clients: { P0: client("P0"), P1: client("P1") },
     down,
     calls,
+    approveDevice(party, deviceId) {
+      const d = state[party].devices.get(deviceId);
+      if (!d) throw fail("DEVICE_UNKNOWN", "no registered device with this id");
+      if (d.status === "pending") d.status = "active";
+    },
+    async roots() {
+      const r = await roots;
+      return { P0: { suite: r.P0.suite, kind: "sign", publicKey: r.P0.publicKey }, P1: { suite: r.P1.suite, kind: "sign", publicKey: r.P1.publicKey } };
+    },
     get templates() {
       const out = new Map<string, FakeTemplate>();
       for (const party of ["P0", "P1"] as const) {
@@ -415,5 +499,5 @@ export function createFakeParties(o: {
 }
 
 function newState(): PartyState {
-  return { templates: new Map(), sessions: new Map(), nonces: new Set() };
+  return { templates: new Map(), sessions: new Map(), nonces: new Set(), devices: new Map() };
 }

@@ -10,13 +10,13 @@
  * came) and its peer loses the MPC link, as when the process is gone.
  */
 import { randomBytes } from "node:crypto";
-import { isPartyErrorCode, modelParams, PARTIES, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
-import { generateSealKeyPair, generateSigningKeyPair, type KeyPair } from "@privface/crypto";
+import { isPartyErrorCode, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import { createPartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
 import { createMemoryNetwork, type App, type MemoryNetwork } from "@privface/transport";
-import type { SimKeys } from "./gateway-sim.ts";
+import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
 
 type CallerRole = "gateway" | "helper" | "p0" | "p1";
 
@@ -27,6 +27,8 @@ export interface InProcParties {
   keys: SimKeys;
   /** both parties' sealing key pairs */
   sealKeys: Record<PartyName, KeyPair>;
+  /** both parties' institution roots (public): what devices are provisioned with */
+  roots: Record<PartyName, PublicKey>;
   net: MemoryNetwork;
   stores: Record<PartyName, PartyStore>;
   /** each party's route table (what its server serves) */
@@ -51,11 +53,17 @@ export interface InProcParties {
   close(): Promise<void>;
 }
 
-export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number } = {}): Promise<InProcParties> {
+/**
+ * `devicePolicy` (default `auto`): how the parties activate device registrations; the simulator's
+ * device (`keys.device`) is registered at both parties (active under `auto`, pending under `operator`).
+ */
+export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number; devicePolicy?: "auto" | "operator" } = {}): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
   const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair("INTL"), P1: await generateSigningKeyPair("INTL") };
+  const device = await newSimDevice();
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const net = createMemoryNetwork({ receiveTimeoutMs: mpcTimeoutMs });
   const clock = { offset: 0 };
@@ -84,6 +92,9 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
       party: p,
       params,
       sealKey: sealKeys[p],
+      sealKeyId: await sealingKeyId(sealKeys[p]),
+      rootKey: rootKeys[p],
+      devicePolicy: opts.devicePolicy ?? "auto",
       poolSeed: seeds[p],
       gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
       store: stores[p],
@@ -106,6 +117,8 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
       now,
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
+    await services[p].registerDevice(simRegistration(device));
+    audit[p].length = 0;
   }
   const call = async (party: PartyName, path: string, body?: unknown, role: CallerRole = "gateway") => {
     const r = await apps[party]({ method: body === undefined ? "GET" : "POST", path, role, body, raw: Buffer.alloc(0) });
@@ -129,6 +142,8 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
     verify: (b) => viaApi(p, PARTY_ROUTES.verify, b),
     delete: (b) => viaApi(p, PARTY_ROUTES.delete, b),
     health: () => viaApi(p, PARTY_ROUTES.health),
+    keys: () => viaApi(p, PARTY_ROUTES.keys),
+    registerDevice: (b) => viaApi(p, PARTY_ROUTES.registerDevice, b),
     metrics: () => viaApi(p, PARTY_ROUTES.metrics),
     close() {},
   });
@@ -136,8 +151,9 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
   return {
     params,
     seeds,
-    keys: { gateway, P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey }, P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey } },
+    keys: { gateway, P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey }, P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey }, device },
     sealKeys,
+    roots: { P0: { suite: "INTL", kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite: "INTL", kind: "sign", publicKey: rootKeys.P1.publicKey } },
     net,
     stores,
     apps,

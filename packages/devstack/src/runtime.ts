@@ -21,6 +21,12 @@ export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayo
   const month = new Date().toISOString().slice(0, 7);
   for (const p of ["p0", "p1"] as const) {
     if ((await ensureKeyPairFile(L.sealKey(p), "INTL", "seal")).created) made(L.sealKey(p));
+    const root = await ensureKeyPairFile(L.root(p), "INTL", "sign");
+    if (root.created) made(L.root(p));
+    if (root.created || !existsSync(L.rootPub(p))) {
+      writePublicKeyFile(L.rootPub(p), { suite: root.key.suite, publicKey: root.key.publicKey, kind: "sign" });
+      made(L.rootPub(p));
+    }
     if (ensureDataKeyFile(L.dataKey(p), "INTL", `${p}-${month}`).created) made(L.dataKey(p));
     if (ensurePoolSeedFile(L.poolSeed(p), p === "p0" ? "P0" : "P1")) made(L.poolSeed(p));
   }

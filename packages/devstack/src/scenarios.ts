@@ -8,9 +8,9 @@
  * Each scenario runs for a new person of one merchant, under the gateway's deployed model; a step
  * `deploy-next-model` makes the gateway deploy a newer version (R5) until the scenario ends.
  */
-import { MODEL } from "@privface/contracts";
-import { generateSigningKeyPair, toBase64url, type KeyPair } from "@privface/crypto";
-import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse } from "@privface/device";
+import { MODEL, type PartyName } from "@privface/contracts";
+import { generateSealKeyPair, generateSigningKeyPair, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
+import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse, type DeviceTrust } from "@privface/device";
 import { syntheticFaces } from "./device-sim.ts";
 
 /**
@@ -163,6 +163,8 @@ export interface ScenarioGateway {
   modelVersion(): string;
   /** makes the gateway deploy another model version (R5) */
   deployModel(version: string): void;
+  /** the parties' institution roots the scenario device is provisioned with (never from the gateway, decision 010 §1) */
+  roots: Record<PartyName, PublicKey>;
 }
 
 /** One merchant with one registered device: the scenarios' persons are registered with it. */
@@ -171,6 +173,9 @@ export interface ScenarioWorld {
   merchantId: string;
   deviceId: string;
   deviceKey: KeyPair;
+  /** the device's key-agreement key (statement MACs) and its trust in the parties' roots */
+  authKey: KeyPair;
+  trust: DeviceTrust;
   /** the synthetic identities registered so far (for log and database scans) */
   identities: { name: string; idNumber: string; phone: string }[];
   /** A new person of the merchant, acting through the device. */
@@ -190,7 +195,8 @@ export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise
   const m = await gateway.admin("POST", "/v1/admin/merchants", { name: "Scenario Shop" });
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const deviceKey = await generateSigningKeyPair("INTL");
-  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "scenario till" });
+  const authKey = await generateSealKeyPair("INTL");
+  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   const faces = syntheticFaces(seed);
   const world: ScenarioWorld = {
@@ -198,6 +204,8 @@ export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise
     merchantId: m.body.merchantId,
     deviceId: d.body.deviceId,
     deviceKey,
+    authKey,
+    trust: { roots: gateway.roots, seen: {} },
     identities: [],
     async person() {
       const n = ++serial;
@@ -251,6 +259,8 @@ export class ScenarioPerson {
             modelVersion,
             ...(upgrade ? { upgrade } : {}),
             signingKey: this.world.deviceKey,
+            authKey: this.world.authKey,
+            trust: this.world.trust,
           });
         });
       case "deregister":

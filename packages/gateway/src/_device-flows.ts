@@ -6,8 +6,8 @@
  * _parties.ts. The gateway relays the sealed shares unopened and learns only XOR-shares of
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
-import type { Bit, ShareContext } from "@privface/contracts";
-import { classifyPartyError } from "@privface/contracts";
+import type { Bit, DeviceStatement } from "@privface/contracts";
+import { classifyPartyError, faceStatement } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -65,6 +65,7 @@ export class DeviceFlows {
       case "withdraw":
         break;
     }
+    const keyLists = templateId !== undefined ? await this.parties.keyLists() : undefined;
     const ch = this.c.challenges.issue(
       { value: randomToken(24), deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo },
       now,
@@ -76,8 +77,26 @@ export class DeviceFlows {
       ...(templateId !== undefined ? { templateId } : {}),
       ...(modelVersion !== undefined ? { modelVersion } : {}),
       ...(upgradeTo !== undefined ? { upgradeTo } : {}),
-      parties: { P0: this.c.o.partyKeys.P0, P1: this.c.o.partyKeys.P1 },
+      ...(keyLists ? { keyLists } : {}),
     };
+  }
+
+  /**
+   * The device's statement of a face request (decision 010 §2), rebuilt from the body it signed: the
+   * gateway forwards it with the device's MAC for each party, which checks both itself.
+   */
+  private statement(purpose: "enrol" | "verify", body: FaceRequest): Promise<DeviceStatement> {
+    return faceStatement({
+      purpose,
+      deviceId: body.deviceId,
+      challenge: body.challenge,
+      templateId: body.templateId,
+      modelVersion: body.modelVersion,
+      keys: body.sealKeys,
+      shares: body.shares,
+      ...(body.upgrade ? { upgrade: body.upgrade } : {}),
+      liveness: body.liveness,
+    });
   }
 
   async enrol(body: FaceRequest): Promise<EnrolmentResponse> {
@@ -88,6 +107,7 @@ export class DeviceFlows {
       if (person.template_id) throw new ApiError("ALREADY_ENROLLED");
       if (body.upgrade) throw new ApiError("INVALID_INPUT", { field: "/upgrade" });
       if (body.modelVersion !== ch.modelVersion) throw new ApiError("MODEL_VERSION_MISMATCH");
+      if (body.templateId !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
       a.requireLiveness(body);
     });
     const requestId = randomId("req");
@@ -96,14 +116,15 @@ export class DeviceFlows {
     const decided = { requestId, person, device, op: "enrol", modelVersion, t0 };
     try {
       const session = randomToken(16);
-      const context: ShareContext = { purpose: "enrol", challenge: ch.value, templateId, modelVersion };
+      const statement = await this.statement("enrol", body);
       const results = await this.parties.all(async (p, client) =>
         client.enrol({
           session,
           templateId,
           modelVersion,
           sealedShare: body.shares[p],
-          context,
+          statement,
+          mac: body.macs[p],
           authorisation: await this.parties.authorise("enrol", p, session, templateId, modelVersion, body.shares[p]),
         }),
       );
@@ -139,7 +160,7 @@ export class DeviceFlows {
       a.requireConsent(consent);
       a.requireUnlocked(person);
       if (!person.template_id || !person.model_version) throw new ApiError("NOT_ENROLLED");
-      if (person.template_id !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
+      if (person.template_id !== ch.templateId || body.templateId !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
       if (body.modelVersion !== person.model_version) throw new ApiError("MODEL_VERSION_MISMATCH");
       if (body.upgrade && (body.upgrade.modelVersion !== ch.upgradeTo || body.upgrade.modelVersion === person.model_version)) {
         throw new ApiError("MODEL_VERSION_MISMATCH");
@@ -152,19 +173,17 @@ export class DeviceFlows {
     const upgrade = body.upgrade;
     try {
       const session = randomToken(16);
-      const context: ShareContext = { purpose: "verify", challenge: ch.value, templateId, modelVersion };
-      const upContext: ShareContext | undefined = upgrade
-        ? { purpose: "verify", challenge: ch.value, templateId, modelVersion: upgrade.modelVersion }
-        : undefined;
+      const statement = await this.statement("verify", body);
       const results = await this.parties.all(async (p, client) =>
         client.verify({
           session,
           templateId,
           modelVersion,
           sealedShare: body.shares[p],
-          context,
+          statement,
+          mac: body.macs[p],
           authorisation: await this.parties.authorise("verify", p, session, templateId, modelVersion, body.shares[p], upgrade?.shares[p]),
-          ...(upgrade && upContext ? { upgrade: { modelVersion: upgrade.modelVersion, sealedShare: upgrade.shares[p], context: upContext } } : {}),
+          ...(upgrade ? { upgrade: { modelVersion: upgrade.modelVersion, sealedShare: upgrade.shares[p] } } : {}),
         }),
       );
       if (!results.ok) {

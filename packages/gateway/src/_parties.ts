@@ -6,7 +6,8 @@
  * run that finishes what degraded mode left behind.
  */
 import { fromBase64url } from "@privface/crypto";
-import { classifyPartyError, PARTIES, PartyError, type PartyClient, type PartyName } from "@privface/contracts";
+import { classifyPartyError, PARTIES, PartyError, type DeviceRegistration, type KeyListResponse, type PartyClient, type PartyName } from "@privface/contracts";
+import type { SignedJson } from "@privface/crypto";
 import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
 import { createAuthorisationSigner } from "./authorise.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
@@ -14,14 +15,53 @@ import { randomToken } from "./_crypto.ts";
 import type { DeviceRow, PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 
+/**
+ * Forwards a device registration (or revocation) to both parties' registries (decision 010 §2): each
+ * activates it by its own policy. A party that cannot be reached is logged; until it has the device
+ * it refuses that device's requests (DEVICE_UNKNOWN), so nothing is approved by the gateway alone.
+ */
+export async function forwardDevice(c: GatewayContext, req: DeviceRegistration | { deviceId: string; revoke: true }): Promise<void> {
+  await Promise.all(
+    PARTIES.map(async (p) => {
+      try {
+        const r = await c.o.parties[p].registerDevice(req);
+        c.log?.info({ event: "device-forwarded", party: p, deviceId: req.deviceId, status: r.status }, "device registration forwarded");
+      } catch (e) {
+        c.log?.warn({ event: "device-forward-failed", party: p, deviceId: req.deviceId, code: classifyPartyError(e).code }, "device registration not forwarded");
+      }
+    }),
+  );
+}
+
 export type Settled<T> = { ok: true; value: Record<PartyName, T> } | { ok: false; error: unknown };
 
 export class Parties {
   /** Authorisations asked for in one event-loop turn share one signature (decision 006). */
   private readonly signAuthorisation: ReturnType<typeof createAuthorisationSigner>;
 
+  /** The parties' signed key lists, relayed to devices unchanged; fetched again every 10 minutes. */
+  private lists: { value: Promise<Record<PartyName, SignedJson>>; until: number } | null = null;
+
   constructor(private readonly c: GatewayContext) {
     this.signAuthorisation = createAuthorisationSigner(c.o.signer);
+  }
+
+  /** Both parties' signed sealing-key lists (decision 010 §1), or MPC_UNAVAILABLE. The gateway cannot change them: devices check each under its party's root. */
+  async keyLists(): Promise<Record<PartyName, SignedJson>> {
+    const now = this.c.now();
+    if (!this.lists || now >= this.lists.until) {
+      const value = Promise.all(PARTIES.map((p) => this.c.o.parties[p].keys())).then(([a, b]: KeyListResponse[]) => ({ P0: a.keyList, P1: b.keyList }));
+      this.lists = { value, until: now + 600_000 };
+      value.catch(() => {
+        if (this.lists?.value === value) this.lists = null;
+      });
+    }
+    try {
+      return await this.lists.value;
+    } catch (e) {
+      this.c.log?.warn({ event: "key-lists-unavailable", code: classifyPartyError(e).code }, "party key lists unavailable");
+      throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
+    }
   }
 
   /** A gateway-signed, single-use authorisation for one party and one operation (R16); signed in a batch with those of the same turn. */

@@ -110,6 +110,12 @@ export const MIGRATIONS: Record<string, DbMigration> = {
         .execute();
     },
   },
+  /** decision 010 §2: the device's key-agreement public key, forwarded to the parties' registries */
+  "002_device_auth_key": {
+    async up(k) {
+      await k.schema.alterTable("devices").addColumn("auth_key", "text").execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -141,6 +147,8 @@ export interface DeviceRow {
   merchant_id: string;
   suite: "INTL" | "GM";
   public_key: string;
+  /** key-agreement public key (base64url); null for devices registered before decision 010 (they cannot make face requests) */
+  auth_key: string | null;
   label: string | null;
   status: "active" | "revoked";
   failed_count: number;

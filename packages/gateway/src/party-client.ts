@@ -32,6 +32,8 @@ export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?
     verify: (b) => call(PARTY_ROUTES.verify, b),
     delete: (b) => call(PARTY_ROUTES.delete, b),
     health: () => call(PARTY_ROUTES.health),
+    keys: () => call(PARTY_ROUTES.keys),
+    registerDevice: (b) => call(PARTY_ROUTES.registerDevice, b),
     metrics: () => call(PARTY_ROUTES.metrics),
     close: () => {
       rpc.close();

@@ -113,7 +113,7 @@ export class GatewayService {
   addPerson(merchantId: string, p: PersonCreate, op: Operator): Promise<PersonView> {
     return this.operators.addPerson(merchantId, p, op);
   }
-  addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; label?: string }, op: Operator) {
+  addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; authKey: string; label?: string }, op: Operator) {
     return this.operators.addDevice(merchantId, d, op);
   }
   revokeDevice(deviceId: string, op: Operator) {

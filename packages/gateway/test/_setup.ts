@@ -17,7 +17,9 @@ import {
 } from "@privface/crypto";
 import { openDb, type Db } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { buildFaceRequest, buildSignedPersonRequest } from "@privface/device";
+import { buildFaceRequest, buildSignedPersonRequest, type DeviceTrust } from "@privface/device";
+import type { PartyName } from "@privface/contracts";
+import type { PublicKey } from "@privface/crypto";
 import { createLogger } from "@privface/config";
 import { auditSink, createGateway, type Gateway, type GatewayOptions, type GatewayService } from "../src/index.ts";
 import { createFakeParties, type FakeParties, type ScenarioGateway } from "@privface/devstack";
@@ -33,6 +35,8 @@ export interface Fixture {
   log: LogCapture;
   gatewayKey: KeyPair;
   auditKey: KeyPair;
+  /** the parties' institution roots, which the test devices are provisioned with */
+  roots: Record<PartyName, PublicKey>;
   db: Db;
   inject(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   admin(method: string, url: string, body?: unknown, role?: keyof typeof TOKENS, reason?: string): Promise<{ status: number; body: any }>;
@@ -82,6 +86,7 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}): 
     log,
     gatewayKey,
     auditKey,
+    roots: await fake.roots(),
     db,
     inject,
     admin: (method, url, body, role = "admin", reason) =>
@@ -108,6 +113,7 @@ export function scenarioGateway(f: Fixture): ScenarioGateway {
     operator: (path, reason) => f.admin("GET", path, undefined, "operator", reason),
     modelVersion: () => f.gw.service.modelVersion,
     deployModel: (version) => deployModel(f.gw.service, version),
+    roots: f.roots,
   };
 }
 
@@ -152,6 +158,9 @@ export interface World {
   merchantId: string;
   deviceId: string;
   deviceKey: KeyPair;
+  /** the device's key-agreement key (statement MACs) and what it trusts */
+  authKey: KeyPair;
+  trust: DeviceTrust;
   persons: Record<string, { personId: string; face: Float32Array; idNumber: string; phone: string; name: string }>;
 }
 
@@ -168,7 +177,8 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const merchantId = m.body.merchantId as string;
   const deviceKey = await generateSigningKeyPair("INTL");
-  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "till 1" });
+  const authKey = await generateSealKeyPair("INTL");
+  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "till 1" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   const persons: World["persons"] = {};
   let seed = 1000;
@@ -178,7 +188,7 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
     if (r.status !== 201) throw new Error(`person: ${r.status} ${JSON.stringify(r.body)}`);
     persons[who] = { personId: r.body.personId, face: randomEmbedding(512, seed++), idNumber: p.idNumber, phone: p.phone, name: p.name };
   }
-  return { merchantId, deviceId: d.body.deviceId, deviceKey, persons };
+  return { merchantId, deviceId: d.body.deviceId, deviceKey, authKey, trust: { roots: f.roots, seen: {} }, persons };
 }
 
 export async function challenge(f: Fixture, w: World, personId: string, purpose: string, deviceId = w.deviceId) {
@@ -210,7 +220,7 @@ export async function faceBody(
   ch: ChallengeResponse,
   purpose: "enrol" | "verify",
   embedding: Float32Array | Int8Array,
-  opts: { liveness?: number; modelVersion?: string; upgrade?: { modelVersion: string; embedding: Float32Array }; deviceId?: string; deviceKey?: KeyPair } = {},
+  opts: { liveness?: number; modelVersion?: string; upgrade?: { modelVersion: string; embedding: Float32Array }; deviceId?: string; deviceKey?: KeyPair; authKey?: KeyPair } = {},
 ) {
   return buildFaceRequest({
     deviceId: opts.deviceId ?? w.deviceId,
@@ -222,6 +232,8 @@ export async function faceBody(
     modelVersion: opts.modelVersion ?? ch.modelVersion ?? MODEL_VERSION,
     ...(opts.upgrade ? { upgrade: opts.upgrade } : {}),
     signingKey: opts.deviceKey ?? w.deviceKey,
+    authKey: opts.authKey ?? w.authKey,
+    trust: w.trust,
   });
 }
 

@@ -113,7 +113,7 @@ describe("security: refused with its own code, nothing stored", () => {
   test("a device of another merchant is DEVICE_MERCHANT_MISMATCH", async () => {
     const m2 = await f.admin("POST", "/v1/admin/merchants", { name: "Other Shop" });
     const key2 = await generateSigningKeyPair("INTL");
-    const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey) });
+    const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
     assert.equal(d2.status, 201);
     await refused("DEVICE_MERCHANT_MISMATCH", () => challenge(f, w, w.persons.alice.personId, "verify", d2.body.deviceId));
     // a body naming the foreign device, signed by it, with a challenge issued to the shop's device

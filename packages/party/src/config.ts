@@ -22,6 +22,10 @@ export interface PartyConfig {
   cert: string;
   key: string;
   sealKey: string;
+  /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
+  rootKey: string;
+  /** how device registrations forwarded by the gateway become active (decision 010 §2) */
+  devicePolicy: "operator" | "auto";
   dataKeys: string[];
   gatewayKey: string;
   auditKey: string;
@@ -71,6 +75,8 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     cert: file("CERT", L.cert(lc).cert),
     key: file("KEY", L.cert(lc).key),
     sealKey: file("SEAL_KEY", L.sealKey(lc)),
+    rootKey: file("ROOT_KEY", L.root(lc)),
+    devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),
     dataKeys,
     gatewayKey: file("GATEWAY_KEY", gwDefault),
     auditKey: file("AUDIT_KEY", L.auditKey(lc)),

@@ -9,7 +9,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { modelParams, peerOf, serverRoleOf } from "@privface/contracts";
+import { modelParams, peerOf, sealingKeyId, serverRoleOf } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
@@ -39,6 +39,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
+  const rootKey = await readKeyPairFile(cfg.rootKey);
+  const sealKeyId = await sealingKeyId(sealKey);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const keys = new Map<string, Uint8Array>();
   let current = "";
@@ -84,6 +86,9 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     party,
     params,
     sealKey,
+    sealKeyId,
+    rootKey,
+    devicePolicy: cfg.devicePolicy,
     poolSeed,
     gatewayKey,
     store,

@@ -7,6 +7,6 @@ import { startInProcParties, type InProcParties } from "@privface/devstack/inpro
 
 export type InProc = InProcParties;
 
-export function makeInProc(opts: { commitWindowMs?: number } = {}): Promise<InProc> {
+export function makeInProc(opts: { commitWindowMs?: number; devicePolicy?: "auto" | "operator" } = {}): Promise<InProc> {
   return startInProcParties(opts);
 }

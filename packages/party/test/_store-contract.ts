@@ -43,6 +43,7 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_pool: ["seq", "id", "key_id", "item_key", "added_at", "used_at", "session"],
   party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
+  party_devices: ["device_id", "suite", "signing_key", "auth_key", "status", "created_at", "updated_at"],
   party_migrations: ["name", "timestamp"],
   party_migrations_lock: ["id", "is_locked"],
 };

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
-import { faceOp, giveConsent, registerDevice, syntheticFaces, type SimDevice } from "../device-sim.ts";
+import { faceOp, giveConsent, registerDevice, runtimeTrust, syntheticFaces, type SimDevice } from "../device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "../gateway-client.ts";
 import { startStack } from "../stack.ts";
 
@@ -195,7 +195,8 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });
     if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
     const devices: SimDevice[] = [];
-    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), `bench ${i}`, client));
+    const trust = runtimeTrust(home);
+    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), { label: `bench ${i}`, client, trust }));
     const ids: string[] = [];
     const faces: { enrol: Float32Array; again: Float32Array }[] = [];
     const enrolWarm = o.enrolWarmup ?? 32;

@@ -20,6 +20,7 @@ import type {
   BeginVerifyResult,
   CommitResult,
   DataKeys,
+  DeviceRecord,
   OpOptions,
   PartyStore,
   PartyStoreOptions,
@@ -93,6 +94,18 @@ function checkKey(id: unknown, key: unknown): void {
 type TemplateRow = { template_id: string; model_version: string; status: TemplateStatus; key_id: string | null; share: unknown; created_at: unknown; updated_at: unknown };
 type SessionRow = { session: string; kind: TxnKind; state: TxnState; template_id: string; model_version: string; old_model_version: string | null; created_at: unknown; updated_at: unknown };
 /** A pool row joined with its ciphertext (`item`: NULL once swept). */
+type DeviceRow = { device_id: string; suite: "INTL" | "GM"; signing_key: string; auth_key: string; status: DeviceRecord["status"]; created_at: unknown; updated_at: unknown };
+const toDevice = (r: DeviceRow): DeviceRecord => ({
+  deviceId: r.device_id,
+  suite: r.suite,
+  signingKey: r.signing_key,
+  authKey: r.auth_key,
+  status: r.status,
+  createdAt: toMs(r.created_at),
+  updatedAt: toMs(r.updated_at),
+});
+const DEVICE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const PUBKEY_RE = /^[A-Za-z0-9_-]{16,256}$/;
 type PoolRow = { seq: unknown; id: string; key_id: string | null; item_key: unknown; item: unknown; used_at?: unknown };
 
 const toSession = (r: SessionRow): TxnSession => ({
@@ -551,6 +564,51 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     async consumeAuthorisation(nonce, expires) {
       const auth = checkAuth({ nonce, expires })!;
       await exec.tx((tx) => consumeAuth(tx, auth, now()));
+    },
+
+    async putDevice(d) {
+      if (typeof d !== "object" || d === null) throw new TypeError("device must be an object");
+      const id = str(d.deviceId, "deviceId", DEVICE_ID_RE);
+      if (d.suite !== "INTL" && d.suite !== "GM") throw new StoreError("INVALID_INPUT", "suite must be INTL or GM");
+      const signing = str(d.signingKey, "signingKey", PUBKEY_RE);
+      const auth = str(d.authKey, "authKey", PUBKEY_RE);
+      if (d.status !== "pending" && d.status !== "active") throw new StoreError("INVALID_INPUT", "status must be pending or active");
+      return exec.tx(async (tx) => {
+        const t = now();
+        const old = await tx.get<DeviceRow>("SELECT * FROM party_devices WHERE device_id = ?" + pgLock, [id]);
+        if (old) {
+          if (old.suite !== d.suite || old.signing_key !== signing || old.auth_key !== auth) throw new StoreError("DEVICE_EXISTS", "a device with this id is registered with other keys");
+          return toDevice(old);
+        }
+        await tx.run("INSERT INTO party_devices (device_id, suite, signing_key, auth_key, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", [id, d.suite, signing, auth, d.status, t, t]);
+        return { deviceId: id, suite: d.suite, signingKey: signing, authKey: auth, status: d.status, createdAt: t, updatedAt: t };
+      });
+    },
+
+    async getDevice(deviceId) {
+      const id = str(deviceId, "deviceId", DEVICE_ID_RE);
+      const r = await exec.read((tx) => tx.get<DeviceRow>("SELECT * FROM party_devices WHERE device_id = ?", [id]));
+      return r ? toDevice(r) : undefined;
+    },
+
+    async setDeviceStatus(deviceId, status) {
+      const id = str(deviceId, "deviceId", DEVICE_ID_RE);
+      if (status !== "active" && status !== "revoked") throw new StoreError("INVALID_INPUT", "status must be active or revoked");
+      return exec.tx(async (tx) => {
+        const old = await tx.get<DeviceRow>("SELECT * FROM party_devices WHERE device_id = ?" + pgLock, [id]);
+        if (!old) throw new StoreError("DEVICE_UNKNOWN", "no registered device with this id");
+        const next = old.status === "revoked" ? "revoked" : status;
+        const t = now();
+        await tx.run("UPDATE party_devices SET status = ?, updated_at = ? WHERE device_id = ?", [next, t, id]);
+        return toDevice({ ...old, status: next, updated_at: t });
+      });
+    },
+
+    async listDevices(status) {
+      const rows = await exec.read((tx) =>
+        status === undefined ? tx.all<DeviceRow>("SELECT * FROM party_devices ORDER BY device_id") : tx.all<DeviceRow>("SELECT * FROM party_devices WHERE status = ? ORDER BY device_id", [status]),
+      );
+      return rows.map(toDevice);
     },
 
     async beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult> {

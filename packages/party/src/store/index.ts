@@ -124,6 +124,17 @@ export interface BeginVerifyResult {
   item: PoolItem;
 }
 
+/** A device in the party's own registry (decision 010 §2). Keys are base64url public keys. */
+export interface DeviceRecord {
+  deviceId: string;
+  suite: "INTL" | "GM";
+  signingKey: string;
+  authKey: string;
+  status: "pending" | "active" | "revoked";
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface PartyStore {
   readonly role: Role;
   readonly dialect: "sqlite" | "postgres";
@@ -170,6 +181,18 @@ export interface PartyStore {
   // --- authorisations ---
   /** Records the nonce as used. AUTH_EXPIRED if `expires` ≤ now, AUTH_REUSED if seen before. */
   consumeAuthorisation(nonce: string, expires: number): Promise<void>;
+
+  // --- device registry ---
+  /**
+   * Records a registration forwarded by the gateway with `status` (the party's policy decides it).
+   * A known device keeps its status unless it is re-registered with the same keys (no change) —
+   * new keys for a known device id are refused (DEVICE_EXISTS): a re-keyed device is a new device.
+   */
+  putDevice(d: Omit<DeviceRecord, "createdAt" | "updatedAt">): Promise<DeviceRecord>;
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  /** Approves (active) or revokes a device; UNKNOWN_DEVICE if absent. A revoked device stays revoked. */
+  setDeviceStatus(deviceId: string, status: "active" | "revoked"): Promise<DeviceRecord>;
+  listDevices(status?: DeviceRecord["status"]): Promise<DeviceRecord[]>;
 
   // --- verify hot path ---
   beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult>;
