@@ -43,6 +43,12 @@ export interface DeviceRegistrationResponse {
   /** `active` when the party's policy is `auto` or an operator approved it; `pending` until then */
   status: "active" | "pending" | "revoked";
 }
+/** Fresh nonces of one party (nonce.ts), for the gateway to put into face challenges. */
+export interface NonceBatch {
+  nonces: string[];
+  /** epoch ms: when all of them expire */
+  expiresAt: number;
+}
 /** The party's sealing keys, signed by its institution root (keylist.ts). */
 export interface KeyListResponse {
   keyList: SignedJson;
@@ -95,6 +101,8 @@ export interface PartyClient {
   verify(req: VerifyRequest): Promise<VerifyResponse>;
   delete(req: DeleteRequest): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
+  /** `count` (1..256) fresh nonces of this party for face challenges (decision 010 §3) */
+  nonces(req: { count: number }): Promise<NonceBatch>;
   /** the party's signed sealing-key list, which the gateway relays to devices unchanged */
   keys(): Promise<KeyListResponse>;
   /** forwards a device registration (or, with `revoke`, its revocation) to the party's registry */
@@ -114,6 +122,7 @@ export const PARTY_ROUTES = {
   delete: "POST /v1/delete",
   health: "GET /v1/health",
   keys: "GET /v1/keys",
+  nonces: "POST /v1/nonces",
   registerDevice: "POST /v1/devices",
   metrics: "GET /metrics",
 } as const satisfies Record<Exclude<keyof PartyClient, "close">, string>;

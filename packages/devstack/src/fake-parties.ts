@@ -18,8 +18,9 @@
  * `down` simulates an unreachable party (UNREACHABLE); its peer then answers PEER_UNAVAILABLE to the
  * calls that need the MPC (enrol, verify) and keeps answering commit, abort and delete.
  */
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import {
+  challengeNonce,
   checkStatement,
   checkStatementMac,
   contextAad,
@@ -43,6 +44,7 @@ import {
   type ShareContext,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthExpectation } from "@privface/contracts/auth";
+import { checkNonce, issueNonce } from "@privface/contracts/nonce";
 import { fromBase64url, generateSigningKeyPair, open, type KeyPair, type PublicKey } from "@privface/crypto";
 import { expandSeedShare, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 
@@ -65,6 +67,10 @@ interface PartyState {
   templates: Map<string, { deleted: boolean; versions: Version[] }>;
   sessions: Map<string, Txn>;
   nonces: Set<string>;
+  /** when each template's verifications began (decision 010 §4 volume budgets) */
+  uses: Map<string, number[]>;
+  /** party nonces and envelope digests already used (decision 010 §3) */
+  marks: Set<string>;
   /** the party's own device registry (decision 010 §2) */
   devices: Map<string, DeviceRegistration & { status: "pending" | "active" | "revoked" }>;
 }
@@ -106,6 +112,8 @@ export interface FakeParties {
   down: Set<PartyName>;
   /** Every call that reached a party (op, party, templateId). */
   calls: { party: PartyName; op: string; templateId: string }[];
+  /** A fresh nonce of `party`, issued as its `nonces` route does (for harnesses: works while the party is "down"). */
+  issueNonce(party: PartyName): string;
   /** A party operator's approval of a pending device (policy `operator`). */
   approveDevice(party: PartyName, deviceId: string): void;
   /** Both parties' institution roots (public halves): what devices are provisioned with. */
@@ -121,6 +129,8 @@ export function createFakeParties(o: {
   roots?: Record<PartyName, KeyPair>;
   /** how registrations become active, as at the real parties (default `auto`) */
   devicePolicy?: "auto" | "operator";
+  /** per-template verification budgets, as at the real parties (default 10 per minute, 200 per day) */
+  volume?: { perMinute: number; perDay: number };
   params?: Params;
   now?: () => number;
   /** how long a prepared session may be committed (default 120 s, the parties' default) */
@@ -141,6 +151,19 @@ export function createFakeParties(o: {
     ? Promise.resolve(o.roots)
     : Promise.all([generateSigningKeyPair("INTL"), generateSigningKeyPair("INTL")]).then(([P0, P1]) => ({ P0, P1 }));
   roots.catch(() => {});
+  const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
+  /** The real party's freshness check: its own unexpired nonce in the challenge; returns the single-use marks (checked now, consumed with the authorisation). */
+  function freshness(party: PartyName, s: DeviceStatement): string[] {
+    const n = challengeNonce(s.challenge, party);
+    if (n === null) throw fail("NONCE_INVALID", "the challenge carries no nonce of this party");
+    const c = checkNonce(nonceKeys[party], party, n, now());
+    if (!c.ok) throw fail(c.reason, c.reason);
+    return [`n_${n}`, `e_${s.shares![party].digest}`, ...(s.upgrade ? [`e_${s.upgrade.shares[party].digest}`] : [])];
+  }
+  /** Refuses marks already used (where the real store consumes them: right after the authorisation's nonce). */
+  function unusedMarks(party: PartyName, marks: string[]): void {
+    for (const m of marks) if (state[party].marks.has(m)) throw fail(m.startsWith("n_") ? "NONCE_REUSED" : "ENVELOPE_REUSED", "already used");
+  }
   const keyIds = Promise.all([sealingKeyId(o.keys.P0), sealingKeyId(o.keys.P1)]).then(([P0, P1]) => ({ P0, P1 }));
 
   /** The real party's statement checks: registry, MAC, purpose, template, model, key, digests. Returns the contexts to open with. */
@@ -315,9 +338,13 @@ export function createFakeParties(o: {
           const { templateId, modelVersion, sealed } = r;
           const auth = await authorised(party, b.authorisation, { ops: ["enrol"], session, templateId, modelVersion, digest: shareDigest(sealed) });
           const { ctx } = await admitStatement(party, "enrol", r);
+          const marks = freshness(party, r.statement);
           const share = await openShare(party, sealed, ctx);
           if (spent(party, templateId)) throw fail("TEMPLATE_EXISTS", "template id already used");
+          auth.unused();
+          unusedMarks(party, marks);
           auth.consume();
+          for (const m of marks) mine.marks.add(m);
           return { templateId, modelVersion, share };
         });
         const out = await meet(session, party, { share }, (d) => {
@@ -339,13 +366,22 @@ export function createFakeParties(o: {
           const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
           const auth = await authorised(party, b.authorisation, { ops: ["verify"], session, templateId, modelVersion, digest });
           const { ctx, upCtx } = await admitStatement(party, "verify", { ...r, upgrade: up });
+          const marks = freshness(party, r.statement);
           const share = await openShare(party, sealed, ctx);
           const upShare = up && upCtx ? await openShare(party, up.sealed, upCtx) : undefined;
           auth.unused();
+          unusedMarks(party, marks);
           const t = active(party, templateId);
           if (!t) throw fail("UNKNOWN_TEMPLATE", "no active template with this id");
           if (t.modelVersion !== modelVersion) throw fail("WRONG_MODEL_VERSION", "the active template is under another model version");
+          const volume = o.volume ?? { perMinute: 10, perDay: 200 };
+          const tNow = now();
+          const uses = (mine.uses.get(templateId) ?? []).filter((u) => u > tNow - 86_400_000);
+          if (uses.filter((u) => u > tNow - 60_000).length >= volume.perMinute || uses.length >= volume.perDay) throw fail("VOLUME_EXCEEDED", "this template's verification budget is spent");
+          uses.push(tNow);
+          mine.uses.set(templateId, uses);
           auth.consume();
+          for (const m of marks) mine.marks.add(m);
           return { templateId, up, deposit: { share, upgrade: upShare, template: t.y } };
         });
         const out = await meet(session, party, deposit, (d) => {
@@ -422,6 +458,13 @@ export function createFakeParties(o: {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return { role: party === "P0" ? "p0" : "p1", peer: down.has(peer) ? "down" : "up", helper: "up", pool: { level: 1000, target: 1000 } };
       },
+      async nonces(req) {
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
+        const b = object(req, "body", ["count"]);
+        if (!Number.isSafeInteger(b.count) || (b.count as number) < 1 || (b.count as number) > 256) throw fail("INVALID_INPUT", "count: expected 1..256");
+        const expiresAt = now() + 300_000;
+        return { nonces: Array.from({ length: b.count as number }, () => issueNonce(nonceKeys[party], party, expiresAt)), expiresAt };
+      },
       async keys() {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         const t = now();
@@ -472,6 +515,7 @@ export function createFakeParties(o: {
     clients: { P0: client("P0"), P1: client("P1") },
     down,
     calls,
+    issueNonce: (party) => issueNonce(nonceKeys[party], party, now() + 300_000),
     approveDevice(party, deviceId) {
       const d = state[party].devices.get(deviceId);
       if (!d) throw fail("DEVICE_UNKNOWN", "no registered device with this id");
@@ -499,5 +543,5 @@ export function createFakeParties(o: {
 }
 
 function newState(): PartyState {
-  return { templates: new Map(), sessions: new Map(), nonces: new Set(), devices: new Map() };
+  return { templates: new Map(), sessions: new Map(), nonces: new Set(), marks: new Set(), devices: new Map(), uses: new Map() };
 }

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  contextAad, deviceMacKey, faceStatement, PARTIES, sealingKeyId, statementMac,
-  type DeleteRequest, type DeviceRegistration, type DeviceStatement, type EnrolRequest, type PartyName, type SessionRequest, type ShareContext, type VerifyRequest,
+  composeChallenge, contextAad, deviceMacKey, faceStatement, PARTIES, sealingKeyId, statementMac,
+  type DeleteRequest, type DeviceRegistration, type PartyClient, type DeviceStatement, type EnrolRequest, type PartyName, type SessionRequest, type ShareContext, type VerifyRequest,
 } from "@privface/contracts";
 import { shareDigest, type AuthPayload, type Op, type SignedAuthorisation } from "@privface/contracts/auth";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, seal, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
@@ -20,6 +20,31 @@ export interface SimKeys {
   P1: PublicKey;
   /** the simulated device whose statements the bodies carry (register it at the parties: `simRegistration`) */
   device: SimDevice;
+  /** where the gateway's challenges get each party's nonce (decision 010 §3); without it challenges carry none */
+  nonce?: Record<Party, () => Promise<string>>;
+}
+
+/** Nonce sources that fetch each party's nonces in batches of `batch` through its Party API client, as the gateway prefetches them. */
+export function batchedNonces(clients: Record<Party, Pick<PartyClient, "nonces">>, batch = 64): Record<Party, () => Promise<string>> {
+  const source = (p: Party) => {
+    let queue: string[] = [];
+    let until = 0;
+    return async () => {
+      if (queue.length === 0 || Date.now() > until - 60_000) {
+        const b = await clients[p].nonces({ count: batch });
+        queue = b.nonces;
+        until = b.expiresAt;
+      }
+      return queue.shift()!;
+    };
+  };
+  return { P0: source("P0"), P1: source("P1") };
+}
+
+/** A face challenge as the gateway composes it: its random part and one fresh nonce of each party. */
+export async function simChallenge(keys: SimKeys): Promise<string> {
+  if (!keys.nonce) return newId(18);
+  return composeChallenge(newId(18), { P0: await keys.nonce.P0(), P1: await keys.nonce.P1() });
 }
 
 /** A device as the parties know it: its id, signing key and key-agreement ("auth") key (decision 010 §2). */
@@ -117,7 +142,7 @@ export async function sealedBodies(
   },
 ): Promise<Record<Party, SealedBody>> {
   const purpose = o.purpose ?? op;
-  const context = { purpose, challenge: o.challenge ?? newId(18), templateId: o.templateId, modelVersion: o.modelVersion };
+  const context = { purpose, challenge: o.challenge ?? (await simChallenge(keys)), templateId: o.templateId, modelVersion: o.modelVersion };
   const sealed = await sealShares(keys, o.x, context, o.plain);
   let up: { context: ShareContext; sealed: Record<Party, Uint8Array> } | null = null;
   if (o.upgrade) {

@@ -57,13 +57,16 @@ export interface InProcParties {
  * `devicePolicy` (default `auto`): how the parties activate device registrations; the simulator's
  * device (`keys.device`) is registered at both parties (active under `auto`, pending under `operator`).
  */
-export async function startInProcParties(opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number; devicePolicy?: "auto" | "operator" } = {}): Promise<InProcParties> {
+export async function startInProcParties(
+  opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number; devicePolicy?: "auto" | "operator"; /** default: the parties' (10 per minute, 200 per day) */ volume?: { perMinute: number; perDay: number } } = {},
+): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
   const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair("INTL"), P1: await generateSigningKeyPair("INTL") };
   const device = await newSimDevice();
+  const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const net = createMemoryNetwork({ receiveTimeoutMs: mpcTimeoutMs });
   const clock = { offset: 0 };
@@ -95,6 +98,8 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
       sealKeyId: await sealingKeyId(sealKeys[p]),
       rootKey: rootKeys[p],
       devicePolicy: opts.devicePolicy ?? "auto",
+      nonceKey: nonceKeys[p],
+      ...(opts.volume ? { volume: opts.volume } : {}),
       poolSeed: seeds[p],
       gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
       store: stores[p],
@@ -143,6 +148,7 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
     delete: (b) => viaApi(p, PARTY_ROUTES.delete, b),
     health: () => viaApi(p, PARTY_ROUTES.health),
     keys: () => viaApi(p, PARTY_ROUTES.keys),
+    nonces: (b) => viaApi(p, PARTY_ROUTES.nonces, b),
     registerDevice: (b) => viaApi(p, PARTY_ROUTES.registerDevice, b),
     metrics: () => viaApi(p, PARTY_ROUTES.metrics),
     close() {},
@@ -151,7 +157,13 @@ export async function startInProcParties(opts: { commitWindowMs?: number; mpcTim
   return {
     params,
     seeds,
-    keys: { gateway, P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey }, P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey }, device },
+    keys: {
+      gateway,
+      P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey },
+      P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey },
+      device,
+      nonce: { P0: async () => (await services.P0.nonces(1)).nonces[0], P1: async () => (await services.P1.nonces(1)).nonces[0] },
+    },
     sealKeys,
     roots: { P0: { suite: "INTL", kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite: "INTL", kind: "sign", publicKey: rootKeys.P1.publicKey } },
     net,

@@ -28,6 +28,7 @@ export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayo
       made(L.rootPub(p));
     }
     if (ensureDataKeyFile(L.dataKey(p), "INTL", `${p}-${month}`).created) made(L.dataKey(p));
+    if (ensureDataKeyFile(L.nonceKey(p), "INTL", `${p}-nonce`).created) made(L.nonceKey(p));
     if (ensurePoolSeedFile(L.poolSeed(p), p === "p0" ? "P0" : "P1")) made(L.poolSeed(p));
   }
   for (const s of ["helper", "p0", "p1", "gateway"] as const) {

@@ -400,5 +400,26 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
       assert.deepEqual(codes(await both("verify", await signed(retargeted))), ["STATEMENT_INVALID", "STATEMENT_INVALID"], "another template");
       assert.deepEqual(result((await verify(templateId, sameFace(x))).r), { valid: 1, match: 1 }, "nothing refused was applied");
     });
+
+    it("freshness: a replayed envelope → NONCE_REUSED; a challenge without this party's nonce → NONCE_INVALID", async () => {
+      const { templateId, x } = await enrolled();
+      const b = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x) });
+      const signed = async (bb: Record<PartyName, any>) => {
+        const out = {} as Record<PartyName, any>;
+        for (const p of PARTIES) out[p] = { ...bb[p], authorisation: await authoriseBody(h.keys, "verify", p, bb[p]) };
+        return out;
+      };
+      assert.deepEqual(result(await both("verify", await signed(b))), { valid: 1, match: 1 });
+      const session = newId();
+      assert.deepEqual(codes(await both("verify", await signed({ P0: { ...b.P0, session }, P1: { ...b.P1, session } }))), ["NONCE_REUSED", "NONCE_REUSED"]);
+      const plain = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x, challenge: newId(18) });
+      assert.deepEqual(codes(await both("verify", await signed(plain))), ["NONCE_INVALID", "NONCE_INVALID"]);
+      for (const p of PARTIES) {
+        const n = await h.clients[p].nonces({ count: 3 });
+        assert.equal(n.nonces.length, 3);
+        assert.ok(n.expiresAt > Date.now());
+        assert.deepEqual(await answer(h.clients[p].nonces({ count: 0 })), { error: "INVALID_INPUT" });
+      }
+    });
   });
 }

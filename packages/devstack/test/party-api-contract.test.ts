@@ -23,7 +23,13 @@ partyApiContract("fake parties", async () => {
   return {
     clients: fake.clients,
     roots: await fake.roots(),
-    keys: { gateway, P0: { suite: "INTL", publicKey: seal.P0.publicKey }, P1: { suite: "INTL", publicKey: seal.P1.publicKey }, device },
+    keys: {
+      gateway,
+      P0: { suite: "INTL", publicKey: seal.P0.publicKey },
+      P1: { suite: "INTL", publicKey: seal.P1.publicKey },
+      device,
+      nonce: { P0: async () => fake.issueNonce("P0"), P1: async () => fake.issueNonce("P1") },
+    },
     setDown: (p, down) => void (down ? fake.down.add(p) : fake.down.delete(p)),
     async close() {},
   };

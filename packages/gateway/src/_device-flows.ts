@@ -7,7 +7,7 @@
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
 import type { Bit, DeviceStatement } from "@privface/contracts";
-import { classifyPartyError, faceStatement } from "@privface/contracts";
+import { classifyPartyError, composeChallenge, faceStatement } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -65,9 +65,12 @@ export class DeviceFlows {
       case "withdraw":
         break;
     }
-    const keyLists = templateId !== undefined ? await this.parties.keyLists() : undefined;
+    const face = req.purpose === "enrol" || req.purpose === "verify";
+    const keyLists = face ? await this.parties.keyLists() : undefined;
+    // a face challenge carries one nonce of each party, so each can refuse a replayed or re-purposed envelope (decision 010 §3)
+    const value = face ? composeChallenge(randomToken(24), await this.parties.partyNonces()) : randomToken(24);
     const ch = this.c.challenges.issue(
-      { value: randomToken(24), deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo },
+      { value, deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo },
       now,
     );
     return {

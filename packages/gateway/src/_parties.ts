@@ -33,17 +33,69 @@ export async function forwardDevice(c: GatewayContext, req: DeviceRegistration |
   );
 }
 
+/** Nonces asked of a party at once, the level that triggers the next batch, and the validity a nonce must still have when handed out. */
+const NONCE_BATCH = 128;
+const NONCE_LOW = 32;
+const NONCE_MARGIN_MS = 90_000;
+
 export type Settled<T> = { ok: true; value: Record<PartyName, T> } | { ok: false; error: unknown };
 
 export class Parties {
   /** Authorisations asked for in one event-loop turn share one signature (decision 006). */
   private readonly signAuthorisation: ReturnType<typeof createAuthorisationSigner>;
 
+  /** Each party's prefetched nonces (decision 010 §3), used oldest first, none with less than NONCE_MARGIN_MS left. */
+  private readonly noncePool: Record<PartyName, { nonces: string[]; expiresAt: number; refill: Promise<void> | null }> = {
+    P0: { nonces: [], expiresAt: 0, refill: null },
+    P1: { nonces: [], expiresAt: 0, refill: null },
+  };
+
   /** The parties' signed key lists, relayed to devices unchanged; fetched again every 10 minutes. */
   private lists: { value: Promise<Record<PartyName, SignedJson>>; until: number } | null = null;
 
   constructor(private readonly c: GatewayContext) {
     this.signAuthorisation = createAuthorisationSigner(c.o.signer);
+  }
+
+  /**
+   * One fresh nonce of each party for a face challenge (decision 010 §3). Nonces are fetched in
+   * batches of NONCE_BATCH ahead of need, so a challenge normally costs no round trip to the parties;
+   * a party that cannot be reached → MPC_UNAVAILABLE (a challenge without its nonce would be refused).
+   */
+  async partyNonces(): Promise<Record<PartyName, string>> {
+    const [P0, P1] = await Promise.all(PARTIES.map((p) => this.nonceOf(p)));
+    return { P0, P1 };
+  }
+
+  private async nonceOf(p: PartyName): Promise<string> {
+    const pool = this.noncePool[p];
+    const fresh = () => pool.nonces.length > 0 && pool.expiresAt - this.c.now() > NONCE_MARGIN_MS;
+    if (!fresh()) {
+      pool.nonces = [];
+      await this.refillNonces(p);
+      if (!fresh()) throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
+    } else if (pool.nonces.length <= NONCE_LOW) void this.refillNonces(p).catch(() => {});
+    return pool.nonces.shift()!;
+  }
+
+  private refillNonces(p: PartyName): Promise<void> {
+    const pool = this.noncePool[p];
+    pool.refill ??= this.c.o.parties[p]
+      .nonces({ count: NONCE_BATCH })
+      .then(
+        (b) => {
+          // the new batch expires later: older ones first would be wasted, so the new batch replaces them
+          pool.nonces = b.nonces;
+          pool.expiresAt = b.expiresAt;
+        },
+        (e) => {
+          this.c.log?.warn({ event: "nonces-unavailable", party: p, code: classifyPartyError(e).code }, "party nonces unavailable");
+        },
+      )
+      .finally(() => {
+        pool.refill = null;
+      });
+    return pool.refill;
   }
 
   /** Both parties' signed sealing-key lists (decision 010 §1), or MPC_UNAVAILABLE. The gateway cannot change them: devices check each under its party's root. */
@@ -138,6 +190,11 @@ export class Parties {
     const { kind, code } = classifyPartyError(error);
     this.c.log?.warn({ event: "party-error", op: f.op, requestId: f.requestId, kind, code }, "party call failed");
     const decision = { requestId: f.requestId, person: f.person, device: f.device, op: f.op, modelVersion: f.modelVersion, t0: f.t0 };
+    if (code === "VOLUME_EXCEEDED") {
+      // a party's own per-template budget (decision 010 §4): nothing was computed
+      await recordDecision(this.c, { ...decision, decision: "reject", reason: "RATE_LIMITED" });
+      throw new ApiError("RATE_LIMITED", { scope: "template", retryAfterS: 60 });
+    }
     if (kind === "refused" && code !== "UNKNOWN_TEMPLATE") {
       const reason = code === "WRONG_MODEL_VERSION" ? "MODEL_VERSION_MISMATCH" : "SHARE_REJECTED";
       await recordDecision(this.c, { ...decision, decision: "reject", reason });

@@ -43,10 +43,15 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function setup(name: string, extra: Partial<GatewayOptions> = {}): Promise<Fixture> {
+/**
+ * `parties.volume`: the fake parties' per-template verification budgets. The gateway's own tests run
+ * many verifications of one person within a minute, so the default here is far above the parties'
+ * (10 per minute); the budget's refusal at the gateway has its own test (security.test.ts).
+ */
+export async function setup(name: string, extra: Partial<GatewayOptions> = {}, parties: { volume?: { perMinute: number; perDay: number } } = {}): Promise<Fixture> {
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
-  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey } });
+  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, volume: parties.volume ?? { perMinute: 10_000, perDay: 1_000_000 } });
   const log = new LogCapture(name);
   const db = extra.db ?? (await openDb("sqlite::memory:"));
   const auditKey = await generateSigningKeyPair("INTL");

@@ -90,9 +90,9 @@ describe("security: refused with its own code, nothing stored", () => {
   test("a challenge for another purpose or person is CHALLENGE_MISMATCH", async () => {
     const p = w.persons.alice;
     const ch = await challenge(f, w, p.personId, "deregister");
-    const body = await faceBody(w, p.personId, { ...ch.body, modelVersion: "test-model.1" }, "verify", sameFace(p.face));
-    await refused("CHALLENGE_MISMATCH", () => f.inject("POST", "/v1/verifications", body));
     const chBob = await challenge(f, w, w.persons.bob.personId, "verify");
+    const body = await faceBody(w, p.personId, { ...ch.body, modelVersion: "test-model.1", keyLists: chBob.body.keyLists }, "verify", sameFace(p.face));
+    await refused("CHALLENGE_MISMATCH", () => f.inject("POST", "/v1/verifications", body));
     const body2 = await faceBody(w, p.personId, chBob.body, "verify", sameFace(p.face));
     await refused("CHALLENGE_MISMATCH", () => f.inject("POST", "/v1/verifications", body2));
   });
@@ -257,6 +257,29 @@ describe("rate limits (R24)", () => {
       const d = await challenge(f, w, b, "consent");
       assert.equal(d.body.error.code, "RATE_LIMITED");
       assert.equal(d.body.error.details.scope, "device");
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe("the parties' per-template volume budgets (decision 010 §4)", () => {
+  test("past the parties' budget a verification is RATE_LIMITED (scope template), recorded, and nothing is computed", async () => {
+    const f = await setup("volume", {}, { volume: { perMinute: 3, perDay: 100 } });
+    try {
+      const w = await registerWorld(f, ["alice", "bob"]);
+      for (const who of ["alice", "bob"]) {
+        assert.equal((await giveConsent(f, w, w.persons[who].personId)).status, 201);
+        assert.equal((await enrol(f, w, who)).body.decision, "accept");
+      }
+      for (let i = 0; i < 3; i++) assert.equal((await verify(f, w, "alice")).body.decision, "accept");
+      const calls = f.fake.calls.length;
+      const r = await verify(f, w, "alice");
+      assert.equal(r.status, 429, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, "RATE_LIMITED");
+      assert.equal(r.body.error.details.scope, "template");
+      assert.equal(f.fake.calls.slice(calls).filter((c) => c.op === "verify").length, 2, "both parties refused; no second attempt");
+      assert.equal((await verify(f, w, "bob")).body.decision, "accept", "another person's template has its own budget");
     } finally {
       await f.close();
     }

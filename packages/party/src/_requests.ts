@@ -33,6 +33,13 @@ export function verifyInput(b: Json, session: string): VerifyInput {
   return { ...input, upgrade: { modelVersion: u.modelVersion, sealed: u.sealed } };
 }
 
+/** How many nonces the gateway asks for: `{ count }`, 1..256. */
+export function nonceCount(body: unknown): number {
+  const o = object(body, "body", ["count"]);
+  if (!Number.isSafeInteger(o.count) || (o.count as number) < 1 || (o.count as number) > 256) bad("count", "an integer 1..256");
+  return o.count as number;
+}
+
 /** A device registration forwarded by the gateway, or its revocation `{ deviceId, revoke: true }`. */
 export function deviceRegistration(body: unknown): DeviceRegistration | { deviceId: string; revoke: true } {
   const o = object(body, "body", ["deviceId"], ["suite", "signingKey", "authKey", "revoke"]);

@@ -24,6 +24,10 @@ export interface PartyConfig {
   sealKey: string;
   /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
   rootKey: string;
+  /** the key of the party's nonces (decision 010 §3), a data-key file */
+  nonceKey: string;
+  /** per-template verification volume budgets (decision 010 §4) */
+  volume: { perMinute: number; perDay: number };
   /** how device registrations forwarded by the gateway become active (decision 010 §2) */
   devicePolicy: "operator" | "auto";
   dataKeys: string[];
@@ -76,6 +80,8 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     key: file("KEY", L.cert(lc).key),
     sealKey: file("SEAL_KEY", L.sealKey(lc)),
     rootKey: file("ROOT_KEY", L.root(lc)),
+    nonceKey: file("NONCE_KEY", L.nonceKey(lc)),
+    volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },
     devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),
     dataKeys,
     gatewayKey: file("GATEWAY_KEY", gwDefault),

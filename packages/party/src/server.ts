@@ -41,6 +41,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
   const rootKey = await readKeyPairFile(cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
+  const nonceKey = readDataKeyFile(cfg.nonceKey).key;
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const keys = new Map<string, Uint8Array>();
   let current = "";
@@ -89,6 +90,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     sealKeyId,
     rootKey,
     devicePolicy: cfg.devicePolicy,
+    volume: cfg.volume,
+    nonceKey,
     poolSeed,
     gatewayKey,
     store,

@@ -15,17 +15,18 @@
  */
 import { silentLog, type Log } from "@privface/config";
 import {
-  checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
+  challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
   type AbortResponse, type CommitResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
-  type EnrolResponse, type KeyListResponse, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
+  type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
+import { checkNonce, issueNonce } from "@privface/contracts/nonce";
 import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import { decodeBundle, expandSeedShare, openBundle, type EnrolOutput, type Material, type Params, type VerifyOutput } from "@privface/mpc";
 import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { runMpc, sendAbort } from "./session.ts";
-import { StoreError, type PartyStore, type TxnSession } from "./store/index.ts";
+import { StoreError, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** A sealed share as the device made it for this party, and the context it is bound to. */
 export interface SealedShare {
@@ -106,6 +107,12 @@ export interface PartyServiceDeps {
   devicePolicy: "operator" | "auto";
   /** how long a signed key list is valid (default 7 days) */
   keyListTtlMs?: number;
+  /** the key of this party's nonces (decision 010 §3): ≥ 32 bytes, known to this party only */
+  nonceKey: Uint8Array;
+  /** how long an issued nonce is valid (default 5 min) */
+  nonceTtlMs?: number;
+  /** per-template verification volume budgets (decision 010 §4; default 10 per minute, 200 per day) */
+  volume?: { perMinute: number; perDay: number };
   store: PartyStore;
   audit: PartyAuditSink;
   transport: Transport;
@@ -128,6 +135,8 @@ export interface PartyService {
   verify(input: VerifyInput): Promise<VerifyResponse>;
   delete(input: DeleteInput): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
+  /** `count` fresh nonces of this party (stateless: the single use is checked when one comes back). */
+  nonces(count: number): Promise<NonceBatch>;
   /** The signed sealing-key list (re-signed with a higher version once a day). */
   keys(): Promise<KeyListResponse>;
   /** A registration (or revocation) the gateway forwards. */
@@ -198,6 +207,31 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   /** MAC keys of active devices (deviceId|keyId), each remembered for a minute; registry changes through this service drop them at once. */
   const macKeys = new Map<string, { key: Uint8Array; until: number }>();
   const MAC_KEY_CACHE = 10_000;
+
+  const nonceTtlMs = deps.nonceTtlMs ?? 300_000;
+  const volume = deps.volume ?? { perMinute: 10, perDay: 200 };
+
+  async function nonces(count: number): Promise<NonceBatch> {
+    if (!Number.isSafeInteger(count) || count < 1 || count > 256) throw new PartyError("INVALID_INPUT", "count: expected 1..256");
+    const expiresAt = now() + nonceTtlMs;
+    return { nonces: Array.from({ length: count }, () => issueNonce(deps.nonceKey, party, expiresAt)), expiresAt };
+  }
+
+  /**
+   * Freshness the gateway cannot manufacture (decision 010 §3): the statement's challenge carries a
+   * nonce this party issued and that has not expired. Returns the single-use marks (the nonce and the
+   * envelope digests) the store consumes with the authorisation.
+   */
+  function freshness(s: DeviceStatement): UseMark[] {
+    const n = challengeNonce(s.challenge, party);
+    if (n === null) throw new PartyError("NONCE_INVALID", "the challenge carries no nonce of this party");
+    const c = checkNonce(deps.nonceKey, party, n, now());
+    if (!c.ok) throw new PartyError(c.reason, c.reason === "NONCE_EXPIRED" ? "this party's nonce has expired" : "the challenge's nonce was not issued by this party");
+    const marks: UseMark[] = [{ kind: "nonce", value: n, expires: c.expiresAt }];
+    if (s.shares) marks.push({ kind: "envelope", value: s.shares[party].digest, expires: c.expiresAt });
+    if (s.upgrade) marks.push({ kind: "envelope", value: s.upgrade.shares[party].digest, expires: c.expiresAt });
+    return marks;
+  }
 
   async function keys(): Promise<KeyListResponse> {
     const t = now();
@@ -323,10 +357,11 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     try {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, now());
       const { ctx } = await admitStatement(input, "enrol");
+      const marks = freshness(input.statement);
       const share = await openShare(sealed, ctx);
       const existing = await store.templateVersions(templateId);
       if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
-      await store.consumeAuthorisation(auth.nonce, auth.expires);
+      await store.consumeAuthorisation(auth.nonce, auth.expires, marks);
       const mat = await enrolMaterial(session);
       started = true;
       const out = await runMpc({ kind: "enrol", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share, material: mat });
@@ -380,9 +415,12 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const { ctx, upCtx } = await admitStatement(input, "verify");
+      const marks = freshness(input.statement);
       const probe = await openShare(sealed, ctx);
       const upShare = up && upCtx ? await openShare(up.sealed, upCtx) : null;
-      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires };
+      // Volume budgets are counted in the store's transaction. Hook for the in-MPC daily failure budget
+      // (decision 010 §4, BUDGET_EXHAUSTED): refuse an exhausted template here, before any MPC.
+      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume };
       let template: Uint32Array | null = null;
       const itemBytes: Uint8Array[] = []; // pool items in use: zeroed when the runs end
       let mat: MaterialSource;
@@ -510,5 +548,5 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return res;
   }
 
-  return { party, enrol, commit, abort, verify, delete: del, health, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon };
+  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon };
 }

@@ -12,7 +12,7 @@ import { MODEL, PartyError, type PartyClient } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb, sql } from "@privface/db";
 import { ensureRuntime, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
-import { deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
+import { batchedNonces, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
 
@@ -120,7 +120,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
       client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls });
       const kp = (f: string) => readPublicKeyFile(join(home, "keys", f));
-      keys = { gateway: await readKeyPairFile(join(home, "keys", "gateway-signing.json")), P0: kp("p0-seal.json"), P1: kp("p1-seal.json"), device: await newSimDevice() };
+      keys = { gateway: await readKeyPairFile(join(home, "keys", "gateway-signing.json")), P0: kp("p0-seal.json"), P1: kp("p1-seal.json"), device: await newSimDevice(), nonce: batchedNonces(client) };
       // the simulated terminal, forwarded to both parties' registries (the stack's policy is `auto`)
       await Promise.all([client.P0.registerDevice(simRegistration(keys.device)), client.P1.registerDevice(simRegistration(keys.device))]);
       await waitFor(poolFull);

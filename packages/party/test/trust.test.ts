@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MODEL, statementContext } from "@privface/contracts";
-import { authoriseBody, enrolBodies, finishBodies, newId, newSimDevice, randomFace, reconstruct, sameFace, sealedBodies, simRegistration, verifyBodies } from "@privface/devstack/gateway-sim";
+import { composeChallenge, MODEL, statementContext } from "@privface/contracts";
+import { authorise, authoriseBody, enrolBodies, finishBodies, newId, newSimDevice, randomFace, reconstruct, sameFace, sealedBodies, simChallenge, simRegistration, verifyBodies } from "@privface/devstack/gateway-sim";
 import { makeInProc, type InProc } from "./_inproc.ts";
 
 const MV = MODEL.version;
@@ -122,6 +122,106 @@ describe("the parties check the device themselves (decision 010 §2)", () => {
       assert.equal(current.id, await sealingKeyId(h.sealKeys[p]));
       assert.equal(list.party, p);
       await assert.rejects(checkKeyList(h.roots[p === "P0" ? "P1" : "P0"], p, r.body.keyList), { code: "KEY_LIST_UNTRUSTED" });
+    }
+  });
+});
+
+describe("freshness the gateway cannot manufacture: each party's nonce, used once (decision 010 §3)", () => {
+  it("attack: a malicious gateway replays a device's verification (fresh authorisations, new session) → NONCE_REUSED at both; nothing computed", async () => {
+    const { templateId, x } = await enrolled();
+    const b = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x) });
+    const first = await asGateway("verify", b);
+    assert.deepEqual(reconstruct(first.P0.body.resultShare, first.P1.body.resultShare), { valid: 1, match: 1 });
+    const verifyRuns = () => h.audit.P0.filter((a) => a.op === "verify" && a.outcome.startsWith("computed")).length;
+    const before = verifyRuns();
+    for (let i = 0; i < 5; i++) {
+      const session = newId();
+      const replay = { P0: { ...b.P0, session }, P1: { ...b.P1, session } };
+      assert.deepEqual(codes(await asGateway("verify", replay)), ["NONCE_REUSED", "NONCE_REUSED"]);
+    }
+    assert.equal(verifyRuns(), before, "no replay reached the MPC");
+    assert.ok(h.audit.P1.some((a) => a.op === "verify" && a.code === "NONCE_REUSED"), "the refusal is audited");
+  });
+
+  it("attack: the gateway hands one challenge out twice (the device makes a new request for it) → the second is NONCE_REUSED", async () => {
+    const { templateId, x } = await enrolled();
+    const challenge = await simChallenge(h.keys);
+    const a = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x), challenge });
+    assert.equal((await asGateway("verify", a)).P0.status, 200);
+    const again = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x), challenge });
+    assert.deepEqual(codes(await asGateway("verify", again)), ["NONCE_REUSED", "NONCE_REUSED"]);
+  });
+
+  it("attack: a challenge the gateway made up (no party nonce, a forged one, the other party's) → NONCE_INVALID", async () => {
+    const { templateId, x } = await enrolled();
+    const none = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x, challenge: newId(18) });
+    assert.deepEqual(codes(await asGateway("verify", none)), ["NONCE_INVALID", "NONCE_INVALID"]);
+    const forged = composeChallenge(newId(18), { P0: newId(34).slice(0, 46), P1: newId(34).slice(0, 46) });
+    const f = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x, challenge: forged });
+    assert.deepEqual(codes(await asGateway("verify", f)), ["NONCE_INVALID", "NONCE_INVALID"]);
+    const n0 = (await h.services.P0.nonces(1)).nonces[0];
+    const n1 = (await h.services.P1.nonces(1)).nonces[0];
+    const crossed = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x, challenge: composeChallenge(newId(18), { P0: n1, P1: n0 }) });
+    assert.deepEqual(codes(await asGateway("verify", crossed)), ["NONCE_INVALID", "NONCE_INVALID"]);
+  });
+
+  it("an expired nonce → NONCE_EXPIRED (a held-back envelope cannot be used later)", async () => {
+    const { templateId, x } = await enrolled();
+    const held = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x) });
+    h.clock.offset += 301_000;
+    try {
+      // the gateway's authorisations are fresh (it can always make those); the parties' nonces are not
+      const late = async (p: "P0" | "P1") => {
+        const digest = JSON.parse(Buffer.from((await authoriseBody(h.keys, "verify", p, held[p])).payload, "base64url").toString()).digest;
+        return { ...held[p], authorisation: await authorise(h.keys.gateway, { op: "verify", party: p, session: held[p].session, templateId, modelVersion: MV, digest, expires: Date.now() + h.clock.offset + 30_000 }) };
+      };
+      const r = await h.both("/v1/verify", { P0: await late("P0"), P1: await late("P1") });
+      assert.deepEqual(codes(r), ["NONCE_EXPIRED", "NONCE_EXPIRED"]);
+    } finally {
+      h.clock.offset -= 301_000;
+    }
+  });
+
+  it("an enrolment replayed after its session was aborted → NONCE_REUSED (one envelope, one enrolment)", async () => {
+    const x = randomFace(MODEL.dim);
+    const templateId = newId();
+    const b = await sealedBodies(h.keys, "enrol", { session: newId(), templateId, modelVersion: MV, x });
+    assert.equal((await asGateway("enrol", b)).P0.status, 200);
+    await h.both("/v1/abort", await finishBodies(h.keys, "abort", { session: b.P0.session, templateId }));
+    const session = newId();
+    assert.deepEqual(codes(await asGateway("enrol", { P0: { ...b.P0, session }, P1: { ...b.P1, session } })), ["NONCE_REUSED", "NONCE_REUSED"]);
+  });
+});
+
+describe("per-template volume budgets at each party (decision 010 §4)", () => {
+  it("attack: a malicious gateway with a registered device's fresh requests gets at most VERIFY_PER_MIN answers per template per minute → VOLUME_EXCEEDED, audited and counted", async () => {
+    const { templateId, x } = await enrolled();
+    const other = await enrolled();
+    let answered = 0;
+    let refused: unknown[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await asGateway("verify", await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x) }));
+      if (r.P0.status === 200 && r.P1.status === 200) answered++;
+      else refused = codes(r);
+    }
+    assert.equal(answered, 10, "the default budget: 10 per minute");
+    assert.deepEqual(refused, ["VOLUME_EXCEEDED", "VOLUME_EXCEEDED"]);
+    assert.ok(h.audit.P0.some((a) => a.op === "verify" && a.templateId === templateId && a.code === "VOLUME_EXCEEDED"));
+    assert.match((await h.call("P0", "/metrics", undefined, "gateway")).body, /privface_party_errors_total\{[^}]*code="VOLUME_EXCEEDED"[^}]*\} [1-9]/);
+    // another template is not affected; a minute later this one is answered again
+    const o = await asGateway("verify", await sealedBodies(h.keys, "verify", { session: newId(), templateId: other.templateId, modelVersion: MV, x: sameFace(other.x) }));
+    assert.equal(o.P0.status, 200);
+    h.clock.offset += 61_000;
+    try {
+      const late = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x) });
+      const signed = async (p: "P0" | "P1") => {
+        const digest = JSON.parse(Buffer.from((await authoriseBody(h.keys, "verify", p, late[p])).payload, "base64url").toString()).digest;
+        return { ...late[p], authorisation: await authorise(h.keys.gateway, { op: "verify", party: p, session: late[p].session, templateId, modelVersion: MV, digest, expires: Date.now() + h.clock.offset + 30_000 }) };
+      };
+      const r = await h.both("/v1/verify", { P0: await signed("P0"), P1: await signed("P1") });
+      assert.deepEqual(reconstruct(r.P0.body.resultShare, r.P1.body.resultShare), { valid: 1, match: 1 });
+    } finally {
+      h.clock.offset -= 61_000;
     }
   });
 });

@@ -176,7 +176,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
       PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
     };
-    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)) });
+    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });
     say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
     const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
     const stack = await startStack({ home, env, nodeArgs, readyTimeoutMs: 60_000 });

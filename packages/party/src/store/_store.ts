@@ -31,6 +31,7 @@ import type {
   TxnKind,
   TxnSession,
   TxnState,
+  UseMark,
 } from "./index.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -41,6 +42,7 @@ const NUMBER_LIKE_RE = /^[0-9]+[Xx]?$/;
 const MODEL_RE = /^[A-Za-z0-9._:+@-]{1,64}$/; // "@" added by the party-server helper: model versions are [A-Za-z0-9._@-]+ (brief)
 const SESSION_RE = /^[A-Za-z0-9_-]{8,128}$/;
 const NONCE_RE = /^[A-Za-z0-9_-]{8,128}$/;
+const MARK_RE = /^[A-Za-z0-9_-]{16,120}$/;
 const ITEM_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const KEY_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const MAX_SHARE = 1 << 20;
@@ -180,7 +182,7 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
   const POOL_SELECT = "SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at, b.item FROM party_pool p LEFT JOIN party_pool_items b ON b.seq = p.seq";
 
   // --- pieces that run inside a transaction ---------------------------------------------------
-  async function consumeAuth(tx: Tx, auth: Authorisation, t: number): Promise<void> {
+  async function consumeAuth(tx: Tx, auth: Authorisation, t: number, marks: readonly UseMark[] = []): Promise<void> {
     if (auth.expires <= t) throw new StoreError("AUTH_EXPIRED", "authorisation has expired");
     if (t - lastAuthPurge >= AUTH_PURGE_EVERY_MS) {
       lastAuthPurge = t;
@@ -188,6 +190,20 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     }
     const n = await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [auth.nonce, auth.expires]);
     if (n === 0) throw new StoreError("AUTH_REUSED", "authorisation was already used");
+    // one ledger, other namespaces: gateway nonces are 8..128 plain characters, marks carry a prefix
+    for (const m of marks) {
+      const key = `${m.kind === "nonce" ? "n" : "e"}_${m.value}`;
+      const k = await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [key, Math.max(m.expires, t + 1)]);
+      if (k === 0) throw m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
+    }
+  }
+  function checkMarks(marks: unknown): UseMark[] {
+    if (marks === undefined) return [];
+    if (!Array.isArray(marks) || marks.length > 8) throw new TypeError("marks must be an array of at most 8 { kind, value, expires }");
+    return marks.map((m, i) => {
+      if (m?.kind !== "nonce" && m?.kind !== "envelope") throw new TypeError(`marks[${i}].kind must be nonce | envelope`);
+      return { kind: m.kind, value: str(m.value, `marks[${i}].value`, MARK_RE), expires: ms(m.expires, `marks[${i}].expires`) };
+    });
   }
 
   async function getSessionRow(tx: Tx, session: string): Promise<SessionRow | undefined> {
@@ -561,9 +577,10 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       return toMs(r?.n ?? 0);
     },
 
-    async consumeAuthorisation(nonce, expires) {
+    async consumeAuthorisation(nonce, expires, marks) {
       const auth = checkAuth({ nonce, expires })!;
-      await exec.tx((tx) => consumeAuth(tx, auth, now()));
+      const m = checkMarks(marks);
+      await exec.tx((tx) => consumeAuth(tx, auth, now(), m));
     },
 
     async putDevice(d) {
@@ -617,6 +634,8 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       const tid = templateId(input.templateId);
       const mv = str(input.modelVersion, "modelVersion", MODEL_RE);
       const auth = checkAuth({ nonce: input.nonce, expires: input.expires })!;
+      const marks = checkMarks(input.marks);
+      const volume = input.volume === undefined ? undefined : { perMinute: duration(input.volume.perMinute, "volume.perMinute"), perDay: duration(input.volume.perDay, "volume.perDay") };
       const itemId = input.itemId === undefined ? undefined : str(input.itemId, "itemId", ITEM_RE);
       let upgrade: { mv: string; sealed: { keyId: string; blob: Buffer } } | undefined;
       if (input.upgrade !== undefined) {
@@ -625,10 +644,18 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       }
       return exec.tx(async (tx) => {
         const t = now();
-        await consumeAuth(tx, auth, t);
+        await consumeAuth(tx, auth, t, marks);
         const r = await tx.get<TemplateRow>("SELECT model_version, key_id, share FROM party_templates WHERE template_id = ? AND status = 'active'", [tid]);
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         if (r.model_version !== mv) throw new StoreError("WRONG_MODEL_VERSION", "the active template is under another model version");
+        if (volume) {
+          const c = await tx.get<{ m: unknown; d: unknown }>(
+            "SELECT count(CASE WHEN created_at > ? THEN 1 END) AS m, count(*) AS d FROM party_verifications WHERE template_id = ? AND created_at > ?",
+            [t - 60_000, tid, t - 86_400_000],
+          );
+          if (toMs(c?.m ?? 0) >= volume.perMinute) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per minute reached the budget");
+          if (toMs(c?.d ?? 0) >= volume.perDay) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per day reached the budget");
+        }
         const item = itemId === undefined ? await takeInTx(tx, session, t) : await useInTx(tx, itemId, session, t);
         const n = await tx.run(
           "INSERT INTO party_verifications (session, template_id, model_version, item_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session) DO NOTHING",

@@ -49,6 +49,17 @@ export interface Authorisation {
   expires: number;
 }
 
+/**
+ * A single-use mark consumed in the same transaction as an authorisation (decision 010 §3): this
+ * party's nonce from the challenge (NONCE_REUSED when seen before) or an envelope digest
+ * (ENVELOPE_REUSED). Kept until `expires` (the nonce's expiry: later it is refused as expired anyway).
+ */
+export interface UseMark {
+  kind: "nonce" | "envelope";
+  value: string;
+  expires: number;
+}
+
 /** Optional for every mutating operation: consume this authorisation in the same transaction. */
 export interface OpOptions {
   auth?: Authorisation;
@@ -108,6 +119,13 @@ export interface BeginVerifyInput {
   /** The authorisation's nonce and expiry, consumed in the same transaction. */
   nonce: string;
   expires: number;
+  /** party nonce and envelope digests, consumed in the same transaction */
+  marks?: readonly UseMark[];
+  /**
+   * Per-template volume budgets (decision 010 §4): VOLUME_EXCEEDED, and nothing consumed, when this
+   * template already has `perMinute` verifications begun in the last 60 s or `perDay` in the last 24 h.
+   */
+  volume?: { perMinute: number; perDay: number };
   /**
    * Which pool item to use. P0 omits it (takes the oldest unused item) and tells P1 the id; P1 passes
    * it (ITEM_UNKNOWN / ITEM_REUSED if it cannot be used).
@@ -180,7 +198,7 @@ export interface PartyStore {
 
   // --- authorisations ---
   /** Records the nonce as used. AUTH_EXPIRED if `expires` ≤ now, AUTH_REUSED if seen before. */
-  consumeAuthorisation(nonce: string, expires: number): Promise<void>;
+  consumeAuthorisation(nonce: string, expires: number, marks?: readonly UseMark[]): Promise<void>;
 
   // --- device registry ---
   /**
