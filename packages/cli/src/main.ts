@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { refusal, secretFlagIn } from "./commands/_secrets.ts";
 
 export interface CommandModule {
   register(program: Command): void;
@@ -28,6 +29,13 @@ export async function buildProgram(): Promise<Command> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // secrets never from argv (issue 12 item 10): refused before anything is parsed
+  const flag = secretFlagIn(argv.slice(2));
+  if (flag) {
+    process.stderr.write(`privface: ${refusal(flag)}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const program = await buildProgram();
   try {
     await program.parseAsync(argv);

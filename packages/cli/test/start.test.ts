@@ -13,6 +13,8 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
+import { runtimeLayout } from "@privface/config";
+import { gatewayResultKey } from "@privface/devstack";
 
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
 const homes: string[] = [];
@@ -71,9 +73,9 @@ describe("privface start", { timeout: 300_000 }, () => {
     const s = startCli(home, base);
     await until(() => /ready \(home/.test(s.out()) || s.proc.exitCode !== null, 120_000, "ready", s.out);
     assert.match(s.out(), /created \d+ files/);
-    assert.ok(existsSync(join(home, "pki", "ca.crt")) && existsSync(join(home, "keys", "p0-seal.json")));
+    assert.ok(existsSync(join(home, "pki", "ca.crt")) && existsSync(join(home, "keys", "p0", "seal.json")));
     for (const name of ["helper", "p0", "p1", "gateway"]) assert.match(s.out(), new RegExp(`${name}\\s+listening on https://127\\.0\\.0\\.1:\\d+`));
-    const client = createPartyClient({ url: `https://127.0.0.1:${base + 1}`, tls: readTlsMaterial(join(home, "pki"), "gateway-client") });
+    const client = createPartyClient({ url: `https://127.0.0.1:${base + 1}`, tls: readTlsMaterial(join(home, "pki"), "gateway-client"), party: "P0", resultKey: await gatewayResultKey(runtimeLayout(home), "P0") });
     try {
       let h = await client.health();
       for (let i = 0; i < 50 && (h.peer !== "up" || h.helper !== "up"); i++) {

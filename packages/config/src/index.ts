@@ -13,13 +13,13 @@
  *   const cfg = { port: r.int("PORT", 7440, 0, 65535), ca: r.file("CA", r.layout.ca) };
  *   r.done(); // throws ConfigError listing every problem
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
-import { homeFromEnv, runtimeLayout, type RuntimeLayout } from "./layout.ts";
+import { homeFromEnv, keyFolderOf, runtimeLayout, type RuntimeLayout, type ServerName } from "./layout.ts";
 
 export { ConfigError } from "./errors.ts";
-export { runtimeLayout, homeFromEnv, type RuntimeLayout, type ServerName } from "./layout.ts";
+export { runtimeLayout, homeFromEnv, keyFolderOf, legacyKeyFiles, SERVER_NAMES, type RuntimeLayout, type ServerName } from "./layout.ts";
 export { createLogger, REDACT_PATHS, silentLog, type Log, type Logger, type LoggerOptions, type DestinationStream } from "./log.ts";
 export { runServer, type RunningServer, type RunServerOptions } from "./run.ts";
 
@@ -36,6 +36,18 @@ export interface EnvReader {
   optional(key: string): string | undefined;
   /** a path that must exist (unless `required` is false) */
   file(key: string, fallback: string, required?: boolean): string;
+  /**
+   * A key file of `owner` itself (a private key, data key, seed…): refused when it lies in another
+   * server's key folder (`keys/<server>/`, any runtime home). Must exist unless `required` is false.
+   */
+  ownKey(key: string, fallback: string, owner: ServerName, required?: boolean): string;
+  /** A comma-separated list of `owner`'s key files (at least one), each checked as `ownKey`. */
+  ownKeyList(key: string, fallback: string, owner: ServerName, required?: boolean): string[];
+  /**
+   * Another server's PUBLIC key: must exist and hold no private material (no `privateKey`, `key`
+   * or `seed` field) and must not lie in a server's private key folder.
+   */
+  publicKey(key: string, fallback: string): string;
   /** an integer in [lo, hi] */
   int(key: string, fallback: number, lo: number, hi: number): number;
   /** an https:// URL, without trailing slashes */
@@ -56,6 +68,13 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
   };
   const get = (k: string, d: string) => optional(k) ?? d;
   const bad = (k: string, expected: string, got: unknown) => problems.push(`${prefix}${k}: expected ${expected}, got ${JSON.stringify(got)}`);
+  const checkOwn = (k: string, v: string, owner: ServerName, required: boolean) => {
+    const folder = keyFolderOf(v);
+    if (folder !== null && folder !== "public" && folder !== owner) {
+      problems.push(`${prefix}${k}: ${v} lies in the key folder of ${folder}; ${owner} is never handed another server's key file`);
+    } else if (required && !existsSync(v)) problems.push(`${prefix}${k}: file ${v} does not exist`);
+    return v;
+  };
   const home = optional("HOME") !== undefined ? resolve(optional("HOME")!) : homeFromEnv(env);
   return {
     home,
@@ -66,6 +85,34 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
     file(k, d, required = true) {
       const v = get(k, d);
       if (required && !existsSync(v)) problems.push(`${prefix}${k}: file ${v} does not exist`);
+      return v;
+    },
+    ownKey(k, d, owner, required = true) {
+      return checkOwn(k, get(k, d), owner, required);
+    },
+    ownKeyList(k, d, owner, required = true) {
+      const files = get(k, d)
+        .split(",")
+        .map((f) => f.trim())
+        .filter(Boolean);
+      if (files.length === 0) problems.push(`${prefix}${k}: expected at least one key file`);
+      for (const f of files) checkOwn(k, f, owner, required);
+      return files;
+    },
+    publicKey(k, d) {
+      const v = get(k, d);
+      const folder = keyFolderOf(v);
+      if (folder !== null && folder !== "public") {
+        problems.push(`${prefix}${k}: ${v} lies in the private key folder of ${folder}; give the public key file (keys/public/…)`);
+        return v;
+      }
+      if (!existsSync(v)) {
+        problems.push(`${prefix}${k}: file ${v} does not exist`);
+        return v;
+      }
+      const secret = secretFieldOf(v);
+      if (secret === undefined) problems.push(`${prefix}${k}: ${v} is not a key JSON object`);
+      else if (secret) problems.push(`${prefix}${k}: ${v} holds private key material ("${secret}"); a server receives only the public half of another server's key`);
       return v;
     },
     int(k, d, lo, hi) {
@@ -99,4 +146,16 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
       if (problems.length) throw new ConfigError(problems, prefix);
     },
   };
+}
+
+/** The first secret field of a key JSON file ("" when none), or undefined when it is not a JSON object. */
+function secretFieldOf(path: string): string | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof j !== "object" || j === null || Array.isArray(j)) return undefined;
+  return ["privateKey", "key", "seed", "secret"].find((f) => f in j) ?? "";
 }

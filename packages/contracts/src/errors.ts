@@ -32,6 +32,8 @@ export const PARTY_ERRORS = {
   ENVELOPE_REUSED: { status: 409, kind: "refused" },
   /** the template's verification volume budget (per minute or per day, at this party) is spent */
   VOLUME_EXCEEDED: { status: 429, kind: "refused" },
+  /** the template's daily failure budget (counted inside MPC) is exhausted: refused until the day ends (UTC) */
+  BUDGET_EXHAUSTED: { status: 429, kind: "refused" },
   SESSION_UNKNOWN: { status: 404, kind: "unavailable" },
   PEER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   HELPER_UNAVAILABLE: { status: 503, kind: "unavailable" },
@@ -41,6 +43,8 @@ export const PARTY_ERRORS = {
   UNREACHABLE: { status: 0, kind: "unavailable" },
   /** client side: no answer within the call's time limit */
   TIMEOUT: { status: 0, kind: "unavailable" },
+  /** client side: an answer whose result share does not authenticate for this request (result.ts) */
+  RESULT_UNAUTHENTICATED: { status: 0, kind: "unavailable" },
 } as const satisfies Record<string, { status: number; kind: Kind }>;
 
 export type PartyErrorCode = keyof typeof PARTY_ERRORS;

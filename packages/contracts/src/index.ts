@@ -3,7 +3,7 @@
  * Browser-safe except `./auth` and `./nonce` (Node: node:crypto on the parties' hot path).
  */
 export { MODEL, modelParams, type ModelInfo } from "./model.ts";
-export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
+export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, budgetSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
 export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
 export { PARTY_ROUTES } from "./party-api.ts";
@@ -15,9 +15,11 @@ export type {
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
 export { packItems, unpackItems } from "./codec.ts";
+export { RESULT_KIND, resultKey, resultBytes, resultMac, checkResultMac, type ResultBinding, type ResultKey } from "./result.ts";
 export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
 export {
   STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,
   statementContext, checkStatement, faceStatement,
   type DeviceStatement, type ShareRef, type StatementPurpose, type ReceivedShares,
 } from "./statement.ts";
+export { LIVENESS_ACTIONS, LIVENESS_STEPS, isLivenessAction, drawActions, sameActions, type LivenessAction, type LivenessStep, type LivenessReport } from "./liveness.ts";

@@ -29,7 +29,7 @@ export const MODEL: ModelInfo = Object.freeze({
   version: "faceplugin-fr512-flip.1",
   dim: 512,
   threshold: 27_200,
-  livenessThreshold: 0.3, // FRR on real photos: 0 % dev, 13.4 % lfw-dev (docs/face-model.md)
+  livenessThreshold: 0.5, // on the fused PAD score (net + border cue): measured DET on the PAD development sets, docs/face-model.md
 });
 
 /** The MPC protocol parameters of the deployed model (d and threshold from `MODEL`). */

@@ -67,11 +67,18 @@ export interface DeleteRequest {
 export interface EnrolResponse {
   session: string;
   resultShare: { valid: Bit };
+  /**
+   * On the wire: the party's MAC binding `resultShare` to this request (result.ts); the gateway's
+   * client checks it (RESULT_UNAUTHENTICATED otherwise) and removes it.
+   */
+  resultMac?: string;
 }
 export interface VerifyResponse {
   session: string;
   /** `upgradeValid` only when the request carried an upgrade and its run completed */
   resultShare: { valid: Bit; match: Bit; upgradeValid?: Bit };
+  /** as in EnrolResponse */
+  resultMac?: string;
 }
 export interface CommitResponse {
   templateId: string;

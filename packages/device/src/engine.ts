@@ -9,7 +9,8 @@
  * - `fr_landmark.onnx` 68 iBUG points on a 64×64 grey crop of the face box (v/256), output in crop
  *   units [0, 1]; run a second time on a crop re-centred from the first pass's points;
  * - `fr_liveness.onnx` 3-way anti-spoofing classifier on a 128×128 BGR (raw 0…255) crop 2.7× the
- *   face box; the live score is the softmax probability of class 0;
+ *   face box; its live probability (softmax class 0) is fused with a screen / photo border cue
+ *   computed on the frame (`_pad.ts`) into the frame's live score;
  * - `fr_feature.onnx`  512-d embedding of the aligned 112×112 RGB (v−127)/128 crop.
  *
  * Only what matching needs is computed (R10): no age, gender, expression or pose. Frames, crops and
@@ -19,15 +20,24 @@
 import type * as Ort from "onnxruntime-web";
 import { ARCFACE_REF, fivePoints, similarityTransform, type Point } from "./_align.ts";
 import { chooseFace, decodeDetections, type Box } from "./_detect.ts";
+import { borderCue, padScore } from "./_pad.ts";
+import { measuresFromLandmarks } from "./actions.ts";
 import { cropGrey, downscaleToPlanar, resizeToPlanar, rgbToPlanar, warpAffineRgb, type Frame } from "./_image.ts";
 import { MODEL } from "@privface/contracts";
 
 /** Why a frame gave no embedding. */
 export type FaceErrorCode = "NO_FACE" | "MULTIPLE_FACES" | "FACE_TOO_SMALL" | "LIVENESS_FAILED" | "BAD_FRAME";
 
+/** The passive presentation-attack evidence of a frame: the net's live probability and the border cue (docs/face-model.md). */
+export interface PadEvidence {
+  net: number;
+  /** screen / photo border cue in [0, 1] (absent when `padCue` is off) */
+  border?: number;
+}
+
 export type FaceResult =
-  | { ok: true; embedding: Float32Array; liveness: number; box: Box; faces: number }
-  | { ok: false; error: FaceErrorCode; liveness?: number; faces: number };
+  | { ok: true; embedding: Float32Array; liveness: number; pad?: PadEvidence; box: Box; faces: number }
+  | { ok: false; error: FaceErrorCode; liveness?: number; pad?: PadEvidence; faces: number };
 
 export interface FaceEngineOptions {
   /**
@@ -52,8 +62,13 @@ export interface FaceEngineOptions {
   multipleFaces?: "refuse" | "largest";
   /** side ratio above which another face counts as a rival (default 0.6) */
   rivalRatio?: number;
-  /** live score below which the frame fails with LIVENESS_FAILED (default 0.3); 0 disables */
+  /** live score below which the frame fails with LIVENESS_FAILED (default MODEL.livenessThreshold, 0.5); 0 disables */
   livenessThreshold?: number;
+  /**
+   * fuse the screen / photo border cue (`_pad.ts`) with the anti-spoofing net (default true): the
+   * live score is then `padScore(net, border)`; false: the net's live probability alone
+   */
+  padCue?: boolean;
   /** embed the mirrored crop too and average (default true; MODEL.id assumes it) */
   flip?: boolean;
   /** landmark passes, 1 or 2 (default 2) */
@@ -68,9 +83,19 @@ export interface FaceEngine {
   readonly model: typeof MODEL;
   /** Runs the whole pipeline on one RGBA frame (4 bytes a pixel, row-major). */
   processFrame(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<FaceResult>;
+  /**
+   * Active liveness: the face's yaw, eye and mouth measures on one frame (`actions.ts`), from the
+   * detector and the landmark net only (no liveness net, no embedding: fast enough for every
+   * camera frame). NO_FACE / MULTIPLE_FACES / FACE_TOO_SMALL as in `processFrame`.
+   */
+  measureFrame?(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<MeasureResult>;
   /** Frees the ONNX sessions. */
   release(): Promise<void>;
 }
+
+export type MeasureResult =
+  | { ok: true; yaw: number; eye: number; mouth: number; box: Box; faces: number; /** the 5 alignment points: eye centres, nose tip, mouth corners (frame pixels) */ points: Point[] }
+  | { ok: false; error: FaceErrorCode; faces: number };
 
 const MODEL_FILES = {
   detect: "fr_detect.onnx",
@@ -124,7 +149,7 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
 /** Calibration of the landmark re-crop: box side and centre offset relative to the 68 points' extent. */
 const RECROP = { side: 1.33, dx: 0.0, dy: -0.176 };
 
-type EngineConfig = Required<Pick<FaceEngineOptions, "detectThreshold" | "minFaceSize" | "multipleFaces" | "rivalRatio" | "livenessThreshold" | "flip" | "landmarkPasses" | "landmarkFlip" | "padRetry">>;
+type EngineConfig = Required<Pick<FaceEngineOptions, "detectThreshold" | "minFaceSize" | "multipleFaces" | "rivalRatio" | "livenessThreshold" | "flip" | "landmarkPasses" | "landmarkFlip" | "padRetry" | "padCue">>;
 
 /** Defaults and range checks of the engine options (before any model is loaded). */
 function engineConfig(o: FaceEngineOptions): EngineConfig {
@@ -138,6 +163,7 @@ function engineConfig(o: FaceEngineOptions): EngineConfig {
     landmarkPasses: o.landmarkPasses ?? 2,
     landmarkFlip: o.landmarkFlip ?? false,
     padRetry: o.padRetry ?? true,
+    padCue: o.padCue ?? true,
   };
   for (const k of ["detectThreshold", "rivalRatio", "livenessThreshold"] as const) {
     const v = c[k];
@@ -160,6 +186,7 @@ class Engine implements FaceEngine {
   private readonly passes: 1 | 2;
   private readonly landmarkFlip: boolean;
   private readonly padRetry: boolean;
+  private readonly padCue: boolean;
 
   constructor(
     private readonly ort: typeof Ort,
@@ -175,6 +202,7 @@ class Engine implements FaceEngine {
     this.passes = c.landmarkPasses;
     this.landmarkFlip = c.landmarkFlip;
     this.padRetry = c.padRetry;
+    this.padCue = c.padCue;
   }
 
   async release(): Promise<void> {
@@ -190,22 +218,47 @@ class Engine implements FaceEngine {
     return run;
   }
 
-  private async process(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<FaceResult> {
-    if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) throw new TypeError("processFrame: rgba must be a Uint8Array or Uint8ClampedArray");
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError("processFrame: width and height must be positive integers");
-    if (rgba.length !== width * height * 4) throw new RangeError(`processFrame: rgba must have width*height*4 = ${width * height * 4} bytes, got ${rgba.length}`);
-    const frame: Frame = { data: rgba, width, height };
+  measureFrame(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<MeasureResult> {
+    const run = this.queue.then(() => this.measure(rgba, width, height));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
+  private async measure(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<MeasureResult> {
+    const frame = checkFrame(rgba, width, height, "measureFrame");
+    const found = await this.findFace(frame);
+    if (!found.ok) return found;
+    const { box, faces } = found;
+    const { x, y, side } = await this.landmarkSquare(frame, box);
+    const lm = await this.landmarkPass(frame, x, y, side, false);
+    const m = measuresFromLandmarks(lm);
+    const points = fivePoints(lm);
+    lm.fill(0);
+    return { ok: true, yaw: m.yaw, eye: m.eye, mouth: m.mouth, box, faces, points };
+  }
+
+  /** Detect, choose the face, refuse rivals and small faces (the first steps of both pipelines). */
+  private async findFace(frame: Frame): Promise<{ ok: true; box: Box; faces: number } | { ok: false; error: FaceErrorCode; faces: number }> {
     const faces = await this.detect(frame);
     if (faces.length === 0) return { ok: false, error: "NO_FACE", faces: 0 };
-    const { index, rival } = chooseFace(faces, width, height, this.rivalRatio);
+    const { index, rival } = chooseFace(faces, frame.width, frame.height, this.rivalRatio);
     if (rival && this.multipleFaces === "refuse") return { ok: false, error: "MULTIPLE_FACES", faces: faces.length };
     const box = faces[index];
     const side = Math.max(box.x2 - box.x1, box.y2 - box.y1);
     if (side < this.minFaceSize) return { ok: false, error: "FACE_TOO_SMALL", faces: faces.length };
+    return { ok: true, box, faces: faces.length };
+  }
 
-    const liveness = await this.liveness(frame, box);
-    if (this.livenessThreshold > 0 && liveness < this.livenessThreshold) return { ok: false, error: "LIVENESS_FAILED", liveness, faces: faces.length };
+  private async process(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<FaceResult> {
+    const frame = checkFrame(rgba, width, height, "processFrame");
+    const found = await this.findFace(frame);
+    if (!found.ok) return found;
+    const { box, faces } = found;
+
+    const net = await this.liveness(frame, box);
+    const pad: PadEvidence = this.padCue ? { net, border: borderCue(frame, box).score } : { net };
+    const liveness = pad.border === undefined ? net : padScore(net, pad.border);
+    if (this.livenessThreshold > 0 && liveness < this.livenessThreshold) return { ok: false, error: "LIVENESS_FAILED", liveness, pad, faces };
 
     const pts = await this.landmarks(frame, box);
     const m = similarityTransform(pts, ARCFACE_REF);
@@ -217,7 +270,7 @@ class Engine implements FaceEngine {
     }
     crop.fill(0); // the aligned face does not outlive this call (JS cannot promise more: see SECURITY.md)
     l2normaliseInPlace(e);
-    return { ok: true, embedding: e, liveness, box, faces: faces.length };
+    return { ok: true, embedding: e, liveness, pad, box, faces };
   }
 
   /**
@@ -248,6 +301,17 @@ class Engine implements FaceEngine {
 
   /** The five alignment points in frame pixels, from 68 landmarks found in one or two passes. */
   private async landmarks(f: Frame, box: Box): Promise<Point[]> {
+    const { x, y, side } = await this.landmarkSquare(f, box);
+    const pts = fivePoints(await this.landmarkPass(f, x, y, side, false));
+    if (!this.landmarkFlip) return pts;
+    // Mirror test-time augmentation: the mirrored crop's left eye / mouth corner is the right one.
+    const m = fivePoints(await this.landmarkPass(f, x, y, side, true));
+    const swapped: Point[] = [m[1], m[0], m[2], m[4], m[3]];
+    return pts.map((p, i) => [(p[0] + swapped[i][0]) / 2, (p[1] + swapped[i][1]) / 2]);
+  }
+
+  /** The square the final landmark pass runs on (after the first pass when there are two). */
+  private async landmarkSquare(f: Frame, box: Box): Promise<{ x: number; y: number; side: number }> {
     // Pass 1: square crop on the detector box (side = box height, as the net was used upstream).
     let side = box.y2 - box.y1;
     let cx = (box.x1 + box.x2) / 2;
@@ -266,14 +330,7 @@ class Engine implements FaceEngine {
       cx = (minX + maxX) / 2 + RECROP.dx * ext;
       cy = (minY + maxY) / 2 + RECROP.dy * ext;
     }
-    const x = cx - side / 2;
-    const y = cy - side / 2;
-    const pts = fivePoints(await this.landmarkPass(f, x, y, side, false));
-    if (!this.landmarkFlip) return pts;
-    // Mirror test-time augmentation: the mirrored crop's left eye / mouth corner is the right one.
-    const m = fivePoints(await this.landmarkPass(f, x, y, side, true));
-    const swapped: Point[] = [m[1], m[0], m[2], m[4], m[3]];
-    return pts.map((p, i) => [(p[0] + swapped[i][0]) / 2, (p[1] + swapped[i][1]) / 2]);
+    return { x: cx - side / 2, y: cy - side / 2, side };
   }
 
   /** 68 landmarks (flat x, y) in frame pixels from one 64×64 crop; `mirror` runs the net on the mirrored crop. */
@@ -319,6 +376,13 @@ class Engine implements FaceEngine {
 
 /** Index of the "real face" class of fr_liveness.onnx (measured: class 0 carries the live probability on real photos). */
 const LIVE_CLASS = 0;
+
+function checkFrame(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, fn: string): Frame {
+  if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) throw new TypeError(`${fn}: rgba must be a Uint8Array or Uint8ClampedArray`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError(`${fn}: width and height must be positive integers`);
+  if (rgba.length !== width * height * 4) throw new RangeError(`${fn}: rgba must have width*height*4 = ${width * height * 4} bytes, got ${rgba.length}`);
+  return { data: rgba, width, height };
+}
 
 /** A copy of the frame inside a grey (128) border of `pad` pixels. */
 function padFrame(f: Frame, pad: number): Frame {

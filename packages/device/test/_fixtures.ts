@@ -102,3 +102,46 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   }
   return s / Math.sqrt(na * nb);
 }
+
+/**
+ * A presentation attack made from a test photo: `face` (a frame showing a face) shown on a phone
+ * screen (`sw`×`sh` pixels, a 12-pixel black bezel, tilted by `tilt` degrees) held in front of a
+ * plain wall, in a 640×480 camera frame.
+ */
+export function phoneReplay(face: RgbaImage, sw: number, sh: number, tilt = 0): RgbaImage {
+  const W = 640;
+  const H = 480;
+  const data = new Uint8Array(W * H * 4);
+  const x0 = W / 2 - sw / 2;
+  const y0 = H / 2 - sh / 2 + 20;
+  const c = Math.cos((tilt * Math.PI) / 180);
+  const s = Math.sin((tilt * Math.PI) / 180);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const o = (y * W + x) * 4;
+      const u = c * (x - W / 2) + s * (y - H / 2) + W / 2;
+      const v = -s * (x - W / 2) + c * (y - H / 2) + H / 2;
+      const wall = 200 - y / 10 + ((x * 7 + y * 13) % 5);
+      let col = [wall, wall - 4, wall - 12];
+      const sx = Math.round(((u - x0) * face.width) / sw);
+      const sy = Math.round(((v - y0) * face.height) / sh);
+      const bx = u - x0;
+      const by = v - y0;
+      if (bx >= -12 && bx < sw + 12 && by >= -12 && by < sh + 12) col = [20, 20, 22];
+      if (bx >= 0 && bx < sw && by >= 0 && by < sh && sx < face.width && sy < face.height) {
+        const p = (sy * face.width + sx) * 4;
+        col = [face.data[p], face.data[p + 1], face.data[p + 2]];
+      }
+      data[o] = col[0];
+      data[o + 1] = col[1];
+      data[o + 2] = col[2];
+      data[o + 3] = 255;
+    }
+  }
+  return { data, width: W, height: H };
+}
+
+/** A frontal face of sample6.jpg (the second woman from the right), centred in a `width`×`height` frame with a face box of ≈ `side` pixels. */
+export async function frontalFace(width = 480, height = 480, side = 200): Promise<RgbaImage> {
+  return makeFrame(await sample(6), { cx: 1262, cy: 427, scale: 223 / side, width, height });
+}

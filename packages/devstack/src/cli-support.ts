@@ -1,8 +1,9 @@
 /**
  * What the `privface enrol|verify|deregister|gateway …` commands share: connecting to a running
- * gateway (URL, the deployment CA and an operator token from the runtime home or flags), and the
- * command line's own POS device per merchant — a signing key in `<home>/keys/cli-device-<merchant>.json`,
- * registered on first use (ids kept in `<home>/keys/cli-devices.json`).
+ * gateway (URL, the deployment CA and an operator token from a file, the environment or the runtime
+ * home — never from argv), and the
+ * command line's own POS device per merchant — a signing key in `<home>/keys/cli/device-<merchant>.json`,
+ * registered on first use (ids kept in `<home>/keys/cli/devices.json`).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { homeFromEnv, runtimeLayout } from "@privface/config";
@@ -13,7 +14,8 @@ import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
 export interface ConnectOptions {
   gateway?: string;
   home?: string;
-  token?: string;
+  /** a file holding the operator token (never the token itself on a command line) */
+  tokenFile?: string;
   role?: "admin" | "operator" | "auditor";
 }
 
@@ -21,6 +23,8 @@ export interface Connection {
   home: string;
   url: string;
   client: GatewayClient;
+  /** a second operator (role operator) for dual-control approvals, e.g. of the CLI's device (R27) */
+  approver: GatewayClient;
   close(): void;
 }
 
@@ -29,14 +33,29 @@ export function connect(o: ConnectOptions): Connection {
   const home = L.home;
   const url = (o.gateway ?? process.env.PRIVFACE_GATEWAY_URL ?? "https://127.0.0.1:7443").replace(/\/+$/, "");
   const ca = existsSync(L.ca) ? readFileSync(L.ca) : undefined;
-  let token = o.token ?? process.env.PRIVFACE_GATEWAY_TOKEN;
+  let token = o.tokenFile ? readFileSync(o.tokenFile, "utf8").trim() : process.env.PRIVFACE_GATEWAY_TOKEN;
   const opsFile = L.gatewayOperators;
   if (!token && existsSync(opsFile)) {
     const ops = JSON.parse(readFileSync(opsFile, "utf8")) as { role: string; token?: string }[];
     token = ops.find((x) => x.role === (o.role ?? "admin"))?.token;
   }
   const client = createGatewayClient({ url, ca, token });
-  return { home, url, client, close: () => client.close() };
+  let approverToken = process.env.PRIVFACE_GATEWAY_APPROVER_TOKEN;
+  if (!approverToken && existsSync(opsFile)) {
+    const ops = JSON.parse(readFileSync(opsFile, "utf8")) as { role: string; token?: string }[];
+    approverToken = ops.find((x) => x.role === "operator")?.token;
+  }
+  const approver = createGatewayClient({ url, ca, token: approverToken });
+  return {
+    home,
+    url,
+    client,
+    approver,
+    close: () => {
+      client.close();
+      approver.close();
+    },
+  };
 }
 
 /** The command line's device for `merchantId`, registered on first use (needs an admin token). */
@@ -50,7 +69,7 @@ export async function cliDevice(conn: Connection, merchantId: string): Promise<S
   const map: Record<string, string> = existsSync(mapFile) ? JSON.parse(readFileSync(mapFile, "utf8")) : {};
   const known = map[`${conn.url}|${merchantId}`];
   if (known) return simDevice(conn.client, known, key, authKey, trust);
-  const d = await registerDevice(conn.client, merchantId, key, { label: "privface CLI", authKey, trust });
+  const d = await registerDevice(conn.client, merchantId, key, { label: "privface CLI", client: conn.client, approver: conn.approver, authKey, trust });
   map[`${conn.url}|${merchantId}`] = d.deviceId;
   writeFileSync(mapFile, JSON.stringify(map, null, 2) + "\n", { mode: 0o600 });
   return d;

@@ -7,7 +7,7 @@
  * the benchmark drivers (`./bench`); the real parties in one process are `./inproc-parties` (kept out of
  * this entry point, so that the CLI does not load the party server). See README.md.
  */
-export { ensureRuntime } from "./runtime.ts";
+export { ensureRuntime, gatewayResultKey } from "./runtime.ts";
 export { startStack, spawnServer, freePorts, stackEnv, SERVER_NODE_FLAGS, type Stack, type StackOptions, type StackPorts, type ServerHandle, type ServerName, type SpawnOptions } from "./stack.ts";
 export { createGatewayClient, type GatewayClient, type GatewayAnswer, type FetchLike } from "./gateway-client.ts";
 export { simDevice, registerDevice, runtimeTrust, giveConsent, faceOp, withdraw, deregister, resend, embedImage, syntheticFaces, type SimDevice, type Outcome } from "./device-sim.ts";

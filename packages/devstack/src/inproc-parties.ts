@@ -14,8 +14,8 @@ import { isPartyErrorCode, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, Par
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
-import { createPartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
-import { createMemoryNetwork, type App, type MemoryNetwork } from "@privface/transport";
+import { createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
+import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
 
 type CallerRole = "gateway" | "helper" | "p0" | "p1";
@@ -32,7 +32,7 @@ export interface InProcParties {
   net: MemoryNetwork;
   stores: Record<PartyName, PartyStore>;
   /** each party's route table (what its server serves) */
-  apps: Record<PartyName, App>;
+  apps: Record<PartyName, PartyApp>;
   /** each party's service (the same party, without HTTP) */
   services: Record<PartyName, PartyService>;
   audit: Record<PartyName, PartyAuditEntry[]>;
@@ -58,7 +58,15 @@ export interface InProcParties {
  * device (`keys.device`) is registered at both parties (active under `auto`, pending under `operator`).
  */
 export async function startInProcParties(
-  opts: { commitWindowMs?: number; mpcTimeoutMs?: number; poolTarget?: number; devicePolicy?: "auto" | "operator"; /** default: the parties' (10 per minute, 200 per day) */ volume?: { perMinute: number; perDay: number } } = {},
+  opts: {
+    commitWindowMs?: number;
+    mpcTimeoutMs?: number;
+    poolTarget?: number;
+    failureBudget?: number;
+    devicePolicy?: "auto" | "operator";
+    /** default: the parties' (10 per minute, 200 per day) */
+    volume?: { perMinute: number; perDay: number };
+  } = {},
 ): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
@@ -81,7 +89,7 @@ export async function startInProcParties(
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
   const helperDown = { value: false };
-  const apps = {} as Record<PartyName, App>;
+  const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {
@@ -119,6 +127,7 @@ export async function startInProcParties(
       poolTarget: opts.poolTarget ?? 100,
       commitWindowMs: opts.commitWindowMs ?? 60_000,
       mpcTimeoutMs,
+      failureBudget: opts.failureBudget,
       now,
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
@@ -201,6 +210,7 @@ export async function startInProcParties(
       return { P0: a, P1: b };
     },
     async close() {
+      for (const p of PARTIES) await services[p].budgetIdle();
       for (const db of dbs) await closeDb(db);
     },
   };

@@ -1,45 +1,80 @@
 /**
  * `ensureRuntime(home)` creates, only where missing, what a development deployment keeps in its
  * runtime home (@privface/config `runtimeLayout` names every file): the dev PKI (`pki/`, via
- * @privface/pki `ensureDevPki`), party sealing key pairs, party data keys, pool seeds shared by the
- * helper and each party, the gateway signing key (and its public half for the parties), audit
- * signing keys per server. Returns the names it created (never key material).
+ * @privface/pki `ensureDevPki`) and one key folder per server (`keys/<server>/`, mode 0700, only that
+ * server's private material): party sealing key pairs, data keys and pool seeds (the helper keeps its
+ * own copy of each party's seed), the gateway signing key, audit signing keys per server, the result
+ * keys of the parties and the gateway (result-share MACs); and `keys/public/` with the public halves
+ * the others receive (party sealing keys, the gateway's signing key, result and audit keys). Keys of the earlier flat `keys/` layout are moved into their folders first.
+ * Returns the names it created (never key material).
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { relative } from "node:path";
-import { runtimeLayout, type RuntimeLayout } from "@privface/config";
-import { ensureDataKeyFile, ensureKeyPairFile, ensurePoolSeedFile, readKeyPairFile, writePublicKeyFile } from "@privface/crypto/node";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { dirname, relative } from "node:path";
+import { legacyKeyFiles, runtimeLayout, SERVER_NAMES, type RuntimeLayout } from "@privface/config";
+import { resultKey, type PartyName, type ResultKey } from "@privface/contracts";
+import { publicKeyToJson } from "@privface/crypto";
+import { ensureDataKeyFile, ensureKeyPairFile, ensurePoolSeedFile, readKeyPairFile, readPublicKeyFile, writePublicKeyFile } from "@privface/crypto/node";
 import { ensureDevPki } from "@privface/pki";
 
 export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayout; created: string[] }> {
   const L = runtimeLayout(home);
-  for (const d of [L.home, L.dirs.keys, L.dirs.data]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const privateDirs = [L.home, L.dirs.keys, L.dirs.data, L.dirs.cli, ...SERVER_NAMES.map((s) => L.keyDir(s))];
+  for (const d of privateDirs) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    chmodSync(d, 0o700);
+  }
+  mkdirSync(L.dirs.public, { recursive: true, mode: 0o755 });
+  for (const { from, to } of legacyKeyFiles(L)) if (existsSync(from) && !existsSync(to)) renameSync(from, to);
   const created: string[] = [];
   const made = (path: string) => created.push(relative(L.home, path));
   const pki = await ensureDevPki(L.dirs.pki);
   created.push(...pki.created.map((f) => `pki/${f}`));
+  /** the public half of the key pair at `priv`, written to `pub` unless it already holds exactly that */
+  const publish = async (priv: string, pub: string) => {
+    const kp = await readKeyPairFile(priv);
+    const want = JSON.stringify(publicKeyToJson({ suite: kp.suite, kind: kp.kind, publicKey: kp.publicKey }));
+    let have = "";
+    try {
+      have = JSON.stringify(JSON.parse(readFileSync(pub, "utf8")));
+    } catch {
+      /* missing or unreadable: rewrite */
+    }
+    if (have === want) return;
+    writePublicKeyFile(pub, { suite: kp.suite, kind: kp.kind, publicKey: kp.publicKey });
+    made(pub);
+  };
   const month = new Date().toISOString().slice(0, 7);
   for (const p of ["p0", "p1"] as const) {
     if ((await ensureKeyPairFile(L.sealKey(p), "INTL", "seal")).created) made(L.sealKey(p));
-    const root = await ensureKeyPairFile(L.root(p), "INTL", "sign");
-    if (root.created) made(L.root(p));
-    if (root.created || !existsSync(L.rootPub(p))) {
-      writePublicKeyFile(L.rootPub(p), { suite: root.key.suite, publicKey: root.key.publicKey, kind: "sign" });
-      made(L.rootPub(p));
-    }
+    await publish(L.sealKey(p), L.sealPub(p));
+    if ((await ensureKeyPairFile(L.root(p), "INTL", "sign")).created) made(L.root(p));
+    await publish(L.root(p), L.rootPub(p));
     if (ensureDataKeyFile(L.dataKey(p), "INTL", `${p}-${month}`).created) made(L.dataKey(p));
     if (ensureDataKeyFile(L.nonceKey(p), "INTL", `${p}-nonce`).created) made(L.nonceKey(p));
     if (ensurePoolSeedFile(L.poolSeed(p), p === "p0" ? "P0" : "P1")) made(L.poolSeed(p));
+    // the helper's copy of the seed it shares with this party (the party's copy is the original)
+    const hp = L.helperPoolSeed(p);
+    if (!existsSync(hp) || !readFileSync(hp).equals(readFileSync(L.poolSeed(p)))) {
+      mkdirSync(dirname(hp), { recursive: true, mode: 0o700 });
+      copyFileSync(L.poolSeed(p), hp);
+      chmodSync(hp, 0o600);
+      made(hp);
+    }
   }
-  for (const s of ["helper", "p0", "p1", "gateway"] as const) {
+  for (const s of SERVER_NAMES) {
     if ((await ensureKeyPairFile(L.auditKey(s), "INTL", "sign")).created) made(L.auditKey(s));
+    await publish(L.auditKey(s), L.auditPub(s));
   }
-  const gw = await ensureKeyPairFile(L.gatewaySigningKey, "INTL", "sign");
-  if (gw.created) made(L.gatewaySigningKey);
-  if (gw.created || !existsSync(L.gatewaySigningPub)) {
-    const kp = await readKeyPairFile(L.gatewaySigningKey);
-    writePublicKeyFile(L.gatewaySigningPub, { suite: kp.suite, publicKey: kp.publicKey, kind: "sign" });
-    made(L.gatewaySigningPub);
+  if ((await ensureKeyPairFile(L.gatewaySigningKey, "INTL", "sign")).created) made(L.gatewaySigningKey);
+  await publish(L.gatewaySigningKey, L.gatewaySigningPub);
+  for (const s of ["p0", "p1", "gateway"] as const) {
+    if ((await ensureKeyPairFile(L.resultKey(s), "INTL", "seal")).created) made(L.resultKey(s));
+    await publish(L.resultKey(s), L.resultPub(s));
   }
   return { layout: L, created };
+}
+
+/** The gateway's result-share MAC key with `party`, from a runtime home (for clients of the parties in tests and tools). */
+export async function gatewayResultKey(L: RuntimeLayout, party: PartyName): Promise<ResultKey> {
+  return resultKey(await readKeyPairFile(L.resultKey("gateway")), readPublicKeyFile(L.resultPub(party === "P0" ? "p0" : "p1")), party);
 }

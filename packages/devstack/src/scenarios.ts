@@ -105,17 +105,16 @@ export const SCENARIOS: readonly Scenario[] = [
     history: ["enrol:ENROLLED", "verify.upgrade:MATCH", "verify:MATCH", "verify:NO_MATCH"],
   },
   {
-    name: "invalid upgrade: a malicious vector as the new model's template (CURRENT behaviour: promoted — issue 12 changes this)",
+    name: "invalid upgrade: a malicious vector as the new model's template is not promoted (the verification itself matches); a genuine upgrade later is",
     steps: [
       consent,
       enrolled,
       { do: "deploy-next-model" },
-      // ISSUE 12: the gateway does not yet read the parties' `upgradeValid` before it promotes an
-      // upgrade, so an invalid upgrade template is promoted (upgraded: true, "verify.upgrade"). The fix
-      // changes this expectation to matched(false) and the history entry to "verify:MATCH".
-      { do: "verify", face: "genuine", upgrade: "malicious", expect: matched(true) },
+      // issue 12 item 3: promoted only when valid ∧ match ∧ upgradeValid at both parties
+      { do: "verify", face: "genuine", upgrade: "malicious", expect: matched(false) },
+      { do: "verify", face: "genuine", upgrade: "genuine", expect: matched(true) },
     ],
-    history: ["enrol:ENROLLED", "verify.upgrade:MATCH"],
+    history: ["enrol:ENROLLED", "verify:MATCH", "verify.upgrade:MATCH"],
   },
   {
     name: "deregister: only after a fresh successful verification; deletes the template; one verification allows one deregistration",
@@ -132,10 +131,11 @@ export const SCENARIOS: readonly Scenario[] = [
     history: ["enrol:ENROLLED", "verify:MATCH", "deregister:DELETED", "enrol:ENROLLED"],
   },
   {
-    name: "withdraw: consent withdrawn deletes the template; no verification until the person consents and enrols again",
+    name: "withdraw after a fresh verification on the same device: use stops and the template is deleted at once; consent and enrol again",
     steps: [
       consent,
       enrolled,
+      genuine,
       { do: "withdraw", expect: accept("DELETED") },
       { do: "challenge", purpose: "verify", expect: refused("CONSENT_WITHDRAWN") },
       { do: "challenge", purpose: "enrol", expect: refused("CONSENT_WITHDRAWN") },
@@ -143,7 +143,22 @@ export const SCENARIOS: readonly Scenario[] = [
       enrolled,
       genuine,
     ],
-    history: ["enrol:ENROLLED", "withdraw:DELETED", "enrol:ENROLLED", "verify:MATCH"],
+    history: ["enrol:ENROLLED", "verify:MATCH", "withdraw:DELETED", "enrol:ENROLLED", "verify:MATCH"],
+  },
+  {
+    name: "withdraw without proof of the person: use stops at once, the template is disabled, not deleted — consenting again does not clear the way for another face",
+    steps: [
+      consent,
+      enrolled,
+      { do: "withdraw", expect: accept("DISABLED") },
+      { do: "challenge", purpose: "verify", expect: refused("CONSENT_WITHDRAWN") },
+      consent,
+      // issue 12 item 4: the face takeover (withdraw → consent → enrol another face) is refused
+      { do: "challenge", purpose: "enrol", expect: refused("ALREADY_ENROLLED") },
+      { do: "verify", face: "impostor", expect: notMatched("NO_MATCH") },
+      genuine,
+    ],
+    history: ["enrol:ENROLLED", "withdraw:DISABLED", "verify:NO_MATCH", "verify:MATCH"],
   },
 ];
 
@@ -157,6 +172,8 @@ export interface ScenarioGateway {
   call(method: "GET" | "POST", path: string, body?: unknown): Promise<Answer>;
   /** an admin's call (registry) */
   admin(method: "GET" | "POST", path: string, body?: unknown): Promise<Answer>;
+  /** another operator's call (role operator): the second approver of dual control (R27) */
+  approver(method: "GET" | "POST", path: string, body?: unknown): Promise<Answer>;
   /** an operator's read, with its reason (R26) */
   operator(path: string, reason: string): Promise<Answer>;
   /** the deployed model version */
@@ -198,6 +215,8 @@ export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise
   const authKey = await generateSealKeyPair("INTL");
   const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
+  const a = await gateway.approver("POST", `/v1/admin/devices/${d.body.deviceId}/approve`);
+  if (a.status !== 200) throw new Error(`device approval: ${a.status} ${JSON.stringify(a.body)}`);
   const faces = syntheticFaces(seed);
   const world: ScenarioWorld = {
     gateway,
@@ -349,7 +368,7 @@ function observe(step: string, r: Answer, path = ""): Observed {
   if (r.status >= 400 || b.error) return { step, decision: "refused", reason: String(b.error?.code ?? `HTTP_${r.status}`), status: r.status, body: b };
   const base = { step, status: r.status, body: b };
   if (path === "/v1/consents") return { ...base, decision: "accept", reason: "CONSENT_GIVEN" };
-  if (path === "/v1/deregistrations" || path === "/v1/consents/withdrawals") return { ...base, decision: "accept", reason: b.status === "deleted" ? "DELETED" : "DELETION_PENDING" };
+  if (path === "/v1/deregistrations" || path === "/v1/consents/withdrawals") return { ...base, decision: "accept", reason: b.status === "deleted" ? "DELETED" : b.status === "disabled" ? "DISABLED" : "DELETION_PENDING" };
   if (path === "/v1/challenges") return { ...base, decision: "accept", reason: "CHALLENGE_ISSUED" };
   return { ...base, decision: b.decision, reason: b.reason, ...(path === "/v1/verifications" ? { upgraded: b.upgraded } : {}) };
 }

@@ -15,7 +15,7 @@ import { createLogger, type ServerName } from "@privface/config";
 import type { PartyClient, PartyName } from "@privface/contracts";
 import { createPartyClient, ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type OperatorCredential, type RunningGateway } from "@privface/gateway";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
-import { ensureRuntime } from "./runtime.ts";
+import { ensureRuntime, gatewayResultKey } from "./runtime.ts";
 
 export type { ServerName };
 
@@ -238,6 +238,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const operators = mode === "none" ? [] : ensureOperators(L.gatewayOperators);
   const partyUrls = { P0: `https://127.0.0.1:${p0}`, P1: `https://127.0.0.1:${p1}` };
   const partyTls = { ca, cert: readFileSync(L.gatewayClient.cert), key: readFileSync(L.gatewayClient.key) };
+  const resultKeys = { P0: await gatewayResultKey(L, "P0"), P1: await gatewayResultKey(L, "P1") };
   const stack: Stack = {
     home: L.home,
     ports,
@@ -260,12 +261,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       return c;
     },
     partyClient(party) {
-      const c = createPartyClient({ url: partyUrls[party], tls: partyTls });
+      const c = createPartyClient({ url: partyUrls[party], tls: partyTls, party, resultKey: resultKeys[party] });
       clients.push(c);
       return c;
     },
     async waitPool(target, ms) {
-      const c = createPartyClient({ url: partyUrls.P0, tls: partyTls });
+      const c = createPartyClient({ url: partyUrls.P0, tls: partyTls, party: "P0", resultKey: resultKeys.P0 });
       const t0 = Date.now();
       try {
         while (Date.now() - t0 < ms) {

@@ -115,6 +115,26 @@ describe("docs", () => {
     assert.deepEqual(problems, []);
   });
 
+  it("SECURITY.md's threat model names, for every attacker, tests that exist (file and test name)", () => {
+    const rows = tableAfter(read("SECURITY.md"), "## Threat model");
+    const attackers = rows.map((r) => r[0]);
+    for (const a of ["malicious terminal", "compromised gateway", "curious party", "malicious helper", "network attacker", "insider operator"]) {
+      assert.ok(attackers.some((c) => c.toLowerCase().includes(a)), `no row for the ${a}`);
+    }
+    const problems: string[] = [];
+    for (const r of rows) {
+      const refs = ticked(r[r.length - 1]);
+      if (refs.length === 0) problems.push(`${r[0]}: names no test`);
+      for (const ref of refs) {
+        const [file, name] = ref.split(" › ");
+        const path = `packages/${file}`;
+        if (!/\.test\.ts$/.test(file) || !existsSync(join(root, path))) problems.push(`${r[0]}: ${file} is not a test file`);
+        else if (name !== undefined && !read(path).includes(name)) problems.push(`${r[0]}: no test "${name}" in ${file}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
   it("docs/contracts.md lists each package's @privface dependencies as its manifest does", () => {
     const rows = tableAfter(read("docs/contracts.md"), "## Packages and who depends on whom");
     const listed = new Map(rows.map((r) => [ticked(r[0])[0], ticked(r[2]).sort().join(", ") || "–"]));

@@ -18,27 +18,65 @@ import type { FaceRequest, Purpose } from "./schemas.ts";
 
 export type SignedDeviceBody = { deviceId: string; personId: string; challenge: string; signature: string };
 
+/** A person's consent as admission sees it: "outdated" = given, but for a notice whose purposes differ from the current notice's. */
+export type Consent = ConsentState | "outdated";
+
+/** How long the current notice is cached (a notice published by another gateway process is seen within this). */
+const NOTICE_CACHE_MS = 5_000;
+
 export class Admission {
   /** Persons with a device operation in flight: `admit` adds one, the flow removes it in `finally` (`release`). */
   private readonly busy = new Set<string>();
   private readonly devicePub = new Map<string, { suite: "INTL" | "GM"; publicKey: Uint8Array; kind: "sign" }>();
+  private current: { version: string; purposes: string; at: number } | undefined;
+  private readonly noticePurposes = new Map<string, string>();
 
   constructor(private readonly c: GatewayContext) {}
 
   async activeDevice(deviceId: string): Promise<DeviceRow> {
     const device = await this.c.store.getDevice(deviceId);
     if (!device) throw new ApiError("DEVICE_UNKNOWN");
+    if (device.status === "pending") throw new ApiError("DEVICE_PENDING");
     if (device.status !== "active") throw new ApiError("DEVICE_REVOKED");
     if (device.locked_at !== null) throw new ApiError("DEVICE_LOCKED");
     return device;
   }
 
   /** The person (of the device's merchant) and their consent state, read together. */
-  async personOf(device: DeviceRow, personId: string): Promise<{ person: PersonRow; consent: ConsentState }> {
+  async personOf(device: DeviceRow, personId: string): Promise<{ person: PersonRow; consent: Consent }> {
     const r = await this.c.store.getPersonWithConsent(personId);
     if (!r) throw new ApiError("PERSON_UNKNOWN");
     if (r.person.merchant_id !== device.merchant_id) throw new ApiError("DEVICE_MERCHANT_MISMATCH");
-    return r;
+    const consent: Consent = r.consent === "given" && !(await this.noticeCovers(r.consentNotice)) ? "outdated" : r.consent;
+    return { person: r.person, consent };
+  }
+
+  /**
+   * Whether a consent given for notice `version` still counts (issue 12 item 10): it does for the
+   * current notice, and for an earlier one with exactly the current notice's purposes; once a notice
+   * with other purposes is published, only a consent to it counts.
+   */
+  async noticeCovers(version: string | null): Promise<boolean> {
+    if (version === null) return false;
+    const now = this.c.now();
+    if (!this.current || now - this.current.at > NOTICE_CACHE_MS || now < this.current.at) {
+      const n = await this.c.store.latestNotice();
+      if (!n) return false;
+      this.current = { version: n.version, purposes: purposesKey(n.purposes), at: now };
+    }
+    if (version === this.current.version) return true;
+    let p = this.noticePurposes.get(version);
+    if (p === undefined) {
+      const n = await this.c.store.getNotice(version);
+      p = n ? purposesKey(n.purposes) : "";
+      this.noticePurposes.set(version, p); // a published notice never changes
+    }
+    return p === this.current.purposes;
+  }
+
+  /** A notice was published (by this process): the next admission reads the current notice again. */
+  noticeChanged(): void {
+    this.current = undefined;
   }
 
   /**
@@ -49,7 +87,7 @@ export class Admission {
   async admit<B extends SignedDeviceBody>(
     body: B,
     purpose: Purpose,
-    checks: (person: PersonRow, ch: Challenge, consent: ConsentState) => Promise<void> | void,
+    checks: (person: PersonRow, ch: Challenge, consent: Consent) => Promise<void> | void,
   ): Promise<{ device: DeviceRow; person: PersonRow; ch: Challenge }> {
     const device = await this.activeDevice(body.deviceId);
     const { person, consent } = await this.personOf(device, body.personId);
@@ -94,9 +132,10 @@ export class Admission {
     return k;
   }
 
-  requireConsent(consent: ConsentState): void {
+  requireConsent(consent: Consent, opts: { outdatedCounts?: boolean } = {}): void {
     if (consent === "none") throw new ApiError("CONSENT_REQUIRED");
     if (consent === "withdrawn") throw new ApiError("CONSENT_WITHDRAWN");
+    if (consent === "outdated" && !opts.outdatedCounts) throw new ApiError("CONSENT_OUTDATED");
   }
 
   requireUnlocked(person: PersonRow): void {
@@ -106,4 +145,9 @@ export class Admission {
   requireLiveness(body: FaceRequest): void {
     if (body.liveness.score < this.c.o.livenessThreshold) throw new ApiError("LIVENESS_FAILED");
   }
+}
+
+/** A notice's purposes as a comparable key (order and repeats do not matter). */
+function purposesKey(json: string): string {
+  return JSON.stringify([...new Set(JSON.parse(json) as string[])].sort());
 }

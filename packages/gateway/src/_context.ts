@@ -72,6 +72,10 @@ export interface ServiceOptions {
   personLockAfter?: number;
   /** Consecutive failed verifications from one device after which it is locked (default 20). */
   deviceLockAfter?: number;
+  /** Failed verifications of one person per UTC day after which it is locked; a success does not reset the count (default 10, R24). */
+  personDailyFailures?: number;
+  /** Failed verifications from one device per UTC day after which it is locked; a success does not reset the count (default 30, R24). */
+  deviceDailyFailures?: number;
   /** How recent a successful verification must be for a deregistration (default 5 min, R14). */
   reverifyWindowMs?: number;
   /** Minimum device-reported liveness score (default: the model's, R22). */
@@ -105,6 +109,8 @@ export function createContext(options: ServiceOptions): GatewayContext {
     authorisationTtlMs: 30_000,
     personLockAfter: 5,
     deviceLockAfter: 20,
+    personDailyFailures: 10,
+    deviceDailyFailures: 30,
     reverifyWindowMs: 5 * 60_000,
     livenessThreshold: MODEL.livenessThreshold,
     operatorDailyQuota: 100,
@@ -149,8 +155,26 @@ export async function recordDecision(
 }
 
 /** Something degraded mode left behind, for `runRechecks` and the operators (R35). */
-export async function recordRecheck(c: GatewayContext, op: string, personId: string, templateId: string | null, reason: string): Promise<void> {
-  await c.store.insertRecheck({ id: randomId("chk"), op, person_id: personId, template_id: templateId, reason, at: c.now(), resolved_at: null });
+export async function recordRecheck(
+  c: GatewayContext,
+  op: string,
+  personId: string,
+  templateId: string | null,
+  reason: string,
+  /** an upgrade to finish: the verification's session and the new model version */
+  upgrade?: { session: string; modelVersion: string },
+): Promise<void> {
+  await c.store.insertRecheck({
+    id: randomId("chk"),
+    op,
+    person_id: personId,
+    template_id: templateId,
+    reason,
+    at: c.now(),
+    resolved_at: null,
+    session: upgrade?.session ?? null,
+    model_version: upgrade?.modelVersion ?? null,
+  });
 }
 
 /** R26: every operator query or action on a person/device is recorded with operator and reason. */

@@ -7,11 +7,12 @@
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
 import type { Bit, DeviceStatement } from "@privface/contracts";
-import { classifyPartyError, composeChallenge, faceStatement } from "@privface/contracts";
+import { composeChallenge, faceStatement } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
 import type { Parties } from "./_parties.ts";
+import type { PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 import type {
   ChallengeRequest,
@@ -25,6 +26,9 @@ import type {
   SignedPersonRequest,
   VerificationResponse,
 } from "./schemas.ts";
+
+/** What proves the person for a deletion: a fresh verification on the same device, or an operator identity check. */
+type Proof = { kind: "verification" } | { kind: "identity-check"; id: string };
 
 export class DeviceFlows {
   constructor(
@@ -202,19 +206,28 @@ export class DeviceFlows {
         let upgraded = false;
         let recordedVersion = modelVersion;
         if (upgrade) {
-          const promote = await this.parties.all(async (p, client) =>
-            client.commit({ session, templateId, authorisation: await this.parties.authorise("upgrade", p, session, templateId, upgrade.modelVersion, undefined) }),
-          );
-          if (promote.ok) {
-            await this.c.store.setModelVersion(person.id, upgrade.modelVersion);
-            upgraded = true;
-            recordedVersion = upgrade.modelVersion;
+          // Promote only a template both parties computed as valid (contracts.md: valid ∧ match ∧
+          // upgradeValid); an upgrade a party skipped (no upgradeValid share) is not promoted either.
+          const upgradeValid = r0.upgradeValid !== undefined && r1.upgradeValid !== undefined && (r0.upgradeValid ^ r1.upgradeValid) === 1;
+          if (!upgradeValid) {
+            await this.parties.abortAll(session, templateId, upgrade.modelVersion);
+            const skipped = r0.upgradeValid === undefined || r1.upgradeValid === undefined;
+            this.c.log?.warn({ event: skipped ? "upgrade-skipped" : "upgrade-invalid", requestId, deviceId: device.id }, skipped ? "upgrade not computed at both parties" : "upgrade template outside the valid range: not promoted");
+            if (!skipped) await this.c.audit?.append({ actor: `device:${device.id}`, action: "verify.upgrade", subject: person.id, requestId, outcome: "reject", code: "INVALID_TEMPLATE" });
           } else {
-            await recordRecheck(this.c, "upgrade", person.id, templateId, `promotion failed: ${classifyPartyError(promote.error).code}`);
+            const out = await this.parties.promote(session, templateId, upgrade.modelVersion);
+            if (out.P0 === "ok" && out.P1 === "ok") {
+              await this.c.store.setModelVersion(person.id, upgrade.modelVersion);
+              upgraded = true;
+              recordedVersion = upgrade.modelVersion;
+            } else {
+              // promoted at one party (or none): the re-check run finishes or repairs it (Parties.finishUpgrade)
+              await recordRecheck(this.c, "upgrade", person.id, templateId, `promotion: P0 ${out.P0}, P1 ${out.P1}`, { session, modelVersion: upgrade.modelVersion });
+            }
           }
         }
         // issued together with the decision row, so that they share one write transaction (group commit)
-        const writes = [this.c.store.personVerified(person.id, now)];
+        const writes = [this.c.store.personVerified(person.id, now, device.id)];
         if (device.failed_count > 0) writes.push(this.c.store.updateDevice(device.id, { failed_count: 0 }).then(() => {}));
         const op = upgraded ? "verify.upgrade" : "verify";
         await recordDecision(this.c, { requestId, person, device, op, decision: "accept", reason: "MATCH", modelVersion: recordedVersion, t0 }, writes);
@@ -222,10 +235,10 @@ export class DeviceFlows {
       }
       if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);
       const reason = valid === 1 ? "NO_MATCH" : "INVALID_PROBE";
-      const n = await this.c.store.personFailed(person.id, now, this.c.o.personLockAfter);
-      const dn = device.failed_count + 1;
-      await this.c.store.updateDevice(device.id, { failed_count: dn, ...(dn >= this.c.o.deviceLockAfter ? { locked_at: now } : {}) });
-      if (n >= this.c.o.personLockAfter) this.c.log?.warn({ event: "person-locked", personId: person.id }, "person locked after failed verifications");
+      // consecutive failures (reset by a success) and today's failures (never reset), person and device (R24)
+      const n = await this.c.store.recordFailure(person.id, device.id, now, this.c.o);
+      if (n.person.locked) this.c.log?.warn({ event: "person-locked", personId: person.id, consecutive: n.person.consecutive, today: n.person.today }, "person locked after failed verifications");
+      if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after failed verifications");
       await recordDecision(this.c, { requestId, person, device, op: "verify", decision: "reject", reason, modelVersion, t0 });
       return { requestId, decision: "reject", reason, upgraded: false };
     } finally {
@@ -235,14 +248,15 @@ export class DeviceFlows {
 
   async deregister(body: SignedPersonRequest): Promise<DeletionResponse> {
     const t0 = performance.now();
+    let proof: Proof | undefined;
     const { device, person } = await this.admission.admit(body, "deregister", async (person, ch) => {
       if (!person.template_id) throw new ApiError("NOT_ENROLLED");
       if (person.template_id !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
-      const at = person.last_verified_at;
-      if (at === null || this.c.now() - at > this.c.o.reverifyWindowMs) throw new ApiError("REVERIFY_REQUIRED");
+      proof = await this.proofOf(person, ch.deviceId);
+      if (!proof) throw new ApiError("REVERIFY_REQUIRED");
     });
     try {
-      await this.c.store.consumeVerification(person.id);
+      await this.useProof(person, proof!);
       const requestId = randomId("req");
       const status = await this.parties.deleteTemplate(person, "deregister");
       const reason = status === "deleted" ? "DELETED" : "DELETION_PENDING";
@@ -251,6 +265,25 @@ export class DeviceFlows {
     } finally {
       this.admission.release(person.id);
     }
+  }
+
+  /**
+   * Proof of the person for deleting their template (R14, issue 12 item 4): a successful verification
+   * within the re-verification window made on the same device as this request, or an approved,
+   * unused operator identity check (dual control). Nothing else: a device signature alone is not.
+   */
+  private async proofOf(person: PersonRow, deviceId: string): Promise<Proof | undefined> {
+    const at = person.last_verified_at;
+    const now = this.c.now();
+    if (at !== null && person.last_verified_device === deviceId && now - at <= this.c.o.reverifyWindowMs) return { kind: "verification" };
+    const check = await this.c.store.validIdentityCheck(person.id, now);
+    return check ? { kind: "identity-check", id: check.id } : undefined;
+  }
+
+  /** Spends a proof: one proof allows one deletion. */
+  private async useProof(person: PersonRow, proof: Proof): Promise<void> {
+    if (proof.kind === "verification") await this.c.store.consumeVerification(person.id);
+    else if (!(await this.c.store.useIdentityCheck(proof.id, this.c.now()))) throw new ApiError("REVERIFY_REQUIRED");
   }
 
   async giveConsent(body: ConsentRequest): Promise<ConsentReceipt> {
@@ -279,19 +312,35 @@ export class DeviceFlows {
     }
   }
 
-  /** Opt-out (R13): the consent is withdrawn at once and the template deleted at both parties. */
+  /**
+   * Opt-out (R13): the consent is withdrawn at once, so every use of the template stops (no challenge
+   * for a verification or enrolment is issued any more). The template is deleted at both parties
+   * when the person is proven (`proofOf`: a fresh verification on this device, or an operator identity
+   * check); otherwise it stays, disabled (`status: "disabled"`), until an operator identity check
+   * completes the deletion — so a withdrawal cannot clear the way for another face (issue 12 item 4).
+   */
   async withdrawConsent(body: SignedPersonRequest): Promise<DeletionResponse & { consent: ConsentReceipt }> {
     const t0 = performance.now();
-    const { device, person } = await this.admission.admit(body, "withdraw", (_person, _ch, consent) => {
-      this.admission.requireConsent(consent);
+    let proof: Proof | undefined;
+    const { device, person } = await this.admission.admit(body, "withdraw", async (person, ch, consent) => {
+      // a consent to an earlier notice may always be withdrawn
+      this.admission.requireConsent(consent, { outdatedCounts: true });
+      if (person.template_id) proof = await this.proofOf(person, ch.deviceId);
     });
     try {
       const c = (await this.c.store.latestConsent(person.id))!;
       const now = this.c.now();
       await this.c.store.withdrawConsent(c.id, now);
       const requestId = randomId("req");
-      const status = person.template_id ? await this.parties.deleteTemplate(person, "withdraw") : "deleted";
-      const reason = status === "deleted" ? "DELETED" : "DELETION_PENDING";
+      let status: DeletionResponse["status"] = "deleted";
+      if (person.template_id && proof) {
+        await this.useProof(person, proof);
+        status = await this.parties.deleteTemplate(person, "withdraw");
+      } else if (person.template_id) {
+        status = "disabled";
+        this.c.log?.info({ event: "withdrawal-disabled", personId: person.id }, "consent withdrawn without proof of the person: template disabled, not deleted");
+      }
+      const reason = status === "deleted" ? "DELETED" : status === "pending" ? "DELETION_PENDING" : "DISABLED";
       await recordDecision(this.c, { requestId, person, device, op: "withdraw", decision: "accept", reason, modelVersion: person.model_version ?? "", t0 });
       return { requestId, status, consent: receiptView({ ...c, withdrawn_at: now }) };
     } finally {

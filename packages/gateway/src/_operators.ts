@@ -14,10 +14,15 @@ import type { ConsentState, DeviceRow, PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 import type { Notice, PersonCreate, PersonView } from "./schemas.ts";
 
+/** How long an approved operator identity check stands as proof of the person (30 min). */
+export const IDENTITY_CHECK_VALID_MS = 30 * 60_000;
+
 export class Operators {
   constructor(
     private readonly c: GatewayContext,
     private readonly admission: Admission,
+    /** deletes a person's template at both parties (Parties.deleteTemplate) */
+    private readonly deleteTemplate: (person: PersonRow, why: string) => Promise<"deleted" | "pending">,
   ) {}
 
   async addMerchant(name: string, op: Operator): Promise<{ merchantId: string; name: string; createdAt: number }> {
@@ -46,6 +51,7 @@ export class Operators {
       failed_count: 0,
       locked_at: null,
       last_verified_at: null,
+      last_verified_device: null,
       created_at: this.c.now(),
     };
     await store.insertPerson(row);
@@ -72,15 +78,74 @@ export class Operators {
       public_key: d.publicKey,
       auth_key: d.authKey,
       label: d.label ?? null,
-      status: "active",
+      status: "pending",
       failed_count: 0,
       locked_at: null,
       created_at: this.c.now(),
+      requested_by: op.id,
+      approved_by: null,
     };
     await this.c.store.insertDevice(row);
-    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.register", subject: row.id, outcome: "ok" });
-    await forwardDevice(this.c, { deviceId: row.id, suite: row.suite, signingKey: row.public_key, authKey: d.authKey });
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.register", subject: row.id, outcome: "ok", code: "PENDING" });
     return deviceView(row);
+  }
+
+  /** The second approver of a device registration (R27): another operator than the one who registered it. */
+  async approveDevice(deviceId: string, op: Operator) {
+    const d = await this.c.store.getDevice(deviceId);
+    if (!d) throw new ApiError("DEVICE_UNKNOWN");
+    if (d.status !== "pending") throw new ApiError("NOT_PENDING");
+    if (d.requested_by === op.id) throw new ApiError("SAME_APPROVER");
+    if (!(await this.c.store.approveDevice(deviceId, op.id))) throw new ApiError("NOT_PENDING");
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.approve", subject: deviceId, outcome: "ok" });
+    // active at the gateway: each party's own registry learns of it and activates it by its policy (decision 010 §2)
+    if (d.auth_key) await forwardDevice(this.c, { deviceId, suite: d.suite, signingKey: d.public_key, authKey: d.auth_key });
+    return deviceView((await this.c.store.getDevice(deviceId))!);
+  }
+
+  /**
+   * An operator identity check of a person (seen in person with an identity document, say), under
+   * dual control: one operator requests it with a reason, a different one approves it. An approved
+   * check is proof of the person for IDENTITY_CHECK_VALID_MS: it lets one deregistration or one
+   * withdrawal delete the template without a fresh verification; a person who already withdrew
+   * consent has the disabled template deleted at the approval. Each approval records a notice owed
+   * to the person (person_notices), sent to their registered contact outside this service.
+   */
+  async requestIdentityCheck(personId: string, op: Operator, reason: string) {
+    if (!(await this.c.store.getPerson(personId))) throw new ApiError("PERSON_UNKNOWN");
+    const row = { id: randomId("idc"), person_id: personId, requested_by: op.id, requested_at: this.c.now(), approved_by: null, approved_at: null, valid_until: null, used_at: null };
+    await this.c.store.insertIdentityCheck(row);
+    await recordOperatorQuery(this.c, op, "identity-check.request", personId, reason);
+    return { checkId: row.id, personId, status: "pending" as const, requestedBy: op.id };
+  }
+
+  async approveIdentityCheck(checkId: string, op: Operator, reason: string) {
+    const ch = await this.c.store.getIdentityCheck(checkId);
+    if (!ch || ch.approved_at !== null) throw new ApiError("NOT_PENDING");
+    if (ch.requested_by === op.id) throw new ApiError("SAME_APPROVER");
+    const now = this.c.now();
+    const until = now + IDENTITY_CHECK_VALID_MS;
+    if (!(await this.c.store.approveIdentityCheck(checkId, op.id, now, until))) throw new ApiError("NOT_PENDING");
+    await recordOperatorQuery(this.c, op, "identity-check.approve", ch.person_id, reason);
+    await this.c.store.insertPersonNotice({ id: randomId("ntc"), person_id: ch.person_id, kind: "identity-check", at: now });
+    let templateDeletion: "deleted" | "pending" | undefined;
+    const person = (await this.c.store.getPerson(ch.person_id))!;
+    const consent = await this.c.store.latestConsent(person.id);
+    if (person.template_id && consent && consent.withdrawn_at !== null && (await this.c.store.useIdentityCheck(checkId, now))) {
+      // the withdrawal the person asked for, completed now that they are proven (R13)
+      templateDeletion = await this.deleteTemplate(person, "withdraw");
+      await this.c.store.insertPersonNotice({ id: randomId("ntc"), person_id: person.id, kind: "template-deleted", at: now });
+      await this.c.audit?.append({ actor: `operator:${op.id}`, action: "withdraw.complete", subject: person.id, outcome: "ok", code: templateDeletion === "deleted" ? "DELETED" : "DELETION_PENDING" });
+    }
+    return {
+      checkId,
+      personId: ch.person_id,
+      status: "approved" as const,
+      requestedBy: ch.requested_by,
+      approvedBy: op.id,
+      validUntil: until,
+      ...(templateDeletion ? { templateDeletion } : {}),
+    };
   }
 
   async revokeDevice(deviceId: string, op: Operator) {
@@ -107,6 +172,7 @@ export class Operators {
     if (await this.c.store.getNotice(n.version)) throw new ApiError("DUPLICATE");
     const hash = sha256b64u(utf8(n.text));
     await this.c.store.insertNotice({ version: n.version, text: n.text, hash, purposes: JSON.stringify(n.purposes), created_at: this.c.now() });
+    this.admission.noticeChanged();
     await this.c.audit?.append({ actor: `operator:${op.id}`, action: "notice.publish", subject: n.version, outcome: "ok" });
     return { version: n.version, hash, text: n.text, purposes: n.purposes };
   }
@@ -181,5 +247,14 @@ function personView(p: PersonRow, plain: { name: string; idNumber: string; phone
 }
 
 function deviceView(d: DeviceRow) {
-  return { deviceId: d.id, merchantId: d.merchant_id, suite: d.suite, status: d.status, locked: d.locked_at !== null, ...(d.label ? { label: d.label } : {}) };
+  return {
+    deviceId: d.id,
+    merchantId: d.merchant_id,
+    suite: d.suite,
+    status: d.status,
+    locked: d.locked_at !== null,
+    ...(d.label ? { label: d.label } : {}),
+    ...(d.requested_by ? { requestedBy: d.requested_by } : {}),
+    ...(d.approved_by ? { approvedBy: d.approved_by } : {}),
+  };
 }

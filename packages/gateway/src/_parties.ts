@@ -37,6 +37,11 @@ export async function forwardDevice(c: GatewayContext, req: DeviceRegistration |
 const NONCE_BATCH = 128;
 const NONCE_LOW = 32;
 const NONCE_MARGIN_MS = 90_000;
+/** How one party answered the promotion of a staged upgrade: done, definitively not (nothing staged / aborted / refused), or no answer. */
+export type PromoteOutcome = "ok" | "gone" | "unavailable";
+
+/** A split upgrade (promoted at one party, gone at the other) is deleted only after this long: the parties' own recovery may still finish it. */
+export const UPGRADE_SPLIT_GRACE_MS = 5 * 60_000;
 
 export type Settled<T> = { ok: true; value: Record<PartyName, T> } | { ok: false; error: unknown };
 
@@ -162,6 +167,63 @@ export class Parties {
     if (!r.ok) this.c.log?.warn({ event: "abort-failed", code: classifyPartyError(r.error).code }, "abort at a party failed");
   }
 
+  /**
+   * Promotes a staged upgrade (verification session `session`) at both parties. A party whose call
+   * failed for want of an answer is asked again, up to `tries` calls in all (the commit is idempotent
+   * at the party, so asking again never promotes twice).
+   */
+  async promote(session: string, templateId: string, modelVersion: string, tries = 2): Promise<Record<PartyName, PromoteOutcome>> {
+    const one = async (p: PartyName): Promise<PromoteOutcome> => {
+      let last: PromoteOutcome = "unavailable";
+      for (let i = 0; i < tries; i++) {
+        try {
+          await this.c.o.parties[p].commit({ session, templateId, authorisation: await this.authorise("upgrade", p, session, templateId, modelVersion, undefined) });
+          return "ok";
+        } catch (e) {
+          const { kind, code } = classifyPartyError(e);
+          // SESSION_UNKNOWN: the party holds no promotable upgrade of this session (never staged, aborted, or its commit window passed)
+          last = kind === "refused" || code === "SESSION_UNKNOWN" ? "gone" : "unavailable";
+          if (last === "gone") break;
+        }
+      }
+      return last;
+    };
+    const [a, b] = await Promise.all(PARTIES.map(one));
+    return { P0: a, P1: b };
+  }
+
+  /**
+   * Finishes an upgrade that a verification left unpromoted at one or both parties (a re-check):
+   * promoted at both → the person's template is recorded under the new model; gone at both → nothing
+   * changed anywhere (resolved); promoted at one party and gone at the other (a split: every later
+   * verification would fail) → after UPGRADE_SPLIT_GRACE_MS (the parties' own recovery may still
+   * finish it) the template is deleted at both and the person must enrol again; no answer → stays open.
+   */
+  async finishUpgrade(r: { person_id: string; template_id: string | null; session?: string | null; model_version?: string | null; at: number }): Promise<boolean> {
+    if (!r.template_id || !r.session || !r.model_version) return (await this.health()).status === "ok";
+    const person = await this.c.store.getPerson(r.person_id);
+    if (!person || person.template_id !== r.template_id) return true; // deleted or replaced since
+    if (person.model_version === r.model_version) return true;
+    const out = await this.promote(r.session, r.template_id, r.model_version);
+    const oks = PARTIES.filter((p) => out[p] === "ok").length;
+    const gone = PARTIES.filter((p) => out[p] === "gone").length;
+    if (oks === 2) {
+      await this.c.store.setModelVersion(person.id, r.model_version);
+      this.c.log?.info({ event: "upgrade-repaired", personId: person.id }, "staged upgrade promoted at both parties by the re-check");
+      await this.c.audit?.append({ actor: "system", action: "upgrade.repair", subject: person.id, templateId: r.template_id, outcome: "ok", code: "PROMOTED" });
+      return true;
+    }
+    if (gone === 2) return true;
+    if (oks === 1 && gone === 1) {
+      if (this.c.now() - r.at < UPGRADE_SPLIT_GRACE_MS) return false;
+      const status = await this.deleteTemplate(person, "upgrade split");
+      this.c.log?.warn({ event: "upgrade-split-deleted", personId: person.id, status }, "upgrade promoted at one party only: template deleted, the person must enrol again");
+      await this.c.audit?.append({ actor: "system", action: "upgrade.repair", subject: person.id, templateId: r.template_id, outcome: "ok", code: "DELETED" });
+      return true;
+    }
+    return false;
+  }
+
   /** Deletes a template at both parties (a fresh session id names the deletion). */
   delete(templateId: string, modelVersion: string): Promise<Settled<unknown>> {
     return this.all(async (p, client) =>
@@ -222,15 +284,27 @@ export class Parties {
 
   /**
    * Retries what degraded mode left behind: pending deletions (deregister, withdraw, failed enrol
-   * commits) are deleted at both parties; failed verifications and upgrades are marked resolved once
-   * the parties answer again (they were never approved; the person simply verifies again).
+   * commits) are deleted at both parties; an upgrade left unpromoted at one or both parties is
+   * finished (`finishUpgrade`); failed verifications are marked resolved once the parties answer
+   * again (they were never approved; the person simply verifies again). One run at a time.
    */
   async runRechecks(): Promise<{ resolved: number; open: number }> {
+    if (this.recheckRunning) return this.recheckRunning;
+    this.recheckRunning = this.rechecksOnce().finally(() => {
+      this.recheckRunning = undefined;
+    });
+    return this.recheckRunning;
+  }
+  private recheckRunning: Promise<{ resolved: number; open: number }> | undefined;
+
+  private async rechecksOnce(): Promise<{ resolved: number; open: number }> {
     const rows = await this.c.store.openRechecks(100);
     let resolved = 0;
     for (const r of rows) {
       if (r.template_id && (r.op === "delete" || r.op === "enrol")) {
         if (!(await this.delete(r.template_id, "")).ok) continue;
+      } else if (r.op === "upgrade") {
+        if (!(await this.finishUpgrade(r))) continue;
       } else {
         const h = await this.health();
         if (h.status !== "ok") continue;

@@ -29,6 +29,8 @@ export interface OperatorCredential {
   token?: string;
   /** base64url SHA-256 of the token */
   tokenSha256?: string;
+  /** when the token stops working: ISO 8601 or ms since the epoch (required: operator tokens expire) */
+  expiresAt: string | number;
 }
 
 export interface AppOptions {
@@ -37,6 +39,8 @@ export interface AppOptions {
   operators?: OperatorCredential[];
   bodyLimit?: number;
   https?: { key: string | Buffer; cert: string | Buffer } | null;
+  /** the clock operator token expiry is checked against (default Date.now) */
+  now?: () => number;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -53,12 +57,15 @@ declare module "fastify" {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service } = options;
-  const operators = new Map<string, Operator>();
+  const operators = new Map<string, Operator & { expiresAt: number }>();
+  const now = options.now ?? Date.now;
   for (const o of options.operators ?? []) {
     const h = o.tokenSha256 ?? (o.token ? createHash("sha256").update(o.token).digest("base64url") : undefined);
     if (!h) throw new TypeError(`operator ${o.id}: token or tokenSha256 is required`);
     if (!["admin", "operator", "auditor"].includes(o.role)) throw new TypeError(`operator ${o.id}: role must be admin, operator or auditor`);
-    operators.set(h, { id: o.id, role: o.role });
+    const expiresAt = operatorExpiry(o.expiresAt);
+    if (expiresAt === undefined) throw new TypeError(`operator ${o.id}: expiresAt is required (an ISO 8601 date or ms since the epoch): operator tokens expire`);
+    operators.set(h, { id: o.id, role: o.role, expiresAt });
   }
 
   const opts = {
@@ -131,8 +138,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const m = typeof h === "string" ? /^Bearer ([\x21-\x7e]{8,256})$/.exec(h) : null;
       const op = m ? operators.get(createHash("sha256").update(m[1]).digest("base64url")) : undefined;
       if (!op) throw new ApiError("UNAUTHENTICATED");
+      if (now() >= op.expiresAt) throw new ApiError("TOKEN_EXPIRED");
       if (!roles.includes(op.role)) throw new ApiError("FORBIDDEN_ROLE");
-      req.operator = op;
+      req.operator = { id: op.id, role: op.role };
     };
   const reasonOf = (req: FastifyRequest): string => {
     const r = req.headers["x-privface-reason"];
@@ -219,6 +227,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (req, reply) => reply.status(201).send(await service.addDevice(req.params.merchantId, req.body, req.operator!)),
   );
   app.post(
+    "/v1/admin/devices/:deviceId/approve",
+    {
+      onRequest: auth("admin", "operator"),
+      schema: { tags: ["operator"], security, summary: "the second approver of a device registration: another operator than the one who registered it (R27)", params: S.PathDevice, response: { 200: S.DeviceView, ...S.errors(401, 403, 409) } },
+    },
+    async (req) => service.approveDevice(req.params.deviceId, req.operator!),
+  );
+  app.post(
+    "/v1/admin/persons/:personId/identity-checks",
+    {
+      onRequest: auth("operator"),
+      schema: { tags: ["operator"], security, summary: "request an identity check of the person (dual control: another operator approves)", params: S.PathPerson, headers: ReasonHeader, response: { 201: S.IdentityCheck, ...S.errors(400, 401, 403, 404) } },
+    },
+    async (req, reply) => reply.status(201).send(await service.requestIdentityCheck(req.params.personId, req.operator!, reasonOf(req))),
+  );
+  app.post(
+    "/v1/admin/identity-checks/:checkId/approve",
+    {
+      onRequest: auth("operator"),
+      schema: { tags: ["operator"], security, summary: "approve an identity check (another operator than the requester); records a notice to the person", params: S.PathCheck, headers: ReasonHeader, response: { 200: S.IdentityCheck, ...S.errors(400, 401, 403, 409) } },
+    },
+    async (req) => service.approveIdentityCheck(req.params.checkId, req.operator!, reasonOf(req)),
+  );
+  app.post(
     "/v1/admin/devices/:deviceId/revoke",
     { onRequest: auth("admin"), schema: { tags: ["operator"], security, params: S.PathDevice, response: { 200: S.DeviceView, ...S.errors(401, 403) } } },
     async (req) => service.revokeDevice(req.params.deviceId, req.operator!),
@@ -274,4 +306,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
 
   return app;
+}
+
+/** An operator credential's expiry in ms since the epoch, or undefined if missing or not a date. */
+export function operatorExpiry(v: unknown): number | undefined {
+  const t = typeof v === "number" ? v : typeof v === "string" && /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  return Number.isFinite(t) ? t : undefined;
 }

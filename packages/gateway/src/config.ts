@@ -12,10 +12,10 @@ import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@priv
 import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { MODEL, type PartyClient, type PartyName } from "@privface/contracts";
+import { MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
-import type { OperatorCredential } from "./app.ts";
+import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import { createPartyClient } from "./party-client.ts";
@@ -37,8 +37,12 @@ export interface GatewayConfig {
   clientKey: string;
   partyUrls: Record<PartyName, string>;
   partySealKeys: Record<PartyName, string>;
+  /** the parties' public result keys (result-share MACs) */
+  partyResultKeys: Record<PartyName, string>;
   partyTimeoutMs: number;
   signingKey: string;
+  /** the gateway's result key pair (result-share MACs with each party) */
+  resultKey: string;
   auditKey: string;
   dataKeys: string[];
   operators: string;
@@ -47,6 +51,9 @@ export interface GatewayConfig {
   limits: typeof DEFAULT_LIMITS;
   personLockAfter: number;
   deviceLockAfter: number;
+  personDailyFailures: number;
+  deviceDailyFailures: number;
+  recheckIntervalMs: number;
   reverifyWindowMs: number;
   livenessThreshold: number;
   logLevel: string;
@@ -59,7 +66,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const { home, layout: L, get, file, int, url } = r;
   const tls = r.oneOf("TLS", "on", ["on", "off"] as const) !== "off";
   const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
-  const sealDefault = (p: "p0" | "p1") => L.sealKey(p);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
   if (!(liveness >= 0 && liveness <= 1)) r.problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
   const cfg: GatewayConfig = {
@@ -75,15 +81,15 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     clientCert: file("CLIENT_CERT", L.gatewayClient.cert),
     clientKey: file("CLIENT_KEY", L.gatewayClient.key),
     partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
-    partySealKeys: { P0: file("P0_SEAL_KEY", sealDefault("p0")), P1: file("P1_SEAL_KEY", sealDefault("p1")) },
+    // only the public halves: a private key file, or a file from a party's own folder, is refused
+    partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
+    partyResultKeys: { P0: r.publicKey("P0_RESULT_KEY", L.resultPub("p0")), P1: r.publicKey("P1_RESULT_KEY", L.resultPub("p1")) },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
-    signingKey: get("SIGNING_KEY", L.gatewaySigningKey),
-    auditKey: get("AUDIT_KEY", L.auditKey("gateway")),
-    dataKeys: get("DATA_KEYS", L.gatewayDataKey)
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-    operators: get("OPERATORS", L.gatewayOperators),
+    signingKey: r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
+    resultKey: r.ownKey("RESULT_KEY", L.resultKey("gateway"), "gateway", false),
+    auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
+    dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
+    operators: r.ownKey("OPERATORS", L.gatewayOperators, "gateway", false),
     modelVersion: r.optional("MODEL_VERSION"),
     challengeTtlMs: int("CHALLENGE_TTL_S", 60, 5, 60) * 1000,
     limits: {
@@ -93,19 +99,22 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
+    personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
+    deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
+    recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
     logLevel: get("LOG_LEVEL", "info"),
   };
-  if (cfg.dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
   r.done();
   return cfg;
 }
 
 /**
  * Reads keys and certificates and builds `startGateway`'s options. Creates, on first use, the keys
- * only the gateway needs (audit key, data key, dev operators file); the signing key is created too if
- * missing (the parties need its public half: the start command makes it before starting them).
+ * only the gateway needs (audit key, data key, dev operators file); the signing and result keys are
+ * created too if missing (the parties need their public halves: `ensureRuntime` makes them before
+ * starting them).
  */
 export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
   const signing = (await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key;
@@ -114,7 +123,9 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
-  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs });
+  const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
+  const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
+  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p] });
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   let modelVersion = cfg.modelVersion;
@@ -137,23 +148,36 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     limits: cfg.limits,
     personLockAfter: cfg.personLockAfter,
     deviceLockAfter: cfg.deviceLockAfter,
+    personDailyFailures: cfg.personDailyFailures,
+    deviceDailyFailures: cfg.deviceDailyFailures,
+    recheckIntervalMs: cfg.recheckIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
     operatorsFile: cfg.operators,
   };
 }
 
+/** How long the tokens of a development operators file live. */
+export const DEV_OPERATOR_TOKEN_DAYS = 30;
+
 /**
- * The operators file: `[{ id, role, token | tokenSha256 }]`. On first use a development file is
- * written (mode 0600) with one admin, one operator and one auditor and random tokens.
+ * The operators file: `[{ id, role, token | tokenSha256, expiresAt }]` — every token expires
+ * (`expiresAt`: ISO 8601 or ms since the epoch; issue 12 item 10). On first use a development file is
+ * written (mode 0600) with one admin, one operator and one auditor, random tokens valid
+ * DEV_OPERATOR_TOKEN_DAYS days (delete the file to get new ones).
  */
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
-    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}` }));
+    const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
+    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
   if (!Array.isArray(parsed)) throw new ConfigError([`${P}OPERATORS: ${path} must hold a JSON array`]);
+  const problems = (parsed as { id?: unknown; expiresAt?: unknown }[])
+    .filter((o) => operatorExpiry(o?.expiresAt) === undefined)
+    .map((o) => `${P}OPERATORS: operator ${String(o?.id)} in ${path} has no expiresAt (operator tokens expire: add an ISO 8601 date, or delete a development file to have a new one written)`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return parsed as OperatorCredential[];
 }
 

@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   // devices, persons, merchants
   DEVICE_UNKNOWN: [403, "the device is not registered"],
   DEVICE_REVOKED: [403, "the device has been revoked"],
+  DEVICE_PENDING: [403, "the device's registration awaits a second approver"],
   DEVICE_MERCHANT_MISMATCH: [403, "the device belongs to another merchant than the person"],
   DEVICE_LOCKED: [423, "the device is locked after repeated failed verifications; an operator must unlock it"],
   PERSON_UNKNOWN: [404, "no such person"],
@@ -31,6 +32,7 @@ export const ERROR_CATALOGUE = {
   // consent (R9, R13)
   CONSENT_REQUIRED: [403, "no valid consent for face verification"],
   CONSENT_WITHDRAWN: [403, "the person has withdrawn consent for face verification"],
+  CONSENT_OUTDATED: [403, "the privacy notice's purposes changed since the person consented; consent to the current notice is needed"],
   NOTICE_MISMATCH: [409, "the privacy notice version or hash is not the current one"],
   // enrolment state and model
   NOT_ENROLLED: [409, "the person has no face template"],
@@ -45,9 +47,12 @@ export const ERROR_CATALOGUE = {
   MPC_UNAVAILABLE: [503, "face verification is temporarily unavailable; retry later"],
   // operators (R26, R27)
   UNAUTHENTICATED: [401, "operator token missing or invalid"],
+  TOKEN_EXPIRED: [401, "the operator token has expired; ask for a new one"],
   FORBIDDEN_ROLE: [403, "the operator's role does not allow this action"],
   REASON_REQUIRED: [400, "operator queries need an x-privface-reason header"],
   QUOTA_EXCEEDED: [429, "the operator's daily quota of sensitive records is used up"],
+  SAME_APPROVER: [403, "a second, different operator must approve"],
+  NOT_PENDING: [409, "nothing with this id awaits approval"],
   INTERNAL: [500, "internal error"],
 } as const satisfies Record<string, readonly [number, string]>;
 

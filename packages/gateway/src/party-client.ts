@@ -1,17 +1,26 @@
 /**
  * The gateway's client of the Party API (@privface/contracts `PartyClient`): one method per route.
  * The JSON calls travel over one persistent mutual-TLS WebSocket (@privface/transport rpc.ts: a
- * fraction of the CPU of an HTTPS request per call); `metrics`, which is text, over HTTPS. Failures
- * reject with a `PartyError`: the party's code and status, or `UNREACHABLE` when no answer came.
+ * fraction of the CPU of an HTTPS request per call); `metrics`, which is text, over HTTPS. Only a
+ * server whose certificate names this party's role is talked to. Each enrol / verify answer must carry
+ * the party's `resultMac` over this request (@privface/contracts result.ts): a result share that does
+ * not authenticate — forged, tampered, or moved from another request, session or party — is refused
+ * with `RESULT_UNAUTHENTICATED` before the gateway combines anything. Failures reject with a
+ * `PartyError`: the party's code and status, or `UNREACHABLE` when no answer came.
  */
-import { isPartyErrorCode, PARTY_ROUTES, PartyError, type PartyClient } from "@privface/contracts";
+import {
+  checkResultMac, isPartyErrorCode, PARTY_ROUTES, PartyError, serverRoleOf,
+  type EnrolRequest, type PartyClient, type PartyName, type ResultKey, type VerifyRequest,
+} from "@privface/contracts";
 import { createMtlsAgent, createRpcClient, requestJson, type TlsMaterial } from "@privface/transport";
 
-export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?: number }): PartyClient {
+export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?: number; party: PartyName; resultKey: ResultKey }): PartyClient {
   const base = o.url.replace(/\/+$/, "");
   const timeoutMs = o.timeoutMs ?? 10_000;
-  const rpc = createRpcClient({ url: base, tls: o.tls, timeoutMs });
-  const agent = createMtlsAgent(o.tls, 2);
+  // only a server whose certificate names this party's role is talked to
+  const expect = serverRoleOf(o.party);
+  const rpc = createRpcClient({ url: base, tls: o.tls, timeoutMs, expect });
+  const agent = createMtlsAgent(o.tls, 2, { expect });
   async function call(route: string, body?: unknown): Promise<any> {
     const [method, path] = route.split(" ");
     let r;
@@ -25,11 +34,22 @@ export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?
     const code = isPartyErrorCode(err?.code) ? err.code : "INTERNAL";
     throw new PartyError(code, typeof err?.message === "string" ? err.message : `HTTP ${r.status}`);
   }
+  /** enrol / verify: the answer's result share must authenticate for exactly this request */
+  async function mpc(op: "enrol" | "verify", req: EnrolRequest | VerifyRequest): Promise<any> {
+    const answer = await call(PARTY_ROUTES[op], req);
+    const { resultMac, ...rest } = (answer ?? {}) as { resultMac?: unknown; resultShare?: unknown };
+    const share = rest.resultShare;
+    const binding = { op, party: o.party, session: req.session, templateId: req.templateId, authorisation: req.authorisation, resultShare: share as Record<string, 0 | 1> };
+    if (!share || typeof share !== "object" || !(await checkResultMac(o.resultKey, binding, resultMac))) {
+      throw new PartyError("RESULT_UNAUTHENTICATED", `${o.party}'s ${op} answer does not authenticate for session ${req.session}`);
+    }
+    return rest;
+  }
   return {
-    enrol: (b) => call(PARTY_ROUTES.enrol, b),
+    enrol: (b) => mpc("enrol", b),
     commit: (b) => call(PARTY_ROUTES.commit, b),
     abort: (b) => call(PARTY_ROUTES.abort, b),
-    verify: (b) => call(PARTY_ROUTES.verify, b),
+    verify: (b) => mpc("verify", b),
     delete: (b) => call(PARTY_ROUTES.delete, b),
     health: () => call(PARTY_ROUTES.health),
     keys: () => call(PARTY_ROUTES.keys),

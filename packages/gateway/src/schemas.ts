@@ -131,8 +131,9 @@ export type EnrolmentResponse = Static<typeof EnrolmentResponse>;
 
 export const DeletionResponse = Type.Object({
   requestId: Type.String(),
-  status: Type.Union([Type.Literal("deleted"), Type.Literal("pending")], {
-    description: "pending: a party was unreachable; the deletion is recorded and retried (R35)",
+  status: Type.Union([Type.Literal("deleted"), Type.Literal("pending"), Type.Literal("disabled")], {
+    description:
+      "pending: a party was unreachable; the deletion is recorded and retried (R35). disabled (withdrawal only): the consent is withdrawn and the template unusable at once; it is deleted once the person is proven (a fresh verification on the same device, or an operator identity check under dual control)",
   }),
 });
 export type DeletionResponse = Static<typeof DeletionResponse>;
@@ -204,10 +205,23 @@ export const DeviceView = Type.Object({
   deviceId: Type.String(),
   merchantId: Type.String(),
   suite: Suite,
-  status: Type.Union([Type.Literal("active"), Type.Literal("revoked")]),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("active"), Type.Literal("revoked")], { description: "pending: awaits a second, different operator's approval" }),
   locked: Type.Boolean(),
   label: Type.Optional(Type.String()),
+  requestedBy: Type.Optional(Type.String()),
+  approvedBy: Type.Optional(Type.String()),
 });
+export const IdentityCheck = Type.Object({
+  checkId: Type.String(),
+  personId: Type.String(),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("approved")]),
+  requestedBy: Type.String(),
+  approvedBy: Type.Optional(Type.String()),
+  validUntil: Type.Optional(Type.Integer()),
+  /** what the approval did at once: the template of a person who withdrew consent is deleted */
+  templateDeletion: Type.Optional(Type.Union([Type.Literal("deleted"), Type.Literal("pending")])),
+});
+export const PathCheck = Type.Object({ checkId: Id }, strict);
 
 export const NoticeCreate = Type.Object(
   { version: Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$" }), text: Type.String({ minLength: 1, maxLength: 16384 }), purposes: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 8 }) },

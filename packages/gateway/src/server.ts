@@ -1,6 +1,6 @@
 /**
- * Assembling and running a gateway: `createGateway` builds the service (migrating its database) and
- * the Fastify app without listening — tests use `app.inject()`; `startGateway` also listens (HTTPS
+ * Assembling and running a gateway: `createGateway` builds the service (migrating its database), the
+ * Fastify app (without listening) and the timer of the re-check job — tests use `app.inject()`; `startGateway` also listens (HTTPS
  * when `https` is given) and returns the URL and a `close()` that stops the server, the party clients
  * and the database.
  */
@@ -18,6 +18,8 @@ export interface GatewayOptions extends ServiceOptions {
   logger?: Logger;
   bodyLimit?: number;
   https?: { key: string | Buffer; cert: string | Buffer } | null;
+  /** How often the re-check job runs (`runRechecks`: pending deletions, unfinished upgrades; default 60 s; 0 = never, R35). */
+  recheckIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -30,17 +32,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ name: "gateway" });
   const service = new GatewayService({ ...options, log: options.log ?? logger });
   await service.init();
-  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null });
+  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null, ...(options.now ? { now: options.now } : {}) });
   await app.ready();
   // SQLite: WAL checkpoints in a worker thread, not inside a request's commit
   const checkpointer = startCheckpointer(options.db, { log: (e) => logger.warn(e, "checkpointer") });
   let closed = false;
+  const interval = options.recheckIntervalMs ?? 60_000;
+  const recheckTimer =
+    interval > 0
+      ? setInterval(() => {
+          service.runRechecks().catch((e: unknown) => logger.warn({ event: "recheck-failed", errorClass: (e as Error)?.name }, "re-check run failed"));
+        }, interval)
+      : undefined;
+  recheckTimer?.unref();
   return {
     app,
     service,
     async close() {
       if (closed) return;
       closed = true;
+      if (recheckTimer) clearInterval(recheckTimer);
       await app.close();
       for (const p of PARTIES) options.parties[p].close();
       await checkpointer.close();

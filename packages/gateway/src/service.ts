@@ -55,7 +55,7 @@ export class GatewayService {
     const admission = new Admission(this.c);
     this.parties = new Parties(this.c);
     this.flows = new DeviceFlows(this.c, admission, this.parties);
-    this.operators = new Operators(this.c, admission);
+    this.operators = new Operators(this.c, admission, (person, why) => this.parties.deleteTemplate(person, why));
   }
 
   /** Creates the tables and the default privacy notice if there is none. */
@@ -115,6 +115,17 @@ export class GatewayService {
   }
   addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; authKey: string; label?: string }, op: Operator) {
     return this.operators.addDevice(merchantId, d, op);
+  }
+  /** The second approver of a device registration (R27). */
+  approveDevice(deviceId: string, op: Operator) {
+    return this.operators.approveDevice(deviceId, op);
+  }
+  /** An operator identity check of a person, under dual control (request, then another operator approves). */
+  requestIdentityCheck(personId: string, op: Operator, reason: string) {
+    return this.operators.requestIdentityCheck(personId, op, reason);
+  }
+  approveIdentityCheck(checkId: string, op: Operator, reason: string) {
+    return this.operators.approveIdentityCheck(checkId, op, reason);
   }
   revokeDevice(deviceId: string, op: Operator) {
     return this.operators.revokeDevice(deviceId, op);

@@ -27,7 +27,16 @@ import { LogCapture } from "./_logscan.ts";
 import type { ChallengeResponse } from "../src/schemas.ts";
 
 export const MODEL_VERSION = "test-model.1";
-export const TOKENS = { admin: "admin-token-0123456789", operator: "operator-token-0123456789", auditor: "auditor-token-0123456789" };
+export const TOKENS = {
+  admin: "admin-token-0123456789",
+  operator: "operator-token-0123456789",
+  auditor: "auditor-token-0123456789",
+  /** a second operator: dual control (R27) */
+  operator2: "operator2-token-0123456789",
+};
+
+/** The test operators' tokens expire in a year (tests that move the clock stay far below). */
+export const TOKEN_EXPIRY = Date.now() + 365 * 86_400_000;
 
 export interface Fixture {
   gw: Gateway;
@@ -51,7 +60,13 @@ export interface Fixture {
 export async function setup(name: string, extra: Partial<GatewayOptions> = {}, parties: { volume?: { perMinute: number; perDay: number } } = {}): Promise<Fixture> {
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
-  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, volume: parties.volume ?? { perMinute: 10_000, perDay: 1_000_000 } });
+  // the fake parties share the gateway's clock (tests that move it move both)
+  const fake = createFakeParties({
+    keys,
+    gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey },
+    volume: parties.volume ?? { perMinute: 10_000, perDay: 1_000_000 },
+    ...(extra.now ? { now: extra.now } : {}),
+  });
   const log = new LogCapture(name);
   const db = extra.db ?? (await openDb("sqlite::memory:"));
   const auditKey = await generateSigningKeyPair("INTL");
@@ -68,9 +83,10 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}, p
     dataKeys: [generateDataKey("INTL", "gw-test-1")],
     modelVersion: MODEL_VERSION,
     operators: [
-      { id: "ada", role: "admin", token: TOKENS.admin },
-      { id: "oscar", role: "operator", token: TOKENS.operator },
-      { id: "aud", role: "auditor", token: TOKENS.auditor },
+      { id: "ada", role: "admin", token: TOKENS.admin, expiresAt: TOKEN_EXPIRY },
+      { id: "oscar", role: "operator", token: TOKENS.operator, expiresAt: TOKEN_EXPIRY },
+      { id: "aud", role: "auditor", token: TOKENS.auditor, expiresAt: TOKEN_EXPIRY },
+      { id: "olga", role: "operator", token: TOKENS.operator2, expiresAt: TOKEN_EXPIRY },
     ],
     logger: createLogger({ name: "gateway", destination: log, level: "info" }),
     ...extra,
@@ -115,6 +131,7 @@ export function scenarioGateway(f: Fixture): ScenarioGateway {
   return {
     call: (method, path, body) => f.inject(method, path, body),
     admin: (method, path, body) => f.admin(method, path, body, "admin"),
+    approver: (method, path, body) => f.admin(method, path, body, "operator"),
     operator: (path, reason) => f.admin("GET", path, undefined, "operator", reason),
     modelVersion: () => f.gw.service.modelVersion,
     deployModel: (version) => deployModel(f.gw.service, version),
@@ -185,6 +202,9 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
   const authKey = await generateSealKeyPair("INTL");
   const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "till 1" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
+  // the second approver (R27): another operator than the admin who registered it
+  const a = await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator");
+  if (a.status !== 200) throw new Error(`device approval: ${a.status} ${JSON.stringify(a.body)}`);
   const persons: World["persons"] = {};
   let seed = 1000;
   for (const who of people) {

@@ -1,12 +1,17 @@
 /** Configuration is checked at start-up (a bad config stops the server with every problem listed), and the masking helpers. */
-import { test } from "node:test";
+import { after, before, describe, it, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, loadGatewayConfig } from "../src/config.ts";
+import { keyFolderOf, type RuntimeLayout } from "@privface/config";
+import { toBase64url } from "@privface/crypto";
+import { readDataKeyFile, readKeyPairFile } from "@privface/crypto/node";
+import { closeDb } from "@privface/db";
+import { ensureRuntime } from "@privface/devstack";
+import { ConfigError, loadGatewayConfig, openGatewayOptions } from "../src/config.ts";
 import { maskIdNumber, maskName, maskPhone } from "../src/_identity.ts";
 import { ChallengeStore } from "../src/_challenges.ts";
 
@@ -68,4 +73,61 @@ test("challenges: TTL at most 60 s, single use, bound", () => {
   assert.equal(s.consume(ch), true);
   assert.equal(s.consume(ch), false);
   assert.throws(() => s.check(ch.value, "d", "p", "verify", 2_000), /already been used/);
+});
+
+describe("key separation (issue 12 item 7): the gateway receives only the parties' public keys", () => {
+  const home = mkdtempSync(join(tmpdir(), "privface-gw-keys-"));
+  let L: RuntimeLayout;
+  before(async () => {
+    L = (await ensureRuntime(home)).layout;
+  });
+  after(() => rmSync(home, { recursive: true, force: true }));
+  const refused = (env: Record<string, string>, re: RegExp) =>
+    assert.throws(
+      () => loadGatewayConfig({ PRIVFACE_HOME: home, ...env }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => re.test(p)),
+    );
+
+  it("a party's private sealing key is refused: from its folder, or copied anywhere else", () => {
+    refused({ PRIVFACE_GATEWAY_P0_SEAL_KEY: L.sealKey("p0") }, /PRIVFACE_GATEWAY_P0_SEAL_KEY: .* private key folder of p0/);
+    const copy = join(home, "copy-of-p1-seal.json");
+    copyFileSync(L.sealKey("p1"), copy);
+    refused({ PRIVFACE_GATEWAY_P1_SEAL_KEY: copy }, /PRIVFACE_GATEWAY_P1_SEAL_KEY: .* holds private key material/);
+  });
+
+  it("a key file of another server's folder is refused as the gateway's own key", () => {
+    refused({ PRIVFACE_GATEWAY_SIGNING_KEY: L.auditKey("p0") }, /PRIVFACE_GATEWAY_SIGNING_KEY: .* key folder of p0/);
+    refused({ PRIVFACE_GATEWAY_DATA_KEYS: `${L.gatewayDataKey},${L.dataKey("p1")}` }, /PRIVFACE_GATEWAY_DATA_KEYS: .* key folder of p1/);
+  });
+
+  it("the process refuses to start (exit 2) when handed a party's private key", () => {
+    const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+    const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_P0_SEAL_KEY: L.sealKey("p0") }, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /PRIVFACE_GATEWAY_P0_SEAL_KEY: .* private key folder of p0/);
+  });
+
+  it("default layout: the loaded configuration names no party or helper key, and what it loads holds no party private key", async () => {
+    const cfg = loadGatewayConfig({ PRIVFACE_HOME: home });
+    const paths = Object.values(cfg).flatMap((v) => (typeof v === "string" ? [v] : Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : [])).filter((v): v is string => typeof v === "string");
+    for (const p of paths) assert.ok(!["p0", "p1", "helper"].includes(keyFolderOf(p) ?? ""), `${p} is another server's key file`);
+    assert.deepEqual(cfg.partySealKeys, { P0: L.sealPub("p0"), P1: L.sealPub("p1") });
+    const secrets: string[] = [];
+    for (const p of ["p0", "p1"] as const) {
+      secrets.push(toBase64url((await readKeyPairFile(L.sealKey(p))).privateKey), toBase64url((await readKeyPairFile(L.auditKey(p))).privateKey));
+      secrets.push(toBase64url(readDataKeyFile(L.dataKey(p)).key), (JSON.parse(readFileSync(L.poolSeed(p), "utf8")) as { seed: string }).seed);
+    }
+    for (const p of paths.filter((f) => existsSync(f) && statSync(f).isFile())) {
+      const text = readFileSync(p, "utf8");
+      for (const s of secrets) assert.ok(!text.includes(s), `${p} holds a party secret`);
+    }
+    const opts = await openGatewayOptions(cfg);
+    try {
+      assert.deepEqual(Object.keys(opts.partyKeys.P0).sort(), ["publicKey", "suite"]);
+      const seen = JSON.stringify(opts, (_k, v: unknown) => (v instanceof Uint8Array ? toBase64url(v) : v));
+      for (const s of secrets) assert.ok(!seen.includes(s), "the gateway's options hold a party secret");
+    } finally {
+      await closeDb(opts.db);
+    }
+  });
 });

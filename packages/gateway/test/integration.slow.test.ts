@@ -35,6 +35,7 @@ describe("gateway + real helper, P0, P1 on loopback", { timeout: 300_000 }, () =
     w = await scenarioWorld({
       call: (method, path, body) => c.call(method, path, body),
       admin: (method, path, body) => c.admin(method, path, body),
+      approver: (method, path, body) => op.admin(method, path, body),
       operator: (path, reason) => op.admin("GET", path, undefined, reason),
       modelVersion: () => service.modelVersion,
       deployModel: (version) => deployModel(service, version),

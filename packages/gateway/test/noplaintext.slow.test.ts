@@ -96,6 +96,7 @@ test("no plaintext share in the gateway's database, log or heap", async () => {
   const deviceKey = await generateSigningKeyPair("INTL");
   const authKey = await generateSealKeyPair("INTL");
   const d = await call("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey) }, token);
+  assert.equal((await call("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator-token-0123456789")).status, 200);
   const p = await call("POST", `/v1/admin/merchants/${m.body.merchantId}/persons`, PEOPLE.alice, token);
   assert.equal(p.status, 201);
   const personId = p.body.personId as string;

@@ -115,6 +115,7 @@ describe("security: refused with its own code, nothing stored", () => {
     const key2 = await generateSigningKeyPair("INTL");
     const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
     assert.equal(d2.status, 201);
+    assert.equal((await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/approve`, undefined, "operator")).status, 200);
     await refused("DEVICE_MERCHANT_MISMATCH", () => challenge(f, w, w.persons.alice.personId, "verify", d2.body.deviceId));
     // a body naming the foreign device, signed by it, with a challenge issued to the shop's device
     const p = w.persons.alice;
@@ -127,13 +128,14 @@ describe("security: refused with its own code, nothing stored", () => {
     await refused("DEVICE_REVOKED", () => f.inject("POST", "/v1/challenges", { deviceId: d2.body.deviceId, personId: "per_x", purpose: "verify" }));
   });
 
-  test("missing consent is CONSENT_REQUIRED; after withdrawal CONSENT_WITHDRAWN and the template is gone at both parties", async () => {
+  test("missing consent is CONSENT_REQUIRED; after withdrawal (with a fresh verification) CONSENT_WITHDRAWN and the template is gone at both parties", async () => {
     const carol = w.persons.carol.personId;
     await refused("CONSENT_REQUIRED", () => challenge(f, w, carol, "enrol"));
     // a request built for a challenge obtained before the consent was withdrawn
     const p = w.persons.bob;
     const ch = await challenge(f, w, p.personId, "verify");
     const pending = await faceBody(w, p.personId, ch.body, "verify", sameFace(p.face));
+    assert.equal((await verify(f, w, "bob")).body.decision, "accept");
     const wch = await challenge(f, w, p.personId, "withdraw");
     const before = f.fake.templates.size;
     const wd = await f.inject("POST", "/v1/consents/withdrawals", await buildSignedPersonRequest({ deviceId: w.deviceId, personId: p.personId, challenge: wch.body, signingKey: w.deviceKey }));

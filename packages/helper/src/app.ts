@@ -8,7 +8,7 @@
 import type https from "node:https";
 import { silentLog, type Log } from "@privface/config";
 import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
-import { requestJson, type App, type AppResponse } from "@privface/transport";
+import { requestJson, type Admission, type App, type AppResponse, type RequestHead } from "@privface/transport";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { packItems } from "@privface/contracts";
 
@@ -33,6 +33,8 @@ export interface HelperDeps {
 
 export interface HelperApp {
   app: App;
+  /** route and caller's role from the request line and the certificate, before the body is read */
+  admit(head: RequestHead): Admission;
   registry: Registry;
   /** Last known reachability of P1 (from deliveries and health probes). */
   p1Up(): boolean;
@@ -188,7 +190,16 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     duration.observe({ route, status: String(res.status) }, (performance.now() - t0) / 1000);
     return res;
   };
-  return { app, registry, p1Up: () => p1Up, probeP1 };
+  /** Only P0 may send a body (a refill request, a few hundred bytes); health and metrics take none. */
+  function admit(head: RequestHead): Admission {
+    const key = `${head.method} ${head.path}`;
+    if (key === "POST /v1/pool/refill") {
+      return head.role === "p0" ? { ok: true, maxBodyBytes: 64 << 10 } : { ok: false, response: err(403, "FORBIDDEN_ROLE", "only P0 may ask for pool refills") };
+    }
+    if (key === "GET /v1/health" || key === "GET /metrics") return head.role ? { ok: true, maxBodyBytes: 0 } : { ok: false, response: err(403, "FORBIDDEN_ROLE", "no role") };
+    return { ok: false, response: err(404, "NOT_FOUND", `no route ${head.method} ${head.path}`) };
+  }
+  return { app, admit, registry, p1Up: () => p1Up, probeP1 };
 }
 
 /** A pool batch on the wire: the bundles in the one length-prefixed framing (@privface/contracts). */

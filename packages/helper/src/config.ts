@@ -14,6 +14,9 @@ export interface HelperConfig {
   ca: string;
   cert: string;
   key: string;
+  /** the helper's client certificate towards P1 (clientAuth) */
+  clientCert: string;
+  clientKey: string;
   seedP0: string;
   seedP1: string;
   p1Url: string;
@@ -35,14 +38,16 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     ca: file("CA", L.ca),
     cert: file("CERT", L.cert("helper").cert),
     key: file("KEY", L.cert("helper").key),
-    seedP0: file("SEED_P0", L.poolSeed("p0")),
-    seedP1: file("SEED_P1", L.poolSeed("p1")),
+    clientCert: file("CLIENT_CERT", L.clientCert("helper").cert),
+    clientKey: file("CLIENT_KEY", L.clientCert("helper").key),
+    seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper"),
+    seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper"),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
     maxBatch: int("MAX_BATCH", 1024, 1, 100_000),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),
     db: r.dbUrl("DB", `sqlite:${L.sqlite("helper")}`),
     dbSchema: r.optional("DB_SCHEMA"),
-    auditKey: file("AUDIT_KEY", L.auditKey("helper")),
+    auditKey: r.ownKey("AUDIT_KEY", L.auditKey("helper"), "helper"),
   };
   r.done();
   return cfg;

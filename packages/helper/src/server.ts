@@ -17,8 +17,10 @@ export interface RunningHelper {
 }
 
 export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): Promise<RunningHelper> {
-  const tls = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
-  const agent = createMtlsAgent(tls, 8);
+  const ca = readFileSync(cfg.ca);
+  const tls = { ca, cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  // towards P1: the helper's client certificate, and only a server whose certificate says p1
+  const agent = createMtlsAgent({ ca, cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) }, 8, { expect: "p1" });
   const db = await openDb(cfg.db, { schema: cfg.dbSchema });
   const auditLog = await createAuditLog(db, { role: "helper", signingKey: await readKeyPairFile(cfg.auditKey) });
   const h = createHelperApp({
@@ -32,7 +34,7 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
     },
     log: opts.log,
   });
-  const server = createMtlsServer(tls, nodeHandler(h.app, { maxBodyBytes: 64 << 10 }));
+  const server = createMtlsServer(tls, nodeHandler(h.app, { admit: h.admit }));
   await new Promise<void>((res, rej) => {
     server.once("error", rej);
     server.listen(cfg.port, cfg.host, () => res());

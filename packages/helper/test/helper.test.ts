@@ -14,6 +14,7 @@ import { decodeBundle, makeParams } from "@privface/mpc";
 import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
 import { makeTestPki, type TestPki } from "../../transport/test/_certs.ts";
 import { unpackItems } from "@privface/contracts";
+import { runtimeLayout } from "@privface/config";
 import { ConfigError, createHelperApp, loadHelperConfig } from "../src/index.ts";
 
 const params = makeParams({ d: 64, threshold: 1000 });
@@ -171,6 +172,21 @@ describe("config", () => {
     assert.throws(
       () => loadHelperConfig({ PRIVFACE_HOME: join(dir, "nothing"), PRIVFACE_HELPER_PORT: "http", PRIVFACE_HELPER_P1_URL: "ftp://x" }),
       (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /PORT/.test(p)) && e.problems.some((p) => /P1_URL/.test(p)) && e.problems.some((p) => /CERT/.test(p)),
+    );
+  });
+
+  it("key separation (issue 12 item 7): a party's own key file is refused; the helper keeps its own seed copies", () => {
+    const L = runtimeLayout(dir);
+    assert.throws(
+      () => loadHelperConfig({ PRIVFACE_HOME: dir, PRIVFACE_HELPER_SEED_P0: L.poolSeed("p0"), PRIVFACE_HELPER_AUDIT_KEY: L.auditKey("gateway") }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.problems.some((p) => /PRIVFACE_HELPER_SEED_P0: .* key folder of p0; helper is never handed/.test(p)) &&
+        e.problems.some((p) => /PRIVFACE_HELPER_AUDIT_KEY: .* key folder of gateway/.test(p)),
+    );
+    assert.throws(
+      () => loadHelperConfig({ PRIVFACE_HOME: dir }),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes(L.helperPoolSeed("p0"))),
     );
   });
 });

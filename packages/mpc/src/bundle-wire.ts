@@ -2,7 +2,7 @@
  * Bytes of a bundle (bundle.ts), as the helper sends it and a party's pool stores it. Layout:
  *   "PFB" | v=1 | kind u8 (1 verify, 2 enrol) | role u8 (0 P0, 1 P1) | n u8 (comparison bits) | K u8 (DCF keys) |
  *   id (16 B) | d u16be | threshold i32be | normLo u32be | normHi u32be | 0 0 | K × DCF correction word |
- *   [P1: corrections]
+ *   [P1: corrections] | verify only: 2 × budget DCF correction word (n = 16) | [P1: budget corrections (9 B)]
  * The two zero bytes align the corrections to 4 bytes. `decodeBundle` returns views into the given bytes
  * (no copy): hand them over. Errors: ProtocolError BAD_BUNDLE, BAD_MAGIC, BAD_VERSION, LENGTH_MISMATCH.
  */
@@ -11,6 +11,7 @@ import { ProtocolError } from "./errors.ts";
 import type { PartyName } from "./messages.ts";
 import { checkParams, type Params } from "./params.ts";
 import { COMPARE_BITS, correctionBytes, keyCount, type Bundle, type BundleKind } from "./bundle.ts";
+import { BUDGET_BITS, BUDGET_CORRECTION_BYTES, BUDGET_CW_BYTES, type BudgetSection } from "./budget.ts";
 
 const BUNDLE_HEADER = 3 + 5 + 16 + 2 + 12 + 2;
 const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -25,7 +26,8 @@ export function bundleIdOf(bytes: Uint8Array): string {
 
 /** Encoded size of a bundle of this kind for this party at dimension d. */
 export function bundleBytes(kind: BundleKind, role: PartyName, d: number): number {
-  return BUNDLE_HEADER + keyCount(kind) * dcfCwBytes(COMPARE_BITS) + (role === "P1" ? correctionBytes(kind, d) : 0);
+  const main = BUNDLE_HEADER + keyCount(kind) * dcfCwBytes(COMPARE_BITS) + (role === "P1" ? correctionBytes(kind, d) : 0);
+  return kind === "verify" ? main + BUDGET_CW_BYTES + (role === "P1" ? BUDGET_CORRECTION_BYTES : 0) : main;
 }
 
 export function encodeBundle(b: Bundle): Uint8Array {
@@ -39,7 +41,15 @@ export function encodeBundle(b: Bundle): Uint8Array {
   dv.setUint32(34, b.params.normHi);
   let o = BUNDLE_HEADER;
   for (const cw of b.cws) o = encodeDcfCw(cw, out, o);
-  if (b.role === "P1") out.set(b.corrections!, o);
+  if (b.role === "P1") {
+    out.set(b.corrections!, o);
+    o += b.corrections!.length;
+  }
+  if (b.kind === "verify") {
+    if (!b.budget || b.budget.cws.length !== 2) throw new ProtocolError("BAD_BUNDLE", "verify bundle without its budget section");
+    for (const cw of b.budget.cws) o = encodeDcfCw(cw, out, o);
+    if (b.role === "P1") out.set(b.budget.corrections!, o);
+  }
   return out;
 }
 
@@ -67,7 +77,15 @@ export function decodeBundle(bytes: Uint8Array): Bundle {
     cws.push(decodeDcfCw(COMPARE_BITS, bytes, o));
     o += dcfCwBytes(COMPARE_BITS);
   }
-  const corrections = role === "P1" ? bytes.subarray(o) : undefined;
-  const out: Bundle = corrections ? { v: 1, kind, role, id, params: Object.freeze(params), cws, corrections } : { v: 1, kind, role, id, params: Object.freeze(params), cws };
+  const corrections = role === "P1" ? bytes.subarray(o, o + correctionBytes(kind, params.d)) : undefined;
+  if (corrections) o += corrections.length;
+  let budget: BudgetSection | undefined;
+  if (kind === "verify") {
+    const bcws = [decodeDcfCw(BUDGET_BITS, bytes, o), decodeDcfCw(BUDGET_BITS, bytes, o + BUDGET_CW_BYTES / 2)];
+    o += BUDGET_CW_BYTES;
+    budget = role === "P1" ? { cws: bcws, corrections: bytes.subarray(o, o + BUDGET_CORRECTION_BYTES) } : { cws: bcws };
+  }
+  const base = { v: 1 as const, kind, role, id, params: Object.freeze(params), cws };
+  const out: Bundle = { ...base, ...(corrections ? { corrections } : {}), ...(budget ? { budget } : {}) };
   return out;
 }

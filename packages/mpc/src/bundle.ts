@@ -16,8 +16,10 @@
  * Comparison (n = 26 bits, N = 2^26): masks r_out (score, norm) uniform in Z_N as Z_2^32 shares; DCF keys
  * [x < s], [x < e] with s = (r_out + A) mod N, e = (r_out + B) mod N per interval [A, B), plus XOR shares of
  * the bit [s > e]. Intervals (`intervals`): score [threshold + 2^24, N), norm [normLo, normHi + 1).
- * Verify only: an AND triple (a, b, c = a∧b) XOR-shared.
+ * Verify only: an AND triple (a, b, c = a∧b) XOR-shared, and the budget section (budget.ts: a daBit,
+ * a mask and two DCF keys for the daily failure counter, from its own seed streams).
  */
+import type { BudgetSection } from "./budget.ts";
 import type { DcfCw } from "./dcf.ts";
 import type { PartyName } from "./messages.ts";
 import type { Params } from "./params.ts";
@@ -43,6 +45,8 @@ export interface Bundle {
   readonly cws: readonly DcfCw[];
   /** P1 only: corrections (layout in `correctionBytes`) */
   readonly corrections?: Uint8Array;
+  /** verify only: the correlated randomness of the failure-budget run that follows the verification (budget.ts) */
+  readonly budget?: BudgetSection;
 }
 
 /** A party's expanded material for one run (what the step functions consume). Ring elements of Z_2^32 are

@@ -5,6 +5,7 @@
  * make the two parties' material correlated. The helper never sees data; its own randomness is r, ρ and
  * the output masks r_out.
  */
+import { dealBudget } from "./budget.ts";
 import { dcfGen } from "./dcf.ts";
 import { checkParams, type Params } from "./params.ts";
 import { aligned, checkId, checkSeed, COMPARE_BITS, COMPARE_MOD, correctionBytes, Cursor, intervals, p0Material, p1Own, type BundleKind, type Dealt, type Seeds } from "./bundle.ts";
@@ -98,6 +99,14 @@ export function deal(params: Params, itemId: string, seeds: Seeds, options: Deal
   }
   const cws = dcfGen(COMPARE_BITS, alphas, m0.roots, own1.roots);
   hr.fill(0);
+  if (v) {
+    const budget = dealBudget(itemId, seeds, rng);
+    return {
+      id: itemId,
+      P0: { v: 1, kind, role: "P0", id: itemId, params, cws, budget: budget.P0 },
+      P1: { v: 1, kind, role: "P1", id: itemId, params, cws, corrections: corr, budget: budget.P1 },
+    };
+  }
   return {
     id: itemId,
     P0: { v: 1, kind, role: "P0", id: itemId, params, cws },

@@ -19,7 +19,8 @@ export type ProtocolErrorCode =
   | "WRONG_SENDER" // message from an unexpected role
   | "WRONG_ROLE" // state/input for another role
   | "WRONG_PHASE" // step called with a state of another phase
-  | "LENGTH_MISMATCH"; // a message or field has the wrong length
+  | "LENGTH_MISMATCH" // a message or field has the wrong length
+  | "COUNTER_MISMATCH"; // the parties' failure-counter states cannot be reconciled (budget.ts)
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

@@ -23,6 +23,15 @@ export { deal } from "./deal.ts";
 export type { DealOptions } from "./deal.ts";
 export { encodeBundle, decodeBundle, bundleIdOf } from "./bundle-wire.ts";
 export { openBundle } from "./open.ts";
+// spot-check of dealt batches by P0 and P1 (a cheating helper is caught)
+export {
+  DEFAULT_SPOTCHECK_FRACTION, SPOTCHECK_COIN_BYTES, spotCheckCoin, spotCheckCount, spotCheckSample, spotCheckMissProbability,
+  encodeOpening, decodeOpening, checkOpenedPair,
+} from "./spotcheck.ts";
+export type { SpotCheckFailure, SpotCheckResult } from "./spotcheck.ts";
+// re-randomisation of stored template shares with a P0–P1 zero-sharing
+export { MAX_EPOCH, epochOffset, reshare } from "./rerandomise.ts";
+export type { ShareSlot } from "./rerandomise.ts";
 // messages and their bytes
 export { MESSAGE_VERSION, verifyRounds, enrolRounds } from "./messages.ts";
 export type { PartyName, Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";
@@ -37,7 +46,18 @@ export type {
   VerifyInput, EnrolInput, VerifyOutput, EnrolOutput, VerifyState, EnrolState,
   VerifyLifted, VerifyOpened, VerifyCompared, VerifyAnded, VerifyDone, EnrolLifted, EnrolOpened, EnrolCompared, EnrolDone,
 } from "./protocol.ts";
+// the daily failure budget (counted inside MPC after each verification)
+export {
+  BUDGET_BITS, MAX_BUDGET, budgetRounds, freshCounter, reconcile, openBudget,
+  budgetStart, budgetOnConvert, budgetOnCompare, budgetOnReveal, budgetStep, budgetPlain,
+} from "./budget.ts";
+export type {
+  BudgetMaterial, BudgetSection, CounterState, Reconciled, BudgetInput, BudgetOutput, BudgetState,
+  BudgetConverting, BudgetCompared, BudgetRevealing, BudgetDone, BudgetMessage, BudgetConvMsg, BudgetCompareMsg, BudgetRevealMsg,
+} from "./budget.ts";
+export { encodeBudgetMessage, decodeBudgetMessage } from "./budget-wire.ts";
+export type { BudgetExpect } from "./budget-wire.ts";
 // plaintext twins and the one-process runner
 export { dotPlain, normPlain, validatePlain, verifyPlain } from "./plain.ts";
-export { simulateVerify, simulateVerifyMany, simulateEnrol } from "./simulate.ts";
-export type { SimulateVerifyOptions, SimulateEnrolOptions, Traffic } from "./simulate.ts";
+export { simulateVerify, simulateVerifyMany, simulateEnrol, simulateBudget } from "./simulate.ts";
+export type { SimulateVerifyOptions, SimulateEnrolOptions, SimulateBudgetOptions, Traffic } from "./simulate.ts";

@@ -1,9 +1,11 @@
 /**
- * All parties in one process: `simulateVerify` and `simulateEnrol` deal a bundle (unless given), run
+ * All parties in one process: `simulateVerify`, `simulateEnrol` (and `simulateBudget`, the failure-budget run) deal a bundle (unless given), run
  * P0's and P1's step functions, pass every message through the wire encoding (unless `wire: false`),
  * count the bytes each party sends, check that both parties ran the same number of rounds, and
  * reconstruct the XOR-shared result (which in production only the requester does).
  */
+import { budgetStart, budgetStep, openBudget, type BudgetMessage, type BudgetOutput, type BudgetState, type CounterState } from "./budget.ts";
+import { decodeBudgetMessage, encodeBudgetMessage } from "./budget-wire.ts";
 import { newItemId, type Bundle, type Seeds } from "./bundle.ts";
 import { deal } from "./deal.ts";
 import type { CompareMsg, Message, PartyName, Protocol } from "./messages.ts";
@@ -165,4 +167,74 @@ export function simulateEnrol(o: SimulateEnrolOptions): { P0: EnrolOutput; P1: E
   const start = (_i: number, role: PartyName) => enrolStart({ role, session: s.session, params: o.params, share: o.share[role], material: s.material(role) });
   const [r] = exchange<EnrolState, EnrolOutput>([o], "enrol", start, oneByOne(enrolStep));
   return { ...r, valid: (r.P0.valid ^ r.P1.valid) as 0 | 1 };
+}
+
+export interface SimulateBudgetOptions {
+  readonly seeds: Seeds;
+  /** the verification's "verify" bundles (their budget sections); else one is dealt for `params` with `rng` */
+  readonly bundles?: { readonly P0: Bundle; readonly P1: Bundle };
+  readonly params?: Params;
+  readonly rng?: Rng;
+  readonly session?: string;
+  /** pass messages through encodeBudgetMessage/decodeBudgetMessage (default true) */
+  readonly wire?: boolean;
+  readonly observe?: (msg: BudgetMessage) => void;
+  readonly budget: number;
+  readonly day: number;
+  /** the verification's XOR shares of match */
+  readonly matchShares: { readonly P0: 0 | 1; readonly P1: 0 | 1 };
+  readonly counter: { readonly P0: CounterState; readonly P1: CounterState };
+  readonly verifications: { readonly P0: number; readonly P1: number };
+}
+
+/**
+ * One budget run with both parties in this process (messages through the wire unless `wire: false`).
+ * `count` is the reconstructed counter after the run (in production nobody reconstructs it).
+ */
+export function simulateBudget(o: SimulateBudgetOptions): { P0: BudgetOutput; P1: BudgetOutput; exhausted: 0 | 1; count: number; traffic: Traffic } {
+  const rng = o.rng ?? secureRng;
+  let bundles = o.bundles;
+  if (!bundles) {
+    if (!o.params) throw new RangeError("params: needed to deal a bundle when none is given");
+    bundles = deal(o.params, newItemId(rng), o.seeds, { rng, kind: "verify" });
+  }
+  const session = o.session ?? `sim-${newItemId(rng)}-b`;
+  const wire = o.wire ?? true;
+  const sent = { P0: 0, P1: 0 };
+  const st = {} as Record<PartyName, BudgetState>;
+  const out: Record<PartyName, BudgetMessage | undefined> = { P0: undefined, P1: undefined };
+  const result: Partial<Record<PartyName, BudgetOutput>> = {};
+  for (const role of ROLES) {
+    const r = budgetStart({
+      role, session, budget: o.budget, day: o.day, matchShare: o.matchShares[role], counter: o.counter[role],
+      verifications: o.verifications[role], material: openBudget(role, o.seeds[role], bundles[role]),
+    });
+    st[role] = r.state;
+    out[role] = r.send;
+  }
+  let rounds = 0;
+  const pass = (m: BudgetMessage): BudgetMessage => {
+    let x = m;
+    if (wire) {
+      const bytes = encodeBudgetMessage(m);
+      sent[m.from] += bytes.length;
+      x = decodeBudgetMessage(bytes, { session, step: m.step, from: m.from });
+    }
+    o.observe?.(x);
+    return x;
+  };
+  while (out.P0 && out.P1) {
+    rounds++;
+    const inbox = { P0: pass(out.P1), P1: pass(out.P0) };
+    for (const role of ROLES) {
+      const r = budgetStep(st[role], inbox[role]);
+      st[role] = r.state;
+      out[role] = r.send;
+      if (r.output) result[role] = r.output;
+    }
+  }
+  const { P0, P1 } = result;
+  if (out.P0 || out.P1 || !P0 || !P1) throw new Error("simulate budget: parties disagree on the number of rounds");
+  if (P0.exhausted !== P1.exhausted) throw new Error("simulate budget: parties disagree on the result");
+  return { P0, P1, exhausted: P0.exhausted, count: (P0.counter.share + P1.counter.share) % 2 ** 16, traffic: { rounds, sent } };
 }

@@ -65,15 +65,17 @@ for (const kind of ["verify", "enrol"] as const) {
   });
 }
 
-test("bundle sizes: P0 gets only DCF correction words, P1 corrections + words (d = 512: ≈ 31 KB in all)", () => {
+test("bundle sizes: P0 gets only DCF correction words, P1 corrections + words (d = 512: ≈ 31 KB in all); verify adds the budget section", () => {
   const p = makeParams({ threshold: THRESHOLD, d: 512 });
   const b = deal(p, newItemId(rng), seeds, { rng });
   assert.equal(encodeBundle(b.P0).length, bundleBytes("verify", "P0", 512));
   assert.equal(encodeBundle(b.P1).length, bundleBytes("verify", "P1", 512));
   const total = bundleBytes("verify", "P0", 512) + bundleBytes("verify", "P1", 512);
   assert.ok(total <= 128 * 1024, `helper bytes ${total}`);
-  assert.equal(bundleBytes("verify", "P0", 512), 40 + 4 * 328);
-  assert.equal(bundleBytes("verify", "P1", 512) - bundleBytes("verify", "P0", 512), 56 * 512 + 10);
+  // budget section: 2 DCF keys at n = 16 (164 B each), P1 also 9 B of corrections
+  assert.equal(bundleBytes("verify", "P0", 512), 40 + 4 * 328 + 2 * 164);
+  assert.equal(bundleBytes("verify", "P1", 512) - bundleBytes("verify", "P0", 512), 56 * 512 + 10 + 9);
+  assert.equal(bundleBytes("enrol", "P0", 512), 40 + 2 * 328);
 });
 
 test("dealing is deterministic in (seeds, itemId, rng) and bundles of different ids differ", () => {

@@ -7,8 +7,8 @@
  * counts in the metrics; and every refused gateway operation in the audit log.
  */
 import { silentLog, type Log } from "@privface/config";
-import { ID, PartyError, peerOf, serverRoleOf, type ServerRole } from "@privface/contracts";
-import type { App, AppRequest, AppResponse } from "@privface/transport";
+import { ID, PartyError, peerOf, resultMac, serverRoleOf, type Bit, type ResultKey, type ServerRole } from "@privface/contracts";
+import type { Admission, App, AppRequest, AppResponse, RequestHead } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { deleteInput, deviceRegistration, enrolInput, nonceCount, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
 import { toPartyError, type PartyAuditSink, type PartyService } from "./service.ts";
@@ -18,14 +18,30 @@ export interface PartyAppDeps {
   metrics: PartyMetrics;
   /** where refusals are recorded (the service records the operations it carries out) */
   audit: PartyAuditSink;
+  /**
+   * The MAC key shared with the gateway (@privface/contracts `resultKey`): each enrol / verify answer
+   * carries `resultMac`, binding its result share to the request (issue 12 item 9). The servers
+   * always set it; without it (in-process tests) answers carry no MAC and a gateway refuses them.
+   */
+  resultKey?: ResultKey;
   log?: Log;
 }
 
 /** Operations whose refusals are audited. */
 const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete", "devices"]);
 
+/** The largest body a route reads: 1 MiB (a few KB in practice) … */
+export const MAX_BODY_BYTES = 1 << 20;
+/** … except P1's pool delivery: up to 1024 items (POOL_BATCH ≤ 1024) of ≈ 30 KB (d = 512: 30,034 B) = 29.3 MiB. */
+export const MAX_POOL_BODY_BYTES = 40 << 20;
+
+/** The party's app, plus its admission: route and caller's role checked before the body is read. */
+export type PartyApp = App & { admit(head: RequestHead): Admission };
+
 interface Route {
   roles: readonly ServerRole[];
+  /** largest body this route reads (default MAX_BODY_BYTES) */
+  maxBodyBytes?: number;
   /** the metrics and audit name */
   route: string;
   run(req: AppRequest): Promise<AppResponse>;
@@ -33,14 +49,14 @@ interface Route {
 
 const ok = (body: unknown): AppResponse => ({ status: 200, body });
 
-export function createPartyApp(deps: PartyAppDeps): App {
+export function createPartyApp(deps: PartyAppDeps): PartyApp {
   const { service, metrics } = deps;
   const log = deps.log ?? silentLog;
   const peer = serverRoleOf(peerOf(service.party));
   const anyServer: ServerRole[] = ["gateway", "helper", "p0", "p1"];
 
   /** enrol / verify: once the session id is known, a body refused here is aborted at the peer too. */
-  async function mpc<I, O>(body: unknown, kind: "enrol" | "verify", parse: (b: Record<string, unknown>, session: string) => I, run: (input: I) => Promise<O>): Promise<AppResponse> {
+  async function mpc<I, O extends { resultShare: Record<string, Bit> }>(body: unknown, kind: "enrol" | "verify", parse: (b: Record<string, unknown>, session: string) => I, run: (input: I) => Promise<O>): Promise<AppResponse> {
     const { b, session } = mpcRequest(body, kind);
     let input: I;
     try {
@@ -49,7 +65,11 @@ export function createPartyApp(deps: PartyAppDeps): App {
       await service.abandon(session, toPartyError(e).code, b.upgrade !== undefined);
       throw e;
     }
-    return ok(await run(input));
+    const out = await run(input);
+    if (!deps.resultKey) return ok(out);
+    // the share, bound to the request it answers (op, party, session, template, authorisation)
+    const binding = { op: kind, party: service.party, session, templateId: b.templateId as string, authorisation: b.authorisation as { payload: string }, resultShare: out.resultShare };
+    return ok({ ...out, resultMac: await resultMac(deps.resultKey, binding) });
   }
 
   const routes: Record<string, Route> = {
@@ -65,9 +85,27 @@ export function createPartyApp(deps: PartyAppDeps): App {
     "POST /v1/devices": { roles: ["gateway"], route: "devices", run: async (r) => ok(await service.registerDevice(deviceRegistration(r.body))) },
     "GET /metrics": { roles: anyServer, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };
-  if (service.party === "P1") routes["POST /v1/pool/items"] = { roles: ["helper"], route: "pool_items", run: async (r) => ok(await service.addPoolItems(poolBatch(r.raw))) };
+  if (service.party === "P1") {
+    routes["POST /v1/pool/items"] = { roles: ["helper"], route: "pool_items", maxBodyBytes: MAX_POOL_BODY_BYTES, run: async (r) => ok(await service.addPoolItems(poolBatch(r.raw))) };
+  }
 
-  return async (req) => {
+  const refusal = (err: PartyError): AppResponse => ({ status: err.status, body: { error: { code: err.code, message: err.message } } });
+
+  /** The route and the caller's role, from the request line and the certificate alone. */
+  function admit(head: RequestHead): Admission {
+    const r = routes[`${head.method} ${head.path}`];
+    if (r && head.role && r.roles.includes(head.role)) return { ok: true, maxBodyBytes: r.maxBodyBytes ?? MAX_BODY_BYTES };
+    const err = r ? new PartyError("FORBIDDEN_ROLE", `role ${head.role ?? "none"} may not call ${head.path}`) : new PartyError("NOT_FOUND", `no route ${head.method} ${head.path}`);
+    metrics.errors.inc({ code: err.code });
+    if (r && AUDITED.has(r.route)) {
+      deps.audit
+        .append({ op: r.route, session: null, templateId: null, requester: head.role ?? "unauthenticated", purpose: null, outcome: "refused", code: err.code })
+        .catch(() => log.error({ event: "audit_failed", op: r.route }));
+    }
+    return { ok: false, response: refusal(err) };
+  }
+
+  const app: App = async (req) => {
     const t0 = performance.now();
     const r = routes[`${req.method} ${req.path}`];
     let res: AppResponse;
@@ -88,9 +126,10 @@ export function createPartyApp(deps: PartyAppDeps): App {
           .append({ op: route, session: pick(b.session, ID.session), templateId: pick(b.templateId, ID.template), requester: req.role ?? "unauthenticated", purpose: null, outcome: "refused", code: err.code })
           .catch(() => log.error({ event: "audit_failed", op: route }));
       }
-      res = { status: err.status, body: { error: { code: err.code, message: err.message } } };
+      res = refusal(err);
     }
     metrics.duration.observe({ route, status: String(res.status) }, (performance.now() - t0) / 1000);
     return res;
   };
+  return Object.assign(app, { admit });
 }

@@ -4,9 +4,10 @@
  * checks every value and throws ConfigError listing every problem; main prints it and exits 2.
  * The table of variables is in docs/operations.md.
  */
-import { existsSync } from "node:fs";
 import { ConfigError, envReader } from "@privface/config";
 import { serverRoleOf, type PartyName } from "@privface/contracts";
+import { MAX_BUDGET } from "@privface/mpc";
+import { DEFAULT_FAILURE_BUDGET } from "./service.ts";
 
 export { ConfigError };
 
@@ -21,6 +22,9 @@ export interface PartyConfig {
   ca: string;
   cert: string;
   key: string;
+  /** the party's client certificate towards the peer and the helper (clientAuth) */
+  clientCert: string;
+  clientKey: string;
   sealKey: string;
   /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
   rootKey: string;
@@ -32,6 +36,9 @@ export interface PartyConfig {
   devicePolicy: "operator" | "auto";
   dataKeys: string[];
   gatewayKey: string;
+  /** the party's result key pair and the gateway's public result key (result-share MACs) */
+  resultKey: string;
+  gatewayResultKey: string;
   auditKey: string;
   poolSeed: string;
   peerUrl: string;
@@ -44,6 +51,8 @@ export interface PartyConfig {
   mpcTimeoutMs: number;
   /** Finished sessions, verification records and used pool-item markers are purged after this long. */
   retentionMs: number;
+  /** Failures per template per UTC day before its verifications are refused (counted inside MPC); P0 and P1 must agree. */
+  failureBudget: number;
   /** Test/diagnostic only: append every MPC frame (base64, one per line) to this file. */
   captureFile: string | undefined;
 }
@@ -58,14 +67,8 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
   const lc = serverRoleOf(party);
   const r = envReader(P, env);
   const { home, layout: L, get, file, int, url } = r;
-  const gwDefault = existsSync(L.gatewaySigningPub) ? L.gatewaySigningPub : L.gatewaySigningKey;
   const sync = r.oneOf("DB_SYNCHRONOUS", "NORMAL", ["NORMAL", "FULL"] as const);
-  const dataKeys = get("DATA_KEYS", L.dataKey(lc))
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (dataKeys.length === 0) r.problems.push(`${P}DATA_KEYS: expected at least one data key file`);
-  for (const f of dataKeys) if (!existsSync(f)) r.problems.push(`${P}DATA_KEYS: file ${f} does not exist`);
+  const dataKeys = r.ownKeyList("DATA_KEYS", L.dataKey(lc), lc);
   const db = r.dbUrl("DB", `sqlite:${L.sqlite(lc)}`);
   const cfg: PartyConfig = {
     party,
@@ -78,15 +81,20 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     ca: file("CA", L.ca),
     cert: file("CERT", L.cert(lc).cert),
     key: file("KEY", L.cert(lc).key),
-    sealKey: file("SEAL_KEY", L.sealKey(lc)),
-    rootKey: file("ROOT_KEY", L.root(lc)),
-    nonceKey: file("NONCE_KEY", L.nonceKey(lc)),
+    clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),
+    clientKey: file("CLIENT_KEY", L.clientCert(lc).key),
+    sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
+    rootKey: r.ownKey("ROOT_KEY", L.root(lc), lc),
+    nonceKey: r.ownKey("NONCE_KEY", L.nonceKey(lc), lc),
     volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },
     devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),
     dataKeys,
-    gatewayKey: file("GATEWAY_KEY", gwDefault),
-    auditKey: file("AUDIT_KEY", L.auditKey(lc)),
-    poolSeed: file("POOL_SEED", L.poolSeed(lc)),
+    // only the gateway's public half: its private signing key (or any file of its folder) is refused
+    gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
+    resultKey: r.ownKey("RESULT_KEY", L.resultKey(lc), lc),
+    gatewayResultKey: r.publicKey("GATEWAY_RESULT_KEY", L.resultPub("gateway")),
+    auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),
+    poolSeed: r.ownKey("POOL_SEED", L.poolSeed(lc), lc),
     peerUrl: url("PEER_URL", party === "P0" ? "https://127.0.0.1:7442" : "https://127.0.0.1:7441"),
     helperUrl: url("HELPER_URL", "https://127.0.0.1:7440"),
     poolLow: int("POOL_LOW", 1024, 0, 10_000_000),
@@ -96,8 +104,14 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     recoveryIntervalMs: int("RECOVERY_INTERVAL_S", 30, 1, 86_400) * 1000,
     mpcTimeoutMs: int("MPC_TIMEOUT_MS", 5_000, 100, 600_000),
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
+    failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
   };
+  // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
+  // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
+  if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {
+    r.problems.push(`${P}CAPTURE_FILE: frame capture writes every MPC frame to disk and is refused outside tests`);
+  }
   if (cfg.poolLow >= cfg.poolTarget) r.problems.push(`${P}POOL_LOW (${cfg.poolLow}) must be below ${P}POOL_TARGET (${cfg.poolTarget})`);
   r.done();
   return cfg;

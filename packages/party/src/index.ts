@@ -7,7 +7,7 @@ export type {
   PartyService, PartyServiceDeps, EnrolInput, VerifyInput, SessionInput, DeleteInput, SealedShare,
   PartyAuditEntry, PartyAuditSink, PeerSessionStatus, RecoveryResult,
 } from "./service.ts";
-export { createPartyApp, type PartyAppDeps } from "./app.ts";
+export { createPartyApp, MAX_BODY_BYTES, MAX_POOL_BODY_BYTES, type PartyApp, type PartyAppDeps } from "./app.ts";
 export { createPartyJobs, type PartyJobs, type PartyJobsDeps } from "./jobs.ts";
 export { createHelperLink, type HelperLink } from "./helper-link.ts";
 export { loadPartyConfig, partyPrefix, ConfigError, type PartyConfig } from "./config.ts";

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics of a party (prom-client): request durations by route and status, errors by
- * code, pool level (collected from the store on scrape), MPC runs, recovery actions, link state.
+ * code, pool level (collected from the store on scrape), MPC runs, recovery actions, link state, and
+ * the daily failure budget (refusals, budget runs by outcome).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
@@ -12,6 +13,10 @@ export interface PartyMetrics {
   mpcRuns: Counter<"kind" | "outcome">;
   recovery: Counter<"action">;
   refills: Counter<"outcome">;
+  /** verifications refused because the template's daily failure budget is exhausted */
+  budgetRefusals: Counter;
+  /** failure-budget runs after verifications: ok | exhausted | mismatch | failed */
+  budgetRuns: Counter<"outcome">;
 }
 
 export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () => Promise<number>; peerUp: () => boolean; helperUp: () => boolean }): PartyMetrics {
@@ -51,5 +56,7 @@ export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () 
   const mpcRuns = new Counter({ name: "privface_party_mpc_runs_total", help: "MPC runs", labelNames: ["kind", "outcome"] as const, registers: [registry] });
   const recovery = new Counter({ name: "privface_party_recovery_total", help: "recovery actions on pending sessions", labelNames: ["action"] as const, registers: [registry] });
   const refills = new Counter({ name: "privface_party_pool_refills_total", help: "pool refill batches", labelNames: ["outcome"] as const, registers: [registry] });
-  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills };
+  const budgetRefusals = new Counter({ name: "privface_party_budget_refusals_total", help: "verifications refused: the template's daily failure budget is exhausted", registers: [registry] });
+  const budgetRuns = new Counter({ name: "privface_party_budget_runs_total", help: "failure-budget runs after verifications, by outcome", labelNames: ["outcome"] as const, registers: [registry] });
+  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, budgetRefusals, budgetRuns };
 }

@@ -9,7 +9,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { modelParams, peerOf, sealingKeyId, serverRoleOf } from "@privface/contracts";
+import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
@@ -35,13 +35,16 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const log = opts.log ?? silentLog;
   const party = cfg.party;
   const role = serverRoleOf(party);
-  const tls = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  const ca = readFileSync(cfg.ca);
+  const tls = { ca, cert: readFileSync(cfg.cert), key: readFileSync(cfg.key) };
+  const clientTls = { ca, cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
   const rootKey = await readKeyPairFile(cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
   const nonceKey = readDataKeyFile(cfg.nonceKey).key;
+  const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const keys = new Map<string, Uint8Array>();
   let current = "";
@@ -56,13 +59,16 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const store = await createPartyStore(db, { role: party, dataKeys: { current, keys } });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
   const checkpointer = startCheckpointer(db, { log: (e) => log.warn(e) });
-  const agent = createMtlsAgent(tls, 16);
+  // calls out present the client certificate and talk only to the role they meant to call
+  const helperAgent = createMtlsAgent(clientTls, 16, { expect: "helper" });
+  const peerAgent = createMtlsAgent(clientTls, 4, { expect: serverRoleOf(peerOf(party)) });
 
   const server = createMtlsServer(tls);
   const peerWs = cfg.peerUrl.replace(/^https:/, "wss:") + "/v1/link";
   const transport = createWsTransport({
     role,
     tls,
+    clientTls,
     server,
     accept: party === "P1" ? ["p0"] : [],
     dial: party === "P0" ? { p1: peerWs } : {},
@@ -76,7 +82,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     capture: cfg.captureFile ? (dir, peer, frame) => appendFileSync(cfg.captureFile!, `${dir} ${peer} ${Buffer.from(frame).toString("base64")}\n`) : undefined,
   });
 
-  const helper = createHelperLink(agent, cfg.helperUrl, params);
+  const helper = createHelperLink(helperAgent, cfg.helperUrl, params);
   const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), peerUp: () => transport.isUp(serverRoleOf(peerOf(party))), helperUp: helper.up });
   const audit: PartyAuditSink = {
     async append(e) {
@@ -103,14 +109,16 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     poolTarget: cfg.poolTarget,
     commitWindowMs: cfg.commitWindowMs,
     mpcTimeoutMs: cfg.mpcTimeoutMs,
+    failureBudget: cfg.failureBudget,
     log,
   });
-  const app = createPartyApp({ service, metrics, audit, log });
-  server.on("request", nodeHandler(app, { maxBodyBytes: party === "P1" ? 256 << 20 : 1 << 20 }));
-  const rpc = serveRpc(server, app); // the gateway API over one WebSocket per client (transport rpc.ts)
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey });
+  // the route and the caller's role are checked before a body is read; each route has its own body cap
+  server.on("request", nodeHandler(app, { admit: app.admit }));
+  const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
 
   async function peerStatus(sessions: string[]): Promise<PeerSessionStatus[]> {
-    const r = await requestJson(agent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
+    const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
     if (r.status !== 200) throw new Error(`peer answered HTTP ${r.status}`);
     return (r.body as { sessions: PeerSessionStatus[] }).sessions;
   }
@@ -140,9 +148,11 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     refill: () => jobs.refill(true),
     async close() {
       const jobsEnded = jobs.stop();
+      await service.budgetIdle();
       await transport.close();
       rpc.close();
-      agent.destroy();
+      helperAgent.destroy();
+      peerAgent.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await jobsEnded;

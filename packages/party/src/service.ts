@@ -15,18 +15,29 @@
  */
 import { silentLog, type Log } from "@privface/config";
 import {
-  challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
+  budgetSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
   type AbortResponse, type CommitResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
   type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
 import { checkNonce, issueNonce } from "@privface/contracts/nonce";
 import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
-import { decodeBundle, expandSeedShare, openBundle, type EnrolOutput, type Material, type Params, type VerifyOutput } from "@privface/mpc";
+import {
+  decodeBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
+  type BudgetMaterial, type EnrolOutput, type Material, type Params, type VerifyOutput,
+} from "@privface/mpc";
 import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
-import { runMpc, sendAbort } from "./session.ts";
-import { StoreError, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
+import { runBudget, runMpc, sendAbort } from "./session.ts";
+import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
+
+/** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
+export const DEFAULT_FAILURE_BUDGET = 5;
+
+/** The day number (days since 1970-01-01 UTC) a verification at `t` (epoch ms) counts against. */
+export function budgetDay(t: number): number {
+  return Math.floor(t / 86_400_000);
+}
 
 /** A sealed share as the device made it for this party, and the context it is bound to. */
 export interface SealedShare {
@@ -123,6 +134,8 @@ export interface PartyServiceDeps {
   poolTarget: number;
   commitWindowMs: number;
   mpcTimeoutMs: number;
+  /** failures per template per UTC day before verifications of it are refused (BUDGET_EXHAUSTED); both parties must use the same */
+  failureBudget?: number;
   log?: Log;
   now?: () => number;
 }
@@ -151,6 +164,8 @@ export interface PartyService {
   addPoolItems(items: readonly Uint8Array[]): Promise<{ added: number }>;
   /** Tells the peer this party will not run `session` (nor, with `upgrade`, its upgrade run): for requests refused before they reach the service. */
   abandon(session: string, code: PartyErrorCode, upgrade: boolean): Promise<void>;
+  /** Resolves when no failure-budget run is in flight (they run after a verification's answer). */
+  budgetIdle(): Promise<void>;
 }
 
 const STORE_TO_API: Record<string, PartyErrorCode> = {
@@ -322,6 +337,79 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return openBundle(party, deps.poolSeed, b);
   }
 
+  /** A verify pool item's material for the verification and (own copies) for the budget run after it. */
+  function verifyMaterial(bundle: Uint8Array): { mat: Material; budget: BudgetMaterial } {
+    const b = decodeBundle(bundle);
+    if (b.kind !== "verify") throw new PartyError("INTERNAL", `pool item is a ${b.kind} bundle, verify needed`);
+    const budget = openBudget(party, deps.poolSeed, b);
+    return { mat: openBundle(party, deps.poolSeed, b), budget };
+  }
+
+  // ---------------------------------------------------------------- daily failure budget
+  const failureBudget = deps.failureBudget ?? DEFAULT_FAILURE_BUDGET;
+  /** Per template: the tail of the chain of verifications + budget runs (one at a time per template). */
+  const tails = new Map<string, Promise<void>>();
+  const budgetRuns = new Set<Promise<void>>();
+
+  /** Waits until the template's previous verification and its budget run are over; returns the release. */
+  async function lockTemplate(templateId: string): Promise<() => void> {
+    const prev = tails.get(templateId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    tails.set(templateId, tail);
+    void tail.then(() => {
+      if (tails.get(templateId) === tail) tails.delete(templateId);
+    });
+    await prev;
+    let done = false;
+    return () => {
+      if (!done) release();
+      done = true;
+    };
+  }
+
+  async function exhaust(session: string, templateId: string, day: number, outcome: string): Promise<void> {
+    await store.markBudgetExhausted(templateId, day);
+    log.warn({ event: "budget_exhausted", templateId, outcome });
+    await audit({ op: "budget", session, templateId, requester: "mpc", purpose: null, outcome });
+  }
+
+  /** The budget run after an answered verification, in the background; releases the template when done. */
+  function startBudget(a: { session: string; templateId: string; day: number; matchShare: 0 | 1; record: BudgetRecord; material: BudgetMaterial; release: () => void }): void {
+    const run = (async () => {
+      try {
+        const { runs, share, prevRuns, prevShare } = a.record;
+        const out = await runBudget({
+          transport, role: party, session: budgetSessionOf(a.session), timeoutMs: deps.mpcTimeoutMs, budget: failureBudget, day: a.day,
+          matchShare: a.matchShare, counter: { runs, share, prevRuns, prevShare }, verifications: a.record.verifications, material: a.material,
+          save: (c) => store.saveBudgetCounter(a.templateId, a.day, c),
+        });
+        metrics.budgetRuns.inc({ outcome: out.exhausted ? "exhausted" : "ok" });
+        if (out.exhausted) await exhaust(a.session, a.templateId, a.day, "exhausted");
+      } catch (e) {
+        if (e instanceof ProtocolError && e.code === "COUNTER_MISMATCH") {
+          // the two counters cannot be brought in step: refuse the template for the day (fail closed)
+          metrics.budgetRuns.inc({ outcome: "mismatch" });
+          await exhaust(a.session, a.templateId, a.day, "counter-mismatch");
+        } else {
+          // not counted now: the next run counts this verification as a failure (reconcile), and a
+          // template with `budget` unaccounted verifications is refused until runs succeed again
+          metrics.budgetRuns.inc({ outcome: "failed" });
+          log.warn({ event: "budget_run_failed", reason: e instanceof ProtocolError || e instanceof PartyError ? e.code : (e as Error).name });
+        }
+      } finally {
+        a.release();
+      }
+    })().catch((e) => log.error({ event: "budget_run_failed", reason: (e as Error).message }));
+    budgetRuns.add(run);
+    void run.finally(() => budgetRuns.delete(run));
+  }
+
+  async function budgetIdle(): Promise<void> {
+    while (budgetRuns.size > 0) await Promise.allSettled([...budgetRuns]);
+  }
+
   /** P0's or P1's material for an enrolment-validation run. */
   async function enrolMaterial(session: string): Promise<MaterialSource> {
     if (party === "P0") {
@@ -411,25 +499,38 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     const { session, templateId, modelVersion, sealed, upgrade: up } = input;
     const upSession = upgradeSessionOf(session);
     let started = false;
+    let release: (() => void) | null = null;
     try {
       const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const { ctx, upCtx } = await admitStatement(input, "verify");
       const marks = freshness(input.statement);
+      // One verification (and its budget run) at a time per template, so the counter is up to date
+      // before the next one is answered: at most `failureBudget` failures are ever answered per day.
+      release = await lockTemplate(templateId);
+      const day = budgetDay(now());
+      const rec = await store.budget(templateId, day);
+      if (rec.exhausted || rec.verifications - rec.runs >= failureBudget) {
+        metrics.budgetRefusals.inc();
+        await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: "refused", modelVersion, code: "BUDGET_EXHAUSTED" });
+        throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
+      }
       const probe = await openShare(sealed, ctx);
       const upShare = up && upCtx ? await openShare(up.sealed, upCtx) : null;
-      // Volume budgets are counted in the store's transaction. Hook for the in-MPC daily failure budget
-      // (decision 010 §4, BUDGET_EXHAUSTED): refuse an exhausted template here, before any MPC.
+      // the per-template volume budgets (decision 010 §4) are counted in the store's transaction with the nonce marks
       const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume };
       let template: Uint32Array | null = null;
       const itemBytes: Uint8Array[] = []; // pool items in use: zeroed when the runs end
       let mat: MaterialSource;
+      let budgetMat: BudgetMaterial | null = null;
       if (party === "P0") {
         const r = await store.beginVerify(begin);
         template = u32(r.share);
         r.share.fill(0);
         itemBytes.push(r.item.bytes);
-        mat = material(r.item.bytes, "verify");
+        const m = verifyMaterial(r.item.bytes);
+        budgetMat = m.budget;
+        mat = m.mat;
       } else {
         mat = async (itemId: string) => {
           const r = await store.beginVerify({ ...begin, itemId }).catch((e) => {
@@ -438,7 +539,9 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
           template = u32(r.share);
           r.share.fill(0);
           itemBytes.push(r.item.bytes);
-          return material(r.item.bytes, "verify");
+          const m = verifyMaterial(r.item.bytes);
+          budgetMat = m.budget;
+          return m.mat;
         };
       }
       // The upgrade needs an enrolment bundle from the helper (P0 fetches it). Without one the
@@ -469,6 +572,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       });
       const [v, u] = runs;
       metrics.mpcRuns.inc({ kind: "verify", outcome: "ok" });
+      const counted = await store.countVerification(templateId, day);
       const resultShare: VerifyResponse["resultShare"] = { valid: v.valid, match: v.match };
       if (u && up) {
         await store.stageUpgrade(session, templateId, up.modelVersion, u8(u.templateShare));
@@ -476,11 +580,16 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         resultShare.upgradeValid = u.valid;
       }
       await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
+      // the budget run goes on after the answer (off the critical path) and releases the template
+      startBudget({ session, templateId, day, matchShare: v.match, record: counted, material: budgetMat!, release });
+      release = null;
       return { session, resultShare };
     } catch (e) {
       const err = toPartyError(e);
       if (!started) await abandon(session, err.code, up !== undefined);
       throw err;
+    } finally {
+      release?.();
     }
   }
 
@@ -548,5 +657,5 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return res;
   }
 
-  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon };
+  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle };
 }

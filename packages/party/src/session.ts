@@ -4,9 +4,19 @@
  * control frame `{"code": <PartyErrorCode>}` that tells the peer this party gave up (so the peer
  * answers with the same error instead of waiting). P0 leads: it owns the pool item, starts, and its
  * round-1 message names the bundle id; P1 obtains the material for that id only then.
+ * `runBudget` runs the failure-budget run (3 rounds, @privface/mpc budget.ts) that follows a
+ * verification on its own session; both parties start it (each already holds its material).
  * The step functions never see bytes or sockets; this file is the only glue between them.
  */
 import {
+  budgetStart,
+  budgetStep,
+  decodeBudgetMessage,
+  encodeBudgetMessage,
+  type BudgetMaterial,
+  type BudgetOutput,
+  type BudgetState,
+  type CounterState,
   decodeMessage,
   encodeMessage,
   enrolStart,
@@ -127,6 +137,59 @@ export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | En
   } catch (e) {
     failed = e instanceof PartyError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
     return transportToApi(e);
+  } finally {
+    if (failed) await sendAbort(t, o.role, o.session, failed);
+  }
+}
+
+export interface BudgetRun {
+  transport: Transport;
+  role: "P0" | "P1";
+  /** the budget run's session (budgetSessionOf(verification session)) */
+  session: string;
+  timeoutMs: number;
+  budget: number;
+  day: number;
+  /** this party's XOR share of the verification's `match` */
+  matchShare: 0 | 1;
+  counter: CounterState;
+  verifications: number;
+  material: BudgetMaterial;
+  /** stores the new counter; called after round 1, before this party sends round 2 */
+  save(counter: CounterState): Promise<void>;
+}
+
+/**
+ * One failure-budget run over the transport. Resolves with `{ exhausted, counter }`; rejects with the
+ * step functions' ProtocolError (COUNTER_MISMATCH: the caller refuses the template for the day), a
+ * TransportError, or the PartyError of a peer that gave up. On failure the peer is told (step 0 frame).
+ */
+export async function runBudget(o: BudgetRun): Promise<BudgetOutput> {
+  const t = o.transport;
+  const peer = peerRole(o.role);
+  const peerName = o.role === "P0" ? "P1" : "P0";
+  const send = (step: number, payload: Uint8Array) => t.send(peer, { session: o.session, step, seq: 0, payload });
+  let failed: string | null = null;
+  try {
+    const s = budgetStart({ role: o.role, session: o.session, budget: o.budget, day: o.day, matchShare: o.matchShare, counter: o.counter, verifications: o.verifications, material: o.material });
+    let state: BudgetState = s.state;
+    await send(1, encodeBudgetMessage(s.send));
+    for (let step = 1; ; step++) {
+      const f = await t.receive(o.session, { from: peer, timeoutMs: o.timeoutMs });
+      if (f.step === 0) throw peerAbort(f);
+      const r = budgetStep(state, decodeBudgetMessage(f.payload, { session: o.session, step, from: peerName }));
+      state = r.state;
+      if (r.counter) await o.save(r.counter);
+      if (r.output) {
+        t.closeSession(o.session);
+        return r.output;
+      }
+      if (!r.send) throw new ProtocolError("WRONG_PHASE", "step returned neither a message nor an output");
+      await send(step + 1, encodeBudgetMessage(r.send));
+    }
+  } catch (e) {
+    failed = e instanceof PartyError ? null : e instanceof ProtocolError ? "INTERNAL" : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
+    throw e;
   } finally {
     if (failed) await sendAbort(t, o.role, o.session, failed);
   }

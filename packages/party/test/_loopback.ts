@@ -5,13 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { MODEL, PartyError, type PartyClient } from "@privface/contracts";
+import type { RuntimeLayout } from "@privface/config";
+import { MODEL, PartyError, type PartyClient, type ResultKey } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb, sql } from "@privface/db";
-import { ensureRuntime, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
+import { ensureRuntime, gatewayResultKey, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
 import { batchedNonces, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
@@ -34,6 +36,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function loopbackSuite(name: string, makeDb: (home: string) => Promise<DbSetup>): void {
   describe(`loopback (${name}): helper + P0 + P1 as processes over mutual TLS`, { timeout: 120_000 }, () => {
     let home: string;
+    let L: RuntimeLayout;
+    let resultKeys: Record<Party, ResultKey>;
     let db: DbSetup;
     let opts: SpawnOptions;
     const servers = {} as Record<ServerName, ServerHandle>;
@@ -95,7 +99,8 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
 
     before(async () => {
       home = mkdtempSync(join(tmpdir(), "privface-loopback-"));
-      await ensureRuntime(home);
+      L = (await ensureRuntime(home)).layout;
+      resultKeys = { P0: await gatewayResultKey(L, "P0"), P1: await gatewayResultKey(L, "P1") };
       db = await makeDb(home);
       const [helper, p0, p1, gateway] = await freePorts(4);
       const env: Record<string, string> = { ...db.env };
@@ -107,6 +112,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
           [`PRIVFACE_${p}_COMMIT_WINDOW_S`]: "2",
           [`PRIVFACE_${p}_RECOVERY_INTERVAL_S`]: "1",
           [`PRIVFACE_${p}_MPC_TIMEOUT_MS`]: "3000",
+          [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "1000",
           [`PRIVFACE_${p}_CAPTURE_FILE`]: join(home, `capture-${p}.txt`),
         });
       }
@@ -117,10 +123,9 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       opts = { home, ports: { helper, p0, p1, gateway }, env, onLog, readyTimeoutMs: 90_000 };
       await Promise.all([start("helper"), start("p1"), start("p0")]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
-      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls });
-      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls });
-      const kp = (f: string) => readPublicKeyFile(join(home, "keys", f));
-      keys = { gateway: await readKeyPairFile(join(home, "keys", "gateway-signing.json")), P0: kp("p0-seal.json"), P1: kp("p1-seal.json"), device: await newSimDevice(), nonce: batchedNonces(client) };
+      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, party: "P0", resultKey: resultKeys.P0 });
+      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, party: "P1", resultKey: resultKeys.P1 });
+      keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await newSimDevice(), nonce: batchedNonces(client) };
       // the simulated terminal, forwarded to both parties' registries (the stack's policy is `auto`)
       await Promise.all([client.P0.registerDevice(simRegistration(keys.device)), client.P1.registerDevice(simRegistration(keys.device))]);
       await waitFor(poolFull);
@@ -194,15 +199,54 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       assert.deepEqual([code(v.P0), code(v.P1)], ["UNKNOWN_TEMPLATE", "UNKNOWN_TEMPLATE"]);
     });
 
-    it("only the gateway role may call the API (a P1 certificate at P0 → 403)", async () => {
-      const tls = readTlsMaterial(join(home, "pki"), "p1");
-      const c = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls });
+    it("only the gateway role may call the API (a P1 client certificate at P0 → 403)", async () => {
+      const tls = readTlsMaterial(join(home, "pki"), "p1-client");
+      const c = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls, party: "P0", resultKey: resultKeys.P0 });
       try {
         const b = await deleteBodies(keys, { templateId: newId() });
-        await assert.rejects(c.delete(b.P0), (e: PartyError) => e.status === 403);
+        await assert.rejects(c.delete(b.P0), (e: PartyError) => e.status === 403 && e.code === "FORBIDDEN_ROLE");
       } finally {
         c.close();
       }
+    });
+
+    it("transport (issue 12 item 9): the gateway's server certificate is no client credential; the client checks the party's role; P1 refuses a wrong role's 256 MiB body unread", async () => {
+      const pkiDir = join(home, "pki");
+      const b = await deleteBodies(keys, { templateId: newId() });
+      // the device-facing TLS key of the gateway, used as a client towards P0: the handshake fails
+      const asServerCert = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p0}`, tls: readTlsMaterial(pkiDir, "gateway"), party: "P0", resultKey: resultKeys.P0 });
+      // the gateway's client, pointed at P1 while expecting P0: refused before anything is sent
+      const wrongServer = createPartyClient({ url: `https://127.0.0.1:${opts.ports.p1}`, tls: readTlsMaterial(pkiDir, "gateway-client"), party: "P0", resultKey: resultKeys.P0 });
+      try {
+        await assert.rejects(asServerCert.delete(b.P0), (e: PartyError) => e.code === "UNREACHABLE");
+        await assert.rejects(wrongServer.delete(b.P0), (e: PartyError) => e.code === "UNREACHABLE" && /role p1, expected p0/.test(e.message));
+      } finally {
+        asServerCert.close();
+        wrongServer.close();
+      }
+      const gw = readTlsMaterial(pkiDir, "gateway-client");
+      const t0 = performance.now();
+      const r = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+        let sent = 0;
+        const total = 256 << 20;
+        const req = httpsRequest({ host: "127.0.0.1", port: opts.ports.p1, servername: "localhost", method: "POST", path: "/v1/pool/items", ca: gw.ca, cert: gw.cert, key: gw.key, agent: false, headers: { "content-type": "application/octet-stream" } });
+        req.on("response", (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, sent });
+        });
+        req.on("error", (e) => (sent >= total ? reject(e) : undefined));
+        const chunk = Buffer.alloc(1 << 16);
+        const pump = () => {
+          while (sent < total) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once("drain", pump);
+          }
+          req.end();
+        };
+        pump();
+      });
+      assert.equal(r.status, 403);
+      assert.ok(r.sent < 16 << 20, `P1 let the client send ${r.sent} bytes of 256 MiB (${Math.round(performance.now() - t0)} ms)`);
     });
 
     it("helper down with a full pool: verification still works", async () => {
@@ -307,12 +351,11 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       const secrets: { what: string; bytes: Buffer }[] = [];
       for (const s of plain) secrets.push({ what: "plaintext share", bytes: Buffer.from(s.subarray(0, 16)) });
       for (const x of faces) secrets.push({ what: "template vector", bytes: Buffer.from(x.buffer, x.byteOffset, 32) });
-      const kdir = join(home, "keys");
-      for (const p of ["p0", "p1"]) {
-        secrets.push({ what: `${p} seal key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-seal.json`))).privateKey) });
-        secrets.push({ what: `${p} data key`, bytes: Buffer.from(readDataKeyFile(join(kdir, `${p}-data.json`)).key) });
-        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readPoolSeedFile(join(kdir, `${p}-pool-seed.json`), p.toUpperCase() as Party)) });
-        secrets.push({ what: `${p} audit key`, bytes: Buffer.from((await readKeyPairFile(join(kdir, `${p}-audit.json`))).privateKey) });
+      for (const p of ["p0", "p1"] as const) {
+        secrets.push({ what: `${p} seal key`, bytes: Buffer.from((await readKeyPairFile(L.sealKey(p))).privateKey) });
+        secrets.push({ what: `${p} data key`, bytes: Buffer.from(readDataKeyFile(L.dataKey(p)).key) });
+        secrets.push({ what: `${p} pool seed`, bytes: Buffer.from(readPoolSeedFile(L.poolSeed(p), p.toUpperCase() as Party)) });
+        secrets.push({ what: `${p} audit key`, bytes: Buffer.from((await readKeyPairFile(L.auditKey(p))).privateKey) });
       }
       secrets.push({ what: "gateway signing key", bytes: Buffer.from(keys.gateway.privateKey) });
       const haystacks: { where: string; data: Buffer }[] = [

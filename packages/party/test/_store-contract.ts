@@ -44,6 +44,7 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
   party_devices: ["device_id", "suite", "signing_key", "auth_key", "status", "created_at", "updated_at"],
+  party_budgets: ["template_id", "day", "runs", "share", "prev_runs", "prev_share", "verifications", "exhausted", "updated_at"],
   party_migrations: ["name", "timestamp"],
   party_migrations_lock: ["id", "is_locked"],
 };
@@ -572,6 +573,28 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await assert.rejects(createPartyStore(f.db, { role: "P2" as "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } }), RangeError);
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 16)]]) } }), RangeError);
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k9", keys: new Map([["k1", key1]]) } }), RangeError);
+    }));
+
+  test(`${label}: failure budget records — verifications counted, counter stored, exhausted kept, old days purged`, () =>
+    withStore(async (f) => {
+      const id = tid();
+      const today = Math.floor(f.clock.t / 86_400_000);
+      const fresh = { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, exhausted: false };
+      assert.deepEqual(await f.store.budget(id, today), fresh);
+      assert.equal((await f.store.countVerification(id, today)).verifications, 1);
+      assert.equal((await f.store.countVerification(id, today)).verifications, 2);
+      await f.store.saveBudgetCounter(id, today, { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7 });
+      assert.deepEqual(await f.store.budget(id, today), { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7, verifications: 2, exhausted: false });
+      await f.store.markBudgetExhausted(id, today);
+      const r = await f.store.countVerification(id, today);
+      assert.deepEqual(r, { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7, verifications: 3, exhausted: true });
+      assert.deepEqual(await f.store.budget(id, today + 1), fresh, "a new day starts fresh");
+      await f.store.markBudgetExhausted(id, today - 2);
+      await assert.rejects(f.store.saveBudgetCounter(id, today, { runs: 1, share: 65_536, prevRuns: 0, prevShare: 0 }), RangeError);
+      await assert.rejects(f.store.budget(id, -1), RangeError);
+      await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 });
+      assert.deepEqual(await f.store.budget(id, today - 2), fresh, "days before yesterday are purged");
+      assert.equal((await f.store.budget(id, today)).exhausted, true);
     }));
 
   test(`${label}: purge drops old records but keeps prepared sessions and unused items`, () =>

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { MODEL, type PartyError } from "@privface/contracts";
 import { fromBase64url } from "@privface/crypto";
 import { authorise, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies } from "@privface/devstack/gateway-sim";
+import { MAX_BODY_BYTES, MAX_POOL_BODY_BYTES } from "../src/index.ts";
 import { makeInProc, type InProc } from "./_inproc.ts";
 
 const MV = MODEL.version;
@@ -76,6 +77,25 @@ describe("party app (in process)", () => {
     const r = await h.call("P0", "/v1/verify", b3.P0, "helper");
     assert.equal(r.status, 403);
     assert.equal((await h.call("P1", "/v1/peer/sessions", { sessions: [] }, "gateway")).status, 403);
+  });
+
+  it("admission (issue 12 item 9): route and caller's role decided before the body is read, each route with its body cap", () => {
+    const admit = (party: "P0" | "P1", method: string, path: string, role: "gateway" | "helper" | "p0" | "p1" | null) => h.apps[party].admit({ method, path, role });
+    const code = (a: ReturnType<typeof admit>) => (a.ok ? "ok" : (a.response.body as { error: { code: string } }).error.code);
+    // a wrong role is refused on the head alone, whatever body would follow (P1 read 256 MiB before)
+    assert.equal(code(admit("P1", "POST", "/v1/pool/items", "gateway")), "FORBIDDEN_ROLE");
+    assert.equal(code(admit("P1", "POST", "/v1/pool/items", "p0")), "FORBIDDEN_ROLE");
+    assert.equal(code(admit("P1", "POST", "/v1/verify", "helper")), "FORBIDDEN_ROLE");
+    assert.equal(code(admit("P0", "POST", "/v1/enrol", null)), "FORBIDDEN_ROLE");
+    assert.equal(code(admit("P0", "POST", "/v1/peer/sessions", "gateway")), "FORBIDDEN_ROLE");
+    assert.equal(code(admit("P0", "POST", "/v1/pool/items", "helper")), "NOT_FOUND");
+    assert.equal(code(admit("P0", "POST", "/v1/nothing", "gateway")), "NOT_FOUND");
+    assert.deepEqual(admit("P1", "POST", "/v1/pool/items", "helper"), { ok: true, maxBodyBytes: MAX_POOL_BODY_BYTES });
+    assert.deepEqual(admit("P1", "POST", "/v1/verify", "gateway"), { ok: true, maxBodyBytes: MAX_BODY_BYTES });
+    assert.deepEqual(admit("P0", "POST", "/v1/peer/sessions", "p1"), { ok: true, maxBodyBytes: MAX_BODY_BYTES });
+    assert.equal(MAX_BODY_BYTES, 1 << 20);
+    assert.ok(MAX_POOL_BODY_BYTES >= 1024 * 30_034 && MAX_POOL_BODY_BYTES <= 64 << 20, "a full batch of 1024 verify items fits, far below 256 MiB");
+    assert.ok(h.audit.P1.some((r) => r.op === "verify" && r.code === "FORBIDDEN_ROLE" && r.requester === "helper"), "refusals of gateway operations are audited");
   });
 
   it("expired authorisation → AUTH_EXPIRED; unknown fields → INVALID_INPUT", async () => {

@@ -4,11 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { keyFolderOf, runtimeLayout } from "@privface/config";
 import { ConfigError, loadPartyConfig } from "../src/config.ts";
 import { ensureRuntime } from "@privface/devstack";
 
@@ -29,12 +30,52 @@ describe("party configuration", () => {
     assert.throws(() => loadPartyConfig("P2" as never, {}), ConfigError);
   });
 
+  it("frame capture to disk (CAPTURE_FILE) is refused outside tests (issue 12 item 10)", async () => {
+    await ensureRuntime(home);
+    const capture = { PRIVFACE_HOME: home, PRIVFACE_P0_CAPTURE_FILE: join(home, "frames.txt") };
+    assert.throws(
+      () => loadPartyConfig("P0", capture),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => /PRIVFACE_P0_CAPTURE_FILE: .*refused outside tests/.test(p)),
+    );
+    // under Node's test runner (what the loopback suite's servers inherit) it is accepted
+    assert.equal(loadPartyConfig("P0", { ...capture, NODE_TEST_CONTEXT: "child-v8" }).captureFile, join(home, "frames.txt"));
+  });
+
   it("accepts the runtime layout made by ensureRuntime", async () => {
     await ensureRuntime(home);
     const cfg = loadPartyConfig("P1", { PRIVFACE_HOME: home });
     assert.equal(cfg.port, 7442);
     assert.equal(cfg.peerUrl, "https://127.0.0.1:7441");
     assert.match(cfg.db, /p1\.sqlite$/);
+  });
+
+  it("key separation (issue 12 item 7): the gateway's private signing key, or another server's key file, is refused", async () => {
+    const { layout: L } = await ensureRuntime(home);
+    const refused = (party: "P0" | "P1", env: Record<string, string>, re: RegExp) =>
+      assert.throws(
+        () => loadPartyConfig(party, { PRIVFACE_HOME: home, ...env }),
+        (e: unknown) => e instanceof ConfigError && e.problems.some((p) => re.test(p)),
+      );
+    refused("P0", { PRIVFACE_P0_GATEWAY_KEY: L.gatewaySigningKey }, /PRIVFACE_P0_GATEWAY_KEY: .* private key folder of gateway/);
+    const copy = join(home, "copy-of-gateway-signing.json");
+    copyFileSync(L.gatewaySigningKey, copy);
+    refused("P1", { PRIVFACE_P1_GATEWAY_KEY: copy }, /PRIVFACE_P1_GATEWAY_KEY: .* holds private key material \("privateKey"\)/);
+    refused("P0", { PRIVFACE_P0_SEAL_KEY: L.sealKey("p1") }, /PRIVFACE_P0_SEAL_KEY: .* key folder of p1; p0 is never handed/);
+    refused("P1", { PRIVFACE_P1_POOL_SEED: L.helperPoolSeed("p1") }, /PRIVFACE_P1_POOL_SEED: .* key folder of helper/);
+    const cfg = loadPartyConfig("P0", { PRIVFACE_HOME: home });
+    assert.equal(cfg.gatewayKey, L.gatewaySigningPub, "by default the party reads only the gateway's public half");
+    for (const f of [cfg.sealKey, cfg.auditKey, cfg.poolSeed, ...cfg.dataKeys]) assert.equal(keyFolderOf(f), "p0");
+  });
+
+  it("the process refuses to start (exit 2) when handed the gateway's private signing key", () => {
+    const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+    const r = spawnSync(process.execPath, ["--import", "tsx", main, "P1"], {
+      env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_P1_GATEWAY_KEY: runtimeLayout(home).gatewaySigningKey },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /PRIVFACE_P1_GATEWAY_KEY: .* private key folder of gateway/);
   });
 
   it("the process exits 2 with the list at start-up", () => {

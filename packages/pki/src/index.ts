@@ -4,10 +4,15 @@
  *
  * Layout of a PKI directory (`$PRIVFACE_HOME/pki`):
  *   ca.key ca.crt                          the dev CA (keys mode 0600)
- *   helper.{key,crt} p0.{key,crt} p1.{key,crt} gateway.{key,crt}   server certs (serverAuth + clientAuth)
- *   gateway-client.{key,crt}               the gateway's client cert towards the parties (clientAuth)
- * Every leaf carries its role in the subject CN (or CN=gateway-client) and in the SAN URI
- * `urn:privface:role:<role>`, plus DNS:localhost and IP:127.0.0.1.
+ *   helper.{key,crt} p0.{key,crt} p1.{key,crt} gateway.{key,crt}   TLS server certs (serverAuth only)
+ *   gateway-client, p0-client, p1-client, helper-client .{key,crt}  client certs of the servers that
+ *                                          call another (clientAuth only): gateway → parties,
+ *                                          P0 ↔ P1 and party → helper, helper → P1
+ * A server certificate cannot authenticate a client, nor a client certificate a server: TLS checks
+ * the extended key usage (OpenSSL's ssl_client / ssl_server purpose), so the gateway's device-facing
+ * TLS key is no credential towards the parties. Every leaf carries its role in the subject CN
+ * (`<role>` or `<role>-client`) and in the SAN URI `urn:privface:role:<role>`, plus DNS:localhost
+ * and IP:127.0.0.1.
  */
 import { X509Certificate, createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -27,7 +32,13 @@ export const DEV_CERTS: readonly { name: string; role: ServerRole; usage: "serve
   { name: "p1", role: "p1", usage: "server" },
   { name: "gateway", role: "gateway", usage: "server" },
   { name: "gateway-client", role: "gateway", usage: "client" },
+  { name: "p0-client", role: "p0", usage: "client" },
+  { name: "p1-client", role: "p1", usage: "client" },
+  { name: "helper-client", role: "helper", usage: "client" },
 ];
+
+/** The extended key usage OIDs of TLS server and client authentication. */
+const EKU = { server: "1.3.6.1.5.5.7.3.1", client: "1.3.6.1.5.5.7.3.2" } as const;
 
 export interface CaFiles {
   keyPath: string;
@@ -115,7 +126,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
   const outDir = opts.outDir ?? opts.dir;
   if (!outDir) throw new PkiError("BAD_INPUT", "issueCertificate needs dir or outDir");
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
-  const usage = opts.usage ?? (name === "gateway-client" ? "client" : "server");
+  const usage = opts.usage ?? (name.endsWith("-client") ? "client" : "server");
   const now = Date.now();
   const day = 86_400_000;
   let notBefore = opts.notBefore ?? new Date(now - 5 * 60_000);
@@ -138,7 +149,7 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
     serial[0] &= 0x7f; // positive INTEGER
     serial[0] |= 0x10; // and exactly 16 bytes long
     writeFileSync(join(work, "serial"), serial.toString("hex").toUpperCase() + "\n");
-    const eku = usage === "server" ? "serverAuth,clientAuth" : "clientAuth";
+    const eku = usage === "server" ? "serverAuth" : "clientAuth";
     const cnf = [
       "[ ca ]", "default_ca = dev",
       "[ dev ]", `dir = ${work}`, `database = ${join(work, "index.txt")}`, `new_certs_dir = ${work}`, `serial = ${join(work, "serial")}`,
@@ -164,10 +175,21 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
   return { name, role: opts.role, keyPath, certPath };
 }
 
-export type CertStatus = { ok: true } | { ok: false; reason: "missing" | "unparsable" | "expired" | "not-yet-valid" | "untrusted" | "wrong-role" | "key-mismatch" };
+export type CertStatus = { ok: true } | { ok: false; reason: "missing" | "unparsable" | "expired" | "not-yet-valid" | "untrusted" | "wrong-role" | "wrong-usage" | "key-mismatch" };
 
-/** Is the certificate at `certPath` (with key `keyPath`) valid now, issued by `caCertPath`, for `role`? */
-export function checkCertificate(files: { certPath: string; keyPath?: string }, caCertPath: string, role?: ServerRole, now = new Date()): CertStatus {
+/** The one TLS usage a certificate's extended key usage allows ("server" or "client"), else null (none, or both). */
+export function usageOf(cert: X509Certificate): "server" | "client" | null {
+  const eku = cert.keyUsage ?? [];
+  const server = eku.includes(EKU.server);
+  const client = eku.includes(EKU.client);
+  return server === client ? null : server ? "server" : "client";
+}
+
+/**
+ * Is the certificate at `certPath` (with key `keyPath`) valid now, issued by `caCertPath`, for `role`
+ * (and, with `usage`, for exactly that TLS usage)?
+ */
+export function checkCertificate(files: { certPath: string; keyPath?: string; usage?: "server" | "client" }, caCertPath: string, role?: ServerRole, now = new Date()): CertStatus {
   if (!existsSync(files.certPath) || (files.keyPath && !existsSync(files.keyPath)) || !existsSync(caCertPath)) return { ok: false, reason: "missing" };
   let cert: X509Certificate;
   let ca: X509Certificate;
@@ -181,6 +203,7 @@ export function checkCertificate(files: { certPath: string; keyPath?: string }, 
   if (new Date(cert.validFrom) > now) return { ok: false, reason: "not-yet-valid" };
   if (new Date(cert.validTo) < now) return { ok: false, reason: "expired" };
   if (role && roleOf(cert) !== role) return { ok: false, reason: "wrong-role" };
+  if (files.usage && usageOf(cert) !== files.usage) return { ok: false, reason: "wrong-usage" };
   if (files.keyPath) {
     try {
       if (!cert.checkPrivateKey(createPrivateKeySafe(files.keyPath))) return { ok: false, reason: "key-mismatch" };
@@ -197,8 +220,9 @@ function createPrivateKeySafe(path: string): KeyObject {
 
 /**
  * Make sure `dir` holds the dev CA and every certificate of DEV_CERTS. Creates only what is missing
- * or unusable (a leaf that is expired, does not match its key, or is not from the CA — e.g. after
- * the CA was re-created — is re-issued). Idempotent; returns what it created. Never prints keys.
+ * or unusable (a leaf that is expired, does not match its key, is not from the CA — e.g. after
+ * the CA was re-created — or allows another TLS usage than its own, as the earlier dual-use server
+ * certificates did, is re-issued). Idempotent; returns what it created. Never prints keys.
  */
 export async function ensureDevPki(dir: string): Promise<DevPki> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -251,7 +275,7 @@ async function ensureDevPkiLocked(dir: string): Promise<DevPki> {
   const certs: Record<string, CertFiles> = {};
   for (const spec of DEV_CERTS) {
     const files = { name: spec.name, role: spec.role, keyPath: join(dir, `${spec.name}.key`), certPath: join(dir, `${spec.name}.crt`) };
-    if (!checkCertificate(files, ca.certPath, spec.role).ok) {
+    if (!checkCertificate({ ...files, usage: spec.usage }, ca.certPath, spec.role).ok) {
       await issueCertificate({ dir, role: spec.role, name: spec.name, usage: spec.usage });
       created.push(`${spec.name}.key`, `${spec.name}.crt`);
     }
@@ -270,8 +294,8 @@ const ROLE_URI = /(?:^|,\s*)URI:urn:privface:role:([^,\s]*)/g;
 
 /**
  * The privface role a certificate names, or null. Reads the SAN URI `urn:privface:role:<role>`
- * (exactly one allowed); without one, falls back to the subject CN (a role, or gateway-client →
- * gateway). A CN that names a different role than the SAN gives null. This does NOT check the
+ * (exactly one allowed); without one, falls back to the subject CN (a role, or `<role>-client` →
+ * role). A CN that names a different role than the SAN gives null. This does NOT check the
  * chain or validity: call it only on a peer the TLS layer authenticated (`socket.authorized`).
  */
 export function roleOf(cert: PeerCertificate | X509Certificate | null | undefined): ServerRole | null {
@@ -288,7 +312,7 @@ export function roleOf(cert: PeerCertificate | X509Certificate | null | undefine
     cn = Array.isArray(c) ? "" : typeof c === "string" ? c : "";
   }
   const uris = [...san.matchAll(ROLE_URI)].map((m) => m[1]);
-  const cnRole = cn === "gateway-client" ? "gateway" : cn;
+  const cnRole = cn.endsWith("-client") ? cn.slice(0, -"-client".length) : cn;
   if (uris.length > 1) return null;
   if (uris.length === 1) {
     const r = uris[0];

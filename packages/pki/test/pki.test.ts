@@ -3,11 +3,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import { ensureDevPki, issueCertificate, createCa, roleOf, checkCertificate, readTlsMaterial, DEV_CERTS, type DevPki } from "../src/index.ts";
+import { ensureDevPki, issueCertificate, createCa, roleOf, checkCertificate, readTlsMaterial, usageOf, DEV_CERTS, type DevPki } from "../src/index.ts";
 
 let root: string;
 let pki: DevPki;
@@ -125,4 +125,72 @@ test("ensureDevPki called concurrently on an empty directory makes one consisten
   const [a, b] = await Promise.all([ensureDevPki(dir), ensureDevPki(dir)]);
   assert.equal(a.created.length + b.created.length, 2 + 2 * DEV_CERTS.length); // one of them did all the work
   for (const c of Object.values(a.certs)) assert.deepEqual(checkCertificate(c, a.ca.certPath, c.role), { ok: true });
+});
+
+test("server certificates carry only serverAuth, client certificates only clientAuth; every server that calls another has a client certificate", () => {
+  const names = DEV_CERTS.map((c) => c.name);
+  for (const n of ["gateway-client", "p0-client", "p1-client", "helper-client"]) assert.ok(names.includes(n), n);
+  for (const c of DEV_CERTS) {
+    const x = new X509Certificate(readFileSync(pki.certs[c.name].certPath));
+    assert.equal(usageOf(x), c.usage, c.name);
+    assert.deepEqual(x.keyUsage, [c.usage === "server" ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2"], c.name);
+    assert.equal(roleOf(x), c.role, c.name);
+  }
+});
+
+test("ensureDevPki re-issues a dual-use (serverAuth + clientAuth) server certificate of an earlier PKI", async () => {
+  const dir = join(root, "dual");
+  const first = await ensureDevPki(dir);
+  // an earlier PKI's gateway certificate: both usages (issued by hand like the old ensureDevPki did)
+  const x = await issueDual(first.dir, "gateway");
+  assert.equal(usageOf(x), null);
+  assert.deepEqual(checkCertificate({ ...first.certs.gateway, usage: "server" }, first.ca.certPath, "gateway"), { ok: false, reason: "wrong-usage" });
+  const again = await ensureDevPki(dir);
+  assert.deepEqual(again.created.sort(), ["gateway.crt", "gateway.key"]);
+  assert.equal(usageOf(new X509Certificate(readFileSync(again.certs.gateway.certPath))), "server");
+});
+
+/** A leaf with both usages, signed by the CA of `dir`, written over `<name>.crt/.key`. */
+async function issueDual(dir: string, name: string): Promise<X509Certificate> {
+  const ext = join(dir, "dual.ext");
+  writeFileSync(ext, `subjectAltName=URI:urn:privface:role:${name},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, `${name}.key`), "-out", join(dir, "dual.csr"), "-subj", `/CN=${name}`], { stdio: "pipe" });
+  execFileSync("openssl", ["x509", "-req", "-in", join(dir, "dual.csr"), "-CA", join(dir, "ca.crt"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-out", join(dir, `${name}.crt`), "-days", "2", "-extfile", ext], { stdio: "pipe" });
+  return new X509Certificate(readFileSync(join(dir, `${name}.crt`)));
+}
+
+test("real mutual TLS (issue 12 item 9): the gateway's server certificate is no client credential, a client certificate no server credential", async () => {
+  const srv = readTlsMaterial(pki.dir, "p0");
+  const server = tls.createServer({ ...srv, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.3" }, (s) => {
+    s.end(`hello ${roleOf(s.getPeerCertificate()) ?? "?"}\n`);
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const connect = (p: number, opts: tls.ConnectionOptions) =>
+    new Promise<string>((resolve) => {
+      let data = "";
+      const s = tls.connect({ host: "127.0.0.1", port: p, servername: "localhost", ca: srv.ca, ...opts });
+      s.on("data", (d) => (data += d));
+      s.on("error", (e) => resolve(data || `refused: ${e.message}`));
+      s.on("close", () => resolve(data || "refused"));
+    });
+  // a server presenting a client certificate
+  const c = readTlsMaterial(pki.dir, "p1-client");
+  const rogueServer = tls.createServer({ ca: c.ca, cert: c.cert, key: c.key, minVersion: "TLSv1.3" }, (s) => s.end("served\n"));
+  rogueServer.on("tlsClientError", () => {});
+  await new Promise<void>((r) => rogueServer.listen(0, "127.0.0.1", r));
+  const roguePort = (rogueServer.address() as { port: number }).port;
+  try {
+    const gwServer = readTlsMaterial(pki.dir, "gateway");
+    assert.match(await connect(port, { cert: gwServer.cert, key: gwServer.key }), /^refused/);
+    const gwClient = readTlsMaterial(pki.dir, "gateway-client");
+    assert.equal(await connect(port, { cert: gwClient.cert, key: gwClient.key }), "hello gateway\n");
+    const p0Client = readTlsMaterial(pki.dir, "p0-client");
+    assert.equal(await connect(port, { cert: p0Client.cert, key: p0Client.key }), "hello p0\n");
+    assert.match(await connect(roguePort, { cert: gwClient.cert, key: gwClient.key }), /^refused: .*purpose/i);
+  } finally {
+    await new Promise((r) => server.close(r));
+    await new Promise((r) => rogueServer.close(r));
+  }
 });

@@ -1,8 +1,13 @@
 /**
  * Thin JSON-over-HTTPS adapter for the servers: an app is a function from an `AppRequest`
  * (method, path, authenticated peer role, parsed JSON body) to an `AppResponse`; `nodeHandler(app)`
- * binds it to node's https server (body limit, JSON parsing, one error shape), and `requestJson`
- * is the matching keep-alive client.
+ * binds it to node's https server (admission, body limit, JSON parsing, one error shape), and
+ * `requestJson` is the matching keep-alive client.
+ *
+ * Admission (`opts.admit`) runs on the request line and the client certificate's role BEFORE any
+ * byte of the body is read: a refused request is answered at once and its connection closed without
+ * reading the body; an admitted one is read up to the route's own limit (a declared
+ * `content-length` above it is refused at once, a longer stream as soon as it passes the limit).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
@@ -29,32 +34,63 @@ export interface AppResponse {
 
 export type App = (req: AppRequest) => Promise<AppResponse>;
 
-export function nodeHandler(app: App, opts: { maxBodyBytes?: number } = {}) {
-  const max = opts.maxBodyBytes ?? 1 << 20;
+/** What a server knows of a request before reading its body. */
+export interface RequestHead {
+  method: string;
+  path: string;
+  /** ServerRole from the client certificate, or null when none / unknown. */
+  role: ServerRole | null;
+}
+
+/** Decided on the head alone: refuse with `response` (the body is never read), or admit up to `maxBodyBytes`. */
+export type Admission = { ok: true; maxBodyBytes: number } | { ok: false; response: AppResponse };
+
+export function nodeHandler(app: App, opts: { maxBodyBytes?: number; admit?: (head: RequestHead) => Admission } = {}) {
   return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const head: RequestHead = { method: req.method ?? "GET", path: q >= 0 ? url.slice(0, q) : url, role: peerRole(req.socket as TLSSocket) };
+    const send = (r: AppResponse, close = false) => {
+      let payload: string | Buffer;
+      let type: string;
+      if (r.contentType) {
+        payload = r.body as string | Buffer;
+        type = r.contentType;
+      } else {
+        payload = r.body === undefined ? "" : JSON.stringify(r.body);
+        type = "application/json";
+      }
+      const headers: Record<string, string | number> = { "content-type": type, "content-length": Buffer.byteLength(payload), "cache-control": "no-store" };
+      if (close) headers.connection = "close";
+      res.writeHead(r.status, headers);
+      res.end(payload);
+    };
+    /** Answers without reading (more of) the body: reading stops, the connection closes after the answer. */
+    const refuse = (r: AppResponse) => {
+      chunks.length = 0;
+      req.removeAllListeners("data");
+      req.removeAllListeners("end");
+      req.on("data", () => {}); // marks the body consumed so node does not drain it …
+      req.pause(); // … and stops reading from the socket
+      send(r, true);
+    };
     const chunks: Buffer[] = [];
+    let max = opts.maxBodyBytes ?? 1 << 20;
+    if (opts.admit) {
+      const a = opts.admit(head);
+      if (!a.ok) return refuse(a.response);
+      max = a.maxBodyBytes;
+    }
+    const tooBig = (): AppResponse => ({ status: 413, body: { error: { code: "INVALID_INPUT", message: `body larger than ${max} bytes` } } });
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > max) return refuse(tooBig());
     let size = 0;
-    let tooBig = false;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > max) tooBig = true;
+      if (size > max) refuse(tooBig());
       else chunks.push(c);
     });
     req.on("end", () => {
-      const send = (r: AppResponse) => {
-        let payload: string | Buffer;
-        let type: string;
-        if (r.contentType) {
-          payload = r.body as string | Buffer;
-          type = r.contentType;
-        } else {
-          payload = r.body === undefined ? "" : JSON.stringify(r.body);
-          type = "application/json";
-        }
-        res.writeHead(r.status, { "content-type": type, "content-length": Buffer.byteLength(payload), "cache-control": "no-store" });
-        res.end(payload);
-      };
-      if (tooBig) return send({ status: 413, body: { error: { code: "INVALID_INPUT", message: `body larger than ${max} bytes` } } });
       const raw = Buffer.concat(chunks);
       let body: unknown = undefined;
       const ct = String(req.headers["content-type"] ?? "");
@@ -65,9 +101,7 @@ export function nodeHandler(app: App, opts: { maxBodyBytes?: number } = {}) {
           return send({ status: 400, body: { error: { code: "INVALID_INPUT", message: "body is not valid JSON" } } });
         }
       }
-      const url = req.url ?? "/";
-      const q = url.indexOf("?");
-      app({ method: req.method ?? "GET", path: q >= 0 ? url.slice(0, q) : url, role: peerRole(req.socket as TLSSocket), body, raw }).then(send, () =>
+      app({ ...head, body, raw }).then((r) => send(r), () =>
         send({ status: 500, body: { error: { code: "INTERNAL", message: "internal error" } } }),
       );
     });

@@ -14,10 +14,11 @@ import type https from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
+import type { ServerRole } from "@privface/contracts";
 import WebSocket, { WebSocketServer } from "ws";
 import type { App, AppResponse, JsonResult } from "./http.ts";
 import { turnBatcher } from "./batch.ts";
-import { peerRole, type TlsMaterial } from "./tls.ts";
+import { peerRole, type ExpectedPeer, type TlsMaterial } from "./tls.ts";
 import { serverClientOptions } from "./ws.ts";
 
 export const RPC_PATH = "/v1/rpc";
@@ -39,15 +40,19 @@ const isCall = (c: unknown): c is Call => {
   return typeof o === "object" && o !== null && Number.isSafeInteger(o.id) && typeof o.method === "string" && typeof o.path === "string";
 };
 
-/** Serves `app` on `server` at RPC_PATH to every client with a certificate from the deployment CA. */
-export function serveRpc(server: https.Server, app: App, opts: { maxPayload?: number } = {}): { close(): void } {
+/**
+ * Serves `app` on `server` at RPC_PATH to every client with a certificate from the deployment CA —
+ * with `roles`, only to those roles: any other is refused at the upgrade, before it can send a message.
+ */
+export function serveRpc(server: https.Server, app: App, opts: { maxPayload?: number; roles?: readonly ServerRole[] } = {}): { close(): void } {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: opts.maxPayload ?? 1 << 20 });
   const raw = Buffer.alloc(0);
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((req.url ?? "").split("?")[0] !== RPC_PATH) return; // another path's upgrade
     const role = peerRole(req.socket as TLSSocket);
-    if (!role) {
-      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    if (!role || (opts.roles && !opts.roles.includes(role))) {
+      const body = JSON.stringify({ error: { code: "FORBIDDEN_ROLE", message: `role ${role ?? "none"} may not open ${RPC_PATH}` } });
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -89,7 +94,7 @@ export interface RpcClient {
 }
 
 /** A client of `serveRpc` at `url` (https://host:port): dials on first use and after a drop. */
-export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: number; connectTimeoutMs?: number }): RpcClient {
+export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: number; connectTimeoutMs?: number; expect?: ExpectedPeer }): RpcClient {
   const target = o.url.replace(/^https:/, "wss:").replace(/\/+$/, "") + RPC_PATH;
   const pending = new Map<number, { ws: WebSocket; resolve: (r: JsonResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let link: Promise<WebSocket> | null = null;
@@ -107,11 +112,26 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
   };
 
   function dial(): Promise<WebSocket> {
-    const ws = new WebSocket(target, serverClientOptions(o.tls, o.connectTimeoutMs ?? 2_000));
+    const ws = new WebSocket(target, serverClientOptions(o.tls, o.connectTimeoutMs ?? 2_000, o.expect));
     const up = new Promise<WebSocket>((resolve, reject) => {
       ws.once("open", () => resolve(ws));
       ws.once("error", (e) => reject(e));
       ws.once("close", () => reject(new Error(`link to ${target} closed`)));
+      // the server refused the upgrade (e.g. 403 for a role it does not serve): every call gets that answer
+      ws.once("unexpected-response", (req, res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          let body: unknown = Buffer.concat(chunks).toString("utf8");
+          try {
+            body = JSON.parse(body as string);
+          } catch {
+            /* keep text */
+          }
+          reject(Object.assign(new Error(`${target} refused the link: HTTP ${res.statusCode}`), { answer: { status: res.statusCode ?? 0, body } }));
+          req.destroy();
+        });
+      });
     });
     ws.on("error", () => {});
     ws.on("message", (data) => {
@@ -155,7 +175,14 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
     async request(method, path, body) {
       if (closed) throw new Error("client closed");
       link ??= dial();
-      const ws = await link;
+      let ws: WebSocket;
+      try {
+        ws = await link;
+      } catch (e) {
+        const answer = (e as { answer?: JsonResult }).answer;
+        if (answer) return answer;
+        throw e;
+      }
       if (ws.readyState !== WebSocket.OPEN) throw new Error(`link to ${target} closed`);
       return new Promise<JsonResult>((resolve, reject) => {
         const id = nextId++;

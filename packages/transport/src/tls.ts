@@ -1,11 +1,15 @@
 /**
  * Mutual-TLS helpers shared by the party, helper and gateway servers: server options (TLS 1.3 only,
- * client certificate required and checked against the deployment CA), and mapping an
- * authenticated peer certificate to its role (SAN URI `urn:privface:role:<role>`, else subject CN).
+ * client certificate required and checked against the deployment CA), clients that check the
+ * server's role (`expectPeer`: a client refuses a server whose certificate names another role than
+ * the one it called), and mapping an authenticated peer certificate to its role (SAN URI
+ * `urn:privface:role:<role>`, else subject CN). A server presents its server certificate
+ * (serverAuth) and calls others with its client certificate (clientAuth): TLS refuses either in the
+ * other's place (@privface/pki).
  */
 import type { RequestListener } from "node:http";
 import https from "node:https";
-import type { PeerCertificate, TLSSocket } from "node:tls";
+import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
 import { roleOf } from "@privface/pki";
 import type { ServerRole } from "@privface/contracts";
 
@@ -35,8 +39,41 @@ export function createMtlsServer(tls: TlsMaterial, handler?: RequestListener): h
   return server;
 }
 
-/** A keep-alive HTTPS agent presenting this server's client certificate. */
-export function createMtlsAgent(tls: TlsMaterial, maxSockets = 64): https.Agent {
+/** The role(s) a client accepts at the other end: the server's certificate must name one of them. */
+export type ExpectedPeer = ServerRole | readonly ServerRole[];
+
+/** An error naming a server whose certificate names another role than expected. */
+export class PeerRoleError extends Error {
+  readonly code = "ERR_PEER_ROLE";
+  constructor(
+    readonly got: ServerRole | null,
+    readonly expected: readonly ServerRole[],
+  ) {
+    super(`server certificate names role ${got ?? "none"}, expected ${expected.join(" or ")}`);
+    this.name = "PeerRoleError";
+  }
+}
+
+/**
+ * A TLS `checkServerIdentity` that, after the usual host name check, refuses a server whose
+ * certificate names another role than `expected` (the handshake fails before any byte is sent).
+ */
+export function expectPeer(expected: ExpectedPeer): (host: string, cert: PeerCertificate) => Error | undefined {
+  const allowed: readonly ServerRole[] = typeof expected === "string" ? [expected] : expected;
+  return (host, cert) => {
+    const e = checkServerIdentity(host, cert);
+    if (e) return e;
+    const role = roleOf(cert);
+    if (!role || !allowed.includes(role)) return new PeerRoleError(role, allowed);
+    return undefined;
+  };
+}
+
+/**
+ * A keep-alive HTTPS agent presenting this server's client certificate; with `expect`, it talks
+ * only to a server whose certificate names that role.
+ */
+export function createMtlsAgent(tls: TlsMaterial, maxSockets = 64, opts: { expect?: ExpectedPeer } = {}): https.Agent {
   return new https.Agent({
     ca: tls.ca,
     cert: tls.cert,
@@ -44,6 +81,7 @@ export function createMtlsAgent(tls: TlsMaterial, maxSockets = 64): https.Agent 
     minVersion: "TLSv1.3",
     keepAlive: true,
     maxSockets,
+    ...(opts.expect ? { checkServerIdentity: expectPeer(opts.expect) } : {}),
   });
 }
 

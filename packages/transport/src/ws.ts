@@ -14,7 +14,7 @@ import { turnBatcher } from "./batch.ts";
 import { decodeFrame, encodeFrame, packFrames, unpackFrames } from "./_frame.ts";
 import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Transport } from "./_types.ts";
 import type { ServerRole } from "@privface/contracts";
-import { roleOfCertificate, type TlsMaterial } from "./tls.ts";
+import { expectPeer, roleOfCertificate, type ExpectedPeer, type TlsMaterial } from "./tls.ts";
 
 export const LINK_PATH = "/v1/link";
 /**
@@ -33,8 +33,11 @@ export const MAX_FRAMES_PER_MESSAGE = 16;
  */
 export const zeroMask = (mask: Uint8Array): void => void mask.fill(0);
 
-/** Options of a WebSocket that one server opens to another: mutual TLS 1.3, no compression, zero mask. */
-export function serverClientOptions(tls: TlsMaterial, handshakeTimeoutMs: number): WebSocket.ClientOptions {
+/**
+ * Options of a WebSocket that one server opens to another: mutual TLS 1.3, no compression, zero
+ * mask; with `expect`, only a server whose certificate names that role.
+ */
+export function serverClientOptions(tls: TlsMaterial, handshakeTimeoutMs: number, expect?: ExpectedPeer): WebSocket.ClientOptions {
   return {
     ca: tls.ca,
     cert: tls.cert,
@@ -44,12 +47,17 @@ export function serverClientOptions(tls: TlsMaterial, handshakeTimeoutMs: number
     maxPayload: 16 << 20,
     handshakeTimeout: handshakeTimeoutMs,
     generateMask: zeroMask,
+    // passed through to tls.connect, which takes node's signature (ws's typings say boolean)
+    ...(expect ? { checkServerIdentity: expectPeer(expect) as unknown as WebSocket.ClientOptions["checkServerIdentity"] } : {}),
   };
 }
 
 export interface WsTransportOptions {
   role: ServerRole;
+  /** this server's TLS material (its server certificate, for accepting links) */
   tls: TlsMaterial;
+  /** its client certificate, presented when dialling a peer (default `tls`) */
+  clientTls?: TlsMaterial;
   /** HTTPS (mTLS) server to accept links on; required when `accept` is non-empty. */
   server?: https.Server;
   /** Roles allowed to open a link to this server. */
@@ -169,7 +177,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       if (closed) return;
       const target = new URL(url);
       if (target.pathname === "/" || target.pathname === "") target.pathname = LINK_PATH;
-      const ws = new WebSocket(target, serverClientOptions(o.tls, 5_000));
+      const ws = new WebSocket(target, serverClientOptions(o.clientTls ?? o.tls, 5_000, role));
       let opened = false;
       ws.on("upgrade", (res) => {
         const peer = roleOf((res.socket as TLSSocket).getPeerCertificate());

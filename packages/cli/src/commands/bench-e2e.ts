@@ -27,7 +27,7 @@ export function register(program: Command): void {
         const L = runtimeLayout(o.home ?? homeFromEnv());
         const ca = existsSync(L.ca) ? readFileSync(L.ca) : undefined;
         const ops = JSON.parse(readFileSync(L.gatewayOperators, "utf8")) as { role: string; token: string }[];
-        gateway = { url: o.gateway, ca, token: ops.find((x) => x.role === "admin")!.token };
+        gateway = { url: o.gateway, ca, token: ops.find((x) => x.role === "admin")!.token, approverToken: ops.find((x) => x.role === "operator")!.token };
       }
       const results = await runE2eBench({
         requests: Number(o.requests),

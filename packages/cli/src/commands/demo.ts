@@ -12,10 +12,10 @@ export function register(program: Command): void {
     .description("run a merchant, a principal and two cashiers through enrol, verify, replay and deregister; print a table")
     .option("--gateway <url>", "use a running gateway instead of starting the stack")
     .option("--home <dir>", "runtime home of the running stack (CA, operator tokens), with --gateway")
-    .option("--token <token>", "admin operator token, with --gateway (default: from <home>/keys/gateway-operators.json)")
+    .option("--token-file <file>", "file holding the admin operator token, with --gateway (default $PRIVFACE_GATEWAY_TOKEN, else <home>/keys/gateway/operators.json)")
     .option("--no-engine", "use precomputed embeddings instead of the on-device face engine")
     .option("--json", "print the result as JSON instead of a table")
-    .action(async (opts: { gateway?: string; home?: string; token?: string; engine: boolean; json?: boolean }) => {
+    .action(async (opts: { gateway?: string; home?: string; tokenFile?: string; engine: boolean; json?: boolean }) => {
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join } = await import("node:path");
@@ -23,11 +23,13 @@ export function register(program: Command): void {
       const say = (l: string) => process.stderr.write(`${l}\n`);
       let stop = async () => {};
       let admin;
+      let approver;
       let where: string;
       let home: string | undefined = opts.home;
       if (opts.gateway) {
-        const conn = connect({ gateway: opts.gateway, home: opts.home, token: opts.token });
+        const conn = connect({ gateway: opts.gateway, home: opts.home, tokenFile: opts.tokenFile });
         admin = conn.client;
+        approver = conn.approver;
         where = conn.url;
         stop = async () => conn.close();
       } else {
@@ -35,6 +37,7 @@ export function register(program: Command): void {
         say(`starting helper, P0, P1 and the gateway on loopback (SQLite, dev certificates) in ${home} …`);
         const stack = await startStack({ home, readyTimeoutMs: 60_000 });
         admin = stack.client("admin");
+        approver = stack.client("operator");
         where = stack.url;
         stop = async () => {
           await stack.stop();
@@ -43,7 +46,7 @@ export function register(program: Command): void {
       }
       try {
         say(`gateway: ${where}`);
-        const result = await runDemo({ admin, useEngine: opts.engine, log: say, trust: runtimeTrust(home) });
+        const result = await runDemo({ admin, approver, useEngine: opts.engine, log: say, trust: runtimeTrust(home) });
         if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
         else {
           process.stdout.write(`\n${formatTable(result.rows)}\n\n`);

@@ -15,8 +15,8 @@ export function register(program: Command): void {
     .option("--largest-face", "take the largest face when the image shows several")
     .option("--gateway <url>", "gateway URL (default $PRIVFACE_GATEWAY_URL or https://127.0.0.1:7443)")
     .option("--home <dir>", "runtime home with pki/ca.crt and keys/ (default $PRIVFACE_HOME or ./.privface)")
-    .option("--token <token>", "admin operator token to register this CLI as a device on first use")
-    .action(async (opts: { merchant: string; person: string; image?: string; largestFace?: boolean; gateway?: string; home?: string; token?: string }) => {
+    .option("--token-file <file>", "file holding the admin operator token to register this CLI as a device on first use (default $PRIVFACE_GATEWAY_TOKEN)")
+    .action(async (opts: { merchant: string; person: string; image?: string; largestFace?: boolean; gateway?: string; home?: string; tokenFile?: string }) => {
       const { connect, cliDevice, describe, deregister, embedImage, faceOp } = await import("@privface/devstack");
       const conn = connect(opts);
       try {

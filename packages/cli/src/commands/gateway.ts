@@ -5,13 +5,13 @@
  */
 import type { Command } from "commander";
 
-type Conn = { gateway?: string; home?: string; token?: string };
+type Conn = { gateway?: string; home?: string; tokenFile?: string };
 
 function common(c: Command): Command {
   return c
     .option("--gateway <url>", "gateway URL (default $PRIVFACE_GATEWAY_URL or https://127.0.0.1:7443)")
     .option("--home <dir>", "runtime home (default $PRIVFACE_HOME or ./.privface)")
-    .option("--token <token>", "operator token (default: from <home>/keys/gateway-operators.json)");
+    .option("--token-file <file>", "file holding the operator token (default $PRIVFACE_GATEWAY_TOKEN, else <home>/keys/gateway/operators.json)");
 }
 
 async function run(o: Conn, role: "admin" | "operator", fn: (c: import("@privface/devstack").GatewayClient) => Promise<{ status: number; body: unknown }>) {
@@ -38,11 +38,14 @@ export function register(program: Command): void {
       .requiredOption("--merchant <id>", "merchant id")
       .requiredOption("--role <role>", "principal | cashier")
       .requiredOption("--name <name>", "full name")
-      .requiredOption("--id-number <id>", "18-character resident ID number")
-      .requiredOption("--phone <phone>", "11-digit mobile number"),
-  ).action((o: Conn & { merchant: string; role: string; name: string; idNumber: string; phone: string }) =>
-    run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/persons`, { role: o.role, name: o.name, idNumber: o.idNumber, phone: o.phone })),
-  );
+      .option("--id-number-file <file>", "file holding the 18-character resident ID number (else $PRIVFACE_ID_NUMBER, else asked)")
+      .option("--phone-file <file>", "file holding the 11-digit mobile number (else $PRIVFACE_PHONE, else asked)"),
+  ).action(async (o: Conn & { merchant: string; role: string; name: string; idNumberFile?: string; phoneFile?: string }) => {
+    const { readSecret } = await import("./_secrets.ts");
+    const idNumber = await readSecret("resident ID number", { file: o.idNumberFile, env: "PRIVFACE_ID_NUMBER" });
+    const phone = await readSecret("mobile number", { file: o.phoneFile, env: "PRIVFACE_PHONE" });
+    return run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/persons`, { role: o.role, name: o.name, idNumber, phone }));
+  });
   common(g.command("person").description("a person's masked record (operator role)").requiredOption("--person <id>", "person id").requiredOption("--reason <text>", "why you look (recorded)")).action(
     (o: Conn & { person: string; reason: string }) => run(o, "operator", (c) => c.admin("GET", `/v1/admin/persons/${encodeURIComponent(o.person)}`, undefined, o.reason)),
   );

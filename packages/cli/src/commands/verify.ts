@@ -11,7 +11,7 @@ interface FaceOpts {
   person: string;
   gateway?: string;
   home?: string;
-  token?: string;
+  tokenFile?: string;
   acceptNotice?: boolean;
   largestFace?: boolean;
 }
@@ -25,7 +25,7 @@ export function faceCommand(program: Command, purpose: "enrol" | "verify", descr
     .requiredOption("--person <id>", "person id (principal or cashier of the merchant)")
     .option("--gateway <url>", "gateway URL (default $PRIVFACE_GATEWAY_URL or https://127.0.0.1:7443)")
     .option("--home <dir>", "runtime home with pki/ca.crt and keys/ (default $PRIVFACE_HOME or ./.privface)")
-    .option("--token <token>", "admin operator token to register this CLI as a device on first use")
+    .option("--token-file <file>", "file holding the admin operator token to register this CLI as a device on first use (default $PRIVFACE_GATEWAY_TOKEN)")
     .option("--accept-notice", "the person has read the privacy notice and agrees (records consent)")
     .option("--largest-face", "take the largest face when the image shows several (a till refuses such frames by default)")
     .action(async (opts: FaceOpts) => {

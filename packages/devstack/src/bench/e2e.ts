@@ -30,7 +30,7 @@ export interface E2eBenchOptions {
   /** enrolments of extra persons before the measured ones (warm-up: connections, JIT) */
   enrolWarmup?: number;
   /** use a running stack instead: its gateway URL, CA file contents and admin token */
-  gateway?: { url: string; ca?: Buffer; token: string };
+  gateway?: { url: string; ca?: Buffer; token: string; approverToken: string };
   /** write V8 CPU profiles here: the gateway process's (gateway/, at its exit) and this process's during e2e-verify (client/) */
   cpuProfDir?: string;
   log?: (line: string) => void;
@@ -158,13 +158,16 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
   let home: string | undefined;
   let stop = async () => {};
   let admin: GatewayClient;
+  let approver: GatewayClient;
   let client: GatewayClient;
   let pids: Record<string, number> = {};
   if (o.gateway) {
     admin = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, token: o.gateway.token });
+    approver = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, token: o.gateway.approverToken });
     client = createGatewayClient({ url: o.gateway.url, ca: o.gateway.ca, maxSockets: concurrency });
     stop = async () => {
       admin.close();
+      approver.close();
       client.close();
     };
   } else {
@@ -181,6 +184,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
     const stack = await startStack({ home, env, nodeArgs, readyTimeoutMs: 60_000 });
     admin = stack.client("admin");
+    approver = stack.client("operator");
     client = stack.client("admin", concurrency);
     pids = { ...(stack.pids as Record<string, number>), client: process.pid };
     stop = async () => {
@@ -196,7 +200,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
     const devices: SimDevice[] = [];
     const trust = runtimeTrust(home);
-    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), { label: `bench ${i}`, client, trust }));
+    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), { label: `bench ${i}`, client, approver, trust }));
     const ids: string[] = [];
     const faces: { enrol: Float32Array; again: Float32Array }[] = [];
     const enrolWarm = o.enrolWarmup ?? 32;

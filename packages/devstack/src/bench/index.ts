@@ -5,3 +5,4 @@ export { benchMpc, type MpcBenchResult } from "./mpc.ts";
 export { runVerifyBench, type VerifyBenchOptions, type VerifyBenchResult } from "./verify.ts";
 export { runE2eBench, syntheticFace, type E2eBenchOptions, type SuiteResult } from "./e2e.ts";
 export { runFaceBench, runAccuracyBench, defaultDataset, listDataset, embedDataset, allPairScores, parseLfwPairs, detSvg, type DatasetImage, type EmbeddedImage, type FaceBenchResult, type AccuracyBenchOptions } from "./face.ts";
+export { runPadBench, scorePadFrames, padRates, padEer, padDetSvg, listImages, attackType, type PadBenchOptions, type PadFrame, type PadRates } from "./pad.ts";

@@ -4,11 +4,14 @@
  * openBundle: seed expansion) through the four rounds with wire encoding/decoding to both parties'
  * result shares; the device's sharing and the helper's dealing are excluded (dealing is reported as
  * helper_us_per_verify, including encodeBundle). Parameters: the deployed model's threshold at dimension `d`.
+ * The daily failure budget's run after each verification (@privface/mpc budget.ts, 3 rounds) is timed
+ * on its own in the latency pass (`us_per_budget`: both parties, from the bundle to `exhausted`, with
+ * wire encoding); with budget 1 and a fresh counter `exhausted` must equal the failure bit (exactness).
  */
 import { MODEL } from "@privface/contracts";
 import {
   aesBackend, decodeBundle, deal, encodeBundle, expandSeedShare, makeParams, newItemId, quantise, seededRng, shareInput,
-  simulateEnrol, simulateVerify, simulateVerifyMany, verifyPlain, verifyRounds,
+  freshCounter, simulateBudget, simulateEnrol, simulateVerify, simulateVerifyMany, verifyPlain, verifyRounds,
 } from "@privface/mpc";
 
 export interface MpcBenchResult {
@@ -33,6 +36,10 @@ export interface MpcBenchResult {
   enrol_bytes_between_parties: number;
   helper_bytes_per_enrol: number;
   aes: string;
+  /** the failure-budget run after a verification: median µs (both parties), rounds, bytes both ways */
+  us_per_budget: number;
+  budget_rounds: number;
+  budget_bytes_between_parties: number;
 }
 
 export function benchMpc(opts: { dim: number; count?: number; passes?: number }): MpcBenchResult {
@@ -67,6 +74,9 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
   let bytes = 0;
   let rounds = 0;
   const lat: number[] = [];
+  const budgetLat: number[] = [];
+  let budgetBytes = 0;
+  let budgetRounds = 0;
   const CHUNK = 100; // bundles are dealt (untimed) a chunk at a time, as a party's pool would hand them out
   let dealMs = 0;
   for (let pass = 0; pass < passes; pass++) {
@@ -99,10 +109,21 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
       if (pass === passes - 1) {
         // latency: one verification at a time, timed individually
         for (let j = 0; j < n; j++) {
+          const o = options(j);
           const s = performance.now();
-          const r = simulateVerify(options(j));
+          const r = simulateVerify(o);
           lat.push((performance.now() - s) * 1000);
           check(j, r);
+          // the budget run that follows (budget 1, fresh counter: exhausted = 1 − match)
+          const sb = performance.now();
+          const b = simulateBudget({
+            seeds, bundles: o.bundles, session: `${o.session}-b`, budget: 1, day: 20_000, matchShares: { P0: r.P0.match, P1: r.P1.match },
+            counter: { P0: freshCounter(), P1: freshCounter() }, verifications: { P0: 1, P1: 1 },
+          });
+          budgetLat.push((performance.now() - sb) * 1000);
+          if (b.exhausted !== 1 - r.match) exact = false;
+          budgetBytes = b.traffic.sent.P0 + b.traffic.sent.P1;
+          budgetRounds = b.traffic.rounds;
         }
       } else {
         const s = performance.now();
@@ -123,6 +144,7 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
   }
   const bestHelperUs = (dealMs * 1000) / (count * passes);
   lat.sort((a, b) => a - b);
+  budgetLat.sort((a, b) => a - b);
   const eb = deal(params, newItemId(rng), seeds, { rng, kind: "enrol" });
   const ys = shareInput(cases[0].y, ctx, rng);
   const e = simulateEnrol({ params, seeds, bundles: eb, share: { P0: expandSeedShare(ys.seed0, ctx, d), P1: ys.share1 }, session: "bench-enrol-0123456789abcdef0123" });
@@ -136,5 +158,6 @@ export function benchMpc(opts: { dim: number; count?: number; passes?: number })
     us_per_verify_p90: Math.round(lat[Math.floor(lat.length * 0.9)]), exact, count, passes,
     enrol_rounds: e.traffic.rounds, enrol_bytes_between_parties: e.traffic.sent.P0 + e.traffic.sent.P1,
     helper_bytes_per_enrol: encodeBundle(eb.P0).length + encodeBundle(eb.P1).length, aes: aesBackend,
+    us_per_budget: Math.round(budgetLat[Math.floor(budgetLat.length / 2)]), budget_rounds: budgetRounds, budget_bytes_between_parties: budgetBytes,
   };
 }

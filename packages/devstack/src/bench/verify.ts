@@ -81,7 +81,7 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
   const client = { P0: stack.partyClient("P0"), P1: stack.partyClient("P1") };
   try {
     const L = runtimeLayout(home);
-    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealKey("p0")), P1: readPublicKeyFile(L.sealKey("p1")), device: await sim.newSimDevice(), nonce: sim.batchedNonces(client) };
+    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await sim.newSimDevice(), nonce: sim.batchedNonces(client) };
     // the simulated terminal, registered at both parties as the gateway forwards it (the dev stack's policy is `auto`)
     await Promise.all([client.P0.registerDevice(sim.simRegistration(keys.device)), client.P1.registerDevice(sim.simRegistration(keys.device))]);
     // pools: wait until P0 holds enough items for the whole run (the helper deals in batches)

@@ -7,7 +7,7 @@
 import { bytesType, sql, timestampType, type DbMigration } from "@privface/db";
 
 export const PARTY_MIGRATIONS_TABLE = "party_migrations";
-export const PARTY_TABLES = ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_pool_items", "party_authorisations", "party_devices"] as const;
+export const PARTY_TABLES = ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_pool_items", "party_authorisations", "party_budgets", "party_devices"] as const;
 
 /**
  * `party_pool.item_key` of an item migrated from 001 whose ciphertext is still under the data key
@@ -143,11 +143,36 @@ export const partyMigrations: Record<string, DbMigration> = {
     },
   },
   /**
-   * Decision 010: the party's own device registry (registrations forwarded by the gateway, activated
-   * by the party's policy: an operator's approval, or `auto` in development), and an index for the
-   * per-template volume budgets counted over `party_verifications`.
+   * The daily failure budget (decision 010 §4, @privface/mpc budget.ts): per (template, day number)
+   * this party's additive share of the failure counter mod 2^16 and the share before the last run
+   * (uniform on their own: a share says nothing without the peer's), the public bookkeeping (runs
+   * applied, verifications answered) and whether the budget is exhausted for the day.
    */
-  "003_device_registry": {
+  "003_failure_budget": {
+    async up(k, { dialect }) {
+      const ts = timestampType(dialect);
+      await k.schema
+        .createTable("party_budgets")
+        .addColumn("template_id", "text", (c) => c.notNull())
+        .addColumn("day", "integer", (c) => c.notNull())
+        .addColumn("runs", "bigint", (c) => c.notNull())
+        .addColumn("share", "integer", (c) => c.notNull())
+        .addColumn("prev_runs", "bigint", (c) => c.notNull())
+        .addColumn("prev_share", "integer", (c) => c.notNull())
+        .addColumn("verifications", "bigint", (c) => c.notNull())
+        .addColumn("exhausted", "integer", (c) => c.notNull())
+        .addColumn("updated_at", ts, (c) => c.notNull())
+        .addPrimaryKeyConstraint("party_budgets_pk", ["template_id", "day"])
+        .execute();
+      await k.schema.createIndex("party_budgets_day").on("party_budgets").column("day").execute();
+    },
+  },
+  /**
+   * Decision 010 §2: the party's own device registry (registrations forwarded by the gateway, activated
+   * by the party's policy: an operator's approval, or `auto` in development), and an index for the
+   * per-template volume budgets (§4) counted over `party_verifications`.
+   */
+  "004_device_registry": {
     async up(k, { dialect }) {
       const ts = timestampType(dialect);
       await k.schema

@@ -18,6 +18,7 @@ import type {
   Authorisation,
   BeginVerifyInput,
   BeginVerifyResult,
+  BudgetRecord,
   CommitResult,
   DataKeys,
   DeviceRecord,
@@ -74,6 +75,23 @@ function duration(value: unknown, name: string): number {
   const v = ms(value, name);
   if (v < 0) throw new RangeError(`${name} must be ≥ 0, got ${v}`);
   return v;
+}
+function dayNumber(value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 2 ** 31 - 1) throw new RangeError(`day must be a day number (days since 1970-01-01 UTC), got ${String(value)}`);
+  return value as number;
+}
+interface BudgetRow {
+  runs: unknown;
+  share: unknown;
+  prev_runs: unknown;
+  prev_share: unknown;
+  verifications: unknown;
+  exhausted: unknown;
+}
+const BUDGET_SELECT = "SELECT runs, share, prev_runs, prev_share, verifications, exhausted FROM party_budgets";
+function budgetRecord(r: BudgetRow | undefined): BudgetRecord {
+  if (!r) return { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, exhausted: false };
+  return { runs: Number(r.runs), share: Number(r.share), prevRuns: Number(r.prev_runs), prevShare: Number(r.prev_share), verifications: Number(r.verifications), exhausted: Number(r.exhausted) === 1 };
 }
 function checkAuth(auth: Authorisation | undefined): Authorisation | undefined {
   if (auth === undefined) return undefined;
@@ -667,6 +685,58 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       });
     },
 
+    async budget(tid, day) {
+      templateId(tid);
+      dayNumber(day);
+      const r = await exec.read((tx) => tx.get<BudgetRow>(`${BUDGET_SELECT} WHERE template_id = ? AND day = ?`, [tid, day]));
+      return budgetRecord(r);
+    },
+
+    async countVerification(tid, day) {
+      templateId(tid);
+      dayNumber(day);
+      return exec.tx(async (tx) => {
+        const t = now();
+        await tx.run(
+          "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, 0, 0, 0, 0, 1, 0, ?) " +
+            "ON CONFLICT (template_id, day) DO UPDATE SET verifications = party_budgets.verifications + 1, updated_at = excluded.updated_at",
+          [tid, day, t],
+        );
+        return budgetRecord(await tx.get<BudgetRow>(`${BUDGET_SELECT} WHERE template_id = ? AND day = ?`, [tid, day]));
+      });
+    },
+
+    async saveBudgetCounter(tid, day, counter) {
+      templateId(tid);
+      dayNumber(day);
+      if (typeof counter !== "object" || counter === null) throw new TypeError("counter must be { runs, share, prevRuns, prevShare }");
+      const { runs, share, prevRuns, prevShare } = counter;
+      for (const [n, v, max] of [["runs", runs, 2 ** 32 - 1], ["prevRuns", prevRuns, 2 ** 32 - 1], ["share", share, 0xffff], ["prevShare", prevShare, 0xffff]] as const) {
+        if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`counter.${n} must be an integer in [0, ${max}]`);
+      }
+      await exec.tx(async (tx) => {
+        const t = now();
+        await tx.run(
+          "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?) " +
+            "ON CONFLICT (template_id, day) DO UPDATE SET runs = excluded.runs, share = excluded.share, prev_runs = excluded.prev_runs, prev_share = excluded.prev_share, updated_at = excluded.updated_at",
+          [tid, day, runs, share, prevRuns, prevShare, t],
+        );
+      });
+    },
+
+    async markBudgetExhausted(tid, day) {
+      templateId(tid);
+      dayNumber(day);
+      await exec.tx(async (tx) => {
+        const t = now();
+        await tx.run(
+          "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, 0, 0, 0, 0, 0, 1, ?) " +
+            "ON CONFLICT (template_id, day) DO UPDATE SET exhausted = 1, updated_at = excluded.updated_at",
+          [tid, day, t],
+        );
+      });
+    },
+
     async purge(opts) {
       if (typeof opts !== "object" || opts === null) throw new TypeError("opts must be { sessionsMs, usedItemsMs }");
       const sessionsMs = duration(opts.sessionsMs, "opts.sessionsMs");
@@ -677,6 +747,7 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
         sessions += await tx.run("DELETE FROM party_sessions WHERE state <> 'prepared' AND updated_at < ?", [t - sessionsMs]);
         const items = await tx.run("DELETE FROM party_pool WHERE used_at IS NOT NULL AND used_at < ?", [t - usedItemsMs]);
         await tx.run("DELETE FROM party_authorisations WHERE expires < ?", [t]);
+        await tx.run("DELETE FROM party_budgets WHERE day < ?", [Math.floor(t / 86_400_000) - 1]);
         return { sessions, items, ciphertexts: 0 };
       });
       // Ciphertexts of used items (whatever their age: their keys are gone), in chunks of

@@ -153,6 +153,20 @@ export interface DeviceRecord {
   updatedAt: number;
 }
 
+/**
+ * A party's record of the daily failure budget of one template for one day (number of days since
+ * 1970-01-01 UTC): its counter (@privface/mpc CounterState: a share mod 2^16, never a decision), the
+ * verifications it answered that day and whether the budget is exhausted.
+ */
+export interface BudgetRecord {
+  runs: number;
+  share: number;
+  prevRuns: number;
+  prevShare: number;
+  verifications: number;
+  exhausted: boolean;
+}
+
 export interface PartyStore {
   readonly role: Role;
   readonly dialect: "sqlite" | "postgres";
@@ -215,10 +229,21 @@ export interface PartyStore {
   // --- verify hot path ---
   beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult>;
 
+  // --- daily failure budget (counted inside MPC, @privface/mpc budget.ts) ---
+  /** The record of (template, day); a fresh one (all 0, not exhausted) if none. */
+  budget(templateId: string, day: number): Promise<BudgetRecord>;
+  /** Counts one answered verification of (template, day) and returns the record after it. */
+  countVerification(templateId: string, day: number): Promise<BudgetRecord>;
+  /** Stores this party's counter after a budget run (runs, share, prevRuns, prevShare). */
+  saveBudgetCounter(templateId: string, day: number, counter: { runs: number; share: number; prevRuns: number; prevShare: number }): Promise<void>;
+  /** Marks the budget of (template, day) exhausted: verifications are refused until the day ends. */
+  markBudgetExhausted(templateId: string, day: number): Promise<void>;
+
   // --- housekeeping and keys ---
   /**
    * Deletes verify records and finished sessions older than `sessionsMs`, used pool markers older than
-   * `usedItemsMs`, and the (undecryptable) ciphertexts of all used pool items.
+   * `usedItemsMs`, the (undecryptable) ciphertexts of all used pool items, and budget records of
+   * days before yesterday.
    */
   purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
   /** Makes `newKeyId` current and re-encrypts every stored share and unused pool item under it. */

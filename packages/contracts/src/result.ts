@@ -1,0 +1,60 @@
+/**
+ * Result shares bound to their request and authenticated (decision 010 §7, issue 12 item 9). A
+ * party's XOR share of a decision travels back to the gateway with a MAC over the request it answers:
+ *
+ *   resultMac = base64url(mac(suite, K, canonicalJson({ v: 1, kind: "privface.result-share", op,
+ *                 party, session, templateId, authorisation: base64url(SHA-256(authorisation.payload)),
+ *                 resultShare })))
+ *   K = agreeKey(own result key, other side's result key, "privface-result-mac-v1|" + party)
+ *
+ * The party holds its result key pair (`keys/<party>/result.json`) and the gateway's public one; the
+ * gateway holds its own pair and each party's public one: only that party and the gateway can compute
+ * K (a static ECDH, done once at start-up), so neither a network position nor a holder of any other
+ * deployment certificate can answer in a party's name, and a share cannot be moved to another
+ * request, session, template or party. Cost per answer: one HMAC (a few µs) each side.
+ */
+import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, toBase64url, utf8, type KeyPair, type PublicKey, type SuiteId } from "@privface/crypto";
+import type { SignedAuthorisation } from "./auth.ts";
+import type { PartyName } from "./ids.ts";
+import type { Bit } from "./party-api.ts";
+
+export const RESULT_KIND = "privface.result-share";
+
+/** What a result share answers: the request it belongs to, and the share itself. */
+export interface ResultBinding {
+  op: "enrol" | "verify";
+  party: PartyName;
+  session: string;
+  templateId: string;
+  authorisation: Pick<SignedAuthorisation, "payload">;
+  resultShare: Record<string, Bit>;
+}
+
+/** The MAC key between one party and the gateway, from either side's key pair and the other's public key. */
+export interface ResultKey {
+  suite: SuiteId;
+  key: Uint8Array;
+}
+
+export async function resultKey(own: KeyPair, other: PublicKey, party: PartyName): Promise<ResultKey> {
+  return { suite: own.suite, key: await agreeKey(own, other, utf8(`privface-result-mac-v1|${party}`)) };
+}
+
+export async function resultBytes(b: ResultBinding): Promise<Uint8Array> {
+  const auth = toBase64url(await digest("sha256", utf8(String(b.authorisation?.payload ?? ""))));
+  return utf8(canonicalJson({ v: 1, kind: RESULT_KIND, op: b.op, party: b.party, session: b.session, templateId: b.templateId, authorisation: auth, resultShare: b.resultShare }));
+}
+
+export async function resultMac(k: ResultKey, b: ResultBinding): Promise<string> {
+  return toBase64url(await mac(k.suite, k.key, await resultBytes(b)));
+}
+
+/** Does `tag` authenticate this answer to this request? Never throws (any malformed input → false). */
+export async function checkResultMac(k: ResultKey, b: ResultBinding, tag: unknown): Promise<boolean> {
+  if (typeof tag !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(tag)) return false;
+  try {
+    return equalBytes(fromBase64url(tag), await mac(k.suite, k.key, await resultBytes(b)));
+  } catch {
+    return false;
+  }
+}

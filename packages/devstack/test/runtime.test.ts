@@ -1,0 +1,61 @@
+/**
+ * `ensureRuntime`: one key folder per server (mode 0700) holding only that server's private
+ * material, the public halves in keys/public, idempotent, and keys of the earlier flat layout moved.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { runtimeLayout } from "@privface/config";
+import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { ensureRuntime } from "../src/runtime.ts";
+
+describe("ensureRuntime key folders (issue 12 item 7)", () => {
+  const root = mkdtempSync(join(tmpdir(), "privface-runtime-"));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it("each server's folder holds only its own files (mode 0700); keys/public only public halves", async () => {
+    const home = join(root, "fresh");
+    const { layout: L, created } = await ensureRuntime(home);
+    const ls = (d: string) => readdirSync(d).sort();
+    assert.deepEqual(ls(L.dirs.keys), ["cli", "gateway", "helper", "p0", "p1", "public"]);
+    assert.deepEqual(ls(L.keyDir("p0")), ["audit.json", "data.json", "nonce.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
+    assert.deepEqual(ls(L.keyDir("p1")), ["audit.json", "data.json", "nonce.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
+    assert.deepEqual(ls(L.keyDir("helper")), ["audit.json", "p0-pool-seed.json", "p1-pool-seed.json"]);
+    assert.deepEqual(ls(L.keyDir("gateway")), ["audit.json", "result.json", "signing.json"]);
+    for (const s of ["helper", "p0", "p1", "gateway"] as const) assert.equal(statSync(L.keyDir(s)).mode & 0o777, 0o700, s);
+    assert.deepEqual(ls(L.dirs.public), [
+      "gateway-audit.pub.json", "gateway-result.pub.json", "gateway-signing.pub.json", "helper-audit.pub.json",
+      "p0-audit.pub.json", "p0-result.pub.json", "p0-root.pub.json", "p0-seal.pub.json", "p1-audit.pub.json", "p1-result.pub.json", "p1-root.pub.json", "p1-seal.pub.json",
+    ]);
+    for (const f of ls(L.dirs.public)) {
+      const j = JSON.parse(readFileSync(join(L.dirs.public, f), "utf8")) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(j).sort(), ["kind", "publicKey", "suite"], f);
+    }
+    for (const p of ["p0", "p1"] as const) {
+      assert.deepEqual(readPublicKeyFile(L.sealPub(p)).publicKey, (await readKeyPairFile(L.sealKey(p))).publicKey);
+      assert.deepEqual(readPublicKeyFile(L.rootPub(p)).publicKey, (await readKeyPairFile(L.root(p))).publicKey, "devices are provisioned with the root's public half");
+      assert.equal(readFileSync(L.helperPoolSeed(p), "utf8"), readFileSync(L.poolSeed(p), "utf8"));
+      assert.equal(statSync(L.helperPoolSeed(p)).mode & 0o777, 0o600);
+    }
+    assert.deepEqual(readPublicKeyFile(L.gatewaySigningPub).publicKey, (await readKeyPairFile(L.gatewaySigningKey)).publicKey);
+    assert.ok(created.includes("keys/p0/seal.json") && created.includes("keys/public/p0-seal.pub.json"));
+    assert.deepEqual((await ensureRuntime(home)).created, [], "idempotent");
+  });
+
+  it("moves the keys of the earlier flat keys/ folder into their server's folder", async () => {
+    const home = join(root, "legacy");
+    const first = runtimeLayout(join(root, "fresh"));
+    const L = runtimeLayout(home);
+    mkdirSync(L.dirs.keys, { recursive: true });
+    const old = { "p0-seal.json": first.sealKey("p0"), "p1-data.json": first.dataKey("p1"), "p0-pool-seed.json": first.poolSeed("p0"), "gateway-signing.json": first.gatewaySigningKey };
+    for (const [name, from] of Object.entries(old)) writeFileSync(join(L.dirs.keys, name), readFileSync(from));
+    await ensureRuntime(home);
+    assert.equal(readFileSync(L.sealKey("p0"), "utf8"), readFileSync(first.sealKey("p0"), "utf8"));
+    assert.equal(readFileSync(L.dataKey("p1"), "utf8"), readFileSync(first.dataKey("p1"), "utf8"));
+    assert.equal(readFileSync(L.helperPoolSeed("p0"), "utf8"), readFileSync(first.poolSeed("p0"), "utf8"));
+    assert.equal(readFileSync(L.gatewaySigningPub, "utf8"), readFileSync(first.gatewaySigningPub, "utf8"));
+    assert.deepEqual(readdirSync(L.dirs.keys).filter((f) => f.endsWith(".json")), [], "nothing left in the flat folder");
+  });
+});
