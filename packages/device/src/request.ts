@@ -11,7 +11,7 @@
  * Nothing else about the face leaves this function: no embedding, no crop, no image.
  */
 import { checkKeyList, contextAad, deviceMacKey, faceStatement, PARTIES, statementMac, type PartyName } from "@privface/contracts";
-import { canonicalJson, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type PublicKey, type Signer, type SignedJson } from "@privface/crypto";
+import { canonicalJson, randomBytes, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type PublicKey, type Signer, type SignedJson } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
 
 export type Purpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
@@ -227,6 +227,24 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
   for (const p of PARTIES) macs[p] = await statementMac(input.authKey.suite, await deviceMacKey(input.authKey, keys[p], input.deviceId, p), statement);
   const body = { ...unsigned, macs };
   return { ...body, signature: await signBody(input.signingKey, body) };
+}
+
+/** Body of POST /v1/challenges: signed by the device (issue 12 item 6), `at` = the device's clock. */
+export interface ChallengeRequestBody {
+  deviceId: string;
+  personId: string;
+  purpose: Purpose;
+  at: number;
+  nonce: string;
+  signature: string;
+}
+
+/** Builds the signed challenge request (the gateway answers anyone else with DEVICE_UNAUTHENTICATED). */
+export async function buildChallengeRequest(input: { deviceId: string; personId: string; purpose: Purpose; signingKey: KeyPair | Signer; at?: number }): Promise<ChallengeRequestBody> {
+  checkString(input.deviceId, "deviceId");
+  checkString(input.personId, "personId");
+  const unsigned = { deviceId: input.deviceId, personId: input.personId, purpose: input.purpose, at: input.at ?? Date.now(), nonce: toBase64url(randomBytes(12)) };
+  return { ...unsigned, signature: await signBody(input.signingKey, unsigned) };
 }
 
 /** Builds the signed body of a deregistration or a consent withdrawal (no shares). */

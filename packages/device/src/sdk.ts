@@ -9,7 +9,7 @@
  */
 import type { KeyPair, Signer } from "@privface/crypto";
 import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
-import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type DeviceTrust, type Purpose, type Rng } from "./request.ts";
+import { buildChallengeRequest, buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type DeviceTrust, type Purpose, type Rng } from "./request.ts";
 
 /** An RGBA frame: `ImageData` from a canvas fits. */
 export interface RgbaFrame {
@@ -197,7 +197,8 @@ export class FaceDevice {
   }
 
   private async challenge(personId: string, purpose: Purpose): Promise<ChallengeResponse> {
-    return (await this.post("/v1/challenges", { deviceId: this.o.deviceId, personId, purpose })) as unknown as ChallengeResponse;
+    const body = await buildChallengeRequest({ deviceId: this.o.deviceId, personId, purpose, signingKey: this.o.signingKey });
+    return (await this.post("/v1/challenges", body)) as unknown as ChallengeResponse;
   }
 
   private post(path: string, body: unknown): Promise<GatewayAnswer> {

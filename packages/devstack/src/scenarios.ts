@@ -10,7 +10,7 @@
  */
 import { MODEL, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
-import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse, type DeviceTrust } from "@privface/device";
+import { buildChallengeRequest, buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse, type DeviceTrust } from "@privface/device";
 import { syntheticFaces } from "./device-sim.ts";
 
 /**
@@ -292,7 +292,7 @@ export class ScenarioPerson {
         return observe(label, await g.call("POST", last.path, last.body), last.path);
       }
       case "challenge":
-        return observe(label, await g.call("POST", "/v1/challenges", { deviceId: this.world.deviceId, personId: this.personId, purpose: a.purpose }), "/v1/challenges");
+        return observe(label, await g.call("POST", "/v1/challenges", await this.challengeBody(a.purpose)), "/v1/challenges");
     }
   }
 
@@ -304,8 +304,13 @@ export class ScenarioPerson {
   }
 
   /** challenge → signed body → POST; a refused challenge is the step's answer. */
+  /** A challenge request signed by the world's device (issue 12 item 6). */
+  private challengeBody(purpose: string) {
+    return buildChallengeRequest({ deviceId: this.world.deviceId, personId: this.personId, purpose: purpose as "verify", signingKey: this.world.deviceKey });
+  }
+
   private async signed(label: string, purpose: string, path: string, build: (ch: ChallengeResponse) => Promise<unknown>): Promise<Observed> {
-    const ch = await this.world.gateway.call("POST", "/v1/challenges", { deviceId: this.world.deviceId, personId: this.personId, purpose });
+    const ch = await this.world.gateway.call("POST", "/v1/challenges", await this.challengeBody(purpose));
     if (ch.status !== 201) return observe(label, ch, path);
     const body = await build(ch.body);
     this.last = { path, body };

@@ -39,7 +39,7 @@ export class DeviceFlows {
 
   async challenge(req: ChallengeRequest): Promise<ChallengeResponse> {
     const now = this.c.now();
-    const device = await this.admission.activeDevice(req.deviceId);
+    const device = await this.admission.authenticDevice(req);
     const { person, consent } = await this.admission.personOf(device, req.personId);
     this.c.limiter.take({ person: person.id, device: device.id, merchant: device.merchant_id }, now);
     let templateId: string | undefined;

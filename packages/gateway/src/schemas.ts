@@ -41,7 +41,17 @@ export const ErrorBody = Type.Object(
 
 // ---- device API ---------------------------------------------------------------------------------
 
-export const ChallengeRequest = Type.Object({ deviceId: Id, personId: Id, purpose: Purpose }, strict);
+export const ChallengeRequest = Type.Object(
+  {
+    deviceId: Id,
+    personId: Id,
+    purpose: Purpose,
+    at: Type.Integer({ description: "the device's clock, epoch ms: accepted within the challenge lifetime of the gateway's" }),
+    nonce: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$", description: "random: two requests are never the same bytes (a repeated one is a replay)" }),
+    signature: B64u(256, "device signature over canonicalJson(body without signature)"),
+  },
+  { ...strict, description: "signed by a registered device (issue 12 item 6); every other caller gets DEVICE_UNAUTHENTICATED" },
+);
 export type ChallengeRequest = Static<typeof ChallengeRequest>;
 
 export const SignedKeyList = Type.Object(

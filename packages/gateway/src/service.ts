@@ -72,6 +72,11 @@ export class GatewayService {
 
   // ---- device flows (_device-flows.ts) ---------------------------------------------------------
 
+  /** The per-source limit of the device API (issue 12 item 6), before anything else is looked at. */
+  takeSource(source: string): void {
+    this.c.limiter.takeSource(source, this.c.now());
+  }
+
   challenge(req: ChallengeRequest): Promise<ChallengeResponse> {
     return this.flows.challenge(req);
   }

@@ -17,7 +17,7 @@ import {
 } from "@privface/crypto";
 import { openDb, type Db } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { buildFaceRequest, buildSignedPersonRequest, type DeviceTrust } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest, buildSignedPersonRequest, type DeviceTrust } from "@privface/device";
 import type { PartyName } from "@privface/contracts";
 import type { PublicKey } from "@privface/crypto";
 import { createLogger } from "@privface/config";
@@ -46,6 +46,8 @@ export interface Fixture {
   auditKey: KeyPair;
   /** the parties' institution roots, which the test devices are provisioned with */
   roots: Record<PartyName, PublicKey>;
+  /** the gateway's clock (a device's clock agrees with it) */
+  now(): number;
   db: Db;
   inject(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   admin(method: string, url: string, body?: unknown, role?: keyof typeof TOKENS, reason?: string): Promise<{ status: number; body: any }>;
@@ -57,7 +59,11 @@ export interface Fixture {
  * many verifications of one person within a minute, so the default here is far above the parties'
  * (10 per minute); the budget's refusal at the gateway has its own test (security.test.ts).
  */
-export async function setup(name: string, extra: Partial<GatewayOptions> = {}, parties: { volume?: { perMinute: number; perDay: number } } = {}): Promise<Fixture> {
+export async function setup(
+  name: string,
+  extra: Partial<GatewayOptions> = {},
+  parties: { volume?: { perMinute: number; perDay: number }; /** with `extra.parties`: their roots */ roots?: Record<PartyName, PublicKey> } = {},
+): Promise<Fixture> {
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
   // the fake parties share the gateway's clock (tests that move it move both)
@@ -107,7 +113,8 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}, p
     log,
     gatewayKey,
     auditKey,
-    roots: await fake.roots(),
+    roots: parties.roots ?? (await fake.roots()),
+    now: extra.now ?? Date.now,
     db,
     inject,
     admin: (method, url, body, role = "admin", reason) =>
@@ -216,8 +223,9 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
   return { merchantId, deviceId: d.body.deviceId, deviceKey, authKey, trust: { roots: f.roots, seen: {} }, persons };
 }
 
-export async function challenge(f: Fixture, w: World, personId: string, purpose: string, deviceId = w.deviceId) {
-  return f.inject("POST", "/v1/challenges", { deviceId, personId, purpose });
+/** A challenge request signed by the world's device (or `deviceId` with `key`), as the SDK makes it. */
+export async function challenge(f: Fixture, w: World, personId: string, purpose: string, deviceId = w.deviceId, key: KeyPair = w.deviceKey, at?: number) {
+  return f.inject("POST", "/v1/challenges", await buildChallengeRequest({ deviceId, personId, purpose: purpose as "verify", signingKey: key, at: at ?? f.now() }));
 }
 
 export async function signBody<T extends object>(key: KeyPair, unsigned: T): Promise<T & { signature: string }> {
@@ -271,7 +279,7 @@ export async function enrol(f: Fixture, w: World, who: string, embedding?: Float
 
 export async function verify(f: Fixture, w: World, who: string, embedding?: Float32Array, opts: Parameters<typeof faceBody>[5] = {}) {
   const p = w.persons[who];
-  const ch = await challenge(f, w, p.personId, "verify", opts.deviceId);
+  const ch = await challenge(f, w, p.personId, "verify", opts.deviceId, opts.deviceKey);
   if (ch.status !== 201) return ch;
   return f.inject("POST", "/v1/verifications", await faceBody(w, p.personId, ch.body, "verify", embedding ?? sameFace(p.face), opts));
 }

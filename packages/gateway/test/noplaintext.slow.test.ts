@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { contextAad, sealingKeyId, signKeyList } from "@privface/contracts";
 import { canonicalJson, fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, sign, toBase64url, utf8, type KeyPair } from "@privface/crypto";
-import { buildFaceRequest } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest } from "@privface/device";
 import { expandSeedShare, quantise } from "@privface/mpc";
 import { randomEmbedding, sameFace, PEOPLE } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
@@ -102,14 +102,14 @@ test("no plaintext share in the gateway's database, log or heap", async () => {
   const personId = p.body.personId as string;
   const deviceId = d.body.deviceId as string;
   const notice = (await call("GET", "/v1/notices/current")).body;
-  const cc = await call("POST", "/v1/challenges", { deviceId, personId, purpose: "consent" });
+  const cc = await call("POST", "/v1/challenges", await buildChallengeRequest({ deviceId, personId, purpose: "consent", signingKey: deviceKey }));
   const unsigned = { deviceId, personId, challenge: cc.body.challenge, noticeVersion: notice.version, noticeHash: notice.hash, purposes: ["face-verification"] };
   const consent = await call("POST", "/v1/consents", { ...unsigned, signature: toBase64url(await sign(deviceKey, utf8(canonicalJson(unsigned)))) });
   assert.equal(consent.status, 201);
 
   const face = randomEmbedding(512, 31337);
   for (const purpose of ["enrol", "verify", "verify"] as const) {
-    const ch = await call("POST", "/v1/challenges", { deviceId, personId, purpose });
+    const ch = await call("POST", "/v1/challenges", await buildChallengeRequest({ deviceId, personId, purpose, signingKey: deviceKey }));
     assert.equal(ch.status, 201, JSON.stringify(ch.body));
     const emb = purpose === "enrol" ? face : sameFace(face, 0.1, purpose.length + secrets.length);
     const body = await buildFaceRequest({ deviceId, personId, purpose, challenge: ch.body, embedding: emb, liveness: 0.95, modelVersion: "test-model.1", signingKey: deviceKey, authKey, trust: { roots } });
