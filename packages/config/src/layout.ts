@@ -7,6 +7,7 @@
  *                 <server>-client.crt/.key (client certificates of the servers that call another)
  *   keys/<server>/  one folder per server (mode 0700) with only that server's private material:
  *     p0/, p1/      seal.json, data.json, pool-seed.json (shared with the helper), audit.json,
+ *                   pair-seed.json (the same seed at P0 and P1, never at the helper),
  *                   result.json (result-share MAC key agreement with the gateway),
  *                   root.json (institution root signing key), nonce.json (nonce HMAC key)
  *     helper/       p0-pool-seed.json, p1-pool-seed.json, audit.json
@@ -57,6 +58,8 @@ export interface RuntimeLayout {
   poolSeed(party: Px): string;
   /** the helper's copy of a party's pool seed */
   helperPoolSeed(party: Px): string;
+  /** a party's copy of the seed P0 and P1 share (never the helper): re-randomises stored shares */
+  pairSeed(party: Px): string;
   /** a server's audit signing key */
   auditKey(server: ServerName): string;
   /** the public half of a server's audit key (for `privface audit verify`) */
@@ -107,6 +110,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     dataKey: (p) => own(p, "data.json"),
     poolSeed: (p) => own(p, "pool-seed.json"),
     helperPoolSeed: (p) => own("helper", `${p}-pool-seed.json`),
+    pairSeed: (p) => own(p, "pair-seed.json"),
     auditKey: (s) => own(s, "audit.json"),
     auditPub: (s) => join(pub, `${s}-audit.pub.json`),
     resultKey: (s) => own(s, "result.json"),

@@ -78,3 +78,4 @@ export function ensureDataKeyFile(path: string, suite: SuiteId, id: string): { k
   return { key, created: true };
 }
 export { readPoolSeedFile, ensurePoolSeedFile } from "./_poolseed.ts";
+export { readPairSeedFile, ensurePairSeedFiles } from "./_pairseed.ts";

@@ -26,3 +26,7 @@ export type { AccuracyReport } from "./metrics.ts";
 export { ActionTracker, verifyActions, measuresFromLandmarks, DEFAULT_ACTION_THRESHOLDS } from "./actions.ts";
 export type { FrameMeasure, ActionThresholds, ActiveErrorCode, TrackerState } from "./actions.ts";
 export type { MeasureResult } from "./engine.ts";
+export { liveCapture } from "./sdk.ts";
+export type { FrameSource, LiveCaptureOptions, LiveCapture } from "./sdk.ts";
+export { actionFrame, actionSequence } from "./synthetic.ts";
+export type { FaceGeometry, SequenceOptions, TimedFrame } from "./synthetic.ts";

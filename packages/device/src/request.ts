@@ -10,8 +10,8 @@
  *   upgrade (R5) the same with `modelVersion = upgradeTo`.
  * Nothing else about the face leaves this function: no embedding, no crop, no image.
  */
-import { checkKeyList, contextAad, deviceMacKey, faceStatement, PARTIES, statementMac, type PartyName } from "@privface/contracts";
-import { canonicalJson, randomBytes, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type PublicKey, type Signer, type SignedJson } from "@privface/crypto";
+import { checkKeyList, contextAad, deviceMacKey, faceStatement, PARTIES, sameActions, statementMac, type LivenessAction, type LivenessStep, type PartyName } from "@privface/contracts";
+import { canonicalJson, fromBase64url, randomBytes, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type PublicKey, type Signer, type SignedJson, type SuiteId } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
 
 export type Purpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
@@ -25,6 +25,8 @@ export interface ChallengeResponse {
   modelVersion?: string;
   /** verify only: the deployed model version when the stored template is older (R5) */
   upgradeTo?: string;
+  /** enrol / verify with active liveness: the actions to see performed, in order (issue 17) */
+  actions?: LivenessAction[];
   /** enrol, verify: each party's sealing-key list signed by its institution root, relayed by the gateway */
   keyLists?: { P0: SignedJson; P1: SignedJson };
 }
@@ -81,7 +83,7 @@ export interface FaceRequestBody {
   modelVersion: string;
   sealKeys: { P0: string; P1: string };
   shares: SealedShares;
-  liveness: { score: number };
+  liveness: { score: number; actions?: LivenessAction[]; steps?: LivenessStep[] };
   upgrade?: { modelVersion: string; shares: SealedShares };
   macs: { P0: string; P1: string };
   signature: string;
@@ -160,6 +162,8 @@ export interface BuildFaceRequestInput {
   embedding: ArrayLike<number> | Int8Array;
   /** liveness score in [0, 1] */
   liveness: number;
+  /** the active step's result (issue 17): the challenge's actions and the per-step evidence, signed with the body */
+  active?: { actions: LivenessAction[]; steps: LivenessStep[] };
   /** model version of `embedding`; must equal the challenge's modelVersion */
   modelVersion: string;
   /** optional: the same capture embedded with the model named by `challenge.upgradeTo` */
@@ -203,6 +207,12 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
     shares: await sealShares(q, ctx, keys, input.rng),
     liveness: { score: roundScore(input.liveness) },
   };
+  if (input.active) {
+    const { actions, steps } = input.active;
+    if (!sameActions(actions, ch.actions) || steps.length !== actions.length || steps.some((s, i) => s.action !== actions[i]))
+      throw new DeviceError("LIVENESS_ACTIONS_MISMATCH", "the actions performed are not the challenge's");
+    unsigned.liveness = { ...unsigned.liveness, actions: [...actions], steps: steps.map((s) => ({ action: s.action, from: s.from, peak: s.peak, value: s.value })) };
+  }
   if (input.upgrade) {
     if (ch.upgradeTo === undefined || input.upgrade.modelVersion !== ch.upgradeTo)
       throw new DeviceError("WRONG_MODEL_VERSION", `upgrade shares for ${input.upgrade.modelVersion}, challenge asks for ${String(ch.upgradeTo)}`);

@@ -9,6 +9,8 @@
  */
 import type { KeyPair, Signer } from "@privface/crypto";
 import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
+import type { LivenessAction, LivenessStep } from "@privface/contracts";
+import { ActionTracker, type ActionThresholds } from "./actions.ts";
 import { buildChallengeRequest, buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type DeviceTrust, type Purpose, type Rng } from "./request.ts";
 
 /** An RGBA frame: `ImageData` from a canvas fits. */
@@ -48,6 +50,114 @@ export interface FaceDeviceOptions {
 }
 
 export type GatewayAnswer = Record<string, unknown>;
+
+/** A camera: the next RGBA frame with its capture time in ms (`t`, default the clock), or null when it stops. */
+export type FrameSource = () => Promise<(RgbaFrame & { t?: number }) | null>;
+
+export interface LiveCaptureOptions {
+  /** called when the prompt changes: "look-at-camera", then each action ("blink", "turn-left", …), then "hold-still" */
+  onPrompt?: (prompt: LivenessAction | "look-at-camera" | "hold-still", step: number) => void;
+  /** frames read at most before LIVENESS_TIMEOUT (default 240) */
+  maxFrames?: number;
+  thresholds?: Partial<ActionThresholds>;
+}
+
+export interface LiveCapture {
+  /** the embedding of the frame taken after the last action (facing the camera, passive PAD passed) */
+  embedding: Float32Array;
+  /** its passive live score */
+  liveness: number;
+  /** the per-step evidence of the actions (empty when none were asked) */
+  steps: LivenessStep[];
+  /** a copy of the embedded frame (wiped by the caller) */
+  frame: RgbaFrame;
+  /** frames read */
+  frames: number;
+}
+
+function copyFrame(f: RgbaFrame): RgbaFrame {
+  return { data: new Uint8Array(f.data), width: f.width, height: f.height };
+}
+
+/**
+ * The capture of a live call (issue 17), usable without a gateway (benchmarks): frames are measured
+ * (`engine.measureFrame`) and fed to an `ActionTracker` until the actions are done; a wrong action,
+ * a timeout or a lost face throws its code (LIVENESS_ACTIONS_MISMATCH, LIVENESS_TIMEOUT,
+ * LIVENESS_FACE_LOST). Then frames are read until one passes the whole pipeline (passive PAD
+ * included) and is embedded. The frame that completed the tracker's baseline, before the first
+ * action, is embedded too and must be the same person (cosine ≥ the match threshold's, else
+ * LIVENESS_FACE_CHANGED): a live accomplice doing the actions in front of a victim's photo, or a
+ * photo swapped in after them, does not pass.
+ */
+export async function liveCapture(engine: FaceEngine, actions: readonly LivenessAction[], source: FrameSource, o: LiveCaptureOptions = {}): Promise<LiveCapture> {
+  const maxFrames = o.maxFrames ?? 240;
+  let frames = 0;
+  const read = async (): Promise<RgbaFrame & { t: number }> => {
+    if (frames >= maxFrames) throw new DeviceError("LIVENESS_TIMEOUT", `no result within ${maxFrames} frames`);
+    const f = await source();
+    if (!f) throw new DeviceError("LIVENESS_TIMEOUT", "the camera stopped before the capture was done");
+    frames++;
+    return { ...f, t: f.t ?? Date.now() };
+  };
+  let steps: LivenessStep[] = [];
+  let first: RgbaFrame | undefined;
+  if (actions.length > 0) {
+    if (!engine.measureFrame) throw new DeviceError("ENGINE_UNSUPPORTED", "this face engine cannot measure frames for active liveness");
+    const tracker = new ActionTracker(actions, o.thresholds);
+    let prompt = "";
+    for (;;) {
+      const f = await read();
+      const m = await engine.measureFrame(f.data, f.width, f.height);
+      const st = m.ok ? tracker.push({ yaw: m.yaw, eye: m.eye, mouth: m.mouth, t: f.t }) : tracker.pushNoFace(f.t);
+      if (st.status === "failed") throw new DeviceError(st.code, `active liveness: ${st.code}`, { step: st.step, ...(st.seen ? { seen: st.seen } : {}) });
+      if (st.status === "done") {
+        steps = st.steps;
+        break;
+      }
+      if (!first && m.ok && st.prompt !== "look-at-camera") first = copyFrame(f);
+      if (st.prompt !== prompt) {
+        prompt = st.prompt;
+        o.onPrompt?.(st.prompt, st.step);
+      }
+    }
+    o.onPrompt?.("hold-still", actions.length);
+  }
+  let r: Awaited<ReturnType<FaceEngine["processFrame"]>> | undefined;
+  let frame: RgbaFrame | undefined;
+  for (let tries = 0; tries < 12; tries++) {
+    const f = await read();
+    r = await engine.processFrame(f.data, f.width, f.height);
+    if (r.ok) {
+      frame = copyFrame(f);
+      break;
+    }
+    if (r.error === "LIVENESS_FAILED" || r.error === "MULTIPLE_FACES") break; // not retried: an attack or a second person
+  }
+  if (!r || !r.ok || !frame) {
+    first?.data.fill(0);
+    const code = r && !r.ok ? r.error : "NO_FACE";
+    throw new DeviceError(code, `face pipeline: ${code}`, r && !r.ok && r.liveness !== undefined ? { liveness: r.liveness } : {});
+  }
+  if (first) {
+    const r0 = await engine.processFrame(first.data, first.width, first.height);
+    first.data.fill(0);
+    if (!r0.ok) {
+      r.embedding.fill(0);
+      frame.data.fill(0);
+      // the frame the actions started from fails the pipeline itself (e.g. the passive stage)
+      throw new DeviceError(r0.error, `face pipeline (frame before the actions): ${r0.error}`);
+    }
+    let cos = 0;
+    for (let i = 0; i < r0.embedding.length; i++) cos += r0.embedding[i] * r.embedding[i];
+    r0.embedding.fill(0);
+    if (cos < engine.model.threshold / 65_536) {
+      r.embedding.fill(0);
+      frame.data.fill(0);
+      throw new DeviceError("LIVENESS_FACE_CHANGED", "the face after the actions is not the face before them");
+    }
+  }
+  return { embedding: r.embedding, liveness: r.liveness, steps, frame, frames };
+}
 
 /** The privacy notice the gateway publishes (GET /v1/notices/current): show it before any capture. */
 export interface Notice {
@@ -193,6 +303,58 @@ export class FaceDevice {
       return await this.post(path, body);
     } finally {
       for (const w of wipe) w.fill(0);
+    }
+  }
+
+  /**
+   * Enrols with active liveness (issue 17): fetches the challenge first, prompts the person through its
+   * actions (`onPrompt`), checks the camera frames perform exactly them in order, then embeds a frame
+   * facing the camera after the last action; see `liveCapture`.
+   */
+  enrolLive(personId: string, source: FrameSource, options: LiveCaptureOptions = {}): Promise<GatewayAnswer> {
+    return this.liveCall("enrol", "/v1/enrolments", personId, source, options);
+  }
+
+  /** Verifies with active liveness (see `enrolLive`). */
+  verifyLive(personId: string, source: FrameSource, options: LiveCaptureOptions = {}): Promise<GatewayAnswer> {
+    return this.liveCall("verify", "/v1/verifications", personId, source, options);
+  }
+
+  private async liveCall(purpose: "enrol" | "verify", path: string, personId: string, source: FrameSource, options: LiveCaptureOptions): Promise<GatewayAnswer> {
+    const primary = await this.engine();
+    const ch = await this.challenge(personId, purpose);
+    const modelVersion = ch.modelVersion ?? primary.model.version;
+    if (modelVersion !== primary.model.version)
+      throw new DeviceError("WRONG_MODEL_VERSION", `the gateway expects model ${modelVersion}; live capture runs ${primary.model.version}`, { expected: modelVersion });
+    const cap = await liveCapture(primary, ch.actions ?? [], source, options);
+    try {
+      let upgrade: { modelVersion: string; embedding: Float32Array } | undefined;
+      const next = ch.upgradeTo ? this.o.extraEngines?.[ch.upgradeTo] : undefined;
+      if (purpose === "verify" && ch.upgradeTo && next) {
+        const o = await next.processFrame(cap.frame.data, cap.frame.width, cap.frame.height);
+        if (!o.ok) throw new DeviceError(o.error, `face pipeline (${ch.upgradeTo}): ${o.error}`);
+        upgrade = { modelVersion: ch.upgradeTo, embedding: o.embedding };
+      }
+      const body = await buildFaceRequest({
+        deviceId: this.o.deviceId,
+        personId,
+        purpose,
+        challenge: ch,
+        embedding: cap.embedding,
+        liveness: cap.liveness,
+        ...(ch.actions && ch.actions.length > 0 ? { active: { actions: ch.actions, steps: cap.steps } } : {}),
+        modelVersion,
+        upgrade,
+        signingKey: this.o.signingKey,
+        authKey: this.o.authKey,
+        trust: this.o.trust,
+        rng: this.o.rng,
+      });
+      upgrade?.embedding.fill(0);
+      return await this.post(path, body);
+    } finally {
+      cap.embedding.fill(0);
+      cap.frame.data.fill(0);
     }
   }
 

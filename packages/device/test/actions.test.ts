@@ -2,6 +2,7 @@
  * The active-liveness tracker on measure sequences (no model): the actions asked for, in order,
  * pass; another order, an extra action, a mixed action, a lost face or a timeout fail with their code.
  */
+import { testTrust } from "./_trust.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { drawActions, LIVENESS_ACTIONS, sameActions, type LivenessAction } from "@privface/contracts";
@@ -166,5 +167,38 @@ describe("challenge actions (contracts)", () => {
     assert.equal(seen.size, 4);
     assert.throws(() => drawActions(0, rnd), RangeError);
     assert.throws(() => drawActions(4, rnd), RangeError);
+  });
+});
+
+describe("the signed request carries the active step", () => {
+  it("buildFaceRequest signs the challenge's actions and their evidence; other actions are refused before signing", async () => {
+    const { generateSealKeyPair, generateSigningKeyPair, toBase64url, verify } = await import("@privface/crypto");
+    const { buildFaceRequest, DeviceError, MODEL, signedMessage } = await import("../src/index.ts");
+    const p0 = await generateSealKeyPair("INTL");
+    const p1 = await generateSealKeyPair("INTL");
+    const tt = await testTrust("INTL", { P0: p0, P1: p1 });
+    const dev = await generateSigningKeyPair("INTL");
+    const actions: LivenessAction[] = ["turn-left", "blink"];
+    const challenge = {
+      challenge: "ch_0123456789abcdefABCDEF",
+      expiresAt: Date.now() + 30_000,
+      templateId: "tpl_A1b2C3",
+      modelVersion: MODEL.version,
+      actions,
+      keyLists: tt.keyLists,
+    };
+    const steps = [
+      { action: "turn-left" as const, from: 4, peak: 5, value: 0.42 },
+      { action: "blink" as const, from: 10, peak: 10, value: 0.5 },
+    ];
+    const emb = new Float32Array(512).fill(0.04);
+    const base = { deviceId: "d", personId: "p", purpose: "verify" as const, challenge, embedding: emb, liveness: 0.9, modelVersion: MODEL.version, signingKey: dev, authKey: tt.auth, trust: tt.trust };
+    const body = await buildFaceRequest({ ...base, active: { actions, steps } });
+    assert.deepEqual(body.liveness, { score: 0.9, actions, steps });
+    assert.ok(await verify(dev, signedMessage(body as never), Buffer.from(body.signature, "base64url")));
+    const tampered = { ...body, liveness: { ...body.liveness, actions: ["blink", "turn-left"] } };
+    assert.equal(await verify(dev, signedMessage(tampered as never), Buffer.from(body.signature, "base64url")), false);
+    await assert.rejects(buildFaceRequest({ ...base, active: { actions: ["blink", "turn-left"], steps: [steps[1], steps[0]] } }), (e: InstanceType<typeof DeviceError>) => e.code === "LIVENESS_ACTIONS_MISMATCH");
+    await assert.rejects(buildFaceRequest({ ...base, active: { actions, steps: steps.slice(0, 1) } }), (e: InstanceType<typeof DeviceError>) => e.code === "LIVENESS_ACTIONS_MISMATCH");
   });
 });

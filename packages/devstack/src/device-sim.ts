@@ -17,6 +17,8 @@ export interface SimDevice {
   key: KeyPair;
   /** the key-agreement key registered with the device (its statement MACs) */
   authKey: KeyPair;
+  /** what it trusts: the parties' roots (and the key-list versions seen) */
+  trust: DeviceTrust;
   sdk: FaceDevice;
   /** what the last POST sent, its status and how long it took (the final POST alone) */
   last: { path: string; body: unknown; status: number; ms: number };
@@ -49,7 +51,7 @@ export function simDevice(client: GatewayClient, deviceId: string, key: KeyPair,
       return r;
     },
   });
-  return { deviceId, key, authKey, sdk, last };
+  return { deviceId, key, authKey, trust, sdk, last };
 }
 
 /**

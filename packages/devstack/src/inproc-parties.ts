@@ -40,6 +40,10 @@ export interface InProcParties {
   failAudit: Record<PartyName, boolean>;
   /** When true, the stand-in helper deals no enrolment bundles. */
   helperDown: { value: boolean };
+  /** The seed both parties hold for re-randomisation (undefined when started with `pairSeed: null`). */
+  pairSeed: Uint8Array | undefined;
+  /** The ids of the enrolment bundles the stand-in helper dealt (what a helper knows). */
+  dealtEnrol: string[];
   /** Added to both parties' clock (ms). */
   clock: { offset: number };
   /** The parties as the gateway reaches them. */
@@ -66,6 +70,8 @@ export async function startInProcParties(
     devicePolicy?: "auto" | "operator";
     /** default: the parties' (10 per minute, 200 per day) */
     volume?: { perMinute: number; perDay: number };
+    /** the seed P0 and P1 share (re-randomisation): default a fresh one; null: none (shares stored as the run leaves them) */
+    pairSeed?: Uint8Array | null;
   } = {},
 ): Promise<InProcParties> {
   const params = modelParams();
@@ -76,6 +82,7 @@ export async function startInProcParties(
   const device = await newSimDevice();
   const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
+  const pairSeed = opts.pairSeed === null ? undefined : (opts.pairSeed ?? new Uint8Array(randomBytes(32)));
   const net = createMemoryNetwork({ receiveTimeoutMs: mpcTimeoutMs });
   const clock = { offset: 0 };
   const now = () => Date.now() + clock.offset;
@@ -89,6 +96,7 @@ export async function startInProcParties(
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
   const helperDown = { value: false };
+  const dealtEnrol: string[] = [];
   const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
   for (const p of PARTIES) {
@@ -109,6 +117,7 @@ export async function startInProcParties(
       nonceKey: nonceKeys[p],
       ...(opts.volume ? { volume: opts.volume } : {}),
       poolSeed: seeds[p],
+      pairSeed,
       gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
       store: stores[p],
       audit: sink,
@@ -119,6 +128,7 @@ export async function startInProcParties(
           ? async () => {
               if (helperDown.value) throw new Error("helper down");
               const d = deal(params, newItemId(), seeds, { kind: "enrol" });
+              dealtEnrol.push(d.id);
               await stores.P1.addItems([{ id: d.id, bytes: encodeBundle(d.P1) }]);
               return encodeBundle(d.P0);
             }
@@ -182,6 +192,8 @@ export async function startInProcParties(
     audit,
     failAudit,
     helperDown,
+    dealtEnrol,
+    pairSeed,
     clock,
     clients: { P0: client("P0"), P1: client("P1") },
     setDown(party, isDown) {

@@ -13,7 +13,7 @@ import { dirname, relative } from "node:path";
 import { legacyKeyFiles, runtimeLayout, SERVER_NAMES, type RuntimeLayout } from "@privface/config";
 import { resultKey, type PartyName, type ResultKey } from "@privface/contracts";
 import { publicKeyToJson } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, ensurePoolSeedFile, readKeyPairFile, readPublicKeyFile, writePublicKeyFile } from "@privface/crypto/node";
+import { ensureDataKeyFile, ensureKeyPairFile, ensurePairSeedFiles, ensurePoolSeedFile, readKeyPairFile, readPublicKeyFile, writePublicKeyFile } from "@privface/crypto/node";
 import { ensureDevPki } from "@privface/pki";
 
 export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayout; created: string[] }> {
@@ -61,6 +61,8 @@ export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayo
       made(hp);
     }
   }
+  // the seed only P0 and P1 share (one seed, a copy in each party's folder)
+  for (const f of ensurePairSeedFiles([L.pairSeed("p0"), L.pairSeed("p1")])) made(f);
   for (const s of SERVER_NAMES) {
     if ((await ensureKeyPairFile(L.auditKey(s), "INTL", "sign")).created) made(L.auditKey(s));
     await publish(L.auditKey(s), L.auditPub(s));

@@ -116,7 +116,8 @@ export function spawnServer(name: ServerName, o: SpawnOptions, extraArgs: string
       buf = buf.slice(i + 1);
     }
   });
-  const timeoutMs = o.readyTimeoutMs ?? 30_000;
+  // generous: on a shared CPU (load ≈ 40 on 2 cores) the servers of one stack took 42–44 s to be ready
+  const timeoutMs = o.readyTimeoutMs ?? 120_000;
   return new Promise<ServerHandle>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runtimeLayout } from "@privface/config";
-import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { readKeyPairFile, readPairSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { ensureRuntime } from "../src/runtime.ts";
 
 describe("ensureRuntime key folders (issue 12 item 7)", () => {
@@ -20,8 +20,10 @@ describe("ensureRuntime key folders (issue 12 item 7)", () => {
     const { layout: L, created } = await ensureRuntime(home);
     const ls = (d: string) => readdirSync(d).sort();
     assert.deepEqual(ls(L.dirs.keys), ["cli", "gateway", "helper", "p0", "p1", "public"]);
-    assert.deepEqual(ls(L.keyDir("p0")), ["audit.json", "data.json", "nonce.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
-    assert.deepEqual(ls(L.keyDir("p1")), ["audit.json", "data.json", "nonce.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
+    assert.deepEqual(ls(L.keyDir("p0")), ["audit.json", "data.json", "nonce.json", "pair-seed.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
+    assert.deepEqual(ls(L.keyDir("p1")), ["audit.json", "data.json", "nonce.json", "pair-seed.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
+    // the pair seed: one seed at both parties, no copy in the helper's folder (checked just below)
+    assert.deepEqual(readPairSeedFile(L.pairSeed("p0")), readPairSeedFile(L.pairSeed("p1")));
     assert.deepEqual(ls(L.keyDir("helper")), ["audit.json", "p0-pool-seed.json", "p1-pool-seed.json"]);
     assert.deepEqual(ls(L.keyDir("gateway")), ["audit.json", "result.json", "signing.json"]);
     for (const s of ["helper", "p0", "p1", "gateway"] as const) assert.equal(statSync(L.keyDir(s)).mode & 0o777, 0o700, s);

@@ -8,6 +8,7 @@
  *   is consumed.
  * A challenge request itself passes the first three checks (`activeDevice`, `personOf`).
  */
+import { sameActions } from "@privface/contracts";
 import { canonicalJson, fromBase64url, utf8, verify as verifySig } from "@privface/crypto";
 import type { Challenge } from "./_challenges.ts";
 import type { GatewayContext } from "./_context.ts";
@@ -172,8 +173,22 @@ export class Admission {
     if (person.locked_at !== null) throw new ApiError("PERSON_LOCKED");
   }
 
-  requireLiveness(body: FaceRequest): void {
+  /**
+   * The device-reported passive score, and (issue 17) the active step: the signed request must report
+   * exactly the challenge's actions, in order, with one evidence step per action naming the same
+   * action (a challenge without actions accepts none). The gateway cannot see frames: it checks what
+   * the device signed, not that the person moved (SECURITY.md).
+   */
+  requireLiveness(body: FaceRequest, ch: Challenge): void {
     if (body.liveness.score < this.c.o.livenessThreshold) throw new ApiError("LIVENESS_FAILED");
+    const want = ch.actions;
+    const got = body.liveness.actions;
+    const steps = body.liveness.steps;
+    if (want === undefined) {
+      if (got !== undefined || steps !== undefined) throw new ApiError("LIVENESS_ACTIONS_MISMATCH");
+      return;
+    }
+    if (!sameActions(got, want) || !steps || steps.length !== want.length || steps.some((s, i) => s.action !== want[i])) throw new ApiError("LIVENESS_ACTIONS_MISMATCH");
   }
 }
 

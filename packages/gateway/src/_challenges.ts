@@ -9,6 +9,7 @@
  * The replay cache remembers the digest of every accepted signed request until its challenge could
  * no longer be valid, so an identical resend is named REPLAYED_REQUEST rather than CHALLENGE_USED.
  */
+import type { LivenessAction } from "@privface/contracts";
 import { ApiError } from "./errors.ts";
 import type { Purpose } from "./schemas.ts";
 
@@ -20,6 +21,8 @@ export interface Challenge {
   templateId: string | undefined;
   modelVersion: string | undefined;
   upgradeTo: string | undefined;
+  /** enrol / verify with active liveness on: the actions the device must see performed, in order (issue 17) */
+  actions?: LivenessAction[];
   expiresAt: number;
   used: boolean;
 }

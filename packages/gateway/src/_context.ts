@@ -80,6 +80,8 @@ export interface ServiceOptions {
   reverifyWindowMs?: number;
   /** Minimum device-reported liveness score (default: the model's, R22). */
   livenessThreshold?: number;
+  /** Active liveness (issue 17): actions drawn per enrol / verify challenge, 0 = off (default 0), at most LIVENESS_STEPS.max. */
+  livenessActions?: number;
   /** Sensitive records an operator may view per day (default 100, R26). */
   operatorDailyQuota?: number;
   now?: () => number;
@@ -113,10 +115,12 @@ export function createContext(options: ServiceOptions): GatewayContext {
     deviceDailyFailures: 30,
     reverifyWindowMs: 5 * 60_000,
     livenessThreshold: MODEL.livenessThreshold,
+    livenessActions: 0,
     operatorDailyQuota: 100,
     ...options,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
   } as Settings;
+  if (!Number.isInteger(o.livenessActions) || o.livenessActions < 0 || o.livenessActions > 3) throw new RangeError("GatewayService: livenessActions must be an integer in [0, 3]");
   return {
     o,
     store: new Store(options.db),

@@ -6,8 +6,8 @@
  * _parties.ts. The gateway relays the sealed shares unopened and learns only XOR-shares of
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
-import type { Bit, DeviceStatement } from "@privface/contracts";
-import { composeChallenge, faceStatement } from "@privface/contracts";
+import { randomBytes } from "node:crypto";
+import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -73,8 +73,10 @@ export class DeviceFlows {
     const keyLists = face ? await this.parties.keyLists() : undefined;
     // a face challenge carries one nonce of each party, so each can refuse a replayed or re-purposed envelope (decision 010 §3)
     const value = face ? composeChallenge(randomToken(24), await this.parties.partyNonces()) : randomToken(24);
+    const steps = this.c.o.livenessActions;
+    const actions = steps > 0 && face ? drawActions(steps, (n) => new Uint8Array(randomBytes(n))) : undefined;
     const ch = this.c.challenges.issue(
-      { value, deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo },
+      { value, deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo, ...(actions ? { actions } : {}) },
       now,
     );
     return {
@@ -84,6 +86,7 @@ export class DeviceFlows {
       ...(templateId !== undefined ? { templateId } : {}),
       ...(modelVersion !== undefined ? { modelVersion } : {}),
       ...(upgradeTo !== undefined ? { upgradeTo } : {}),
+      ...(actions !== undefined ? { actions } : {}),
       ...(keyLists ? { keyLists } : {}),
     };
   }
@@ -115,7 +118,7 @@ export class DeviceFlows {
       if (body.upgrade) throw new ApiError("INVALID_INPUT", { field: "/upgrade" });
       if (body.modelVersion !== ch.modelVersion) throw new ApiError("MODEL_VERSION_MISMATCH");
       if (body.templateId !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
-      a.requireLiveness(body);
+      a.requireLiveness(body, ch);
     });
     const requestId = randomId("req");
     const templateId = ch.templateId!;
@@ -172,7 +175,7 @@ export class DeviceFlows {
       if (body.upgrade && (body.upgrade.modelVersion !== ch.upgradeTo || body.upgrade.modelVersion === person.model_version)) {
         throw new ApiError("MODEL_VERSION_MISMATCH");
       }
-      a.requireLiveness(body);
+      a.requireLiveness(body, ch);
     });
     const requestId = randomId("req");
     const templateId = person.template_id!;

@@ -12,7 +12,7 @@ import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@priv
 import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
+import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
 import { auditSink } from "./audit.ts";
 import { operatorExpiry, type OperatorCredential } from "./app.ts";
@@ -56,6 +56,7 @@ export interface GatewayConfig {
   recheckIntervalMs: number;
   reverifyWindowMs: number;
   livenessThreshold: number;
+  livenessActions: number;
   logLevel: string;
 }
 
@@ -105,6 +106,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
+    livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
     logLevel: get("LOG_LEVEL", "info"),
   };
   r.done();
@@ -154,6 +156,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     recheckIntervalMs: cfg.recheckIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
+    livenessActions: cfg.livenessActions,
     operatorsFile: cfg.operators,
   };
 }

@@ -39,6 +39,7 @@ export const ERROR_CATALOGUE = {
   ALREADY_ENROLLED: [409, "the person already has a face template; deregister first"],
   MODEL_VERSION_MISMATCH: [409, "the request's model version does not match the template's"],
   LIVENESS_FAILED: [422, "the liveness score is below the threshold"],
+  LIVENESS_ACTIONS_MISMATCH: [422, "the liveness actions in the signed request are not the ones the challenge asked for"],
   SHARE_REJECTED: [422, "a party could not open or accept a sealed share"],
   REVERIFY_REQUIRED: [403, "deregistration needs a successful verification of the person within the last minutes"],
   // limits (R24)

@@ -6,7 +6,7 @@
  *
  * Byte fields are base64url without padding. There is no image field anywhere (R1, PFI-05).
  */
-import { ID } from "@privface/contracts";
+import { ID, LIVENESS_ACTIONS, LIVENESS_STEPS } from "@privface/contracts";
 import { Type, type Static, type TSchema } from "typebox";
 
 const strict = { additionalProperties: false } as const;
@@ -41,6 +41,7 @@ export const ErrorBody = Type.Object(
 
 // ---- device API ---------------------------------------------------------------------------------
 
+export const LivenessActionSchema = Type.Union([Type.Literal(LIVENESS_ACTIONS[0]), Type.Literal(LIVENESS_ACTIONS[1]), Type.Literal(LIVENESS_ACTIONS[2]), Type.Literal(LIVENESS_ACTIONS[3])]);
 export const ChallengeRequest = Type.Object(
   {
     deviceId: Id,
@@ -65,6 +66,7 @@ export const ChallengeResponse = Type.Object({
   templateId: Type.Optional(Type.String({ description: "pseudonymous template id the shares are bound to (enrol, verify)" })),
   modelVersion: Type.Optional(ModelVersion),
   upgradeTo: Type.Optional(Type.String({ description: "verify only: the deployed model version, when the template is older (R5)" })),
+  actions: Type.Optional(Type.Array(LivenessActionSchema, { description: "enrol / verify with active liveness on: the actions to perform, in order (issue 17)" })),
   keyLists: Type.Optional(Type.Object({ P0: SignedKeyList, P1: SignedKeyList }, { description: "enrol, verify: devices check each under the party's root and seal only to its current key" })),
 });
 export type ChallengeResponse = Static<typeof ChallengeResponse>;
@@ -72,7 +74,27 @@ export type ChallengeResponse = Static<typeof ChallengeResponse>;
 export const Shares = Type.Object({ P0: SealedShare, P1: SealedShare }, strict);
 const KeyId = Type.String({ pattern: "^[A-Za-z0-9_-]{16}$", description: "sealing key id from the party's key list" });
 const Mac = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$", description: "the device's MAC of its statement for this party, base64url" });
-export const Liveness = Type.Object({ score: Type.Number({ minimum: 0, maximum: 1 }) }, strict);
+export const Liveness = Type.Object(
+  {
+    score: Type.Number({ minimum: 0, maximum: 1 }),
+    actions: Type.Optional(Type.Array(LivenessActionSchema, { minItems: 1, maxItems: LIVENESS_STEPS.max, description: "the challenge's actions, as the device verified them (issue 17)" })),
+    steps: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            action: LivenessActionSchema,
+            from: Type.Integer({ minimum: 0, maximum: 10_000 }),
+            peak: Type.Integer({ minimum: 0, maximum: 10_000 }),
+            value: Type.Number({ minimum: -10, maximum: 10 }),
+          },
+          strict,
+        ),
+        { minItems: 1, maxItems: LIVENESS_STEPS.max, description: "per-step evidence: first and peak frame index, peak measure" },
+      ),
+    ),
+  },
+  strict,
+);
 export const Signature = B64u(256, "device signature over canonicalJson(body without signature), base64url");
 
 /** Body of POST /v1/enrolments and POST /v1/verifications. */

@@ -44,7 +44,7 @@ test("main exits with code 2 and the problems on a bad configuration", () => {
   const home = mkdtempSync(join(tmpdir(), "privface-gw-cfg-"));
   try {
     const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-    const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_PORT: "-1" }, encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_PORT: "-1" }, encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /invalid configuration \(PRIVFACE_GATEWAY_\*\)/);
     assert.match(r.stderr, /PRIVFACE_GATEWAY_PORT/);
@@ -102,7 +102,7 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
 
   it("the process refuses to start (exit 2) when handed a party's private key", () => {
     const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-    const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_P0_SEAL_KEY: L.sealKey("p0") }, encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_P0_SEAL_KEY: L.sealKey("p0") }, encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /PRIVFACE_GATEWAY_P0_SEAL_KEY: .* private key folder of p0/);
   });

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { MODEL, PartyError, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSigningKeyPair, softwareSigner, toBase64url } from "@privface/crypto";
 import { buildSignedPersonRequest } from "@privface/device";
+import { craftedProbe } from "@privface/devstack/attacks";
 import { startInProcParties, type InProcParties } from "@privface/devstack/inproc-parties";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,13 +36,6 @@ async function realSetup(name: string, parties: InProcParties, clients: Record<P
   }, { roots: parties.roots });
 }
 
-/** A probe with no face in it: a valid-norm vector along the all-ones direction (what maximises the score against an all-127 template). */
-function craftedProbe(): Int8Array {
-  const v = new Int8Array(MODEL.dim).fill(11);
-  // 356 × 11² + 156 × 12² = 65,540 ≈ Q²: inside the norm window
-  for (let i = 0; i < 156; i++) v[i] = 12;
-  return v;
-}
 
 const wildcard = () => new Int8Array(MODEL.dim).fill(127);
 

@@ -43,7 +43,8 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper"),
     seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper"),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
-    maxBatch: int("MAX_BATCH", 1024, 1, 100_000),
+    // ≤ 1024: a batch of P1 halves must fit P1's body cap for pool deliveries (40 MiB ≥ 1024 × 30 KB)
+    maxBatch: int("MAX_BATCH", 1024, 1, 1024),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),
     db: r.dbUrl("DB", `sqlite:${L.sqlite("helper")}`),
     dbSchema: r.optional("DB_SCHEMA"),

@@ -76,6 +76,8 @@ export interface Material {
   /** AND triple share: bit0 = a, bit1 = b, bit2 = c */
   readonly and: number;
   readonly cws: readonly DcfCw[];
+  /** verify only: the tail of this party's stream that the budget section uses (`openBudget`) */
+  readonly budgetStream?: Uint8Array;
 }
 
 /** The parties' long-term 32-byte seeds (the helper holds both). */
@@ -153,13 +155,17 @@ export class Cursor {
   }
 }
 
-/** P0 stream: r, rho, a0, a1, q0, q1, [b, z0, z1], rOut(2), table(32d), roots(16K), wrap, and. */
+/** Bytes at the end of a verify bundle's P0 / P1 stream that the budget section (budget.ts) takes. */
+export const BUDGET_P0_STREAM = 42;
+export const BUDGET_P1_STREAM = 33;
+
+/** P0 stream: r, rho, a0, a1, q0, q1, [b, z0, z1], rOut(2), table(32d), roots(16K), wrap, and, [budget section]. */
 function p0StreamBytes(kind: BundleKind, d: number): number {
-  return 4 * d * (kind === "verify" ? 9 : 6) + 8 + 32 * d + 16 * keyCount(kind) + 2;
+  return 4 * d * (kind === "verify" ? 9 : 6) + 8 + 32 * d + 16 * keyCount(kind) + 2 + (kind === "verify" ? BUDGET_P0_STREAM : 0);
 }
-/** P1 stream: a0, a1, [b], roots(16K), and(a, b). */
+/** P1 stream: a0, a1, [b], roots(16K), and(a, b), [budget section]. */
 function p1StreamBytes(kind: BundleKind, d: number): number {
-  return 4 * d * (kind === "verify" ? 3 : 2) + 16 * keyCount(kind) + 1;
+  return 4 * d * (kind === "verify" ? 3 : 2) + 16 * keyCount(kind) + 1 + (kind === "verify" ? BUDGET_P1_STREAM : 0);
 }
 /** P1 corrections: r, rho, q0, q1, [z0, z1], rOut(2), table(32d), wrap, and-c. */
 export function correctionBytes(kind: BundleKind, d: number): number {
@@ -184,7 +190,8 @@ export function p0Material(seed: Uint8Array, kind: BundleKind, id: string, param
   const roots = c.bytes(16 * keyCount(kind));
   const wrap = c.byte() & 3;
   const and = v ? c.byte() & 7 : (c.byte(), 0);
-  return { kind, role: "P0", id, params, r, rho, table, a0, a1, q0, q1, b, z0, z1, rOut, roots, wrap, and, cws };
+  const budgetStream = v ? c.bytes(BUDGET_P0_STREAM) : undefined;
+  return { kind, role: "P0", id, params, r, rho, table, a0, a1, q0, q1, b, z0, z1, rOut, roots, wrap, and, cws, budgetStream };
 }
 
 /** The part of P1's material that comes from its own seed stream (the rest are the dealer's corrections). */
@@ -194,6 +201,8 @@ export interface P1Own {
   b: Int32Array;
   roots: Uint8Array;
   and: number;
+  /** verify only: the tail of the stream for the budget section (budget.ts) */
+  budgetStream?: Uint8Array;
 }
 
 export function p1Own(seed: Uint8Array, kind: BundleKind, id: string, params: Params): P1Own {
@@ -203,6 +212,7 @@ export function p1Own(seed: Uint8Array, kind: BundleKind, id: string, params: Pa
   const c = new Cursor(buf);
   const a0 = c.i32(d), a1 = c.i32(d), b = c.i32(v ? d : 0);
   const roots = c.bytes(16 * keyCount(kind));
-  const and = v ? c.byte() & 3 : 0;
-  return { a0, a1, b, roots, and };
+  const and = v ? c.byte() & 3 : (c.byte(), 0);
+  const budgetStream = v ? c.bytes(BUDGET_P1_STREAM) : undefined;
+  return { a0, a1, b, roots, and, budgetStream };
 }

@@ -100,7 +100,7 @@ export function deal(params: Params, itemId: string, seeds: Seeds, options: Deal
   const cws = dcfGen(COMPARE_BITS, alphas, m0.roots, own1.roots);
   hr.fill(0);
   if (v) {
-    const budget = dealBudget(itemId, seeds, rng);
+    const budget = dealBudget(m0.budgetStream!, own1.budgetStream!, rng);
     return {
       id: itemId,
       P0: { v: 1, kind, role: "P0", id: itemId, params, cws, budget: budget.P0 },

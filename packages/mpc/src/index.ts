@@ -26,9 +26,9 @@ export { openBundle } from "./open.ts";
 // spot-check of dealt batches by P0 and P1 (a cheating helper is caught)
 export {
   DEFAULT_SPOTCHECK_FRACTION, SPOTCHECK_COIN_BYTES, spotCheckCoin, spotCheckCount, spotCheckSample, spotCheckMissProbability,
-  encodeOpening, decodeOpening, checkOpenedPair,
+  encodeOpening, decodeOpening, checkOpenedPair, openItem,
 } from "./spotcheck.ts";
-export type { SpotCheckFailure, SpotCheckResult } from "./spotcheck.ts";
+export type { SpotCheckFailure, SpotCheckResult, OpenedMaterial } from "./spotcheck.ts";
 // re-randomisation of stored template shares with a P0–P1 zero-sharing
 export { MAX_EPOCH, epochOffset, reshare } from "./rerandomise.ts";
 export type { ShareSlot } from "./rerandomise.ts";
@@ -50,10 +50,12 @@ export type {
 export {
   BUDGET_BITS, MAX_BUDGET, budgetRounds, freshCounter, reconcile, openBudget,
   budgetStart, budgetOnConvert, budgetOnCompare, budgetOnReveal, budgetStep, budgetPlain,
+  encodeBudgetOpening, decodeBudgetOpening, checkBudgetPair,
 } from "./budget.ts";
 export type {
   BudgetMaterial, BudgetSection, CounterState, Reconciled, BudgetInput, BudgetOutput, BudgetState,
   BudgetConverting, BudgetCompared, BudgetRevealing, BudgetDone, BudgetMessage, BudgetConvMsg, BudgetCompareMsg, BudgetRevealMsg,
+  BudgetCheckFailure,
 } from "./budget.ts";
 export { encodeBudgetMessage, decodeBudgetMessage } from "./budget-wire.ts";
 export type { BudgetExpect } from "./budget-wire.ts";

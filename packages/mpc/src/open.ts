@@ -27,7 +27,7 @@ function p1Material(seed: Uint8Array, bundle: Bundle): Material {
   const cBit = c.byte() & 1;
   return {
     kind, role: "P1", id, params, r, rho, table, a0: own.a0, a1: own.a1, q0, q1, b: own.b, z0, z1, rOut,
-    roots: own.roots, wrap, and: v ? own.and | (cBit << 2) : 0, cws,
+    roots: own.roots, wrap, and: v ? own.and | (cBit << 2) : 0, cws, budgetStream: own.budgetStream,
   };
 }
 

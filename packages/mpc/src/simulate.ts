@@ -4,7 +4,7 @@
  * count the bytes each party sends, check that both parties ran the same number of rounds, and
  * reconstruct the XOR-shared result (which in production only the requester does).
  */
-import { budgetStart, budgetStep, openBudget, type BudgetMessage, type BudgetOutput, type BudgetState, type CounterState } from "./budget.ts";
+import { budgetStart, budgetStep, openBudget, type BudgetMaterial, type BudgetMessage, type BudgetOutput, type BudgetState, type CounterState } from "./budget.ts";
 import { decodeBudgetMessage, encodeBudgetMessage } from "./budget-wire.ts";
 import { newItemId, type Bundle, type Seeds } from "./bundle.ts";
 import { deal } from "./deal.ts";
@@ -173,6 +173,8 @@ export interface SimulateBudgetOptions {
   readonly seeds: Seeds;
   /** the verification's "verify" bundles (their budget sections); else one is dealt for `params` with `rng` */
   readonly bundles?: { readonly P0: Bundle; readonly P1: Bundle };
+  /** the parties' budget materials (openBudget with the verification's material); else opened from `bundles` */
+  readonly materials?: { readonly P0: BudgetMaterial; readonly P1: BudgetMaterial };
   readonly params?: Params;
   readonly rng?: Rng;
   readonly session?: string;
@@ -194,7 +196,7 @@ export interface SimulateBudgetOptions {
 export function simulateBudget(o: SimulateBudgetOptions): { P0: BudgetOutput; P1: BudgetOutput; exhausted: 0 | 1; count: number; traffic: Traffic } {
   const rng = o.rng ?? secureRng;
   let bundles = o.bundles;
-  if (!bundles) {
+  if (!bundles && !o.materials) {
     if (!o.params) throw new RangeError("params: needed to deal a bundle when none is given");
     bundles = deal(o.params, newItemId(rng), o.seeds, { rng, kind: "verify" });
   }
@@ -207,7 +209,7 @@ export function simulateBudget(o: SimulateBudgetOptions): { P0: BudgetOutput; P1
   for (const role of ROLES) {
     const r = budgetStart({
       role, session, budget: o.budget, day: o.day, matchShare: o.matchShares[role], counter: o.counter[role],
-      verifications: o.verifications[role], material: openBudget(role, o.seeds[role], bundles[role]),
+      verifications: o.verifications[role], material: o.materials?.[role] ?? openBudget(role, o.seeds[role], bundles![role]),
     });
     st[role] = r.state;
     out[role] = r.send;

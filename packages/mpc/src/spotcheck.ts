@@ -16,6 +16,9 @@
  *              s = r_out + A, e = r_out + B (mod 2^26) of the public intervals [A, B), the wrap bit is
  *              [s > e], and the reconstructed interval test evaluated at the declared interval ends
  *              A − 1, A, B − 1, B answers 0, 1, 1, 0 — a helper that shifts a threshold is caught.
+ *   budget     (verify) the daBit β = β_0 ⊕ β_1 = ⟦β⟧ mod 2^16, the same budget correction words at both
+ *              parties, exactly Gen^< for s = r_out, e = r_out + 2^15, wrap = [s > e], and the
+ *              reconstructed test [v ∈ [0, 2^15)] right at v = −1, 0, 2^15 − 1, 2^15.
  * Passing every check means the item is exactly an honest dealing for some helper randomness (r, ρ,
  * r_out): every byte the helper chose is constrained. Sampled items are discarded (their material is
  * now known to both parties); a failure condemns the whole batch.
@@ -24,10 +27,12 @@
  * replacement, is missed with probability C(n − m, k) / C(n, k) ≤ (1 − k/n)^m (`spotCheckMissProbability`).
  * Pure and I/O free like the rest of the package.
  */
-import { COMPARE_BITS, COMPARE_MOD, checkId, intervals, keyCount, type BundleKind, type Material } from "./bundle.ts";
+import { BUDGET_BITS, BUDGET_MOD, openBudget, type BudgetMaterial } from "./budget.ts";
+import { COMPARE_BITS, COMPARE_MOD, checkId, intervals, keyCount, type Bundle, type BundleKind, type Material } from "./bundle.ts";
 import { dcfCwBytes, dcfEval, dcfGen, decodeDcfCw, encodeDcfCw, type DcfCw } from "./dcf.ts";
 import { ProtocolError } from "./errors.ts";
 import type { PartyName } from "./messages.ts";
+import { openBundle } from "./open.ts";
 import { checkParams, sameParams, type Params } from "./params.ts";
 import { expand } from "./prg.ts";
 import { secureRng, type Rng } from "./rng.ts";
@@ -51,7 +56,24 @@ export type SpotCheckFailure =
   | "mask_out" // r_out not in [0, 2^26)
   | "wrap" // wrap bit ≠ [s > e]
   | "dcf_threshold" // the DCF keys do not compare against s and e, or the interval test is wrong at its ends
-  | "and_triple"; // c ≠ a ∧ b
+  | "and_triple" // c ≠ a ∧ b
+  | "budget_missing" // a verify item without its budget section
+  | "budget_keys" // different budget correction words at the two parties
+  | "budget_dabit" // ⟦β⟧ ≠ β_0 ⊕ β_1
+  | "budget_wrap" // budget wrap bit ≠ [s > e]
+  | "budget_threshold"; // the budget DCF keys do not test [C − B ∈ [0, 2^15)]
+
+/** A party's opened material for one item: the run's material and (verify) the budget run's. */
+export type OpenedMaterial = Material & { readonly budget?: BudgetMaterial };
+
+/**
+ * A party's whole material for one item of its pool (what it checks and what it reveals when the item
+ * is sampled): `openBundle` plus, for a verify bundle, `openBudget`.
+ */
+export function openItem(role: PartyName, seed: Uint8Array, bundle: Bundle): OpenedMaterial {
+  const m = openBundle(role, seed, bundle);
+  return bundle.kind === "verify" ? Object.assign({}, m, { budget: openBudget(role, seed, bundle) }) : m;
+}
 
 export interface SpotCheckResult {
   readonly ok: boolean;
@@ -158,20 +180,24 @@ function ringFields(kind: BundleKind): (keyof Material)[] {
   return kind === "verify" ? ["r", "rho", "a0", "a1", "q0", "q1", "b", "z0", "z1"] : ["r", "rho", "a0", "a1", "q0", "q1"];
 }
 
+/** Budget part of a verify opening: β u8 | ⟦β⟧ u32le | ⟦r_out⟧ u32le | wrap u8 | roots (32) | 2 × budget DCF correction word. */
+const BUDGET_OPENING = 1 + 4 + 4 + 1 + 32 + 2 * dcfCwBytes(BUDGET_BITS);
+
 /** Encoded size of an opening. */
 export function openingBytes(kind: BundleKind, d: number): number {
   const K = keyCount(kind);
-  return OPENING_HEADER + 4 * d * ringFields(kind).length + 8 + 32 * d + 16 * K + 2 + K * dcfCwBytes(COMPARE_BITS);
+  return OPENING_HEADER + 4 * d * ringFields(kind).length + 8 + 32 * d + 16 * K + 2 + K * dcfCwBytes(COMPARE_BITS) + (kind === "verify" ? BUDGET_OPENING : 0);
 }
 
 /**
  * The bytes of a party's material for one item, to send to the other party when the item is sampled.
  * Call it on a freshly opened material (openBundle) that never ran: a run wipes the material.
  */
-export function encodeOpening(m: Material): Uint8Array {
+export function encodeOpening(m: OpenedMaterial): Uint8Array {
   const d = m.params.d;
   const K = keyCount(m.kind);
   if (m.cws.length !== K) throw new ProtocolError("BAD_BUNDLE", `expected ${K} DCF keys`);
+  if (m.kind === "verify" && (!m.budget || m.budget.cws.length !== 2)) throw new ProtocolError("BAD_BUNDLE", "a verify opening needs the budget material (openItem)");
   const out = new Uint8Array(new ArrayBuffer(openingBytes(m.kind, d)));
   out.set([0x50, 0x46, 0x4f, 1, m.kind === "verify" ? 1 : 2, m.role === "P0" ? 0 : 1, K, 0]);
   for (let i = 0; i < 16; i++) out[8 + i] = parseInt(m.id.slice(2 * i, 2 * i + 2), 16);
@@ -195,6 +221,16 @@ export function encodeOpening(m: Material): Uint8Array {
   out[o++] = m.wrap;
   out[o++] = m.and;
   for (const cw of m.cws) o = encodeDcfCw(cw, out, o);
+  if (m.kind === "verify") {
+    const b = m.budget!;
+    out[o] = b.bx;
+    dv.setUint32(o + 1, b.ba, true);
+    dv.setUint32(o + 5, b.rOut, true);
+    out[o + 9] = b.wrap;
+    out.set(b.roots, o + 10);
+    o += 42;
+    for (const cw of b.cws) o = encodeDcfCw(cw, out, o);
+  }
   return out;
 }
 
@@ -202,7 +238,7 @@ export function encodeOpening(m: Material): Uint8Array {
  * The material an opening carries (copies, aligned).
  * @throws ProtocolError BAD_MAGIC, BAD_VERSION, BAD_BUNDLE, LENGTH_MISMATCH.
  */
-export function decodeOpening(bytes: Uint8Array): Material {
+export function decodeOpening(bytes: Uint8Array): OpenedMaterial {
   if (!(bytes instanceof Uint8Array) || bytes.length < OPENING_HEADER || bytes[0] !== 0x50 || bytes[1] !== 0x46 || bytes[2] !== 0x4f) throw new ProtocolError("BAD_MAGIC", "not a spot-check opening");
   if (bytes[3] !== 1) throw new ProtocolError("BAD_VERSION", `opening version ${bytes[3]}`);
   const kind: BundleKind | undefined = bytes[4] === 1 ? "verify" : bytes[4] === 2 ? "enrol" : undefined;
@@ -242,10 +278,20 @@ export function decodeOpening(bytes: Uint8Array): Material {
     cws.push(decodeDcfCw(COMPARE_BITS, buf, o));
     o += dcfCwBytes(COMPARE_BITS);
   }
-  return {
+  let budget: BudgetMaterial | undefined;
+  if (kind === "verify") {
+    const bx = buf[o], ba = dv.getUint32(o + 1, true), bro = dv.getUint32(o + 5, true), bw = buf[o + 9];
+    if (bx > 1 || bw > 1 || ba >= BUDGET_MOD || bro >= BUDGET_MOD) throw new ProtocolError("BAD_BUNDLE", "bad budget opening");
+    const broots = buf.slice(o + 10, o + 42);
+    o += 42;
+    const bcws = [decodeDcfCw(BUDGET_BITS, buf, o), decodeDcfCw(BUDGET_BITS, buf, o + dcfCwBytes(BUDGET_BITS))];
+    budget = { role, id, bx: bx as 0 | 1, ba, rOut: bro, wrap: bw as 0 | 1, roots: broots, cws: bcws };
+  }
+  const m: Material = {
     kind, role, id, params: Object.freeze(params), r: ring.r, rho: ring.rho, table, a0: ring.a0, a1: ring.a1, q0: ring.q0, q1: ring.q1,
     b: ring.b, z0: ring.z0, z1: ring.z1, rOut, roots, wrap, and, cws,
   };
+  return budget ? Object.assign(m, { budget }) : m;
 }
 
 // ---------------------------------------------------------------- the check
@@ -264,7 +310,7 @@ function sameCw(a: DcfCw, b: DcfCw): boolean {
  * it), only on arguments that are not materials.
  * @example if (!checkOpenedPair(mine, decodeOpening(theirs)).ok) dropBatch();
  */
-export function checkOpenedPair(m0: Material, m1: Material): SpotCheckResult {
+export function checkOpenedPair(m0: OpenedMaterial, m1: OpenedMaterial): SpotCheckResult {
   if (!m0 || !m1 || typeof m0 !== "object" || typeof m1 !== "object") throw new TypeError("expected two materials");
   const failures = new Set<SpotCheckFailure>();
   const done = (): SpotCheckResult => ({ ok: failures.size === 0, failures: [...failures] });
@@ -362,6 +408,36 @@ export function checkOpenedPair(m0: Material, m1: Material): SpotCheckResult {
   if (v) {
     const and = (m0.and ^ m1.and) & 7;
     if (((and >>> 2) & 1) !== ((and & 1) & ((and >>> 1) & 1))) failures.add("and_triple");
+    checkBudget(m0.budget, m1.budget, m0.id, failures);
   }
   return done();
+}
+
+/** The budget section of a verify item (budget.ts): daBit, mask, wrap bit and the two DCF keys. */
+function checkBudget(b0: BudgetMaterial | undefined, b1: BudgetMaterial | undefined, id: string, failures: Set<SpotCheckFailure>): void {
+  if (!b0 || !b1 || b0.role !== "P0" || b1.role !== "P1" || b0.id !== id || b1.id !== id || b0.cws.length !== 2 || b1.cws.length !== 2 || b0.roots.length !== 32 || b1.roots.length !== 32) {
+    failures.add("budget_missing");
+    return;
+  }
+  const MASK = BUDGET_MOD - 1;
+  const HALF = BUDGET_MOD / 2;
+  if (((b0.bx ^ b1.bx) & 1) !== ((b0.ba + b1.ba) & MASK)) failures.add("budget_dabit");
+  if (!sameCw(b0.cws[0], b1.cws[0]) || !sameCw(b0.cws[1], b1.cws[1])) {
+    failures.add("budget_keys");
+    return;
+  }
+  const rOut = (b0.rOut + b1.rOut) & MASK;
+  const s = rOut, e = (rOut + HALF) & MASK;
+  const wrap = (b0.wrap ^ b1.wrap) & 1;
+  if (wrap !== (s > e ? 1 : 0)) failures.add("budget_wrap");
+  const regen = dcfGen(BUDGET_BITS, [s, e], b0.roots, b1.roots);
+  if (regen.some((cw, k) => !sameCw(cw, b0.cws[k]))) failures.add("budget_threshold");
+  const vals = [MASK, 0, HALF - 1, HALF];
+  const xs = vals.flatMap((val) => [(val + rOut) & MASK, (val + rOut) & MASK]);
+  const keys = vals.flatMap(() => [0, 1]);
+  const o0 = dcfEval(0, b0.roots, b0.cws, keys, xs);
+  const o1 = dcfEval(1, b1.roots, b1.cws, keys, xs);
+  vals.forEach((val, i) => {
+    if ((o0[2 * i] ^ o0[2 * i + 1] ^ o1[2 * i] ^ o1[2 * i + 1] ^ wrap) !== (val < HALF ? 1 : 0)) failures.add("budget_threshold");
+  });
 }

@@ -6,12 +6,15 @@
 import { deal, type Dealt, type Params, type Rng, type Seeds, type BundleKind } from "../src/index.ts";
 import { COMPARE_BITS, COMPARE_MOD, intervals, p0Material, p1Own } from "../src/bundle.ts";
 import { dcfGen } from "../src/dcf.ts";
+import { BUDGET_BITS, openBudget } from "../src/budget.ts";
 
 export const CHEATS = [
   "match_everything", // M4: every probe matches (and every template is valid)
   "threshold_minus_one", // the score threshold one below the declared one
   "split_keys", // P0 and P1 get different correction words
   "table", "square", "product", "mask_r", "mask_rho", "mask_out", "wrap", "and_triple",
+  "budget_never_exhausted", // the failure budget's test always answers "not exhausted"
+  "budget_dabit", // the daBit's two sharings disagree (the failure count drifts)
 ] as const;
 export type Cheat = (typeof CHEATS)[number];
 
@@ -28,11 +31,13 @@ export const EXPECTED: Record<Cheat, string> = {
   mask_out: "mask_out",
   wrap: "wrap",
   and_triple: "and_triple",
+  budget_never_exhausted: "budget_threshold",
+  budget_dabit: "budget_dabit",
 };
 
 /** Which cheats apply to which bundle kind (enrol bundles have no products, score key or AND triple). */
 export function cheatsFor(kind: BundleKind): Cheat[] {
-  return kind === "verify" ? [...CHEATS] : CHEATS.filter((c) => !["threshold_minus_one", "product", "and_triple"].includes(c));
+  return kind === "verify" ? [...CHEATS] : CHEATS.filter((c) => !["threshold_minus_one", "product", "and_triple", "budget_never_exhausted", "budget_dabit"].includes(c));
 }
 
 export function evilDeal(params: Params, id: string, seeds: Seeds, cheat: Cheat, rng: Rng, kind: BundleKind = "verify", coord = 0): Dealt {
@@ -96,5 +101,20 @@ export function evilDeal(params: Params, id: string, seeds: Seeds, cheat: Cheat,
       corr[wrapAt + 1] ^= 1;
       break;
   }
-  return { id, P0: { ...honest.P0, cws: cws0 }, P1: { ...honest.P1, cws: cws1, corrections: corr } };
+  let budget0 = honest.P0.budget, budget1 = honest.P1.budget;
+  if (cheat === "budget_never_exhausted" || cheat === "budget_dabit") {
+    const b0 = openBudget("P0", seeds.P0, honest.P0), b1 = openBudget("P1", seeds.P1, honest.P1);
+    const bc = budget1!.corrections!.slice();
+    if (cheat === "budget_dabit") bc[0] ^= 1;
+    else {
+      // s = e and wrap 0: [x < s] ⊕ [x < s] ⊕ 0 = 0 — "exhausted" never comes
+      const s = (b0.rOut + b1.rOut) & 0xffff;
+      const cws = dcfGen(BUDGET_BITS, [s, s], b0.roots, b1.roots);
+      bc[8] = b0.wrap;
+      budget0 = { cws };
+      budget1 = { cws, corrections: bc };
+    }
+    if (cheat === "budget_dabit") budget1 = { cws: budget1!.cws, corrections: bc };
+  }
+  return { id, P0: { ...honest.P0, cws: cws0, budget: budget0 }, P1: { ...honest.P1, cws: cws1, corrections: corr, budget: budget1 } };
 }

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  checkOpenedPair, decodeBundle, decodeOpening, deal, encodeBundle, encodeOpening, makeParams, newItemId, openBundle, ProtocolError, quantise,
-  simulateEnrol, simulateVerify, spotCheckCoin, spotCheckCount, spotCheckMissProbability, spotCheckSample, type Dealt, type Material,
+  checkOpenedPair, decodeBundle, decodeOpening, deal, encodeBundle, encodeOpening, makeParams, newItemId, ProtocolError, quantise,
+  openItem, simulateEnrol, simulateVerify, spotCheckCoin, spotCheckCount, spotCheckMissProbability, spotCheckSample, type Dealt, type OpenedMaterial,
 } from "../src/index.ts";
 import { cheatsFor, evilDeal, EXPECTED, type Cheat } from "./_evil-dealer.ts";
 import { gaussians, pair, shareProbe, shareTemplate, testSeeds, THRESHOLD } from "./_helpers.ts";
@@ -11,9 +11,9 @@ const { rng, seeds } = testSeeds("spotcheck");
 const params = makeParams({ d: 64, threshold: 1000 });
 
 /** Each party opens its half as the party would (bytes → bundle → material) and the other decodes the opening. */
-function opened(b: Dealt): { m0: Material; m1: Material } {
-  const m0 = openBundle("P0", seeds.P0, decodeBundle(encodeBundle(b.P0)));
-  const m1 = openBundle("P1", seeds.P1, decodeBundle(encodeBundle(b.P1)));
+function opened(b: Dealt): { m0: OpenedMaterial; m1: OpenedMaterial } {
+  const m0 = openItem("P0", seeds.P0, decodeBundle(encodeBundle(b.P0)));
+  const m1 = openItem("P1", seeds.P1, decodeBundle(encodeBundle(b.P1)));
   return { m0, m1 };
 }
 /** What P0 checks: its own material against P1's opening (and P1 the mirror image). */
@@ -149,7 +149,7 @@ test("spot-check detection rate: measured miss rate of a cheating dealer matches
     const ids = batch.map((b) => b.id);
     for (let t = 0; t < tosses; t++) {
       const sample = spotCheckSample(ids, spotCheckCoin(rng), spotCheckCoin(rng), fraction);
-      const caught = sample.some((i) => !checkOpenedPair(openBundle("P0", seeds.P0, batch[i].P0), decodeOpening(encodeOpening(openBundle("P1", seeds.P1, batch[i].P1)))).ok);
+      const caught = sample.some((i) => !checkOpenedPair(openItem("P0", seeds.P0, batch[i].P0), decodeOpening(encodeOpening(openItem("P1", seeds.P1, batch[i].P1)))).ok);
       assert.equal(caught, sample.some((i) => bad.has(i)), "caught exactly when a bad item is sampled");
       if (!caught) missed++;
       total++;
@@ -162,5 +162,5 @@ test("spot-check detection rate: measured miss rate of a cheating dealer matches
   // φ = 1: every sampled item is bad
   const all = Array.from({ length: 8 }, () => evilDeal(p, newItemId(rng), seeds, "match_everything", rng));
   const sample = spotCheckSample(all.map((b) => b.id), spotCheckCoin(rng), spotCheckCoin(rng), fraction);
-  assert.ok(sample.every((i) => !checkOpenedPair(openBundle("P0", seeds.P0, all[i].P0), openBundle("P1", seeds.P1, all[i].P1)).ok));
+  assert.ok(sample.every((i) => !checkOpenedPair(openItem("P0", seeds.P0, all[i].P0), openItem("P1", seeds.P1, all[i].P1)).ok));
 });

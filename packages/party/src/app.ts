@@ -18,6 +18,8 @@ export interface PartyAppDeps {
   metrics: PartyMetrics;
   /** where refusals are recorded (the service records the operations it carries out) */
   audit: PartyAuditSink;
+  /** P1: the spot-check of dealt batches P0 runs with it (spotcheck.ts); once a batch failed, helper deliveries are refused */
+  spotCheck?: { handle(body: unknown): Promise<unknown>; blocked(): boolean };
   /**
    * The MAC key shared with the gateway (@privface/contracts `resultKey`): each enrol / verify answer
    * carries `resultMac`, binding its result share to the request (issue 12 item 9). The servers
@@ -34,6 +36,8 @@ const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete", "device
 export const MAX_BODY_BYTES = 1 << 20;
 /** … except P1's pool delivery: up to 1024 items (POOL_BATCH ≤ 1024) of ≈ 30 KB (d = 512: 30,034 B) = 29.3 MiB. */
 export const MAX_POOL_BODY_BYTES = 40 << 20;
+/** … and P0's spot-check verdict: its openings of ⌈n/16⌉ sampled items (≤ 64 at POOL_BATCH 1024), ≈ 48 KB each in base64 at d = 512, ≈ 97 KB at d = 1024. */
+export const MAX_SPOTCHECK_BODY_BYTES = 8 << 20;
 
 /** The party's app, plus its admission: route and caller's role checked before the body is read. */
 export type PartyApp = App & { admit(head: RequestHead): Admission };
@@ -86,7 +90,17 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     "GET /metrics": { roles: anyServer, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };
   if (service.party === "P1") {
-    routes["POST /v1/pool/items"] = { roles: ["helper"], route: "pool_items", maxBodyBytes: MAX_POOL_BODY_BYTES, run: async (r) => ok(await service.addPoolItems(poolBatch(r.raw))) };
+    const sc = deps.spotCheck;
+    routes["POST /v1/pool/items"] = {
+      roles: ["helper"],
+      route: "pool_items",
+      maxBodyBytes: MAX_POOL_BODY_BYTES,
+      run: async (r) => {
+        if (sc?.blocked()) throw new PartyError("HELPER_UNAVAILABLE", "a batch of this helper failed the spot-check: deliveries refused until an operator restarts the party");
+        return ok(await service.addPoolItems(poolBatch(r.raw)));
+      },
+    };
+    if (sc) routes["POST /v1/peer/spotcheck"] = { roles: [peer], route: "peer_spotcheck", maxBodyBytes: MAX_SPOTCHECK_BODY_BYTES, run: async (r) => ok(await sc.handle(r.body)) };
   }
 
   const refusal = (err: PartyError): AppResponse => ({ status: err.status, body: { error: { code: err.code, message: err.message } } });

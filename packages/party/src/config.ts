@@ -41,6 +41,8 @@ export interface PartyConfig {
   gatewayResultKey: string;
   auditKey: string;
   poolSeed: string;
+  /** the seed P0 and P1 share (re-randomisation of stored shares) */
+  pairSeed: string;
   peerUrl: string;
   helperUrl: string;
   poolLow: number;
@@ -95,6 +97,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     gatewayResultKey: r.publicKey("GATEWAY_RESULT_KEY", L.resultPub("gateway")),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),
     poolSeed: r.ownKey("POOL_SEED", L.poolSeed(lc), lc),
+    pairSeed: r.ownKey("PAIR_SEED", L.pairSeed(lc), lc),
     peerUrl: url("PEER_URL", party === "P0" ? "https://127.0.0.1:7442" : "https://127.0.0.1:7441"),
     helperUrl: url("HELPER_URL", "https://127.0.0.1:7440"),
     poolLow: int("POOL_LOW", 1024, 0, 10_000_000),

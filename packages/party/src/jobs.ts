@@ -2,6 +2,7 @@
  * The party's background policy, apart from the request path (server.ts wires it up):
  *
  * - Pool refill (P0 only), every 0.5 s: when the pool is below the low-water mark (or empty), ask the
+ *   helper for batches, spot-check each with P1 (`intake`; a failed check stops refills for good)
  *   helper for batches until it reaches the target (the helper delivers P1's halves first). After a
  *   failed refill — helper down, P1 refusing the delivery, a batch with no new item — it waits 0.5,
  *   1, 2 … 30 s before asking again, because each attempt makes the helper deal a whole batch; a
@@ -10,6 +11,9 @@
  *   window are committed or aborted as the peer says (service `recover`).
  * - Purge, hourly: finished sessions, verification records and used-item markers past the retention.
  * - Helper probe, every 5 s (skipped by P0 while a refill is talking to the helper).
+ * - Re-randomisation of stored template shares (both parties, each on its own): at start the shares
+ *   still at epoch 0, then every RERANDOMISE_EVERY_MS all of them, one epoch on (service `rerandomise`;
+ *   the parties' epochs need not agree, see share-epoch.ts).
  *
  * `start()` runs each job once and starts the timers; `stop()` stops them and resolves once the jobs
  * in flight have ended (close the connections they use first, so they end quickly).
@@ -25,6 +29,7 @@ import type { PartyStore } from "./store/index.ts";
 export const REFILL_EVERY_MS = 500;
 export const PROBE_EVERY_MS = 5_000;
 export const PURGE_EVERY_MS = 3_600_000;
+export const RERANDOMISE_EVERY_MS = 86_400_000;
 /** Waits after failed refills: 0.5 s doubling up to this. */
 export const MAX_REFILL_BACKOFF_MS = 30_000;
 
@@ -34,7 +39,16 @@ export interface PartyJobsDeps {
   helper: Pick<HelperLink, "fetch" | "probe">;
   /** one recovery pass (the service's, asking the peer) */
   recover: () => Promise<RecoveryResult>;
+  /** one re-randomisation pass (the service's); absent: no such job */
+  rerandomise?: (opts: { onlyUnrandomised?: boolean }) => Promise<{ scanned: number; updated: number }>;
+  /** default RERANDOMISE_EVERY_MS */
+  rerandomiseEveryMs?: number;
   metrics: Pick<PartyMetrics, "refills">;
+  /**
+   * P0: the intake of a fetched batch (spotcheck.ts: checked with P1; the items to add, or a failed
+   * check, which stops all later refills). Absent: every fetched item is added.
+   */
+  intake?: (items: Uint8Array[]) => Promise<{ ok: boolean; keep: { id: string; bytes: Uint8Array }[] }>;
   log: Log;
   poolLow: number;
   poolTarget: number;
@@ -51,6 +65,8 @@ export interface PartyJobs {
   recover(): Promise<RecoveryResult | null>;
   purge(): Promise<void>;
   probeHelper(): Promise<void>;
+  /** One re-randomisation pass (failures logged, not thrown). */
+  rerandomise(onlyUnrandomised?: boolean): Promise<void>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -64,6 +80,8 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
   let refilling: Promise<void> | null = null;
   let failures = 0;
   let retryAt = 0;
+  /** a batch failed its spot-check: this helper is not asked again (until restart) */
+  let helperBlocked = false;
 
   /** Runs a job, remembering it until it ends (for `stop`). */
   function track<T>(p: Promise<T>): Promise<T> {
@@ -79,9 +97,19 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
       while (level < deps.poolTarget && !stopped) {
         const n = Math.min(deps.poolBatch, deps.poolTarget - level);
         const items = await helper.fetch("verify", n);
-        const { added } = await store.addItems(items.map((bytes) => ({ id: bundleIdOf(bytes), bytes })));
+        let keep = items.map((bytes) => ({ id: bundleIdOf(bytes), bytes }));
+        if (deps.intake) {
+          const r = await deps.intake(items);
+          if (!r.ok) {
+            helperBlocked = true;
+            metrics.refills.inc({ outcome: "blocked" });
+            return; // the intake raised the alert; no refill from this helper any more
+          }
+          keep = r.keep;
+        }
+        const { added } = await store.addItems(keep);
         // a helper that sends ids the pool already holds would otherwise be asked again and again
-        if (added === 0) throw new Error("the helper's batch held no new item");
+        if (added === 0 && keep.length > 0) throw new Error("the helper's batch held no new item");
         metrics.refills.inc({ outcome: "ok" });
         level += added;
       }
@@ -95,7 +123,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
   }
 
   function refill(force = false): Promise<void> {
-    if (party !== "P0" || stopped) return Promise.resolve();
+    if (party !== "P0" || stopped || helperBlocked) return Promise.resolve();
     if (!refilling && (force || now() >= retryAt)) {
       refilling = track(
         fill().finally(() => {
@@ -132,6 +160,28 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     );
   }
 
+  let rerandomising: Promise<void> | null = null;
+  function rerandomise(onlyUnrandomised = false): Promise<void> {
+    if (!deps.rerandomise || stopped) return Promise.resolve();
+    const run = deps.rerandomise;
+    // one pass at a time: a pass asked for while one runs waits for it, then runs
+    const prev = rerandomising ?? Promise.resolve();
+    const next: Promise<void> = track(
+      prev.then(() =>
+        run({ onlyUnrandomised }).then(
+          (r) => {
+            if (r.updated) log.info({ event: "rerandomised", ...r, onlyUnrandomised });
+          },
+          (e) => log.warn({ event: "rerandomise_failed", reason: (e as Error).message }),
+        ),
+      ),
+    ).finally(() => {
+      if (rerandomising === next) rerandomising = null;
+    });
+    rerandomising = next;
+    return next;
+  }
+
   function probeHelper(): Promise<void> {
     if (party === "P0" && refilling) return Promise.resolve();
     return track(helper.probe());
@@ -142,18 +192,21 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     recover,
     purge,
     probeHelper,
+    rerandomise,
     start() {
       if (stopped || timers.length > 0) return;
       timers = [
         setInterval(() => void purge(), PURGE_EVERY_MS),
         setInterval(() => void recover(), deps.recoveryIntervalMs),
         setInterval(() => void probeHelper(), PROBE_EVERY_MS),
+        ...(deps.rerandomise ? [setInterval(() => void rerandomise(), deps.rerandomiseEveryMs ?? RERANDOMISE_EVERY_MS)] : []),
         ...(party === "P0" ? [setInterval(() => void refill(), REFILL_EVERY_MS)] : []),
       ];
       for (const t of timers) t.unref();
       void probeHelper();
       void recover();
       void refill();
+      void rerandomise(true);
     },
     async stop() {
       stopped = true;

@@ -13,6 +13,8 @@ export interface PartyMetrics {
   mpcRuns: Counter<"kind" | "outcome">;
   recovery: Counter<"action">;
   refills: Counter<"outcome">;
+  /** spot-checks of dealt batches (outcome passed | failed: a failure is an alert) */
+  spotChecks: Counter<"outcome">;
   /** verifications refused because the template's daily failure budget is exhausted */
   budgetRefusals: Counter;
   /** failure-budget runs after verifications: ok | exhausted | mismatch | failed */
@@ -56,7 +58,8 @@ export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () 
   const mpcRuns = new Counter({ name: "privface_party_mpc_runs_total", help: "MPC runs", labelNames: ["kind", "outcome"] as const, registers: [registry] });
   const recovery = new Counter({ name: "privface_party_recovery_total", help: "recovery actions on pending sessions", labelNames: ["action"] as const, registers: [registry] });
   const refills = new Counter({ name: "privface_party_pool_refills_total", help: "pool refill batches", labelNames: ["outcome"] as const, registers: [registry] });
+  const spotChecks = new Counter({ name: "privface_party_spotchecks_total", help: "spot-checks of dealt batches by outcome (failed = the helper dealt inconsistent randomness: alert)", labelNames: ["outcome"] as const, registers: [registry] });
   const budgetRefusals = new Counter({ name: "privface_party_budget_refusals_total", help: "verifications refused: the template's daily failure budget is exhausted", registers: [registry] });
   const budgetRuns = new Counter({ name: "privface_party_budget_runs_total", help: "failure-budget runs after verifications, by outcome", labelNames: ["outcome"] as const, registers: [registry] });
-  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, budgetRefusals, budgetRuns };
+  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, spotChecks, budgetRefusals, budgetRuns };
 }

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
 import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf } from "@privface/contracts";
-import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
+import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
@@ -20,6 +20,7 @@ import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
+import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
 import { createPartyStore } from "./store/index.ts";
 
 export interface RunningParty {
@@ -46,6 +47,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const nonceKey = readDataKeyFile(cfg.nonceKey).key;
   const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
+  const pairSeed = readPairSeedFile(cfg.pairSeed);
   const keys = new Map<string, Uint8Array>();
   let current = "";
   for (const f of cfg.dataKeys) {
@@ -99,6 +101,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     volume: cfg.volume,
     nonceKey,
     poolSeed,
+    pairSeed,
     gatewayKey,
     store,
     audit,
@@ -112,7 +115,10 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     failureBudget: cfg.failureBudget,
     log,
   });
-  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey });
+  // the spot-check of every dealt batch, over the parties' own link (spotcheck.ts)
+  const spotDeps: SpotCheckDeps = { party, poolSeed, store, audit, count: (outcome) => metrics.spotChecks.inc({ outcome }), log };
+  const responder = party === "P1" ? createSpotCheckResponder(spotDeps) : undefined;
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder });
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
@@ -122,11 +128,18 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     if (r.status !== 200) throw new Error(`peer answered HTTP ${r.status}`);
     return (r.body as { sessions: PeerSessionStatus[] }).sessions;
   }
+  const askPeer = async (body: unknown): Promise<unknown> => {
+    const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/spotcheck`, "POST", body, { timeoutMs: 30_000 });
+    if (r.status !== 200) throw new Error(`peer answered the spot-check with HTTP ${r.status}`);
+    return r.body;
+  };
   const jobs = createPartyJobs({
     party,
+    intake: party === "P0" ? (items) => spotCheckIntake(spotDeps, items, askPeer) : undefined,
     store,
     helper,
     recover: () => service.recover(peerStatus),
+    rerandomise: (o) => service.rerandomise(o),
     metrics,
     log,
     poolLow: cfg.poolLow,

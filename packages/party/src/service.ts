@@ -29,6 +29,7 @@ import {
 import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { runBudget, runMpc, sendAbort } from "./session.ts";
+import { epochOf, nextShare, runShare, storedShare } from "./share-epoch.ts";
 import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
@@ -109,6 +110,12 @@ export interface PartyServiceDeps {
   params: Params;
   sealKey: KeyPair;
   poolSeed: Uint8Array;
+  /**
+   * The 32-byte seed P0 and P1 share and the helper never sees: stored template shares are
+   * re-randomised with a zero-sharing derived from it (share-epoch.ts). Absent: shares are stored as
+   * the enrolment run leaves them (the helper's seeds plus one party's database rebuild them).
+   */
+  pairSeed?: Uint8Array;
   gatewayKey: PublicKey;
   /** the id of `sealKey` (@privface/contracts `sealingKeyId`): devices name it in their statements */
   sealKeyId: string;
@@ -164,6 +171,11 @@ export interface PartyService {
   addPoolItems(items: readonly Uint8Array[]): Promise<{ added: number }>;
   /** Tells the peer this party will not run `session` (nor, with `upgrade`, its upgrade run): for requests refused before they reach the service. */
   abandon(session: string, code: PartyErrorCode, upgrade: boolean): Promise<void>;
+  /**
+   * One re-randomisation pass: every stored share (all, or with `onlyUnrandomised` those still at
+   * epoch 0) moves one epoch on, one transaction per share. Audited; nothing to do without a pair seed.
+   */
+  rerandomise(opts?: { onlyUnrandomised?: boolean }): Promise<{ scanned: number; updated: number }>;
   /** Resolves when no failure-budget run is in flight (they run after a verification's answer). */
   budgetIdle(): Promise<void>;
 }
@@ -189,11 +201,6 @@ export function toPartyError(e: unknown): PartyError {
   return new PartyError("INTERNAL", "internal error");
 }
 
-const u32 = (b: Uint8Array): Uint32Array => {
-  const copy = new Uint8Array(b.length);
-  copy.set(b);
-  return new Uint32Array(copy.buffer);
-};
 const u8 = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** This party's material, or (P1) how to get it once P0 names the bundle. */
@@ -341,8 +348,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   function verifyMaterial(bundle: Uint8Array): { mat: Material; budget: BudgetMaterial } {
     const b = decodeBundle(bundle);
     if (b.kind !== "verify") throw new PartyError("INTERNAL", `pool item is a ${b.kind} bundle, verify needed`);
-    const budget = openBudget(party, deps.poolSeed, b);
-    return { mat: openBundle(party, deps.poolSeed, b), budget };
+    const mat = openBundle(party, deps.poolSeed, b);
+    return { mat, budget: openBudget(party, deps.poolSeed, b, mat) }; // from the stream openBundle expanded
   }
 
   // ---------------------------------------------------------------- daily failure budget
@@ -455,8 +462,10 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const out = await runMpc({ kind: "enrol", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share, material: mat });
       share.fill(0);
       metrics.mpcRuns.inc({ kind: "enrol", outcome: "ok" });
-      await store.prepare(session, templateId, modelVersion, u8(out.templateShare));
+      const stored = storedShare(party, deps.pairSeed, { templateId, modelVersion }, out.templateShare);
       out.templateShare.fill(0);
+      await store.prepare(session, templateId, modelVersion, stored);
+      stored.fill(0);
       await audit({ op: "enrol", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: "prepared", modelVersion });
       return { session, resultShare: { valid: out.valid } };
     } catch (e) {
@@ -511,8 +520,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const day = budgetDay(now());
       const rec = await store.budget(templateId, day);
       if (rec.exhausted || rec.verifications - rec.runs >= failureBudget) {
-        metrics.budgetRefusals.inc();
-        await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: "refused", modelVersion, code: "BUDGET_EXHAUSTED" });
+        metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
         throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
       }
       const probe = await openShare(sealed, ctx);
@@ -525,7 +533,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       let budgetMat: BudgetMaterial | null = null;
       if (party === "P0") {
         const r = await store.beginVerify(begin);
-        template = u32(r.share);
+        template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
         r.share.fill(0);
         itemBytes.push(r.item.bytes);
         const m = verifyMaterial(r.item.bytes);
@@ -536,7 +544,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
           const r = await store.beginVerify({ ...begin, itemId }).catch((e) => {
             throw toPartyError(e);
           });
-          template = u32(r.share);
+          template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
           r.share.fill(0);
           itemBytes.push(r.item.bytes);
           const m = verifyMaterial(r.item.bytes);
@@ -575,8 +583,10 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const counted = await store.countVerification(templateId, day);
       const resultShare: VerifyResponse["resultShare"] = { valid: v.valid, match: v.match };
       if (u && up) {
-        await store.stageUpgrade(session, templateId, up.modelVersion, u8(u.templateShare));
+        const stored = storedShare(party, deps.pairSeed, { templateId, modelVersion: up.modelVersion }, u.templateShare);
         u.templateShare.fill(0);
+        await store.stageUpgrade(session, templateId, up.modelVersion, stored);
+        stored.fill(0);
         resultShare.upgradeValid = u.valid;
       }
       await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
@@ -657,5 +667,12 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return res;
   }
 
-  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle };
+  async function rerandomise(opts: { onlyUnrandomised?: boolean } = {}): Promise<{ scanned: number; updated: number }> {
+    if (!deps.pairSeed) return { scanned: 0, updated: 0 };
+    const r = await store.updateShares((slot, bytes) => (opts.onlyUnrandomised && epochOf(bytes) > 0 ? null : nextShare(party, deps.pairSeed, slot, bytes)));
+    if (r.updated > 0) await audit({ op: "rerandomise", session: null, templateId: null, requester: "schedule", purpose: null, outcome: "done" });
+    return r;
+  }
+
+  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
 }

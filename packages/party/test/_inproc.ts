@@ -7,6 +7,6 @@ import { startInProcParties, type InProcParties } from "@privface/devstack/inpro
 
 export type InProc = InProcParties;
 
-export function makeInProc(opts: { commitWindowMs?: number; devicePolicy?: "auto" | "operator" } = {}): Promise<InProc> {
+export function makeInProc(opts: Parameters<typeof startInProcParties>[0] = {}): Promise<InProc> {
   return startInProcParties(opts);
 }

@@ -150,6 +150,11 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       assert.equal(h0.helper, "up");
       assert.ok(h1.pool.level >= h0.pool.level, `P1 holds every id P0 holds (${h1.pool.level} ≥ ${h0.pool.level})`);
       assert.match(await client.P0.metrics(), /privface_party_pool_level\{party="P0"\} \d+/);
+      // every batch the pool holds passed the spot-check with P1 (spotcheck.ts), at both parties
+      if (h0.pool.level > 0) {
+        assert.match(await client.P0.metrics(), /privface_party_spotchecks_total\{outcome="passed",party="P0"\} [1-9]/);
+        assert.match(await client.P1.metrics(), /privface_party_spotchecks_total\{outcome="passed",party="P1"\} [1-9]/);
+      }
     });
 
     it("helper, P0 and P1 log pino JSON lines on stderr, each with its role, starting with `listening`", () => {

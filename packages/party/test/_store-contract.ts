@@ -507,6 +507,45 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.equal(await f.store.poolLevel(), 1);
     }));
 
+  test(`${label}: updateShares rewrites active and pending shares one row per transaction; a throw rolls back that row only`, () =>
+    withStore(async (f) => {
+      const a = await enrolled(f);
+      const b = await enrolled(f);
+      const pending = tid();
+      await f.store.prepare(sid(), pending, "v1", share());
+      const gone = await enrolled(f);
+      await f.store.erase(gone.id);
+      const seen: string[] = [];
+      const bump = (row: { templateId: string }, sh: Uint8Array) => {
+        seen.push(row.templateId);
+        const out = new Uint8Array(sh.length + 1);
+        out.set(sh);
+        out[sh.length] = 1;
+        return out;
+      };
+      assert.deepEqual(await f.store.updateShares(bump), { scanned: 3, updated: 3 });
+      assert.deepEqual(seen.sort(), [a.id, b.id, pending].sort(), "deleted rows are not visited");
+      const now = await f.store.loadActive(a.id);
+      assert.deepEqual(now.share, Uint8Array.from([...a.sh, 1]));
+      assert.notDeepEqual(await rawShare(f, a.id, "v1"), undefined);
+      assert.deepEqual(await f.store.updateShares(() => null), { scanned: 3, updated: 0 });
+      // a throw at the second row: the first row stays rewritten, the rest unchanged
+      let n = 0;
+      const ids = [a.id, b.id, pending];
+      const size = async () => Promise.all(ids.map(async (id) => (await rawShare(f, id, "v1")) as Uint8Array).map(async (p) => (await p).length));
+      const before = await size();
+      await assert.rejects(
+        f.store.updateShares((row, sh) => {
+          if (n++ === 1) throw new Error("crash");
+          return bump(row, sh);
+        }),
+        /crash/,
+      );
+      const grown = (await size()).map((x, i) => x - before[i]);
+      assert.deepEqual(grown.sort(), [0, 0, 1]);
+      await assert.rejects(f.store.updateShares(null as never), TypeError);
+    }));
+
   test(`${label}: rotateDataKey re-encrypts shares and unused items; old keys still read until rotated`, () =>
     withStore(async (f) => {
       const { id, sh } = await enrolled(f, "v1");

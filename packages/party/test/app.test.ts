@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MODEL, type PartyError } from "@privface/contracts";
+import { MODEL, modelParams, packItems, type PartyError } from "@privface/contracts";
+import { deal, encodeBundle, newItemId } from "@privface/mpc";
 import { fromBase64url } from "@privface/crypto";
 import { authorise, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies } from "@privface/devstack/gateway-sim";
 import { MAX_BODY_BYTES, MAX_POOL_BODY_BYTES } from "../src/index.ts";
@@ -94,7 +95,12 @@ describe("party app (in process)", () => {
     assert.deepEqual(admit("P1", "POST", "/v1/verify", "gateway"), { ok: true, maxBodyBytes: MAX_BODY_BYTES });
     assert.deepEqual(admit("P0", "POST", "/v1/peer/sessions", "p1"), { ok: true, maxBodyBytes: MAX_BODY_BYTES });
     assert.equal(MAX_BODY_BYTES, 1 << 20);
-    assert.ok(MAX_POOL_BODY_BYTES >= 1024 * 30_034 && MAX_POOL_BODY_BYTES <= 64 << 20, "a full batch of 1024 verify items fits, far below 256 MiB");
+    // the largest delivery (1024 items: the helper's MAX_BATCH bound) fits, far below the 256 MiB P1 read before
+    const seeds = { P0: new Uint8Array(32).fill(1), P1: new Uint8Array(32).fill(2) };
+    const item = (kind: "verify" | "enrol") => encodeBundle(deal(modelParams(), newItemId(), seeds, { kind }).P1);
+    const full = packItems(Array.from({ length: 1024 }, () => item("verify")));
+    assert.ok(full.length <= MAX_POOL_BODY_BYTES && MAX_POOL_BODY_BYTES <= 64 << 20, `a full batch is ${full.length} bytes`);
+    assert.ok(item("enrol").length <= item("verify").length);
     assert.ok(h.audit.P1.some((r) => r.op === "verify" && r.code === "FORBIDDEN_ROLE" && r.requester === "helper"), "refusals of gateway operations are audited");
   });
 

@@ -72,7 +72,7 @@ describe("party configuration", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", main, "P1"], {
       env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_P1_GATEWAY_KEY: runtimeLayout(home).gatewaySigningKey },
       encoding: "utf8",
-      timeout: 30_000,
+      timeout: 120_000,
     });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /PRIVFACE_P1_GATEWAY_KEY: .* private key folder of gateway/);
@@ -83,7 +83,7 @@ describe("party configuration", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", main, "P0"], {
       env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_P0_MPC_TIMEOUT_MS: "soon" },
       encoding: "utf8",
-      timeout: 30_000,
+      timeout: 120_000,
     });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /PRIVFACE_P0_MPC_TIMEOUT_MS: expected an integer/);

@@ -208,4 +208,34 @@ describe("party jobs", () => {
     assert.deepEqual(f.fetches, [4]);
     assert.equal(recoveries, 1);
   });
+
+  it("re-randomisation (both parties): at start only the shares still at epoch 0, then every period all of them; one pass at a time; a failure is logged", async () => {
+    for (const party of ["P0", "P1"] as const) {
+      const calls: boolean[] = [];
+      let fail = false;
+      const f = fake(party, {
+        rerandomiseEveryMs: 15,
+        rerandomise: async (o) => {
+          calls.push(!!o.onlyUnrandomised);
+          await new Promise((r) => setTimeout(r, 5));
+          if (fail) throw new Error("store down");
+          return { scanned: 2, updated: 1 };
+        },
+      });
+      const jobs = createPartyJobs(f.deps);
+      jobs.start();
+      assert.deepEqual(calls, [], "the start-up pass is queued");
+      for (let waited = 0; calls.length < 2 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(calls[0], true, "start: only epoch-0 shares");
+      assert.ok(calls.length >= 2 && calls.slice(1).every((c) => c === false), `then full passes: ${calls}`);
+      assert.ok(f.events.some((e) => e.event === "rerandomised" && e.updated === 1));
+      fail = true;
+      await jobs.rerandomise();
+      assert.ok(f.events.some((e) => e.event === "rerandomise_failed" && e.level === "warn" && e.reason === "store down"));
+      await jobs.stop();
+      const n = calls.length;
+      await new Promise((r) => setTimeout(r, 40));
+      assert.equal(calls.length, n, "nothing after stop");
+    }
+  });
 });

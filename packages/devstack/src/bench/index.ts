@@ -6,3 +6,5 @@ export { runVerifyBench, type VerifyBenchOptions, type VerifyBenchResult } from 
 export { runE2eBench, syntheticFace, type E2eBenchOptions, type SuiteResult } from "./e2e.ts";
 export { runFaceBench, runAccuracyBench, defaultDataset, listDataset, embedDataset, allPairScores, parseLfwPairs, detSvg, type DatasetImage, type EmbeddedImage, type FaceBenchResult, type AccuracyBenchOptions } from "./face.ts";
 export { runPadBench, scorePadFrames, padRates, padEer, padDetSvg, listImages, attackType, type PadBenchOptions, type PadFrame, type PadRates } from "./pad.ts";
+export { runAttacksBench, ATTACK_FIELDS, type AttacksBenchOptions, type AttacksBenchResult } from "./attacks.ts";
+export { runCaptureBench, type CaptureBenchOptions } from "./capture.ts";

@@ -108,7 +108,7 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c] as string);
 }
 
-/** Runs the passive stage on every image (liveness computed, never enforced, so every frame gets a score). */
+/** Runs the passive stage on every image: every frame with a face gets its live score (from a LIVENESS_FAILED result too). */
 export async function scorePadFrames(engine: FaceEngine, paths: string[], onProgress?: (done: number, total: number) => void): Promise<PadFrame[]> {
   const out: PadFrame[] = [];
   for (let i = 0; i < paths.length; i++) {
@@ -145,7 +145,8 @@ export async function runPadBench(o: PadBenchOptions): Promise<Record<string, un
   const livePaths = listImages(o.live);
   const spoofPaths = listImages(o.spoof);
   if (livePaths.length === 0 || spoofPaths.length === 0) throw new RangeError("bench pad: need at least one live and one spoof image");
-  const engine = o.engine ?? (await createFaceEngine({ livenessThreshold: 0, multipleFaces: "largest", padCue: !o.netOnly }));
+  // livenessThreshold 1: every frame stops right after the passive stage (score and evidence reported, no embedding computed)
+  const engine = o.engine ?? (await createFaceEngine({ livenessThreshold: 1, multipleFaces: "largest", padCue: !o.netOnly }));
   const total = livePaths.length + spoofPaths.length;
   const live = await scorePadFrames(engine, livePaths, (d) => o.onProgress?.(d, total));
   const spoof = await scorePadFrames(engine, spoofPaths, (d) => o.onProgress?.(livePaths.length + d, total));

@@ -76,6 +76,8 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     gateway: "none",
     env,
     nodeArgs: { p0: args("p0"), p1: args("p1") },
+    // start-up is not measured: on a loaded machine a server can take more than the default 30 s
+    readyTimeoutMs: 180_000,
     onLog: (s, l) => (/failed|error/.test(l) ? say(`[${s}] ${l}`) : undefined),
   });
   const client = { P0: stack.partyClient("P0"), P1: stack.partyClient("P1") };

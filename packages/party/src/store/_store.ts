@@ -540,6 +540,48 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       return out;
     },
 
+    async updateShares(fn) {
+      if (typeof fn !== "function") throw new TypeError("fn must be a function");
+      let scanned = 0;
+      let updated = 0;
+      let last: [string, string] = ["", ""];
+      const PAGE = 200;
+      for (;;) {
+        const page = await exec.read((tx) =>
+          tx.all<{ template_id: string; model_version: string }>(
+            `SELECT template_id, model_version FROM party_templates WHERE share IS NOT NULL AND (template_id > ? OR (template_id = ? AND model_version > ?)) ORDER BY template_id, model_version LIMIT ${PAGE}`,
+            [last[0], last[0], last[1]],
+          ),
+        );
+        for (const p of page) {
+          scanned++;
+          const changed = await exec.tx(async (tx) => {
+            const r = await tx.get<TemplateRow>(`SELECT key_id, share FROM party_templates WHERE template_id = ? AND model_version = ? AND share IS NOT NULL${pgLock}`, [p.template_id, p.model_version]);
+            if (!r) return false;
+            const plain = openShare(r, p.template_id, p.model_version);
+            let next: Uint8Array | null;
+            try {
+              next = fn({ templateId: p.template_id, modelVersion: p.model_version }, plain);
+            } finally {
+              plain.fill(0);
+            }
+            if (next === null) return false;
+            bytes(next, "share", MAX_SHARE);
+            const sealed = sealShare(p.template_id, p.model_version, next);
+            next.fill(0);
+            await tx.run("UPDATE party_templates SET key_id = ?, share = ? WHERE template_id = ? AND model_version = ?", [sealed.keyId, sealed.blob, p.template_id, p.model_version]);
+            return true;
+          });
+          if (changed) updated++;
+        }
+        if (page.length < PAGE) break;
+        const end = page[page.length - 1];
+        last = [end.template_id, end.model_version];
+      }
+      if (updated > 0) await checkpoint();
+      return { scanned, updated };
+    },
+
     async templateCounts() {
       const rows = await exec.read((tx) => tx.all<{ status: TemplateStatus; n: unknown }>("SELECT status, count(*) AS n FROM party_templates GROUP BY status"));
       const counts: Record<TemplateStatus, number> = { pending: 0, active: 0, retired: 0, deleted: 0 };

@@ -200,6 +200,14 @@ export interface PartyStore {
   /** Counts by status (for health and metrics). */
   templateCounts(): Promise<Record<TemplateStatus, number>>;
 
+  /**
+   * Rewrites stored shares (active and pending rows) one row per transaction: `fn` gets the row's
+   * template id, model version and decrypted share and returns the new share or null (unchanged).
+   * A row changed or removed meanwhile is re-read under the row lock first; a throwing `fn` rolls back
+   * that row only and ends the pass (rows already done stay done). Used by re-randomisation.
+   */
+  updateShares(fn: (row: { templateId: string; modelVersion: string }, share: Uint8Array) => Uint8Array | null): Promise<{ scanned: number; updated: number }>;
+
   // --- correlated-randomness pool ---
   /** Adds items; ids already present (used or not) are skipped. Returns how many were added. */
   addItems(items: readonly PoolItem[]): Promise<{ added: number }>;

@@ -1,0 +1,35 @@
+/**
+ * `privface bench attacks` (issue 12): the whole bench against a real stack on loopback (helper, P0,
+ * P1 processes, the real gateway). Asserts the JSON shape and that every field whose defence is on
+ * main reports the defended value, so a regression of a defence fails here. Fields still open on
+ * main are asserted to be measured (a boolean / a number), not to have a value.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ATTACK_FIELDS, runAttacksBench } from "../src/bench/index.ts";
+
+const BUDGET = 6;
+
+test("bench attacks: every attack runs against the real stack; the defended ones are blocked", { timeout: 240_000 }, async () => {
+  // the gateway's daily budgets below the parties' (so that the lockout attack meets the gateway's lock first)
+  const t0 = Date.now();
+  const { result, details } = await runAttacksBench({
+    failureBudget: BUDGET,
+    maxProbes: BUDGET + 4,
+    gatewayEnv: { PRIVFACE_GATEWAY_PERSON_DAILY_FAILURES: "4", PRIVFACE_GATEWAY_DEVICE_DAILY_FAILURES: "8" },
+    log: (l) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)}s ${l}\n`),
+  });
+  assert.deepEqual(Object.keys(result), ["suite", ...ATTACK_FIELDS]);
+  assert.equal(result.suite, "attacks");
+  const why = JSON.stringify(details, null, 1);
+  // defended on main: a regression flips these
+  assert.equal(result.upgrade_wildcard_blocked, true, why);
+  assert.equal(result.withdraw_takeover_blocked, true, why);
+  assert.equal(result.lockout_reset_blocked, true, why);
+  assert.equal(result.gateway_holds_party_private_key, false, why);
+  assert.ok(typeof result.oracle_answers_per_template_per_day === "number" && result.oracle_answers_per_template_per_day <= BUDGET, why);
+  // measured, whatever today's answer
+  for (const f of ["key_substitution_blocked", "replay_at_party_refused", "repurposed_envelope_refused", "unauth_challenge_refused"] as const) {
+    assert.equal(typeof result[f], "boolean", `${f}: ${details[f]}`);
+  }
+});
