@@ -83,6 +83,8 @@ export interface RuntimeLayout {
   sqlite(server: ServerName): string;
   /** the command line's own POS device key for a merchant, and the map of its registered device ids */
   cliDeviceKey(merchant: string): string;
+  /** the command line's POS device key-agreement key (statement MACs, decision 010 §2) */
+  cliDeviceAuthKey(merchant: string): string;
   cliDeviceMap: string;
 }
 
@@ -122,6 +124,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     gatewayOperators: own("gateway", "operators.json"),
     sqlite: (s) => join(data, `${s}.sqlite`),
     cliDeviceKey: (m) => join(cli, `device-${m.replace(/[^A-Za-z0-9_-]/g, "")}.json`),
+    cliDeviceAuthKey: (m) => join(cli, `device-${m.replace(/[^A-Za-z0-9_-]/g, "")}.auth.json`),
     cliDeviceMap: join(cli, "devices.json"),
   };
 }

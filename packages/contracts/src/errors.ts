@@ -18,6 +18,20 @@ export const PARTY_ERRORS = {
   AUTH_REUSED: { status: 409, kind: "refused" },
   FORBIDDEN_ROLE: { status: 403, kind: "refused" },
   NOT_FOUND: { status: 404, kind: "refused" },
+  /** the statement's device is not in this party's registry, or not approved there (decision 010) */
+  DEVICE_UNKNOWN: { status: 403, kind: "refused" },
+  /** the device statement or its MAC does not match what the party received (purpose, template, model, key, envelope digest) */
+  STATEMENT_INVALID: { status: 401, kind: "refused" },
+  /** the challenge carries no nonce of this party, or one it did not issue (decision 010 §3) */
+  NONCE_INVALID: { status: 401, kind: "refused" },
+  /** this party's nonce in the challenge has expired */
+  NONCE_EXPIRED: { status: 401, kind: "refused" },
+  /** this party's nonce was already used: an envelope is answered once */
+  NONCE_REUSED: { status: 409, kind: "refused" },
+  /** an envelope with this digest was already presented */
+  ENVELOPE_REUSED: { status: 409, kind: "refused" },
+  /** the template's verification volume budget (per minute or per day, at this party) is spent */
+  VOLUME_EXCEEDED: { status: 429, kind: "refused" },
   /** the template's daily failure budget (counted inside MPC) is exhausted: refused until the day ends (UTC) */
   BUDGET_EXHAUSTED: { status: 429, kind: "refused" },
   SESSION_UNKNOWN: { status: 404, kind: "unavailable" },

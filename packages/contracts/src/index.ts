@@ -10,6 +10,7 @@ export { PARTY_ROUTES } from "./party-api.ts";
 export type {
   Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
+  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch,
 } from "./party-api.ts";
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
@@ -18,6 +19,7 @@ export { RESULT_KIND, resultKey, resultBytes, resultMac, checkResultMac, type Re
 export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
 export {
   STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,
-  type DeviceStatement, type ShareRef, type StatementPurpose,
+  statementContext, checkStatement, faceStatement,
+  type DeviceStatement, type ShareRef, type StatementPurpose, type ReceivedShares,
 } from "./statement.ts";
 export { LIVENESS_ACTIONS, LIVENESS_STEPS, isLivenessAction, drawActions, sameActions, type LivenessAction, type LivenessStep, type LivenessReport } from "./liveness.ts";

@@ -8,7 +8,8 @@
  * combines the two parties' answers; neither answer alone says anything about the decision.
  */
 import type { SignedAuthorisation } from "./auth.ts";
-import type { ShareContext } from "./share.ts";
+import type { SignedJson } from "@privface/crypto";
+import type { DeviceStatement } from "./statement.ts";
 
 export type Bit = 0 | 1;
 
@@ -18,12 +19,39 @@ export interface EnrolRequest {
   modelVersion: string;
   /** the device's envelope for this party, base64url */
   sealedShare: string;
-  context: ShareContext;
+  /** what the device says about this request (decision 010); the party builds the share context from it */
+  statement: DeviceStatement;
+  /** the device's MAC of the statement for this party, base64url */
+  mac: string;
   authorisation: SignedAuthorisation;
 }
 export interface VerifyRequest extends EnrolRequest {
   /** the same capture under the deployed model, staged until the gateway commits it (R5) */
-  upgrade?: { modelVersion: string; sealedShare: string; context: ShareContext };
+  upgrade?: { modelVersion: string; sealedShare: string };
+}
+/** A device the gateway registered, forwarded to the party's own registry (decision 010 §2). */
+export interface DeviceRegistration {
+  deviceId: string;
+  suite: "INTL" | "GM";
+  /** the device's signing public key, base64url */
+  signingKey: string;
+  /** the device's key-agreement ("auth") public key, base64url: the statement MAC key derives from it */
+  authKey: string;
+}
+export interface DeviceRegistrationResponse {
+  deviceId: string;
+  /** `active` when the party's policy is `auto` or an operator approved it; `pending` until then */
+  status: "active" | "pending" | "revoked";
+}
+/** Fresh nonces of one party (nonce.ts), for the gateway to put into face challenges. */
+export interface NonceBatch {
+  nonces: string[];
+  /** epoch ms: when all of them expire */
+  expiresAt: number;
+}
+/** The party's sealing keys, signed by its institution root (keylist.ts). */
+export interface KeyListResponse {
+  keyList: SignedJson;
 }
 /** commit (enrolment or upgrade) and abort */
 export interface SessionRequest {
@@ -80,6 +108,12 @@ export interface PartyClient {
   verify(req: VerifyRequest): Promise<VerifyResponse>;
   delete(req: DeleteRequest): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
+  /** `count` (1..256) fresh nonces of this party for face challenges (decision 010 §3) */
+  nonces(req: { count: number }): Promise<NonceBatch>;
+  /** the party's signed sealing-key list, which the gateway relays to devices unchanged */
+  keys(): Promise<KeyListResponse>;
+  /** forwards a device registration (or, with `revoke`, its revocation) to the party's registry */
+  registerDevice(req: DeviceRegistration | { deviceId: string; revoke: true }): Promise<DeviceRegistrationResponse>;
   /** Prometheus text */
   metrics(): Promise<string>;
   /** Closes the connections. */
@@ -94,5 +128,8 @@ export const PARTY_ROUTES = {
   verify: "POST /v1/verify",
   delete: "POST /v1/delete",
   health: "GET /v1/health",
+  keys: "GET /v1/keys",
+  nonces: "POST /v1/nonces",
+  registerDevice: "POST /v1/devices",
   metrics: "GET /metrics",
 } as const satisfies Record<Exclude<keyof PartyClient, "close">, string>;

@@ -13,7 +13,9 @@
  * A party's MAC key: agreeKey(device auth key, party sealing key, macInfo(deviceId, party, key id)).
  */
 import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, toBase64url, utf8, type KeyPair, type PublicKey } from "@privface/crypto";
+import { PartyError } from "./errors.ts";
 import { ID, PARTIES, type PartyName } from "./ids.ts";
+import type { ShareContext } from "./share.ts";
 import { bad, object, str } from "./validate.ts";
 
 export type StatementPurpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
@@ -109,5 +111,91 @@ export function parseStatement(v: unknown, field = "statement"): DeviceStatement
     if (o.liveness === null || typeof o.liveness !== "object" || Array.isArray(o.liveness)) bad(`${field}.liveness`, "an object");
     s.liveness = o.liveness as Record<string, unknown>;
   }
+  return s;
+}
+
+/** The share context (AAD) a party builds from the statement; for the upgrade, the upgrade's model version. */
+export function statementContext(s: DeviceStatement, upgrade = false): ShareContext {
+  if (s.templateId === undefined || s.modelVersion === undefined) throw new PartyError("STATEMENT_INVALID", "statement: no template or model version");
+  const modelVersion = upgrade ? s.upgrade?.modelVersion : s.modelVersion;
+  if (modelVersion === undefined) throw new PartyError("STATEMENT_INVALID", "statement: no upgrade");
+  return { purpose: s.purpose, challenge: s.challenge, templateId: s.templateId, modelVersion };
+}
+
+/** What a party received in an enrol or verify call, to hold against the device's statement. */
+export interface ReceivedShares {
+  party: PartyName;
+  /** the Party API operation: the statement's purpose must equal it */
+  op: "enrol" | "verify";
+  templateId: string;
+  modelVersion: string;
+  sealed: Uint8Array;
+  upgrade?: { modelVersion: string; sealed: Uint8Array };
+  /** the ids of the sealing keys this party can open with (its current key first) */
+  keyIds: readonly string[];
+}
+
+/**
+ * The party's own checks of a device statement against what it received (pure, no MAC: the caller
+ * checks the MAC with `partyMacKey` against its device registry): purpose = operation, the template,
+ * the model version, the sealing key named for this party is one it holds, and the digest of each
+ * envelope it received. Returns the share contexts to open with (built from the statement).
+ * @throws PartyError STATEMENT_INVALID
+ */
+export async function checkStatement(s: DeviceStatement, r: ReceivedShares): Promise<{ ctx: ShareContext; upCtx?: ShareContext; keyId: string }> {
+  const no = (why: string): never => {
+    throw new PartyError("STATEMENT_INVALID", `statement: ${why}`);
+  };
+  if (s.purpose !== r.op) no(`made for ${s.purpose}, presented to ${r.op}`);
+  if (s.templateId !== r.templateId) no("for another template");
+  if (s.modelVersion !== r.modelVersion) no("for another model version");
+  const mine = s.shares?.[r.party];
+  if (!mine) no("names no share for this party");
+  if (!r.keyIds.includes(mine!.key)) no("the share is sealed to a key this party does not hold");
+  if (mine!.digest !== (await envelopeDigest(r.sealed))) no("the envelope received is not the one the device made");
+  if ((s.upgrade === undefined) !== (r.upgrade === undefined)) no("upgrade present in one of statement and request only");
+  let upCtx: ShareContext | undefined;
+  if (s.upgrade && r.upgrade) {
+    if (s.upgrade.modelVersion !== r.upgrade.modelVersion) no("upgrade for another model version");
+    const u = s.upgrade.shares[r.party];
+    if (u.key !== mine!.key) no("the upgrade share is sealed to another key");
+    if (u.digest !== (await envelopeDigest(r.upgrade.sealed))) no("the upgrade envelope received is not the one the device made");
+    upCtx = statementContext(s, true);
+  }
+  return { ctx: statementContext(s), upCtx, keyId: mine!.key };
+}
+
+/** The device's side: the statement of a face request, from the envelopes it sealed (base64url or bytes). */
+export async function faceStatement(o: {
+  purpose: "enrol" | "verify";
+  deviceId: string;
+  challenge: string;
+  templateId: string;
+  modelVersion: string;
+  keys: Record<PartyName, string>;
+  shares: Record<PartyName, Uint8Array | string>;
+  upgrade?: { modelVersion: string; shares: Record<PartyName, Uint8Array | string> };
+  liveness?: Record<string, unknown>;
+}): Promise<DeviceStatement> {
+  const refs = async (shares: Record<PartyName, Uint8Array | string>): Promise<Record<PartyName, ShareRef>> => {
+    const out = {} as Record<PartyName, ShareRef>;
+    for (const p of PARTIES) {
+      const e = shares[p];
+      out[p] = { key: o.keys[p], digest: await envelopeDigest(typeof e === "string" ? fromBase64url(e) : e) };
+    }
+    return out;
+  };
+  const s: DeviceStatement = {
+    v: 1,
+    kind: STATEMENT_KIND,
+    purpose: o.purpose,
+    deviceId: o.deviceId,
+    challenge: o.challenge,
+    templateId: o.templateId,
+    modelVersion: o.modelVersion,
+    shares: await refs(o.shares),
+  };
+  if (o.upgrade) s.upgrade = { modelVersion: o.upgrade.modelVersion, shares: await refs(o.upgrade.shares) };
+  if (o.liveness) s.liveness = o.liveness;
   return s;
 }

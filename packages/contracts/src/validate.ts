@@ -6,6 +6,7 @@
 import { PartyError } from "./errors.ts";
 import { ID } from "./ids.ts";
 import type { ShareContext } from "./share.ts";
+import { parseStatement, type DeviceStatement } from "./statement.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -49,27 +50,23 @@ export function shareContext(v: unknown, field: string): ShareContext {
 export const MAX_SEALED_SHARE = 16 << 10;
 
 /**
- * The fields the Party API's enrol and verify bodies share: template, model version, sealed share and
- * its context, which must name the same template and model version.
+ * The fields the Party API's enrol and verify bodies share: template, model version, this party's
+ * sealed share, the device's statement (decision 010) and its MAC for this party. The share context
+ * is not sent: the party builds it from the statement (`statementContext`) after `checkStatement`.
  */
-export function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; ctx: ShareContext } {
+export function shareRequest(b: Json): { templateId: string; modelVersion: string; sealed: Uint8Array; statement: DeviceStatement; mac: string } {
   const templateId = str(b.templateId, "templateId", ID.template, "a pseudonymous template id");
   const modelVersion = str(b.modelVersion, "modelVersion", ID.modelVersion, "a model version [A-Za-z0-9._:+@-]+");
   const sealed = bytes(b.sealedShare, "sealedShare", MAX_SEALED_SHARE);
-  const ctx = shareContext(b.context, "context");
-  if (ctx.templateId !== templateId || ctx.modelVersion !== modelVersion) bad("context", "the same templateId and modelVersion as the body");
-  return { templateId, modelVersion, sealed, ctx };
+  const statement = parseStatement(b.statement, "statement");
+  const mac = str(b.mac, "mac", /^[A-Za-z0-9_-]{43}$/, "a 32-byte MAC, base64url");
+  return { templateId, modelVersion, sealed, statement, mac };
 }
 
-/**
- * A verification's `upgrade` field (R5): a model version other than the current one, its sealed share
- * and its context, which must name the same template and the new version.
- */
-export function upgradeRequest(u: unknown, templateId: string, modelVersion: string): { modelVersion: string; sealed: Uint8Array; ctx: ShareContext } {
-  const o = object(u, "upgrade", ["modelVersion", "sealedShare", "context"]);
+/** A verification's `upgrade` field (R5): a model version other than the current one and its sealed share. */
+export function upgradeRequest(u: unknown, modelVersion: string): { modelVersion: string; sealed: Uint8Array } {
+  const o = object(u, "upgrade", ["modelVersion", "sealedShare"]);
   const mv = str(o.modelVersion, "upgrade.modelVersion", ID.modelVersion, "a model version");
-  const ctx = shareContext(o.context, "upgrade.context");
-  if (ctx.templateId !== templateId || ctx.modelVersion !== mv) bad("upgrade.context", "the template id and the new model version");
   if (mv === modelVersion) bad("upgrade.modelVersion", "a version other than the current one");
-  return { modelVersion: mv, sealed: bytes(o.sealedShare, "upgrade.sealedShare", MAX_SEALED_SHARE), ctx };
+  return { modelVersion: mv, sealed: bytes(o.sealedShare, "upgrade.sealedShare", MAX_SEALED_SHARE) };
 }

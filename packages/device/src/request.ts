@@ -10,8 +10,8 @@
  *   upgrade (R5) the same with `modelVersion = upgradeTo`.
  * Nothing else about the face leaves this function: no embedding, no crop, no image.
  */
-import { contextAad, sameActions, type LivenessAction, type LivenessStep } from "@privface/contracts";
-import { canonicalJson, fromBase64url, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type Signer, type SuiteId } from "@privface/crypto";
+import { checkKeyList, contextAad, deviceMacKey, faceStatement, PARTIES, sameActions, statementMac, type LivenessAction, type LivenessStep, type PartyName } from "@privface/contracts";
+import { canonicalJson, fromBase64url, randomBytes, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type PublicKey, type Signer, type SignedJson, type SuiteId } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
 
 export type Purpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
@@ -27,7 +27,42 @@ export interface ChallengeResponse {
   upgradeTo?: string;
   /** enrol / verify with active liveness: the actions to see performed, in order (issue 17) */
   actions?: LivenessAction[];
-  parties: { P0: { suite: SuiteId; publicKey: string }; P1: { suite: SuiteId; publicKey: string } };
+  /** enrol, verify: each party's sealing-key list signed by its institution root, relayed by the gateway */
+  keyLists?: { P0: SignedJson; P1: SignedJson };
+}
+
+/** A party's sealing key the device checked under that party's root (`trustedPartyKeys`). */
+export type TrustedKey = PublicKey & { id: string };
+
+/**
+ * What a device trusts, provisioned outside the gateway (decision 010 §1): each party's institution
+ * root, and the highest key-list version it has accepted per party (updated here; a lower one is
+ * refused as a rollback). Keep `seen` across restarts where the platform allows.
+ */
+export interface DeviceTrust {
+  roots: Record<PartyName, PublicKey>;
+  seen?: Partial<Record<PartyName, number>>;
+  now?: () => number;
+}
+
+/**
+ * The sealing keys to use: each party's list must verify under that party's root, name that party,
+ * be unexpired and not older than the highest version seen. @throws TrustError (KEY_LIST_UNTRUSTED,
+ * KEY_LIST_EXPIRED, KEY_LIST_ROLLBACK, KEY_LIST_MALFORMED), DeviceError BAD_CHALLENGE when absent.
+ */
+export async function trustedPartyKeys(trust: DeviceTrust, keyLists: ChallengeResponse["keyLists"]): Promise<Record<PartyName, TrustedKey>> {
+  if (!keyLists?.P0 || !keyLists?.P1) throw new DeviceError("BAD_CHALLENGE", "challenge response lacks the parties' key lists");
+  if (!trust?.roots?.P0 || !trust.roots.P1) throw new TypeError("trust.roots: both parties' institution roots are required");
+  const now = trust.now?.() ?? Date.now();
+  const out = {} as Record<PartyName, TrustedKey>;
+  const versions = {} as Record<PartyName, number>;
+  for (const p of PARTIES) {
+    const { list, current } = await checkKeyList(trust.roots[p], p, keyLists[p], { now, minVersion: trust.seen?.[p] ?? 0 });
+    out[p] = current;
+    versions[p] = list.version;
+  }
+  if (trust.seen) for (const p of PARTIES) trust.seen[p] = Math.max(trust.seen[p] ?? 0, versions[p]);
+  return out;
 }
 
 export interface SealedShares {
@@ -35,15 +70,22 @@ export interface SealedShares {
   P1: string;
 }
 
-/** Body of POST /v1/enrolments and /v1/verifications. */
+/**
+ * Body of POST /v1/enrolments and /v1/verifications. `sealKeys` names the key each share was sealed
+ * to; `macs` are the device's MACs of its statement (@privface/contracts `faceStatement`) for each
+ * party; the signature covers the whole body (the statement's fields included).
+ */
 export interface FaceRequestBody {
   deviceId: string;
   personId: string;
   challenge: string;
+  templateId: string;
   modelVersion: string;
+  sealKeys: { P0: string; P1: string };
   shares: SealedShares;
   liveness: { score: number; actions?: LivenessAction[]; steps?: LivenessStep[] };
   upgrade?: { modelVersion: string; shares: SealedShares };
+  macs: { P0: string; P1: string };
   signature: string;
 }
 
@@ -92,13 +134,13 @@ function checkString(v: unknown, name: string): string {
 export async function sealShares(
   q: Int8Array,
   ctx: ShareContext,
-  parties: ChallengeResponse["parties"],
+  parties: Record<PartyName, PublicKey>,
   rng?: Rng,
 ): Promise<SealedShares> {
   const { seed0, share1 } = rng ? shareInput(q, ctx, rng) : shareInput(q, ctx);
   try {
-    const p0 = await seal({ suite: parties.P0.suite, publicKey: fromBase64url(parties.P0.publicKey) }, seed0, contextAad({ ...ctx, party: "P0" }));
-    const p1 = await seal({ suite: parties.P1.suite, publicKey: fromBase64url(parties.P1.publicKey) }, share1, contextAad({ ...ctx, party: "P1" }));
+    const p0 = await seal({ suite: parties.P0.suite, publicKey: parties.P0.publicKey }, seed0, contextAad({ ...ctx, party: "P0" }));
+    const p1 = await seal({ suite: parties.P1.suite, publicKey: parties.P1.publicKey }, share1, contextAad({ ...ctx, party: "P1" }));
     return { P0: toBase64url(p0), P1: toBase64url(p1) };
   } finally {
     zeroize(seed0, share1);
@@ -127,6 +169,10 @@ export interface BuildFaceRequestInput {
   /** optional: the same capture embedded with the model named by `challenge.upgradeTo` */
   upgrade?: { modelVersion: string; embedding: ArrayLike<number> | Int8Array };
   signingKey: KeyPair | Signer;
+  /** the device's key-agreement key (registered with the device): its statement MAC for each party derives from it */
+  authKey: KeyPair;
+  /** the parties' roots and the key-list versions seen: the shares are sealed only to keys checked under them */
+  trust: DeviceTrust;
   rng?: Rng;
 }
 
@@ -141,19 +187,24 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
   checkString(input.personId, "personId");
   if (input.purpose !== "enrol" && input.purpose !== "verify") throw new TypeError(`purpose must be "enrol" or "verify", got ${String(input.purpose)}`);
   if (typeof input.liveness !== "number" || !(input.liveness >= 0 && input.liveness <= 1)) throw new RangeError("liveness must be a number in [0, 1]");
-  if (!ch || typeof ch.challenge !== "string" || !ch.parties?.P0 || !ch.parties?.P1) throw new DeviceError("BAD_CHALLENGE", "challenge response lacks challenge or party keys");
+  if (!ch || typeof ch.challenge !== "string") throw new DeviceError("BAD_CHALLENGE", "challenge response lacks a challenge");
   if (typeof ch.templateId !== "string" || ch.templateId.length === 0) throw new DeviceError("BAD_CHALLENGE", "challenge response lacks a templateId");
+  if (!input.authKey) throw new TypeError("authKey is required");
+  // decision 010 §1: only keys each party's root certifies, never what the gateway names
+  const keys = await trustedPartyKeys(input.trust, ch.keyLists);
   const modelVersion = ch.modelVersion ?? input.modelVersion;
   if (modelVersion !== input.modelVersion)
     throw new DeviceError("WRONG_MODEL_VERSION", `the gateway expects model ${modelVersion}, this embedding is ${input.modelVersion}`, { expected: modelVersion });
   const q = input.embedding instanceof Int8Array ? input.embedding : quantise(input.embedding);
   const ctx: ShareContext = { purpose: input.purpose, challenge: ch.challenge, templateId: ch.templateId, modelVersion };
-  const unsigned: Omit<FaceRequestBody, "signature"> = {
+  const unsigned: Omit<FaceRequestBody, "signature" | "macs"> = {
     deviceId: input.deviceId,
     personId: input.personId,
     challenge: ch.challenge,
+    templateId: ch.templateId,
     modelVersion,
-    shares: await sealShares(q, ctx, ch.parties, input.rng),
+    sealKeys: { P0: keys.P0.id, P1: keys.P1.id },
+    shares: await sealShares(q, ctx, keys, input.rng),
     liveness: { score: roundScore(input.liveness) },
   };
   if (input.active) {
@@ -167,9 +218,42 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
       throw new DeviceError("WRONG_MODEL_VERSION", `upgrade shares for ${input.upgrade.modelVersion}, challenge asks for ${String(ch.upgradeTo)}`);
     const uq = input.upgrade.embedding instanceof Int8Array ? input.upgrade.embedding : quantise(input.upgrade.embedding);
     const uctx: ShareContext = { ...ctx, modelVersion: input.upgrade.modelVersion };
-    unsigned.upgrade = { modelVersion: input.upgrade.modelVersion, shares: await sealShares(uq, uctx, ch.parties, input.rng) };
+    unsigned.upgrade = { modelVersion: input.upgrade.modelVersion, shares: await sealShares(uq, uctx, keys, input.rng) };
   }
   if (!(input.embedding instanceof Int8Array)) q.fill(0);
+  // the statement each party checks itself (decision 010 §2), MACed for each with a key only the device and that party hold
+  const statement = await faceStatement({
+    purpose: input.purpose,
+    deviceId: input.deviceId,
+    challenge: ch.challenge,
+    templateId: ch.templateId,
+    modelVersion,
+    keys: unsigned.sealKeys,
+    shares: unsigned.shares,
+    ...(unsigned.upgrade ? { upgrade: unsigned.upgrade } : {}),
+    liveness: unsigned.liveness,
+  });
+  const macs = { P0: "", P1: "" };
+  for (const p of PARTIES) macs[p] = await statementMac(input.authKey.suite, await deviceMacKey(input.authKey, keys[p], input.deviceId, p), statement);
+  const body = { ...unsigned, macs };
+  return { ...body, signature: await signBody(input.signingKey, body) };
+}
+
+/** Body of POST /v1/challenges: signed by the device (issue 12 item 6), `at` = the device's clock. */
+export interface ChallengeRequestBody {
+  deviceId: string;
+  personId: string;
+  purpose: Purpose;
+  at: number;
+  nonce: string;
+  signature: string;
+}
+
+/** Builds the signed challenge request (the gateway answers anyone else with DEVICE_UNAUTHENTICATED). */
+export async function buildChallengeRequest(input: { deviceId: string; personId: string; purpose: Purpose; signingKey: KeyPair | Signer; at?: number }): Promise<ChallengeRequestBody> {
+  checkString(input.deviceId, "deviceId");
+  checkString(input.personId, "personId");
+  const unsigned = { deviceId: input.deviceId, personId: input.personId, purpose: input.purpose, at: input.at ?? Date.now(), nonce: toBase64url(randomBytes(12)) };
   return { ...unsigned, signature: await signBody(input.signingKey, unsigned) };
 }
 

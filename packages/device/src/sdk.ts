@@ -11,7 +11,7 @@ import type { KeyPair, Signer } from "@privface/crypto";
 import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
 import type { LivenessAction, LivenessStep } from "@privface/contracts";
 import { ActionTracker, type ActionThresholds } from "./actions.ts";
-import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type Purpose, type Rng } from "./request.ts";
+import { buildChallengeRequest, buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, DeviceError, type ChallengeResponse, type DeviceTrust, type Purpose, type Rng } from "./request.ts";
 
 /** An RGBA frame: `ImageData` from a canvas fits. */
 export interface RgbaFrame {
@@ -26,6 +26,14 @@ export type FetchLike = (url: string, init: { method: string; headers?: Record<s
 export interface FaceDeviceOptions {
   deviceId: string;
   signingKey: KeyPair | Signer;
+  /** the device's key-agreement key pair (its public half is registered with the device): statement MACs for the parties */
+  authKey: KeyPair;
+  /**
+   * Both parties' institution roots, provisioned with the app (never from the gateway), and optionally
+   * the key-list versions already seen (`seen`, updated in place: persist it to refuse rollbacks across
+   * restarts). Shares are sealed only to keys these roots certify (decision 010 §1).
+   */
+  trust: DeviceTrust;
   /** base URL of the gateway, e.g. "https://127.0.0.1:7443" */
   gatewayUrl: string;
   fetch?: FetchLike;
@@ -174,6 +182,9 @@ export class FaceDevice {
   constructor(private readonly o: FaceDeviceOptions) {
     if (typeof o?.deviceId !== "string" || o.deviceId.length === 0) throw new TypeError("deviceId must be a non-empty string");
     if (!o.signingKey) throw new TypeError("signingKey is required");
+    if (!o.authKey) throw new TypeError("authKey is required");
+    if (!o.trust?.roots?.P0 || !o.trust.roots.P1) throw new TypeError("trust.roots: both parties' institution roots are required");
+    o.trust.seen ??= {};
     if (typeof o.gatewayUrl !== "string") throw new TypeError("gatewayUrl must be a string");
     this.base = o.gatewayUrl.replace(/\/+$/, "");
     this.fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
@@ -219,6 +230,8 @@ export class FaceDevice {
       liveness: sample.liveness,
       modelVersion,
       signingKey: this.o.signingKey,
+      authKey: this.o.authKey,
+      trust: this.o.trust,
       rng: this.o.rng,
     });
     return this.post(purpose === "enrol" ? "/v1/enrolments" : "/v1/verifications", body);
@@ -283,6 +296,8 @@ export class FaceDevice {
         modelVersion,
         upgrade,
         signingKey: this.o.signingKey,
+        authKey: this.o.authKey,
+        trust: this.o.trust,
         rng: this.o.rng,
       });
       return await this.post(path, body);
@@ -331,6 +346,8 @@ export class FaceDevice {
         modelVersion,
         upgrade,
         signingKey: this.o.signingKey,
+        authKey: this.o.authKey,
+        trust: this.o.trust,
         rng: this.o.rng,
       });
       upgrade?.embedding.fill(0);
@@ -342,7 +359,8 @@ export class FaceDevice {
   }
 
   private async challenge(personId: string, purpose: Purpose): Promise<ChallengeResponse> {
-    return (await this.post("/v1/challenges", { deviceId: this.o.deviceId, personId, purpose })) as unknown as ChallengeResponse;
+    const body = await buildChallengeRequest({ deviceId: this.o.deviceId, personId, purpose, signingKey: this.o.signingKey });
+    return (await this.post("/v1/challenges", body)) as unknown as ChallengeResponse;
   }
 
   private post(path: string, body: unknown): Promise<GatewayAnswer> {

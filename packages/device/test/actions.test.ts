@@ -2,6 +2,7 @@
  * The active-liveness tracker on measure sequences (no model): the actions asked for, in order,
  * pass; another order, an extra action, a mixed action, a lost face or a timeout fail with their code.
  */
+import { testTrust } from "./_trust.ts";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { drawActions, LIVENESS_ACTIONS, sameActions, type LivenessAction } from "@privface/contracts";
@@ -175,6 +176,7 @@ describe("the signed request carries the active step", () => {
     const { buildFaceRequest, DeviceError, MODEL, signedMessage } = await import("../src/index.ts");
     const p0 = await generateSealKeyPair("INTL");
     const p1 = await generateSealKeyPair("INTL");
+    const tt = await testTrust("INTL", { P0: p0, P1: p1 });
     const dev = await generateSigningKeyPair("INTL");
     const actions: LivenessAction[] = ["turn-left", "blink"];
     const challenge = {
@@ -183,14 +185,14 @@ describe("the signed request carries the active step", () => {
       templateId: "tpl_A1b2C3",
       modelVersion: MODEL.version,
       actions,
-      parties: { P0: { suite: "INTL" as const, publicKey: toBase64url(p0.publicKey) }, P1: { suite: "INTL" as const, publicKey: toBase64url(p1.publicKey) } },
+      keyLists: tt.keyLists,
     };
     const steps = [
       { action: "turn-left" as const, from: 4, peak: 5, value: 0.42 },
       { action: "blink" as const, from: 10, peak: 10, value: 0.5 },
     ];
     const emb = new Float32Array(512).fill(0.04);
-    const base = { deviceId: "d", personId: "p", purpose: "verify" as const, challenge, embedding: emb, liveness: 0.9, modelVersion: MODEL.version, signingKey: dev };
+    const base = { deviceId: "d", personId: "p", purpose: "verify" as const, challenge, embedding: emb, liveness: 0.9, modelVersion: MODEL.version, signingKey: dev, authKey: tt.auth, trust: tt.trust };
     const body = await buildFaceRequest({ ...base, active: { actions, steps } });
     assert.deepEqual(body.liveness, { score: 0.9, actions, steps });
     assert.ok(await verify(dev, signedMessage(body as never), Buffer.from(body.signature, "base64url")));

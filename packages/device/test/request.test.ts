@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { contextAad } from "@privface/contracts";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, softwareSigner, toBase64url, verify, type KeyPair, type SuiteId } from "@privface/crypto";
 import { expandSeedShare, dotPlain, quantise, reconstructBytes, seededRng, type ShareContext } from "@privface/mpc";
+import { testTrust } from "./_trust.ts";
 import { buildFaceRequest, buildSignedPersonRequest, DeviceError, MODEL, signedMessage, type ChallengeResponse } from "../src/index.ts";
 
 function randomEmbedding(seed: number, d = 512): Float32Array {
@@ -31,14 +32,15 @@ async function setup(suite: SuiteId) {
   const p0 = await generateSealKeyPair(suite);
   const p1 = await generateSealKeyPair(suite);
   const dev = await generateSigningKeyPair(suite);
+  const t = await testTrust(suite, { P0: p0, P1: p1 });
   const challenge: ChallengeResponse = {
     challenge: "ch_0123456789abcdefABCDEF",
     expiresAt: Date.now() + 30_000,
     templateId: "tpl_A1b2C3",
     modelVersion: MODEL.version,
-    parties: { P0: { suite, publicKey: toBase64url(p0.publicKey) }, P1: { suite, publicKey: toBase64url(p1.publicKey) } },
+    keyLists: t.keyLists,
   };
-  return { p0, p1, dev, challenge };
+  return { p0, p1, dev, challenge, t };
 }
 
 async function openShares(body: { shares: { P0: string; P1: string } }, p0: KeyPair, p1: KeyPair, ctx: ShareContext): Promise<Int8Array> {
@@ -52,7 +54,7 @@ async function openShares(body: { shares: { P0: string; P1: string } }, p0: KeyP
 for (const suite of ["INTL", "GM"] as const) {
   describe(`request bodies (${suite})`, () => {
     it("shares open with the right party keys and reconstruct the int8 template", async () => {
-      const { p0, p1, dev, challenge } = await setup(suite);
+      const { p0, p1, dev, challenge, t } = await setup(suite);
       const emb = randomEmbedding(42);
       const body = await buildFaceRequest({
         deviceId: "dev-1",
@@ -62,9 +64,9 @@ for (const suite of ["INTL", "GM"] as const) {
         embedding: emb,
         liveness: 0.87654321,
         modelVersion: MODEL.version,
-        signingKey: dev,
+        signingKey: dev, authKey: t.auth, trust: t.trust,
       });
-      assert.deepEqual(Object.keys(body).sort(), ["challenge", "deviceId", "liveness", "modelVersion", "personId", "shares", "signature"]);
+      assert.deepEqual(Object.keys(body).sort(), ["challenge", "deviceId", "liveness", "macs", "modelVersion", "personId", "sealKeys", "shares", "signature", "templateId"]);
       assert.equal(body.liveness.score, 0.8765);
       const ctx: ShareContext = { purpose: "verify", challenge: challenge.challenge, templateId: challenge.templateId!, modelVersion: MODEL.version };
       const x = await openShares(body, p0, p1, ctx);
@@ -74,8 +76,8 @@ for (const suite of ["INTL", "GM"] as const) {
     });
 
     it("a wrong AAD, a swapped party or another party's key cannot open a share", async () => {
-      const { p0, p1, dev, challenge } = await setup(suite);
-      const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "enrol", challenge, embedding: randomEmbedding(7), liveness: 0.9, modelVersion: MODEL.version, signingKey: dev });
+      const { p0, p1, dev, challenge, t } = await setup(suite);
+      const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "enrol", challenge, embedding: randomEmbedding(7), liveness: 0.9, modelVersion: MODEL.version, signingKey: dev, authKey: t.auth, trust: t.trust });
       const ctx = { purpose: "enrol", challenge: challenge.challenge, templateId: challenge.templateId!, modelVersion: MODEL.version };
       const env0 = fromBase64url(body.shares.P0);
       const env1 = fromBase64url(body.shares.P1);
@@ -90,9 +92,9 @@ for (const suite of ["INTL", "GM"] as const) {
     });
 
     it("the device signature verifies over canonicalJson(body without signature) and breaks on tampering", async () => {
-      const { dev, challenge } = await setup(suite);
+      const { dev, challenge, t } = await setup(suite);
       for (const key of [dev, softwareSigner(dev)]) {
-        const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "verify", challenge, embedding: randomEmbedding(9), liveness: 0.5, modelVersion: MODEL.version, signingKey: key });
+        const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "verify", challenge, embedding: randomEmbedding(9), liveness: 0.5, modelVersion: MODEL.version, signingKey: key, authKey: t.auth, trust: t.trust });
         const pub = { suite, publicKey: dev.publicKey };
         assert.equal(await verify(pub, signedMessage({ ...body }), fromBase64url(body.signature)), true);
         const tampered = { ...body, liveness: { score: 1 } };
@@ -109,10 +111,10 @@ for (const suite of ["INTL", "GM"] as const) {
 
 describe("request building rules", () => {
   it("two bodies of the same embedding carry unrelated shares (fresh randomness), a seeded rng repeats them", async () => {
-    const { p0, p1, dev, challenge } = await setup("INTL");
+    const { p0, p1, dev, challenge, t } = await setup("INTL");
     const emb = randomEmbedding(3);
     const mk = (rng?: (n: number) => Uint8Array) =>
-      buildFaceRequest({ deviceId: "d", personId: "p", purpose: "verify", challenge, embedding: emb, liveness: 0.5, modelVersion: MODEL.version, signingKey: dev, rng });
+      buildFaceRequest({ deviceId: "d", personId: "p", purpose: "verify", challenge, embedding: emb, liveness: 0.5, modelVersion: MODEL.version, signingKey: dev, authKey: t.auth, trust: t.trust, rng });
     const ctx = { purpose: "verify", challenge: challenge.challenge, templateId: challenge.templateId!, modelVersion: MODEL.version };
     const a = await mk();
     const b = await mk();
@@ -128,8 +130,8 @@ describe("request building rules", () => {
   });
 
   it("refuses a challenge for another model version, without templateId, and bad liveness", async () => {
-    const { dev, challenge } = await setup("INTL");
-    const base = { deviceId: "d", personId: "p", purpose: "verify" as const, embedding: randomEmbedding(1), liveness: 0.5, modelVersion: MODEL.version, signingKey: dev };
+    const { dev, challenge, t } = await setup("INTL");
+    const base = { deviceId: "d", personId: "p", purpose: "verify" as const, embedding: randomEmbedding(1), liveness: 0.5, modelVersion: MODEL.version, signingKey: dev, authKey: t.auth, trust: t.trust };
     await assert.rejects(buildFaceRequest({ ...base, challenge: { ...challenge, modelVersion: "other-model.7" } }), (e: unknown) => e instanceof DeviceError && e.code === "WRONG_MODEL_VERSION");
     await assert.rejects(buildFaceRequest({ ...base, challenge: { ...challenge, templateId: undefined } }), (e: unknown) => e instanceof DeviceError && e.code === "BAD_CHALLENGE");
     await assert.rejects(buildFaceRequest({ ...base, challenge, liveness: 1.5 }), RangeError);
@@ -137,13 +139,13 @@ describe("request building rules", () => {
   });
 
   it("adds upgrade shares bound to the new model version when the challenge asks for it", async () => {
-    const { p0, p1, dev, challenge } = await setup("INTL");
+    const { p0, p1, dev, challenge, t } = await setup("INTL");
     const ch = { ...challenge, upgradeTo: "next-model.2" };
     const emb = randomEmbedding(11);
     const next = randomEmbedding(12);
     const body = await buildFaceRequest({
       deviceId: "d", personId: "p", purpose: "verify", challenge: ch, embedding: emb, liveness: 0.5, modelVersion: MODEL.version,
-      upgrade: { modelVersion: "next-model.2", embedding: next }, signingKey: dev,
+      upgrade: { modelVersion: "next-model.2", embedding: next }, signingKey: dev, authKey: t.auth, trust: t.trust,
     });
     assert.equal(body.upgrade?.modelVersion, "next-model.2");
     const ctx = { purpose: "verify", challenge: ch.challenge, templateId: ch.templateId!, modelVersion: "next-model.2" };
@@ -151,15 +153,15 @@ describe("request building rules", () => {
     // The upgrade shares do not open under the old model version's context.
     await assert.rejects(open(p1, fromBase64url(body.upgrade!.shares.P1), contextAad({ ...ctx, modelVersion: MODEL.version, party: "P1" })));
     await assert.rejects(
-      buildFaceRequest({ deviceId: "d", personId: "p", purpose: "verify", challenge, embedding: emb, liveness: 0.5, modelVersion: MODEL.version, upgrade: { modelVersion: "x.1", embedding: next }, signingKey: dev }),
+      buildFaceRequest({ deviceId: "d", personId: "p", purpose: "verify", challenge, embedding: emb, liveness: 0.5, modelVersion: MODEL.version, upgrade: { modelVersion: "x.1", embedding: next }, signingKey: dev, authKey: t.auth, trust: t.trust }),
       (e: unknown) => e instanceof DeviceError && e.code === "WRONG_MODEL_VERSION",
     );
   });
 
   it("an already quantised int8 template is shared as it is", async () => {
-    const { p0, p1, dev, challenge } = await setup("INTL");
+    const { p0, p1, dev, challenge, t } = await setup("INTL");
     const q = new Int8Array(512).map((_, i) => ((i * 37) % 255) - 127);
-    const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "enrol", challenge, embedding: q, liveness: 1, modelVersion: MODEL.version, signingKey: dev });
+    const body = await buildFaceRequest({ deviceId: "d", personId: "p", purpose: "enrol", challenge, embedding: q, liveness: 1, modelVersion: MODEL.version, signingKey: dev, authKey: t.auth, trust: t.trust });
     const ctx = { purpose: "enrol", challenge: challenge.challenge, templateId: challenge.templateId!, modelVersion: MODEL.version };
     assert.deepEqual(await openShares(body, p0, p1, ctx), q);
     assert.equal(dotPlain(q, q), q.reduce((s, x) => s + x * x, 0));

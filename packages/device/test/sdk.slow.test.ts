@@ -6,6 +6,7 @@
  * the liveness score is sent.
  */
 import assert from "node:assert/strict";
+import { testTrust } from "./_trust.ts";
 import { after, before, describe, it } from "node:test";
 import { contextAad } from "@privface/contracts";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
@@ -17,9 +18,11 @@ interface Stand {
   fetch: typeof fetch;
   sent: unknown[];
   templates: Map<string, Int8Array>;
+  dev: { authKey: KeyPair; trust: import("../src/index.ts").DeviceTrust };
 }
 
 async function standIn(devicePub: KeyPair, p0: KeyPair, p1: KeyPair): Promise<Stand> {
+  const t = await testTrust("INTL", { P0: p0, P1: p1 });
   const challenges = new Map<string, { personId: string; purpose: string; templateId: string; used: boolean }>();
   const templates = new Map<string, Int8Array>();
   const sent: unknown[] = [];
@@ -35,7 +38,7 @@ async function standIn(devicePub: KeyPair, p0: KeyPair, p1: KeyPair): Promise<St
       challenges.set(challenge, { personId: body.personId, purpose: body.purpose, templateId, used: false });
       return reply(200, {
         challenge, expiresAt: Date.now() + 30_000, purpose: body.purpose, templateId, modelVersion: MODEL.version,
-        parties: { P0: { suite: "INTL", publicKey: toBase64url(p0.publicKey) }, P1: { suite: "INTL", publicKey: toBase64url(p1.publicKey) } },
+        keyLists: t.keyLists,
       });
     }
     const purpose = { "/v1/enrolments": "enrol", "/v1/verifications": "verify", "/v1/deregistrations": "deregister" }[path];
@@ -57,7 +60,7 @@ async function standIn(devicePub: KeyPair, p0: KeyPair, p1: KeyPair): Promise<St
     if (!y) return reply(404, { error: { code: "NOT_ENROLLED", message: "no template" } });
     return reply(200, { decision: dotPlain(x, y) >= MODEL.threshold ? "accept" : "reject" });
   };
-  return { fetch: f as typeof fetch, sent, templates };
+  return { fetch: f as typeof fetch, sent, templates, dev: { authKey: t.auth, trust: t.trust } };
 }
 
 let engine: FaceEngine;
@@ -90,7 +93,7 @@ describe("FaceDevice", () => {
     const p0 = await generateSealKeyPair("INTL");
     const p1 = await generateSealKeyPair("INTL");
     const gw = await standIn(dev, p0, p1);
-    const device = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test/", fetch: gw.fetch, engine });
+    const device = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test/", fetch: gw.fetch, ...gw.dev, engine });
     const alice = await faceFrames(1);
     const bob = await faceFrames(5);
 
@@ -104,7 +107,7 @@ describe("FaceDevice", () => {
     for (const b of gw.sent as Record<string, unknown>[]) {
       const keys = Object.keys(b).sort().join(",");
       assert.ok(
-        ["deviceId,personId,purpose", "challenge,deviceId,liveness,modelVersion,personId,shares,signature", "challenge,deviceId,personId,signature"].includes(keys),
+        ["deviceId,personId,purpose", "challenge,deviceId,liveness,macs,modelVersion,personId,sealKeys,shares,signature,templateId", "challenge,deviceId,personId,signature"].includes(keys),
         `unexpected body fields ${keys}`,
       );
       const json = JSON.stringify(b);
@@ -115,7 +118,7 @@ describe("FaceDevice", () => {
   it("reports pipeline errors with their code and sends nothing", async () => {
     const dev = await generateSigningKeyPair("INTL");
     const gw = await standIn(dev, await generateSealKeyPair("INTL"), await generateSealKeyPair("INTL"));
-    const device = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test", fetch: gw.fetch, engine });
+    const device = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test", fetch: gw.fetch, ...gw.dev, engine });
     const blank = blankFrame(320, 240);
     await assert.rejects(device.verify("alice", blank), (e: unknown) => e instanceof DeviceError && e.code === "NO_FACE");
     assert.equal(gw.sent.length, 0);
@@ -124,10 +127,10 @@ describe("FaceDevice", () => {
   it("passes gateway error codes through", async () => {
     const dev = await generateSigningKeyPair("INTL");
     const gw = await standIn(dev, await generateSealKeyPair("INTL"), await generateSealKeyPair("INTL"));
-    const device = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test", fetch: gw.fetch, engine });
+    const device = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test", fetch: gw.fetch, ...gw.dev, engine });
     const { probe } = await faceFrames(3);
     await assert.rejects(device.verify("nobody", probe), (e: unknown) => e instanceof DeviceError && e.code === "NOT_ENROLLED");
-    const down = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test", fetch: (async () => { throw new Error("ECONNREFUSED"); }) as typeof fetch, engine });
+    const down = new FaceDevice({ deviceId: "till-7", signingKey: dev, gatewayUrl: "https://gateway.test", fetch: (async () => { throw new Error("ECONNREFUSED"); }) as typeof fetch, ...gw.dev, engine });
     await assert.rejects(down.verify("alice", probe), (e: unknown) => e instanceof DeviceError && e.code === "GATEWAY_UNREACHABLE");
   });
 });

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { contextAad } from "@privface/contracts";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, toBase64url, verify, type KeyPair } from "@privface/crypto";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
+import { testTrust } from "./_trust.ts";
 import { DeviceError, FaceDevice, signedMessage, type FaceEngine, type FaceRequestBody } from "../src/index.ts";
 
 function embeddingOf(seed: number): Float32Array {
@@ -29,6 +30,7 @@ function stubEngine(version: string, seed: number): FaceEngine & { calls: number
 }
 
 async function gateway(templateVersion: string, upgradeTo: string | undefined, p0: KeyPair, p1: KeyPair) {
+  const t = await testTrust("INTL", { P0: p0, P1: p1 });
   const posted: { path: string; body: FaceRequestBody }[] = [];
   const f = (async (url: string | URL | Request, init?: RequestInit) => {
     const path = new URL(String(url)).pathname;
@@ -37,13 +39,13 @@ async function gateway(templateVersion: string, upgradeTo: string | undefined, p
       return Response.json({
         challenge: "challenge_upgrade_0001", expiresAt: Date.now() + 30_000, purpose: body.purpose, templateId: "tpl_1", modelVersion: templateVersion,
         ...(upgradeTo ? { upgradeTo } : {}),
-        parties: { P0: { suite: "INTL", publicKey: toBase64url(p0.publicKey) }, P1: { suite: "INTL", publicKey: toBase64url(p1.publicKey) } },
+        keyLists: t.keyLists,
       }, { status: 201 });
     }
     posted.push({ path, body });
     return Response.json({ decision: "accept", upgraded: body.upgrade !== undefined });
   }) as typeof fetch;
-  return { fetch: f, posted };
+  return { fetch: f, posted, dev: { authKey: t.auth, trust: t.trust } };
 }
 
 async function opened(body: { shares: { P0: string; P1: string } }, p0: KeyPair, p1: KeyPair, modelVersion: string): Promise<Int8Array> {
@@ -61,7 +63,7 @@ describe("FaceDevice model versions (R5)", () => {
     const deployed = stubEngine("model.2", 2);
     const old = stubEngine("model.1", 1);
     const gw = await gateway("model.1", "model.2", p0, p1);
-    const device = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: gw.fetch, engine: deployed, extraEngines: { "model.1": old } });
+    const device = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: gw.fetch, ...gw.dev, engine: deployed, extraEngines: { "model.1": old } });
     assert.deepEqual(await device.verify("alice", frame), { decision: "accept", upgraded: true });
     const { body } = gw.posted[0];
     assert.equal(body.modelVersion, "model.1");
@@ -76,7 +78,7 @@ describe("FaceDevice model versions (R5)", () => {
   it("without the old model the device refuses with WRONG_MODEL_VERSION and sends nothing", async () => {
     const [p0, p1, dev] = [await generateSealKeyPair("INTL"), await generateSealKeyPair("INTL"), await generateSigningKeyPair("INTL")];
     const gw = await gateway("model.1", "model.2", p0, p1);
-    const device = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: gw.fetch, engine: stubEngine("model.2", 2) });
+    const device = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: gw.fetch, ...gw.dev, engine: stubEngine("model.2", 2) });
     await assert.rejects(device.verify("alice", frame), (e: unknown) => e instanceof DeviceError && e.code === "WRONG_MODEL_VERSION");
     assert.equal(gw.posted.length, 0);
   });
@@ -84,21 +86,21 @@ describe("FaceDevice model versions (R5)", () => {
   it("no upgrade shares when the template is current or the device lacks the new model", async () => {
     const [p0, p1, dev] = [await generateSealKeyPair("INTL"), await generateSealKeyPair("INTL"), await generateSigningKeyPair("INTL")];
     const cur = await gateway("model.2", undefined, p0, p1);
-    const d1 = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: cur.fetch, engine: stubEngine("model.2", 2) });
+    const d1 = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: cur.fetch, ...cur.dev, engine: stubEngine("model.2", 2) });
     await d1.verify("alice", frame);
     assert.equal(cur.posted[0].body.upgrade, undefined);
     const later = await gateway("model.2", "model.3", p0, p1);
-    const d2 = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: later.fetch, engine: stubEngine("model.2", 2) });
+    const d2 = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: later.fetch, ...later.dev, engine: stubEngine("model.2", 2) });
     await d2.verify("alice", frame);
     assert.equal(later.posted[0].body.upgrade, undefined);
     // enrolment never carries upgrade shares
-    const en = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: later.fetch, engine: stubEngine("model.2", 2), extraEngines: { "model.3": stubEngine("model.3", 3) } });
+    const en = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: later.fetch, ...later.dev, engine: stubEngine("model.2", 2), extraEngines: { "model.3": stubEngine("model.3", 3) } });
     await en.enrol("alice", frame);
     assert.equal(later.posted[1].path, "/v1/enrolments");
     assert.equal(later.posted[1].body.upgrade, undefined);
   });
 
   it("validates its options", () => {
-    assert.throws(() => new FaceDevice({ deviceId: "", signingKey: {} as KeyPair, gatewayUrl: "x" }), TypeError);
+    assert.throws(() => new FaceDevice({ deviceId: "", signingKey: {} as KeyPair, gatewayUrl: "x" } as never), TypeError);
   });
 });

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { homeFromEnv, runtimeLayout } from "@privface/config";
 import { ensureKeyPairFile } from "@privface/crypto/node";
-import { registerDevice, simDevice, type SimDevice } from "./device-sim.ts";
+import { registerDevice, runtimeTrust, simDevice, type SimDevice } from "./device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
 
 export interface ConnectOptions {
@@ -63,11 +63,13 @@ export async function cliDevice(conn: Connection, merchantId: string): Promise<S
   // one key per merchant: a device (and its key) belongs to exactly one merchant
   const L = runtimeLayout(conn.home);
   const { key } = await ensureKeyPairFile(L.cliDeviceKey(merchantId), "INTL", "sign");
+  const { key: authKey } = await ensureKeyPairFile(L.cliDeviceAuthKey(merchantId), "INTL", "seal");
+  const trust = runtimeTrust(conn.home);
   const mapFile = L.cliDeviceMap;
   const map: Record<string, string> = existsSync(mapFile) ? JSON.parse(readFileSync(mapFile, "utf8")) : {};
   const known = map[`${conn.url}|${merchantId}`];
-  if (known) return simDevice(conn.client, known, key);
-  const d = await registerDevice(conn.client, merchantId, key, "privface CLI", conn.client, conn.approver);
+  if (known) return simDevice(conn.client, known, key, authKey, trust);
+  const d = await registerDevice(conn.client, merchantId, key, { label: "privface CLI", client: conn.client, approver: conn.approver, authKey, trust });
   map[`${conn.url}|${merchantId}`] = d.deviceId;
   writeFileSync(mapFile, JSON.stringify(map, null, 2) + "\n", { mode: 0o600 });
   return d;

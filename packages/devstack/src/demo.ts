@@ -8,6 +8,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
+import type { DeviceTrust } from "@privface/device";
 import { deregister, embedImage, faceOp, giveConsent, registerDevice, resend, syntheticFaces, type Outcome, type SimDevice } from "./device-sim.ts";
 import type { GatewayClient } from "./gateway-client.ts";
 
@@ -84,7 +85,15 @@ export function precomputedFaces(d = 512): { cast: Record<string, Faces>; strang
   return { cast, stranger: f.face() };
 }
 
-export async function runDemo(o: { admin: GatewayClient; approver: GatewayClient; device?: GatewayClient; useEngine?: boolean; log?: (line: string) => void }): Promise<DemoResult> {
+export async function runDemo(o: {
+  admin: GatewayClient;
+  approver: GatewayClient;
+  device?: GatewayClient;
+  useEngine?: boolean;
+  log?: (line: string) => void;
+  /** the deployment's party roots (default: the runtime home's) */
+  trust?: DeviceTrust;
+}): Promise<DemoResult> {
   const notes: string[] = [];
   const admin = o.admin;
   const c = o.device ?? o.admin;
@@ -93,7 +102,7 @@ export async function runDemo(o: { admin: GatewayClient; approver: GatewayClient
   const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Demo Noodle Shop" });
   if (m.status !== 201) throw new Error(`merchant registration failed: ${m.status} ${m.body?.error?.code ?? ""}`);
   const merchantId = m.body.merchantId as string;
-  const device: SimDevice = await registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), "demo till", c, o.approver);
+  const device: SimDevice = await registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), { label: "demo till", client: c, approver: o.approver, trust: o.trust });
   const ids: Record<string, string> = {};
   for (const p of CAST) {
     const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/persons`, { role: p.role, name: p.name, idNumber: p.idNumber, phone: p.phone });

@@ -5,14 +5,20 @@
  * but sealed shares, ids and the liveness score is sent. Each call gives an `Outcome` instead of
  * throwing, so a refusal can be shown and counted; the last request body is kept (the demo replays it).
  */
-import { toBase64url, type KeyPair } from "@privface/crypto";
-import { DeviceError, FaceDevice, type FaceEngine, type GatewayAnswer } from "@privface/device";
+import { homeFromEnv, runtimeLayout } from "@privface/config";
+import { generateSealKeyPair, toBase64url, type KeyPair } from "@privface/crypto";
+import { readPublicKeyFile } from "@privface/crypto/node";
+import { DeviceError, FaceDevice, type DeviceTrust, type FaceEngine, type GatewayAnswer } from "@privface/device";
 import { decodeImageFile } from "@privface/device/decode";
 import type { GatewayClient } from "./gateway-client.ts";
 
 export interface SimDevice {
   deviceId: string;
   key: KeyPair;
+  /** the key-agreement key registered with the device (its statement MACs) */
+  authKey: KeyPair;
+  /** what it trusts: the parties' roots (and the key-list versions seen) */
+  trust: DeviceTrust;
   sdk: FaceDevice;
   /** what the last POST sent, its status and how long it took (the final POST alone) */
   last: { path: string; body: unknown; status: number; ms: number };
@@ -20,12 +26,23 @@ export interface SimDevice {
 
 export type Outcome = { ok: boolean; status: number; decision: string; reason: string; ms: number; body: any; sent?: any; /** the final POST alone (without challenge and body building) */ postMs?: number };
 
+/**
+ * What a terminal of this deployment trusts: both parties' institution roots from the runtime home
+ * (`keys/…-root.pub.json`), provisioned outside the gateway (decision 010 §1).
+ */
+export function runtimeTrust(home: string = homeFromEnv()): DeviceTrust {
+  const L = runtimeLayout(home);
+  return { roots: { P0: readPublicKeyFile(L.rootPub("p0")), P1: readPublicKeyFile(L.rootPub("p1")) }, seen: {} };
+}
+
 /** A registered device key driven through `client`'s connections. */
-export function simDevice(client: GatewayClient, deviceId: string, key: KeyPair): SimDevice {
+export function simDevice(client: GatewayClient, deviceId: string, key: KeyPair, authKey: KeyPair, trust: DeviceTrust): SimDevice {
   const last: SimDevice["last"] = { path: "", body: undefined, status: 0, ms: 0 };
   const sdk = new FaceDevice({
     deviceId,
     signingKey: key,
+    authKey,
+    trust,
     gatewayUrl: client.url,
     fetch: async (url, init) => {
       const t0 = performance.now();
@@ -34,20 +51,27 @@ export function simDevice(client: GatewayClient, deviceId: string, key: KeyPair)
       return r;
     },
   });
-  return { deviceId, key, sdk, last };
+  return { deviceId, key, authKey, trust, sdk, last };
 }
 
 /**
- * Registers a device key for a merchant (operator token with the admin role) and has a second,
- * different operator (`approver`: admin or operator role) approve it (R27: two approvers); the device
- * then talks through `client`.
+ * Registers a device (its signing key and a key-agreement key, generated unless given) for a merchant
+ * (operator token with the admin role) and has a second, different operator (`o.approver`: admin or
+ * operator role) approve it (R27: two approvers); the gateway then forwards it to the parties. The
+ * device talks through `o.client` and trusts `o.trust` (default: the runtime home's roots).
  */
-export async function registerDevice(admin: GatewayClient, merchantId: string, key: KeyPair, label: string, client: GatewayClient, approver: GatewayClient): Promise<SimDevice> {
-  const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: key.suite, publicKey: toBase64url(key.publicKey), label });
+export async function registerDevice(
+  admin: GatewayClient,
+  merchantId: string,
+  key: KeyPair,
+  o: { label?: string; client?: GatewayClient; approver: GatewayClient; trust?: DeviceTrust; authKey?: KeyPair },
+): Promise<SimDevice> {
+  const authKey = o.authKey ?? (await generateSealKeyPair(key.suite));
+  const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: key.suite, publicKey: toBase64url(key.publicKey), authKey: toBase64url(authKey.publicKey), label: o.label ?? "cli" });
   if (r.status !== 201) throw new Error(`device registration failed: ${r.status} ${r.body?.error?.code ?? ""}`);
-  const a = await approver.admin("POST", `/v1/admin/devices/${r.body.deviceId}/approve`);
+  const a = await o.approver.admin("POST", `/v1/admin/devices/${r.body.deviceId}/approve`);
   if (a.status !== 200) throw new Error(`device approval failed: ${a.status} ${a.body?.error?.code ?? ""}`);
-  return simDevice(client, r.body.deviceId, key);
+  return simDevice(o.client ?? admin, r.body.deviceId, key, authKey, o.trust ?? runtimeTrust());
 }
 
 async function run(d: SimDevice, call: () => Promise<GatewayAnswer>, onOk: (body: any) => { decision: string; reason: string }): Promise<Outcome> {

@@ -18,10 +18,16 @@
  * `down` simulates an unreachable party (UNREACHABLE); its peer then answers PEER_UNAVAILABLE to the
  * calls that need the MPC (enrol, verify) and keeps answering commit, abort and delete.
  */
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import {
+  challengeNonce,
+  checkStatement,
+  checkStatementMac,
   contextAad,
   ID,
+  partyMacKey,
+  sealingKeyId,
+  signKeyList,
   modelParams,
   object,
   PartyError,
@@ -30,13 +36,16 @@ import {
   str,
   upgradeRequest,
   type Bit,
+  type DeviceRegistration,
+  type DeviceStatement,
   type PartyClient,
   type PartyErrorCode,
   type PartyName,
   type ShareContext,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthExpectation } from "@privface/contracts/auth";
-import { open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { checkNonce, issueNonce } from "@privface/contracts/nonce";
+import { fromBase64url, generateSigningKeyPair, open, type KeyPair, type PublicKey } from "@privface/crypto";
 import { expandSeedShare, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 
 const fail = (code: PartyErrorCode, message?: string) => new PartyError(code, message);
@@ -58,6 +67,12 @@ interface PartyState {
   templates: Map<string, { deleted: boolean; versions: Version[] }>;
   sessions: Map<string, Txn>;
   nonces: Set<string>;
+  /** when each template's verifications began (decision 010 §4 volume budgets) */
+  uses: Map<string, number[]>;
+  /** party nonces and envelope digests already used (decision 010 §3) */
+  marks: Set<string>;
+  /** the party's own device registry (decision 010 §2) */
+  devices: Map<string, DeviceRegistration & { status: "pending" | "active" | "revoked" }>;
 }
 
 /** What a party brings to a session's rendezvous: its opened share(s) and, for a verification, its template. */
@@ -97,6 +112,12 @@ export interface FakeParties {
   down: Set<PartyName>;
   /** Every call that reached a party (op, party, templateId). */
   calls: { party: PartyName; op: string; templateId: string }[];
+  /** A fresh nonce of `party`, issued as its `nonces` route does (for harnesses: works while the party is "down"). */
+  issueNonce(party: PartyName): string;
+  /** A party operator's approval of a pending device (policy `operator`). */
+  approveDevice(party: PartyName, deviceId: string): void;
+  /** Both parties' institution roots (public halves): what devices are provisioned with. */
+  roots(): Promise<Record<PartyName, PublicKey>>;
   /** Templates with a pending or active version at either party (computed on each read). */
   readonly templates: ReadonlyMap<string, FakeTemplate>;
 }
@@ -104,6 +125,12 @@ export interface FakeParties {
 export function createFakeParties(o: {
   keys: Record<PartyName, KeyPair>;
   gatewayKey: PublicKey;
+  /** each party's institution root, which signs its sealing-key list (default: generated) */
+  roots?: Record<PartyName, KeyPair>;
+  /** how registrations become active, as at the real parties (default `auto`) */
+  devicePolicy?: "auto" | "operator";
+  /** per-template verification budgets, as at the real parties (default 10 per minute, 200 per day) */
+  volume?: { perMinute: number; perDay: number };
   params?: Params;
   now?: () => number;
   /** how long a prepared session may be committed (default 120 s, the parties' default) */
@@ -120,6 +147,35 @@ export function createFakeParties(o: {
   const down = new Set<PartyName>();
   const calls: FakeParties["calls"] = [];
   const checker = createAuthorisationChecker(o.gatewayKey);
+  const roots: Promise<Record<PartyName, KeyPair>> = o.roots
+    ? Promise.resolve(o.roots)
+    : Promise.all([generateSigningKeyPair("INTL"), generateSigningKeyPair("INTL")]).then(([P0, P1]) => ({ P0, P1 }));
+  roots.catch(() => {});
+  const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
+  /** The real party's freshness check: its own unexpired nonce in the challenge; returns the single-use marks (checked now, consumed with the authorisation). */
+  function freshness(party: PartyName, s: DeviceStatement): string[] {
+    const n = challengeNonce(s.challenge, party);
+    if (n === null) throw fail("NONCE_INVALID", "the challenge carries no nonce of this party");
+    const c = checkNonce(nonceKeys[party], party, n, now());
+    if (!c.ok) throw fail(c.reason, c.reason);
+    return [`n_${n}`, `e_${s.shares![party].digest}`, ...(s.upgrade ? [`e_${s.upgrade.shares[party].digest}`] : [])];
+  }
+  /** Refuses marks already used (where the real store consumes them: right after the authorisation's nonce). */
+  function unusedMarks(party: PartyName, marks: string[]): void {
+    for (const m of marks) if (state[party].marks.has(m)) throw fail(m.startsWith("n_") ? "NONCE_REUSED" : "ENVELOPE_REUSED", "already used");
+  }
+  const keyIds = Promise.all([sealingKeyId(o.keys.P0), sealingKeyId(o.keys.P1)]).then(([P0, P1]) => ({ P0, P1 }));
+
+  /** The real party's statement checks: registry, MAC, purpose, template, model, key, digests. Returns the contexts to open with. */
+  async function admitStatement(party: PartyName, op: "enrol" | "verify", r: { templateId: string; modelVersion: string; sealed: Uint8Array; statement: DeviceStatement; mac: string; upgrade?: { modelVersion: string; sealed: Uint8Array } }) {
+    const keyId = (await keyIds)[party];
+    const checked = await checkStatement(r.statement, { party, op, templateId: r.templateId, modelVersion: r.modelVersion, sealed: r.sealed, upgrade: r.upgrade, keyIds: [keyId] });
+    const d = state[party].devices.get(r.statement.deviceId);
+    if (!d || d.status !== "active") throw fail("DEVICE_UNKNOWN", d ? `device is ${d.status} at ${party}` : `device is not registered at ${party}`);
+    const key = await partyMacKey(o.keys[party], keyId, { suite: d.suite, kind: "seal", publicKey: fromBase64url(d.authKey) }, d.deviceId, party);
+    if (!(await checkStatementMac(o.keys[party].suite, key, r.statement, r.mac))) throw fail("STATEMENT_INVALID", "statement: the MAC does not verify for this device and party");
+    return checked;
+  }
 
   function gate(party: PartyName, op: string, templateId: string): void {
     if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
@@ -275,14 +331,20 @@ export function createFakeParties(o: {
     return {
       async enrol(req) {
         gate(party, "enrol", String(req?.templateId));
-        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"]);
+        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "statement", "mac", "authorisation"]);
         const session = str(b.session, "session", ID.session, "a session id");
         const { templateId, modelVersion, share } = await admitted(session, async () => {
-          const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
+          const r = shareRequest(b);
+          const { templateId, modelVersion, sealed } = r;
           const auth = await authorised(party, b.authorisation, { ops: ["enrol"], session, templateId, modelVersion, digest: shareDigest(sealed) });
+          const { ctx } = await admitStatement(party, "enrol", r);
+          const marks = freshness(party, r.statement);
           const share = await openShare(party, sealed, ctx);
           if (spent(party, templateId)) throw fail("TEMPLATE_EXISTS", "template id already used");
+          auth.unused();
+          unusedMarks(party, marks);
           auth.consume();
+          for (const m of marks) mine.marks.add(m);
           return { templateId, modelVersion, share };
         });
         const out = await meet(session, party, { share }, (d) => {
@@ -295,20 +357,31 @@ export function createFakeParties(o: {
 
       async verify(req) {
         gate(party, "verify", String(req?.templateId));
-        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"], ["upgrade"]);
+        const b = object(req, "body", ["session", "templateId", "modelVersion", "sealedShare", "statement", "mac", "authorisation"], ["upgrade"]);
         const session = str(b.session, "session", ID.session, "a session id");
         const { templateId, up, deposit } = await admitted(session, async () => {
-          const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
-          const up = b.upgrade === undefined ? undefined : upgradeRequest(b.upgrade, templateId, modelVersion);
+          const r = shareRequest(b);
+          const { templateId, modelVersion, sealed } = r;
+          const up = b.upgrade === undefined ? undefined : upgradeRequest(b.upgrade, modelVersion);
           const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
           const auth = await authorised(party, b.authorisation, { ops: ["verify"], session, templateId, modelVersion, digest });
+          const { ctx, upCtx } = await admitStatement(party, "verify", { ...r, upgrade: up });
+          const marks = freshness(party, r.statement);
           const share = await openShare(party, sealed, ctx);
-          const upShare = up ? await openShare(party, up.sealed, up.ctx) : undefined;
+          const upShare = up && upCtx ? await openShare(party, up.sealed, upCtx) : undefined;
           auth.unused();
+          unusedMarks(party, marks);
           const t = active(party, templateId);
           if (!t) throw fail("UNKNOWN_TEMPLATE", "no active template with this id");
           if (t.modelVersion !== modelVersion) throw fail("WRONG_MODEL_VERSION", "the active template is under another model version");
+          const volume = o.volume ?? { perMinute: 10, perDay: 200 };
+          const tNow = now();
+          const uses = (mine.uses.get(templateId) ?? []).filter((u) => u > tNow - 86_400_000);
+          if (uses.filter((u) => u > tNow - 60_000).length >= volume.perMinute || uses.length >= volume.perDay) throw fail("VOLUME_EXCEEDED", "this template's verification budget is spent");
+          uses.push(tNow);
+          mine.uses.set(templateId, uses);
           auth.consume();
+          for (const m of marks) mine.marks.add(m);
           return { templateId, up, deposit: { share, upgrade: upShare, template: t.y } };
         });
         const out = await meet(session, party, deposit, (d) => {
@@ -385,6 +458,51 @@ export function createFakeParties(o: {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return { role: party === "P0" ? "p0" : "p1", peer: down.has(peer) ? "down" : "up", helper: "up", pool: { level: 1000, target: 1000 } };
       },
+      async nonces(req) {
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
+        const b = object(req, "body", ["count"]);
+        if (!Number.isSafeInteger(b.count) || (b.count as number) < 1 || (b.count as number) > 256) throw fail("INVALID_INPUT", "count: expected 1..256");
+        const expiresAt = now() + 300_000;
+        return { nonces: Array.from({ length: b.count as number }, () => issueNonce(nonceKeys[party], party, expiresAt)), expiresAt };
+      },
+      async keys() {
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
+        const t = now();
+        const keyList = await signKeyList((await roots)[party], {
+          party,
+          version: Math.floor(t / 1000),
+          issuedAt: t,
+          expiresAt: t + 7 * 86_400_000,
+          keys: [{ id: (await keyIds)[party], suite: o.keys[party].suite, publicKey: Buffer.from(o.keys[party].publicKey).toString("base64url") }],
+        });
+        return { keyList };
+      },
+      async registerDevice(req) {
+        gate(party, "devices", "");
+        const b = object(req, "body", ["deviceId"], ["suite", "signingKey", "authKey", "revoke"]);
+        const deviceId = str(b.deviceId, "deviceId", ID.entity, "a device id");
+        const known = mine.devices.get(deviceId);
+        if (b.revoke !== undefined) {
+          if (b.revoke !== true) throw fail("INVALID_INPUT", "revoke: expected true");
+          if (!known) throw fail("DEVICE_UNKNOWN", "no registered device with this id");
+          known.status = "revoked";
+          return { deviceId, status: "revoked" };
+        }
+        if (b.suite !== "INTL" && b.suite !== "GM") throw fail("INVALID_INPUT", "suite: expected INTL | GM");
+        const reg: DeviceRegistration = {
+          deviceId,
+          suite: b.suite,
+          signingKey: str(b.signingKey, "signingKey", /^[A-Za-z0-9_-]{16,256}$/, "a public key"),
+          authKey: str(b.authKey, "authKey", /^[A-Za-z0-9_-]{16,256}$/, "a public key"),
+        };
+        if (known) {
+          if (known.suite !== reg.suite || known.signingKey !== reg.signingKey || known.authKey !== reg.authKey) throw fail("INVALID_INPUT", "a device with this id is registered with other keys");
+          return { deviceId, status: known.status };
+        }
+        const status = (o.devicePolicy ?? "auto") === "auto" ? "active" : "pending";
+        mine.devices.set(deviceId, { ...reg, status });
+        return { deviceId, status };
+      },
       async metrics() {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return "";
@@ -397,6 +515,16 @@ export function createFakeParties(o: {
     clients: { P0: client("P0"), P1: client("P1") },
     down,
     calls,
+    issueNonce: (party) => issueNonce(nonceKeys[party], party, now() + 300_000),
+    approveDevice(party, deviceId) {
+      const d = state[party].devices.get(deviceId);
+      if (!d) throw fail("DEVICE_UNKNOWN", "no registered device with this id");
+      if (d.status === "pending") d.status = "active";
+    },
+    async roots() {
+      const r = await roots;
+      return { P0: { suite: r.P0.suite, kind: "sign", publicKey: r.P0.publicKey }, P1: { suite: r.P1.suite, kind: "sign", publicKey: r.P1.publicKey } };
+    },
     get templates() {
       const out = new Map<string, FakeTemplate>();
       for (const party of ["P0", "P1"] as const) {
@@ -415,5 +543,5 @@ export function createFakeParties(o: {
 }
 
 function newState(): PartyState {
-  return { templates: new Map(), sessions: new Map(), nonces: new Set() };
+  return { templates: new Map(), sessions: new Map(), nonces: new Set(), marks: new Set(), devices: new Map(), uses: new Map() };
 }

@@ -5,9 +5,12 @@
  * Never used by the servers themselves.
  */
 import { randomBytes } from "node:crypto";
-import { contextAad, PARTIES, type DeleteRequest, type EnrolRequest, type PartyName, type SessionRequest, type ShareContext, type VerifyRequest } from "@privface/contracts";
+import {
+  composeChallenge, contextAad, deviceMacKey, faceStatement, PARTIES, sealingKeyId, statementMac,
+  type DeleteRequest, type DeviceRegistration, type PartyClient, type DeviceStatement, type EnrolRequest, type PartyName, type SessionRequest, type ShareContext, type VerifyRequest,
+} from "@privface/contracts";
 import { shareDigest, type AuthPayload, type Op, type SignedAuthorisation } from "@privface/contracts/auth";
-import { fromBase64url, seal, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
+import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, seal, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
 import { createAuthorisationSigner } from "@privface/gateway";
 import { quantise, shareInput } from "@privface/mpc";
 
@@ -15,6 +18,62 @@ export interface SimKeys {
   gateway: KeyPair;
   P0: PublicKey;
   P1: PublicKey;
+  /** the simulated device whose statements the bodies carry (register it at the parties: `simRegistration`) */
+  device: SimDevice;
+  /** where the gateway's challenges get each party's nonce (decision 010 §3); without it challenges carry none */
+  nonce?: Record<Party, () => Promise<string>>;
+}
+
+/** Nonce sources that fetch each party's nonces in batches of `batch` through its Party API client, as the gateway prefetches them. */
+export function batchedNonces(clients: Record<Party, Pick<PartyClient, "nonces">>, batch = 64): Record<Party, () => Promise<string>> {
+  const source = (p: Party) => {
+    let queue: string[] = [];
+    let until = 0;
+    return async () => {
+      if (queue.length === 0 || Date.now() > until - 60_000) {
+        const b = await clients[p].nonces({ count: batch });
+        queue = b.nonces;
+        until = b.expiresAt;
+      }
+      return queue.shift()!;
+    };
+  };
+  return { P0: source("P0"), P1: source("P1") };
+}
+
+/** A face challenge as the gateway composes it: its random part and one fresh nonce of each party. */
+export async function simChallenge(keys: SimKeys): Promise<string> {
+  if (!keys.nonce) return newId(18);
+  return composeChallenge(newId(18), { P0: await keys.nonce.P0(), P1: await keys.nonce.P1() });
+}
+
+/** A device as the parties know it: its id, signing key and key-agreement ("auth") key (decision 010 §2). */
+export interface SimDevice {
+  id: string;
+  signing: KeyPair;
+  auth: KeyPair;
+}
+
+export async function newSimDevice(id = `dev_${newId(6)}`): Promise<SimDevice> {
+  return { id, signing: await generateSigningKeyPair("INTL"), auth: await generateSealKeyPair("INTL") };
+}
+
+/** The registration the gateway forwards to each party for `device`. */
+export function simRegistration(device: SimDevice): DeviceRegistration {
+  return { deviceId: device.id, suite: device.auth.suite, signingKey: toBase64url(device.signing.publicKey), authKey: toBase64url(device.auth.publicKey) };
+}
+
+/** The device's statement over its envelopes and its MAC for each party, as a device makes them. */
+export async function deviceStatement(
+  keys: SimKeys,
+  o: { purpose: "enrol" | "verify"; challenge: string; templateId: string; modelVersion: string; shares: Record<Party, Uint8Array>; upgrade?: { modelVersion: string; shares: Record<Party, Uint8Array> }; device?: SimDevice },
+): Promise<{ statement: DeviceStatement; macs: Record<Party, string> }> {
+  const device = o.device ?? keys.device;
+  const ids = { P0: await sealingKeyId(keys.P0), P1: await sealingKeyId(keys.P1) };
+  const statement = await faceStatement({ purpose: o.purpose, deviceId: device.id, challenge: o.challenge, templateId: o.templateId, modelVersion: o.modelVersion, keys: ids, shares: o.shares, upgrade: o.upgrade, liveness: { score: 0.99 } });
+  const macs = {} as Record<Party, string>;
+  for (const p of PARTIES) macs[p] = await statementMac(device.auth.suite, await deviceMacKey(device.auth, { ...keys[p], kind: "seal", id: ids[p] }, device.id, p), statement);
+  return { statement, macs };
 }
 type Party = PartyName;
 
@@ -69,22 +128,44 @@ export async function sealShares(keys: SimKeys, x: Int8Array, ctx: ShareContext,
 export async function sealedBodies(
   keys: SimKeys,
   op: "enrol" | "verify",
-  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; upgrade?: { modelVersion: string; x: Int8Array }; plain?: Uint8Array[] },
+  o: {
+    session: string;
+    templateId: string;
+    modelVersion: string;
+    x: Int8Array;
+    /** the purpose the device sealed for (default: `op`); a statement says the same */
+    purpose?: "enrol" | "verify";
+    upgrade?: { modelVersion: string; x: Int8Array };
+    plain?: Uint8Array[];
+    challenge?: string;
+    device?: SimDevice;
+  },
 ): Promise<Record<Party, SealedBody>> {
-  const context = { purpose: o.purpose ?? op, challenge: newId(18), templateId: o.templateId, modelVersion: o.modelVersion };
+  const purpose = o.purpose ?? op;
+  const context = { purpose, challenge: o.challenge ?? (await simChallenge(keys)), templateId: o.templateId, modelVersion: o.modelVersion };
   const sealed = await sealShares(keys, o.x, context, o.plain);
   let up: { context: ShareContext; sealed: Record<Party, Uint8Array> } | null = null;
   if (o.upgrade) {
     const uctx = { ...context, modelVersion: o.upgrade.modelVersion };
     up = { context: uctx, sealed: await sealShares(keys, o.upgrade.x, uctx, o.plain) };
   }
+  const { statement, macs } = await deviceStatement(keys, {
+    purpose,
+    challenge: context.challenge,
+    templateId: o.templateId,
+    modelVersion: o.modelVersion,
+    shares: sealed,
+    ...(up ? { upgrade: { modelVersion: up.context.modelVersion, shares: up.sealed } } : {}),
+    device: o.device,
+  });
   const body = (party: Party): SealedBody => ({
     session: o.session,
     templateId: o.templateId,
     modelVersion: o.modelVersion,
     sealedShare: toBase64url(sealed[party]),
-    context,
-    ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]), context: up.context } } : {}),
+    statement,
+    mac: macs[party],
+    ...(up ? { upgrade: { modelVersion: up.context.modelVersion, sealedShare: toBase64url(up.sealed[party]) } } : {}),
   });
   return { P0: body("P0"), P1: body("P1") };
 }
@@ -103,14 +184,14 @@ async function perParty<T>(make: (party: Party) => Promise<T>): Promise<Record<P
 
 export function enrolBodies(
   keys: SimKeys,
-  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; plain?: Uint8Array[] },
+  o: Parameters<typeof sealedBodies>[2],
 ): Promise<Record<Party, EnrolRequest>> {
   return shareBodies(keys, "enrol", o);
 }
 
 export function verifyBodies(
   keys: SimKeys,
-  o: { session: string; templateId: string; modelVersion: string; x: Int8Array; purpose?: string; upgrade?: { modelVersion: string; x: Int8Array }; plain?: Uint8Array[] },
+  o: Parameters<typeof sealedBodies>[2],
 ): Promise<Record<Party, VerifyRequest>> {
   return shareBodies(keys, "verify", o);
 }

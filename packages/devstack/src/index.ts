@@ -10,7 +10,7 @@
 export { ensureRuntime, gatewayResultKey } from "./runtime.ts";
 export { startStack, spawnServer, freePorts, stackEnv, SERVER_NODE_FLAGS, type Stack, type StackOptions, type StackPorts, type ServerHandle, type ServerName, type SpawnOptions } from "./stack.ts";
 export { createGatewayClient, type GatewayClient, type GatewayAnswer, type FetchLike } from "./gateway-client.ts";
-export { simDevice, registerDevice, giveConsent, faceOp, withdraw, deregister, resend, embedImage, syntheticFaces, type SimDevice, type Outcome } from "./device-sim.ts";
+export { simDevice, registerDevice, runtimeTrust, giveConsent, faceOp, withdraw, deregister, resend, embedImage, syntheticFaces, type SimDevice, type Outcome } from "./device-sim.ts";
 export { createFakeParties, type FakeParties } from "./fake-parties.ts";
 export { SCENARIOS, runScenario, scenarioWorld, expectationsOf, observedOf, ScenarioPerson, type Scenario, type Step, type Action, type Expect, type Face, type Observed, type ScenarioGateway, type ScenarioWorld } from "./scenarios.ts";
 export { runDemo, formatTable, precomputedFaces, demoImageDir, type DemoResult, type DemoRow } from "./demo.ts";

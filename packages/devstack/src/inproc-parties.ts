@@ -10,13 +10,13 @@
  * came) and its peer loses the MPC link, as when the process is gone.
  */
 import { randomBytes } from "node:crypto";
-import { isPartyErrorCode, modelParams, PARTIES, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
-import { generateSealKeyPair, generateSigningKeyPair, type KeyPair } from "@privface/crypto";
+import { isPartyErrorCode, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import { createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
-import type { SimKeys } from "./gateway-sim.ts";
+import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
 
 type CallerRole = "gateway" | "helper" | "p0" | "p1";
 
@@ -27,6 +27,8 @@ export interface InProcParties {
   keys: SimKeys;
   /** both parties' sealing key pairs */
   sealKeys: Record<PartyName, KeyPair>;
+  /** both parties' institution roots (public): what devices are provisioned with */
+  roots: Record<PartyName, PublicKey>;
   net: MemoryNetwork;
   stores: Record<PartyName, PartyStore>;
   /** each party's route table (what its server serves) */
@@ -55,12 +57,19 @@ export interface InProcParties {
   close(): Promise<void>;
 }
 
+/**
+ * `devicePolicy` (default `auto`): how the parties activate device registrations; the simulator's
+ * device (`keys.device`) is registered at both parties (active under `auto`, pending under `operator`).
+ */
 export async function startInProcParties(
   opts: {
     commitWindowMs?: number;
     mpcTimeoutMs?: number;
     poolTarget?: number;
     failureBudget?: number;
+    devicePolicy?: "auto" | "operator";
+    /** default: the parties' (10 per minute, 200 per day) */
+    volume?: { perMinute: number; perDay: number };
     /** the seed P0 and P1 share (re-randomisation): default a fresh one; null: none (shares stored as the run leaves them) */
     pairSeed?: Uint8Array | null;
   } = {},
@@ -69,6 +78,9 @@ export async function startInProcParties(
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
   const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair("INTL"), P1: await generateSigningKeyPair("INTL") };
+  const device = await newSimDevice();
+  const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const pairSeed = opts.pairSeed === null ? undefined : (opts.pairSeed ?? new Uint8Array(randomBytes(32)));
   const net = createMemoryNetwork({ receiveTimeoutMs: mpcTimeoutMs });
@@ -99,6 +111,11 @@ export async function startInProcParties(
       party: p,
       params,
       sealKey: sealKeys[p],
+      sealKeyId: await sealingKeyId(sealKeys[p]),
+      rootKey: rootKeys[p],
+      devicePolicy: opts.devicePolicy ?? "auto",
+      nonceKey: nonceKeys[p],
+      ...(opts.volume ? { volume: opts.volume } : {}),
       poolSeed: seeds[p],
       pairSeed,
       gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey },
@@ -124,6 +141,8 @@ export async function startInProcParties(
       now,
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
+    await services[p].registerDevice(simRegistration(device));
+    audit[p].length = 0;
   }
   const call = async (party: PartyName, path: string, body?: unknown, role: CallerRole = "gateway") => {
     const r = await apps[party]({ method: body === undefined ? "GET" : "POST", path, role, body, raw: Buffer.alloc(0) });
@@ -147,6 +166,9 @@ export async function startInProcParties(
     verify: (b) => viaApi(p, PARTY_ROUTES.verify, b),
     delete: (b) => viaApi(p, PARTY_ROUTES.delete, b),
     health: () => viaApi(p, PARTY_ROUTES.health),
+    keys: () => viaApi(p, PARTY_ROUTES.keys),
+    nonces: (b) => viaApi(p, PARTY_ROUTES.nonces, b),
+    registerDevice: (b) => viaApi(p, PARTY_ROUTES.registerDevice, b),
     metrics: () => viaApi(p, PARTY_ROUTES.metrics),
     close() {},
   });
@@ -154,8 +176,15 @@ export async function startInProcParties(
   return {
     params,
     seeds,
-    keys: { gateway, P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey }, P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey } },
+    keys: {
+      gateway,
+      P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey },
+      P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey },
+      device,
+      nonce: { P0: async () => (await services.P0.nonces(1)).nonces[0], P1: async () => (await services.P1.nonces(1)).nonces[0] },
+    },
     sealKeys,
+    roots: { P0: { suite: "INTL", kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite: "INTL", kind: "sign", publicKey: rootKeys.P1.publicKey } },
     net,
     stores,
     apps,

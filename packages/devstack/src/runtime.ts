@@ -47,7 +47,10 @@ export async function ensureRuntime(home: string): Promise<{ layout: RuntimeLayo
   for (const p of ["p0", "p1"] as const) {
     if ((await ensureKeyPairFile(L.sealKey(p), "INTL", "seal")).created) made(L.sealKey(p));
     await publish(L.sealKey(p), L.sealPub(p));
+    if ((await ensureKeyPairFile(L.root(p), "INTL", "sign")).created) made(L.root(p));
+    await publish(L.root(p), L.rootPub(p));
     if (ensureDataKeyFile(L.dataKey(p), "INTL", `${p}-${month}`).created) made(L.dataKey(p));
+    if (ensureDataKeyFile(L.nonceKey(p), "INTL", `${p}-nonce`).created) made(L.nonceKey(p));
     if (ensurePoolSeedFile(L.poolSeed(p), p === "p0" ? "P0" : "P1")) made(L.poolSeed(p));
     // the helper's copy of the seed it shares with this party (the party's copy is the original)
     const hp = L.helperPoolSeed(p);

@@ -8,9 +8,9 @@
  * Each scenario runs for a new person of one merchant, under the gateway's deployed model; a step
  * `deploy-next-model` makes the gateway deploy a newer version (R5) until the scenario ends.
  */
-import { MODEL } from "@privface/contracts";
-import { generateSigningKeyPair, toBase64url, type KeyPair } from "@privface/crypto";
-import { buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse } from "@privface/device";
+import { MODEL, type PartyName } from "@privface/contracts";
+import { generateSealKeyPair, generateSigningKeyPair, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
+import { buildChallengeRequest, buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse, type DeviceTrust } from "@privface/device";
 import { syntheticFaces } from "./device-sim.ts";
 
 /**
@@ -180,6 +180,8 @@ export interface ScenarioGateway {
   modelVersion(): string;
   /** makes the gateway deploy another model version (R5) */
   deployModel(version: string): void;
+  /** the parties' institution roots the scenario device is provisioned with (never from the gateway, decision 010 §1) */
+  roots: Record<PartyName, PublicKey>;
 }
 
 /** One merchant with one registered device: the scenarios' persons are registered with it. */
@@ -188,6 +190,9 @@ export interface ScenarioWorld {
   merchantId: string;
   deviceId: string;
   deviceKey: KeyPair;
+  /** the device's key-agreement key (statement MACs) and its trust in the parties' roots */
+  authKey: KeyPair;
+  trust: DeviceTrust;
   /** the synthetic identities registered so far (for log and database scans) */
   identities: { name: string; idNumber: string; phone: string }[];
   /** A new person of the merchant, acting through the device. */
@@ -207,7 +212,8 @@ export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise
   const m = await gateway.admin("POST", "/v1/admin/merchants", { name: "Scenario Shop" });
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const deviceKey = await generateSigningKeyPair("INTL");
-  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "scenario till" });
+  const authKey = await generateSealKeyPair("INTL");
+  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   const a = await gateway.approver("POST", `/v1/admin/devices/${d.body.deviceId}/approve`);
   if (a.status !== 200) throw new Error(`device approval: ${a.status} ${JSON.stringify(a.body)}`);
@@ -217,6 +223,8 @@ export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise
     merchantId: m.body.merchantId,
     deviceId: d.body.deviceId,
     deviceKey,
+    authKey,
+    trust: { roots: gateway.roots, seen: {} },
     identities: [],
     async person() {
       const n = ++serial;
@@ -270,6 +278,8 @@ export class ScenarioPerson {
             modelVersion,
             ...(upgrade ? { upgrade } : {}),
             signingKey: this.world.deviceKey,
+            authKey: this.world.authKey,
+            trust: this.world.trust,
           });
         });
       case "deregister":
@@ -282,7 +292,7 @@ export class ScenarioPerson {
         return observe(label, await g.call("POST", last.path, last.body), last.path);
       }
       case "challenge":
-        return observe(label, await g.call("POST", "/v1/challenges", { deviceId: this.world.deviceId, personId: this.personId, purpose: a.purpose }), "/v1/challenges");
+        return observe(label, await g.call("POST", "/v1/challenges", await this.challengeBody(a.purpose)), "/v1/challenges");
     }
   }
 
@@ -294,8 +304,13 @@ export class ScenarioPerson {
   }
 
   /** challenge → signed body → POST; a refused challenge is the step's answer. */
+  /** A challenge request signed by the world's device (issue 12 item 6). */
+  private challengeBody(purpose: string) {
+    return buildChallengeRequest({ deviceId: this.world.deviceId, personId: this.personId, purpose: purpose as "verify", signingKey: this.world.deviceKey });
+  }
+
   private async signed(label: string, purpose: string, path: string, build: (ch: ChallengeResponse) => Promise<unknown>): Promise<Observed> {
-    const ch = await this.world.gateway.call("POST", "/v1/challenges", { deviceId: this.world.deviceId, personId: this.personId, purpose });
+    const ch = await this.world.gateway.call("POST", "/v1/challenges", await this.challengeBody(purpose));
     if (ch.status !== 201) return observe(label, ch, path);
     const body = await build(ch.body);
     this.last = { path, body };

@@ -69,9 +69,12 @@ export function stackEnv(home: string, ports: StackPorts): Record<string, string
     PRIVFACE_P0_PORT: String(ports.p0),
     PRIVFACE_P0_PEER_URL: url(ports.p1),
     PRIVFACE_P0_HELPER_URL: url(ports.helper),
+    // development: registrations the gateway forwards are active at once (decision 010 §2; production: operator)
+    PRIVFACE_P0_DEVICE_APPROVAL: "auto",
     PRIVFACE_P1_PORT: String(ports.p1),
     PRIVFACE_P1_PEER_URL: url(ports.p0),
     PRIVFACE_P1_HELPER_URL: url(ports.helper),
+    PRIVFACE_P1_DEVICE_APPROVAL: "auto",
     PRIVFACE_GATEWAY_PORT: String(ports.gateway),
     PRIVFACE_GATEWAY_P0_URL: url(ports.p0),
     PRIVFACE_GATEWAY_P1_URL: url(ports.p1),

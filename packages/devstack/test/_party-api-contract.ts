@@ -11,9 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MODEL, PARTIES, PartyError, type PartyClient, type PartyErrorCode, type PartyName } from "@privface/contracts";
+import { checkKeyList, MODEL, PARTIES, PartyError, sealingKeyId, type PartyClient, type PartyErrorCode, type PartyName, type TrustError } from "@privface/contracts";
 import type { AuthPayload, SignedAuthorisation } from "@privface/contracts/auth";
-import { generateSigningKeyPair, type KeyPair } from "@privface/crypto";
+import { generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import {
   authorise,
   authoriseBody,
@@ -22,9 +22,12 @@ import {
   finishBodies,
   maliciousProbe,
   newId,
+  newSimDevice,
   randomFace,
   reconstruct,
   sameFace,
+  sealedBodies,
+  simRegistration,
   verifyBodies,
   type SimKeys,
 } from "../src/gateway-sim.ts";
@@ -32,8 +35,10 @@ import {
 export interface PartyApiHarness {
   /** P0 and P1 as the gateway reaches them */
   clients: Record<PartyName, PartyClient>;
-  /** the gateway's signing key (the parties trust it) and the parties' sealing public keys */
+  /** the gateway's signing key (the parties trust it), the parties' sealing public keys and a device registered (active) at both */
   keys: SimKeys;
+  /** the parties' institution roots (public): what devices are provisioned with */
+  roots: Record<PartyName, PublicKey>;
   /** Takes a party off the network (its client: UNREACHABLE; its peer loses the link), or brings it back. */
   setDown(party: PartyName, down: boolean): void;
   close(): Promise<void>;
@@ -219,14 +224,15 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
       assert.deepEqual(result((await verify(templateId, sameFace(x))).r), { valid: 1, match: 1 }, "nothing refused was applied");
     });
 
-    it("a body a party cannot take is INVALID_INPUT: an unknown field, a context for another model, an upgrade to the current model", async () => {
+    it("a body a party cannot take is INVALID_INPUT: an unknown field, a malformed statement or MAC, an upgrade to the current model", async () => {
       const { templateId, x } = await enrolled();
       for (const party of PARTIES) {
         const v = (await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x }))[party];
         assert.deepEqual(await one(party, "verify", { ...v, score: 1 }), { error: "INVALID_INPUT" }, `${party}: unknown field`);
-        assert.deepEqual(await one(party, "verify", { ...v, context: { ...v.context, modelVersion: MV2 } }), { error: "INVALID_INPUT" }, `${party}: context`);
+        assert.deepEqual(await one(party, "verify", { ...v, statement: { ...v.statement, kind: "other" } }), { error: "INVALID_INPUT" }, `${party}: not a statement`);
+        assert.deepEqual(await one(party, "verify", { ...v, mac: "short" }), { error: "INVALID_INPUT" }, `${party}: not a MAC`);
         const u = (await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x, upgrade: { modelVersion: MV2, x } }))[party];
-        const same = { ...u, upgrade: { ...u.upgrade!, modelVersion: MV, context: { ...u.upgrade!.context, modelVersion: MV } } };
+        const same = { ...u, upgrade: { ...u.upgrade!, modelVersion: MV } };
         assert.deepEqual(await one(party, "verify", { ...same, authorisation: await authoriseBody(h.keys, "verify", party, same) }), { error: "INVALID_INPUT" }, `${party}: upgrade to the current model`);
         assert.deepEqual(await one(party, "commit", { session: newId(), templateId }), { error: "INVALID_INPUT" }, `${party}: commit without an authorisation`);
       }
@@ -243,7 +249,7 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
         t[t.length - 1] ^= 1;
         s[party].sealedShare = t.toString("base64url");
         s[party].authorisation = await authoriseBody(h.keys, "verify", party, s[party]);
-        assert.deepEqual(codes(await both("verify", s)), ["INVALID_INPUT", "INVALID_INPUT"], `${party} could not open its share`);
+        assert.deepEqual(codes(await both("verify", s)), ["STATEMENT_INVALID", "STATEMENT_INVALID"], `${party} received an envelope the device did not make`);
       }
       const replay = await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x });
       assert.deepEqual(codes(await both("verify", replay)), ["ok", "ok"]);
@@ -348,5 +354,72 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
         assert.deepEqual((await del(gone.templateId))[down], { templateId: gone.templateId, deleted: true, existed: true }, "the party that was down still holds what it held");
       });
     }
+
+    // ---- decision 010: the parties check the device themselves, and certify their sealing keys
+
+    it("each party serves its sealing-key list signed by its institution root, naming the key it opens with", async () => {
+      for (const party of PARTIES) {
+        const { keyList } = await h.clients[party].keys();
+        const { current, list } = await checkKeyList(h.roots[party], party, keyList);
+        assert.equal(list.party, party);
+        assert.equal(current.id, await sealingKeyId(h.keys[party]));
+        await assert.rejects(checkKeyList(h.roots[party === "P0" ? "P1" : "P0"], party, keyList), (e: TrustError) => e.code === "KEY_LIST_UNTRUSTED");
+      }
+    });
+
+    it("a device unknown to the parties → DEVICE_UNKNOWN; registered (policy auto) → answered; revoked → DEVICE_UNKNOWN", async () => {
+      const { templateId, x } = await enrolled();
+      const device = await newSimDevice();
+      const bodies = async (xx: Int8Array) => verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x: xx, device });
+      assert.deepEqual(codes(await both("verify", await bodies(x))), ["DEVICE_UNKNOWN", "DEVICE_UNKNOWN"]);
+      for (const party of PARTIES) assert.deepEqual(await h.clients[party].registerDevice(simRegistration(device)), { deviceId: device.id, status: "active" });
+      assert.deepEqual(result((await both("verify", await bodies(sameFace(x))))), { valid: 1, match: 1 });
+      for (const party of PARTIES) assert.deepEqual(await h.clients[party].registerDevice({ deviceId: device.id, revoke: true }), { deviceId: device.id, status: "revoked" });
+      assert.deepEqual(codes(await both("verify", await bodies(x))), ["DEVICE_UNKNOWN", "DEVICE_UNKNOWN"]);
+    });
+
+    it("statement refusals: an envelope the device did not make, an enrolment envelope as a probe, a statement for another template → STATEMENT_INVALID", async () => {
+      const { templateId, x } = await enrolled();
+      const session = newId();
+      const genuine = await sealedBodies(h.keys, "verify", { session, templateId, modelVersion: MV, x: randomFace(D) });
+      const resealed = await sealedBodies(h.keys, "verify", { session, templateId, modelVersion: MV, x, challenge: genuine.P0.statement.challenge });
+      const signed = async (b: Record<PartyName, any>, op: "enrol" | "verify" = "verify") => {
+        const out = {} as Record<PartyName, any>;
+        for (const p of PARTIES) out[p] = { ...b[p], authorisation: await authoriseBody(h.keys, op, p, b[p]) };
+        return out;
+      };
+      const swapped = { P0: { ...genuine.P0, sealedShare: resealed.P0.sealedShare }, P1: { ...genuine.P1, sealedShare: resealed.P1.sealedShare } };
+      assert.deepEqual(codes(await both("verify", await signed(swapped))), ["STATEMENT_INVALID", "STATEMENT_INVALID"], "re-sealed envelopes");
+      const enrolMade = await sealedBodies(h.keys, "enrol", { session: newId(), templateId, modelVersion: MV, x });
+      assert.deepEqual(codes(await both("verify", await signed(enrolMade))), ["STATEMENT_INVALID", "STATEMENT_INVALID"], "enrolment envelope as a probe");
+      const relabelled = { P0: { ...enrolMade.P0, statement: { ...enrolMade.P0.statement, purpose: "verify" } }, P1: { ...enrolMade.P1, statement: { ...enrolMade.P1.statement, purpose: "verify" } } };
+      assert.deepEqual(codes(await both("verify", await signed(relabelled))), ["STATEMENT_INVALID", "STATEMENT_INVALID"], "purpose relabelled (MAC)");
+      const other = await enrolled();
+      const b = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x });
+      const retargeted = { P0: { ...b.P0, templateId: other.templateId }, P1: { ...b.P1, templateId: other.templateId } };
+      assert.deepEqual(codes(await both("verify", await signed(retargeted))), ["STATEMENT_INVALID", "STATEMENT_INVALID"], "another template");
+      assert.deepEqual(result((await verify(templateId, sameFace(x))).r), { valid: 1, match: 1 }, "nothing refused was applied");
+    });
+
+    it("freshness: a replayed envelope → NONCE_REUSED; a challenge without this party's nonce → NONCE_INVALID", async () => {
+      const { templateId, x } = await enrolled();
+      const b = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x: sameFace(x) });
+      const signed = async (bb: Record<PartyName, any>) => {
+        const out = {} as Record<PartyName, any>;
+        for (const p of PARTIES) out[p] = { ...bb[p], authorisation: await authoriseBody(h.keys, "verify", p, bb[p]) };
+        return out;
+      };
+      assert.deepEqual(result(await both("verify", await signed(b))), { valid: 1, match: 1 });
+      const session = newId();
+      assert.deepEqual(codes(await both("verify", await signed({ P0: { ...b.P0, session }, P1: { ...b.P1, session } }))), ["NONCE_REUSED", "NONCE_REUSED"]);
+      const plain = await sealedBodies(h.keys, "verify", { session: newId(), templateId, modelVersion: MV, x, challenge: newId(18) });
+      assert.deepEqual(codes(await both("verify", await signed(plain))), ["NONCE_INVALID", "NONCE_INVALID"]);
+      for (const p of PARTIES) {
+        const n = await h.clients[p].nonces({ count: 3 });
+        assert.equal(n.nonces.length, 3);
+        assert.ok(n.expiresAt > Date.now());
+        assert.deepEqual(await answer(h.clients[p].nonces({ count: 0 })), { error: "INVALID_INPUT" });
+      }
+    });
   });
 }

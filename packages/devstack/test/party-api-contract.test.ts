@@ -4,22 +4,32 @@
  */
 import { generateSealKeyPair, generateSigningKeyPair } from "@privface/crypto";
 import { createFakeParties } from "../src/fake-parties.ts";
+import { newSimDevice, simRegistration } from "../src/gateway-sim.ts";
 import { startInProcParties } from "../src/inproc-parties.ts";
 import { partyApiContract } from "./_party-api-contract.ts";
 
 partyApiContract("real parties (in process)", async () => {
   const h = await startInProcParties();
   await h.fill(80);
-  return { clients: h.clients, keys: h.keys, setDown: h.setDown, close: h.close };
+  return { clients: h.clients, keys: h.keys, roots: h.roots, setDown: h.setDown, close: h.close };
 });
 
 partyApiContract("fake parties", async () => {
   const seal = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gateway = await generateSigningKeyPair("INTL");
   const fake = createFakeParties({ keys: seal, gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey } });
+  const device = await newSimDevice();
+  for (const p of ["P0", "P1"] as const) await fake.clients[p].registerDevice(simRegistration(device));
   return {
     clients: fake.clients,
-    keys: { gateway, P0: { suite: "INTL", publicKey: seal.P0.publicKey }, P1: { suite: "INTL", publicKey: seal.P1.publicKey } },
+    roots: await fake.roots(),
+    keys: {
+      gateway,
+      P0: { suite: "INTL", publicKey: seal.P0.publicKey },
+      P1: { suite: "INTL", publicKey: seal.P1.publicKey },
+      device,
+      nonce: { P0: async () => fake.issueNonce("P0"), P1: async () => fake.issueNonce("P1") },
+    },
     setDown: (p, down) => void (down ? fake.down.add(p) : fake.down.delete(p)),
     async close() {},
   };

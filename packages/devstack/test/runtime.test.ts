@@ -20,8 +20,8 @@ describe("ensureRuntime key folders (issue 12 item 7)", () => {
     const { layout: L, created } = await ensureRuntime(home);
     const ls = (d: string) => readdirSync(d).sort();
     assert.deepEqual(ls(L.dirs.keys), ["cli", "gateway", "helper", "p0", "p1", "public"]);
-    assert.deepEqual(ls(L.keyDir("p0")), ["audit.json", "data.json", "pair-seed.json", "pool-seed.json", "result.json", "seal.json"]);
-    assert.deepEqual(ls(L.keyDir("p1")), ["audit.json", "data.json", "pair-seed.json", "pool-seed.json", "result.json", "seal.json"]);
+    assert.deepEqual(ls(L.keyDir("p0")), ["audit.json", "data.json", "nonce.json", "pair-seed.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
+    assert.deepEqual(ls(L.keyDir("p1")), ["audit.json", "data.json", "nonce.json", "pair-seed.json", "pool-seed.json", "result.json", "root.json", "seal.json"]);
     // the pair seed: one seed at both parties, no copy in the helper's folder (checked just below)
     assert.deepEqual(readPairSeedFile(L.pairSeed("p0")), readPairSeedFile(L.pairSeed("p1")));
     assert.deepEqual(ls(L.keyDir("helper")), ["audit.json", "p0-pool-seed.json", "p1-pool-seed.json"]);
@@ -29,7 +29,7 @@ describe("ensureRuntime key folders (issue 12 item 7)", () => {
     for (const s of ["helper", "p0", "p1", "gateway"] as const) assert.equal(statSync(L.keyDir(s)).mode & 0o777, 0o700, s);
     assert.deepEqual(ls(L.dirs.public), [
       "gateway-audit.pub.json", "gateway-result.pub.json", "gateway-signing.pub.json", "helper-audit.pub.json",
-      "p0-audit.pub.json", "p0-result.pub.json", "p0-seal.pub.json", "p1-audit.pub.json", "p1-result.pub.json", "p1-seal.pub.json",
+      "p0-audit.pub.json", "p0-result.pub.json", "p0-root.pub.json", "p0-seal.pub.json", "p1-audit.pub.json", "p1-result.pub.json", "p1-root.pub.json", "p1-seal.pub.json",
     ]);
     for (const f of ls(L.dirs.public)) {
       const j = JSON.parse(readFileSync(join(L.dirs.public, f), "utf8")) as Record<string, unknown>;
@@ -37,6 +37,7 @@ describe("ensureRuntime key folders (issue 12 item 7)", () => {
     }
     for (const p of ["p0", "p1"] as const) {
       assert.deepEqual(readPublicKeyFile(L.sealPub(p)).publicKey, (await readKeyPairFile(L.sealKey(p))).publicKey);
+      assert.deepEqual(readPublicKeyFile(L.rootPub(p)).publicKey, (await readKeyPairFile(L.root(p))).publicKey, "devices are provisioned with the root's public half");
       assert.equal(readFileSync(L.helperPoolSeed(p), "utf8"), readFileSync(L.poolSeed(p), "utf8"));
       assert.equal(statSync(L.helperPoolSeed(p)).mode & 0o777, 0o600);
     }

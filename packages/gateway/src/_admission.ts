@@ -43,6 +43,36 @@ export class Admission {
     return device;
   }
 
+  /**
+   * A challenge request's sender (issue 12 item 6): a registered device that signed
+   * `canonicalJson(body without signature)` with `at` within the challenge lifetime of the gateway's
+   * clock, not seen before. Every failure before that is proven — unknown device, bad signature, stale
+   * or replayed request — is the same DEVICE_UNAUTHENTICATED, so an unauthenticated caller learns
+   * nothing, and nothing about a person is read before it passes. The device's own state (pending,
+   * revoked, locked) is told only to the holder of its key.
+   */
+  async authenticDevice(body: { deviceId: string; at: number; nonce: string; signature: string }): Promise<DeviceRow> {
+    const no = () => new ApiError("DEVICE_UNAUTHENTICATED");
+    const now = this.c.now();
+    if (!Number.isSafeInteger(body.at) || Math.abs(now - body.at) > this.c.challenges.ttlMs) throw no();
+    const device = await this.c.store.getDevice(body.deviceId);
+    if (!device) throw no();
+    const { signature, ...unsigned } = body;
+    const message = canonicalJson(unsigned);
+    let sig: Uint8Array;
+    try {
+      sig = fromBase64url(signature);
+    } catch {
+      throw no();
+    }
+    if (!(await verifySig(this.devicePublicKey(device), utf8(message), sig))) throw no();
+    // a replay within the window (the cache keeps digests for twice the challenge lifetime)
+    const digest = sha256b64u(message);
+    if (this.c.challenges.isReplay(digest)) throw no();
+    this.c.challenges.remember(digest, now);
+    return this.activeDevice(device.id);
+  }
+
   /** The person (of the device's merchant) and their consent state, read together. */
   async personOf(device: DeviceRow, personId: string): Promise<{ person: PersonRow; consent: Consent }> {
     const r = await this.c.store.getPersonWithConsent(personId);

@@ -87,7 +87,7 @@ export interface ServiceOptions {
   now?: () => number;
 }
 
-export const DEFAULT_LIMITS: RateLimits = { perPersonPerMinute: 30, perDevicePerMinute: 300, perMerchantPerMinute: 3000 };
+export const DEFAULT_LIMITS: RateLimits = { perPersonPerMinute: 30, perDevicePerMinute: 300, perMerchantPerMinute: 3000, perSourcePerMinute: 600 };
 
 /** The options with every default filled in. */
 export type Settings = Required<Omit<ServiceOptions, "audit" | "log" | "limits" | "now">> & { limits: RateLimits };

@@ -7,7 +7,7 @@
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
 import { randomBytes } from "node:crypto";
-import { drawActions, type Bit, type ShareContext } from "@privface/contracts";
+import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -39,7 +39,7 @@ export class DeviceFlows {
 
   async challenge(req: ChallengeRequest): Promise<ChallengeResponse> {
     const now = this.c.now();
-    const device = await this.admission.activeDevice(req.deviceId);
+    const device = await this.admission.authenticDevice(req);
     const { person, consent } = await this.admission.personOf(device, req.personId);
     this.c.limiter.take({ person: person.id, device: device.id, merchant: device.merchant_id }, now);
     let templateId: string | undefined;
@@ -69,10 +69,14 @@ export class DeviceFlows {
       case "withdraw":
         break;
     }
+    const face = req.purpose === "enrol" || req.purpose === "verify";
+    const keyLists = face ? await this.parties.keyLists() : undefined;
+    // a face challenge carries one nonce of each party, so each can refuse a replayed or re-purposed envelope (decision 010 §3)
+    const value = face ? composeChallenge(randomToken(24), await this.parties.partyNonces()) : randomToken(24);
     const steps = this.c.o.livenessActions;
-    const actions = steps > 0 && (req.purpose === "enrol" || req.purpose === "verify") ? drawActions(steps, (n) => new Uint8Array(randomBytes(n))) : undefined;
+    const actions = steps > 0 && face ? drawActions(steps, (n) => new Uint8Array(randomBytes(n))) : undefined;
     const ch = this.c.challenges.issue(
-      { value: randomToken(24), deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo, ...(actions ? { actions } : {}) },
+      { value, deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo, ...(actions ? { actions } : {}) },
       now,
     );
     return {
@@ -83,8 +87,26 @@ export class DeviceFlows {
       ...(modelVersion !== undefined ? { modelVersion } : {}),
       ...(upgradeTo !== undefined ? { upgradeTo } : {}),
       ...(actions !== undefined ? { actions } : {}),
-      parties: { P0: this.c.o.partyKeys.P0, P1: this.c.o.partyKeys.P1 },
+      ...(keyLists ? { keyLists } : {}),
     };
+  }
+
+  /**
+   * The device's statement of a face request (decision 010 §2), rebuilt from the body it signed: the
+   * gateway forwards it with the device's MAC for each party, which checks both itself.
+   */
+  private statement(purpose: "enrol" | "verify", body: FaceRequest): Promise<DeviceStatement> {
+    return faceStatement({
+      purpose,
+      deviceId: body.deviceId,
+      challenge: body.challenge,
+      templateId: body.templateId,
+      modelVersion: body.modelVersion,
+      keys: body.sealKeys,
+      shares: body.shares,
+      ...(body.upgrade ? { upgrade: body.upgrade } : {}),
+      liveness: body.liveness,
+    });
   }
 
   async enrol(body: FaceRequest): Promise<EnrolmentResponse> {
@@ -95,6 +117,7 @@ export class DeviceFlows {
       if (person.template_id) throw new ApiError("ALREADY_ENROLLED");
       if (body.upgrade) throw new ApiError("INVALID_INPUT", { field: "/upgrade" });
       if (body.modelVersion !== ch.modelVersion) throw new ApiError("MODEL_VERSION_MISMATCH");
+      if (body.templateId !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
       a.requireLiveness(body, ch);
     });
     const requestId = randomId("req");
@@ -103,14 +126,15 @@ export class DeviceFlows {
     const decided = { requestId, person, device, op: "enrol", modelVersion, t0 };
     try {
       const session = randomToken(16);
-      const context: ShareContext = { purpose: "enrol", challenge: ch.value, templateId, modelVersion };
+      const statement = await this.statement("enrol", body);
       const results = await this.parties.all(async (p, client) =>
         client.enrol({
           session,
           templateId,
           modelVersion,
           sealedShare: body.shares[p],
-          context,
+          statement,
+          mac: body.macs[p],
           authorisation: await this.parties.authorise("enrol", p, session, templateId, modelVersion, body.shares[p]),
         }),
       );
@@ -146,7 +170,7 @@ export class DeviceFlows {
       a.requireConsent(consent);
       a.requireUnlocked(person);
       if (!person.template_id || !person.model_version) throw new ApiError("NOT_ENROLLED");
-      if (person.template_id !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
+      if (person.template_id !== ch.templateId || body.templateId !== ch.templateId) throw new ApiError("CHALLENGE_MISMATCH");
       if (body.modelVersion !== person.model_version) throw new ApiError("MODEL_VERSION_MISMATCH");
       if (body.upgrade && (body.upgrade.modelVersion !== ch.upgradeTo || body.upgrade.modelVersion === person.model_version)) {
         throw new ApiError("MODEL_VERSION_MISMATCH");
@@ -159,19 +183,17 @@ export class DeviceFlows {
     const upgrade = body.upgrade;
     try {
       const session = randomToken(16);
-      const context: ShareContext = { purpose: "verify", challenge: ch.value, templateId, modelVersion };
-      const upContext: ShareContext | undefined = upgrade
-        ? { purpose: "verify", challenge: ch.value, templateId, modelVersion: upgrade.modelVersion }
-        : undefined;
+      const statement = await this.statement("verify", body);
       const results = await this.parties.all(async (p, client) =>
         client.verify({
           session,
           templateId,
           modelVersion,
           sealedShare: body.shares[p],
-          context,
+          statement,
+          mac: body.macs[p],
           authorisation: await this.parties.authorise("verify", p, session, templateId, modelVersion, body.shares[p], upgrade?.shares[p]),
-          ...(upgrade && upContext ? { upgrade: { modelVersion: upgrade.modelVersion, sealedShare: upgrade.shares[p], context: upContext } } : {}),
+          ...(upgrade ? { upgrade: { modelVersion: upgrade.modelVersion, sealedShare: upgrade.shares[p] } } : {}),
         }),
       );
       if (!results.ok) {

@@ -10,6 +10,8 @@ export interface RateLimits {
   perPersonPerMinute: number;
   perDevicePerMinute: number;
   perMerchantPerMinute: number;
+  /** device API requests per source address (issue 12 item 6): counted before any signature is checked */
+  perSourcePerMinute: number;
 }
 
 const WINDOW_MS = 60_000;
@@ -19,6 +21,22 @@ export class RateLimiter {
   private counts = new Map<string, number>();
 
   constructor(readonly limits: RateLimits) {}
+
+  /**
+   * The cheap check that runs first on every device API request, before its body is parsed or any
+   * signature verified: requests per source address per minute (RATE_LIMITED, scope `source`).
+   */
+  takeSource(source: string, now: number): void {
+    const w = Math.floor(now / WINDOW_MS);
+    if (w !== this.window) {
+      this.window = w;
+      this.counts = new Map();
+    }
+    const key = "s:" + source;
+    const n = this.counts.get(key) ?? 0;
+    if (n >= this.limits.perSourcePerMinute) throw new ApiError("RATE_LIMITED", { scope: "source", retryAfterS: Math.ceil(((w + 1) * WINDOW_MS - now) / 1000) });
+    this.counts.set(key, n + 1);
+  }
 
   take(scopes: { person: string; device: string; merchant: string }, now: number): void {
     const w = Math.floor(now / WINDOW_MS);

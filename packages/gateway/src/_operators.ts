@@ -6,6 +6,7 @@
  */
 import { fromBase64url, utf8 } from "@privface/crypto";
 import type { Admission } from "./_admission.ts";
+import { forwardDevice } from "./_parties.ts";
 import { recordOperatorQuery, type GatewayContext, type Operator } from "./_context.ts";
 import { randomId, sha256b64u } from "./_crypto.ts";
 import { blindIndex, maskIdNumber, maskName, maskPhone, openField, sealField } from "./_identity.ts";
@@ -58,21 +59,24 @@ export class Operators {
     return personView(row, p);
   }
 
-  async addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; label?: string }, op: Operator) {
+  async addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; authKey: string; label?: string }, op: Operator) {
     if (!(await this.c.store.getMerchant(merchantId))) throw new ApiError("MERCHANT_UNKNOWN");
-    let pub: Uint8Array;
-    try {
-      pub = fromBase64url(d.publicKey);
-    } catch {
-      throw new ApiError("INVALID_INPUT", { field: "/publicKey" });
+    for (const field of ["publicKey", "authKey"] as const) {
+      let pub: Uint8Array;
+      try {
+        pub = fromBase64url(d[field]);
+      } catch {
+        throw new ApiError("INVALID_INPUT", { field: `/${field}` });
+      }
+      if (pub.length !== (d.suite === "INTL" ? 32 : 65)) throw new ApiError("INVALID_INPUT", { field: `/${field}` });
     }
-    if (pub.length !== (d.suite === "INTL" ? 32 : 65)) throw new ApiError("INVALID_INPUT", { field: "/publicKey" });
     if (await this.c.store.findDeviceByKey(d.publicKey)) throw new ApiError("DUPLICATE");
     const row: DeviceRow = {
       id: randomId("dev"),
       merchant_id: merchantId,
       suite: d.suite,
       public_key: d.publicKey,
+      auth_key: d.authKey,
       label: d.label ?? null,
       status: "pending",
       failed_count: 0,
@@ -94,6 +98,8 @@ export class Operators {
     if (d.requested_by === op.id) throw new ApiError("SAME_APPROVER");
     if (!(await this.c.store.approveDevice(deviceId, op.id))) throw new ApiError("NOT_PENDING");
     await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.approve", subject: deviceId, outcome: "ok" });
+    // active at the gateway: each party's own registry learns of it and activates it by its policy (decision 010 §2)
+    if (d.auth_key) await forwardDevice(this.c, { deviceId, suite: d.suite, signingKey: d.public_key, authKey: d.auth_key });
     return deviceView((await this.c.store.getDevice(deviceId))!);
   }
 
@@ -146,6 +152,7 @@ export class Operators {
     if (!(await this.c.store.updateDevice(deviceId, { status: "revoked" }))) throw new ApiError("DEVICE_UNKNOWN");
     this.admission.forgetDevice(deviceId);
     await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.revoke", subject: deviceId, outcome: "ok" });
+    await forwardDevice(this.c, { deviceId, revoke: true });
     return deviceView((await this.c.store.getDevice(deviceId))!);
   }
 

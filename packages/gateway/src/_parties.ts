@@ -6,7 +6,8 @@
  * run that finishes what degraded mode left behind.
  */
 import { fromBase64url } from "@privface/crypto";
-import { classifyPartyError, PARTIES, PartyError, type PartyClient, type PartyName } from "@privface/contracts";
+import { classifyPartyError, PARTIES, PartyError, type DeviceRegistration, type KeyListResponse, type PartyClient, type PartyName } from "@privface/contracts";
+import type { SignedJson } from "@privface/crypto";
 import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
 import { createAuthorisationSigner } from "./authorise.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
@@ -14,6 +15,28 @@ import { randomToken } from "./_crypto.ts";
 import type { DeviceRow, PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 
+/**
+ * Forwards a device registration (or revocation) to both parties' registries (decision 010 §2): each
+ * activates it by its own policy. A party that cannot be reached is logged; until it has the device
+ * it refuses that device's requests (DEVICE_UNKNOWN), so nothing is approved by the gateway alone.
+ */
+export async function forwardDevice(c: GatewayContext, req: DeviceRegistration | { deviceId: string; revoke: true }): Promise<void> {
+  await Promise.all(
+    PARTIES.map(async (p) => {
+      try {
+        const r = await c.o.parties[p].registerDevice(req);
+        c.log?.info({ event: "device-forwarded", party: p, deviceId: req.deviceId, status: r.status }, "device registration forwarded");
+      } catch (e) {
+        c.log?.warn({ event: "device-forward-failed", party: p, deviceId: req.deviceId, code: classifyPartyError(e).code }, "device registration not forwarded");
+      }
+    }),
+  );
+}
+
+/** Nonces asked of a party at once, the level that triggers the next batch, and the validity a nonce must still have when handed out. */
+const NONCE_BATCH = 128;
+const NONCE_LOW = 32;
+const NONCE_MARGIN_MS = 90_000;
 /** How one party answered the promotion of a staged upgrade: done, definitively not (nothing staged / aborted / refused), or no answer. */
 export type PromoteOutcome = "ok" | "gone" | "unavailable";
 
@@ -26,8 +49,76 @@ export class Parties {
   /** Authorisations asked for in one event-loop turn share one signature (decision 006). */
   private readonly signAuthorisation: ReturnType<typeof createAuthorisationSigner>;
 
+  /** Each party's prefetched nonces (decision 010 §3), used oldest first, none with less than NONCE_MARGIN_MS left. */
+  private readonly noncePool: Record<PartyName, { nonces: string[]; expiresAt: number; refill: Promise<void> | null }> = {
+    P0: { nonces: [], expiresAt: 0, refill: null },
+    P1: { nonces: [], expiresAt: 0, refill: null },
+  };
+
+  /** The parties' signed key lists, relayed to devices unchanged; fetched again every 10 minutes. */
+  private lists: { value: Promise<Record<PartyName, SignedJson>>; until: number } | null = null;
+
   constructor(private readonly c: GatewayContext) {
     this.signAuthorisation = createAuthorisationSigner(c.o.signer);
+  }
+
+  /**
+   * One fresh nonce of each party for a face challenge (decision 010 §3). Nonces are fetched in
+   * batches of NONCE_BATCH ahead of need, so a challenge normally costs no round trip to the parties;
+   * a party that cannot be reached → MPC_UNAVAILABLE (a challenge without its nonce would be refused).
+   */
+  async partyNonces(): Promise<Record<PartyName, string>> {
+    const [P0, P1] = await Promise.all(PARTIES.map((p) => this.nonceOf(p)));
+    return { P0, P1 };
+  }
+
+  private async nonceOf(p: PartyName): Promise<string> {
+    const pool = this.noncePool[p];
+    const fresh = () => pool.nonces.length > 0 && pool.expiresAt - this.c.now() > NONCE_MARGIN_MS;
+    if (!fresh()) {
+      pool.nonces = [];
+      await this.refillNonces(p);
+      if (!fresh()) throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
+    } else if (pool.nonces.length <= NONCE_LOW) void this.refillNonces(p).catch(() => {});
+    return pool.nonces.shift()!;
+  }
+
+  private refillNonces(p: PartyName): Promise<void> {
+    const pool = this.noncePool[p];
+    pool.refill ??= this.c.o.parties[p]
+      .nonces({ count: NONCE_BATCH })
+      .then(
+        (b) => {
+          // the new batch expires later: older ones first would be wasted, so the new batch replaces them
+          pool.nonces = b.nonces;
+          pool.expiresAt = b.expiresAt;
+        },
+        (e) => {
+          this.c.log?.warn({ event: "nonces-unavailable", party: p, code: classifyPartyError(e).code }, "party nonces unavailable");
+        },
+      )
+      .finally(() => {
+        pool.refill = null;
+      });
+    return pool.refill;
+  }
+
+  /** Both parties' signed sealing-key lists (decision 010 §1), or MPC_UNAVAILABLE. The gateway cannot change them: devices check each under its party's root. */
+  async keyLists(): Promise<Record<PartyName, SignedJson>> {
+    const now = this.c.now();
+    if (!this.lists || now >= this.lists.until) {
+      const value = Promise.all(PARTIES.map((p) => this.c.o.parties[p].keys())).then(([a, b]: KeyListResponse[]) => ({ P0: a.keyList, P1: b.keyList }));
+      this.lists = { value, until: now + 600_000 };
+      value.catch(() => {
+        if (this.lists?.value === value) this.lists = null;
+      });
+    }
+    try {
+      return await this.lists.value;
+    } catch (e) {
+      this.c.log?.warn({ event: "key-lists-unavailable", code: classifyPartyError(e).code }, "party key lists unavailable");
+      throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
+    }
   }
 
   /** A gateway-signed, single-use authorisation for one party and one operation (R16); signed in a batch with those of the same turn. */
@@ -161,6 +252,11 @@ export class Parties {
     const { kind, code } = classifyPartyError(error);
     this.c.log?.warn({ event: "party-error", op: f.op, requestId: f.requestId, kind, code }, "party call failed");
     const decision = { requestId: f.requestId, person: f.person, device: f.device, op: f.op, modelVersion: f.modelVersion, t0: f.t0 };
+    if (code === "VOLUME_EXCEEDED") {
+      // a party's own per-template budget (decision 010 §4): nothing was computed
+      await recordDecision(this.c, { ...decision, decision: "reject", reason: "RATE_LIMITED" });
+      throw new ApiError("RATE_LIMITED", { scope: "template", retryAfterS: 60 });
+    }
     if (kind === "refused" && code !== "UNKNOWN_TEMPLATE") {
       const reason = code === "WRONG_MODEL_VERSION" ? "MODEL_VERSION_MISMATCH" : "SHARE_REJECTED";
       await recordDecision(this.c, { ...decision, decision: "reject", reason });

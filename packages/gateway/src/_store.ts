@@ -154,6 +154,12 @@ export const MIGRATIONS: Record<string, DbMigration> = {
         .execute();
     },
   },
+  /** decision 010 §2: the device's key-agreement public key, forwarded to the parties' registries */
+  "004_device_auth_key": {
+    async up(k: Kysely<any>) {
+      await k.schema.alterTable("devices").addColumn("auth_key", "text").execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -187,6 +193,8 @@ export interface DeviceRow {
   merchant_id: string;
   suite: "INTL" | "GM";
   public_key: string;
+  /** key-agreement public key (base64url); null for devices registered before decision 010 (they cannot make face requests) */
+  auth_key: string | null;
   label: string | null;
   /** pending: registered by one operator, awaiting a second, different one (R27) */
   status: "pending" | "active" | "revoked";

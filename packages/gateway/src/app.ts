@@ -85,6 +85,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = (Fastify as unknown as (o: object) => FastifyInstance)(opts).withTypeProvider<TypeBoxTypeProvider>();
 
   app.removeContentTypeParser("text/plain");
+  // Issue 12 item 6: the cheap per-source limit runs on every device API request first — before the
+  // body is read and parsed, before any database read or signature check.
+  app.addHook("onRequest", async (req) => {
+    if (req.method === "POST" && req.url.startsWith("/v1/") && !req.url.startsWith("/v1/admin/")) service.takeSource(req.ip);
+  });
   const routes: string[] = [];
   app.decorate("routeList", routes);
   app.addHook("onRoute", (r) => {

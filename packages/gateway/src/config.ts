@@ -97,6 +97,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       perPersonPerMinute: int("LIMIT_PERSON_PER_MIN", DEFAULT_LIMITS.perPersonPerMinute, 1, 1_000_000),
       perDevicePerMinute: int("LIMIT_DEVICE_PER_MIN", DEFAULT_LIMITS.perDevicePerMinute, 1, 1_000_000),
       perMerchantPerMinute: int("LIMIT_MERCHANT_PER_MIN", DEFAULT_LIMITS.perMerchantPerMinute, 1, 10_000_000),
+      perSourcePerMinute: int("LIMIT_SOURCE_PER_MIN", DEFAULT_LIMITS.perSourcePerMinute, 1, 10_000_000),
     },
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),

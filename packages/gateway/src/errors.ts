@@ -44,6 +44,8 @@ export const ERROR_CATALOGUE = {
   REVERIFY_REQUIRED: [403, "deregistration needs a successful verification of the person within the last minutes"],
   // limits (R24)
   RATE_LIMITED: [429, "too many requests; retry later"],
+  // issue 12 item 6: one answer for every challenge request that is not a registered device's, whatever the reason
+  DEVICE_UNAUTHENTICATED: [401, "the request is not signed by an active registered device"],
   // degraded mode (R35)
   MPC_UNAVAILABLE: [503, "face verification is temporarily unavailable; retry later"],
   // operators (R26, R27)

@@ -52,6 +52,9 @@ export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?
     verify: (b) => mpc("verify", b),
     delete: (b) => call(PARTY_ROUTES.delete, b),
     health: () => call(PARTY_ROUTES.health),
+    keys: () => call(PARTY_ROUTES.keys),
+    nonces: (b) => call(PARTY_ROUTES.nonces, b),
+    registerDevice: (b) => call(PARTY_ROUTES.registerDevice, b),
     metrics: () => call(PARTY_ROUTES.metrics),
     close: () => {
       rpc.close();

@@ -42,10 +42,23 @@ export const ErrorBody = Type.Object(
 // ---- device API ---------------------------------------------------------------------------------
 
 export const LivenessActionSchema = Type.Union([Type.Literal(LIVENESS_ACTIONS[0]), Type.Literal(LIVENESS_ACTIONS[1]), Type.Literal(LIVENESS_ACTIONS[2]), Type.Literal(LIVENESS_ACTIONS[3])]);
-export const ChallengeRequest = Type.Object({ deviceId: Id, personId: Id, purpose: Purpose }, strict);
+export const ChallengeRequest = Type.Object(
+  {
+    deviceId: Id,
+    personId: Id,
+    purpose: Purpose,
+    at: Type.Integer({ description: "the device's clock, epoch ms: accepted within the challenge lifetime of the gateway's" }),
+    nonce: Type.String({ pattern: "^[A-Za-z0-9_-]{16,64}$", description: "random: two requests are never the same bytes (a repeated one is a replay)" }),
+    signature: B64u(256, "device signature over canonicalJson(body without signature)"),
+  },
+  { ...strict, description: "signed by a registered device (issue 12 item 6); every other caller gets DEVICE_UNAUTHENTICATED" },
+);
 export type ChallengeRequest = Static<typeof ChallengeRequest>;
 
-export const PartyKeyJson = Type.Object({ suite: Suite, publicKey: B64u(256) }, strict);
+export const SignedKeyList = Type.Object(
+  { payload: B64u(8192), sig: B64u(256) },
+  { ...strict, description: "a party's sealing-key list signed by its institution root, relayed unchanged (decision 010 §1)" },
+);
 export const ChallengeResponse = Type.Object({
   challenge: Type.String(),
   expiresAt: Type.Integer({ description: "epoch ms" }),
@@ -54,11 +67,13 @@ export const ChallengeResponse = Type.Object({
   modelVersion: Type.Optional(ModelVersion),
   upgradeTo: Type.Optional(Type.String({ description: "verify only: the deployed model version, when the template is older (R5)" })),
   actions: Type.Optional(Type.Array(LivenessActionSchema, { description: "enrol / verify with active liveness on: the actions to perform, in order (issue 17)" })),
-  parties: Type.Object({ P0: PartyKeyJson, P1: PartyKeyJson }),
+  keyLists: Type.Optional(Type.Object({ P0: SignedKeyList, P1: SignedKeyList }, { description: "enrol, verify: devices check each under the party's root and seal only to its current key" })),
 });
 export type ChallengeResponse = Static<typeof ChallengeResponse>;
 
 export const Shares = Type.Object({ P0: SealedShare, P1: SealedShare }, strict);
+const KeyId = Type.String({ pattern: "^[A-Za-z0-9_-]{16}$", description: "sealing key id from the party's key list" });
+const Mac = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$", description: "the device's MAC of its statement for this party, base64url" });
 export const Liveness = Type.Object(
   {
     score: Type.Number({ minimum: 0, maximum: 1 }),
@@ -88,10 +103,13 @@ export const FaceRequest = Type.Object(
     deviceId: Id,
     personId: Id,
     challenge: Challenge,
+    templateId: Type.String({ pattern: ID.template.source, description: "the template id of the challenge" }),
     modelVersion: ModelVersion,
+    sealKeys: Type.Object({ P0: KeyId, P1: KeyId }, strict),
     shares: Shares,
     liveness: Liveness,
     upgrade: Type.Optional(Type.Object({ modelVersion: ModelVersion, shares: Shares }, strict)),
+    macs: Type.Object({ P0: Mac, P1: Mac }, strict),
     signature: Signature,
   },
   strict,
@@ -206,7 +224,15 @@ export const PersonView = Type.Object({
 });
 export type PersonView = Static<typeof PersonView>;
 
-export const DeviceCreate = Type.Object({ suite: Suite, publicKey: B64u(256), label: Type.Optional(Type.String({ maxLength: 64 })) }, strict);
+export const DeviceCreate = Type.Object(
+  {
+    suite: Suite,
+    publicKey: B64u(256, "the device's signing public key"),
+    authKey: B64u(256, "the device's key-agreement public key: each party derives the statement MAC key from it (decision 010 §2)"),
+    label: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  strict,
+);
 export const DeviceView = Type.Object({
   deviceId: Type.String(),
   merchantId: Type.String(),

@@ -72,6 +72,11 @@ export class GatewayService {
 
   // ---- device flows (_device-flows.ts) ---------------------------------------------------------
 
+  /** The per-source limit of the device API (issue 12 item 6), before anything else is looked at. */
+  takeSource(source: string): void {
+    this.c.limiter.takeSource(source, this.c.now());
+  }
+
   challenge(req: ChallengeRequest): Promise<ChallengeResponse> {
     return this.flows.challenge(req);
   }
@@ -113,7 +118,7 @@ export class GatewayService {
   addPerson(merchantId: string, p: PersonCreate, op: Operator): Promise<PersonView> {
     return this.operators.addPerson(merchantId, p, op);
   }
-  addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; label?: string }, op: Operator) {
+  addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; authKey: string; label?: string }, op: Operator) {
     return this.operators.addDevice(merchantId, d, op);
   }
   /** The second approver of a device registration (R27). */

@@ -17,7 +17,9 @@ import {
 } from "@privface/crypto";
 import { openDb, type Db } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
-import { buildFaceRequest, buildSignedPersonRequest } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest, buildSignedPersonRequest, type DeviceTrust } from "@privface/device";
+import type { PartyName } from "@privface/contracts";
+import type { PublicKey } from "@privface/crypto";
 import { createLogger } from "@privface/config";
 import { auditSink, createGateway, type Gateway, type GatewayOptions, type GatewayService } from "../src/index.ts";
 import { createFakeParties, type FakeParties, type ScenarioGateway } from "@privface/devstack";
@@ -42,17 +44,35 @@ export interface Fixture {
   log: LogCapture;
   gatewayKey: KeyPair;
   auditKey: KeyPair;
+  /** the parties' institution roots, which the test devices are provisioned with */
+  roots: Record<PartyName, PublicKey>;
+  /** the gateway's clock (a device's clock agrees with it) */
+  now(): number;
   db: Db;
   inject(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   admin(method: string, url: string, body?: unknown, role?: keyof typeof TOKENS, reason?: string): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
-export async function setup(name: string, extra: Partial<GatewayOptions> = {}): Promise<Fixture> {
+/**
+ * `parties.volume`: the fake parties' per-template verification budgets. The gateway's own tests run
+ * many verifications of one person within a minute, so the default here is far above the parties'
+ * (10 per minute); the budget's refusal at the gateway has its own test (security.test.ts).
+ */
+export async function setup(
+  name: string,
+  extra: Partial<GatewayOptions> = {},
+  parties: { volume?: { perMinute: number; perDay: number }; /** with `extra.parties`: their roots */ roots?: Record<PartyName, PublicKey> } = {},
+): Promise<Fixture> {
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
   // the fake parties share the gateway's clock (tests that move it move both)
-  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, ...(extra.now ? { now: extra.now } : {}) });
+  const fake = createFakeParties({
+    keys,
+    gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey },
+    volume: parties.volume ?? { perMinute: 10_000, perDay: 1_000_000 },
+    ...(extra.now ? { now: extra.now } : {}),
+  });
   const log = new LogCapture(name);
   const db = extra.db ?? (await openDb("sqlite::memory:"));
   const auditKey = await generateSigningKeyPair("INTL");
@@ -93,6 +113,8 @@ export async function setup(name: string, extra: Partial<GatewayOptions> = {}): 
     log,
     gatewayKey,
     auditKey,
+    roots: parties.roots ?? (await fake.roots()),
+    now: extra.now ?? Date.now,
     db,
     inject,
     admin: (method, url, body, role = "admin", reason) =>
@@ -120,6 +142,7 @@ export function scenarioGateway(f: Fixture): ScenarioGateway {
     operator: (path, reason) => f.admin("GET", path, undefined, "operator", reason),
     modelVersion: () => f.gw.service.modelVersion,
     deployModel: (version) => deployModel(f.gw.service, version),
+    roots: f.roots,
   };
 }
 
@@ -164,6 +187,9 @@ export interface World {
   merchantId: string;
   deviceId: string;
   deviceKey: KeyPair;
+  /** the device's key-agreement key (statement MACs) and what it trusts */
+  authKey: KeyPair;
+  trust: DeviceTrust;
   persons: Record<string, { personId: string; face: Float32Array; idNumber: string; phone: string; name: string }>;
 }
 
@@ -180,7 +206,8 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const merchantId = m.body.merchantId as string;
   const deviceKey = await generateSigningKeyPair("INTL");
-  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "till 1" });
+  const authKey = await generateSealKeyPair("INTL");
+  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "till 1" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   // the second approver (R27): another operator than the admin who registered it
   const a = await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator");
@@ -193,11 +220,12 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
     if (r.status !== 201) throw new Error(`person: ${r.status} ${JSON.stringify(r.body)}`);
     persons[who] = { personId: r.body.personId, face: randomEmbedding(512, seed++), idNumber: p.idNumber, phone: p.phone, name: p.name };
   }
-  return { merchantId, deviceId: d.body.deviceId, deviceKey, persons };
+  return { merchantId, deviceId: d.body.deviceId, deviceKey, authKey, trust: { roots: f.roots, seen: {} }, persons };
 }
 
-export async function challenge(f: Fixture, w: World, personId: string, purpose: string, deviceId = w.deviceId) {
-  return f.inject("POST", "/v1/challenges", { deviceId, personId, purpose });
+/** A challenge request signed by the world's device (or `deviceId` with `key`), as the SDK makes it. */
+export async function challenge(f: Fixture, w: World, personId: string, purpose: string, deviceId = w.deviceId, key: KeyPair = w.deviceKey, at?: number) {
+  return f.inject("POST", "/v1/challenges", await buildChallengeRequest({ deviceId, personId, purpose: purpose as "verify", signingKey: key, at: at ?? f.now() }));
 }
 
 export async function signBody<T extends object>(key: KeyPair, unsigned: T): Promise<T & { signature: string }> {
@@ -225,7 +253,7 @@ export async function faceBody(
   ch: ChallengeResponse,
   purpose: "enrol" | "verify",
   embedding: Float32Array | Int8Array,
-  opts: { liveness?: number; modelVersion?: string; upgrade?: { modelVersion: string; embedding: Float32Array }; deviceId?: string; deviceKey?: KeyPair } = {},
+  opts: { liveness?: number; modelVersion?: string; upgrade?: { modelVersion: string; embedding: Float32Array }; deviceId?: string; deviceKey?: KeyPair; authKey?: KeyPair } = {},
 ) {
   return buildFaceRequest({
     deviceId: opts.deviceId ?? w.deviceId,
@@ -237,6 +265,8 @@ export async function faceBody(
     modelVersion: opts.modelVersion ?? ch.modelVersion ?? MODEL_VERSION,
     ...(opts.upgrade ? { upgrade: opts.upgrade } : {}),
     signingKey: opts.deviceKey ?? w.deviceKey,
+    authKey: opts.authKey ?? w.authKey,
+    trust: w.trust,
   });
 }
 
@@ -249,7 +279,7 @@ export async function enrol(f: Fixture, w: World, who: string, embedding?: Float
 
 export async function verify(f: Fixture, w: World, who: string, embedding?: Float32Array, opts: Parameters<typeof faceBody>[5] = {}) {
   const p = w.persons[who];
-  const ch = await challenge(f, w, p.personId, "verify", opts.deviceId);
+  const ch = await challenge(f, w, p.personId, "verify", opts.deviceId, opts.deviceKey);
   if (ch.status !== 201) return ch;
   return f.inject("POST", "/v1/verifications", await faceBody(w, p.personId, ch.body, "verify", embedding ?? sameFace(p.face), opts));
 }

@@ -34,7 +34,7 @@ describe("active liveness end to end (real engine, generated person, gateway)", 
       const r = await f.inject(init.method, new URL(url).pathname, init.body ? JSON.parse(init.body) : undefined);
       return { ok: r.status < 400, status: r.status, text: async () => JSON.stringify(r.body ?? {}) };
     };
-    device = new FaceDevice({ deviceId: w.deviceId, signingKey: w.deviceKey, gatewayUrl: "https://gateway.test", fetch, engine });
+    device = new FaceDevice({ deviceId: w.deviceId, signingKey: w.deviceKey, authKey: w.authKey, trust: w.trust, gatewayUrl: "https://gateway.test", fetch, engine });
     const dir = join(dirname(createRequire(import.meta.url).resolve("@vladmandic/face-api/package.json")), "demo");
     const img = await decodeImageFile(join(dir, "sample6.jpg"));
     const W = 480;

@@ -35,6 +35,8 @@ describe("active liveness: the challenge's actions must be the signed request's"
       modelVersion: ch.modelVersion,
       ...(actions ? { active: { actions, steps: stepsFor(actions) } } : {}),
       signingKey: w.deviceKey,
+      authKey: w.authKey,
+      trust: w.trust,
     });
   }
 
@@ -94,7 +96,7 @@ describe("active liveness: the challenge's actions must be the signed request's"
     const p = w.persons.alice;
     const swapped = stepsFor([actions[1], actions[0]]);
     // built by hand: the SDK's builder refuses such evidence itself
-    const body = await buildFaceRequest({ deviceId: w.deviceId, personId: p.personId, purpose: "verify", challenge: { ...ch, actions: undefined }, embedding: sameFace(p.face), liveness: 0.97, modelVersion: ch.modelVersion, signingKey: w.deviceKey });
+    const body = await buildFaceRequest({ deviceId: w.deviceId, personId: p.personId, purpose: "verify", challenge: { ...ch, actions: undefined }, embedding: sameFace(p.face), liveness: 0.97, modelVersion: ch.modelVersion, signingKey: w.deviceKey, authKey: w.authKey, trust: w.trust });
     const { signature: _s, ...unsigned } = body;
     const { signBody } = await import("./_setup.ts");
     const forged = await signBody(w.deviceKey, { ...unsigned, liveness: { score: 0.97, actions, steps: swapped } });
@@ -127,7 +129,7 @@ describe("active liveness off (livenessActions 0, the default)", () => {
     assert.equal(ch.actions, undefined);
     const p = w.persons.alice;
     const actions: LivenessAction[] = ["blink", "turn-left"];
-    const body = await buildFaceRequest({ deviceId: w.deviceId, personId: p.personId, purpose: "verify", challenge: { ...ch, actions }, embedding: sameFace(p.face), liveness: 0.97, modelVersion: ch.modelVersion, active: { actions, steps: stepsFor(actions) }, signingKey: w.deviceKey });
+    const body = await buildFaceRequest({ deviceId: w.deviceId, personId: p.personId, purpose: "verify", challenge: { ...ch, actions }, embedding: sameFace(p.face), liveness: 0.97, modelVersion: ch.modelVersion, active: { actions, steps: stepsFor(actions) }, signingKey: w.deviceKey, authKey: w.authKey, trust: w.trust });
     const r = await f.inject("POST", "/v1/verifications", body);
     assert.equal(r.body.error.code, "LIVENESS_ACTIONS_MISMATCH");
   });

@@ -12,9 +12,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { contextAad } from "@privface/contracts";
+import { contextAad, sealingKeyId, signKeyList } from "@privface/contracts";
 import { canonicalJson, fromBase64url, generateSealKeyPair, generateSigningKeyPair, open, sign, toBase64url, utf8, type KeyPair } from "@privface/crypto";
-import { buildFaceRequest } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest } from "@privface/device";
 import { expandSeedShare, quantise } from "@privface/mpc";
 import { randomEmbedding, sameFace, PEOPLE } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
@@ -23,6 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), "privface-gw-heap-"));
 let child: ChildProcess;
 let base = "";
 const keys: Record<"P0" | "P1", KeyPair> = {} as never;
+const roots: Record<"P0" | "P1", KeyPair> = {} as never;
 const secrets: { label: string; bytes: Buffer }[] = [];
 
 function ask<T>(msg: unknown): Promise<T> {
@@ -65,7 +66,13 @@ before(async () => {
   keys.P1 = await generateSealKeyPair("INTL");
   child = fork(fileURLToPath(new URL("./fixtures/child-gateway.ts", import.meta.url)), [], { execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const partyKeys = { P0: { suite: "INTL", publicKey: toBase64url(keys.P0.publicKey) }, P1: { suite: "INTL", publicKey: toBase64url(keys.P1.publicKey) } };
-  const { port } = await ask<{ port: number }>({ partyKeys, dir });
+  const keyLists: Record<string, unknown> = {};
+  for (const p of ["P0", "P1"] as const) {
+    roots[p] = await generateSigningKeyPair("INTL");
+    const t = Date.now();
+    keyLists[p] = await signKeyList(roots[p], { party: p, version: 1, issuedAt: t, expiresAt: t + 86_400_000, keys: [{ id: await sealingKeyId(keys[p]), suite: "INTL", publicKey: toBase64url(keys[p].publicKey) }] });
+  }
+  const { port } = await ask<{ port: number }>({ partyKeys, keyLists, dir });
   base = `http://127.0.0.1:${port}`;
 });
 
@@ -87,24 +94,25 @@ test("no plaintext share in the gateway's database, log or heap", async () => {
   const token = "admin-token-0123456789";
   const m = await call("POST", "/v1/admin/merchants", { name: "Heap Shop" }, token);
   const deviceKey = await generateSigningKeyPair("INTL");
-  const d = await call("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey) }, token);
+  const authKey = await generateSealKeyPair("INTL");
+  const d = await call("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey) }, token);
   assert.equal((await call("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator-token-0123456789")).status, 200);
   const p = await call("POST", `/v1/admin/merchants/${m.body.merchantId}/persons`, PEOPLE.alice, token);
   assert.equal(p.status, 201);
   const personId = p.body.personId as string;
   const deviceId = d.body.deviceId as string;
   const notice = (await call("GET", "/v1/notices/current")).body;
-  const cc = await call("POST", "/v1/challenges", { deviceId, personId, purpose: "consent" });
+  const cc = await call("POST", "/v1/challenges", await buildChallengeRequest({ deviceId, personId, purpose: "consent", signingKey: deviceKey }));
   const unsigned = { deviceId, personId, challenge: cc.body.challenge, noticeVersion: notice.version, noticeHash: notice.hash, purposes: ["face-verification"] };
   const consent = await call("POST", "/v1/consents", { ...unsigned, signature: toBase64url(await sign(deviceKey, utf8(canonicalJson(unsigned)))) });
   assert.equal(consent.status, 201);
 
   const face = randomEmbedding(512, 31337);
   for (const purpose of ["enrol", "verify", "verify"] as const) {
-    const ch = await call("POST", "/v1/challenges", { deviceId, personId, purpose });
+    const ch = await call("POST", "/v1/challenges", await buildChallengeRequest({ deviceId, personId, purpose, signingKey: deviceKey }));
     assert.equal(ch.status, 201, JSON.stringify(ch.body));
     const emb = purpose === "enrol" ? face : sameFace(face, 0.1, purpose.length + secrets.length);
-    const body = await buildFaceRequest({ deviceId, personId, purpose, challenge: ch.body, embedding: emb, liveness: 0.95, modelVersion: "test-model.1", signingKey: deviceKey });
+    const body = await buildFaceRequest({ deviceId, personId, purpose, challenge: ch.body, embedding: emb, liveness: 0.95, modelVersion: "test-model.1", signingKey: deviceKey, authKey, trust: { roots } });
     await remember(body, { purpose, challenge: ch.body.challenge, templateId: ch.body.templateId, modelVersion: "test-model.1" }, quantise(emb));
     const r = await call("POST", purpose === "enrol" ? "/v1/enrolments" : "/v1/verifications", body);
     assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -33,7 +33,7 @@ async function realSetup(name: string, parties: InProcParties, clients: Record<P
     },
     signer: softwareSigner(parties.keys.gateway),
     ...extra,
-  });
+  }, { roots: parties.roots });
 }
 
 
@@ -250,19 +250,19 @@ describe("item 4: consent withdrawal, deletion and re-enrolment need proof of th
       assert.equal((await enrol(f, w, who)).body.decision, "accept");
     }
     const deviceKey = await generateSigningKeyPair("INTL");
-    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), label: "till 2" });
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(w.authKey.publicKey), label: "till 2" });
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator")).status, 200);
     other = { deviceId: d.body.deviceId, deviceKey };
   });
   after(() => f.close());
 
   const withdraw = async (personId: string, device = { deviceId: w.deviceId, deviceKey: w.deviceKey }) => {
-    const ch = await challenge(f, w, personId, "withdraw", device.deviceId);
+    const ch = await challenge(f, w, personId, "withdraw", device.deviceId, device.deviceKey);
     if (ch.status !== 201) return ch;
     return f.inject("POST", "/v1/consents/withdrawals", await buildSignedPersonRequest({ deviceId: device.deviceId, personId, challenge: ch.body, signingKey: device.deviceKey }));
   };
   const deregisterFrom = async (personId: string, device: { deviceId: string; deviceKey: World["deviceKey"] }) => {
-    const ch = await challenge(f, w, personId, "deregister", device.deviceId);
+    const ch = await challenge(f, w, personId, "deregister", device.deviceId, device.deviceKey);
     if (ch.status !== 201) return ch;
     return f.inject("POST", "/v1/deregistrations", await buildSignedPersonRequest({ deviceId: device.deviceId, personId, challenge: ch.body, signingKey: device.deviceKey }));
   };
@@ -352,16 +352,16 @@ describe("item 4: consent withdrawal, deletion and re-enrolment need proof of th
 
   test("registering a device needs two approvers: pending (DEVICE_PENDING) until a second, different operator approves", async () => {
     const key = await generateSigningKeyPair("INTL");
-    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key.publicKey), label: "till 3" });
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key.publicKey), authKey: toBase64url(w.authKey.publicKey), label: "till 3" });
     assert.equal(d.status, 201);
     assert.deepEqual({ status: d.body.status, requestedBy: d.body.requestedBy }, { status: "pending", requestedBy: "ada" });
-    assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId)).body.error.code, "DEVICE_PENDING");
+    assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId, key)).body.error.code, "DEVICE_PENDING");
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "admin")).body.error.code, "SAME_APPROVER");
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "auditor")).body.error.code, "FORBIDDEN_ROLE");
     const ok = await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator");
     assert.deepEqual({ status: ok.body.status, approvedBy: ok.body.approvedBy }, { status: "active", approvedBy: "oscar" });
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator2")).body.error.code, "NOT_PENDING");
-    assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId)).status, 201);
+    assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId, key)).status, 201);
   });
 });
 

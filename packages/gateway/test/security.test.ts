@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateSigningKeyPair, toBase64url } from "@privface/crypto";
-import { buildSignedPersonRequest } from "@privface/device";
+import { buildChallengeRequest, buildSignedPersonRequest } from "@privface/device";
 import {
   challenge,
   enrol,
@@ -90,9 +90,9 @@ describe("security: refused with its own code, nothing stored", () => {
   test("a challenge for another purpose or person is CHALLENGE_MISMATCH", async () => {
     const p = w.persons.alice;
     const ch = await challenge(f, w, p.personId, "deregister");
-    const body = await faceBody(w, p.personId, { ...ch.body, modelVersion: "test-model.1" }, "verify", sameFace(p.face));
-    await refused("CHALLENGE_MISMATCH", () => f.inject("POST", "/v1/verifications", body));
     const chBob = await challenge(f, w, w.persons.bob.personId, "verify");
+    const body = await faceBody(w, p.personId, { ...ch.body, modelVersion: "test-model.1", keyLists: chBob.body.keyLists }, "verify", sameFace(p.face));
+    await refused("CHALLENGE_MISMATCH", () => f.inject("POST", "/v1/verifications", body));
     const body2 = await faceBody(w, p.personId, chBob.body, "verify", sameFace(p.face));
     await refused("CHALLENGE_MISMATCH", () => f.inject("POST", "/v1/verifications", body2));
   });
@@ -113,19 +113,20 @@ describe("security: refused with its own code, nothing stored", () => {
   test("a device of another merchant is DEVICE_MERCHANT_MISMATCH", async () => {
     const m2 = await f.admin("POST", "/v1/admin/merchants", { name: "Other Shop" });
     const key2 = await generateSigningKeyPair("INTL");
-    const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey) });
+    const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
     assert.equal(d2.status, 201);
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/approve`, undefined, "operator")).status, 200);
-    await refused("DEVICE_MERCHANT_MISMATCH", () => challenge(f, w, w.persons.alice.personId, "verify", d2.body.deviceId));
+    await refused("DEVICE_MERCHANT_MISMATCH", () => challenge(f, w, w.persons.alice.personId, "verify", d2.body.deviceId, key2));
     // a body naming the foreign device, signed by it, with a challenge issued to the shop's device
     const p = w.persons.alice;
     const ch = await challenge(f, w, p.personId, "verify");
     const body = await faceBody(w, p.personId, ch.body, "verify", sameFace(p.face), { deviceId: d2.body.deviceId, deviceKey: key2 });
     await refused("DEVICE_MERCHANT_MISMATCH", () => f.inject("POST", "/v1/verifications", body));
-    await refused("DEVICE_UNKNOWN", () => challenge(f, w, p.personId, "verify", "dev_nope"));
+    await refused("DEVICE_UNAUTHENTICATED", () => challenge(f, w, p.personId, "verify", "dev_nope"));
     const rev = await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/revoke`);
     assert.equal(rev.body.status, "revoked");
-    await refused("DEVICE_REVOKED", () => f.inject("POST", "/v1/challenges", { deviceId: d2.body.deviceId, personId: "per_x", purpose: "verify" }));
+    await refused("DEVICE_REVOKED", () => challenge(f, w, "per_x", "verify", d2.body.deviceId, key2)); // told only to the key's holder
+    await refused("DEVICE_UNAUTHENTICATED", () => challenge(f, w, "per_x", "verify", d2.body.deviceId, w.deviceKey));
   });
 
   test("missing consent is CONSENT_REQUIRED; after withdrawal (with a fresh verification) CONSENT_WITHDRAWN and the template is gone at both parties", async () => {
@@ -259,6 +260,101 @@ describe("rate limits (R24)", () => {
       const d = await challenge(f, w, b, "consent");
       assert.equal(d.body.error.code, "RATE_LIMITED");
       assert.equal(d.body.error.details.scope, "device");
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe("the parties' per-template volume budgets (decision 010 §4)", () => {
+  test("past the parties' budget a verification is RATE_LIMITED (scope template), recorded, and nothing is computed", async () => {
+    const f = await setup("volume", {}, { volume: { perMinute: 3, perDay: 100 } });
+    try {
+      const w = await registerWorld(f, ["alice", "bob"]);
+      for (const who of ["alice", "bob"]) {
+        assert.equal((await giveConsent(f, w, w.persons[who].personId)).status, 201);
+        assert.equal((await enrol(f, w, who)).body.decision, "accept");
+      }
+      for (let i = 0; i < 3; i++) assert.equal((await verify(f, w, "alice")).body.decision, "accept");
+      const calls = f.fake.calls.length;
+      const r = await verify(f, w, "alice");
+      assert.equal(r.status, 429, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, "RATE_LIMITED");
+      assert.equal(r.body.error.details.scope, "template");
+      assert.equal(f.fake.calls.slice(calls).filter((c) => c.op === "verify").length, 2, "both parties refused; no second attempt");
+      assert.equal((await verify(f, w, "bob")).body.decision, "accept", "another person's template has its own budget");
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe("challenge requests: signed by a registered device, cheap limits first, one answer for the unauthenticated (issue 12 item 6)", () => {
+  test("attack: an unsigned or forged challenge request learns nothing about a person and spends no person's budget", async () => {
+    const f = await setup("challenge-auth", { limits: { perPersonPerMinute: 5, perDevicePerMinute: 1000, perMerchantPerMinute: 1000, perSourcePerMinute: 1000 } });
+    try {
+      const w = await registerWorld(f, ["alice", "bob"]);
+      await giveConsent(f, w, w.persons.alice.personId);
+      await enrol(f, w, "alice");
+      const stranger = await generateSigningKeyPair("INTL");
+      const answers = new Set<string>();
+      const probes = [
+        // unsigned (the old body), a stranger's key, a made-up device, a stale and a future clock
+        () => f.inject("POST", "/v1/challenges", { deviceId: w.deviceId, personId: w.persons.alice.personId, purpose: "enrol" }),
+        () => challenge(f, w, w.persons.alice.personId, "enrol", w.deviceId, stranger),
+        () => challenge(f, w, w.persons.bob.personId, "verify", w.deviceId, stranger),
+        () => challenge(f, w, "per_nobody", "verify", w.deviceId, stranger),
+        () => challenge(f, w, w.persons.alice.personId, "verify", "dev_nope", stranger),
+        () => challenge(f, w, w.persons.alice.personId, "verify", w.deviceId, w.deviceKey, Date.now() - 120_000),
+        () => challenge(f, w, w.persons.alice.personId, "verify", w.deviceId, w.deviceKey, Date.now() + 120_000),
+      ];
+      for (let i = 0; i < 3; i++)
+        for (const probe of probes) {
+          const r = await probe();
+          answers.add(`${r.status} ${r.body.error?.code}`);
+          assert.equal(r.body.templateId, undefined);
+        }
+      // the schema refuses the unsigned body (400); every signed-but-unauthenticated one gets one answer
+      assert.deepEqual([...answers].sort(), ["400 INVALID_INPUT", "401 DEVICE_UNAUTHENTICATED"]);
+      // none of it spent alice's budget (5 a minute, 2 used by consent and enrolment): the real terminal still gets its 3
+      for (let i = 0; i < 3; i++) assert.equal((await challenge(f, w, w.persons.alice.personId, "verify")).status, 201);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test("a replayed signed challenge request is DEVICE_UNAUTHENTICATED (the first one is answered)", async () => {
+    const f = await setup("challenge-replay");
+    try {
+      const w = await registerWorld(f, ["alice"]);
+      const body = await buildChallengeRequest({ deviceId: w.deviceId, personId: w.persons.alice.personId, purpose: "consent", signingKey: w.deviceKey });
+      assert.equal((await f.inject("POST", "/v1/challenges", body)).status, 201);
+      const again = await f.inject("POST", "/v1/challenges", body);
+      assert.equal(again.body.error.code, "DEVICE_UNAUTHENTICATED");
+    } finally {
+      await f.close();
+    }
+  });
+
+  test("the per-source limit runs before any signature check: past it, RATE_LIMITED (scope source) without verifying anything", async () => {
+    const f = await setup("source-limit", { limits: { perPersonPerMinute: 1000, perDevicePerMinute: 1000, perMerchantPerMinute: 1000, perSourcePerMinute: 5 } });
+    try {
+      const w = await registerWorld(f, ["alice"]);
+      const verified = { n: 0 };
+      const admission = (f.gw.service as unknown as { flows: { admission: { authenticDevice: (b: unknown) => Promise<unknown> } } }).flows.admission;
+      const orig = admission.authenticDevice.bind(admission);
+      admission.authenticDevice = async (b) => {
+        verified.n++;
+        return orig(b);
+      };
+      const forged = async () => f.inject("POST", "/v1/challenges", { deviceId: w.deviceId, personId: w.persons.alice.personId, purpose: "verify", at: Date.now(), nonce: "AAAAAAAAAAAAAAAA", signature: "AAAA" });
+      const codes: string[] = [];
+      for (let i = 0; i < 8; i++) codes.push((await forged()).body.error.code);
+      assert.deepEqual(codes, [...Array(5).fill("DEVICE_UNAUTHENTICATED"), ...Array(3).fill("RATE_LIMITED")]);
+      assert.equal(verified.n, 5, "the refused requests never reached the device check");
+      const r = await f.inject("POST", "/v1/verifications", { anything: 1 });
+      assert.equal(r.body.error.code, "RATE_LIMITED", "face requests count against the same source budget, before the schema");
+      assert.equal(r.body.error.details.scope, "source");
     } finally {
       await f.close();
     }

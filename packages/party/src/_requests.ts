@@ -5,9 +5,10 @@
  * The authorisation is passed through as received: the service verifies it.
  */
 import { bad, ID, object, PartyError, shareRequest, str, unpackItems, upgradeRequest, type Json } from "@privface/contracts";
+import type { DeviceRegistration } from "@privface/contracts";
 import type { DeleteInput, EnrolInput, SessionInput, VerifyInput } from "./service.ts";
 
-const SHARE_FIELDS = ["session", "templateId", "modelVersion", "sealedShare", "context", "authorisation"];
+const SHARE_FIELDS = ["session", "templateId", "modelVersion", "sealedShare", "statement", "mac", "authorisation"];
 
 /**
  * The first check of an enrol or verify body: an object with the allowed fields and a session id.
@@ -21,15 +22,35 @@ export function mpcRequest(body: unknown, kind: "enrol" | "verify"): { b: Json; 
 
 /** The fields enrol and verify share (the contracts' `shareRequest`, which the fake parties use too). */
 export function enrolInput(b: Json, session: string): EnrolInput {
-  const { templateId, modelVersion, sealed, ctx } = shareRequest(b);
-  return { session, templateId, modelVersion, share: { sealed, context: ctx }, authorisation: b.authorisation };
+  const { templateId, modelVersion, sealed, statement, mac } = shareRequest(b);
+  return { session, templateId, modelVersion, sealed, statement, mac, authorisation: b.authorisation };
 }
 
 export function verifyInput(b: Json, session: string): VerifyInput {
   const input: VerifyInput = enrolInput(b, session);
   if (b.upgrade === undefined) return input;
-  const u = upgradeRequest(b.upgrade, input.templateId, input.modelVersion);
-  return { ...input, upgrade: { modelVersion: u.modelVersion, share: { sealed: u.sealed, context: u.ctx } } };
+  const u = upgradeRequest(b.upgrade, input.modelVersion);
+  return { ...input, upgrade: { modelVersion: u.modelVersion, sealed: u.sealed } };
+}
+
+/** How many nonces the gateway asks for: `{ count }`, 1..256. */
+export function nonceCount(body: unknown): number {
+  const o = object(body, "body", ["count"]);
+  if (!Number.isSafeInteger(o.count) || (o.count as number) < 1 || (o.count as number) > 256) bad("count", "an integer 1..256");
+  return o.count as number;
+}
+
+/** A device registration forwarded by the gateway, or its revocation `{ deviceId, revoke: true }`. */
+export function deviceRegistration(body: unknown): DeviceRegistration | { deviceId: string; revoke: true } {
+  const o = object(body, "body", ["deviceId"], ["suite", "signingKey", "authKey", "revoke"]);
+  const deviceId = str(o.deviceId, "deviceId", ID.entity, "a device id");
+  if (o.revoke !== undefined) {
+    if (o.revoke !== true || o.suite !== undefined || o.signingKey !== undefined || o.authKey !== undefined) bad("revoke", "true, and no keys");
+    return { deviceId, revoke: true };
+  }
+  if (o.suite !== "INTL" && o.suite !== "GM") bad("suite", "INTL | GM");
+  const key = (v: unknown, f: string) => str(v, f, /^[A-Za-z0-9_-]{16,256}$/, "a public key, base64url");
+  return { deviceId, suite: o.suite as "INTL" | "GM", signingKey: key(o.signingKey, "signingKey"), authKey: key(o.authKey, "authKey") };
 }
 
 export function sessionInput(body: unknown): SessionInput {

@@ -10,7 +10,7 @@ import { silentLog, type Log } from "@privface/config";
 import { ID, PartyError, peerOf, resultMac, serverRoleOf, type Bit, type ResultKey, type ServerRole } from "@privface/contracts";
 import type { Admission, App, AppRequest, AppResponse, RequestHead } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
-import { deleteInput, enrolInput, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
+import { deleteInput, deviceRegistration, enrolInput, nonceCount, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
 import { toPartyError, type PartyAuditSink, type PartyService } from "./service.ts";
 
 export interface PartyAppDeps {
@@ -30,7 +30,7 @@ export interface PartyAppDeps {
 }
 
 /** Operations whose refusals are audited. */
-const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete"]);
+const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete", "devices"]);
 
 /** The largest body a route reads: 1 MiB (a few KB in practice) … */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -84,6 +84,9 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     "POST /v1/delete": { roles: ["gateway"], route: "delete", run: async (r) => ok(await service.delete(deleteInput(r.body))) },
     "POST /v1/peer/sessions": { roles: [peer], route: "peer_sessions", run: async (r) => ok({ sessions: await service.sessionStatus(sessionList(r.body)) }) },
     "GET /v1/health": { roles: anyServer, route: "health", run: async () => ok(await service.health()) },
+    "GET /v1/keys": { roles: anyServer, route: "keys", run: async () => ok(await service.keys()) },
+    "POST /v1/nonces": { roles: ["gateway"], route: "nonces", run: async (r) => ok(await service.nonces(nonceCount(r.body))) },
+    "POST /v1/devices": { roles: ["gateway"], route: "devices", run: async (r) => ok(await service.registerDevice(deviceRegistration(r.body))) },
     "GET /metrics": { roles: anyServer, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };
   if (service.party === "P1") {

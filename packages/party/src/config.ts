@@ -26,6 +26,14 @@ export interface PartyConfig {
   clientCert: string;
   clientKey: string;
   sealKey: string;
+  /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
+  rootKey: string;
+  /** the key of the party's nonces (decision 010 §3), a data-key file */
+  nonceKey: string;
+  /** per-template verification volume budgets (decision 010 §4) */
+  volume: { perMinute: number; perDay: number };
+  /** how device registrations forwarded by the gateway become active (decision 010 §2) */
+  devicePolicy: "operator" | "auto";
   dataKeys: string[];
   gatewayKey: string;
   /** the party's result key pair and the gateway's public result key (result-share MACs) */
@@ -78,6 +86,10 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),
     clientKey: file("CLIENT_KEY", L.clientCert(lc).key),
     sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
+    rootKey: r.ownKey("ROOT_KEY", L.root(lc), lc),
+    nonceKey: r.ownKey("NONCE_KEY", L.nonceKey(lc), lc),
+    volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },
+    devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),
     dataKeys,
     // only the gateway's public half: its private signing key (or any file of its folder) is refused
     gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),

@@ -9,7 +9,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { modelParams, peerOf, resultKey, serverRoleOf } from "@privface/contracts";
+import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
@@ -42,6 +42,9 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
+  const rootKey = await readKeyPairFile(cfg.rootKey);
+  const sealKeyId = await sealingKeyId(sealKey);
+  const nonceKey = readDataKeyFile(cfg.nonceKey).key;
   const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const pairSeed = readPairSeedFile(cfg.pairSeed);
@@ -92,6 +95,11 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     party,
     params,
     sealKey,
+    sealKeyId,
+    rootKey,
+    devicePolicy: cfg.devicePolicy,
+    volume: cfg.volume,
+    nonceKey,
     poolSeed,
     pairSeed,
     gatewayKey,

@@ -15,12 +15,13 @@
  */
 import { silentLog, type Log } from "@privface/config";
 import {
-  budgetSessionOf, contextAad, isPartyErrorCode, PartyError, peerOf, serverRoleOf, upgradeSessionOf,
-  type AbortResponse, type CommitResponse, type DeleteResponse, type EnrolResponse, type PartyErrorCode, type PartyHealth, type PartyName,
-  type ShareContext, type VerifyResponse,
+  budgetSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
+  type AbortResponse, type CommitResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
+  type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
-import { open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { checkNonce, issueNonce } from "@privface/contracts/nonce";
+import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import {
   decodeBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
   type BudgetMaterial, type EnrolOutput, type Material, type Params, type VerifyOutput,
@@ -29,7 +30,7 @@ import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { runBudget, runMpc, sendAbort } from "./session.ts";
 import { epochOf, nextShare, runShare, storedShare } from "./share-epoch.ts";
-import { StoreError, type BudgetRecord, type PartyStore, type TxnSession } from "./store/index.ts";
+import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
 export const DEFAULT_FAILURE_BUDGET = 5;
@@ -49,15 +50,18 @@ export interface EnrolInput {
   session: string;
   templateId: string;
   modelVersion: string;
-  /** its context names the same template and model version */
-  share: SealedShare;
+  /** the device's envelope for this party */
+  sealed: Uint8Array;
+  /** the device's statement (parsed) and its MAC for this party: the share context is built from it */
+  statement: DeviceStatement;
+  mac: string;
   /** the gateway's signed authorisation as received: the service verifies it */
   authorisation: unknown;
 }
 
 export interface VerifyInput extends EnrolInput {
-  /** the same capture under another model version, to stage (R5); its context names the template and that version */
-  upgrade?: { modelVersion: string; share: SealedShare };
+  /** the same capture under another model version, to stage (R5) */
+  upgrade?: { modelVersion: string; sealed: Uint8Array };
 }
 
 /** commit and abort */
@@ -113,6 +117,20 @@ export interface PartyServiceDeps {
    */
   pairSeed?: Uint8Array;
   gatewayKey: PublicKey;
+  /** the id of `sealKey` (@privface/contracts `sealingKeyId`): devices name it in their statements */
+  sealKeyId: string;
+  /** the institution root that signs the sealing-key list (development: keys/<party>/root.json) */
+  rootKey: KeyPair;
+  /** how a registration forwarded by the gateway becomes active: a party operator's approval, or at once (development) */
+  devicePolicy: "operator" | "auto";
+  /** how long a signed key list is valid (default 7 days) */
+  keyListTtlMs?: number;
+  /** the key of this party's nonces (decision 010 §3): ≥ 32 bytes, known to this party only */
+  nonceKey: Uint8Array;
+  /** how long an issued nonce is valid (default 5 min) */
+  nonceTtlMs?: number;
+  /** per-template verification volume budgets (decision 010 §4; default 10 per minute, 200 per day) */
+  volume?: { perMinute: number; perDay: number };
   store: PartyStore;
   audit: PartyAuditSink;
   transport: Transport;
@@ -137,6 +155,14 @@ export interface PartyService {
   verify(input: VerifyInput): Promise<VerifyResponse>;
   delete(input: DeleteInput): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
+  /** `count` fresh nonces of this party (stateless: the single use is checked when one comes back). */
+  nonces(count: number): Promise<NonceBatch>;
+  /** The signed sealing-key list (re-signed with a higher version once a day). */
+  keys(): Promise<KeyListResponse>;
+  /** A registration (or revocation) the gateway forwards. */
+  registerDevice(req: DeviceRegistration | { deviceId: string; revoke: true }): Promise<DeviceRegistrationResponse>;
+  /** A party operator's approval of a pending device (policy `operator`). */
+  approveDevice(deviceId: string): Promise<DeviceRegistrationResponse>;
   /** The peer's question during its recovery pass. */
   sessionStatus(sessions: readonly string[]): Promise<PeerSessionStatus[]>;
   /** One recovery pass over sessions left prepared past the commit window, asking the peer how they ended. */
@@ -162,6 +188,7 @@ const STORE_TO_API: Record<string, PartyErrorCode> = {
   KEY_UNKNOWN: "INTERNAL",
   INTEGRITY: "INTERNAL",
   UNSUPPORTED: "INTERNAL",
+  DEVICE_EXISTS: "INVALID_INPUT",
 };
 
 /** The `PartyError` a failure answers with: store codes mapped, anything unknown INTERNAL (no internals in the message). */
@@ -196,8 +223,105 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     }
   }
 
+  // ---------------------------------------------------------------- devices and their statements
+  const keyListTtlMs = deps.keyListTtlMs ?? 7 * 86_400_000;
+  let keyList: { signed: SignedJson; refreshAt: number } | null = null;
+  /** MAC keys of active devices (deviceId|keyId), each remembered for a minute; registry changes through this service drop them at once. */
+  const macKeys = new Map<string, { key: Uint8Array; until: number }>();
+  const MAC_KEY_CACHE = 10_000;
+
+  const nonceTtlMs = deps.nonceTtlMs ?? 300_000;
+  const volume = deps.volume ?? { perMinute: 10, perDay: 200 };
+
+  async function nonces(count: number): Promise<NonceBatch> {
+    if (!Number.isSafeInteger(count) || count < 1 || count > 256) throw new PartyError("INVALID_INPUT", "count: expected 1..256");
+    const expiresAt = now() + nonceTtlMs;
+    return { nonces: Array.from({ length: count }, () => issueNonce(deps.nonceKey, party, expiresAt)), expiresAt };
+  }
+
+  /**
+   * Freshness the gateway cannot manufacture (decision 010 §3): the statement's challenge carries a
+   * nonce this party issued and that has not expired. Returns the single-use marks (the nonce and the
+   * envelope digests) the store consumes with the authorisation.
+   */
+  function freshness(s: DeviceStatement): UseMark[] {
+    const n = challengeNonce(s.challenge, party);
+    if (n === null) throw new PartyError("NONCE_INVALID", "the challenge carries no nonce of this party");
+    const c = checkNonce(deps.nonceKey, party, n, now());
+    if (!c.ok) throw new PartyError(c.reason, c.reason === "NONCE_EXPIRED" ? "this party's nonce has expired" : "the challenge's nonce was not issued by this party");
+    const marks: UseMark[] = [{ kind: "nonce", value: n, expires: c.expiresAt }];
+    if (s.shares) marks.push({ kind: "envelope", value: s.shares[party].digest, expires: c.expiresAt });
+    if (s.upgrade) marks.push({ kind: "envelope", value: s.upgrade.shares[party].digest, expires: c.expiresAt });
+    return marks;
+  }
+
+  async function keys(): Promise<KeyListResponse> {
+    const t = now();
+    if (!keyList || t >= keyList.refreshAt) {
+      const signed = await signKeyList(deps.rootKey, {
+        party,
+        version: Math.floor(t / 1000),
+        issuedAt: t,
+        expiresAt: t + keyListTtlMs,
+        keys: [{ id: deps.sealKeyId, suite: deps.sealKey.suite, publicKey: Buffer.from(deps.sealKey.publicKey).toString("base64url") }],
+      });
+      keyList = { signed, refreshAt: t + Math.min(86_400_000, keyListTtlMs / 2) };
+    }
+    return { keyList: keyList.signed };
+  }
+
+  function forgetDevice(deviceId: string): void {
+    for (const k of macKeys.keys()) if (k.startsWith(`${deviceId}|`)) macKeys.delete(k);
+  }
+
+  async function registerDevice(req: DeviceRegistration | { deviceId: string; revoke: true }): Promise<DeviceRegistrationResponse> {
+    forgetDevice(req.deviceId);
+    if ("revoke" in req) {
+      const d = await store.setDeviceStatus(req.deviceId, "revoked");
+      await audit({ op: "device.revoke", session: null, templateId: null, requester: "gateway", purpose: null, outcome: d.status });
+      return { deviceId: d.deviceId, status: d.status };
+    }
+    const d = await store.putDevice({ ...req, status: deps.devicePolicy === "auto" ? "active" : "pending" });
+    await audit({ op: "device.register", session: null, templateId: null, requester: "gateway", purpose: null, outcome: d.status });
+    return { deviceId: d.deviceId, status: d.status };
+  }
+
+  async function approveDevice(deviceId: string): Promise<DeviceRegistrationResponse> {
+    forgetDevice(deviceId);
+    const d = await store.setDeviceStatus(deviceId, "active");
+    await audit({ op: "device.approve", session: null, templateId: null, requester: "operator", purpose: null, outcome: d.status });
+    return { deviceId: d.deviceId, status: d.status };
+  }
+
+  async function macKeyOf(deviceId: string, keyId: string): Promise<Uint8Array> {
+    const id = `${deviceId}|${keyId}`;
+    const t = now();
+    const hit = macKeys.get(id);
+    if (hit && hit.until > t) return hit.key;
+    const d = await store.getDevice(deviceId);
+    if (!d || d.status !== "active") throw new PartyError("DEVICE_UNKNOWN", d ? `device is ${d.status} at ${party}` : `device is not registered at ${party}`);
+    if (d.suite !== deps.sealKey.suite) throw new PartyError("DEVICE_UNKNOWN", "device suite differs from this party's");
+    const key = await partyMacKey(deps.sealKey, keyId, { suite: d.suite, kind: "seal", publicKey: fromBase64url(d.authKey) }, deviceId, party);
+    if (macKeys.size >= MAC_KEY_CACHE) macKeys.delete(macKeys.keys().next().value as string);
+    macKeys.set(id, { key, until: t + 60_000 });
+    return key;
+  }
+
+  /**
+   * The party's own checks of the device (decision 010 §2): the statement names this operation,
+   * template, model version, this party's key and the digest of the envelope(s) received, and its MAC
+   * verifies under the key this party shares with the registered, active device. Returns the share
+   * contexts built from the statement.
+   */
+  async function admitStatement(input: EnrolInput & { upgrade?: VerifyInput["upgrade"] }, op: "enrol" | "verify") {
+    const checked = await checkStatement(input.statement, { party, op, templateId: input.templateId, modelVersion: input.modelVersion, sealed: input.sealed, upgrade: input.upgrade, keyIds: [deps.sealKeyId] });
+    const key = await macKeyOf(input.statement.deviceId, checked.keyId);
+    if (!(await checkStatementMac(deps.sealKey.suite, key, input.statement, input.mac))) throw new PartyError("STATEMENT_INVALID", "statement: the MAC does not verify for this device and party");
+    return checked;
+  }
+
   /** Opens this party's sealed share and returns its d byte shares (P0 expands its 16-byte seed). */
-  async function openShare({ sealed, context }: SealedShare): Promise<Uint8Array> {
+  async function openShare(sealed: Uint8Array, context: ShareContext): Promise<Uint8Array> {
     let plain: Uint8Array;
     try {
       plain = await open(deps.sealKey, sealed, contextAad({ ...context, party }));
@@ -323,14 +447,16 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
 
   // ---------------------------------------------------------------- enrol
   async function enrol(input: EnrolInput): Promise<EnrolResponse> {
-    const { session, templateId, modelVersion, share: sealed } = input;
+    const { session, templateId, modelVersion, sealed } = input;
     let started = false;
     try {
-      const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed.sealed) }, now());
-      const share = await openShare(sealed);
+      const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, now());
+      const { ctx } = await admitStatement(input, "enrol");
+      const marks = freshness(input.statement);
+      const share = await openShare(sealed, ctx);
       const existing = await store.templateVersions(templateId);
       if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
-      await store.consumeAuthorisation(auth.nonce, auth.expires);
+      await store.consumeAuthorisation(auth.nonce, auth.expires, marks);
       const mat = await enrolMaterial(session);
       started = true;
       const out = await runMpc({ kind: "enrol", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share, material: mat });
@@ -340,7 +466,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       out.templateShare.fill(0);
       await store.prepare(session, templateId, modelVersion, stored);
       stored.fill(0);
-      await audit({ op: "enrol", session, templateId, requester: "gateway", purpose: sealed.context.purpose, outcome: "prepared", modelVersion });
+      await audit({ op: "enrol", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: "prepared", modelVersion });
       return { session, resultShare: { valid: out.valid } };
     } catch (e) {
       const err = toPartyError(e);
@@ -379,13 +505,15 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
 
   // ---------------------------------------------------------------- verify
   async function verify(input: VerifyInput): Promise<VerifyResponse> {
-    const { session, templateId, modelVersion, share: sealed, upgrade: up } = input;
+    const { session, templateId, modelVersion, sealed, upgrade: up } = input;
     const upSession = upgradeSessionOf(session);
     let started = false;
     let release: (() => void) | null = null;
     try {
-      const digest = up ? shareDigest(sealed.sealed, up.share.sealed) : shareDigest(sealed.sealed);
+      const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
+      const { ctx, upCtx } = await admitStatement(input, "verify");
+      const marks = freshness(input.statement);
       // One verification (and its budget run) at a time per template, so the counter is up to date
       // before the next one is answered: at most `failureBudget` failures are ever answered per day.
       release = await lockTemplate(templateId);
@@ -395,9 +523,10 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
         throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
       }
-      const probe = await openShare(sealed);
-      const upShare = up ? await openShare(up.share) : null;
-      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires };
+      const probe = await openShare(sealed, ctx);
+      const upShare = up && upCtx ? await openShare(up.sealed, upCtx) : null;
+      // the per-template volume budgets (decision 010 §4) are counted in the store's transaction with the nonce marks
+      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume };
       let template: Uint32Array | null = null;
       const itemBytes: Uint8Array[] = []; // pool items in use: zeroed when the runs end
       let mat: MaterialSource;
@@ -460,7 +589,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         stored.fill(0);
         resultShare.upgradeValid = u.valid;
       }
-      await audit({ op: "verify", session, templateId, requester: "gateway", purpose: sealed.context.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
+      await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
       // the budget run goes on after the answer (off the critical path) and releases the template
       startBudget({ session, templateId, day, matchShare: v.match, record: counted, material: budgetMat!, release });
       release = null;
@@ -545,5 +674,5 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return r;
   }
 
-  return { party, enrol, commit, abort, verify, delete: del, health, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
+  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
 }

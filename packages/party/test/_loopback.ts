@@ -14,7 +14,7 @@ import { MODEL, PartyError, type PartyClient, type ResultKey } from "@privface/c
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
 import { openDb, closeDb, sql } from "@privface/db";
 import { ensureRuntime, gatewayResultKey, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
-import { deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
+import { batchedNonces, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
 
@@ -112,6 +112,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
           [`PRIVFACE_${p}_COMMIT_WINDOW_S`]: "2",
           [`PRIVFACE_${p}_RECOVERY_INTERVAL_S`]: "1",
           [`PRIVFACE_${p}_MPC_TIMEOUT_MS`]: "3000",
+          [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "1000",
           [`PRIVFACE_${p}_CAPTURE_FILE`]: join(home, `capture-${p}.txt`),
         });
       }
@@ -119,12 +120,14 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
         logs.push(line);
         (logsBy[server] ??= []).push(line);
       };
-      opts = { home, ports: { helper, p0, p1, gateway }, env, onLog };
+      opts = { home, ports: { helper, p0, p1, gateway }, env, onLog, readyTimeoutMs: 90_000 };
       await Promise.all([start("helper"), start("p1"), start("p0")]);
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
       client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, party: "P0", resultKey: resultKeys.P0 });
       client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, party: "P1", resultKey: resultKeys.P1 });
-      keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")) };
+      keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await newSimDevice(), nonce: batchedNonces(client) };
+      // the simulated terminal, forwarded to both parties' registries (the stack's policy is `auto`)
+      await Promise.all([client.P0.registerDevice(simRegistration(keys.device)), client.P1.registerDevice(simRegistration(keys.device))]);
       await waitFor(poolFull);
       await waitFor(linkUp);
     });

@@ -43,6 +43,7 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_pool: ["seq", "id", "key_id", "item_key", "added_at", "used_at", "session"],
   party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
+  party_devices: ["device_id", "suite", "signing_key", "auth_key", "status", "created_at", "updated_at"],
   party_budgets: ["template_id", "day", "runs", "share", "prev_runs", "prev_share", "verifications", "exhausted", "updated_at"],
   party_migrations: ["name", "timestamp"],
   party_migrations_lock: ["id", "is_locked"],
@@ -415,6 +416,47 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       const p1 = await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...retry, itemId: "p-2" });
       assert.deepEqual(p1.item, items[1]);
       await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) }), "POOL_EXHAUSTED");
+    }));
+
+  test(`${label}: beginVerify consumes party nonce and envelope marks with the authorisation (NONCE_REUSED, ENVELOPE_REUSED), or nothing (decision 010 §3)`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f, "v1");
+      await f.store.addItems(Array.from({ length: 4 }, (_, i) => ({ id: `m-${i}`, bytes: share(64) })));
+      const exp = f.clock.t + 300_000;
+      const n1 = { kind: "nonce" as const, value: "N".repeat(46), expires: exp };
+      const e1 = { kind: "envelope" as const, value: "E".repeat(43), expires: exp };
+      await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), marks: [n1, e1] });
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), marks: [n1] }), "NONCE_REUSED");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), marks: [{ ...n1, value: "M".repeat(46) }, e1] }), "ENVELOPE_REUSED");
+      // the refusals consumed nothing: the new nonce and the authorisation are still usable
+      const a = auth(f);
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v9", ...a, marks: [{ ...n1, value: "M".repeat(46) }] }), "WRONG_MODEL_VERSION");
+      await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...a, marks: [{ ...n1, value: "M".repeat(46) }] });
+      await f.store.consumeAuthorisation(nonce(), exp, [{ ...n1, value: "O".repeat(46) }]);
+      await rejectsCode(f.store.consumeAuthorisation(nonce(), exp, [{ ...n1, value: "O".repeat(46) }]), "NONCE_REUSED");
+      assert.equal(await f.store.poolLevel(), 2);
+    }));
+
+  test(`${label}: beginVerify enforces the per-template volume budgets over 60 s and 24 h; a refusal consumes nothing (decision 010 §4)`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f, "v1");
+      const other = await enrolled(f, "v1");
+      await f.store.addItems(Array.from({ length: 12 }, (_, i) => ({ id: `v-${i}`, bytes: share(64) })));
+      const volume = { perMinute: 2, perDay: 3 };
+      const go = (tid = id, a = auth(f)) => f.store.beginVerify({ session: sid(), templateId: tid, modelVersion: "v1", ...a, volume });
+      await go();
+      await go();
+      const a = { nonce: nonce(), expires: f.clock.t + 120_000 };
+      await rejectsCode(go(id, a), "VOLUME_EXCEEDED");
+      await go(other.id); // another template has its own budget
+      f.clock.t += 61_000;
+      await go(id, a); // the refused authorisation was not consumed
+      await rejectsCode(go(), "VOLUME_EXCEEDED"); // 3 today
+      f.clock.t += 61_000;
+      await rejectsCode(go(), "VOLUME_EXCEEDED"); // still 3 within 24 h, although none in the last minute
+      f.clock.t += 86_400_000 - 2 * 61_000 + 1; // the first two are now older than 24 h
+      await go();
+      assert.equal(await f.store.poolLevel(), 12 - 5);
     }));
 
   test(`${label}: operations asked for together succeed or fail one by one (group commit on SQLite)`, () =>

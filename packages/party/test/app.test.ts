@@ -233,7 +233,9 @@ describe("party app (in process)", () => {
       session: v[p].session,
       templateId,
       modelVersion: MV,
-      share: { sealed: fromBase64url(v[p].sealedShare), context: v[p].context },
+      sealed: fromBase64url(v[p].sealedShare),
+      statement: v[p].statement,
+      mac: v[p].mac,
       authorisation: v[p].authorisation,
     });
     const both = await Promise.allSettled([h.services.P0.verify(input("P0")), h.services.P1.verify(input("P1"))]);
@@ -243,7 +245,7 @@ describe("party app (in process)", () => {
   it("a body refused once its session id is known is aborted at the peer at once (the peer answers the same code, not a time-out)", async () => {
     const { templateId, x } = await enrolled();
     const e = await enrolBodies(h.keys, { session: newId(), templateId: newId(), modelVersion: MV, x });
-    const badEnrol = await h.call("P0", "/v1/enrol", { ...e.P0, context: { ...e.P0.context, templateId: newId() } });
+    const badEnrol = await h.call("P0", "/v1/enrol", { ...e.P0, statement: { ...e.P0.statement, templateId: "not a template id" } });
     assert.equal(badEnrol.body.error.code, "INVALID_INPUT");
     const peerEnrol = await h.call("P1", "/v1/enrol", e.P1);
     assert.equal(peerEnrol.body.error.code, "INVALID_INPUT", JSON.stringify(peerEnrol.body));

@@ -19,12 +19,13 @@ export function register(program: Command): void {
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join } = await import("node:path");
-      const { runDemo, formatTable, connect, startStack } = await import("@privface/devstack");
+      const { runDemo, formatTable, connect, startStack, runtimeTrust } = await import("@privface/devstack");
       const say = (l: string) => process.stderr.write(`${l}\n`);
       let stop = async () => {};
       let admin;
       let approver;
       let where: string;
+      let home: string | undefined = opts.home;
       if (opts.gateway) {
         const conn = connect({ gateway: opts.gateway, home: opts.home, tokenFile: opts.tokenFile });
         admin = conn.client;
@@ -32,7 +33,7 @@ export function register(program: Command): void {
         where = conn.url;
         stop = async () => conn.close();
       } else {
-        const home = mkdtempSync(join(tmpdir(), "privface-demo-"));
+        home = mkdtempSync(join(tmpdir(), "privface-demo-"));
         say(`starting helper, P0, P1 and the gateway on loopback (SQLite, dev certificates) in ${home} …`);
         const stack = await startStack({ home, readyTimeoutMs: 60_000 });
         admin = stack.client("admin");
@@ -40,12 +41,12 @@ export function register(program: Command): void {
         where = stack.url;
         stop = async () => {
           await stack.stop();
-          rmSync(home, { recursive: true, force: true });
+          rmSync(home!, { recursive: true, force: true });
         };
       }
       try {
         say(`gateway: ${where}`);
-        const result = await runDemo({ admin, approver, useEngine: opts.engine, log: say });
+        const result = await runDemo({ admin, approver, useEngine: opts.engine, log: say, trust: runtimeTrust(home) });
         if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
         else {
           process.stdout.write(`\n${formatTable(result.rows)}\n\n`);

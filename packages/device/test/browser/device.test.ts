@@ -6,6 +6,7 @@
  * matches the Node embedding of the same image (cosine > 0.9), that the sealed shares open with the
  * parties' keys and reconstruct the browser's int8 template, and that the signature verifies.
  */
+import { testTrust } from "../_trust.ts";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createServer, type Server } from "node:http";
@@ -136,13 +137,15 @@ describe("device SDK in Chromium with a fake camera", () => {
   it("captures a frame, embeds it like Node does, and builds a sealed signed body", { timeout: 120_000 }, async (t) => {
     const p0 = await generateSealKeyPair("INTL");
     const p1 = await generateSealKeyPair("INTL");
+    const tt = await testTrust("INTL", { P0: p0, P1: p1 });
     const challenge: ChallengeResponse = {
       challenge: "browser_challenge_0123456789",
       expiresAt: Date.now() + 60_000,
       templateId: "tpl_browser",
       modelVersion: MODEL.version,
-      parties: { P0: { suite: "INTL", publicKey: toBase64url(p0.publicKey) }, P1: { suite: "INTL", publicKey: toBase64url(p1.publicKey) } },
+      keyLists: tt.keyLists,
     };
+    const roots = { P0: toBase64url(tt.roots.P0.publicKey), P1: toBase64url(tt.roots.P1.publicKey) };
     const page = await browser.newPage();
     const errors: string[] = [];
     const logs: string[] = [];
@@ -153,7 +156,7 @@ describe("device SDK in Chromium with a fake camera", () => {
     await page.waitForFunction(() => typeof window.runDevice === "function", undefined, { timeout: 20_000 }).catch((e) => {
       throw new Error(`page did not load: ${String(e)}; errors: ${errors.join(" | ")}; console: ${logs.join(" | ")}`);
     });
-    const out = (await page.evaluate((c) => window.runDevice({ challenge: c }), challenge)) as
+    const out = (await page.evaluate((a) => window.runDevice(a), { challenge, roots })) as
       | { ok: false; error: string }
       | { ok: true; width: number; height: number; embedding: number[]; body: FaceRequestBody; devicePublicKey: string };
     assert.deepEqual(errors, []);

@@ -3,9 +3,9 @@
  * processes with the full MPC, the real gateway. Each function ATTEMPTS the attack and reports what
  * the attacker got; nothing is assumed from configuration. The attacker's position is named in each.
  */
-import { contextAad, MODEL, PARTIES, type PartyName } from "@privface/contracts";
-import { generateSealKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
-import { buildFaceRequest, DeviceError } from "@privface/device";
+import { contextAad, MODEL, PARTIES, sealingKeyId, signKeyList, type PartyName } from "@privface/contracts";
+import { generateSealKeyPair, generateSigningKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
+import { buildChallengeRequest, buildFaceRequest, DeviceError } from "@privface/device";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { faceOp, giveConsent, simDevice, withdraw, type SimDevice } from "../device-sim.ts";
 import type { GatewayClient } from "../gateway-client.ts";
@@ -44,6 +44,12 @@ async function enrolled(h: AttackStack, device: SimDevice, personId: string, f: 
  */
 export async function keySubstitution(h: AttackStack, w: { device: SimDevice; personId: string }): Promise<{ blocked: boolean; detail: string }> {
   const evil: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  // decision 010 §1: the keys travel in signed key lists; the attacker signs its own under its own root
+  const evilRoot = await generateSigningKeyPair("INTL");
+  const t = Date.now();
+  const evilLists: Record<string, unknown> = {};
+  for (const p of PARTIES)
+    evilLists[p] = await signKeyList(evilRoot, { party: p, version: 2 ** 40, issuedAt: t, expiresAt: t + 86_400_000, keys: [{ id: await sealingKeyId(evil[p]), suite: "INTL", publicKey: toBase64url(evil[p].publicKey) }] });
   let captured: any;
   let handedOut: any;
   const fetchFn = async (url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => {
@@ -66,6 +72,7 @@ export async function keySubstitution(h: AttackStack, w: { device: SimDevice; pe
       if (!o || typeof o !== "object") return o;
       if (typeof o.publicKey === "string" && (o.party === "P0" || o.party === "P1")) o.publicKey = toBase64url(evil[o.party as PartyName].publicKey);
       for (const p of PARTIES) if (o[p] && typeof o[p] === "object" && typeof o[p].publicKey === "string") o[p] = { ...o[p], publicKey: toBase64url(evil[p].publicKey) };
+      if (o.keyLists) o.keyLists = structuredClone(evilLists);
       for (const k of Object.keys(o)) if (typeof o[k] === "object") sub(o[k]);
       return o;
     };
@@ -73,7 +80,7 @@ export async function keySubstitution(h: AttackStack, w: { device: SimDevice; pe
     return { ok: r.ok, status: r.status, text: async () => text };
   };
   // the device as configured everywhere else (device-sim), talking through the attacker's fetch
-  const d = simDevice({ ...h.client, fetch: fetchFn as GatewayClient["fetch"] }, w.device.deviceId, w.device.key);
+  const d = simDevice({ ...h.client, fetch: fetchFn as GatewayClient["fetch"] }, w.device.deviceId, w.device.key, w.device.authKey, { roots: w.device.trust.roots, seen: {} });
   const probe = face(9_001).again;
   try {
     await d.sdk.submit("verify", w.personId, { embedding: probe, liveness: 0.99 });
@@ -208,7 +215,7 @@ export function craftedProbe(): Int8Array {
  * promoted and the crafted probe is not accepted. Expects the gateway to run `next` already.
  */
 export async function wildcardUpgrade(h: AttackStack, w: { device: SimDevice; personId: string; face: Float32Array }, next: string): Promise<{ blocked: boolean; detail: string }> {
-  const ch = await h.client.call("POST", "/v1/challenges", { deviceId: w.device.deviceId, personId: w.personId, purpose: "verify" });
+  const ch = await h.client.call("POST", "/v1/challenges", await buildChallengeRequest({ deviceId: w.device.deviceId, personId: w.personId, purpose: "verify", signingKey: w.device.key }));
   if (ch.status !== 201 || ch.body.upgradeTo !== next) throw new Error(`challenge: ${ch.status} ${JSON.stringify(ch.body)}`);
   const body = await buildFaceRequest({
     deviceId: w.device.deviceId,
@@ -220,6 +227,8 @@ export async function wildcardUpgrade(h: AttackStack, w: { device: SimDevice; pe
     modelVersion: ch.body.modelVersion,
     upgrade: { modelVersion: next, embedding: new Float32Array(MODEL.dim).fill(127) },
     signingKey: w.device.key,
+    authKey: w.device.authKey,
+    trust: w.device.trust,
   } as any);
   const r = await h.client.call("POST", "/v1/verifications", body);
   const upgraded = r.status === 200 && r.body.upgraded === true;

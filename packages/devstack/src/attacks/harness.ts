@@ -11,7 +11,7 @@ import { PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type RunningGateway } from "@privface/gateway";
-import { giveConsent, registerDevice, type SimDevice } from "../device-sim.ts";
+import { giveConsent, registerDevice, runtimeTrust, type SimDevice } from "../device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "../gateway-client.ts";
 import { stackEnv, startStack, type Stack } from "../stack.ts";
 
@@ -119,7 +119,7 @@ export async function startAttackStack(o: { home: string; env?: Record<string, s
       await startGw(env);
     },
     async newDevice(merchantId) {
-      return registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), `attack till ${personSeq++}`, client, approver);
+      return registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), { label: `attack till ${personSeq++}`, client, approver, trust: runtimeTrust(stack.home) });
     },
     async newPersons(merchantId, device, n) {
       const ids: string[] = [];

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
-import { faceOp, giveConsent, registerDevice, syntheticFaces, type SimDevice } from "../device-sim.ts";
+import { faceOp, giveConsent, registerDevice, runtimeTrust, syntheticFaces, type SimDevice } from "../device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "../gateway-client.ts";
 import { startStack } from "../stack.ts";
 
@@ -179,7 +179,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
       PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
     };
-    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)) });
+    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });
     say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
     const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
     const stack = await startStack({ home, env, nodeArgs, readyTimeoutMs: 60_000 });
@@ -199,7 +199,8 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });
     if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
     const devices: SimDevice[] = [];
-    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), `bench ${i}`, client, approver));
+    const trust = runtimeTrust(home);
+    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), { label: `bench ${i}`, client, approver, trust }));
     const ids: string[] = [];
     const faces: { enrol: Float32Array; again: Float32Array }[] = [];
     const enrolWarm = o.enrolWarmup ?? 32;

@@ -155,7 +155,7 @@ export async function runFaceBench(opts: { dataset?: string; limit?: number; eng
   const engine = opts.engine ?? (await createFaceEngine({ livenessThreshold: 0, multipleFaces: "largest" }));
   const p0 = await generateSealKeyPair("INTL");
   const p1 = await generateSealKeyPair("INTL");
-  const parties = { P0: { suite: "INTL" as const, publicKey: toBase64url(p0.publicKey) }, P1: { suite: "INTL" as const, publicKey: toBase64url(p1.publicKey) } };
+  const parties = { P0: p0, P1: p1 };
   const times: number[] = [];
   let missing = 0;
   for (let i = -1; i < images.length; i++) {

@@ -66,6 +66,9 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     env[`PRIVFACE_${p}_POOL_TARGET`] = String(target);
     env[`PRIVFACE_${p}_POOL_LOW`] = String(Math.min(256, target - 1));
     env[`PRIVFACE_${p}_POOL_BATCH`] = "256";
+    // a benchmark verifies each of a few templates many times a minute: above the per-template budgets (the check itself still runs)
+    env[`PRIVFACE_${p}_VERIFY_PER_MIN`] = "100000";
+    env[`PRIVFACE_${p}_VERIFY_PER_DAY`] = "10000000";
   }
   const args = (name: string) => [...(o.nodeArgs ?? []), ...(o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", resolve(o.cpuProfDir, name)] : [])];
   const stack = await startStack({
@@ -80,7 +83,9 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
   const client = { P0: stack.partyClient("P0"), P1: stack.partyClient("P1") };
   try {
     const L = runtimeLayout(home);
-    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")) };
+    const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await sim.newSimDevice(), nonce: sim.batchedNonces(client) };
+    // the simulated terminal, registered at both parties as the gateway forwards it (the dev stack's policy is `auto`)
+    await Promise.all([client.P0.registerDevice(sim.simRegistration(keys.device)), client.P1.registerDevice(sim.simRegistration(keys.device))]);
     // pools: wait until P0 holds enough items for the whole run (the helper deals in batches)
     const t0 = Date.now();
     await stack.waitPool(N + W, 600_000);

@@ -7,7 +7,7 @@
 import { bytesType, sql, timestampType, type DbMigration } from "@privface/db";
 
 export const PARTY_MIGRATIONS_TABLE = "party_migrations";
-export const PARTY_TABLES = ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_pool_items", "party_authorisations", "party_budgets"] as const;
+export const PARTY_TABLES = ["party_templates", "party_sessions", "party_verifications", "party_pool", "party_pool_items", "party_authorisations", "party_budgets", "party_devices"] as const;
 
 /**
  * `party_pool.item_key` of an item migrated from 001 whose ciphertext is still under the data key
@@ -165,6 +165,27 @@ export const partyMigrations: Record<string, DbMigration> = {
         .addPrimaryKeyConstraint("party_budgets_pk", ["template_id", "day"])
         .execute();
       await k.schema.createIndex("party_budgets_day").on("party_budgets").column("day").execute();
+    },
+  },
+  /**
+   * Decision 010 §2: the party's own device registry (registrations forwarded by the gateway, activated
+   * by the party's policy: an operator's approval, or `auto` in development), and an index for the
+   * per-template volume budgets (§4) counted over `party_verifications`.
+   */
+  "004_device_registry": {
+    async up(k, { dialect }) {
+      const ts = timestampType(dialect);
+      await k.schema
+        .createTable("party_devices")
+        .addColumn("device_id", "text", (c) => c.primaryKey())
+        .addColumn("suite", "text", (c) => c.notNull().check(sql`suite in ('INTL', 'GM')`))
+        .addColumn("signing_key", "text", (c) => c.notNull())
+        .addColumn("auth_key", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull().check(sql`status in ('pending', 'active', 'revoked')`))
+        .addColumn("created_at", ts, (c) => c.notNull())
+        .addColumn("updated_at", ts, (c) => c.notNull())
+        .execute();
+      await k.schema.createIndex("party_verifications_template").on("party_verifications").columns(["template_id", "created_at"]).execute();
     },
   },
 };

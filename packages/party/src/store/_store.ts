@@ -21,6 +21,7 @@ import type {
   BudgetRecord,
   CommitResult,
   DataKeys,
+  DeviceRecord,
   OpOptions,
   PartyStore,
   PartyStoreOptions,
@@ -31,6 +32,7 @@ import type {
   TxnKind,
   TxnSession,
   TxnState,
+  UseMark,
 } from "./index.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -41,6 +43,7 @@ const NUMBER_LIKE_RE = /^[0-9]+[Xx]?$/;
 const MODEL_RE = /^[A-Za-z0-9._:+@-]{1,64}$/; // "@" added by the party-server helper: model versions are [A-Za-z0-9._@-]+ (brief)
 const SESSION_RE = /^[A-Za-z0-9_-]{8,128}$/;
 const NONCE_RE = /^[A-Za-z0-9_-]{8,128}$/;
+const MARK_RE = /^[A-Za-z0-9_-]{16,120}$/;
 const ITEM_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const KEY_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const MAX_SHARE = 1 << 20;
@@ -111,6 +114,18 @@ function checkKey(id: unknown, key: unknown): void {
 type TemplateRow = { template_id: string; model_version: string; status: TemplateStatus; key_id: string | null; share: unknown; created_at: unknown; updated_at: unknown };
 type SessionRow = { session: string; kind: TxnKind; state: TxnState; template_id: string; model_version: string; old_model_version: string | null; created_at: unknown; updated_at: unknown };
 /** A pool row joined with its ciphertext (`item`: NULL once swept). */
+type DeviceRow = { device_id: string; suite: "INTL" | "GM"; signing_key: string; auth_key: string; status: DeviceRecord["status"]; created_at: unknown; updated_at: unknown };
+const toDevice = (r: DeviceRow): DeviceRecord => ({
+  deviceId: r.device_id,
+  suite: r.suite,
+  signingKey: r.signing_key,
+  authKey: r.auth_key,
+  status: r.status,
+  createdAt: toMs(r.created_at),
+  updatedAt: toMs(r.updated_at),
+});
+const DEVICE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const PUBKEY_RE = /^[A-Za-z0-9_-]{16,256}$/;
 type PoolRow = { seq: unknown; id: string; key_id: string | null; item_key: unknown; item: unknown; used_at?: unknown };
 
 const toSession = (r: SessionRow): TxnSession => ({
@@ -185,7 +200,7 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
   const POOL_SELECT = "SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at, b.item FROM party_pool p LEFT JOIN party_pool_items b ON b.seq = p.seq";
 
   // --- pieces that run inside a transaction ---------------------------------------------------
-  async function consumeAuth(tx: Tx, auth: Authorisation, t: number): Promise<void> {
+  async function consumeAuth(tx: Tx, auth: Authorisation, t: number, marks: readonly UseMark[] = []): Promise<void> {
     if (auth.expires <= t) throw new StoreError("AUTH_EXPIRED", "authorisation has expired");
     if (t - lastAuthPurge >= AUTH_PURGE_EVERY_MS) {
       lastAuthPurge = t;
@@ -193,6 +208,20 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     }
     const n = await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [auth.nonce, auth.expires]);
     if (n === 0) throw new StoreError("AUTH_REUSED", "authorisation was already used");
+    // one ledger, other namespaces: gateway nonces are 8..128 plain characters, marks carry a prefix
+    for (const m of marks) {
+      const key = `${m.kind === "nonce" ? "n" : "e"}_${m.value}`;
+      const k = await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [key, Math.max(m.expires, t + 1)]);
+      if (k === 0) throw m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
+    }
+  }
+  function checkMarks(marks: unknown): UseMark[] {
+    if (marks === undefined) return [];
+    if (!Array.isArray(marks) || marks.length > 8) throw new TypeError("marks must be an array of at most 8 { kind, value, expires }");
+    return marks.map((m, i) => {
+      if (m?.kind !== "nonce" && m?.kind !== "envelope") throw new TypeError(`marks[${i}].kind must be nonce | envelope`);
+      return { kind: m.kind, value: str(m.value, `marks[${i}].value`, MARK_RE), expires: ms(m.expires, `marks[${i}].expires`) };
+    });
   }
 
   async function getSessionRow(tx: Tx, session: string): Promise<SessionRow | undefined> {
@@ -608,9 +637,55 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       return toMs(r?.n ?? 0);
     },
 
-    async consumeAuthorisation(nonce, expires) {
+    async consumeAuthorisation(nonce, expires, marks) {
       const auth = checkAuth({ nonce, expires })!;
-      await exec.tx((tx) => consumeAuth(tx, auth, now()));
+      const m = checkMarks(marks);
+      await exec.tx((tx) => consumeAuth(tx, auth, now(), m));
+    },
+
+    async putDevice(d) {
+      if (typeof d !== "object" || d === null) throw new TypeError("device must be an object");
+      const id = str(d.deviceId, "deviceId", DEVICE_ID_RE);
+      if (d.suite !== "INTL" && d.suite !== "GM") throw new StoreError("INVALID_INPUT", "suite must be INTL or GM");
+      const signing = str(d.signingKey, "signingKey", PUBKEY_RE);
+      const auth = str(d.authKey, "authKey", PUBKEY_RE);
+      if (d.status !== "pending" && d.status !== "active") throw new StoreError("INVALID_INPUT", "status must be pending or active");
+      return exec.tx(async (tx) => {
+        const t = now();
+        const old = await tx.get<DeviceRow>("SELECT * FROM party_devices WHERE device_id = ?" + pgLock, [id]);
+        if (old) {
+          if (old.suite !== d.suite || old.signing_key !== signing || old.auth_key !== auth) throw new StoreError("DEVICE_EXISTS", "a device with this id is registered with other keys");
+          return toDevice(old);
+        }
+        await tx.run("INSERT INTO party_devices (device_id, suite, signing_key, auth_key, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", [id, d.suite, signing, auth, d.status, t, t]);
+        return { deviceId: id, suite: d.suite, signingKey: signing, authKey: auth, status: d.status, createdAt: t, updatedAt: t };
+      });
+    },
+
+    async getDevice(deviceId) {
+      const id = str(deviceId, "deviceId", DEVICE_ID_RE);
+      const r = await exec.read((tx) => tx.get<DeviceRow>("SELECT * FROM party_devices WHERE device_id = ?", [id]));
+      return r ? toDevice(r) : undefined;
+    },
+
+    async setDeviceStatus(deviceId, status) {
+      const id = str(deviceId, "deviceId", DEVICE_ID_RE);
+      if (status !== "active" && status !== "revoked") throw new StoreError("INVALID_INPUT", "status must be active or revoked");
+      return exec.tx(async (tx) => {
+        const old = await tx.get<DeviceRow>("SELECT * FROM party_devices WHERE device_id = ?" + pgLock, [id]);
+        if (!old) throw new StoreError("DEVICE_UNKNOWN", "no registered device with this id");
+        const next = old.status === "revoked" ? "revoked" : status;
+        const t = now();
+        await tx.run("UPDATE party_devices SET status = ?, updated_at = ? WHERE device_id = ?", [next, t, id]);
+        return toDevice({ ...old, status: next, updated_at: t });
+      });
+    },
+
+    async listDevices(status) {
+      const rows = await exec.read((tx) =>
+        status === undefined ? tx.all<DeviceRow>("SELECT * FROM party_devices ORDER BY device_id") : tx.all<DeviceRow>("SELECT * FROM party_devices WHERE status = ? ORDER BY device_id", [status]),
+      );
+      return rows.map(toDevice);
     },
 
     async beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult> {
@@ -619,6 +694,8 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       const tid = templateId(input.templateId);
       const mv = str(input.modelVersion, "modelVersion", MODEL_RE);
       const auth = checkAuth({ nonce: input.nonce, expires: input.expires })!;
+      const marks = checkMarks(input.marks);
+      const volume = input.volume === undefined ? undefined : { perMinute: duration(input.volume.perMinute, "volume.perMinute"), perDay: duration(input.volume.perDay, "volume.perDay") };
       const itemId = input.itemId === undefined ? undefined : str(input.itemId, "itemId", ITEM_RE);
       let upgrade: { mv: string; sealed: { keyId: string; blob: Buffer } } | undefined;
       if (input.upgrade !== undefined) {
@@ -627,10 +704,18 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
       }
       return exec.tx(async (tx) => {
         const t = now();
-        await consumeAuth(tx, auth, t);
+        await consumeAuth(tx, auth, t, marks);
         const r = await tx.get<TemplateRow>("SELECT model_version, key_id, share FROM party_templates WHERE template_id = ? AND status = 'active'", [tid]);
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         if (r.model_version !== mv) throw new StoreError("WRONG_MODEL_VERSION", "the active template is under another model version");
+        if (volume) {
+          const c = await tx.get<{ m: unknown; d: unknown }>(
+            "SELECT count(CASE WHEN created_at > ? THEN 1 END) AS m, count(*) AS d FROM party_verifications WHERE template_id = ? AND created_at > ?",
+            [t - 60_000, tid, t - 86_400_000],
+          );
+          if (toMs(c?.m ?? 0) >= volume.perMinute) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per minute reached the budget");
+          if (toMs(c?.d ?? 0) >= volume.perDay) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per day reached the budget");
+        }
         const item = itemId === undefined ? await takeInTx(tx, session, t) : await useInTx(tx, itemId, session, t);
         const n = await tx.run(
           "INSERT INTO party_verifications (session, template_id, model_version, item_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session) DO NOTHING",

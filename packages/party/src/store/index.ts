@@ -49,6 +49,17 @@ export interface Authorisation {
   expires: number;
 }
 
+/**
+ * A single-use mark consumed in the same transaction as an authorisation (decision 010 §3): this
+ * party's nonce from the challenge (NONCE_REUSED when seen before) or an envelope digest
+ * (ENVELOPE_REUSED). Kept until `expires` (the nonce's expiry: later it is refused as expired anyway).
+ */
+export interface UseMark {
+  kind: "nonce" | "envelope";
+  value: string;
+  expires: number;
+}
+
 /** Optional for every mutating operation: consume this authorisation in the same transaction. */
 export interface OpOptions {
   auth?: Authorisation;
@@ -108,6 +119,13 @@ export interface BeginVerifyInput {
   /** The authorisation's nonce and expiry, consumed in the same transaction. */
   nonce: string;
   expires: number;
+  /** party nonce and envelope digests, consumed in the same transaction */
+  marks?: readonly UseMark[];
+  /**
+   * Per-template volume budgets (decision 010 §4): VOLUME_EXCEEDED, and nothing consumed, when this
+   * template already has `perMinute` verifications begun in the last 60 s or `perDay` in the last 24 h.
+   */
+  volume?: { perMinute: number; perDay: number };
   /**
    * Which pool item to use. P0 omits it (takes the oldest unused item) and tells P1 the id; P1 passes
    * it (ITEM_UNKNOWN / ITEM_REUSED if it cannot be used).
@@ -122,6 +140,17 @@ export interface BeginVerifyResult {
   share: Uint8Array;
   /** The pool item now marked used by this session (caller zeroes it after use). */
   item: PoolItem;
+}
+
+/** A device in the party's own registry (decision 010 §2). Keys are base64url public keys. */
+export interface DeviceRecord {
+  deviceId: string;
+  suite: "INTL" | "GM";
+  signingKey: string;
+  authKey: string;
+  status: "pending" | "active" | "revoked";
+  createdAt: number;
+  updatedAt: number;
 }
 
 /**
@@ -191,7 +220,19 @@ export interface PartyStore {
 
   // --- authorisations ---
   /** Records the nonce as used. AUTH_EXPIRED if `expires` ≤ now, AUTH_REUSED if seen before. */
-  consumeAuthorisation(nonce: string, expires: number): Promise<void>;
+  consumeAuthorisation(nonce: string, expires: number, marks?: readonly UseMark[]): Promise<void>;
+
+  // --- device registry ---
+  /**
+   * Records a registration forwarded by the gateway with `status` (the party's policy decides it).
+   * A known device keeps its status unless it is re-registered with the same keys (no change) —
+   * new keys for a known device id are refused (DEVICE_EXISTS): a re-keyed device is a new device.
+   */
+  putDevice(d: Omit<DeviceRecord, "createdAt" | "updatedAt">): Promise<DeviceRecord>;
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  /** Approves (active) or revokes a device; UNKNOWN_DEVICE if absent. A revoked device stays revoked. */
+  setDeviceStatus(deviceId: string, status: "active" | "revoked"): Promise<DeviceRecord>;
+  listDevices(status?: DeviceRecord["status"]): Promise<DeviceRecord[]>;
 
   // --- verify hot path ---
   beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult>;
