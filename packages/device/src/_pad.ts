@@ -163,12 +163,13 @@ function bestLine(e: Uint8Array, w: number, h: number, dir: "v" | "h", across: [
  * because on live webcam frames it is often 10⁻³…10⁻² (it was trained on other cameras) while
  * attacks sit at 10⁻⁷…10⁻⁴; a frame with a clear border needs a confident net to pass.
  */
-export const PAD_FUSION = Object.freeze({ borderWeight: 7, offset: 6.6, slope: 1.5, floor: 1e-7, veto: 0.85 });
+export const PAD_FUSION = Object.freeze({ borderWeight: 7, offset: 6.6, slope: 1.5, floor: 1e-7, veto: 0.9 });
 
 /**
  * The fused live score in [0, 1]. A border cue ≥ `veto` (a clear rectangle on at least two sides;
- * the highest cue of a live frame on the development sets was 0.76) caps z at −1 whatever the net
- * says: the net alone accepted a face shown on a generated phone screen with 0.995.
+ * the highest cue of a live frame on the development sets was 0.76, generated phone replays score
+ * ≥ 0.97) caps z at −1 whatever the net says: the net alone accepted a face shown on a generated
+ * phone screen with 0.995.
  */
 export function padScore(net: number, border: number): number {
   let z = Math.log10(Math.max(0, net) + PAD_FUSION.floor) - PAD_FUSION.borderWeight * border + PAD_FUSION.offset;

@@ -34,7 +34,7 @@ describe("passive PAD (net + border cue)", () => {
       const r = await engine.processFrame(f.data, f.width, f.height);
       assert.equal(r.ok, false, `phone ${sw}×${sh} tilt ${tilt}: accepted`);
       assert.equal(!r.ok && r.error, "LIVENESS_FAILED");
-      assert.ok(r.pad?.border !== undefined && r.pad.border >= 0.85, `border ${JSON.stringify(r.pad)}`);
+      assert.ok(r.pad?.border !== undefined && r.pad.border >= PAD_FUSION.veto, `border ${JSON.stringify(r.pad)}`);
     }
   });
 

@@ -16,6 +16,9 @@ test("bench attacks: every attack runs against the real stack; the defended ones
   const { result, details } = await runAttacksBench({
     failureBudget: BUDGET,
     maxProbes: BUDGET + 4,
+    // the malicious helper cheats on every item of 4 batches: every batch must be caught
+    helperBatches: 4,
+    helperBad: 256,
     gatewayEnv: { PRIVFACE_GATEWAY_PERSON_DAILY_FAILURES: "4", PRIVFACE_GATEWAY_DEVICE_DAILY_FAILURES: "8" },
     log: (l) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)}s ${l}\n`),
   });
@@ -27,6 +30,8 @@ test("bench attacks: every attack runs against the real stack; the defended ones
   assert.equal(result.withdraw_takeover_blocked, true, why);
   assert.equal(result.lockout_reset_blocked, true, why);
   assert.equal(result.gateway_holds_party_private_key, false, why);
+  assert.equal(result.helper_cheat_detected_rate, 1, why);
+  assert.equal(result.reconstruct_from_helper_and_one_party, false, why);
   assert.ok(typeof result.oracle_answers_per_template_per_day === "number" && result.oracle_answers_per_template_per_day <= BUDGET, why);
   // measured, whatever today's answer
   for (const f of ["key_substitution_blocked", "replay_at_party_refused", "repurposed_envelope_refused", "unauth_challenge_refused"] as const) {

@@ -24,7 +24,7 @@
  * parties the DCF correction words.
  */
 import { BUDGET_P0_STREAM, BUDGET_P1_STREAM, checkSeed, p0Material, p1Own, type Bundle, type Material } from "./bundle.ts";
-import { dcfCwBytes, dcfEval, dcfGen, decodeDcfCw, encodeDcfCw, type DcfCw } from "./dcf.ts";
+import { dcfCwBytes, dcfEval, dcfGen, type DcfCw } from "./dcf.ts";
 import { ProtocolError } from "./errors.ts";
 import type { PartyName } from "./messages.ts";
 import type { Rng } from "./rng.ts";
@@ -84,12 +84,6 @@ export interface CounterState {
 
 export function freshCounter(): CounterState {
   return { runs: 0, share: 0, prevRuns: 0, prevShare: 0 };
-}
-
-function idBytes(id: string): Uint8Array {
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }
 
 /** P0's stream tail: β_0 (1), ⟦β⟧_0 (4), ⟦r_out⟧_0 (4), wrap_0 (1), roots (32). */
@@ -373,96 +367,4 @@ export function budgetStep(state: BudgetState, msg: BudgetMessage): { state: Bud
 export function budgetPlain(count: number, match: 0 | 1, budget: number, lost = 0): { count: number; exhausted: 0 | 1 } {
   const next = count + (1 - match) + lost;
   return { count: next, exhausted: next >= budget ? 1 : 0 };
-}
-
-// ---------------------------------------------------------------- spot-check of the budget section
-
-/**
- * One party's budget material for one sampled item, to send to the other party in a spot-check
- * (spotcheck.ts opens the verification's material; this is the budget section of the same item):
- *   "PFG" | v=1 | role u8 | 0 | id (16 B) | β_i u8 | wrap_i u8 | 0 0 | ⟦β⟧_i u32le | ⟦r_out⟧_i u32le | roots (32 B) | 2 × DCF correction word (n = 16)
- * Call it on a freshly opened budget material (`openBudget`) that never ran (a run wipes the roots).
- */
-export function encodeBudgetOpening(m: BudgetMaterial): Uint8Array {
-  const out = new Uint8Array(32 + 8 + 32 + BUDGET_CW_BYTES);
-  out.set([0x50, 0x46, 0x47, 1, m.role === "P0" ? 0 : 1, 0]);
-  out.set(idBytes(m.id), 6);
-  out[22] = m.bx;
-  out[23] = m.wrap;
-  const dv = new DataView(out.buffer);
-  dv.setUint32(32, m.ba, true);
-  dv.setUint32(36, m.rOut, true);
-  out.set(m.roots, 40);
-  let o = 72;
-  for (const cw of m.cws) o = encodeDcfCw(cw, out, o);
-  return out;
-}
-
-/** The budget material an opening carries (copies). @throws ProtocolError BAD_MAGIC, BAD_VERSION, BAD_BUNDLE, LENGTH_MISMATCH. */
-export function decodeBudgetOpening(bytes: Uint8Array): BudgetMaterial {
-  if (!(bytes instanceof Uint8Array) || bytes.length < 8 || bytes[0] !== 0x50 || bytes[1] !== 0x46 || bytes[2] !== 0x47) throw new ProtocolError("BAD_MAGIC", "not a budget opening");
-  if (bytes[3] !== 1) throw new ProtocolError("BAD_VERSION", `budget opening version ${bytes[3]}`);
-  if (bytes.length !== 72 + BUDGET_CW_BYTES) throw new ProtocolError("LENGTH_MISMATCH", `budget opening: expected ${72 + BUDGET_CW_BYTES} bytes, got ${bytes.length}`);
-  const buf = bytes.slice();
-  if (buf[4] > 1 || buf[5] !== 0 || buf[22] > 1 || buf[23] > 1) throw new ProtocolError("BAD_BUNDLE", "bad budget opening header");
-  const dv = new DataView(buf.buffer);
-  let id = "";
-  for (let i = 6; i < 22; i++) id += buf[i].toString(16).padStart(2, "0");
-  const cws = [decodeDcfCw(BUDGET_BITS, buf, 72), decodeDcfCw(BUDGET_BITS, buf, 72 + BUDGET_CW_BYTES / 2)];
-  return {
-    role: buf[4] === 0 ? "P0" : "P1", id, bx: buf[22] as 0 | 1, wrap: buf[23] as 0 | 1,
-    ba: dv.getUint32(32, true), rOut: dv.getUint32(36, true), roots: buf.slice(40, 72), cws,
-  };
-}
-
-/** What a failed budget check names (stable). */
-export type BudgetCheckFailure =
-  | "header" // roles or ids of the two halves disagree, or a field has the wrong size
-  | "dcf_keys" // the two parties got different correction words
-  | "dabit" // the XOR and the additive sharing are not of the same bit
-  | "mask_out" // r_out not in [0, 2^16)
-  | "wrap" // wrap bit ≠ [s > e]
-  | "dcf_threshold"; // the keys do not compare against s = r_out, e = r_out + 2^15, or the test is wrong at the interval ends
-
-/**
- * Checks every correlation of one item's budget section from both parties' budget materials (m0 P0's,
- * m1 P1's): one bit β shared both ways, the mask in range, the wrap bit, the correction words equal at
- * both parties and exactly Gen^< for s = r_out and e = r_out + 2^15, and the reconstructed test at the
- * interval ends −1, 0, 2^15 − 1, 2^15 of C − B. A helper that shifts the thresholds (so the budget is
- * never exhausted) or deals mismatched daBits (so failures are not counted) is caught. Pure.
- */
-export function checkBudgetPair(m0: BudgetMaterial, m1: BudgetMaterial): { ok: boolean; failures: BudgetCheckFailure[] } {
-  if (!m0 || !m1 || typeof m0 !== "object" || typeof m1 !== "object") throw new TypeError("expected two budget materials");
-  const failures = new Set<BudgetCheckFailure>();
-  const done = () => ({ ok: failures.size === 0, failures: [...failures] });
-  if (m0.role !== "P0" || m1.role !== "P1" || m0.id !== m1.id || m0.roots?.length !== 32 || m1.roots?.length !== 32 || m0.cws?.length !== 2 || m1.cws?.length !== 2) {
-    failures.add("header");
-    return done();
-  }
-  const same = (a: DcfCw, b: DcfCw) =>
-    a.n === b.n && a.scw.length === b.scw.length && a.scw.every((x, i) => x === b.scw[i]) && a.bits.every((x, i) => x === b.bits[i]) && a.leaf.every((x, i) => x === b.leaf[i]);
-  if (!same(m0.cws[0], m1.cws[0]) || !same(m0.cws[1], m1.cws[1])) failures.add("dcf_keys");
-  const beta = (m0.bx ^ m1.bx) & 1;
-  if (((m0.ba + m1.ba) >>> 0) % BUDGET_MOD !== beta || m0.ba > MASK || m1.ba > MASK) failures.add("dabit");
-  if (m0.rOut > MASK || m1.rOut > MASK) {
-    failures.add("mask_out");
-    return done();
-  }
-  const rOut = (m0.rOut + m1.rOut) & MASK;
-  const s = rOut, e = (rOut + HALF) & MASK;
-  const wrap = (m0.wrap ^ m1.wrap) & 1;
-  if (wrap !== (s > e ? 1 : 0)) failures.add("wrap");
-  if (!failures.has("dcf_keys")) {
-    const regen = dcfGen(BUDGET_BITS, [s, e], m0.roots, m1.roots);
-    if (!same(regen[0], m0.cws[0]) || !same(regen[1], m0.cws[1])) failures.add("dcf_threshold");
-    const vals = [MASK, 0, HALF - 1, HALF]; // C − B = −1, 0, 2^15 − 1, 2^15 (mod 2^16)
-    const want = [0, 1, 1, 0];
-    const xs = vals.flatMap((v) => [(v + rOut) & MASK, (v + rOut) & MASK]);
-    const keys = vals.flatMap(() => [0, 1]);
-    const o0 = dcfEval(0, m0.roots, m0.cws, keys, xs), o1 = dcfEval(1, m1.roots, m1.cws, keys, xs);
-    want.forEach((w, i) => {
-      if ((o0[2 * i] ^ o0[2 * i + 1] ^ o1[2 * i] ^ o1[2 * i + 1] ^ wrap) !== w) failures.add("dcf_threshold");
-    });
-  }
-  return done();
 }

@@ -50,12 +50,10 @@ export type {
 export {
   BUDGET_BITS, MAX_BUDGET, budgetRounds, freshCounter, reconcile, openBudget,
   budgetStart, budgetOnConvert, budgetOnCompare, budgetOnReveal, budgetStep, budgetPlain,
-  encodeBudgetOpening, decodeBudgetOpening, checkBudgetPair,
 } from "./budget.ts";
 export type {
   BudgetMaterial, BudgetSection, CounterState, Reconciled, BudgetInput, BudgetOutput, BudgetState,
   BudgetConverting, BudgetCompared, BudgetRevealing, BudgetDone, BudgetMessage, BudgetConvMsg, BudgetCompareMsg, BudgetRevealMsg,
-  BudgetCheckFailure,
 } from "./budget.ts";
 export { encodeBudgetMessage, decodeBudgetMessage } from "./budget-wire.ts";
 export type { BudgetExpect } from "./budget-wire.ts";

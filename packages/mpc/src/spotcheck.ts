@@ -27,7 +27,7 @@
  * replacement, is missed with probability C(n − m, k) / C(n, k) ≤ (1 − k/n)^m (`spotCheckMissProbability`).
  * Pure and I/O free like the rest of the package.
  */
-import { BUDGET_CW_BYTES, checkBudgetPair, decodeBudgetOpening, encodeBudgetOpening, openBudget, type BudgetCheckFailure, type BudgetMaterial } from "./budget.ts";
+import { BUDGET_BITS, BUDGET_MOD, openBudget, type BudgetMaterial } from "./budget.ts";
 import { COMPARE_BITS, COMPARE_MOD, checkId, intervals, keyCount, type Bundle, type BundleKind, type Material } from "./bundle.ts";
 import { dcfCwBytes, dcfEval, dcfGen, decodeDcfCw, encodeDcfCw, type DcfCw } from "./dcf.ts";
 import { ProtocolError } from "./errors.ts";
@@ -72,7 +72,7 @@ export type OpenedMaterial = Material & { readonly budget?: BudgetMaterial };
  */
 export function openItem(role: PartyName, seed: Uint8Array, bundle: Bundle): OpenedMaterial {
   const m = openBundle(role, seed, bundle);
-  return bundle.kind === "verify" ? Object.assign({}, m, { budget: openBudget(role, seed, bundle) }) : m;
+  return bundle.kind === "verify" ? Object.assign({}, m, { budget: openBudget(role, seed, bundle, m) }) : m;
 }
 
 export interface SpotCheckResult {
@@ -180,8 +180,8 @@ function ringFields(kind: BundleKind): (keyof Material)[] {
   return kind === "verify" ? ["r", "rho", "a0", "a1", "q0", "q1", "b", "z0", "z1"] : ["r", "rho", "a0", "a1", "q0", "q1"];
 }
 
-/** Budget part of a verify opening: budget.ts `encodeBudgetOpening` of the same item. */
-const BUDGET_OPENING = 72 + BUDGET_CW_BYTES;
+/** Budget part of a verify opening: β u8 | ⟦β⟧ u32le | ⟦r_out⟧ u32le | wrap u8 | roots (32) | 2 × budget DCF correction word. */
+const BUDGET_OPENING = 1 + 4 + 4 + 1 + 32 + 2 * dcfCwBytes(BUDGET_BITS);
 
 /** Encoded size of an opening. */
 export function openingBytes(kind: BundleKind, d: number): number {
@@ -221,7 +221,16 @@ export function encodeOpening(m: OpenedMaterial): Uint8Array {
   out[o++] = m.wrap;
   out[o++] = m.and;
   for (const cw of m.cws) o = encodeDcfCw(cw, out, o);
-  if (m.kind === "verify") out.set(encodeBudgetOpening(m.budget!), o);
+  if (m.kind === "verify") {
+    const b = m.budget!;
+    out[o] = b.bx;
+    dv.setUint32(o + 1, b.ba, true);
+    dv.setUint32(o + 5, b.rOut, true);
+    out[o + 9] = b.wrap;
+    out.set(b.roots, o + 10);
+    o += 42;
+    for (const cw of b.cws) o = encodeDcfCw(cw, out, o);
+  }
   return out;
 }
 
@@ -271,8 +280,12 @@ export function decodeOpening(bytes: Uint8Array): OpenedMaterial {
   }
   let budget: BudgetMaterial | undefined;
   if (kind === "verify") {
-    budget = decodeBudgetOpening(buf.subarray(o, o + BUDGET_OPENING));
-    if (budget.role !== role || budget.id !== id) throw new ProtocolError("BAD_BUNDLE", "bad budget opening");
+    const bx = buf[o], ba = dv.getUint32(o + 1, true), bro = dv.getUint32(o + 5, true), bw = buf[o + 9];
+    if (bx > 1 || bw > 1 || ba >= BUDGET_MOD || bro >= BUDGET_MOD) throw new ProtocolError("BAD_BUNDLE", "bad budget opening");
+    const broots = buf.slice(o + 10, o + 42);
+    o += 42;
+    const bcws = [decodeDcfCw(BUDGET_BITS, buf, o), decodeDcfCw(BUDGET_BITS, buf, o + dcfCwBytes(BUDGET_BITS))];
+    budget = { role, id, bx: bx as 0 | 1, ba, rOut: bro, wrap: bw as 0 | 1, roots: broots, cws: bcws };
   }
   const m: Material = {
     kind, role, id, params: Object.freeze(params), r: ring.r, rho: ring.rho, table, a0: ring.a0, a1: ring.a1, q0: ring.q0, q1: ring.q1,
@@ -400,19 +413,31 @@ export function checkOpenedPair(m0: OpenedMaterial, m1: OpenedMaterial): SpotChe
   return done();
 }
 
-/** The budget section of a verify item: budget.ts `checkBudgetPair`, its failures named for the spot-check. */
-const BUDGET_FAILURE: Record<BudgetCheckFailure, SpotCheckFailure> = {
-  header: "budget_missing",
-  dcf_keys: "budget_keys",
-  dabit: "budget_dabit",
-  mask_out: "budget_threshold",
-  wrap: "budget_wrap",
-  dcf_threshold: "budget_threshold",
-};
+/** The budget section of a verify item (budget.ts): daBit, mask, wrap bit and the two DCF keys. */
 function checkBudget(b0: BudgetMaterial | undefined, b1: BudgetMaterial | undefined, id: string, failures: Set<SpotCheckFailure>): void {
-  if (!b0 || !b1 || b0.id !== id || b1.id !== id) {
+  if (!b0 || !b1 || b0.role !== "P0" || b1.role !== "P1" || b0.id !== id || b1.id !== id || b0.cws.length !== 2 || b1.cws.length !== 2 || b0.roots.length !== 32 || b1.roots.length !== 32) {
     failures.add("budget_missing");
     return;
   }
-  for (const f of checkBudgetPair(b0, b1).failures) failures.add(BUDGET_FAILURE[f]);
+  const MASK = BUDGET_MOD - 1;
+  const HALF = BUDGET_MOD / 2;
+  if (((b0.bx ^ b1.bx) & 1) !== ((b0.ba + b1.ba) & MASK)) failures.add("budget_dabit");
+  if (!sameCw(b0.cws[0], b1.cws[0]) || !sameCw(b0.cws[1], b1.cws[1])) {
+    failures.add("budget_keys");
+    return;
+  }
+  const rOut = (b0.rOut + b1.rOut) & MASK;
+  const s = rOut, e = (rOut + HALF) & MASK;
+  const wrap = (b0.wrap ^ b1.wrap) & 1;
+  if (wrap !== (s > e ? 1 : 0)) failures.add("budget_wrap");
+  const regen = dcfGen(BUDGET_BITS, [s, e], b0.roots, b1.roots);
+  if (regen.some((cw, k) => !sameCw(cw, b0.cws[k]))) failures.add("budget_threshold");
+  const vals = [MASK, 0, HALF - 1, HALF];
+  const xs = vals.flatMap((val) => [(val + rOut) & MASK, (val + rOut) & MASK]);
+  const keys = vals.flatMap(() => [0, 1]);
+  const o0 = dcfEval(0, b0.roots, b0.cws, keys, xs);
+  const o1 = dcfEval(1, b1.roots, b1.cws, keys, xs);
+  vals.forEach((val, i) => {
+    if ((o0[2 * i] ^ o0[2 * i + 1] ^ o1[2 * i] ^ o1[2 * i + 1] ^ wrap) !== (val < HALF ? 1 : 0)) failures.add("budget_threshold");
+  });
 }

@@ -1,29 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { deal, epochOffset, makeParams, newItemId, reshare, simulateEnrol, simulateVerify, verifyPlain, type Params, type Seeds } from "../src/index.ts";
+import { deal, epochOffset, makeParams, newItemId, reshare, simulateEnrol, simulateVerify, verifyPlain } from "../src/index.ts";
 import { p1Own } from "../src/bundle.ts";
+import { helperRebuild } from "../src/evil-dealer.ts";
 import { pair, shareProbe, testSeeds, THRESHOLD } from "./_helpers.ts";
 
 const { rng, seeds } = testSeeds("rerandomise");
 const params = makeParams({ d: 128, threshold: THRESHOLD });
 const pairSeed = rng(32); // P0 and P1 only: the helper never sees it
 const slot = { templateId: "tpl-0001", modelVersion: "m1" };
-
-/**
- * The helper's reconstruction (review M4): it dealt the enrolment bundle, so it knows P1's Beaver
- * masks a^(0)_1, a^(1)_1; P1's stored share is one of them per coordinate, and with P0's stored share
- * the right branch is the one that gives an int8. Returns the template, or null if no consistent one.
- */
-function helperRebuild(p: Params, s: Seeds, enrolBundleId: string, y0: Uint32Array): Int8Array | null {
-  const own = p1Own(s.P1, "enrol", enrolBundleId, p);
-  const out = new Int8Array(p.d);
-  for (let k = 0; k < p.d; k++) {
-    const c = [(y0[k] + own.a0[k]) | 0, (y0[k] + own.a1[k]) | 0].filter((v) => v >= -128 && v <= 127);
-    if (c.length !== 1) return null;
-    out[k] = c[0];
-  }
-  return out;
-}
 
 function enrolKnown(x: Int8Array) {
   const id = newItemId(rng);

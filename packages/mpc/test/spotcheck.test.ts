@@ -4,7 +4,7 @@ import {
   checkOpenedPair, decodeBundle, decodeOpening, deal, encodeBundle, encodeOpening, makeParams, newItemId, ProtocolError, quantise,
   openItem, simulateEnrol, simulateVerify, spotCheckCoin, spotCheckCount, spotCheckMissProbability, spotCheckSample, type Dealt, type OpenedMaterial,
 } from "../src/index.ts";
-import { cheatsFor, evilDeal, EXPECTED, type Cheat } from "./_evil-dealer.ts";
+import { cheatsFor, evilDeal, EXPECTED, type Cheat } from "../src/evil-dealer.ts";
 import { gaussians, pair, shareProbe, shareTemplate, testSeeds, THRESHOLD } from "./_helpers.ts";
 
 const { rng, seeds } = testSeeds("spotcheck");

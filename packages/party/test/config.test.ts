@@ -64,7 +64,9 @@ describe("party configuration", () => {
     refused("P1", { PRIVFACE_P1_POOL_SEED: L.helperPoolSeed("p1") }, /PRIVFACE_P1_POOL_SEED: .* key folder of helper/);
     const cfg = loadPartyConfig("P0", { PRIVFACE_HOME: home });
     assert.equal(cfg.gatewayKey, L.gatewaySigningPub, "by default the party reads only the gateway's public half");
-    for (const f of [cfg.sealKey, cfg.auditKey, cfg.poolSeed, ...cfg.dataKeys]) assert.equal(keyFolderOf(f), "p0");
+    for (const f of [cfg.sealKey, cfg.auditKey, cfg.poolSeed, cfg.pairSeed, ...cfg.dataKeys]) assert.equal(keyFolderOf(f), "p0");
+    // the pair seed (re-randomisation) is the party's own: the peer's copy is refused like any other server's file
+    refused("P0", { PRIVFACE_P0_PAIR_SEED: L.pairSeed("p1") }, /PRIVFACE_P0_PAIR_SEED: .* key folder of p1/);
   });
 
   it("the process refuses to start (exit 2) when handed the gateway's private signing key", () => {

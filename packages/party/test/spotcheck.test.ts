@@ -13,7 +13,7 @@ import { generateSigningKeyPair } from "@privface/crypto";
 import { openDb } from "@privface/db";
 import { enrolBodies, finishBodies, newId, randomFace, reconstruct, sameFace, verifyBodies } from "@privface/devstack/gateway-sim";
 import { deal, encodeBundle, newItemId, type Dealt } from "@privface/mpc";
-import { evilDeal } from "../../mpc/test/_evil-dealer.ts";
+import { evilDeal } from "@privface/mpc/evil-dealer";
 import { createPartyApp } from "../src/app.ts";
 import { createPartyJobs } from "../src/jobs.ts";
 import { createPartyMetrics } from "../src/metrics.ts";

@@ -16,12 +16,11 @@ export function register(program: Command): void {
     .option("--keep", "keep the temporary home")
     .action(async (o: { failureBudget: string; keep?: boolean }) => {
       const { runAttacksBench } = await import("@privface/devstack/bench");
-      const { result, details } = await runAttacksBench({
+      const { result } = await runAttacksBench({
         failureBudget: Number(o.failureBudget),
         keep: o.keep,
         log: (l) => process.stderr.write(`bench attacks: ${l}\n`),
       });
-      for (const [k, v] of Object.entries(details)) process.stderr.write(`bench attacks: ${k}: ${v}\n`);
       process.stdout.write(JSON.stringify(result) + "\n");
     });
 }

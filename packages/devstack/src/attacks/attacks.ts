@@ -5,9 +5,10 @@
  */
 import { contextAad, MODEL, PARTIES, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
-import { buildFaceRequest, DeviceError, FaceDevice } from "@privface/device";
+import { buildFaceRequest, DeviceError } from "@privface/device";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
-import { faceOp, giveConsent, withdraw, type SimDevice } from "../device-sim.ts";
+import { faceOp, giveConsent, simDevice, withdraw, type SimDevice } from "../device-sim.ts";
+import type { GatewayClient } from "../gateway-client.ts";
 import { authoriseBody, newId, randomFace } from "../gateway-sim.ts";
 import type { AttackStack, Tapped } from "./harness.ts";
 
@@ -52,23 +53,30 @@ export async function keySubstitution(h: AttackStack, w: { device: SimDevice; pe
       return { ok: false, status: 503, text: async () => JSON.stringify({ error: { code: "MPC_UNAVAILABLE", message: "try later" } }) };
     }
     const r = await h.client.fetch(url, init);
-    if (!(init.method === "POST" && path === "/v1/challenges") || r.status !== 201) return r;
-    const body = JSON.parse(await r.text());
-    handedOut = structuredClone(body);
-    // substitute every party key the response names
+    const raw = await r.text();
+    let body: any;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return { ok: r.ok, status: r.status, text: async () => raw };
+    }
+    if (init.method === "POST" && path === "/v1/challenges" && r.status === 201) handedOut = structuredClone(body);
+    // substitute every party key any answer names (challenges, key lists)
     const sub = (o: any): any => {
       if (!o || typeof o !== "object") return o;
+      if (typeof o.publicKey === "string" && (o.party === "P0" || o.party === "P1")) o.publicKey = toBase64url(evil[o.party as PartyName].publicKey);
       for (const p of PARTIES) if (o[p] && typeof o[p] === "object" && typeof o[p].publicKey === "string") o[p] = { ...o[p], publicKey: toBase64url(evil[p].publicKey) };
       for (const k of Object.keys(o)) if (typeof o[k] === "object") sub(o[k]);
       return o;
     };
     const text = JSON.stringify(sub(body));
-    return { ok: true, status: 201, text: async () => text };
+    return { ok: r.ok, status: r.status, text: async () => text };
   };
-  const sdk = new FaceDevice({ deviceId: w.device.deviceId, signingKey: w.device.key, gatewayUrl: h.url, fetch: fetchFn });
+  // the device as configured everywhere else (device-sim), talking through the attacker's fetch
+  const d = simDevice({ ...h.client, fetch: fetchFn as GatewayClient["fetch"] }, w.device.deviceId, w.device.key);
   const probe = face(9_001).again;
   try {
-    await sdk.submit("verify", w.personId, { embedding: probe, liveness: 0.99 });
+    await d.sdk.submit("verify", w.personId, { embedding: probe, liveness: 0.99 });
   } catch (e) {
     if (!(e instanceof DeviceError)) throw e;
     if (!captured) return { blocked: true, detail: `device refused: ${e.code}` };

@@ -18,6 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "../attacks/attacks.ts";
 import { faceOp } from "../device-sim.ts";
+import { helperCheatDetection, rebuildFromHelperAndP0 } from "../attacks/helper.ts";
+import { quantise } from "@privface/mpc";
 import { startAttackStack } from "../attacks/harness.ts";
 
 export interface AttacksBenchOptions {
@@ -27,6 +29,9 @@ export interface AttacksBenchOptions {
   maxProbes?: number;
   /** extra gateway configuration for the honest phases (e.g. smaller daily budgets in tests) */
   gatewayEnv?: Record<string, string>;
+  /** the malicious helper: batches to deal and spot-check, bad items per batch (default 50 and ⌈256/16⌉ = 16 of 256) */
+  helperBatches?: number;
+  helperBad?: number;
   keep?: boolean;
   log?: (line: string) => void;
 }
@@ -100,6 +105,8 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ re
     const w = await h.world(8);
     const [pKs, pReplay, pRepurpose, pUnenrolled, pWithdraw, pOracle, pUpgrade, pLock] = w.persons;
     const faces = w.persons.map((_, i) => A.face(1_000 + i));
+    /** every embedding enrolled (to confirm a rebuilt template exactly) */
+    const enrolledVectors = [...faces.map((f) => f.enrol), A.face(99_999).enrol, ...Array.from({ length: 5 }, (_, i) => A.face(2_000 + i).enrol)];
     for (const [i, id] of [[0, pKs], [1, pReplay], [6, pUpgrade]] as const) {
       const r = await faceOp(w.device, id, "enrol", faces[i].enrol);
       if (!(r.ok && r.decision === "accept")) throw new Error(`enrolment: ${r.reason}`);
@@ -155,11 +162,24 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ re
       },
       (r) => ({ value: r.blocked, detail: r.detail }),
     );
+    await attempt(
+      "helper_cheat_detected_rate",
+      async () => helperCheatDetection({ layout: h.layout, batch: 256, bad: o.helperBad, batches: o.helperBatches ?? 50 }),
+      (r) => ({ value: r.rate, detail: `a twin of the real helper (its deal, its seeds from the runtime home) cheating ("match_everything") on ${r.bad} of every ${r.batch} items, ${r.batches} batches, the parties' pure spot-check opening ${r.sampled} per batch: ${Math.round(r.rate * r.batches)} detected; formula ${r.expected.toFixed(4)}` }),
+    );
+    await attempt(
+      "reconstruct_from_helper_and_one_party",
+      async () => {
+        // consistent copies of the databases
+        await h.stack.servers.p0?.stop();
+        await h.stack.servers.p1?.stop();
+        return rebuildFromHelperAndP0(h.layout, enrolledVectors.map((f) => quantise(Array.from(f))));
+      },
+      (r) => ({ value: r.rebuilt > 0, detail: `helper seeds + P0's database (and data key): ${r.rebuilt} of ${r.templates} active templates rebuilt, ${r.confirmed} equal to an enrolled vector` }),
+    );
   } finally {
     await h.stop();
     if (!o.keep) rmSync(home, { recursive: true, force: true });
   }
-  details.helper_cheat_detected_rate ??= "not measured yet";
-  details.reconstruct_from_helper_and_one_party ??= "not measured yet";
   return { result, details };
 }

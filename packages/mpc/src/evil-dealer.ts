@@ -1,12 +1,14 @@
 /**
- * A cheating helper for the spot-check tests: deals an honest bundle, then tampers with exactly one
- * correlation of it (P1's corrections or the DCF correction words), keeping the header intact so the
- * parties' existing checks (params, ids, lengths) pass.
+ * `@privface/mpc/evil-dealer` — a cheating helper (attack harness, never used by a server): deals an
+ * honest bundle, then tampers with exactly one correlation of it (P1's corrections or the DCF
+ * correction words), keeping the header intact so the parties' existing checks (params, ids,
+ * lengths) pass. Used by the spot-check tests and `privface bench attacks` (helper_cheat_detected_rate).
  */
-import { deal, type Dealt, type Params, type Rng, type Seeds, type BundleKind } from "../src/index.ts";
-import { COMPARE_BITS, COMPARE_MOD, intervals, p0Material, p1Own } from "../src/bundle.ts";
-import { dcfGen } from "../src/dcf.ts";
-import { BUDGET_BITS, openBudget } from "../src/budget.ts";
+import { deal } from "./deal.ts";
+import type { Dealt, Params, Rng, Seeds, BundleKind } from "./index.ts";
+import { COMPARE_BITS, COMPARE_MOD, intervals, p0Material, p1Own } from "./bundle.ts";
+import { dcfGen } from "./dcf.ts";
+import { BUDGET_BITS, openBudget } from "./budget.ts";
 
 export const CHEATS = [
   "match_everything", // M4: every probe matches (and every template is valid)
@@ -117,4 +119,21 @@ export function evilDeal(params: Params, id: string, seeds: Seeds, cheat: Cheat,
     if (cheat === "budget_dabit") budget1 = { cws: budget1!.cws, corrections: bc };
   }
   return { id, P0: { ...honest.P0, cws: cws0, budget: budget0 }, P1: { ...honest.P1, cws: cws1, corrections: corr, budget: budget1 } };
+}
+
+/**
+ * The helper's reconstruction of a stored template (review M4): it dealt the enrolment bundle
+ * `enrolBundleId`, so it knows P1's Beaver masks a^(0)_1, a^(1)_1; P1's stored share is one of them
+ * per coordinate, and with P0's stored share `y0` the right branch is the one that gives an int8.
+ * Returns the template, or null if no consistent one (e.g. after re-randomisation).
+ */
+export function helperRebuild(p: Params, s: Seeds, enrolBundleId: string, y0: Uint32Array): Int8Array | null {
+  const own = p1Own(s.P1, "enrol", enrolBundleId, p);
+  const out = new Int8Array(p.d);
+  for (let k = 0; k < p.d; k++) {
+    const c = [(y0[k] + own.a0[k]) | 0, (y0[k] + own.a1[k]) | 0].filter((v) => v >= -128 && v <= 127);
+    if (c.length !== 1) return null;
+    out[k] = c[0];
+  }
+  return out;
 }
