@@ -231,15 +231,23 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       }
       const gw = readTlsMaterial(pkiDir, "gateway-client");
       const t0 = performance.now();
-      const r = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+      // the answer is 403, or — when the server's close overtakes the answer on a loaded machine — a reset;
+      // either way the client could send only a sliver of the body
+      const r = await new Promise<{ status: number; sent: number; error?: string }>((resolve, reject) => {
         let sent = 0;
         const total = 256 << 20;
+        const guard = setTimeout(() => resolve({ status: -1, sent, error: "no answer within 60 s" }), 60_000);
         const req = httpsRequest({ host: "127.0.0.1", port: opts.ports.p1, servername: "localhost", method: "POST", path: "/v1/pool/items", ca: gw.ca, cert: gw.cert, key: gw.key, agent: false, headers: { "content-type": "application/octet-stream" } });
         req.on("response", (res) => {
+          clearTimeout(guard);
           res.resume();
           resolve({ status: res.statusCode ?? 0, sent });
         });
-        req.on("error", (e) => (sent >= total ? reject(e) : undefined));
+        req.on("error", (e: NodeJS.ErrnoException) => {
+          clearTimeout(guard);
+          if (sent >= total) reject(e);
+          else resolve({ status: 0, sent, error: e.code });
+        });
         const chunk = Buffer.alloc(1 << 16);
         const pump = () => {
           while (sent < total) {
@@ -250,7 +258,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
         };
         pump();
       });
-      assert.equal(r.status, 403);
+      assert.ok(r.status === 403 || (r.status === 0 && ["ECONNRESET", "EPIPE"].includes(r.error ?? "")), JSON.stringify(r));
       assert.ok(r.sent < 16 << 20, `P1 let the client send ${r.sent} bytes of 256 MiB (${Math.round(performance.now() - t0)} ms)`);
     });
 

@@ -44,10 +44,11 @@ async function serve() {
 }
 
 /** Streams `total` bytes (optionally without content-length) and resolves with the answer and how much the client got to send. */
-function post(port: number, tls: TlsMaterial, total: number, declare: boolean): Promise<{ status: number; body: string; sent: number; ms: number }> {
+function post(port: number, tls: TlsMaterial, total: number, declare: boolean): Promise<{ status: number; body: string; sent: number; ms: number; error?: string }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     let sent = 0;
+    const guard = setTimeout(() => resolve({ status: -1, body: "no answer within 60 s", sent, ms: performance.now() - t0 }), 60_000);
     const req = https.request({
       host: "127.0.0.1",
       port,
@@ -61,12 +62,18 @@ function post(port: number, tls: TlsMaterial, total: number, declare: boolean): 
       headers: { "content-type": "application/octet-stream", ...(declare ? { "content-length": total } : {}) },
     });
     req.on("response", (res) => {
+      clearTimeout(guard);
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body, sent, ms: performance.now() - t0 }));
       res.on("error", () => resolve({ status: res.statusCode ?? 0, body, sent, ms: performance.now() - t0 }));
     });
-    req.on("error", (e) => (sent >= total ? reject(e) : undefined));
+    // the server closes after its answer: on a loaded machine the close may overtake the answer (a reset)
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(guard);
+      if (sent >= total) reject(e);
+      else resolve({ status: 0, body: "", sent, ms: performance.now() - t0, error: e.code });
+    });
     const chunk = Buffer.alloc(1 << 16, 7);
     const pump = () => {
       while (sent < total) {
@@ -85,8 +92,7 @@ describe("admission before the body (issue 12 item 9)", () => {
     try {
       for (const declare of [true, false]) {
         const r = await post(s.port, mat("gateway"), 256 << 20, declare);
-        assert.equal(r.status, 403);
-        assert.match(r.body, /FORBIDDEN_ROLE/);
+        assert.ok((r.status === 403 && /FORBIDDEN_ROLE/.test(r.body)) || (r.status === 0 && ["ECONNRESET", "EPIPE"].includes(r.error ?? "")), JSON.stringify(r));
         assert.ok(r.sent < 16 << 20, `the client got to send ${r.sent} bytes of 256 MiB`);
       }
       assert.ok(s.seen() < 16 << 20, `the server read ${s.seen()} bytes off the wire for two 256 MiB bodies`);
@@ -103,11 +109,11 @@ describe("admission before the body (issue 12 item 9)", () => {
       assert.deepEqual(JSON.parse(ok.body), { role: "helper", bytes: 1 << 20 });
       const seenBefore = s.seen();
       const declared = await post(s.port, mat("helper"), 64 << 20, true);
-      assert.equal(declared.status, 413);
+      assert.ok(declared.status === 413 || ["ECONNRESET", "EPIPE"].includes(declared.error ?? ""), JSON.stringify(declared));
       assert.ok(declared.sent < 16 << 20, `sent ${declared.sent}`);
       assert.ok(s.seen() - seenBefore < 16 << 20, `read ${s.seen() - seenBefore} bytes of a 64 MiB body declared too long`);
       const streamed = await post(s.port, mat("helper"), 64 << 20, false);
-      assert.equal(streamed.status, 413);
+      assert.ok(streamed.status === 413 || ["ECONNRESET", "EPIPE"].includes(streamed.error ?? ""), JSON.stringify(streamed));
       assert.ok(streamed.sent < 16 << 20, `sent ${streamed.sent}`);
       assert.ok(s.seen() - seenBefore < 32 << 20, `read ${s.seen() - seenBefore} bytes of a 64 MiB over-long stream`);
     } finally {
