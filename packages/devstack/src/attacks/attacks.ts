@@ -5,7 +5,7 @@
  */
 import { contextAad, MODEL, PARTIES, sealingKeyId, signKeyList, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
-import { buildChallengeRequest, buildFaceRequest, DeviceError } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest, DeviceError, TrustError } from "@privface/device";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { faceOp, giveConsent, simDevice, withdraw, type SimDevice } from "../device-sim.ts";
 import type { GatewayClient } from "../gateway-client.ts";
@@ -85,7 +85,7 @@ export async function keySubstitution(h: AttackStack, w: { device: SimDevice; pe
   try {
     await d.sdk.submit("verify", w.personId, { embedding: probe, liveness: 0.99 });
   } catch (e) {
-    if (!(e instanceof DeviceError)) throw e;
+    if (!(e instanceof DeviceError || e instanceof TrustError)) throw e;
     if (!captured) return { blocked: true, detail: `device refused: ${e.code}` };
   }
   if (!captured) return { blocked: true, detail: "device sent nothing" };
