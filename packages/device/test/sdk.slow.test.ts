@@ -107,7 +107,7 @@ describe("FaceDevice", () => {
     for (const b of gw.sent as Record<string, unknown>[]) {
       const keys = Object.keys(b).sort().join(",");
       assert.ok(
-        ["deviceId,personId,purpose", "challenge,deviceId,liveness,macs,modelVersion,personId,sealKeys,shares,signature,templateId", "challenge,deviceId,personId,signature"].includes(keys),
+        ["at,deviceId,nonce,personId,purpose,signature", "challenge,deviceId,liveness,macs,modelVersion,personId,sealKeys,shares,signature,templateId", "challenge,deviceId,personId,signature"].includes(keys),
         `unexpected body fields ${keys}`,
       );
       const json = JSON.stringify(b);
