@@ -85,7 +85,7 @@ export async function keySubstitution(h: AttackStack, w: { device: SimDevice; pe
   try {
     await d.sdk.submit("verify", w.personId, { embedding: probe, liveness: 0.99 });
   } catch (e) {
-    if (!(e instanceof DeviceError)) throw e;
+    if (!(e instanceof DeviceError) && !(e instanceof TrustError)) throw e;
     if (!captured) return { blocked: true, detail: `device refused: ${e.code}` };
   }
   if (!captured) return { blocked: true, detail: "device sent nothing" };
