@@ -5,7 +5,7 @@
  */
 import { contextAad, MODEL, PARTIES, sealingKeyId, signKeyList, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
-import { buildChallengeRequest, buildFaceRequest, DeviceError } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest, DeviceError, TrustError } from "@privface/device";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { faceOp, giveConsent, simDevice, withdraw, type SimDevice } from "../device-sim.ts";
 import type { GatewayClient } from "../gateway-client.ts";
