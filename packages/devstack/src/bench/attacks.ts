@@ -70,7 +70,9 @@ export async function runAttacksBench(o: AttacksBenchOptions = {}): Promise<{ re
   const budget = o.failureBudget ?? 20;
   const home = mkdtempSync(join(tmpdir(), "privface-bench-attacks-"));
   const env: Record<string, string> = {};
-  for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_FAILURE_BUDGET`]: String(budget), [`PRIVFACE_${p}_POOL_TARGET`]: "256", [`PRIVFACE_${p}_POOL_LOW`]: "64" });
+  // the parties' per-template volume limits (VERIFY_PER_MIN/DAY) are lifted, so that the lockout and
+  // the oracle measure the gateway's daily budgets and the in-MPC failure budget, each on its own
+  for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_FAILURE_BUDGET`]: String(budget), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "100000", [`PRIVFACE_${p}_POOL_TARGET`]: "256", [`PRIVFACE_${p}_POOL_LOW`]: "64" });
   const honest = { PRIVFACE_GATEWAY_LIMIT_PERSON_PER_MIN: "100000", PRIVFACE_GATEWAY_LIMIT_DEVICE_PER_MIN: "100000", PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "1000000", ...o.gatewayEnv };
   const result: AttacksBenchResult = {
     suite: "attacks",
