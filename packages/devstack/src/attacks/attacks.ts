@@ -7,24 +7,16 @@ import { contextAad, MODEL, PARTIES, sealingKeyId, signKeyList, type PartyName }
 import { generateSealKeyPair, generateSigningKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
 import { buildChallengeRequest, buildFaceRequest, DeviceError, TrustError } from "@privface/device";
 import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
-import { faceOp, giveConsent, simDevice, withdraw, type SimDevice } from "../device-sim.ts";
+import { faceOp, giveConsent, simDevice, syntheticFaces, withdraw, type SimDevice } from "../device-sim.ts";
 import type { GatewayClient } from "../gateway-client.ts";
 import { authoriseBody, newId, randomFace } from "../gateway-sim.ts";
 import type { AttackStack, Tapped } from "./harness.ts";
 
 /** A synthetic face (float embedding) and a second capture of it. */
 export function face(seed: number): { enrol: Float32Array; again: Float32Array } {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const rnd = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32 - 0.5;
-  };
-  const enrol = Float32Array.from({ length: MODEL.dim }, () => rnd() + rnd() + rnd());
-  return { enrol, again: enrol.map((x) => x + 0.15 * (rnd() + rnd() + rnd())) };
+  const g = syntheticFaces((seed * 2654435761) >>> 0, MODEL.dim);
+  const enrol = g.face();
+  return { enrol, again: g.recapture(enrol) };
 }
 
 const asFloat = (x: Int8Array) => Float32Array.from(x);
