@@ -57,15 +57,8 @@ export class Admission {
     if (!Number.isSafeInteger(body.at) || Math.abs(now - body.at) > this.c.challenges.ttlMs) throw no();
     const device = await this.c.store.getDevice(body.deviceId);
     if (!device) throw no();
-    const { signature, ...unsigned } = body;
-    const message = canonicalJson(unsigned);
-    let sig: Uint8Array;
-    try {
-      sig = fromBase64url(signature);
-    } catch {
-      throw no();
-    }
-    if (!(await verifySig(this.devicePublicKey(device), utf8(message), sig))) throw no();
+    const message = await this.signedMessage(device, body);
+    if (message === undefined) throw no();
     // a replay within the window (the cache keeps digests for twice the challenge lifetime)
     const digest = sha256b64u(message);
     if (this.c.challenges.isReplay(digest)) throw no();
@@ -122,15 +115,8 @@ export class Admission {
   ): Promise<{ device: DeviceRow; person: PersonRow; ch: Challenge }> {
     const device = await this.activeDevice(body.deviceId);
     const { person, consent } = await this.personOf(device, body.personId);
-    const { signature, ...unsigned } = body;
-    const message = canonicalJson(unsigned);
-    let sig: Uint8Array;
-    try {
-      sig = fromBase64url(signature);
-    } catch {
-      throw new ApiError("SIGNATURE_INVALID");
-    }
-    if (!(await verifySig(this.devicePublicKey(device), utf8(message), sig))) throw new ApiError("SIGNATURE_INVALID");
+    const message = await this.signedMessage(device, body);
+    if (message === undefined) throw new ApiError("SIGNATURE_INVALID");
     const digest = sha256b64u(message);
     const { challenges } = this.c;
     if (challenges.isReplay(digest)) throw new ApiError("REPLAYED_REQUEST");
@@ -152,6 +138,19 @@ export class Admission {
   /** Drops a device's cached public key (on revocation). */
   forgetDevice(deviceId: string): void {
     this.devicePub.delete(deviceId);
+  }
+
+  /** The signed message (`canonicalJson` of the body without its signature) when the device's key signed it. */
+  private async signedMessage(device: DeviceRow, body: { signature: string }): Promise<string | undefined> {
+    const { signature, ...unsigned } = body;
+    const message = canonicalJson(unsigned);
+    let sig: Uint8Array;
+    try {
+      sig = fromBase64url(signature);
+    } catch {
+      return undefined;
+    }
+    return (await verifySig(this.devicePublicKey(device), utf8(message), sig)) ? message : undefined;
   }
 
   private devicePublicKey(device: DeviceRow) {
