@@ -7,7 +7,7 @@
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
 import { randomBytes } from "node:crypto";
-import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement } from "@privface/contracts";
+import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -109,6 +109,26 @@ export class DeviceFlows {
     });
   }
 
+  /**
+   * Each party's request for a face operation: its sealed share (and upgrade share), the device's
+   * statement with that party's MAC, and the gateway's authorisation.
+   */
+  private async partyRequests(op: "enrol" | "verify", body: FaceRequest, session: string, templateId: string) {
+    const statement = await this.statement(op, body);
+    const upgrade = op === "verify" ? body.upgrade : undefined;
+    const { modelVersion } = body;
+    return async (p: PartyName) => ({
+      session,
+      templateId,
+      modelVersion,
+      sealedShare: body.shares[p],
+      statement,
+      mac: body.macs[p],
+      authorisation: await this.parties.authorise(op, p, session, templateId, modelVersion, body.shares[p], upgrade?.shares[p]),
+      ...(upgrade ? { upgrade: { modelVersion: upgrade.modelVersion, sealedShare: upgrade.shares[p] } } : {}),
+    });
+  }
+
   async enrol(body: FaceRequest): Promise<EnrolmentResponse> {
     const t0 = performance.now();
     const a = this.admission;
@@ -126,18 +146,8 @@ export class DeviceFlows {
     const decided = { requestId, person, device, op: "enrol", modelVersion, t0 };
     try {
       const session = randomToken(16);
-      const statement = await this.statement("enrol", body);
-      const results = await this.parties.all(async (p, client) =>
-        client.enrol({
-          session,
-          templateId,
-          modelVersion,
-          sealedShare: body.shares[p],
-          statement,
-          mac: body.macs[p],
-          authorisation: await this.parties.authorise("enrol", p, session, templateId, modelVersion, body.shares[p]),
-        }),
-      );
+      const request = await this.partyRequests("enrol", body, session, templateId);
+      const results = await this.parties.all(async (p, client) => client.enrol(await request(p)));
       if (!results.ok) {
         await this.parties.abortAll(session, templateId, modelVersion);
         return await this.parties.failure(results.error, { ...decided, templateId });
@@ -183,19 +193,8 @@ export class DeviceFlows {
     const upgrade = body.upgrade;
     try {
       const session = randomToken(16);
-      const statement = await this.statement("verify", body);
-      const results = await this.parties.all(async (p, client) =>
-        client.verify({
-          session,
-          templateId,
-          modelVersion,
-          sealedShare: body.shares[p],
-          statement,
-          mac: body.macs[p],
-          authorisation: await this.parties.authorise("verify", p, session, templateId, modelVersion, body.shares[p], upgrade?.shares[p]),
-          ...(upgrade ? { upgrade: { modelVersion: upgrade.modelVersion, sealedShare: upgrade.shares[p] } } : {}),
-        }),
-      );
+      const request = await this.partyRequests("verify", body, session, templateId);
+      const results = await this.parties.all(async (p, client) => client.verify(await request(p)));
       if (!results.ok) {
         if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);
         return await this.parties.failure(results.error, { op: "verify", requestId, person, device, templateId, modelVersion, t0 });
