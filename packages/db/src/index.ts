@@ -413,5 +413,6 @@ export function toMs(value: unknown): number {
   return n;
 }
 
+export { createExec, isUniqueViolation, type Exec, type Tx } from "./exec.ts";
 export { sql } from "kysely";
 export type { Kysely } from "kysely";

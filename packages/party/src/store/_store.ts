@@ -8,10 +8,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
-import { migrate, toBytes, toMs, type Db } from "@privface/db";
+import { createExec, isUniqueViolation, migrate, toBytes, toMs, type Db, type Tx } from "@privface/db";
 import { KEY_BYTES, aad, decrypt, encrypt } from "./_aead.ts";
 import { StoreError } from "./_errors.ts";
-import { createExec, isUniqueViolation, type Tx } from "./_exec.ts";
 import { LEGACY_ITEM_KEY, PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
 import type {
   AbortResult,

@@ -12,7 +12,7 @@
  *   connection by pg), READ COMMITTED; rows that must not be taken twice are locked with FOR UPDATE.
  */
 import { createHash } from "node:crypto";
-import type { Db } from "@privface/db";
+import type { Db } from "./index.ts";
 import type BetterSqlite3 from "better-sqlite3";
 
 export interface Tx {
@@ -66,7 +66,7 @@ function pgExec(db: Db): Exec {
     if (!p) {
       let i = 0;
       // Named by a hash of the text: stores sharing a pool agree on names, and a name never means two statements.
-      p = { name: `party_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`, text: text.replace(/\?/g, () => `$${++i}`) };
+      p = { name: `q_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`, text: text.replace(/\?/g, () => `$${++i}`) };
       names.set(text, p);
     }
     return p;
