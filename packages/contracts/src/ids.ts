@@ -4,7 +4,9 @@
  * - `PartyName` ("P0" | "P1") names a compute party in protocol messages, bundles, authorisations and
  *   the Party API; `ServerRole` ("helper" | "p0" | "p1" | "gateway") names a server process: the role
  *   in its certificate (SAN `urn:privface:role:<role>`), on transport links and in logs.
- *   `serverRoleOf` / `partyOfRole` convert; nothing else spells the conversion.
+ *   `serverRoleOf` / `partyOfRole` convert; nothing else spells the conversion. One more role names
+ *   no server: "monitor", the client certificate of a metrics scraper (Prometheus), which may read
+ *   only `GET /metrics` and `GET /v1/health` of the parties and the helper.
  * - `ID` holds the format of every identifier that crosses a component boundary. Template ids are
  *   random and pseudonymous and never all digits (so no ID-card or phone number can be one, R11).
  */
@@ -13,7 +15,7 @@ import type { PartyName } from "@privface/mpc";
 export type { PartyName };
 export const PARTIES: readonly PartyName[] = Object.freeze(["P0", "P1"] as const);
 
-export const SERVER_ROLES = ["helper", "p0", "p1", "gateway"] as const;
+export const SERVER_ROLES = ["helper", "p0", "p1", "gateway", "monitor"] as const;
 export type ServerRole = (typeof SERVER_ROLES)[number];
 
 export function isServerRole(s: unknown): s is ServerRole {

@@ -13,5 +13,6 @@ export { createGatewayClient, type GatewayClient, type GatewayAnswer, type Fetch
 export { simDevice, registerDevice, runtimeTrust, giveConsent, faceOp, withdraw, deregister, resend, embedImage, syntheticFaces, type SimDevice, type Outcome } from "./device-sim.ts";
 export { createFakeParties, type FakeParties } from "./fake-parties.ts";
 export { SCENARIOS, runScenario, scenarioWorld, expectationsOf, observedOf, ScenarioPerson, type Scenario, type Step, type Action, type Expect, type Face, type Observed, type ScenarioGateway, type ScenarioWorld } from "./scenarios.ts";
+export { prometheusConfig, ALERT_RULES, type PrometheusConfigOptions } from "./monitoring.ts";
 export { runDemo, formatTable, precomputedFaces, demoImageDir, type DemoResult, type DemoRow } from "./demo.ts";
 export { connect, cliDevice, describe, type Connection, type ConnectOptions } from "./cli-support.ts";

@@ -21,7 +21,8 @@ export interface PartyKey {
   publicKey: string;
 }
 
-export type OperatorRole = "admin" | "operator" | "auditor";
+/** R27's three roles, and "monitor": a metrics scraper, which may only read GET /metrics. */
+export type OperatorRole = "admin" | "operator" | "auditor" | "monitor";
 export interface Operator {
   id: string;
   role: OperatorRole;

@@ -10,6 +10,7 @@
  *   internals (the error is logged by class name and code only).
  * - Operators authenticate with `Authorization: Bearer <token>`; each operator has exactly one role
  *   (admin, operator or auditor, R27), and queries of personal data need an `x-privface-reason` (R26).
+ *   A fourth role, monitor, is a metrics scraper's: it may read `GET /metrics` and nothing else.
  * - `/openapi.json` is the OpenAPI 3.1 document generated from the same schemas (@fastify/swagger).
  */
 import { createHash } from "node:crypto";
@@ -19,6 +20,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "pino";
 import { Type } from "typebox";
 import { ApiError } from "./errors.ts";
+import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import * as S from "./schemas.ts";
 import type { GatewayService, Operator, OperatorRole } from "./service.ts";
 
@@ -41,9 +43,12 @@ export interface AppOptions {
   https?: { key: string | Buffer; cert: string | Buffer } | null;
   /** the clock operator token expiry is checked against (default Date.now) */
   now?: () => number;
+  /** the Prometheus metrics (default: a registry of its own) */
+  metrics?: GatewayMetrics;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+const OPERATOR_ROLES: readonly OperatorRole[] = ["admin", "operator", "auditor", "monitor"];
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -57,12 +62,13 @@ declare module "fastify" {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service } = options;
+  const metrics = options.metrics ?? createGatewayMetrics();
   const operators = new Map<string, Operator & { expiresAt: number }>();
   const now = options.now ?? Date.now;
   for (const o of options.operators ?? []) {
     const h = o.tokenSha256 ?? (o.token ? createHash("sha256").update(o.token).digest("base64url") : undefined);
     if (!h) throw new TypeError(`operator ${o.id}: token or tokenSha256 is required`);
-    if (!["admin", "operator", "auditor"].includes(o.role)) throw new TypeError(`operator ${o.id}: role must be admin, operator or auditor`);
+    if (!OPERATOR_ROLES.includes(o.role)) throw new TypeError(`operator ${o.id}: role must be one of ${OPERATOR_ROLES.join(", ")}`);
     const expiresAt = operatorExpiry(o.expiresAt);
     if (expiresAt === undefined) throw new TypeError(`operator ${o.id}: expiresAt is required (an ISO 8601 date or ms since the epoch): operator tokens expire`);
     operators.set(h, { id: o.id, role: o.role, expiresAt });
@@ -89,6 +95,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // body is read and parsed, before any database read or signature check.
   app.addHook("onRequest", async (req) => {
     if (req.method === "POST" && req.url.startsWith("/v1/") && !req.url.startsWith("/v1/admin/")) service.takeSource(req.ip);
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.request(req.routeOptions?.url ?? "unknown", reply.statusCode, reply.elapsedTime / 1000);
   });
   const routes: string[] = [];
   app.decorate("routeList", routes);
@@ -122,11 +131,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     else if (e.statusCode === 400 || (typeof e.code === "string" && e.code.startsWith("FST_ERR_CTP"))) api = new ApiError("INVALID_INPUT");
     else {
       req.log.error({ event: "internal-error", errorClass: e.name ?? "unknown", errorCode: typeof e.code === "string" ? e.code : undefined }, "unhandled error");
+      metrics.error("INTERNAL");
       return reply.status(500).send({ error: { code: "INTERNAL", message: "internal error" } });
     }
     if (api.status >= 500 || api.code === "SIGNATURE_INVALID" || api.code === "REPLAYED_REQUEST" || api.code.startsWith("CHALLENGE_")) {
       req.log.warn({ event: "refused", code: api.code, route: req.routeOptions?.url }, "request refused");
     }
+    metrics.error(api.code);
     if (api.details && typeof api.details.retryAfterS === "number") reply.header("retry-after", String(api.details.retryAfterS));
     return reply
       .status(api.status)
@@ -158,6 +169,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // ---- public / device routes -------------------------------------------------------------------
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  app.get("/metrics", { onRequest: auth("monitor"), schema: { hide: true } }, async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 
   app.get("/v1/health", { schema: { tags: ["device"], response: { 200: S.Health } } }, async () => service.health());
 
@@ -193,13 +208,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.post(
     "/v1/enrolments",
     { schema: { tags: ["device"], summary: "enrol the person's face template at P0 and P1", body: S.FaceRequest, response: { 200: S.EnrolmentResponse, ...S.errors(400, 401, 403, 404, 409, 422, 423, 503) } } },
-    async (req) => service.enrol(req.body),
+    async (req) => {
+      const out = await service.enrol(req.body);
+      metrics.decision("enrol", out.decision, out.reason);
+      return out;
+    },
   );
 
   app.post(
     "/v1/verifications",
     { schema: { tags: ["device"], summary: "1:1 verification: a decision and a reason code, never a score", body: S.FaceRequest, response: { 200: S.VerificationResponse, ...S.errors(400, 401, 403, 404, 409, 422, 423, 503) } } },
-    async (req) => service.verify(req.body),
+    async (req) => {
+      const out = await service.verify(req.body);
+      metrics.decision("verify", out.decision, out.reason);
+      return out;
+    },
   );
 
   app.post(

@@ -173,7 +173,7 @@ export const DEV_OPERATOR_TOKEN_DAYS = 30;
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
     const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
-    const ops = (["admin", "operator", "auditor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
+    const ops = (["admin", "operator", "auditor", "monitor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;

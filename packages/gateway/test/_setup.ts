@@ -33,6 +33,8 @@ export const TOKENS = {
   auditor: "auditor-token-0123456789",
   /** a second operator: dual control (R27) */
   operator2: "operator2-token-0123456789",
+  /** a metrics scraper (GET /metrics only) */
+  monitor: "monitor-token-0123456789",
 };
 
 /** The test operators' tokens expire in a year (tests that move the clock stay far below). */
@@ -93,6 +95,7 @@ export async function setup(
       { id: "oscar", role: "operator", token: TOKENS.operator, expiresAt: TOKEN_EXPIRY },
       { id: "aud", role: "auditor", token: TOKENS.auditor, expiresAt: TOKEN_EXPIRY },
       { id: "olga", role: "operator", token: TOKENS.operator2, expiresAt: TOKEN_EXPIRY },
+      { id: "prom", role: "monitor", token: TOKENS.monitor, expiresAt: TOKEN_EXPIRY },
     ],
     logger: createLogger({ name: "gateway", destination: log, level: "info" }),
     ...extra,

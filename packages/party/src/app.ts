@@ -58,6 +58,8 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
   const log = deps.log ?? silentLog;
   const peer = serverRoleOf(peerOf(service.party));
   const anyServer: ServerRole[] = ["gateway", "helper", "p0", "p1"];
+  /** health and metrics: any server, and a metrics scraper's "monitor" certificate */
+  const observers: ServerRole[] = [...anyServer, "monitor"];
 
   /** enrol / verify: once the session id is known, a body refused here is aborted at the peer too. */
   async function mpc<I, O extends { resultShare: Record<string, Bit> }>(body: unknown, kind: "enrol" | "verify", parse: (b: Record<string, unknown>, session: string) => I, run: (input: I) => Promise<O>): Promise<AppResponse> {
@@ -83,11 +85,11 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     "POST /v1/verify": { roles: ["gateway"], route: "verify", run: (r) => mpc(r.body, "verify", verifyInput, service.verify) },
     "POST /v1/delete": { roles: ["gateway"], route: "delete", run: async (r) => ok(await service.delete(deleteInput(r.body))) },
     "POST /v1/peer/sessions": { roles: [peer], route: "peer_sessions", run: async (r) => ok({ sessions: await service.sessionStatus(sessionList(r.body)) }) },
-    "GET /v1/health": { roles: anyServer, route: "health", run: async () => ok(await service.health()) },
+    "GET /v1/health": { roles: observers, route: "health", run: async () => ok(await service.health()) },
     "GET /v1/keys": { roles: anyServer, route: "keys", run: async () => ok(await service.keys()) },
     "POST /v1/nonces": { roles: ["gateway"], route: "nonces", run: async (r) => ok(await service.nonces(nonceCount(r.body))) },
     "POST /v1/devices": { roles: ["gateway"], route: "devices", run: async (r) => ok(await service.registerDevice(deviceRegistration(r.body))) },
-    "GET /metrics": { roles: anyServer, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
+    "GET /metrics": { roles: observers, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };
   if (service.party === "P1") {
     const sc = deps.spotCheck;

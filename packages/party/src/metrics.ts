@@ -21,7 +21,7 @@ export interface PartyMetrics {
   budgetRuns: Counter<"outcome">;
 }
 
-export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () => Promise<number>; peerUp: () => boolean; helperUp: () => boolean }): PartyMetrics {
+export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () => Promise<number>; poolTarget?: number; peerUp: () => boolean; helperUp: () => boolean }): PartyMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ party });
   collectDefaultMetrics({ register: registry, prefix: "privface_party_" });
@@ -45,6 +45,9 @@ export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () 
       }
     },
   });
+  if (sources.poolTarget !== undefined) {
+    new Gauge({ name: "privface_party_pool_target", help: "the pool level the refill job keeps (P0)", registers: [registry] }).set(sources.poolTarget);
+  }
   new Gauge({
     name: "privface_party_link_up",
     help: "1 when the link is up",

@@ -81,7 +81,7 @@ describe("party app (in process)", () => {
   });
 
   it("admission (issue 12 item 9): route and caller's role decided before the body is read, each route with its body cap", () => {
-    const admit = (party: "P0" | "P1", method: string, path: string, role: "gateway" | "helper" | "p0" | "p1" | null) => h.apps[party].admit({ method, path, role });
+    const admit = (party: "P0" | "P1", method: string, path: string, role: "gateway" | "helper" | "p0" | "p1" | "monitor" | null) => h.apps[party].admit({ method, path, role });
     const code = (a: ReturnType<typeof admit>) => (a.ok ? "ok" : (a.response.body as { error: { code: string } }).error.code);
     // a wrong role is refused on the head alone, whatever body would follow (P1 read 256 MiB before)
     assert.equal(code(admit("P1", "POST", "/v1/pool/items", "gateway")), "FORBIDDEN_ROLE");
@@ -90,6 +90,14 @@ describe("party app (in process)", () => {
     assert.equal(code(admit("P0", "POST", "/v1/enrol", null)), "FORBIDDEN_ROLE");
     assert.equal(code(admit("P0", "POST", "/v1/peer/sessions", "gateway")), "FORBIDDEN_ROLE");
     assert.equal(code(admit("P0", "POST", "/v1/pool/items", "helper")), "NOT_FOUND");
+    // a metrics scraper's certificate reads health and metrics, and nothing else
+    for (const p of ["P0", "P1"] as const) {
+      assert.equal(code(admit(p, "GET", "/metrics", "monitor")), "ok");
+      assert.equal(code(admit(p, "GET", "/v1/health", "monitor")), "ok");
+      for (const path of ["/v1/enrol", "/v1/verify", "/v1/commit", "/v1/abort", "/v1/delete", "/v1/nonces", "/v1/devices", "/v1/peer/sessions"]) assert.equal(code(admit(p, "POST", path, "monitor")), "FORBIDDEN_ROLE", `${p} ${path}`);
+      assert.equal(code(admit(p, "GET", "/v1/keys", "monitor")), "FORBIDDEN_ROLE");
+    }
+    assert.equal(code(admit("P1", "POST", "/v1/pool/items", "monitor")), "FORBIDDEN_ROLE");
     assert.equal(code(admit("P0", "POST", "/v1/nothing", "gateway")), "NOT_FOUND");
     assert.deepEqual(admit("P1", "POST", "/v1/pool/items", "helper"), { ok: true, maxBodyBytes: MAX_POOL_BODY_BYTES });
     assert.deepEqual(admit("P1", "POST", "/v1/verify", "gateway"), { ok: true, maxBodyBytes: MAX_BODY_BYTES });

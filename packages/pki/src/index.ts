@@ -35,6 +35,7 @@ export const DEV_CERTS: readonly { name: string; role: ServerRole; usage: "serve
   { name: "p0-client", role: "p0", usage: "client" },
   { name: "p1-client", role: "p1", usage: "client" },
   { name: "helper-client", role: "helper", usage: "client" },
+  { name: "monitor-client", role: "monitor", usage: "client" },
 ];
 
 /** The extended key usage OIDs of TLS server and client authentication. */
