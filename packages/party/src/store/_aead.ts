@@ -14,12 +14,12 @@ const IV = 12;
 const TAG = 16;
 export const KEY_BYTES = 32;
 
-/** AAD = "privface/party/<what>/v1" NUL role NUL id parts joined by NUL (inputs never contain NUL). */
 /**
- * "pool": a v1 pool item under the data key (only items migrated from 001). "poolkey": a per-item key
- * wrapped under the data key; "poolitem": a pool item under its per-item key.
+ * AAD = "privface/party/<what>/v1" NUL role NUL id parts joined by NUL (inputs never contain NUL).
+ * "share": a template share under the data key; "poolkey": a per-item key wrapped under the data key;
+ * "poolitem": a pool item under its per-item key.
  */
-export function aad(what: "share" | "pool" | "poolkey" | "poolitem", role: string, ...ids: string[]): Buffer {
+export function aad(what: "share" | "poolkey" | "poolitem", role: string, ...ids: string[]): Buffer {
   return Buffer.from([`privface/party/${what}/v1`, role, ...ids].join("\0"), "utf8");
 }
 
@@ -62,7 +62,6 @@ export interface Keyring {
   current(): string;
   /** Makes `id` (already in `keys`) current. */
   use(id: string): void;
-  keyFor(id: string | null): Uint8Array;
   sealShare(tid: string, mv: string, share: Uint8Array): { keyId: string; blob: Buffer };
   openShare(r: { key_id: string | null; share: unknown }, tid: string, mv: string): Uint8Array;
   wrapItemKey(id: string, itemKey: Uint8Array): { keyId: string; wrapped: Buffer };
@@ -85,7 +84,6 @@ export function createKeyring(role: string, keys: Map<string, Uint8Array>, curre
     use(id) {
       currentKeyId = id;
     },
-    keyFor,
     sealShare: (tid, mv, share) => ({ keyId: currentKeyId, blob: encrypt(keyFor(currentKeyId), share, aad("share", role, tid, mv)) }),
     openShare: (r, tid, mv) => decrypt(keyFor(r.key_id), toBytes(r.share), aad("share", role, tid, mv)),
     wrapItemKey,

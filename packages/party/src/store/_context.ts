@@ -5,6 +5,7 @@
  */
 import { createExec, migrate, type Db, type Exec } from "@privface/db";
 import { createKeyring, type Keyring } from "./_aead.ts";
+import { StoreError } from "./_errors.ts";
 import { checkKeys } from "./_input.ts";
 import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
 import type { PartyStoreOptions, Role } from "./index.ts";
@@ -24,7 +25,11 @@ export interface StoreContext {
   checkpoint(): Promise<void>;
 }
 
-/** Checks the options, runs the migrations, sets `secure_delete` (SQLite). */
+/**
+ * Checks the options, runs the migrations, sets `secure_delete` (SQLite). A database whose migration
+ * table names migrations this build does not have (one made before the squash, _migrations.ts) is
+ * refused with UNSUPPORTED, unchanged.
+ */
 export async function openContext(db: Db, options: PartyStoreOptions): Promise<StoreContext> {
   if (typeof options !== "object" || options === null) throw new TypeError("options must be { role, dataKeys }");
   const role: Role = options.role;
@@ -34,14 +39,23 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
   const secureDelete = options.secureDelete ?? "on";
   if (secureDelete !== "on" && secureDelete !== "fast") throw new RangeError(`options.secureDelete must be "on" or "fast"`);
 
-  await migrate(db, partyMigrations, { table: PARTY_MIGRATIONS_TABLE });
+  const exec = createExec(db);
+  try {
+    await migrate(db, partyMigrations, { table: PARTY_MIGRATIONS_TABLE });
+  } catch (err) {
+    const unknown = await unknownMigrations(exec);
+    if (unknown.length > 0) {
+      throw new StoreError("UNSUPPORTED", `this database was made by a pre-release party store (migrations ${unknown.join(", ")}); open the store on an empty database`);
+    }
+    throw err;
+  }
   if (db.sqlite) {
     const s = db.sqlite;
     await db.exclusive(() => s.pragma(`secure_delete = ${secureDelete === "on" ? "ON" : "FAST"}`));
   }
   return {
     db,
-    exec: createExec(db),
+    exec,
     role,
     now,
     keyring: createKeyring(role, options.dataKeys.keys, options.dataKeys.current),
@@ -54,4 +68,14 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
       if (s && db.path !== ":memory:") await db.exclusive(() => s.pragma("wal_checkpoint(TRUNCATE)"));
     },
   };
+}
+
+/** Migrations recorded in the database that this build does not have ([] if there is no migration table). */
+async function unknownMigrations(exec: Exec): Promise<string[]> {
+  try {
+    const rows = await exec.read((tx) => tx.all<{ name: string }>(`SELECT name FROM ${PARTY_MIGRATIONS_TABLE} ORDER BY name`));
+    return rows.map((r) => r.name).filter((name) => !Object.hasOwn(partyMigrations, name));
+  } catch {
+    return [];
+  }
 }

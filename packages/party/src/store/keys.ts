@@ -8,7 +8,6 @@ import type { StoreContext } from "./_context.ts";
 import { StoreError } from "./_errors.ts";
 import { checkKey } from "./_input.ts";
 import type { PartyStore } from "./index.ts";
-import { convertLegacy, isLegacy } from "./pool.ts";
 import type { TemplateRow } from "./templates.ts";
 
 export function keyOps(ctx: StoreContext): Pick<PartyStore, "rotateDataKey" | "backup"> {
@@ -46,9 +45,7 @@ export function keyOps(ctx: StoreContext): Pick<PartyStore, "rotateDataKey" | "b
         templates += n;
         if (n < BATCH) break;
       }
-      // Pool items: 001 leftovers are re-encrypted under per-item keys (now under newKeyId); the rest
-      // only get their 61-byte item key re-wrapped, the ciphertexts stay as they are.
-      items += await convertLegacy(ctx);
+      // Pool items: only their 61-byte item key is re-wrapped, the ciphertexts stay as they are.
       for (;;) {
         const n = await exec.tx(async (tx) => {
           const rows = await tx.all<{ seq: unknown; id: string; key_id: string | null; item_key: unknown }>(
@@ -56,7 +53,6 @@ export function keyOps(ctx: StoreContext): Pick<PartyStore, "rotateDataKey" | "b
             [newKeyId],
           );
           for (const r of rows) {
-            if (isLegacy(r)) throw new StoreError("KEY_UNKNOWN", `pool item under missing key ${JSON.stringify(r.key_id)} (add it and rerun)`);
             const itemKey = keyring.unwrapItemKey(r, r.id);
             const w = keyring.wrapItemKey(r.id, itemKey);
             itemKey.fill(0);

@@ -24,14 +24,12 @@ import { deviceOps } from "./devices.ts";
 import type { PartyStore, PartyStoreOptions } from "./index.ts";
 import { keyOps } from "./keys.ts";
 import { nonceOps } from "./nonces.ts";
-import { convertLegacy, poolOps } from "./pool.ts";
+import { poolOps } from "./pool.ts";
 import { sessionOps } from "./sessions.ts";
 import { templateOps } from "./templates.ts";
 
 export async function createPartyStore(db: Db, options: PartyStoreOptions): Promise<PartyStore> {
   const ctx = await openContext(db, options);
-  // Items migrated from 001 get per-item keys before the store is used (a no-op afterwards: one index range).
-  await convertLegacy(ctx);
   return {
     role: ctx.role,
     dialect: db.dialect,

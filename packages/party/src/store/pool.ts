@@ -10,7 +10,6 @@ import { aad, decrypt } from "./_aead.ts";
 import type { StoreContext } from "./_context.ts";
 import { StoreError } from "./_errors.ts";
 import { ITEM_RE, MAX_ITEM, MAX_SHARE, MODEL_RE, SESSION_RE, bytes, checkAuth, checkMarks, duration, str, templateId } from "./_input.ts";
-import { LEGACY_ITEM_KEY } from "./_migrations.ts";
 import type { BeginVerifyInput, BeginVerifyResult, PartyStore, PoolItem } from "./index.ts";
 import { consumeAuth } from "./nonces.ts";
 import { stageInTx } from "./sessions.ts";
@@ -27,15 +26,9 @@ const POOL_SELECT = "SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at, b.item
 const lockPool = (ctx: StoreContext) => (ctx.db.dialect === "postgres" ? " FOR UPDATE OF p" : "");
 const skipPool = (ctx: StoreContext) => (ctx.db.dialect === "postgres" ? " FOR UPDATE OF p SKIP LOCKED" : "");
 
-export const isLegacy = (r: { item_key: unknown }) => {
-  const k = toBytes(r.item_key);
-  return k.length === LEGACY_ITEM_KEY.length && k[0] === LEGACY_ITEM_KEY[0];
-};
-
 function openItem(ctx: StoreContext, r: PoolRow): Uint8Array {
   const { keyring, role } = ctx;
   if (r.item === null || r.item === undefined) throw new StoreError("INTEGRITY", "pool item has no ciphertext");
-  if (isLegacy(r)) return decrypt(keyring.keyFor(r.key_id), toBytes(r.item), aad("pool", role, r.id)); // migrated from 001
   const itemKey = keyring.unwrapItemKey(r, r.id);
   try {
     return decrypt(itemKey, toBytes(r.item), aad("poolitem", role, r.id));
@@ -65,14 +58,13 @@ async function useInTx(ctx: StoreContext, tx: Tx, id: string, session: string | 
 async function useRow(ctx: StoreContext, tx: Tx, row: PoolRow, session: string | null, t: number): Promise<PoolItem> {
   const bytes = openItem(ctx, row);
   await tx.run("UPDATE party_pool SET used_at = ?, session = ?, item_key = NULL, key_id = NULL WHERE seq = ?", [t, session, row.seq]);
-  // A 001 item not yet converted is under the data key itself: its ciphertext must go now.
-  if (isLegacy(row)) await tx.run("DELETE FROM party_pool_items WHERE seq = ?", [row.seq]);
   return { id: row.id, bytes };
 }
 
 /**
- * Deletes the ciphertexts of used (or purged) pool items, at most `limit`, with `below` set only
- * those with seq < the oldest unused item (an index seek; what P0's take order leaves behind).
+ * Deletes the ciphertexts of used (or purged) pool items: without a range, at most `limit` of those
+ * with seq < the oldest unused item (an index seek; what P0's take order leaves behind); with a range
+ * [from, to], all of them in it.
  * They are undecryptable garbage, so SQLite deletes them without zeroing (secure_delete FAST): the
  * pages go to the freelist and are reused by the next refill.
  */
@@ -93,37 +85,6 @@ async function sweepUsed(ctx: StoreContext, tx: Tx, limit: number, from: unknown
     );
   } finally {
     if (s) s.pragma(`secure_delete = ${ctx.secureDelete === "on" ? "ON" : "FAST"}`);
-  }
-}
-
-/** Re-encrypts unused items migrated from 001 (LEGACY_ITEM_KEY) under per-item keys; rows whose data key is missing stay. */
-export async function convertLegacy(ctx: StoreContext): Promise<number> {
-  const { exec, keyring } = ctx;
-  let converted = 0;
-  let after: unknown = -1;
-  for (;;) {
-    const rows = await exec.read((tx) =>
-      tx.all<{ seq: unknown }>(`SELECT seq FROM party_pool WHERE used_at IS NULL AND item_key = ? AND seq > ? ORDER BY seq LIMIT ${ADD_CHUNK}`, [
-        Buffer.from(LEGACY_ITEM_KEY),
-        after,
-      ]),
-    );
-    if (rows.length === 0) return converted;
-    after = rows[rows.length - 1].seq;
-    converted += await exec.tx(async (tx) => {
-      let n = 0;
-      for (const { seq } of rows) {
-        const r = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.seq = ? AND p.used_at IS NULL${lockPool(ctx)}`, [seq]);
-        if (!r || !isLegacy(r) || r.key_id === null || !keyring.keys.has(r.key_id)) continue;
-        const plain = openItem(ctx, r);
-        const sealed = keyring.sealItem(r.id, plain);
-        plain.fill(0);
-        await tx.run("UPDATE party_pool_items SET item = ? WHERE seq = ?", [sealed.blob, seq]);
-        await tx.run("UPDATE party_pool SET key_id = ?, item_key = ? WHERE seq = ?", [sealed.keyId, sealed.wrapped, seq]);
-        n++;
-      }
-      return n;
-    });
   }
 }
 
