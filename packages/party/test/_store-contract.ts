@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { createDecipheriv, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { migrate, toBytes, type Db } from "@privface/db";
-import { aad, encrypt } from "../src/store/_aead.ts";
 import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "../src/store/_migrations.ts";
 import { createPartyStore, StoreError, type PartyStore, type PartyStoreOptions, type StoreErrorCode } from "../src/store/index.ts";
 
@@ -654,33 +653,29 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.deepEqual(await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 }), { sessions: 0, items: 0, ciphertexts: 0 });
     }));
 
-  test(`${label}: migration 002 keeps a 001 pool: used markers stay used, unused items get per-item keys`, async () => {
+  test(`${label}: a purged item's seq is never given to a new item (its orphaned ciphertext never meets one)`, () =>
+    withStore(async (f) => {
+      await f.store.addItems([{ id: "q-0", bytes: share(8) }, { id: "q-1", bytes: share(8) }]);
+      const seqOf = async (id: string) => Number((await f.db.kysely.selectFrom("party_pool").select("seq").where("id", "=", id).executeTakeFirstOrThrow()).seq);
+      const top = await seqOf("q-1");
+      await f.store.markUsed("q-1");
+      f.clock.t += 10;
+      await f.store.purge({ sessionsMs: 0, usedItemsMs: 0 });
+      assert.equal(await f.db.kysely.selectFrom("party_pool").select("seq").where("id", "=", "q-1").executeTakeFirst(), undefined, "the highest marker is purged");
+      await f.store.addItems([{ id: "q-2", bytes: share(8) }]);
+      assert.ok((await seqOf("q-2")) > top, "seq is never reused");
+    }));
+
+  test(`${label}: a database of the pre-release migrations is refused with UNSUPPORTED, unchanged`, async () => {
     const db = await openFresh();
     try {
-      await migrate(db, { "001_init": partyMigrations["001_init"] }, { table: PARTY_MIGRATIONS_TABLE });
-      const t = T0;
-      const old = Array.from({ length: 4 }, (_, i) => ({ id: `old-${i}`, bytes: share(500 + i) }));
-      for (const [i, it] of old.entries()) {
-        const used = i < 2;
-        await db.kysely
-          .insertInto("party_pool")
-          .values({ id: it.id, key_id: used ? null : "k1", item: used ? null : encrypt(key1, it.bytes, aad("pool", "P0", it.id)), added_at: t, used_at: used ? t : null, session: null })
-          .execute();
-      }
-      // The highest seq was purged: a new item must not get it again.
-      const top = await db.kysely.insertInto("party_pool").values({ id: "old-top", key_id: null, item: null, added_at: t, used_at: t, session: null }).returning("seq").executeTakeFirstOrThrow();
-      await db.kysely.deleteFrom("party_pool").where("id", "=", "old-top").execute();
-      const store = await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) }, now: () => t });
-      assert.equal(await store.poolLevel(), 2);
-      const rows = await db.kysely.selectFrom("party_pool").select(["id", "item_key"]).where("used_at", "is", null).execute();
-      assert.ok(rows.every((r) => toBytes(r.item_key).length === 61), "converted to wrapped per-item keys at open");
-      await rejectsCode(store.markUsed("old-0"), "ITEM_REUSED");
-      assert.deepEqual(await store.addItems([{ id: "old-1", bytes: share(8) }]), { added: 0 });
-      assert.deepEqual((await store.takeItem()).bytes, old[2].bytes);
-      assert.deepEqual((await store.markUsed("old-3")).bytes, old[3].bytes);
-      await store.addItems([{ id: "new-0", bytes: share(8) }]);
-      const fresh = await db.kysely.selectFrom("party_pool").select("seq").where("id", "=", "new-0").executeTakeFirstOrThrow();
-      assert.ok(Number(fresh.seq) > Number(top.seq), "seq is never reused");
+      const noop = { up: async () => {} };
+      await migrate(db, { "001_init": noop, "002_pool_item_keys": noop }, { table: PARTY_MIGRATIONS_TABLE });
+      const opts: PartyStoreOptions = { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } };
+      await rejectsCode(createPartyStore(db, opts), "UNSUPPORTED");
+      const names = await db.kysely.selectFrom(PARTY_MIGRATIONS_TABLE).select("name").orderBy("name").execute();
+      assert.deepEqual(names.map((r) => r.name), ["001_init", "002_pool_item_keys"]);
+      assert.deepEqual(Object.keys(partyMigrations), ["001_schema"]);
     } finally {
       await closeDb(db);
     }

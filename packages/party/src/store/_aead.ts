@@ -6,6 +6,7 @@
  * row, another party's database or another table fails authentication.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { toBytes } from "@privface/db";
 import { StoreError } from "./_errors.ts";
 
 const VERSION = 0x01;
@@ -13,12 +14,12 @@ const IV = 12;
 const TAG = 16;
 export const KEY_BYTES = 32;
 
-/** AAD = "privface/party/<what>/v1" NUL role NUL id parts joined by NUL (inputs never contain NUL). */
 /**
- * "pool": a v1 pool item under the data key (only items migrated from 001). "poolkey": a per-item key
- * wrapped under the data key; "poolitem": a pool item under its per-item key.
+ * AAD = "privface/party/<what>/v1" NUL role NUL id parts joined by NUL (inputs never contain NUL).
+ * "share": a template share under the data key; "poolkey": a per-item key wrapped under the data key;
+ * "poolitem": a pool item under its per-item key.
  */
-export function aad(what: "share" | "pool" | "poolkey" | "poolitem", role: string, ...ids: string[]): Buffer {
+export function aad(what: "share" | "poolkey" | "poolitem", role: string, ...ids: string[]): Buffer {
   return Buffer.from([`privface/party/${what}/v1`, role, ...ids].join("\0"), "utf8");
 }
 
@@ -47,4 +48,51 @@ export function decrypt(key: Uint8Array, blob: Uint8Array, ad: Uint8Array): Uint
     body.fill(0); // unauthenticated plaintext
     throw new StoreError("INTEGRITY", "stored ciphertext failed authentication (wrong key, row or party)");
   }
+}
+
+/**
+ * The party's data keys and what is sealed under them: shares (under the current data key) and pool
+ * items (each under its own random key, AAD binds role and item id; the item key is stored wrapped
+ * under the data key, so erasing the 61-byte wrapped key makes the ciphertext garbage). `keys` is the
+ * caller's map, kept by reference (a key added to it can become current by `use`).
+ */
+export interface Keyring {
+  readonly keys: Map<string, Uint8Array>;
+  /** The id of the key new rows are sealed under. */
+  current(): string;
+  /** Makes `id` (already in `keys`) current. */
+  use(id: string): void;
+  sealShare(tid: string, mv: string, share: Uint8Array): { keyId: string; blob: Buffer };
+  openShare(r: { key_id: string | null; share: unknown }, tid: string, mv: string): Uint8Array;
+  wrapItemKey(id: string, itemKey: Uint8Array): { keyId: string; wrapped: Buffer };
+  unwrapItemKey(r: { key_id: string | null; item_key: unknown }, id: string): Uint8Array;
+  /** A fresh item key, the item under it, the key wrapped under the data key. */
+  sealItem(id: string, b: Uint8Array): { keyId: string; wrapped: Buffer; blob: Buffer };
+}
+
+export function createKeyring(role: string, keys: Map<string, Uint8Array>, current: string): Keyring {
+  let currentKeyId = current;
+  const keyFor = (id: string | null): Uint8Array => {
+    const k = id === null ? undefined : keys.get(id);
+    if (!k) throw new StoreError("KEY_UNKNOWN", `no data key with id ${JSON.stringify(id)} (rows under it stay unreadable until the key is supplied)`);
+    return k;
+  };
+  const wrapItemKey = (id: string, itemKey: Uint8Array) => ({ keyId: currentKeyId, wrapped: encrypt(keyFor(currentKeyId), itemKey, aad("poolkey", role, id)) });
+  return {
+    keys,
+    current: () => currentKeyId,
+    use(id) {
+      currentKeyId = id;
+    },
+    sealShare: (tid, mv, share) => ({ keyId: currentKeyId, blob: encrypt(keyFor(currentKeyId), share, aad("share", role, tid, mv)) }),
+    openShare: (r, tid, mv) => decrypt(keyFor(r.key_id), toBytes(r.share), aad("share", role, tid, mv)),
+    wrapItemKey,
+    unwrapItemKey: (r, id) => decrypt(keyFor(r.key_id), toBytes(r.item_key), aad("poolkey", role, id)),
+    sealItem(id, b) {
+      const itemKey = randomBytes(KEY_BYTES);
+      const out = { ...wrapItemKey(id, itemKey), blob: encrypt(itemKey, b, aad("poolitem", role, id)) };
+      itemKey.fill(0);
+      return out;
+    },
+  };
 }

@@ -17,7 +17,7 @@ export type StoreErrorCode =
   | "ITEM_REUSED" // pool item already used
   | "KEY_UNKNOWN" // a row is encrypted under a key id the store was not given
   | "INTEGRITY" // a stored ciphertext failed authentication
-  | "UNSUPPORTED" // operation not available on this dialect
+  | "UNSUPPORTED" // operation not available on this dialect, or a database of a pre-release schema
   | "DEVICE_UNKNOWN" // no registered device with this id
   | "DEVICE_EXISTS" // a device id re-registered with other keys
   | "NONCE_REUSED" // a party nonce already consumed

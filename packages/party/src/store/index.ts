@@ -17,7 +17,7 @@
  * Every failure the caller can act on is a `StoreError` with a stable `code`. Bad argument types raise
  * TypeError / RangeError naming the parameter. See ./README.md for transactions and durability.
  */
-export { createPartyStore } from "./_store.ts";
+export { createPartyStore } from "./open.ts";
 export { StoreError } from "./_errors.ts";
 export type { StoreErrorCode } from "./_errors.ts";
 export { PARTY_TABLES, PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";

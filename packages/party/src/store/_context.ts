@@ -1,0 +1,81 @@
+/**
+ * What every part of the party store shares: the database and its executor (`@privface/db`
+ * createExec: each public operation is one write transaction, or one read, of cached prepared
+ * statements), the role, the clock, the data keys (./_aead.ts Keyring) and the dialect's row locks.
+ */
+import { createExec, migrate, type Db, type Exec } from "@privface/db";
+import { createKeyring, type Keyring } from "./_aead.ts";
+import { StoreError } from "./_errors.ts";
+import { checkKeys } from "./_input.ts";
+import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
+import type { PartyStoreOptions, Role } from "./index.ts";
+
+export interface StoreContext {
+  readonly db: Db;
+  readonly exec: Exec;
+  readonly role: Role;
+  readonly now: () => number;
+  readonly keyring: Keyring;
+  readonly secureDelete: "on" | "fast";
+  /** " FOR UPDATE" on PostgreSQL (lock the rows read), "" on SQLite (the writer holds the database). */
+  readonly lock: string;
+  /** When expired authorisation nonces were last purged (./nonces.ts). */
+  lastAuthPurge: number;
+  /** SQLite file: copy the WAL into the main file and truncate it (erased pages leave the WAL too). */
+  checkpoint(): Promise<void>;
+}
+
+/**
+ * Checks the options, runs the migrations, sets `secure_delete` (SQLite). A database whose migration
+ * table names migrations this build does not have (one made before the squash, _migrations.ts) is
+ * refused with UNSUPPORTED, unchanged.
+ */
+export async function openContext(db: Db, options: PartyStoreOptions): Promise<StoreContext> {
+  if (typeof options !== "object" || options === null) throw new TypeError("options must be { role, dataKeys }");
+  const role: Role = options.role;
+  if (role !== "P0" && role !== "P1") throw new RangeError(`options.role must be "P0" or "P1", got ${String(role)}`);
+  checkKeys(options.dataKeys);
+  const now = options.now ?? Date.now;
+  const secureDelete = options.secureDelete ?? "on";
+  if (secureDelete !== "on" && secureDelete !== "fast") throw new RangeError(`options.secureDelete must be "on" or "fast"`);
+
+  const exec = createExec(db);
+  try {
+    await migrate(db, partyMigrations, { table: PARTY_MIGRATIONS_TABLE });
+  } catch (err) {
+    const unknown = await unknownMigrations(exec);
+    if (unknown.length > 0) {
+      throw new StoreError("UNSUPPORTED", `this database was made by a pre-release party store (migrations ${unknown.join(", ")}); open the store on an empty database`);
+    }
+    throw err;
+  }
+  if (db.sqlite) {
+    const s = db.sqlite;
+    await db.exclusive(() => s.pragma(`secure_delete = ${secureDelete === "on" ? "ON" : "FAST"}`));
+  }
+  return {
+    db,
+    exec,
+    role,
+    now,
+    keyring: createKeyring(role, options.dataKeys.keys, options.dataKeys.current),
+    secureDelete,
+    lock: db.dialect === "postgres" ? " FOR UPDATE" : "",
+    lastAuthPurge: 0,
+    async checkpoint() {
+      // Erased pages may still sit in the WAL file: copy the WAL into the main file and truncate it.
+      const s = db.sqlite;
+      if (s && db.path !== ":memory:") await db.exclusive(() => s.pragma("wal_checkpoint(TRUNCATE)"));
+    },
+  };
+}
+
+/** Migrations recorded in the database that this build does not have ([] if there is no migration table). */
+async function unknownMigrations(exec: Exec): Promise<string[]> {
+  try {
+    const rows = await exec.read((tx) => tx.all<{ name: string }>(`SELECT name FROM ${PARTY_MIGRATIONS_TABLE} ORDER BY name`));
+    return rows.map((r) => r.name).filter((name) => !Object.hasOwn(partyMigrations, name));
+  } catch {
+    return [];
+  }
+}
