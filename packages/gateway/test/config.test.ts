@@ -14,6 +14,7 @@ import { ensureRuntime } from "@privface/devstack";
 import { ConfigError, loadGatewayConfig, openGatewayOptions } from "../src/config.ts";
 import { maskIdNumber, maskName, maskPhone } from "../src/_identity.ts";
 import { ChallengeStore } from "../src/_challenges.ts";
+import { memoryState } from "../src/shared-state.ts";
 
 test("loadGatewayConfig lists every problem of a bad configuration", () => {
   const home = mkdtempSync(join(tmpdir(), "privface-gw-cfg-"));
@@ -62,17 +63,20 @@ test("masks: ID-card number, phone, name", () => {
   assert.equal(maskIdNumber("12345"), "*****");
 });
 
-test("challenges: TTL at most 60 s, single use, bound", () => {
-  assert.throws(() => new ChallengeStore(61_000), RangeError);
-  const s = new ChallengeStore(60_000);
-  const ch = s.issue({ value: "c".repeat(32), deviceId: "d", personId: "p", purpose: "verify", templateId: "t", modelVersion: "m", upgradeTo: undefined }, 1_000);
+test("challenges: TTL at most 60 s, single use, bound", async () => {
+  let now = 1_000;
+  const state = memoryState(() => now);
+  assert.throws(() => new ChallengeStore(state, 61_000), RangeError);
+  const s = new ChallengeStore(state, 60_000);
+  const ch = await s.issue({ value: "c".repeat(32), deviceId: "d", personId: "p", purpose: "verify", templateId: "t", modelVersion: "m", upgradeTo: undefined }, now);
   assert.equal(ch.expiresAt, 61_000);
-  assert.throws(() => s.check(ch.value, "d", "p", "enrol", 2_000), /another person, device or purpose/);
-  assert.throws(() => s.check(ch.value, "d", "p", "verify", 61_001), /expired/);
-  assert.equal(s.check(ch.value, "d", "p", "verify", 2_000), ch);
-  assert.equal(s.consume(ch), true);
-  assert.equal(s.consume(ch), false);
-  assert.throws(() => s.check(ch.value, "d", "p", "verify", 2_000), /already been used/);
+  now = 2_000;
+  await assert.rejects(s.check(ch.value, "d", "p", "enrol", now), /another person, device or purpose/);
+  await assert.rejects(s.check(ch.value, "d", "p", "verify", 61_001), /expired/);
+  assert.deepEqual(await s.check(ch.value, "d", "p", "verify", now), JSON.parse(JSON.stringify(ch)));
+  assert.equal(await s.consume(ch), true);
+  assert.equal(await s.consume(ch), false);
+  await assert.rejects(s.check(ch.value, "d", "p", "verify", now), /already been used/);
 });
 
 describe("key separation (issue 12 item 7): the gateway receives only the parties' public keys", () => {
