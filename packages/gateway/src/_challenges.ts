@@ -4,11 +4,11 @@
  *
  * A challenge is 24 random bytes (base64url), valid for at most `ttlMs` (≤ 60 s), bound to one
  * device, one person and one purpose (and, for enrol/verify, to the template id and model version
- * handed out with it), and usable once: `consume` is one atomic put-if-absent of a "used" mark, so of
- * two requests (on any replicas) with one challenge exactly one is admitted. Records are kept for twice
+ * handed out with it), and usable once: `consume` deletes its record in one atomic step, so of two
+ * requests (on any replicas) with one challenge exactly one is admitted. Records are kept for twice
  * the lifetime, so a late request is named CHALLENGE_EXPIRED or CHALLENGE_USED rather than unknown.
- * Losing the state (a restart of a single gateway) only refuses requests; it never lets one through
- * twice because new challenges are new values.
+ * Losing the state (a restart of a single gateway, an emptied or evicting Redis) only refuses
+ * requests: what is lost is the challenge itself, so nothing is let through twice.
  *
  * The replay cache remembers the digest of every accepted signed request until its challenge could
  * no longer be valid, so an identical resend is named REPLAYED_REQUEST rather than CHALLENGE_USED.
@@ -50,18 +50,23 @@ export class ChallengeStore {
    * CHALLENGE_UNKNOWN / CHALLENGE_USED / CHALLENGE_EXPIRED / CHALLENGE_MISMATCH.
    */
   async check(value: string, deviceId: string, personId: string, purpose: Purpose, now: number): Promise<Challenge> {
-    const [json, used] = await Promise.all([this.state.get("ch:" + value), this.state.get("used:" + value)]);
-    if (json === undefined) throw new ApiError("CHALLENGE_UNKNOWN");
-    if (used !== undefined) throw new ApiError("CHALLENGE_USED");
+    const json = await this.state.get("ch:" + value);
+    if (json === undefined) throw new ApiError((await this.state.get("used:" + value)) !== undefined ? "CHALLENGE_USED" : "CHALLENGE_UNKNOWN");
     const ch = JSON.parse(json) as Challenge;
     if (now > ch.expiresAt) throw new ApiError("CHALLENGE_EXPIRED");
     if (ch.deviceId !== deviceId || ch.personId !== personId || ch.purpose !== purpose) throw new ApiError("CHALLENGE_MISMATCH");
     return ch;
   }
 
-  /** Marks the challenge used, atomically; false if someone (on any replica) got there first. */
-  consume(ch: Challenge): Promise<boolean> {
-    return this.state.putIfAbsent("used:" + ch.value, "1", 2 * this.ttlMs);
+  /**
+   * Consumes the challenge: deletes its record, one atomic step, so of all requests (on any replica)
+   * exactly one sees it and gets true. A "used" mark then names later attempts CHALLENGE_USED; it only
+   * names them (a lost or evicted mark leaves them CHALLENGE_UNKNOWN, still refused).
+   */
+  async consume(ch: Challenge): Promise<boolean> {
+    if (!(await this.state.del("ch:" + ch.value))) return false;
+    await this.state.putIfAbsent("used:" + ch.value, "1", 2 * this.ttlMs);
+    return true;
   }
 
   /** Remembers a signed request's digest; false if it was seen before (a replay). Atomic. */

@@ -114,7 +114,9 @@ export async function setup(
  */
 export async function replica(f: Fixture, extra: Partial<GatewayOptions> = {}): Promise<Fixture> {
   const log = new LogCapture(`replica-${randomBytes(4).toString("hex")}`);
-  const options: GatewayOptions = { ...f.options, logger: createLogger({ name: "gateway", destination: log, level: "info" }), shared: undefined, cacheDevices: undefined, ...extra };
+  // its own writer of the one audit chain, as a replica process has
+  const audit = auditSink(await createAuditLog(f.db, { role: "gateway", signingKey: f.auditKey }));
+  const options: GatewayOptions = { ...f.options, audit, logger: createLogger({ name: "gateway", destination: log, level: "info" }), shared: undefined, cacheDevices: undefined, ...extra };
   return fixtureOf(await createGateway(options), { ...f, log, options });
 }
 

@@ -4,25 +4,29 @@
  * put-if-absent under concurrent calls from two clients, consume-once, all-or-nothing counters.
  * (b) Two real gateways over one database and one Redis: a challenge, a signed request, a rate-limit
  * budget, a revocation and a busy person are each seen by both. (c) A gateway whose Redis cannot be
- * reached refuses with SERVICE_UNAVAILABLE and lets nothing through. Without a Redis the cases that
- * need one are skipped, never failed.
+ * reached, or goes away (a redis-server of the test's own, killed and restarted empty), refuses with
+ * SERVICE_UNAVAILABLE and lets nothing through. Without a Redis the cases that need one are skipped,
+ * never failed.
  */
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import type { PartyClient } from "@privface/contracts";
+import { verifyChain } from "@privface/audit";
 import { buildChallengeRequest } from "@privface/device";
 import { generateSigningKeyPair, toBase64url } from "@privface/crypto";
 import { memoryState, redisState, type SharedState } from "../src/index.ts";
-import { challenge, enrol, faceBody, giveConsent, registerWorld, replica, sameFace, setup, type Fixture, type World } from "./_setup.ts";
+import { challenge, enrol, faceBody, giveConsent, registerWorld, replica, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
 
 const REDIS = process.env.PRIVFACE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const NO_REDIS = "no Redis at 127.0.0.1:6379";
 const RUN = `privface:test:${randomBytes(6).toString("hex")}:`;
 
-async function redisUp(): Promise<boolean> {
-  const r = new Redis(REDIS, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+async function redisUp(url = REDIS): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
   r.on("error", () => {});
   try {
     await r.connect();
@@ -282,6 +286,12 @@ describe("two gateway replicas on one database and one Redis", { skip: haveRedis
     assert.equal((await A.inject("POST", "/v1/verifications", (await verifyBody(A, 23)).body)).body.decision, "accept");
   });
 
+  test("both replicas wrote one audit chain, unbroken", async () => {
+    const r = await verifyChain(A.db, { suite: A.auditKey.suite, publicKey: A.auditKey.publicKey });
+    assert.equal(r.ok, true);
+    assert.ok(r.records > 10);
+  });
+
   test("a replica whose Redis is unreachable answers SERVICE_UNAVAILABLE and lets nothing through", async () => {
     const D = await replica(A, { now, shared: redisState("redis://127.0.0.1:1", { prefix, timeoutMs: 300 }) });
     try {
@@ -312,5 +322,76 @@ test("without Redis too: a gateway whose Redis is unreachable refuses device req
     assert.equal(r.headers["retry-after"], "1");
   } finally {
     await f.close();
+  }
+});
+
+// ---- Redis going away --------------------------------------------------------------------------
+
+/** A redis-server of our own (no persistence) on a free port; undefined when the binary is missing. */
+async function ownRedis(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> } | undefined> {
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  let child: ChildProcess | undefined;
+  const url = `redis://127.0.0.1:${port}`;
+  const start = async () => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    child.on("error", () => {}); // no binary: pid stays undefined
+    for (let i = 0; i < 50 && child.pid !== undefined && child.exitCode === null; i++) {
+      await sleep(50);
+      if (await redisUp(url)) return;
+    }
+    throw new Error("redis-server did not start");
+  };
+  const stop = async () => {
+    const c = child!;
+    if (c.pid === undefined || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once("exit", r));
+    c.kill("SIGKILL");
+    await exited;
+  };
+  try {
+    await start();
+  } catch {
+    await stop().catch(() => {});
+    return undefined;
+  }
+  return { url, stop, start };
+}
+
+test("Redis going away mid-run: SERVICE_UNAVAILABLE while it is gone; restarted empty, an outstanding challenge is refused, not accepted", async (t) => {
+  const own = await ownRedis();
+  if (!own) return t.skip("no redis-server binary");
+  const f = await setup("redis-away", { shared: redisState(own.url, { timeoutMs: 300 }) });
+  try {
+    const w = await registerWorld(f, ["alice"]);
+    const alice = w.persons.alice;
+    assert.equal((await giveConsent(f, w, alice.personId)).status, 201);
+    assert.equal((await enrol(f, w, "alice")).body.decision, "accept");
+    const ch = await challenge(f, w, alice.personId, "verify");
+    assert.equal(ch.status, 201);
+    const body = await faceBody(w, alice.personId, ch.body, "verify", sameFace(alice.face));
+    await own.stop();
+    const calls = f.fake.calls.length;
+    for (const r of [await challenge(f, w, alice.personId, "verify"), await f.inject("POST", "/v1/verifications", body)]) {
+      assert.equal(r.status, 503);
+      assert.equal(r.body.error.code, "SERVICE_UNAVAILABLE");
+    }
+    await own.start();
+    // the client reconnects by itself; the restarted Redis has forgotten the challenge
+    let r = await f.inject("POST", "/v1/verifications", body);
+    for (let i = 0; i < 40 && r.body.error?.code === "SERVICE_UNAVAILABLE"; i++) {
+      await sleep(100);
+      r = await f.inject("POST", "/v1/verifications", body);
+    }
+    assert.equal(r.body.error?.code, "CHALLENGE_UNKNOWN");
+    assert.equal(f.fake.calls.length, calls, "no party called");
+    assert.equal((await verify(f, w, "alice")).body.decision, "accept", "a new challenge works again");
+  } finally {
+    await f.close();
+    await own.stop();
   }
 });
