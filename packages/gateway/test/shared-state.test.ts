@@ -19,7 +19,7 @@ import { verifyChain } from "@privface/audit";
 import { buildChallengeRequest } from "@privface/device";
 import { generateSigningKeyPair, toBase64url } from "@privface/crypto";
 import { memoryState, redisState, type SharedState } from "../src/index.ts";
-import { challenge, enrol, faceBody, giveConsent, registerWorld, replica, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
+import { challenge, enrol, faceBody, giveConsent, PEOPLE, registerWorld, replica, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
 
 const REDIS = process.env.PRIVFACE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const NO_REDIS = "no Redis at 127.0.0.1:6379";
@@ -284,6 +284,18 @@ describe("two gateway replicas on one database and one Redis", { skip: haveRedis
     }
     assert.equal((await inFlight).body.decision, "accept");
     assert.equal((await A.inject("POST", "/v1/verifications", (await verifyBody(A, 23)).body)).body.decision, "accept");
+  });
+
+  test("Redis holds opaque ids, digests and counters only: no name, ID-card number or phone", async () => {
+    const r = new Redis(REDIS);
+    try {
+      const keys = await r.keys(`${prefix}*`);
+      assert.ok(keys.length > 5, "the replicas wrote their state to Redis");
+      const text = keys.join("\n") + (await Promise.all(keys.map((k) => r.type(k).then((t) => (t === "string" ? r.get(k) : ""))))).join("\n");
+      for (const p of Object.values(PEOPLE)) for (const v of [p.name, p.idNumber, p.phone]) assert.ok(!text.includes(v), "identity data in Redis");
+    } finally {
+      r.disconnect();
+    }
   });
 
   test("both replicas wrote one audit chain, unbroken", async () => {
