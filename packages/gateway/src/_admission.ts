@@ -22,12 +22,18 @@ export type SignedDeviceBody = { deviceId: string; personId: string; challenge: 
 /** A person's consent as admission sees it: "outdated" = given, but for a notice whose purposes differ from the current notice's. */
 export type Consent = ConsentState | "outdated";
 
+/**
+ * Persons with a device operation in flight are marked `busy:<person>` in the shared state: `admit`
+ * sets the mark, the flow deletes it in `finally` (`release`). The mark expires after BUSY_TTL_MS, so a
+ * replica that dies mid-operation does not block the person for ever.
+ */
+const BUSY = "busy:";
+const BUSY_TTL_MS = 120_000;
+
 /** How long the current notice is cached (a notice published by another gateway process is seen within this). */
 const NOTICE_CACHE_MS = 5_000;
 
 export class Admission {
-  /** Persons with a device operation in flight: `admit` adds one, the flow removes it in `finally` (`release`). */
-  private readonly busy = new Set<string>();
   private readonly devicePub = new Map<string, { suite: "INTL" | "GM"; publicKey: Uint8Array; kind: "sign" }>();
   private current: { version: string; purposes: string; at: number } | undefined;
   private readonly noticePurposes = new Map<string, string>();
@@ -59,10 +65,8 @@ export class Admission {
     if (!device) throw no();
     const message = await this.signedMessage(device, body);
     if (message === undefined) throw no();
-    // a replay within the window (the cache keeps digests for twice the challenge lifetime)
-    const digest = sha256b64u(message);
-    if (this.c.challenges.isReplay(digest)) throw no();
-    this.c.challenges.remember(digest, now);
+    // a replay within the window (the cache keeps digests for twice the challenge lifetime); one atomic step
+    if (!(await this.c.challenges.remember(sha256b64u(message)))) throw no();
     return this.activeDevice(device.id);
   }
 
@@ -118,21 +122,32 @@ export class Admission {
     const message = await this.signedMessage(device, body);
     if (message === undefined) throw new ApiError("SIGNATURE_INVALID");
     const digest = sha256b64u(message);
-    const { challenges } = this.c;
-    if (challenges.isReplay(digest)) throw new ApiError("REPLAYED_REQUEST");
-    const now = this.c.now();
-    const ch = challenges.check(body.challenge, device.id, person.id, purpose, now);
+    const { challenges, shared } = this.c;
+    if (await challenges.isReplay(digest)) throw new ApiError("REPLAYED_REQUEST");
+    const ch = await challenges.check(body.challenge, device.id, person.id, purpose, this.c.now());
     await checks(person, ch, consent);
-    if (this.busy.has(person.id)) throw new ApiError("PERSON_BUSY");
-    if (!challenges.consume(ch)) throw new ApiError("CHALLENGE_USED");
-    challenges.remember(digest, now);
-    this.busy.add(person.id);
+    // each step below is one atomic operation at the shared state (all replicas see it)
+    if (!(await shared.putIfAbsent(BUSY + person.id, "1", BUSY_TTL_MS))) throw new ApiError("PERSON_BUSY");
+    try {
+      if (!(await challenges.consume(ch))) throw new ApiError("CHALLENGE_USED");
+      await challenges.remember(digest);
+    } catch (e) {
+      await this.release(person.id);
+      throw e;
+    }
     return { device, person, ch };
   }
 
-  /** Ends the operation `admit` began for this person. */
-  release(personId: string): void {
-    this.busy.delete(personId);
+  /**
+   * Ends the operation `admit` began for this person. Never throws: the operation's answer stands; a
+   * mark that could not be deleted (shared state unreachable) expires after BUSY_TTL_MS.
+   */
+  async release(personId: string): Promise<void> {
+    try {
+      await this.c.shared.del(BUSY + personId);
+    } catch {
+      this.c.log?.warn({ event: "busy-release-failed", personId }, "person's busy mark not released: it expires by itself");
+    }
   }
 
   /** Drops a device's cached public key (on revocation). */

@@ -1,10 +1,14 @@
 /**
- * Challenges and replay protection (R21), held in memory.
+ * Challenges and replay protection (R21), kept in the gateway's shared state (shared-state.ts: this
+ * process by default, or one Redis for several replicas, issue 16).
  *
  * A challenge is 24 random bytes (base64url), valid for at most `ttlMs` (≤ 60 s), bound to one
  * device, one person and one purpose (and, for enrol/verify, to the template id and model version
- * handed out with it), and usable once. A restart forgets every outstanding challenge, which only
- * refuses requests (safe); it never lets one through twice because a new process issues new values.
+ * handed out with it), and usable once: `consume` deletes its record in one atomic step, so of two
+ * requests (on any replicas) with one challenge exactly one is admitted. Records are kept for twice
+ * the lifetime, so a late request is named CHALLENGE_EXPIRED or CHALLENGE_USED rather than unknown.
+ * Losing the state (a restart of a single gateway, an emptied or evicting Redis) only refuses
+ * requests: what is lost is the challenge itself, so nothing is let through twice.
  *
  * The replay cache remembers the digest of every accepted signed request until its challenge could
  * no longer be valid, so an identical resend is named REPLAYED_REQUEST rather than CHALLENGE_USED.
@@ -12,6 +16,7 @@
 import type { LivenessAction } from "@privface/contracts";
 import { ApiError } from "./errors.ts";
 import type { Purpose } from "./schemas.ts";
+import type { SharedState } from "./shared-state.ts";
 
 export interface Challenge {
   value: string;
@@ -24,22 +29,19 @@ export interface Challenge {
   /** enrol / verify with active liveness on: the actions the device must see performed, in order (issue 17) */
   actions?: LivenessAction[];
   expiresAt: number;
-  used: boolean;
 }
 
 export class ChallengeStore {
-  private readonly live = new Map<string, Challenge>();
-  private readonly seen = new Map<string, number>();
-  private lastSweep = 0;
-
-  constructor(readonly ttlMs: number) {
+  constructor(
+    private readonly state: SharedState,
+    readonly ttlMs: number,
+  ) {
     if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > 60_000) throw new RangeError("ChallengeStore: ttlMs must be in (0, 60000]");
   }
 
-  issue(c: Omit<Challenge, "used" | "expiresAt">, now: number): Challenge {
-    this.sweep(now);
-    const ch: Challenge = { ...c, expiresAt: now + this.ttlMs, used: false };
-    this.live.set(ch.value, ch);
+  async issue(c: Omit<Challenge, "expiresAt">, now: number): Promise<Challenge> {
+    const ch: Challenge = { ...c, expiresAt: now + this.ttlMs };
+    if (!(await this.state.putIfAbsent("ch:" + ch.value, JSON.stringify(ch), 2 * this.ttlMs))) throw new ApiError("INTERNAL");
     return ch;
   }
 
@@ -47,39 +49,32 @@ export class ChallengeStore {
    * Looks a challenge up for a request and checks its binding, without consuming it. Throws
    * CHALLENGE_UNKNOWN / CHALLENGE_USED / CHALLENGE_EXPIRED / CHALLENGE_MISMATCH.
    */
-  check(value: string, deviceId: string, personId: string, purpose: Purpose, now: number): Challenge {
-    const ch = this.live.get(value);
-    if (!ch) throw new ApiError("CHALLENGE_UNKNOWN");
-    if (ch.used) throw new ApiError("CHALLENGE_USED");
+  async check(value: string, deviceId: string, personId: string, purpose: Purpose, now: number): Promise<Challenge> {
+    const json = await this.state.get("ch:" + value);
+    if (json === undefined) throw new ApiError((await this.state.get("used:" + value)) !== undefined ? "CHALLENGE_USED" : "CHALLENGE_UNKNOWN");
+    const ch = JSON.parse(json) as Challenge;
     if (now > ch.expiresAt) throw new ApiError("CHALLENGE_EXPIRED");
     if (ch.deviceId !== deviceId || ch.personId !== personId || ch.purpose !== purpose) throw new ApiError("CHALLENGE_MISMATCH");
     return ch;
   }
 
-  /** Marks the challenge used; false if someone else got there first. */
-  consume(ch: Challenge): boolean {
-    if (ch.used) return false;
-    ch.used = true;
+  /**
+   * Consumes the challenge: deletes its record, one atomic step, so of all requests (on any replica)
+   * exactly one sees it and gets true. A "used" mark then names later attempts CHALLENGE_USED; it only
+   * names them (a lost or evicted mark leaves them CHALLENGE_UNKNOWN, still refused).
+   */
+  async consume(ch: Challenge): Promise<boolean> {
+    if (!(await this.state.del("ch:" + ch.value))) return false;
+    await this.state.putIfAbsent("used:" + ch.value, "1", 2 * this.ttlMs);
     return true;
   }
 
-  isReplay(digest: string): boolean {
-    return this.seen.has(digest);
+  /** Remembers a signed request's digest; false if it was seen before (a replay). Atomic. */
+  remember(digest: string): Promise<boolean> {
+    return this.state.putIfAbsent("seen:" + digest, "1", 2 * this.ttlMs);
   }
 
-  remember(digest: string, now: number): void {
-    this.seen.set(digest, now + 2 * this.ttlMs);
-  }
-
-  /** Drops expired challenges (kept as "used" until the replay window closes) and old digests. */
-  sweep(now: number): void {
-    if (now - this.lastSweep < 1000) return;
-    this.lastSweep = now;
-    for (const [k, c] of this.live) if (now > c.expiresAt + this.ttlMs) this.live.delete(k);
-    for (const [k, t] of this.seen) if (now > t) this.seen.delete(k);
-  }
-
-  get size(): number {
-    return this.live.size;
+  async isReplay(digest: string): Promise<boolean> {
+    return (await this.state.get("seen:" + digest)) !== undefined;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * What the gateway's service modules share (service.ts assembles them): the settings (the options
- * with their defaults), the store, the in-memory challenge, replay and rate-limit state, the identity
+ * with their defaults), the store, the challenge, replay and rate-limit state (in the shared state:
+ * this process, or one Redis for several replicas), the identity
  * keys, the audit sink, the log and the clock, plus the three records every module writes: a
  * decision, a re-check (degraded mode, R35) and an operator query (R26).
  */
@@ -13,6 +14,7 @@ import { randomId } from "./_crypto.ts";
 import { makeIdentityKeys, type IdentityKeys } from "./_identity.ts";
 import { RateLimiter, type RateLimits } from "./_limits.ts";
 import { Store, type DeviceRow, type PersonRow } from "./_store.ts";
+import { memoryState, type SharedState } from "./shared-state.ts";
 
 /** A party's sealing public key, handed to devices with each challenge. */
 export interface PartyKey {
@@ -85,17 +87,28 @@ export interface ServiceOptions {
   livenessActions?: number;
   /** Sensitive records an operator may view per day (default 100, R26). */
   operatorDailyQuota?: number;
+  /**
+   * Challenges, the replay cache, rate limits and busy persons (issue 16): `redisState(url)` for several
+   * replicas; default `memoryState(now)`, this process only. The gateway closes it on shutdown.
+   */
+  shared?: SharedState;
+  /**
+   * Cache device rows in this process (default: only when `shared` is not given). A replica must not:
+   * a device revoked through another replica would still be accepted here.
+   */
+  cacheDevices?: boolean;
   now?: () => number;
 }
 
 export const DEFAULT_LIMITS: RateLimits = { perPersonPerMinute: 30, perDevicePerMinute: 300, perMerchantPerMinute: 3000, perSourcePerMinute: 600 };
 
 /** The options with every default filled in. */
-export type Settings = Required<Omit<ServiceOptions, "audit" | "log" | "limits" | "now">> & { limits: RateLimits };
+export type Settings = Required<Omit<ServiceOptions, "audit" | "log" | "limits" | "now" | "shared" | "cacheDevices">> & { limits: RateLimits };
 
 export interface GatewayContext {
   readonly o: Settings;
   readonly store: Store;
+  readonly shared: SharedState;
   readonly challenges: ChallengeStore;
   readonly limiter: RateLimiter;
   readonly identity: IdentityKeys;
@@ -122,15 +135,18 @@ export function createContext(options: ServiceOptions): GatewayContext {
     limits: { ...DEFAULT_LIMITS, ...options.limits },
   } as Settings;
   if (!Number.isInteger(o.livenessActions) || o.livenessActions < 0 || o.livenessActions > 3) throw new RangeError("GatewayService: livenessActions must be an integer in [0, 3]");
+  const now = options.now ?? Date.now;
+  const shared = options.shared ?? memoryState(now);
   return {
     o,
-    store: new Store(options.db),
-    challenges: new ChallengeStore(o.challengeTtlMs),
-    limiter: new RateLimiter(o.limits),
+    store: new Store(options.db, { cacheDevices: options.cacheDevices ?? options.shared === undefined }),
+    shared,
+    challenges: new ChallengeStore(shared, o.challengeTtlMs),
+    limiter: new RateLimiter(shared, o.limits),
     identity: makeIdentityKeys(options.dataKeys),
     audit: options.audit,
     log: options.log,
-    now: options.now ?? Date.now,
+    now,
   };
 }
 

@@ -41,7 +41,7 @@ export class DeviceFlows {
     const now = this.c.now();
     const device = await this.admission.authenticDevice(req);
     const { person, consent } = await this.admission.personOf(device, req.personId);
-    this.c.limiter.take({ person: person.id, device: device.id, merchant: device.merchant_id }, now);
+    await this.c.limiter.take({ person: person.id, device: device.id, merchant: device.merchant_id }, now);
     let templateId: string | undefined;
     let modelVersion: string | undefined;
     let upgradeTo: string | undefined;
@@ -75,7 +75,7 @@ export class DeviceFlows {
     const value = face ? composeChallenge(randomToken(24), await this.parties.partyNonces()) : randomToken(24);
     const steps = this.c.o.livenessActions;
     const actions = steps > 0 && face ? drawActions(steps, (n) => new Uint8Array(randomBytes(n))) : undefined;
-    const ch = this.c.challenges.issue(
+    const ch = await this.c.challenges.issue(
       { value, deviceId: device.id, personId: person.id, purpose: req.purpose, templateId, modelVersion, upgradeTo, ...(actions ? { actions } : {}) },
       now,
     );
@@ -169,7 +169,7 @@ export class DeviceFlows {
       await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" });
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
     } finally {
-      a.release(person.id);
+      await a.release(person.id);
     }
   }
 
@@ -244,7 +244,7 @@ export class DeviceFlows {
       await recordDecision(this.c, { requestId, person, device, op: "verify", decision: "reject", reason, modelVersion, t0 });
       return { requestId, decision: "reject", reason, upgraded: false };
     } finally {
-      a.release(person.id);
+      await a.release(person.id);
     }
   }
 
@@ -265,7 +265,7 @@ export class DeviceFlows {
       await recordDecision(this.c, { requestId, person, device, op: "deregister", decision: "accept", reason, modelVersion: person.model_version ?? "", t0 });
       return { requestId, status };
     } finally {
-      this.admission.release(person.id);
+      await this.admission.release(person.id);
     }
   }
 
@@ -310,7 +310,7 @@ export class DeviceFlows {
       await this.c.audit?.append({ actor: `device:${device.id}`, action: "consent.give", subject: person.id, outcome: "ok" });
       return receiptView(receipt);
     } finally {
-      this.admission.release(person.id);
+      await this.admission.release(person.id);
     }
   }
 
@@ -346,7 +346,7 @@ export class DeviceFlows {
       await recordDecision(this.c, { requestId, person, device, op: "withdraw", decision: "accept", reason, modelVersion: person.model_version ?? "", t0 });
       return { requestId, status, consent: receiptView({ ...c, withdrawn_at: now }) };
     } finally {
-      this.admission.release(person.id);
+      await this.admission.release(person.id);
     }
   }
 

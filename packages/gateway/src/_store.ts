@@ -303,8 +303,9 @@ function device(r: any): DeviceRow {
 }
 
 /**
- * Data access. Devices are cached in memory (they change only through this object); everything else
- * is read from the database each time, so several gateway processes may share one PostgreSQL.
+ * Data access. With `cacheDevices`, devices are cached in memory (they then must change only through
+ * this object: one gateway process); everything else is read from the database each time, so several
+ * gateway processes may share one PostgreSQL when the cache is off.
  */
 export class Store {
   readonly k: Kysely<any>;
@@ -312,7 +313,10 @@ export class Store {
   /** SQLite only: prepared statements for the per-request hot path (measured: Kysely's compile + prepare dominated). */
   private fast: ReturnType<typeof prepareFast> | undefined;
 
-  constructor(readonly db: Db) {
+  constructor(
+    readonly db: Db,
+    private readonly opts: { cacheDevices: boolean } = { cacheDevices: true },
+  ) {
     this.k = db.kysely;
   }
 
@@ -469,7 +473,7 @@ export class Store {
     const r = await this.k.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst();
     if (!r) return undefined;
     const d = device(r);
-    this.devices.set(id, d);
+    if (this.opts.cacheDevices) this.devices.set(id, d);
     return d;
   }
   async findDeviceByKey(publicKey: string): Promise<DeviceRow | undefined> {

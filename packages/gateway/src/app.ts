@@ -94,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Issue 12 item 6: the cheap per-source limit runs on every device API request first — before the
   // body is read and parsed, before any database read or signature check.
   app.addHook("onRequest", async (req) => {
-    if (req.method === "POST" && req.url.startsWith("/v1/") && !req.url.startsWith("/v1/admin/")) service.takeSource(req.ip);
+    if (req.method === "POST" && req.url.startsWith("/v1/") && !req.url.startsWith("/v1/admin/")) await service.takeSource(req.ip);
   });
   app.addHook("onResponse", async (req, reply) => {
     metrics.request(req.routeOptions?.url ?? "unknown", reply.statusCode, reply.elapsedTime / 1000);

@@ -19,6 +19,7 @@ import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import { createPartyClient } from "./party-client.ts";
+import { redisState } from "./shared-state.ts";
 
 export { ConfigError };
 
@@ -57,6 +58,8 @@ export interface GatewayConfig {
   reverifyWindowMs: number;
   livenessThreshold: number;
   livenessActions: number;
+  /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
+  sharedState: string;
   logLevel: string;
 }
 
@@ -69,6 +72,10 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
   if (!(liveness >= 0 && liveness <= 1)) r.problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
+  const sharedState = get("SHARED_STATE", "memory");
+  if (sharedState !== "memory" && !isRedisUrl(sharedState)) {
+    r.problems.push(`${P}SHARED_STATE: expected "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(sharedState.replace(/\/\/[^@/]*@/, "//…@"))}`);
+  }
   const cfg: GatewayConfig = {
     home,
     host: get("HOST", "127.0.0.1"),
@@ -107,10 +114,20 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
     livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
+    sharedState,
     logLevel: get("LOG_LEVEL", "info"),
   };
   r.done();
   return cfg;
+}
+
+function isRedisUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === "redis:" || u.protocol === "rediss:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -157,6 +174,8 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
     livenessActions: cfg.livenessActions,
+    // one Redis for several replicas (the device cache is then off: _context.ts)
+    ...(cfg.sharedState !== "memory" ? { shared: redisState(cfg.sharedState) } : {}),
     operatorsFile: cfg.operators,
   };
 }

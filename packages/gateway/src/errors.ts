@@ -48,6 +48,8 @@ export const ERROR_CATALOGUE = {
   DEVICE_UNAUTHENTICATED: [401, "the request is not signed by an active registered device"],
   // degraded mode (R35)
   MPC_UNAVAILABLE: [503, "face verification is temporarily unavailable; retry later"],
+  // several replicas (issue 16): the shared state (Redis) cannot be reached, so nothing can be checked
+  SERVICE_UNAVAILABLE: [503, "the gateway cannot check requests at the moment; retry later"],
   // operators (R26, R27)
   UNAUTHENTICATED: [401, "operator token missing or invalid"],
   TOKEN_EXPIRED: [401, "the operator token has expired; ask for a new one"],

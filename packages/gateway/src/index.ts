@@ -11,6 +11,8 @@ export type { AppOptions, OperatorCredential } from "./app.ts";
 export { ApiError, ERROR_CATALOGUE, isErrorCode } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
 export type { PartyKey } from "./service.ts";
+export { memoryState, redisState } from "./shared-state.ts";
+export type { SharedState } from "./shared-state.ts";
 export { createPartyClient } from "./party-client.ts";
 export { createAuthorisationSigner } from "./authorise.ts";
 export { maskIdNumber, maskPhone, maskName } from "./_identity.ts";

@@ -54,6 +54,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (recheckTimer) clearInterval(recheckTimer);
       await app.close();
       for (const p of PARTIES) options.parties[p].close();
+      await service.shared.close();
       await checkpointer.close();
       await closeDb(options.db);
     },

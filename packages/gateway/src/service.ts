@@ -40,6 +40,7 @@ export class GatewayService {
   readonly store: GatewayContext["store"];
   readonly challenges: GatewayContext["challenges"];
   readonly limiter: GatewayContext["limiter"];
+  readonly shared: GatewayContext["shared"];
   readonly identity: GatewayContext["identity"];
   private readonly c: GatewayContext;
   private readonly flows: DeviceFlows;
@@ -51,6 +52,7 @@ export class GatewayService {
     this.store = this.c.store;
     this.challenges = this.c.challenges;
     this.limiter = this.c.limiter;
+    this.shared = this.c.shared;
     this.identity = this.c.identity;
     const admission = new Admission(this.c);
     this.parties = new Parties(this.c);
@@ -73,8 +75,8 @@ export class GatewayService {
   // ---- device flows (_device-flows.ts) ---------------------------------------------------------
 
   /** The per-source limit of the device API (issue 12 item 6), before anything else is looked at. */
-  takeSource(source: string): void {
-    this.c.limiter.takeSource(source, this.c.now());
+  takeSource(source: string): Promise<void> {
+    return this.c.limiter.takeSource(source, this.c.now());
   }
 
   challenge(req: ChallengeRequest): Promise<ChallengeResponse> {

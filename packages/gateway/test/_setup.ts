@@ -51,6 +51,8 @@ export interface Fixture {
   /** the gateway's clock (a device's clock agrees with it) */
   now(): number;
   db: Db;
+  /** what the gateway was created with (`replica` makes another from it) */
+  options: GatewayOptions;
   inject(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   admin(method: string, url: string, body?: unknown, role?: keyof typeof TOKENS, reason?: string): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
@@ -79,7 +81,7 @@ export async function setup(
   const db = extra.db ?? (await openDb("sqlite::memory:"));
   const auditKey = await generateSigningKeyPair("INTL");
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
-  const gw = await createGateway({
+  const options: GatewayOptions = {
     db,
     audit,
     parties: fake.clients,
@@ -99,7 +101,26 @@ export async function setup(
     ],
     logger: createLogger({ name: "gateway", destination: log, level: "info" }),
     ...extra,
-  });
+  };
+  const gw = await createGateway(options);
+  return fixtureOf(gw, { fake, log, gatewayKey, auditKey, roots: parties.roots ?? (await fake.roots()), now: extra.now ?? Date.now, db, options });
+}
+
+/**
+ * Another replica of the fixture's gateway (issue 16): a second `createGateway` over the same
+ * database, parties, keys and audit log, with its own process state — pass `extra.shared` (a
+ * `redisState` on the same Redis and prefix as the first) for the replicas to share challenges,
+ * limits and busy marks. Close replicas before the fixture (each close also closes the database).
+ */
+export async function replica(f: Fixture, extra: Partial<GatewayOptions> = {}): Promise<Fixture> {
+  const log = new LogCapture(`replica-${randomBytes(4).toString("hex")}`);
+  // its own writer of the one audit chain, as a replica process has
+  const audit = auditSink(await createAuditLog(f.db, { role: "gateway", signingKey: f.auditKey }));
+  const options: GatewayOptions = { ...f.options, audit, logger: createLogger({ name: "gateway", destination: log, level: "info" }), shared: undefined, cacheDevices: undefined, ...extra };
+  return fixtureOf(await createGateway(options), { ...f, log, options });
+}
+
+function fixtureOf(gw: Gateway, f: Omit<Fixture, "gw" | "inject" | "admin" | "close">): Fixture {
   const inject: Fixture["inject"] = async (method, url, body, headers = {}) => {
     const r = await gw.app.inject({ method: method as "GET", url, ...(body !== undefined ? { payload: body as object } : {}), headers });
     let parsed: unknown;
@@ -111,14 +132,8 @@ export async function setup(
     return { status: r.statusCode, body: parsed, headers: r.headers as Record<string, unknown> };
   };
   return {
+    ...f,
     gw,
-    fake,
-    log,
-    gatewayKey,
-    auditKey,
-    roots: parties.roots ?? (await fake.roots()),
-    now: extra.now ?? Date.now,
-    db,
     inject,
     admin: (method, url, body, role = "admin", reason) =>
       inject(method, url, body, { authorization: `Bearer ${TOKENS[role]}`, ...(reason ? { "x-privface-reason": reason } : {}) }),

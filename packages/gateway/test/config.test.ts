@@ -14,6 +14,7 @@ import { ensureRuntime } from "@privface/devstack";
 import { ConfigError, loadGatewayConfig, openGatewayOptions } from "../src/config.ts";
 import { maskIdNumber, maskName, maskPhone } from "../src/_identity.ts";
 import { ChallengeStore } from "../src/_challenges.ts";
+import { memoryState } from "../src/shared-state.ts";
 
 test("loadGatewayConfig lists every problem of a bad configuration", () => {
   const home = mkdtempSync(join(tmpdir(), "privface-gw-cfg-"));
@@ -27,11 +28,12 @@ test("loadGatewayConfig lists every problem of a bad configuration", () => {
           PRIVFACE_GATEWAY_DB: "mysql://x",
           PRIVFACE_GATEWAY_TLS: "maybe",
           PRIVFACE_GATEWAY_LIVENESS_THRESHOLD: "2",
+          PRIVFACE_GATEWAY_SHARED_STATE: "redis",
         }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         const text = (e as ConfigError).problems.join("\n");
-        for (const k of ["PORT", "P0_URL", "DB", "TLS", "LIVENESS_THRESHOLD", "CA", "P0_SEAL_KEY"]) assert.match(text, new RegExp(`PRIVFACE_GATEWAY_${k}`));
+        for (const k of ["PORT", "P0_URL", "DB", "TLS", "LIVENESS_THRESHOLD", "SHARED_STATE", "CA", "P0_SEAL_KEY"]) assert.match(text, new RegExp(`PRIVFACE_GATEWAY_${k}`));
         return true;
       },
     );
@@ -62,17 +64,20 @@ test("masks: ID-card number, phone, name", () => {
   assert.equal(maskIdNumber("12345"), "*****");
 });
 
-test("challenges: TTL at most 60 s, single use, bound", () => {
-  assert.throws(() => new ChallengeStore(61_000), RangeError);
-  const s = new ChallengeStore(60_000);
-  const ch = s.issue({ value: "c".repeat(32), deviceId: "d", personId: "p", purpose: "verify", templateId: "t", modelVersion: "m", upgradeTo: undefined }, 1_000);
+test("challenges: TTL at most 60 s, single use, bound", async () => {
+  let now = 1_000;
+  const state = memoryState(() => now);
+  assert.throws(() => new ChallengeStore(state, 61_000), RangeError);
+  const s = new ChallengeStore(state, 60_000);
+  const ch = await s.issue({ value: "c".repeat(32), deviceId: "d", personId: "p", purpose: "verify", templateId: "t", modelVersion: "m", upgradeTo: undefined }, now);
   assert.equal(ch.expiresAt, 61_000);
-  assert.throws(() => s.check(ch.value, "d", "p", "enrol", 2_000), /another person, device or purpose/);
-  assert.throws(() => s.check(ch.value, "d", "p", "verify", 61_001), /expired/);
-  assert.equal(s.check(ch.value, "d", "p", "verify", 2_000), ch);
-  assert.equal(s.consume(ch), true);
-  assert.equal(s.consume(ch), false);
-  assert.throws(() => s.check(ch.value, "d", "p", "verify", 2_000), /already been used/);
+  now = 2_000;
+  await assert.rejects(s.check(ch.value, "d", "p", "enrol", now), /another person, device or purpose/);
+  await assert.rejects(s.check(ch.value, "d", "p", "verify", 61_001), /expired/);
+  assert.deepEqual(await s.check(ch.value, "d", "p", "verify", now), JSON.parse(JSON.stringify(ch)));
+  assert.equal(await s.consume(ch), true);
+  assert.equal(await s.consume(ch), false);
+  await assert.rejects(s.check(ch.value, "d", "p", "verify", now), /already been used/);
 });
 
 describe("key separation (issue 12 item 7): the gateway receives only the parties' public keys", () => {
@@ -105,6 +110,28 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
     const r = spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_P0_SEAL_KEY: L.sealKey("p0") }, encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /PRIVFACE_GATEWAY_P0_SEAL_KEY: .* private key folder of p0/);
+  });
+
+  it("shared state (issue 16): memory by default, or a redis:// URL; anything else is refused without echoing a password", async () => {
+    assert.equal(loadGatewayConfig({ PRIVFACE_HOME: home }).sharedState, "memory");
+    for (const bad of ["redis", "http://127.0.0.1:6379", "redis://", "mem"]) refused({ PRIVFACE_GATEWAY_SHARED_STATE: bad }, /PRIVFACE_GATEWAY_SHARED_STATE: expected "memory" or a redis:\/\/ or rediss:\/\/ URL/);
+    assert.throws(
+      () => loadGatewayConfig({ PRIVFACE_HOME: home, PRIVFACE_GATEWAY_SHARED_STATE: "https://u:s3cret@host:6379" }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes("s3cret") && /SHARED_STATE/.test(e.message),
+    );
+    const cfg = loadGatewayConfig({ PRIVFACE_HOME: home, PRIVFACE_GATEWAY_SHARED_STATE: "redis://127.0.0.1:6379/0" });
+    assert.equal(cfg.sharedState, "redis://127.0.0.1:6379/0");
+    const opts = await openGatewayOptions(cfg);
+    try {
+      assert.ok(opts.shared, "a Redis URL gives the gateway a shared state");
+      assert.equal(opts.cacheDevices, undefined, "the device cache follows the shared state (off)");
+    } finally {
+      await opts.shared?.close();
+      await closeDb(opts.db);
+    }
+    const mem = await openGatewayOptions(loadGatewayConfig({ PRIVFACE_HOME: home }));
+    assert.equal(mem.shared, undefined);
+    await closeDb(mem.db);
   });
 
   it("default layout: the loaded configuration names no party or helper key, and what it loads holds no party private key", async () => {
