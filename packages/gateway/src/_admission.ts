@@ -1,12 +1,12 @@
 /**
  * Admission of device requests. Every signed device operation goes through `admit()` in one fixed
  * order, so each refusal has one code and nothing is stored or sent to a party before all checks pass:
- *   device known / active / not locked → person known → same merchant → device signature over
- *   canonicalJson(body without signature) → not a replay → challenge known / unused / unexpired /
- *   bound to this device, person and purpose → purpose checks (consent, lockout, enrolment state,
+ *   device signature over canonicalJson(body without signature) (an unknown device is a signature
+ *   that does not verify) → device active / not locked → person known → same merchant → not a
+ *   replay → challenge known / unused / unexpired / bound to this device, person and purpose → purpose checks (consent, lockout, enrolment state,
  *   model version, liveness: the `require*` checks below) → the person is not busy → the challenge
  *   is consumed.
- * A challenge request itself passes the first three checks (`activeDevice`, `personOf`).
+ * A challenge request passes the same first checks through `authenticDevice` and `personOf`.
  */
 import { sameActions } from "@privface/contracts";
 import { canonicalJson, fromBase64url, utf8, verify as verifySig } from "@privface/crypto";
@@ -117,10 +117,13 @@ export class Admission {
     purpose: Purpose,
     checks: (person: PersonRow, ch: Challenge, consent: Consent) => Promise<void> | void,
   ): Promise<{ device: DeviceRow; person: PersonRow; ch: Challenge }> {
-    const device = await this.activeDevice(body.deviceId);
+    // nothing about the device, the person or their state is told before the device's key signed the
+    // body: an unknown device is a signature that does not verify (issue 12 item 6)
+    const known = await this.c.store.getDevice(body.deviceId);
+    const message = known && (await this.signedMessage(known, body));
+    if (!message) throw new ApiError("SIGNATURE_INVALID");
+    const device = await this.activeDevice(known.id);
     const { person, consent } = await this.personOf(device, body.personId);
-    const message = await this.signedMessage(device, body);
-    if (message === undefined) throw new ApiError("SIGNATURE_INVALID");
     const digest = sha256b64u(message);
     const { challenges, shared } = this.c;
     if (await challenges.isReplay(digest)) throw new ApiError("REPLAYED_REQUEST");

@@ -323,6 +323,43 @@ describe("challenge requests: signed by a registered device, cheap limits first,
     }
   });
 
+  test("attack: a face request whose signature does not verify learns nothing about the device, the person or their state", async () => {
+    const f = await setup("face-auth");
+    try {
+      const w = await registerWorld(f, ["alice", "bob"]);
+      await giveConsent(f, w, w.persons.alice.personId);
+      await enrol(f, w, "alice");
+      // a second shop's device, then revoked: its state is told only to the holder of its key
+      const m2 = await f.admin("POST", "/v1/admin/merchants", { name: "Other Shop" });
+      const key2 = await generateSigningKeyPair("INTL");
+      const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
+      await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/approve`, undefined, "operator");
+      await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/revoke`);
+      const stranger = await generateSigningKeyPair("INTL");
+      const ch = (await challenge(f, w, w.persons.alice.personId, "verify")).body;
+      const forged = (personId: string, opts: { deviceId?: string } = {}) => faceBody(w, personId, ch, "verify", sameFace(w.persons.alice.face), { deviceKey: stranger, ...opts });
+      const probes = [
+        forged(w.persons.alice.personId), // enrolled, consented
+        forged(w.persons.bob.personId), // no consent, not enrolled
+        forged("per_nobody"), // no such person
+        forged(w.persons.alice.personId, { deviceId: d2.body.deviceId }), // another merchant's revoked device
+        forged(w.persons.alice.personId, { deviceId: "dev_nope" }), // no such device
+      ];
+      const answers = new Set<string>();
+      // every signed device route goes through one admission (_admission.ts `admit`)
+      for (const body of await Promise.all(probes)) {
+        const r = await f.inject("POST", "/v1/verifications", body);
+        answers.add(`${r.status} ${r.body.error?.code}`);
+      }
+      assert.deepEqual([...answers], ["401 SIGNATURE_INVALID"]);
+      // the genuine terminal's request with the same challenge still goes through
+      const good = await faceBody(w, w.persons.alice.personId, ch, "verify", sameFace(w.persons.alice.face));
+      assert.equal((await f.inject("POST", "/v1/verifications", good)).body.decision, "accept");
+    } finally {
+      await f.close();
+    }
+  });
+
   test("a replayed signed challenge request is DEVICE_UNAUTHENTICATED (the first one is answered)", async () => {
     const f = await setup("challenge-replay");
     try {
