@@ -16,6 +16,7 @@ import { startCheckpointer } from "@privface/db/checkpointer";
 import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
+import { createEnrolStock } from "./enrol-stock.ts";
 import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
@@ -91,6 +92,19 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       await auditLog.append({ requester: e.requester, op: e.purpose ? `${e.op}:${e.purpose}` : e.op, templateId: e.templateId, session: e.session, outcome: e.outcome, code: e.code ?? null });
     },
   };
+  // the spot-check of every dealt batch, over the parties' own link (spotcheck.ts)
+  const spotDeps: SpotCheckDeps = { party, poolSeed, store, audit, count: (outcome) => metrics.spotChecks.inc({ outcome }), log };
+  const responder = party === "P1" ? createSpotCheckResponder(spotDeps) : undefined;
+  const askPeer = async (body: unknown): Promise<unknown> => {
+    const post = () => requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/spotcheck`, "POST", body, { timeoutMs: 30_000 });
+    // a kept-alive socket to a restarted peer fails once: retry on a fresh connection (an enrolment waits on this)
+    const r = await post().catch((e: Error) => (/ECONNRESET|socket hang up/.test(e.message) ? post() : Promise.reject(e)));
+    if (r.status !== 200) throw new Error(`peer answered the spot-check with HTTP ${r.status}`);
+    return r.body;
+  };
+  const intake = (items: Uint8Array[]) => spotCheckIntake(spotDeps, items, askPeer);
+  // enrolment bundles are spot-checked too, a batch at a time (enrol-stock.ts)
+  const enrolStock = party === "P0" ? createEnrolStock({ fetch: (n) => helper.fetch("enrol", n), intake }) : undefined;
   const service = createPartyService({
     party,
     params,
@@ -107,7 +121,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     audit,
     transport,
     metrics,
-    enrolBundle: party === "P0" ? async () => (await helper.fetch("enrol", 1))[0] : undefined,
+    enrolBundle: enrolStock?.take,
     helperUp: helper.up,
     poolTarget: cfg.poolTarget,
     commitWindowMs: cfg.commitWindowMs,
@@ -115,9 +129,6 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     failureBudget: cfg.failureBudget,
     log,
   });
-  // the spot-check of every dealt batch, over the parties' own link (spotcheck.ts)
-  const spotDeps: SpotCheckDeps = { party, poolSeed, store, audit, count: (outcome) => metrics.spotChecks.inc({ outcome }), log };
-  const responder = party === "P1" ? createSpotCheckResponder(spotDeps) : undefined;
   const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder });
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
@@ -128,14 +139,9 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     if (r.status !== 200) throw new Error(`peer answered HTTP ${r.status}`);
     return (r.body as { sessions: PeerSessionStatus[] }).sessions;
   }
-  const askPeer = async (body: unknown): Promise<unknown> => {
-    const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/spotcheck`, "POST", body, { timeoutMs: 30_000 });
-    if (r.status !== 200) throw new Error(`peer answered the spot-check with HTTP ${r.status}`);
-    return r.body;
-  };
   const jobs = createPartyJobs({
     party,
-    intake: party === "P0" ? (items) => spotCheckIntake(spotDeps, items, askPeer) : undefined,
+    intake: party === "P0" ? intake : undefined,
     store,
     helper,
     recover: () => service.recover(peerStatus),

@@ -3,7 +3,9 @@
  * checks a dealt batch with P1 (P1's answers through JSON, as on the wire); an honest batch is added
  * without its sampled items, which P1 has marked used; a batch from a helper that makes every probe
  * match is dropped at both parties, raises the alert (metric, audit, error log) and stops refills:
- * P1 refuses the helper's deliveries, P0's refill job no longer asks it.
+ * P1 refuses the helper's deliveries, P0's refill job no longer asks it. Enrolment bundles go through
+ * the same check, a batch at a time (enrol-stock.ts): a helper that deals them to accept any vector
+ * (a wildcard template) is caught before one of them serves an enrolment.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -15,6 +17,7 @@ import { enrolBodies, finishBodies, newId, randomFace, reconstruct, sameFace, ve
 import { deal, encodeBundle, newItemId, type Dealt } from "@privface/mpc";
 import { evilDeal } from "@privface/mpc/evil-dealer";
 import { createPartyApp } from "../src/app.ts";
+import { createEnrolStock } from "../src/enrol-stock.ts";
 import { createPartyJobs } from "../src/jobs.ts";
 import { createPartyMetrics } from "../src/metrics.ts";
 import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "../src/spotcheck.ts";
@@ -156,5 +159,66 @@ describe("spot-check at pool intake", () => {
     await jobs.refill(true);
     assert.deepEqual(fetches, [2, 1, 2], "no more refills from this helper");
     await jobs.stop();
+  });
+});
+
+describe("spot-checked enrolment bundles (P0's stock)", () => {
+  const rand = (n: number) => new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(n)));
+
+  it("an honest batch is checked once and then serves enrolments, each bundle once, in random order", async () => {
+    const p0 = await side("P0"), p1 = await side("P1");
+    const responder = createSpotCheckResponder(p1.deps);
+    const fetches: number[] = [];
+    const picks: number[] = [];
+    const stock = createEnrolStock({
+      fetch: async (n) => {
+        fetches.push(n);
+        return deliver(Array.from({ length: n }, () => deal(h.params, newItemId(), h.seeds, { kind: "enrol" })));
+      },
+      intake: (items) => spotCheckIntake(p0.deps, items, async (body) => wire(await responder.handle(wire(body)))),
+      pick: (n) => (picks.push(n), n - 1 - (picks.length % n)),
+    });
+    // two enrolments at once on an empty stock share one fetch
+    const [a, b] = await Promise.all([stock.take(), stock.take()]);
+    assert.deepEqual(fetches, [16]);
+    assert.deepEqual(p0.counts, ["passed"]);
+    assert.equal(stock.size(), 13, "16 dealt, 1 opened and discarded, 2 taken");
+    const ids = new Set([a, b].map((x) => Buffer.from(x).toString("hex")));
+    assert.equal(ids.size, 2);
+    const rest: Uint8Array[] = [];
+    while (stock.size() > 0) rest.push(await stock.take());
+    assert.equal(new Set([a, b, ...rest].map((x) => Buffer.from(x).toString("hex"))).size, 15, "never handed out twice");
+    assert.deepEqual(fetches, [16], "no fetch while the stock lasts");
+    assert.ok(picks.every((n, i) => n === 15 - i), "each take picks among all bundles left");
+    await stock.take();
+    assert.deepEqual(fetches, [16, 16]);
+  });
+
+  it("a helper that deals enrolment bundles accepting any vector is caught: no bundle served, alert raised, stock blocked", async () => {
+    const p0 = await side("P0"), p1 = await side("P1");
+    const responder = createSpotCheckResponder(p1.deps);
+    let fetches = 0;
+    const stock = createEnrolStock({
+      fetch: async (n) => {
+        fetches++;
+        return deliver(Array.from({ length: n }, () => evilDeal(h.params, newItemId(), h.seeds, "match_everything", rand, "enrol")));
+      },
+      intake: (items) => spotCheckIntake(p0.deps, items, async (body) => wire(await responder.handle(wire(body)))),
+    });
+    await assert.rejects(stock.take(), /failed its spot-check/);
+    assert.equal(stock.blocked(), true);
+    assert.equal(stock.size(), 0);
+    assert.deepEqual([p0.counts, p1.counts], [["failed"], ["failed"]]);
+    for (const s of [p0, p1]) assert.ok(s.logs.some((e) => e.event === "helper_cheat_detected" && String(e.failures).includes("dcf_threshold")));
+    assert.equal(responder.blocked(), true, "P1 refuses the helper's deliveries");
+    await assert.rejects(stock.take(), /failed its spot-check/);
+    assert.equal(fetches, 1, "the helper is not asked again");
+  });
+
+  it("a batch that leaves no bundle is an error, not an endless refetch", async () => {
+    let fetches = 0;
+    const stock = createEnrolStock({ fetch: async () => (fetches++, []), intake: async () => ({ ok: true, keep: [] }) });
+    await assert.rejects(stock.take(), /left no enrolment bundle/);
+    assert.equal(fetches, 1);
   });
 });
