@@ -45,3 +45,43 @@ test("person-add reads the ID and phone numbers from files (or the environment),
   assert.doesNotMatch(out, /--id-number </);
   assert.doesNotMatch(out, /--token </);
 });
+
+test("privface party: a party operator lists, approves and revokes devices in the party's own registry, each change audited", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { ensureRuntime } = await import("@privface/devstack");
+  const { createPartyStore, loadPartyConfig } = await import("@privface/party");
+  const { readDataKeyFile } = await import("@privface/crypto/node");
+  const { exportChain } = await import("@privface/audit");
+  const { closeDb, openDb } = await import("@privface/db");
+  const home = mkdtempSync(join(tmpdir(), "privface-cli-party-"));
+  try {
+    await ensureRuntime(home);
+    const env = { ...process.env, PRIVFACE_HOME: home };
+    const cfg = loadPartyConfig("P1", env);
+    // the gateway registered a device at P1 (policy operator: pending)
+    const db = await openDb(cfg.db);
+    const dk = readDataKeyFile(cfg.dataKeys[0]);
+    const store = await createPartyStore(db, { role: "P1", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) } });
+    await store.putDevice({ deviceId: "dev_till1", suite: "INTL", signingKey: "A".repeat(43), authKey: "B".repeat(43), status: "pending" });
+    await closeDb(db);
+    const cli = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [bin, "party", ...args], { encoding: "utf8", env }));
+    assert.deepEqual(cli("devices", "--party", "p1", "--status", "pending").map((d: { deviceId: string }) => d.deviceId), ["dev_till1"]);
+    assert.deepEqual(cli("approve-device", "dev_till1", "--party", "p1", "--operator", "zhang.wei"), { deviceId: "dev_till1", status: "active" });
+    assert.deepEqual(cli("devices", "--party", "p1", "--status", "pending"), []);
+    assert.deepEqual(cli("revoke-device", "dev_till1", "--party", "p1", "--operator", "li.na"), { deviceId: "dev_till1", status: "revoked" });
+    assert.deepEqual(cli("approve-device", "dev_till1", "--party", "p1", "--operator", "zhang.wei"), { deviceId: "dev_till1", status: "revoked" }, "a revoked device stays revoked");
+    // an unknown device: a clear error, exit code ≠ 0, nothing audited
+    assert.throws(() => execFileSync(process.execPath, [bin, "party", "approve-device", "dev_nope", "--party", "p1", "--operator", "zhang.wei"], { encoding: "utf8", env, stdio: "pipe" }), (e: { status: number; stderr: string }) => e.status !== 0 && /DEVICE_UNKNOWN|no registered device/.test(e.stderr));
+    const db2 = await openDb(cfg.db);
+    const chain = await exportChain(db2);
+    await closeDb(db2);
+    assert.deepEqual(
+      chain.filter((r) => r.op.startsWith("device.")).map((r) => [r.requester, r.op, r.outcome]),
+      [["operator:zhang.wei", "device.approve", "active"], ["operator:li.na", "device.revoke", "revoked"], ["operator:zhang.wei", "device.approve", "revoked"]],
+    );
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -14,6 +14,7 @@ import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, r
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
+import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createEnrolStock } from "./enrol-stock.ts";
@@ -49,17 +50,9 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const pairSeed = readPairSeedFile(cfg.pairSeed);
-  const keys = new Map<string, Uint8Array>();
-  let current = "";
-  for (const f of cfg.dataKeys) {
-    const dk = readDataKeyFile(f);
-    if (dk.key.length !== 32) throw new Error(`data key ${f}: the party store needs a 32-byte (INTL) data key`);
-    keys.set(dk.id, dk.key);
-    if (!current) current = dk.id;
-  }
   const params = modelParams();
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
-  const store = await createPartyStore(db, { role: party, dataKeys: { current, keys } });
+  const store = await createPartyStore(db, { role: party, dataKeys: readStoreKeys(cfg) });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
   const checkpointer = startCheckpointer(db, { log: (e) => log.warn(e) });
   // calls out present the client certificate and talk only to the role they meant to call
