@@ -192,8 +192,8 @@ export interface Stack {
   partyUrls: Record<PartyName, string>;
   /** a gateway client with the token of an operator of `role` */
   client(role?: "admin" | "operator" | "auditor", maxSockets?: number): GatewayClient;
-  /** a Party API client with the gateway's client certificate (tests and benchmarks) */
-  partyClient(party: PartyName): PartyClient;
+  /** a Party API client with the gateway's client certificate (tests and benchmarks); `url`: another way to the party (a relay) */
+  partyClient(party: PartyName, url?: string): PartyClient;
   /** polls P0 until its pool holds `target` bundles (P1 holds every id P0 holds) */
   waitPool(target: number, ms: number): Promise<void>;
   stop(): Promise<void>;
@@ -261,8 +261,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       clients.push(c);
       return c;
     },
-    partyClient(party) {
-      const c = createPartyClient({ url: partyUrls[party], tls: partyTls, party, resultKey: resultKeys[party] });
+    partyClient(party, url = partyUrls[party]) {
+      const c = createPartyClient({ url, tls: partyTls, party, resultKey: resultKeys[party] });
       clients.push(c);
       return c;
     },

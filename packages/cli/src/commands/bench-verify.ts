@@ -8,7 +8,9 @@
  * Prints one JSON line:
  * {"suite":"verify-parties","requests":N,"errors":E,"p50_ms":..,"p99_ms":..,"rps":..,"cpu_ms_per_request":{..}}
  * Wrong decisions (a genuine probe that does not match) count as errors. The driver is
- * @privface/devstack's `runVerifyBench`.
+ * @privface/devstack's `runVerifyBench`. `--wan [rtt_ms]` (default 20: 10 ms each way, 1 ms jitter,
+ * 0.5 % loss) runs the P0–P1 link and the caller's links through delay relays and prints
+ * {"suite":"verify-wan","rtt_ms":..,"jitter_ms":..,"loss":..,"rounds":..,"p50_ms":..,"p99_ms":..,"rps":..,"errors":0,…}.
  */
 import type { Command } from "commander";
 import { benchGroup } from "./_bench.ts";
@@ -24,7 +26,10 @@ export function register(program: Command): void {
     .option("--cpu-prof <dir>", "write V8 CPU profiles of P0 and P1 to this directory")
     .option("--node-args <args>", "extra Node/V8 flags for the P0 and P1 processes (space-separated)")
     .option("--keep", "keep the temporary home")
-    .action(async (o: { requests: string; concurrency: string; templates: string; warmup: string; cpuProf?: string; nodeArgs?: string; keep?: boolean }) => {
+    .option("--wan [rtt_ms]", "shape the P0–P1 link and the caller's links like a WAN: round-trip time in ms (default 20)")
+    .option("--jitter <ms>", "with --wan: uniform extra one-way delay up to this", "1")
+    .option("--loss <p>", "with --wan: probability a chunk arrives late by a retransmission timeout (200 ms)", "0.005")
+    .action(async (o: { requests: string; concurrency: string; templates: string; warmup: string; cpuProf?: string; nodeArgs?: string; keep?: boolean; wan?: true | string; jitter: string; loss: string }) => {
       const { runVerifyBench } = await import("@privface/devstack/bench");
       const r = await runVerifyBench({
         requests: Number(o.requests),
@@ -34,6 +39,7 @@ export function register(program: Command): void {
         cpuProfDir: o.cpuProf,
         nodeArgs: o.nodeArgs ? o.nodeArgs.split(/\s+/).filter(Boolean) : undefined,
         keep: o.keep,
+        wan: o.wan === undefined ? undefined : { rttMs: o.wan === true ? 20 : Number(o.wan), jitterMs: Number(o.jitter), loss: Number(o.loss) },
         log: (l) => process.stderr.write(`bench verify: ${l}\n`),
       });
       process.stdout.write(JSON.stringify(r) + "\n");

@@ -7,6 +7,11 @@
  * time, as the gateway signs them (those of one event-loop turn share one signature), and timed.
  * Result: {"suite":"verify-parties","requests":N,"errors":E,"p50_ms":..,"p99_ms":..,"rps":..}.
  * Wrong decisions (a genuine probe that does not match) count as errors.
+ *
+ * With `wan` (issue 16) the link between P0 and P1 and the caller's link to each party run through
+ * delay relays (delay-relay.ts: `rttMs / 2` each way, jitter, loss as late retransmissions), as
+ * between two data centres joined by a dedicated line; the suite is then "verify-wan" and the line
+ * names the round-trip time and the protocol's online rounds between the parties.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,8 +19,10 @@ import { join, resolve } from "node:path";
 import { runtimeLayout } from "@privface/config";
 import { MODEL } from "@privface/contracts";
 import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { verifyRounds } from "@privface/mpc";
+import { startDelayRelay, type DelayRelay } from "../delay-relay.ts";
 import * as sim from "../gateway-sim.ts";
-import { startStack } from "../stack.ts";
+import { freePorts, startStack } from "../stack.ts";
 
 export interface VerifyBenchOptions {
   requests: number;
@@ -28,11 +35,18 @@ export interface VerifyBenchOptions {
   nodeArgs?: string[];
   /** keep the temporary home */
   keep?: boolean;
+  /** shape the P0–P1 link and the caller's links to the parties like a WAN */
+  wan?: { rttMs: number; jitterMs?: number; loss?: number };
   log?: (line: string) => void;
 }
 
 export interface VerifyBenchResult {
-  suite: "verify-parties";
+  suite: "verify-parties" | "verify-wan";
+  /** with `wan`: the round-trip time of every shaped link, its jitter and loss, and the online rounds between the parties */
+  rtt_ms?: number;
+  jitter_ms?: number;
+  loss?: number;
+  rounds?: number;
   requests: number;
   errors: number;
   p50_ms: number;
@@ -71,16 +85,37 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     env[`PRIVFACE_${p}_VERIFY_PER_DAY`] = "10000000";
   }
   const args = (name: string) => [...(o.nodeArgs ?? []), ...(o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", resolve(o.cpuProfDir, name)] : [])];
+  // WAN: relays in front of each party for the other party and for this caller (ports known before the parties start)
+  const relays: DelayRelay[] = [];
+  let ports: { helper: number; p0: number; p1: number; gateway: number } | undefined;
+  let callerUrl: Partial<Record<"P0" | "P1", string>> = {};
+  if (o.wan) {
+    const [helper, p0, p1, gateway] = await freePorts(4);
+    ports = { helper, p0, p1, gateway };
+    const shape = { delayMs: o.wan.rttMs / 2, jitterMs: o.wan.jitterMs, loss: o.wan.loss };
+    const relay = async (target: number) => {
+      const r = await startDelayRelay(target, shape);
+      relays.push(r);
+      return `https://127.0.0.1:${r.port}`;
+    };
+    env.PRIVFACE_P0_PEER_URL = await relay(p1);
+    env.PRIVFACE_P1_PEER_URL = await relay(p0);
+    callerUrl = { P0: await relay(p0), P1: await relay(p1) };
+  }
   const stack = await startStack({
     home,
+    ports,
     gateway: "none",
     env,
     nodeArgs: { p0: args("p0"), p1: args("p1") },
     // start-up is not measured: on a loaded machine a server can take more than the default 30 s
     readyTimeoutMs: 180_000,
     onLog: (s, l) => (/failed|error/.test(l) ? say(`[${s}] ${l}`) : undefined),
+  }).catch(async (e) => {
+    for (const r of relays) await r.close();
+    throw e;
   });
-  const client = { P0: stack.partyClient("P0"), P1: stack.partyClient("P1") };
+  const client = { P0: stack.partyClient("P0", callerUrl.P0), P1: stack.partyClient("P1", callerUrl.P1) };
   try {
     const L = runtimeLayout(home);
     const keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await sim.newSimDevice(), nonce: sim.batchedNonces(client) };
@@ -164,9 +199,11 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     cpu.client = Math.round(((selfUs.user + selfUs.system) / 1000 / N) * 100) / 100;
     r.lat.sort((a, b) => a - b);
     const q = (p: number) => Number(r.lat[Math.min(r.lat.length - 1, Math.floor(p * r.lat.length))].toFixed(2));
-    return { suite: "verify-parties", requests: N, errors: r.errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / r.seconds), concurrency: C, cpu_ms_per_request: cpu };
+    const wan = o.wan ? { rtt_ms: o.wan.rttMs, jitter_ms: o.wan.jitterMs ?? 0, loss: o.wan.loss ?? 0, rounds: verifyRounds } : {};
+    return { suite: o.wan ? "verify-wan" : "verify-parties", ...wan, requests: N, errors: r.errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / r.seconds), concurrency: C, cpu_ms_per_request: cpu };
   } finally {
     await stack.stop();
+    for (const r of relays) await r.close();
     if (!o.keep) rmSync(home, { recursive: true, force: true });
     else say(`home kept at ${home}`);
   }
