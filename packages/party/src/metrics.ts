@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics of a party (prom-client): request durations by route and status, errors by
- * code, pool level (collected from the store on scrape), MPC runs, recovery actions, link state, and
+ * code, pool level (collected from the store on scrape), MPC runs, recovery actions, link state and
+ * the peer link's round-trip time, and
  * the daily failure budget (refusals, budget runs by outcome).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -21,7 +22,10 @@ export interface PartyMetrics {
   budgetRuns: Counter<"outcome">;
 }
 
-export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () => Promise<number>; poolTarget?: number; peerUp: () => boolean; helperUp: () => boolean }): PartyMetrics {
+export function createPartyMetrics(
+  party: "P0" | "P1",
+  sources: { poolLevel: () => Promise<number>; poolTarget?: number; peerUp: () => boolean; helperUp: () => boolean; peerRttMs?: () => number | undefined },
+): PartyMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ party });
   collectDefaultMetrics({ register: registry, prefix: "privface_party_" });
@@ -56,6 +60,16 @@ export function createPartyMetrics(party: "P0" | "P1", sources: { poolLevel: () 
     collect() {
       this.set({ link: "peer" }, sources.peerUp() ? 1 : 0);
       this.set({ link: "helper" }, sources.helperUp() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "privface_party_link_rtt_seconds",
+    help: "round-trip time of the last keep-alive ping on the link (every 10 s)",
+    labelNames: ["link"] as const,
+    registers: [registry],
+    collect() {
+      const ms = sources.peerRttMs?.();
+      if (ms !== undefined) this.set({ link: "peer" }, ms / 1000);
     },
   });
   const mpcRuns = new Counter({ name: "privface_party_mpc_runs_total", help: "MPC runs", labelNames: ["kind", "outcome"] as const, registers: [registry] });

@@ -68,6 +68,8 @@ export interface WsTransportOptions {
   /** How long `send` waits for a link to come up (default 1000 ms). */
   connectTimeoutMs?: number;
   receiveTimeoutMs?: number;
+  /** keep-alive ping interval (default 10 s): two missed pongs close the link; each pong measures its RTT */
+  pingEveryMs?: number;
   /** Test/diagnostic hook: sees every encoded frame sent or received (what TLS carries). Off by default. */
   capture?: (direction: "in" | "out", peer: ServerRole, frame: Uint8Array) => void;
   /** Observer for link events (metrics, logs). Never receives payloads. */
@@ -77,6 +79,8 @@ export interface WsTransportOptions {
 export interface WsTransport extends Transport {
   /** Frames refused (wrong sender, undecodable), frames sent and received, link messages received. */
   readonly stats: { refused: number; sent: number; received: number; messages: number };
+  /** The round-trip time of the last keep-alive ping on the link to `role` (every `pingEveryMs`), ms; undefined before the first pong. */
+  rttMs(role: ServerRole): number | undefined;
 }
 
 export function createWsTransport(o: WsTransportOptions): WsTransport {
@@ -220,20 +224,25 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     });
   }
 
-  // keep-alive: a silent link is closed (and re-dialled) after two missed pongs
+  // keep-alive: a silent link is closed (and re-dialled) after two missed pongs; each pong gives the link's round-trip time
   const alive = new WeakMap<WebSocket, number>();
+  const rtts = new Map<ServerRole, number>();
   const pinger = setInterval(() => {
-    for (const ws of links.values()) {
+    for (const [role, ws] of links) {
       const missed = alive.get(ws) ?? 0;
       if (missed >= 2) {
         ws.terminate();
         continue;
       }
       alive.set(ws, missed + 1);
-      ws.once("pong", () => alive.set(ws, 0));
+      const t0 = performance.now();
+      ws.once("pong", () => {
+        alive.set(ws, 0);
+        if (links.get(role) === ws) rtts.set(role, performance.now() - t0);
+      });
       ws.ping();
     }
-  }, 10_000);
+  }, o.pingEveryMs ?? 10_000);
   pinger.unref();
 
   return {
@@ -260,6 +269,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     isUp(role: ServerRole): boolean {
       return links.get(role)?.readyState === WebSocket.OPEN;
     },
+    rttMs: (role) => rtts.get(role),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

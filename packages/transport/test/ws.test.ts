@@ -21,13 +21,13 @@ async function listen(server: import("node:https").Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function pair() {
+async function pair(o: { pingEveryMs?: number } = {}) {
   const server = createMtlsServer(mat("p1"), (_req, res) => {
     res.writeHead(404).end();
   });
   const port = await listen(server);
-  const b = createWsTransport({ role: "p1", tls: mat("p1"), server, accept: ["p0"] });
-  const a = createWsTransport({ role: "p0", tls: mat("p0"), dial: { p1: `wss://127.0.0.1:${port}` } });
+  const b = createWsTransport({ role: "p1", tls: mat("p1"), server, accept: ["p0"], ...o });
+  const a = createWsTransport({ role: "p0", tls: mat("p0"), dial: { p1: `wss://127.0.0.1:${port}` }, ...o });
   // wait for the link
   await a.send("p1", { session: "hello", step: 0, seq: 0, payload: new Uint8Array() });
   await b.receive("hello", { from: "p0" });
@@ -137,6 +137,19 @@ describe("ws transport: roles and certificates", () => {
       await new Promise((r) => setTimeout(r, 50));
       await a.send("p1", { session: "again", step: 0, seq: 0, payload: new Uint8Array([9]) });
       assert.equal((await b.receive("again", { from: "p0" })).payload[0], 9);
+    } finally {
+      await close();
+    }
+  });
+
+  it("measures the link's round-trip time with its keep-alive pings (the parties' link RTT metric)", async () => {
+    const { a, b, close } = await pair({ pingEveryMs: 30 });
+    try {
+      assert.equal(a.rttMs("p1"), undefined, "no pong yet");
+      assert.equal(a.rttMs("helper"), undefined, "no such link");
+      const t0 = Date.now();
+      while ((a.rttMs("p1") === undefined || b.rttMs("p0") === undefined) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      for (const rtt of [a.rttMs("p1"), b.rttMs("p0")]) assert.ok(typeof rtt === "number" && rtt >= 0 && rtt < 5_000, String(rtt));
     } finally {
       await close();
     }

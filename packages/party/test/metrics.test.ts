@@ -1,0 +1,15 @@
+/** The party's link metrics: up/down per link, and the peer link's round-trip time once measured (transport ws.ts keep-alive pings). */
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { createPartyMetrics } from "../src/metrics.ts";
+
+it("privface_party_link_rtt_seconds: absent before the first pong, then the last measured round trip in seconds", async () => {
+  let rtt: number | undefined;
+  const m = createPartyMetrics("P0", { poolLevel: async () => 5, peerUp: () => true, helperUp: () => false, peerRttMs: () => rtt });
+  const before = await m.registry.metrics();
+  assert.doesNotMatch(before, /privface_party_link_rtt_seconds\{/);
+  assert.match(before, /privface_party_link_up\{link="peer",party="P0"\} 1/);
+  assert.match(before, /privface_party_link_up\{link="helper",party="P0"\} 0/);
+  rtt = 21.5;
+  assert.match(await m.registry.metrics(), /privface_party_link_rtt_seconds\{link="peer",party="P0"\} 0\.0215/);
+});
