@@ -4,13 +4,15 @@
  * `insertDecision` issued together, then the audit record (`@privface/audit` append) once both are
  * committed. Concurrent callers share the group commits as requests finishing together do.
  * Prints one JSON line per dialect:
- *   {"suite":"gateway-store","dialect":"sqlite","concurrency":16,"requests":N,"errors":0,"p50_ms":..,"p99_ms":..,"rps":..,"cpu_us_per_op":..}
+ *   {"suite":"gateway-store","dialect":"sqlite","concurrency":16,"requests":N,"errors":0,"p50_ms":..,"p99_ms":..,"rps":..,"cpu_us_per_op":..,"event_loop_utilisation":..}
+ * (the share of the measured time the event loop was not waiting for I/O or timers)
  * Usage: node --import tsx packages/gateway/bench/store.ts [--n 20000] [--concurrency 16] [--persons 1000] [--pg postgres://…]
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { createAuditLog } from "@privface/audit";
 import { generateSigningKeyPair } from "@privface/crypto";
@@ -61,6 +63,7 @@ async function run(db: Db): Promise<void> {
   let next = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   await Promise.all(
     Array.from({ length: CONC }, async () => {
       while (next < N) {
@@ -86,10 +89,11 @@ async function run(db: Db): Promise<void> {
   );
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0).utilization;
   lat.sort((a, b) => a - b);
   const q = (p: number) => Number(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(3));
   console.log(
-    JSON.stringify({ suite: "gateway-store", dialect: db.dialect, concurrency: CONC, requests: N, errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / secs), cpu_us_per_op: Math.round((cpu.user + cpu.system) / N) }),
+    JSON.stringify({ suite: "gateway-store", dialect: db.dialect, concurrency: CONC, requests: N, errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / secs), cpu_us_per_op: Math.round((cpu.user + cpu.system) / N), event_loop_utilisation: Number(elu.toFixed(2)) }),
   );
 }
 
