@@ -23,7 +23,7 @@
  * an operation and its audit record commit together (it reads the head inside the transaction; on
  * PostgreSQL under a table lock); its one record is a write of its own, so it is signed.
  */
-import { createExec, migrate, type Db, type DbMigration, type Exec, type Tx } from "@privface/db";
+import { createExec, migrate, type Db, type DbMigration, type Tx } from "@privface/db";
 import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
 import { AuditError, GENESIS, checkField, checkTime, digestBody, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
@@ -166,7 +166,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
   // its appends wait a little and join a later write (at most ATTEMPTS tries each).
   // The signature is made inside the transaction: a Signer other than the software one (an HSM)
   // adds its latency to every write of the SQLite group.
-  let queue: Pending[] = [];
+  const queue: Pending[] = [];
   let writing = false;
   const write = async (): Promise<void> => {
     let batch: Pending[] = [];
