@@ -13,7 +13,7 @@
  * both dialects). Appends that arrive while a write is being prepared join it: on SQLite a write is a
  * savepoint of the connection's group commit (`Db.groupWrite`), so the appends of one event-loop turn
  * share its COMMIT with the server's other writes of that turn; on PostgreSQL it is one transaction,
- * and the appends made while it waits for its connection join it. Each write carries exactly one
+ * and the appends made until its transaction has begun join it. Each write carries exactly one
  * signature, on its last record; the earlier records of the batch have `sig = ""` and are covered by
  * that signature through the hash chain (see _record.ts). So the stored chain always ends in a signed
  * record, and a verifier refuses one that does not (`unsigned-head`).
@@ -160,8 +160,8 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
 
   // One write: a transaction that takes the appends waiting when it starts running (SQLite: at the
   // end of the event-loop turn, as one savepoint of the connection's group commit, so they share its
-  // COMMIT with the server's other writes of that turn and settle with them; PostgreSQL: once it has
-  // its connection), chains, hashes and signs them once, and inserts them. While a write is in flight
+  // COMMIT with the server's other writes of that turn and settle with them; PostgreSQL: once its
+  // BEGIN has run), chains, hashes and signs them once, and inserts them. While a write is in flight
   // new appends wait for the next one. A conflict with another writer rolls back this write alone;
   // its appends wait a little and join a later write (at most ATTEMPTS tries each).
   // The signature is made inside the transaction: a Signer other than the software one (an HSM)
