@@ -8,20 +8,22 @@
  *   const r = await verifyChain(db, { suite: "INTL", publicKey });      // { ok, records, firstBroken?, head }
  *   reconcile(await exportChain(dbP0), await exportChain(dbP1));        // sessions one side only recorded
  *
- * Appends are serialised in-process and atomic, chained and hashed one by one and stored together:
- * on SQLite the appends of one event-loop turn are one savepoint of the connection's group commit
- * (`Db.groupWrite`), sharing its COMMIT with the server's other writes of that turn; on PostgreSQL
- * the appends that arrive while a write is in flight are the next write, one multi-row INSERT. Each write carries exactly one
- * signature, on its last record; the earlier records of the batch have `sig = ""` and are covered by that signature
- * through the hash chain (see _record.ts). So the stored chain always ends in a signed record, and
- * a verifier refuses one that does not (`unsigned-head`).
+ * Appends are serialised in-process and atomic, chained and hashed one by one and stored together,
+ * through @privface/db's executor (`createExec`, decision 008: one SQL text per query, the same on
+ * both dialects). Appends that arrive while a write is being prepared join it: on SQLite a write is a
+ * savepoint of the connection's group commit (`Db.groupWrite`), so the appends of one event-loop turn
+ * share its COMMIT with the server's other writes of that turn; on PostgreSQL it is one transaction,
+ * and the appends made until its transaction has begun join it. Each write carries exactly one
+ * signature, on its last record; the earlier records of the batch have `sig = ""` and are covered by
+ * that signature through the hash chain (see _record.ts). So the stored chain always ends in a signed
+ * record, and a verifier refuses one that does not (`unsigned-head`).
  * The head is kept in memory; the primary key on `seq` refuses an insert when another writer got
  * there first (the head is then re-read and the batch rebuilt), so a chain can never fork.
- * `append(entry, { trx })` joins a caller's transaction so that an operation and its audit record
- * commit together (it reads the head inside the transaction; on PostgreSQL under a table lock); its
- * one record is a write of its own, so it is signed.
+ * `append(entry, { tx })` joins a caller's transaction (an `Exec` `Tx` on the same database) so that
+ * an operation and its audit record commit together (it reads the head inside the transaction; on
+ * PostgreSQL under a table lock); its one record is a write of its own, so it is signed.
  */
-import { migrate, sql, type Db, type DbMigration, type Kysely } from "@privface/db";
+import { createExec, migrate, type Db, type DbMigration, type Tx } from "@privface/db";
 import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
 import { AuditError, GENESIS, checkField, checkTime, digestBody, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
@@ -69,8 +71,8 @@ export interface AuditLogOptions {
 
 export interface AuditLog {
   readonly role: string;
-  /** Append one record; resolves to the stored record. With `trx`, joins the caller's transaction. */
-  append(entry: AuditEntry, opts?: { trx?: Kysely<any> }): Promise<AuditRecord>;
+  /** Append one record; resolves to the stored record. With `tx`, joins the caller's transaction. */
+  append(entry: AuditEntry, opts?: { tx?: Tx }): Promise<AuditRecord>;
   /** seq and hash of the last record (seq 0 and GENESIS for an empty log). */
   head(): Promise<{ seq: number; hash: string }>;
 }
@@ -95,9 +97,15 @@ const headFromRow = (row: { seq: number | string | bigint; hash: string } | unde
 /** … and by the last record of a write. */
 const headOfRecords = (records: readonly AuditRecord[]): Head => ({ seq: records[records.length - 1].seq, hash: records[records.length - 1].hash });
 
-async function headOf(k: Kysely<any>): Promise<Head> {
-  return headFromRow(await k.selectFrom(AUDIT_TABLE).select(["seq", "hash"]).orderBy("seq", "desc").limit(1).executeTakeFirst());
-}
+const HEAD = `SELECT seq, hash FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 1`;
+const INSERT = `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, template_id, session, outcome, code, prev, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** PostgreSQL: a caller's transaction takes the table's lock before it reads the head (SQLite: its write lock is the database's). */
+const LOCK = `LOCK TABLE ${AUDIT_TABLE} IN EXCLUSIVE MODE`;
+const PAGE = `SELECT * FROM ${AUDIT_TABLE} WHERE seq > ? ORDER BY seq ASC LIMIT ?`;
+
+const headOf = async (tx: Tx): Promise<Head> => headFromRow(await tx.get<{ seq: number; hash: string }>(HEAD));
+const insert = (tx: Tx, r: AuditRecord) =>
+  tx.run(INSERT, [r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig]);
 
 /** Open the audit log of one server (runs the audit migrations first). */
 export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<AuditLog> {
@@ -139,10 +147,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
     }
     return out;
   };
-  const toRow = (r: AuditRecord) => ({
-    seq: r.seq, time: r.time, role: r.role, requester: r.requester, op: r.op, template_id: r.templateId,
-    session: r.session, outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash, sig: r.sig,
-  });
+  const exec = createExec(db);
 
   // The head as this process last wrote it. Appends build on it without reading the table; the
   // primary key on seq refuses the insert if another writer got there first, and we re-read.
@@ -153,121 +158,72 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
   const backoff = (tries: number) => new Promise((r) => setTimeout(r, 1 + Math.floor(Math.random() * 5 * tries)));
   const giveUp = (e: unknown) => (isRetryable(e) ? new AuditError("APPEND_CONFLICT", `gave up after ${ATTEMPTS} attempts: ${(e as Error).message}`) : e);
 
-  // SQLite: the appends of one event-loop turn are one savepoint of the connection's group commit
-  // (@privface/db groupWrite): chained, hashed, signed once and inserted when the group runs, at the
-  // end of the turn, so they share its COMMIT with the server's other writes of that turn (a
-  // party's store operations) and settle with them. One cached prepared statement: the query
-  // builder costs more CPU than the insert. A conflict with another writer rolls back this
-  // savepoint alone; its appends wait a little and join a later turn (at most ATTEMPTS tries each).
-  // The signature is made inside the group's transaction: a Signer other than the software one
-  // (an HSM) adds its latency to every write of the group.
-  const sqliteAppend = ((): ((p: Pending) => void) | null => {
-    const s = db.dialect === "sqlite" ? db.sqlite : undefined;
-    if (!s) return null;
-    const insert = s.prepare(
-      `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, template_id, session, outcome, code, prev, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const head = s.prepare(`SELECT seq, hash FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 1`);
-    let turn: Pending[] = [];
-    const write = async (): Promise<void> => {
-      let batch: Pending[] = [];
-      try {
-        const records = await db.groupWrite(async () => {
-          batch = turn.splice(0, MAX_BATCH);
-          if (turn.length > 0) void write();
-          if (batch.length === 0) return [];
-          // the table is read only when the cached head is gone (at start, after a conflict)
-          const out = await build(batch.map((p) => p.fields), cachedHead ?? headFromRow(head.get() as Parameters<typeof headFromRow>[0]));
-          for (const r of out) insert.run(r.seq, r.time, r.role, r.requester, r.op, r.templateId, r.session, r.outcome, r.code, r.prev, r.hash, r.sig);
-          cachedHead = headOfRecords(out);
-          return out;
-        });
-        batch.forEach((p, i) => p.resolve(records[i]));
-      } catch (e) {
-        cachedHead = null; // the savepoint or the whole group rolled back
-        const retry = batch.filter((p) => isRetryable(e) && ++p.tries < ATTEMPTS);
-        for (const p of batch) if (!retry.includes(p)) p.reject(giveUp(e));
-        if (retry.length === 0) return;
-        await backoff(retry[0].tries);
-        for (const p of retry) enqueue(p);
-      }
-    };
-    const enqueue = (p: Pending) => {
-      turn.push(p);
-      if (turn.length === 1) void write();
-    };
-    return enqueue;
-  })();
-
-  // PostgreSQL: appends that arrive while a write is in flight go into the next write, one
-  // multi-row INSERT (atomic). Each record is hashed on its own; the write is signed once, on its last record.
-  let pending: Pending[] = [];
-  let flushing = false;
-  const flush = async (): Promise<void> => {
-    flushing = true;
+  // One write: a transaction that takes the appends waiting when it starts running (SQLite: at the
+  // end of the event-loop turn, as one savepoint of the connection's group commit, so they share its
+  // COMMIT with the server's other writes of that turn and settle with them; PostgreSQL: once its
+  // BEGIN has run), chains, hashes and signs them once, and inserts them. While a write is in flight
+  // new appends wait for the next one. A conflict with another writer rolls back this write alone;
+  // its appends wait a little and join a later write (at most ATTEMPTS tries each).
+  // The signature is made inside the transaction: a Signer other than the software one (an HSM)
+  // adds its latency to every write of the SQLite group.
+  const queue: Pending[] = [];
+  let writing = false;
+  const write = async (): Promise<void> => {
+    let batch: Pending[] = [];
     try {
-      while (pending.length > 0) {
-        const batch = pending.slice(0, MAX_BATCH);
-        pending = pending.slice(MAX_BATCH);
-        try {
-          const records = await withRetry(async () => {
-            const out = await build(batch.map((p) => p.fields), cachedHead ?? (await headOf(db.kysely)));
-            try {
-              await db.kysely.insertInto(AUDIT_TABLE).values(out.map(toRow)).execute();
-            } catch (e) {
-              cachedHead = null;
-              throw e;
-            }
-            cachedHead = headOfRecords(out);
-            return out;
-          }, ATTEMPTS);
-          batch.forEach((p, i) => p.resolve(records[i]));
-        } catch (e) {
-          for (const p of batch) p.reject(e);
-        }
-      }
-    } finally {
-      flushing = false;
+      const records = await exec.tx(async (tx) => {
+        batch = queue.splice(0, MAX_BATCH);
+        if (batch.length === 0) return [];
+        // the table is read only when the cached head is gone (at start, after a conflict)
+        const out = await build(batch.map((p) => p.fields), cachedHead ?? (await headOf(tx)));
+        for (const r of out) await insert(tx, r);
+        cachedHead = headOfRecords(out);
+        return out;
+      });
+      batch.forEach((p, i) => p.resolve(records[i]));
+    } catch (e) {
+      cachedHead = null; // the write rolled back (SQLite: its savepoint or the whole group)
+      const retry = batch.filter((p) => isRetryable(e) && ++p.tries < ATTEMPTS);
+      for (const p of batch) if (!retry.includes(p)) p.reject(giveUp(e));
+      if (retry.length > 0) void backoff(retry[0].tries).then(() => retry.forEach(enqueue));
     }
   };
+  const writeAll = async (): Promise<void> => {
+    writing = true;
+    try {
+      while (queue.length > 0) await write();
+    } finally {
+      writing = false;
+    }
+  };
+  const enqueue = (p: Pending) => {
+    queue.push(p);
+    if (!writing) void writeAll();
+  };
 
-  const appendIn = async (k: Kysely<any>, entry: AuditEntry): Promise<AuditRecord> => {
+  const appendIn = async (tx: Tx, entry: AuditEntry): Promise<AuditRecord> => {
     const fields = fieldsOf(entry);
     cachedHead = null; // the caller's transaction may commit or roll back: read the head afresh next time
-    if (db.dialect === "postgres") await sqlLock(k);
-    const [record] = await build([fields], await headOf(k));
-    await k.insertInto(AUDIT_TABLE).values(toRow(record)).execute();
+    if (db.dialect === "postgres") await tx.run(LOCK);
+    const [record] = await build([fields], await headOf(tx));
+    await insert(tx, record);
     return record;
   };
 
   return {
     role,
     append(entry, opts) {
-      if (opts?.trx) return appendIn(opts.trx, entry);
+      if (opts?.tx) return appendIn(opts.tx, entry);
       let fields: Fields;
       try {
         fields = fieldsOf(entry);
       } catch (e) {
         return Promise.reject(e);
       }
-      return new Promise<AuditRecord>((resolve, reject) => {
-        const p = { fields, resolve, reject, tries: 0 };
-        if (sqliteAppend) return sqliteAppend(p);
-        pending.push(p);
-        if (!flushing) {
-          // start the write after this turn of the event loop: appends made meanwhile (e.g. by
-          // requests that finished together) share its transaction
-          flushing = true;
-          setImmediate(() => void flush());
-        }
-      });
+      return new Promise<AuditRecord>((resolve, reject) => enqueue({ fields, resolve, reject, tries: 0 }));
     },
-    head: () => headOf(db.kysely),
+    head: () => exec.read(headOf),
   };
-}
-
-async function sqlLock(k: Kysely<any>): Promise<void> {
-  await sql`lock table ${sql.table(AUDIT_TABLE)} in exclusive mode`.execute(k);
 }
 
 /**
@@ -280,25 +236,12 @@ function isRetryable(e: unknown): boolean {
   return code.startsWith("SQLITE_BUSY") || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505" || code === "40P01";
 }
 
-async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!isRetryable(e) || i + 1 >= attempts) {
-        if (isRetryable(e)) throw new AuditError("APPEND_CONFLICT", `gave up after ${attempts} attempts: ${(e as Error).message}`);
-        throw e;
-      }
-      await new Promise((r) => setTimeout(r, 1 + Math.floor(Math.random() * 5 * (i + 1))));
-    }
-  }
-}
-
 /** All records in seq order, read page by page. */
 export async function* readChain(db: Db, pageSize = 1000): AsyncGenerator<AuditRecord> {
   let after = 0;
+  const exec = createExec(db);
   for (;;) {
-    const rows = (await db.kysely.selectFrom(AUDIT_TABLE).selectAll().where("seq", ">", after).orderBy("seq", "asc").limit(pageSize).execute()) as Row[];
+    const rows = await exec.read((tx) => tx.all<Row>(PAGE, [after, pageSize]));
     for (const r of rows) yield fromRow(r);
     if (rows.length < pageSize) return;
     after = num(rows[rows.length - 1].seq);

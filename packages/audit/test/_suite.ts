@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Db } from "@privface/db";
+import { createExec, type Db } from "@privface/db";
 import { generateSigningKeyPair, type KeyPair } from "@privface/crypto";
 import { createAuditLog, verifyChain, verifyRecords, exportChain, reconcile, hashOf, AUDIT_TABLE, type AuditLog, type AuditRecord } from "../src/index.ts";
 
@@ -84,8 +84,8 @@ export function auditContract(f: DbFactory): void {
     assert.deepEqual(returned, chain);
     // a second write (and a joined transaction) each add exactly one signature, on their last record
     await Promise.all(Array.from({ length: 3 }, (_, i) => log.append({ requester: "gateway", op: "verify", session: `c-${i}`, outcome: "ok" })));
-    await db.kysely.transaction().execute(async (trx) => {
-      await log.append({ requester: "gateway", op: "commit", session: "t", outcome: "ok" }, { trx });
+    await createExec(db).tx(async (tx) => {
+      await log.append({ requester: "gateway", op: "commit", session: "t", outcome: "ok" }, { tx });
     });
     await log.append({ requester: "gateway", op: "verify", session: "d", outcome: "ok" });
     const all = await exportChain(db);
@@ -237,15 +237,16 @@ export function auditContract(f: DbFactory): void {
     const db = await f.make();
     const key = await generateSigningKeyPair("INTL");
     const log = await createAuditLog(db, { role: "p0", signingKey: key });
+    const exec = createExec(db);
     await assert.rejects(
-      db.kysely.transaction().execute(async (trx) => {
-        await log.append({ requester: "gateway", op: "enrol", session: "rolled-back", outcome: "ok" }, { trx });
+      exec.tx(async (tx) => {
+        await log.append({ requester: "gateway", op: "enrol", session: "rolled-back", outcome: "ok" }, { tx });
         throw new Error("operation failed");
       }),
       /operation failed/,
     );
-    await db.kysely.transaction().execute(async (trx) => {
-      await log.append({ requester: "gateway", op: "enrol", session: "kept", outcome: "ok" }, { trx });
+    await exec.tx(async (tx) => {
+      await log.append({ requester: "gateway", op: "enrol", session: "kept", outcome: "ok" }, { tx });
     });
     const chain = await exportChain(db);
     assert.deepEqual(chain.map((r) => r.session), ["kept"]);

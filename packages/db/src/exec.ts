@@ -1,12 +1,13 @@
 /**
- * A minimal executor with cached prepared statements, used by the store instead of the query builder
- * so one operation is one transaction of a few prepared statements on either dialect (on SQLite, a
- * savepoint inside a transaction shared with the other operations of the same event-loop turn).
+ * A minimal executor with cached prepared statements: the one way the party store, the gateway store
+ * and the audit log reach SQL (decision 008), so one operation is one transaction of a few prepared
+ * statements on either dialect (on SQLite, a savepoint inside a transaction shared with the other
+ * operations of the same event-loop turn).
  *
  * SQL is written once with `?` placeholders (turned into $1, $2, … for PostgreSQL).
  * - SQLite: statements are prepared once per connection (better-sqlite3) and run synchronously inside
  *   `BEGIN IMMEDIATE … COMMIT`, while holding the connection's mutex (`db.exclusive`), so nothing else
- *   (e.g. the audit log's Kysely queries on the same connection) can interleave. The write
+ *   (e.g. a Kysely migration on the same connection) can interleave. The write
  *   transactions of one event-loop turn share one commit (group commit, each in its own savepoint).
  * - PostgreSQL: one pooled client per transaction, named prepared statements (parsed once per
  *   connection by pg), READ COMMITTED; rows that must not be taken twice are locked with FOR UPDATE.

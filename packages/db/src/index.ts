@@ -1,8 +1,9 @@
 /**
- * @privface/db — one SQL layer over embedded SQLite (better-sqlite3) and PostgreSQL (pg), through
- * Kysely. `openDb(url)` picks the dialect from the URL, `migrate(db, migrations, { table })` runs a
- * package's own migration set (one migration table per package, so several packages can share one
- * database), and a few helpers keep column types and values portable between the two dialects:
+ * @privface/db — one SQL layer over embedded SQLite (better-sqlite3) and PostgreSQL (pg).
+ * `openDb(url)` picks the dialect from the URL, `migrate(db, migrations, { table })` runs a package's
+ * own migration set through Kysely (one migration table per package, so several packages can share
+ * one database), `createExec(db)` runs queries (./exec.ts; decision 008: every query of the party
+ * store, the gateway store and the audit log goes through it), and a few helpers keep column types and values portable between the two dialects:
  * `bytesType` (blob / bytea), `timestampType` (epoch milliseconds as a 64-bit integer), `toBytes`
  * and `bytesParam` (byte normalisation), `toMs` (numbers from either driver).
  *
@@ -34,7 +35,7 @@ export type Dialect = "sqlite" | "postgres";
 
 /** An open database: the Kysely instance plus what portable code needs to know about it. */
 export interface Db {
-  /** The query builder. Use it for everything except measured hot paths. */
+  /** Kysely: the schema builder of the migrations (`migrate`). Queries go through `createExec` (decision 008). */
   readonly kysely: Kysely<any>;
   readonly dialect: Dialect;
   /** The PostgreSQL schema this handle works in (search_path), if one was given. */

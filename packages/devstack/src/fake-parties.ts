@@ -45,7 +45,7 @@ import {
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthExpectation } from "@privface/contracts/auth";
 import { checkNonce, issueNonce } from "@privface/contracts/nonce";
-import { fromBase64url, generateSigningKeyPair, open, type KeyPair, type PublicKey } from "@privface/crypto";
+import { fromBase64url, generateSigningKeyPair, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import { expandSeedShare, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 
 const fail = (code: PartyErrorCode, message?: string) => new PartyError(code, message);
@@ -165,6 +165,7 @@ export function createFakeParties(o: {
     for (const m of marks) if (state[party].marks.has(m)) throw fail(m.startsWith("n_") ? "NONCE_REUSED" : "ENVELOPE_REUSED", "already used");
   }
   const keyIds = Promise.all([sealingKeyId(o.keys.P0), sealingKeyId(o.keys.P1)]).then(([P0, P1]) => ({ P0, P1 }));
+  const keyLists = new Map<PartyName, { signed: SignedJson; refreshAt: number }>();
 
   /** The real party's statement checks: registry, MAC, purpose, template, model, key, digests. Returns the contexts to open with. */
   async function admitStatement(party: PartyName, op: "enrol" | "verify", r: { templateId: string; modelVersion: string; sealed: Uint8Array; statement: DeviceStatement; mac: string; upgrade?: { modelVersion: string; sealed: Uint8Array } }) {
@@ -468,14 +469,21 @@ export function createFakeParties(o: {
       async keys() {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         const t = now();
-        const keyList = await signKeyList((await roots)[party], {
-          party,
-          version: Math.floor(t / 1000),
-          issuedAt: t,
-          expiresAt: t + 7 * 86_400_000,
-          keys: [{ id: (await keyIds)[party], suite: o.keys[party].suite, publicKey: Buffer.from(o.keys[party].publicKey).toString("base64url") }],
-        });
-        return { keyList };
+        // signed once and kept until half its lifetime, as the real party does (service.ts keys):
+        // several gateway replicas then relay the same version
+        let k = keyLists.get(party);
+        if (!k || t >= k.refreshAt) {
+          const signed = await signKeyList((await roots)[party], {
+            party,
+            version: Math.floor(t / 1000),
+            issuedAt: t,
+            expiresAt: t + 7 * 86_400_000,
+            keys: [{ id: (await keyIds)[party], suite: o.keys[party].suite, publicKey: Buffer.from(o.keys[party].publicKey).toString("base64url") }],
+          });
+          k = { signed, refreshAt: t + 86_400_000 };
+          keyLists.set(party, k);
+        }
+        return { keyList: k.signed };
       },
       async registerDevice(req) {
         gate(party, "devices", "");

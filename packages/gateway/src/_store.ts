@@ -2,12 +2,13 @@
  * The gateway's own database (never shared with a party, R11): merchants, persons (identity fields
  * encrypted with the gateway data key, R12), devices and their public keys, privacy notices, consent
  * receipts, decision history, degraded-mode re-checks and operator quotas. Portable across SQLite and
- * PostgreSQL through @privface/db's Kysely and migrations.
+ * PostgreSQL: the schema through @privface/db's migrations (Kysely's schema builder), every query
+ * through its executor (`createExec`: one SQL text per query, a cached prepared statement on either
+ * dialect; decision 008).
  *
  * The person → template id mapping lives only here. Template ids are random and pseudonymous.
  */
-import { migrate, toMs, type Db, type DbMigration } from "@privface/db";
-import { sql, type Kysely } from "kysely";
+import { createExec, migrate, toMs, type Db, type DbMigration, type Exec, type Kysely, type Tx } from "@privface/db";
 
 export const MIGRATIONS: Record<string, DbMigration> = {
   "001_init": {
@@ -306,106 +307,87 @@ function device(r: any): DeviceRow {
  * Data access. With `cacheDevices`, devices are cached in memory (they then must change only through
  * this object: one gateway process); everything else is read from the database each time, so several
  * gateway processes may share one PostgreSQL when the cache is off.
+ *
+ * Every query is one SQL text run through `@privface/db`'s executor (decision 008): a read runs
+ * outside a transaction, a write is one transaction — on SQLite a savepoint of the connection's
+ * group commit (decision 007): the writes of one event-loop turn (requests finishing together, and
+ * the audit log's appends) share one WAL commit, a failing write fails only its own request, and each
+ * caller waits until its write is committed.
  */
 export class Store {
-  readonly k: Kysely<any>;
+  readonly exec: Exec;
   private readonly devices = new Map<string, DeviceRow>();
-  /** SQLite only: prepared statements for the per-request hot path (measured: Kysely's compile + prepare dominated). */
-  private fast: ReturnType<typeof prepareFast> | undefined;
 
   constructor(
     readonly db: Db,
     private readonly opts: { cacheDevices: boolean } = { cacheDevices: true },
   ) {
-    this.k = db.kysely;
+    this.exec = createExec(db);
   }
 
-  /** Call after the migrations ran: prepares the hot-path statements (SQLite). */
-  prepare(): void {
-    if (this.db.sqlite) this.fast = prepareFast(this.db.sqlite);
+  private get<T>(text: string, params: readonly unknown[]): Promise<T | undefined> {
+    return this.exec.read((tx) => tx.get<T>(text, params));
   }
-
-  /** Runs a raw statement while holding Kysely's connection, so it never lands inside another transaction. */
-  private raw<T>(fn: (f: ReturnType<typeof prepareFast>) => T): Promise<T> {
-    const f = this.fast!;
-    // No transaction open on the connection: a synchronous statement cannot interleave with anyone
-    // (Kysely holds the connection across awaits only inside a transaction), so skip the mutex.
-    if (!this.db.sqlite!.inTransaction) {
-      try {
-        return Promise.resolve(fn(f));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-    return this.db.exclusive(() => fn(f));
+  private all<T>(text: string, params: readonly unknown[]): Promise<T[]> {
+    return this.exec.read((tx) => tx.all<T>(text, params));
   }
-
-  // The hot-path writes (SQLite) go through the connection's group commit (@privface/db groupWrite):
-  // writes of one event-loop turn (requests finishing together, and the audit log's appends) share
-  // one WAL commit, each in its own savepoint, so a failing write fails only its own request; each
-  // caller waits until its write is committed.
-  private write(fn: (f: ReturnType<typeof prepareFast>) => void): Promise<void> {
-    return this.db.groupWrite(() => fn(this.fast!));
+  /** One statement as one write transaction; resolves to the number of changed rows. */
+  private run(text: string, params: readonly unknown[]): Promise<number> {
+    return this.exec.tx((tx) => tx.run(text, params));
   }
 
   // merchants
   async insertMerchant(m: MerchantRow): Promise<void> {
-    await this.k.insertInto("merchants").values(m).execute();
+    await this.run("INSERT INTO merchants (id, name, created_at) VALUES (?, ?, ?)", [m.id, m.name, m.created_at]);
   }
   async getMerchant(id: string): Promise<MerchantRow | undefined> {
-    const r = await this.k.selectFrom("merchants").selectAll().where("id", "=", id).executeTakeFirst();
-    return r ? { ...(r as MerchantRow), created_at: num(r.created_at) } : undefined;
+    const r = await this.get<MerchantRow>("SELECT * FROM merchants WHERE id = ?", [id]);
+    return r ? { ...r, created_at: num(r.created_at) } : undefined;
   }
 
   // persons
   async insertPerson(p: PersonRow): Promise<void> {
-    await this.k.insertInto("persons").values(p).execute();
+    await this.run(
+      "INSERT INTO persons (id, merchant_id, role, name_enc, id_number_enc, phone_enc, id_index, template_id, model_version, failed_count, locked_at, last_verified_at, last_verified_device, created_at) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [
+        p.id, p.merchant_id, p.role, p.name_enc, p.id_number_enc, p.phone_enc, p.id_index, p.template_id ?? null, p.model_version ?? null,
+        p.failed_count ?? 0, p.locked_at ?? null, p.last_verified_at ?? null, p.last_verified_device ?? null, p.created_at,
+      ],
+    );
   }
   async getPerson(id: string): Promise<PersonRow | undefined> {
-    if (this.fast) {
-      const row = await this.raw((f) => f.getPerson.get(id));
-      return row ? person(row) : undefined;
-    }
-    const r = await this.k.selectFrom("persons").selectAll().where("id", "=", id).executeTakeFirst();
+    const r = await this.get("SELECT * FROM persons WHERE id = ?", [id]);
     return r ? person(r) : undefined;
   }
   /**
-   * The person and the state of their latest consent receipt, in one statement on SQLite (the
-   * admission path of every challenge and face request needs both).
+   * The person and the state of their latest consent receipt, in one statement (the admission path
+   * of every challenge and face request needs both). The same order as `latestConsent`: newest
+   * given_at, then highest id.
    */
   async getPersonWithConsent(id: string): Promise<{ person: PersonRow; consent: ConsentState; consentNotice: string | null } | undefined> {
-    if (this.fast) {
-      const row = await this.raw((f) => f.getPersonWithConsent.get(id) as ({ consent_state: string | null; consent_notice: string | null } & Record<string, unknown>) | undefined);
-      if (!row) return undefined;
-      const { consent_state, consent_notice, ...rest } = row;
-      return { person: person(rest), consent: (consent_state ?? "none") as ConsentState, consentNotice: consent_notice ?? null };
-    }
-    const p = await this.getPerson(id);
-    if (!p) return undefined;
-    const c = await this.latestConsent(id);
-    return { person: p, consent: !c ? "none" : c.withdrawn_at !== null ? "withdrawn" : "given", consentNotice: c?.notice_version ?? null };
+    const row = await this.get<{ consent_state: string | null; consent_notice: string | null } & Record<string, unknown>>(
+      "SELECT p.*, (SELECT CASE WHEN c.withdrawn_at IS NULL THEN 'given' ELSE 'withdrawn' END FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_state, " +
+        "(SELECT c.notice_version FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_notice FROM persons p WHERE p.id = ?",
+      [id],
+    );
+    if (!row) return undefined;
+    const { consent_state, consent_notice, ...rest } = row;
+    return { person: person(rest), consent: (consent_state ?? "none") as ConsentState, consentNotice: consent_notice ?? null };
   }
   async findPersonByIndex(merchantId: string, idIndex: string): Promise<PersonRow | undefined> {
-    const r = await this.k.selectFrom("persons").selectAll().where("merchant_id", "=", merchantId).where("id_index", "=", idIndex).executeTakeFirst();
+    const r = await this.get("SELECT * FROM persons WHERE merchant_id = ? AND id_index = ?", [merchantId, idIndex]);
     return r ? person(r) : undefined;
   }
   async setTemplate(personId: string, templateId: string | null, modelVersion: string | null): Promise<void> {
-    if (this.fast) {
-      await this.write((f) => void f.setTemplate.run(templateId, modelVersion, personId));
-      return;
-    }
-    await this.k.updateTable("persons").set({ template_id: templateId, model_version: modelVersion }).where("id", "=", personId).execute();
+    await this.run("UPDATE persons SET template_id = ?, model_version = ? WHERE id = ?", [templateId, modelVersion, personId]);
   }
   async setModelVersion(personId: string, modelVersion: string): Promise<void> {
-    await this.k.updateTable("persons").set({ model_version: modelVersion }).where("id", "=", personId).execute();
+    await this.run("UPDATE persons SET model_version = ? WHERE id = ?", [modelVersion, personId]);
   }
   /** After a successful verification: clear the failure counter, remember when and on which device (R14). */
   async personVerified(personId: string, at: number, deviceId: string): Promise<void> {
-    if (this.fast) {
-      await this.write((f) => void f.personVerified.run(at, deviceId, personId));
-      return;
-    }
-    await this.k.updateTable("persons").set({ failed_count: 0, last_verified_at: at, last_verified_device: deviceId }).where("id", "=", personId).execute();
+    await this.run("UPDATE persons SET failed_count = 0, last_verified_at = ?, last_verified_device = ? WHERE id = ?", [at, deviceId, personId]);
   }
   /**
    * After a failed verification, in one transaction: the person's and the device's consecutive
@@ -417,222 +399,213 @@ export class Store {
     const day = utcDay(at);
     this.devices.delete(deviceId);
     try {
-      return await this.k.transaction().execute(async (tx) => {
-        const today = async (scope: "person" | "device", subject: string): Promise<number> => {
-          await tx.insertInto("failure_days").values({ scope, subject, day, count: 0 }).onConflict((oc) => oc.columns(["scope", "subject", "day"]).doNothing()).execute();
-          await tx.updateTable("failure_days").set({ count: sql`count + 1` }).where("scope", "=", scope).where("subject", "=", subject).where("day", "=", day).execute();
-          const r = await tx.selectFrom("failure_days").select(["count"]).where("scope", "=", scope).where("subject", "=", subject).where("day", "=", day).executeTakeFirstOrThrow();
-          return num(r.count);
-        };
-        const count = async (table: "persons" | "devices", id: string, lockAfter: number, daily: number, scope: "person" | "device") => {
-          const r = await tx.selectFrom(table).select(["failed_count", "locked_at"]).where("id", "=", id).executeTakeFirstOrThrow();
-          const consecutive = num(r.failed_count) + 1;
-          const t = await today(scope, id);
-          const locked = consecutive >= lockAfter || t >= daily;
-          await tx
-            .updateTable(table)
-            .set({
-              failed_count: consecutive,
-              ...(table === "persons" ? { last_verified_at: null, last_verified_device: null } : {}),
-              ...(locked && r.locked_at === null ? { locked_at: at } : {}),
-            })
-            .where("id", "=", id)
-            .execute();
-          return { consecutive, today: t, locked: locked || r.locked_at !== null };
-        };
-        return {
-          person: await count("persons", personId, lim.personLockAfter, lim.personDailyFailures, "person"),
-          device: await count("devices", deviceId, lim.deviceLockAfter, lim.deviceDailyFailures, "device"),
-        };
-      });
+      return await this.exec.tx(async (tx) => ({
+        person: await countFailure(tx, PERSON_FAILURE, personId, day, at, lim.personLockAfter, lim.personDailyFailures),
+        device: await countFailure(tx, DEVICE_FAILURE, deviceId, day, at, lim.deviceLockAfter, lim.deviceDailyFailures),
+      }));
     } finally {
       this.devices.delete(deviceId);
     }
   }
   /** Today's failures (UTC day) of a person or a device. */
   async failuresToday(scope: "person" | "device", subject: string, at: number): Promise<number> {
-    const r = await this.k.selectFrom("failure_days").select(["count"]).where("scope", "=", scope).where("subject", "=", subject).where("day", "=", utcDay(at)).executeTakeFirst();
+    const r = await this.get<{ count: unknown }>("SELECT count FROM failure_days WHERE scope = ? AND subject = ? AND day = ?", [scope, subject, utcDay(at)]);
     return r ? num(r.count) : 0;
   }
   async consumeVerification(personId: string): Promise<void> {
-    await this.k.updateTable("persons").set({ last_verified_at: null, last_verified_device: null }).where("id", "=", personId).execute();
+    await this.run("UPDATE persons SET last_verified_at = NULL, last_verified_device = NULL WHERE id = ?", [personId]);
   }
   async unlockPerson(personId: string): Promise<boolean> {
-    const r = await this.k.updateTable("persons").set({ failed_count: 0, locked_at: null }).where("id", "=", personId).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return (await this.run("UPDATE persons SET failed_count = 0, locked_at = NULL WHERE id = ?", [personId])) > 0;
   }
 
   // devices
   async insertDevice(d: DeviceRow): Promise<void> {
-    await this.k.insertInto("devices").values(d).execute();
+    await this.run(
+      "INSERT INTO devices (id, merchant_id, suite, public_key, auth_key, label, status, failed_count, locked_at, created_at, requested_by, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [
+        d.id, d.merchant_id, d.suite, d.public_key, d.auth_key ?? null, d.label ?? null, d.status, d.failed_count ?? 0, d.locked_at ?? null, d.created_at,
+        d.requested_by ?? null, d.approved_by ?? null,
+      ],
+    );
     this.devices.delete(d.id);
   }
   async getDevice(id: string): Promise<DeviceRow | undefined> {
     const c = this.devices.get(id);
     if (c) return c;
-    const r = await this.k.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst();
+    const r = await this.get("SELECT * FROM devices WHERE id = ?", [id]);
     if (!r) return undefined;
     const d = device(r);
     if (this.opts.cacheDevices) this.devices.set(id, d);
     return d;
   }
   async findDeviceByKey(publicKey: string): Promise<DeviceRow | undefined> {
-    const r = await this.k.selectFrom("devices").selectAll().where("public_key", "=", publicKey).executeTakeFirst();
+    const r = await this.get("SELECT * FROM devices WHERE public_key = ?", [publicKey]);
     return r ? device(r) : undefined;
   }
   /** pending → active by a second operator; false if the device is not pending (R27). */
   async approveDevice(id: string, approver: string): Promise<boolean> {
     this.devices.delete(id);
-    const r = await this.k.updateTable("devices").set({ status: "active", approved_by: approver }).where("id", "=", id).where("status", "=", "pending").executeTakeFirst();
+    const n = await this.run("UPDATE devices SET status = 'active', approved_by = ? WHERE id = ? AND status = 'pending'", [approver, id]);
     this.devices.delete(id);
-    return Number(r.numUpdatedRows) > 0;
+    return n > 0;
   }
+  /** Sets the given fields (an absent field is left as it is); false if there is no such device. */
   async updateDevice(id: string, set: Partial<Pick<DeviceRow, "status" | "failed_count" | "locked_at">>): Promise<boolean> {
+    const has = (k: keyof typeof set) => (k in set && set[k] !== undefined ? 1 : 0);
     this.devices.delete(id);
-    const r = await this.k.updateTable("devices").set(set).where("id", "=", id).executeTakeFirst();
+    const n = await this.run(
+      "UPDATE devices SET status = CASE WHEN ? = 1 THEN ? ELSE status END, failed_count = CASE WHEN ? = 1 THEN ? ELSE failed_count END, " +
+        "locked_at = CASE WHEN ? = 1 THEN ? ELSE locked_at END WHERE id = ?",
+      [has("status"), set.status ?? null, has("failed_count"), set.failed_count ?? null, has("locked_at"), set.locked_at ?? null, id],
+    );
     this.devices.delete(id);
-    return Number(r.numUpdatedRows) > 0;
+    return n > 0;
   }
 
   // operator identity checks (dual control) and the notices they owe the person
   async insertIdentityCheck(c: IdentityCheckRow): Promise<void> {
-    await this.k.insertInto("identity_checks").values(c).execute();
+    await this.run(
+      "INSERT INTO identity_checks (id, person_id, requested_by, requested_at, approved_by, approved_at, valid_until, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [c.id, c.person_id, c.requested_by, c.requested_at, c.approved_by ?? null, c.approved_at ?? null, c.valid_until ?? null, c.used_at ?? null],
+    );
   }
   async getIdentityCheck(id: string): Promise<IdentityCheckRow | undefined> {
-    const r = await this.k.selectFrom("identity_checks").selectAll().where("id", "=", id).executeTakeFirst();
+    const r = await this.get("SELECT * FROM identity_checks WHERE id = ?", [id]);
     return r ? identityCheck(r) : undefined;
   }
   /** pending → approved by `approver`, valid until `until`; false if it is not pending. */
   async approveIdentityCheck(id: string, approver: string, at: number, until: number): Promise<boolean> {
-    const r = await this.k
-      .updateTable("identity_checks")
-      .set({ approved_by: approver, approved_at: at, valid_until: until })
-      .where("id", "=", id)
-      .where("approved_at", "is", null)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    const n = await this.run("UPDATE identity_checks SET approved_by = ?, approved_at = ?, valid_until = ? WHERE id = ? AND approved_at IS NULL", [approver, at, until, id]);
+    return n > 0;
   }
   /** The person's approved, unused, unexpired identity check, if any. */
   async validIdentityCheck(personId: string, at: number): Promise<IdentityCheckRow | undefined> {
-    const r = await this.k
-      .selectFrom("identity_checks")
-      .selectAll()
-      .where("person_id", "=", personId)
-      .where("approved_at", "is not", null)
-      .where("used_at", "is", null)
-      .where("valid_until", ">=", at)
-      .orderBy("approved_at", "desc")
-      .limit(1)
-      .executeTakeFirst();
+    const r = await this.get(
+      "SELECT * FROM identity_checks WHERE person_id = ? AND approved_at IS NOT NULL AND used_at IS NULL AND valid_until >= ? ORDER BY approved_at DESC LIMIT 1",
+      [personId, at],
+    );
     return r ? identityCheck(r) : undefined;
   }
   /** Marks a check used; false if someone used it first. */
   async useIdentityCheck(id: string, at: number): Promise<boolean> {
-    const r = await this.k.updateTable("identity_checks").set({ used_at: at }).where("id", "=", id).where("used_at", "is", null).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return (await this.run("UPDATE identity_checks SET used_at = ? WHERE id = ? AND used_at IS NULL", [at, id])) > 0;
   }
   async insertPersonNotice(n: { id: string; person_id: string; kind: string; at: number }): Promise<void> {
-    await this.k.insertInto("person_notices").values({ ...n, sent_at: null }).execute();
+    await this.run("INSERT INTO person_notices (id, person_id, kind, at, sent_at) VALUES (?, ?, ?, ?, NULL)", [n.id, n.person_id, n.kind, n.at]);
   }
   async personNotices(personId: string): Promise<{ id: string; kind: string; at: number }[]> {
-    const rows = await this.k.selectFrom("person_notices").select(["id", "kind", "at"]).where("person_id", "=", personId).orderBy("at", "asc").execute();
-    return rows.map((r) => ({ id: r.id as string, kind: r.kind as string, at: num(r.at) }));
+    const rows = await this.all<{ id: string; kind: string; at: unknown }>("SELECT id, kind, at FROM person_notices WHERE person_id = ? ORDER BY at ASC", [personId]);
+    return rows.map((r) => ({ id: r.id, kind: r.kind, at: num(r.at) }));
   }
 
   // notices and consents
   async insertNotice(n: NoticeRow): Promise<void> {
-    await this.k.insertInto("notices").values(n).execute();
+    await this.run("INSERT INTO notices (version, text, hash, purposes, created_at) VALUES (?, ?, ?, ?, ?)", [n.version, n.text, n.hash, n.purposes, n.created_at]);
   }
   async getNotice(version: string): Promise<NoticeRow | undefined> {
-    const r = await this.k.selectFrom("notices").selectAll().where("version", "=", version).executeTakeFirst();
-    return r ? { ...(r as NoticeRow), created_at: num(r.created_at) } : undefined;
+    const r = await this.get<NoticeRow>("SELECT * FROM notices WHERE version = ?", [version]);
+    return r ? { ...r, created_at: num(r.created_at) } : undefined;
   }
   async latestNotice(): Promise<NoticeRow | undefined> {
-    const r = await this.k.selectFrom("notices").selectAll().orderBy("created_at", "desc").orderBy("version", "desc").limit(1).executeTakeFirst();
-    return r ? { ...(r as NoticeRow), created_at: num(r.created_at) } : undefined;
+    const r = await this.get<NoticeRow>("SELECT * FROM notices ORDER BY created_at DESC, version DESC LIMIT 1", []);
+    return r ? { ...r, created_at: num(r.created_at) } : undefined;
   }
   async insertConsent(c: ConsentRow): Promise<void> {
-    await this.k.insertInto("consents").values(c).execute();
+    await this.run(
+      "INSERT INTO consents (id, person_id, notice_version, notice_hash, purposes, device_id, given_at, withdrawn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [c.id, c.person_id, c.notice_version, c.notice_hash, c.purposes, c.device_id, c.given_at, c.withdrawn_at ?? null],
+    );
   }
   /** The person's latest consent receipt (given or withdrawn). */
   async latestConsent(personId: string): Promise<ConsentRow | undefined> {
-    if (this.fast) {
-      const row = (await this.raw((f) => f.latestConsent.get(personId))) as ConsentRow | undefined;
-      return row ? { ...row, given_at: num(row.given_at), withdrawn_at: numOrNull(row.withdrawn_at) } : undefined;
-    }
-    const r = await this.k
-      .selectFrom("consents")
-      .selectAll()
-      .where("person_id", "=", personId)
-      .orderBy("given_at", "desc")
-      .orderBy("id", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    return r ? { ...(r as ConsentRow), given_at: num(r.given_at), withdrawn_at: numOrNull(r.withdrawn_at) } : undefined;
+    const r = await this.get<ConsentRow>("SELECT * FROM consents WHERE person_id = ? ORDER BY given_at DESC, id DESC LIMIT 1", [personId]);
+    return r ? { ...r, given_at: num(r.given_at), withdrawn_at: numOrNull(r.withdrawn_at) } : undefined;
   }
   async withdrawConsent(id: string, at: number): Promise<void> {
-    await this.k.updateTable("consents").set({ withdrawn_at: at }).where("id", "=", id).execute();
+    await this.run("UPDATE consents SET withdrawn_at = ? WHERE id = ?", [at, id]);
   }
 
   // decisions
   async insertDecision(d: DecisionRow): Promise<void> {
-    if (this.fast) {
-      await this.write((f) => void f.insertDecision.run(d));
-      return;
-    }
-    await this.k.insertInto("decisions").values(d).execute();
+    await this.run(
+      "INSERT INTO decisions (id, person_id, merchant_id, device_id, op, decision, reason, model_version, at, us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [d.id, d.person_id, d.merchant_id, d.device_id, d.op, d.decision, d.reason, d.model_version, d.at, d.us],
+    );
   }
   async decisions(personId: string, limit: number): Promise<DecisionRow[]> {
-    const rows = await this.k.selectFrom("decisions").selectAll().where("person_id", "=", personId).orderBy("at", "desc").limit(limit).execute();
-    return rows.map((r) => ({ ...(r as DecisionRow), at: num(r.at), us: num(r.us) }));
+    const rows = await this.all<DecisionRow>("SELECT * FROM decisions WHERE person_id = ? ORDER BY at DESC LIMIT ?", [personId, limit]);
+    return rows.map((r) => ({ ...r, at: num(r.at), us: num(r.us) }));
   }
   async countDecisions(): Promise<number> {
-    const r = await this.k.selectFrom("decisions").select((e) => e.fn.countAll().as("n")).executeTakeFirstOrThrow();
-    return Number(r.n);
+    const r = await this.get<{ n: unknown }>("SELECT COUNT(*) AS n FROM decisions", []);
+    return Number(r!.n);
   }
 
   // re-checks (R35)
   async insertRecheck(r: RecheckRow): Promise<void> {
-    await this.k.insertInto("rechecks").values({ ...r, session: r.session ?? null, model_version: r.model_version ?? null }).execute();
+    await this.run(
+      "INSERT INTO rechecks (id, op, person_id, template_id, reason, at, resolved_at, session, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [r.id, r.op, r.person_id, r.template_id ?? null, r.reason, r.at, r.resolved_at ?? null, r.session ?? null, r.model_version ?? null],
+    );
   }
   async openRechecks(limit: number): Promise<RecheckRow[]> {
-    const rows = await this.k.selectFrom("rechecks").selectAll().where("resolved_at", "is", null).orderBy("at", "asc").limit(limit).execute();
-    return rows.map((r) => ({ ...(r as RecheckRow), at: num(r.at), resolved_at: numOrNull(r.resolved_at) }));
+    const rows = await this.all<RecheckRow>("SELECT * FROM rechecks WHERE resolved_at IS NULL ORDER BY at ASC LIMIT ?", [limit]);
+    return rows.map((r) => ({ ...r, at: num(r.at), resolved_at: numOrNull(r.resolved_at) }));
   }
   async resolveRecheck(id: string, at: number): Promise<void> {
-    await this.k.updateTable("rechecks").set({ resolved_at: at }).where("id", "=", id).execute();
+    await this.run("UPDATE rechecks SET resolved_at = ? WHERE id = ?", [at, id]);
   }
 
   // operator queries and quotas (R26)
   async insertOperatorQuery(q: { id: string; operator_id: string; role: string; action: string; subject: string; reason: string; at: number }): Promise<void> {
-    await this.k.insertInto("operator_queries").values(q).execute();
+    await this.run("INSERT INTO operator_queries (id, operator_id, role, action, subject, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+      q.id, q.operator_id, q.role, q.action, q.subject, q.reason, q.at,
+    ]);
   }
   /** Adds `n` sensitive records to today's count; returns false (and adds nothing) past `cap`. */
   async takeQuota(operatorId: string, day: string, n: number, cap: number): Promise<boolean> {
-    return this.k.transaction().execute(async (tx) => {
-      const r = await tx.selectFrom("operator_reads").select(["count"]).where("operator_id", "=", operatorId).where("day", "=", day).executeTakeFirst();
+    return this.exec.tx(async (tx) => {
+      const r = await tx.get<{ count: unknown }>("SELECT count FROM operator_reads WHERE operator_id = ? AND day = ?", [operatorId, day]);
       const used = r ? num(r.count) : 0;
       if (used + n > cap) return false;
-      if (r) await tx.updateTable("operator_reads").set({ count: used + n }).where("operator_id", "=", operatorId).where("day", "=", day).execute();
-      else await tx.insertInto("operator_reads").values({ operator_id: operatorId, day, count: n }).execute();
+      if (r) await tx.run("UPDATE operator_reads SET count = ? WHERE operator_id = ? AND day = ?", [used + n, operatorId, day]);
+      else await tx.run("INSERT INTO operator_reads (operator_id, day, count) VALUES (?, ?, ?)", [operatorId, day, n]);
       return true;
     });
   }
 }
 
-function prepareFast(sqlite: NonNullable<Db["sqlite"]>) {
-  return {
-    getPerson: sqlite.prepare("SELECT * FROM persons WHERE id = ?"),
-    setTemplate: sqlite.prepare("UPDATE persons SET template_id = ?, model_version = ? WHERE id = ?"),
-    personVerified: sqlite.prepare("UPDATE persons SET failed_count = 0, last_verified_at = ?, last_verified_device = ? WHERE id = ?"),
-    // the same order as latestConsent below: newest given_at, then highest id
-    getPersonWithConsent: sqlite.prepare(
-      "SELECT p.*, (SELECT CASE WHEN c.withdrawn_at IS NULL THEN 'given' ELSE 'withdrawn' END FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_state, " +
-        "(SELECT c.notice_version FROM consents c WHERE c.person_id = p.id ORDER BY c.given_at DESC, c.id DESC LIMIT 1) AS consent_notice FROM persons p WHERE p.id = ?",
-    ),
-    latestConsent: sqlite.prepare("SELECT * FROM consents WHERE person_id = ? ORDER BY given_at DESC, id DESC LIMIT 1"),
-    insertDecision: sqlite.prepare(
-      "INSERT INTO decisions (id, person_id, merchant_id, device_id, op, decision, reason, model_version, at, us) VALUES (@id, @person_id, @merchant_id, @device_id, @op, @decision, @reason, @model_version, @at, @us)",
-    ),
-  };
+/** The statements `countFailure` runs for persons and for devices (a person's failure also forgets its last success, R14). */
+const PERSON_FAILURE = {
+  scope: "person",
+  select: "SELECT failed_count, locked_at FROM persons WHERE id = ?",
+  update: "UPDATE persons SET failed_count = ?, last_verified_at = NULL, last_verified_device = NULL, locked_at = COALESCE(locked_at, ?) WHERE id = ?",
+} as const;
+const DEVICE_FAILURE = {
+  scope: "device",
+  select: "SELECT failed_count, locked_at FROM devices WHERE id = ?",
+  update: "UPDATE devices SET failed_count = ?, locked_at = COALESCE(locked_at, ?) WHERE id = ?",
+} as const;
+
+/** One more consecutive and one more of today's failures of a person or a device; locks it (keeps an earlier lock time) at a limit. */
+async function countFailure(
+  tx: Tx,
+  q: typeof PERSON_FAILURE | typeof DEVICE_FAILURE,
+  id: string,
+  day: string,
+  at: number,
+  lockAfter: number,
+  daily: number,
+): Promise<{ consecutive: number; today: number; locked: boolean }> {
+  const r = await tx.get<{ failed_count: unknown; locked_at: unknown }>(q.select, [id]);
+  if (!r) throw new Error(`recordFailure: no ${q.scope} ${id}`);
+  const consecutive = num(r.failed_count) + 1;
+  await tx.run("INSERT INTO failure_days (scope, subject, day, count) VALUES (?, ?, ?, 0) ON CONFLICT (scope, subject, day) DO NOTHING", [q.scope, id, day]);
+  await tx.run("UPDATE failure_days SET count = count + 1 WHERE scope = ? AND subject = ? AND day = ?", [q.scope, id, day]);
+  const t = await tx.get<{ count: unknown }>("SELECT count FROM failure_days WHERE scope = ? AND subject = ? AND day = ?", [q.scope, id, day]);
+  const today = num(t!.count);
+  const locked = consecutive >= lockAfter || today >= daily;
+  await tx.run(q.update, [consecutive, locked ? at : null, id]);
+  return { consecutive, today, locked: locked || r.locked_at !== null };
 }

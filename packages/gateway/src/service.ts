@@ -63,7 +63,6 @@ export class GatewayService {
   /** Creates the tables and the default privacy notice if there is none. */
   async init(): Promise<void> {
     await migrateGateway(this.store.db);
-    this.store.prepare();
     if (!(await this.store.latestNotice())) await this.addNotice(DEFAULT_NOTICE, { id: "system", role: "admin" });
   }
 

@@ -104,12 +104,12 @@ describe("gateway flows (fake parties)", () => {
     const text = JSON.stringify(recs);
     for (const p of Object.values(w.persons)) for (const s of [p.idNumber, p.phone, p.name]) assert.ok(!text.includes(s));
     assert.ok(!text.includes("fraud case 17"), "operator reasons stay out of the audit chain");
-    const q = await f.gw.service.store.k.selectFrom("operator_queries").selectAll().execute();
+    const q = await f.gw.service.store.exec.read((tx) => tx.all<{ reason: string; operator_id: string; action: string }>("SELECT * FROM operator_queries"));
     assert.ok(q.some((r) => r.reason === "fraud case 17" && r.operator_id === "oscar" && r.action === "person.view"));
   });
 
   test("the database holds identity attributes only encrypted", async () => {
-    const rows = await f.gw.service.store.k.selectFrom("persons").selectAll().execute();
+    const rows = await f.gw.service.store.exec.read((tx) => tx.all("SELECT * FROM persons"));
     const text = JSON.stringify(rows);
     for (const p of Object.values(w.persons)) {
       assert.ok(!text.includes(p.idNumber));
