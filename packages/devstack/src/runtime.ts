@@ -96,5 +96,6 @@ export function privateKeyFiles(L: RuntimeLayout): [string, KeyFileKind][] {
 
 /** The gateway's result-share MAC key with `party`, from a runtime home (for clients of the parties in tests and tools). */
 export async function gatewayResultKey(L: RuntimeLayout, party: PartyName): Promise<ResultKey> {
+  useDevKeySecret(); // a development home: its secret, as ensureRuntime set it
   return resultKey(await readKeyPairFile(L.resultKey("gateway")), readPublicKeyFile(L.resultPub(party === "P0" ? "p0" : "p1")), party);
 }

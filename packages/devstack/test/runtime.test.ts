@@ -80,8 +80,8 @@ describe("ensureRuntime key folders (issue 12 item 7)", () => {
         : readPairSeedFile(path);
       secrets.push(toBase64url(raw), Buffer.from(raw).toString("base64"), Buffer.from(raw).toString("hex"));
     }
-    const files = walk(L.dirs.keys); // TLS keys (pki/): next commit
-    assert.ok(files.length > 20, `${files.length} files`);
+    const files = walk(home);
+    assert.ok(files.length > 40, `${files.length} files`);
     for (const f of files) {
       const text = readFileSync(f, "latin1");
       assert.doesNotMatch(text, /-----BEGIN (EC |RSA |)PRIVATE KEY-----/, `${f} holds a plaintext PEM private key`);

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
@@ -125,7 +125,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const dataKeys: DataKey[] = cfg.dataKeys.map((f, i) => (i === 0 ? ensureDataKeyFile(f, "INTL", "gateway-data-1").key : ensureDataKeyFile(f, "INTL", `gateway-data-${i + 1}`).key));
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
-  const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
+  const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
   const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
   const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p] });
@@ -146,7 +146,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     dataKeys,
     modelVersion,
     operators,
-    https: cfg.tls ? { key: readFileSync(cfg.key), cert: readFileSync(cfg.cert) } : null,
+    https: cfg.tls ? { key: readTlsKey(cfg.key), cert: readFileSync(cfg.cert) } : null,
     challengeTtlMs: cfg.challengeTtlMs,
     limits: cfg.limits,
     personLockAfter: cfg.personLockAfter,
