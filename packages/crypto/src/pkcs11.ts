@@ -228,3 +228,57 @@ export function pkcs11Signer(key: TokenKey): Signer {
   if (key.algorithm !== "Ed25519") throw new CryptoError("PKCS11_ERROR", `a Signer needs an Ed25519 token key (the INTL suite), ${key.label} is ${key.algorithm}`);
   return { suite: "INTL", publicKey: key.publicKey, sign: (m) => key.sign(m) };
 }
+
+/** A PKCS#11 URI (RFC 7512) naming a key: `pkcs11:token=<label>;object=<label>?module-path=<so>&pin-source=file:<path>`. */
+export interface Pkcs11KeyUri {
+  token: string;
+  object: string;
+  module: string;
+  /** the file holding the PIN (pin-source=file:…), else the PIN comes from PRIVFACE_PKCS11_PIN */
+  pinFile: string | undefined;
+}
+
+export function isPkcs11Uri(v: string | undefined): v is string {
+  return typeof v === "string" && v.startsWith("pkcs11:");
+}
+
+/** Parses the subset of RFC 7512 this provider uses; throws RangeError naming what is missing. */
+export function parsePkcs11Uri(uri: string): Pkcs11KeyUri {
+  if (!isPkcs11Uri(uri)) throw new RangeError(`a PKCS#11 URI starts with "pkcs11:", got ${JSON.stringify(String(uri).slice(0, 12))}`);
+  const [path, query = ""] = uri.slice("pkcs11:".length).split("?", 2);
+  const attrs = (s: string, sep: string) => new Map(s.split(sep).filter(Boolean).map((kv) => {
+    const i = kv.indexOf("=");
+    return [kv.slice(0, i), decodeURIComponent(kv.slice(i + 1))] as [string, string];
+  }));
+  const p = attrs(path, ";");
+  const q = attrs(query, "&");
+  const token = p.get("token");
+  const object = p.get("object");
+  const module = q.get("module-path");
+  const pin = q.get("pin-source");
+  if (!token || !object || !module) throw new RangeError("a PKCS#11 key URI needs token= and object= (path) and module-path= (query)");
+  if (q.has("pin-value")) throw new RangeError("pin-value is refused in a PKCS#11 URI: use pin-source=file:… or PRIVFACE_PKCS11_PIN");
+  if (pin !== undefined && !pin.startsWith("file:")) throw new RangeError("pin-source must be file:<path>");
+  return { token, object, module, pinFile: pin?.slice("file:".length) };
+}
+
+/**
+ * The Signer of the Ed25519 token key a PKCS#11 URI names (the PIN from its pin-source file, else
+ * `env.PRIVFACE_PKCS11_PIN`), with `close()` to end its session.
+ */
+export async function pkcs11SignerFromUri(uri: string, env: NodeJS.ProcessEnv = process.env): Promise<Signer & { close(): void }> {
+  const u = parsePkcs11Uri(uri);
+  let pin = env.PRIVFACE_PKCS11_PIN;
+  if (u.pinFile) {
+    const { readFileSync } = await import("node:fs");
+    pin = readFileSync(u.pinFile, "utf8").replace(/\r?\n$/, "");
+  }
+  if (!pin) throw new CryptoError("PKCS11_ERROR", `no PIN for token ${JSON.stringify(u.token)}: give pin-source=file:… in the URI or PRIVFACE_PKCS11_PIN`);
+  const s = await openPkcs11({ module: u.module, token: u.token, pin });
+  try {
+    return { ...pkcs11Signer(s.key(u.object)), close: () => s.close() };
+  } catch (e) {
+    s.close();
+    throw e;
+  }
+}

@@ -201,7 +201,7 @@ export interface Stack {
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
-  const { layout: L } = await ensureRuntime(o.home);
+  const { layout: L } = await ensureRuntime(o.home, { gatewaySigningKey: o.env?.PRIVFACE_GATEWAY_SIGNING_KEY });
   const [helper, p0, p1, gw] = o.ports ? [o.ports.helper, o.ports.p0, o.ports.p1, o.ports.gateway] : await freePorts(4);
   const ports: StackPorts = { helper, p0, p1, gateway: gw };
   const mode = o.gateway ?? "process";
