@@ -16,6 +16,12 @@ export function isPlaintextPem(pem: Uint8Array | string): boolean {
   return PLAINTEXT_PEM.test(typeof pem === "string" ? pem : Buffer.from(pem).toString("latin1"));
 }
 const keyCache = new Map<string, KeyObject>();
+const cacheId = (secret: string, encryptedPem: Uint8Array) => createHash("sha256").update(secret).update("\0").update(encryptedPem).digest("base64url");
+
+/** Tell this process's cache that `encryptedPem` (under `secret`) holds `plaintextPem` (its writer knows it: no scrypt). */
+export function rememberTlsKey(encryptedPem: Uint8Array, secret: string, plaintextPem: Uint8Array): void {
+  keyCache.set(cacheId(secret, encryptedPem), createPrivateKey(Buffer.from(plaintextPem)));
+}
 
 /** The private key in the (encrypted) PEM file at `path`, decrypted under the environment's key secret. */
 export function readTlsPrivateKey(path: string): KeyObject {
@@ -25,7 +31,7 @@ export function readTlsPrivateKey(path: string): KeyObject {
       throw new CryptoError("PLAINTEXT_KEY_FILE", `${path} is a plaintext PEM private key; TLS keys must be encrypted (privface start re-encrypts a development home; elsewhere: openssl pkcs8 -topk8 -scrypt)`);
     }
     const secret = keySecretFromEnv();
-    const id = createHash("sha256").update(secret).update("\0").update(pem).digest("base64url");
+    const id = cacheId(secret, pem);
     let key = keyCache.get(id);
     if (!key) {
       try {

@@ -64,7 +64,7 @@ export function ensureDataKeyFile(path: string, suite: SuiteId, id: string): { k
   writeDataKeyFile(path, key);
   return { key, created: true };
 }
-export { readTlsKey, readTlsPrivateKey, isPlaintextPem } from "./_tlskey.ts";
+export { readTlsKey, readTlsPrivateKey, rememberTlsKey, isPlaintextPem } from "./_tlskey.ts";
 export { readSecretJsonFile, writeSecretJsonFile, encryptKeyFileInPlace } from "./_secretfile.ts";
 export { keySecretFromEnv, isEncryptedKeyFile, KEY_FILE_SCRYPT, MIN_KEY_SECRET_LENGTH, type KeyFileKind } from "./_keyfile.ts";
 export { readPoolSeedFile, ensurePoolSeedFile } from "./_poolseed.ts";

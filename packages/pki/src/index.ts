@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import type { PeerCertificate } from "node:tls";
 import { isServerRole, SERVER_ROLES, type ServerRole } from "@privface/contracts";
 import { CryptoError } from "@privface/crypto";
-import { isPlaintextPem, keySecretFromEnv, readTlsKey, readTlsPrivateKey } from "@privface/crypto/node";
+import { isPlaintextPem, keySecretFromEnv, readTlsKey, readTlsPrivateKey, rememberTlsKey } from "@privface/crypto/node";
 
 export { readTlsKey } from "@privface/crypto/node";
 import { openssl, PkiError } from "./_openssl.ts";
@@ -78,19 +78,23 @@ function writeFileAtomic(path: string, data: string | Buffer, mode: number): voi
 
 /** PBES2 of the encrypted PEM keys: scrypt at 16 MiB (OpenSSL's and Node's scrypt memory limit is 32 MiB). */
 const PEM_SCRYPT = ["-v2", "aes-256-cbc", "-scrypt", "-scrypt_N", "16384", "-scrypt_r", "8", "-scrypt_p", "1"];
-/** openssl reads the passphrase of a key from the environment variable `_openssl.ts` sets */
-const PASSIN = ["-passin", "env:PRIVFACE_PKI_PASS"];
 
 /** `pem` (a plaintext private key) as an encrypted PKCS#8 PEM under `secret`. */
 async function encryptPem(pem: Buffer, secret: string): Promise<Buffer> {
   return openssl(["pkcs8", "-topk8", ...PEM_SCRYPT, "-passout", "env:PRIVFACE_PKI_PASS"], { input: pem.toString("latin1"), pass: secret });
 }
 
+/** openssl reads the passphrase of a key from the environment variable `_openssl.ts` sets */
+const PASSIN = ["-passin", "env:PRIVFACE_PKI_PASS"];
+
 /** A fresh EC P-256 private key, written encrypted (PKCS#8 PEM, scrypt) with mode 0600. */
 async function newKey(path: string): Promise<void> {
   const pem = await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt", "ec_param_enc:named_curve"]);
   try {
-    writeFileAtomic(path, await encryptPem(pem, keySecretFromEnv()), 0o600);
+    const secret = keySecretFromEnv();
+    const enc = await encryptPem(pem, secret);
+    writeFileAtomic(path, enc, 0o600);
+    rememberTlsKey(enc, secret, pem); // known to this process without another scrypt
   } finally {
     pem.fill(0);
   }
