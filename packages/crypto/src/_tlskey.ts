@@ -28,7 +28,7 @@ export function readTlsPrivateKey(path: string): KeyObject {
   const pem = readFileSync(path);
   try {
     if (isPlaintextPem(pem)) {
-      throw new CryptoError("PLAINTEXT_KEY_FILE", `${path} is a plaintext PEM private key; TLS keys must be encrypted (privface start re-encrypts a development home; elsewhere: openssl pkcs8 -topk8 -scrypt)`);
+      throw new CryptoError("PLAINTEXT_KEY_FILE", `${path} is a plaintext PEM private key; TLS keys must be encrypted (privface start re-encrypts a development home; elsewhere: privface keys encrypt ${path})`);
     }
     const secret = keySecretFromEnv();
     const id = cacheId(secret, pem);
