@@ -10,6 +10,7 @@ import { openDb, closeDb } from "@privface/db";
 import { ensureKeyPairFile, writePublicKeyFile } from "@privface/crypto/node";
 import { createAuditLog, AUDIT_TABLE } from "../src/index.ts";
 
+process.env.PRIVFACE_KEY_SECRET ??= "audit-cli-test-key-secret-0123";
 const bin = fileURLToPath(new URL("../../cli/bin/privface.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "privface-audit-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

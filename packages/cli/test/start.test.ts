@@ -13,9 +13,10 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createPartyClient } from "@privface/gateway";
 import { readTlsMaterial } from "@privface/pki";
-import { runtimeLayout } from "@privface/config";
+import { runtimeLayout, useDevKeySecret } from "@privface/config";
 import { gatewayResultKey } from "@privface/devstack";
 
+useDevKeySecret(); // this process reads the dev home `privface start` encrypts under the development secret
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
 const homes: string[] = [];
 const started: ChildProcess[] = [];

@@ -23,6 +23,21 @@ export { runtimeLayout, homeFromEnv, keyFolderOf, legacyKeyFiles, SERVER_NAMES, 
 export { createLogger, REDACT_PATHS, silentLog, type Log, type Logger, type LoggerOptions, type DestinationStream } from "./log.ts";
 export { runServer, type RunningServer, type RunServerOptions } from "./run.ts";
 
+/**
+ * The development key secret: what the development stack (`privface start`, @privface/devstack, the
+ * tests) encrypts a development home's key files under when the environment names no secret. It is
+ * public (it is written here), so a home encrypted under it is protected no better than plaintext:
+ * a real deployment sets PRIVFACE_KEY_SECRET or PRIVFACE_KEY_SECRET_FILE (docs/operations.md).
+ */
+export const DEV_KEY_SECRET = "privface-development-key-secret--not-for-production";
+
+/** Sets PRIVFACE_KEY_SECRET to the development secret unless a secret is given; true when it did. */
+export function useDevKeySecret(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.PRIVFACE_KEY_SECRET || env.PRIVFACE_KEY_SECRET_FILE) return false;
+  env.PRIVFACE_KEY_SECRET = DEV_KEY_SECRET;
+  return true;
+}
+
 export interface EnvReader {
   /** `<prefix>HOME`, else `PRIVFACE_HOME`, else `./.privface`, resolved to an absolute path */
   readonly home: string;
@@ -157,5 +172,5 @@ function secretFieldOf(path: string): string | undefined {
     return undefined;
   }
   if (typeof j !== "object" || j === null || Array.isArray(j)) return undefined;
-  return ["privateKey", "key", "seed", "secret"].find((f) => f in j) ?? "";
+  return ["privateKey", "key", "seed", "secret", "ciphertext"].find((f) => f in j) ?? "";
 }

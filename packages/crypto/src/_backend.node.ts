@@ -123,6 +123,24 @@ function checkSm4(key: Uint8Array, iv: Uint8Array): void {
   if (iv.length !== 12) throw new RangeError(`sm4Gcm: iv must be 12 bytes, got ${iv.length}`);
 }
 
+/** SM4-GCM, synchronous (Node only: the key files of @privface/crypto/node are read synchronously). */
+export function sm4GcmEncryptSync(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  checkSm4(key, iv);
+  const ct = sm4Ctr(key, iv, plaintext);
+  return concatBytes(ct, sm4GcmTag(key, iv, aad, ct));
+}
+
+export function sm4GcmDecryptSync(key: Uint8Array, iv: Uint8Array, ctAndTag: Uint8Array, aad: Uint8Array): Uint8Array {
+  checkSm4(key, iv);
+  if (ctAndTag.length < TAG_BYTES) throw new CryptoError("ENVELOPE_TRUNCATED", "ciphertext shorter than the tag");
+  const ct = ctAndTag.subarray(0, ctAndTag.length - TAG_BYTES);
+  const tag = sm4GcmTag(key, iv, aad, ct);
+  if (!nc.timingSafeEqual(tag, ctAndTag.subarray(ctAndTag.length - TAG_BYTES))) {
+    throw new CryptoError("AUTH_FAILED", "SM4-GCM tag does not verify");
+  }
+  return sm4Ctr(key, iv, ct);
+}
+
 export const backend: Backend = {
   name: "node",
   randomBytes: (n) => u8(nc.randomBytes(n)),
@@ -210,19 +228,10 @@ export const backend: Backend = {
   },
 
   async sm4GcmEncrypt(key, iv, plaintext, aad) {
-    checkSm4(key, iv);
-    const ct = sm4Ctr(key, iv, plaintext);
-    return concatBytes(ct, sm4GcmTag(key, iv, aad, ct));
+    return sm4GcmEncryptSync(key, iv, plaintext, aad);
   },
   async sm4GcmDecrypt(key, iv, ctAndTag, aad) {
-    checkSm4(key, iv);
-    if (ctAndTag.length < TAG_BYTES) throw new CryptoError("ENVELOPE_TRUNCATED", "ciphertext shorter than the tag");
-    const ct = ctAndTag.subarray(0, ctAndTag.length - TAG_BYTES);
-    const tag = sm4GcmTag(key, iv, aad, ct);
-    if (!nc.timingSafeEqual(tag, ctAndTag.subarray(ctAndTag.length - TAG_BYTES))) {
-      throw new CryptoError("AUTH_FAILED", "SM4-GCM tag does not verify");
-    }
-    return sm4Ctr(key, iv, ct);
+    return sm4GcmDecryptSync(key, iv, ctAndTag, aad);
   },
 
   async digest(hash, data) {

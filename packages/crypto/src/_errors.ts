@@ -11,7 +11,12 @@ export type CryptoErrorCode =
   | "BAD_PUBLIC_KEY" // not a valid point / wrong length
   | "BAD_KEY" // malformed key (file)
   | "UNKNOWN_KEY_ID" // data-key blob names a key id we do not hold
-  | "BAD_SIGNED_JSON"; // signed JSON container malformed or signature invalid
+  | "BAD_SIGNED_JSON" // signed JSON container malformed or signature invalid
+  | "KEY_SECRET_MISSING" // no key-file secret in the environment (PRIVFACE_KEY_SECRET / _FILE), or too short
+  | "WRONG_KEY_SECRET" // an encrypted key file does not open under the secret given
+  | "PLAINTEXT_KEY_FILE" // a key file holds private material in the clear (refused: encrypt it)
+  | "PKCS11_UNAVAILABLE" // the PKCS#11 module or its npm binding cannot be loaded
+  | "PKCS11_ERROR"; // a PKCS#11 call failed (token, object or mechanism)
 
 export class CryptoError extends Error {
   readonly code: CryptoErrorCode;

@@ -1,17 +1,20 @@
 /**
  * Pair seed files: the 32-byte seed P0 and P1 share and the helper never receives (re-randomisation of
  * stored template shares, @privface/mpc `reshare`). Both parties hold a copy with the same seed.
- * File format: `{ "kind": "pair-seed", "seed": "<base64url>" }`, mode 0600.
+ * File format: `{ "kind": "pair-seed", "seed": "<base64url>" }`, encrypted as a key file of kind "pair-seed"
+ * (`_keyfile.ts`), mode 0600.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
+import { CryptoError } from "./_errors.ts";
+import { readSecretJsonFile, writeSecretJsonFile } from "./_secretfile.ts";
 
 export function readPairSeedFile(path: string): Uint8Array {
   let j: { kind?: unknown; seed?: unknown };
   try {
-    j = JSON.parse(readFileSync(path, "utf8"));
+    j = readSecretJsonFile(path, "pair-seed") as typeof j;
   } catch (e) {
+    if (e instanceof CryptoError) throw e;
     throw new Error(`pair seed file ${path}: ${(e as Error).message}`);
   }
   if (j.kind !== "pair-seed" || typeof j.seed !== "string") throw new Error(`pair seed file ${path}: expected a pair-seed`);
@@ -35,8 +38,7 @@ export function ensurePairSeedFiles(paths: readonly [string, string]): string[] 
   const written: string[] = [];
   for (const p of paths) {
     if (existsSync(p)) continue;
-    mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
-    writeFileSync(p, JSON.stringify({ kind: "pair-seed", seed: Buffer.from(seed).toString("base64url") }) + "\n", { mode: 0o600, flag: "wx" });
+    writeSecretJsonFile(p, "pair-seed", "INTL", { kind: "pair-seed", seed: Buffer.from(seed).toString("base64url") });
     written.push(p);
   }
   return written;

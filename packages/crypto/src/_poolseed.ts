@@ -1,17 +1,20 @@
 /**
  * Pool seed files: the long-term 32-byte seed a party shares with the helper (@privface/mpc `deal`
  * derives most of a party's correlated randomness from it, so only corrections travel). File format:
- * `{ "kind": "pool-seed", "party": "P0", "seed": "<base64url>" }`, mode 0600.
+ * `{ "kind": "pool-seed", "party": "P0", "seed": "<base64url>" }`, encrypted as a key file of kind
+ * "pool-seed" (`_keyfile.ts`), mode 0600.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
+import { CryptoError } from "./_errors.ts";
+import { readSecretJsonFile, writeSecretJsonFile } from "./_secretfile.ts";
 
 export function readPoolSeedFile(path: string, party: "P0" | "P1"): Uint8Array {
   let j: { kind?: unknown; party?: unknown; seed?: unknown };
   try {
-    j = JSON.parse(readFileSync(path, "utf8"));
+    j = readSecretJsonFile(path, "pool-seed") as typeof j;
   } catch (e) {
+    if (e instanceof CryptoError) throw e;
     throw new Error(`pool seed file ${path}: ${(e as Error).message}`);
   }
   if (j.kind !== "pool-seed" || j.party !== party || typeof j.seed !== "string") throw new Error(`pool seed file ${path}: expected a pool-seed for ${party}`);
@@ -23,7 +26,6 @@ export function readPoolSeedFile(path: string, party: "P0" | "P1"): Uint8Array {
 /** Creates the seed file when missing (fresh CSPRNG seed); returns whether it was created. */
 export function ensurePoolSeedFile(path: string, party: "P0" | "P1"): boolean {
   if (existsSync(path)) return false;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, JSON.stringify({ kind: "pool-seed", party, seed: randomBytes(32).toString("base64url") }) + "\n", { mode: 0o600, flag: "wx" });
+  writeSecretJsonFile(path, "pool-seed", "INTL", { kind: "pool-seed", party, seed: randomBytes(32).toString("base64url") });
   return true;
 }

@@ -1,48 +1,35 @@
 /**
- * Node-only key files for the runtime layout's keys/ directory (`$PRIVFACE_HOME/keys/*.json`).
- * Files holding private or secret keys are written with mode 0600 (atomically: temp file + rename)
- * and never printed. `ensure*` functions create a key only when the file is missing. Pool seed files
- * (a party's seed shared with the helper): `readPoolSeedFile`, `ensurePoolSeedFile`.
+ * Node-only key files for the runtime layout's keys/ directory (`$PRIVFACE_HOME/keys/<server>/*.json`).
+ * Files holding private or secret keys are encrypted under the key secret of the environment
+ * (`PRIVFACE_KEY_SECRET` / `PRIVFACE_KEY_SECRET_FILE`; format and KDF in `_keyfile.ts`), written
+ * with mode 0600 (atomically: temp file + rename) and never printed; a plaintext key file is refused
+ * (PLAINTEXT_KEY_FILE) except by `encryptKeyFileInPlace`. Public-key files stay plaintext.
+ * `ensure*` functions create a key only when the file is missing. Pool seed files (a party's seed
+ * shared with the helper): `readPoolSeedFile`, `ensurePoolSeedFile`.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { generateSealKeyPair } from "./_seal.ts";
 import { generateSigningKeyPair } from "./_sign.ts";
 import { generateDataKey } from "./_datakey.ts";
 import type { DataKey } from "./_datakey.ts";
 import { dataKeyFromJson, dataKeyToJson, keyPairFromJson, keyPairToJson, publicKeyFromJson, publicKeyToJson } from "./_keys.ts";
 import { CryptoError } from "./_errors.ts";
+import { isEncryptedKeyFile } from "./_keyfile.ts";
+import { readJson, readSecretJsonFile, writeSecret, writeSecretJsonFile } from "./_secretfile.ts";
 import type { KeyKind, KeyPair, PublicKey, SuiteId } from "./_types.ts";
 
-function writeSecret(path: string, text: string, mode = 0o600): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  writeFileSync(tmp, text, { mode, flag: "wx" });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
-
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw e;
-    throw new CryptoError("BAD_KEY", `${path} is not valid JSON`);
-  }
-}
-
 export function writeKeyPairFile(path: string, kp: KeyPair): void {
-  writeSecret(path, JSON.stringify(keyPairToJson(kp), null, 2) + "\n");
+  writeSecretJsonFile(path, "key-pair", kp.suite, keyPairToJson(kp));
 }
 
 export async function readKeyPairFile(path: string): Promise<KeyPair> {
-  return keyPairFromJson(readJson(path));
+  return keyPairFromJson(readSecretJsonFile(path, "key-pair"));
 }
 
-/** Public half only (reads a key-pair file or a public-key file). */
+/** Public half only (reads a public-key file, or an encrypted key-pair file under the environment's secret). */
 export function readPublicKeyFile(path: string): PublicKey {
-  return publicKeyFromJson(readJson(path));
+  const j = readJson(path);
+  return publicKeyFromJson(isEncryptedKeyFile(j) ? readSecretJsonFile(path, "key-pair") : j);
 }
 
 export function writePublicKeyFile(path: string, k: PublicKey): void {
@@ -64,11 +51,11 @@ export async function ensureKeyPairFile(path: string, suite: SuiteId, kind: KeyK
 }
 
 export function writeDataKeyFile(path: string, dk: DataKey): void {
-  writeSecret(path, JSON.stringify(dataKeyToJson(dk), null, 2) + "\n");
+  writeSecretJsonFile(path, "data-key", dk.suite, dataKeyToJson(dk));
 }
 
 export function readDataKeyFile(path: string): DataKey {
-  return dataKeyFromJson(readJson(path));
+  return dataKeyFromJson(readSecretJsonFile(path, "data-key"));
 }
 
 export function ensureDataKeyFile(path: string, suite: SuiteId, id: string): { key: DataKey; created: boolean } {
@@ -77,5 +64,8 @@ export function ensureDataKeyFile(path: string, suite: SuiteId, id: string): { k
   writeDataKeyFile(path, key);
   return { key, created: true };
 }
+export { readTlsKey, readTlsPrivateKey, rememberTlsKey, isPlaintextPem } from "./_tlskey.ts";
+export { readSecretJsonFile, writeSecretJsonFile, encryptKeyFileInPlace } from "./_secretfile.ts";
+export { keySecretFromEnv, isEncryptedKeyFile, KEY_FILE_SCRYPT, MIN_KEY_SECRET_LENGTH, type KeyFileKind } from "./_keyfile.ts";
 export { readPoolSeedFile, ensurePoolSeedFile } from "./_poolseed.ts";
 export { readPairSeedFile, ensurePairSeedFiles } from "./_pairseed.ts";

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import * as c from "../src/index.ts";
 import * as files from "../src/node.ts";
 
+process.env.PRIVFACE_KEY_SECRET ??= "misc-test-key-secret-0123456789";
+
 test("canonicalJson: key order independent, refuses what JSON cannot say", () => {
   assert.equal(c.canonicalJson({ b: 2, a: { d: [1, { y: 1, x: 2 }], c: null } }), c.canonicalJson({ a: { c: null, d: [1, { x: 2, y: 1 }] }, b: 2 }));
   assert.equal(c.canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
@@ -128,7 +130,7 @@ test("pool seed files: a 32-byte seed created once, mode 0600, bound to its part
     assert.equal(statSync(f).mode & 0o777, 0o600);
     assert.equal(files.readPoolSeedFile(f, "P0").length, 32);
     assert.throws(() => files.readPoolSeedFile(f, "P1"), /pool-seed for P1/);
-    writeFileSync(join(dir, "short.json"), JSON.stringify({ kind: "pool-seed", party: "P0", seed: "AAAA" }));
+    files.writeSecretJsonFile(join(dir, "short.json"), "pool-seed", "INTL", { kind: "pool-seed", party: "P0", seed: "AAAA" });
     assert.throws(() => files.readPoolSeedFile(join(dir, "short.json"), "P0"), /32 bytes/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

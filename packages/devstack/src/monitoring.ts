@@ -18,6 +18,11 @@ export interface PrometheusConfigOptions {
   ports: StackPorts;
   /** a file holding a "monitor" operator's gateway token (mode 0600) */
   gatewayTokenFile: string;
+  /**
+   * the monitor client certificate's private key as Prometheus can read it (a plaintext PEM, mode 0600,
+   * outside the runtime home): the home keeps it encrypted, and Prometheus cannot decrypt keys
+   */
+  monitorKeyFile: string;
   /** HTTPS for the gateway's API (the stack's default) */
   gatewayTls?: boolean;
   scrapeIntervalS?: number;
@@ -26,7 +31,7 @@ export interface PrometheusConfigOptions {
 
 export function prometheusConfig(o: PrometheusConfigOptions): string {
   const L = runtimeLayout(o.home);
-  const mtls = [`    scheme: https`, `    tls_config:`, `      ca_file: ${L.ca}`, `      cert_file: ${join(L.dirs.pki, "monitor-client.crt")}`, `      key_file: ${join(L.dirs.pki, "monitor-client.key")}`];
+  const mtls = [`    scheme: https`, `    tls_config:`, `      ca_file: ${L.ca}`, `      cert_file: ${join(L.dirs.pki, "monitor-client.crt")}`, `      key_file: ${o.monitorKeyFile}`];
   const job = (name: string, port: number, extra: string[]) => [`  - job_name: privface-${name}`, ...extra, `    static_configs:`, `      - targets: ["127.0.0.1:${port}"]`];
   const gatewayTls = o.gatewayTls ?? true;
   return [

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { readTlsKey } from "@privface/crypto/node";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createLogger, type ServerName } from "@privface/config";
@@ -200,7 +201,7 @@ export interface Stack {
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
-  const { layout: L } = await ensureRuntime(o.home);
+  const { layout: L } = await ensureRuntime(o.home, { gatewaySigningKey: o.env?.PRIVFACE_GATEWAY_SIGNING_KEY });
   const [helper, p0, p1, gw] = o.ports ? [o.ports.helper, o.ports.p0, o.ports.p1, o.ports.gateway] : await freePorts(4);
   const ports: StackPorts = { helper, p0, p1, gateway: gw };
   const mode = o.gateway ?? "process";
@@ -238,7 +239,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const ca = readFileSync(L.ca);
   const operators = mode === "none" ? [] : ensureOperators(L.gatewayOperators);
   const partyUrls = { P0: `https://127.0.0.1:${p0}`, P1: `https://127.0.0.1:${p1}` };
-  const partyTls = { ca, cert: readFileSync(L.gatewayClient.cert), key: readFileSync(L.gatewayClient.key) };
+  const partyTls = { ca, cert: readFileSync(L.gatewayClient.cert), key: readTlsKey(L.gatewayClient.key) };
   const resultKeys = { P0: await gatewayResultKey(L, "P0"), P1: await gatewayResultKey(L, "P1") };
   const stack: Stack = {
     home: L.home,

@@ -7,9 +7,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { readTlsKey } from "@privface/crypto/node";
 import { ALERT_RULES, freePorts, prometheusConfig, startStack, type Stack } from "../src/index.ts";
 
 const installed = (cmd: string) => spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
@@ -39,7 +40,11 @@ describe("monitoring", { skip, timeout: 300_000 }, () => {
       const tokenFile = join(home, "monitor.token");
       writeFileSync(tokenFile, monitor.token, { mode: 0o600 });
       const config = join(home, "prometheus.yml");
-      writeFileSync(config, prometheusConfig({ home, ports: stack.ports, gatewayTokenFile: tokenFile, scrapeIntervalS: 1 }));
+      // Prometheus cannot read an encrypted key: it gets a decrypted copy outside the home (mode 0600)
+      const monitorKeyFile = join(`${home}-prometheus`, "monitor-client.key");
+      mkdirSync(dirname(monitorKeyFile), { mode: 0o700 });
+      writeFileSync(monitorKeyFile, readTlsKey(join(home, "pki", "monitor-client.key")), { mode: 0o600 });
+      writeFileSync(config, prometheusConfig({ home, ports: stack.ports, gatewayTokenFile: tokenFile, monitorKeyFile, scrapeIntervalS: 1 }));
       const [port] = await freePorts(1);
       api = `http://127.0.0.1:${port}/api/v1`;
       prom = spawn("prometheus", [`--config.file=${config}`, `--storage.tsdb.path=${join(home, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
@@ -47,7 +52,7 @@ describe("monitoring", { skip, timeout: 300_000 }, () => {
     after(async () => {
       prom?.kill("SIGTERM");
       await stack?.stop();
-      if (home) rmSync(home, { recursive: true, force: true });
+      if (home) for (const d of [home, `${home}-prometheus`]) rmSync(d, { recursive: true, force: true });
     });
 
     const get = async (path: string): Promise<any> => {

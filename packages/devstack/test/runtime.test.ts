@@ -3,13 +3,19 @@
  * material, the public halves in keys/public, idempotent, and keys of the earlier flat layout moved.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runtimeLayout } from "@privface/config";
-import { readKeyPairFile, readPairSeedFile, readPublicKeyFile } from "@privface/crypto/node";
-import { ensureRuntime } from "../src/runtime.ts";
+import { generateSigningKeyPair, keyPairToJson, toBase64url } from "@privface/crypto";
+import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
+import { ensureRuntime, privateKeyFiles } from "../src/runtime.ts";
+
+/** every file under `dir`, recursively */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
 
 describe("ensureRuntime key folders (issue 12 item 7)", () => {
   const root = mkdtempSync(join(tmpdir(), "privface-runtime-"));
@@ -59,5 +65,40 @@ describe("ensureRuntime key folders (issue 12 item 7)", () => {
     assert.equal(readFileSync(L.helperPoolSeed("p0"), "utf8"), readFileSync(first.poolSeed("p0"), "utf8"));
     assert.equal(readFileSync(L.gatewaySigningPub, "utf8"), readFileSync(first.gatewaySigningPub, "utf8"));
     assert.deepEqual(readdirSync(L.dirs.keys).filter((f) => f.endsWith(".json")), [], "nothing left in the flat folder");
+  });
+
+  it("issue 13: after first run no file of the home holds plaintext private key material", async () => {
+    const home = join(root, "scan");
+    const { layout: L } = await ensureRuntime(home);
+    // the secrets themselves, in the encodings a file could hold them in
+    const secrets: string[] = [];
+    for (const [path, kind] of privateKeyFiles(L).filter(([p]) => existsSync(p))) {
+      const raw =
+        kind === "key-pair" ? (await readKeyPairFile(path)).privateKey
+        : kind === "data-key" ? readDataKeyFile(path).key
+        : kind === "pool-seed" ? readPoolSeedFile(path, path.includes("p1") ? "P1" : "P0")
+        : readPairSeedFile(path);
+      secrets.push(toBase64url(raw), Buffer.from(raw).toString("base64"), Buffer.from(raw).toString("hex"));
+    }
+    const files = walk(home);
+    assert.ok(files.length > 40, `${files.length} files`);
+    for (const f of files) {
+      const text = readFileSync(f, "latin1");
+      assert.doesNotMatch(text, /-----BEGIN (EC |RSA |)PRIVATE KEY-----/, `${f} holds a plaintext PEM private key`);
+      assert.doesNotMatch(text, /"(privateKey|d|seed|key|secret)"\s*:/, `${f} holds a private field in the clear`);
+      for (const s of secrets) assert.ok(!text.includes(s), `${f} holds a private key's bytes`);
+    }
+  });
+
+  it("issue 13: a home of the earlier version (plaintext key files) is encrypted in place, keys unchanged", async () => {
+    const home = join(root, "plaintext");
+    const L = runtimeLayout(home);
+    mkdirSync(L.keyDir("gateway"), { recursive: true });
+    const kp = await generateSigningKeyPair("INTL");
+    writeFileSync(L.gatewaySigningKey, JSON.stringify(keyPairToJson(kp)));
+    const { created } = await ensureRuntime(home);
+    assert.ok(created.includes("keys/gateway/signing.json"));
+    assert.doesNotMatch(readFileSync(L.gatewaySigningKey, "utf8"), /privateKey/);
+    assert.deepEqual(await readKeyPairFile(L.gatewaySigningKey), kp);
   });
 });

@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
+import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
@@ -41,6 +42,7 @@ export interface GatewayConfig {
   /** the parties' public result keys (result-share MACs) */
   partyResultKeys: Record<PartyName, string>;
   partyTimeoutMs: number;
+  /** the authorisation signing key: a key file, or `pkcs11:token=…;object=…?module-path=…&pin-source=file:…` (an Ed25519 key in a token) */
   signingKey: string;
   /** the gateway's result key pair (result-share MACs with each party) */
   resultKey: string;
@@ -69,6 +71,15 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const r = envReader(P, env);
   const { home, layout: L, get, file, int, url } = r;
   const tls = r.oneOf("TLS", "on", ["on", "off"] as const) !== "off";
+  // the authorisation signing key: a key file of the gateway, or a key in a PKCS#11 token (RFC 7512 URI)
+  const signingUri = r.optional("SIGNING_KEY");
+  if (isPkcs11Uri(signingUri)) {
+    try {
+      parsePkcs11Uri(signingUri);
+    } catch (e) {
+      r.problems.push(`${P}SIGNING_KEY: ${(e as Error).message}`);
+    }
+  }
   const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
   if (!(liveness >= 0 && liveness <= 1)) r.problems.push(`${P}LIVENESS_THRESHOLD: expected a number in [0, 1]`);
@@ -93,7 +104,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
     partyResultKeys: { P0: r.publicKey("P0_RESULT_KEY", L.resultPub("p0")), P1: r.publicKey("P1_RESULT_KEY", L.resultPub("p1")) },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
-    signingKey: r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
+    signingKey: isPkcs11Uri(signingUri) ? signingUri : r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
     resultKey: r.ownKey("RESULT_KEY", L.resultKey("gateway"), "gateway", false),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
     dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
@@ -134,15 +145,16 @@ function isRedisUrl(v: string): boolean {
  * Reads keys and certificates and builds `startGateway`'s options. Creates, on first use, the keys
  * only the gateway needs (audit key, data key, dev operators file); the signing and result keys are
  * created too if missing (the parties need their public halves: `ensureRuntime` makes them before
- * starting them).
+ * starting them). A PKCS#11 signing key is opened in its token (signing happens there); its public
+ * half must be in keys/public (`ensureRuntime` writes it when given the same URI).
  */
 export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
-  const signing = (await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key;
+  const signer = isPkcs11Uri(cfg.signingKey) ? await pkcs11SignerFromUri(cfg.signingKey) : softwareSigner((await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key);
   const auditKey = (await ensureKeyPairFile(cfg.auditKey, "INTL", "sign")).key;
   const dataKeys: DataKey[] = cfg.dataKeys.map((f, i) => (i === 0 ? ensureDataKeyFile(f, "INTL", "gateway-data-1").key : ensureDataKeyFile(f, "INTL", `gateway-data-${i + 1}`).key));
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
-  const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readFileSync(cfg.clientKey) };
+  const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
   const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
   const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p] });
@@ -159,11 +171,11 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     audit,
     parties: { P0: client("P0"), P1: client("P1") },
     partyKeys: { P0: { suite: P0.suite, publicKey: toBase64url(P0.publicKey) }, P1: { suite: P1.suite, publicKey: toBase64url(P1.publicKey) } },
-    signer: softwareSigner(signing),
+    signer,
     dataKeys,
     modelVersion,
     operators,
-    https: cfg.tls ? { key: readFileSync(cfg.key), cert: readFileSync(cfg.cert) } : null,
+    https: cfg.tls ? { key: readTlsKey(cfg.key), cert: readFileSync(cfg.cert) } : null,
     challengeTtlMs: cfg.challengeTtlMs,
     limits: cfg.limits,
     personLockAfter: cfg.personLockAfter,

@@ -2,13 +2,13 @@
 import { after, before, describe, it, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { keyFolderOf, type RuntimeLayout } from "@privface/config";
-import { toBase64url } from "@privface/crypto";
-import { readDataKeyFile, readKeyPairFile } from "@privface/crypto/node";
+import { generateSigningKeyPair, keyPairToJson, toBase64url } from "@privface/crypto";
+import { readDataKeyFile, readKeyPairFile, readPoolSeedFile } from "@privface/crypto/node";
 import { closeDb } from "@privface/db";
 import { ensureRuntime } from "@privface/devstack";
 import { ConfigError, loadGatewayConfig, openGatewayOptions } from "../src/config.ts";
@@ -142,7 +142,7 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
     const secrets: string[] = [];
     for (const p of ["p0", "p1"] as const) {
       secrets.push(toBase64url((await readKeyPairFile(L.sealKey(p))).privateKey), toBase64url((await readKeyPairFile(L.auditKey(p))).privateKey));
-      secrets.push(toBase64url(readDataKeyFile(L.dataKey(p)).key), (JSON.parse(readFileSync(L.poolSeed(p), "utf8")) as { seed: string }).seed);
+      secrets.push(toBase64url(readDataKeyFile(L.dataKey(p)).key), toBase64url(readPoolSeedFile(L.poolSeed(p), p === "p0" ? "P0" : "P1")));
     }
     for (const p of paths.filter((f) => existsSync(f) && statSync(f).isFile())) {
       const text = readFileSync(p, "utf8");
@@ -156,5 +156,36 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
     } finally {
       await closeDb(opts.db);
     }
+  });
+});
+
+describe("encrypted key files (issue 13): the gateway refuses a plaintext key, a wrong or missing secret", () => {
+  const home = mkdtempSync(join(tmpdir(), "privface-gw-enc-"));
+  let L: RuntimeLayout;
+  before(async () => {
+    L = (await ensureRuntime(home)).layout;
+  });
+  after(() => rmSync(home, { recursive: true, force: true }));
+  const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+  const start = (env: Record<string, string | undefined>) =>
+    spawnSync(process.execPath, ["--import", "tsx", main], { env: { ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_PORT: "0", PRIVFACE_KEY_SECRET_FILE: undefined, ...env }, encoding: "utf8", timeout: 120_000 });
+
+  it("a wrong secret: WRONG_KEY_SECRET; no secret: KEY_SECRET_MISSING (exit 1, before listening)", () => {
+    const wrong = start({ PRIVFACE_KEY_SECRET: "not-the-secret-of-this-home" });
+    assert.equal(wrong.status, 1, wrong.stderr);
+    assert.match(wrong.stderr, /privface gateway: failed to start: WRONG_KEY_SECRET: .*does not open/);
+    assert.doesNotMatch(wrong.stdout, /ready/);
+    const none = start({ PRIVFACE_KEY_SECRET: undefined });
+    assert.equal(none.status, 1, none.stderr);
+    assert.match(none.stderr, /KEY_SECRET_MISSING: .*PRIVFACE_KEY_SECRET/);
+  });
+
+  it("a plaintext signing key file: PLAINTEXT_KEY_FILE, in process and at process start", async () => {
+    const plain = join(L.keyDir("gateway"), "plain-signing.json");
+    writeFileSync(plain, JSON.stringify(keyPairToJson(await generateSigningKeyPair("INTL"))), { mode: 0o600 });
+    await assert.rejects(openGatewayOptions(loadGatewayConfig({ ...process.env, PRIVFACE_HOME: home, PRIVFACE_GATEWAY_SIGNING_KEY: plain })), { code: "PLAINTEXT_KEY_FILE" });
+    const r = start({ PRIVFACE_GATEWAY_SIGNING_KEY: plain });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /failed to start: PLAINTEXT_KEY_FILE: .*plain-signing\.json holds private key material in the clear/);
   });
 });

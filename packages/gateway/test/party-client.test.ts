@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RuntimeLayout } from "@privface/config";
 import { PartyError, resultKey, resultMac, type PartyName, type ResultKey, type VerifyRequest } from "@privface/contracts";
-import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
+import { readKeyPairFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { ensureRuntime, gatewayResultKey } from "@privface/devstack";
 import { createMtlsServer, serveRpc, type AppRequest } from "@privface/transport";
 import { createPartyClient } from "../src/party-client.ts";
@@ -33,7 +33,7 @@ describe("party client: result shares bound to the request, the party's role che
     partyKeys = { P0: await resultKey(await readKeyPairFile(L.resultKey("p0")), gwPub, "P0"), P1: await resultKey(await readKeyPairFile(L.resultKey("p1")), gwPub, "P1") };
     // a stub P0 on the real transport: the gateway API over /v1/rpc, answering verify with a share and a MAC per `mode`
     const ca = readFileSync(L.ca);
-    const server = createMtlsServer({ ca, cert: readFileSync(L.cert("p0").cert), key: readFileSync(L.cert("p0").key) });
+    const server = createMtlsServer({ ca, cert: readFileSync(L.cert("p0").cert), key: readTlsKey(L.cert("p0").key) });
     const app = async (req: AppRequest) => {
       const b = req.body as VerifyRequest;
       const resultShare = { valid: 1 as const, match: 1 as const };
@@ -62,7 +62,7 @@ describe("party client: result shares bound to the request, the party's role che
 
   const request = (): VerifyRequest =>
     ({ session: "s".repeat(22), templateId: "t".repeat(22), modelVersion: "m", sealedShare: "x", context: {}, authorisation: { payload: "p", batch: "b", sig: "s" } }) as unknown as VerifyRequest;
-  const tls = () => ({ ca: readFileSync(L.ca), cert: readFileSync(L.gatewayClient.cert), key: readFileSync(L.gatewayClient.key) });
+  const tls = () => ({ ca: readFileSync(L.ca), cert: readFileSync(L.gatewayClient.cert), key: readTlsKey(L.gatewayClient.key) });
 
   it("an authenticated share is returned without its MAC; a tampered, moved or missing one → RESULT_UNAUTHENTICATED", async () => {
     const c = createPartyClient({ url, tls: tls(), party: "P0", resultKey: await gatewayResultKey(L, "P0") });

@@ -59,7 +59,7 @@ describe("party configuration", () => {
     refused("P0", { PRIVFACE_P0_GATEWAY_KEY: L.gatewaySigningKey }, /PRIVFACE_P0_GATEWAY_KEY: .* private key folder of gateway/);
     const copy = join(home, "copy-of-gateway-signing.json");
     copyFileSync(L.gatewaySigningKey, copy);
-    refused("P1", { PRIVFACE_P1_GATEWAY_KEY: copy }, /PRIVFACE_P1_GATEWAY_KEY: .* holds private key material \("privateKey"\)/);
+    refused("P1", { PRIVFACE_P1_GATEWAY_KEY: copy }, /PRIVFACE_P1_GATEWAY_KEY: .* holds private key material \("ciphertext"\)/);
     refused("P0", { PRIVFACE_P0_SEAL_KEY: L.sealKey("p1") }, /PRIVFACE_P0_SEAL_KEY: .* key folder of p1; p0 is never handed/);
     refused("P1", { PRIVFACE_P1_POOL_SEED: L.helperPoolSeed("p1") }, /PRIVFACE_P1_POOL_SEED: .* key folder of helper/);
     const cfg = loadPartyConfig("P0", { PRIVFACE_HOME: home });

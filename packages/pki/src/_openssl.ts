@@ -13,9 +13,11 @@ export class PkiError extends Error {
   }
 }
 
-export function openssl(args: string[], opts: { cwd?: string; input?: string } = {}): Promise<Buffer> {
+/** Runs `openssl args…`; `pass` is handed to it in the environment variable PRIVFACE_PKI_PASS (never argv). */
+export function openssl(args: string[], opts: { cwd?: string; input?: string; pass?: string } = {}): Promise<Buffer> {
+  const env = opts.pass === undefined ? process.env : { ...process.env, PRIVFACE_PKI_PASS: opts.pass };
   return new Promise((resolve, reject) => {
-    const child = execFile("openssl", args, { cwd: opts.cwd, encoding: "buffer", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    const child = execFile("openssl", args, { cwd: opts.cwd, env, encoding: "buffer", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) {
         const e = err as NodeJS.ErrnoException;
         if (e.code === "ENOENT") return reject(new PkiError("OPENSSL_MISSING", "the openssl command is not installed"));

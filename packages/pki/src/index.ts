@@ -8,18 +8,26 @@
  *   gateway-client, p0-client, p1-client, helper-client .{key,crt}  client certs of the servers that
  *                                          call another (clientAuth only): gateway → parties,
  *                                          P0 ↔ P1 and party → helper, helper → P1
+ * Private keys are encrypted PKCS#8 PEM (PBES2: scrypt N=2^14 r=8 p=1, AES-256-CBC) under the key
+ * secret of the environment (PRIVFACE_KEY_SECRET / _FILE, @privface/crypto/node `keySecretFromEnv`);
+ * the openssl CLI receives it in its environment, never argv. `readTlsKey` decrypts one in memory
+ * for node:tls and refuses a plaintext key (PLAINTEXT_KEY_FILE) or a wrong secret (WRONG_KEY_SECRET).
  * A server certificate cannot authenticate a client, nor a client certificate a server: TLS checks
  * the extended key usage (OpenSSL's ssl_client / ssl_server purpose), so the gateway's device-facing
  * TLS key is no credential towards the parties. Every leaf carries its role in the subject CN
  * (`<role>` or `<role>-client`) and in the SAN URI `urn:privface:role:<role>`, plus DNS:localhost
  * and IP:127.0.0.1.
  */
-import { X509Certificate, createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
+import { X509Certificate, randomBytes, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import type { PeerCertificate } from "node:tls";
 import { isServerRole, SERVER_ROLES, type ServerRole } from "@privface/contracts";
+import { CryptoError } from "@privface/crypto";
+import { isPlaintextPem, keySecretFromEnv, readTlsKey, readTlsPrivateKey, rememberTlsKey } from "@privface/crypto/node";
+
+export { readTlsKey } from "@privface/crypto/node";
 import { openssl, PkiError } from "./_openssl.ts";
 
 export { PkiError } from "./_openssl.ts";
@@ -68,11 +76,40 @@ function writeFileAtomic(path: string, data: string | Buffer, mode: number): voi
   renameSync(tmp, path);
 }
 
-/** A fresh EC P-256 private key (PKCS#8 PEM) written with mode 0600. */
+/** PBES2 of the encrypted PEM keys: scrypt at 16 MiB (OpenSSL's and Node's scrypt memory limit is 32 MiB). */
+const PEM_SCRYPT = ["-v2", "aes-256-cbc", "-scrypt", "-scrypt_N", "16384", "-scrypt_r", "8", "-scrypt_p", "1"];
+
+/** `pem` (a plaintext private key) as an encrypted PKCS#8 PEM under `secret`. */
+async function encryptPem(pem: Buffer, secret: string): Promise<Buffer> {
+  return openssl(["pkcs8", "-topk8", ...PEM_SCRYPT, "-passout", "env:PRIVFACE_PKI_PASS"], { input: pem.toString("latin1"), pass: secret });
+}
+
+/** openssl reads the passphrase of a key from the environment variable `_openssl.ts` sets */
+const PASSIN = ["-passin", "env:PRIVFACE_PKI_PASS"];
+
+/** A fresh EC P-256 private key, written encrypted (PKCS#8 PEM, scrypt) with mode 0600. */
 async function newKey(path: string): Promise<void> {
   const pem = await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt", "ec_param_enc:named_curve"]);
-  writeFileAtomic(path, pem, 0o600);
-  pem.fill(0);
+  try {
+    const secret = keySecretFromEnv();
+    const enc = await encryptPem(pem, secret);
+    writeFileAtomic(path, enc, 0o600);
+    rememberTlsKey(enc, secret, pem); // known to this process without another scrypt
+  } finally {
+    pem.fill(0);
+  }
+}
+
+/** Encrypt a plaintext PEM private key file in place (a home of an earlier version); false when already encrypted. */
+export async function encryptTlsKeyInPlace(path: string): Promise<boolean> {
+  const pem = readFileSync(path);
+  try {
+    if (!isPlaintextPem(pem)) return false;
+    writeFileAtomic(path, await encryptPem(pem, keySecretFromEnv()), 0o600);
+    return true;
+  } finally {
+    pem.fill(0);
+  }
 }
 
 /** Create a CA (key + self-signed cert) in `dir` as `${name}.key` / `${name}.crt`. Overwrites. */
@@ -84,12 +121,12 @@ export async function createCa(dir: string, opts: { name?: string; commonName?: 
   const certPath = join(dir, `${name}.crt`);
   await newKey(keyPath);
   const pem = await openssl([
-    "req", "-x509", "-new", "-key", keyPath, "-sha256", "-days", String(opts.days ?? 3650),
+    "req", "-x509", "-new", "-key", keyPath, ...PASSIN, "-sha256", "-days", String(opts.days ?? 3650),
     "-subj", `/O=privface dev/CN=${opts.commonName ?? "privface dev CA"}`,
     "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
     "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     "-addext", "subjectKeyIdentifier=hash",
-  ]);
+  ], { pass: keySecretFromEnv() });
   writeFileAtomic(certPath, pem, 0o644);
   return { keyPath, certPath };
 }
@@ -144,7 +181,8 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
   try {
     await newKey(keyPath);
     const csr = join(work, "req.csr");
-    await openssl(["req", "-new", "-key", keyPath, "-subj", `/O=privface dev/CN=${name}`, "-out", csr]);
+    const pass = keySecretFromEnv();
+    await openssl(["req", "-new", "-key", keyPath, ...PASSIN, "-subj", `/O=privface dev/CN=${name}`, "-out", csr], { pass });
     writeFileSync(join(work, "index.txt"), "");
     const serial = randomBytes(16);
     serial[0] &= 0x7f; // positive INTEGER
@@ -167,8 +205,8 @@ export async function issueCertificate(opts: IssueOptions): Promise<CertFiles> {
     const out = join(work, "leaf.crt");
     await openssl([
       "ca", "-batch", "-notext", "-config", join(work, "ca.cnf"),
-      "-startdate", gtime(notBefore), "-enddate", gtime(notAfter), "-in", csr, "-out", out,
-    ]);
+      "-startdate", gtime(notBefore), "-enddate", gtime(notAfter), "-in", csr, "-out", out, ...PASSIN,
+    ], { pass });
     writeFileAtomic(certPath, readFileSync(out), 0o644);
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -208,7 +246,8 @@ export function checkCertificate(files: { certPath: string; keyPath?: string; us
   if (files.keyPath) {
     try {
       if (!cert.checkPrivateKey(createPrivateKeySafe(files.keyPath))) return { ok: false, reason: "key-mismatch" };
-    } catch {
+    } catch (e) {
+      if (e instanceof CryptoError) throw e; // a wrong or missing secret is no reason to replace the key
       return { ok: false, reason: "key-mismatch" };
     }
   }
@@ -216,7 +255,7 @@ export function checkCertificate(files: { certPath: string; keyPath?: string; us
 }
 
 function createPrivateKeySafe(path: string): KeyObject {
-  return createPrivateKey(readFileSync(path));
+  return readTlsPrivateKey(path);
 }
 
 /**
@@ -260,12 +299,18 @@ async function lockDir(path: string, timeoutMs = 120_000): Promise<() => void> {
 
 async function ensureDevPkiLocked(dir: string): Promise<DevPki> {
   const created: string[] = [];
+  // keys of an earlier version were plaintext PEM: encrypt them in place
+  for (const name of ["ca", ...DEV_CERTS.map((c) => c.name)]) {
+    const f = join(dir, `${name}.key`);
+    if (existsSync(f) && (await encryptTlsKeyInPlace(f))) created.push(`${name}.key`);
+  }
   let ca: CaFiles = { keyPath: join(dir, "ca.key"), certPath: join(dir, "ca.crt") };
   const caOk = existsSync(ca.keyPath) && existsSync(ca.certPath) && (() => {
     try {
       const c = new X509Certificate(readFileSync(ca.certPath));
       return c.ca && c.checkPrivateKey(createPrivateKeySafe(ca.keyPath)) && new Date(c.validTo) > new Date();
-    } catch {
+    } catch (e) {
+      if (e instanceof CryptoError) throw e;
       return false;
     }
   })();
@@ -282,13 +327,13 @@ async function ensureDevPkiLocked(dir: string): Promise<DevPki> {
     }
     certs[spec.name] = files;
   }
-  return { dir, ca, certs, created };
+  return { dir, ca, certs, created: [...new Set(created)] };
 }
 
-/** PEM material for a server or client: its key and cert and the CA (for node:tls / https options). */
+/** PEM material for a server or client: its key (decrypted, in memory) and cert and the CA (for node:tls / https options). */
 export function readTlsMaterial(dir: string, name: string): { ca: Buffer; cert: Buffer; key: Buffer } {
   if (!NAME_RE.test(name)) throw new PkiError("BAD_INPUT", `name must match ${NAME_RE}`);
-  return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, `${name}.crt`)), key: readFileSync(join(dir, `${name}.key`)) };
+  return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, `${name}.crt`)), key: readTlsKey(join(dir, `${name}.key`)) };
 }
 
 const ROLE_URI = /(?:^|,\s*)URI:urn:privface:role:([^,\s]*)/g;

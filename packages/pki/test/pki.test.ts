@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import { ensureDevPki, issueCertificate, createCa, roleOf, checkCertificate, readTlsMaterial, usageOf, DEV_CERTS, type DevPki } from "../src/index.ts";
+process.env.PRIVFACE_KEY_SECRET ??= "pki-test-key-secret-0123456789";
+import { ensureDevPki, issueCertificate, createCa, roleOf, checkCertificate, readTlsMaterial, readTlsKey, usageOf, DEV_CERTS, type DevPki } from "../src/index.ts";
 
 let root: string;
 let pki: DevPki;
@@ -110,9 +111,9 @@ test("real mutual TLS: valid client → role known; expired, foreign-CA or no ce
   try {
     const gwc = readTlsMaterial(pki.dir, "gateway-client");
     assert.equal(await connect({ cert: gwc.cert, key: gwc.key }), "hello gateway\n");
-    const expired = { cert: readFileSync(join(root, "extra", "gateway-client.crt")), key: readFileSync(join(root, "extra", "gateway-client.key")) };
+    const expired = { cert: readFileSync(join(root, "extra", "gateway-client.crt")), key: readTlsKey(join(root, "extra", "gateway-client.key")) };
     assert.equal(await connect(expired), "refused");
-    const rogue = { cert: readFileSync(join(root, "foreign", "p0.crt")), key: readFileSync(join(root, "foreign", "p0.key")) };
+    const rogue = { cert: readFileSync(join(root, "foreign", "p0.crt")), key: readTlsKey(join(root, "foreign", "p0.key")) };
     assert.equal(await connect(rogue), "refused");
     assert.equal(await connect({}), "refused");
   } finally {
@@ -155,7 +156,7 @@ async function issueDual(dir: string, name: string): Promise<X509Certificate> {
   const ext = join(dir, "dual.ext");
   writeFileSync(ext, `subjectAltName=URI:urn:privface:role:${name},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`);
   execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, `${name}.key`), "-out", join(dir, "dual.csr"), "-subj", `/CN=${name}`], { stdio: "pipe" });
-  execFileSync("openssl", ["x509", "-req", "-in", join(dir, "dual.csr"), "-CA", join(dir, "ca.crt"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-out", join(dir, `${name}.crt`), "-days", "2", "-extfile", ext], { stdio: "pipe" });
+  execFileSync("openssl", ["x509", "-req", "-in", join(dir, "dual.csr"), "-CA", join(dir, "ca.crt"), "-CAkey", join(dir, "ca.key"), "-passin", "env:PRIVFACE_KEY_SECRET", "-CAcreateserial", "-out", join(dir, `${name}.crt`), "-days", "2", "-extfile", ext], { stdio: "pipe" });
   return new X509Certificate(readFileSync(join(dir, `${name}.crt`)));
 }
 
@@ -193,4 +194,38 @@ test("real mutual TLS (issue 12 item 9): the gateway's server certificate is no 
     await new Promise((r) => server.close(r));
     await new Promise((r) => rogueServer.close(r));
   }
+});
+
+test("issue 13: private keys are encrypted PKCS#8 (scrypt) under the key secret; wrong secret and plaintext refused", async () => {
+  for (const f of ["ca", ...DEV_CERTS.map((c) => c.name)]) {
+    const pem = readFileSync(join(pki.dir, `${f}.key`), "utf8");
+    assert.match(pem, /^-----BEGIN ENCRYPTED PRIVATE KEY-----/, f);
+    assert.doesNotMatch(pem, /-----BEGIN (EC )?PRIVATE KEY-----/, f);
+  }
+  // PBES2 with scrypt (OID 1.3.6.1.4.1.11591.4.11) and AES-256-CBC
+  const asn1 = execFileSync("openssl", ["asn1parse", "-in", join(pki.dir, "p0.key")], { encoding: "utf8" });
+  assert.match(asn1, /PBES2/);
+  assert.match(asn1, /OBJECT +:scrypt\n[^]*INTEGER +:4000\n/); // N = 2^14
+  assert.match(asn1, /aes-256-cbc/);
+  const keyFile = join(pki.dir, "p0.key");
+  assert.match(readTlsKey(keyFile).toString(), /^-----BEGIN PRIVATE KEY-----/); // in memory only
+  const saved = process.env.PRIVFACE_KEY_SECRET;
+  try {
+    process.env.PRIVFACE_KEY_SECRET = "not-the-pki-test-secret";
+    assert.throws(() => readTlsKey(keyFile), { code: "WRONG_KEY_SECRET" });
+    // and ensureDevPki does not "repair" a home by replacing keys it cannot open
+    await assert.rejects(ensureDevPki(pki.dir), { code: "WRONG_KEY_SECRET" });
+  } finally {
+    process.env.PRIVFACE_KEY_SECRET = saved;
+  }
+  // a plaintext key (a PKI of an earlier version) is refused, then encrypted in place by ensureDevPki
+  const dir = join(root, "plaintext-pki");
+  const made = await ensureDevPki(dir);
+  const plain = execFileSync("openssl", ["pkey", "-in", join(dir, "helper.key"), "-passin", "env:PRIVFACE_KEY_SECRET"], { encoding: "utf8" });
+  writeFileSync(join(dir, "helper.key"), plain, { mode: 0o600 });
+  assert.throws(() => readTlsKey(join(dir, "helper.key")), { code: "PLAINTEXT_KEY_FILE" });
+  assert.deepEqual((await ensureDevPki(dir)).created, ["helper.key"]);
+  assert.match(readFileSync(join(dir, "helper.key"), "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+  assert.equal(readTlsKey(join(dir, "helper.key")).toString(), plain);
+  assert.ok(made.created.length > 0);
 });

@@ -13,6 +13,8 @@ export function register(program: Command): void {
     .option("--dir <dir>", "PKI directory (default: $PRIVFACE_HOME/pki or ./.privface/pki)")
     .action(async (opts: { dir?: string }) => {
       const { ensureDevPki, defaultPkiDir } = await import("@privface/pki");
+      const { useDevKeySecret } = await import("@privface/config");
+      useDevKeySecret(); // the dev PKI's keys are encrypted under PRIVFACE_KEY_SECRET, else the development secret
       const dir = opts.dir ?? defaultPkiDir();
       const pki = await ensureDevPki(dir);
       if (pki.created.length === 0) {
