@@ -3,8 +3,9 @@
  *
  * - Pool refill (P0 only), every 0.5 s: when the pool is below the low-water mark (or empty), ask the
  *   helper for batches, spot-check each with P1 (`intake`; a failed check stops refills for good)
- *   helper for batches until it reaches the target (the helper delivers P1's halves first). After a
- *   failed refill — helper down, P1 refusing the delivery, a batch with no new item — it waits 0.5,
+ *   helper for batches until it reaches the target (the helper delivers P1's halves first; a top-up
+ *   asks for at least MIN_FETCH items, as the check discards the ones it opens). After a failed
+ *   refill — helper down, P1 refusing the delivery, a batch that adds no item — it waits 0.5,
  *   1, 2 … 30 s before asking again, because each attempt makes the helper deal a whole batch; a
  *   forced refill (`refill(true)`) does not wait, and a success ends the waiting. One refill at a time.
  * - Recovery pass, at start and every RECOVERY_INTERVAL_S: sessions left prepared past the commit
@@ -30,6 +31,8 @@ export const REFILL_EVERY_MS = 500;
 export const PROBE_EVERY_MS = 5_000;
 export const PURGE_EVERY_MS = 3_600_000;
 export const RERANDOMISE_EVERY_MS = 86_400_000;
+/** The fewest items a refill asks for (if the batch size allows): at the default spot-check fraction 1/16 one of them is opened. */
+export const MIN_FETCH = 16;
 /** Waits after failed refills: 0.5 s doubling up to this. */
 export const MAX_REFILL_BACKOFF_MS = 30_000;
 
@@ -95,7 +98,10 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
       let level = await store.poolLevel();
       if (level >= deps.poolLow && level > 0) return;
       while (level < deps.poolTarget && !stopped) {
-        const n = Math.min(deps.poolBatch, deps.poolTarget - level);
+        // the spot-check discards the items it opens: a top-up then asks for at least MIN_FETCH (within
+        // a batch), so a pool one item short does not fetch single items that the check discards
+        const want = deps.poolTarget - level;
+        const n = Math.min(deps.poolBatch, deps.intake ? Math.max(want, MIN_FETCH) : want);
         const items = await helper.fetch("verify", n);
         let keep = items.map((bytes) => ({ id: bundleIdOf(bytes), bytes }));
         if (deps.intake) {
@@ -108,8 +114,8 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
           keep = r.keep;
         }
         const { added } = await store.addItems(keep);
-        // a helper that sends ids the pool already holds would otherwise be asked again and again
-        if (added === 0 && keep.length > 0) throw new Error("the helper's batch held no new item");
+        // a batch that adds nothing (ids the pool already holds, or all opened by the check) would otherwise be asked for again and again
+        if (added === 0) throw new Error(keep.length > 0 ? "the helper's batch held no new item" : "the spot-check left nothing of the batch");
         metrics.refills.inc({ outcome: "ok" });
         level += added;
       }

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Log } from "@privface/config";
-import { deal, encodeBundle, makeParams, newItemId, seededRng } from "@privface/mpc";
-import { createPartyJobs, MAX_REFILL_BACKOFF_MS, type PartyJobsDeps } from "../src/jobs.ts";
+import { bundleIdOf, deal, encodeBundle, makeParams, newItemId, seededRng } from "@privface/mpc";
+import { createPartyJobs, MAX_REFILL_BACKOFF_MS, MIN_FETCH, type PartyJobsDeps } from "../src/jobs.ts";
 import type { RecoveryResult } from "../src/service.ts";
 
 const rng = seededRng("jobs");
@@ -87,6 +87,33 @@ describe("party jobs", () => {
     await jobs.refill();
     assert.deepEqual(f.fetches.slice(3), [4, 4, 2]);
     assert.equal(f.level, 12);
+  });
+
+  it("with the spot-check (it discards what it opens), a pool one item short is topped up by one fetch of MIN_FETCH items, not by single items forever", async () => {
+    const opened: number[] = [];
+    const f = fake("P0", {
+      poolLow: 40,
+      poolTarget: 40,
+      poolBatch: 64,
+      // as spotCheckIntake: ceil(n/16) items opened and left out
+      intake: async (items) => {
+        const k = Math.max(1, Math.ceil(items.length / 16));
+        opened.push(k);
+        return { ok: true, keep: items.slice(k).map((bytes) => ({ id: bundleIdOf(bytes), bytes })) };
+      },
+    });
+    f.level = 39;
+    const jobs = createPartyJobs(f.deps);
+    await jobs.refill();
+    assert.deepEqual(f.fetches, [MIN_FETCH]);
+    assert.equal(f.level, 39 + MIN_FETCH - 1);
+    assert.deepEqual(f.refills, ["ok"]);
+    // a batch the check leaves empty is a failure (backoff), not a loop
+    const g = fake("P0", { poolLow: 40, poolTarget: 40, poolBatch: 1, intake: async () => ({ ok: true, keep: [] }) });
+    g.level = 39;
+    await createPartyJobs(g.deps).refill();
+    assert.deepEqual([g.fetches, g.refills], [[1], ["failed"]]);
+    assert.ok(g.events.some((e) => e.event === "refill_failed" && e.reason === "the spot-check left nothing of the batch"));
   });
 
   it("after failures it waits 0.5, 1, 2 … 30 s; a forced refill does not wait; success resets the wait", async () => {
