@@ -2,9 +2,9 @@
  * The party's background policy, apart from the request path (server.ts wires it up):
  *
  * - Pool refill (P0 only), every 0.5 s: when the pool is below the low-water mark (or empty), ask the
- *   helper for batches, spot-check each with P1 (`intake`; a failed check stops refills for good)
- *   helper for batches until it reaches the target (the helper delivers P1's halves first; a top-up
- *   asks for at least MIN_FETCH items, as the check discards the ones it opens). After a failed
+ *   helper for batches until it reaches the target (the helper delivers P1's halves first) and
+ *   spot-check each with P1 (`intake`; a failed check stops refills for good; a top-up asks for at
+ *   least MIN_FETCH items, as the check discards the ones it opens). After a failed
  *   refill — helper down, P1 refusing the delivery, a batch that adds no item — it waits 0.5,
  *   1, 2 … 30 s before asking again, because each attempt makes the helper deal a whole batch; a
  *   forced refill (`refill(true)`) does not wait, and a success ends the waiting. One refill at a time.
