@@ -148,6 +148,17 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** A head recorded earlier (e.g. by the peer or an auditor): the chain must contain it. */
   expectHead?: { seq: number; hash: string };
+  /**
+   * Verify only the records after this one, already verified (an incremental check): the first
+   * record walked must have seq `after.seq + 1` and link to `after.hash`.
+   */
+  after?: { seq: number; hash: string };
+  /**
+   * Check the signature of the last signed record only. Enough to detect tampering since `after`:
+   * every record is hashed into the next one, so changing, inserting or deleting a record means
+   * re-hashing every later one and forging the last signature.
+   */
+  lastSignatureOnly?: boolean;
 }
 
 /**
@@ -156,12 +167,13 @@ export interface VerifyOptions {
  * end in a signed record (else `unsigned-head`, named at the first record no signature covers).
  */
 export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>, publicKey: PublicKey, options: VerifyOptions = {}): Promise<VerifyResult> {
-  let expected = 1;
-  let prevHash = GENESIS;
+  let expected = (options.after?.seq ?? 0) + 1;
+  let prevHash = options.after?.hash ?? GENESIS;
   let role: string | undefined;
   let count = 0;
   // head: the last record covered by a valid signature; prevHash / expected - 1: the last record walked
-  const head = { seq: 0, hash: GENESIS };
+  const head = { seq: expected - 1, hash: prevHash };
+  let lastSigned: { seq: number; bytes: Uint8Array; sig: Uint8Array } | null = null;
   const broken = (seq: number, reason: BrokenReason, detail?: string): VerifyResult => ({ ok: false, records: count, firstBroken: { seq, reason, ...(detail ? { detail } : {}) }, head: { ...head } });
   let matchedHead = false;
   for await (const r of records as AsyncIterable<AuditRecord>) {
@@ -185,7 +197,8 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
       } catch {
         return broken(r.seq, "bad-signature", "not base64url");
       }
-      if (!(await verify(publicKey, bytes, sig))) return broken(r.seq, "bad-signature");
+      if (options.lastSignatureOnly) lastSigned = { seq: r.seq, bytes, sig };
+      else if (!(await verify(publicKey, bytes, sig))) return broken(r.seq, "bad-signature");
     }
     if (r.prev !== prevHash) return broken(r.seq, "broken-link");
     role ??= r.role;
@@ -201,6 +214,11 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
       head.seq = r.seq;
       head.hash = r.hash;
     }
+  }
+  if (lastSigned && !(await verify(publicKey, lastSigned.bytes, lastSigned.sig))) {
+    head.seq = options.after?.seq ?? 0;
+    head.hash = options.after?.hash ?? GENESIS;
+    return broken(lastSigned.seq, "bad-signature", "the last signature (it covers every record before it)");
   }
   const last = expected - 1;
   if (head.seq < last) {

@@ -25,7 +25,7 @@
  */
 import { createExec, migrate, type Db, type DbMigration, type Tx } from "@privface/db";
 import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
-import { AuditError, GENESIS, checkField, checkTime, digestBody, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
+import { AuditError, GENESIS, checkField, checkTime, digestBody, hashOf, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
 export { AuditError, GENESIS, reconcile, verifyRecords, hashOf } from "./_record.ts";
 export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
@@ -75,6 +75,22 @@ export interface AuditLog {
   append(entry: AuditEntry, opts?: { tx?: Tx }): Promise<AuditRecord>;
   /** seq and hash of the last record (seq 0 and GENESIS for an empty log). */
   head(): Promise<{ seq: number; hash: string }>;
+  /**
+   * The chain as this process watches it: verifies the records appended since the last check
+   * (links, and the newest signature, which covers them: `lastSignatureOnly`) and that the head
+   * verified last time is still there unchanged (its fields re-hashed), so a deleted or rewritten
+   * tail is caught too. Records older than that head are not re-read: `verifyChain` (`privface audit
+   * verify`) walks the whole chain. Once broken it stays broken (until restart: an operator looks).
+   * For a metric scraped every few seconds; the first check after a start walks the whole chain.
+   */
+  check(): Promise<ChainStatus>;
+}
+
+export interface ChainStatus {
+  ok: boolean;
+  /** records verified so far (the seq of the verified head) */
+  records: number;
+  firstBroken?: VerifyResult["firstBroken"];
 }
 
 type Row = {
@@ -102,6 +118,7 @@ const INSERT = `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, temp
 /** PostgreSQL: a caller's transaction takes the table's lock before it reads the head (SQLite: its write lock is the database's). */
 const LOCK = `LOCK TABLE ${AUDIT_TABLE} IN EXCLUSIVE MODE`;
 const PAGE = `SELECT * FROM ${AUDIT_TABLE} WHERE seq > ? ORDER BY seq ASC LIMIT ?`;
+const AT = `SELECT * FROM ${AUDIT_TABLE} WHERE seq = ?`;
 
 const headOf = async (tx: Tx): Promise<Head> => headFromRow(await tx.get<{ seq: number; hash: string }>(HEAD));
 const insert = (tx: Tx, r: AuditRecord) =>
@@ -119,6 +136,10 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
   }
   const now = options.now ?? Date.now;
   await migrateAudit(db);
+  // check(): the head verified so far and the last answer
+  let verified: Head = { seq: 0, hash: GENESIS };
+  let status: ChainStatus = { ok: true, records: 0 };
+  let checking: Promise<ChainStatus> | null = null;
 
   type Fields = Omit<AuditRecord, "seq" | "prev" | "hash" | "sig">;
   const fieldsOf = (entry: AuditEntry): Fields => {
@@ -223,7 +244,23 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
       return new Promise<AuditRecord>((resolve, reject) => enqueue({ fields, resolve, reject, tries: 0 }));
     },
     head: () => exec.read(headOf),
+    check: () => (checking ??= checkChain().finally(() => (checking = null))),
   };
+
+  async function checkChain(): Promise<ChainStatus> {
+    if (status.firstBroken) return status;
+    if (verified.seq > 0) {
+      const row = await exec.read((tx) => tx.get<Row>(AT, [verified.seq]));
+      if (!row || row.hash !== verified.hash || hashOf(fromRow(row)) !== verified.hash) {
+        status = { ok: false, records: verified.seq, firstBroken: { seq: verified.seq, reason: row ? "hash-mismatch" : "truncated", detail: "the head verified earlier is gone or changed" } };
+        return status;
+      }
+    }
+    const r = await verifyRecords(readChain(db, 1000, verified.seq), { suite: signer.suite, publicKey: signer.publicKey }, { after: verified, lastSignatureOnly: true });
+    verified = r.head;
+    status = r.ok ? { ok: true, records: r.head.seq } : { ok: false, records: r.head.seq, firstBroken: r.firstBroken };
+    return status;
+  }
 }
 
 /**
@@ -236,9 +273,8 @@ function isRetryable(e: unknown): boolean {
   return code.startsWith("SQLITE_BUSY") || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505" || code === "40P01";
 }
 
-/** All records in seq order, read page by page. */
-export async function* readChain(db: Db, pageSize = 1000): AsyncGenerator<AuditRecord> {
-  let after = 0;
+/** All records (after seq `after`) in seq order, read page by page. */
+export async function* readChain(db: Db, pageSize = 1000, after = 0): AsyncGenerator<AuditRecord> {
   const exec = createExec(db);
   for (;;) {
     const rows = await exec.read((tx) => tx.all<Row>(PAGE, [after, pageSize]));

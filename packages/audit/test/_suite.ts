@@ -183,6 +183,41 @@ export function auditContract(f: DbFactory): void {
     assert.deepEqual((await verifyChain(db, other)).firstBroken, { seq: 1, reason: "bad-signature" });
   });
 
+  test(`[${f.name}] check(): a running log watches its own chain — new records verified as they come; a change, a forged rewrite or a cut tail is caught and stays caught`, async () => {
+    const { db, log } = await fiveRecords(f);
+    assert.deepEqual(await log.check(), { ok: true, records: 5 });
+    await log.append({ requester: "gateway", op: "verify", session: "s-6", outcome: "ok" });
+    assert.deepEqual(await log.check(), { ok: true, records: 6 });
+    assert.deepEqual(await log.check(), { ok: true, records: 6 }, "nothing new: still fine");
+    // a record already verified, changed: caught at the verified head or by the link after it
+    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "refused" }).where("seq", "=", 6).execute();
+    const r = await log.check();
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.firstBroken && { seq: r.firstBroken.seq, reason: r.firstBroken.reason }, { seq: 6, reason: "hash-mismatch" });
+    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "ok" }).where("seq", "=", 6).execute();
+    assert.equal((await log.check()).ok, false, "once broken, broken until an operator looks (restart)");
+  });
+
+  test(`[${f.name}] check(): a new record rewritten with every later hash recomputed fails the newest signature; a cut tail is truncated`, async () => {
+    const { db, key, log } = await fiveRecords(f);
+    assert.equal((await log.check()).ok, true);
+    for (let i = 6; i <= 8; i++) await log.append({ requester: "gateway", op: "verify", session: `s-${i}`, outcome: i === 7 ? "refused" : "ok", code: i === 7 ? "NO_MATCH" : null });
+    // the forger turns the refusal at 7 into ok and re-hashes 7 and 8 (links included), keeping the signatures
+    const chain = await exportChain(db);
+    const r7 = { ...chain[6], outcome: "ok", code: null };
+    r7.hash = hashOf(r7);
+    const r8 = { ...chain[7], prev: r7.hash };
+    r8.hash = hashOf(r8);
+    for (const r of [r7, r8]) await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash }).where("seq", "=", r.seq).execute();
+    const forged = await log.check();
+    assert.deepEqual(forged.firstBroken?.reason, "bad-signature");
+    // a second log on a chain whose verified tail is then cut
+    const b = await fiveRecords(f, key);
+    assert.deepEqual(await b.log.check(), { ok: true, records: 5 });
+    await b.db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 4).execute();
+    assert.deepEqual((await b.log.check()).firstBroken?.reason, "truncated");
+  });
+
   test(`[${f.name}] entries are validated: no blobs, no long or odd values`, async () => {
     const db = await f.make();
     const signKey = await generateSigningKeyPair("INTL");

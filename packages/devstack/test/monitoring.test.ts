@@ -88,6 +88,12 @@ describe("monitoring", { skip, timeout: 300_000 }, () => {
         return r.length === 2 ? r : undefined;
       });
       assert.deepEqual(links.map((x) => [x.metric.party, x.value[1]]).sort(), [["P0", "1"], ["P1", "1"]]);
+      // every server checks its own audit chain at each scrape (alert PrivfaceAuditChainBroken)
+      const chains = await eventually("four audit chain checks", async () => {
+        const r = (await get(`/query?query=${encodeURIComponent('{__name__=~"privface_(party|gateway|helper)_audit_chain_ok"}')}`)).result as { metric: { job: string }; value: [number, string] }[];
+        return r.length === 4 ? r : undefined;
+      });
+      assert.deepEqual(chains.map((x) => [x.metric.job, x.value[1]]).sort(), [["privface-gateway", "1"], ["privface-helper", "1"], ["privface-p0", "1"], ["privface-p1", "1"]]);
       const rules = (await get("/rules")).groups as { name: string; rules: { name: string; health: string }[] }[];
       const names = rules.flatMap((g) => g.rules.map((r) => r.name));
       assert.ok(names.includes("PrivfacePeerLinkDown") && names.includes("PrivfaceHelperSpotCheckFailed"), names.join(","));

@@ -50,6 +50,8 @@ export interface AuditEvent {
 }
 export interface AuditSink {
   append(event: AuditEvent): Promise<void> | void;
+  /** the chain's incremental check (@privface/audit `check`), exported as a metric */
+  check?(): Promise<{ ok: boolean; records: number }>;
 }
 
 /** The part of the servers' pino logger the service calls (@privface/config). */

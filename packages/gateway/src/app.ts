@@ -62,7 +62,7 @@ declare module "fastify" {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { service } = options;
-  const metrics = options.metrics ?? createGatewayMetrics();
+  const metrics = options.metrics ?? createGatewayMetrics({ auditCheck: service.auditCheck });
   const operators = new Map<string, Operator & { expiresAt: number }>();
   const now = options.now ?? Date.now;
   for (const o of options.operators ?? []) {

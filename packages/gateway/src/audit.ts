@@ -10,6 +10,7 @@ import type { AuditEvent, AuditSink } from "./service.ts";
 
 export function auditSink(log: AuditLog): AuditSink {
   return {
+    check: () => log.check(),
     async append(e: AuditEvent) {
       await log.append({
         requester: e.actor,

@@ -3,6 +3,7 @@
  * Counts and latencies, never a person, device or template id in a label: routes are the route
  * patterns, codes come from the error catalogue, decisions are accept/reject.
  */
+import { auditChainGauges } from "@privface/config/metrics";
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 
 export interface GatewayMetrics {
@@ -15,9 +16,10 @@ export interface GatewayMetrics {
   decision(flow: "enrol" | "verify", decision: string, reason: string): void;
 }
 
-export function createGatewayMetrics(): GatewayMetrics {
+export function createGatewayMetrics(o: { auditCheck?: () => Promise<{ ok: boolean; records: number }> } = {}): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "privface_gateway_" });
+  if (o.auditCheck) auditChainGauges(registry, "privface_gateway_", o.auditCheck);
   const duration = new Histogram({
     name: "privface_gateway_request_duration_seconds",
     help: "HTTP request latency by route pattern and status",

@@ -60,6 +60,13 @@ export class GatewayService {
     this.operators = new Operators(this.c, admission, (person, why) => this.parties.deleteTemplate(person, why));
   }
 
+  /** The audit trail's own chain check (for the metrics), when its sink offers one. */
+  get auditCheck(): (() => Promise<{ ok: boolean; records: number }>) | undefined {
+    const a = this.c.audit;
+    return a?.check ? () => a.check!() : undefined;
+  }
+
+
   /** Creates the tables and the default privacy notice if there is none. */
   async init(): Promise<void> {
     await migrateGateway(this.store.db);

@@ -5,6 +5,7 @@
  * P1 has stored them returns P0's halves. So every id P0 holds is also held by P1, and P0 (the
  * leader) picks the id for each session. The helper keeps no data and sees no shares.
  */
+import { auditChainGauges } from "@privface/config/metrics";
 import type https from "node:https";
 import { silentLog, type Log } from "@privface/config";
 import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
@@ -27,6 +28,8 @@ export interface HelperDeps {
   enrolPool?: number;
   /** Audit log of the helper: one record per batch dealt (a failing append fails the batch). */
   audit?: (e: { op: string; outcome: string; code?: string | null }) => Promise<void>;
+  /** the audit log's incremental chain check (@privface/audit `check`), exported as a metric at each scrape */
+  auditCheck?: () => Promise<{ ok: boolean; records: number }>;
   /** pino logger (or a stub); default silent */
   log?: Log;
 }
@@ -63,6 +66,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   const maxBatch = deps.maxBatch ?? 1024;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "privface_helper_" });
+  if (deps.auditCheck) auditChainGauges(registry, "privface_helper_", deps.auditCheck);
   const dealt = new Counter({ name: "privface_helper_items_dealt_total", help: "bundles dealt", labelNames: ["kind"], registers: [registry] });
   const failures = new Counter({ name: "privface_helper_delivery_failures_total", help: "batches P1 did not accept", registers: [registry] });
   const duration = new Histogram({

@@ -32,6 +32,7 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
     audit: async (e) => {
       await auditLog.append({ requester: "p0", op: e.op, outcome: e.outcome, code: e.code ?? null, templateId: null, session: null });
     },
+    auditCheck: () => auditLog.check(),
     log: opts.log,
   });
   const server = createMtlsServer(tls, nodeHandler(h.app, { admit: h.admit }));

@@ -4,6 +4,8 @@
  * the peer link's round-trip time, and
  * the daily failure budget (refusals, budget runs by outcome).
  */
+import type { ChainStatus } from "@privface/audit";
+import { auditChainGauges } from "@privface/config/metrics";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface PartyMetrics {
@@ -24,7 +26,15 @@ export interface PartyMetrics {
 
 export function createPartyMetrics(
   party: "P0" | "P1",
-  sources: { poolLevel: () => Promise<number>; poolTarget?: number; peerUp: () => boolean; helperUp: () => boolean; peerRttMs?: () => number | undefined },
+  sources: {
+    poolLevel: () => Promise<number>;
+    poolTarget?: number;
+    peerUp: () => boolean;
+    helperUp: () => boolean;
+    peerRttMs?: () => number | undefined;
+    /** the audit log's incremental chain check (@privface/audit `check`), run at each scrape */
+    auditCheck?: () => Promise<ChainStatus>;
+  },
 ): PartyMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ party });
@@ -72,6 +82,7 @@ export function createPartyMetrics(
       if (ms !== undefined) this.set({ link: "peer" }, ms / 1000);
     },
   });
+  if (sources.auditCheck) auditChainGauges(registry, "privface_party_", sources.auditCheck);
   const mpcRuns = new Counter({ name: "privface_party_mpc_runs_total", help: "MPC runs", labelNames: ["kind", "outcome"] as const, registers: [registry] });
   const recovery = new Counter({ name: "privface_party_recovery_total", help: "recovery actions on pending sessions", labelNames: ["action"] as const, registers: [registry] });
   const refills = new Counter({ name: "privface_party_pool_refills_total", help: "pool refill batches", labelNames: ["outcome"] as const, registers: [registry] });
@@ -80,3 +91,4 @@ export function createPartyMetrics(
   const budgetRuns = new Counter({ name: "privface_party_budget_runs_total", help: "failure-budget runs after verifications, by outcome", labelNames: ["outcome"] as const, registers: [registry] });
   return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, spotChecks, budgetRefusals, budgetRuns };
 }
+

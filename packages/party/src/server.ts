@@ -79,7 +79,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   });
 
   const helper = createHelperLink(helperAgent, cfg.helperUrl, params);
-  const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), poolTarget: cfg.poolTarget, peerUp: () => transport.isUp(serverRoleOf(peerOf(party))), helperUp: helper.up, peerRttMs: () => transport.rttMs(serverRoleOf(peerOf(party))) });
+  const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), poolTarget: cfg.poolTarget, peerUp: () => transport.isUp(serverRoleOf(peerOf(party))), helperUp: helper.up, peerRttMs: () => transport.rttMs(serverRoleOf(peerOf(party))), auditCheck: () => auditLog.check() });
   const audit: PartyAuditSink = {
     async append(e) {
       await auditLog.append({ requester: e.requester, op: e.purpose ? `${e.op}:${e.purpose}` : e.op, templateId: e.templateId, session: e.session, outcome: e.outcome, code: e.code ?? null });
