@@ -433,6 +433,14 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...a, marks: [{ ...n1, value: "M".repeat(46) }] });
       await f.store.consumeAuthorisation(nonce(), exp, [{ ...n1, value: "O".repeat(46) }]);
       await rejectsCode(f.store.consumeAuthorisation(nonce(), exp, [{ ...n1, value: "O".repeat(46) }]), "NONCE_REUSED");
+      // the first reused key in the order given names the error; a mark given twice is reused
+      const used = auth(f);
+      await f.store.consumeAuthorisation(used.nonce, used.expires);
+      await rejectsCode(f.store.consumeAuthorisation(used.nonce, used.expires, [n1, e1]), "AUTH_REUSED");
+      await rejectsCode(f.store.consumeAuthorisation(nonce(), exp, [{ ...n1, value: "P".repeat(46) }, e1, n1]), "ENVELOPE_REUSED");
+      const e2 = { ...e1, value: "F".repeat(43) };
+      await rejectsCode(f.store.consumeAuthorisation(nonce(), exp, [e2, e2]), "ENVELOPE_REUSED");
+      await f.store.consumeAuthorisation(nonce(), exp, [{ ...n1, value: "P".repeat(46) }, e2]); // the refusals consumed nothing
       assert.equal(await f.store.poolLevel(), 2);
     }));
 
