@@ -4,7 +4,6 @@
  * whether the budget is exhausted.
  */
 import type { StoreContext } from "./_context.ts";
-import { StoreError } from "./_errors.ts";
 import { dayNumber, templateId } from "./_input.ts";
 import type { BudgetRecord, PartyStore } from "./index.ts";
 
@@ -16,8 +15,7 @@ interface BudgetRow {
   verifications: unknown;
   exhausted: unknown;
 }
-const BUDGET_COLUMNS = "runs, share, prev_runs, prev_share, verifications, exhausted";
-const BUDGET_SELECT = `SELECT ${BUDGET_COLUMNS} FROM party_budgets`;
+const BUDGET_SELECT = "SELECT runs, share, prev_runs, prev_share, verifications, exhausted FROM party_budgets";
 function budgetRecord(r: BudgetRow | undefined): BudgetRecord {
   if (!r) return { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, exhausted: false };
   return { runs: Number(r.runs), share: Number(r.share), prevRuns: Number(r.prev_runs), prevShare: Number(r.prev_share), verifications: Number(r.verifications), exhausted: Number(r.exhausted) === 1 };
@@ -38,14 +36,12 @@ export function budgetOps(ctx: StoreContext): Pick<PartyStore, "budget" | "count
       dayNumber(day);
       return exec.tx(async (tx) => {
         const t = now();
-        const r = await tx.get<BudgetRow>(
+        await tx.run(
           "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, 0, 0, 0, 0, 1, 0, ?) " +
-            "ON CONFLICT (template_id, day) DO UPDATE SET verifications = party_budgets.verifications + 1, updated_at = excluded.updated_at " +
-            `RETURNING ${BUDGET_COLUMNS}`,
+            "ON CONFLICT (template_id, day) DO UPDATE SET verifications = party_budgets.verifications + 1, updated_at = excluded.updated_at",
           [tid, day, t],
         );
-        if (!r) throw new StoreError("INTEGRITY", "party_budgets: the upsert returned no row");
-        return budgetRecord(r);
+        return budgetRecord(await tx.get<BudgetRow>(`${BUDGET_SELECT} WHERE template_id = ? AND day = ?`, [tid, day]));
       });
     },
 
