@@ -7,10 +7,15 @@
  * bytes as base64url first), class instances other than plain objects and arrays, cycles.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set(), "$");
+  return write(value, new Set(), []);
 }
 
-function write(v: unknown, seen: Set<object>, path: string): string {
+/** The path of the value being written, e.g. `$.a[2].b` (built only for an error message). */
+function pathOf(keys: readonly (string | number)[]): string {
+  return "$" + keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
+}
+
+function write(v: unknown, seen: Set<object>, keys: (string | number)[]): string {
   if (v === null) return "null";
   switch (typeof v) {
     case "string":
@@ -18,27 +23,40 @@ function write(v: unknown, seen: Set<object>, path: string): string {
     case "boolean":
       return v ? "true" : "false";
     case "number":
-      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${path}`);
+      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${pathOf(keys)}`);
       return JSON.stringify(v);
     case "object":
       break;
     default:
-      throw new TypeError(`canonicalJson: ${typeof v} is not JSON at ${path}`);
+      throw new TypeError(`canonicalJson: ${typeof v} is not JSON at ${pathOf(keys)}`);
   }
   const o = v as object;
-  if (seen.has(o)) throw new TypeError(`canonicalJson: cycle at ${path}`);
+  if (seen.has(o)) throw new TypeError(`canonicalJson: cycle at ${pathOf(keys)}`);
   seen.add(o);
   try {
+    let out: string;
     if (Array.isArray(o)) {
-      return "[" + o.map((x, i) => write(x, seen, `${path}[${i}]`)).join(",") + "]";
+      out = "[";
+      for (let i = 0; i < o.length; i++) {
+        keys.push(i);
+        out += (i > 0 ? "," : "") + write(o[i], seen, keys);
+        keys.pop();
+      }
+      return out + "]";
     }
     const proto = Object.getPrototypeOf(o);
     if (proto !== Object.prototype && proto !== null) {
-      throw new TypeError(`canonicalJson: ${proto?.constructor?.name ?? "object"} is not a plain object at ${path}`);
+      throw new TypeError(`canonicalJson: ${proto?.constructor?.name ?? "object"} is not a plain object at ${pathOf(keys)}`);
     }
     const rec = o as Record<string, unknown>;
-    const keys = Object.keys(rec).filter((k) => rec[k] !== undefined).sort();
-    return "{" + keys.map((k) => JSON.stringify(k) + ":" + write(rec[k], seen, `${path}.${k}`)).join(",") + "}";
+    out = "{";
+    for (const k of Object.keys(rec).sort()) {
+      if (rec[k] === undefined) continue;
+      keys.push(k);
+      out += (out.length > 1 ? "," : "") + JSON.stringify(k) + ":" + write(rec[k], seen, keys);
+      keys.pop();
+    }
+    return out + "}";
   } finally {
     seen.delete(o);
   }
