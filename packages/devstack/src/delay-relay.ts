@@ -35,18 +35,34 @@ function checkShape(s: LinkShape): void {
   if (!ok(s.delayMs, 60_000) || !ok(s.jitterMs, 60_000) || !ok(s.loss, 1) || !ok(s.rtoMs, 60_000)) throw new RangeError("link shape: delay, jitter and rto in ms (0 … 60 s), loss in [0, 1)");
 }
 
-/** Forwards `src` → `dst` with the shape's delay, in order. */
+/** Forwards `src` → `dst` with the shape's delay, in order: one queue and one timer per direction. */
 function delayed(src: Socket, dst: Socket, s: LinkShape): void {
   const random = s.random ?? Math.random;
+  const queue: { due: number; chunk: Buffer | null }[] = []; // chunk null: the end of the stream
   let last = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const pump = (): void => {
+    timer = null;
+    const now = performance.now();
+    while (queue.length > 0 && queue[0].due <= now) {
+      const { chunk } = queue.shift()!;
+      if (dst.destroyed) continue;
+      if (chunk) dst.write(chunk);
+      else dst.end();
+    }
+    if (queue.length > 0) timer = setTimeout(pump, Math.max(0, queue[0].due - now));
+  };
+  const push = (chunk: Buffer | null, due: number): void => {
+    last = Math.max(due, last); // never overtake an earlier chunk
+    queue.push({ due: last, chunk });
+    timer ??= setTimeout(pump, Math.max(0, queue[0].due - performance.now()));
+  };
   src.on("data", (chunk: Buffer) => {
     let due = performance.now() + s.delayMs + (s.jitterMs ?? 0) * random();
     if (s.loss && random() < s.loss) due += s.rtoMs ?? 200;
-    due = Math.max(due, last); // never overtake an earlier chunk
-    last = due;
-    setTimeout(() => dst.destroyed || dst.write(chunk), due - performance.now());
+    push(chunk, due);
   });
-  src.on("end", () => setTimeout(() => dst.end(), Math.max(0, last - performance.now())));
+  src.on("end", () => push(null, performance.now()));
 }
 
 /** Listens on 127.0.0.1 (a free port) and relays each connection to `127.0.0.1:target` through the shape. */
