@@ -149,15 +149,16 @@ describe("spot-check at pool intake", () => {
       retentionMs: 86_400_000,
     });
     await jobs.refill(true);
-    assert.deepEqual(fetches, [2, 1]);
+    // a spot-checked top-up asks for at least MIN_FETCH items, within a batch (4 here)
+    assert.deepEqual(fetches, [4, 4]);
     assert.equal(added.length, 2);
     level = 0;
     verdict = false;
     await jobs.refill(true);
-    assert.deepEqual(fetches, [2, 1, 2]);
+    assert.deepEqual(fetches, [4, 4, 4]);
     await jobs.refill(true);
     await jobs.refill(true);
-    assert.deepEqual(fetches, [2, 1, 2], "no more refills from this helper");
+    assert.deepEqual(fetches, [4, 4, 4], "no more refills from this helper");
     await jobs.stop();
   });
 });
