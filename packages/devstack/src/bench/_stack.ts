@@ -41,6 +41,8 @@ export async function startBenchStack(o: {
     PRIVFACE_GATEWAY_LIMIT_PERSON_PER_MIN: "1000000",
     PRIVFACE_GATEWAY_LIMIT_DEVICE_PER_MIN: "1000000",
     PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
+    // every simulated device is one source (127.0.0.1)
+    PRIVFACE_GATEWAY_LIMIT_SOURCE_PER_MIN: "10000000",
     PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
   };
   for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: String(o.pool), [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(o.pool / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });

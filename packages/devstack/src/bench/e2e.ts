@@ -46,7 +46,7 @@ export interface SuiteResult {
 async function drive(
   n: number,
   concurrency: number,
-  one: (i: number) => Promise<boolean | { ok: boolean; postMs?: number }>,
+  one: (i: number) => Promise<boolean | { ok: boolean; postMs?: number; /** why it failed */ code?: string }>,
 ): Promise<{ lat: number[]; post: number[]; errors: number; seconds: number; codes: Record<string, number> }> {
   const lat: number[] = [];
   const post: number[] = [];
@@ -66,6 +66,7 @@ async function drive(
           else {
             ok = r.ok;
             if (r.postMs !== undefined) post.push(r.postMs);
+            if (!ok && r.code) codes[r.code] = (codes[r.code] ?? 0) + 1;
           }
         } catch (e) {
           codes[(e as Error).message.slice(0, 40)] = (codes[(e as Error).message.slice(0, 40)] ?? 0) + 1;
@@ -87,6 +88,7 @@ function summarise(suite: string, r: Awaited<ReturnType<typeof drive>>, extra: R
     p99_ms: r2(quantile(r.lat, 0.99)),
     rps: Math.round(r.lat.length / r.seconds),
     ...(r.post.length ? { post_p50_ms: r2(quantile(r.post, 0.5)), post_p99_ms: r2(quantile(r.post, 0.99)) } : {}),
+    ...(Object.keys(r.codes).length ? { error_codes: r.codes } : {}),
     ...extra,
   };
 }
@@ -173,7 +175,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     const cpu0 = cpuSnapshot(pids);
     const enrol = await drive(persons, concurrency, async (i) => {
       const r = await faceOp(devices[i % devices.length], ids[i], "enrol", faces[i].enrol);
-      return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
+      return { ok: r.ok && r.decision === "accept", postMs: r.postMs, code: r.reason };
     });
     const enrolCpu = cpuPerRequest(cpu0, cpuSnapshot(pids), persons);
     const enrolled = persons - enrol.errors;
@@ -188,7 +190,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       const p = i % persons;
       const r = await faceOp(devices[i % devices.length], ids[p], "verify", faces[p].again);
       if (r.ok && r.decision !== "accept") rejects++;
-      return { ok: r.ok && r.decision === "accept", postMs: r.postMs };
+      return { ok: r.ok && r.decision === "accept", postMs: r.postMs, code: r.reason };
     });
     const verifyCpu = cpuPerRequest(cpu1, cpuSnapshot(pids), requests);
     if (prof) await prof(join(o.cpuProfDir!, "client", "e2e-verify.cpuprofile"));
