@@ -106,6 +106,9 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
             return; // the intake raised the alert; no refill from this helper any more
           }
           keep = r.keep;
+          // the spot-check spent the whole batch (a last batch of one or two items): the pool is as
+          // full as batches this small allow; asking again would spend the next one the same way, forever
+          if (keep.length === 0) break;
         }
         const { added } = await store.addItems(keep);
         // a helper that sends ids the pool already holds would otherwise be asked again and again

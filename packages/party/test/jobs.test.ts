@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Log } from "@privface/config";
-import { deal, encodeBundle, makeParams, newItemId, seededRng } from "@privface/mpc";
+import { bundleIdOf, deal, encodeBundle, makeParams, newItemId, seededRng } from "@privface/mpc";
 import { createPartyJobs, MAX_REFILL_BACKOFF_MS, type PartyJobsDeps } from "../src/jobs.ts";
 import type { RecoveryResult } from "../src/service.ts";
 
@@ -135,6 +135,24 @@ describe("party jobs", () => {
     assert.match(String(f.events.at(-1)?.reason), /no new item/);
     await jobs.refill();
     assert.equal(f.fetches.length, 2, "waiting before the next attempt");
+  });
+
+  it("a batch the spot-check spends whole ends the refill (the pool stays just below its target) instead of asking for it again and again", async () => {
+    // the intake spends one item of every batch, as spot-checks do: a last batch of 1 leaves nothing to add
+    const f = fake("P0", { intake: async (items) => ({ ok: true, keep: items.slice(1).map((bytes) => ({ id: bundleIdOf(bytes), bytes })) }) });
+    const fetch = f.deps.helper.fetch;
+    f.deps.helper.fetch = async (kind, n) => {
+      if (f.fetches.length >= 20) throw new Error("asked again and again");
+      return fetch(kind, n);
+    };
+    const jobs = createPartyJobs(f.deps);
+    await jobs.refill();
+    assert.deepEqual(f.fetches, [4, 4, 4, 3, 1]);
+    assert.equal(f.level, 11);
+    assert.ok(!f.refills.includes("failed"), f.refills.join(","));
+    f.level = 4; // below the mark again: a refill runs as before
+    await jobs.refill();
+    assert.equal(f.level, 11);
   });
 
   it("one refill at a time; the helper probe is skipped meanwhile; P1 never refills", async () => {

@@ -34,6 +34,8 @@ export async function startBenchStack(o: {
   maxSockets: number;
   env?: Record<string, string>;
   nodeArgs?: Partial<Record<ServerName, string[]>>;
+  /** every log line of every server */
+  onLog?: (server: ServerName, line: string) => void;
   say: (line: string) => void;
 }): Promise<BenchStack> {
   const home = mkdtempSync(join(tmpdir(), o.prefix));
@@ -48,7 +50,7 @@ export async function startBenchStack(o: {
   for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: String(o.pool), [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(o.pool / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });
   Object.assign(env, o.env);
   o.say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
-  const stack = await startStack({ home, env, nodeArgs: o.nodeArgs, readyTimeoutMs: 60_000 }).catch((e) => {
+  const stack = await startStack({ home, env, nodeArgs: o.nodeArgs, onLog: o.onLog, readyTimeoutMs: 60_000 }).catch((e) => {
     rmSync(home, { recursive: true, force: true });
     throw e;
   });

@@ -83,6 +83,8 @@ export interface SoakResult {
   p50_ms: number;
   by_op: Record<SoakOp, { p50_ms: number; p99_ms: number }>;
   errors_by_code: Record<string, number>;
+  /** the gateway's failed party calls by code (behind its MPC_UNAVAILABLE answers) */
+  party_errors_by_code: Record<string, number>;
   wrong_by_case: Record<string, number>;
   rss_mb_by_server: Record<string, { start: number | undefined; end: number | undefined }>;
   persons_start: number;
@@ -120,7 +122,14 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakResult> {
     PRIVFACE_P0_FAILURE_BUDGET: "16384",
     PRIVFACE_P1_FAILURE_BUDGET: "16384",
   };
-  const s = await startBenchStack({ prefix: "privface-bench-soak-", pool: o.pool ?? 4096, maxSockets: 64, env, say });
+  // why the gateway answered MPC_UNAVAILABLE: its "party-error" log lines (party and code)
+  const partyErrors: Record<string, number> = {};
+  const onLog = (server: string, line: string) => {
+    if (server !== "gateway" || !line.includes('"party-error"')) return;
+    const k = String(JSON.parse(line).code);
+    partyErrors[k] = (partyErrors[k] ?? 0) + 1;
+  };
+  const s = await startBenchStack({ prefix: "privface-bench-soak-", pool: o.pool ?? 4096, maxSockets: 64, env, onLog, say });
   try {
     const { merchantId, devices } = await benchMerchant(s, nDevices);
     // one SDK object per operation: `last` (the body sent) is then this operation's own
@@ -275,6 +284,7 @@ export async function runSoakBench(o: SoakOptions): Promise<SoakResult> {
       p50_ms: r2(quantile(all, 0.5)),
       by_op: Object.fromEntries(Object.entries(lat).map(([k, v]) => [k, { p50_ms: r2(quantile(sorted(v), 0.5)), p99_ms: r2(quantile(sorted(v), 0.99)) }])) as SoakResult["by_op"],
       errors_by_code: errorsByCode,
+      party_errors_by_code: partyErrors,
       wrong_by_case: wrongByCase,
       rss_mb_by_server: Object.fromEntries(servers.map(([k]) => [k, { start: rssStart[k], end: rssEnd[k] }])),
       persons_start: personsStart,
