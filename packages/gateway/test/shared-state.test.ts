@@ -19,24 +19,11 @@ import { verifyChain } from "@privface/audit";
 import { buildChallengeRequest } from "@privface/device";
 import { generateSigningKeyPair, toBase64url } from "@privface/crypto";
 import { memoryState, redisState, type SharedState } from "../src/index.ts";
+import { NO_REDIS, REDIS, redisUp } from "./_redis.ts";
 import { challenge, enrol, faceBody, giveConsent, PEOPLE, registerWorld, replica, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
 
-const REDIS = process.env.PRIVFACE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const NO_REDIS = "no Redis at 127.0.0.1:6379";
 const RUN = `privface:test:${randomBytes(6).toString("hex")}:`;
 
-async function redisUp(url = REDIS): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 const haveRedis = await redisUp();
 
 after(async () => {

@@ -112,10 +112,13 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
             return; // the intake raised the alert; no refill from this helper any more
           }
           keep = r.keep;
+          // the spot-check spent the whole batch (batches of one item, POOL_BATCH = 1): the pool is as
+          // full as batches this small allow; asking again would spend the next one the same way, forever
+          if (keep.length === 0) break;
         }
         const { added } = await store.addItems(keep);
-        // a batch that adds nothing (ids the pool already holds, or all opened by the check) would otherwise be asked for again and again
-        if (added === 0) throw new Error(keep.length > 0 ? "the helper's batch held no new item" : "the spot-check left nothing of the batch");
+        // a helper that sends ids the pool already holds would otherwise be asked again and again
+        if (added === 0) throw new Error("the helper's batch held no new item");
         metrics.refills.inc({ outcome: "ok" });
         level += added;
       }

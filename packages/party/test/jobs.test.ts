@@ -108,12 +108,11 @@ describe("party jobs", () => {
     assert.deepEqual(f.fetches, [MIN_FETCH]);
     assert.equal(f.level, 39 + MIN_FETCH - 1);
     assert.deepEqual(f.refills, ["ok"]);
-    // a batch the check leaves empty is a failure (backoff), not a loop
+    // batches of one item, all spent by the check: the refill ends there, it does not loop
     const g = fake("P0", { poolLow: 40, poolTarget: 40, poolBatch: 1, intake: async () => ({ ok: true, keep: [] }) });
     g.level = 39;
     await createPartyJobs(g.deps).refill();
-    assert.deepEqual([g.fetches, g.refills], [[1], ["failed"]]);
-    assert.ok(g.events.some((e) => e.event === "refill_failed" && e.reason === "the spot-check left nothing of the batch"));
+    assert.deepEqual([g.fetches, g.refills, g.level], [[1], [], 39]);
   });
 
   it("after failures it waits 0.5, 1, 2 … 30 s; a forced refill does not wait; success resets the wait", async () => {
@@ -162,6 +161,25 @@ describe("party jobs", () => {
     assert.match(String(f.events.at(-1)?.reason), /no new item/);
     await jobs.refill();
     assert.equal(f.fetches.length, 2, "waiting before the next attempt");
+  });
+
+  it("with a spot-check that spends one item of every batch, the refill reaches its target in whole batches and never asks again and again", async () => {
+    // the intake spends one item of every batch, as spot-checks do: a last batch of 1 leaves nothing to add
+    const f = fake("P0", { intake: async (items) => ({ ok: true, keep: items.slice(1).map((bytes) => ({ id: bundleIdOf(bytes), bytes })) }) });
+    const fetch = f.deps.helper.fetch;
+    f.deps.helper.fetch = async (kind, n) => {
+      if (f.fetches.length >= 20) throw new Error("asked again and again");
+      return fetch(kind, n);
+    };
+    const jobs = createPartyJobs(f.deps);
+    await jobs.refill();
+    // a spot-checked top-up asks for a whole (small) batch, so no last batch is spent whole here
+    assert.deepEqual(f.fetches, [4, 4, 4, 4]);
+    assert.equal(f.level, 12);
+    assert.ok(!f.refills.includes("failed"), f.refills.join(","));
+    f.level = 4; // below the mark again: a refill runs as before
+    await jobs.refill();
+    assert.equal(f.level, 13);
   });
 
   it("one refill at a time; the helper probe is skipped meanwhile; P1 never refills", async () => {

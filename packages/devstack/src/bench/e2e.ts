@@ -10,13 +10,10 @@
  * `post_p50_ms` / `post_p99_ms` time the final POST alone (gateway + parties, without the challenge
  * round trip and the device's sealing).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateSigningKeyPair } from "@privface/crypto";
-import { faceOp, giveConsent, registerDevice, runtimeTrust, syntheticFaces, type SimDevice } from "../device-sim.ts";
+import { faceOp, syntheticFaces } from "../device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "../gateway-client.ts";
-import { startStack } from "../stack.ts";
+import { benchMerchant, benchPerson, cpuMs, quantile, r2, startBenchStack } from "./_stack.ts";
 
 export interface E2eBenchOptions {
   /** verifications to measure */
@@ -46,17 +43,10 @@ export interface SuiteResult {
   [k: string]: unknown;
 }
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-const r2 = (x: number) => Math.round(x * 100) / 100;
-
 async function drive(
   n: number,
   concurrency: number,
-  one: (i: number) => Promise<boolean | { ok: boolean; postMs?: number; code?: string }>,
+  one: (i: number) => Promise<boolean | { ok: boolean; postMs?: number; /** why it failed */ code?: string }>,
 ): Promise<{ lat: number[]; post: number[]; errors: number; seconds: number; codes: Record<string, number> }> {
   const lat: number[] = [];
   const post: number[] = [];
@@ -108,17 +98,6 @@ export function syntheticFace(i: number, d = 512): { enrol: Float32Array; again:
   const f = syntheticFaces(0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b), d);
   const enrol = f.face();
   return { enrol, again: f.recapture(enrol) };
-}
-
-/** CPU time (user + system) of a process so far, ms, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
-  } catch {
-    return undefined;
-  }
 }
 
 function cpuSnapshot(pids: Record<string, number>): Record<string, number | undefined> {
@@ -173,59 +152,19 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       client.close();
     };
   } else {
-    home = mkdtempSync(join(tmpdir(), "privface-bench-e2e-"));
-    const pool = String(Math.max(4096, Math.min(65_536, 2 * (requests + (o.warmup ?? 500)))));
-    const env: Record<string, string> = {
-      PRIVFACE_GATEWAY_LIMIT_PERSON_PER_MIN: "1000000",
-      PRIVFACE_GATEWAY_LIMIT_DEVICE_PER_MIN: "1000000",
-      PRIVFACE_GATEWAY_LIMIT_MERCHANT_PER_MIN: "10000000",
-      PRIVFACE_GATEWAY_LIMIT_SOURCE_PER_MIN: "10000000",
-      PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
-    };
-    for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: pool, [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(Number(pool) / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });
-    say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
+    const pool = Math.max(4096, Math.min(65_536, 2 * (requests + (o.warmup ?? 500))));
     const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
-    const stack = await startStack({ home, env, nodeArgs, readyTimeoutMs: 60_000 });
-    admin = stack.client("admin");
-    approver = stack.client("operator");
-    client = stack.client("admin", concurrency);
-    pids = { ...(stack.pids as Record<string, number>), client: process.pid };
-    stop = async () => {
-      await stack.stop();
-      rmSync(home!, { recursive: true, force: true });
-    };
-    // wait for P0's pool to fill so the measurement does not race the helper's dealing: to 99 % of
-    // the target, since P0's spot checks of the helper's batches can leave it a few bundles short of
-    // the target (seen: 4095 of 4096), far above the refill threshold (a quarter of the target)
-    const ready = Number(pool) - Math.ceil(Number(pool) / 100);
-    say(`waiting for the parties' pools (${ready} of ${pool} bundles) …`);
-    try {
-      await stack.waitPool(ready, 180_000);
-    } catch (e) {
-      await stop();
-      throw e;
-    }
+    const s = await startBenchStack({ prefix: "privface-bench-e2e-", pool, maxSockets: concurrency, nodeArgs, say });
+    ({ home, admin, approver, client, stop } = s);
+    pids = s.pids as Record<string, number>;
   }
   try {
-    const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Bench Shop" });
-    if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
-    const devices: SimDevice[] = [];
-    const trust = runtimeTrust(home);
-    for (let i = 0; i < concurrency; i++) devices.push(await registerDevice(admin, m.body.merchantId, await generateSigningKeyPair("INTL"), { label: `bench ${i}`, client, approver, trust }));
+    const { merchantId, devices } = await benchMerchant({ admin, approver, client, home }, concurrency);
     const ids: string[] = [];
     const faces: { enrol: Float32Array; again: Float32Array }[] = [];
     const enrolWarm = o.enrolWarmup ?? 32;
     for (let i = 0; i < persons + enrolWarm; i++) {
-      const r = await admin.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/persons`, {
-        role: i === 0 ? "principal" : "cashier",
-        name: `Bench ${i}`,
-        idNumber: `1101011990${String(i).padStart(7, "0")}X`,
-        phone: `138${String(i).padStart(8, "0")}`,
-      });
-      if (r.status !== 201) throw new Error(`person: ${r.status} ${JSON.stringify(r.body)}`);
-      ids.push(r.body.personId);
-      const g = await giveConsent(devices[0], r.body.personId);
-      if (!g.ok) throw new Error(`consent: ${g.reason}`);
+      ids.push(await benchPerson(admin, merchantId, devices[0], i));
       faces.push(syntheticFace(i));
     }
     if (enrolWarm > 0) {
