@@ -85,3 +85,44 @@ test("privface party: a party operator lists, approves and revokes devices in th
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test("privface party rotate-data-key: every stored share moves to the first key of DATA_KEYS, audited; a second run finds nothing left", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { ensureRuntime } = await import("@privface/devstack");
+  const { createPartyStore, loadPartyConfig } = await import("@privface/party");
+  const { ensureDataKeyFile, readDataKeyFile } = await import("@privface/crypto/node");
+  const { exportChain } = await import("@privface/audit");
+  const { closeDb, openDb } = await import("@privface/db");
+  const home = mkdtempSync(join(tmpdir(), "privface-cli-rotate-"));
+  try {
+    await ensureRuntime(home);
+    const env: NodeJS.ProcessEnv = { ...process.env, PRIVFACE_HOME: home };
+    const cfg = loadPartyConfig("P1", env);
+    const old = readDataKeyFile(cfg.dataKeys[0]);
+    // two templates stored under the old key
+    const db = await openDb(cfg.db);
+    const store = await createPartyStore(db, { role: "P1", dataKeys: { current: old.id, keys: new Map([[old.id, old.key]]) } });
+    for (const t of ["tpl_rotate_aaaaaaaa", "tpl_rotate_bbbbbbbb"]) await store.prepare(`sess_${t}_0123456789abcdef`, t, "m1", new Uint8Array(512).fill(7));
+    await closeDb(db);
+    // a new key first in DATA_KEYS, the old one after it
+    const fresh = join(home, "keys", "p1", "data-2027.json");
+    const { key } = ensureDataKeyFile(fresh, "INTL", "p1-data-2027");
+    env.PRIVFACE_P1_DATA_KEYS = `${fresh},${cfg.dataKeys[0]}`;
+    const cli = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [bin, "party", ...args], { encoding: "utf8", env }));
+    assert.deepEqual(cli("rotate-data-key", "--party", "p1", "--operator", "zhang.wei"), { keyId: key.id, templates: 2, items: 0 });
+    assert.deepEqual(cli("rotate-data-key", "--party", "p1", "--operator", "zhang.wei"), { keyId: key.id, templates: 0, items: 0 });
+    const db2 = await openDb(cfg.db);
+    try {
+      const rows = await db2.kysely.selectFrom("party_templates").select(["key_id"]).execute();
+      assert.deepEqual(rows.map((r) => r.key_id), [key.id, key.id]);
+      const chain = await exportChain(db2);
+      assert.deepEqual(chain.filter((r) => r.op === "key.rotate").map((r) => [r.requester, r.outcome]), [["operator:zhang.wei", "t2-i0"], ["operator:zhang.wei", "t0-i0"]]);
+    } finally {
+      await closeDb(db2);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,8 @@
 /**
- * The party operator's hand on the party's own device registry (decision 010 §2), for
- * `privface party devices | approve-device | revoke-device` on the party's host: with
+ * The party operator's tools on the party's host, against the party's own database and audit chain:
+ * `privface party rotate-data-key` (re-encrypt every stored share under the current data key, the
+ * first of DATA_KEYS, so the old key file can be retired) and the device registry (decision 010 §2),
+ * `privface party devices | approve-device | revoke-device`: with
  * `DEVICE_APPROVAL=operator` (the default) a device the gateway registers stays `pending` at this
  * party until its own operator approves it, so the gateway alone never decides which terminals this
  * institution answers. Opens the party's database with the party's own configuration (the server's
@@ -13,7 +15,13 @@ import { closeDb, openDb } from "@privface/db";
 import type { PartyConfig } from "./config.ts";
 import { createPartyStore, type DeviceRecord } from "./store/index.ts";
 
-export interface DeviceAdmin {
+export interface PartyAdmin {
+  /**
+   * Re-encrypts every stored share and re-wraps every unused pool item's key under the current data
+   * key (the first of DATA_KEYS) and audits it; run until it returns zeros (a running party may write a
+   * last row under the old key while it runs), then the older key files can be removed from DATA_KEYS.
+   */
+  rotateDataKey(by: { operator: string }): Promise<{ keyId: string; templates: number; items: number }>;
   list(status?: DeviceRecord["status"]): Promise<DeviceRecord[]>;
   /** pending → active. A revoked device stays revoked (the returned record says so). */
   approve(deviceId: string, by: { operator: string }): Promise<DeviceRecord>;
@@ -36,19 +44,31 @@ export function readStoreKeys(cfg: Pick<PartyConfig, "dataKeys">): { current: st
   return { current, keys };
 }
 
-export async function openDeviceAdmin(cfg: PartyConfig): Promise<DeviceAdmin> {
+export async function openPartyAdmin(cfg: PartyConfig): Promise<PartyAdmin> {
   const role = cfg.party.toLowerCase();
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
   try {
-    const store = await createPartyStore(db, { role: cfg.party, dataKeys: readStoreKeys(cfg) });
+    const dataKeys = readStoreKeys(cfg);
+    const store = await createPartyStore(db, { role: cfg.party, dataKeys });
     const audit = await createAuditLog(db, { role, signingKey: await readKeyPairFile(cfg.auditKey) });
-    const change = async (deviceId: string, status: "active" | "revoked", by: { operator: string }) => {
+    const operator = (by: { operator: string }) => {
       if (!OPERATOR.test(by.operator)) throw new Error("operator: 1–64 letters, digits, . _ @ -");
+      return `operator:${by.operator}`;
+    };
+    const change = async (deviceId: string, status: "active" | "revoked", by: { operator: string }) => {
+      const requester = operator(by);
       const d = await store.setDeviceStatus(deviceId, status);
-      await audit.append({ requester: `operator:${by.operator}`, op: status === "active" ? "device.approve" : "device.revoke", templateId: null, session: null, outcome: d.status, code: null });
+      await audit.append({ requester, op: status === "active" ? "device.approve" : "device.revoke", templateId: null, session: null, outcome: d.status, code: null });
       return d;
     };
     return {
+      async rotateDataKey(by) {
+        const requester = operator(by);
+        const r = await store.rotateDataKey(dataKeys.current);
+        // the counts as the outcome: a short token ("t12-i3000"), never a key or a share
+        await audit.append({ requester, op: "key.rotate", templateId: null, session: null, outcome: `t${r.templates}-i${r.items}`, code: null });
+        return { keyId: dataKeys.current, ...r };
+      },
       list: (status) => store.listDevices(status),
       approve: (id, by) => change(id, "active", by),
       revoke: (id, by) => change(id, "revoked", by),

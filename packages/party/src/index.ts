@@ -12,7 +12,7 @@ export { createPartyJobs, type PartyJobs, type PartyJobsDeps } from "./jobs.ts";
 export { createHelperLink, type HelperLink } from "./helper-link.ts";
 export { loadPartyConfig, partyPrefix, ConfigError, type PartyConfig } from "./config.ts";
 export { startParty, type RunningParty } from "./server.ts";
-export { openDeviceAdmin, type DeviceAdmin } from "./admin.ts";
+export { openPartyAdmin, type PartyAdmin } from "./admin.ts";
 export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";
 export { createPartyStore, type PartyStore } from "./store/index.ts";
 export { runMpc, sendAbort } from "./session.ts";
