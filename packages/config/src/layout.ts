@@ -78,6 +78,8 @@ export interface RuntimeLayout {
   /** the public half of the gateway's signing key, for the parties */
   gatewaySigningPub: string;
   gatewayDataKey: string;
+  /** the key of the gateway's ID-number blind index (independent of the data keys) */
+  gatewayIndexKey: string;
   gatewayOperators: string;
   /** the embedded database of a server */
   sqlite(server: ServerName): string;
@@ -121,6 +123,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     gatewaySigningKey: own("gateway", "signing.json"),
     gatewaySigningPub: join(pub, "gateway-signing.pub.json"),
     gatewayDataKey: own("gateway", "data.json"),
+    gatewayIndexKey: own("gateway", "index.json"),
     gatewayOperators: own("gateway", "operators.json"),
     sqlite: (s) => join(data, `${s}.sqlite`),
     cliDeviceKey: (m) => join(cli, `device-${m.replace(/[^A-Za-z0-9_-]/g, "")}.json`),

@@ -66,6 +66,12 @@ export interface ServiceOptions {
   signer: Signer;
   /** Data keys for identity attributes at rest; the first encrypts. */
   dataKeys: readonly DataKey[];
+  /**
+   * The key of the ID-number blind index (≥ 32 bytes), independent of the data keys so that they can
+   * rotate. Without it the index key is derived from the first data key, and a rotation would break
+   * duplicate detection: give one in production (the config does, `INDEX_KEY`).
+   */
+  indexKey?: Uint8Array;
   /** The model version new enrolments use (and verifications upgrade to, R5). */
   modelVersion: string;
   audit?: AuditSink;
@@ -105,7 +111,7 @@ export interface ServiceOptions {
 export const DEFAULT_LIMITS: RateLimits = { perPersonPerMinute: 30, perDevicePerMinute: 300, perMerchantPerMinute: 3000, perSourcePerMinute: 600 };
 
 /** The options with every default filled in. */
-export type Settings = Required<Omit<ServiceOptions, "audit" | "log" | "limits" | "now" | "shared" | "cacheDevices">> & { limits: RateLimits };
+export type Settings = Required<Omit<ServiceOptions, "audit" | "log" | "limits" | "now" | "shared" | "cacheDevices" | "indexKey">> & { limits: RateLimits };
 
 export interface GatewayContext {
   readonly o: Settings;
@@ -145,7 +151,7 @@ export function createContext(options: ServiceOptions): GatewayContext {
     shared,
     challenges: new ChallengeStore(shared, o.challengeTtlMs),
     limiter: new RateLimiter(shared, o.limits),
-    identity: makeIdentityKeys(options.dataKeys),
+    identity: makeIdentityKeys(options.dataKeys, options.indexKey),
     audit: options.audit,
     log: options.log,
     now,

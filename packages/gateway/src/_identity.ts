@@ -3,8 +3,9 @@
  * - `sealField` / `openField`: @privface/crypto's data-key AEAD (AES-256-GCM, or SM4-GCM for a GM
  *   key) with the row id and column name as associated data, so a ciphertext cannot be moved to
  *   another row or column; the blob names its key id, so keys can rotate. Stored as base64url.
- * - `blindIndex`: HMAC-SHA256 under a key derived from the data key, for uniqueness checks on the
- *   ID-card number without storing it in the clear (the index key is derived from the current key).
+ * - `blindIndex`: HMAC-SHA256 under the index key, for uniqueness checks on the ID-card number
+ *   without storing it in the clear. The index key is a key of its own (`keys/gateway/index.json`),
+ *   so the data keys can rotate without changing any index.
  * - `maskIdNumber`, `maskPhone`, `maskName`: what operators and logs see (110101********1234,
  *   138****8000, 张*).
  */
@@ -14,14 +15,23 @@ import { decryptWithDataKey, encryptWithDataKey, fromBase64url, fromUtf8, toBase
 /** The gateway's data keys: the first encrypts, all decrypt (rotation by key id). */
 export interface IdentityKeys {
   keys: readonly DataKey[];
-  /** derived from the current key: HMAC key for blind indexes */
+  /** HMAC key for blind indexes, independent of the data keys */
   indexKey: Uint8Array;
 }
 
-export function makeIdentityKeys(keys: readonly DataKey[]): IdentityKeys {
+/**
+ * The index key derived from a data key: what every index was computed under before the index key
+ * became a key of its own. The gateway's first start writes it to the index key file, so existing
+ * indexes stay valid; from then on it never changes with the data keys.
+ */
+export function legacyIndexKey(dataKey: DataKey): Uint8Array {
+  return new Uint8Array(hkdfSync("sha256", dataKey.key, new Uint8Array(0), "privface gateway blind index v1", 32));
+}
+
+export function makeIdentityKeys(keys: readonly DataKey[], indexKey?: Uint8Array): IdentityKeys {
   if (!Array.isArray(keys) || keys.length === 0) throw new RangeError("makeIdentityKeys: keys must be a non-empty array of data keys");
-  const indexKey = new Uint8Array(hkdfSync("sha256", keys[0].key, new Uint8Array(0), "privface gateway blind index v1", 32));
-  return { keys, indexKey };
+  if (indexKey !== undefined && (!(indexKey instanceof Uint8Array) || indexKey.length < 32)) throw new RangeError("makeIdentityKeys: indexKey must be at least 32 bytes");
+  return { keys, indexKey: indexKey ?? legacyIndexKey(keys[0]) };
 }
 
 export async function sealField(ik: IdentityKeys, plaintext: string, aad: string): Promise<string> {

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
+import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
 import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
@@ -19,6 +19,7 @@ import { auditSink } from "./audit.ts";
 import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
+import { legacyIndexKey } from "./_identity.ts";
 import { createPartyClient } from "./party-client.ts";
 import { redisState } from "./shared-state.ts";
 
@@ -48,6 +49,8 @@ export interface GatewayConfig {
   resultKey: string;
   auditKey: string;
   dataKeys: string[];
+  /** the ID-number blind index key: written at the first start (from the first data key, as indexes were made before), independent of the data keys after */
+  indexKey: string;
   operators: string;
   modelVersion: string | undefined;
   challengeTtlMs: number;
@@ -108,6 +111,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     resultKey: r.ownKey("RESULT_KEY", L.resultKey("gateway"), "gateway", false),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
     dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
+    indexKey: r.ownKey("INDEX_KEY", L.gatewayIndexKey, "gateway", false),
     operators: r.ownKey("OPERATORS", L.gatewayOperators, "gateway", false),
     modelVersion: r.optional("MODEL_VERSION"),
     challengeTtlMs: int("CHALLENGE_TTL_S", 60, 5, 60) * 1000,
@@ -151,7 +155,12 @@ function isRedisUrl(v: string): boolean {
 export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
   const signer = isPkcs11Uri(cfg.signingKey) ? await pkcs11SignerFromUri(cfg.signingKey) : softwareSigner((await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key);
   const auditKey = (await ensureKeyPairFile(cfg.auditKey, "INTL", "sign")).key;
-  const dataKeys: DataKey[] = cfg.dataKeys.map((f, i) => (i === 0 ? ensureDataKeyFile(f, "INTL", "gateway-data-1").key : ensureDataKeyFile(f, "INTL", `gateway-data-${i + 1}`).key));
+  // a key file made here gets a fresh id: a new first key must never share the id its rows name with the old one
+  const dataKeys: DataKey[] = cfg.dataKeys.map((f) => ensureDataKeyFile(f, "INTL", `gateway-data-${randomBytes(6).toString("hex")}`).key);
+  // the blind-index key is a key of its own, so the data keys can rotate: its first value is the one
+  // every index was made under (derived from the first data key), written once
+  if (!existsSync(cfg.indexKey)) writeDataKeyFile(cfg.indexKey, { suite: "INTL", id: "gateway-index", key: legacyIndexKey(dataKeys[0]) });
+  const indexKey = readDataKeyFile(cfg.indexKey).key;
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
@@ -173,6 +182,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     partyKeys: { P0: { suite: P0.suite, publicKey: toBase64url(P0.publicKey) }, P1: { suite: P1.suite, publicKey: toBase64url(P1.publicKey) } },
     signer,
     dataKeys,
+    indexKey,
     modelVersion,
     operators,
     https: cfg.tls ? { key: readTlsKey(cfg.key), cert: readFileSync(cfg.cert) } : null,

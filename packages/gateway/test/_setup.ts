@@ -91,6 +91,7 @@ export async function setup(
     },
     signer: softwareSigner(gatewayKey),
     dataKeys: [generateDataKey("INTL", "gw-test-1")],
+    indexKey: generateDataKey("INTL", "gw-test-index").key,
     modelVersion: MODEL_VERSION,
     operators: [
       { id: "ada", role: "admin", token: TOKENS.admin, expiresAt: TOKEN_EXPIRY },

@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { legacyIndexKey } from "../src/_identity.ts";
 import { keyFolderOf, type RuntimeLayout } from "@privface/config";
 import { generateSigningKeyPair, keyPairToJson, toBase64url } from "@privface/crypto";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile } from "@privface/crypto/node";
@@ -153,8 +154,20 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
       assert.deepEqual(Object.keys(opts.partyKeys.P0).sort(), ["publicKey", "suite"]);
       const seen = JSON.stringify(opts, (_k, v: unknown) => (v instanceof Uint8Array ? toBase64url(v) : v));
       for (const s of secrets) assert.ok(!seen.includes(s), "the gateway's options hold a party secret");
+      // the blind-index key (issue 13): written at the first start with the value indexes were made
+      // under (derived from the first data key), then its own key: a data-key rotation leaves it as is
+      assert.deepEqual(opts.indexKey, legacyIndexKey(opts.dataKeys[0]));
     } finally {
       await closeDb(opts.db);
+    }
+    // a new key file, made by the gateway at start (a fresh id, never the old key's)
+    const fresh = join(home, "keys", "gateway", "data-2027.json");
+    const rotated = await openGatewayOptions(loadGatewayConfig({ PRIVFACE_HOME: home, PRIVFACE_GATEWAY_DATA_KEYS: `${fresh},${L.gatewayDataKey}` }));
+    try {
+      assert.notEqual(rotated.dataKeys[0].id, opts.dataKeys[0].id);
+      assert.deepEqual(rotated.indexKey, opts.indexKey, "the index key does not follow the data keys");
+    } finally {
+      await closeDb(rotated.db);
     }
   });
 });
