@@ -17,8 +17,9 @@ export function register(program: Command): void {
     .option("--enrol-warmup <n>", "enrolments of extra persons before measuring e2e-enrol", "32")
     .option("--gateway <url>", "use a running stack instead (needs its home for the CA and the admin token)")
     .option("--home <dir>", "runtime home of the running stack, with --gateway")
+    .option("--db <url>", "a postgres:// URL: every server in a schema of its own there, dropped at the end (default: SQLite files)")
     .option("--cpu-prof <dir>", "write V8 CPU profiles of the gateway process (gateway/) and of the simulated devices (client/) to this directory")
-    .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; enrolWarmup: string; gateway?: string; home?: string; cpuProf?: string }) => {
+    .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; enrolWarmup: string; gateway?: string; home?: string; cpuProf?: string; db?: string }) => {
       const { runE2eBench } = await import("@privface/devstack/bench");
       let gateway;
       if (o.gateway) {
@@ -36,6 +37,7 @@ export function register(program: Command): void {
         warmup: Number(o.warmup),
         enrolWarmup: Number(o.enrolWarmup),
         gateway,
+        db: o.db,
         cpuProfDir: o.cpuProf ? (await import("node:path")).resolve(o.cpuProf) : undefined,
         log: (l) => process.stderr.write(`${l}\n`),
       });

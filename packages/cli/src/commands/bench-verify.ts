@@ -26,10 +26,11 @@ export function register(program: Command): void {
     .option("--cpu-prof <dir>", "write V8 CPU profiles of P0 and P1 to this directory")
     .option("--node-args <args>", "extra Node/V8 flags for the P0 and P1 processes (space-separated)")
     .option("--keep", "keep the temporary home")
+    .option("--db <url>", "a postgres:// URL: helper, P0 and P1 each in a schema of their own there, dropped at the end (default: SQLite files)")
     .option("--wan [rtt_ms]", "shape the P0–P1 link and the caller's links like a WAN: round-trip time in ms (default 20)")
     .option("--jitter <ms>", "with --wan: uniform extra one-way delay up to this", "1")
     .option("--loss <p>", "with --wan: probability a chunk arrives late by a retransmission timeout (200 ms)", "0.005")
-    .action(async (o: { requests: string; concurrency: string; templates: string; warmup: string; cpuProf?: string; nodeArgs?: string; keep?: boolean; wan?: true | string; jitter: string; loss: string }) => {
+    .action(async (o: { requests: string; concurrency: string; templates: string; warmup: string; cpuProf?: string; nodeArgs?: string; keep?: boolean; wan?: true | string; jitter: string; loss: string; db?: string }) => {
       const { runVerifyBench } = await import("@privface/devstack/bench");
       const r = await runVerifyBench({
         requests: Number(o.requests),
@@ -39,6 +40,7 @@ export function register(program: Command): void {
         cpuProfDir: o.cpuProf,
         nodeArgs: o.nodeArgs ? o.nodeArgs.split(/\s+/).filter(Boolean) : undefined,
         keep: o.keep,
+        db: o.db,
         wan: o.wan === undefined ? undefined : { rttMs: o.wan === true ? 20 : Number(o.wan), jitterMs: Number(o.jitter), loss: Number(o.loss) },
         log: (l) => process.stderr.write(`bench verify: ${l}\n`),
       });

@@ -11,6 +11,7 @@ import { generateSigningKeyPair } from "@privface/crypto";
 import { giveConsent, registerDevice, runtimeTrust, type SimDevice } from "../device-sim.ts";
 import type { GatewayClient } from "../gateway-client.ts";
 import { startStack, type ServerName } from "../stack.ts";
+import { benchDatabase } from "./_postgres.ts";
 
 export interface BenchStack {
   home: string;
@@ -33,6 +34,8 @@ export async function startBenchStack(o: {
   pool: number;
   maxSockets: number;
   env?: Record<string, string>;
+  /** a postgres:// URL: every server in a schema of its own there, dropped at the end (default SQLite) */
+  db?: string;
   nodeArgs?: Partial<Record<ServerName, string[]>>;
   /** every log line of every server */
   onLog?: (server: ServerName, line: string) => void;
@@ -48,15 +51,18 @@ export async function startBenchStack(o: {
     PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
   };
   for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: String(o.pool), [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(o.pool / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });
-  Object.assign(env, o.env);
+  const pg = o.db ? benchDatabase(o.db, ["HELPER", "P0", "P1", "GATEWAY"]) : undefined;
+  Object.assign(env, pg?.env, o.env);
   o.say(`starting helper, P0, P1 and the gateway on loopback (home ${home}) …`);
-  const stack = await startStack({ home, env, nodeArgs: o.nodeArgs, onLog: o.onLog, readyTimeoutMs: 60_000 }).catch((e) => {
+  const stack = await startStack({ home, env, nodeArgs: o.nodeArgs, onLog: o.onLog, readyTimeoutMs: 60_000 }).catch(async (e) => {
     rmSync(home, { recursive: true, force: true });
+    await pg?.drop();
     throw e;
   });
   const stop = async () => {
     await stack.stop();
     rmSync(home, { recursive: true, force: true });
+    await pg?.drop();
   };
   try {
     // wait for P0's pool to fill so the measurement does not race the helper's dealing; it settles just

@@ -30,6 +30,8 @@ export interface E2eBenchOptions {
   gateway?: { url: string; ca?: Buffer; token: string; approverToken: string };
   /** write V8 CPU profiles here: the gateway process's (gateway/, at its exit) and this process's during e2e-verify (client/) */
   cpuProfDir?: string;
+  /** a postgres:// URL: every server in a schema of its own there, dropped at the end (default SQLite) */
+  db?: string;
   log?: (line: string) => void;
 }
 
@@ -154,7 +156,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
   } else {
     const pool = Math.max(4096, Math.min(65_536, 2 * (requests + (o.warmup ?? 500))));
     const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
-    const s = await startBenchStack({ prefix: "privface-bench-e2e-", pool, maxSockets: concurrency, nodeArgs, say });
+    const s = await startBenchStack({ prefix: "privface-bench-e2e-", pool, maxSockets: concurrency, nodeArgs, say, db: o.db });
     ({ home, admin, approver, client, stop } = s);
     pids = s.pids as Record<string, number>;
   }
@@ -195,8 +197,8 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     const verifyCpu = cpuPerRequest(cpu1, cpuSnapshot(pids), requests);
     if (prof) await prof(join(o.cpuProfDir!, "client", "e2e-verify.cpuprofile"));
     return [
-      summarise("e2e-enrol", enrol, { concurrency, enrolled, cpu_ms_per_request: enrolCpu }),
-      summarise("e2e-verify", verify, { concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu }),
+      summarise("e2e-enrol", enrol, { db: o.db ? "postgres" : "sqlite", concurrency, enrolled, cpu_ms_per_request: enrolCpu }),
+      summarise("e2e-verify", verify, { db: o.db ? "postgres" : "sqlite", concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu }),
     ];
   } finally {
     await stop();

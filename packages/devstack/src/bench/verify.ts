@@ -21,6 +21,7 @@ import { MODEL } from "@privface/contracts";
 import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { verifyRounds } from "@privface/mpc";
 import { startDelayRelay, type DelayRelay } from "../delay-relay.ts";
+import { benchDatabase } from "./_postgres.ts";
 import * as sim from "../gateway-sim.ts";
 import { freePorts, startStack } from "../stack.ts";
 
@@ -37,11 +38,14 @@ export interface VerifyBenchOptions {
   keep?: boolean;
   /** shape the P0–P1 link and the caller's links to the parties like a WAN */
   wan?: { rttMs: number; jitterMs?: number; loss?: number };
+  /** a postgres:// URL: helper, P0 and P1 each in a schema of their own there (dropped at the end); default SQLite */
+  db?: string;
   log?: (line: string) => void;
 }
 
 export interface VerifyBenchResult {
   suite: "verify-parties" | "verify-wan";
+  db: "sqlite" | "postgres";
   /** with `wan`: the round-trip time of every shaped link, its jitter and loss, and the online rounds between the parties */
   rtt_ms?: number;
   jitter_ms?: number;
@@ -84,6 +88,8 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     env[`PRIVFACE_${p}_VERIFY_PER_MIN`] = "100000";
     env[`PRIVFACE_${p}_VERIFY_PER_DAY`] = "10000000";
   }
+  const pg = o.db ? benchDatabase(o.db, ["HELPER", "P0", "P1"]) : undefined;
+  Object.assign(env, pg?.env);
   const args = (name: string) => [...(o.nodeArgs ?? []), ...(o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", resolve(o.cpuProfDir, name)] : [])];
   // WAN: relays in front of each party for the other party and for this caller (ports known before the parties start)
   const relays: DelayRelay[] = [];
@@ -113,6 +119,7 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     onLog: (s, l) => (/failed|error/.test(l) ? say(`[${s}] ${l}`) : undefined),
   }).catch(async (e) => {
     for (const r of relays) await r.close();
+    await pg?.drop();
     throw e;
   });
   const client = { P0: stack.partyClient("P0", callerUrl.P0), P1: stack.partyClient("P1", callerUrl.P1) };
@@ -200,10 +207,11 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     r.lat.sort((a, b) => a - b);
     const q = (p: number) => Number(r.lat[Math.min(r.lat.length - 1, Math.floor(p * r.lat.length))].toFixed(2));
     const wan = o.wan ? { rtt_ms: o.wan.rttMs, jitter_ms: o.wan.jitterMs ?? 0, loss: o.wan.loss ?? 0, rounds: verifyRounds } : {};
-    return { suite: o.wan ? "verify-wan" : "verify-parties", ...wan, requests: N, errors: r.errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / r.seconds), concurrency: C, cpu_ms_per_request: cpu };
+    return { suite: o.wan ? "verify-wan" : "verify-parties", ...wan, db: o.db ? "postgres" : "sqlite", requests: N, errors: r.errors, p50_ms: q(0.5), p99_ms: q(0.99), rps: Math.round(N / r.seconds), concurrency: C, cpu_ms_per_request: cpu };
   } finally {
     await stack.stop();
     for (const r of relays) await r.close();
+    await pg?.drop();
     if (!o.keep) rmSync(home, { recursive: true, force: true });
     else say(`home kept at ${home}`);
   }
