@@ -22,7 +22,7 @@ import type { PartyName } from "@privface/contracts";
 import type { PublicKey } from "@privface/crypto";
 import { createLogger } from "@privface/config";
 import { auditSink, createGateway, type Gateway, type GatewayOptions, type GatewayService } from "../src/index.ts";
-import { createFakeParties, type FakeParties, type ScenarioGateway } from "@privface/devstack";
+import { createFakeParties, runtimeTrust, scenarioWorld, type FakeParties, type GatewayClient, type ScenarioGateway, type ScenarioWorld, type Stack } from "@privface/devstack";
 import { LogCapture } from "./_logscan.ts";
 import type { ChallengeResponse } from "../src/schemas.ts";
 
@@ -150,6 +150,26 @@ function fixtureOf(gw: Gateway, f: Omit<Fixture, "gw" | "inject" | "admin" | "cl
 export function deployModel(service: GatewayService, version: string): void {
   (service as unknown as { c: { o: { modelVersion: string } } }).c.o.modelVersion = version;
   if (service.modelVersion !== version) throw new Error("deployModel: the service's settings moved; update this test seam");
+}
+
+/**
+ * The typed scenario world on a real stack with an in-process gateway (integration tests): an admin
+ * and an operator client (close them with the stack) and the world the scenario catalogue runs in.
+ */
+export async function stackWorld(stack: Stack): Promise<{ c: GatewayClient; op: GatewayClient; w: ScenarioWorld }> {
+  const c = stack.client("admin");
+  const op = stack.client("operator");
+  const service = stack.gateway!.service;
+  const w = await scenarioWorld({
+    call: (method, path, body) => c.call(method, path, body),
+    admin: (method, path, body) => c.admin(method, path, body),
+    approver: (method, path, body) => op.admin(method, path, body),
+    operator: (path, reason) => op.admin("GET", path, undefined, reason),
+    modelVersion: () => service.modelVersion,
+    deployModel: (version) => deployModel(service, version),
+    roots: runtimeTrust(stack.home).roots,
+  });
+  return { c, op, w };
 }
 
 /** The fixture's gateway as the scenario catalogue drives it (@privface/devstack `runScenario`). */

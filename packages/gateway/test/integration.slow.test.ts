@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expectationsOf, observedOf, runScenario, runtimeTrust, scenarioWorld, SCENARIOS, startStack, type GatewayClient, type ScenarioWorld, type Stack } from "@privface/devstack";
-import { deployModel } from "./_setup.ts";
+import { expectationsOf, observedOf, runScenario, SCENARIOS, startStack, type GatewayClient, type ScenarioWorld, type Stack } from "@privface/devstack";
+import { stackWorld } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
 
 describe("gateway + real helper, P0, P1 on loopback", { timeout: 300_000 }, () => {
@@ -29,18 +29,7 @@ describe("gateway + real helper, P0, P1 on loopback", { timeout: 300_000 }, () =
     for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: "60", [`PRIVFACE_${p}_POOL_LOW`]: "20", [`PRIVFACE_${p}_POOL_BATCH`]: "20", [`PRIVFACE_${p}_MPC_TIMEOUT_MS`]: "3000" });
     env.PRIVFACE_GATEWAY_PARTY_TIMEOUT_MS = "4000";
     stack = await startStack({ home, gateway: "in-process", env, readyTimeoutMs: 90_000, onLog: (s, l) => logs.push(`${s} ${l}`) });
-    c = stack.client("admin");
-    op = stack.client("operator");
-    const service = stack.gateway!.service;
-    w = await scenarioWorld({
-      call: (method, path, body) => c.call(method, path, body),
-      admin: (method, path, body) => c.admin(method, path, body),
-      approver: (method, path, body) => op.admin(method, path, body),
-      operator: (path, reason) => op.admin("GET", path, undefined, reason),
-      modelVersion: () => service.modelVersion,
-      deployModel: (version) => deployModel(service, version),
-      roots: runtimeTrust(home).roots,
-    });
+    ({ c, op, w } = await stackWorld(stack));
   });
 
   after(async () => {

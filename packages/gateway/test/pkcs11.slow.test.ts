@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { runtimeLayout } from "@privface/config";
 import { readPublicKeyFile } from "@privface/crypto/node";
 import { openPkcs11 } from "@privface/crypto/pkcs11";
-import { expectationsOf, observedOf, runScenario, runtimeTrust, scenarioWorld, SCENARIOS, startStack, type GatewayClient, type ScenarioWorld, type Stack } from "@privface/devstack";
+import { expectationsOf, observedOf, runScenario, SCENARIOS, startStack, type GatewayClient, type ScenarioWorld, type Stack } from "@privface/devstack";
 import { loadGatewayConfig, ConfigError } from "../src/config.ts";
-import { deployModel } from "./_setup.ts";
+import { stackWorld } from "./_setup.ts";
 
 const MODULE = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find((f) => existsSync(f));
 const hasBinding = (() => {
@@ -57,18 +57,7 @@ describe("gateway signing key in a PKCS#11 token (SoftHSM2)", { skip, timeout: 3
     const env: Record<string, string> = { PRIVFACE_GATEWAY_SIGNING_KEY: uri };
     for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: "40", [`PRIVFACE_${p}_POOL_LOW`]: "10", [`PRIVFACE_${p}_POOL_BATCH`]: "20" });
     stack = await startStack({ home, gateway: "in-process", env, readyTimeoutMs: 90_000 });
-    c = stack.client("admin");
-    op = stack.client("operator");
-    const service = stack.gateway!.service;
-    w = await scenarioWorld({
-      call: (method, path, body) => c.call(method, path, body),
-      admin: (method, path, body) => c.admin(method, path, body),
-      approver: (method, path, body) => op.admin(method, path, body),
-      operator: (path, reason) => op.admin("GET", path, undefined, reason),
-      modelVersion: () => service.modelVersion,
-      deployModel: (version) => deployModel(service, version),
-      roots: runtimeTrust(home).roots,
-    });
+    ({ c, op, w } = await stackWorld(stack));
   });
 
   after(async () => {
