@@ -2,6 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportChain, type AuditRecord } from "@privface/audit";
+import { ensureDataKeyFile, readDataKeyFile } from "@privface/crypto/node";
+import { closeDb, openDb, type Db } from "@privface/db";
+import { ensureRuntime } from "@privface/devstack";
+import { createPartyStore, loadPartyConfig, type PartyConfig, type PartyStore } from "@privface/party";
 
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
 
@@ -46,26 +54,39 @@ test("person-add reads the ID and phone numbers from files (or the environment),
   assert.doesNotMatch(out, /--token </);
 });
 
-test("privface party: a party operator lists, approves and revokes devices in the party's own registry, each change audited", async () => {
-  const { mkdtempSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const { ensureRuntime } = await import("@privface/devstack");
-  const { createPartyStore, loadPartyConfig } = await import("@privface/party");
-  const { readDataKeyFile } = await import("@privface/crypto/node");
-  const { exportChain } = await import("@privface/audit");
-  const { closeDb, openDb } = await import("@privface/db");
+/**
+ * A fresh runtime home for P1's operator commands: `seed` writes rows through P1's store (under the
+ * first data key), `chain` reads P1's audit chain back; the home is removed afterwards.
+ */
+async function withP1Home(fn: (h: { home: string; env: NodeJS.ProcessEnv; cfg: PartyConfig; seed(f: (store: PartyStore) => Promise<unknown>): Promise<void>; chain(): Promise<AuditRecord[]> }) => Promise<void>): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), "privface-cli-party-"));
   try {
     await ensureRuntime(home);
-    const env = { ...process.env, PRIVFACE_HOME: home };
+    const env: NodeJS.ProcessEnv = { ...process.env, PRIVFACE_HOME: home };
     const cfg = loadPartyConfig("P1", env);
+    const withDb = async <T>(f: (db: Db) => Promise<T>): Promise<T> => {
+      const db = await openDb(cfg.db);
+      try {
+        return await f(db);
+      } finally {
+        await closeDb(db);
+      }
+    };
+    const seed = (f: (store: PartyStore) => Promise<unknown>) =>
+      withDb(async (db) => {
+        const dk = readDataKeyFile(cfg.dataKeys[0]);
+        await f(await createPartyStore(db, { role: "P1", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) } }));
+      });
+    await fn({ home, env, cfg, seed, chain: () => withDb(exportChain) });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+test("privface party: a party operator lists, approves and revokes devices in the party's own registry, each change audited", () =>
+  withP1Home(async ({ env, seed, chain }) => {
     // the gateway registered a device at P1 (policy operator: pending)
-    const db = await openDb(cfg.db);
-    const dk = readDataKeyFile(cfg.dataKeys[0]);
-    const store = await createPartyStore(db, { role: "P1", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) } });
-    await store.putDevice({ deviceId: "dev_till1", suite: "INTL", signingKey: "A".repeat(43), authKey: "B".repeat(43), status: "pending" });
-    await closeDb(db);
+    await seed((store) => store.putDevice({ deviceId: "dev_till1", suite: "INTL", signingKey: "A".repeat(43), authKey: "B".repeat(43), status: "pending" }));
     const cli = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [bin, "party", ...args], { encoding: "utf8", env }));
     assert.deepEqual(cli("devices", "--party", "p1", "--status", "pending").map((d: { deviceId: string }) => d.deviceId), ["dev_till1"]);
     assert.deepEqual(cli("approve-device", "dev_till1", "--party", "p1", "--operator", "zhang.wei"), { deviceId: "dev_till1", status: "active" });
@@ -74,38 +95,18 @@ test("privface party: a party operator lists, approves and revokes devices in th
     assert.deepEqual(cli("approve-device", "dev_till1", "--party", "p1", "--operator", "zhang.wei"), { deviceId: "dev_till1", status: "revoked" }, "a revoked device stays revoked");
     // an unknown device: a clear error, exit code ≠ 0, nothing audited
     assert.throws(() => execFileSync(process.execPath, [bin, "party", "approve-device", "dev_nope", "--party", "p1", "--operator", "zhang.wei"], { encoding: "utf8", env, stdio: "pipe" }), (e: { status: number; stderr: string }) => e.status !== 0 && /DEVICE_UNKNOWN|no registered device/.test(e.stderr));
-    const db2 = await openDb(cfg.db);
-    const chain = await exportChain(db2);
-    await closeDb(db2);
     assert.deepEqual(
-      chain.filter((r) => r.op.startsWith("device.")).map((r) => [r.requester, r.op, r.outcome]),
+      (await chain()).filter((r) => r.op.startsWith("device.")).map((r) => [r.requester, r.op, r.outcome]),
       [["operator:zhang.wei", "device.approve", "active"], ["operator:li.na", "device.revoke", "revoked"], ["operator:zhang.wei", "device.approve", "revoked"]],
     );
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("privface party rotate-data-key: every stored share moves to the first key of DATA_KEYS, audited; a second run finds nothing left", async () => {
-  const { mkdtempSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const { ensureRuntime } = await import("@privface/devstack");
-  const { createPartyStore, loadPartyConfig } = await import("@privface/party");
-  const { ensureDataKeyFile, readDataKeyFile } = await import("@privface/crypto/node");
-  const { exportChain } = await import("@privface/audit");
-  const { closeDb, openDb } = await import("@privface/db");
-  const home = mkdtempSync(join(tmpdir(), "privface-cli-rotate-"));
-  try {
-    await ensureRuntime(home);
-    const env: NodeJS.ProcessEnv = { ...process.env, PRIVFACE_HOME: home };
-    const cfg = loadPartyConfig("P1", env);
-    const old = readDataKeyFile(cfg.dataKeys[0]);
+test("privface party rotate-data-key: every stored share moves to the first key of DATA_KEYS, audited; a second run finds nothing left", () =>
+  withP1Home(async ({ home, env, cfg, seed, chain }) => {
     // two templates stored under the old key
-    const db = await openDb(cfg.db);
-    const store = await createPartyStore(db, { role: "P1", dataKeys: { current: old.id, keys: new Map([[old.id, old.key]]) } });
-    for (const t of ["tpl_rotate_aaaaaaaa", "tpl_rotate_bbbbbbbb"]) await store.prepare(`sess_${t}_0123456789abcdef`, t, "m1", new Uint8Array(512).fill(7));
-    await closeDb(db);
+    await seed(async (store) => {
+      for (const t of ["tpl_rotate_aaaaaaaa", "tpl_rotate_bbbbbbbb"]) await store.prepare(`sess_${t}_0123456789abcdef`, t, "m1", new Uint8Array(512).fill(7));
+    });
     // a new key first in DATA_KEYS, the old one after it
     const fresh = join(home, "keys", "p1", "data-2027.json");
     const { key } = ensureDataKeyFile(fresh, "INTL", "p1-data-2027");
@@ -113,16 +114,12 @@ test("privface party rotate-data-key: every stored share moves to the first key 
     const cli = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [bin, "party", ...args], { encoding: "utf8", env }));
     assert.deepEqual(cli("rotate-data-key", "--party", "p1", "--operator", "zhang.wei"), { keyId: key.id, templates: 2, items: 0 });
     assert.deepEqual(cli("rotate-data-key", "--party", "p1", "--operator", "zhang.wei"), { keyId: key.id, templates: 0, items: 0 });
-    const db2 = await openDb(cfg.db);
+    const db = await openDb(cfg.db);
     try {
-      const rows = await db2.kysely.selectFrom("party_templates").select(["key_id"]).execute();
+      const rows = await db.kysely.selectFrom("party_templates").select(["key_id"]).execute();
       assert.deepEqual(rows.map((r) => r.key_id), [key.id, key.id]);
-      const chain = await exportChain(db2);
-      assert.deepEqual(chain.filter((r) => r.op === "key.rotate").map((r) => [r.requester, r.outcome]), [["operator:zhang.wei", "t2-i0"], ["operator:zhang.wei", "t0-i0"]]);
     } finally {
-      await closeDb(db2);
+      await closeDb(db);
     }
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
-});
+    assert.deepEqual((await chain()).filter((r) => r.op === "key.rotate").map((r) => [r.requester, r.outcome]), [["operator:zhang.wei", "t2-i0"], ["operator:zhang.wei", "t0-i0"]]);
+  }));

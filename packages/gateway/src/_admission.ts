@@ -40,15 +40,6 @@ export class Admission {
 
   constructor(private readonly c: GatewayContext) {}
 
-  async activeDevice(deviceId: string): Promise<DeviceRow> {
-    const device = await this.c.store.getDevice(deviceId);
-    if (!device) throw new ApiError("DEVICE_UNKNOWN");
-    if (device.status === "pending") throw new ApiError("DEVICE_PENDING");
-    if (device.status !== "active") throw new ApiError("DEVICE_REVOKED");
-    if (device.locked_at !== null) throw new ApiError("DEVICE_LOCKED");
-    return device;
-  }
-
   /**
    * A challenge request's sender (issue 12 item 6): a registered device that signed
    * `canonicalJson(body without signature)` with `at` within the challenge lifetime of the gateway's
@@ -67,7 +58,7 @@ export class Admission {
     if (message === undefined) throw no();
     // a replay within the window (the cache keeps digests for twice the challenge lifetime); one atomic step
     if (!(await this.c.challenges.remember(sha256b64u(message)))) throw no();
-    return this.activeDevice(device.id);
+    return active(device);
   }
 
   /** The person (of the device's merchant) and their consent state, read together. */
@@ -122,7 +113,7 @@ export class Admission {
     const known = await this.c.store.getDevice(body.deviceId);
     const message = known && (await this.signedMessage(known, body));
     if (!message) throw new ApiError("SIGNATURE_INVALID");
-    const device = await this.activeDevice(known.id);
+    const device = active(known);
     const { person, consent } = await this.personOf(device, body.personId);
     const digest = sha256b64u(message);
     const { challenges, shared } = this.c;
@@ -207,6 +198,14 @@ export class Admission {
     }
     if (!sameActions(got, want) || !steps || steps.length !== want.length || steps.some((s, i) => s.action !== want[i])) throw new ApiError("LIVENESS_ACTIONS_MISMATCH");
   }
+}
+
+/** The device's own state, told only after its key signed the request (pending, revoked, locked). */
+function active(device: DeviceRow): DeviceRow {
+  if (device.status === "pending") throw new ApiError("DEVICE_PENDING");
+  if (device.status !== "active") throw new ApiError("DEVICE_REVOKED");
+  if (device.locked_at !== null) throw new ApiError("DEVICE_LOCKED");
+  return device;
 }
 
 /** A notice's purposes as a comparable key (order and repeats do not matter). */

@@ -1,8 +1,8 @@
 /**
  * Prometheus metrics of a party (prom-client): request durations by route and status, errors by
  * code, pool level (collected from the store on scrape), MPC runs, recovery actions, link state and
- * the peer link's round-trip time, and
- * the daily failure budget (refusals, budget runs by outcome).
+ * the peer link's round-trip time, the daily failure budget (refusals, budget runs by outcome), and
+ * the audit chain's own check (`auditChainGauges`).
  */
 import type { ChainStatus } from "@privface/audit";
 import { auditChainGauges } from "@privface/config/metrics";
