@@ -13,7 +13,7 @@
  * between two data centres joined by a dedicated line; the suite is then "verify-wan" and the line
  * names the round-trip time and the protocol's online rounds between the parties.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runtimeLayout } from "@privface/config";
@@ -22,6 +22,7 @@ import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { verifyRounds } from "@privface/mpc";
 import { startDelayRelay, type DelayRelay } from "../delay-relay.ts";
 import { benchDatabase } from "./_postgres.ts";
+import { cpuMs } from "./_stack.ts";
 import * as sim from "../gateway-sim.ts";
 import { freePorts, startStack } from "../stack.ts";
 
@@ -58,17 +59,6 @@ export interface VerifyBenchResult {
   rps: number;
   concurrency: number;
   cpu_ms_per_request: Record<string, number>;
-}
-
-/** CPU time (user + system) of a process so far, ms, from /proc (Linux; USER_HZ = 100). */
-export function cpuMs(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBenchResult> {
@@ -197,12 +187,13 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
     }
     const bodies = await makeBodies(N);
     const pids = { p0: stack.pids.p0, p1: stack.pids.p1, helper: stack.pids.helper };
-    const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+    const cpuAt = (pid: number | undefined) => (pid === undefined ? undefined : cpuMs(pid)) ?? NaN;
+    const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuAt(pid)]));
     const self0 = process.cpuUsage();
     const r = await run(bodies);
     const selfUs = process.cpuUsage(self0);
     const cpu: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) cpu[k] = Math.round(((cpuMs(pid) - before[k]) / N) * 100) / 100;
+    for (const [k, pid] of Object.entries(pids)) cpu[k] = Math.round(((cpuAt(pid) - before[k]) / N) * 100) / 100;
     cpu.client = Math.round(((selfUs.user + selfUs.system) / 1000 / N) * 100) / 100;
     r.lat.sort((a, b) => a - b);
     const q = (p: number) => Number(r.lat[Math.min(r.lat.length - 1, Math.floor(p * r.lat.length))].toFixed(2));
