@@ -59,7 +59,7 @@ export interface AuditRecord {
 }
 
 export class AuditError extends Error {
-  readonly code: "INVALID_ENTRY" | "APPEND_CONFLICT";
+  readonly code: "INVALID_ENTRY" | "APPEND_CONFLICT" | "BAD_ANCHOR";
   constructor(code: AuditError["code"], message: string) {
     super(`${code}: ${message}`);
     this.name = "AuditError";
@@ -148,6 +148,8 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** A head recorded earlier (e.g. by the peer or an auditor): the chain must contain it. */
   expectHead?: { seq: number; hash: string };
+  /** Heads kept by peers (anchors.ts `anchorsOf`): the chain must contain every one, unchanged. */
+  anchors?: readonly { seq: number; hash: string }[];
   /**
    * Verify only the records after this one, already verified (an incremental check): the first
    * record walked must have seq `after.seq + 1` and link to `after.hash`.
@@ -175,7 +177,10 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
   const head = { seq: expected - 1, hash: prevHash };
   let lastSigned: { seq: number; bytes: Uint8Array; sig: Uint8Array } | null = null;
   const broken = (seq: number, reason: BrokenReason, detail?: string): VerifyResult => ({ ok: false, records: count, firstBroken: { seq, reason, ...(detail ? { detail } : {}) }, head: { ...head } });
-  let matchedHead = false;
+  // every head the chain must contain: seq → hash
+  const expect = new Map<number, string>();
+  for (const h of [...(options.anchors ?? []), ...(options.expectHead ? [options.expectHead] : [])]) if (h.seq > 0) expect.set(h.seq, h.hash);
+  const furthest = Math.max(0, ...expect.keys());
   for await (const r of records as AsyncIterable<AuditRecord>) {
     count++;
     const seq = typeof r?.seq === "number" ? r.seq : expected;
@@ -203,10 +208,8 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
     if (r.prev !== prevHash) return broken(r.seq, "broken-link");
     role ??= r.role;
     if (r.role !== role) return broken(r.seq, "role-changed", `chain role ${role}, record role ${r.role}`);
-    if (options.expectHead && r.seq === options.expectHead.seq) {
-      if (r.hash !== options.expectHead.hash) return broken(r.seq, "hash-mismatch", "differs from the expected head");
-      matchedHead = true;
-    }
+    const want = expect.get(r.seq);
+    if (want !== undefined && r.hash !== want) return broken(r.seq, "hash-mismatch", "differs from the head kept for it");
     prevHash = r.hash;
     expected++;
     if (r.sig !== "") {
@@ -225,8 +228,8 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
     const span = head.seq + 1 === last ? `seq ${last}` : `seq ${head.seq + 1}–${last}`;
     return broken(head.seq + 1, "unsigned-head", `chain ends at seq ${last} without a signature; none covers ${span}`);
   }
-  if (options.expectHead && !matchedHead && options.expectHead.seq > 0) {
-    return broken(head.seq + 1, "truncated", `chain ends at seq ${head.seq}, expected at least ${options.expectHead.seq}`);
+  if (furthest > last) {
+    return broken(head.seq + 1, "truncated", `chain ends at seq ${head.seq}, expected at least ${furthest}`);
   }
   return { ok: true, records: count, head };
 }

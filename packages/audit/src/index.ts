@@ -23,42 +23,16 @@
  * an operation and its audit record commit together (it reads the head inside the transaction; on
  * PostgreSQL under a table lock); its one record is a write of its own, so it is signed.
  */
-import { createExec, migrate, type Db, type DbMigration, type Tx } from "@privface/db";
+import { createExec, type Db, type Tx } from "@privface/db";
 import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
+import { AUDIT_TABLE, migrateAudit } from "./_migrations.ts";
 import { AuditError, GENESIS, checkField, checkTime, digestBody, hashOf, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
 export { AuditError, GENESIS, reconcile, verifyRecords, hashOf } from "./_record.ts";
+export { anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AnchorOutcome, type AnchorReceipt } from "./anchors.ts";
 export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
 
-export const AUDIT_TABLE = "audit_records";
-
-export const auditMigrations: Record<string, DbMigration> = {
-  "001_audit_records": {
-    async up(k) {
-      await k.schema
-        .createTable(AUDIT_TABLE)
-        .addColumn("seq", "bigint", (c) => c.primaryKey())
-        .addColumn("time", "bigint", (c) => c.notNull())
-        .addColumn("role", "text", (c) => c.notNull())
-        .addColumn("requester", "text", (c) => c.notNull())
-        .addColumn("op", "text", (c) => c.notNull())
-        .addColumn("template_id", "text")
-        .addColumn("session", "text")
-        .addColumn("outcome", "text", (c) => c.notNull())
-        .addColumn("code", "text")
-        .addColumn("prev", "text", (c) => c.notNull())
-        .addColumn("hash", "text", (c) => c.notNull())
-        .addColumn("sig", "text", (c) => c.notNull())
-        .execute();
-      await k.schema.createIndex("audit_records_session").on(AUDIT_TABLE).column("session").execute();
-    },
-  },
-};
-
-/** Create the audit table if needed (idempotent; migration table `audit_migrations`). */
-export async function migrateAudit(db: Db): Promise<void> {
-  await migrate(db, auditMigrations, { table: "audit_migrations" });
-}
+export { AUDIT_TABLE, ANCHOR_TABLE, auditMigrations, migrateAudit } from "./_migrations.ts";
 
 export interface AuditLogOptions {
   /** This server's role, written into every record (helper, p0, p1, gateway). */
@@ -75,6 +49,10 @@ export interface AuditLog {
   append(entry: AuditEntry, opts?: { tx?: Tx }): Promise<AuditRecord>;
   /** seq and hash of the last record (seq 0 and GENESIS for an empty log). */
   head(): Promise<{ seq: number; hash: string }>;
+  /** The last record (always signed), to send to a peer as an anchor (anchors.ts); null for an empty log. */
+  headRecord(): Promise<AuditRecord | null>;
+  /** The record at `seq`, or null (anchors.ts: sent as `at` beside the head). */
+  recordAt(seq: number): Promise<AuditRecord | null>;
   /**
    * The chain as this process watches it: verifies the records appended since the last check
    * (links, and the newest signature, which covers them: `lastSignatureOnly`) and that the head
@@ -119,6 +97,7 @@ const INSERT = `INSERT INTO ${AUDIT_TABLE} (seq, time, role, requester, op, temp
 const LOCK = `LOCK TABLE ${AUDIT_TABLE} IN EXCLUSIVE MODE`;
 const PAGE = `SELECT * FROM ${AUDIT_TABLE} WHERE seq > ? ORDER BY seq ASC LIMIT ?`;
 const AT = `SELECT * FROM ${AUDIT_TABLE} WHERE seq = ?`;
+const LAST = `SELECT * FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 1`;
 
 const headOf = async (tx: Tx): Promise<Head> => headFromRow(await tx.get<{ seq: number; hash: string }>(HEAD));
 const insert = (tx: Tx, r: AuditRecord) =>
@@ -244,6 +223,14 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
       return new Promise<AuditRecord>((resolve, reject) => enqueue({ fields, resolve, reject, tries: 0 }));
     },
     head: () => exec.read(headOf),
+    headRecord: () => exec.read(async (tx) => {
+      const row = await tx.get<Row>(LAST);
+      return row ? fromRow(row) : null;
+    }),
+    recordAt: (seq) => exec.read(async (tx) => {
+      const row = await tx.get<Row>(AT, [seq]);
+      return row ? fromRow(row) : null;
+    }),
     check: () => (checking ??= checkChain().finally(() => (checking = null))),
   };
 

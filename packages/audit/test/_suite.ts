@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createExec, type Db } from "@privface/db";
 import { generateSigningKeyPair, type KeyPair } from "@privface/crypto";
-import { createAuditLog, verifyChain, verifyRecords, exportChain, reconcile, hashOf, AUDIT_TABLE, type AuditLog, type AuditRecord } from "../src/index.ts";
+import { createAuditLog, verifyChain, verifyRecords, exportChain, reconcile, hashOf, AUDIT_TABLE, anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AuditLog, type AuditRecord } from "../src/index.ts";
 
 export interface DbFactory {
   name: string;
@@ -216,6 +216,57 @@ export function auditContract(f: DbFactory): void {
     assert.deepEqual(await b.log.check(), { ok: true, records: 5 });
     await b.db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 4).execute();
     assert.deepEqual((await b.log.check()).firstBroken?.reason, "truncated");
+  });
+
+  test(`[${f.name}] anchors: the heads a peer keeps catch a tail deleted while the server was down, on receipt and in verifyChain, also once the log has grown again`, async () => {
+    const { db, key, log } = await fiveRecords(f);
+    const peer = await f.make(); // the peer's database (P1 keeps P0's heads)
+    // the peer answers as the party route does: keepAnchor with the caller's role
+    const post = async (body: { record: unknown; at?: unknown }) => ({ status: 200, body: await keepAnchor(peer, "p0", body.record, { at: body.at }) });
+    const head5 = (await log.headRecord())!;
+    assert.equal(head5.seq, 5);
+    assert.deepEqual(await sendAuditHead(log, post), { outcome: "stored", want: 5 });
+    assert.deepEqual(await sendAuditHead(log, post), { outcome: "known", want: 5 });
+    assert.equal(await anchorSigned(head5, key), true);
+    // a newer head is kept only beside the record at the kept seq
+    for (let i = 6; i <= 7; i++) await log.append({ requester: "gateway", op: "verify", session: `s-${i}`, outcome: "ok" });
+    assert.deepEqual(await keepAnchor(peer, "p0", await log.headRecord()), { outcome: "want", want: 5 });
+    assert.deepEqual(await sendAuditHead(log, post), { outcome: "stored", want: 7 });
+    assert.deepEqual(await latestAnchor(peer, "p0"), await log.headRecord());
+    const anchors = await anchorsOf(peer, "p0");
+    assert.deepEqual(anchors.map((a) => a.seq), [5, 7]);
+    assert.equal((await verifyChain(db, key, { anchors })).ok, true);
+    // the newest records are deleted while the server is down: the chain alone still verifies …
+    await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 6).execute();
+    assert.equal((await verifyChain(db, key)).ok, true, "a cut tail ending in a signed record verifies on its own");
+    // … but not against the heads its peer keeps
+    assert.deepEqual((await verifyChain(db, key, { anchors })).firstBroken?.reason, "truncated");
+    // restarted, the server sends its head (seq 5): it goes back, refused on receipt
+    const log2 = await createAuditLog(db, { role: "p0", signingKey: key });
+    assert.deepEqual(await sendAuditHead(log2, post), { outcome: "regressed", want: 7 });
+    // grown again past the kept head with other records: the record at seq 7 differs, refused too
+    for (let i = 6; i <= 9; i++) await log2.append({ requester: "gateway", op: "enrol", session: `r-${i}`, outcome: "ok" });
+    assert.deepEqual(await sendAuditHead(log2, post), { outcome: "regressed", want: 7 });
+    assert.deepEqual(await anchorsOf(peer, "p0"), anchors, "kept anchors never change");
+    assert.deepEqual((await verifyChain(db, key, { anchors })).firstBroken?.reason, "hash-mismatch");
+  });
+
+  test(`[${f.name}] anchors: only a well-formed, signed record of the sender's own role is kept`, async () => {
+    const { log, key } = await fiveRecords(f);
+    const peer = await f.make();
+    const head = (await log.headRecord())!;
+    const bad: [string, unknown][] = [
+      ["p1", head], // P1 cannot hand in a record of P0's chain
+      ["p0", { ...head, outcome: "forged" }], // hash no longer matches
+      ["p0", { ...head, sig: "" }], // unsigned
+      ["p0", { ...head, seq: 0 }],
+      ["p0", "not a record"],
+      ["p0", { ...head, requester: "x".repeat(500) }],
+    ];
+    for (const [from, r] of bad) await assert.rejects(keepAnchor(peer, from, r), (e: Error & { code?: string }) => e.code === "BAD_ANCHOR", JSON.stringify(r).slice(0, 80));
+    assert.equal(await latestAnchor(peer, "p0"), null);
+    assert.equal(await anchorSigned({ ...head, sig: head.sig.slice(0, -4) + "AAAA" }, key), false);
+    assert.equal(await anchorSigned(head, await generateSigningKeyPair("INTL")), false, "another server's key");
   });
 
   test(`[${f.name}] entries are validated: no blobs, no long or odd values`, async () => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDb, closeDb } from "@privface/db";
 import { ensureKeyPairFile, writePublicKeyFile } from "@privface/crypto/node";
-import { createAuditLog, AUDIT_TABLE } from "../src/index.ts";
+import { createAuditLog, keepAnchor, sendAuditHead, AUDIT_TABLE } from "../src/index.ts";
 
 process.env.PRIVFACE_KEY_SECRET ??= "audit-cli-test-key-secret-0123";
 const bin = fileURLToPath(new URL("../../cli/bin/privface.js", import.meta.url));
@@ -59,4 +59,38 @@ test("audit verify / reconcile / export", async () => {
   assert.match(bad.stderr, /BROKEN at seq 2/);
   const wrongKey = cli("audit", "verify", "--db", urls.p1, "--key", keys.p0);
   assert.equal(wrongKey.status, 1);
+});
+
+test("audit verify --anchors: a tail deleted at P0 is found against the heads P1 keeps", async () => {
+  const { key } = await ensureKeyPairFile(join(dir, "keys", "a-p0-audit.json"), "INTL", "sign");
+  const pubFile = join(dir, "keys", "a-p0-audit.pub.json");
+  writePublicKeyFile(pubFile, key);
+  const [p0, p1] = [`sqlite:${join(dir, "a-p0.sqlite")}`, `sqlite:${join(dir, "a-p1.sqlite")}`];
+  const db0 = await openDb(p0);
+  const db1 = await openDb(p1);
+  const log = await createAuditLog(db0, { role: "p0", signingKey: key });
+  const post = async (body: { record: unknown; at?: unknown }) => ({ status: 200, body: await keepAnchor(db1, "p0", body.record, { at: body.at }) });
+  for (let i = 0; i < 6; i++) {
+    await log.append({ requester: "gateway", op: "verify", session: `a${i}`, outcome: i === 5 ? "refused" : "ok" });
+    await sendAuditHead(log, post);
+  }
+  const intact = cli("audit", "verify", "--db", p0, "--key", pubFile, "--anchors", p1);
+  assert.equal(intact.status, 0, intact.stderr);
+  assert.equal(JSON.parse(intact.stdout).anchors, 6);
+  // the insider deletes the newest two records (a refusal among them) at P0
+  await db0.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 5).execute();
+  await closeDb(db0);
+  await closeDb(db1);
+  const alone = cli("audit", "verify", "--db", p0, "--key", pubFile);
+  assert.equal(alone.status, 0, "without the peer's heads the cut chain verifies");
+  const cut = cli("audit", "verify", "--db", p0, "--key", pubFile, "--anchors", p1);
+  assert.equal(cut.status, 1);
+  assert.equal(JSON.parse(cut.stdout).firstBroken.reason, "truncated");
+  assert.match(cut.stderr, /BROKEN at seq 5: truncated/);
+  // the peer's heads checked against another server's key: refused, not trusted
+  const { key: other } = await ensureKeyPairFile(join(dir, "keys", "other-audit.json"), "INTL", "sign");
+  writePublicKeyFile(join(dir, "keys", "other-audit.pub.json"), other);
+  const wrong = cli("audit", "verify", "--db", p0, "--key", join(dir, "keys", "other-audit.pub.json"), "--anchors", p1);
+  assert.equal(wrong.status, 1);
+  assert.equal(JSON.parse(wrong.stdout).badAnchor.seq, 1);
 });

@@ -11,6 +11,7 @@ import { ID, PartyError, peerOf, resultMac, serverRoleOf, type Bit, type ResultK
 import type { Admission, App, AppRequest, AppResponse, RequestHead } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { deleteInput, deviceRegistration, enrolInput, nonceCount, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
+import { AuditError, type AnchorReceipt } from "@privface/audit";
 import { toPartyError, type PartyAuditSink, type PartyService } from "./service.ts";
 
 export interface PartyAppDeps {
@@ -26,6 +27,11 @@ export interface PartyAppDeps {
    * always set it; without it (in-process tests) answers carry no MAC and a gateway refuses them.
    */
   resultKey?: ResultKey;
+  /**
+   * Keeps an audit head sent by the peer party or the gateway (@privface/audit `keepAnchor`; the
+   * sender's role from its certificate). Absent: no such route.
+   */
+  keepAnchor?: (from: ServerRole, body: { record?: unknown; at?: unknown }) => Promise<AnchorReceipt>;
   log?: Log;
 }
 
@@ -91,6 +97,22 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     "POST /v1/devices": { roles: ["gateway"], route: "devices", run: async (r) => ok(await service.registerDevice(deviceRegistration(r.body))) },
     "GET /metrics": { roles: observers, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };
+  if (deps.keepAnchor) {
+    const keep = deps.keepAnchor;
+    routes["POST /v1/audit/anchor"] = {
+      roles: [peer, "gateway"],
+      route: "audit_anchor",
+      run: async (r) => {
+        const body = (r.body ?? {}) as { record?: unknown; at?: unknown };
+        try {
+          return ok(await keep(r.role!, { record: body.record, at: body.at }));
+        } catch (e) {
+          if (e instanceof AuditError && e.code === "BAD_ANCHOR") throw new PartyError("INVALID_INPUT", e.message);
+          throw e;
+        }
+      },
+    };
+  }
   if (service.party === "P1") {
     const sc = deps.spotCheck;
     routes["POST /v1/pool/items"] = {

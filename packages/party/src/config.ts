@@ -50,6 +50,8 @@ export interface PartyConfig {
   poolBatch: number;
   commitWindowMs: number;
   recoveryIntervalMs: number;
+  /** how often this party sends its audit head to the peer (an anchor, @privface/audit anchors.ts) */
+  anchorEveryMs: number;
   mpcTimeoutMs: number;
   /** Finished sessions, verification records and used pool-item markers are purged after this long. */
   retentionMs: number;
@@ -105,6 +107,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     poolBatch: int("POOL_BATCH", 256, 1, 1024),
     commitWindowMs: int("COMMIT_WINDOW_S", 120, 1, 86_400) * 1000,
     recoveryIntervalMs: int("RECOVERY_INTERVAL_S", 30, 1, 86_400) * 1000,
+    anchorEveryMs: int("AUDIT_ANCHOR_S", 60, 1, 86_400) * 1000,
     mpcTimeoutMs: int("MPC_TIMEOUT_MS", 5_000, 100, 600_000),
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
     failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),

@@ -12,6 +12,8 @@
  *   window are committed or aborted as the peer says (service `recover`).
  * - Purge, hourly: finished sessions, verification records and used-item markers past the retention.
  * - Helper probe, every 5 s (skipped by P0 while a refill is talking to the helper).
+ * - Audit anchor, at start and every `anchorEveryMs`: this party's newest audit record goes to the peer,
+ *   which keeps it (@privface/audit anchors.ts), so a cut or rewritten log here is seen there.
  * - Re-randomisation of stored template shares (both parties, each on its own): at start the shares
  *   still at epoch 0, then every RERANDOMISE_EVERY_MS all of them, one epoch on (service `rerandomise`;
  *   the parties' epochs need not agree, see share-epoch.ts).
@@ -31,6 +33,7 @@ export const REFILL_EVERY_MS = 500;
 export const PROBE_EVERY_MS = 5_000;
 export const PURGE_EVERY_MS = 3_600_000;
 export const RERANDOMISE_EVERY_MS = 86_400_000;
+export const ANCHOR_EVERY_MS = 60_000;
 /** The fewest items a refill asks for (if the batch size allows): at the default spot-check fraction 1/16 one of them is opened. */
 export const MIN_FETCH = 16;
 /** Waits after failed refills: 0.5 s doubling up to this. */
@@ -47,6 +50,9 @@ export interface PartyJobsDeps {
   /** default RERANDOMISE_EVERY_MS */
   rerandomiseEveryMs?: number;
   metrics: Pick<PartyMetrics, "refills">;
+  /** sends this party's audit head to the peer; absent: no such job */
+  anchor?: () => Promise<void>;
+  anchorEveryMs?: number;
   /**
    * P0: the intake of a fetched batch (spotcheck.ts: checked with P1; the items to add, or a failed
    * check, which stops all later refills). Absent: every fetched item is added.
@@ -68,6 +74,8 @@ export interface PartyJobs {
   recover(): Promise<RecoveryResult | null>;
   purge(): Promise<void>;
   probeHelper(): Promise<void>;
+  /** Sends the audit head to the peer once (failures logged, not thrown). */
+  anchor(): Promise<void>;
   /** One re-randomisation pass (failures logged, not thrown). */
   rerandomise(onlyUnrandomised?: boolean): Promise<void>;
   start(): void;
@@ -191,6 +199,11 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     return next;
   }
 
+  function anchor(): Promise<void> {
+    if (!deps.anchor || stopped) return Promise.resolve();
+    return track(deps.anchor().catch((e) => log.warn({ event: "audit_anchor_failed", reason: (e as Error).message })));
+  }
+
   function probeHelper(): Promise<void> {
     if (party === "P0" && refilling) return Promise.resolve();
     return track(helper.probe());
@@ -202,6 +215,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     purge,
     probeHelper,
     rerandomise,
+    anchor,
     start() {
       if (stopped || timers.length > 0) return;
       timers = [
@@ -209,6 +223,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
         setInterval(() => void recover(), deps.recoveryIntervalMs),
         setInterval(() => void probeHelper(), PROBE_EVERY_MS),
         ...(deps.rerandomise ? [setInterval(() => void rerandomise(), deps.rerandomiseEveryMs ?? RERANDOMISE_EVERY_MS)] : []),
+        ...(deps.anchor ? [setInterval(() => void anchor(), deps.anchorEveryMs ?? ANCHOR_EVERY_MS)] : []),
         ...(party === "P0" ? [setInterval(() => void refill(), REFILL_EVERY_MS)] : []),
       ];
       for (const t of timers) t.unref();
@@ -216,6 +231,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
       void recover();
       void refill();
       void rerandomise(true);
+      void anchor();
     },
     async stop() {
       stopped = true;

@@ -20,6 +20,8 @@ export interface PartyMetrics {
   spotChecks: Counter<"outcome">;
   /** verifications refused because the template's daily failure budget is exhausted */
   budgetRefusals: Counter;
+  /** heads received from a peer that went back (a cut or rewritten audit log there): alert */
+  anchorRegressions: Counter<"from">;
   /** failure-budget runs after verifications: ok | exhausted | mismatch | failed */
   budgetRuns: Counter<"outcome">;
 }
@@ -89,6 +91,7 @@ export function createPartyMetrics(
   const spotChecks = new Counter({ name: "privface_party_spotchecks_total", help: "spot-checks of dealt batches by outcome (failed = the helper dealt inconsistent randomness: alert)", labelNames: ["outcome"] as const, registers: [registry] });
   const budgetRefusals = new Counter({ name: "privface_party_budget_refusals_total", help: "verifications refused: the template's daily failure budget is exhausted", registers: [registry] });
   const budgetRuns = new Counter({ name: "privface_party_budget_runs_total", help: "failure-budget runs after verifications, by outcome", labelNames: ["outcome"] as const, registers: [registry] });
-  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, spotChecks, budgetRefusals, budgetRuns };
+  const anchorRegressions = new Counter({ name: "privface_party_audit_anchor_regressions_total", help: "audit heads received that go back behind one kept before (the sender's log was cut or rewritten): alert", labelNames: ["from"] as const, registers: [registry] });
+  return { registry, duration, errors, poolLevel, mpcRuns, recovery, refills, spotChecks, budgetRefusals, budgetRuns, anchorRegressions };
 }
 

@@ -7,9 +7,9 @@
  */
 import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createAuditLog } from "@privface/audit";
+import { createAuditLog, keepAnchor, sendAuditHead } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf } from "@privface/contracts";
+import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type ServerRole } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
@@ -122,7 +122,18 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     failureBudget: cfg.failureBudget,
     log,
   });
-  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder });
+  // audit anchors (@privface/audit anchors.ts): the peer's and the gateway's heads kept here; one that goes back is an alert
+  const keep = async (from: ServerRole, body: { record?: unknown; at?: unknown }) => {
+    const receipt = await keepAnchor(db, from, body.record, { at: body.at });
+    if (receipt.outcome === "regressed") {
+      metrics.anchorRegressions.inc({ from });
+      log.error({ event: "audit_anchor_regressed", from });
+      await audit.append({ op: "audit.anchor", session: null, templateId: null, requester: from, purpose: null, outcome: "regressed" });
+    }
+    return receipt;
+  };
+  const sendAnchor = async () => void (await sendAuditHead(auditLog, (body) => requestJson(peerAgent, `${cfg.peerUrl}/v1/audit/anchor`, "POST", body, { timeoutMs: 5_000 })));
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep });
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
@@ -146,6 +157,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     poolBatch: cfg.poolBatch,
     recoveryIntervalMs: cfg.recoveryIntervalMs,
     retentionMs: cfg.retentionMs,
+    anchor: sendAnchor,
+    anchorEveryMs: cfg.anchorEveryMs,
   });
 
   await new Promise<void>((res, rej) => {

@@ -12,10 +12,12 @@ import { after, before, describe, it } from "node:test";
 import type { RuntimeLayout } from "@privface/config";
 import { MODEL, PartyError, type PartyClient, type ResultKey } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPoolSeedFile, readPublicKeyFile } from "@privface/crypto/node";
+import { anchorsOf, exportChain, verifyChain } from "@privface/audit";
 import { openDb, closeDb, sql } from "@privface/db";
 import { ensureRuntime, gatewayResultKey, freePorts, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
 import { batchedNonces, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, verifyBodies, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
+import { createMtlsAgent, requestJson } from "@privface/transport";
 import { readTlsMaterial } from "@privface/pki";
 
 type Party = "P0" | "P1";
@@ -115,6 +117,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
           [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "1000",
           // the kills below leave verifications unaccounted, each counted as a failure (fail closed)
           [`PRIVFACE_${p}_FAILURE_BUDGET`]: "1000",
+          [`PRIVFACE_${p}_AUDIT_ANCHOR_S`]: "1",
           [`PRIVFACE_${p}_CAPTURE_FILE`]: join(home, `capture-${p}.txt`),
         });
       }
@@ -365,6 +368,63 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       }
       await waitFor(poolFull);
       assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
+    });
+
+    it("audit anchors (issue 13): each party keeps the other's head; P0's tail cut while it is down is refused by P1 at P0's restart and found against P1's heads", async () => {
+      const open = (p: Party) => openDb(db.urls[p].url, db.urls[p].schema ? { schema: db.urls[p].schema } : {});
+      const p0Key = readPublicKeyFile(L.auditPub("p0"));
+      const regressions = async () => Number(/privface_party_audit_anchor_regressions_total\{[^}]*from="p0"[^}]*\} (\d+)/.exec(await client.P1.metrics())?.[1] ?? 0);
+      assert.equal(await regressions(), 0);
+      // a few records at P0, then its head reaches P1 (every second)
+      const x = randomFace(MODEL.dim);
+      await enrol(x);
+      let kept: { seq: number; hash: string }[] = [];
+      await waitFor(async () => {
+        const [d0, d1] = [await open("P0"), await open("P1")];
+        try {
+          const head = (await exportChain(d0)).at(-1)!;
+          kept = await anchorsOf(d1, "p0");
+          return kept.at(-1)?.seq === head.seq && (await anchorsOf(d0, "p1")).length > 0;
+        } finally {
+          await closeDb(d0);
+          await closeDb(d1);
+        }
+      });
+      const d0 = await open("P0");
+      assert.equal((await verifyChain(d0, p0Key, { anchors: kept })).ok, true);
+      await closeDb(d0);
+      // an insider deletes P0's newest records while P0 is down
+      await servers.p0.stop();
+      const cut = await open("P0");
+      // cut right after a signed record before the kept head, as an insider would (else the chain alone shows it)
+      const keepTo = (await exportChain(cut)).filter((r) => r.sig !== "" && r.seq < kept.at(-1)!.seq).at(-1)!.seq;
+      await cut.kysely.deleteFrom("audit_records" as never).where("seq" as never, ">", keepTo as never).execute();
+      assert.equal((await verifyChain(cut, p0Key)).ok, true, "the cut chain verifies on its own");
+      await closeDb(cut);
+      await start("p0");
+      await waitFor(linkUp);
+      // P0 sends its head at start: it goes back behind P1's, an alert at P1
+      await waitFor(async () => (await regressions()) >= 1);
+      assert.ok(logsBy.p1!.some((l) => l.includes('"audit_anchor_regressed"')));
+      const [a0, a1] = [await open("P0"), await open("P1")];
+      try {
+        const r = await verifyChain(a0, p0Key, { anchors: await anchorsOf(a1, "p0") });
+        assert.equal(r.ok, false);
+        assert.ok(["truncated", "hash-mismatch"].includes(r.firstBroken!.reason), r.firstBroken!.reason);
+      } finally {
+        await closeDb(a0);
+        await closeDb(a1);
+      }
+      // only the peer party and the gateway hand in heads: the helper's certificate is refused on the request line
+      const helperTls = readTlsMaterial(join(home, "pki"), "helper-client");
+      const agent = createMtlsAgent(helperTls, 1, { expect: "p1" });
+      try {
+        const r = await requestJson(agent, `https://127.0.0.1:${opts.ports.p1}/v1/audit/anchor`, "POST", { record: kept.at(-1) });
+        assert.equal(r.status, 403);
+      } finally {
+        agent.destroy();
+      }
+      await waitFor(poolFull);
     });
 
     it("database, logs and captured traffic never hold plaintext shares or key material", async () => {

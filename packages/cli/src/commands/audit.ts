@@ -19,14 +19,17 @@ export function register(program: Command): void {
 
   audit
     .command("verify")
-    .description("verify a server's audit chain against its audit public key")
+    .description("verify a server's audit chain against its audit public key (and the heads its peers keep for it)")
     .requiredOption("--db <url>", "database URL (sqlite:PATH or postgres://…)")
     .requiredOption("--key <file>", "audit key file (key pair or public key JSON)")
     .option("--schema <name>", "PostgreSQL schema")
     .option("--head <seq:hash>", "a head kept earlier; the chain must still contain it")
-    .action(async (opts: DbOpts & { db: string; key: string; head?: string }) => {
+    .option("--anchors <url>", "a peer's database: the chain must still contain every head that peer keeps for it (audit anchors)")
+    .option("--anchors-schema <name>", "PostgreSQL schema of the peer's database")
+    .option("--role <role>", "the server whose chain this is (p0, p1, gateway, helper), for --anchors; default: the role its records name")
+    .action(async (opts: DbOpts & { db: string; key: string; head?: string; anchors?: string; anchorsSchema?: string; role?: string }) => {
       const { readPublicKeyFile } = await import("@privface/crypto/node");
-      const { verifyChain } = await import("@privface/audit");
+      const { anchorSigned, anchorsOf, readChain, verifyChain } = await import("@privface/audit");
       const { closeDb } = await import("@privface/db");
       const pub = readPublicKeyFile(opts.key);
       let expectHead: { seq: number; hash: string } | undefined;
@@ -37,8 +40,28 @@ export function register(program: Command): void {
       }
       const db = await open(opts.db, opts);
       try {
-        const r = await verifyChain(db, pub, expectHead ? { expectHead } : {});
-        process.stdout.write(JSON.stringify(r) + "\n");
+        let anchors: { seq: number; hash: string }[] = [];
+        if (opts.anchors) {
+          let role = opts.role;
+          if (!role) for await (const r of readChain(db, 1)) role ??= r.role;
+          if (!role) throw new Error("the chain is empty: name its server with --role");
+          const peer = await open(opts.anchors, { schema: opts.anchorsSchema });
+          try {
+            const kept = await anchorsOf(peer, role);
+            for (const a of kept) {
+              if (!(await anchorSigned(a, pub))) {
+                process.stdout.write(JSON.stringify({ ok: false, badAnchor: { seq: a.seq, reason: "the head kept by the peer is not signed by this key" } }) + "\n");
+                process.exitCode = 1;
+                return;
+              }
+            }
+            anchors = kept.map((a) => ({ seq: a.seq, hash: a.hash }));
+          } finally {
+            await closeDb(peer);
+          }
+        }
+        const r = await verifyChain(db, pub, { ...(expectHead ? { expectHead } : {}), anchors });
+        process.stdout.write(JSON.stringify(opts.anchors ? { ...r, anchors: anchors.length } : r) + "\n");
         if (!r.ok) {
           process.stderr.write(`audit chain BROKEN at seq ${r.firstBroken?.seq}: ${r.firstBroken?.reason}\n`);
           process.exitCode = 1;
