@@ -42,6 +42,8 @@ export interface RuntimeLayout {
   /** a server's own key folder (mode 0700): only its private material */
   keyDir(server: ServerName): string;
   ca: string;
+  /** the CA's certificate revocation list (pki/ca.crl; read by every server at start) */
+  crl: string;
   /** a server's TLS server certificate and key */
   cert(server: ServerName): { cert: string; key: string };
   /** a server's TLS client certificate and key (towards another server) */
@@ -104,6 +106,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     dirs: { pki, keys, data, public: pub, cli },
     keyDir: (s) => join(keys, s),
     ca: join(pki, "ca.crt"),
+    crl: join(pki, "ca.crl"),
     cert: (s) => ({ cert: join(pki, `${s}.crt`), key: join(pki, `${s}.key`) }),
     clientCert,
     gatewayClient: clientCert("gateway"),

@@ -15,6 +15,7 @@ import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
+import { readCrl } from "@privface/transport";
 import { auditSink } from "./audit.ts";
 import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
@@ -36,6 +37,8 @@ export interface GatewayConfig {
   cert: string;
   key: string;
   ca: string;
+  /** the CA's CRL (a peer certificate it lists is refused); no file: no revocation */
+  crl: string;
   clientCert: string;
   clientKey: string;
   partyUrls: Record<PartyName, string>;
@@ -100,6 +103,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     cert: file("CERT", L.cert("gateway").cert, tls),
     key: file("KEY", L.cert("gateway").key, tls),
     ca: file("CA", L.ca),
+    crl: file("CRL", L.crl),
     clientCert: file("CLIENT_CERT", L.gatewayClient.cert),
     clientKey: file("CLIENT_KEY", L.gatewayClient.key),
     partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
@@ -163,7 +167,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const indexKey = readDataKeyFile(cfg.indexKey).key;
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
-  const tlsMaterial = { ca: readFileSync(cfg.ca), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
+  const tlsMaterial = { ca: readFileSync(cfg.ca), crl: readCrl(cfg.crl), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
   const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
   const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p] });

@@ -12,6 +12,8 @@ export interface HelperConfig {
   host: string;
   port: number;
   ca: string;
+  /** the CA's CRL (a peer certificate it lists is refused); no file: no revocation */
+  crl: string;
   cert: string;
   key: string;
   /** the helper's client certificate towards P1 (clientAuth) */
@@ -36,6 +38,7 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7440, 0, 65535),
     ca: file("CA", L.ca),
+    crl: file("CRL", L.crl),
     cert: file("CERT", L.cert("helper").cert),
     key: file("KEY", L.cert("helper").key),
     clientCert: file("CLIENT_CERT", L.clientCert("helper").cert),

@@ -7,7 +7,7 @@ import { createAuditLog } from "@privface/audit";
 import type { Log } from "@privface/config";
 import { readKeyPairFile, readPoolSeedFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
-import { createMtlsAgent, createMtlsServer, nodeHandler } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, nodeHandler, readCrl } from "@privface/transport";
 import { createHelperApp } from "./app.ts";
 import type { HelperConfig } from "./config.ts";
 
@@ -18,9 +18,10 @@ export interface RunningHelper {
 
 export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): Promise<RunningHelper> {
   const ca = readFileSync(cfg.ca);
-  const tls = { ca, cert: readFileSync(cfg.cert), key: readTlsKey(cfg.key) };
+  const crl = readCrl(cfg.crl);
+  const tls = { ca, crl, cert: readFileSync(cfg.cert), key: readTlsKey(cfg.key) };
   // towards P1: the helper's client certificate, and only a server whose certificate says p1
-  const agent = createMtlsAgent({ ca, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) }, 8, { expect: "p1" });
+  const agent = createMtlsAgent({ ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) }, 8, { expect: "p1" });
   const db = await openDb(cfg.db, { schema: cfg.dbSchema });
   const auditLog = await createAuditLog(db, { role: "helper", signingKey: await readKeyPairFile(cfg.auditKey) });
   const h = createHelperApp({

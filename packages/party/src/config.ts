@@ -20,6 +20,8 @@ export interface PartyConfig {
   dbSchema: string | undefined;
   synchronous: "NORMAL" | "FULL";
   ca: string;
+  /** the CA's CRL (a peer certificate it lists is refused); no file: no revocation */
+  crl: string;
   cert: string;
   key: string;
   /** the party's client certificate towards the peer and the helper (clientAuth) */
@@ -83,6 +85,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     dbSchema: r.optional("DB_SCHEMA"),
     synchronous: sync,
     ca: file("CA", L.ca),
+    crl: file("CRL", L.crl),
     cert: file("CERT", L.cert(lc).cert),
     key: file("KEY", L.cert(lc).key),
     clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),

@@ -13,7 +13,7 @@ import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type Server
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
-import { createMtlsAgent, createMtlsServer, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, readCrl, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
 import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
@@ -39,8 +39,9 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const party = cfg.party;
   const role = serverRoleOf(party);
   const ca = readFileSync(cfg.ca);
-  const tls = { ca, cert: readFileSync(cfg.cert), key: readTlsKey(cfg.key) };
-  const clientTls = { ca, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
+  const crl = readCrl(cfg.crl);
+  const tls = { ca, crl, cert: readFileSync(cfg.cert), key: readTlsKey(cfg.key) };
+  const clientTls = { ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);

@@ -317,6 +317,11 @@ async function ensureDevPkiLocked(dir: string): Promise<DevPki> {
   if (!caOk) {
     ca = await createCa(dir);
     created.push("ca.key", "ca.crt");
+    rmSync(join(dir, "ca-db"), { recursive: true, force: true }); // revocations of an earlier CA
+  }
+  if (!caOk || !existsSync(join(dir, "ca.crl"))) {
+    await writeCrl(dir);
+    created.push("ca.crl");
   }
   const certs: Record<string, CertFiles> = {};
   for (const spec of DEV_CERTS) {
@@ -330,10 +335,68 @@ async function ensureDevPkiLocked(dir: string): Promise<DevPki> {
   return { dir, ca, certs, created: [...new Set(created)] };
 }
 
-/** PEM material for a server or client: its key (decrypted, in memory) and cert and the CA (for node:tls / https options). */
-export function readTlsMaterial(dir: string, name: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+/**
+ * PEM material for a server or client: its key (decrypted, in memory) and cert, the CA, and the CA's
+ * CRL when there is one (for node:tls / https options).
+ */
+export function readTlsMaterial(dir: string, name: string): { ca: Buffer; cert: Buffer; key: Buffer; crl?: Buffer } {
   if (!NAME_RE.test(name)) throw new PkiError("BAD_INPUT", `name must match ${NAME_RE}`);
-  return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, `${name}.crt`)), key: readTlsKey(join(dir, `${name}.key`)) };
+  const crl = readCrl(join(dir, "ca.crl"));
+  return { ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, `${name}.crt`)), key: readTlsKey(join(dir, `${name}.key`)), ...(crl ? { crl } : {}) };
+}
+
+/** The CRL file's PEM, or undefined when there is none (a deployment without revocation). */
+export function readCrl(path: string | undefined): Buffer | undefined {
+  return path && existsSync(path) ? readFileSync(path) : undefined;
+}
+
+// ---------------------------------------------------------------- revocation (CRL)
+
+/** Validity of a CRL the dev CA writes; servers read it at start, so it outlives their runs. */
+export const CRL_DAYS = 3650;
+
+/**
+ * The CA's revocation database (`ca-db/index.txt`, OpenSSL's format) and an `openssl ca` config for it.
+ * Certificates are issued without it (issueCertificate); a revocation adds the certificate here.
+ */
+function caDb(dir: string): string {
+  const db = join(dir, "ca-db");
+  mkdirSync(db, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(db, "index.txt"))) writeFileSync(join(db, "index.txt"), "");
+  if (!existsSync(join(db, "crlnumber"))) writeFileSync(join(db, "crlnumber"), "1000\n");
+  const cnf = [
+    "[ ca ]", "default_ca = dev",
+    "[ dev ]", `database = ${join(db, "index.txt")}`, `crlnumber = ${join(db, "crlnumber")}`,
+    `certificate = ${join(dir, "ca.crt")}`, `private_key = ${join(dir, "ca.key")}`, "default_md = sha256",
+    `default_crl_days = ${CRL_DAYS}`, "unique_subject = no", "crl_extensions = crl_ext",
+    "[ crl_ext ]", "authorityKeyIdentifier = keyid",
+    "",
+  ].join("\n");
+  writeFileSync(join(db, "ca.cnf"), cnf);
+  return join(db, "ca.cnf");
+}
+
+/** (Re)writes `ca.crl` from the CA's revocation database, signed by the CA. */
+export async function writeCrl(dir: string): Promise<string> {
+  const cnf = caDb(dir);
+  const out = join(dir, "ca.crl");
+  const pem = await openssl(["ca", "-gencrl", "-batch", "-config", cnf, ...PASSIN], { pass: keySecretFromEnv() });
+  writeFileAtomic(out, pem, 0o644);
+  return out;
+}
+
+/**
+ * Revokes a certificate issued by this CA and rewrites `ca.crl`. Peers refuse it once they have read
+ * the new CRL (servers read it at start). Revoking it again changes nothing.
+ */
+export async function revokeCertificate(dir: string, certPath: string): Promise<{ serial: string; crl: string }> {
+  if (!existsSync(certPath)) throw new PkiError("BAD_INPUT", `no certificate at ${certPath}`);
+  const cert = new X509Certificate(readFileSync(certPath));
+  if (!cert.verify(new X509Certificate(readFileSync(join(dir, "ca.crt"))).publicKey)) throw new PkiError("BAD_INPUT", `${certPath} is not issued by the CA in ${dir}`);
+  const cnf = caDb(dir);
+  const listed = readFileSync(join(dir, "ca-db", "index.txt"), "utf8").split("\n").some((l) => l.startsWith("R\t") && l.split("\t")[3]?.toUpperCase() === cert.serialNumber.toUpperCase());
+  if (!listed) await openssl(["ca", "-batch", "-config", cnf, "-revoke", certPath, ...PASSIN], { pass: keySecretFromEnv() });
+  return { serial: cert.serialNumber, crl: await writeCrl(dir) };
 }
 
 const ROLE_URI = /(?:^|,\s*)URI:urn:privface:role:([^,\s]*)/g;

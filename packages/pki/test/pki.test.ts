@@ -22,7 +22,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 test("ensureDevPki creates the CA and one key+cert per name, keys mode 0600", () => {
   assert.deepEqual(
     [...pki.created].sort(),
-    ["ca.crt", "ca.key", ...DEV_CERTS.flatMap((c) => [`${c.name}.crt`, `${c.name}.key`])].sort(),
+    ["ca.crl", "ca.crt", "ca.key", ...DEV_CERTS.flatMap((c) => [`${c.name}.crt`, `${c.name}.key`])].sort(),
   );
   for (const f of ["ca.key", ...DEV_CERTS.map((c) => `${c.name}.key`)]) {
     assert.equal(statSync(join(pki.dir, f)).mode & 0o777, 0o600, f);
@@ -124,7 +124,7 @@ test("real mutual TLS: valid client → role known; expired, foreign-CA or no ce
 test("ensureDevPki called concurrently on an empty directory makes one consistent PKI", async () => {
   const dir = join(root, "concurrent");
   const [a, b] = await Promise.all([ensureDevPki(dir), ensureDevPki(dir)]);
-  assert.equal(a.created.length + b.created.length, 2 + 2 * DEV_CERTS.length); // one of them did all the work
+  assert.equal(a.created.length + b.created.length, 3 + 2 * DEV_CERTS.length); // one of them did all the work (CA key, cert and CRL)
   for (const c of Object.values(a.certs)) assert.deepEqual(checkCertificate(c, a.ca.certPath, c.role), { ok: true });
 });
 

@@ -19,13 +19,22 @@ export interface TlsMaterial {
   /** PEM certificate and key of this server. */
   cert: string | Buffer;
   key: string | Buffer;
+  /**
+   * PEM CRL of the deployment CA (@privface/pki `ca.crl`): a peer whose certificate it lists is refused
+   * in the handshake, on both sides of every link. Read at start (a new CRL takes effect on restart).
+   */
+  crl?: string | Buffer;
 }
+
+/** The CRL option of node:tls, when there is one. */
+export const crlOption = (tls: TlsMaterial): { crl?: string | Buffer } => (tls.crl ? { crl: tls.crl } : {});
 
 export function mtlsServerOptions(tls: TlsMaterial): https.ServerOptions {
   return {
     ca: tls.ca,
     cert: tls.cert,
     key: tls.key,
+    ...crlOption(tls),
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.3",
@@ -78,6 +87,7 @@ export function createMtlsAgent(tls: TlsMaterial, maxSockets = 64, opts: { expec
     ca: tls.ca,
     cert: tls.cert,
     key: tls.key,
+    ...crlOption(tls),
     minVersion: "TLSv1.3",
     keepAlive: true,
     maxSockets,

@@ -14,7 +14,7 @@ import { turnBatcher } from "./batch.ts";
 import { decodeFrame, encodeFrame, packFrames, unpackFrames } from "./_frame.ts";
 import { TransportError, type Frame, type OutFrame, type ReceiveOptions, type Transport } from "./_types.ts";
 import type { ServerRole } from "@privface/contracts";
-import { expectPeer, roleOfCertificate, type ExpectedPeer, type TlsMaterial } from "./tls.ts";
+import { crlOption, expectPeer, roleOfCertificate, type ExpectedPeer, type TlsMaterial } from "./tls.ts";
 
 export const LINK_PATH = "/v1/link";
 /**
@@ -42,6 +42,7 @@ export function serverClientOptions(tls: TlsMaterial, handshakeTimeoutMs: number
     ca: tls.ca,
     cert: tls.cert,
     key: tls.key,
+    ...crlOption(tls),
     minVersion: "TLSv1.3",
     perMessageDeflate: false,
     maxPayload: 16 << 20,

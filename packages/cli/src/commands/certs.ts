@@ -1,7 +1,8 @@
 /**
  * `privface certs init [--dir DIR]` — create the dev CA and the server / client certificates
  * (helper, p0, p1, gateway, gateway-client) that are missing or unusable. Prints file names only,
- * never key material.
+ * never key material. `privface certs revoke <name>` — revoke a certificate of the dev CA and rewrite
+ * its CRL (`ca.crl`), which every server reads at start.
  */
 import type { Command } from "commander";
 
@@ -23,5 +24,19 @@ export function register(program: Command): void {
         process.stdout.write(`PKI in ${dir}: created ${pki.created.join(", ")}\n`);
       }
       for (const c of Object.values(pki.certs)) process.stdout.write(`  ${c.name.padEnd(15)} role ${c.role.padEnd(8)} ${c.certPath}\n`);
+    });
+  certs
+    .command("revoke <name>")
+    .description("revoke a certificate (a name such as p1 or gateway-client, or a .crt path) and rewrite the CA's CRL; servers read it at start: restart them")
+    .option("--dir <dir>", "PKI directory (default: $PRIVFACE_HOME/pki or ./.privface/pki)")
+    .action(async (name: string, opts: { dir?: string }) => {
+      const { revokeCertificate, defaultPkiDir } = await import("@privface/pki");
+      const { useDevKeySecret } = await import("@privface/config");
+      const { join } = await import("node:path");
+      useDevKeySecret();
+      const dir = opts.dir ?? defaultPkiDir();
+      const certPath = name.endsWith(".crt") ? name : join(dir, `${name}.crt`);
+      const r = await revokeCertificate(dir, certPath);
+      process.stdout.write(`revoked ${certPath} (serial ${r.serial}); CRL written to ${r.crl}: restart every server to apply it\n`);
     });
 }
