@@ -10,7 +10,7 @@ export { PARTY_ROUTES } from "./party-api.ts";
 export type {
   Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
-  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch,
+  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse,
 } from "./party-api.ts";
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";

@@ -100,6 +100,20 @@ export interface PartyHealth {
   pool: { level: number; target: number };
 }
 
+/**
+ * An audit anchor (@privface/audit anchors.ts): the caller's newest audit record, and, when the party
+ * asked for it (`want`), the caller's record at the seq of the head the party keeps.
+ */
+export interface AuditAnchorRequest {
+  record: unknown;
+  at?: unknown;
+}
+/** "want": send the head again with `at` = the record at seq `want`; "regressed": the caller's log went back. */
+export interface AuditAnchorResponse {
+  outcome: "stored" | "known" | "regressed" | "want";
+  want: number | null;
+}
+
 /** One method per route; failures reject with a `PartyError` (errors.ts). */
 export interface PartyClient {
   enrol(req: EnrolRequest): Promise<EnrolResponse>;
@@ -116,6 +130,8 @@ export interface PartyClient {
   registerDevice(req: DeviceRegistration | { deviceId: string; revoke: true }): Promise<DeviceRegistrationResponse>;
   /** Prometheus text */
   metrics(): Promise<string>;
+  /** hands the gateway's newest audit record to the party, which keeps it (the gateway's log anchored there) */
+  anchor(req: AuditAnchorRequest): Promise<AuditAnchorResponse>;
   /** Closes the connections. */
   close(): void;
 }
@@ -132,4 +148,5 @@ export const PARTY_ROUTES = {
   nonces: "POST /v1/nonces",
   registerDevice: "POST /v1/devices",
   metrics: "GET /metrics",
+  anchor: "POST /v1/audit/anchor",
 } as const satisfies Record<Exclude<keyof PartyClient, "close">, string>;

@@ -45,6 +45,8 @@ import {
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthExpectation } from "@privface/contracts/auth";
 import { checkNonce, issueNonce } from "@privface/contracts/nonce";
+import { AuditError, keepAnchor } from "@privface/audit";
+import { openDb, type Db } from "@privface/db";
 import { fromBase64url, generateSigningKeyPair, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import { expandSeedShare, reconstructBytes, validatePlain, verifyPlain, type Params } from "@privface/mpc";
 
@@ -515,9 +517,22 @@ export function createFakeParties(o: {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return "";
       },
+      async anchor(req) {
+        // housekeeping, not an operation: not in `calls` (tests count the operations that reach a party)
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
+        // the gateway's heads, kept as the real party keeps them (@privface/audit, an in-memory database)
+        anchorDbs[party] ??= openDb("sqlite::memory:");
+        try {
+          return await keepAnchor(await anchorDbs[party]!, "gateway", req?.record, { at: req?.at, now: now() });
+        } catch (e) {
+          if (e instanceof AuditError) throw fail("INVALID_INPUT", e.message);
+          throw e;
+        }
+      },
       close() {},
     };
   }
+  const anchorDbs: Partial<Record<PartyName, Promise<Db>>> = {};
 
   return {
     clients: { P0: client("P0"), P1: client("P1") },

@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { isPartyErrorCode, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
+import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import { createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
@@ -88,9 +89,11 @@ export async function startInProcParties(
   const now = () => Date.now() + clock.offset;
   const dbs: Db[] = [];
   const stores = {} as Record<PartyName, PartyStore>;
+  const partyDbs = {} as Record<PartyName, Db>;
   for (const p of PARTIES) {
     const db = await openDb("sqlite::memory:");
     dbs.push(db);
+    partyDbs[p] = db;
     stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now });
   }
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
@@ -140,7 +143,7 @@ export async function startInProcParties(
       failureBudget: opts.failureBudget,
       now,
     });
-    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink });
+    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
     await services[p].registerDevice(simRegistration(device));
     audit[p].length = 0;
   }
@@ -170,6 +173,7 @@ export async function startInProcParties(
     nonces: (b) => viaApi(p, PARTY_ROUTES.nonces, b),
     registerDevice: (b) => viaApi(p, PARTY_ROUTES.registerDevice, b),
     metrics: () => viaApi(p, PARTY_ROUTES.metrics),
+    anchor: (b) => viaApi(p, PARTY_ROUTES.anchor, b),
     close() {},
   });
 

@@ -13,7 +13,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { checkKeyList, MODEL, PARTIES, PartyError, sealingKeyId, type PartyClient, type PartyErrorCode, type PartyName, type TrustError } from "@privface/contracts";
 import type { AuthPayload, SignedAuthorisation } from "@privface/contracts/auth";
+import { createAuditLog, sendAuditHead } from "@privface/audit";
 import { generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
+import { closeDb, openDb } from "@privface/db";
 import {
   authorise,
   authoriseBody,
@@ -419,6 +421,29 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
         assert.equal(n.nonces.length, 3);
         assert.ok(n.expiresAt > Date.now());
         assert.deepEqual(await answer(h.clients[p].nonces({ count: 0 })), { error: "INVALID_INPUT" });
+      }
+    });
+    it("audit anchors: each party keeps the gateway's newest audit record; a newer one with the record at the kept seq; one that goes back is refused", async () => {
+      const key = await generateSigningKeyPair("INTL");
+      const db = await openDb("sqlite::memory:");
+      try {
+        const log = await createAuditLog(db, { role: "gateway", signingKey: key });
+        const entry = (i: number) => ({ requester: "device:d1", op: "verify", session: `g-${i}`, outcome: "ok" });
+        for (let i = 0; i < 3; i++) await log.append(entry(i));
+        for (const p of PARTIES) {
+          const post = async (b: { record: unknown; at?: unknown }) => ({ status: 200, body: await h.clients[p].anchor(b) });
+          assert.deepEqual(await sendAuditHead(log, post), { outcome: "stored", want: 3 }, p);
+          assert.deepEqual(await h.clients[p].anchor({ record: await log.headRecord() }), { outcome: "known", want: 3 });
+        }
+        await log.append(entry(3));
+        for (const p of PARTIES) {
+          assert.deepEqual(await h.clients[p].anchor({ record: await log.headRecord() }), { outcome: "want", want: 3 }, "a newer head alone is not kept");
+          assert.deepEqual(await h.clients[p].anchor({ record: await log.headRecord(), at: await log.recordAt(3) }), { outcome: "stored", want: 4 });
+          assert.deepEqual(await h.clients[p].anchor({ record: await log.recordAt(3) }), { outcome: "regressed", want: 4 }, "a head behind the kept one");
+          assert.deepEqual(await answer(h.clients[p].anchor({ record: { ...(await log.headRecord())!, outcome: "forged" } })), { error: "INVALID_INPUT" });
+        }
+      } finally {
+        await closeDb(db);
       }
     });
   });

@@ -5,6 +5,7 @@
  * keys, the audit sink, the log and the clock, plus the three records every module writes: a
  * decision, a re-check (degraded mode, R35) and an operator query (R26).
  */
+import type { AuditRecord } from "@privface/audit";
 import type { Log } from "@privface/config";
 import type { DataKey, Signer } from "@privface/crypto";
 import { MODEL, PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
@@ -52,6 +53,8 @@ export interface AuditSink {
   append(event: AuditEvent): Promise<void> | void;
   /** the chain's incremental check (@privface/audit `check`), exported as a metric */
   check?(): Promise<{ ok: boolean; records: number }>;
+  /** the log's newest record and the record at a seq: sent to both parties as an audit anchor (server.ts) */
+  anchorSource?: { headRecord(): Promise<AuditRecord | null>; recordAt(seq: number): Promise<AuditRecord | null> };
 }
 
 /** The part of the servers' pino logger the service calls (@privface/config). */

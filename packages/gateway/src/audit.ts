@@ -11,6 +11,7 @@ import type { AuditEvent, AuditSink } from "./service.ts";
 export function auditSink(log: AuditLog): AuditSink {
   return {
     check: () => log.check(),
+    anchorSource: log,
     async append(e: AuditEvent) {
       await log.append({
         requester: e.actor,

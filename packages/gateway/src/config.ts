@@ -63,6 +63,7 @@ export interface GatewayConfig {
   personDailyFailures: number;
   deviceDailyFailures: number;
   recheckIntervalMs: number;
+  auditAnchorIntervalMs: number;
   reverifyWindowMs: number;
   livenessThreshold: number;
   livenessActions: number;
@@ -130,6 +131,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
     deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
     recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
+    auditAnchorIntervalMs: int("AUDIT_ANCHOR_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     livenessThreshold: liveness,
     livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
@@ -197,6 +199,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     personDailyFailures: cfg.personDailyFailures,
     deviceDailyFailures: cfg.deviceDailyFailures,
     recheckIntervalMs: cfg.recheckIntervalMs,
+    auditAnchorIntervalMs: cfg.auditAnchorIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
     livenessThreshold: cfg.livenessThreshold,
     livenessActions: cfg.livenessActions,

@@ -56,6 +56,7 @@ export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?
     nonces: (b) => call(PARTY_ROUTES.nonces, b),
     registerDevice: (b) => call(PARTY_ROUTES.registerDevice, b),
     metrics: () => call(PARTY_ROUTES.metrics),
+    anchor: (b) => call(PARTY_ROUTES.anchor, b),
     close: () => {
       rpc.close();
       agent.destroy();

@@ -7,6 +7,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { createLogger } from "@privface/config";
+import { sendAuditHead } from "@privface/audit";
 import { closeDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { buildApp, type OperatorCredential } from "./app.ts";
@@ -20,6 +21,8 @@ export interface GatewayOptions extends ServiceOptions {
   https?: { key: string | Buffer; cert: string | Buffer } | null;
   /** How often the re-check job runs (`runRechecks`: pending deletions, unfinished upgrades; default 60 s; 0 = never, R35). */
   recheckIntervalMs?: number;
+  /** How often the gateway's newest audit record goes to both parties, which keep it (an anchor; also at start; default 60 s; 0 = never). */
+  auditAnchorIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -45,6 +48,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         }, interval)
       : undefined;
   recheckTimer?.unref();
+  // the gateway's audit log anchored at both parties (@privface/audit anchors.ts): a cut or rewritten log is seen there
+  const source = options.audit?.anchorSource;
+  const anchorEvery = options.auditAnchorIntervalMs ?? 60_000;
+  const anchor = () => {
+    for (const p of PARTIES) {
+      sendAuditHead(source!, async (body) => ({ status: 200, body: await options.parties[p].anchor(body) })).then(
+        (r) => r?.outcome === "regressed" && logger.error({ event: "audit_anchor_regressed", party: p }, "the party keeps a newer audit head than this gateway's log holds"),
+        (e: unknown) => logger.warn({ event: "audit_anchor_failed", party: p, errorClass: (e as Error)?.name }, "audit anchor not delivered"),
+      );
+    }
+  };
+  const anchorTimer = source && anchorEvery > 0 ? setInterval(anchor, anchorEvery) : undefined;
+  anchorTimer?.unref();
+  if (anchorTimer) anchor();
   return {
     app,
     service,
@@ -52,6 +69,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (closed) return;
       closed = true;
       if (recheckTimer) clearInterval(recheckTimer);
+      if (anchorTimer) clearInterval(anchorTimer);
       await app.close();
       for (const p of PARTIES) options.parties[p].close();
       await service.shared.close();
