@@ -8,7 +8,8 @@
  * - Errors: one handler. `ApiError` → `{ error: { code, message, details? } }` with its status;
  *   Fastify's own errors map onto catalogue codes; anything else → a bare 500 INTERNAL without
  *   internals (the error is logged by class name and code only).
- * - Operators authenticate with `Authorization: Bearer <token>`; each operator has exactly one role
+ * - Operators authenticate with `Authorization: Bearer <token>`, or with a console session (cookie
+ *   and CSRF header, `_sessions.ts`, `_console.ts`); each operator has exactly one role
  *   (admin, operator or auditor, R27), and queries of personal data need an `x-privface-reason` (R26).
  *   A fourth role, monitor, is a metrics scraper's: it may read `GET /metrics` and nothing else.
  * - `/openapi.json` is the OpenAPI 3.1 document generated from the same schemas (@fastify/swagger).
@@ -21,6 +22,8 @@ import type { Logger } from "pino";
 import { Type } from "typebox";
 import { ApiError } from "./errors.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
+import { registerConsole, type ConsoleOptions } from "./_console.ts";
+import { CSRF_HEADER, sessionCookie, Sessions } from "./_sessions.ts";
 import * as S from "./schemas.ts";
 import type { GatewayService, Operator, OperatorRole } from "./service.ts";
 
@@ -45,6 +48,8 @@ export interface AppOptions {
   now?: () => number;
   /** the Prometheus metrics (default: a registry of its own) */
   metrics?: GatewayMetrics;
+  /** the operator console: sessions, its views, and its files under /console/ (issue 14) */
+  console?: ConsoleOptions;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -65,6 +70,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = options.metrics ?? createGatewayMetrics({ auditCheck: service.auditCheck });
   const operators = new Map<string, Operator & { expiresAt: number }>();
   const now = options.now ?? Date.now;
+  const sessions = new Sessions(now, options.console?.sessions);
   for (const o of options.operators ?? []) {
     const h = o.tokenSha256 ?? (o.token ? createHash("sha256").update(o.token).digest("base64url") : undefined);
     if (!h) throw new TypeError(`operator ${o.id}: token or tokenSha256 is required`);
@@ -114,7 +120,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description:
           "The acquirer's gateway: devices get a challenge, then enrol, verify or deregister with sealed shares the gateway relays to P0 and P1 unopened. Decisions only, never scores. Error codes: docs/api.md.",
       },
-      components: { securitySchemes: { operatorToken: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          operatorToken: { type: "http", scheme: "bearer" },
+          consoleSession: { type: "apiKey", in: "cookie", name: "privface_console", description: "with the x-privface-csrf header of the session" },
+        },
+      },
     },
   });
 
@@ -151,13 +162,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     (...roles: OperatorRole[]) =>
     async (req: FastifyRequest): Promise<void> => {
       const h = req.headers.authorization;
-      const m = typeof h === "string" ? /^Bearer ([\x21-\x7e]{8,256})$/.exec(h) : null;
-      const op = m ? operators.get(createHash("sha256").update(m[1]).digest("base64url")) : undefined;
-      if (!op) throw new ApiError("UNAUTHENTICATED");
-      if (now() >= op.expiresAt) throw new ApiError("TOKEN_EXPIRED");
+      const sid = h === undefined ? sessionCookie(req.headers.cookie) : undefined;
+      let op: Operator;
+      if (sid) {
+        const csrf = req.headers[CSRF_HEADER];
+        op = sessions.authenticate(sid, typeof csrf === "string" ? csrf : undefined);
+      } else {
+        const m = typeof h === "string" ? /^Bearer ([\x21-\x7e]{8,256})$/.exec(h) : null;
+        const cred = m ? credential(m[1]) : undefined;
+        if (!cred) throw new ApiError("UNAUTHENTICATED");
+        if (now() >= cred.expiresAt) throw new ApiError("TOKEN_EXPIRED");
+        op = { id: cred.id, role: cred.role };
+      }
       if (!roles.includes(op.role)) throw new ApiError("FORBIDDEN_ROLE");
-      req.operator = { id: op.id, role: op.role };
+      req.operator = op;
     };
+  const credential = (token: string) => operators.get(createHash("sha256").update(token).digest("base64url"));
   const reasonOf = (req: FastifyRequest): string => {
     const r = req.headers["x-privface-reason"];
     if (typeof r !== "string" || r.trim().length < 3 || r.length > 200) throw new ApiError("REASON_REQUIRED");
@@ -290,8 +310,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   app.post(
     "/v1/admin/persons/:personId/unlock",
-    { onRequest: auth("operator"), schema: { tags: ["operator"], security, params: S.PathPerson, headers: ReasonHeader, response: { 200: S.Ok, ...S.errors(400, 401, 403, 404) } } },
-    async (req) => service.unlockPerson(req.params.personId, req.operator!, reasonOf(req)),
+    {
+      onRequest: auth("operator"),
+      schema: { tags: ["operator"], security, summary: "request a person's unlock: done when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)", params: S.PathPerson, headers: ReasonHeader, response: { 202: S.Approval, ...S.errors(400, 401, 403, 404) } },
+    },
+    async (req, reply) => reply.status(202).send(await service.unlockPerson(req.params.personId, req.operator!, reasonOf(req))),
   );
   app.post(
     "/v1/admin/devices/:deviceId/unlock",
@@ -332,6 +355,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     { onRequest: auth("operator"), schema: { tags: ["operator"], security, response: { 200: Type.Object({ resolved: Type.Integer(), open: Type.Integer() }), ...S.errors(401, 403) } } },
     async () => service.runRechecks(),
   );
+
+  await registerConsole(app, { service, metrics, sessions, credential, auth, reasonOf, now, options: options.console ?? {} });
 
   return app;
 }

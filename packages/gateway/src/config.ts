@@ -65,6 +65,8 @@ export interface GatewayConfig {
   livenessActions: number;
   /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
   sharedState: string;
+  /** the operator console's built files, served under /console/ (issue 14); none: not served */
+  consoleDir: string | undefined;
   logLevel: string;
 }
 
@@ -130,6 +132,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     livenessThreshold: liveness,
     livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
     sharedState,
+    consoleDir: r.optional("CONSOLE_DIR"),
     logLevel: get("LOG_LEVEL", "info"),
   };
   r.done();
@@ -198,6 +201,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     livenessActions: cfg.livenessActions,
     // one Redis for several replicas (the device cache is then off: _context.ts)
     ...(cfg.sharedState !== "memory" ? { shared: redisState(cfg.sharedState) } : {}),
+    ...(cfg.consoleDir ? { console: { dir: cfg.consoleDir } } : {}),
     operatorsFile: cfg.operators,
   };
 }
