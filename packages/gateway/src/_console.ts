@@ -42,7 +42,6 @@ export interface ConsoleDeps {
 }
 
 const security: { [scheme: string]: string[] }[] = [{ operatorToken: [] }, { consoleSession: [] }];
-const ReasonHeader = Type.Object({ "x-privface-reason": Type.String({ minLength: 3, maxLength: 200 }) });
 const limitOf = (q: { limit?: string }) => (q.limit ? Number(q.limit) : 100);
 
 export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Promise<void> {
@@ -110,7 +109,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
         security,
         summary: "masked persons with enrolment and consent state, at most 100 rows; each row counts against the daily quota (R26)",
         querystring: S.ListQuery,
-        headers: ReasonHeader,
+        headers: S.ReasonHeader,
         response: { 200: S.PersonList, ...S.errors(400, 401, 403, 429) },
       },
     },
@@ -128,7 +127,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     "/v1/admin/approvals/:approvalId/approve",
     {
       onRequest: d.auth("operator"),
-      schema: { tags: ["operator"], security, summary: "approve a pending critical action (another operator than the requester, R27)", params: S.PathApproval, headers: ReasonHeader, response: { 200: S.Approval, ...S.errors(400, 401, 403, 409) } },
+      schema: { tags: ["operator"], security, summary: "approve a pending critical action (another operator than the requester, R27)", params: S.PathApproval, headers: S.ReasonHeader, response: { 200: S.Approval, ...S.errors(400, 401, 403, 409) } },
     },
     async (req) => service.approve((req.params as { approvalId: string }).approvalId, req.operator!, d.reasonOf(req)),
   );
@@ -285,7 +284,8 @@ function partyState(samples: Sample[]): PartyState {
   const ok = one("privface_party_audit_chain_ok");
   const records = one("privface_party_audit_records");
   const pool = one("privface_party_pool_level");
-  const links = samples.filter((s) => s.name === "privface_party_link_up");
+  // the peer link (P0 ⇄ P1); a party's other links (the helper's) have their own alerts
+  const links = samples.filter((s) => s.name === "privface_party_link_up" && (s.labels.link ?? "peer") === "peer");
   return {
     reachable: true,
     ...(ok !== undefined ? { auditChainOk: ok === 1 } : {}),

@@ -179,12 +179,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     };
   const credential = (token: string) => operators.get(createHash("sha256").update(token).digest("base64url"));
   const reasonOf = (req: FastifyRequest): string => {
-    const r = req.headers["x-privface-reason"];
+    const raw = req.headers["x-privface-reason"];
+    // headers are Latin-1: a reason in another script comes percent-encoded UTF-8 (as the console sends it)
+    const r = typeof raw === "string" ? percentDecoded(raw) : undefined;
     if (typeof r !== "string" || r.trim().length < 3 || r.length > 200) throw new ApiError("REASON_REQUIRED");
     return r.trim();
   };
   const security = [{ operatorToken: [] }];
-  const ReasonHeader = Type.Object({ "x-privface-reason": Type.String({ minLength: 3, maxLength: 200 }) });
 
   // ---- public / device routes -------------------------------------------------------------------
 
@@ -286,7 +287,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     "/v1/admin/persons/:personId/identity-checks",
     {
       onRequest: auth("operator"),
-      schema: { tags: ["operator"], security, summary: "request an identity check of the person (dual control: another operator approves)", params: S.PathPerson, headers: ReasonHeader, response: { 201: S.IdentityCheck, ...S.errors(400, 401, 403, 404) } },
+      schema: { tags: ["operator"], security, summary: "request an identity check of the person (dual control: another operator approves)", params: S.PathPerson, headers: S.ReasonHeader, response: { 201: S.IdentityCheck, ...S.errors(400, 401, 403, 404) } },
     },
     async (req, reply) => reply.status(201).send(await service.requestIdentityCheck(req.params.personId, req.operator!, reasonOf(req))),
   );
@@ -294,7 +295,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     "/v1/admin/identity-checks/:checkId/approve",
     {
       onRequest: auth("operator"),
-      schema: { tags: ["operator"], security, summary: "approve an identity check (another operator than the requester); records a notice to the person", params: S.PathCheck, headers: ReasonHeader, response: { 200: S.IdentityCheck, ...S.errors(400, 401, 403, 409) } },
+      schema: { tags: ["operator"], security, summary: "approve an identity check (another operator than the requester); records a notice to the person", params: S.PathCheck, headers: S.ReasonHeader, response: { 200: S.IdentityCheck, ...S.errors(400, 401, 403, 409) } },
     },
     async (req) => service.approveIdentityCheck(req.params.checkId, req.operator!, reasonOf(req)),
   );
@@ -312,20 +313,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     "/v1/admin/persons/:personId/unlock",
     {
       onRequest: auth("operator"),
-      schema: { tags: ["operator"], security, summary: "request a person's unlock: done when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)", params: S.PathPerson, headers: ReasonHeader, response: { 202: S.Approval, ...S.errors(400, 401, 403, 404) } },
+      schema: { tags: ["operator"], security, summary: "request a person's unlock: done when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)", params: S.PathPerson, headers: S.ReasonHeader, response: { 202: S.Approval, ...S.errors(400, 401, 403, 404) } },
     },
     async (req, reply) => reply.status(202).send(await service.unlockPerson(req.params.personId, req.operator!, reasonOf(req))),
   );
   app.post(
     "/v1/admin/devices/:deviceId/unlock",
-    { onRequest: auth("operator"), schema: { tags: ["operator"], security, params: S.PathDevice, headers: ReasonHeader, response: { 200: S.Ok, ...S.errors(400, 401, 403) } } },
+    { onRequest: auth("operator"), schema: { tags: ["operator"], security, params: S.PathDevice, headers: S.ReasonHeader, response: { 200: S.Ok, ...S.errors(400, 401, 403) } } },
     async (req) => service.unlockDevice(req.params.deviceId, req.operator!, reasonOf(req)),
   );
   app.get(
     "/v1/admin/persons/:personId",
     {
       onRequest: auth("operator", "auditor"),
-      schema: { tags: ["operator"], security, summary: "a masked person record (R26 quota)", params: S.PathPerson, headers: ReasonHeader, response: { 200: S.PersonView, ...S.errors(400, 401, 403, 404, 429) } },
+      schema: { tags: ["operator"], security, summary: "a masked person record (R26 quota)", params: S.PathPerson, headers: S.ReasonHeader, response: { 200: S.PersonView, ...S.errors(400, 401, 403, 404, 429) } },
     },
     async (req) => service.viewPerson(req.params.personId, req.operator!, reasonOf(req)),
   );
@@ -339,7 +340,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         summary: "decision history, newest first, at most 100 rows",
         params: S.PathPerson,
         querystring: S.LimitQuery,
-        headers: ReasonHeader,
+        headers: S.ReasonHeader,
         response: { 200: S.DecisionList, ...S.errors(400, 401, 403, 404, 429) },
       },
     },
@@ -359,6 +360,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerConsole(app, { service, metrics, sessions, credential, auth, reasonOf, now, options: options.console ?? {} });
 
   return app;
+}
+
+/** `s` with %XX escapes decoded as UTF-8, or `s` itself if it is not valid percent-encoding. */
+function percentDecoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** An operator credential's expiry in ms since the epoch, or undefined if missing or not a date. */

@@ -275,6 +275,8 @@ export const Recheck = Type.Object({ id: Type.String(), op: Type.String(), perso
 export const RecheckList = Type.Object({ rechecks: Type.Array(Recheck) });
 export const Ok = Type.Object({ ok: Type.Boolean() });
 
+/** The reason of an operator query (R26): 3..200 characters once decoded; percent-encoded UTF-8 for text outside Latin-1 (headers are Latin-1). */
+export const ReasonHeader = Type.Object({ "x-privface-reason": Type.String({ minLength: 3, maxLength: 1800, description: "why (3..200 characters; percent-encoded UTF-8 for non-Latin-1 text), recorded with the operator" }) });
 export const PathMerchant = Type.Object({ merchantId: Id }, strict);
 export const PathPerson = Type.Object({ personId: Id }, strict);
 export const PathDevice = Type.Object({ deviceId: Id }, strict);

@@ -167,7 +167,8 @@ describe("operator console: sessions, roles, dual control, quotas", () => {
     const aud = await signIn("auditor");
     assert.equal((await as(aud, "GET", "/v1/admin/persons")).body.error.code, "REASON_REQUIRED");
     assert.equal((await as(aud, "GET", "/v1/admin/persons?limit=101", "audit sample")).body.error.code, "INVALID_INPUT");
-    const page = await as(aud, "GET", `/v1/admin/persons?merchantId=${w.merchantId}`, "quarterly audit sample");
+    // a reason in Chinese travels percent-encoded (headers are Latin-1) and is recorded decoded
+    const page = await as(aud, "GET", `/v1/admin/persons?merchantId=${w.merchantId}`, encodeURIComponent("季度审计抽查"));
     assert.equal(page.status, 200, JSON.stringify(page.body));
     assert.equal(page.body.persons.length, 100, "100 rows per view, though 101 exist");
     const text = JSON.stringify(page.body);
@@ -193,7 +194,7 @@ describe("operator console: sessions, roles, dual control, quotas", () => {
     assert.deepEqual(
       q.map((r) => [r.operator_id, r.reason]),
       [
-        [IDS.auditor, "quarterly audit sample"],
+        [IDS.auditor, "季度审计抽查"],
         [IDS.operator, "sample a"],
         [IDS.operator, "sample c"],
       ],
