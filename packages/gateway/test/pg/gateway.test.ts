@@ -35,6 +35,10 @@ test("gateway flows on PostgreSQL", async () => {
     assert.equal((await verify(f, w, "alice", randomEmbedding(512, 6))).body.reason, "NO_MATCH");
     assert.equal((await verify(f, w, "alice")).body.error.code, "PERSON_LOCKED");
     assert.equal((await unlockPerson(f, w.persons.alice.personId, "pg test")).status, 200);
+    // the console's lists (issue 14) on PostgreSQL: masked persons, nothing pending after the approval
+    const list = await f.admin("GET", `/v1/admin/persons?merchantId=${w.merchantId}&limit=10`, undefined, "auditor", "pg test");
+    assert.deepEqual(list.body.persons.map((p: { personId: string; locked: boolean }) => [p.personId, p.locked]).sort(), [[w.persons.alice.personId, false], [w.persons.bob.personId, false]].sort());
+    assert.deepEqual((await f.admin("GET", "/v1/admin/approvals", undefined, "operator")).body.approvals, []);
     assert.equal((await verify(f, w, "alice")).body.decision, "accept");
     assert.equal((await deregister(f, w, "alice")).body.status, "deleted");
     const h = await f.admin("GET", `/v1/admin/persons/${w.persons.alice.personId}/decisions`, undefined, "auditor", "pg test");
