@@ -212,13 +212,20 @@ export const DEV_OPERATOR_TOKEN_DAYS = 30;
 /**
  * The operators file: `[{ id, role, token | tokenSha256, expiresAt }]` — every token expires
  * (`expiresAt`: ISO 8601 or ms since the epoch; issue 12 item 10). On first use a development file is
- * written (mode 0600) with one admin, one operator and one auditor, random tokens valid
+ * written (mode 0600) with one admin, two operators (operator, operator2: dual control), one auditor
+ * and one monitor, random tokens valid
  * DEV_OPERATOR_TOKEN_DAYS days (delete the file to get new ones).
  */
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
     const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
-    const ops = (["admin", "operator", "auditor", "monitor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
+    // two operators: critical actions wait for a second, different one (R27)
+    const ops = ([["admin", "admin"], ["operator", "operator"], ["operator2", "operator"], ["auditor", "auditor"], ["monitor", "monitor"]] as const).map(([id, role]) => ({
+      id,
+      role,
+      token: `${id}-${randomBytes(18).toString("base64url")}`,
+      expiresAt,
+    }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;

@@ -395,7 +395,7 @@ describe("item 10: operator tokens expire", () => {
       writeFileSync(old, JSON.stringify([{ id: "admin", role: "admin", token: "admin-token-old-0123" }]));
       assert.throws(() => ensureOperators(old), (e: unknown) => e instanceof ConfigError && /has no expiresAt/.test(e.message + (e as ConfigError).problems.join("\n")));
       const fresh = ensureOperators(join(dir, "new.json"));
-      assert.deepEqual(fresh.map((o) => o.role), ["admin", "operator", "auditor", "monitor"]);
+      assert.deepEqual(fresh.map((o) => [o.id, o.role]), [["admin", "admin"], ["operator", "operator"], ["operator2", "operator"], ["auditor", "auditor"], ["monitor", "monitor"]]);
       for (const o of fresh) {
         const t = Date.parse(String(o.expiresAt));
         assert.ok(t > Date.now() + 29 * 86_400_000 && t <= Date.now() + 30 * 86_400_000 + 60_000, String(o.expiresAt));
