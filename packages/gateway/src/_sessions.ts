@@ -11,6 +11,7 @@
  * - Expiry: idle (default 15 min since the last request) and absolute (default 8 h since sign-in),
  *   and never after the operator credential's own expiry. An expired session is deleted at its next
  *   use (SESSION_EXPIRED) and by every sign-in's sweep.
+ * - At most MAX_SESSIONS_PER_OPERATOR live sessions per operator: a new sign-in closes their oldest.
  * - Held in this process's memory: a restart signs everyone out, and several gateway replicas do not
  *   share sessions (sticky routing or signing in again per replica).
  */
@@ -22,6 +23,7 @@ export const SESSION_COOKIE = "privface_console";
 export const CSRF_HEADER = "x-privface-csrf";
 export const DEFAULT_SESSION_IDLE_MS = 15 * 60_000;
 export const DEFAULT_SESSION_MAX_MS = 8 * 3_600_000;
+export const MAX_SESSIONS_PER_OPERATOR = 5;
 
 export interface SessionOptions {
   /** idle expiry (default 15 min) */
@@ -67,6 +69,9 @@ export class Sessions {
   open(operator: Operator, credentialExpiresAt: number): { sid: string; out: SignedIn } {
     const t = this.now();
     for (const [k, s] of this.sessions) if (this.expired(s, t)) this.sessions.delete(k);
+    // the map keeps insertion order: an operator's first live session is their oldest
+    const own = [...this.sessions].filter(([, s]) => s.operator.id === operator.id);
+    for (const [k] of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_OPERATOR + 1))) this.sessions.delete(k);
     const sid = randomBytes(32).toString("base64url");
     const s: Session = { operator, csrf: randomBytes(24).toString("base64url"), createdAt: t, lastSeen: t, endsAt: Math.min(t + this.maxMs, credentialExpiresAt) };
     this.sessions.set(sha(sid), s);

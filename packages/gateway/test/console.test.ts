@@ -147,6 +147,13 @@ describe("operator console: sessions, roles, dual control, quotas", () => {
     assert.equal((await as(out, "GET", "/v1/admin/dashboard")).body.error.code, "UNAUTHENTICATED");
   });
 
+  test("at most 5 live sessions per operator: a sixth sign-in closes the oldest", async () => {
+    const s = [];
+    for (let i = 0; i < 6; i++) s.push(await signIn("operator2"));
+    assert.equal((await as(s[0], "GET", "/v1/console/session")).body.error.code, "UNAUTHENTICATED");
+    for (const live of s.slice(1)) assert.equal((await as(live, "GET", "/v1/console/session")).status, 200);
+  });
+
   test("a session never outlives the operator credential", async () => {
     skew = TOKEN_EXPIRY - Date.now() - 60_000;
     const s = await signIn("operator");

@@ -252,6 +252,9 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     assert.match(page, /\d{3}\*{4}\d{4}/);
     assert.match(page, /王\*\*/);
     await shot(oscar, "persons");
+    // the browser keeps nothing personal: this tab's CSRF token and the language choice at most
+    const stored = await oscar.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage) }));
+    assert.deepEqual(stored, { local: [], session: ["privface-console-csrf"] });
     // the locked, enrolled person: request the unlock; it waits
     await oscar.click(`button[data-unlock="${aliceId}"]`);
     assert.match((await alertText(oscar))!, /等待另一位操作员批准/);
@@ -308,12 +311,15 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await shot(aud, "audit");
   });
 
-  it("an expired or signed-out session sends the page back to sign-in", async () => {
+  it("signing out, or a session the gateway no longer knows, sends the page back to sign-in", async () => {
     const oscar = await signedIn("oscar");
     await oscar.click("#sign-out");
     await oscar.waitForSelector("#sign-in");
-    // the old CSRF token and cookie are useless now
-    await oscar.goto(`${url}/console/#approvals`);
-    await oscar.waitForSelector("#sign-in");
+    assert.deepEqual(await oscar.evaluate(() => Object.keys(sessionStorage)), []);
+    const olga = await signedIn("olga");
+    await olga.context().clearCookies();
+    await olga.goto(`${url}/console/#approvals`);
+    await olga.waitForSelector("#sign-in");
+    assert.match((await alertText(olga))!, /\(UNAUTHENTICATED\)/);
   });
 });
