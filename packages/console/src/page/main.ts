@@ -78,7 +78,8 @@ function table(cols: Key[], rows: Child[][], caption?: string): HTMLTableElement
     {},
     caption ? el("caption", {}, caption) : null,
     el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, t(c))))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))))),
+    // a row of one cell ("none") spans the table
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", r.length === 1 ? { colspan: String(cols.length) } : {}, c))))),
   );
 }
 function field(id: string, label: Key, attrs: Record<string, string> = {}): HTMLElement {
