@@ -118,6 +118,11 @@ describe("operator console: sessions, roles, dual control, quotas", () => {
     assert.equal((await f.gw.service.pending()).approvals.length, 0, "nothing was requested");
     // the cookie is HttpOnly, Secure, SameSite=Strict, for the whole origin
     assert.match(op.setCookie, /^privface_console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Strict; Max-Age=\d+$/);
+    // login CSRF: another site's form can post neither JSON nor (SameSite) the cookie; a form body is refused
+    for (const type of ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"]) {
+      const r = await f.gw.app.inject({ method: "POST", url: "/v1/console/sessions", payload: `operatorId=${IDS.operator}&token=${TOKENS.operator}`, headers: { "content-type": type } });
+      assert.equal(r.statusCode, 415, type);
+    }
     // a wrong credential, or a right credential under another id: one answer
     assert.equal((await f.inject("POST", "/v1/console/sessions", { operatorId: IDS.operator, token: "wrong-token-0123456789" })).body.error.code, "UNAUTHENTICATED");
     assert.equal((await f.inject("POST", "/v1/console/sessions", { operatorId: IDS.operator2, token: TOKENS.operator })).body.error.code, "UNAUTHENTICATED");
