@@ -1,10 +1,10 @@
 /**
  * Builds the operator console into a directory the gateway serves under /console/
- * (`PRIVFACE_GATEWAY_CONSOLE_DIR`, or the gateway option `console.dir`): index.html, console.css and
+ * (a web mount: `PRIVFACE_GATEWAY_WEB=/console/=DIR`, or the gateway option `web`): index.html, console.css and
  * console.js (the page bundled by esbuild, no runtime dependency). The gateway never imports this
  * package; the development stack and the tests call `buildConsole` and pass the directory.
  *
- * @example await buildConsole("/tmp/console"); // then startGateway({ ..., console: { dir: "/tmp/console" } })
+ * @example await buildConsole("/tmp/console"); // then startGateway({ ..., web: [{ prefix: "/console/", dir: "/tmp/console" }] })
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";

@@ -1,16 +1,14 @@
 /**
  * The operator console's server side (issue 14): sign-in with sessions (`_sessions.ts`), the lists
  * and views the console shows, the pending approvals of dual control (R27), the auditor's view of the
- * audit chains and a dashboard read from the Prometheus metrics — and, when given a directory, the
- * console's built files under `/console/` on the same origin.
+ * audit chains and a dashboard read from the Prometheus metrics.
  *
  * Roles (enforced here, never in the page): admin — merchants, devices, approvals of device
  * registrations, dashboard; operator — persons (masked, with a reason, against the daily quota),
  * approvals, dashboard; auditor — persons (same rules), the audit view, dashboard. Nothing here
  * changes or deletes personal data: the only write besides signing in and out is an approval.
+ * The console's pages are static files the gateway serves as a web mount (`_web.ts`, `/console/`).
  */
-import { readFile } from "node:fs/promises";
-import { extname, join, resolve, sep } from "node:path";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { AUDIT_TABLE } from "@privface/audit";
@@ -22,8 +20,6 @@ import type { GatewayService, Operator, OperatorRole } from "./service.ts";
 import { cookieHeader, safeEqual, sessionCookie, Sessions, type SessionOptions } from "./_sessions.ts";
 
 export interface ConsoleOptions {
-  /** the console's built files (index.html, bundle); served under /console/ when given */
-  dir?: string;
   sessions?: SessionOptions;
   /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard */
   parties?: Record<PartyName, Pick<PartyClient, "metrics">>;
@@ -174,44 +170,6 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["operator"], security, summary: "decisions, errors and verification latency from the gateway's /metrics; the parties' pool and link state", response: { 200: S.Dashboard, ...S.errors(401, 403) } } },
     async () => ({ at: d.now(), ...dashboardOf(parsePrometheus(await d.metrics.registry.metrics())), parties: await partyStatus() }),
   );
-
-  if (d.options.dir) serveConsole(app, resolve(d.options.dir));
-}
-
-// ---- static files -------------------------------------------------------------------------------
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".json": "application/json",
-};
-const PAGE_HEADERS = {
-  "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-  "cache-control": "no-cache",
-};
-
-/** The console's files under /console/ (GET only; a path outside the directory or an unknown type is a 404). */
-function serveConsole(app: FastifyInstance, root: string): void {
-  app.get("/console", { schema: { hide: true } }, async (_req, reply) => reply.redirect("/console/", 302));
-  app.get("/console/*", { schema: { hide: true } }, async (req, reply) => {
-    const rel = (req.params as { "*": string })["*"] || "index.html";
-    const file = resolve(join(root, rel));
-    const type = TYPES[extname(file)];
-    if (!type || !file.startsWith(root + sep)) throw new ApiError("NOT_FOUND");
-    let body: Buffer;
-    try {
-      body = await readFile(file);
-    } catch {
-      throw new ApiError("NOT_FOUND");
-    }
-    return reply.headers(PAGE_HEADERS).type(type).send(body);
-  });
 }
 
 // ---- metrics ------------------------------------------------------------------------------------

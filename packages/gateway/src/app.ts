@@ -25,6 +25,7 @@ import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import { registerConsole, type ConsoleOptions } from "./_console.ts";
 import { CSRF_HEADER, sessionCookie, Sessions } from "./_sessions.ts";
 import * as S from "./schemas.ts";
+import { registerWeb, type WebMount } from "./_web.ts";
 import type { GatewayService, Operator, OperatorRole } from "./service.ts";
 
 export interface OperatorCredential {
@@ -48,8 +49,10 @@ export interface AppOptions {
   now?: () => number;
   /** the Prometheus metrics (default: a registry of its own) */
   metrics?: GatewayMetrics;
-  /** the operator console: sessions, its views, and its files under /console/ (issue 14) */
+  /** the operator console's sessions and views (issue 14); its pages are a web mount (`web`) */
   console?: ConsoleOptions;
+  /** static web pages served under URL prefixes (`_web.ts`) */
+  web?: readonly WebMount[];
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -359,6 +362,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await registerConsole(app, { service, metrics, sessions, credential, auth, reasonOf, now, options: options.console ?? {} });
 
+  if (options.web?.length) registerWeb(app, options.web);
   return app;
 }
 

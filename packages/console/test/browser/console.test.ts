@@ -80,7 +80,7 @@ before(async () => {
     operators: Object.entries(OPS).map(([id, o]) => ({ id, role: o.role, token: o.token, expiresAt: EXPIRY })),
     logger: createLogger({ name: "gateway", level: "warn", destination: { write: () => {} } }),
     recheckIntervalMs: 0,
-    console: { dir: site },
+    web: [{ prefix: "/console/", dir: site }],
   });
   await gw.app.listen({ host: "127.0.0.1", port: 0 });
   // "localhost": a secure context, where Chromium keeps a Secure cookie over plain HTTP
