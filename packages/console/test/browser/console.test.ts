@@ -33,6 +33,8 @@ type Who = keyof typeof OPS;
 const ALICE = { role: "principal", name: "王小明", idNumber: "110101199003071234", phone: "13800138000" } as const;
 
 let dir: string;
+/** the gateway's clock runs `skew` ms ahead (the session expiry test moves it) */
+let skew = 0;
 let gw: Gateway;
 let url: string;
 let browser: Browser;
@@ -80,6 +82,7 @@ before(async () => {
     operators: Object.entries(OPS).map(([id, o]) => ({ id, role: o.role, token: o.token, expiresAt: EXPIRY })),
     logger: createLogger({ name: "gateway", level: "warn", destination: { write: () => {} } }),
     recheckIntervalMs: 0,
+    now: () => Date.now() + skew,
     web: [{ prefix: "/console/", dir: site }],
   });
   await gw.app.listen({ host: "127.0.0.1", port: 0 });
@@ -321,5 +324,19 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await olga.goto(`${url}/console/#approvals`);
     await olga.waitForSelector("#sign-in");
     assert.match((await alertText(olga))!, /\(UNAUTHENTICATED\)/);
+  });
+
+  it("a session idle for more than 15 minutes is refused by the gateway: the page asks to sign in again", async () => {
+    const aud = await signedIn("aud", "#merchants");
+    await aud.waitForSelector("#view-merchants table");
+    skew += 15 * 60_000 + 1000;
+    try {
+      await aud.click('nav a[href="#devices"]');
+      await aud.waitForSelector("#sign-in");
+      assert.match((await alertText(aud))!, /会话已过期，请重新登录。 \(SESSION_EXPIRED\)/);
+      await shot(aud, "session-expired");
+    } finally {
+      skew = 0;
+    }
   });
 });
