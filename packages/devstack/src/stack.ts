@@ -9,6 +9,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { buildConsole } from "@privface/console/build";
 import { readTlsKey } from "@privface/crypto/node";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -173,6 +175,8 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** wait until the stack answers (gateway health, P0's first pool batch); default true */
   waitReady?: boolean;
+  /** build the operator console into <home>/web/console and have the gateway serve it under /console/ (default true) */
+  console?: boolean;
 }
 
 export interface Stack {
@@ -206,7 +210,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const ports: StackPorts = { helper, p0, p1, gateway: gw };
   const mode = o.gateway ?? "process";
   const tls = o.tls ?? true;
-  const env: Record<string, string> = { ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
+  // the operator console: a web mount of the gateway (PRIVFACE_GATEWAY_WEB, _web.ts)
+  const consoleDir: Record<string, string> = o.console !== false && mode !== "none" ? { PRIVFACE_GATEWAY_WEB: `/console/=${await buildConsole(join(L.home, "web", "console"))}` } : {};
+  const env: Record<string, string> = { ...consoleDir, ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
   const spawnOpts: SpawnOptions = { home: L.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs };
   const servers: Partial<Record<ServerName, ServerHandle>> = {};
   let gateway: RunningGateway | undefined;

@@ -101,5 +101,23 @@ describe("monitoring", { skip, timeout: 300_000 }, () => {
       const firing = ((await get("/alerts")).alerts as { labels: { alertname: string }; state: string }[]).filter((a) => a.state === "firing");
       assert.deepEqual(firing.map((a) => a.labels.alertname), [], "a healthy stack fires no alert");
     });
+
+    test("the operator console: the stack's gateway serves it; its audit view reads the real parties' metrics", async () => {
+      const app = stack.gateway!.app;
+      const page = await app.inject({ method: "GET", url: "/console/" });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /src="console\.js"/);
+      assert.equal((await app.inject({ method: "GET", url: "/console/console.js" })).statusCode, 200);
+      const auditor = stack.operators.find((o) => o.role === "auditor")!;
+      const s = await app.inject({ method: "POST", url: "/v1/console/sessions", payload: { operatorId: auditor.id, token: auditor.token } });
+      assert.equal(s.statusCode, 201, s.body);
+      const headers = { cookie: String(s.headers["set-cookie"]).split(";")[0], "x-privface-csrf": JSON.parse(s.body).csrfToken };
+      const audit = JSON.parse((await app.inject({ method: "GET", url: "/v1/admin/audit", headers })).body);
+      assert.equal(audit.gateway.ok, true);
+      for (const p of ["P0", "P1"]) {
+        const v = audit.parties[p];
+        assert.deepEqual([v.reachable, v.auditChainOk, v.linkUp, typeof v.poolLevel, typeof v.auditRecords], [true, true, true, "number", "number"], `${p}: ${JSON.stringify(v)}`);
+      }
+    });
   });
 });

@@ -10,7 +10,7 @@ import { forwardDevice } from "./_parties.ts";
 import { recordOperatorQuery, type GatewayContext, type Operator } from "./_context.ts";
 import { randomId, sha256b64u } from "./_crypto.ts";
 import { blindIndex, maskIdNumber, maskName, maskPhone, openField, sealField } from "./_identity.ts";
-import type { ConsentState, DeviceRow, PersonRow } from "./_store.ts";
+import type { ApprovalRow, ConsentState, DeviceRow, PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 import type { Notice, PersonCreate, PersonView } from "./schemas.ts";
 
@@ -156,10 +156,67 @@ export class Operators {
     return deviceView((await this.c.store.getDevice(deviceId))!);
   }
 
-  async unlockPerson(personId: string, op: Operator, reason: string): Promise<{ ok: boolean }> {
-    if (!(await this.c.store.unlockPerson(personId))) throw new ApiError("PERSON_UNKNOWN");
-    await recordOperatorQuery(this.c, op, "person.unlock", personId, reason);
-    return { ok: true };
+  /**
+   * Unlocking a person is a critical action (R27, issue 14): it is recorded as pending and happens
+   * only when a second, different operator approves it (`approve`).
+   */
+  async unlockPerson(personId: string, op: Operator, reason: string): Promise<ApprovalView> {
+    if (!(await this.c.store.getPerson(personId))) throw new ApiError("PERSON_UNKNOWN");
+    const row: ApprovalRow = { id: randomId("apr"), action: "person.unlock", subject: personId, reason, requested_by: op.id, requested_at: this.c.now(), approved_by: null, approved_at: null };
+    await this.c.store.insertApproval(row);
+    await recordOperatorQuery(this.c, op, "person.unlock.request", personId, reason);
+    return approvalView(row);
+  }
+
+  /** The second operator's approval of a pending critical action: refused to its requester (SAME_APPROVER). */
+  async approve(approvalId: string, op: Operator, reason: string): Promise<ApprovalView> {
+    const a = await this.c.store.getApproval(approvalId);
+    if (!a || a.approved_at !== null) throw new ApiError("NOT_PENDING");
+    if (a.requested_by === op.id) throw new ApiError("SAME_APPROVER");
+    const at = this.c.now();
+    if (!(await this.c.store.approveUnlock(approvalId, op.id, at))) throw new ApiError("NOT_PENDING");
+    await recordOperatorQuery(this.c, op, `${a.action}.approve`, a.subject, reason);
+    return approvalView({ ...a, approved_by: op.id, approved_at: at });
+  }
+
+  /** What waits for a second operator: device registrations, identity checks and unlocks (oldest first, at most `limit` of each). */
+  async pending(limit = 100) {
+    const [devices, checks, approvals] = await Promise.all([this.c.store.pendingDevices(limit), this.c.store.pendingIdentityChecks(limit), this.c.store.pendingApprovals(limit)]);
+    return {
+      devices: devices.map(deviceView),
+      identityChecks: checks.map((c) => ({ checkId: c.id, personId: c.person_id, status: "pending" as const, requestedBy: c.requested_by, requestedAt: c.requested_at })),
+      approvals: approvals.map(approvalView),
+    };
+  }
+
+  async listMerchants(limit: number) {
+    return { merchants: (await this.c.store.listMerchants(limit)).map((m) => ({ merchantId: m.id, name: m.name, createdAt: m.created_at })) };
+  }
+
+  async listDevices(merchantId: string | null, limit: number) {
+    return { devices: (await this.c.store.listDevices(merchantId, limit)).map(deviceView) };
+  }
+
+  /**
+   * Masked person records with their enrolment state: every row is a sensitive record against the
+   * operator's daily quota (R26). The whole page is refused (QUOTA_EXCEEDED, nothing counted) when
+   * the quota left is smaller than the rows it would show; the query is recorded with its reason.
+   */
+  async listPersons(merchantId: string | null, op: Operator, reason: string, limit: number) {
+    const { store, identity } = this.c;
+    const rows = await store.listPersons(merchantId, limit);
+    if (rows.length > 0) await this.takeQuota(op, rows.length);
+    await recordOperatorQuery(this.c, op, "person.list", merchantId ?? "all-merchants", reason);
+    const persons: PersonView[] = [];
+    for (const p of rows) {
+      const plain = {
+        name: await openField(identity, p.name_enc, `${p.id}|name`),
+        idNumber: await openField(identity, p.id_number_enc, `${p.id}|id_number`),
+        phone: await openField(identity, p.phone_enc, `${p.id}|phone`),
+      };
+      persons.push(personView(p, plain, await this.consentState(p.id)));
+    }
+    return { persons };
   }
 
   async unlockDevice(deviceId: string, op: Operator, reason: string): Promise<{ ok: boolean }> {
@@ -243,6 +300,30 @@ function personView(p: PersonRow, plain: { name: string; idNumber: string; phone
     ...(p.model_version ? { modelVersion: p.model_version } : {}),
     consent,
     locked: p.locked_at !== null,
+  };
+}
+
+export interface ApprovalView {
+  approvalId: string;
+  action: ApprovalRow["action"];
+  subject: string;
+  status: "pending" | "approved";
+  requestedBy: string;
+  requestedAt: number;
+  reason: string;
+  approvedBy?: string;
+}
+
+function approvalView(a: ApprovalRow): ApprovalView {
+  return {
+    approvalId: a.id,
+    action: a.action,
+    subject: a.subject,
+    status: a.approved_at === null ? "pending" : "approved",
+    requestedBy: a.requested_by,
+    requestedAt: a.requested_at,
+    reason: a.reason,
+    ...(a.approved_by ? { approvedBy: a.approved_by } : {}),
   };
 }
 

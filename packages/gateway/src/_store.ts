@@ -161,6 +161,22 @@ export const MIGRATIONS: Record<string, DbMigration> = {
       await k.schema.alterTable("devices").addColumn("auth_key", "text").execute();
     },
   },
+  /** issue 14: critical operator actions (unlocking a person) wait for a second, different operator (R27) */
+  "005_approvals": {
+    async up(k: Kysely<any>) {
+      await k.schema
+        .createTable("approvals")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("requested_by", "text", (c) => c.notNull())
+        .addColumn("requested_at", "bigint", (c) => c.notNull())
+        .addColumn("approved_by", "text")
+        .addColumn("approved_at", "bigint")
+        .execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -215,6 +231,18 @@ export interface IdentityCheckRow {
   approved_at: number | null;
   valid_until: number | null;
   used_at: number | null;
+}
+/** A critical operator action awaiting a second, different operator (R27): today "person.unlock". */
+export interface ApprovalRow {
+  id: string;
+  action: "person.unlock";
+  subject: string;
+  /** the requester's reason (gateway database only, as operator_queries) */
+  reason: string;
+  requested_by: string;
+  requested_at: number;
+  approved_by: string | null;
+  approved_at: number | null;
 }
 export interface NoticeRow {
   version: string;
@@ -298,6 +326,9 @@ function identityCheck(r: any): IdentityCheckRow {
     valid_until: numOrNull(r.valid_until),
     used_at: numOrNull(r.used_at),
   };
+}
+function approval(r: any): ApprovalRow {
+  return { ...r, requested_at: num(r.requested_at), approved_at: numOrNull(r.approved_at), approved_by: r.approved_by ?? null };
 }
 function device(r: any): DeviceRow {
   return { ...r, failed_count: num(r.failed_count), locked_at: numOrNull(r.locked_at), created_at: num(r.created_at), requested_by: r.requested_by ?? null, approved_by: r.approved_by ?? null };
@@ -555,6 +586,56 @@ export class Store {
   }
   async resolveRecheck(id: string, at: number): Promise<void> {
     await this.run("UPDATE rechecks SET resolved_at = ? WHERE id = ?", [at, id]);
+  }
+
+  // the console's lists (issue 14): at most `limit` rows each, newest first
+  async listMerchants(limit: number): Promise<MerchantRow[]> {
+    return (await this.all<MerchantRow>("SELECT * FROM merchants ORDER BY created_at DESC, id LIMIT ?", [limit])).map((r) => ({ ...r, created_at: num(r.created_at) }));
+  }
+  async listPersons(merchantId: string | null, limit: number): Promise<PersonRow[]> {
+    const rows = merchantId
+      ? await this.all("SELECT * FROM persons WHERE merchant_id = ? ORDER BY created_at DESC, id LIMIT ?", [merchantId, limit])
+      : await this.all("SELECT * FROM persons ORDER BY created_at DESC, id LIMIT ?", [limit]);
+    return rows.map(person);
+  }
+  async listDevices(merchantId: string | null, limit: number): Promise<DeviceRow[]> {
+    const rows = merchantId
+      ? await this.all("SELECT * FROM devices WHERE merchant_id = ? ORDER BY created_at DESC, id LIMIT ?", [merchantId, limit])
+      : await this.all("SELECT * FROM devices ORDER BY created_at DESC, id LIMIT ?", [limit]);
+    return rows.map(device);
+  }
+  async pendingDevices(limit: number): Promise<DeviceRow[]> {
+    return (await this.all("SELECT * FROM devices WHERE status = 'pending' ORDER BY created_at, id LIMIT ?", [limit])).map(device);
+  }
+  async pendingIdentityChecks(limit: number): Promise<IdentityCheckRow[]> {
+    return (await this.all("SELECT * FROM identity_checks WHERE approved_at IS NULL ORDER BY requested_at, id LIMIT ?", [limit])).map(identityCheck);
+  }
+
+  // critical actions under dual control (R27)
+  async insertApproval(a: ApprovalRow): Promise<void> {
+    await this.run("INSERT INTO approvals (id, action, subject, reason, requested_by, requested_at, approved_by, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+      a.id, a.action, a.subject, a.reason, a.requested_by, a.requested_at, a.approved_by, a.approved_at,
+    ]);
+  }
+  async getApproval(id: string): Promise<ApprovalRow | undefined> {
+    const r = await this.get<any>("SELECT * FROM approvals WHERE id = ?", [id]);
+    return r ? approval(r) : undefined;
+  }
+  async pendingApprovals(limit: number): Promise<ApprovalRow[]> {
+    return (await this.all<any>("SELECT * FROM approvals WHERE approved_at IS NULL ORDER BY requested_at, id LIMIT ?", [limit])).map(approval);
+  }
+  /**
+   * Approves a pending unlock and unlocks the person in one transaction; false (and nothing changed)
+   * if it was not pending.
+   */
+  async approveUnlock(id: string, approver: string, at: number): Promise<boolean> {
+    return this.exec.tx(async (tx) => {
+      const a = await tx.get<{ subject: string }>("SELECT subject FROM approvals WHERE id = ? AND action = 'person.unlock' AND approved_at IS NULL", [id]);
+      if (!a) return false;
+      await tx.run("UPDATE approvals SET approved_by = ?, approved_at = ? WHERE id = ?", [approver, at, id]);
+      await tx.run("UPDATE persons SET failed_count = 0, locked_at = NULL WHERE id = ?", [a.subject]);
+      return true;
+    });
   }
 
   // operator queries and quotas (R26)

@@ -8,7 +8,8 @@
  * - Errors: one handler. `ApiError` → `{ error: { code, message, details? } }` with its status;
  *   Fastify's own errors map onto catalogue codes; anything else → a bare 500 INTERNAL without
  *   internals (the error is logged by class name and code only).
- * - Operators authenticate with `Authorization: Bearer <token>`; each operator has exactly one role
+ * - Operators authenticate with `Authorization: Bearer <token>`, or with a console session (cookie
+ *   and CSRF header, `_sessions.ts`, `_console.ts`); each operator has exactly one role
  *   (admin, operator or auditor, R27), and queries of personal data need an `x-privface-reason` (R26).
  *   A fourth role, monitor, is a metrics scraper's: it may read `GET /metrics` and nothing else.
  * - `/openapi.json` is the OpenAPI 3.1 document generated from the same schemas (@fastify/swagger).
@@ -21,7 +22,10 @@ import type { Logger } from "pino";
 import { Type } from "typebox";
 import { ApiError } from "./errors.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
+import { registerConsole, type ConsoleOptions } from "./_console.ts";
+import { CSRF_HEADER, sessionCookie, Sessions } from "./_sessions.ts";
 import * as S from "./schemas.ts";
+import { registerWeb, type WebMount } from "./_web.ts";
 import type { GatewayService, Operator, OperatorRole } from "./service.ts";
 
 export interface OperatorCredential {
@@ -45,6 +49,10 @@ export interface AppOptions {
   now?: () => number;
   /** the Prometheus metrics (default: a registry of its own) */
   metrics?: GatewayMetrics;
+  /** the operator console's sessions and views (issue 14); its pages are a web mount (`web`) */
+  console?: ConsoleOptions;
+  /** static web pages served under URL prefixes (`_web.ts`) */
+  web?: readonly WebMount[];
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -65,6 +73,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = options.metrics ?? createGatewayMetrics({ auditCheck: service.auditCheck });
   const operators = new Map<string, Operator & { expiresAt: number }>();
   const now = options.now ?? Date.now;
+  const sessions = new Sessions(now, options.console?.sessions);
   for (const o of options.operators ?? []) {
     const h = o.tokenSha256 ?? (o.token ? createHash("sha256").update(o.token).digest("base64url") : undefined);
     if (!h) throw new TypeError(`operator ${o.id}: token or tokenSha256 is required`);
@@ -114,7 +123,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         description:
           "The acquirer's gateway: devices get a challenge, then enrol, verify or deregister with sealed shares the gateway relays to P0 and P1 unopened. Decisions only, never scores. Error codes: docs/api.md.",
       },
-      components: { securitySchemes: { operatorToken: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          operatorToken: { type: "http", scheme: "bearer" },
+          consoleSession: { type: "apiKey", in: "cookie", name: "privface_console", description: "with the x-privface-csrf header of the session" },
+        },
+      },
     },
   });
 
@@ -151,20 +165,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     (...roles: OperatorRole[]) =>
     async (req: FastifyRequest): Promise<void> => {
       const h = req.headers.authorization;
-      const m = typeof h === "string" ? /^Bearer ([\x21-\x7e]{8,256})$/.exec(h) : null;
-      const op = m ? operators.get(createHash("sha256").update(m[1]).digest("base64url")) : undefined;
-      if (!op) throw new ApiError("UNAUTHENTICATED");
-      if (now() >= op.expiresAt) throw new ApiError("TOKEN_EXPIRED");
+      const sid = h === undefined ? sessionCookie(req.headers.cookie) : undefined;
+      let op: Operator;
+      if (sid) {
+        const csrf = req.headers[CSRF_HEADER];
+        op = sessions.authenticate(sid, typeof csrf === "string" ? csrf : undefined);
+      } else {
+        const m = typeof h === "string" ? /^Bearer ([\x21-\x7e]{8,256})$/.exec(h) : null;
+        const cred = m ? credential(m[1]) : undefined;
+        if (!cred) throw new ApiError("UNAUTHENTICATED");
+        if (now() >= cred.expiresAt) throw new ApiError("TOKEN_EXPIRED");
+        op = { id: cred.id, role: cred.role };
+      }
       if (!roles.includes(op.role)) throw new ApiError("FORBIDDEN_ROLE");
-      req.operator = { id: op.id, role: op.role };
+      req.operator = op;
     };
+  const credential = (token: string) => operators.get(createHash("sha256").update(token).digest("base64url"));
   const reasonOf = (req: FastifyRequest): string => {
-    const r = req.headers["x-privface-reason"];
+    const raw = req.headers["x-privface-reason"];
+    // headers are Latin-1: a reason in another script comes percent-encoded UTF-8 (as the console sends it)
+    const r = typeof raw === "string" ? percentDecoded(raw) : undefined;
     if (typeof r !== "string" || r.trim().length < 3 || r.length > 200) throw new ApiError("REASON_REQUIRED");
     return r.trim();
   };
   const security = [{ operatorToken: [] }];
-  const ReasonHeader = Type.Object({ "x-privface-reason": Type.String({ minLength: 3, maxLength: 200 }) });
 
   // ---- public / device routes -------------------------------------------------------------------
 
@@ -266,7 +290,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     "/v1/admin/persons/:personId/identity-checks",
     {
       onRequest: auth("operator"),
-      schema: { tags: ["operator"], security, summary: "request an identity check of the person (dual control: another operator approves)", params: S.PathPerson, headers: ReasonHeader, response: { 201: S.IdentityCheck, ...S.errors(400, 401, 403, 404) } },
+      schema: { tags: ["operator"], security, summary: "request an identity check of the person (dual control: another operator approves)", params: S.PathPerson, headers: S.ReasonHeader, response: { 201: S.IdentityCheck, ...S.errors(400, 401, 403, 404) } },
     },
     async (req, reply) => reply.status(201).send(await service.requestIdentityCheck(req.params.personId, req.operator!, reasonOf(req))),
   );
@@ -274,7 +298,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     "/v1/admin/identity-checks/:checkId/approve",
     {
       onRequest: auth("operator"),
-      schema: { tags: ["operator"], security, summary: "approve an identity check (another operator than the requester); records a notice to the person", params: S.PathCheck, headers: ReasonHeader, response: { 200: S.IdentityCheck, ...S.errors(400, 401, 403, 409) } },
+      schema: { tags: ["operator"], security, summary: "approve an identity check (another operator than the requester); records a notice to the person", params: S.PathCheck, headers: S.ReasonHeader, response: { 200: S.IdentityCheck, ...S.errors(400, 401, 403, 409) } },
     },
     async (req) => service.approveIdentityCheck(req.params.checkId, req.operator!, reasonOf(req)),
   );
@@ -290,19 +314,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   app.post(
     "/v1/admin/persons/:personId/unlock",
-    { onRequest: auth("operator"), schema: { tags: ["operator"], security, params: S.PathPerson, headers: ReasonHeader, response: { 200: S.Ok, ...S.errors(400, 401, 403, 404) } } },
-    async (req) => service.unlockPerson(req.params.personId, req.operator!, reasonOf(req)),
+    {
+      onRequest: auth("operator"),
+      schema: { tags: ["operator"], security, summary: "request a person's unlock: done when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)", params: S.PathPerson, headers: S.ReasonHeader, response: { 202: S.Approval, ...S.errors(400, 401, 403, 404) } },
+    },
+    async (req, reply) => reply.status(202).send(await service.unlockPerson(req.params.personId, req.operator!, reasonOf(req))),
   );
   app.post(
     "/v1/admin/devices/:deviceId/unlock",
-    { onRequest: auth("operator"), schema: { tags: ["operator"], security, params: S.PathDevice, headers: ReasonHeader, response: { 200: S.Ok, ...S.errors(400, 401, 403) } } },
+    { onRequest: auth("operator"), schema: { tags: ["operator"], security, params: S.PathDevice, headers: S.ReasonHeader, response: { 200: S.Ok, ...S.errors(400, 401, 403) } } },
     async (req) => service.unlockDevice(req.params.deviceId, req.operator!, reasonOf(req)),
   );
   app.get(
     "/v1/admin/persons/:personId",
     {
       onRequest: auth("operator", "auditor"),
-      schema: { tags: ["operator"], security, summary: "a masked person record (R26 quota)", params: S.PathPerson, headers: ReasonHeader, response: { 200: S.PersonView, ...S.errors(400, 401, 403, 404, 429) } },
+      schema: { tags: ["operator"], security, summary: "a masked person record (R26 quota)", params: S.PathPerson, headers: S.ReasonHeader, response: { 200: S.PersonView, ...S.errors(400, 401, 403, 404, 429) } },
     },
     async (req) => service.viewPerson(req.params.personId, req.operator!, reasonOf(req)),
   );
@@ -316,7 +343,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         summary: "decision history, newest first, at most 100 rows",
         params: S.PathPerson,
         querystring: S.LimitQuery,
-        headers: ReasonHeader,
+        headers: S.ReasonHeader,
         response: { 200: S.DecisionList, ...S.errors(400, 401, 403, 404, 429) },
       },
     },
@@ -333,7 +360,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async () => service.runRechecks(),
   );
 
+  await registerConsole(app, { service, metrics, sessions, credential, auth, reasonOf, now, options: options.console ?? {} });
+
+  if (options.web?.length) registerWeb(app, options.web);
   return app;
+}
+
+/** `s` with %XX escapes decoded as UTF-8, or `s` itself if it is not valid percent-encoding. */
+function percentDecoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** An operator credential's expiry in ms since the epoch, or undefined if missing or not a date. */

@@ -5,7 +5,7 @@
  * the server at start-up, not at the first request). `openGatewayOptions(cfg)` reads the files and
  * builds the options `startGateway` takes. The variables are listed in docs/operations.md (Configuration).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
@@ -23,6 +23,7 @@ import type { StartGatewayOptions } from "./server.ts";
 import { legacyIndexKey } from "./_identity.ts";
 import { createPartyClient } from "./party-client.ts";
 import { redisState } from "./shared-state.ts";
+import { parseWebMounts, type WebMount } from "./_web.ts";
 
 export { ConfigError };
 
@@ -70,6 +71,8 @@ export interface GatewayConfig {
   /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
   sharedState: string;
   logLevel: string;
+  /** static web pages: URL prefix → directory (`/pos/=/abs/dir,…`) */
+  web: WebMount[];
 }
 
 const P = "PRIVFACE_GATEWAY_";
@@ -137,7 +140,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
     sharedState,
     logLevel: get("LOG_LEVEL", "info"),
+    web: parseWebMounts(r.optional("WEB"), r.problems, `${P}WEB`),
   };
+  for (const m of cfg.web) if (!existsSync(m.dir) || !statSync(m.dir).isDirectory()) r.problems.push(`${P}WEB: ${m.dir} (${m.prefix}) is not a directory`);
   r.done();
   return cfg;
 }
@@ -205,6 +210,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     livenessActions: cfg.livenessActions,
     // one Redis for several replicas (the device cache is then off: _context.ts)
     ...(cfg.sharedState !== "memory" ? { shared: redisState(cfg.sharedState) } : {}),
+    web: cfg.web,
     operatorsFile: cfg.operators,
   };
 }
@@ -215,13 +221,20 @@ export const DEV_OPERATOR_TOKEN_DAYS = 30;
 /**
  * The operators file: `[{ id, role, token | tokenSha256, expiresAt }]` — every token expires
  * (`expiresAt`: ISO 8601 or ms since the epoch; issue 12 item 10). On first use a development file is
- * written (mode 0600) with one admin, one operator and one auditor, random tokens valid
+ * written (mode 0600) with one admin, two operators (operator, operator2: dual control), one auditor
+ * and one monitor, random tokens valid
  * DEV_OPERATOR_TOKEN_DAYS days (delete the file to get new ones).
  */
 export function ensureOperators(path: string): OperatorCredential[] {
   if (!existsSync(path)) {
     const expiresAt = new Date(Date.now() + DEV_OPERATOR_TOKEN_DAYS * 86_400_000).toISOString();
-    const ops = (["admin", "operator", "auditor", "monitor"] as const).map((role) => ({ id: role, role, token: `${role}-${randomBytes(18).toString("base64url")}`, expiresAt }));
+    // two operators: critical actions wait for a second, different one (R27)
+    const ops = ([["admin", "admin"], ["operator", "operator"], ["operator2", "operator"], ["auditor", "auditor"], ["monitor", "monitor"]] as const).map(([id, role]) => ({
+      id,
+      role,
+      token: `${id}-${randomBytes(18).toString("base64url")}`,
+      expiresAt,
+    }));
     writeSecretFile(path, JSON.stringify(ops, null, 2) + "\n");
   }
   const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;

@@ -53,6 +53,8 @@ export const ERROR_CATALOGUE = {
   // operators (R26, R27)
   UNAUTHENTICATED: [401, "operator token missing or invalid"],
   TOKEN_EXPIRED: [401, "the operator token has expired; ask for a new one"],
+  SESSION_EXPIRED: [401, "the console session has expired; sign in again"],
+  CSRF_FAILED: [403, "the console request lacks the session's x-privface-csrf header"],
   FORBIDDEN_ROLE: [403, "the operator's role does not allow this action"],
   REASON_REQUIRED: [400, "operator queries need an x-privface-reason header"],
   QUOTA_EXCEEDED: [429, "the operator's daily quota of sensitive records is used up"],

@@ -275,6 +275,8 @@ export const Recheck = Type.Object({ id: Type.String(), op: Type.String(), perso
 export const RecheckList = Type.Object({ rechecks: Type.Array(Recheck) });
 export const Ok = Type.Object({ ok: Type.Boolean() });
 
+/** The reason of an operator query (R26): 3..200 characters once decoded; percent-encoded UTF-8 for text outside Latin-1 (headers are Latin-1). */
+export const ReasonHeader = Type.Object({ "x-privface-reason": Type.String({ minLength: 3, maxLength: 1800, description: "why (3..200 characters; percent-encoded UTF-8 for non-Latin-1 text), recorded with the operator" }) });
 export const PathMerchant = Type.Object({ merchantId: Id }, strict);
 export const PathPerson = Type.Object({ personId: Id }, strict);
 export const PathDevice = Type.Object({ deviceId: Id }, strict);
@@ -286,3 +288,65 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
   for (const s of statuses) out[s] = ErrorBody;
   return out;
 }
+
+// ---- operator console (issue 14) ----------------------------------------------------------------
+
+export const SignIn = Type.Object(
+  { operatorId: Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$" }), token: Type.String({ pattern: "^[\\x21-\\x7e]{8,256}$", description: "the operator's credential from the operators file" }) },
+  { ...strict, description: "sign in to the console: answers a session cookie (HttpOnly, Secure, SameSite=Strict) and the CSRF token to send as x-privface-csrf" },
+);
+export const Session = Type.Object({
+  operatorId: Type.String(),
+  role: Type.Union([Type.Literal("admin"), Type.Literal("operator"), Type.Literal("auditor")]),
+  csrfToken: Type.String({ description: "send as x-privface-csrf with every request the session cookie authenticates" }),
+  idleExpiresAt: Type.Integer({ description: "ms since the epoch: the session ends if unused until then" }),
+  expiresAt: Type.Integer({ description: "ms since the epoch: the session ends then whatever happens" }),
+});
+export const ListQuery = Type.Object(
+  { merchantId: Type.Optional(Id), limit: Type.Optional(Type.String({ pattern: "^(100|[1-9][0-9]?)$", description: "1..100 (default 100): at most 100 rows per view" })) },
+  strict,
+);
+export const MerchantList = Type.Object({ merchants: Type.Array(Merchant) });
+export const DeviceList = Type.Object({ devices: Type.Array(DeviceView) });
+export const PersonList = Type.Object({ persons: Type.Array(PersonView) });
+export const Approval = Type.Object({
+  approvalId: Type.String(),
+  action: Type.Literal("person.unlock"),
+  subject: Type.String({ description: "the person (opaque id)" }),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("approved")]),
+  requestedBy: Type.String(),
+  requestedAt: Type.Integer(),
+  reason: Type.String({ description: "the requester's reason" }),
+  approvedBy: Type.Optional(Type.String()),
+});
+export const PathApproval = Type.Object({ approvalId: Id }, strict);
+export const PendingList = Type.Object({
+  devices: Type.Array(DeviceView),
+  identityChecks: Type.Array(Type.Object({ checkId: Type.String(), personId: Type.String(), status: Type.Literal("pending"), requestedBy: Type.String(), requestedAt: Type.Integer() })),
+  approvals: Type.Array(Approval),
+});
+const PartyStatus = Type.Object({
+  reachable: Type.Boolean(),
+  auditChainOk: Type.Optional(Type.Boolean()),
+  auditRecords: Type.Optional(Type.Number()),
+  poolLevel: Type.Optional(Type.Number()),
+  linkUp: Type.Optional(Type.Boolean()),
+});
+export const AuditView = Type.Object({
+  gateway: Type.Object({
+    ok: Type.Boolean(),
+    records: Type.Integer(),
+    firstBroken: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() })),
+    recent: Type.Array(
+      Type.Object({ seq: Type.Integer(), time: Type.Integer(), actor: Type.String(), op: Type.String(), outcome: Type.String(), code: Type.Union([Type.String(), Type.Null()]), subject: Type.Union([Type.String(), Type.Null()]) }),
+    ),
+  }),
+  parties: Type.Record(Type.String(), PartyStatus, { description: "each party's own chain check and pool level, from its /metrics" }),
+});
+export const Dashboard = Type.Object({
+  at: Type.Integer(),
+  decisions: Type.Record(Type.String(), Type.Object({ accept: Type.Number(), reject: Type.Number() }), { description: "totals since the gateway started, by flow" }),
+  errors: Type.Record(Type.String(), Type.Number(), { description: "refused requests since start, by error code" }),
+  latencyMs: Type.Object({ count: Type.Number(), p50: Type.Union([Type.Number(), Type.Null()]), p95: Type.Union([Type.Number(), Type.Null()]), p99: Type.Union([Type.Number(), Type.Null()]) }, { description: "POST /v1/verifications, from the histogram buckets (upper bound of the bucket)" }),
+  parties: Type.Record(Type.String(), PartyStatus),
+});

@@ -11,8 +11,10 @@ import { sendAuditHead } from "@privface/audit";
 import { closeDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
 import { buildApp, type OperatorCredential } from "./app.ts";
+import type { ConsoleOptions } from "./_console.ts";
 import { PARTIES } from "@privface/contracts";
 import { GatewayService, type ServiceOptions } from "./service.ts";
+import type { WebMount } from "./_web.ts";
 
 export interface GatewayOptions extends ServiceOptions {
   operators?: OperatorCredential[];
@@ -23,6 +25,10 @@ export interface GatewayOptions extends ServiceOptions {
   recheckIntervalMs?: number;
   /** How often the gateway's newest audit record goes to both parties, which keep it (an anchor; also at start; default 60 s; 0 = never). */
   auditAnchorIntervalMs?: number;
+  /** the operator console's sessions (issue 14; its pages are a web mount, `web`) */
+  console?: Omit<ConsoleOptions, "parties">;
+  /** static web pages under URL prefixes (PRIVFACE_GATEWAY_WEB; `_web.ts`) */
+  web?: readonly WebMount[];
 }
 
 export interface Gateway {
@@ -35,7 +41,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ name: "gateway" });
   const service = new GatewayService({ ...options, log: options.log ?? logger });
   await service.init();
-  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null, ...(options.now ? { now: options.now } : {}) });
+  const app = await buildApp({
+    service,
+    logger,
+    operators: options.operators,
+    bodyLimit: options.bodyLimit,
+    https: options.https ?? null,
+    web: options.web,
+    ...(options.now ? { now: options.now } : {}),
+    console: { ...options.console, parties: options.parties },
+  });
   await app.ready();
   // SQLite: WAL checkpoints in a worker thread, not inside a request's commit
   const checkpointer = startCheckpointer(options.db, { log: (e) => logger.warn(e, "checkpointer") });

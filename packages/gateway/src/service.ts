@@ -143,8 +143,31 @@ export class GatewayService {
   revokeDevice(deviceId: string, op: Operator) {
     return this.operators.revokeDevice(deviceId, op);
   }
+  /** Requests a person's unlock: it happens when another operator approves it (`approve`, R27). */
   unlockPerson(personId: string, op: Operator, reason: string) {
     return this.operators.unlockPerson(personId, op, reason);
+  }
+  /** A second, different operator approves a pending critical action. */
+  approve(approvalId: string, op: Operator, reason: string) {
+    return this.operators.approve(approvalId, op, reason);
+  }
+  /** A console sign-in or sign-out, in the audit trail. */
+  async consoleEvent(op: Operator, action: "console.sign-in" | "console.sign-out"): Promise<void> {
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action, outcome: "ok" });
+  }
+  /** Everything awaiting a second operator. */
+  pending(limit?: number) {
+    return this.operators.pending(limit);
+  }
+  listMerchants(limit: number) {
+    return this.operators.listMerchants(limit);
+  }
+  listDevices(merchantId: string | null, limit: number) {
+    return this.operators.listDevices(merchantId, limit);
+  }
+  /** Masked persons, each row one sensitive record against the daily quota (R26). */
+  listPersons(merchantId: string | null, op: Operator, reason: string, limit: number) {
+    return this.operators.listPersons(merchantId, op, reason, limit);
   }
   unlockDevice(deviceId: string, op: Operator, reason: string) {
     return this.operators.unlockDevice(deviceId, op, reason);

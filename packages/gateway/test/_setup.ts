@@ -143,6 +143,16 @@ function fixtureOf(gw: Gateway, f: Omit<Fixture, "gw" | "inject" | "admin" | "cl
 }
 
 /**
+ * Unlocks a person under dual control (R27): "operator" requests it, "operator2" approves. Answers
+ * the approval's response (200 when unlocked), or the request's when that was refused.
+ */
+export async function unlockPerson(f: Fixture, personId: string, reason = "test unlock"): Promise<{ status: number; body: any }> {
+  const r = await f.admin("POST", `/v1/admin/persons/${personId}/unlock`, undefined, "operator", reason);
+  if (r.status !== 202) return r;
+  return f.admin("POST", `/v1/admin/approvals/${r.body.approvalId}/approve`, undefined, "operator2", reason);
+}
+
+/**
  * Makes a running gateway deploy another model version, as a restart with another
  * PRIVFACE_GATEWAY_MODEL_VERSION would (R5), without the restart: tests of the model upgrade only.
  * It reaches into the service's settings, and fails loudly if that stops working.

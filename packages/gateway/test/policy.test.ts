@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, ensureOperators, type OperatorCredential } from "../src/index.ts";
-import { challenge, deployModel, enrol, faceBody, giveConsent, randomEmbedding, registerWorld, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
+import { challenge, deployModel, enrol, faceBody, giveConsent, randomEmbedding, registerWorld, sameFace, setup, unlockPerson, verify, type Fixture, type World } from "./_setup.ts";
 
 /** A gateway (in-memory SQLite) over the real parties in this process. */
 async function realSetup(name: string, parties: InProcParties, clients: Record<PartyName, PartyClient> = parties.clients, extra: Parameters<typeof setup>[1] = {}): Promise<Fixture> {
@@ -197,12 +197,12 @@ describe("item 5: daily failure budgets that a success does not reset (fake part
     assert.equal(failures, 10);
     assert.equal(await f.gw.service.store.failuresToday("person", w.persons.alice.personId, Date.now() + skew), 10);
     // an operator unlock lets the person verify again; today's budget stays spent (one more failure locks again)
-    assert.equal((await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "customer called")).status, 200);
+    assert.equal((await unlockPerson(f, w.persons.alice.personId, "customer called")).status, 200);
     assert.equal((await verify(f, w, "alice")).body.decision, "accept");
     assert.equal((await verify(f, w, "alice", randomEmbedding(512, 71_000))).body.decision, "reject");
     assert.equal((await verify(f, w, "alice")).body?.error?.code, "PERSON_LOCKED");
     // the next UTC day starts a new budget
-    assert.equal((await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "next day")).status, 200);
+    assert.equal((await unlockPerson(f, w.persons.alice.personId, "next day")).status, 200);
     skew += 86_400_000;
     assert.equal((await verify(f, w, "alice", randomEmbedding(512, 72_000))).body.decision, "reject");
     assert.equal((await verify(f, w, "alice")).body.decision, "accept");
@@ -228,7 +228,7 @@ describe("item 5: daily failure budgets that a success does not reset (fake part
       // the person budgets (10/day) are not what stops this: persons are unlocked by an operator as needed
       for (const p of who) {
         const row = (await f.gw.service.store.getPerson(w.persons[p].personId))!;
-        if (row.locked_at !== null) await f.admin("POST", `/v1/admin/persons/${row.id}/unlock`, undefined, "operator", "test");
+        if (row.locked_at !== null) await unlockPerson(f, row.id, "test");
       }
     }
     assert.ok(locked, `the device was never locked (${failures} failures)`);
@@ -395,7 +395,7 @@ describe("item 10: operator tokens expire", () => {
       writeFileSync(old, JSON.stringify([{ id: "admin", role: "admin", token: "admin-token-old-0123" }]));
       assert.throws(() => ensureOperators(old), (e: unknown) => e instanceof ConfigError && /has no expiresAt/.test(e.message + (e as ConfigError).problems.join("\n")));
       const fresh = ensureOperators(join(dir, "new.json"));
-      assert.deepEqual(fresh.map((o) => o.role), ["admin", "operator", "auditor", "monitor"]);
+      assert.deepEqual(fresh.map((o) => [o.id, o.role]), [["admin", "admin"], ["operator", "operator"], ["operator2", "operator"], ["auditor", "auditor"], ["monitor", "monitor"]]);
       for (const o of fresh) {
         const t = Date.parse(String(o.expiresAt));
         assert.ok(t > Date.now() + 29 * 86_400_000 && t <= Date.now() + 30 * 86_400_000 + 60_000, String(o.expiresAt));

@@ -18,6 +18,7 @@ import {
   signBody,
   verify,
   type Fixture,
+  unlockPerson,
   type World,
 } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
@@ -186,7 +187,7 @@ describe("security: refused with its own code, nothing stored", () => {
     await refused("PERSON_LOCKED", () => challenge(f, w, w.persons.alice.personId, "verify"));
     const byAuditor = await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "auditor", "customer called");
     assert.equal(byAuditor.body.error.code, "FORBIDDEN_ROLE");
-    const byOperator = await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "customer called");
+    const byOperator = await unlockPerson(f, w.persons.alice.personId, "customer called");
     assert.equal(byOperator.status, 200, JSON.stringify(byOperator.body));
     assert.equal((await verify(f, w, "alice")).body.decision, "accept");
   });
@@ -195,16 +196,16 @@ describe("security: refused with its own code, nothing stored", () => {
     // the person lock (3) is reset by an operator in between; the device counts 6 failures in a row
     let fails = 0;
     for (let i = 0; i < 2; i++, fails++) await verify(f, w, "alice", randomEmbedding(512, 700 + i));
-    const u = await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "reset for test");
+    const u = await unlockPerson(f, w.persons.alice.personId, "reset for test");
     assert.equal(u.status, 200);
     for (let i = 0; i < 2; i++, fails++) await verify(f, w, "alice", randomEmbedding(512, 800 + i));
-    await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "reset for test");
+    await unlockPerson(f, w.persons.alice.personId, "reset for test");
     for (let i = 0; i < 2; i++, fails++) await verify(f, w, "alice", randomEmbedding(512, 900 + i));
     assert.equal(fails, 6);
     await refused("DEVICE_LOCKED", () => challenge(f, w, w.persons.alice.personId, "verify"));
     const r = await f.admin("POST", `/v1/admin/devices/${w.deviceId}/unlock`, undefined, "operator", "till checked");
     assert.equal(r.status, 200);
-    await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "reset for test");
+    await unlockPerson(f, w.persons.alice.personId, "reset for test");
     assert.equal((await challenge(f, w, w.persons.alice.personId, "verify")).status, 201);
   });
 

@@ -52,7 +52,14 @@ export function register(program: Command): void {
   common(g.command("history").description("a person's decisions, newest first (operator role)").requiredOption("--person <id>", "person id").requiredOption("--reason <text>", "why you look (recorded)")).action(
     (o: Conn & { person: string; reason: string }) => run(o, "operator", (c) => c.admin("GET", `/v1/admin/persons/${encodeURIComponent(o.person)}/decisions`, undefined, o.reason)),
   );
-  common(g.command("unlock").description("unlock a person after repeated failures (operator role)").requiredOption("--person <id>", "person id").requiredOption("--reason <text>", "why (recorded)")).action(
+  common(g.command("unlock").description("request a person's unlock after repeated failures (operator role); done when another operator approves it (`approve`)").requiredOption("--person <id>", "person id").requiredOption("--reason <text>", "why (recorded)")).action(
     (o: Conn & { person: string; reason: string }) => run(o, "operator", (c) => c.admin("POST", `/v1/admin/persons/${encodeURIComponent(o.person)}/unlock`, undefined, o.reason)),
   );
+  common(
+    g
+      .command("approve")
+      .description("approve a pending unlock as a second, different operator (operator role; give that operator's --token-file)")
+      .requiredOption("--approval <id>", "approval id (from `unlock`)")
+      .requiredOption("--reason <text>", "why (recorded)"),
+  ).action((o: Conn & { approval: string; reason: string }) => run(o, "operator", (c) => c.admin("POST", `/v1/admin/approvals/${encodeURIComponent(o.approval)}/approve`, undefined, o.reason)));
 }

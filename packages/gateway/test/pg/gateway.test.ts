@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { closeDb, openDb, sql } from "@privface/db";
 import { verifyChain } from "@privface/audit";
-import { deregister, enrol, giveConsent, randomEmbedding, registerWorld, setup, verify } from "../_setup.ts";
+import { deregister, enrol, giveConsent, randomEmbedding, registerWorld, setup, unlockPerson, verify } from "../_setup.ts";
 
 const URL = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schema = `gwtest_${randomBytes(6).toString("hex")}`;
@@ -34,7 +34,11 @@ test("gateway flows on PostgreSQL", async () => {
     assert.equal((await verify(f, w, "alice", randomEmbedding(512, 5))).body.reason, "NO_MATCH");
     assert.equal((await verify(f, w, "alice", randomEmbedding(512, 6))).body.reason, "NO_MATCH");
     assert.equal((await verify(f, w, "alice")).body.error.code, "PERSON_LOCKED");
-    assert.equal((await f.admin("POST", `/v1/admin/persons/${w.persons.alice.personId}/unlock`, undefined, "operator", "pg test")).status, 200);
+    assert.equal((await unlockPerson(f, w.persons.alice.personId, "pg test")).status, 200);
+    // the console's lists (issue 14) on PostgreSQL: masked persons, nothing pending after the approval
+    const list = await f.admin("GET", `/v1/admin/persons?merchantId=${w.merchantId}&limit=10`, undefined, "auditor", "pg test");
+    assert.deepEqual(list.body.persons.map((p: { personId: string; locked: boolean }) => [p.personId, p.locked]).sort(), [[w.persons.alice.personId, false], [w.persons.bob.personId, false]].sort());
+    assert.deepEqual((await f.admin("GET", "/v1/admin/approvals", undefined, "operator")).body.approvals, []);
     assert.equal((await verify(f, w, "alice")).body.decision, "accept");
     assert.equal((await deregister(f, w, "alice")).body.status, "deleted");
     const h = await f.admin("GET", `/v1/admin/persons/${w.persons.alice.personId}/decisions`, undefined, "auditor", "pg test");

@@ -1,0 +1,259 @@
+/**
+ * The operator console's server side (issue 14): sign-in with sessions (`_sessions.ts`), the lists
+ * and views the console shows, the pending approvals of dual control (R27), the auditor's view of the
+ * audit chains and a dashboard read from the Prometheus metrics.
+ *
+ * Roles (enforced here, never in the page): admin — merchants, devices, approvals of device
+ * registrations, dashboard; operator — persons (masked, with a reason, against the daily quota),
+ * approvals, dashboard; auditor — persons (same rules), the audit view, dashboard. Nothing here
+ * changes or deletes personal data: the only write besides signing in and out is an approval.
+ * The console's pages are static files the gateway serves as a web mount (`_web.ts`, `/console/`).
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type } from "typebox";
+import { AUDIT_TABLE } from "@privface/audit";
+import { PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
+import { ApiError } from "./errors.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import * as S from "./schemas.ts";
+import type { GatewayService, Operator, OperatorRole } from "./service.ts";
+import { cookieHeader, safeEqual, sessionCookie, Sessions, type SessionOptions } from "./_sessions.ts";
+
+export interface ConsoleOptions {
+  sessions?: SessionOptions;
+  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard */
+  parties?: Record<PartyName, Pick<PartyClient, "metrics">>;
+}
+
+export interface ConsoleDeps {
+  service: GatewayService;
+  metrics: GatewayMetrics;
+  sessions: Sessions;
+  /** the operator credential of a token (by its SHA-256), as app.ts keeps them */
+  credential(token: string): (Operator & { expiresAt: number }) | undefined;
+  auth(...roles: OperatorRole[]): (req: FastifyRequest) => Promise<void>;
+  reasonOf(req: FastifyRequest): string;
+  now(): number;
+  options: ConsoleOptions;
+}
+
+const security: { [scheme: string]: string[] }[] = [{ operatorToken: [] }, { consoleSession: [] }];
+const limitOf = (q: { limit?: string }) => (q.limit ? Number(q.limit) : 100);
+
+export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Promise<void> {
+  const { service, sessions } = d;
+
+  app.post(
+    "/v1/console/sessions",
+    { schema: { tags: ["console"], summary: "sign in (operator id and credential) for a session cookie", body: S.SignIn, response: { 201: S.Session, ...S.errors(400, 401, 403, 429) } } },
+    async (req, reply) => {
+      const body = req.body as { operatorId: string; token: string };
+      const cred = d.credential(body.token);
+      // one answer for an unknown id, a wrong credential, or a credential of another operator
+      if (!cred || !safeEqual(cred.id, body.operatorId)) throw new ApiError("UNAUTHENTICATED");
+      if (d.now() >= cred.expiresAt) throw new ApiError("TOKEN_EXPIRED");
+      if (cred.role === "monitor") throw new ApiError("FORBIDDEN_ROLE");
+      const { sid, out } = sessions.open({ id: cred.id, role: cred.role }, cred.expiresAt);
+      await service.consoleEvent({ id: cred.id, role: cred.role }, "console.sign-in");
+      reply.header("set-cookie", cookieHeader(sid, (out.expiresAt - d.now()) / 1000));
+      reply.header("cache-control", "no-store");
+      return reply.status(201).send(out);
+    },
+  );
+  app.get(
+    "/v1/console/session",
+    { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["console"], security, summary: "the current session (cookie and CSRF header)", response: { 200: S.Session, ...S.errors(401, 403) } } },
+    async (req, reply) => {
+      const sid = sessionCookie(req.headers.cookie);
+      const s = sid ? sessions.current(sid) : undefined;
+      if (!s) throw new ApiError("UNAUTHENTICATED");
+      reply.header("cache-control", "no-store");
+      return s;
+    },
+  );
+  app.delete(
+    "/v1/console/session",
+    { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["console"], security, summary: "sign out", response: { 200: S.Ok, ...S.errors(401, 403) } } },
+    async (req, reply) => {
+      const sid = sessionCookie(req.headers.cookie);
+      if (sid) sessions.close(sid);
+      await service.consoleEvent(req.operator!, "console.sign-out");
+      reply.header("set-cookie", cookieHeader("", 0));
+      return { ok: true };
+    },
+  );
+
+  app.get(
+    "/v1/admin/merchants",
+    { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["operator"], security, summary: "merchants, newest first, at most 100", querystring: S.ListQuery, response: { 200: S.MerchantList, ...S.errors(400, 401, 403) } } },
+    async (req) => service.listMerchants(limitOf(req.query as { limit?: string })),
+  );
+  app.get(
+    "/v1/admin/devices",
+    { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["operator"], security, summary: "devices, newest first, at most 100 (no personal data)", querystring: S.ListQuery, response: { 200: S.DeviceList, ...S.errors(400, 401, 403) } } },
+    async (req) => {
+      const q = req.query as { merchantId?: string; limit?: string };
+      return service.listDevices(q.merchantId ?? null, limitOf(q));
+    },
+  );
+  app.get(
+    "/v1/admin/persons",
+    {
+      onRequest: d.auth("operator", "auditor"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "masked persons with enrolment and consent state, at most 100 rows; each row counts against the daily quota (R26)",
+        querystring: S.ListQuery,
+        headers: S.ReasonHeader,
+        response: { 200: S.PersonList, ...S.errors(400, 401, 403, 429) },
+      },
+    },
+    async (req) => {
+      const q = req.query as { merchantId?: string; limit?: string };
+      return service.listPersons(q.merchantId ?? null, req.operator!, d.reasonOf(req), limitOf(q));
+    },
+  );
+  app.get(
+    "/v1/admin/approvals",
+    { onRequest: d.auth("admin", "operator"), schema: { tags: ["operator"], security, summary: "what awaits a second operator: device registrations, identity checks, unlocks", response: { 200: S.PendingList, ...S.errors(401, 403) } } },
+    async () => service.pending(100),
+  );
+  app.post(
+    "/v1/admin/approvals/:approvalId/approve",
+    {
+      onRequest: d.auth("operator"),
+      schema: { tags: ["operator"], security, summary: "approve a pending critical action (another operator than the requester, R27)", params: S.PathApproval, headers: S.ReasonHeader, response: { 200: S.Approval, ...S.errors(400, 401, 403, 409) } },
+    },
+    async (req) => service.approve((req.params as { approvalId: string }).approvalId, req.operator!, d.reasonOf(req)),
+  );
+
+  const partyStatus = async () => {
+    const out: Record<string, PartyState> = {};
+    await Promise.all(
+      PARTIES.map(async (p) => {
+        const client = d.options.parties?.[p];
+        if (!client) return void (out[p] = { reachable: false });
+        try {
+          out[p] = partyState(parsePrometheus(await withTimeout(client.metrics(), 2000)));
+        } catch {
+          out[p] = { reachable: false };
+        }
+      }),
+    );
+    return out;
+  };
+
+  app.get(
+    "/v1/admin/audit",
+    { onRequest: d.auth("auditor"), schema: { tags: ["operator"], security, summary: "the gateway's audit chain check and newest 50 records; the parties' own chain checks from their metrics", response: { 200: S.AuditView, ...S.errors(401, 403) } } },
+    async () => {
+      const check = service.auditCheck ? ((await service.auditCheck()) as { ok: boolean; records: number; firstBroken?: { seq: number; reason: string } }) : { ok: false, records: 0 };
+      const rows = await service.store.exec.read((tx) =>
+        tx.all<{ seq: unknown; time: unknown; requester: string; op: string; outcome: string; code: string | null; session: string | null }>(
+          `SELECT seq, time, requester, op, outcome, code, session FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 50`,
+        ),
+      );
+      return {
+        gateway: {
+          ok: check.ok,
+          records: check.records,
+          ...(check.firstBroken ? { firstBroken: { seq: check.firstBroken.seq, reason: check.firstBroken.reason } } : {}),
+          recent: rows.map((r) => ({ seq: Number(r.seq), time: Number(r.time), actor: r.requester, op: r.op, outcome: r.outcome, code: r.code, subject: r.session })),
+        },
+        parties: await partyStatus(),
+      };
+    },
+  );
+  app.get(
+    "/v1/admin/dashboard",
+    { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["operator"], security, summary: "decisions, errors and verification latency from the gateway's /metrics; the parties' pool and link state", response: { 200: S.Dashboard, ...S.errors(401, 403) } } },
+    async () => ({ at: d.now(), ...dashboardOf(parsePrometheus(await d.metrics.registry.metrics())), parties: await partyStatus() }),
+  );
+}
+
+// ---- metrics ------------------------------------------------------------------------------------
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text exposition format → samples (comments and malformed lines are skipped). */
+export function parsePrometheus(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_s, c: string) => (c === "n" ? "\n" : c));
+    const value = m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : Number(m[3]);
+    if (!Number.isNaN(value)) out.push({ name: m[1], labels, value });
+  }
+  return out;
+}
+
+/**
+ * The q-quantile of a Prometheus histogram from its cumulative buckets: the upper bound of the first
+ * bucket holding it (null without observations; the largest finite bound if it falls in +Inf).
+ */
+export function histogramQuantile(buckets: { le: number; count: number }[], q: number): number | null {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const rank = q * total;
+  for (const b of sorted) if (b.count >= rank) return Number.isFinite(b.le) ? b.le : (sorted.filter((x) => Number.isFinite(x.le)).at(-1)?.le ?? null);
+  return null;
+}
+
+function dashboardOf(samples: Sample[]) {
+  const decisions: Record<string, { accept: number; reject: number }> = {};
+  const errors: Record<string, number> = {};
+  const buckets = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name === "privface_gateway_decisions_total") {
+      const f = (decisions[s.labels.flow] ??= { accept: 0, reject: 0 });
+      if (s.labels.decision === "accept" || s.labels.decision === "reject") f[s.labels.decision] += s.value;
+    } else if (s.name === "privface_gateway_errors_total") errors[s.labels.code] = (errors[s.labels.code] ?? 0) + s.value;
+    else if (s.name === "privface_gateway_request_duration_seconds_bucket" && s.labels.route === "/v1/verifications") {
+      const le = s.labels.le === "+Inf" ? Infinity : Number(s.labels.le);
+      buckets.set(le, (buckets.get(le) ?? 0) + s.value);
+    }
+  }
+  const b = [...buckets].map(([le, count]) => ({ le, count }));
+  const ms = (q: number) => {
+    const v = histogramQuantile(b, q);
+    return v === null ? null : v * 1000;
+  };
+  return { decisions, errors, latencyMs: { count: buckets.get(Infinity) ?? 0, p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) } };
+}
+
+interface PartyState {
+  reachable: boolean;
+  auditChainOk?: boolean;
+  auditRecords?: number;
+  poolLevel?: number;
+  linkUp?: boolean;
+}
+
+function partyState(samples: Sample[]): PartyState {
+  const one = (name: string) => samples.find((s) => s.name === name)?.value;
+  const ok = one("privface_party_audit_chain_ok");
+  const records = one("privface_party_audit_records");
+  const pool = one("privface_party_pool_level");
+  // the peer link (P0 ⇄ P1); a party's other links (the helper's) have their own alerts
+  const links = samples.filter((s) => s.name === "privface_party_link_up" && (s.labels.link ?? "peer") === "peer");
+  return {
+    reachable: true,
+    ...(ok !== undefined ? { auditChainOk: ok === 1 } : {}),
+    ...(records !== undefined ? { auditRecords: records } : {}),
+    ...(pool !== undefined ? { poolLevel: pool } : {}),
+    ...(links.length > 0 ? { linkUp: links.every((s) => s.value === 1) } : {}),
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_r, reject) => (t = setTimeout(() => reject(new Error("timeout")), ms)))]).finally(() => clearTimeout(t));
+}
