@@ -8,16 +8,19 @@
  * Gallery ("mask once"). Template j in slot j of gallery epoch e gets a fixed mask b_j ∈ Z_2^32^d,
  * b_j = B_j^(0) + B_j^(1) with B_j^(i) = expand(seed_i, "privface/mpc/dedup/mask/v1", e ‖ j ‖ d)
  * (`maskShare`; the helper holds both seeds). The parties open δ_j = y_j − b_j once (`galleryOpenShare`,
- * 4d bytes each way) and each keeps the row [δ_j | B_j^(i)] (2d int32, `galleryAdd`). Slots are
- * never reused within an epoch, so no mask serves two templates.
+ * 4d bytes each way) and each keeps two rows of d int32 (`galleryAdd`): δ_j and G_j^(i), with
+ * G_j^(0) = δ_j + B_j^(0), G_j^(1) = B_j^(1). Slots are never reused within an epoch, so no mask serves
+ * two templates.
  *
  * Query (fresh id, material from `dealDedup`/`openDedup`; the probe's ring shares ⟦x⟧ and XOR share of
- * `valid` come from the enrolment-validation run of protocol.ts):
+ * `valid` come from the enrolment-validation run of protocol.ts). With x = ε + a:
+ *   ⟨x, y_j⟩ = ⟨ε, δ_j + b_j⟩ + ⟨a, δ_j⟩ + ⟨a, b_j⟩,  so  ⟦s_j⟧_i = ⟨ε, G_j^(i)⟩ + ⟨a^(i), δ_j⟩ + ⟦c_j⟧_i
+ * with c_j = ⟨a, b_j⟩ dealt.
+ *  0 prepare  (offline, before the probe exists: a^(i), c, r are in the material) one scan of the δ rows:
+ *             pre_j = ⟨a^(i), δ_j⟩ + ⟦c_j⟧_i − threshold·[P0] + ⟦r_j⟧_i  (`dedupPrepare`).
  *  1 open     ε = x − a (a fresh: a = a^(0) + a^(1) from the seeds), d int32 each way.
- *  2 mask     per slot: ⟦s_j⟧ = ⟨⟦x⟧, δ_j⟩ + ⟨ε, ⟦b_j⟧⟩ + ⟦c_j⟧, c_j = ⟨a, b_j⟩ dealt (= ⟨x, y_j⟩);
- *             one scan of the party's rows with the vector [⟦x⟧ | ε] (RowStore.matvec);
- *             open ẑ_j = s_j − threshold + r_j mod 2^n (n = `dedupBits`: every valid pair has
- *             s_j − threshold ∈ [−2^(n−1), 2^(n−1)) by Cauchy–Schwarz).
+ *  2 mask     one scan of the G rows with ε: open ẑ_j = ⟨ε, G_j^(i)⟩ + pre_j = s_j − threshold + r_j mod 2^n
+ *             (n = `dedupBits`: every valid pair has s_j − threshold ∈ [−2^(n−1), 2^(n−1)) by Cauchy–Schwarz).
  *  3..    compare  scoreOk_j = [s_j − t ≥ 0] = 1 ⊕ ẑ_{n−1} ⊕ r_{n−1} ⊕ [ẑ mod 2^(n−1) < r mod 2^(n−1)], the last
  *             bit by a bit-sliced comparison circuit (public ẑ vs XOR-shared bits of r: leaves
  *             lt_k = ¬ẑ_k ∧ r_k, eq_k = ¬(ẑ_k ⊕ r_k); combine (lo, hi) → (lt_hi ⊕ eq_hi ∧ lt_lo,
@@ -86,12 +89,13 @@ function checkSlot(epoch: number, slot: number): void {
 
 // ---------------------------------------------------------------- the party's gallery
 
-/** A party's in-memory gallery: rows [δ_j | B_j^(i) | 0-pad] in shards, and which slots are live. */
+/** A party's in-memory gallery: the rows G_j^(i) (scanned online) and δ_j (scanned offline), and which slots are live. */
 export interface PartyGallery {
   readonly role: PartyName;
   readonly params: Params;
   readonly epoch: number;
-  readonly rows: ShardedRows;
+  readonly online: ShardedRows;
+  readonly delta: ShardedRows;
   /** 1 = live, 0 = deleted or never filled; length ≥ count */
   live: Uint8Array;
   /** slots used so far (slots are appended and never reused) */
@@ -102,7 +106,8 @@ export function newPartyGallery(role: PartyName, params: Params, epoch: number, 
   checkParams(params);
   dedupBits(params);
   checkSlot(epoch, 0);
-  return { role, params, epoch, rows: new ShardedRows(paddedWidth(2 * params.d), shardRows, make), live: new Uint8Array(1024), count: 0 };
+  const w = paddedWidth(params.d);
+  return { role, params, epoch, online: new ShardedRows(w, shardRows, make), delta: new ShardedRows(w, shardRows, make), live: new Uint8Array(1024), count: 0 };
 }
 
 /**
@@ -125,10 +130,11 @@ export function galleryAdd(g: PartyGallery, slot: number, mask: Int32Array, own:
   const d = g.params.d;
   if (slot !== g.count) throw new RangeError(`slot: expected the next slot ${g.count}, got ${slot}`);
   if (mask.length !== d || own.length !== d || peer.length !== d) throw new ProtocolError("LENGTH_MISMATCH", `expected ${d} elements`);
-  const row = g.rows.row(slot);
+  const on = g.online.row(slot), de = g.delta.row(slot);
+  const P0 = g.role === "P0";
   for (let k = 0; k < d; k++) {
-    row[k] = (own[k] + peer[k]) | 0;
-    row[d + k] = mask[k];
+    de[k] = (own[k] + peer[k]) | 0;
+    on[k] = P0 ? (de[k] + mask[k]) | 0 : mask[k];
   }
   if (slot >= g.live.length) {
     const grown = new Uint8Array(2 * g.live.length);
@@ -142,7 +148,8 @@ export function galleryAdd(g: PartyGallery, slot: number, mask: Int32Array, own:
 /** Deletes slot `slot`: its row is zeroed and its match bit is 0 from now on. */
 export function galleryRemove(g: PartyGallery, slot: number): void {
   if (!Number.isInteger(slot) || slot < 0 || slot >= g.count) throw new RangeError(`slot: expected an integer in [0, ${g.count}), got ${slot}`);
-  g.rows.row(slot).fill(0);
+  g.online.row(slot).fill(0);
+  g.delta.row(slot).fill(0);
   g.live[slot] = 0;
 }
 
@@ -311,14 +318,10 @@ export function openDedup(role: PartyName, seed: Uint8Array, params: Params, bun
 
 // ---------------------------------------------------------------- the query's steps
 
-export interface DedupInput {
+export interface DedupPrepareInput {
   readonly role: PartyName;
   readonly gallery: PartyGallery;
   readonly material: DedupMaterial;
-  /** the party's Z_2^32 share of the probe (enrolment validation's `templateShare`) */
-  readonly probeShare: Uint32Array;
-  /** the party's XOR share of the probe's `valid` (enrolment validation's output) */
-  readonly valid: 0 | 1;
 }
 
 export interface DedupEpsMsg { readonly step: 1; readonly from: PartyName; readonly id: string; readonly eps: Uint32Array }
@@ -329,7 +332,8 @@ export type DedupMsg = DedupEpsMsg | DedupZMsg | DedupAndMsg;
 
 interface Node { lt: Uint32Array; eq: Uint32Array | null }
 interface Base { readonly role: PartyName; readonly g: PartyGallery; readonly mat: DedupMaterial; readonly valid: 0 | 1 }
-export interface DedupOpened extends Base { readonly phase: "dedup:opened"; readonly x: Uint32Array; readonly eps: Uint32Array }
+export interface DedupPrepared { readonly phase: "dedup:prepared"; readonly role: PartyName; readonly g: PartyGallery; readonly mat: DedupMaterial; readonly pre: Int32Array }
+export interface DedupOpened extends Base { readonly phase: "dedup:opened"; readonly pre: Int32Array; readonly eps: Uint32Array }
 export interface DedupMasked extends Base { readonly phase: "dedup:masked"; readonly z: Uint32Array }
 export interface DedupComparing extends Base {
   readonly phase: "dedup:comparing";
@@ -343,7 +347,7 @@ export interface DedupComparing extends Base {
   readonly sent: Uint32Array;
 }
 export interface DedupDone { readonly phase: "dedup:done"; readonly match: Uint32Array }
-export type DedupState = DedupOpened | DedupMasked | DedupComparing | DedupDone;
+export type DedupState = DedupPrepared | DedupOpened | DedupMasked | DedupComparing | DedupDone;
 
 function peer(role: PartyName): PartyName {
   return role === "P0" ? "P1" : "P0";
@@ -359,21 +363,39 @@ function phase(st: { phase: string } | null | undefined, p: string): void {
   if (!st || st.phase !== p) throw new ProtocolError("WRONG_PHASE", `expected state ${p}, got ${st?.phase}`);
 }
 
-/** Step 0: claims the material and opens ε_i = x_i − a_i. */
-export function dedupStart(input: DedupInput): { state: DedupOpened; send: DedupEpsMsg } {
-  const { role, gallery: g, material: mat, probeShare: x } = input;
+/**
+ * Step 0, offline (before the probe exists): claims the material and scans the δ rows with a^(i):
+ * pre_j = ⟨a^(i), δ_j⟩ + ⟦c_j⟧_i − threshold·[P0] + ⟦r_j⟧_i. The gallery must not change until the query ends.
+ */
+export function dedupPrepare(input: DedupPrepareInput): DedupPrepared {
+  const { role, gallery: g, material: mat } = input;
   if (role !== "P0" && role !== "P1") throw new RangeError(`role: expected "P0" or "P1", got ${String(role)}`);
   if (g.role !== role || mat.role !== role) throw new ProtocolError("WRONG_ROLE", "gallery or material of the other party");
   if (mat.epoch !== g.epoch || mat.count !== g.count) throw new ProtocolError("BUNDLE_MISMATCH", `material dealt for epoch ${mat.epoch} / ${mat.count} slots, gallery at ${g.epoch} / ${g.count}`);
-  if (!(x instanceof Uint32Array) || x.length !== g.params.d) throw new ProtocolError("LENGTH_MISMATCH", `probeShare: expected ${g.params.d} ring elements`);
-  if (input.valid !== 0 && input.valid !== 1) throw new RangeError("valid: expected 0 or 1");
   claimMaterial(mat);
-  const eps = new Uint32Array(x.length);
-  for (let k = 0; k < eps.length; k++) eps[k] = x[k] - mat.a[k];
-  return { state: { phase: "dedup:opened", role, g, mat, valid: input.valid, x, eps }, send: { step: 1, from: role, id: mat.id, eps } };
+  const d = g.params.d, count = g.count;
+  const vec = new Int32Array(g.delta.width);
+  vec.set(mat.a.subarray(0, d));
+  const pre = new Int32Array(count);
+  if (count > 0) g.delta.matvec(vec, count, pre);
+  const t = role === "P0" ? g.params.threshold : 0;
+  for (let j = 0; j < count; j++) pre[j] = pre[j] + mat.c[j] - t + mat.r[j];
+  return { phase: "dedup:prepared", role, g, mat, pre };
 }
 
-/** Receives ε's other share, scans the gallery, opens the masked differences ẑ_j. */
+/** Step 1 (the probe is there): opens ε_i = x_i − a^(i) (`probeShare` ⟦x⟧_i and `valid` from enrolment validation). */
+export function dedupStart(st: DedupPrepared, probeShare: Uint32Array, valid: 0 | 1): { state: DedupOpened; send: DedupEpsMsg } {
+  phase(st, "dedup:prepared");
+  const { role, g, mat } = st;
+  if (st.g.count !== mat.count) throw new ProtocolError("BUNDLE_MISMATCH", `the gallery changed since dedupPrepare (${mat.count} → ${g.count} slots)`);
+  if (!(probeShare instanceof Uint32Array) || probeShare.length !== g.params.d) throw new ProtocolError("LENGTH_MISMATCH", `probeShare: expected ${g.params.d} ring elements`);
+  if (valid !== 0 && valid !== 1) throw new RangeError("valid: expected 0 or 1");
+  const eps = new Uint32Array(probeShare.length);
+  for (let k = 0; k < eps.length; k++) eps[k] = probeShare[k] - mat.a[k];
+  return { state: { phase: "dedup:opened", role, g, mat, valid, pre: st.pre, eps }, send: { step: 1, from: role, id: mat.id, eps } };
+}
+
+/** Receives ε's other share, scans the G rows, opens the masked differences ẑ_j. */
 export function dedupOnEps(st: DedupOpened, msg: DedupEpsMsg): { state: DedupMasked; send: DedupZMsg } {
   phase(st, "dedup:opened");
   expectMsg(st, msg, 1);
@@ -381,18 +403,14 @@ export function dedupOnEps(st: DedupOpened, msg: DedupEpsMsg): { state: DedupMas
   if (msg.id !== mat.id) throw new ProtocolError("BUNDLE_MISMATCH", "peer uses another query material");
   const d = g.params.d;
   if (!(msg.eps instanceof Uint32Array) || msg.eps.length !== d) throw new ProtocolError("LENGTH_MISMATCH", `eps: expected ${d}`);
-  const vec = new Int32Array(g.rows.width);
-  for (let k = 0; k < d; k++) {
-    vec[k] = st.x[k];
-    vec[d + k] = st.eps[k] + msg.eps[k];
-  }
+  const vec = new Int32Array(g.online.width);
+  for (let k = 0; k < d; k++) vec[k] = st.eps[k] + msg.eps[k];
   const count = g.count;
   const s = new Int32Array(count);
-  if (count > 0) g.rows.matvec(vec, count, s);
+  if (count > 0) g.online.matvec(vec, count, s);
   const nMask = 2 ** dedupBits(g.params) - 1;
-  const t = st.role === "P0" ? g.params.threshold : 0;
   const z = new Uint32Array(count);
-  for (let j = 0; j < count; j++) z[j] = (s[j] + mat.c[j] - t + mat.r[j]) & nMask;
+  for (let j = 0; j < count; j++) z[j] = (s[j] + st.pre[j]) & nMask;
   return { state: { phase: "dedup:masked", role: st.role, g, mat, valid: st.valid, z }, send: { step: 2, from: st.role, z } };
 }
 

@@ -67,11 +67,11 @@ export type { RowStore, RowStoreFactory } from "./dedup-store.ts";
 export {
   DEFAULT_SHARD_ROWS, dedupBits, compareLevels, dedupGates, maskShare, newPartyGallery, galleryOpenShare, galleryAdd, galleryRemove,
   newHelperGallery, helperGalleryAdd, helperGalleryRemove, dedupCorrectionBytes, dealDedup, openDedup,
-  dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain,
+  dedupPrepare, dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain,
 } from "./dedup.ts";
 export type {
-  PartyGallery, HelperGallery, DedupBundle, DedupMaterial, DedupInput, DedupEpsMsg, DedupZMsg, DedupAndMsg, DedupMsg,
-  DedupOpened, DedupMasked, DedupComparing, DedupDone, DedupState,
+  PartyGallery, HelperGallery, DedupBundle, DedupMaterial, DedupPrepareInput, DedupEpsMsg, DedupZMsg, DedupAndMsg, DedupMsg,
+  DedupPrepared, DedupOpened, DedupMasked, DedupComparing, DedupDone, DedupState,
 } from "./dedup.ts";
 export { simulateGalleryAdd, simulateGalleryRemove, simulateDedup } from "./simulate.ts";
 export type { DedupWorld, DedupRun } from "./simulate.ts";

@@ -20,9 +20,9 @@ import { secureRng, type Rng } from "./rng.ts";
 import { decodeMessage, encodeMessage } from "./wire.ts";
 import { encodeBundle } from "./bundle-wire.ts";
 import {
-  dealDedup, dedupOnAnd, dedupOnEps, dedupOnZ, dedupReveal, dedupStart, galleryAdd, galleryOpenShare, galleryRemove, helperGalleryAdd,
+  dealDedup, dedupOnAnd, dedupOnEps, dedupOnZ, dedupPrepare, dedupReveal, dedupStart, galleryAdd, galleryOpenShare, galleryRemove, helperGalleryAdd,
   helperGalleryRemove, maskShare, openDedup,
-  type DedupAndMsg, type DedupComparing, type DedupEpsMsg, type DedupMsg, type DedupState, type DedupZMsg, type HelperGallery, type PartyGallery,
+  type DedupAndMsg, type DedupBundle, type DedupComparing, type DedupPrepared, type DedupEpsMsg, type DedupMsg, type DedupState, type DedupZMsg, type HelperGallery, type PartyGallery,
 } from "./dedup.ts";
 
 export interface SimulateCommon {
@@ -284,8 +284,11 @@ export interface DedupRun {
   readonly traffic: Traffic;
   /** bytes the helper sends per query: the validation's enrol bundles + P1's dedup corrections */
   readonly helperBytes: number;
-  /** milliseconds: the parties' online work (validation, opening the material, the query) and the helper's dealing */
-  readonly ms: { readonly parties: number; readonly deal: number };
+  /**
+   * milliseconds: the parties' online work (validation, the query), their offline preparation (opening
+   * the material, `dedupPrepare`) and the helper's dealing (the query's and the validation's bundles)
+   */
+  readonly ms: { readonly parties: number; readonly prepare: number; readonly deal: number };
 }
 
 /**
@@ -299,12 +302,13 @@ export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; r
   const dealt = dealDedup(w.helper, w.seeds, id, rng);
   const enrolBundles = deal(w.params, newItemId(rng), w.seeds, { rng, kind: "enrol" });
   const t1 = performance.now();
+  const prepared = { P0: prepare(w, "P0", dealt.P0), P1: prepare(w, "P1", dealt.P1) };
+  const t2 = performance.now();
   const v = simulateEnrol({ params: w.params, seeds: w.seeds, rng, share: probe, bundles: enrolBundles });
   const st: Partial<Record<PartyName, DedupState>> = {};
   const out: Partial<Record<PartyName, DedupMsg>> = {};
   for (const role of ROLES) {
-    const material = openDedup(role, w.seeds[role], w.params, dealt[role]);
-    const r = dedupStart({ role, gallery: w.galleries[role], material, probeShare: v[role].templateShare, valid: v[role].valid });
+    const r = dedupStart(prepared[role], v[role].templateShare, v[role].valid);
     st[role] = r.state;
     out[role] = r.send;
   }
@@ -329,12 +333,16 @@ export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; r
     }
   }
   if (out.P0 || out.P1 || !match.P0 || !match.P1) throw new Error("simulate dedup: parties disagree on the number of rounds");
-  const t2 = performance.now();
+  const t3 = performance.now();
   const helperBytes = encodeBundle(enrolBundles.P0).length + encodeBundle(enrolBundles.P1).length + 4 * (dealt.P1.corrections?.length ?? 0);
   return {
     matches: dedupReveal(match.P0, match.P1, w.galleries.P0.count), valid: v.valid,
-    traffic: { rounds, sent }, helperBytes, ms: { parties: t2 - t1, deal: t1 - t0 },
+    traffic: { rounds, sent }, helperBytes, ms: { parties: t3 - t2, prepare: t2 - t1, deal: t1 - t0 },
   };
+}
+
+function prepare(w: DedupWorld, role: PartyName, bundle: DedupBundle): DedupPrepared {
+  return dedupPrepare({ role, gallery: w.galleries[role], material: openDedup(role, w.seeds[role], w.params, bundle) });
 }
 
 function bodyBytes(m: DedupMsg): number {

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  DEFAULT_NORM_HI, DEFAULT_NORM_LO, ProtocolError, dealDedup, dedupBits, dedupPlain, dedupStart, jsRowStore, makeParams, newHelperGallery,
+  DEFAULT_NORM_HI, DEFAULT_NORM_LO, ProtocolError, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
   newItemId, newPartyGallery, normPlain, openDedup, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
   type DedupWorld, type Params, type Rng, type Seeds,
 } from "../src/index.ts";
@@ -173,11 +173,13 @@ test("per-query material is single use and bound to the gallery it was dealt for
   const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng);
   const v = simulateEnrol({ params, seeds, rng, share: shareProbe(x, rng) });
   const mat = openDedup("P0", seeds.P0, params, dealt.P0);
-  const input = { role: "P0" as const, gallery: w.galleries.P0, material: mat, probeShare: v.P0.templateShare, valid: v.P0.valid };
-  dedupStart(input);
-  assert.throws(() => dedupStart(input), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
+  const input = { role: "P0" as const, gallery: w.galleries.P0, material: mat };
+  const prepared = dedupPrepare(input);
+  assert.throws(() => dedupPrepare(input), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
   simulateGalleryAdd(w, shareTemplate(gallery[0], rng));
+  // the gallery changed between preparation and the probe, or between dealing and preparation
+  assert.throws(() => dedupStart(prepared, v.P0.templateShare, v.P0.valid), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
   const mat2 = openDedup("P0", seeds.P0, params, dealt.P0);
-  assert.throws(() => dedupStart({ ...input, material: mat2 }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
+  assert.throws(() => dedupPrepare({ ...input, material: mat2 }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
   assert.throws(() => openDedup("P1", seeds.P1, params, dealt.P0), (e: unknown) => e instanceof ProtocolError && e.code === "WRONG_ROLE");
 });
