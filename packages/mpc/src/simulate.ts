@@ -289,6 +289,8 @@ export interface DedupRun {
    * the material, `dedupPrepare`) and the helper's dealing (the query's and the validation's bundles)
    */
   readonly ms: { readonly parties: number; readonly prepare: number; readonly deal: number };
+  /** the same by `cpuClock` (when given) */
+  readonly cpuMs?: { readonly parties: number; readonly prepare: number; readonly deal: number };
 }
 
 /**
@@ -296,14 +298,17 @@ export interface DedupRun {
  * messages through the wire), the helper deals the query, each party opens its material, then the
  * query's rounds; returns the reconstructed match set.
  */
-export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; readonly P1: Uint8Array }, rng: Rng = secureRng): DedupRun {
+export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; readonly P1: Uint8Array }, rng: Rng = secureRng, cpuClock?: () => number): DedupRun {
+  const c = [cpuClock?.() ?? 0];
   const t0 = performance.now();
   const id = newItemId(rng);
   const dealt = dealDedup(w.helper, w.seeds, id, rng);
   const enrolBundles = deal(w.params, newItemId(rng), w.seeds, { rng, kind: "enrol" });
   const t1 = performance.now();
+  c.push(cpuClock?.() ?? 0);
   const prepared = { P0: prepare(w, "P0", dealt.P0), P1: prepare(w, "P1", dealt.P1) };
   const t2 = performance.now();
+  c.push(cpuClock?.() ?? 0);
   const v = simulateEnrol({ params: w.params, seeds: w.seeds, rng, share: probe, bundles: enrolBundles });
   const st: Partial<Record<PartyName, DedupState>> = {};
   const out: Partial<Record<PartyName, DedupMsg>> = {};
@@ -334,10 +339,12 @@ export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; r
   }
   if (out.P0 || out.P1 || !match.P0 || !match.P1) throw new Error("simulate dedup: parties disagree on the number of rounds");
   const t3 = performance.now();
+  c.push(cpuClock?.() ?? 0);
   const helperBytes = encodeBundle(enrolBundles.P0).length + encodeBundle(enrolBundles.P1).length + 4 * (dealt.P1.corrections?.length ?? 0);
   return {
     matches: dedupReveal(match.P0, match.P1, w.galleries.P0.count), valid: v.valid,
     traffic: { rounds, sent }, helperBytes, ms: { parties: t3 - t2, prepare: t2 - t1, deal: t1 - t0 },
+    cpuMs: cpuClock ? { parties: c[3] - c[2], prepare: c[2] - c[1], deal: c[1] - c[0] } : undefined,
   };
 }
 

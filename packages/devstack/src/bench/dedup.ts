@@ -100,10 +100,8 @@ export async function benchDedup(o: DedupBenchOptions): Promise<DedupBenchResult
     const target = planted.length ? planted[(q + planted.length) % planted.length] : (q + n) % n;
     const x = nudge(params, gallery(target), q + 7);
     const { seed0, share1: s1 } = shareInput(x, CTX, rng);
-    const c0 = process.cpuUsage();
     const probe = { P0: expandSeedShare(seed0, CTX, d), P1: s1 };
-    const run = simulateDedup(w, probe, rng);
-    const c1 = process.cpuUsage(c0);
+    const run = simulateDedup(w, probe, rng, cpuClock);
     const tp = performance.now();
     const ref = cosineScan(plain, n, d, x, params);
     const pMs = performance.now() - tp;
@@ -111,8 +109,7 @@ export async function benchDedup(o: DedupBenchOptions): Promise<DedupBenchResult
     if (q < 0) continue;
     plainMs += pMs;
     ms += run.ms.parties;
-    // CPU of the online part: the process's CPU minus the (single-threaded) dealing and preparation
-    cpu += (c1.user + c1.system) / 1000 - run.ms.deal - run.ms.prepare;
+    cpu += run.cpuMs!.parties;
     prepMs += run.ms.prepare;
     dealMs += run.ms.deal;
     bytes = run.traffic.sent.P0 + run.traffic.sent.P1;
@@ -130,6 +127,7 @@ export async function benchDedup(o: DedupBenchOptions): Promise<DedupBenchResult
   };
 }
 
+const cpuClock = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const round1 = (v: number) => Math.round(v * 10) / 10;
 
 /** The plaintext reference: a Float32Array cosine scan (unit-scaled vectors y/256; exact for int8 inputs). */
