@@ -74,4 +74,4 @@ export type {
   DedupPrepared, DedupOpened, DedupMasked, DedupComparing, DedupDone, DedupState,
 } from "./dedup.ts";
 export { simulateGalleryAdd, simulateGalleryRemove, simulateDedup } from "./simulate.ts";
-export type { DedupWorld, DedupRun } from "./simulate.ts";
+export type { DedupWorld, DedupRun, SimulateDedupOptions } from "./simulate.ts";

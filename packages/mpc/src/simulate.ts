@@ -298,7 +298,16 @@ export interface DedupRun {
  * messages through the wire), the helper deals the query, each party opens its material, then the
  * query's rounds; returns the reconstructed match set.
  */
-export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; readonly P1: Uint8Array }, rng: Rng = secureRng, cpuClock?: () => number): DedupRun {
+export interface SimulateDedupOptions {
+  readonly rng?: Rng;
+  /** a CPU clock in ms (e.g. from process.cpuUsage) for `DedupRun.cpuMs` */
+  readonly cpuClock?: () => number;
+  /** sees every dedup message as the peer receives it — for privacy tests */
+  readonly observe?: (msg: DedupMsg) => void;
+}
+
+export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; readonly P1: Uint8Array }, o: SimulateDedupOptions = {}): DedupRun {
+  const rng = o.rng ?? secureRng, cpuClock = o.cpuClock;
   const c = [cpuClock?.() ?? 0];
   const t0 = performance.now();
   const id = newItemId(rng);
@@ -325,6 +334,7 @@ export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; r
     const inbox = { P0: out.P1, P1: out.P0 };
     for (const role of ROLES) {
       sent[role] += bodyBytes(out[role]!);
+      o.observe?.(out[role]!);
       const s = st[role]!, m = inbox[role];
       const r = s.phase === "dedup:opened" ? dedupOnEps(s, m as DedupEpsMsg)
         : s.phase === "dedup:masked" ? dedupOnZ(s, m as DedupZMsg)

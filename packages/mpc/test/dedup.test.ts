@@ -1,17 +1,18 @@
 /**
  * 1:N deduplication (src/dedup.ts): the MPC match set equals the plaintext twin `dedupPlain` for random
  * galleries with planted duplicates and planted scores at the threshold and ±1, for several N and d;
- * deleted templates never match; crafted (malicious-device) probes match nothing; material is single use.
+ * deleted templates never match; crafted (malicious-device) probes match nothing; material is single use;
+ * what a party receives is uniform whatever the probe matches (χ²).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_NORM_HI, DEFAULT_NORM_LO, ProtocolError, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
   newItemId, newPartyGallery, normPlain, openDedup, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
-  type DedupWorld, type Params, type Rng, type Seeds,
+  type DedupMsg, type DedupWorld, type Params, type Rng, type Seeds,
 } from "../src/index.ts";
 import { CRAFTS, craft } from "./_crafted.ts";
-import { gaussians, randInt, shareProbe, shareTemplate, testSeeds, THRESHOLD } from "./_helpers.ts";
+import { chiCritical, chiTwoSample, chiUniform, gaussians, randInt, shareProbe, shareTemplate, testSeeds, THRESHOLD } from "./_helpers.ts";
 
 function world(params: Params, seeds: Seeds, shardRows = 97): DedupWorld {
   // a small shard size so that every test gallery spans several shards
@@ -84,7 +85,7 @@ for (const [d, n] of [[16, 1], [16, 61], [64, 200], [128, 450], [512, 300]] as c
       const { params, x, gallery } = scenario(d, n, rng);
       const w = world(params, seeds);
       fill(w, gallery, rng);
-      const run = simulateDedup(w, shareProbe(x, rng), rng);
+      const run = simulateDedup(w, shareProbe(x, rng), { rng });
       const plain = dedupPlain(params, x, gallery);
       assert.deepEqual(run.matches, plain);
       assert.equal(run.valid, 1);
@@ -114,7 +115,7 @@ test("exactness over the whole comparison domain: scores ±normHi (x against ±x
     simulateGalleryRemove(w, gone);
     const live: (Int8Array | null)[] = gallery.slice();
     live[gone] = null;
-    const run = simulateDedup(w, shareProbe(x, rng), rng);
+    const run = simulateDedup(w, shareProbe(x, rng), { rng });
     assert.deepEqual(run.matches, dedupPlain(params, x, live), `normHi ${normHi}, threshold ${threshold}, n = ${dedupBits(params)}`);
   }
 });
@@ -131,13 +132,13 @@ test("deleted templates never match, before or after more templates are added", 
     simulateGalleryRemove(w, j);
     live[j] = null;
   }
-  let run = simulateDedup(w, shareProbe(x, rng), rng);
+  let run = simulateDedup(w, shareProbe(x, rng), { rng });
   assert.deepEqual(run.matches, dedupPlain(params, x, live));
   for (const j of before.slice(0, 2)) assert.ok(!run.matches.includes(j));
   // the same template enrolled again gets a new slot (and a new mask) and matches there
   const again = simulateGalleryAdd(w, shareTemplate(gallery[before[0]], rng));
   live.push(gallery[before[0]]);
-  run = simulateDedup(w, shareProbe(x, rng), rng);
+  run = simulateDedup(w, shareProbe(x, rng), { rng });
   assert.deepEqual(run.matches, dedupPlain(params, x, live));
   assert.ok(run.matches.includes(again) && !run.matches.includes(before[0]));
 });
@@ -156,13 +157,13 @@ test("malicious probes (the crafted vectors of the 1:1 suite) match nothing, eve
     for (let rep = 0; rep < 2; rep++) {
       const x = craft(kind, gallery[randInt(rng, gallery.length)], params, rng);
       assert.ok(!valid(params, x), `${kind}: the crafted vector must be invalid in plaintext`);
-      const run = simulateDedup(w, shareProbe(x, rng), rng);
+      const run = simulateDedup(w, shareProbe(x, rng), { rng });
       assert.equal(run.valid, 0, kind);
       assert.deepEqual(run.matches, [], kind);
     }
   }
   // and the honest template itself as probe matches (the gallery works)
-  assert.ok(simulateDedup(w, shareProbe(gallery[3], rng), rng).matches.includes(3));
+  assert.ok(simulateDedup(w, shareProbe(gallery[3], rng), { rng }).matches.includes(3));
 });
 
 test("per-query material is single use and bound to the gallery it was dealt for", () => {
@@ -182,4 +183,53 @@ test("per-query material is single use and bound to the gallery it was dealt for
   const mat2 = openDedup("P0", seeds.P0, params, dealt.P0);
   assert.throws(() => dedupPrepare({ ...input, material: mat2 }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
   assert.throws(() => openDedup("P1", seeds.P1, params, dealt.P0), (e: unknown) => e instanceof ProtocolError && e.code === "WRONG_ROLE");
+});
+
+test("privacy: what the parties open (ε, ẑ, the AND openings) is uniform and the same whether the probe matches many slots or none", () => {
+  const { rng, seeds } = testSeeds("dedup-privacy");
+  const d = 16;
+  const params = makeParams({ d, threshold: THRESHOLD });
+  const base = gaussians(rng, d);
+  // gallery: 32 near-duplicates of one face, 32 others; probe A is that face (≈ 32 matches), probe B another (none)
+  const gallery: Int8Array[] = [];
+  while (gallery.length < 32) { const y = near(params, rng, base, 0.15); if (y) gallery.push(y); }
+  while (gallery.length < 64) { const y = near(params, rng, gaussians(rng, d), 0); if (y) gallery.push(y); }
+  const dup = gallery[0];
+  const w = world(params, seeds);
+  fill(w, gallery, rng);
+  let probeB: Int8Array;
+  do probeB = near(params, rng, gaussians(rng, d), 0)!; while (!probeB || dedupPlain(params, probeB, gallery).length > 0);
+  const bins = () => ({ eps: new Float64Array(16), z: new Float64Array(16), and: new Float64Array(16) });
+  const collect = (x: Int8Array) => {
+    const h = bins();
+    let matched = 0;
+    let last: DedupMsg | undefined;
+    for (let q = 0; q < 120; q++) {
+      const run = simulateDedup(w, shareProbe(x, rng), {
+        rng,
+        // what a party learns is the opened value: its own share with the peer's (P0's message comes first)
+        observe: (m) => {
+          if (m.from === "P0") { last = m; return; }
+          const p = last;
+          if ("eps" in m && p && "eps" in p) { const o = p.eps; m.eps.forEach((v, k) => h.eps[((v + o[k]) >>> 28) & 15]++); }
+          else if ("z" in m && p && "z" in p) { const o = p.z; m.z.forEach((v, j) => h.z[(((v + o[j]) & 0x3ffff) >>> 14) & 15]++); } // top 4 of 18 bits
+          else if ("de" in m && p && "de" in p) { const o = p.de; m.de.forEach((v, i) => h.and[(v ^ o[i]) & 15]++); }
+        },
+      });
+      matched += run.matches.length;
+    }
+    return { h, matched };
+  };
+  const A = collect(dup), B = collect(probeB);
+  assert.ok(A.matched >= 120 * 25 && B.matched === 0, `${A.matched} / ${B.matched}`);
+  const crit = chiCritical(15);
+  for (const k of ["eps", "z", "and"] as const) {
+    assert.ok(chiUniform(A.h[k]) < crit, `${k} (matching probe) not uniform: χ² = ${chiUniform(A.h[k]).toFixed(1)}`);
+    assert.ok(chiUniform(B.h[k]) < crit, `${k} (non-matching probe) not uniform: χ² = ${chiUniform(B.h[k]).toFixed(1)}`);
+    assert.ok(chiTwoSample(A.h[k], B.h[k]) < crit, `${k} depends on the probe: χ² = ${chiTwoSample(A.h[k], B.h[k]).toFixed(1)}`);
+  }
+  // the test has power: the unmasked differences s_j − threshold mod 2^18 (what ẑ would be with r = 0) fail it
+  const leak = new Float64Array(16);
+  for (let q = 0; q < 120; q++) for (const y of gallery) leak[((dup.reduce((s, v, k) => s + v * y[k], 0) - params.threshold) >>> 14) & 15]++;
+  assert.ok(chiUniform(leak) > crit);
 });

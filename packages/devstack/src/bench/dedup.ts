@@ -15,7 +15,7 @@
  */
 import { MODEL } from "@privface/contracts";
 import {
-  DEFAULT_SHARD_ROWS, jsRowStore, makeParams, newHelperGallery, newPartyGallery, normPlain, quantise, seededRng, shareInput, expandSeedShare,
+  DEFAULT_SHARD_ROWS, jsRowStore, matvecJs, makeParams, newHelperGallery, newPartyGallery, normPlain, quantise, seededRng, shareInput, expandSeedShare,
   simulateDedup, simulateGalleryAdd, type DedupWorld, type Params, type RowStoreFactory,
 } from "@privface/mpc";
 import { wasmRowStore } from "@privface/scan";
@@ -42,6 +42,9 @@ export interface DedupBenchResult {
   rounds: number;
   matches_per_query: number;
   kernel: "wasm" | "js";
+  /** the scan alone on P0's online rows (N × d int32, best of 3): the chosen kernel and the plain-JS twin (`matvecJs`), GMAC/s */
+  scan_gmac_s: number;
+  scan_gmac_s_js: number;
 }
 
 export interface DedupBenchOptions {
@@ -101,7 +104,7 @@ export async function benchDedup(o: DedupBenchOptions): Promise<DedupBenchResult
     const x = nudge(params, gallery(target), q + 7);
     const { seed0, share1: s1 } = shareInput(x, CTX, rng);
     const probe = { P0: expandSeedShare(seed0, CTX, d), P1: s1 };
-    const run = simulateDedup(w, probe, rng, cpuClock);
+    const run = simulateDedup(w, probe, { rng, cpuClock });
     const tp = performance.now();
     const ref = cosineScan(plain, n, d, x, params);
     const pMs = performance.now() - tp;
@@ -117,14 +120,28 @@ export async function benchDedup(o: DedupBenchOptions): Promise<DedupBenchResult
     rounds = run.traffic.rounds;
     matches += run.matches.length;
   }
+  const scan = scanRates(w, n);
   return {
     suite: "dedup", n, dim: d,
     ms_per_query: round1(ms / queries), cpu_ms_per_query: round1(cpu / queries), prepare_ms_per_query: round1(prepMs / queries),
     plaintext_ms_per_query: round1(plainMs / queries),
     bytes_between_parties_per_query: bytes, helper_bytes_per_query: helperBytes, helper_ms_per_query: round1(dealMs / queries),
     party_bytes_per_template: 4 * (w.galleries.P0.online.width + w.galleries.P0.delta.width), boot_ms: Math.round(bootMs), exact, queries, rounds,
-    matches_per_query: matches / queries, kernel,
+    matches_per_query: matches / queries, kernel, scan_gmac_s: scan.kernel, scan_gmac_s_js: scan.js,
   };
+}
+
+/** GMAC/s of one scan of P0's online rows with the gallery's kernel and with `matvecJs` on the same memory (best of 3). */
+function scanRates(w: DedupWorld, n: number): { kernel: number; js: number } {
+  const rows = w.galleries.P0.online, vec = new Int32Array(rows.width).fill(0x01010101), out = new Int32Array(n);
+  const best = (f: () => void) => {
+    let b = Infinity;
+    for (let i = 0; i < 3; i++) { const t = performance.now(); f(); b = Math.min(b, performance.now() - t); }
+    return (n * rows.width) / b / 1e6;
+  };
+  const kernel = best(() => rows.matvec(vec, n, out));
+  const js = best(() => rows.shards.forEach((s, i) => matvecJs(s.matrix, s.width, vec, Math.min(s.capacity, n - i * rows.shardRows), out)));
+  return { kernel: Math.round(kernel * 100) / 100, js: Math.round(js * 100) / 100 };
 }
 
 const cpuClock = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
