@@ -6,8 +6,9 @@
  * security argument.
  *
  * Gallery ("mask once"). Template j in slot j of gallery epoch e gets a fixed mask b_j ∈ Z_2^32^d,
- * b_j = B_j^(0) + B_j^(1) with B_j^(i) = expand(seed_i, "privface/mpc/dedup/mask/v1", e ‖ j ‖ d)
- * (`maskShare`; the helper holds both seeds). The parties open δ_j = y_j − b_j once (`galleryOpenShare`,
+ * b_j = B_j^(0) + B_j^(1), B_j^(i) the d int32 at offset (j mod 256)·d of the stream
+ * expand(seed_i, "privface/mpc/dedup/mask/v1", i ‖ e ‖ ⌊j / 256⌋ ‖ d) (`maskShares`: one PRF key per
+ * block of 256 slots, so a gallery boots without a key schedule per template; the helper holds both seeds). The parties open δ_j = y_j − b_j once (`galleryOpenShare`,
  * 4d bytes each way) and each keeps two rows of d int32 (`galleryAdd`): δ_j and G_j^(i), with
  * G_j^(0) = δ_j + B_j^(0), G_j^(1) = B_j^(1). Slots are never reused within an epoch, so no mask serves
  * two templates.
@@ -75,11 +76,32 @@ function ctx(...xs: number[]): Uint8Array {
   return out;
 }
 
+/** Slots per mask stream. */
+export const MASK_BLOCK = 256;
+
+/**
+ * Party `role`'s shares B_j^(i) of the fixed masks of slots first … first + count − 1 in gallery epoch
+ * `epoch`, row after row (count·d int32).
+ */
+export function maskShares(seed: Uint8Array, role: PartyName, epoch: number, first: number, count: number, d: number): Int32Array {
+  checkSlot(epoch, first);
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`count: expected a positive integer, got ${count}`);
+  checkSlot(epoch, first + count - 1);
+  const out = new Int32Array(count * d);
+  for (let j = first; j < first + count;) {
+    const block = Math.floor(j / MASK_BLOCK), inBlock = j - block * MASK_BLOCK;
+    const take = Math.min(MASK_BLOCK - inBlock, first + count - j);
+    const stream = expand(seed, MASK_LABEL, ctx(role === "P0" ? 0 : 1, epoch, block, d), 4 * d * (inBlock + take));
+    out.set(new Int32Array(stream.buffer, 4 * d * inBlock, d * take), (j - first) * d);
+    stream.fill(0);
+    j += take;
+  }
+  return out;
+}
+
 /** Party `role`'s share B_j^(i) of the fixed mask of slot `slot` in gallery epoch `epoch` (d int32). */
 export function maskShare(seed: Uint8Array, role: PartyName, epoch: number, slot: number, d: number): Int32Array {
-  checkSlot(epoch, slot);
-  const c = ctx(role === "P0" ? 0 : 1, epoch, slot, d);
-  return new Int32Array(expand(seed, MASK_LABEL, c, 4 * d).buffer);
+  return maskShares(seed, role, epoch, slot, 1, d);
 }
 
 function checkSlot(epoch: number, slot: number): void {
@@ -168,14 +190,18 @@ export function newHelperGallery(params: Params, epoch: number, make: RowStoreFa
   return { params, epoch, rows: new ShardedRows(paddedWidth(params.d), shardRows, make), count: 0 };
 }
 
-/** Adds the next slot's mask (from both seeds). */
-export function helperGalleryAdd(h: HelperGallery, seeds: Seeds, slot: number): void {
-  if (slot !== h.count) throw new RangeError(`slot: expected the next slot ${h.count}, got ${slot}`);
+/** Adds the masks of the next `count` slots, from `first` = the next slot (from both seeds). */
+export function helperGalleryAdd(h: HelperGallery, seeds: Seeds, first: number, count = 1): void {
+  if (first !== h.count) throw new RangeError(`first: expected the next slot ${h.count}, got ${first}`);
   const d = h.params.d;
-  const b0 = maskShare(seeds.P0, "P0", h.epoch, slot, d), b1 = maskShare(seeds.P1, "P1", h.epoch, slot, d);
-  const row = h.rows.row(slot);
-  for (let k = 0; k < d; k++) row[k] = (b0[k] + b1[k]) | 0;
-  h.count = slot + 1;
+  const b0 = maskShares(seeds.P0, "P0", h.epoch, first, count, d), b1 = maskShares(seeds.P1, "P1", h.epoch, first, count, d);
+  for (let j = 0; j < count; j++) {
+    const row = h.rows.row(first + j);
+    for (let k = 0; k < d; k++) row[k] = (b0[j * d + k] + b1[j * d + k]) | 0;
+  }
+  b0.fill(0);
+  b1.fill(0);
+  h.count = first + count;
 }
 
 /** Forgets slot `slot`'s mask (its c_j is dealt as 0 from now on; the parties drop its bit anyway). */

@@ -65,7 +65,7 @@ export type { SimulateVerifyOptions, SimulateEnrolOptions, SimulateBudgetOptions
 export { jsRowStore, matvecJs, paddedWidth, checkMatvec, ShardedRows } from "./dedup-store.ts";
 export type { RowStore, RowStoreFactory } from "./dedup-store.ts";
 export {
-  DEFAULT_SHARD_ROWS, dedupBits, compareLevels, dedupGates, maskShare, newPartyGallery, galleryOpenShare, galleryAdd, galleryRemove,
+  DEFAULT_SHARD_ROWS, dedupBits, compareLevels, dedupGates, MASK_BLOCK, maskShare, maskShares, newPartyGallery, galleryOpenShare, galleryAdd, galleryRemove,
   newHelperGallery, helperGalleryAdd, helperGalleryRemove, dedupCorrectionBytes, dealDedup, openDedup,
   dedupPrepare, dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain,
 } from "./dedup.ts";

@@ -21,7 +21,7 @@ import { decodeMessage, encodeMessage } from "./wire.ts";
 import { encodeBundle } from "./bundle-wire.ts";
 import {
   dealDedup, dedupOnAnd, dedupOnEps, dedupOnZ, dedupPrepare, dedupReveal, dedupStart, galleryAdd, galleryOpenShare, galleryRemove, helperGalleryAdd,
-  helperGalleryRemove, maskShare, openDedup,
+  helperGalleryRemove, maskShares, openDedup,
   type DedupAndMsg, type DedupBundle, type DedupComparing, type DedupPrepared, type DedupEpsMsg, type DedupMsg, type DedupState, type DedupZMsg, type HelperGallery, type PartyGallery,
 } from "./dedup.ts";
 
@@ -257,15 +257,24 @@ export interface DedupWorld {
   readonly helper: HelperGallery;
 }
 
-/** Adds a template (the parties' stored Z_2^32 shares) to the next slot of both galleries and the helper's. Returns the slot. */
-export function simulateGalleryAdd(w: DedupWorld, template: { readonly P0: Uint32Array; readonly P1: Uint32Array }): number {
-  const slot = w.galleries.P0.count;
-  helperGalleryAdd(w.helper, w.seeds, slot);
-  const masks = { P0: maskShare(w.seeds.P0, "P0", w.helper.epoch, slot, w.params.d), P1: maskShare(w.seeds.P1, "P1", w.helper.epoch, slot, w.params.d) };
-  const open = { P0: galleryOpenShare(template.P0, masks.P0), P1: galleryOpenShare(template.P1, masks.P1) };
-  galleryAdd(w.galleries.P0, slot, masks.P0, open.P0, open.P1);
-  galleryAdd(w.galleries.P1, slot, masks.P1, open.P1, open.P0);
-  return slot;
+/**
+ * Adds templates (the parties' stored Z_2^32 shares) to the next slots of both galleries and the
+ * helper's, in order (the masks of a run of slots come from one stream per party). Returns the first slot.
+ */
+export function simulateGalleryAdd(w: DedupWorld, templates: readonly { readonly P0: Uint32Array; readonly P1: Uint32Array }[]): number {
+  const first = w.galleries.P0.count, n = templates.length, d = w.params.d;
+  if (n === 0) return first;
+  helperGalleryAdd(w.helper, w.seeds, first, n);
+  const masks = { P0: maskShares(w.seeds.P0, "P0", w.helper.epoch, first, n, d), P1: maskShares(w.seeds.P1, "P1", w.helper.epoch, first, n, d) };
+  templates.forEach((t, j) => {
+    const m0 = masks.P0.subarray(j * d, (j + 1) * d), m1 = masks.P1.subarray(j * d, (j + 1) * d);
+    const open = { P0: galleryOpenShare(t.P0, m0), P1: galleryOpenShare(t.P1, m1) };
+    galleryAdd(w.galleries.P0, first + j, m0, open.P0, open.P1);
+    galleryAdd(w.galleries.P1, first + j, m1, open.P1, open.P0);
+  });
+  masks.P0.fill(0);
+  masks.P1.fill(0);
+  return first;
 }
 
 /** Deletes a slot at both parties and the helper. */

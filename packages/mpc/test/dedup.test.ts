@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  DEFAULT_NORM_HI, DEFAULT_NORM_LO, ProtocolError, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
+  DEFAULT_NORM_HI, DEFAULT_NORM_LO, MASK_BLOCK, ProtocolError, maskShare, maskShares, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
   newItemId, newPartyGallery, normPlain, openDedup, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
   type DedupMsg, type DedupWorld, type Params, type Rng, type Seeds,
 } from "../src/index.ts";
@@ -75,7 +75,12 @@ function scenario(d: number, n: number, rng: Rng): { params: Params; x: Int8Arra
 }
 
 function fill(w: DedupWorld, gallery: readonly Int8Array[], rng: Rng): void {
-  for (const y of gallery) simulateGalleryAdd(w, shareTemplate(y, rng));
+  // in runs of random length, so that runs start and end inside and across mask blocks
+  for (let j = 0; j < gallery.length;) {
+    const n = Math.min(gallery.length - j, 1 + randInt(rng, 300));
+    simulateGalleryAdd(w, gallery.slice(j, j + n).map((y) => shareTemplate(y, rng)));
+    j += n;
+  }
 }
 
 for (const [d, n] of [[16, 1], [16, 61], [64, 200], [128, 450], [512, 300]] as const) {
@@ -136,7 +141,7 @@ test("deleted templates never match, before or after more templates are added", 
   assert.deepEqual(run.matches, dedupPlain(params, x, live));
   for (const j of before.slice(0, 2)) assert.ok(!run.matches.includes(j));
   // the same template enrolled again gets a new slot (and a new mask) and matches there
-  const again = simulateGalleryAdd(w, shareTemplate(gallery[before[0]], rng));
+  const again = simulateGalleryAdd(w, [shareTemplate(gallery[before[0]], rng)]);
   live.push(gallery[before[0]]);
   run = simulateDedup(w, shareProbe(x, rng), { rng });
   assert.deepEqual(run.matches, dedupPlain(params, x, live));
@@ -177,7 +182,7 @@ test("per-query material is single use and bound to the gallery it was dealt for
   const input = { role: "P0" as const, gallery: w.galleries.P0, material: mat };
   const prepared = dedupPrepare(input);
   assert.throws(() => dedupPrepare(input), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
-  simulateGalleryAdd(w, shareTemplate(gallery[0], rng));
+  simulateGalleryAdd(w, [shareTemplate(gallery[0], rng)]);
   // the gallery changed between preparation and the probe, or between dealing and preparation
   assert.throws(() => dedupStart(prepared, v.P0.templateShare, v.P0.valid), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
   const mat2 = openDedup("P0", seeds.P0, params, dealt.P0);
@@ -232,4 +237,15 @@ test("privacy: what the parties open (ε, ẑ, the AND openings) is uniform and 
   const leak = new Float64Array(16);
   for (let q = 0; q < 120; q++) for (const y of gallery) leak[((dup.reduce((s, v, k) => s + v * y[k], 0) - params.threshold) >>> 14) & 15]++;
   assert.ok(chiUniform(leak) > crit);
+});
+
+test("mask shares: a run of slots equals slot by slot, across mask blocks; parties and epochs get independent masks", () => {
+  const { seeds } = testSeeds("dedup-masks");
+  const d = 8, first = MASK_BLOCK - 3, n = MASK_BLOCK + 7;
+  const run = maskShares(seeds.P0, "P0", 2, first, n, d);
+  for (let j = 0; j < n; j++) assert.deepEqual(run.subarray(j * d, (j + 1) * d), maskShare(seeds.P0, "P0", 2, first + j, d));
+  const rows = new Set<string>();
+  for (const [seed, role, epoch] of [[seeds.P0, "P0", 2], [seeds.P1, "P1", 2], [seeds.P0, "P0", 3]] as const)
+    for (let j = 0; j < 2 * MASK_BLOCK; j++) rows.add(maskShare(seed, role, epoch, j, d).join(","));
+  assert.equal(rows.size, 6 * MASK_BLOCK);
 });

@@ -73,28 +73,34 @@ export async function benchDedup(o: DedupBenchOptions): Promise<DedupBenchResult
   };
   const plain = new Float32Array(n * d);
   const planted: number[] = [];
-  let bootMs = 0;
-  const share0 = new Uint32Array(d), share1 = new Uint32Array(d);
+  let bootMs = 0, next = 0;
+  let batch: { P0: Uint32Array; P1: Uint32Array }[] = [];
+  const flush = () => {
+    const t = performance.now();
+    simulateGalleryAdd(w, batch);
+    bootMs += performance.now() - t;
+    batch = [];
+  };
   const add = (y: Int8Array) => {
-    const j = w.galleries.P0.count;
+    const j = next++;
     for (let k = 0; k < d; k++) plain[j * d + k] = y[k] / 256;
     // the parties' stored shares (as enrolment leaves them)
-    share0.set(new Uint32Array(rng(4 * d).buffer));
-    for (let k = 0; k < d; k++) share1[k] = y[k] - share0[k];
-    const t = performance.now();
-    simulateGalleryAdd(w, { P0: share0, P1: share1 });
-    bootMs += performance.now() - t;
+    const P0 = new Uint32Array(rng(4 * d).buffer), P1 = new Uint32Array(d);
+    for (let k = 0; k < d; k++) P1[k] = y[k] - P0[k];
+    batch.push({ P0, P1 });
+    if (batch.length === 4096) flush();
   };
   const rnd = new Uint32Array(rng(4 * 3 * n).buffer);
-  while (w.galleries.P0.count < n) {
-    const j = w.galleries.P0.count;
+  while (next < n) {
+    const j = next;
     const y = variant(bases[rnd[3 * j] % bases.length], rnd[3 * j + 1] % d, rnd[3 * j + 2]);
     add(y);
-    if (j % 1000 === 999 && w.galleries.P0.count < n) {
+    if (j % 1000 === 999 && next < n) {
       planted.push(j);
       add(nudge(params, y, rnd[3 * j + 1]));
     }
   }
+  flush();
   const gallery = (j: number) => Int8Array.from(plain.subarray(j * d, (j + 1) * d), (v) => v * 256);
   let ms = 0, cpu = 0, prepMs = 0, plainMs = 0, dealMs = 0, bytes = 0, helperBytes = 0, rounds = 0, matches = 0;
   let exact = true;
