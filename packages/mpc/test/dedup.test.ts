@@ -249,3 +249,11 @@ test("mask shares: a run of slots equals slot by slot, across mask blocks; parti
     for (let j = 0; j < 2 * MASK_BLOCK; j++) rows.add(maskShare(seed, role, epoch, j, d).join(","));
   assert.equal(rows.size, 6 * MASK_BLOCK);
 });
+
+test("an empty gallery answers the empty set (the probe is still validated)", () => {
+  const { rng, seeds } = testSeeds("dedup-empty");
+  const { params, x } = scenario(16, 1, rng);
+  const run = simulateDedup(world(params, seeds), shareProbe(x, rng), { rng });
+  assert.deepEqual(run.matches, []);
+  assert.equal(run.valid, 1);
+});
