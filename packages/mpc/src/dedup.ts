@@ -314,16 +314,26 @@ export function dealDedup(h: HelperGallery, seeds: Seeds, id: string, rng: Rng =
   return { P0: { id, role: "P0", epoch: h.epoch, count }, P1: { id, role: "P1", epoch: h.epoch, count, corrections: corr } };
 }
 
-/** bits[k·W + w] bit b = bit k of v[32w + b] (bit-slicing), for k < n. */
+/**
+ * bits[k·W + w] bit b = bit k of v[32w + b] (bit-slicing), for k < n: per word, a 32 × 32 bit-matrix
+ * transpose by block swaps (Warren, Hacker's Delight, 2nd ed., §7-3), least significant bit first.
+ */
 function transposeBits(v: Uint32Array, n: number, W: number, bits: Uint32Array): void {
-  for (let k = 0; k < n; k++) {
-    for (let w = 0; w < W; w++) {
-      let x = 0;
-      const base = 32 * w, end = Math.min(32, v.length - base);
-      for (let b = 0; b < end; b++) x |= ((v[base + b] >>> k) & 1) << b;
-      bits[k * W + w] = x;
+  const a = new Uint32Array(32);
+  for (let w = 0; w < W; w++) {
+    const base = 32 * w, end = Math.min(32, v.length - base);
+    a.set(v.subarray(base, base + end));
+    a.fill(0, end);
+    for (let j = 16, m = 0x0000ffff; j !== 0; j >>>= 1, m ^= m << j) {
+      for (let k = 0; k < 32; k = ((k | j) + 1) & ~j) {
+        const t = ((a[k] >>> j) ^ a[k | j]) & m;
+        a[k | j] ^= t;
+        a[k] ^= t << j;
+      }
     }
+    for (let k = 0; k < n; k++) bits[k * W + w] = a[k];
   }
+  a.fill(0);
 }
 
 /** A party opens its part of a query (P0 from its seed alone; P1 with the corrections). */
