@@ -8,8 +8,9 @@
  * Gallery ("mask once"). Template j in slot j of gallery epoch e gets a fixed mask b_j ∈ Z_2^32^d,
  * b_j = B_j^(0) + B_j^(1), B_j^(i) the d int32 at offset (j mod 256)·d of the stream
  * expand(seed_i, "privface/mpc/dedup/mask/v1", i ‖ e ‖ ⌊j / 256⌋ ‖ d) (`maskShares`: one PRF key per
- * block of 256 slots, so a gallery boots without a key schedule per template; the helper holds both seeds). The parties open δ_j = y_j − b_j once (`galleryOpenShare`,
- * 4d bytes each way) and each keeps two rows of d int32 (`galleryAdd`): δ_j and G_j^(i), with
+ * block of 256 slots, so a gallery boots without a key schedule per template; the helper holds both
+ * seeds). The parties open δ_j = y_j − b_j once (`galleryOpenShare`, 4d bytes each way) and each keeps
+ * two rows of d int32 (`galleryAdd`): δ_j and G_j^(i), with
  * G_j^(0) = δ_j + B_j^(0), G_j^(1) = B_j^(1). Slots are never reused within an epoch, so no mask serves
  * two templates.
  *
@@ -40,7 +41,7 @@ import { claimMaterial } from "./single-use.ts";
 
 const MASK_LABEL = "privface/mpc/dedup/mask/v1";
 const QUERY_LABEL = "privface/mpc/dedup/query/v1";
-/** Rows per shard by default: 65,536 rows of 2·512 int32 = 256 MiB. */
+/** Rows per shard by default (at d = 512: 128 MiB per store; a party has two stores per shard, δ and G). */
 export const DEFAULT_SHARD_ROWS = 65_536;
 
 /**
