@@ -61,3 +61,17 @@ export type { BudgetExpect } from "./budget-wire.ts";
 export { dotPlain, normPlain, validatePlain, verifyPlain } from "./plain.ts";
 export { simulateVerify, simulateVerifyMany, simulateEnrol, simulateBudget } from "./simulate.ts";
 export type { SimulateVerifyOptions, SimulateEnrolOptions, SimulateBudgetOptions, Traffic } from "./simulate.ts";
+// 1:N deduplication: the scan's row storage (the WebAssembly kernel is @privface/scan)
+export { jsRowStore, matvecJs, paddedWidth, checkMatvec, ShardedRows } from "./dedup-store.ts";
+export type { RowStore, RowStoreFactory } from "./dedup-store.ts";
+export {
+  DEFAULT_SHARD_ROWS, dedupBits, compareLevels, dedupGates, MASK_BLOCK, maskShare, maskShares, newPartyGallery, galleryOpenShare, galleryAdd, galleryRemove,
+  newHelperGallery, helperGalleryAdd, helperGalleryRemove, dedupCorrectionBytes, dealDedup, openDedup,
+  dedupPrepare, dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain,
+} from "./dedup.ts";
+export type {
+  PartyGallery, HelperGallery, DedupBundle, DedupMaterial, DedupPrepareInput, DedupEpsMsg, DedupZMsg, DedupAndMsg, DedupMsg,
+  DedupPrepared, DedupOpened, DedupMasked, DedupComparing, DedupDone, DedupState,
+} from "./dedup.ts";
+export { simulateGalleryAdd, simulateGalleryRemove, simulateDedup } from "./simulate.ts";
+export type { DedupWorld, DedupRun, SimulateDedupOptions } from "./simulate.ts";

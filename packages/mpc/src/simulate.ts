@@ -2,7 +2,8 @@
  * All parties in one process: `simulateVerify`, `simulateEnrol` (and `simulateBudget`, the failure-budget run) deal a bundle (unless given), run
  * P0's and P1's step functions, pass every message through the wire encoding (unless `wire: false`),
  * count the bytes each party sends, check that both parties ran the same number of rounds, and
- * reconstruct the XOR-shared result (which in production only the requester does).
+ * reconstruct the XOR-shared result (which in production only the requester does). `simulateDedup` runs
+ * one 1:N query over galleries kept by `simulateGalleryAdd`/`simulateGalleryRemove` (dedup.ts).
  */
 import { budgetStart, budgetStep, openBudget, type BudgetMaterial, type BudgetMessage, type BudgetOutput, type BudgetState, type CounterState } from "./budget.ts";
 import { decodeBudgetMessage, encodeBudgetMessage } from "./budget-wire.ts";
@@ -17,6 +18,12 @@ import {
 } from "./protocol.ts";
 import { secureRng, type Rng } from "./rng.ts";
 import { decodeMessage, encodeMessage } from "./wire.ts";
+import { encodeBundle } from "./bundle-wire.ts";
+import {
+  dealDedup, dedupOnAnd, dedupOnEps, dedupOnZ, dedupPrepare, dedupReveal, dedupStart, galleryAdd, galleryOpenShare, galleryRemove, helperGalleryAdd,
+  helperGalleryRemove, maskShares, openDedup,
+  type DedupAndMsg, type DedupBundle, type DedupComparing, type DedupPrepared, type DedupEpsMsg, type DedupMsg, type DedupState, type DedupZMsg, type HelperGallery, type PartyGallery,
+} from "./dedup.ts";
 
 export interface SimulateCommon {
   readonly params: Params;
@@ -239,4 +246,131 @@ export function simulateBudget(o: SimulateBudgetOptions): { P0: BudgetOutput; P1
   if (out.P0 || out.P1 || !P0 || !P1) throw new Error("simulate budget: parties disagree on the number of rounds");
   if (P0.exhausted !== P1.exhausted) throw new Error("simulate budget: parties disagree on the result");
   return { P0, P1, exhausted: P0.exhausted, count: (P0.counter.share + P1.counter.share) % 2 ** 16, traffic: { rounds, sent } };
+}
+
+// ---------------------------------------------------------------- 1:N deduplication (dedup.ts)
+
+export interface DedupWorld {
+  readonly params: Params;
+  readonly seeds: Seeds;
+  readonly galleries: { readonly P0: PartyGallery; readonly P1: PartyGallery };
+  readonly helper: HelperGallery;
+}
+
+/**
+ * Adds templates (the parties' stored Z_2^32 shares) to the next slots of both galleries and the
+ * helper's, in order (the masks of a run of slots come from one stream per party). Returns the first slot.
+ */
+export function simulateGalleryAdd(w: DedupWorld, templates: readonly { readonly P0: Uint32Array; readonly P1: Uint32Array }[]): number {
+  const first = w.galleries.P0.count, n = templates.length, d = w.params.d;
+  if (n === 0) return first;
+  helperGalleryAdd(w.helper, w.seeds, first, n);
+  const masks = { P0: maskShares(w.seeds.P0, "P0", w.helper.epoch, first, n, d), P1: maskShares(w.seeds.P1, "P1", w.helper.epoch, first, n, d) };
+  templates.forEach((t, j) => {
+    const m0 = masks.P0.subarray(j * d, (j + 1) * d), m1 = masks.P1.subarray(j * d, (j + 1) * d);
+    const open = { P0: galleryOpenShare(t.P0, m0), P1: galleryOpenShare(t.P1, m1) };
+    galleryAdd(w.galleries.P0, first + j, m0, open.P0, open.P1);
+    galleryAdd(w.galleries.P1, first + j, m1, open.P1, open.P0);
+  });
+  masks.P0.fill(0);
+  masks.P1.fill(0);
+  return first;
+}
+
+/** Deletes a slot at both parties and the helper. */
+export function simulateGalleryRemove(w: DedupWorld, slot: number): void {
+  galleryRemove(w.galleries.P0, slot);
+  galleryRemove(w.galleries.P1, slot);
+  helperGalleryRemove(w.helper, slot);
+}
+
+export interface DedupRun {
+  /** the reconstructed match set (what the requester learns) */
+  readonly matches: number[];
+  /** the probe's validity (enrolment validation's output, reconstructed) */
+  readonly valid: 0 | 1;
+  /** rounds and bytes each party sent: validation (wire bytes) + the dedup query (message bodies) */
+  readonly traffic: Traffic;
+  /** bytes the helper sends per query: the validation's enrol bundles + P1's dedup corrections */
+  readonly helperBytes: number;
+  /**
+   * milliseconds: the parties' online work (validation, the query), their offline preparation (opening
+   * the material, `dedupPrepare`) and the helper's dealing (the query's and the validation's bundles)
+   */
+  readonly ms: { readonly parties: number; readonly prepare: number; readonly deal: number };
+  /** the same by `cpuClock` (when given) */
+  readonly cpuMs?: { readonly parties: number; readonly prepare: number; readonly deal: number };
+}
+
+/**
+ * One dedup query with both parties in this process: enrolment validation of the probe (protocol.ts,
+ * messages through the wire), the helper deals the query, each party opens its material, then the
+ * query's rounds; returns the reconstructed match set.
+ */
+export interface SimulateDedupOptions {
+  readonly rng?: Rng;
+  /** a CPU clock in ms (e.g. from process.cpuUsage) for `DedupRun.cpuMs` */
+  readonly cpuClock?: () => number;
+  /** sees every dedup message as the peer receives it — for privacy tests */
+  readonly observe?: (msg: DedupMsg) => void;
+}
+
+export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; readonly P1: Uint8Array }, o: SimulateDedupOptions = {}): DedupRun {
+  const rng = o.rng ?? secureRng, cpuClock = o.cpuClock;
+  const c = [cpuClock?.() ?? 0];
+  const t0 = performance.now();
+  const id = newItemId(rng);
+  const dealt = dealDedup(w.helper, w.seeds, id, rng);
+  const enrolBundles = deal(w.params, newItemId(rng), w.seeds, { rng, kind: "enrol" });
+  const t1 = performance.now();
+  c.push(cpuClock?.() ?? 0);
+  const prepared = { P0: prepare(w, "P0", dealt.P0), P1: prepare(w, "P1", dealt.P1) };
+  const t2 = performance.now();
+  c.push(cpuClock?.() ?? 0);
+  const v = simulateEnrol({ params: w.params, seeds: w.seeds, rng, share: probe, bundles: enrolBundles });
+  const st: Partial<Record<PartyName, DedupState>> = {};
+  const out: Partial<Record<PartyName, DedupMsg>> = {};
+  for (const role of ROLES) {
+    const r = dedupStart(prepared[role], v[role].templateShare, v[role].valid);
+    st[role] = r.state;
+    out[role] = r.send;
+  }
+  const sent = { P0: v.traffic.sent.P0, P1: v.traffic.sent.P1 };
+  let rounds = v.traffic.rounds;
+  const match: Partial<Record<PartyName, Uint32Array>> = {};
+  while (out.P0 && out.P1) {
+    rounds++;
+    const inbox = { P0: out.P1, P1: out.P0 };
+    for (const role of ROLES) {
+      sent[role] += bodyBytes(out[role]!);
+      o.observe?.(out[role]!);
+      const s = st[role]!, m = inbox[role];
+      const r = s.phase === "dedup:opened" ? dedupOnEps(s, m as DedupEpsMsg)
+        : s.phase === "dedup:masked" ? dedupOnZ(s, m as DedupZMsg)
+        : dedupOnAnd(s as DedupComparing, m as DedupAndMsg);
+      st[role] = r.state;
+      if ("send" in r) out[role] = r.send;
+      else {
+        out[role] = undefined;
+        match[role] = r.match;
+      }
+    }
+  }
+  if (out.P0 || out.P1 || !match.P0 || !match.P1) throw new Error("simulate dedup: parties disagree on the number of rounds");
+  const t3 = performance.now();
+  c.push(cpuClock?.() ?? 0);
+  const helperBytes = encodeBundle(enrolBundles.P0).length + encodeBundle(enrolBundles.P1).length + 4 * (dealt.P1.corrections?.length ?? 0);
+  return {
+    matches: dedupReveal(match.P0, match.P1, w.galleries.P0.count), valid: v.valid,
+    traffic: { rounds, sent }, helperBytes, ms: { parties: t3 - t2, prepare: t2 - t1, deal: t1 - t0 },
+    cpuMs: cpuClock ? { parties: c[3] - c[2], prepare: c[2] - c[1], deal: c[1] - c[0] } : undefined,
+  };
+}
+
+function prepare(w: DedupWorld, role: PartyName, bundle: DedupBundle): DedupPrepared {
+  return dedupPrepare({ role, gallery: w.galleries[role], material: openDedup(role, w.seeds[role], w.params, bundle) });
+}
+
+function bodyBytes(m: DedupMsg): number {
+  return "eps" in m ? m.eps.byteLength : "z" in m ? m.z.byteLength : m.de.byteLength;
 }

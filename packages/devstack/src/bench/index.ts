@@ -2,6 +2,7 @@
  * The benchmark drivers behind `privface bench <suite>` (one JSON line per result; docs/benchmarks.md).
  */
 export { benchMpc, type MpcBenchResult } from "./mpc.ts";
+export { benchDedup, type DedupBenchOptions, type DedupBenchResult } from "./dedup.ts";
 export { runVerifyBench, type VerifyBenchOptions, type VerifyBenchResult } from "./verify.ts";
 export { runE2eBench, syntheticFace, type E2eBenchOptions, type SuiteResult } from "./e2e.ts";
 export { runFaceBench, runAccuracyBench, defaultDataset, listDataset, embedDataset, allPairScores, parseLfwPairs, detSvg, type DatasetImage, type EmbeddedImage, type FaceBenchResult, type AccuracyBenchOptions } from "./face.ts";

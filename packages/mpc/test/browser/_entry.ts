@@ -1,7 +1,7 @@
 /** Runs in Node and (bundled by esbuild) in Chromium; the two results must be identical. */
 import {
-  aesBackend, deal, encodeBundle, expandSeedShare, makeParams, newItemId, quantise, seededRng, shareInput, simulateEnrol, simulateVerify,
-  verifyPlain,
+  aesBackend, deal, dedupPlain, encodeBundle, expandSeedShare, jsRowStore, makeParams, newHelperGallery, newItemId, newPartyGallery, quantise,
+  seededRng, shareInput, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateVerify, verifyPlain,
 } from "../../src/index.ts";
 import { expand } from "../../src/prg.ts";
 import { THRESHOLD } from "../_helpers.ts";
@@ -29,11 +29,29 @@ export function run(): Record<string, unknown> {
     const p = verifyPlain(params, probe, y);
     results.push({ P0: r.P0, P1: r.P1, valid: r.valid, match: r.match, plain: [p.valid, p.match], sent: r.traffic.sent, bundleP1: bundleP1.slice(0, 128) + bundleP1.slice(-128) });
   }
+  // 1:N deduplication: the enrolled template and 20 others in a gallery, the genuine probe against it
+  const w = {
+    params, seeds,
+    galleries: { P0: newPartyGallery("P0", params, 1, jsRowStore, 8), P1: newPartyGallery("P1", params, 1, jsRowStore, 8) },
+    helper: newHelperGallery(params, 1, jsRowStore, 8),
+  };
+  const gallery = [y, ...Array.from({ length: 20 }, (_, j) => quantise(base.map((v, k) => (k % (j + 2) ? v : -v))))];
+  simulateGalleryAdd(w, gallery.map((t, j) => (j === 0 ? { P0: e.P0.templateShare, P1: e.P1.templateShare } : share32(t, rng(4 * d)))));
+  const xs = shareInput(x, ctx, rng);
+  const dd = simulateDedup(w, { P0: expandSeedShare(xs.seed0, ctx, d), P1: xs.share1 }, { rng });
+  const dedup = { matches: dd.matches, plain: dedupPlain(params, x, gallery), valid: dd.valid, sent: dd.traffic.sent, helperBytes: dd.helperBytes };
   return {
     backend: aesBackend,
+    dedup,
     stream: hex(expand(seeds.P0, "label", new Uint8Array([1, 2, 3]), 48)),
     enrolValid: e.valid,
     templateShareP0: hex(new Uint8Array(e.P0.templateShare.buffer)).slice(0, 128),
     results,
   };
+}
+
+function share32(t: Int8Array, r: Uint8Array): { P0: Uint32Array; P1: Uint32Array } {
+  const P0 = new Uint32Array(r.buffer, r.byteOffset, t.length), P1 = new Uint32Array(t.length);
+  for (let k = 0; k < t.length; k++) P1[k] = t[k] - P0[k];
+  return { P0, P1 };
 }

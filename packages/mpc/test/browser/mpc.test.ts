@@ -1,7 +1,7 @@
 /**
  * The package bundled for the browser (esbuild, "browser" condition → @noble/ciphers AES backend) runs a
- * fixed-seed enrolment and three verifications in headless Chromium; the result must equal Node's
- * (node:crypto backend) bit for bit.
+ * fixed-seed enrolment, three verifications and a 1:N deduplication query (JS scan) in headless Chromium;
+ * the result must equal Node's (node:crypto backend) bit for bit.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { run } from "./_entry.ts";
 
-test("browser bundle (noble AES) gives the same shares, bundles and decisions as Node (node:crypto)", async () => {
+test("browser bundle (noble AES) gives the same shares, bundles and decisions as Node (node:crypto), dedup included", async () => {
   const out = await build({
     entryPoints: [fileURLToPath(new URL("./_entry.ts", import.meta.url))],
     bundle: true, write: false, platform: "browser", format: "iife", globalName: "mpcTest", target: "es2022", logLevel: "silent",
@@ -33,6 +33,9 @@ test("browser bundle (noble AES) gives the same shares, bundles and decisions as
     const results = inNode.results as { valid: number; match: number; plain: number[] }[];
     for (const r of results) assert.deepEqual([r.valid, r.match], r.plain);
     assert.deepEqual(results.map((r) => r.match), [1, 0, 0]);
+    const dedup = inNode.dedup as { matches: number[]; plain: number[] };
+    assert.deepEqual(dedup.matches, dedup.plain);
+    assert.ok(dedup.matches.includes(0));
   } finally {
     await browser.close();
   }
