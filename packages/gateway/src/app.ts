@@ -22,6 +22,7 @@ import { Type } from "typebox";
 import { ApiError } from "./errors.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import * as S from "./schemas.ts";
+import { registerWeb, type WebMount } from "./_web.ts";
 import type { GatewayService, Operator, OperatorRole } from "./service.ts";
 
 export interface OperatorCredential {
@@ -45,6 +46,8 @@ export interface AppOptions {
   now?: () => number;
   /** the Prometheus metrics (default: a registry of its own) */
   metrics?: GatewayMetrics;
+  /** static web pages served under URL prefixes (`_web.ts`) */
+  web?: readonly WebMount[];
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -333,6 +336,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async () => service.runRechecks(),
   );
 
+  if (options.web?.length) registerWeb(app, options.web);
   return app;
 }
 

@@ -5,7 +5,7 @@
  * the server at start-up, not at the first request). `openGatewayOptions(cfg)` reads the files and
  * builds the options `startGateway` takes. The variables are listed in docs/operations.md (Configuration).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
@@ -22,6 +22,7 @@ import type { StartGatewayOptions } from "./server.ts";
 import { legacyIndexKey } from "./_identity.ts";
 import { createPartyClient } from "./party-client.ts";
 import { redisState } from "./shared-state.ts";
+import { parseWebMounts, type WebMount } from "./_web.ts";
 
 export { ConfigError };
 
@@ -66,6 +67,8 @@ export interface GatewayConfig {
   /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
   sharedState: string;
   logLevel: string;
+  /** static web pages: URL prefix → directory (`/pos/=/abs/dir,…`) */
+  web: WebMount[];
 }
 
 const P = "PRIVFACE_GATEWAY_";
@@ -131,7 +134,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
     sharedState,
     logLevel: get("LOG_LEVEL", "info"),
+    web: parseWebMounts(r.optional("WEB"), r.problems, `${P}WEB`),
   };
+  for (const m of cfg.web) if (!existsSync(m.dir) || !statSync(m.dir).isDirectory()) r.problems.push(`${P}WEB: ${m.dir} (${m.prefix}) is not a directory`);
   r.done();
   return cfg;
 }
@@ -198,6 +203,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     livenessActions: cfg.livenessActions,
     // one Redis for several replicas (the device cache is then off: _context.ts)
     ...(cfg.sharedState !== "memory" ? { shared: redisState(cfg.sharedState) } : {}),
+    web: cfg.web,
     operatorsFile: cfg.operators,
   };
 }

@@ -12,6 +12,7 @@ import { startCheckpointer } from "@privface/db/checkpointer";
 import { buildApp, type OperatorCredential } from "./app.ts";
 import { PARTIES } from "@privface/contracts";
 import { GatewayService, type ServiceOptions } from "./service.ts";
+import type { WebMount } from "./_web.ts";
 
 export interface GatewayOptions extends ServiceOptions {
   operators?: OperatorCredential[];
@@ -20,6 +21,8 @@ export interface GatewayOptions extends ServiceOptions {
   https?: { key: string | Buffer; cert: string | Buffer } | null;
   /** How often the re-check job runs (`runRechecks`: pending deletions, unfinished upgrades; default 60 s; 0 = never, R35). */
   recheckIntervalMs?: number;
+  /** static web pages under URL prefixes (PRIVFACE_GATEWAY_WEB; `_web.ts`) */
+  web?: readonly WebMount[];
 }
 
 export interface Gateway {
@@ -32,7 +35,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ name: "gateway" });
   const service = new GatewayService({ ...options, log: options.log ?? logger });
   await service.init();
-  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null, ...(options.now ? { now: options.now } : {}) });
+  const app = await buildApp({ service, logger, operators: options.operators, bodyLimit: options.bodyLimit, https: options.https ?? null, web: options.web, ...(options.now ? { now: options.now } : {}) });
   await app.ready();
   // SQLite: WAL checkpoints in a worker thread, not inside a request's commit
   const checkpointer = startCheckpointer(options.db, { log: (e) => logger.warn(e, "checkpointer") });
