@@ -17,6 +17,7 @@ import type { PartyClient, PartyName } from "@privface/contracts";
 import { createPartyClient, ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type OperatorCredential, type RunningGateway } from "@privface/gateway";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
 import { ensureRuntime, gatewayResultKey } from "./runtime.ts";
+import { buildWebApps } from "./web.ts";
 
 export type { ServerName };
 
@@ -173,6 +174,8 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** wait until the stack answers (gateway health, P0's first pool batch); default true */
   waitReady?: boolean;
+  /** build the web front ends and have the gateway serve them (`web.ts`: the POS app under /pos/) */
+  web?: boolean;
 }
 
 export interface Stack {
@@ -206,7 +209,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const ports: StackPorts = { helper, p0, p1, gateway: gw };
   const mode = o.gateway ?? "process";
   const tls = o.tls ?? true;
-  const env: Record<string, string> = { ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
+  const env: Record<string, string> = { ...(o.web ? await buildWebApps(L.home) : {}), ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
   const spawnOpts: SpawnOptions = { home: L.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs };
   const servers: Partial<Record<ServerName, ServerHandle>> = {};
   let gateway: RunningGateway | undefined;
