@@ -18,11 +18,13 @@ export interface PosBuildOptions {
   outDir: string;
   /** each party's institution root: an Ed25519 public key, base64url (INTL suite) */
   roots: { P0: string; P1: string };
+  /** also build the pipeline benchmark's page (`bench.html`, `bench.js`: `privface bench browser`) */
+  bench?: boolean;
 }
 
 /** The nets the engine loads (`@privface/device` engine.ts). */
 export const MODEL_FILES = ["fr_detect.onnx", "fr_landmark.onnx", "fr_liveness.onnx", "fr_feature.onnx"];
-/** onnxruntime-web's SIMD wasm (the engine runs one thread, no proxy worker); the glue is in the wasm-only bundle. */
+/** onnxruntime-web's SIMD wasm and its loader (the engine runs one thread, no proxy worker). */
 export const ORT_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -31,28 +33,33 @@ export async function buildPosApp(o: PosBuildOptions): Promise<{ outDir: string;
   for (const p of ["P0", "P1"] as const) if (typeof o.roots?.[p] !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(o.roots[p])) throw new TypeError(`roots.${p} must be a base64url Ed25519 public key`);
   mkdirSync(join(o.outDir, "models"), { recursive: true });
   mkdirSync(join(o.outDir, "ort"), { recursive: true });
-  const r = await build({
-    entryPoints: [join(here, "app", "main.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    outfile: join(o.outDir, "app.js"),
-    conditions: ["browser"],
-    external: ["node:*"],
-    minify: true,
-    legalComments: "none",
-    define: { __PRIVFACE_ROOTS__: JSON.stringify(o.roots) },
-    // the wasm-only build of onnxruntime-web (the engine runs the wasm execution provider only): no WebGPU glue to serve
-    alias: { "onnxruntime-web": "onnxruntime-web/wasm" },
-    logLevel: "error",
-    metafile: true,
-  });
-  for (const f of ["index.html", "app.css"]) writeFileSync(join(o.outDir, f), readFileSync(join(here, "app", f)));
+  const entries: [string, string][] = [["main.ts", "app.js"], ...(o.bench ? ([["bench.ts", "bench.js"]] as [string, string][]) : [])];
+  let bundleBytes = 0;
+  for (const [entry, out] of entries) {
+    const r = await build({
+      entryPoints: [join(here, "app", entry)],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      outfile: join(o.outDir, out),
+      conditions: ["browser"],
+      external: ["node:*"],
+      minify: true,
+      legalComments: "none",
+      define: { __PRIVFACE_ROOTS__: JSON.stringify(o.roots) },
+      // the wasm-only build of onnxruntime-web (the engine runs the wasm execution provider only): no WebGPU glue to serve
+      alias: { "onnxruntime-web": "onnxruntime-web/wasm" },
+      logLevel: "error",
+      metafile: true,
+    });
+    if (out === "app.js") bundleBytes = Object.values(r.metafile!.outputs).reduce((s, x) => s + x.bytes, 0);
+  }
+  for (const f of ["index.html", "app.css", ...(o.bench ? ["bench.html"] : [])]) writeFileSync(join(o.outDir, f), readFileSync(join(here, "app", f)));
   const require = createRequire(import.meta.url);
   const modelDir = join(dirname(require.resolve("faceplugin-face-recognition-js/package.json")), "model");
   const ortDir = dirname(require.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm"));
   for (const f of MODEL_FILES) copyFileSync(join(modelDir, f), join(o.outDir, "models", f));
   for (const f of ORT_FILES) copyFileSync(join(ortDir, f), join(o.outDir, "ort", f));
-  return { outDir: o.outDir, bundleBytes: Object.values(r.metafile!.outputs).reduce((s, x) => s + x.bytes, 0) };
+  return { outDir: o.outDir, bundleBytes };
 }

@@ -1,5 +1,5 @@
 /**
- * The camera faces of the POS tests: near-frontal faces (|yaw| < 0.35, the gate's limit) of two
+ * The camera faces of the POS tests: near-frontal faces (|yaw| ≤ 0.25, well inside the gate) of two
  * group photos that @vladmandic/face-api ships in its npm package (demo/sample*.jpg, MIT), found
  * once with the face detector; each is cut into a 640×480 frame with the face ≈ 220 px.
  * Face A: sample2 (the person who enrols); face B: sample1 (another person).

@@ -37,7 +37,8 @@ describe("capture quality gate", () => {
     assert.equal(g(frame(centred(460)), centred(460)), "farther");
     const off = { x1: 20, y1: 130, x2: 240, y2: 350 };
     assert.equal(g(frame(off), off), "center");
-    assert.equal(g(frame(box), box, 0.6), "face-camera");
+    assert.equal(g(frame(box), box, 0.8), "face-camera");
+    assert.equal(g(frame(box), box, -0.5), "good");
     assert.equal(g(frame(box, 5, 40)), "too-dark");
     assert.equal(g(frame(box, 225, 255)), "too-bright");
     assert.equal(g(frame(box, 123, 127, 40)), "hold-still"); // almost flat: blurred

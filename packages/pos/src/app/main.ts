@@ -15,7 +15,8 @@ import { fromBase64url } from "@privface/crypto";
 import type { PartyName } from "@privface/contracts";
 import { errorText, guide, t, type Lang, type TextKey } from "./i18n.ts";
 import { loadIdentity, type DeviceIdentity } from "./identity.ts";
-import { assessFrame, BEST_OF, pickBest, type Assessment, type FaceBox } from "./quality.ts";
+import type { Assessment } from "./quality.ts";
+import { guidedCapture } from "./capture.ts";
 
 declare const __PRIVFACE_ROOTS__: Record<PartyName, string>;
 
@@ -191,7 +192,7 @@ function working(): void {
   show("working", () => [h("h1", { tabindex: "-1" }, tx("working")), h("div", { class: "spinner", "aria-hidden": "true" })]);
 }
 
-/** Opens the camera (only here), guides until BEST_OF good frames, embeds the sharpest. */
+/** Opens the camera (only here) and runs the guided capture on its frames (`capture.ts`). */
 async function capture(): Promise<{ embedding: Float32Array; liveness: number }> {
   const status = h("p", { id: "guidance", class: "guidance", role: "status", "aria-live": "polite" }, tx("loading"));
   const frameBox = h("div", { class: "camera" }, h("div", { class: "oval", "aria-hidden": "true" }));
@@ -207,39 +208,18 @@ async function capture(): Promise<{ embedding: Float32Array; liveness: number }>
   cam.video.setAttribute("aria-hidden", "true");
   frameBox.prepend(cam.video);
   const canvas = document.createElement("canvas");
-  let kept: { a: Assessment; data: Uint8ClampedArray }[] = [];
-  const wipeKept = () => {
-    for (const k of kept) k.data.fill(0);
-    kept = [];
-  };
   try {
-    const t0 = performance.now();
-    let prev: FaceBox | undefined;
-    while (performance.now() - t0 < CAPTURE_MS) {
-      if (cancelled) throw new DeviceError("CANCELLED", "cancelled");
+    const next = async () => {
       await nextVideoFrame(cam.video);
-      const f = captureFrame(cam.video, canvas);
-      const m = await eng.measureFrame!(f.data, f.width, f.height);
-      const a = assessFrame(f, m.ok ? { ok: true, box: m.box, yaw: m.yaw } : m, prev);
-      prev = m.ok ? m.box : undefined;
+      return captureFrame(cam.video, canvas);
+    };
+    const onGuidance = (a: Assessment) => {
       status.textContent = guide(lang, a.guidance);
       status.dataset.guidance = a.guidance;
-      if (a.guidance !== "good") {
-        f.data.fill(0);
-        wipeKept();
-        continue;
-      }
-      kept.push({ a, data: f.data });
-      if (kept.length < BEST_OF) continue;
-      const best = kept[pickBest(kept.map((k) => k.a))];
-      const r = await eng.processFrame(best.data, f.width, f.height);
-      wipeKept();
-      if (r.ok) return { embedding: r.embedding, liveness: r.liveness };
-      if (r.error === "LIVENESS_FAILED" || r.error === "MULTIPLE_FACES") throw new DeviceError(r.error, r.error);
-    }
-    throw new DeviceError("CAPTURE_TIMEOUT", "no good frame");
+    };
+    const r = await guidedCapture(eng, next, { maxMs: CAPTURE_MS, onGuidance, cancelled: () => cancelled });
+    return { embedding: r.embedding, liveness: r.liveness };
   } finally {
-    wipeKept();
     cam.stop();
     cam.video.srcObject = null;
     canvas.width = canvas.height = 0;

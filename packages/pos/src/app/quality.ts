@@ -10,6 +10,8 @@
  * `BEST_OF` candidates (`pickBest`) and only that one is embedded.
  */
 
+import { DEFAULT_ACTION_THRESHOLDS } from "@privface/device";
+
 export type Guidance = "no-face" | "multiple-faces" | "closer" | "farther" | "center" | "face-camera" | "too-dark" | "too-bright" | "hold-still" | "good";
 
 export interface FaceBox {
@@ -34,7 +36,8 @@ export const QUALITY = {
   maxSize: 0.85,
   /** largest offset of the face centre from the frame centre, as a fraction of the frame side */
   maxOffset: 0.2,
-  maxYaw: 0.35,
+  /** the SDK's own bound of "facing the camera" (the active-liveness baseline, `actions.ts`) */
+  maxYaw: DEFAULT_ACTION_THRESHOLDS.maxBaselineYaw,
   minLight: 60,
   maxLight: 215,
   minSharpness: 20,
