@@ -32,7 +32,7 @@ describe("privface bench browser", () => {
       await capture(name, 1, join(dir, name, "1.png"));
       await capture(name, 0.85, join(dir, name, "2.png"));
     }
-    const r = await runBrowserBench({ dataset: dir, faceSide: 640 }); // whole camera frames, unscaled
+    const r = await runBrowserBench({ dataset: dir, imageSide: 640 }); // whole camera frames, unscaled
     t.diagnostic(JSON.stringify(r));
     assert.equal(r.suite, "browser-face");
     assert.equal(r.backend, "wasm");

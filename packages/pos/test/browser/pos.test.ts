@@ -8,7 +8,9 @@
  * approved by an operator), then: refuse the notice (no camera), consent → enrol, verify (accepted),
  * verify again with the keyboard only, a person never enrolled (NOT_ENROLLED text), the network
  * down (GATEWAY_UNREACHABLE text), withdraw; a second terminal (browser B, face B) verifies the
- * same person: rejected; terminal A then deregisters the person (verify, then delete). Throughout:
+ * same person: rejected, which locks the person out (PERSON_LOCK_AFTER=1; the PERSON_LOCKED text)
+ * until an operator unlocks; terminal A then deregisters the person (verify, then delete); last,
+ * with P1 stopped, an enrolment ends in degraded mode (MPC_UNAVAILABLE text). Throughout:
  * getUserMedia is never called before the consent was recorded, every request of the page is
  * recorded and none carries image data or an unsealed vector, and afterwards localStorage,
  * IndexedDB and Cache Storage hold nothing but the device's ids and non-extractable keys. Every
@@ -185,7 +187,7 @@ const A: { page?: Page; requests: Recorded[]; errors: string[]; ctx?: BrowserCon
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "privface-pos-browser-"));
   mkdirSync(shots, { recursive: true });
-  stack = await startStack({ home: join(dir, "home"), gateway: "in-process", web: true, env: { PRIVFACE_GATEWAY_RECHECK_INTERVAL_S: "0" } });
+  stack = await startStack({ home: join(dir, "home"), gateway: "in-process", web: true, env: { PRIVFACE_GATEWAY_RECHECK_INTERVAL_S: "0", PRIVFACE_GATEWAY_PERSON_LOCK_AFTER: "1" } });
   admin = stack.client("admin");
   operator = stack.client("operator");
   const m = await admin.admin("POST", "/v1/admin/merchants", { name: "测试便利店" });
@@ -315,6 +317,16 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
     await ctx.close();
   });
 
+  it("terminal A: the person locked out by that failure is told so; an operator unlocks", async () => {
+    const page = A.page!;
+    assert.equal(await faceFlow(page, persons.x, "verify"), "error");
+    assert.equal(await page.textContent("#error-code"), "PERSON_LOCKED");
+    assert.match((await page.textContent("#error-text"))!, /锁定/);
+    await shot(page, "error-locked");
+    const r = await operator.admin("POST", `/v1/admin/persons/${persons.x}/unlock`, undefined, "pos browser test: unlock after the impostor");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  });
+
   it("terminal A: deregister (a fresh verification, then the template is deleted)", async () => {
     const page = A.page!;
     assert.equal(await faceFlow(page, persons.x, "deregister"), "deregistered");
@@ -374,5 +386,14 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
     assert.deepEqual(s.dbs, [{ name: "privface-pos", stores: { device: [{ sign: pair("Ed25519"), auth: pair("X25519") }] } }]);
     // no script error; HTTP refusals (409 NOT_ENROLLED) and the network failure the test made are expected
     assert.deepEqual(A.errors.filter((e) => !/^\d{3} https:|net::ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(e)), []);
+  });
+
+  it("terminal A with P1 down: degraded mode, the person is told to use another way (R35)", async () => {
+    const page = A.page!;
+    await stack.servers.p1!.stop();
+    assert.equal(await faceFlow(page, persons.y, "enrol"), "error");
+    assert.equal(await page.textContent("#error-code"), "MPC_UNAVAILABLE");
+    assert.match((await page.textContent("#error-text"))!, /降级模式/);
+    await shot(page, "error-degraded");
   });
 });
