@@ -5,6 +5,7 @@
  * approves it with `device-approve`, R27), and look up a person's masked record or decision history
  * (operator role, with a reason).
  */
+import { createHash } from "node:crypto";
 import type { Command } from "commander";
 
 type Conn = { gateway?: string; home?: string; tokenFile?: string };
@@ -58,6 +59,9 @@ export function register(program: Command): void {
   ).action((o: Conn & { merchant: string; pairingCode: string; label: string }) => {
     const m = /^pf1\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(o.pairingCode.trim());
     if (!m) throw new Error("--pairing-code: expected pf1.<43 base64url characters>.<43 base64url characters>");
+    // the fingerprint the terminal shows beside its code (first 8 bytes of SHA-256): compare them
+    const fp = createHash("sha256").update(o.pairingCode.trim()).digest("hex").slice(0, 16).match(/.{4}/g)!.join(" ");
+    process.stderr.write(`privface: terminal fingerprint ${fp}\n`);
     return run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/devices`, { suite: "INTL", publicKey: m[1], authKey: m[2], label: o.label }));
   });
   common(g.command("device-approve").description("approve a terminal another administrator registered (operator role; R27)").requiredOption("--device <id>", "device id")).action(

@@ -7,7 +7,8 @@
  *
  * Pairing: the page shows its public keys as a pairing code `pf1.<signing key>.<auth key>`
  * (base64url) and a short fingerprint; an administrator registers the code for the merchant
- * (`privface gateway device-add --pairing-code …`), a second operator approves it (R27), and the
+ * (`privface gateway device-add --pairing-code …`, which prints the same fingerprint), a second
+ * operator approves it (`privface gateway device-approve`, R27), and the
  * cashier types the device id the gateway gave into the page, which keeps it in localStorage.
  */
 import { toBase64url, type KeyAgreer, type PublicKey, type Signer } from "@privface/crypto";

@@ -126,8 +126,15 @@ async function pair(page: Page, label: string, via: "api" | "cli"): Promise<stri
     assert.equal(a.status, 200, JSON.stringify(a.body));
   } else {
     // (asynchronously: the gateway runs in this process)
-    const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, [privface, "gateway", ...args, "--gateway", stack.url, "--home", stack.home], { encoding: "utf8" })).stdout);
+    let stderr = "";
+    const cli = async (...args: string[]) => {
+      const out = await promisify(execFile)(process.execPath, [privface, "gateway", ...args, "--gateway", stack.url, "--home", stack.home], { encoding: "utf8" });
+      stderr += out.stderr;
+      return JSON.parse(out.stdout);
+    };
     const r = await cli("device-add", "--merchant", merchantId, "--pairing-code", code, "--label", label);
+    // the operator compares the fingerprint the command prints with the one the terminal shows
+    assert.ok(stderr.includes(`terminal fingerprint ${await page.textContent("#fingerprint")}`), stderr);
     assert.equal(r.status, "pending", JSON.stringify(r));
     deviceId = r.deviceId;
     assert.equal((await cli("device-approve", "--device", deviceId)).status, "active");
@@ -357,11 +364,16 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
     let faceBodies = 0;
     for (const r of posts) {
       assert.ok(r.body && r.body.length < 4096, `${r.url}: body of ${r.body?.length} bytes`); // an image or a float vector would not fit
-      assert.doesNotMatch(r.body, /data:image|base64,|\bJFIF\b|PNG/);
+      assert.doesNotMatch(r.body, /data:image|;base64,/); // ":" and "," are not base64url: no accident
       const j = JSON.parse(r.body);
       assert.deepEqual(numbersIn(j, []).filter((a) => a.length > 8), [], `${r.url}: a numeric array`);
       const strings = JSON.stringify(j).match(/"[^"]*"/g) ?? [];
-      for (const s of strings) assert.ok(s.length < 1200, `${r.url}: a string of ${s.length} characters`);
+      for (const s of strings) {
+        assert.ok(s.length < 1200, `${r.url}: a string of ${s.length} characters`);
+        // no encoded image file: no PNG, JPEG, GIF or WebP signature at the start of any decoded string
+        const b = Buffer.from(s.slice(1, -1), "base64url");
+        assert.ok(!/^(\x89PNG|\xff\xd8\xff|GIF8|RIFF....WEBP)/s.test(b.toString("latin1")), `${r.url}: an image file in ${s.slice(0, 40)}…`);
+      }
       if (/\/v1\/(enrolments|verifications)$/.test(r.url)) {
         faceBodies++;
         assert.deepEqual(Object.keys(j).sort(), ["challenge", "deviceId", "liveness", "macs", "modelVersion", "personId", "sealKeys", "shares", "signature", "templateId"]);
