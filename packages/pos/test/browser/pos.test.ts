@@ -11,8 +11,10 @@
  * same person: rejected, which locks the person out (PERSON_LOCK_AFTER=1; the PERSON_LOCKED text)
  * until an operator unlocks; terminal A then deregisters the person (verify, then delete); last,
  * with P1 stopped, an enrolment ends in degraded mode (MPC_UNAVAILABLE text). Throughout:
- * getUserMedia is never called before the consent was recorded, every request of the page is
- * recorded and none carries image data or an unsealed vector, and afterwards localStorage,
+ * getUserMedia is never called before the consent was recorded (each opening after a consent of its
+ * own), every request of the page is recorded and none carries image data or an unsealed vector
+ * (only two sealed envelopes of the sizes of a seed and a 512-byte share, which — opened with the
+ * parties' keys — rebuild face A's template and nothing else), and afterwards localStorage,
  * IndexedDB and Cache Storage hold nothing but the device's ids and non-extractable keys. Every
  * screen visited is written to docs/screenshots/pos-*.png.
  */
@@ -25,6 +27,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { runtimeLayout } from "@privface/config";
+import { contextAad, MODEL } from "@privface/contracts";
+import { open } from "@privface/crypto";
+import { readKeyPairFile } from "@privface/crypto/node";
+import { createFaceEngine } from "@privface/device/engine";
+import { dotPlain, expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { startStack, writeY4m, type GatewayClient, type Stack } from "@privface/devstack";
 import { cameraFrame } from "../_faces.ts";
 
@@ -189,6 +197,9 @@ const STORAGE_DUMP = `(async () => {
   return { local, session, cacheKeys, dbs };
 })()`;
 
+/** the bodies of terminal A's enrolment and verifications (the test of the requests fills it) */
+const faceShares: { challenge: string; templateId: string; modelVersion: string; shares: { P0: string; P1: string } }[] = [];
+
 const A: { page?: Page; requests: Recorded[]; errors: string[]; ctx?: BrowserContext } = { requests: [], errors: [] };
 
 before(async () => {
@@ -342,6 +353,18 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
     assert.equal(await faceFlow(page, persons.x, "verify"), "error");
     assert.equal(await page.textContent("#error-code"), "NOT_ENROLLED");
     await page.click("#home");
+    // every camera opening since the page was reloaded followed a consent recorded after the one before
+    let consents = 0;
+    let opened = 0;
+    for (const e of await events(page)) {
+      if (e === "POST /v1/consents") consents++;
+      if (e === "getUserMedia") {
+        assert.ok(consents > 0, "getUserMedia without a consent before it");
+        consents = 0;
+        opened++;
+      }
+    }
+    assert.ok(opened >= 4, `camera opened ${opened} times`);
   });
 
   it("terminal A sent nothing but ids, sealed shares and signatures, all to its own origin", () => {
@@ -381,9 +404,31 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
         assert.equal(Buffer.from(j.shares.P0, "base64url").length, 16 + 62);
         assert.equal(Buffer.from(j.shares.P1, "base64url").length, 512 + 62);
         assert.deepEqual(Object.keys(j.liveness), ["score"]);
+        faceShares.push(j);
       }
     }
     assert.equal(faceBodies, 4, "enrol, verify, verify by keyboard, verify before deregistering");
+  });
+
+  it("what the sealed shares hold: opened with the parties' keys, each pair rebuilds face A's template (as Node embeds it)", async () => {
+    const L = runtimeLayout(stack.home);
+    const keys = { P0: await readKeyPairFile(L.sealKey("p0")), P1: await readKeyPairFile(L.sealKey("p1")) };
+    const engine = await createFaceEngine({});
+    const f = await cameraFrame("A");
+    const node = await engine.processFrame(f.data, f.width, f.height);
+    await engine.release();
+    assert.ok(node.ok);
+    const qn = quantise(node.embedding);
+    assert.equal(faceShares.length, 4);
+    for (const j of faceShares) {
+      const purpose = faceShares.indexOf(j) === 0 ? "enrol" : "verify";
+      const ctx = { purpose, challenge: j.challenge, templateId: j.templateId, modelVersion: j.modelVersion };
+      const seed0 = await open(keys.P0, Buffer.from(j.shares.P0, "base64url"), contextAad({ ...ctx, party: "P0" }));
+      const share1 = await open(keys.P1, Buffer.from(j.shares.P1, "base64url"), contextAad({ ...ctx, party: "P1" }));
+      const q = reconstructBytes(expandSeedShare(seed0, ctx, MODEL.dim), share1);
+      const cos = dotPlain(q, qn) / Math.sqrt(dotPlain(q, q) * dotPlain(qn, qn));
+      assert.ok(cos > 0.9, `${purpose}: the browser's template vs Node's, cosine ${cos}`);
+    }
   });
 
   it("after the flows the page's storage holds no image and no feature: ids and non-extractable keys only", async () => {
