@@ -57,7 +57,7 @@ describe("capture quality gate", () => {
     assert.equal(pickBest([a(50), a(50)]), 0);
   });
 
-  it("the browser test's camera faces pass the gate and the pipeline through the Node engine, and are two people", { timeout: 60_000 }, async () => {
+  it("the browser test's camera faces pass the gate and the pipeline through the Node engine (A and B: two people; a photo of A: refused as a spoof)", { timeout: 60_000 }, async () => {
     const engine = await createFaceEngine({});
     const emb: Float32Array[] = [];
     for (const name of ["A", "B"] as const) {
@@ -71,9 +71,16 @@ describe("capture quality gate", () => {
       assert.ok(r.ok, `${name}: ${!r.ok && r.error}`);
       emb.push(r.embedding);
     }
-    await engine.release();
     const cos = emb[0].reduce((s, x, i) => s + x * emb[1][i], 0);
     assert.ok(cos < MODEL.threshold / 65_536, `A vs B cosine ${cos}`);
+    // a photo of face A held up to the camera passes the gate and is refused by the passive liveness check
+    const s = await cameraFrame("A photo");
+    const m = await engine.measureFrame!(s.data, s.width, s.height);
+    assert.ok(m.ok);
+    assert.equal(assessFrame(s, { ok: true, box: m.box, yaw: m.yaw }).guidance, "good");
+    const r = await engine.processFrame(s.data, s.width, s.height);
+    assert.equal(r.ok ? "ok" : r.error, "LIVENESS_FAILED");
+    await engine.release();
   });
 });
 

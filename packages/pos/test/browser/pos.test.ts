@@ -9,7 +9,8 @@
  * verify again with the keyboard only, a person never enrolled (NOT_ENROLLED text), the network
  * down (GATEWAY_UNREACHABLE text), withdraw; a second terminal (browser B, face B) verifies
  * a person terminal A enrolled: rejected, which locks that person out (PERSON_LOCK_AFTER=1; the
- * PERSON_LOCKED text on A); terminal A then deregisters its first person (verify, then delete); last,
+ * PERSON_LOCKED text on A); a third terminal shown a photo of face A: spoof suspected
+ * (LIVENESS_FAILED text), nothing sent; terminal A then deregisters its first person (verify, then delete); last,
  * with P1 stopped, an enrolment ends in degraded mode (MPC_UNAVAILABLE text). Throughout:
  * getUserMedia is never called before the consent was recorded (each opening after a consent of its
  * own), every request of the page is recorded and none carries image data or an unsealed vector
@@ -57,8 +58,8 @@ interface Recorded {
 }
 
 /** The fake camera's Y4M of one of the test faces. */
-async function cameraFile(name: "A" | "B"): Promise<string> {
-  const file = join(dir, `face${name}.y4m`);
+async function cameraFile(name: "A" | "B" | "A photo"): Promise<string> {
+  const file = join(dir, `face-${name.replace(" ", "-")}.y4m`);
   writeY4m(file, await cameraFrame(name));
   return file;
 }
@@ -334,6 +335,18 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
     await pair(page, "till B", "cli");
     assert.equal(await faceFlow(page, persons.z, "verify"), "rejected");
     await shot(page, "rejected");
+    await ctx.close();
+  });
+
+  it("terminal C, a photo of the enrolled face held up to the camera: spoof suspected, nothing sent", async () => {
+    const b = await launch(await cameraFile("A photo"));
+    const { page, ctx, requests } = await terminal(b);
+    await pair(page, "till C", "api");
+    assert.equal(await faceFlow(page, persons.x, "verify"), "error");
+    assert.equal(await page.textContent("#error-code"), "LIVENESS_FAILED");
+    assert.match((await page.textContent("#error-text"))!, /疑似非真人/);
+    await shot(page, "error-spoof");
+    assert.deepEqual(requests.filter((r) => /\/v1\/(verifications|enrolments)$/.test(r.url)), []);
     await ctx.close();
   });
 
