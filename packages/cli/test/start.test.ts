@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +59,17 @@ function startCli(home: string, base: number, env: Record<string, string> = {}, 
   return { proc, out: () => out, exited };
 }
 
+function httpsGet(url: string, ca: Buffer): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { ca }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    }).on("error", reject);
+  });
+}
+
 async function until(cond: () => boolean, ms: number, what: string, out: () => string): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
@@ -87,6 +99,12 @@ describe("privface start", { timeout: 300_000 }, () => {
     } finally {
       client.close();
     }
+    // the POS web app is built and served on the gateway's origin, with its security headers
+    assert.match(s.out(), new RegExp(`POS web app on https://127\\.0\\.0\\.1:${base + 3}/pos/`));
+    const page = await httpsGet(`https://127.0.0.1:${base + 3}/pos/`, readFileSync(join(home, "pki", "ca.crt")));
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<script type="module" src="app.js">/);
+    assert.match(String(page.headers["content-security-policy"]), /^default-src 'none'/);
     s.proc.kill("SIGINT");
     assert.equal(await s.exited, 0, s.out());
     assert.match(s.out(), /stopped/);

@@ -12,7 +12,7 @@
  * base64url(SHA-256(envelope)). The signature and the MACs cover `statementBytes` (canonical JSON).
  * A party's MAC key: agreeKey(device auth key, party sealing key, macInfo(deviceId, party, key id)).
  */
-import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, toBase64url, utf8, type KeyPair, type PublicKey } from "@privface/crypto";
+import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, toBase64url, utf8, type KeyAgreer, type KeyPair, type PublicKey } from "@privface/crypto";
 import { PartyError } from "./errors.ts";
 import { ID, PARTIES, type PartyName } from "./ids.ts";
 import type { ShareContext } from "./share.ts";
@@ -55,7 +55,7 @@ export function macInfo(deviceId: string, party: PartyName, keyId: string): Uint
 }
 
 /** The device's side: the MAC key for `party` (the device's auth key with the party's sealing key). */
-export function deviceMacKey(auth: KeyPair, partyKey: PublicKey & { id: string }, deviceId: string, party: PartyName): Promise<Uint8Array> {
+export function deviceMacKey(auth: KeyPair | KeyAgreer, partyKey: PublicKey & { id: string }, deviceId: string, party: PartyName): Promise<Uint8Array> {
   return agreeKey(auth, partyKey, macInfo(deviceId, party, partyKey.id));
 }
 

@@ -14,12 +14,27 @@ import { CryptoError } from "./_errors.ts";
 import { checkBytes, checkKey } from "./_types.ts";
 import type { KeyPair, PublicKey, SuiteId } from "./_types.ts";
 
-export async function agreeKey(own: KeyPair, peer: PublicKey, info: Uint8Array): Promise<Uint8Array> {
-  checkKey(own, "seal", "own", true);
+/**
+ * A "seal"-kind key whose private half stays where it lives (a non-extractable WebCrypto key in a
+ * browser, a token): `derive` returns the raw ECDH secret with `peer` (X25519: 32 bytes, the same
+ * bytes `agreeKey` gets from a key pair), and `agreeKey` applies the HKDF.
+ */
+export interface KeyAgreer extends PublicKey {
+  derive(peer: PublicKey): Promise<Uint8Array>;
+}
+
+export async function agreeKey(own: KeyPair | KeyAgreer, peer: PublicKey, info: Uint8Array): Promise<Uint8Array> {
+  const agreer = "derive" in own && typeof own.derive === "function" ? own : undefined;
+  checkKey(own, "seal", "own", !agreer);
   checkKey(peer, "seal", "peer", false);
   if (own.suite !== peer.suite) throw new CryptoError("SUITE_MISMATCH", `own key is ${own.suite}, peer key is ${peer.suite}`);
   checkBytes(info, "info");
-  const shared = own.suite === "INTL" ? await backend.x25519Derive(own.privateKey, peer.publicKey) : await backend.sm2EcdhDerive(own.privateKey, peer.publicKey);
+  const kp = own as KeyPair;
+  const shared = agreer
+    ? checkBytes(await agreer.derive(peer), "own.derive()")
+    : own.suite === "INTL"
+      ? await backend.x25519Derive(kp.privateKey, peer.publicKey)
+      : await backend.sm2EcdhDerive(kp.privateKey, peer.publicKey);
   try {
     return await backend.hkdf(own.suite === "INTL" ? "sha256" : "sm3", shared, new Uint8Array(0), info, 32);
   } finally {

@@ -25,7 +25,7 @@ export { generateSealKeyPair, seal, open, envelopeSuite, sealPublicFromPrivate, 
 export { generateSigningKeyPair, sign, verify, signingPublicFromPrivate } from "./_sign.ts";
 export { SM2_DEFAULT_ID } from "./_sm2.ts";
 export { signJson, verifySignedJson } from "./_signed.ts";
-export { agreeKey, mac } from "./_agree.ts";
+export { agreeKey, mac, type KeyAgreer } from "./_agree.ts";
 export type { SignedJson } from "./_signed.ts";
 export { generateDataKey, encryptWithDataKey, decryptWithDataKey, dataKeyIdOf, dataKeyLength } from "./_datakey.ts";
 export type { DataKey } from "./_datakey.ts";

@@ -137,6 +137,26 @@ for (const suite of c.SUITES) {
   });
 }
 
+test("INTL: a KeyAgreer holding a non-extractable WebCrypto X25519 key agrees the same key as its peer's key pair", async () => {
+  const pair = (await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"])) as CryptoKeyPair;
+  const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const agreer: c.KeyAgreer = {
+    suite: "INTL",
+    kind: "seal",
+    publicKey,
+    derive: async (peer) => {
+      const pk = await crypto.subtle.importKey("raw", new Uint8Array(peer.publicKey), { name: "X25519" }, false, []);
+      return new Uint8Array(await crypto.subtle.deriveBits({ name: "X25519", public: pk }, pair.privateKey, 256));
+    },
+  };
+  const b = await c.generateSealKeyPair("INTL");
+  const info = c.utf8("privface-test|device-1|P0");
+  const ab = await c.agreeKey(agreer, { suite: "INTL", kind: "seal", publicKey: b.publicKey }, info);
+  assert.deepEqual(ab, await c.agreeKey(b, { suite: "INTL", kind: "seal", publicKey }, info));
+  await assert.rejects(c.agreeKey({ ...agreer, derive: async () => "x" as unknown as Uint8Array }, b, info), TypeError);
+  await assert.rejects(c.agreeKey({ ...agreer, kind: "sign" }, b, info), { code: "BAD_KEY" });
+});
+
 test("mac: HMAC-SHA256 and HMAC-SM3 known answers (RFC 4231 case 2; GM/T HMAC-SM3 via node:crypto)", async () => {
   const key = c.utf8("Jefe");
   const data = c.utf8("what do ya want for nothing?");

@@ -11,7 +11,7 @@
  * Nothing else about the face leaves this function: no embedding, no crop, no image.
  */
 import { checkKeyList, contextAad, deviceMacKey, faceStatement, PARTIES, sameActions, statementMac, type LivenessAction, type LivenessStep, type PartyName } from "@privface/contracts";
-import { canonicalJson, fromBase64url, randomBytes, seal, sign, toBase64url, utf8, zeroize, type KeyPair, type PublicKey, type Signer, type SignedJson, type SuiteId } from "@privface/crypto";
+import { canonicalJson, fromBase64url, randomBytes, seal, sign, toBase64url, utf8, zeroize, type KeyAgreer, type KeyPair, type PublicKey, type Signer, type SignedJson, type SuiteId } from "@privface/crypto";
 import { quantise, shareInput, type ShareContext } from "@privface/mpc";
 
 export type Purpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
@@ -170,7 +170,7 @@ export interface BuildFaceRequestInput {
   upgrade?: { modelVersion: string; embedding: ArrayLike<number> | Int8Array };
   signingKey: KeyPair | Signer;
   /** the device's key-agreement key (registered with the device): its statement MAC for each party derives from it */
-  authKey: KeyPair;
+  authKey: KeyPair | KeyAgreer;
   /** the parties' roots and the key-list versions seen: the shares are sealed only to keys checked under them */
   trust: DeviceTrust;
   rng?: Rng;

@@ -7,7 +7,7 @@
  * sealed shares, the liveness score and ids are sent (R1, R2). `fetch` is injectable so the SDK can
  * talk to an app held in memory in tests.
  */
-import type { KeyPair, Signer } from "@privface/crypto";
+import type { KeyAgreer, KeyPair, Signer } from "@privface/crypto";
 import { createFaceEngine, type FaceEngine, type FaceEngineOptions } from "./engine.ts";
 import type { LivenessAction, LivenessStep } from "@privface/contracts";
 import { ActionTracker, type ActionThresholds } from "./actions.ts";
@@ -26,8 +26,8 @@ export type FetchLike = (url: string, init: { method: string; headers?: Record<s
 export interface FaceDeviceOptions {
   deviceId: string;
   signingKey: KeyPair | Signer;
-  /** the device's key-agreement key pair (its public half is registered with the device): statement MACs for the parties */
-  authKey: KeyPair;
+  /** the device's key-agreement key (its public half is registered with the device): statement MACs for the parties; a `KeyAgreer` keeps the private half in a non-extractable WebCrypto key */
+  authKey: KeyPair | KeyAgreer;
   /**
    * Both parties' institution roots, provisioned with the app (never from the gateway), and optionally
    * the key-list versions already seen (`seen`, updated in place: persist it to refuse rollbacks across

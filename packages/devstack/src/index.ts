@@ -15,4 +15,6 @@ export { createFakeParties, type FakeParties } from "./fake-parties.ts";
 export { SCENARIOS, runScenario, scenarioWorld, expectationsOf, observedOf, ScenarioPerson, type Scenario, type Step, type Action, type Expect, type Face, type Observed, type ScenarioGateway, type ScenarioWorld } from "./scenarios.ts";
 export { prometheusConfig, ALERT_RULES, type PrometheusConfigOptions } from "./monitoring.ts";
 export { runDemo, formatTable, precomputedFaces, demoImageDir, type DemoResult, type DemoRow } from "./demo.ts";
+export { buildWebApps } from "./web.ts";
+export { writeY4m, faceFrame, type RgbaImage } from "./fake-camera.ts";
 export { connect, cliDevice, describe, type Connection, type ConnectOptions } from "./cli-support.ts";

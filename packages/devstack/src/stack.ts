@@ -19,6 +19,7 @@ import type { PartyClient, PartyName } from "@privface/contracts";
 import { createPartyClient, ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type OperatorCredential, type RunningGateway } from "@privface/gateway";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
 import { ensureRuntime, gatewayResultKey } from "./runtime.ts";
+import { buildWebApps } from "./web.ts";
 
 export type { ServerName };
 
@@ -177,6 +178,8 @@ export interface StackOptions {
   waitReady?: boolean;
   /** build the operator console into <home>/web/console and have the gateway serve it under /console/ (default true) */
   console?: boolean;
+  /** build the web front ends and have the gateway serve them (`web.ts`: the POS app under /pos/) */
+  web?: boolean;
 }
 
 export interface Stack {
@@ -210,9 +213,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const ports: StackPorts = { helper, p0, p1, gateway: gw };
   const mode = o.gateway ?? "process";
   const tls = o.tls ?? true;
-  // the operator console: a web mount of the gateway (PRIVFACE_GATEWAY_WEB, _web.ts)
-  const consoleDir: Record<string, string> = o.console !== false && mode !== "none" ? { PRIVFACE_GATEWAY_WEB: `/console/=${await buildConsole(join(L.home, "web", "console"))}` } : {};
-  const env: Record<string, string> = { ...consoleDir, ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
+  // the web front ends, mounts of the gateway (PRIVFACE_GATEWAY_WEB, _web.ts): the operator console (by default) and the POS app (`web`)
+  const mounts: string[] = [];
+  if (o.console !== false && mode !== "none") mounts.push(`/console/=${await buildConsole(join(L.home, "web", "console"))}`);
+  if (o.web) mounts.push((await buildWebApps(L.home)).PRIVFACE_GATEWAY_WEB);
+  const env: Record<string, string> = { ...(mounts.length > 0 ? { PRIVFACE_GATEWAY_WEB: mounts.join(",") } : {}), ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
   const spawnOpts: SpawnOptions = { home: L.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs };
   const servers: Partial<Record<ServerName, ServerHandle>> = {};
   let gateway: RunningGateway | undefined;

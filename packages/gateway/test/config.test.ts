@@ -113,6 +113,13 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
     assert.match(r.stderr, /PRIVFACE_GATEWAY_P0_SEAL_KEY: .* private key folder of p0/);
   });
 
+  it("web mounts (issue 14): none by default; a prefix and an existing directory; anything else is refused", () => {
+    assert.deepEqual(loadGatewayConfig({ PRIVFACE_HOME: home }).web, []);
+    assert.deepEqual(loadGatewayConfig({ PRIVFACE_HOME: home, PRIVFACE_GATEWAY_WEB: `/pos/=${home}` }).web, [{ prefix: "/pos/", dir: home }]);
+    refused({ PRIVFACE_GATEWAY_WEB: `/pos/=${join(home, "no-such-dir")}` }, /PRIVFACE_GATEWAY_WEB: .*no-such-dir \(\/pos\/\) is not a directory/);
+    refused({ PRIVFACE_GATEWAY_WEB: `/v1/=${home}` }, /PRIVFACE_GATEWAY_WEB: expected \/name\/=\/absolute\/dir/);
+  });
+
   it("shared state (issue 16): memory by default, or a redis:// URL; anything else is refused without echoing a password", async () => {
     assert.equal(loadGatewayConfig({ PRIVFACE_HOME: home }).sharedState, "memory");
     for (const bad of ["redis", "http://127.0.0.1:6379", "redis://", "mem"]) refused({ PRIVFACE_GATEWAY_SHARED_STATE: bad }, /PRIVFACE_GATEWAY_SHARED_STATE: expected "memory" or a redis:\/\/ or rediss:\/\/ URL/);

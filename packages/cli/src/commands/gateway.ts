@@ -1,8 +1,11 @@
 /**
  * `privface gateway …`: operator commands against a running gateway (admin role): register a
  * merchant, a person (principal or cashier; identity attributes are stored encrypted and shown
- * masked), and look up a person's masked record or decision history (operator role, with a reason).
+ * masked), a POS terminal from the pairing code its web app shows (`device-add`; a second operator
+ * approves it with `device-approve`, R27), and look up a person's masked record or decision history
+ * (operator role, with a reason).
  */
+import { createHash } from "node:crypto";
 import type { Command } from "commander";
 
 type Conn = { gateway?: string; home?: string; tokenFile?: string };
@@ -46,6 +49,24 @@ export function register(program: Command): void {
     const phone = await readSecret("mobile number", { file: o.phoneFile, env: "PRIVFACE_PHONE" });
     return run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/persons`, { role: o.role, name: o.name, idNumber, phone }));
   });
+  common(
+    g
+      .command("device-add")
+      .description("register a POS terminal from the pairing code its web app shows (pf1.<signing key>.<auth key>); a second operator approves it")
+      .requiredOption("--merchant <id>", "merchant id")
+      .requiredOption("--pairing-code <code>", "the code the terminal shows")
+      .option("--label <text>", "a label for the terminal", "pos web app"),
+  ).action((o: Conn & { merchant: string; pairingCode: string; label: string }) => {
+    const m = /^pf1\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(o.pairingCode.trim());
+    if (!m) throw new Error("--pairing-code: expected pf1.<43 base64url characters>.<43 base64url characters>");
+    // the fingerprint the terminal shows beside its code (first 8 bytes of SHA-256): compare them
+    const fp = createHash("sha256").update(o.pairingCode.trim()).digest("hex").slice(0, 16).match(/.{4}/g)!.join(" ");
+    process.stderr.write(`privface: terminal fingerprint ${fp}\n`);
+    return run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/devices`, { suite: "INTL", publicKey: m[1], authKey: m[2], label: o.label }));
+  });
+  common(g.command("device-approve").description("approve a terminal another administrator registered (operator role; R27)").requiredOption("--device <id>", "device id")).action(
+    (o: Conn & { device: string }) => run(o, "operator", (c) => c.admin("POST", `/v1/admin/devices/${encodeURIComponent(o.device)}/approve`)),
+  );
   common(g.command("person").description("a person's masked record (operator role)").requiredOption("--person <id>", "person id").requiredOption("--reason <text>", "why you look (recorded)")).action(
     (o: Conn & { person: string; reason: string }) => run(o, "operator", (c) => c.admin("GET", `/v1/admin/persons/${encodeURIComponent(o.person)}`, undefined, o.reason)),
   );

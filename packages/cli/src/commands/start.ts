@@ -33,6 +33,7 @@ export function register(program: Command): void {
           gateway: opts.gateway ? "process" : "none",
           onLog: opts.quiet ? undefined : (server, line) => process.stderr.write(`[${server}] ${line}\n`),
           readyTimeoutMs: 60_000,
+          web: opts.gateway,
         });
       } catch (e) {
         process.stderr.write(`privface: ${(e as Error).message}\n`);
@@ -57,6 +58,7 @@ export function register(program: Command): void {
           void stopAll(`${name} exited`, 1);
         });
       }
+      if (opts.gateway) out(`privface: POS web app on ${stack.url}/pos/, operator console on ${stack.url}/console/`);
       out(`privface: ready (home ${L.home}); Ctrl-C stops all servers`);
       await new Promise(() => {}); // run until a signal or a child's exit
     });

@@ -22,6 +22,7 @@ import { expandSeedShare, quantise, reconstructBytes } from "@privface/mpc";
 import { createFaceEngine, MODEL, signedMessage, type ChallengeResponse, type FaceRequestBody } from "../../src/index.ts";
 import { nodeAssetDirs } from "../../src/_node.ts";
 import { cosine, makeFrame, sample } from "../_fixtures.ts";
+import { writeY4m } from "@privface/devstack";
 import type { RgbaImage } from "../../src/decode.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -30,34 +31,6 @@ let server: Server;
 let port: number;
 let browser: Browser;
 let frame: RgbaImage;
-
-/** RGB → BT.601 limited-range I420, one frame (STACK.md (d)). */
-function writeY4m(path: string, img: RgbaImage): void {
-  const W = img.width;
-  const H = img.height;
-  const cl = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
-  const px = (x: number, y: number) => {
-    const o = (y * W + x) * 4;
-    return [img.data[o], img.data[o + 1], img.data[o + 2]];
-  };
-  const Y = Buffer.alloc(W * H);
-  const U = Buffer.alloc((W * H) / 4);
-  const V = Buffer.alloc((W * H) / 4);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const [r, g, b] = px(x, y);
-    Y[y * W + x] = cl(16 + 0.257 * r + 0.504 * g + 0.098 * b);
-  }
-  for (let y = 0; y < H / 2; y++) for (let x = 0; x < W / 2; x++) {
-    let R = 0, G = 0, B = 0;
-    for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-      const [r, g, b] = px(2 * x + dx, 2 * y + dy);
-      R += r / 4; G += g / 4; B += b / 4;
-    }
-    U[(y * W) / 2 + x] = cl(128 - 0.148 * R - 0.291 * G + 0.439 * B);
-    V[(y * W) / 2 + x] = cl(128 + 0.439 * R - 0.368 * G - 0.071 * B);
-  }
-  writeFileSync(path, Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F15:1 Ip A1:1 C420jpeg\nFRAME\n`), Y, U, V]));
-}
 
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".onnx": "application/octet-stream" };
 

@@ -1,0 +1,153 @@
+/**
+ * `privface bench browser` — the POS app's face pipeline in headless Chromium (/usr/bin/chromium):
+ * the app's engine (onnxruntime-web, wasm backend, one thread) and guided capture
+ * (`@privface/pos` `capture.ts`) on a face set. Each image is framed as a camera would show it
+ * (scaled so its larger side is `imageSide` px, centred in a 640×480 grey frame) and fed as a still camera's frames
+ * (at most `repeat` of them) to the capture: guidance step per frame (detector + landmarks +
+ * quality), then the whole pipeline on the best of three good frames.
+ *
+ * Prints `{"suite":"browser-face","backend":"wasm",…}`: model load, guidance ms per frame (p50 /
+ * p99), pipeline ms on the chosen frame, the first decision on a warm page (first frame → embedding
+ * of the first image, no network), how many captures gave an embedding, and — with the embeddings
+ * scored in Node (int8, MODEL.threshold) — the false-reject rate over all genuine pairs (a capture
+ * that gave no embedding counts as a reject for each of its pairs; `frr_captured`: among the pairs
+ * whose captures both gave one) and the false-accept rate.
+ */
+import { createServer, type Server } from "node:http";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { extname, join, normalize } from "node:path";
+import { chromium } from "playwright-core";
+import { MODEL } from "@privface/contracts";
+import { decodeImageFile } from "@privface/device/decode";
+import { quantise, dotPlain } from "@privface/mpc";
+import { buildPosApp } from "@privface/pos/build";
+import { defaultDataset, listDataset } from "./face.ts";
+
+export interface BrowserBenchOptions {
+  dataset?: string;
+  limit?: number;
+  /** frames fed per image at most (default 8) */
+  repeat?: number;
+  /** the larger side of each image in the 640×480 frame, px (default 220: the dev set's tight 150 px crops become a 220 px face; loosely cropped sets need more, e.g. 640 for lfw-dev's 250 px images) */
+  imageSide?: number;
+}
+
+const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
+
+function pct(v: number[], p: number): number {
+  if (v.length === 0) return NaN;
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+/** The image scaled so its larger side is `side` px, centred in a 640×480 grey RGBA frame. */
+function frameOf(img: { data: Uint8Array | Uint8ClampedArray; width: number; height: number }, side: number): Uint8Array {
+  const W = 640;
+  const H = 480;
+  const out = new Uint8Array(W * H * 4).fill(128);
+  const k = Math.max(img.width, img.height) / side;
+  const w = img.width / k;
+  const h = img.height / k;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const sx = Math.floor((x - (W - w) / 2) * k);
+      const sy = Math.floor((y - (H - h) / 2) * k);
+      const o = (y * W + x) * 4;
+      out[o + 3] = 255;
+      if (sx < 0 || sy < 0 || sx >= img.width || sy >= img.height) continue;
+      const i = (sy * img.width + sx) * 4;
+      out[o] = img.data[i];
+      out[o + 1] = img.data[i + 1];
+      out[o + 2] = img.data[i + 2];
+    }
+  return out;
+}
+
+export async function runBrowserBench(o: BrowserBenchOptions = {}): Promise<Record<string, unknown>> {
+  const dataset = o.dataset ?? defaultDataset("dev");
+  if (!dataset) throw new RangeError("bench browser: no dataset given and ../shared/data/faces/dev not found; pass --dataset DIR");
+  let images = listDataset(dataset);
+  if (o.limit !== undefined) images = images.slice(0, o.limit);
+  if (images.length === 0) throw new RangeError(`bench browser: no images in ${dataset}`);
+  const repeat = o.repeat ?? 8;
+  const dir = mkdtempSync(join(tmpdir(), "privface-bench-browser-"));
+  let server: Server | undefined;
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] });
+  try {
+    // the pipeline needs no roots: placeholders (nothing is sealed here)
+    await buildPosApp({ outDir: dir, roots: { P0: "A".repeat(43), P1: "A".repeat(43) }, bench: true });
+    mkdirSync(join(dir, "frames"));
+    for (let i = 0; i < images.length; i++) writeFileSync(join(dir, "frames", `${i}.rgba`), frameOf(await decodeImageFile(images[i].path), o.imageSide ?? 220));
+    server = createServer((req, res) => {
+      const file = normalize(join(dir, new URL(req.url ?? "/", "http://x").pathname));
+      if (!file.startsWith(dir + "/")) return void res.writeHead(404).end();
+      try {
+        const body = readFileSync(file);
+        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/bench.html`);
+    await page.waitForFunction(() => typeof window.privfaceBench === "object");
+    const modelLoadMs = await page.evaluate(() => window.privfaceBench.load());
+    const results = [];
+    for (let i = 0; i < images.length; i++) results.push(await page.evaluate(([u, rep]) => window.privfaceBench.run(u, 640, 480, rep), [`/frames/${i}.rgba`, repeat] as const));
+    const guidance = results.flatMap((r) => r.guidanceMs);
+    const embed = results.filter((r) => r.embedMs !== undefined).map((r) => r.embedMs!);
+    const q = results.map((r) => (r.ok ? quantise(Float32Array.from(r.embedding!)) : null));
+    let genuine = 0, falseRejects = 0, impostor = 0, falseAccepts = 0, bothCaptured = 0, capturedRejects = 0;
+    for (let i = 0; i < images.length; i++)
+      for (let j = i + 1; j < images.length; j++) {
+        const same = images[i].person === images[j].person;
+        const match = q[i] !== null && q[j] !== null && dotPlain(q[i]!, q[j]!) >= MODEL.threshold;
+        if (same) {
+          genuine++;
+          if (!match) falseRejects++;
+          if (q[i] !== null && q[j] !== null) {
+            bothCaptured++;
+            if (!match) capturedRejects++;
+          }
+        } else {
+          impostor++;
+          if (match) falseAccepts++;
+        }
+      }
+    const refusals: Record<string, number> = {};
+    for (const r of results) {
+      const k = r.code === "CAPTURE_TIMEOUT" ? `${r.code}:${r.lastGuidance}` : r.code!;
+      if (!r.ok) refusals[k] = (refusals[k] ?? 0) + 1;
+    }
+    return {
+      suite: "browser-face",
+      image_side: o.imageSide ?? 220,
+      backend: "wasm",
+      browser: browser.version(),
+      images: images.length,
+      model_load_ms: r1(modelLoadMs),
+      ms_per_frame_p50: r1(pct(guidance, 50)),
+      ms_per_frame_p99: r1(pct(guidance, 99)),
+      embed_ms_p50: r1(pct(embed, 50)),
+      first_decision_ms: r1(results[0].captureMs),
+      capture_ms_p50: r1(pct(results.map((r) => r.captureMs), 50)),
+      captures_ok: results.filter((r) => r.ok).length,
+      refusals,
+      genuine_pairs: genuine,
+      frr: genuine ? Math.round((falseRejects / genuine) * 1e4) / 1e4 : null,
+      /** among the genuine pairs whose two captures both gave an embedding: the matcher's share of the rejects */
+      frr_captured: bothCaptured ? Math.round((capturedRejects / bothCaptured) * 1e4) / 1e4 : null,
+      impostor_pairs: impostor,
+      far: impostor ? Math.round((falseAccepts / impostor) * 1e6) / 1e6 : null,
+      threshold: MODEL.threshold,
+    };
+  } finally {
+    await browser.close();
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

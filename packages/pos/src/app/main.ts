@@ -1,0 +1,290 @@
+/**
+ * The POS web app (issue 14): pair the terminal, then per person enrol, verify, withdraw consent or
+ * deregister. Every face flow starts with the privacy notice (`GET /v1/notices/current`); the camera
+ * is opened only after the person agreed and the consent was recorded; refusing shows the non-face
+ * path. The capture guides the person live (`quality.ts`), embeds the sharpest of several good
+ * frames in the page (onnxruntime-web wasm) and hands only the embedding and liveness score to the
+ * SDK (`FaceDevice.submit`), which seals the shares to the party keys its pinned roots certify.
+ * Frames and embeddings are wiped after use; nothing about the face is stored (the device keys and
+ * id, the key-list versions seen and the language are the only things kept).
+ */
+import { captureFrame, nextVideoFrame, openCamera } from "@privface/device/browser";
+import { createFaceEngine, type FaceEngine } from "@privface/device/engine";
+import { DeviceError, FaceDevice, type GatewayAnswer, type Notice } from "@privface/device";
+import { fromBase64url } from "@privface/crypto";
+import type { PartyName } from "@privface/contracts";
+import { errorText, guide, t, type Lang, type TextKey } from "./i18n.ts";
+import { loadIdentity, type DeviceIdentity } from "./identity.ts";
+import type { Assessment } from "./quality.ts";
+import { guidedCapture } from "./capture.ts";
+
+declare const __PRIVFACE_ROOTS__: Record<PartyName, string>;
+
+type Purpose = "enrol" | "verify" | "withdraw" | "deregister";
+
+const LS = { lang: "privface.pos.lang", device: "privface.pos.deviceId", seen: "privface.pos.keyListsSeen" };
+const CAPTURE_MS = 20_000;
+
+const base = new URL(".", location.href);
+let lang: Lang = localStorage.getItem(LS.lang) === "en" ? "en" : "zh";
+let identity: DeviceIdentity;
+let sdk: FaceDevice | undefined;
+let engine: Promise<FaceEngine> | undefined;
+let personId = "";
+let rerender: () => void = () => {};
+
+const main = document.getElementById("app") as HTMLElement;
+
+// ---- tiny DOM helpers (text only: nothing is ever parsed as HTML) ------------------------------
+
+type Child = Node | string | null | undefined | false;
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k, v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const c of children) if (c) el.append(c);
+  return el;
+}
+const tx = (k: TextKey, vars?: Record<string, string>) => t(lang, k, vars);
+const button = (label: string, onclick: () => void, cls = "primary", id?: string) => h("button", { type: "button", class: cls, click: onclick, ...(id ? { id } : {}) }, label);
+
+/** Replaces the screen, moves focus to its heading (keyboard and screen-reader users land there). */
+function show(name: string, render: () => Node[]): void {
+  rerender = () => show(name, render);
+  main.dataset.screen = name;
+  main.replaceChildren(
+    h("header", {}, h("span", { class: "brand" }, tx("title")), button(tx("lang"), switchLang, "link", "lang")),
+    ...render(),
+  );
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  (main.querySelector("h1") as HTMLElement | null)?.focus();
+}
+
+function switchLang(): void {
+  lang = lang === "zh" ? "en" : "zh";
+  localStorage.setItem(LS.lang, lang);
+  rerender();
+}
+
+// ---- SDK and engine -------------------------------------------------------------------------------
+
+function makeSdk(deviceId: string): FaceDevice {
+  const seen = JSON.parse(localStorage.getItem(LS.seen) ?? "{}") as Partial<Record<PartyName, number>>;
+  const trust = {
+    roots: { P0: { suite: "INTL" as const, kind: "sign" as const, publicKey: fromBase64url(__PRIVFACE_ROOTS__.P0) }, P1: { suite: "INTL" as const, kind: "sign" as const, publicKey: fromBase64url(__PRIVFACE_ROOTS__.P1) } },
+    seen,
+  };
+  return new FaceDevice({
+    deviceId,
+    signingKey: identity.signer,
+    authKey: identity.agreer,
+    trust,
+    gatewayUrl: location.origin,
+    fetch: async (url, init) => {
+      const r = await fetch(url, { ...init, cache: "no-store", credentials: "omit" });
+      localStorage.setItem(LS.seen, JSON.stringify(trust.seen)); // refuse key-list rollbacks across reloads
+      return r;
+    },
+  });
+}
+
+function loadEngine(): Promise<FaceEngine> {
+  engine ??= createFaceEngine({ modelBaseUrl: new URL("models/", base).href, wasmPaths: new URL("ort/", base).href });
+  return engine;
+}
+
+function codeOf(e: unknown): string {
+  if (e instanceof DeviceError) return e.code;
+  console.error(e); // unexpected: the class and message only reach the page's console
+  return (e as { code?: string })?.code ?? "INTERNAL";
+}
+
+// ---- screens --------------------------------------------------------------------------------------
+
+function pairScreen(): void {
+  const input = h("input", { id: "device-id", name: "device-id", autocomplete: "off", spellcheck: "false", required: true, pattern: "[A-Za-z0-9_\\-]{3,64}" });
+  show("pair", () => [
+    h("h1", { tabindex: "-1" }, tx("pairTitle")),
+    h("p", {}, tx("pairIntro")),
+    h("label", { for: "pairing-code" }, tx("pairCode")),
+    h("textarea", { id: "pairing-code", readonly: true, rows: "3" }, identity.pairingCode),
+    h("p", {}, tx("fingerprint"), ": ", h("strong", { id: "fingerprint" }, identity.fingerprint)),
+    h(
+      "form",
+      { submit: (e: Event) => (e.preventDefault(), pair(input.value.trim())) },
+      h("label", { for: "device-id" }, tx("deviceId")),
+      input,
+      h("button", { type: "submit", class: "primary" }, tx("pairDone")),
+    ),
+  ]);
+}
+
+function pair(deviceId: string): void {
+  if (!/^[A-Za-z0-9_-]{3,64}$/.test(deviceId)) return;
+  localStorage.setItem(LS.device, deviceId);
+  sdk = makeSdk(deviceId);
+  homeScreen();
+}
+
+function homeScreen(): void {
+  const input = h("input", { id: "person-id", name: "person-id", autocomplete: "off", spellcheck: "false", required: true, value: personId, "aria-describedby": "person-hint" });
+  const go = (p: Purpose) => () => {
+    personId = input.value.trim();
+    if (!personId) return input.focus();
+    if (p === "withdraw") withdrawScreen();
+    else void noticeScreen(p);
+  };
+  show("home", () => [
+    h("h1", { tabindex: "-1" }, tx("homeTitle")),
+    h("label", { for: "person-id" }, tx("personId")),
+    input,
+    h("p", { id: "person-hint", class: "hint" }, tx("personHint")),
+    h("div", { class: "actions" }, button(tx("verify"), go("verify"), "primary", "verify"), button(tx("enrol"), go("enrol"), "secondary", "enrol")),
+    h("div", { class: "actions" }, button(tx("withdraw"), go("withdraw"), "secondary", "withdraw"), button(tx("deregister"), go("deregister"), "secondary", "deregister")),
+    h("p", { class: "hint" }, `${tx("device")}: ${localStorage.getItem(LS.device) ?? ""}`),
+  ]);
+  void loadEngine().catch(() => undefined); // warm the engine while the person reads; the camera stays closed
+}
+
+async function noticeScreen(p: "enrol" | "verify" | "deregister"): Promise<void> {
+  working();
+  let notice: Notice;
+  try {
+    notice = await sdk!.notice();
+  } catch (e) {
+    return errorScreen(codeOf(e));
+  }
+  const item = (k: TextKey, v: TextKey) => h("div", { class: "item" }, h("dt", {}, tx(k)), h("dd", {}, tx(v)));
+  show("notice", () => [
+    h("h1", { tabindex: "-1" }, tx("noticeTitle")),
+    h(
+      "dl",
+      { class: "notice" },
+      item("noticePurpose", "noticePurposeText"),
+      item("noticeMethod", "noticeMethodText"),
+      item("noticeScope", "noticeScopeText"),
+      item("noticeRetention", "noticeRetentionText"),
+      item("noticeHolders", "noticeHoldersText"),
+    ),
+    h("details", {}, h("summary", {}, tx("noticeFull", { v: notice.version })), ...notice.text.split("\n").map((l) => h("p", { class: "notice-text" }, l))),
+    h("div", { class: "actions" }, button(tx("agree"), () => void agree(p, notice), "primary", "agree"), button(tx("refuse"), refusedScreen, "secondary", "refuse")),
+  ]);
+}
+
+function refusedScreen(): void {
+  show("refused", () => [h("h1", { tabindex: "-1" }, tx("refusedTitle")), h("p", {}, tx("refusedText")), button(tx("home"), homeScreen, "primary", "home")]);
+}
+
+async function agree(p: "enrol" | "verify" | "deregister", notice: Notice): Promise<void> {
+  working();
+  try {
+    await sdk!.consent(personId, notice);
+  } catch (e) {
+    return errorScreen(codeOf(e));
+  }
+  await faceFlow(p);
+}
+
+function working(): void {
+  show("working", () => [h("h1", { tabindex: "-1" }, tx("working")), h("div", { class: "spinner", "aria-hidden": "true" })]);
+}
+
+/** Opens the camera (only here) and runs the guided capture on its frames (`capture.ts`). */
+async function capture(): Promise<{ embedding: Float32Array; liveness: number }> {
+  const status = h("p", { id: "guidance", class: "guidance", role: "status", "aria-live": "polite" }, tx("loading"));
+  const frameBox = h("div", { class: "camera" }, h("div", { class: "oval", "aria-hidden": "true" }));
+  let cancelled = false;
+  show("capture", () => [h("h1", { tabindex: "-1" }, tx("captureTitle")), frameBox, status, button(tx("cancel"), () => (cancelled = true), "secondary", "cancel")]);
+  const eng = await loadEngine();
+  let cam: Awaited<ReturnType<typeof openCamera>>;
+  try {
+    cam = await openCamera({ width: 640, height: 480, facingMode: "user" });
+  } catch {
+    throw new DeviceError("CAMERA_UNAVAILABLE", "camera");
+  }
+  cam.video.setAttribute("aria-hidden", "true");
+  frameBox.prepend(cam.video);
+  const canvas = document.createElement("canvas");
+  try {
+    const next = async () => {
+      await nextVideoFrame(cam.video);
+      return captureFrame(cam.video, canvas);
+    };
+    const onGuidance = (a: Assessment) => {
+      status.textContent = guide(lang, a.guidance);
+      status.dataset.guidance = a.guidance;
+    };
+    const r = await guidedCapture(eng, next, { maxMs: CAPTURE_MS, onGuidance, cancelled: () => cancelled });
+    return { embedding: r.embedding, liveness: r.liveness };
+  } finally {
+    cam.stop();
+    cam.video.srcObject = null;
+    canvas.width = canvas.height = 0;
+  }
+}
+
+async function faceFlow(p: "enrol" | "verify" | "deregister"): Promise<void> {
+  let cap: { embedding: Float32Array; liveness: number } | undefined;
+  try {
+    cap = await capture();
+    working();
+    const ans: GatewayAnswer = await sdk!.submit(p === "enrol" ? "enrol" : "verify", personId, cap);
+    if (p === "enrol") return ans.decision === "accept" ? resultScreen("enrolled", "enrolledTitle", "enrolledText") : errorScreen(String(ans.reason));
+    if (ans.decision !== "accept") return resultScreen("rejected", "rejectTitle", "rejectText");
+    if (p === "verify") return resultScreen("accepted", "acceptTitle", "acceptText");
+    const del = await sdk!.deregister(personId);
+    return resultScreen("deregistered", "deregisteredTitle", del.status === "pending" ? "pendingText" : "deletedText");
+  } catch (e) {
+    const code = codeOf(e);
+    return code === "CANCELLED" ? homeScreen() : errorScreen(code);
+  } finally {
+    cap?.embedding.fill(0);
+  }
+}
+
+function withdrawScreen(): void {
+  show("withdraw", () => [
+    h("h1", { tabindex: "-1" }, tx("withdrawTitle")),
+    h("p", {}, tx("withdrawText")),
+    h("div", { class: "actions" }, button(tx("withdrawConfirm"), () => void doWithdraw(), "danger", "withdraw-confirm"), button(tx("back"), homeScreen, "secondary", "back")),
+  ]);
+}
+
+async function doWithdraw(): Promise<void> {
+  working();
+  try {
+    const r = await sdk!.withdraw(personId);
+    resultScreen("withdrawn", "withdrawnTitle", r.status === "deleted" ? "deletedText" : r.status === "pending" ? "pendingText" : "disabledText");
+  } catch (e) {
+    errorScreen(codeOf(e));
+  }
+}
+
+function resultScreen(name: string, title: TextKey, text: TextKey): void {
+  show(name, () => [h("h1", { tabindex: "-1", class: name }, tx(title)), h("p", { id: "result-text" }, tx(text)), button(tx("home"), homeScreen, "primary", "home")]);
+}
+
+function errorScreen(code: string): void {
+  show("error", () => [
+    h("h1", { tabindex: "-1" }, tx("errorTitle")),
+    h("p", { id: "error-text", role: "alert" }, errorText(lang, code)),
+    h("p", { class: "hint" }, `${tx("code")}: `, h("code", { id: "error-code" }, code)),
+    button(tx("home"), homeScreen, "primary", "home"),
+  ]);
+}
+
+// ---- start ----------------------------------------------------------------------------------------
+
+async function start(): Promise<void> {
+  show("loading", () => [h("h1", { tabindex: "-1" }, tx("loading"))]);
+  identity = await loadIdentity();
+  const deviceId = localStorage.getItem(LS.device);
+  if (!deviceId) return pairScreen();
+  sdk = makeSdk(deviceId);
+  homeScreen();
+}
+
+void start().catch((e) => errorScreen(codeOf(e)));

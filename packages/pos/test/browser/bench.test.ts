@@ -1,0 +1,45 @@
+/**
+ * `privface bench browser`'s driver (`@privface/devstack/bench` runBrowserBench) on a small face set
+ * made from the test faces (two people, two captures each: the camera frame, and the same frame
+ * 15 % darker): it runs the
+ * app's engine and guided capture in Chromium and reports sane timings, every capture decided, no
+ * false reject and no false accept.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { PNG } from "pngjs";
+import { runBrowserBench } from "@privface/devstack/bench";
+import { cameraFrame } from "../_faces.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "privface-pos-bench-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The 640×480 camera frame of a test face, its brightness scaled by `gain`, as a PNG file. */
+async function capture(name: "A" | "B", gain: number, file: string): Promise<void> {
+  const f = await cameraFrame(name);
+  const png = new PNG({ width: f.width, height: f.height });
+  for (let i = 0; i < f.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : Math.min(255, Math.round(f.data[i] * gain));
+  writeFileSync(file, PNG.sync.write(png));
+}
+
+describe("privface bench browser", () => {
+  it("times the in-browser pipeline and scores the guided captures", { timeout: 180_000 }, async (t) => {
+    for (const name of ["A", "B"] as const) {
+      mkdirSync(join(dir, name));
+      await capture(name, 1, join(dir, name, "1.png"));
+      await capture(name, 0.85, join(dir, name, "2.png"));
+    }
+    const r = await runBrowserBench({ dataset: dir, imageSide: 640 }); // whole camera frames, unscaled
+    t.diagnostic(JSON.stringify(r));
+    assert.equal(r.suite, "browser-face");
+    assert.equal(r.backend, "wasm");
+    assert.equal(r.images, 4);
+    for (const k of ["model_load_ms", "ms_per_frame_p50", "ms_per_frame_p99", "embed_ms_p50", "first_decision_ms"]) assert.ok((r[k] as number) > 0, k);
+    assert.ok((r.ms_per_frame_p99 as number) >= (r.ms_per_frame_p50 as number));
+    assert.equal(r.captures_ok, 4, JSON.stringify(r.refusals));
+    assert.deepEqual([r.genuine_pairs, r.frr, r.impostor_pairs, r.far], [2, 0, 4, 0]);
+  });
+});
