@@ -2,7 +2,7 @@
  * Encrypted key files: how the embedded key provider keeps private and secret keys on disk (Node only).
  * A file holding private material is never plaintext; it is this versioned JSON envelope:
  *
- *   { "format": "privface-keyfile", "v": 1, "kind": "key-pair" | "data-key" | "pool-seed" | "pair-seed",
+ *   { "format": "privface-keyfile", "v": 1, "kind": "key-pair" | "data-key" | "pool-seed" | "pair-seed" | "backup",
  *     "suite": "INTL" | "GM",
  *     "kdf": { "alg": "scrypt", "N": 65536, "r": 8, "p": 1, "salt": "<16 bytes, base64url>" },
  *     "aead": "AES-256-GCM" (INTL) | "SM4-GCM" (GM), "nonce": "<12 bytes>", "ciphertext": "<ct ‖ tag>" }
@@ -27,8 +27,8 @@ import { canonicalJson } from "./_canonical.ts";
 import { CryptoError } from "./_errors.ts";
 import type { SuiteId } from "./_types.ts";
 
-export type KeyFileKind = "key-pair" | "data-key" | "pool-seed" | "pair-seed";
-const KINDS: readonly KeyFileKind[] = ["key-pair", "data-key", "pool-seed", "pair-seed"];
+export type KeyFileKind = "key-pair" | "data-key" | "pool-seed" | "pair-seed" | "backup";
+const KINDS: readonly KeyFileKind[] = ["key-pair", "data-key", "pool-seed", "pair-seed", "backup"];
 export const KEY_FILE_FORMAT = "privface-keyfile";
 /** scrypt cost written into new files: 64 MiB, ≈0.2 s on one core. */
 export const KEY_FILE_SCRYPT = { N: 1 << 16, r: 8, p: 1 } as const;
