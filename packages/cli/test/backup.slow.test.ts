@@ -1,9 +1,10 @@
 /**
  * The backup/restore drill (issue 13, "Backups, restore"): the real helper, P0 and P1 as child
  * processes and the gateway in this process (@privface/devstack `startStack`). Enrol and verify a
- * person; back up all four servers while they run; the refusals of restore (running server, another
- * server's backup, altered bytes, an altered clear label, a wrong key secret, an existing database
- * without --force) leave the databases untouched; stop, wipe every database, restore all four, start
+ * person; back up all four servers while they run (a backup that fails is recorded as an error); the
+ * refusals of restore (running server, another server's backup, altered bytes, an altered clear label,
+ * a wrong key secret, an existing database without --force, a database that is not one, PostgreSQL)
+ * leave the databases untouched; stop, wipe every database, restore all four, start
  * again: the person still matches (and an impostor does not), and `privface audit verify` passes on
  * each chain, which holds the backup and restore records.
  */
@@ -16,6 +17,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runtimeTrust, scenarioWorld, stackEnv, startStack, type ScenarioPerson, type ScenarioWorld, type Stack } from "@privface/devstack";
+import { exportChain } from "@privface/audit";
+import { encryptKeyFile, keySecretFromEnv } from "@privface/crypto/node";
+import { closeDb, openDb } from "@privface/db";
 import { backupServer, restoreServer, serverFiles, SERVERS, type BackupServer } from "../src/commands/backup.ts";
 
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
@@ -96,7 +100,19 @@ describe("backup and restore drill: real helper, P0, P1; the gateway in process"
       const label = JSON.parse(readFileSync(`${backups[s]}.label.json`, "utf8"));
       assert.equal(label.classification, "C3");
       assert.equal(label.server, s);
-      assert.equal(statSync(backups[s]).mode & 0o077, 0, "mode 0600");
+      for (const f of [backups[s], `${backups[s]}.label.json`]) assert.equal(statSync(f).mode & 0o077, 0, `${f}: mode 0600`);
+    }
+  });
+
+  it("a backup that fails is recorded as an error in the server's chain", async () => {
+    await assert.rejects(backupServer("p0", join(home, "no-such-dir", "p0.backup"), { operator: "alice", env }), /ENOENT/);
+    const db = await openDb(`sqlite:${files.p0.database}`);
+    try {
+      const last = (await exportChain(db)).filter((r) => r.op === "backup").slice(-2);
+      assert.deepEqual(last.map((r) => r.outcome), ["begun", "error"]);
+      assert.equal(last[0].session, last[1].session);
+    } finally {
+      await closeDb(db);
     }
   });
 
@@ -126,6 +142,16 @@ describe("backup and restore drill: real helper, P0, P1; the gateway in process"
     await refuse("p0", backups.p0, /WRONG_KEY_SECRET/, { force: true, env: { ...env, PRIVFACE_KEY_SECRET: "another-secret-0123456789" } });
     await refuse("p0", backups.p0, /TARGET_EXISTS.*--force/);
     await refuse("p0", join(home, "backups", "missing"), /BACKUP_INVALID/, { force: true });
+    // a well-formed, correctly encrypted backup whose database is not one
+    const h = { ...JSON.parse(readFileSync(backups.p0, "utf8")) };
+    delete h.sealed;
+    const hb = Buffer.from(JSON.stringify(h));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(hb.length);
+    const garbage = join(home, "backups", "garbage");
+    writeFileSync(garbage, JSON.stringify({ ...h, sealed: JSON.parse(encryptKeyFile("backup", "INTL", Buffer.concat([len, hb, Buffer.alloc(8192, 7)]), keySecretFromEnv(env))) }));
+    await refuse("p0", garbage, /BACKUP_INVALID.*integrity/, { force: true });
+    await refuse("p0", backups.p0, /UNSUPPORTED.*pg_dump/, { force: true, env: { ...env, PRIVFACE_P0_DB: "postgres://postgres@127.0.0.1:1/none" } });
     // nothing was touched, and no temporary file is left
     for (const s of SERVERS) {
       assert.equal(sha(files[s].database), before[s], `${s}'s database unchanged`);

@@ -266,10 +266,16 @@ export async function restoreServer(serverName: string, from: string, o: Restore
   try {
     writeFileSync(tmp, dbBytes, { mode: 0o600, flag: "wx" });
     pt.fill(0);
-    const db = await openDb(`sqlite:${tmp}`);
+    const invalid = () => new BackupError("BACKUP_INVALID", `the database in ${from} fails SQLite's integrity check`);
+    const db = await openDb(`sqlite:${tmp}`).catch(() => Promise.reject(invalid()));
     try {
-      const check = db.sqlite!.pragma("integrity_check", { simple: true });
-      if (check !== "ok") throw new BackupError("BACKUP_INVALID", `the database in ${from} fails SQLite's integrity check`);
+      let check: unknown;
+      try {
+        check = db.sqlite!.pragma("integrity_check", { simple: true });
+      } catch {
+        throw invalid();
+      }
+      if (check !== "ok") throw invalid();
       const audit = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(t.auditKey) });
       await audit.append({ requester: by, op: "restore", session: String(inner.backupId), outcome: "ok" });
       db.sqlite!.pragma("wal_checkpoint(TRUNCATE)");
