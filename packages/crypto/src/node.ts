@@ -65,7 +65,7 @@ export function ensureDataKeyFile(path: string, suite: SuiteId, id: string): { k
   return { key, created: true };
 }
 export { readTlsKey, readTlsPrivateKey, rememberTlsKey, isPlaintextPem } from "./_tlskey.ts";
-export { readSecretJsonFile, writeSecretJsonFile, encryptKeyFileInPlace } from "./_secretfile.ts";
+export { readSecretJsonFile, writeSecretJsonFile, encryptKeyFileInPlace, writeSecret } from "./_secretfile.ts";
 export { keySecretFromEnv, isEncryptedKeyFile, encryptKeyFile, decryptKeyFile, KEY_FILE_SCRYPT, MIN_KEY_SECRET_LENGTH, type KeyFileKind } from "./_keyfile.ts";
 export { readPoolSeedFile, ensurePoolSeedFile } from "./_poolseed.ts";
 export { readPairSeedFile, ensurePairSeedFiles } from "./_pairseed.ts";

@@ -24,7 +24,7 @@
  */
 import type { Command } from "commander";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -97,19 +97,6 @@ function requester(operator: string): string {
   return `operator:${operator}`;
 }
 
-/** Write `data` to `path` through a temporary file and a rename (mode 0600). */
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** Does something accept TCP connections at host:port (the server is running)? */
 function listening(host: string, port: number): Promise<boolean> {
   const to = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
@@ -165,7 +152,7 @@ export async function backupServer(serverName: string, out: string, o: BackupOpt
   if (!existsSync(path)) throw new BackupError("NO_DATABASE", `${path} does not exist`);
   const { openDb, closeDb } = await import("@privface/db");
   const { createAuditLog } = await import("@privface/audit");
-  const { readKeyPairFile, encryptKeyFile, keySecretFromEnv } = await import("@privface/crypto/node");
+  const { readKeyPairFile, encryptKeyFile, keySecretFromEnv, writeSecret } = await import("@privface/crypto/node");
   const secret = keySecretFromEnv(env);
   const file = resolve(out);
   const header: Header = {
@@ -189,7 +176,7 @@ export async function backupServer(serverName: string, out: string, o: BackupOpt
       const plaintext = Buffer.concat([len, h, bytes]);
       const sealed = JSON.parse(encryptKeyFile("backup", "INTL", plaintext, secret)) as unknown;
       plaintext.fill(0);
-      writeAtomic(file, JSON.stringify({ ...header, sealed }) + "\n");
+      writeSecret(file, JSON.stringify({ ...header, sealed }) + "\n");
       const label = {
         classification: "C3",
         server,
@@ -199,7 +186,7 @@ export async function backupServer(serverName: string, out: string, o: BackupOpt
         encryption: "privface key file of kind backup: scrypt of the deployment's key secret, AES-256-GCM",
         readableWith: server === "p0" || server === "p1" ? "the deployment's PRIVFACE_KEY_SECRET, and this party's data keys for the shares inside" : "the deployment's PRIVFACE_KEY_SECRET",
       };
-      writeAtomic(`${file}.label.json`, JSON.stringify(label, null, 2) + "\n");
+      writeSecret(`${file}.label.json`, JSON.stringify(label, null, 2) + "\n");
       await record("ok");
       return { server, file, label: `${file}.label.json`, backupId: header.backupId, createdAt: header.createdAt, bytes: bytes.length };
     } catch (e) {
