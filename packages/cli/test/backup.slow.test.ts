@@ -5,8 +5,9 @@
  * refusals of restore (running server, another server's backup, altered bytes, an altered clear label,
  * a wrong key secret, an existing database without --force, a database that is not one, PostgreSQL)
  * leave the databases untouched; stop, wipe every database, restore all four, start
- * again: the person still matches (and an impostor does not), and `privface audit verify` passes on
- * each chain, which holds the backup and restore records.
+ * again (the parties' restored pools discarded, refilled by the helper): the person still matches
+ * (and an impostor does not), and `privface audit verify` passes on each chain, which holds the
+ * backup, restore and pool.discard records.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -161,14 +162,18 @@ describe("backup and restore drill: real helper, P0, P1; the gateway in process"
   });
 
   it("wipe every database, restore all four, start again: the person still matches; each audit chain verifies with its backup and restore records", async () => {
-    for (const s of SERVERS) for (const f of ["", "-wal", "-shm"]) rmSync(files[s].database + f, { force: true });
+    // the whole data folder goes (restore makes it again)
+    for (const s of SERVERS) rmSync(dirname(files[s].database), { recursive: true, force: true });
     for (const s of SERVERS) {
       if (s === "helper") {
         const r = spawnSync(process.execPath, [bin, "restore", "--server", s, "--from", backups[s], "--operator", "bob"], { env, encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
         assert.equal(JSON.parse(r.stdout).replaced, false);
       } else {
-        assert.equal((await restoreServer(s, backups[s], { operator: "bob", env })).replaced, false);
+        const r = await restoreServer(s, backups[s], { operator: "bob", env });
+        assert.equal(r.replaced, false);
+        // a party's restored pool is discarded: items used after the backup must not be used again
+        if (s === "p0" || s === "p1") assert.ok(r.poolItemsDiscarded! > 0, `${s}: ${JSON.stringify(r)}`);
       }
     }
     // --force replaces an existing (stopped) database wholly
@@ -185,6 +190,7 @@ describe("backup and restore drill: real helper, P0, P1; the gateway in process"
       const ops = ex.stdout.trim().split("\n").map((l) => JSON.parse(l) as { op: string; outcome: string; requester: string });
       assert.ok(ops.some((r) => r.op === "backup" && r.outcome === "begun" && r.requester === "operator:alice"), `${s}: the backup record`);
       assert.ok(ops.some((r) => r.op === "restore" && r.outcome === "ok" && r.requester === "operator:bob"), `${s}: the restore record`);
+      if (s === "p0" || s === "p1") assert.ok(ops.some((r) => r.op === "pool.discard" && r.requester === "operator:bob"), `${s}: the pool.discard record`);
     }
     assert.ok(existsSync(files.p0.database));
   });

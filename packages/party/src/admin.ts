@@ -22,6 +22,8 @@ export interface PartyAdmin {
    * last row under the old key while it runs), then the older key files can be removed from DATA_KEYS.
    */
   rotateDataKey(by: { operator: string }): Promise<{ keyId: string; templates: number; items: number }>;
+  /** Discards every unused pool item (after a restore: see PartyStore.discardPool) and audits it. */
+  discardPool(by: { operator: string }): Promise<{ items: number }>;
   list(status?: DeviceRecord["status"]): Promise<DeviceRecord[]>;
   /** pending → active. A revoked device stays revoked (the returned record says so). */
   approve(deviceId: string, by: { operator: string }): Promise<DeviceRecord>;
@@ -68,6 +70,12 @@ export async function openPartyAdmin(cfg: PartyConfig): Promise<PartyAdmin> {
         // the counts as the outcome: a short token ("t12-i3000"), never a key or a share
         await audit.append({ requester, op: "key.rotate", templateId: null, session: null, outcome: `t${r.templates}-i${r.items}`, code: null });
         return { keyId: dataKeys.current, ...r };
+      },
+      async discardPool(by) {
+        const requester = operator(by);
+        const items = await store.discardPool();
+        await audit.append({ requester, op: "pool.discard", templateId: null, session: null, outcome: `i${items}`, code: null });
+        return { items };
       },
       list: (status) => store.listDevices(status),
       approve: (id, by) => change(id, "active", by),

@@ -249,6 +249,19 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.equal((await f.store.templateCounts()).deleted, 3);
     }));
 
+  test(`${label}: discardPool (after a restore) uses up every unused item, for good`, () =>
+    withStore(async (f) => {
+      const items = Array.from({ length: 3 }, (_, i) => ({ id: `disc-${i}`, bytes: share(50 + i) }));
+      await f.store.addItems(items);
+      await f.store.takeItem(sid());
+      assert.equal(await f.store.discardPool(), 2);
+      assert.equal(await f.store.poolLevel(), 0);
+      await rejectsCode(f.store.markUsed("disc-1"), "ITEM_REUSED");
+      await rejectsCode(f.store.takeItem(), "POOL_EXHAUSTED");
+      assert.deepEqual(await f.store.addItems([items[2]]), { added: 0 }, "a discarded id stays used");
+      assert.equal(await f.store.discardPool(), 0);
+    }));
+
   test(`${label}: pool take / markUsed / level, never twice`, () =>
     withStore(async (f) => {
       const items = Array.from({ length: 5 }, (_, i) => ({ id: `item-${i}`, bytes: share(100 + i) }));

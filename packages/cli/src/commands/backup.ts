@@ -17,14 +17,15 @@
  * configured port), TARGET_EXISTS (a database is there: `--force` replaces it), UNSUPPORTED
  * (PostgreSQL: `pg_dump -n <schema>` is the operator's tool). It writes the database to a temporary
  * file beside the target, checks it, appends `restore` to the restored chain, and renames it into
- * place: the target is either untouched or wholly replaced.
+ * place: the target is either untouched or wholly replaced. A party's restored pool is discarded
+ * (`pool.discard` in its chain): items used after the backup was taken must never be used again.
  *
  * The whole database is held in memory while it is encrypted or decrypted (a JSON envelope with the
  * ciphertext in base64url): fine for databases of a few hundred MB, not beyond.
  */
 import type { Command } from "commander";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -210,6 +211,8 @@ export interface RestoreSummary {
   backupId: string;
   backupCreatedAt: string;
   replaced: boolean;
+  /** P0, P1: the unused correlated-randomness items discarded (they may have been used after the backup) */
+  poolItemsDiscarded?: number;
 }
 
 /** Restore `server`'s database from the backup file `from` (see the module comment for the refusals). */
@@ -247,9 +250,11 @@ export async function restoreServer(serverName: string, from: string, o: Restore
   const { openDb, closeDb } = await import("@privface/db");
   const { createAuditLog } = await import("@privface/audit");
   const tmp = join(dirname(path), `.${randomBytes(6).toString("hex")}.restore.tmp`);
+  let discarded: number | undefined;
   const removeTmp = () => {
     for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
   };
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
     writeFileSync(tmp, dbBytes, { mode: 0o600, flag: "wx" });
     pt.fill(0);
@@ -269,6 +274,17 @@ export async function restoreServer(serverName: string, from: string, o: Restore
     } finally {
       await closeDb(db);
     }
+    if (server === "p0" || server === "p1") {
+      // pool items this party used after the backup are unused again in the copy: never use them twice
+      const { loadPartyConfig, openPartyAdmin } = await import("@privface/party");
+      const admin = await openPartyAdmin({ ...loadPartyConfig(server === "p0" ? "P0" : "P1", env), db: `sqlite:${tmp}`, dbSchema: undefined });
+      try {
+        discarded = (await admin.discardPool({ operator: o.operator })).items;
+      } finally {
+        await admin.close();
+      }
+    }
+    if (existsSync(`${tmp}-wal`) && statSync(`${tmp}-wal`).size > 0) throw new BackupError("RESTORE_FAILED", "the restored database's WAL was not folded in");
     if (replaced) {
       // the old database's WAL belongs to it: fold it in and close, so no stray WAL meets the new file
       const old = await openDb(`sqlite:${path}`);
@@ -284,7 +300,7 @@ export async function restoreServer(serverName: string, from: string, o: Restore
     removeTmp();
     throw e;
   }
-  return { server, database: path, backupId: String(inner.backupId), backupCreatedAt: String(inner.createdAt), replaced };
+  return { server, database: path, backupId: String(inner.backupId), backupCreatedAt: String(inner.createdAt), replaced, ...(discarded === undefined ? {} : { poolItemsDiscarded: discarded }) };
 }
 
 export function register(program: Command): void {

@@ -217,6 +217,12 @@ export interface PartyStore {
   markUsed(id: string, session?: string): Promise<PoolItem>;
   /** Number of unused items. */
   poolLevel(): Promise<number>;
+  /**
+   * Marks every unused item used and erases its key (after a restore: items the party used after the
+   * backup was taken are unused again in the restored database, and must never be used twice).
+   * Returns how many. The pool refills from the helper.
+   */
+  discardPool(): Promise<number>;
 
   // --- authorisations ---
   /** Records the nonce as used. AUTH_EXPIRED if `expires` ≤ now, AUTH_REUSED if seen before. */

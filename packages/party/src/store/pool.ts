@@ -88,7 +88,7 @@ async function sweepUsed(ctx: StoreContext, tx: Tx, limit: number, from: unknown
   }
 }
 
-export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeItem" | "markUsed" | "poolLevel" | "beginVerify" | "purge"> {
+export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeItem" | "markUsed" | "poolLevel" | "discardPool" | "beginVerify" | "purge"> {
   const { exec, keyring, now } = ctx;
   return {
     async addItems(items) {
@@ -137,6 +137,11 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
     async poolLevel() {
       const r = await exec.read((tx) => tx.get<{ n: unknown }>("SELECT count(*) AS n FROM party_pool WHERE used_at IS NULL"));
       return toMs(r?.n ?? 0);
+    },
+
+    async discardPool() {
+      const t = now();
+      return exec.tx((tx) => tx.run("UPDATE party_pool SET used_at = ?, session = NULL, item_key = NULL, key_id = NULL WHERE used_at IS NULL", [t]));
     },
 
     async beginVerify(input: BeginVerifyInput): Promise<BeginVerifyResult> {
