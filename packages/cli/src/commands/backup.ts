@@ -45,7 +45,7 @@ const CONTENTS: Record<BackupServer, string> = {
   gateway: "privface gateway database: registry, identity attributes (encrypted under the gateway's data keys), decisions, audit chain",
   p0: "privface party P0 database: template shares and correlated randomness (encrypted under P0's data keys), audit chain",
   p1: "privface party P1 database: template shares and correlated randomness (encrypted under P1's data keys), audit chain",
-  helper: "privface helper database: dealt material and audit chain",
+  helper: "privface helper database: its audit chain (the helper keeps dealt material in memory only)",
 };
 
 interface Target {
