@@ -159,6 +159,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     recoveryIntervalMs: cfg.recoveryIntervalMs,
     retentionMs: cfg.retentionMs,
     anchor: sendAnchor,
+    checkpoint: { pending: () => store.pendingCheckpoint(), retry: () => store.retryCheckpoint() },
     anchorEveryMs: cfg.anchorEveryMs,
   });
 

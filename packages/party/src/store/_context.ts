@@ -21,9 +21,20 @@ export interface StoreContext {
   readonly lock: string;
   /** When expired authorisation nonces were last purged (./nonces.ts). */
   lastAuthPurge: number;
-  /** SQLite file: copy the WAL into the main file and truncate it (erased pages leave the WAL too). */
-  checkpoint(): Promise<void>;
+  /**
+   * SQLite file: copy the WAL into the main file and truncate it (erased pages leave the WAL too).
+   * The result is checked: while another connection reads (a backup, an export) the WAL cannot be
+   * truncated, so it tries again for up to CHECKPOINT_WAIT_MS without blocking the event loop; after
+   * that the checkpoint is owed (`owed`) and `retryCheckpoint` pays it. True once done.
+   */
+  checkpoint(): Promise<boolean>;
+  /** a checkpoint after an erasure could not complete yet: erased content may still be in the WAL */
+  owed: boolean;
 }
+
+/** How long an erasure's checkpoint keeps trying while readers hold the WAL (then it is owed). */
+export const CHECKPOINT_WAIT_MS = 1_000;
+const CHECKPOINT_RETRY_MS = 25;
 
 /**
  * Checks the options, runs the migrations, sets `secure_delete` (SQLite). A database whose migration
@@ -53,7 +64,7 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     const s = db.sqlite;
     await db.exclusive(() => s.pragma(`secure_delete = ${secureDelete === "on" ? "ON" : "FAST"}`));
   }
-  return {
+  const ctx: StoreContext = {
     db,
     exec,
     role,
@@ -62,12 +73,40 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     secureDelete,
     lock: db.dialect === "postgres" ? " FOR UPDATE" : "",
     lastAuthPurge: 0,
+    owed: false,
     async checkpoint() {
       // Erased pages may still sit in the WAL file: copy the WAL into the main file and truncate it.
       const s = db.sqlite;
-      if (s && db.path !== ":memory:") await db.exclusive(() => s.pragma("wal_checkpoint(TRUNCATE)"));
+      if (!s || db.path === ":memory:") return true;
+      // busy_timeout 0 for this call: a reader must not stall the event loop for the busy timeout
+      const once = () =>
+        db.exclusive(() => {
+          const timeout = s.pragma("busy_timeout", { simple: true }) as number;
+          s.pragma("busy_timeout = 0");
+          try {
+            const [r] = s.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+            return r?.busy === 0;
+          } catch {
+            return false;
+          } finally {
+            s.pragma(`busy_timeout = ${timeout}`);
+          }
+        });
+      const until = Date.now() + CHECKPOINT_WAIT_MS;
+      for (;;) {
+        if (await once()) {
+          ctx.owed = false;
+          return true;
+        }
+        if (Date.now() >= until) {
+          ctx.owed = true;
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, CHECKPOINT_RETRY_MS));
+      }
     },
   };
+  return ctx;
 }
 
 /** Migrations recorded in the database that this build does not have ([] if there is no migration table). */
