@@ -4,6 +4,7 @@
  * statements), the role, the clock, the data keys (./_aead.ts Keyring) and the dialect's row locks.
  */
 import { createExec, migrate, type Db, type Exec } from "@privface/db";
+import { truncateWal } from "@privface/db/checkpointer";
 import { createKeyring, type Keyring } from "./_aead.ts";
 import { StoreError } from "./_errors.ts";
 import { checkKeys } from "./_input.ts";
@@ -34,7 +35,6 @@ export interface StoreContext {
 
 /** How long an erasure's checkpoint keeps trying while readers hold the WAL (then it is owed). */
 export const CHECKPOINT_WAIT_MS = 1_000;
-const CHECKPOINT_RETRY_MS = 25;
 
 /**
  * Checks the options, runs the migrations, sets `secure_delete` (SQLite). A database whose migration
@@ -75,35 +75,8 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     lastAuthPurge: 0,
     owed: false,
     async checkpoint() {
-      // Erased pages may still sit in the WAL file: copy the WAL into the main file and truncate it.
-      const s = db.sqlite;
-      if (!s || db.path === ":memory:") return true;
-      // busy_timeout 0 for this call: a reader must not stall the event loop for the busy timeout
-      const once = () =>
-        db.exclusive(() => {
-          const timeout = s.pragma("busy_timeout", { simple: true }) as number;
-          s.pragma("busy_timeout = 0");
-          try {
-            const [r] = s.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
-            return r?.busy === 0;
-          } catch {
-            return false;
-          } finally {
-            s.pragma(`busy_timeout = ${timeout}`);
-          }
-        });
-      const until = Date.now() + CHECKPOINT_WAIT_MS;
-      for (;;) {
-        if (await once()) {
-          ctx.owed = false;
-          return true;
-        }
-        if (Date.now() >= until) {
-          ctx.owed = true;
-          return false;
-        }
-        await new Promise((r) => setTimeout(r, CHECKPOINT_RETRY_MS));
-      }
+      ctx.owed = !(await truncateWal(db, CHECKPOINT_WAIT_MS));
+      return !ctx.owed;
     },
   };
   return ctx;
