@@ -139,7 +139,8 @@ test("attack: a reader holding the WAL during an erase (a backup, an audit query
   const cipherOf = async (t: string) => toBytes((await db.kysely.selectFrom("party_templates").select("share").where("template_id", "=", t).executeTakeFirstOrThrow()).share).slice(13, 13 + 48);
   const ciphers = await Promise.all(targets.map(cipherOf));
   // another connection (a backup, `privface audit export`) holds a read snapshot: a checkpoint cannot truncate the WAL
-  const reader = new (await import("better-sqlite3")).default(path, { readonly: true });
+  const readerDb = await openDb(`sqlite:${path}`);
+  const reader = readerDb.sqlite!;
   const hold = () => {
     reader.prepare("BEGIN").run();
     reader.prepare("SELECT count(*) FROM party_templates").get();
@@ -156,7 +157,7 @@ test("attack: a reader holding the WAL during an erase (a backup, an audit query
   assert.equal(store.pendingCheckpoint(), true, "the store knows the WAL still holds erased content");
   assert.equal(await store.retryCheckpoint(), false, "still held: not yet");
   reader.prepare("COMMIT").run();
-  reader.close();
+  await closeDb(readerDb);
   assert.equal(await store.retryCheckpoint(), true);
   assert.equal(store.pendingCheckpoint(), false);
   assert.ok(!contains(rawFiles(path), ciphers[1]), "gone after the owed checkpoint");
