@@ -10,12 +10,14 @@
  * came) and its peer loses the MPC link, as when the process is gone.
  */
 import { randomBytes } from "node:crypto";
-import { isPartyErrorCode, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { isPartyErrorCode, MODEL, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
-import { createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
+import {
+  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, PartyGallery, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+} from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
 
@@ -49,6 +51,10 @@ export interface InProcParties {
   clock: { offset: number };
   /** The parties as the gateway reaches them. */
   clients: Record<PartyName, PartyClient>;
+  /** With the `gallery` option: each party's dedup gallery (kept in step by its service; call `build` first). */
+  galleries?: Record<PartyName, PartyGallery>;
+  /** A new gallery of `party` over its store and link (what a restarted party builds), not tied to the service. */
+  newGallery(party: PartyName, epoch: number): PartyGallery;
   /** Takes a party off the network (true) or brings it back (false). */
   setDown(party: PartyName, down: boolean): void;
   /** Deals `n` verification bundles into both pools. */
@@ -73,6 +79,8 @@ export async function startInProcParties(
     volume?: { perMinute: number; perDay: number };
     /** the seed P0 and P1 share (re-randomisation): default a fresh one; null: none (shares stored as the run leaves them) */
     pairSeed?: Uint8Array | null;
+    /** give each party a dedup gallery (@privface/party gallery.ts) of the deployed model version at this epoch */
+    gallery?: { epoch: number };
   } = {},
 ): Promise<InProcParties> {
   const params = modelParams();
@@ -102,6 +110,9 @@ export async function startInProcParties(
   const dealtEnrol: string[] = [];
   const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
+  const newGallery = (p: PartyName, epoch: number) =>
+    new PartyGallery({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, epoch, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs });
+  const galleries = opts.gallery ? { P0: newGallery("P0", opts.gallery.epoch), P1: newGallery("P1", opts.gallery.epoch) } : undefined;
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {
       async append(r) {
@@ -142,6 +153,7 @@ export async function startInProcParties(
       mpcTimeoutMs,
       failureBudget: opts.failureBudget,
       now,
+      gallery: galleries?.[p],
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
     await services[p].registerDevice(simRegistration(device));
@@ -200,6 +212,8 @@ export async function startInProcParties(
     pairSeed,
     clock,
     clients: { P0: client("P0"), P1: client("P1") },
+    galleries,
+    newGallery,
     setDown(party, isDown) {
       if (isDown) {
         down.add(party);
