@@ -16,7 +16,7 @@ import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import {
-  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, PartyGallery, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
 } from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
@@ -54,7 +54,7 @@ export interface InProcParties {
   /** With the `gallery` option: each party's dedup gallery (kept in step by its service; call `build` first). */
   galleries?: Record<PartyName, PartyGallery>;
   /** A new gallery of `party` over its store and link (what a restarted party builds), not tied to the service. */
-  newGallery(party: PartyName, epoch: number): PartyGallery;
+  newGallery(party: PartyName, epoch: number, more?: Partial<PartyGalleryOptions>): PartyGallery;
   /** Takes a party off the network (true) or brings it back (false). */
   setDown(party: PartyName, down: boolean): void;
   /** Deals `n` verification bundles into both pools. */
@@ -110,8 +110,8 @@ export async function startInProcParties(
   const dealtEnrol: string[] = [];
   const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
-  const newGallery = (p: PartyName, epoch: number) =>
-    new PartyGallery({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, epoch, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs });
+  const newGallery = (p: PartyName, epoch: number, more: Partial<PartyGalleryOptions> = {}) =>
+    new PartyGallery({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, epoch, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs, ...more });
   const galleries = opts.gallery ? { P0: newGallery("P0", opts.gallery.epoch), P1: newGallery("P1", opts.gallery.epoch) } : undefined;
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {

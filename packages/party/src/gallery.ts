@@ -7,13 +7,16 @@
  * - `build()` at start: the store's active templates of the model version, a page of `batch` at a time
  *   in template-id order (the same order at both parties), each page's δ shares opened with the peer
  *   in one exchange over the P0↔P1 transport (session `dedup-gallery-<epoch>-<first slot>`, step 1:
- *   header {epoch, first, ids} and the 4d-byte δ share of each template). The exchange ends with an
- *   empty page, so both parties know the other reached the end too. Progress through `onProgress`.
+ *   header {epoch, first, ids} and the 4d-byte δ share of each template). The build ends with an
+ *   exchange of an empty page (session `dedup-gallery-<epoch>-end`), so each party knows the other
+ *   reached the end at the same slot. Progress through `onProgress`.
  * - kept in step: the service calls `committed` after an enrolment commit or an upgrade promotion and
  *   `erased` after a deletion (`GalleryHooks`); they run one at a time in call order. A commit of the
  *   gallery's model version appends the template at the next slot (one exchange with the peer, which
  *   makes the same call when the gateway commits there); a promotion to another version retires the
  *   template's slot, like a deletion: its rows are zeroed and its match bit is 0 from then on.
+ *   Calls before `build` starts are ignored (the build reads the store after them); calls during the
+ *   build run after it (a template the build already read is not added twice).
  * - Slots are never reused within an epoch (a mask b_j serves one template); a rebuild — a restart —
  *   is a new `PartyGallery` at a new epoch.
  * - The two parties must hold the same list. Every exchange checks the peer's epoch, slot and template
@@ -150,7 +153,7 @@ export class PartyGallery implements GalleryHooks {
       let after = "";
       for (;;) {
         const page = await store.activePage(modelVersion, after, batch!);
-        await this.append(page);
+        await this.append(page, page.length === 0);
         if (page.length === 0) break;
         after = page[page.length - 1].templateId;
         onProgress?.(this.rows.count, total);
@@ -163,6 +166,7 @@ export class PartyGallery implements GalleryHooks {
 
   committed(templateId: string, modelVersion: string): void {
     void this.serial(async () => {
+      if (!this.built) return; // the build reads it from the store
       if (modelVersion !== this.modelVersion) {
         this.drop(templateId);
         return;
@@ -211,7 +215,7 @@ export class PartyGallery implements GalleryHooks {
   }
 
   /** Opens δ for `page` (stored shares; wiped here) at the next slots with the peer and writes the rows. */
-  private async append(page: { templateId: string; share: Uint8Array }[]): Promise<void> {
+  private async append(page: { templateId: string; share: Uint8Array }[], last = false): Promise<void> {
     if (this.staleReason) {
       for (const t of page) t.share.fill(0);
       throw new GalleryError("GALLERY_STALE", `the gallery is stale (${this.staleReason}): rebuild at a new epoch`);
@@ -231,7 +235,7 @@ export class PartyGallery implements GalleryHooks {
     const ids = page.map((t) => t.templateId);
     let peer: Uint32Array;
     try {
-      peer = await this.exchange(first, ids, own);
+      peer = await this.exchange(last ? "end" : String(first), first, ids, own);
     } catch (e) {
       own.fill(0);
       masks.fill(0);
@@ -250,10 +254,10 @@ export class PartyGallery implements GalleryHooks {
   }
 
   /** One exchange with the peer: our header and δ shares out, theirs in; the headers must agree. */
-  private async exchange(first: number, ids: string[], own: Uint32Array): Promise<Uint32Array> {
+  private async exchange(label: string, first: number, ids: string[], own: Uint32Array): Promise<Uint32Array> {
     const { transport: t, party, timeoutMs, params } = this.o;
     const peer = serverRoleOf(peerOf(party));
-    const session = `dedup-gallery-${this.epoch}-${first}`;
+    const session = `dedup-gallery-${this.epoch}-${label}`;
     const head = Buffer.from(JSON.stringify({ epoch: this.epoch, first, ids }));
     const payload = new Uint8Array(4 + head.length + own.byteLength);
     new DataView(payload.buffer).setUint32(0, head.length);
