@@ -34,6 +34,8 @@ export interface InProcParties {
   roots: Record<PartyName, PublicKey>;
   net: MemoryNetwork;
   stores: Record<PartyName, PartyStore>;
+  /** each party's database (SQLite in memory) */
+  dbs: Record<PartyName, Db>;
   /** each party's route table (what its server serves) */
   apps: Record<PartyName, PartyApp>;
   /** each party's service (the same party, without HTTP) */
@@ -203,6 +205,7 @@ export async function startInProcParties(
     roots: { P0: { suite: "INTL", kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite: "INTL", kind: "sign", publicKey: rootKeys.P1.publicKey } },
     net,
     stores,
+    dbs: partyDbs,
     apps,
     services,
     audit,

@@ -100,6 +100,18 @@ describe("party dedup gallery (in-process parties)", () => {
     for (const [id, y] of c) assert.deepEqual(y, Array.from(faces.get(id)!), `template ${id}`);
   });
 
+  it("the δ rows stay in memory: no row of either party's gallery is in its database", () => {
+    for (const p of PARTIES) {
+      const file = h.dbs[p].sqlite!.serialize();
+      for (let j = 0; j < kept[p].count; j++) {
+        for (const rows of [kept[p].rows.delta, kept[p].rows.online]) {
+          const r = rows.row(j).subarray(0, 16); // 64 bytes: a chance match is impossible
+          assert.equal(file.indexOf(Buffer.from(r.buffer, r.byteOffset, r.byteLength)), -1, `${p} slot ${j}`);
+        }
+      }
+    }
+  });
+
   it("a planted duplicate finds exactly its template id; fresh faces find none", async () => {
     assert.deepEqual(query(kept, sameFace(faces.get(dup)!)), [dup]);
     assert.deepEqual(query(kept, sameFace(faces.get(upgraded)!)), [upgraded]);
