@@ -127,9 +127,14 @@ describe("party dedup gallery (in-process parties)", () => {
     assert.deepEqual(query(kept, faces.get(dup)!), []);
   });
 
-  it("an upgrade promoted to another model version retires the template from this version's gallery", async () => {
+  it("an upgrade promoted to another model version retires the template from this version's gallery and enters the new version's", async () => {
     const x = faces.get(upgraded)!;
-    const bodies = await verifyBodies(h.keys, { session: newId(), templateId: upgraded, modelVersion: MV, x: sameFace(x), upgrade: { modelVersion: MV2, x: sameFace(x) } });
+    // a gallery of the new version (built before; told of the promotion as the service tells its gallery)
+    const g2 = { P0: h.newGallery("P0", 20, { modelVersion: MV2 }), P1: h.newGallery("P1", 20, { modelVersion: MV2 }) };
+    await build(g2);
+    assert.equal(g2.P0.count, 0);
+    const y2 = sameFace(x);
+    const bodies = await verifyBodies(h.keys, { session: newId(), templateId: upgraded, modelVersion: MV, x: sameFace(x), upgrade: { modelVersion: MV2, x: y2 } });
     const v = await h.both("/v1/verify", bodies);
     assert.equal(reconstruct(v.P0.body.resultShare, v.P1.body.resultShare).upgradeValid, 1);
     const c = await h.both("/v1/commit", await finishBodies(h.keys, "upgrade", { session: bodies.P0.session, templateId: upgraded, modelVersion: MV2 }));
@@ -139,6 +144,10 @@ describe("party dedup gallery (in-process parties)", () => {
     assert.equal(kept.P1.slotOf(upgraded), undefined);
     assert.deepEqual(query(kept, x), []);
     assert.equal(kept.P0.stale, null);
+    for (const p of PARTIES) g2[p].committed(upgraded, MV2);
+    await idle(g2);
+    assert.deepEqual(contents(g2), new Map([[upgraded, Array.from(y2)]]));
+    assert.deepEqual(query(g2, sameFace(y2)), [upgraded]);
   });
 
   it("the gallery rebuilt from the databases after a restart (new epoch) equals the one kept in step", async () => {
