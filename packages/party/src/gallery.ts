@@ -149,14 +149,19 @@ export class PartyGallery implements GalleryHooks {
       this.built = true;
       const t0 = performance.now();
       const { store, modelVersion, batch, onProgress } = this.o;
-      const total = (await store.templateCounts()).active;
-      let after = "";
-      for (;;) {
-        const page = await store.activePage(modelVersion, after, batch!);
-        await this.append(page, page.length === 0);
-        if (page.length === 0) break;
-        after = page[page.length - 1].templateId;
-        onProgress?.(this.rows.count, total);
+      try {
+        const total = (await store.templateCounts()).active;
+        let after = "";
+        for (;;) {
+          const page = await store.activePage(modelVersion, after, batch!);
+          await this.append(page, page.length === 0);
+          if (page.length === 0) break;
+          after = page[page.length - 1].templateId;
+          onProgress?.(this.rows.count, total);
+        }
+      } catch (e) {
+        this.markStale(`build: ${(e as Error).message}`); // a half-built gallery is never used
+        throw e;
       }
       const ms = performance.now() - t0;
       (this.o.log ?? silentLog).info({ event: "gallery_built", epoch: this.epoch, templates: this.rows.count, ms: Math.round(ms) });
@@ -185,7 +190,7 @@ export class PartyGallery implements GalleryHooks {
         return;
       }
       await this.append([{ templateId, share: active.share }]);
-    }).catch((e) => (this.o.log ?? silentLog).warn({ event: "gallery_stale", reason: (e as Error).message }));
+    }).catch((e) => this.markStale((e as Error).message));
   }
 
   erased(templateId: string): void {
@@ -209,8 +214,10 @@ export class PartyGallery implements GalleryHooks {
     return run;
   }
 
+  /** The first reason is kept and logged once. */
   private markStale(reason: string): void {
-    this.staleReason ??= reason;
+    if (this.staleReason !== null) return;
+    this.staleReason = reason;
     (this.o.log ?? silentLog).warn({ event: "gallery_stale", epoch: this.epoch, reason });
   }
 
