@@ -57,6 +57,8 @@ export interface InProcParties {
   galleries?: Record<PartyName, PartyGallery>;
   /** A new gallery of `party` over its store and link (what a restarted party builds), not tied to the service. */
   newGallery(party: PartyName, epoch: number, more?: Partial<PartyGalleryOptions>): PartyGallery;
+  /** The options of `party`'s gallery but the epoch (for a `GalleryKeeper`). */
+  galleryOptions(party: PartyName): Omit<PartyGalleryOptions, "epoch">;
   /** Takes a party off the network (true) or brings it back (false). */
   setDown(party: PartyName, down: boolean): void;
   /** Deals `n` verification bundles into both pools. */
@@ -112,8 +114,8 @@ export async function startInProcParties(
   const dealtEnrol: string[] = [];
   const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
-  const newGallery = (p: PartyName, epoch: number, more: Partial<PartyGalleryOptions> = {}) =>
-    new PartyGallery({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, epoch, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs, ...more });
+  const galleryOptions = (p: PartyName) => ({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs });
+  const newGallery = (p: PartyName, epoch: number, more: Partial<PartyGalleryOptions> = {}) => new PartyGallery({ ...galleryOptions(p), epoch, ...more });
   const galleries = opts.gallery ? { P0: newGallery("P0", opts.gallery.epoch), P1: newGallery("P1", opts.gallery.epoch) } : undefined;
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {
@@ -217,6 +219,7 @@ export async function startInProcParties(
     clients: { P0: client("P0"), P1: client("P1") },
     galleries,
     newGallery,
+    galleryOptions,
     setDown(party, isDown) {
       if (isDown) {
         down.add(party);

@@ -294,3 +294,75 @@ export class PartyGallery implements GalleryHooks {
     }
   }
 }
+
+// ---------------------------------------------------------------- (re)building at a fresh epoch
+
+const EPOCH_SESSION = "dedup-gallery-epoch";
+const EPOCH_OK_SESSION = "dedup-gallery-epoch-ok";
+
+export interface GalleryKeeperOptions extends Omit<PartyGalleryOptions, "epoch"> {
+  /** clock (epoch ms) for P0's epoch proposals; default Date.now */
+  now?: () => number;
+}
+
+/**
+ * Keeps a party's current gallery: `rebuild()` agrees a fresh epoch with the peer — P0 names it
+ * (seconds since 1970, and always above the last it named), P1 takes only one above the last it took —
+ * then builds a new `PartyGallery` at that epoch from the store. The service's calls go to the
+ * gallery being built or in use (a call during a build runs after it). Both parties call `rebuild`
+ * together (at start, and when either restarted or the gallery went stale).
+ * Epochs are not persisted: an epoch is fresh as long as P0's clock does not go back by more than the
+ * time between two builds.
+ */
+export class GalleryKeeper implements GalleryHooks {
+  private gallery: PartyGallery | null = null;
+  private lastEpoch = 0;
+  constructor(private readonly o: GalleryKeeperOptions) {}
+
+  /** the gallery in use (null before the first build; stale ones stay until the next rebuild) */
+  get current(): PartyGallery | null {
+    return this.gallery;
+  }
+  committed(templateId: string, modelVersion: string): void {
+    this.gallery?.committed(templateId, modelVersion);
+  }
+  erased(templateId: string): void {
+    this.gallery?.erased(templateId);
+  }
+
+  async rebuild(): Promise<{ epoch: number; count: number; ms: number }> {
+    const epoch = await this.agreeEpoch();
+    const g = new PartyGallery({ ...this.o, epoch });
+    this.gallery = g;
+    const { count, ms } = await g.build();
+    return { epoch, count, ms };
+  }
+
+  private async agreeEpoch(): Promise<number> {
+    const { transport: t, party, timeoutMs } = this.o;
+    const peer = serverRoleOf(peerOf(party));
+    const frame = (session: string, epoch: number) => ({ session, step: 1, seq: 0, payload: new Uint8Array(new Uint32Array([epoch]).buffer) });
+    const epochOf = (p: Uint8Array) => (p.length === 4 ? new DataView(p.buffer, p.byteOffset, 4).getUint32(0, true) : -1);
+    const deadline = Date.now() + timeoutMs;
+    const left = () => Math.max(1, deadline - Date.now());
+    if (party === "P0") {
+      const epoch = Math.max(Math.floor((this.o.now ?? Date.now)() / 1000), this.lastEpoch + 1);
+      if (epoch >= 2 ** 32) throw new RangeError("gallery epoch: out of u32");
+      this.lastEpoch = epoch;
+      await t.send(peer, frame(EPOCH_SESSION, epoch));
+      // acknowledgements of earlier proposals (a peer that answered late) are skipped
+      for (;;) if (epochOf((await t.receive(EPOCH_OK_SESSION, { from: peer, timeoutMs: left() })).payload) === epoch) return epoch;
+    }
+    let epoch = -1;
+    while (epoch <= this.lastEpoch) epoch = epochOf((await t.receive(EPOCH_SESSION, { from: peer, timeoutMs: left() })).payload);
+    // proposals queued behind it (P0 gave up on earlier ones and named another): the latest counts
+    for (;;) {
+      const next = await t.receive(EPOCH_SESSION, { from: peer, timeoutMs: 20 }).then((f) => epochOf(f.payload), () => null);
+      if (next === null) break;
+      if (next > epoch) epoch = next;
+    }
+    this.lastEpoch = epoch;
+    await t.send(peer, frame(EPOCH_OK_SESSION, epoch));
+    return epoch;
+  }
+}

@@ -14,7 +14,7 @@ import { startInProcParties, type InProcParties } from "@privface/devstack/inpro
 import {
   expandSeedShare, helperGalleryAdd, helperGalleryRemove, jsRowStore, newHelperGallery, shareInput, simulateDedup, type ShareContext,
 } from "@privface/mpc";
-import { GalleryError, type PartyGallery } from "../src/gallery.ts";
+import { GalleryError, GalleryKeeper, type PartyGallery } from "../src/gallery.ts";
 
 const MV = MODEL.version;
 const MV2 = "faceplugin-fr512-flip.2@test";
@@ -161,6 +161,37 @@ describe("party dedup gallery (in-process parties)", () => {
     // the same template at another slot / epoch has other δ rows (fresh masks)
     const id = rebuilt.P0.templateAt(0)!;
     assert.notDeepEqual(Array.from(rebuilt.P0.rows.delta.row(0)), Array.from(kept.P0.rows.delta.row(kept.P0.slotOf(id)!)));
+  });
+
+  it("GalleryKeeper: the parties agree a fresh epoch (P0 names it), build, and follow the service's calls; a rebuild takes a later epoch", async () => {
+    let clock = 1_900_000_000_000;
+    const keepers = { P0: new GalleryKeeper({ ...h.galleryOptions("P0"), now: () => clock }), P1: new GalleryKeeper(h.galleryOptions("P1")) };
+    const rebuild = () => Promise.all(PARTIES.map((p) => keepers[p].rebuild()));
+    const [a0, a1] = await rebuild();
+    assert.equal(a0.epoch, 1_900_000_000);
+    assert.equal(a1.epoch, a0.epoch);
+    const cur = () => ({ P0: keepers.P0.current!, P1: keepers.P1.current! });
+    assert.deepEqual(contents(cur()), contents(kept));
+    // the service's calls reach the current gallery (here made by hand, as the service makes them)
+    const tid = await enrol();
+    for (const p of PARTIES) keepers[p].committed(tid, MV);
+    await idle(cur());
+    assert.deepEqual(query(cur(), sameFace(faces.get(tid)!)), [tid]);
+    for (const p of PARTIES) keepers[p].erased(tid);
+    await idle(cur());
+    assert.deepEqual(query(cur(), faces.get(tid)!), []);
+    // same clock second: the next epoch is still a new one
+    const [b0, b1] = await rebuild();
+    assert.deepEqual([b0.epoch, b1.epoch], [a0.epoch + 1, a0.epoch + 1]);
+    // P0 names an epoch P1 does not take up (P0 gives up), then both rebuild: P1 takes the latest
+    clock += 60_000;
+    await assert.rejects(keepers.P0.rebuild());
+    clock += 1_000;
+    const [c0, c1] = await rebuild();
+    assert.equal(c0.epoch, 1_900_000_061);
+    assert.equal(c1.epoch, c0.epoch);
+    assert.deepEqual(contents(cur()), contents(kept));
+    assert.equal(cur().P0.stale, null);
   });
 
   it("a peer that does not take part leaves the gallery stale, never half-built in silence", async () => {
