@@ -366,3 +366,58 @@ export class GalleryKeeper implements GalleryHooks {
     return epoch;
   }
 }
+
+/**
+ * The server's background loop around a `GalleryKeeper` (server.ts, `DEDUP_GALLERY=on`).
+ * P0 rebuilds at start, after the link to P1 comes (back) up (`linkUp()`: P1 may have restarted) and
+ * whenever the gallery is stale, retrying every `retryMs` after a failure. P1 always waits for P0's
+ * next epoch and builds (P0 may have restarted). `stop()` ends the loop (close the transport first, so
+ * that a pending wait ends).
+ */
+export function runGalleryKeeper(keeper: GalleryKeeper, o: { party: PartyName; log?: Log; retryMs: number }): { linkUp(): void; stop(): Promise<void> } {
+  const log = o.log ?? silentLog;
+  let stopped = false;
+  let wanted = true;
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  const once = async () => {
+    try {
+      const r = await keeper.rebuild();
+      if (keeper.current?.stale) throw new Error(keeper.current.stale);
+      log.info({ event: "gallery_ready", epoch: r.epoch, templates: r.count, ms: Math.round(r.ms) });
+      return true;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (!stopped && !(o.party === "P1" && code === "TIMEOUT")) log.warn({ event: "gallery_build_failed", reason: (e as Error).message });
+      return false;
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      if (o.party === "P1") {
+        if (!(await once()) && !stopped) await sleep(100);
+        continue;
+      }
+      if (wanted || keeper.current?.stale) wanted = !(await once());
+      if (!stopped) await sleep(o.retryMs);
+    }
+  })();
+  return {
+    linkUp() {
+      wanted = true;
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}
