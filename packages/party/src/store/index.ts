@@ -199,6 +199,12 @@ export interface PartyStore {
   erase(templateId: string, opts?: OpOptions): Promise<{ existed: boolean }>;
   /** Counts by status (for health and metrics). */
   templateCounts(): Promise<Record<TemplateStatus, number>>;
+  /**
+   * One page of the active templates of `modelVersion` in template-id order, with their decrypted
+   * shares (the caller wipes them): ids > `after`, at most `limit` (1..1000). For building the dedup
+   * gallery at start (../gallery.ts).
+   */
+  activePage(modelVersion: string, after: string, limit: number): Promise<{ templateId: string; share: Uint8Array }[]>;
 
   /**
    * Rewrites stored shares (active and pending rows) one row per transaction: `fn` gets the row's
