@@ -57,3 +57,34 @@ export function startCheckpointer(db: Db, opts: { intervalMs?: number; log?: (e:
     },
   };
 }
+
+/**
+ * After an erasure: copy the WAL into the main file and truncate it, so erased pages leave the WAL too
+ * (SQLite file; true at once elsewhere). The result is checked: while another connection reads (a
+ * backup, an export, the background checkpointer) the WAL cannot be truncated, so it tries again for
+ * up to `waitMs` with `busy_timeout` 0 (the event loop never waits on the lock). False when the WAL
+ * could not be truncated in time: the caller owes a checkpoint and tries again later.
+ */
+export async function truncateWal(db: Db, waitMs = 1_000): Promise<boolean> {
+  const s = db.sqlite;
+  if (!s || !db.path || db.path === ":memory:") return true;
+  const once = () =>
+    db.exclusive(() => {
+      const timeout = s.pragma("busy_timeout", { simple: true }) as number;
+      s.pragma("busy_timeout = 0");
+      try {
+        const [r] = s.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+        return r?.busy === 0;
+      } catch {
+        return false;
+      } finally {
+        s.pragma(`busy_timeout = ${timeout}`);
+      }
+    });
+  const until = Date.now() + waitMs;
+  for (;;) {
+    if (await once()) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

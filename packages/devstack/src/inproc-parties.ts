@@ -10,12 +10,14 @@
  * came) and its peer loses the MPC link, as when the process is gone.
  */
 import { randomBytes } from "node:crypto";
-import { isPartyErrorCode, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { isPartyErrorCode, MODEL, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
-import { createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore } from "@privface/party";
+import {
+  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+} from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
 
@@ -32,6 +34,8 @@ export interface InProcParties {
   roots: Record<PartyName, PublicKey>;
   net: MemoryNetwork;
   stores: Record<PartyName, PartyStore>;
+  /** each party's database (SQLite in memory) */
+  dbs: Record<PartyName, Db>;
   /** each party's route table (what its server serves) */
   apps: Record<PartyName, PartyApp>;
   /** each party's service (the same party, without HTTP) */
@@ -49,6 +53,12 @@ export interface InProcParties {
   clock: { offset: number };
   /** The parties as the gateway reaches them. */
   clients: Record<PartyName, PartyClient>;
+  /** With the `gallery` option: each party's dedup gallery (kept in step by its service; call `build` first). */
+  galleries?: Record<PartyName, PartyGallery>;
+  /** A new gallery of `party` over its store and link (what a restarted party builds), not tied to the service. */
+  newGallery(party: PartyName, epoch: number, more?: Partial<PartyGalleryOptions>): PartyGallery;
+  /** The options of `party`'s gallery but the epoch (for a `GalleryKeeper`). */
+  galleryOptions(party: PartyName): Omit<PartyGalleryOptions, "epoch">;
   /** Takes a party off the network (true) or brings it back (false). */
   setDown(party: PartyName, down: boolean): void;
   /** Deals `n` verification bundles into both pools. */
@@ -73,6 +83,8 @@ export async function startInProcParties(
     volume?: { perMinute: number; perDay: number };
     /** the seed P0 and P1 share (re-randomisation): default a fresh one; null: none (shares stored as the run leaves them) */
     pairSeed?: Uint8Array | null;
+    /** give each party a dedup gallery (@privface/party gallery.ts) of the deployed model version at this epoch */
+    gallery?: { epoch: number };
   } = {},
 ): Promise<InProcParties> {
   const params = modelParams();
@@ -102,6 +114,9 @@ export async function startInProcParties(
   const dealtEnrol: string[] = [];
   const apps = {} as Record<PartyName, PartyApp>;
   const services = {} as Record<PartyName, PartyService>;
+  const galleryOptions = (p: PartyName) => ({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs });
+  const newGallery = (p: PartyName, epoch: number, more: Partial<PartyGalleryOptions> = {}) => new PartyGallery({ ...galleryOptions(p), epoch, ...more });
+  const galleries = opts.gallery ? { P0: newGallery("P0", opts.gallery.epoch), P1: newGallery("P1", opts.gallery.epoch) } : undefined;
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {
       async append(r) {
@@ -142,6 +157,7 @@ export async function startInProcParties(
       mpcTimeoutMs,
       failureBudget: opts.failureBudget,
       now,
+      gallery: galleries?.[p],
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
     await services[p].registerDevice(simRegistration(device));
@@ -191,6 +207,7 @@ export async function startInProcParties(
     roots: { P0: { suite: "INTL", kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite: "INTL", kind: "sign", publicKey: rootKeys.P1.publicKey } },
     net,
     stores,
+    dbs: partyDbs,
     apps,
     services,
     audit,
@@ -200,6 +217,9 @@ export async function startInProcParties(
     pairSeed,
     clock,
     clients: { P0: client("P0"), P1: client("P1") },
+    galleries,
+    newGallery,
+    galleryOptions,
     setDown(party, isDown) {
       if (isDown) {
         down.add(party);

@@ -98,6 +98,8 @@ export interface ServiceOptions {
   livenessActions?: number;
   /** Sensitive records an operator may view per day (default 100, R26). */
   operatorDailyQuota?: number;
+  /** How long a deregistered person's identity attributes are kept before the re-check job erases them (default 30 days). */
+  identityRetentionMs?: number;
   /**
    * Challenges, the replay cache, rate limits and busy persons (issue 16): `redisState(url)` for several
    * replicas; default `memoryState(now)`, this process only. The gateway closes it on shutdown.
@@ -142,6 +144,7 @@ export function createContext(options: ServiceOptions): GatewayContext {
     livenessThreshold: MODEL.livenessThreshold,
     livenessActions: 0,
     operatorDailyQuota: 100,
+    identityRetentionMs: 30 * 86_400_000,
     ...options,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
   } as Settings;

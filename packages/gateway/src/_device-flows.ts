@@ -261,6 +261,8 @@ export class DeviceFlows {
       await this.useProof(person, proof!);
       const requestId = randomId("req");
       const status = await this.parties.deleteTemplate(person, "deregister");
+      // identity attributes go once IDENTITY_RETENTION_DAYS have passed (re-check job, _parties.ts)
+      await this.c.store.markDeregistered(person.id, this.c.now());
       const reason = status === "deleted" ? "DELETED" : "DELETION_PENDING";
       await recordDecision(this.c, { requestId, person, device, op: "deregister", decision: "accept", reason, modelVersion: person.model_version ?? "", t0 });
       return { requestId, status };

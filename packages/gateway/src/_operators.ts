@@ -208,14 +208,7 @@ export class Operators {
     if (rows.length > 0) await this.takeQuota(op, rows.length);
     await recordOperatorQuery(this.c, op, "person.list", merchantId ?? "all-merchants", reason);
     const persons: PersonView[] = [];
-    for (const p of rows) {
-      const plain = {
-        name: await openField(identity, p.name_enc, `${p.id}|name`),
-        idNumber: await openField(identity, p.id_number_enc, `${p.id}|id_number`),
-        phone: await openField(identity, p.phone_enc, `${p.id}|phone`),
-      };
-      persons.push(personView(p, plain, await this.consentState(p.id)));
-    }
+    for (const p of rows) persons.push(personView(p, await plainOf(identity, p), await this.consentState(p.id)));
     return { persons };
   }
 
@@ -241,12 +234,7 @@ export class Operators {
     if (!p) throw new ApiError("PERSON_UNKNOWN");
     await this.takeQuota(op, 1);
     await recordOperatorQuery(this.c, op, "person.view", personId, reason);
-    const plain = {
-      name: await openField(identity, p.name_enc, `${p.id}|name`),
-      idNumber: await openField(identity, p.id_number_enc, `${p.id}|id_number`),
-      phone: await openField(identity, p.phone_enc, `${p.id}|phone`),
-    };
-    return personView(p, plain, await this.consentState(p.id));
+    return personView(p, await plainOf(identity, p), await this.consentState(p.id));
   }
 
   async history(personId: string, op: Operator, reason: string, limit = 100) {
@@ -288,6 +276,16 @@ export class Operators {
   }
 }
 
+/** A person's identity attributes in clear (for masking), or empty once erased after deregistration. */
+async function plainOf(identity: GatewayContext["identity"], p: PersonRow): Promise<{ name: string; idNumber: string; phone: string }> {
+  if (p.erased_at) return { name: "", idNumber: "", phone: "" };
+  return {
+    name: await openField(identity, p.name_enc, `${p.id}|name`),
+    idNumber: await openField(identity, p.id_number_enc, `${p.id}|id_number`),
+    phone: await openField(identity, p.phone_enc, `${p.id}|phone`),
+  };
+}
+
 function personView(p: PersonRow, plain: { name: string; idNumber: string; phone: string }, consent: PersonView["consent"] = "none"): PersonView {
   return {
     personId: p.id,
@@ -300,6 +298,7 @@ function personView(p: PersonRow, plain: { name: string; idNumber: string; phone
     ...(p.model_version ? { modelVersion: p.model_version } : {}),
     consent,
     locked: p.locked_at !== null,
+    ...(p.erased_at ? { erased: true } : {}),
   };
 }
 

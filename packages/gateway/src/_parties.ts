@@ -6,6 +6,7 @@
  * run that finishes what degraded mode left behind.
  */
 import { fromBase64url } from "@privface/crypto";
+import { truncateWal } from "@privface/db/checkpointer";
 import { classifyPartyError, PARTIES, PartyError, type DeviceRegistration, type KeyListResponse, type PartyClient, type PartyName } from "@privface/contracts";
 import type { SignedJson } from "@privface/crypto";
 import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
@@ -298,6 +299,7 @@ export class Parties {
   private recheckRunning: Promise<{ resolved: number; open: number }> | undefined;
 
   private async rechecksOnce(): Promise<{ resolved: number; open: number }> {
+    await eraseExpired(this.c);
     const rows = await this.c.store.openRechecks(100);
     let resolved = 0;
     for (const r of rows) {
@@ -314,6 +316,25 @@ export class Parties {
     }
     return { resolved, open: rows.length - resolved };
   }
+}
+
+const walOwed = new WeakSet<GatewayContext>();
+
+/** Erases (at most 100 per run) the identity attributes of persons deregistered longer than the retention (issue 13). */
+async function eraseExpired(c: GatewayContext): Promise<number> {
+  const t = c.now();
+  let n = 0;
+  for (const id of await c.store.erasablePersons(t - c.o.identityRetentionMs, 100)) {
+    if (!(await c.store.eraseIdentity(id, t))) continue;
+    n++;
+    await c.audit?.append({ actor: "system:retention", action: "person.erase", subject: id, outcome: "ok" });
+  }
+  // the overwritten pages leave the WAL too (a reader holding it: the next run tries again)
+  if (n > 0 || walOwed.has(c)) {
+    if (await truncateWal(c.store.db)) walOwed.delete(c);
+    else (walOwed.add(c), c.log?.warn({ event: "erase_checkpoint_owed" }));
+  }
+  return n;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

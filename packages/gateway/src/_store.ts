@@ -177,6 +177,13 @@ export const MIGRATIONS: Record<string, DbMigration> = {
         .execute();
     },
   },
+  /** issue 13: a deregistered person's identity attributes are erased once the retention has passed */
+  "006_identity_erasure": {
+    async up(k: Kysely<any>) {
+      await k.schema.alterTable("persons").addColumn("deregistered_at", "bigint").execute();
+      await k.schema.alterTable("persons").addColumn("erased_at", "bigint").execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -204,6 +211,10 @@ export interface PersonRow {
   /** the device of that success: only it may use it as proof of the person (R14) */
   last_verified_device: string | null;
   created_at: number;
+  /** when a deregistration deleted the template (identity erased `IDENTITY_RETENTION_DAYS` later); null while enrolled or never */
+  deregistered_at?: number | null;
+  /** when the identity attributes were erased (name, ID number, phone and blind index emptied) */
+  erased_at?: number | null;
 }
 export interface DeviceRow {
   id: string;
@@ -316,6 +327,8 @@ function person(r: any): PersonRow {
     last_verified_at: numOrNull(r.last_verified_at),
     last_verified_device: r.last_verified_device ?? null,
     created_at: num(r.created_at),
+    deregistered_at: numOrNull(r.deregistered_at),
+    erased_at: numOrNull(r.erased_at),
   };
 }
 function identityCheck(r: any): IdentityCheckRow {
@@ -411,7 +424,26 @@ export class Store {
     return r ? person(r) : undefined;
   }
   async setTemplate(personId: string, templateId: string | null, modelVersion: string | null): Promise<void> {
-    await this.run("UPDATE persons SET template_id = ?, model_version = ? WHERE id = ?", [templateId, modelVersion, personId]);
+    // a new template ends a deregistration's wait for erasure
+    await this.run(`UPDATE persons SET template_id = ?, model_version = ?${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`, [templateId, modelVersion, personId]);
+  }
+  async markDeregistered(personId: string, at: number): Promise<void> {
+    await this.run("UPDATE persons SET deregistered_at = ? WHERE id = ? AND template_id IS NULL", [at, personId]);
+  }
+  /** Persons deregistered before `before`, not enrolled again and not yet erased. */
+  async erasablePersons(before: number, limit: number): Promise<string[]> {
+    const rows = await this.exec.read((tx) =>
+      tx.all<{ id: string }>("SELECT id FROM persons WHERE deregistered_at IS NOT NULL AND deregistered_at < ? AND erased_at IS NULL AND template_id IS NULL ORDER BY deregistered_at LIMIT ?", [before, limit]),
+    );
+    return rows.map((r) => r.id);
+  }
+  /** Empties the identity attributes and the blind index (the ID number may be registered again); false if the person was enrolled meanwhile. */
+  async eraseIdentity(personId: string, at: number): Promise<boolean> {
+    return (
+      (await this.exec.tx((tx) =>
+        tx.run("UPDATE persons SET name_enc = '', id_number_enc = '', phone_enc = '', id_index = ?, erased_at = ? WHERE id = ? AND template_id IS NULL AND erased_at IS NULL", [`erased:${personId}`, at, personId]),
+      )) === 1
+    );
   }
   async setModelVersion(personId: string, modelVersion: string): Promise<void> {
     await this.run("UPDATE persons SET model_version = ? WHERE id = ?", [modelVersion, personId]);

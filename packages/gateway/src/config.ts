@@ -66,6 +66,7 @@ export interface GatewayConfig {
   recheckIntervalMs: number;
   auditAnchorIntervalMs: number;
   reverifyWindowMs: number;
+  identityRetentionMs: number;
   livenessThreshold: number;
   livenessActions: number;
   /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
@@ -136,6 +137,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     auditAnchorIntervalMs: int("AUDIT_ANCHOR_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
+    identityRetentionMs: int("IDENTITY_RETENTION_DAYS", 30, 0, 3650) * 86_400_000,
     livenessThreshold: liveness,
     livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
     sharedState,
@@ -206,6 +208,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     recheckIntervalMs: cfg.recheckIntervalMs,
     auditAnchorIntervalMs: cfg.auditAnchorIntervalMs,
     reverifyWindowMs: cfg.reverifyWindowMs,
+    identityRetentionMs: cfg.identityRetentionMs,
     livenessThreshold: cfg.livenessThreshold,
     livenessActions: cfg.livenessActions,
     // one Redis for several replicas (the device cache is then off: _context.ts)

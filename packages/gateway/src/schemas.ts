@@ -221,6 +221,7 @@ export const PersonView = Type.Object({
   modelVersion: Type.Optional(Type.String()),
   consent: Type.Union([Type.Literal("none"), Type.Literal("given"), Type.Literal("withdrawn")]),
   locked: Type.Boolean(),
+  erased: Type.Optional(Type.Boolean({ description: "the identity attributes were erased IDENTITY_RETENTION_DAYS after deregistration (name, ID number and phone are empty)" })),
 });
 export type PersonView = Static<typeof PersonView>;
 

@@ -70,6 +70,9 @@ export class GatewayService {
   /** Creates the tables and the default privacy notice if there is none. */
   async init(): Promise<void> {
     await migrateGateway(this.store.db);
+    // SQLite: erased identity attributes are overwritten in the file, not only unlinked
+    const s = this.store.db.sqlite;
+    if (s) await this.store.db.exclusive(() => s.pragma("secure_delete = ON"));
     if (!(await this.store.latestNotice())) await this.addNotice(DEFAULT_NOTICE, { id: "system", role: "admin" });
   }
 

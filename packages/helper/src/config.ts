@@ -25,6 +25,8 @@ export interface HelperConfig {
   maxBatch: number;
   /** enrolment bundles dealt ahead (0 = on demand) */
   enrolPool: number;
+  /** how often the helper sends its newest audit record to P1, which keeps it (an anchor); 0 = never */
+  anchorEveryMs: number;
   db: string;
   dbSchema: string | undefined;
   auditKey: string;
@@ -49,6 +51,7 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     // ≤ 1024: a batch of P1 halves must fit P1's body cap for pool deliveries (40 MiB ≥ 1024 × 30 KB)
     maxBatch: int("MAX_BATCH", 1024, 1, 1024),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),
+    anchorEveryMs: int("AUDIT_ANCHOR_S", 60, 0, 86_400) * 1000,
     db: r.dbUrl("DB", `sqlite:${L.sqlite("helper")}`),
     dbSchema: r.optional("DB_SCHEMA"),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey("helper"), "helper"),

@@ -3,11 +3,11 @@
  */
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createAuditLog } from "@privface/audit";
+import { createAuditLog, sendAuditHead } from "@privface/audit";
 import type { Log } from "@privface/config";
 import { readKeyPairFile, readPoolSeedFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
-import { createMtlsAgent, createMtlsServer, nodeHandler, readCrl } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, nodeHandler, readCrl, requestJson } from "@privface/transport";
 import { createHelperApp } from "./app.ts";
 import type { HelperConfig } from "./config.ts";
 
@@ -44,10 +44,19 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
   const probe = setInterval(() => void h.probeP1(), 5_000);
   probe.unref();
   void h.probeP1();
+  // the helper's audit log anchored at P1 (@privface/audit anchors.ts): a cut or rewritten log is seen there
+  const anchor = () =>
+    void sendAuditHead(auditLog, (body) => requestJson(agent, `${cfg.p1Url}/v1/audit/anchor`, "POST", body, { timeoutMs: 5_000 })).catch((e: Error) =>
+      opts.log?.warn({ event: "audit_anchor_failed", reason: e.message }),
+    );
+  const anchorTimer = cfg.anchorEveryMs > 0 ? setInterval(anchor, cfg.anchorEveryMs) : undefined;
+  anchorTimer?.unref();
+  if (anchorTimer) anchor();
   return {
     port: (server.address() as AddressInfo).port,
     async close() {
       clearInterval(probe);
+      if (anchorTimer) clearInterval(anchorTimer);
       agent.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

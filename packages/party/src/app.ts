@@ -100,7 +100,7 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
   if (deps.keepAnchor) {
     const keep = deps.keepAnchor;
     routes["POST /v1/audit/anchor"] = {
-      roles: [peer, "gateway"],
+      roles: [peer, "gateway", "helper"],
       route: "audit_anchor",
       run: async (r) => {
         const body = (r.body ?? {}) as { record?: unknown; at?: unknown };

@@ -61,6 +61,8 @@ export interface PartyConfig {
   failureBudget: number;
   /** Test/diagnostic only: append every MPC frame (base64, one per line) to this file. */
   captureFile: string | undefined;
+  /** keep the in-memory dedup gallery (gallery.ts): built at start from the store, kept in step (both parties must agree) */
+  dedupGallery: boolean;
 }
 
 export function partyPrefix(party: PartyName): string {
@@ -115,6 +117,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     retentionMs: int("RETENTION_DAYS", 30, 1, 3650) * 86_400_000,
     failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
+    dedupGallery: r.oneOf("DEDUP_GALLERY", "off", ["off", "on"] as const) === "on",
   };
   // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
   // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)

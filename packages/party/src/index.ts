@@ -16,3 +16,4 @@ export { openPartyAdmin, type PartyAdmin } from "./admin.ts";
 export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";
 export { createPartyStore, type PartyStore } from "./store/index.ts";
 export { runMpc, sendAbort } from "./session.ts";
+export { PartyGallery, GalleryKeeper, runGalleryKeeper, GalleryError, type GalleryHooks, type GalleryErrorCode, type PartyGalleryOptions, type GalleryKeeperOptions } from "./gallery.ts";

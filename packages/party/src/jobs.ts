@@ -10,6 +10,8 @@
  *   forced refill (`refill(true)`) does not wait, and a success ends the waiting. One refill at a time.
  * - Recovery pass, at start and every RECOVERY_INTERVAL_S: sessions left prepared past the commit
  *   window are committed or aborted as the peer says (service `recover`).
+ * - Owed WAL checkpoint, at each recovery pass: an erasure whose checkpoint could not complete (a
+ *   reader held the WAL) is checkpointed again until it is (store `retryCheckpoint`), with a warning.
  * - Purge, hourly: finished sessions, verification records and used-item markers past the retention.
  * - Helper probe, every 5 s (skipped by P0 while a refill is talking to the helper).
  * - Audit anchor, at start and every `anchorEveryMs`: this party's newest audit record goes to the peer,
@@ -50,6 +52,8 @@ export interface PartyJobsDeps {
   /** default RERANDOMISE_EVERY_MS */
   rerandomiseEveryMs?: number;
   metrics: Pick<PartyMetrics, "refills">;
+  /** the store's owed WAL checkpoint after an erasure (store `pendingCheckpoint` / `retryCheckpoint`) */
+  checkpoint?: { pending(): boolean; retry(): Promise<boolean> };
   /** sends this party's audit head to the peer; absent: no such job */
   anchor?: () => Promise<void>;
   anchorEveryMs?: number;
@@ -152,6 +156,10 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
   }
 
   function recover(): Promise<RecoveryResult | null> {
+    const c = deps.checkpoint;
+    if (c?.pending()) {
+      void track(c.retry().then((done) => !done && log.warn({ event: "erase_checkpoint_owed", reason: "a reader holds the WAL: erased content may still be in it" })));
+    }
     return track(
       deps.recover().then(
         (r) => {

@@ -9,7 +9,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAuditLog, keepAnchor, sendAuditHead } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type ServerRole } from "@privface/contracts";
+import { MODEL, modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type ServerRole } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
@@ -18,6 +18,7 @@ import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createEnrolStock } from "./enrol-stock.ts";
+import { GalleryKeeper, runGalleryKeeper } from "./gallery.ts";
 import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
@@ -75,10 +76,24 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       const entry = { event: `link_${e.type}`, peer: e.role, reason: e.reason };
       if (e.type === "up") log.info(entry);
       else log.warn(entry);
+      if (e.type === "up") galleryRun?.linkUp();
     },
     capture: cfg.captureFile ? (dir, peer, frame) => appendFileSync(cfg.captureFile!, `${dir} ${peer} ${Buffer.from(frame).toString("base64")}\n`) : undefined,
   });
 
+  // the in-memory dedup gallery (gallery.ts): δ rows in memory only, rebuilt at a fresh epoch after any restart
+  let lastPct = -1;
+  const keeper = cfg.dedupGallery
+    ? new GalleryKeeper({
+        party, params, modelVersion: MODEL.version, seed: poolSeed, pairSeed, store, transport, timeoutMs: cfg.mpcTimeoutMs, log,
+        onProgress: (done, total) => {
+          const pct = Math.floor((100 * done) / Math.max(1, total) / 10) * 10;
+          if (pct !== lastPct) log.info({ event: "gallery_progress", done, total });
+          lastPct = pct;
+        },
+      })
+    : undefined;
+  let galleryRun: ReturnType<typeof runGalleryKeeper> | undefined;
   const helper = createHelperLink(helperAgent, cfg.helperUrl, params);
   const metrics = createPartyMetrics(party, { poolLevel: () => store.poolLevel(), poolTarget: cfg.poolTarget, peerUp: () => transport.isUp(serverRoleOf(peerOf(party))), helperUp: helper.up, peerRttMs: () => transport.rttMs(serverRoleOf(peerOf(party))), auditCheck: () => auditLog.check() });
   const audit: PartyAuditSink = {
@@ -122,6 +137,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     mpcTimeoutMs: cfg.mpcTimeoutMs,
     failureBudget: cfg.failureBudget,
     log,
+    gallery: keeper,
   });
   // audit anchors (@privface/audit anchors.ts): the peer's and the gateway's heads kept here; one that goes back is an alert
   const keep = async (from: ServerRole, body: { record?: unknown; at?: unknown }) => {
@@ -159,6 +175,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     recoveryIntervalMs: cfg.recoveryIntervalMs,
     retentionMs: cfg.retentionMs,
     anchor: sendAnchor,
+    checkpoint: { pending: () => store.pendingCheckpoint(), retry: () => store.retryCheckpoint() },
     anchorEveryMs: cfg.anchorEveryMs,
   });
 
@@ -167,6 +184,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     server.listen(cfg.port, cfg.host, () => res());
   });
   jobs.start();
+  if (keeper) galleryRun = runGalleryKeeper(keeper, { party, log, retryMs: 2_000 });
 
   return {
     port: (server.address() as AddressInfo).port,
@@ -176,6 +194,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       const jobsEnded = jobs.stop();
       await service.budgetIdle();
       await transport.close();
+      await galleryRun?.stop();
       rpc.close();
       helperAgent.destroy();
       peerAgent.destroy();

@@ -30,6 +30,7 @@ import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { runBudget, runMpc, sendAbort } from "./session.ts";
 import { epochOf, nextShare, runShare, storedShare } from "./share-epoch.ts";
+import type { GalleryHooks } from "./gallery.ts";
 import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
@@ -145,6 +146,8 @@ export interface PartyServiceDeps {
   failureBudget?: number;
   log?: Log;
   now?: () => number;
+  /** the in-memory dedup gallery (gallery.ts), told of every commit, promotion and erasure */
+  gallery?: GalleryHooks;
 }
 
 export interface PartyService {
@@ -487,7 +490,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     if (auth.modelVersion !== "" && auth.modelVersion !== s.modelVersion) throw new PartyError("AUTH_INVALID", "authorisation is for another model version");
     if (s.state === "prepared" && now() - s.createdAt > deps.commitWindowMs) throw new PartyError("SESSION_UNKNOWN", "the commit window of this session has passed");
     if (s.state === "aborted") throw new PartyError("SESSION_UNKNOWN", "session was aborted");
-    await store.commit(session, { templateId, auth: authFields(auth) });
+    const c = await store.commit(session, { templateId, auth: authFields(auth) });
+    deps.gallery?.committed(templateId, c.modelVersion);
     await audit({ op: s.kind === "enrol" ? "commit" : "upgrade", session, templateId, requester: "gateway", purpose: null, outcome: "active", modelVersion: s.modelVersion });
     return { templateId, status: "active" };
   }
@@ -608,6 +612,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     const { templateId } = input;
     const auth = await checkAuthorisation(input.authorisation, { ops: ["delete"], party, templateId }, now());
     const { existed } = await store.erase(templateId, { auth: authFields(auth) });
+    deps.gallery?.erased(templateId);
     await audit({ op: "delete", session: auth.session || null, templateId, requester: "gateway", purpose: null, outcome: existed ? "erased" : "absent" });
     return { templateId, deleted: true, existed };
   }
@@ -651,7 +656,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const st = statuses.get(p.session);
       if (!st) continue;
       if (st.state === "committed") {
-        await store.commit(p.session, { templateId: p.templateId });
+        const c = await store.commit(p.session, { templateId: p.templateId });
+        deps.gallery?.committed(p.templateId, c.modelVersion);
         await audit({ op: p.kind === "enrol" ? "commit" : "upgrade", session: p.session, templateId: p.templateId, requester: "recovery", purpose: null, outcome: "active", modelVersion: p.modelVersion });
         metrics.recovery.inc({ action: "commit" });
         res.committed++;

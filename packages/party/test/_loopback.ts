@@ -105,7 +105,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       resultKeys = { P0: await gatewayResultKey(L, "P0"), P1: await gatewayResultKey(L, "P1") };
       db = await makeDb(home);
       const [helper, p0, p1, gateway] = await freePorts(4);
-      const env: Record<string, string> = { ...db.env };
+      const env: Record<string, string> = { ...db.env, PRIVFACE_HELPER_AUDIT_ANCHOR_S: "1" };
       for (const p of ["P0", "P1"]) {
         Object.assign(env, {
           [`PRIVFACE_${p}_POOL_TARGET`]: String(POOL_TARGET),
@@ -370,7 +370,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       assert.deepEqual(decision(await verify(templateId, sameFace(x))), { valid: 1, match: 1 });
     });
 
-    it("audit anchors (issue 13): each party keeps the other's head; P0's tail cut while it is down is refused by P1 at P0's restart and found against P1's heads", async () => {
+    it("audit anchors (issue 13): each party keeps the other's head, P1 the helper's; P0's tail cut while it is down is refused by P1 at P0's restart and found against P1's heads", async () => {
       const open = (p: Party) => openDb(db.urls[p].url, db.urls[p].schema ? { schema: db.urls[p].schema } : {});
       const p0Key = readPublicKeyFile(L.auditPub("p0"));
       const regressions = async () => Number(/privface_party_audit_anchor_regressions_total\{[^}]*from="p0"[^}]*\} (\d+)/.exec(await client.P1.metrics())?.[1] ?? 0);
@@ -384,7 +384,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
         try {
           const head = (await exportChain(d0)).at(-1)!;
           kept = await anchorsOf(d1, "p0");
-          return kept.at(-1)?.seq === head.seq && (await anchorsOf(d0, "p1")).length > 0;
+          return kept.at(-1)?.seq === head.seq && (await anchorsOf(d0, "p1")).length > 0 && (await anchorsOf(d1, "helper")).length > 0;
         } finally {
           await closeDb(d0);
           await closeDb(d1);
@@ -415,9 +415,9 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
         await closeDb(a0);
         await closeDb(a1);
       }
-      // only the peer party and the gateway hand in heads: the helper's certificate is refused on the request line
-      const helperTls = readTlsMaterial(join(home, "pki"), "helper-client");
-      const agent = createMtlsAgent(helperTls, 1, { expect: "p1" });
+      // only the peer party, the gateway and the helper hand in heads: a metrics scraper's certificate is refused on the request line
+      const monitorTls = readTlsMaterial(join(home, "pki"), "monitor-client");
+      const agent = createMtlsAgent(monitorTls, 1, { expect: "p1" });
       try {
         const r = await requestJson(agent, `https://127.0.0.1:${opts.ports.p1}/v1/audit/anchor`, "POST", { record: kept.at(-1) });
         assert.equal(r.status, 403);

@@ -121,6 +121,37 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.deepEqual(await f.store.templateCounts(), { pending: 0, active: 1, retired: 0, deleted: 0 });
     }));
 
+  test(`${label}: activePage lists the active templates of one version in byte order, a page at a time`, () =>
+    withStore(async (f) => {
+      // ids whose byte order differs from a case-insensitive collation ("Z" < "a" < "b")
+      const ids = ["tb-2", "tZ-1", "ta-3", "t_-4", "t-5"].map((p) => p.padEnd(16, "x"));
+      const shares = new Map<string, Uint8Array>();
+      for (const id of ids) {
+        const s = sid();
+        shares.set(id, share());
+        await f.store.prepare(s, id, "v1", shares.get(id)!);
+        await f.store.commit(s, { templateId: id });
+      }
+      await f.store.prepare(sid(), "tA-pendingxxxxxxx", "v1", share()); // pending: not listed
+      const other = sid();
+      await f.store.prepare(other, "tB-otherxxxxxxxxx", "v2", share()); // another version: not listed
+      await f.store.commit(other, { templateId: "tB-otherxxxxxxxxx" });
+      await f.store.erase(ids[4]); // erased: not listed
+      const sorted = ids.slice(0, 4).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      const seen: string[] = [];
+      let after = "";
+      for (;;) {
+        const page = await f.store.activePage("v1", after, 2);
+        for (const r of page) assert.deepEqual(r.share, shares.get(r.templateId));
+        seen.push(...page.map((r) => r.templateId));
+        if (page.length < 2) break;
+        after = page[page.length - 1].templateId;
+      }
+      assert.deepEqual(seen, sorted);
+      assert.deepEqual((await f.store.activePage("v2", "", 10)).map((r) => r.templateId), ["tB-otherxxxxxxxxx"]);
+      await assert.rejects(f.store.activePage("v1", "", 0), RangeError);
+    }));
+
   test(`${label}: abort erases the pending share; presumed abort refuses a late prepare`, () =>
     withStore(async (f) => {
       const id = tid();

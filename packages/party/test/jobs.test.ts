@@ -283,4 +283,23 @@ describe("party jobs", () => {
       assert.equal(calls.length, n, "nothing after stop");
     }
   });
+  it("an owed WAL checkpoint after an erasure is retried at each recovery pass until paid; while owed it is a warning", async () => {
+    let owed = true;
+    let tries = 0;
+    const f = fake("P1", { checkpoint: { pending: () => owed, retry: async () => (++tries >= 2 ? ((owed = false), true) : false) } });
+    const jobs = createPartyJobs(f.deps);
+    await jobs.recover();
+    await jobs.stop().catch(() => {}); // waits for the retry in flight
+    assert.equal(tries, 1);
+    assert.ok(f.events.some((e) => e.event === "erase_checkpoint_owed" && e.level === "warn"));
+    const again = createPartyJobs(f.deps);
+    await again.recover();
+    await again.stop();
+    assert.equal(tries, 2);
+    assert.equal(owed, false);
+    const third = createPartyJobs(f.deps);
+    await third.recover();
+    await third.stop();
+    assert.equal(tries, 2, "nothing owed: no retry");
+  });
 });

@@ -125,3 +125,41 @@ test("sqlite file: backup is a readable copy, private, labelled C3", async () =>
   await closeDb(copy);
   await closeDb(db);
 });
+
+test("attack: a reader holding the WAL during an erase (a backup, an audit query) does not leave the erased ciphertext in the WAL for good", async () => {
+  const path = join(dir, "reader.sqlite");
+  const db = await openDb(`sqlite:${path}`);
+  const store = await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } });
+  const targets = [tid(), tid()];
+  for (const t of [...targets, tid(), tid()]) {
+    const s = sid();
+    await store.prepare(s, t, "v1", share(512));
+    await store.commit(s);
+  }
+  const cipherOf = async (t: string) => toBytes((await db.kysely.selectFrom("party_templates").select("share").where("template_id", "=", t).executeTakeFirstOrThrow()).share).slice(13, 13 + 48);
+  const ciphers = await Promise.all(targets.map(cipherOf));
+  // another connection (a backup, `privface audit export`) holds a read snapshot: a checkpoint cannot truncate the WAL
+  const readerDb = await openDb(`sqlite:${path}`);
+  const reader = readerDb.sqlite!;
+  const hold = () => {
+    reader.prepare("BEGIN").run();
+    reader.prepare("SELECT count(*) FROM party_templates").get();
+  };
+  hold();
+  // 1. the reader lets go within the store's retry window: the erase's checkpoint completes
+  setTimeout(() => reader.prepare("COMMIT").run(), 150);
+  await store.erase(targets[0], { auth: { nonce: nonce(), expires: Date.now() + 10_000 } });
+  assert.ok(!contains(rawFiles(path), ciphers[0]), "the erased ciphertext is gone once the reader let go");
+  assert.equal(store.pendingCheckpoint(), false);
+  // 2. the reader holds on past the window: the erase answers, the checkpoint is owed, and paid when asked again
+  hold();
+  await store.erase(targets[1], { auth: { nonce: nonce(), expires: Date.now() + 10_000 } });
+  assert.equal(store.pendingCheckpoint(), true, "the store knows the WAL still holds erased content");
+  assert.equal(await store.retryCheckpoint(), false, "still held: not yet");
+  reader.prepare("COMMIT").run();
+  await closeDb(readerDb);
+  assert.equal(await store.retryCheckpoint(), true);
+  assert.equal(store.pendingCheckpoint(), false);
+  assert.ok(!contains(rawFiles(path), ciphers[1]), "gone after the owed checkpoint");
+  await closeDb(db);
+});

@@ -4,6 +4,7 @@
  * statements), the role, the clock, the data keys (./_aead.ts Keyring) and the dialect's row locks.
  */
 import { createExec, migrate, type Db, type Exec } from "@privface/db";
+import { truncateWal } from "@privface/db/checkpointer";
 import { createKeyring, type Keyring } from "./_aead.ts";
 import { StoreError } from "./_errors.ts";
 import { checkKeys } from "./_input.ts";
@@ -21,9 +22,19 @@ export interface StoreContext {
   readonly lock: string;
   /** When expired authorisation nonces were last purged (./nonces.ts). */
   lastAuthPurge: number;
-  /** SQLite file: copy the WAL into the main file and truncate it (erased pages leave the WAL too). */
-  checkpoint(): Promise<void>;
+  /**
+   * SQLite file: copy the WAL into the main file and truncate it (erased pages leave the WAL too).
+   * The result is checked: while another connection reads (a backup, an export) the WAL cannot be
+   * truncated, so it tries again for up to CHECKPOINT_WAIT_MS without blocking the event loop; after
+   * that the checkpoint is owed (`owed`) and `retryCheckpoint` pays it. True once done.
+   */
+  checkpoint(): Promise<boolean>;
+  /** a checkpoint after an erasure could not complete yet: erased content may still be in the WAL */
+  owed: boolean;
 }
+
+/** How long an erasure's checkpoint keeps trying while readers hold the WAL (then it is owed). */
+export const CHECKPOINT_WAIT_MS = 1_000;
 
 /**
  * Checks the options, runs the migrations, sets `secure_delete` (SQLite). A database whose migration
@@ -53,7 +64,7 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     const s = db.sqlite;
     await db.exclusive(() => s.pragma(`secure_delete = ${secureDelete === "on" ? "ON" : "FAST"}`));
   }
-  return {
+  const ctx: StoreContext = {
     db,
     exec,
     role,
@@ -62,12 +73,13 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     secureDelete,
     lock: db.dialect === "postgres" ? " FOR UPDATE" : "",
     lastAuthPurge: 0,
+    owed: false,
     async checkpoint() {
-      // Erased pages may still sit in the WAL file: copy the WAL into the main file and truncate it.
-      const s = db.sqlite;
-      if (s && db.path !== ":memory:") await db.exclusive(() => s.pragma("wal_checkpoint(TRUNCATE)"));
+      ctx.owed = !(await truncateWal(db, CHECKPOINT_WAIT_MS));
+      return !ctx.owed;
     },
   };
+  return ctx;
 }
 
 /** Migrations recorded in the database that this build does not have ([] if there is no migration table). */

@@ -199,6 +199,12 @@ export interface PartyStore {
   erase(templateId: string, opts?: OpOptions): Promise<{ existed: boolean }>;
   /** Counts by status (for health and metrics). */
   templateCounts(): Promise<Record<TemplateStatus, number>>;
+  /**
+   * One page of the active templates of `modelVersion` in template-id order, with their decrypted
+   * shares (the caller wipes them): ids > `after`, at most `limit` (1..1000). For building the dedup
+   * gallery at start (../gallery.ts).
+   */
+  activePage(modelVersion: string, after: string, limit: number): Promise<{ templateId: string; share: Uint8Array }[]>;
 
   /**
    * Rewrites stored shares (active and pending rows) one row per transaction: `fn` gets the row's
@@ -260,6 +266,13 @@ export interface PartyStore {
    * days before yesterday.
    */
   purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
+  /**
+   * SQLite: true while an erasure's WAL checkpoint could not complete (another connection was reading
+   * for longer than CHECKPOINT_WAIT_MS): erased content may still be in the WAL file.
+   */
+  pendingCheckpoint(): boolean;
+  /** Tries an owed checkpoint again (the party's jobs do, at each recovery pass); true when none is owed. */
+  retryCheckpoint(): Promise<boolean>;
   /** Makes `newKeyId` current and re-encrypts every stored share and unused pool item under it. */
   rotateDataKey(newKeyId: string): Promise<{ templates: number; items: number }>;
   /** SQLite only: online backup to `path` (+ `path.label.json` marking it as C3 data). */

@@ -40,5 +40,7 @@ export async function createPartyStore(db: Db, options: PartyStoreOptions): Prom
     ...deviceOps(ctx),
     ...budgetOps(ctx),
     ...keyOps(ctx),
+    pendingCheckpoint: () => ctx.owed,
+    retryCheckpoint: async () => !ctx.owed || ctx.checkpoint(),
   };
 }

@@ -29,7 +29,7 @@ export async function insertPending(tx: Tx, tid: string, mv: string, sealed: { k
   }
 }
 
-export function templateOps(ctx: StoreContext): Pick<PartyStore, "templateVersions" | "loadActive" | "erase" | "updateShares" | "templateCounts"> {
+export function templateOps(ctx: StoreContext): Pick<PartyStore, "templateVersions" | "loadActive" | "erase" | "updateShares" | "templateCounts" | "activePage"> {
   const { exec, keyring, now } = ctx;
   return {
     async templateVersions(tid) {
@@ -58,6 +58,21 @@ export function templateOps(ctx: StoreContext): Pick<PartyStore, "templateVersio
         const r = await activeRow(tx, tid);
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         return { modelVersion: r.model_version, share: keyring.openShare(r, tid, r.model_version) };
+      });
+    },
+
+    async activePage(mv, after, limit) {
+      if (typeof mv !== "string" || mv.length === 0) throw new TypeError("modelVersion must be a non-empty string");
+      if (typeof after !== "string") throw new TypeError("after must be a string");
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new RangeError("limit: expected an integer in 1..1000");
+      // byte order on both dialects (the two parties' galleries must list templates in the same order)
+      const c = ctx.db.dialect === "postgres" ? ' COLLATE "C"' : "";
+      return exec.read(async (tx) => {
+        const rows = await tx.all<TemplateRow>(
+          `SELECT template_id, model_version, key_id, share FROM party_templates WHERE status = 'active' AND model_version = ? AND template_id${c} > ?${c} ORDER BY template_id${c} LIMIT ${limit}`,
+          [mv, after],
+        );
+        return rows.map((r) => ({ templateId: r.template_id, share: keyring.openShare(r, r.template_id, r.model_version) }));
       });
     },
 
