@@ -151,11 +151,15 @@ export async function spotCheckIntake(deps: SpotCheckDeps, items: readonly Uint8
   return { ok: true, keep: items.flatMap((bytes, i) => (skip.has(i) ? [] : [{ id: ids[i], bytes }])), sampled: sample.length, failures: [] };
 }
 
-/** P1: answers P0's two spot-check steps; `blocked()` once a batch failed. */
+/**
+ * P1: answers P0's two spot-check steps; `blocked()` once a batch failed. The `open` step of a batch
+ * being checked, asked again with the same coin (P0 retries when a connection reset lost the answer),
+ * gets the same answer; another coin for it is refused.
+ */
 export function createSpotCheckResponder(deps: SpotCheckDeps): { handle(body: unknown): Promise<OpenAnswer | VerdictAnswer>; blocked(): boolean } {
   const fraction = deps.fraction ?? DEFAULT_SPOTCHECK_FRACTION;
   // batches between the two steps: key = the ids joined; P1's sampled materials (opened, not yet checked)
-  const pending = new Map<string, { mine: OpenedMaterial[]; at: number }>();
+  const pending = new Map<string, { mine: OpenedMaterial[]; at: number; coin0: string; answer: OpenAnswer }>();
   let blocked = false;
 
   async function dropBatch(ids: readonly string[]): Promise<void> {
@@ -167,7 +171,10 @@ export function createSpotCheckResponder(deps: SpotCheckDeps): { handle(body: un
     const coin0 = unb64(b.coin, "coin");
     if (coin0.length !== 32) throw new PartyError("INVALID_INPUT", "coin: expected 32 bytes");
     const key = ids.join(",");
-    if (pending.has(key)) throw new PartyError("INVALID_INPUT", "this batch is being checked already");
+    const open = pending.get(key);
+    // the same step again (P0 retries when a connection reset lost the answer): the same answer
+    if (open && open.coin0 === b64(coin0)) return open.answer;
+    if (open) throw new PartyError("INVALID_INPUT", "this batch is being checked already");
     const coin1 = spotCheckCoin(deps.rng);
     const sample = spotCheckSample(ids, coin0, coin1, fraction);
     const mine: OpenedMaterial[] = [];
@@ -187,8 +194,9 @@ export function createSpotCheckResponder(deps: SpotCheckDeps): { handle(body: un
       mine.push(m);
     }
     for (const [k, v] of pending) if (Date.now() - v.at > 600_000) pending.delete(k);
-    pending.set(key, { mine, at: Date.now() });
-    return { coin: b64(coin1), openings };
+    const answer = { coin: b64(coin1), openings };
+    pending.set(key, { mine, at: Date.now(), coin0: b64(coin0), answer });
+    return answer;
   }
 
   async function verdict(b: Record<string, unknown>): Promise<VerdictAnswer> {

@@ -88,6 +88,27 @@ describe("spot-check at pool intake", () => {
     assert.deepEqual(reconstruct(v.P0.body.resultShare, v.P1.body.resultShare), { valid: 1, match: 1 });
   });
 
+  it("a connection reset after P1 answered `open`: P0's retry of the same step gets the same answer and the batch passes (no wasted batch)", async () => {
+    const p0 = await side("P0"), p1 = await side("P1");
+    const responder = createSpotCheckResponder(p1.deps);
+    const items = await deliver(Array.from({ length: 32 }, () => deal(h.params, newItemId(), h.seeds, { kind: "verify" })));
+    let lost = false;
+    const r = await spotCheckIntake(p0.deps, items, async (body) => {
+      const answer = wire(await responder.handle(wire(body)));
+      if ((body as { step?: string }).step === "open" && !lost) {
+        lost = true; // P1 answered, the answer never arrived: askPeer posts the same body again
+        // while the batch is open, another coin for it is still refused (one sample per batch)
+        await assert.rejects(responder.handle({ ...wire(body), coin: Buffer.alloc(32, 7).toString("base64") }), /being checked already/);
+        return wire(await responder.handle(wire(body)));
+      }
+      return answer;
+    });
+    assert.ok(lost);
+    assert.equal(r.ok, true, r.failures.join(","));
+    assert.equal(r.keep.length, 30);
+    assert.deepEqual([p0.counts, p1.counts], [["passed"], ["passed"]]);
+  });
+
   it("a helper that makes every probe match is caught: batch dropped at both, alert raised, refills stopped", async () => {
     const p0 = await side("P0"), p1 = await side("P1");
     const responder = createSpotCheckResponder(p1.deps);
