@@ -163,6 +163,13 @@ export interface VerifyOptions {
   lastSignatureOnly?: boolean;
 }
 
+/** Every field of a stored record well formed (not its hash or signature): throws naming the first that is not. */
+export function checkRecordShape(r: AuditRecord): void {
+  for (const f of ["role", "requester", "op", "templateId", "session", "outcome", "code"] as const) checkField(f, r[f]);
+  checkTime(r.time);
+  if (!Number.isSafeInteger(r.seq) || typeof r.prev !== "string" || typeof r.hash !== "string" || typeof r.sig !== "string") throw new Error("seq/prev/hash/sig");
+}
+
 /**
  * Walk a chain in seq order and name the first broken record. Every signature present is checked;
  * an unsigned record counts as good only once a later signed record covers it, so the chain must
@@ -185,9 +192,7 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
     count++;
     const seq = typeof r?.seq === "number" ? r.seq : expected;
     try {
-      for (const f of ["role", "requester", "op", "templateId", "session", "outcome", "code"] as const) checkField(f, r[f]);
-      checkTime(r.time);
-      if (!Number.isSafeInteger(r.seq) || typeof r.prev !== "string" || typeof r.hash !== "string" || typeof r.sig !== "string") throw new Error("seq/prev/hash/sig");
+      checkRecordShape(r);
     } catch (e) {
       return broken(seq, "malformed", (e as Error).message);
     }

@@ -12,7 +12,7 @@
 import { createExec, type Db } from "@privface/db";
 import { ANCHOR_TABLE, migrateAudit } from "./_migrations.ts";
 import { fromBase64url, verify, type PublicKey } from "@privface/crypto";
-import { AuditError, checkField, checkTime, digestBody, type AuditRecord } from "./_record.ts";
+import { AuditError, checkRecordShape, digestBody, type AuditRecord } from "./_record.ts";
 
 /** "want": the head is newer than the one kept; send it again with `at`, the record at seq `want`. */
 export type AnchorOutcome = "stored" | "known" | "regressed" | "want";
@@ -30,9 +30,7 @@ export function checkAnchorRecord(from: string, r: unknown, head = true): AuditR
   if (typeof x.sig !== "string" || (head && x.sig === "")) throw new AuditError("BAD_ANCHOR", "anchor.sig: a head record is signed");
   let hash: string;
   try {
-    for (const f of ["role", "requester", "op", "templateId", "session", "outcome", "code"] as const) checkField(f, x[f]);
-    checkTime(x.time);
-    if (typeof x.prev !== "string" || typeof x.hash !== "string") throw new Error("prev/hash: expected strings");
+    checkRecordShape(x);
     hash = digestBody(x).hash;
   } catch (e) {
     throw new AuditError("BAD_ANCHOR", `anchor: ${(e as Error).message}`);

@@ -182,6 +182,8 @@ export const MIGRATIONS: Record<string, DbMigration> = {
     async up(k: Kysely<any>) {
       await k.schema.alterTable("persons").addColumn("deregistered_at", "bigint").execute();
       await k.schema.alterTable("persons").addColumn("erased_at", "bigint").execute();
+      // the re-check job looks for deregistrations past the retention every run: no scan of all persons
+      await k.schema.createIndex("persons_deregistered_at").on("persons").column("deregistered_at").execute();
     },
   },
 };
