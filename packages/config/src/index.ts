@@ -21,6 +21,7 @@ import { homeFromEnv, keyFolderOf, runtimeLayout, type RuntimeLayout, type Serve
 export { ConfigError } from "./errors.ts";
 export { runtimeLayout, homeFromEnv, keyFolderOf, legacyKeyFiles, SERVER_NAMES, type RuntimeLayout, type ServerName } from "./layout.ts";
 export { createLogger, REDACT_PATHS, silentLog, type Log, type Logger, type LoggerOptions, type DestinationStream } from "./log.ts";
+export { killAt } from "./kill-at.ts";
 export { runServer, type RunningServer, type RunServerOptions } from "./run.ts";
 
 /**

@@ -8,6 +8,7 @@
  * this entry point, so that the CLI does not load the party server). See README.md.
  */
 export { ensureRuntime, gatewayResultKey } from "./runtime.ts";
+export { startNetnsStack, netnsUnavailable, type NetnsStack, type NetnsStackOptions, type LinkName } from "./netns.ts";
 export { startStack, spawnServer, freePorts, stackEnv, SERVER_NODE_FLAGS, type Stack, type StackOptions, type StackPorts, type ServerHandle, type ServerName, type SpawnOptions } from "./stack.ts";
 export { createGatewayClient, type GatewayClient, type GatewayAnswer, type FetchLike } from "./gateway-client.ts";
 export { simDevice, registerDevice, runtimeTrust, giveConsent, faceOp, withdraw, deregister, resend, embedImage, syntheticFaces, type SimDevice, type Outcome } from "./device-sim.ts";

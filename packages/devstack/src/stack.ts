@@ -48,6 +48,8 @@ export interface SpawnOptions {
   /** Receives each stderr line of the child (JSON log lines). */
   onLog?: (server: ServerName, line: string) => void;
   readyTimeoutMs?: number;
+  /** a command the server is started through, e.g. `["ip", "netns", "exec", NS]` (netns.ts) */
+  prefix?: string[];
 }
 
 /** `n` distinct free TCP ports on 127.0.0.1 (bound then released; fine for tests). */
@@ -103,7 +105,9 @@ export const SERVER_NODE_FLAGS = ["--initial-old-space-size=128"];
 /** Starts one server process and waits for its `{"ready":…}` line. */
 export function spawnServer(name: ServerName, o: SpawnOptions, extraArgs: string[] = []): Promise<ServerHandle> {
   const tsx = import.meta.resolve("tsx");
-  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...extraArgs, "--import", tsx, ...entry(name)], {
+  const argv = [process.execPath, ...SERVER_NODE_FLAGS, ...extraArgs, "--import", tsx, ...entry(name)];
+  const [cmd, ...args] = [...(o.prefix ?? []), ...argv];
+  const proc = spawn(cmd, args, {
     env: { ...process.env, ...stackEnv(o.home, o.ports), ...o.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -180,6 +184,8 @@ export interface StackOptions {
   console?: boolean;
   /** build the web front ends and have the gateway serve them (`web.ts`: the POS app under /pos/) */
   web?: boolean;
+  /** per server, the command it is started through (`SpawnOptions.prefix`) */
+  prefix?: Partial<Record<ServerName, string[]>>;
 }
 
 export interface Stack {
@@ -204,6 +210,8 @@ export interface Stack {
   partyClient(party: PartyName, url?: string): PartyClient;
   /** polls P0 until its pool holds `target` bundles (P1 holds every id P0 holds) */
   waitPool(target: number, ms: number): Promise<void>;
+  /** starts a server process that stopped (or was killed) again, as it was started; `env` on top */
+  restart(name: ServerName, env?: Record<string, string>): Promise<ServerHandle>;
   stop(): Promise<void>;
 }
 
@@ -218,7 +226,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   if (o.console !== false && mode !== "none") mounts.push(`/console/=${await buildConsole(join(L.home, "web", "console"))}`);
   if (o.web) mounts.push((await buildWebApps(L.home)).PRIVFACE_GATEWAY_WEB);
   const env: Record<string, string> = { ...(mounts.length > 0 ? { PRIVFACE_GATEWAY_WEB: mounts.join(",") } : {}), ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
-  const spawnOpts: SpawnOptions = { home: L.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs };
+  const spawnOpts = (n: ServerName): SpawnOptions => ({ home: L.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs, prefix: o.prefix?.[n] });
   const servers: Partial<Record<ServerName, ServerHandle>> = {};
   let gateway: RunningGateway | undefined;
   const clients: { close(): void }[] = [];
@@ -230,13 +238,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   try {
     // in parallel: P0 re-dials P1 and retries the helper until they are up
     const names = ["helper", "p1", "p0"] as const;
-    const started = await Promise.allSettled(names.map((n) => spawnServer(n, spawnOpts, o.nodeArgs?.[n])));
+    const started = await Promise.allSettled(names.map((n) => spawnServer(n, spawnOpts(n), o.nodeArgs?.[n])));
     started.forEach((r, i) => {
       if (r.status === "fulfilled") servers[names[i]] = r.value;
     });
     const failed = started.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
-    if (mode === "process") servers.gateway = await spawnServer("gateway", spawnOpts, o.nodeArgs?.gateway);
+    if (mode === "process") servers.gateway = await spawnServer("gateway", spawnOpts("gateway"), o.nodeArgs?.gateway);
     if (mode === "in-process") {
       const options = await openGatewayOptions(loadGatewayConfig({ ...process.env, ...stackEnv(L.home, ports), ...env }));
       const logger = createLogger({ name: "gateway", level: "info", destination: { write: (s: string) => o.onLog?.("gateway", s.trimEnd()) } });
@@ -291,6 +299,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       } finally {
         c.close();
       }
+    },
+    async restart(name, extra = {}) {
+      const s = spawnOpts(name);
+      const h = await spawnServer(name, { ...s, env: { ...s.env, ...extra } }, o.nodeArgs?.[name]);
+      servers[name] = h;
+      stack.pids[name] = h.proc.pid;
+      return h;
     },
     stop,
   };

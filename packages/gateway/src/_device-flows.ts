@@ -7,6 +7,7 @@
  * (valid, match), which it combines into the decision. No score exists anywhere on this side (R4).
  */
 import { randomBytes } from "node:crypto";
+import { killAt } from "@privface/config";
 import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
@@ -158,6 +159,7 @@ export class DeviceFlows {
         await recordDecision(this.c, { ...decided, decision: "reject", reason: "INVALID_TEMPLATE" });
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
+      killAt("gateway:enrol:validated");
       const commit = await this.parties.all(async (p, client) =>
         client.commit({ session, templateId, authorisation: await this.parties.authorise("commit", p, session, templateId, modelVersion, undefined) }),
       );
@@ -165,6 +167,7 @@ export class DeviceFlows {
         // One party may have committed: record for re-check (the recheck deletes the template at both).
         return await this.parties.failure(commit.error, { ...decided, templateId });
       }
+      killAt("gateway:enrol:committed");
       await this.c.store.setTemplate(person.id, templateId, modelVersion);
       await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" });
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
@@ -199,6 +202,7 @@ export class DeviceFlows {
         if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);
         return await this.parties.failure(results.error, { op: "verify", requestId, person, device, templateId, modelVersion, t0 });
       }
+      killAt("gateway:verify:computed");
       const r0 = results.value.P0.resultShare;
       const r1 = results.value.P1.resultShare;
       const valid = (r0.valid ^ r1.valid) as Bit;
@@ -218,6 +222,7 @@ export class DeviceFlows {
             if (!skipped) await this.c.audit?.append({ actor: `device:${device.id}`, action: "verify.upgrade", subject: person.id, requestId, outcome: "reject", code: "INVALID_TEMPLATE" });
           } else {
             const out = await this.parties.promote(session, templateId, upgrade.modelVersion);
+            killAt("gateway:upgrade:promoted");
             if (out.P0 === "ok" && out.P1 === "ok") {
               await this.c.store.setModelVersion(person.id, upgrade.modelVersion);
               upgraded = true;
@@ -260,7 +265,9 @@ export class DeviceFlows {
     try {
       await this.useProof(person, proof!);
       const requestId = randomId("req");
+      killAt("gateway:deregister:proof-used");
       const status = await this.parties.deleteTemplate(person, "deregister");
+      killAt("gateway:deregister:deleted");
       // identity attributes go once IDENTITY_RETENTION_DAYS have passed (re-check job, _parties.ts)
       await this.c.store.markDeregistered(person.id, this.c.now());
       const reason = status === "deleted" ? "DELETED" : "DELETION_PENDING";

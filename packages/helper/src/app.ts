@@ -7,7 +7,7 @@
  */
 import { auditChainGauges } from "@privface/config/metrics";
 import type https from "node:https";
-import { silentLog, type Log } from "@privface/config";
+import { killAt, silentLog, type Log } from "@privface/config";
 import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
 import { requestJson, type Admission, type App, type AppResponse, type RequestHead } from "@privface/transport";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -108,6 +108,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       return err(503, "PEER_UNAVAILABLE", `P1 refused the batch (HTTP ${r.status})`);
     }
     p1Up = true;
+    killAt("helper:deal:delivered"); // P1 holds the batch, P0 never gets its halves
     try {
       await deps.audit?.({ op: `deal:${kind}`, outcome: "delivered" });
     } catch {

@@ -13,7 +13,7 @@
  * leads every session: it takes the pool item and names it to P1. A session this party gives up on
  * before its MPC starts is aborted at the peer at once (`sendAbort`), so the peer does not wait.
  */
-import { silentLog, type Log } from "@privface/config";
+import { killAt, silentLog, type Log } from "@privface/config";
 import {
   budgetSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
   type AbortResponse, type CommitResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
@@ -461,15 +461,18 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
       await store.consumeAuthorisation(auth.nonce, auth.expires, marks);
       const mat = await enrolMaterial(session);
+      killAt("party:enrol:material");
       started = true;
       const out = await runMpc({ kind: "enrol", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share, material: mat });
       share.fill(0);
       metrics.mpcRuns.inc({ kind: "enrol", outcome: "ok" });
+      killAt("party:enrol:computed");
       const stored = storedShare(party, deps.pairSeed, { templateId, modelVersion }, out.templateShare);
       out.templateShare.fill(0);
       await store.prepare(session, templateId, modelVersion, stored);
       stored.fill(0);
       await audit({ op: "enrol", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: "prepared", modelVersion });
+      killAt("party:enrol:prepared");
       return { session, resultShare: { valid: out.valid } };
     } catch (e) {
       const err = toPartyError(e);
@@ -490,9 +493,11 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     if (auth.modelVersion !== "" && auth.modelVersion !== s.modelVersion) throw new PartyError("AUTH_INVALID", "authorisation is for another model version");
     if (s.state === "prepared" && now() - s.createdAt > deps.commitWindowMs) throw new PartyError("SESSION_UNKNOWN", "the commit window of this session has passed");
     if (s.state === "aborted") throw new PartyError("SESSION_UNKNOWN", "session was aborted");
+    killAt(`party:${s.kind === "enrol" ? "commit" : "upgrade"}:checked`);
     const c = await store.commit(session, { templateId, auth: authFields(auth) });
     deps.gallery?.committed(templateId, c.modelVersion);
     await audit({ op: s.kind === "enrol" ? "commit" : "upgrade", session, templateId, requester: "gateway", purpose: null, outcome: "active", modelVersion: s.modelVersion });
+    killAt(`party:${s.kind === "enrol" ? "commit" : "upgrade"}:stored`);
     return { templateId, status: "active" };
   }
 
@@ -537,6 +542,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       let budgetMat: BudgetMaterial | null = null;
       if (party === "P0") {
         const r = await store.beginVerify(begin);
+        killAt("party:verify:begun");
         template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
         r.share.fill(0);
         itemBytes.push(r.item.bytes);
@@ -548,6 +554,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
           const r = await store.beginVerify({ ...begin, itemId }).catch((e) => {
             throw toPartyError(e);
           });
+          killAt("party:verify:begun");
           template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
           r.share.fill(0);
           itemBytes.push(r.item.bytes);
@@ -584,6 +591,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       });
       const [v, u] = runs;
       metrics.mpcRuns.inc({ kind: "verify", outcome: "ok" });
+      killAt("party:verify:computed");
       const counted = await store.countVerification(templateId, day);
       const resultShare: VerifyResponse["resultShare"] = { valid: v.valid, match: v.match };
       if (u && up) {
@@ -591,10 +599,12 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         u.templateShare.fill(0);
         await store.stageUpgrade(session, templateId, up.modelVersion, stored);
         stored.fill(0);
+        killAt("party:upgrade:staged");
         resultShare.upgradeValid = u.valid;
       }
       await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
       // the budget run goes on after the answer (off the critical path) and releases the template
+      killAt("party:verify:answering");
       startBudget({ session, templateId, day, matchShare: v.match, record: counted, material: budgetMat!, release });
       release = null;
       return { session, resultShare };
@@ -611,7 +621,9 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   async function del(input: DeleteInput): Promise<DeleteResponse> {
     const { templateId } = input;
     const auth = await checkAuthorisation(input.authorisation, { ops: ["delete"], party, templateId }, now());
+    killAt("party:delete:authorised");
     const { existed } = await store.erase(templateId, { auth: authFields(auth) });
+    killAt("party:delete:erased");
     deps.gallery?.erased(templateId);
     await audit({ op: "delete", session: auth.session || null, templateId, requester: "gateway", purpose: null, outcome: existed ? "erased" : "absent" });
     return { templateId, deleted: true, existed };
