@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createServer, connect, type AddressInfo, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { runVerifyBench } from "../src/bench/verify.ts";
-import { startDelayRelay } from "../src/delay-relay.ts";
+import { startDelayRelay, type LinkShape } from "../src/delay-relay.ts";
 
 let echo: Server;
 let port: number;
@@ -70,6 +70,73 @@ describe("delay relay", () => {
   it("refuses a shape that is not a delay", async () => {
     await assert.rejects(startDelayRelay(port, { delayMs: -1 }), RangeError);
     await assert.rejects(startDelayRelay(port, { delayMs: 1, loss: 1 }), RangeError);
+    await assert.rejects(startDelayRelay(port, { delayMs: 1, corrupt: 1 }), RangeError);
+    const r = await startDelayRelay(port, { delayMs: 1 });
+    try {
+      assert.throws(() => r.setShape({ delayMs: 1, reorder: 2 }), RangeError);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+/** Writes `chunks` through a relay of `shape` one by one (20 ms apart, so each is a chunk of its own) to a sink; the bytes it got. */
+async function oneWay(shape: LinkShape, chunks: string[]): Promise<string> {
+  const got: Buffer[] = [];
+  let ended!: () => void;
+  const done = new Promise<void>((r) => (ended = r));
+  const sink = createServer((s) => {
+    s.on("data", (d: Buffer) => got.push(d));
+    s.on("end", () => ended());
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", () => r()));
+  const r = await startDelayRelay((sink.address() as AddressInfo).port, shape);
+  try {
+    const s = connect(r.port, "127.0.0.1");
+    await new Promise<void>((res) => s.once("connect", () => res()));
+    for (const c of chunks) {
+      s.write(c);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    s.end();
+    await done;
+    return Buffer.concat(got).toString("latin1");
+  } finally {
+    await r.close();
+    await new Promise<void>((res) => sink.close(() => res()));
+  }
+}
+
+describe("delay relay faults (test:wan)", () => {
+  const always = { delayMs: 1, random: () => 0 };
+  it("corrupt: a byte of the chunk is flipped, the length kept", async () => {
+    const got = await oneWay({ ...always, corrupt: 0.5 }, ["hello"]);
+    assert.equal(got.length, 5);
+    assert.notEqual(got, "hello");
+    assert.equal(got.slice(1), "ello");
+  });
+  it("duplicate: the chunk is written twice", async () => {
+    assert.equal(await oneWay({ ...always, duplicate: 0.5 }, ["a;", "b;"]), "a;a;b;b;");
+  });
+  it("reorder: a chunk is written after the next one", async () => {
+    assert.equal(await oneWay({ ...always, reorder: 0.5 }, ["1;", "2;", "3;", "4;", "5;"]), "2;1;4;3;5;");
+  });
+  it("setShape applies to the open connection; cut resets it", async () => {
+    const r = await startDelayRelay(port, { delayMs: 1 });
+    try {
+      const s = connect(r.port, "127.0.0.1");
+      await new Promise<void>((res) => s.once("connect", () => res()));
+      r.setShape({ delayMs: 1, random: () => 0, duplicate: 0.5 });
+      const back = new Promise<string>((res) => s.once("data", (d: Buffer) => res(d.toString())));
+      s.write("x");
+      assert.match(await back, /^xx/); // doubled on the way there (and on the way back)
+      const closed = new Promise<void>((res) => s.once("close", () => res()));
+      s.on("error", () => {});
+      r.cut();
+      await closed;
+    } finally {
+      await r.close();
+    }
   });
 });
 

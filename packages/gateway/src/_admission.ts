@@ -30,6 +30,20 @@ export type Consent = ConsentState | "outdated";
 const BUSY = "busy:";
 const BUSY_TTL_MS = 120_000;
 
+/** Marks the person busy (atomically, at the shared state); false when an operation already has them. */
+export function markBusy(c: GatewayContext, personId: string): Promise<boolean> {
+  return c.shared.putIfAbsent(BUSY + personId, "1", BUSY_TTL_MS);
+}
+
+/** Ends what `markBusy` began. Never throws: a mark that could not be deleted expires after BUSY_TTL_MS. */
+export async function clearBusy(c: GatewayContext, personId: string): Promise<void> {
+  try {
+    await c.shared.del(BUSY + personId);
+  } catch {
+    c.log?.warn({ event: "busy-release-failed", personId }, "person's busy mark not released: it expires by itself");
+  }
+}
+
 /** How long the current notice is cached (a notice published by another gateway process is seen within this). */
 const NOTICE_CACHE_MS = 5_000;
 
@@ -121,7 +135,7 @@ export class Admission {
     const ch = await challenges.check(body.challenge, device.id, person.id, purpose, this.c.now());
     await checks(person, ch, consent);
     // each step below is one atomic operation at the shared state (all replicas see it)
-    if (!(await shared.putIfAbsent(BUSY + person.id, "1", BUSY_TTL_MS))) throw new ApiError("PERSON_BUSY");
+    if (!(await markBusy(this.c, person.id))) throw new ApiError("PERSON_BUSY");
     try {
       if (!(await challenges.consume(ch))) throw new ApiError("CHALLENGE_USED");
       await challenges.remember(digest);
@@ -136,12 +150,8 @@ export class Admission {
    * Ends the operation `admit` began for this person. Never throws: the operation's answer stands; a
    * mark that could not be deleted (shared state unreachable) expires after BUSY_TTL_MS.
    */
-  async release(personId: string): Promise<void> {
-    try {
-      await this.c.shared.del(BUSY + personId);
-    } catch {
-      this.c.log?.warn({ event: "busy-release-failed", personId }, "person's busy mark not released: it expires by itself");
-    }
+  release(personId: string): Promise<void> {
+    return clearBusy(this.c, personId);
   }
 
   /** Drops a device's cached public key (on revocation). */

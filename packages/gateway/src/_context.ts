@@ -198,9 +198,10 @@ export async function recordRecheck(
   reason: string,
   /** an upgrade to finish: the verification's session and the new model version */
   upgrade?: { session: string; modelVersion: string },
-): Promise<void> {
+): Promise<string> {
+  const id = randomId("chk");
   await c.store.insertRecheck({
-    id: randomId("chk"),
+    id,
     op,
     person_id: personId,
     template_id: templateId,
@@ -210,6 +211,7 @@ export async function recordRecheck(
     session: upgrade?.session ?? null,
     model_version: upgrade?.modelVersion ?? null,
   });
+  return id;
 }
 
 /** R26: every operator query or action on a person/device is recorded with operator and reason. */

@@ -160,15 +160,19 @@ export class DeviceFlows {
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
       killAt("gateway:enrol:validated");
+      // Written ahead of the commits: should this process die before the template is recorded below,
+      // the re-check job deletes it at both parties (no template the gateway does not know, issue 16).
+      const intent = await recordRecheck(this.c, "enrol", person.id, templateId, "intent: commit");
       const commit = await this.parties.all(async (p, client) =>
         client.commit({ session, templateId, authorisation: await this.parties.authorise("commit", p, session, templateId, modelVersion, undefined) }),
       );
       if (!commit.ok) {
-        // One party may have committed: record for re-check (the recheck deletes the template at both).
-        return await this.parties.failure(commit.error, { ...decided, templateId });
+        // One party may have committed: the intent stays open for the re-check, which deletes the template at both.
+        return await this.parties.failure(commit.error, { ...decided, templateId }, intent);
       }
       killAt("gateway:enrol:committed");
       await this.c.store.setTemplate(person.id, templateId, modelVersion);
+      await this.c.store.resolveRecheck(intent, this.c.now());
       await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" });
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
     } finally {
@@ -221,6 +225,9 @@ export class DeviceFlows {
             this.c.log?.warn({ event: skipped ? "upgrade-skipped" : "upgrade-invalid", requestId, deviceId: device.id }, skipped ? "upgrade not computed at both parties" : "upgrade template outside the valid range: not promoted");
             if (!skipped) await this.c.audit?.append({ actor: `device:${device.id}`, action: "verify.upgrade", subject: person.id, requestId, outcome: "reject", code: "INVALID_TEMPLATE" });
           } else {
+            // written ahead: should this process die before the new version is recorded, the re-check job finishes it
+            const promotion = { session, modelVersion: upgrade.modelVersion };
+            const intent = await recordRecheck(this.c, "upgrade", person.id, templateId, "intent: promote", promotion);
             const out = await this.parties.promote(session, templateId, upgrade.modelVersion);
             killAt("gateway:upgrade:promoted");
             if (out.P0 === "ok" && out.P1 === "ok") {
@@ -229,8 +236,9 @@ export class DeviceFlows {
               recordedVersion = upgrade.modelVersion;
             } else {
               // promoted at one party (or none): the re-check run finishes or repairs it (Parties.finishUpgrade)
-              await recordRecheck(this.c, "upgrade", person.id, templateId, `promotion: P0 ${out.P0}, P1 ${out.P1}`, { session, modelVersion: upgrade.modelVersion });
+              await recordRecheck(this.c, "upgrade", person.id, templateId, `promotion: P0 ${out.P0}, P1 ${out.P1}`, promotion);
             }
+            await this.c.store.resolveRecheck(intent, this.c.now());
           }
         }
         // issued together with the decision row, so that they share one write transaction (group commit)

@@ -13,7 +13,8 @@ import { shareDigest, type AuthPayload } from "@privface/contracts/auth";
 import { createAuthorisationSigner } from "./authorise.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomToken } from "./_crypto.ts";
-import type { DeviceRow, PersonRow } from "./_store.ts";
+import type { DeviceRow, PersonRow, RecheckRow } from "./_store.ts";
+import { clearBusy, markBusy } from "./_admission.ts";
 import { ApiError } from "./errors.ts";
 
 /**
@@ -235,11 +236,14 @@ export class Parties {
   /** Deletes the person's template at both parties; on failure records a re-check (R35). */
   async deleteTemplate(person: PersonRow, why: string): Promise<"deleted" | "pending"> {
     const templateId = person.template_id!;
+    // Written ahead: should this process die before the outcome is recorded below, the re-check job
+    // finishes the deletion (no deletion is lost, issue 16).
+    const intent = await recordRecheck(this.c, "delete", person.id, templateId, `intent: ${why}`);
     const del = await this.delete(templateId, person.model_version ?? "");
     await this.c.store.setTemplate(person.id, null, null);
-    if (del.ok) return "deleted";
-    await recordRecheck(this.c, "delete", person.id, templateId, `${why}: ${classifyPartyError(del.error).code}`);
-    return "pending";
+    if (!del.ok) await recordRecheck(this.c, "delete", person.id, templateId, `${why}: ${classifyPartyError(del.error).code}`);
+    await this.c.store.resolveRecheck(intent, this.c.now());
+    return del.ok ? "deleted" : "pending";
   }
 
   /**
@@ -249,6 +253,8 @@ export class Parties {
   async failure(
     error: unknown,
     f: { op: string; requestId: string; person: PersonRow; device: DeviceRow; templateId: string; modelVersion: string; t0: number },
+    /** a re-check already written ahead for this operation (kept open instead of a second one) */
+    intent?: string,
   ): Promise<never> {
     const { kind, code } = classifyPartyError(error);
     this.c.log?.warn({ event: "party-error", op: f.op, requestId: f.requestId, kind, code }, "party call failed");
@@ -263,7 +269,7 @@ export class Parties {
       await recordDecision(this.c, { ...decision, decision: "reject", reason });
       throw new ApiError(reason);
     }
-    await recordRecheck(this.c, f.op, f.person.id, f.templateId, `${kind}: ${code}`);
+    if (!intent) await recordRecheck(this.c, f.op, f.person.id, f.templateId, `${kind}: ${code}`);
     await recordDecision(this.c, { ...decision, decision: "error", reason: "MPC_UNAVAILABLE" });
     throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
   }
@@ -303,18 +309,37 @@ export class Parties {
     const rows = await this.c.store.openRechecks(100);
     let resolved = 0;
     for (const r of rows) {
-      if (r.template_id && (r.op === "delete" || r.op === "enrol")) {
-        if (!(await this.delete(r.template_id, "")).ok) continue;
-      } else if (r.op === "upgrade") {
-        if (!(await this.finishUpgrade(r))) continue;
-      } else {
-        const h = await this.health();
-        if (h.status !== "ok") continue;
+      // never beside a device operation of the same person (an enrolment whose intent is open is still committing)
+      if (!(await markBusy(this.c, r.person_id))) continue;
+      try {
+        if (!(await this.recheck(r))) continue;
+      } finally {
+        await clearBusy(this.c, r.person_id);
       }
       await this.c.store.resolveRecheck(r.id, this.c.now());
       resolved++;
     }
     return { resolved, open: rows.length - resolved };
+  }
+
+  /** One re-check; true when it is settled. */
+  private async recheck(r: RecheckRow): Promise<boolean> {
+    if (r.template_id && r.op === "enrol") {
+      // an enrolment recorded after all (its intent outlived the process that recorded it): nothing to undo
+      if ((await this.c.store.getPerson(r.person_id))?.template_id === r.template_id) return true;
+      return (await this.delete(r.template_id, "")).ok;
+    }
+    if (r.template_id && r.op === "delete") {
+      if (!(await this.delete(r.template_id, "")).ok) return false;
+      // the intent of a deletion whose process died before it recorded it: record it now
+      if ((await this.c.store.getPerson(r.person_id))?.template_id === r.template_id) {
+        await this.c.store.setTemplate(r.person_id, null, null);
+        if (r.reason === "intent: deregister") await this.c.store.markDeregistered(r.person_id, this.c.now());
+      }
+      return true;
+    }
+    if (r.op === "upgrade") return this.finishUpgrade(r);
+    return (await this.health()).status === "ok";
   }
 }
 
