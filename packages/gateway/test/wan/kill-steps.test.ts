@@ -1,9 +1,10 @@
 /**
  * Process kills at every named step of enrol, verify, upgrade and delete (issue 16), for P0, P1, the
- * helper and the gateway: the whole stack as processes on loopback (SQLite), one server at a time
- * restarted with `PRIVFACE_KILL_AT=<step>` (@privface/config `killAt`: it SIGKILLs itself when it
- * reaches the step), a device request driven into the step, the server restarted without it, and
- * then, once the parties' recovery passes and the gateway's re-check job have run:
+ * helper and the gateway: the whole stack as processes on loopback (SQLite), every server started
+ * with `PRIVFACE_KILL_AT_FILE`; per case one server is armed by writing `<its pid> <step>` to the file
+ * (@privface/config `killAt`: it SIGKILLs itself when it reaches the step), a device request is driven
+ * into the step, the server is restarted, and then, once the parties' recovery passes and the
+ * gateway's re-check job have run:
  *
  * - the answer the device got (if any) was the right decision or a typed refusal, never a wrong
  *   acceptance;
@@ -17,7 +18,7 @@
  *   items, and an item used at both parties was used by the same session at both.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -73,6 +74,7 @@ CASES.splice(CASES.findIndex((c) => c.op === "upgrade"), 0, { op: "refill", serv
 
 describe("a server killed at each step of enrol, verify, upgrade and delete", { timeout: 900_000 }, () => {
   let home: string;
+  let killFile: string;
   let stack: Stack;
   let c: GatewayClient;
   let op: GatewayClient;
@@ -85,7 +87,9 @@ describe("a server killed at each step of enrol, verify, upgrade and delete", { 
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), "privface-kill-steps-"));
+    killFile = join(home, "kill-at");
     const env: Record<string, string> = {
+      PRIVFACE_KILL_AT_FILE: killFile,
       PRIVFACE_GATEWAY_PARTY_TIMEOUT_MS: "4000",
       PRIVFACE_GATEWAY_RECHECK_INTERVAL_S: "1",
       PRIVFACE_GATEWAY_LIMIT_PERSON_PER_MIN: "100000",
@@ -224,9 +228,7 @@ describe("a server killed at each step of enrol, verify, upgrade and delete", { 
         p = upgradable.shift()!;
       }
       const deleting = k.op === "delete" ? (await gatewayTemplates(p!.personId)).keys().next().value : undefined;
-      await stack.servers[k.server]!.stop();
-      await stack.restart(k.server, { ...(k.server === "gateway" ? gatewayEnv() : {}), PRIVFACE_KILL_AT: k.step });
-      await healthy();
+      writeFileSync(killFile, `${stack.servers[k.server]!.proc.pid} ${k.step}\n`);
       const killed = stack.servers[k.server]!.exited;
       let answer: Observed | undefined;
       try {
@@ -244,6 +246,7 @@ describe("a server killed at each step of enrol, verify, upgrade and delete", { 
         assert.equal(await Promise.race([killed, sleep(30_000).then(() => "still running")]), "SIGKILL", `${k.server} did not reach ${k.step}`);
       } finally {
         // unarmed again, whatever happened
+        writeFileSync(killFile, "");
         await stack.servers[k.server]!.stop();
         await stack.restart(k.server, k.server === "gateway" ? gatewayEnv() : {});
       }
