@@ -309,12 +309,14 @@ export class Parties {
     const rows = await this.c.store.openRechecks(100);
     let resolved = 0;
     for (const r of rows) {
-      // never beside a device operation of the same person (an enrolment whose intent is open is still committing)
-      if (!(await markBusy(this.c, r.person_id))) continue;
+      // a template's re-check never runs beside a device operation of the same person (an enrolment
+      // whose intent is open may still be committing); the others only ask the parties' health
+      const exclusive = r.op === "enrol" || r.op === "delete" || r.op === "upgrade";
+      if (exclusive && !(await markBusy(this.c, r.person_id))) continue;
       try {
         if (!(await this.recheck(r))) continue;
       } finally {
-        await clearBusy(this.c, r.person_id);
+        if (exclusive) await clearBusy(this.c, r.person_id);
       }
       await this.c.store.resolveRecheck(r.id, this.c.now());
       resolved++;
