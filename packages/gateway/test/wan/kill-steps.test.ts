@@ -29,7 +29,8 @@ import { runtimeTrust, scenarioWorld, startStack, type GatewayClient, type Obser
 
 const NEXT = `${MODEL.version}-next`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const typed = (o: Observed) => o.decision === "refused" && /^[A-Z][A-Z_]+$/.test(o.reason) && !o.reason.startsWith("HTTP_");
+/** A refusal with one of the gateway's error codes (not a bare HTTP status, not INTERNAL: a bug). */
+const typed = (o: Observed) => o.decision === "refused" && /^[A-Z][A-Z_]+$/.test(o.reason) && !o.reason.startsWith("HTTP_") && o.reason !== "INTERNAL";
 
 async function waitFor<T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
   const t0 = Date.now();

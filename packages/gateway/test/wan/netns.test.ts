@@ -40,8 +40,8 @@ const WAN = { delayMs: 10, jitterMs: 4, loss: 0.005, rtoMs: 200 };
 const unavailable = netnsUnavailable();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A refusal with one of the gateway's error codes (not a bare HTTP status). */
-const typed = (o: Observed) => o.decision === "refused" && /^[A-Z][A-Z_]+$/.test(o.reason) && !o.reason.startsWith("HTTP_");
+/** A refusal with one of the gateway's error codes (not a bare HTTP status, not INTERNAL: a bug). */
+const typed = (o: Observed) => o.decision === "refused" && /^[A-Z][A-Z_]+$/.test(o.reason) && !o.reason.startsWith("HTTP_") && o.reason !== "INTERNAL";
 
 async function waitFor(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const t0 = Date.now();
