@@ -12,7 +12,8 @@
  * bandwidth, congestion windows, packet boundaries below the chunks Node reads.
  *
  * Faults (issue 16, `npm run test:wan`): a shape may also flip a byte of a chunk (`corrupt`), write a
- * chunk twice (`duplicate`) or swap it with the next one (`reorder`), each with a probability. Below
+ * chunk twice (`duplicate`) or swap it with the next one (`reorder`; sent alone if no next one comes
+ * within twice the delay), each with a probability. Below
  * TCP these never reach the application — TCP's checksum drops a corrupted segment, its sequence
  * numbers drop a duplicate and put reordered segments back in order, so all three look like loss
  * (late data) to the servers. Applied to the byte stream above TCP, as here, they are what a faulty
@@ -97,7 +98,13 @@ function delayed(src: Socket, dst: Socket, shape: () => LinkShape): void {
       chunk[Math.floor(random() * chunk.length)] ^= 0xff;
     }
     if (!held && s.reorder && random() < s.reorder) {
-      held = chunk;
+      // held behind the next chunk; sent on its own if none follows within another delay (a request's last chunk)
+      const mine = (held = chunk);
+      setTimeout(() => {
+        if (held !== mine) return;
+        held = null;
+        push(mine, performance.now());
+      }, s.delayMs * 2 + 1);
       return;
     }
     push(chunk, due);

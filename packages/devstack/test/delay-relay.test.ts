@@ -118,8 +118,9 @@ describe("delay relay faults (test:wan)", () => {
   it("duplicate: the chunk is written twice", async () => {
     assert.equal(await oneWay({ ...always, duplicate: 0.5 }, ["a;", "b;"]), "a;a;b;b;");
   });
-  it("reorder: a chunk is written after the next one", async () => {
-    assert.equal(await oneWay({ ...always, reorder: 0.5 }, ["1;", "2;", "3;", "4;", "5;"]), "2;1;4;3;5;");
+  it("reorder: a chunk is written after the next one; one with no next one within twice the delay is written alone", async () => {
+    assert.equal(await oneWay({ delayMs: 500, random: () => 0, reorder: 0.5 }, ["1;", "2;", "3;", "4;", "5;"]), "2;1;4;3;5;");
+    assert.equal(await oneWay({ delayMs: 1, random: () => 0, reorder: 0.5 }, ["1;", "2;", "3;"]), "1;2;3;");
   });
   it("setShape applies to the open connection; cut resets it", async () => {
     const r = await startDelayRelay(port, { delayMs: 1 });
