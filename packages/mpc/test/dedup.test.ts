@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_NORM_HI, DEFAULT_NORM_LO, MASK_BLOCK, ProtocolError, maskShare, maskShares, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
-  newItemId, newPartyGallery, normPlain, openDedup, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
+  newItemId, newPartyGallery, normPlain, openDedup, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupAnyStart, dedupAnyOnAnd, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
   type DedupMsg, type DedupWorld, type Params, type Rng, type Seeds,
 } from "../src/index.ts";
 import { CRAFTS, craft } from "./_crafted.ts";
@@ -93,6 +93,7 @@ for (const [d, n] of [[16, 1], [16, 61], [64, 200], [128, 450], [512, 300]] as c
       const run = simulateDedup(w, shareProbe(x, rng), { rng });
       const plain = dedupPlain(params, x, gallery);
       assert.deepEqual(run.matches, plain);
+      assert.equal(run.duplicate, plain.length > 0 ? 1 : 0, "the 'any match' bit");
       assert.equal(run.valid, 1);
       // the boundary: exactly t matches, t + 1 matches, t − 1 does not
       const scores = gallery.map((y) => y.reduce((s, v, i) => s + v * x[i], 0));
@@ -121,7 +122,9 @@ test("exactness over the whole comparison domain: scores ±normHi (x against ±x
     const live: (Int8Array | null)[] = gallery.slice();
     live[gone] = null;
     const run = simulateDedup(w, shareProbe(x, rng), { rng });
-    assert.deepEqual(run.matches, dedupPlain(params, x, live), `normHi ${normHi}, threshold ${threshold}, n = ${dedupBits(params)}`);
+    const plain = dedupPlain(params, x, live);
+    assert.deepEqual(run.matches, plain, `normHi ${normHi}, threshold ${threshold}, n = ${dedupBits(params)}`);
+    assert.equal(run.duplicate, plain.length > 0 ? 1 : 0);
   }
 });
 
@@ -165,13 +168,14 @@ test("malicious probes (the crafted vectors of the 1:1 suite) match nothing, eve
       const run = simulateDedup(w, shareProbe(x, rng), { rng });
       assert.equal(run.valid, 0, kind);
       assert.deepEqual(run.matches, [], kind);
+      assert.equal(run.duplicate, 0, kind);
     }
   }
   // and the honest template itself as probe matches (the gallery works)
   assert.ok(simulateDedup(w, shareProbe(gallery[3], rng), { rng }).matches.includes(3));
 });
 
-test("per-query material is single use and bound to the gallery it was dealt for", () => {
+test("per-query material is single use and bound to the gallery (epoch, at most its slots) it was dealt for", () => {
   const { rng, seeds } = testSeeds("dedup-single-use");
   const { params, x, gallery } = scenario(16, 10, rng);
   const w = world(params, seeds);
@@ -182,11 +186,14 @@ test("per-query material is single use and bound to the gallery it was dealt for
   const input = { role: "P0" as const, gallery: w.galleries.P0, material: mat };
   const prepared = dedupPrepare(input);
   assert.throws(() => dedupPrepare(input), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
-  simulateGalleryAdd(w, [shareTemplate(gallery[0], rng)]);
-  // the gallery changed between preparation and the probe, or between dealing and preparation
-  assert.throws(() => dedupStart(prepared, v.P0.templateShare, v.P0.valid), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
-  const mat2 = openDedup("P0", seeds.P0, params, dealt.P0);
-  assert.throws(() => dedupPrepare({ ...input, material: mat2 }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
+  assert.ok(dedupStart(prepared, v.P0.templateShare, v.P0.valid), "a query covers the slots it was dealt for; slots added since are not in it");
+  // material for more slots than the gallery holds, or for another epoch, is refused
+  const bigger = world(params, seeds);
+  fill(bigger, [...gallery, gallery[0]], rng);
+  const over = dealDedup(bigger.helper, seeds, newItemId(rng), rng);
+  assert.throws(() => dedupPrepare({ ...input, material: openDedup("P0", seeds.P0, params, over.P0) }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
+  const other = { ...dealt.P0, epoch: 8 };
+  assert.throws(() => dedupPrepare({ ...input, material: openDedup("P0", seeds.P0, params, other) }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
   assert.throws(() => openDedup("P1", seeds.P1, params, dealt.P0), (e: unknown) => e instanceof ProtocolError && e.code === "WRONG_ROLE");
 });
 
@@ -256,4 +263,48 @@ test("an empty gallery answers the empty set (the probe is still validated)", ()
   const run = simulateDedup(world(params, seeds), shareProbe(x, rng), { rng });
   assert.deepEqual(run.matches, []);
   assert.equal(run.valid, 1);
+});
+
+test("a query dealt over the first k slots (the gallery grew since) matches and says 'duplicate' only within them", () => {
+  const { rng, seeds } = testSeeds("dedup-prefix");
+  const { params, x, gallery } = scenario(32, 60, rng);
+  const plain = dedupPlain(params, x, gallery);
+  assert.ok(plain.length > 0);
+  const w = world(params, seeds);
+  const k = plain[0]; // the first match is just outside the query
+  fill(w, gallery, rng);
+  const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng, k);
+  const v = simulateEnrol({ params, seeds, rng, share: shareProbe(x, rng) });
+  const st: Record<string, any> = {}, out: Record<string, any> = {};
+  for (const role of ["P0", "P1"] as const) {
+    const r = dedupStart(dedupPrepare({ role, gallery: w.galleries[role], material: openDedup(role, seeds[role], params, dealt[role]) }), v[role].templateShare, v[role].valid);
+    st[role] = r.state;
+    out[role] = r.send;
+  }
+  const match: Record<string, Uint32Array> = {};
+  while (out.P0) {
+    const inbox = { P0: out.P1, P1: out.P0 };
+    for (const role of ["P0", "P1"] as const) {
+      const s = st[role];
+      const r: any = s.phase === "dedup:opened" ? dedupOnEps(s, inbox[role]) : s.phase === "dedup:masked" ? dedupOnZ(s, inbox[role]) : dedupOnAnd(s, inbox[role]);
+      st[role] = r.state;
+      out[role] = r.send;
+      if (r.match) match[role] = r.match;
+    }
+  }
+  assert.deepEqual(dedupReveal(match.P0, match.P1, k), []);
+  // the "any" bit over the k slots
+  const mats = { P0: openDedup("P0", seeds.P0, params, dealt.P0), P1: openDedup("P1", seeds.P1, params, dealt.P1) };
+  let s0 = dedupAnyStart("P0", mats.P0, match.P0), s1 = dedupAnyStart("P1", mats.P1, match.P1);
+  for (;;) {
+    const r0 = dedupAnyOnAnd(s0.state, s1.send), r1 = dedupAnyOnAnd(s1.state, s0.send);
+    if ("duplicate" in r0 && "duplicate" in r1) {
+      assert.equal(r0.duplicate ^ r1.duplicate, 0);
+      break;
+    }
+    s0 = r0 as typeof s0;
+    s1 = r1 as typeof s1;
+  }
+  // and dealt over all slots, it is found
+  assert.equal(simulateDedup(w, shareProbe(x, rng), { rng }).duplicate, 1);
 });
