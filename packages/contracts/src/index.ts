@@ -8,7 +8,7 @@ export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
 export { PARTY_ROUTES } from "./party-api.ts";
 export type {
-  Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest,
+  Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest, DedupRequest, DedupResponse,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
   DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse,
 } from "./party-api.ts";

@@ -562,6 +562,95 @@ export function dedupOnAnd(st: DedupComparing, msg: DedupAndMsg): { state: Dedup
   return andLevel(st, st.level + 1, st.gate0 + G, next, st.topBit);
 }
 
+// ---------------------------------------------------------------- the spot-check of dealt query material
+
+/**
+ * The parties sacrifice a dealt query to check the helper (issue 15 §2; docs/protocol.md section 14):
+ * P1 sends a^(1) of the sacrificed query, P0 answers `dedupSpotOpening` — its own fresh material of
+ * that query (a^(0), r^(0), bit and triple shares) and v0_j = ⟨a, B_j^(0)⟩ − c_j^(0), which c_j^(0)
+ * (a one-time pad from P0's seed, used by no other query) hides — and P1 checks with its own material
+ * that c_j = ⟨a, b_j⟩, r = r^(0) + r^(1) with the bit shares of r, and every triple (`dedupSpotCheck`).
+ * b_j itself is never opened: with δ_j it would give the template. The checked material is claimed.
+ * Slots removed at either party are skipped (their bits are 0 anyway).
+ */
+export function dedupSpotOpening(g: PartyGallery, mat: DedupMaterial, a1: Uint32Array): Uint32Array {
+  if (g.role !== "P0" || mat.role !== "P0") throw new ProtocolError("WRONG_ROLE", "the opening is P0's");
+  if (mat.epoch !== g.epoch || mat.count > g.count) throw new ProtocolError("BUNDLE_MISMATCH", "material of another gallery");
+  const { n, W, G, T, d } = sizes(g.params, mat.count);
+  if (!(a1 instanceof Uint32Array) || a1.length !== d) throw new ProtocolError("LENGTH_MISMATCH", `a1: expected ${d}`);
+  claimMaterial(mat);
+  const count = mat.count;
+  const vec = new Int32Array(g.online.width);
+  for (let k = 0; k < d; k++) vec[k] = (mat.a[k] + a1[k]) | 0;
+  const on = new Int32Array(count), de = new Int32Array(count);
+  if (count > 0) {
+    g.online.matvec(vec, count, on);
+    g.delta.matvec(vec, count, de);
+  }
+  const out = new Uint32Array(d + W + 2 * count + n * W + 3 * G * W + 3 * T);
+  const [a0, live, v0, r0, bits, ta, tb, tc, oa, ob, oc] = split(out, [d, W, count, count, n * W, G * W, G * W, G * W, T, T, T]);
+  a0.set(new Uint32Array(mat.a.buffer, mat.a.byteOffset, d));
+  for (let j = 0; j < count; j++) {
+    if (g.live[j]) live[j >>> 5] |= 1 << (j & 31);
+    v0[j] = on[j] - de[j] - mat.c[j];
+  }
+  r0.set(mat.r);
+  mat.rBits.forEach((b, k) => bits.set(b, k * W));
+  for (let i = 0; i < G; i++) {
+    ta.set(mat.ta[i], i * W);
+    tb.set(mat.tb[i], i * W);
+    tc.set(mat.tc[i], i * W);
+  }
+  oa.set(mat.oa);
+  ob.set(mat.ob);
+  oc.set(mat.oc);
+  return out;
+}
+
+/** P1's side of the spot-check: what is wrong with the sacrificed query's material (empty: it is right). */
+export function dedupSpotCheck(g: PartyGallery, mat: DedupMaterial, opening: Uint32Array): string[] {
+  if (g.role !== "P1" || mat.role !== "P1") throw new ProtocolError("WRONG_ROLE", "the check is P1's");
+  if (mat.epoch !== g.epoch || mat.count > g.count) throw new ProtocolError("BUNDLE_MISMATCH", "material of another gallery");
+  const { n, W, G, T, d } = sizes(g.params, mat.count);
+  const count = mat.count;
+  if (!(opening instanceof Uint32Array) || opening.length !== d + W + 2 * count + n * W + 3 * G * W + 3 * T) throw new ProtocolError("LENGTH_MISMATCH", "opening: wrong length");
+  claimMaterial(mat);
+  const [a0, live, v0, r0, bits, ta, tb, tc, oa, ob, oc] = split(opening, [d, W, count, count, n * W, G * W, G * W, G * W, T, T, T]);
+  const failures: string[] = [];
+  const vec = new Int32Array(g.online.width);
+  for (let k = 0; k < d; k++) vec[k] = (a0[k] + mat.a[k]) | 0;
+  const u1 = new Int32Array(count);
+  if (count > 0) g.online.matvec(vec, count, u1);
+  for (let j = 0; j < count; j++) {
+    if (!g.live[j] || !((live[j >>> 5] >>> (j & 31)) & 1)) continue;
+    if (v0[j] !== ((mat.c[j] - u1[j]) >>> 0)) {
+      failures.push("c");
+      break;
+    }
+  }
+  const nMask = 2 ** n - 1;
+  const r = new Uint32Array(32 * W);
+  for (let j = 0; j < count; j++) r[j] = (r0[j] + mat.r[j]) & nMask;
+  const rb = new Uint32Array(n * W);
+  transposeBits(r, n, W, rb);
+  for (let k = 0; k < n && !failures.includes("r"); k++) for (let w = 0; w < W; w++) if (((bits[k * W + w] ^ mat.rBits[k][w]) >>> 0) !== rb[k * W + w]) {
+    failures.push("r");
+    break;
+  }
+  outer: for (let i = 0; i < G; i++) for (let w = 0; w < W; w++) {
+    const x = ta[i * W + w] ^ mat.ta[i][w], y = tb[i * W + w] ^ mat.tb[i][w], z = tc[i * W + w] ^ mat.tc[i][w];
+    if ((x & y) !== z) {
+      failures.push("triples");
+      break outer;
+    }
+  }
+  for (let i = 0; i < T; i++) if (((oa[i] ^ mat.oa[i]) & (ob[i] ^ mat.ob[i])) !== (oc[i] ^ mat.oc[i])) {
+    failures.push("any-triples");
+    break;
+  }
+  return failures;
+}
+
 // ---------------------------------------------------------------- "any match": one bit instead of the set
 
 /** One AND level of the "any" tree: the words whose AND is taken in pairs (x[m] ∧ y[m]). */

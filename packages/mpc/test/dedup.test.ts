@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_NORM_HI, DEFAULT_NORM_LO, MASK_BLOCK, ProtocolError, maskShare, maskShares, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
-  newItemId, newPartyGallery, normPlain, openDedup, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupAnyStart, dedupAnyOnAnd, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
+  newItemId, newPartyGallery, normPlain, openDedup, dedupGates, dedupSpotOpening, dedupSpotCheck, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupAnyStart, dedupAnyOnAnd, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
   type DedupMsg, type DedupWorld, type Params, type Rng, type Seeds,
 } from "../src/index.ts";
 import { CRAFTS, craft } from "./_crafted.ts";
@@ -307,4 +307,36 @@ test("a query dealt over the first k slots (the gallery grew since) matches and 
   }
   // and dealt over all slots, it is found
   assert.equal(simulateDedup(w, shareProbe(x, rng), { rng }).duplicate, 1);
+});
+
+test("spot-check of a dealt query: honest material passes; a helper that shifts one c_j, one r_j, one bit share or one triple (comparison or 'any') is caught", async () => {
+  const { rng, seeds } = testSeeds("dedup-spot");
+  const { params, gallery } = scenario(32, 80, rng);
+  const w = world(params, seeds);
+  fill(w, gallery, rng);
+  simulateGalleryRemove(w, 5); // removed slots are skipped, not flagged
+  const count = w.galleries.P0.count, n = dedupBits(params), W = Math.ceil(count / 32);
+  const G = dedupGates(params).reduce((s, g) => s + g, 0);
+  const check = (tamper?: (corr: Uint32Array) => void) => {
+    const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng);
+    tamper?.(dealt.P1.corrections!);
+    const m0 = openDedup("P0", seeds.P0, params, dealt.P0), m1 = openDedup("P1", seeds.P1, params, dealt.P1);
+    const opening = dedupSpotOpening(w.galleries.P0, m0, new Uint32Array(m1.a.buffer, m1.a.byteOffset, params.d));
+    return dedupSpotCheck(w.galleries.P1, m1, opening);
+  };
+  assert.deepEqual(check(), []);
+  for (let rep = 0; rep < 3; rep++) {
+    const j = randInt(rng, count);
+    assert.deepEqual(check((c) => void (c[j === 5 ? 6 : j] += 1 + randInt(rng, 1000))), ["c"], "c_j shifted");
+    assert.deepEqual(check((c) => void (c[count + j] ^= 1)), ["r"], "r_j changed (its bit shares not)");
+    assert.deepEqual(check((c) => void (c[2 * count + randInt(rng, n * W)] ^= 1 << randInt(rng, 32))).sort(), ["r"], "a bit share of r flipped");
+    assert.deepEqual(check((c) => void (c[2 * count + n * W + randInt(rng, G * W)] ^= 1 << randInt(rng, 32))), ["triples"]);
+    assert.deepEqual(check((c) => void (c[c.length - 1 - randInt(rng, 5)] ^= 1)), ["any-triples"]);
+  }
+  // the checked material is spent: it cannot serve a query afterwards
+  const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng);
+  const m0 = openDedup("P0", seeds.P0, params, dealt.P0), m1 = openDedup("P1", seeds.P1, params, dealt.P1);
+  dedupSpotCheck(w.galleries.P1, m1, dedupSpotOpening(w.galleries.P0, m0, new Uint32Array(params.d)));
+  assert.throws(() => dedupPrepare({ role: "P0", gallery: w.galleries.P0, material: m0 }), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
+  assert.throws(() => dedupPrepare({ role: "P1", gallery: w.galleries.P1, material: m1 }), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
 });
