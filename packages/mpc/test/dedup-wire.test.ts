@@ -27,9 +27,9 @@ test("a dealt dedup query's bundles round-trip (P0: header only; P1: header + co
 
 test("dedup messages round-trip by step", () => {
   const eps = Uint32Array.from({ length: 16 }, (_, i) => 0xfffffff0 + i);
-  const m1 = { step: 1, from: "P0" as const, id: "00112233445566778899aabbccddeeff", eps };
+  const m1 = { step: 1 as const, from: "P0" as const, id: "00112233445566778899aabbccddeeff", eps };
   assert.deepEqual(decodeDedupMessage(encodeDedupMessage(m1), { step: 1, from: "P0" }), m1);
-  const m2 = { step: 2, from: "P1" as const, z: new Uint32Array([1, 2, 3]) };
+  const m2 = { step: 2 as const, from: "P1" as const, z: new Uint32Array([1, 2, 3]) };
   assert.deepEqual(decodeDedupMessage(encodeDedupMessage(m2), { step: 2, from: "P1" }), m2);
   const m7 = { step: 7, from: "P1" as const, de: new Uint32Array([0xdeadbeef, 0]) };
   assert.deepEqual(decodeDedupMessage(encodeDedupMessage(m7), { step: 7, from: "P1" }), m7);
