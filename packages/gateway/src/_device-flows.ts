@@ -158,6 +158,25 @@ export class DeviceFlows {
         await recordDecision(this.c, { ...decided, decision: "reject", reason: "INVALID_TEMPLATE" });
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
+      if (this.c.o.enrolDedup === "reject") {
+        // the parties' 1:N search of the prepared template (issue 15): one XOR-shared bit, never who matched
+        const search = await this.parties.all(async (p, client) =>
+          client.dedup({ session, templateId, authorisation: await this.parties.authorise("dedup", p, session, templateId, "", undefined) }),
+        );
+        if (!search.ok) {
+          await this.parties.abortAll(session, templateId, modelVersion);
+          return await this.parties.failure(search.error, { ...decided, templateId });
+        }
+        if ((search.value.P0.resultShare.duplicate ^ search.value.P1.resultShare.duplicate) === 1) {
+          await this.parties.abortAll(session, templateId, modelVersion);
+          // a duplicate counts like a failed verification (person and device, R24): a terminal that
+          // searches for enrolled faces through enrolments is locked after a few (SECURITY.md)
+          const n = await this.c.store.recordFailure(person.id, device.id, this.c.now(), this.c.o);
+          if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after refused enrolments");
+          await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" });
+          return { requestId, decision: "reject", reason: "DUPLICATE_ENROLMENT", modelVersion };
+        }
+      }
       const commit = await this.parties.all(async (p, client) =>
         client.commit({ session, templateId, authorisation: await this.parties.authorise("commit", p, session, templateId, modelVersion, undefined) }),
       );

@@ -156,7 +156,7 @@ export type VerificationResponse = Static<typeof VerificationResponse>;
 export const EnrolmentResponse = Type.Object({
   requestId: Type.String(),
   decision: Decision,
-  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE")]),
+  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE"), Type.Literal("DUPLICATE_ENROLMENT")]),
   modelVersion: ModelVersion,
 });
 export type EnrolmentResponse = Static<typeof EnrolmentResponse>;

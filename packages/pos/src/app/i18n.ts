@@ -98,6 +98,7 @@ const ERRORS: Record<string, [string, string]> = {
   RATE_LIMITED: ["操作过于频繁，请稍后再试。", "Too many attempts: wait a moment and try again."],
   NOT_ENROLLED: ["该人员尚未录入人脸，请先录入。", "Not enrolled yet: enrol the face first."],
   ALREADY_ENROLLED: ["该人员已录入人脸。如需重新录入请先注销。", "Already enrolled. Deregister first to enrol again."],
+  DUPLICATE_ENROLMENT: ["该人脸已在系统中录入（可能用于其他人员），本次录入被拒绝。请联系操作员。", "This face is already enrolled (possibly as another person): the enrolment is refused. Contact an operator."],
   PERSON_UNKNOWN: ["未找到该人员编号。", "No such person id."],
   CONSENT_REQUIRED: ["需要先同意隐私告知。", "Consent to the privacy notice is needed first."],
   CONSENT_WITHDRAWN: ["已撤回同意，人脸核验已关闭。", "Consent was withdrawn: face verification is off."],
