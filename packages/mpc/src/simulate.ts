@@ -313,7 +313,7 @@ export interface SimulateDedupOptions {
   readonly rng?: Rng;
   /** a CPU clock in ms (e.g. from process.cpuUsage) for `DedupRun.cpuMs` */
   readonly cpuClock?: () => number;
-  /** sees every dedup message as the peer receives it — for privacy tests */
+  /** sees every dedup message (also the "any" tree's) as the peer receives it, P0's before P1's — for privacy tests */
   readonly observe?: (msg: DedupMsg) => void;
 }
 
@@ -364,7 +364,10 @@ export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; r
   let dup: Partial<Record<PartyName, 0 | 1>> = {};
   for (;;) {
     rounds++;
-    for (const role of ROLES) sent[role] += any[role].send.de.byteLength;
+    for (const role of ROLES) {
+      sent[role] += any[role].send.de.byteLength;
+      o.observe?.(any[role].send);
+    }
     const r = { P0: dedupAnyOnAnd(any.P0.state, any.P1.send), P1: dedupAnyOnAnd(any.P1.state, any.P0.send) };
     if ("duplicate" in r.P0 && "duplicate" in r.P1) {
       dup = { P0: r.P0.duplicate, P1: r.P1.duplicate };

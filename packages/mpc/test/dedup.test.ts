@@ -197,7 +197,7 @@ test("per-query material is single use and bound to the gallery (epoch, at most 
   assert.throws(() => openDedup("P1", seeds.P1, params, dealt.P0), (e: unknown) => e instanceof ProtocolError && e.code === "WRONG_ROLE");
 });
 
-test("privacy: what the parties open (ε, ẑ, the AND openings) is uniform and the same whether the probe matches many slots or none", () => {
+test("privacy: what the parties open (ε, ẑ, the AND openings, the 'any' tree's openings) is uniform and the same whether the probe matches many slots or none", () => {
   const { rng, seeds } = testSeeds("dedup-privacy");
   const d = 16;
   const params = makeParams({ d, threshold: THRESHOLD });
