@@ -32,9 +32,9 @@ export interface PartyAppDeps {
    * Keeps an audit head sent by the peer party or the gateway (@privface/audit `keepAnchor`; the
    * sender's role from its certificate). Absent: no such route.
    */
+  keepAnchor?: (from: ServerRole, body: { record?: unknown; at?: unknown }) => Promise<AnchorReceipt>;
   /** P1: the helper's dedup deliveries (session.ts DedupStock); absent: no such route */
   dedupStock?: DedupStock;
-  keepAnchor?: (from: ServerRole, body: { record?: unknown; at?: unknown }) => Promise<AnchorReceipt>;
   log?: Log;
 }
 

@@ -379,7 +379,6 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
     }
   } catch (e) {
     failed = e instanceof PartyError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
-    if (e instanceof PartyError && (e.code === "GALLERY_UNAVAILABLE" || e.code === "HELPER_UNAVAILABLE")) throw e;
     return transportToApi(e);
   } finally {
     g.endQuery();
