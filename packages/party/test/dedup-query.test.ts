@@ -93,6 +93,7 @@ describe("Party API dedup (in-process parties)", () => {
   it("the search is bound to its enrolment session and template, single use, and gone after commit or abort", async () => {
     const wrong = await enrol(randomFace(MODEL.dim));
     assert.deepEqual(code(await dedup({ session: wrong.session, templateId: newId() })), ["AUTH_INVALID", "AUTH_INVALID"]);
+    for (const p of PARTIES) assert.ok(h.audit[p].some((a) => a.op === "dedup" && a.outcome === "refused" && a.code === "AUTH_INVALID" && a.session === wrong.session), `${p} audits the refusal`);
     // a refused request burns the session's search (its MPC session is closed at both, as for enrol and verify)
     assert.deepEqual(code(await dedup(wrong)), ["AUTH_REUSED", "AUTH_REUSED"]);
     const e = await enrol(randomFace(MODEL.dim));
