@@ -133,29 +133,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       p0.push(encodeDedupBundle(d.P0));
       p1.push(encodeDedupBundle(d.P1));
     }
-    let r;
-    try {
-      r = await requestJson(deps.agent, `${deps.p1Url}/v1/dedup/items`, "POST", undefined, { raw: poolBatch(p1), timeoutMs: 60_000 });
-    } catch (e) {
-      p1Up = false;
-      failures.inc();
-      log.warn({ event: "delivery_failed", reason: (e as Error).message });
-      return err(503, "PEER_UNAVAILABLE", "P1 did not take the dedup batch");
-    }
-    if (r.status !== 200) {
-      failures.inc();
-      log.warn({ event: "delivery_refused", status: r.status });
-      return err(503, "PEER_UNAVAILABLE", `P1 refused the dedup batch (HTTP ${r.status})`);
-    }
-    p1Up = true;
-    try {
-      await deps.audit?.({ op: "deal:dedup", outcome: "delivered" });
-    } catch {
-      log.error({ event: "audit_failed" });
-      return err(500, "INTERNAL", "audit log unavailable");
-    }
-    dealt.inc({ kind: "dedup" }, n);
-    return { status: 200, body: poolBatch(p0), contentType: "application/octet-stream" };
+    return (await deliver("/v1/dedup/items", p1, "dedup", 60_000)) ?? { status: 200, body: poolBatch(p0), contentType: "application/octet-stream" };
   }
 
   /** Deals `count` bundles, delivers P1's halves to P1 and audits; P0's halves, or an error response. */
@@ -167,9 +145,14 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       p0.push(encodeBundle(d.P0));
       p1.push(encodeBundle(d.P1));
     }
+    return (await deliver("/v1/pool/items", p1, kind, 30_000)) ?? p0;
+  }
+
+  /** P1's halves to P1's `path`, then the audit record: null when both went through, else the error response. */
+  async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number): Promise<AppResponse | null> {
     let r;
     try {
-      r = await requestJson(deps.agent, `${deps.p1Url}/v1/pool/items`, "POST", undefined, { raw: poolBatch(p1), timeoutMs: 30_000 });
+      r = await requestJson(deps.agent, `${deps.p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs });
     } catch (e) {
       p1Up = false;
       failures.inc();
@@ -188,9 +171,9 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       log.error({ event: "audit_failed" });
       return err(500, "INTERNAL", "audit log unavailable");
     }
-    dealt.inc({ kind }, count);
-    log.info({ event: "dealt", kind, count });
-    return p0;
+    dealt.inc({ kind }, p1.length);
+    log.info({ event: "dealt", kind, count: p1.length });
+    return null;
   }
 
   /** Tops the enrolment pool up to its target in the background when half empty (one fill at a time). */
