@@ -8,7 +8,8 @@
  * session, template, model version, digest, expiry, single use) and the body as the real one does,
  * opens its sealed share with its key and the request context as AAD (P0 expands its seed), and the
  * two meet per session: the "MPC" reconstructs the int8 vectors and decides with `verifyPlain` /
- * `validatePlain`, so the decisions equal those of the MPC. Results come back as random XOR shares.
+ * `validatePlain`, so the decisions equal those of the MPC (the dedup search: `verifyPlain` of the
+ * prepared template against every active one of the gallery's model version). Results come back as random XOR shares.
  *
  * Like the real parties, it cannot know what it computed: it prepares an invalid enrolment and stages
  * an invalid or unmatched upgrade like any other (`upgradeValid` tells the gateway), and a commit

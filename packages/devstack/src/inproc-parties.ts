@@ -1,7 +1,8 @@
 /**
  * The real compute parties in one process: both @privface/party apps over SQLite in memory, the
  * in-memory transport between them, a local dealer standing in for the helper (it deals enrolment
- * bundles on demand and fills the verification pool with `fill`), an in-memory audit sink. The
+ * bundles on demand, fills the verification pool with `fill`, and with `gallery` deals dedup queries
+ * through P1's `/v1/dedup/items`), an in-memory audit sink. The
  * parties' own tests call the apps directly (`call`, `both`); `clients` reach them as the gateway
  * does (`PartyClient`, role "gateway", bodies through JSON as on the wire, errors as `PartyError`),
  * which is how the Party-API contract suite holds them and the fake parties to one behaviour.
