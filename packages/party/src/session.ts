@@ -277,9 +277,10 @@ const GALLERY_UNAVAILABLE = (why: string) => new PartyError("GALLERY_UNAVAILABLE
 
 /**
  * One 1:N duplicate search over the transport. Frames of session `o.session`: 1 P0 → P1 the query's
- * header `{ epoch, count, use, check }` (JSON); 2 P1 → P0 a^(1) of each sacrificed query; 3 P0 → P1
- * P0's openings of them (`dedupSpotOpening`); 4 P1 → P0 `{ ok, failures }`; from 5 on the query's
- * steps (mpc dedup.ts: step k in frame 4 + k, dedup-wire.ts), then the "any" tree. Resolves with this
+ * header `{ epoch, count, use, check }` (JSON); 2 P1 → P0 P1's live-slot bits and a^(1) of each
+ * sacrificed query; 3 P0 → P1 P0's live-slot bits and its openings of them (`dedupSpotOpening`);
+ * 4 P1 → P0 `{ ok, failures }` (with sacrificed queries); from 5 on the query's steps (mpc dedup.ts:
+ * step k in frame 4 + k, dedup-wire.ts), then the "any" tree over the slots live at both. Resolves with this
  * party's XOR share of duplicate and the slots covered; rejects with a PartyError (the peer is told).
  */
 export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: number }> {
@@ -321,30 +322,41 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
     }
     if (!g.ready) throw GALLERY_UNAVAILABLE(`the gallery is not ready${g.stale ? ` (${g.stale})` : ""}`);
     const open = (b: DedupBundle) => openDedup(o.role, o.seed, o.params, b);
-    // 2–4: the spot-check of the sacrificed queries
-    const d = o.params.d;
-    if (check.length > 0) {
-      const mats = check.map(open);
-      if (o.role === "P1") {
-        const a1 = new Uint32Array(d * mats.length);
-        mats.forEach((m, i) => a1.set(new Uint32Array(m.a.buffer, m.a.byteOffset, d), i * d));
-        await send(2, bytesOf(a1));
-        const all = u32(await next(3)).z;
-        const per = all.length / mats.length;
+    // 2–4: the live slots of each party (a deletion may have reached one party only: such a slot is
+    // searched at neither) and the spot-check of the sacrificed queries
+    const d = o.params.d, W = Math.ceil(use.count / 32);
+    const ownLive = new Uint32Array(W);
+    for (let j = 0; j < use.count; j++) if (g.rows.live[j]) ownLive[j >>> 5] |= 1 << (j & 31);
+    const mats = check.map(open);
+    let peerLive: Uint32Array;
+    if (o.role === "P1") {
+      const a1 = new Uint32Array(W + d * mats.length);
+      a1.set(ownLive);
+      mats.forEach((m, i) => a1.set(new Uint32Array(m.a.buffer, m.a.byteOffset, d), W + i * d));
+      await send(2, bytesOf(a1));
+      const got = u32(await next(3)).z;
+      if (got.length < W) throw new ProtocolError("LENGTH_MISMATCH", "live slots");
+      peerLive = got.slice(0, W);
+      if (mats.length > 0) {
+        const all = got.subarray(W), per = all.length / mats.length;
         const failures = Number.isInteger(per) ? mats.flatMap((m, i) => dedupSpotCheck(g.rows, m, all.subarray(i * per, (i + 1) * per))) : ["length"];
         await send(4, Buffer.from(JSON.stringify({ ok: failures.length === 0, failures })));
         if (failures.length > 0) {
           await o.onCheat(failures);
           throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query failed the spot-check");
         }
-      } else {
-        const a1 = u32(await next(2)).z;
-        if (a1.length !== d * mats.length) throw new ProtocolError("LENGTH_MISMATCH", "a1");
-        const openings = mats.map((m, i) => dedupSpotOpening(g.rows, m, a1.subarray(i * d, (i + 1) * d)));
-        const all = new Uint32Array(openings.reduce((s, x) => s + x.length, 0));
-        let at = 0;
-        for (const x of openings) all.set(x, (at += x.length) - x.length);
-        await send(3, bytesOf(all));
+      }
+    } else {
+      const got = u32(await next(2)).z;
+      if (got.length !== W + d * mats.length) throw new ProtocolError("LENGTH_MISMATCH", "live slots and a1");
+      peerLive = got.slice(0, W);
+      const openings = mats.map((m, i) => dedupSpotOpening(g.rows, m, got.subarray(W + i * d, W + (i + 1) * d)));
+      const all = new Uint32Array(W + openings.reduce((s, x) => s + x.length, 0));
+      all.set(ownLive);
+      let at = W;
+      for (const x of openings) all.set(x, (at += x.length) - x.length);
+      await send(3, bytesOf(all));
+      if (mats.length > 0) {
         const verdict = JSON.parse(Buffer.from(await next(4)).toString("utf8")) as { ok?: unknown; failures?: unknown };
         if (verdict.ok !== true) {
           await o.onCheat(Array.isArray(verdict.failures) ? verdict.failures.map(String) : ["unknown"]);
@@ -367,6 +379,7 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
       if ("match" in r) match = r.match;
       else out = r.send;
     }
+    for (let w = 0; w < W; w++) match[w] &= peerLive[w]; // this party's dead slots are 0 already (dedupOnAnd)
     let any = dedupAnyStart(o.role, started.state.mat, match);
     for (;;) {
       await send(base + any.send.step, encodeDedupMessage(any.send));

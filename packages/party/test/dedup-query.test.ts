@@ -136,3 +136,35 @@ describe("Party API dedup (in-process parties)", () => {
     assert.equal(h.dedupHelper.dealt, dealt, "P0 no longer asks the helper");
   });
 });
+
+describe("Party API dedup: a deletion that reaches one party before a search and the other after it", () => {
+  let g: InProcParties;
+  before(async () => {
+    g = await startInProcParties({ gallery: { epoch: 12 } });
+    await Promise.all(PARTIES.map((p) => g.galleries![p].build()));
+  });
+  after(() => g.close());
+
+  it("the template being deleted is searched at neither party (no random 'duplicate' from rows that differ)", async () => {
+    for (let i = 0; i < 8; i++) {
+      const x = randomFace(MODEL.dim);
+      const session = newId(), templateId = newId();
+      const e = await g.both("/v1/enrol", await enrolBodies(g.keys, { session, templateId, modelVersion: MV, x }));
+      assert.equal(e.P0.status, 200);
+      await g.both("/v1/commit", await finishBodies(g.keys, "commit", { session, templateId, modelVersion: MV }));
+      await Promise.all(PARTIES.map((p) => g.galleries![p].idle()));
+      // the gateway's deletion reaches P0 now, P1 only after the search
+      const del = await deleteBodies(g.keys, { templateId });
+      assert.equal((await g.call("P0", "/v1/delete", del.P0)).status, 200);
+      await g.galleries!.P0.idle();
+      const probe = { session: newId(), templateId: newId() };
+      const pe = await g.both("/v1/enrol", await enrolBodies(g.keys, { ...probe, modelVersion: MV, x: sameFace(x) }));
+      assert.equal(pe.P0.status, 200);
+      const r = await g.both("/v1/dedup", await dedupBodies(g.keys, probe));
+      assert.equal(r.P0.status, 200, JSON.stringify(r.P0.body));
+      assert.equal(reconstruct(r.P0.body.resultShare, r.P1.body.resultShare).duplicate, 0, `round ${i}`);
+      assert.equal((await g.call("P1", "/v1/delete", del.P1)).status, 200);
+      await g.galleries!.P1.idle();
+    }
+  });
+});
