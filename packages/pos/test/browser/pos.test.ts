@@ -2,7 +2,10 @@
  * The POS web app in headless Chromium (/usr/bin/chromium, playwright-core) against a real stack
  * (helper, P0, P1 as processes; the gateway in this process serving the built app under /pos/ over
  * HTTPS with the dev CA), on a phone-sized viewport, with Chromium's fake camera playing a face cut
- * from a photo of @vladmandic/face-api's npm package (face A: sample1; face B: sample5).
+ * from a photo of @vladmandic/face-api's npm package (face A: sample1; face B: sample5). The fake
+ * camera plays a still picture, so this stack runs without active liveness
+ * (PRIVFACE_GATEWAY_LIVENESS_ACTIONS=0): the guided passive capture; the prompts and actions of the
+ * default configuration are `pos-live.test.ts`.
  *
  * One terminal (browser A, face A) pairs itself (its WebCrypto keys registered by an admin and
  * approved by an operator), then: refuse the notice (no camera), consent → enrol, verify (accepted),
@@ -206,7 +209,7 @@ const A: { page?: Page; requests: Recorded[]; errors: string[]; ctx?: BrowserCon
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "privface-pos-browser-"));
   mkdirSync(shots, { recursive: true });
-  stack = await startStack({ home: join(dir, "home"), gateway: "in-process", web: true, env: { PRIVFACE_GATEWAY_RECHECK_INTERVAL_S: "0", PRIVFACE_GATEWAY_PERSON_LOCK_AFTER: "1" } });
+  stack = await startStack({ home: join(dir, "home"), gateway: "in-process", web: true, env: { PRIVFACE_GATEWAY_RECHECK_INTERVAL_S: "0", PRIVFACE_GATEWAY_PERSON_LOCK_AFTER: "1", PRIVFACE_GATEWAY_LIVENESS_ACTIONS: "0" } });
   admin = stack.client("admin");
   operator = stack.client("operator");
   const m = await admin.admin("POST", "/v1/admin/merchants", { name: "测试便利店" });
