@@ -6,7 +6,8 @@
  * them against each other in Node).
  */
 import { createFaceEngine, type FaceEngine } from "@privface/device/engine";
-import { DeviceError } from "@privface/device";
+import { DeviceError, liveCapture } from "@privface/device";
+import type { LivenessAction } from "@privface/contracts";
 import { guidedCapture } from "./capture.ts";
 
 export interface BenchImageResult {
@@ -22,11 +23,22 @@ export interface BenchImageResult {
   lastGuidance?: string;
 }
 
+export interface BenchLiveResult {
+  ok: boolean;
+  code?: string;
+  /** from the first frame to the embedding (active + passive + embedding), ms */
+  captureMs: number;
+  /** frames the capture read (the camera's others were dropped while the page was busy) */
+  frames: number;
+  steps: number;
+}
+
 declare global {
   interface Window {
     privfaceBench: {
       load(): Promise<number>;
       run(url: string, width: number, height: number, repeat: number): Promise<BenchImageResult>;
+      live(url: string, width: number, height: number, count: number, fps: number, actions: LivenessAction[]): Promise<BenchLiveResult>;
     };
   }
 }
@@ -39,6 +51,40 @@ window.privfaceBench = {
     const t0 = performance.now();
     engine = await createFaceEngine({ modelBaseUrl: new URL("models/", base).href, wasmPaths: new URL("ort/", base).href });
     return performance.now() - t0;
+  },
+  /**
+   * Active liveness as the app runs it (`liveCapture`, issue 17) on `count` frames played at camera
+   * pace: frame k exists from k / fps seconds after the start; a read returns the newest frame not yet
+   * read, waiting for the next one if need be (a camera does not queue the frames a busy page missed).
+   */
+  async live(url, width, height, count, fps, actions) {
+    const all = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const size = width * height * 4;
+    let last = -1;
+    let frames = 0;
+    const t0 = performance.now();
+    const source = async () => {
+      let k = Math.floor(((performance.now() - t0) * fps) / 1000);
+      if (k <= last) {
+        k = last + 1;
+        await new Promise((r) => setTimeout(r, Math.max(0, t0 + (k * 1000) / fps - performance.now())));
+      }
+      if (k >= count) return null;
+      last = k;
+      frames++;
+      return { data: all.slice(k * size, (k + 1) * size), width, height, t: performance.now() };
+    };
+    try {
+      const r = await liveCapture(engine!, actions, source);
+      const captureMs = performance.now() - t0;
+      r.embedding.fill(0);
+      r.frame.data.fill(0);
+      return { ok: true, captureMs, frames, steps: r.steps.length };
+    } catch (e) {
+      return { ok: false, code: e instanceof DeviceError ? e.code : String(e), captureMs: performance.now() - t0, frames, steps: 0 };
+    } finally {
+      all.fill(0);
+    }
   },
   async run(url, width, height, repeat) {
     const rgba = new Uint8Array(await (await fetch(url)).arrayBuffer());

@@ -231,10 +231,8 @@ async function capture(actions: LivenessAction[]): Promise<ChallengeCapture> {
   let last: ImageData | undefined;
   const next = async () => {
     if (cancelled) throw new DeviceError("CANCELLED", "cancelled");
-    last?.data.fill(0); // the previous frame was used (copies are the SDK's, wiped there)
     await nextVideoFrame(cam.video);
-    last = captureFrame(cam.video, canvas);
-    return last;
+    return captureFrame(cam.video, canvas);
   };
   try {
     if (!live) {
@@ -257,7 +255,8 @@ async function capture(actions: LivenessAction[]): Promise<ChallengeCapture> {
       });
     };
     const source = async () => {
-      const f = await next(); // ImageData: its fields are accessors, not own properties
+      last?.data.fill(0); // used: liveCapture keeps copies of the frames it needs (and wipes them)
+      const f = (last = await next()); // ImageData: its fields are accessors, not own properties
       return { data: f.data, width: f.width, height: f.height, t: performance.now() };
     };
     const r = await liveCapture(eng, actions, source, { onPrompt });
@@ -275,6 +274,7 @@ const RETRY = new Set(["LIVENESS_TIMEOUT", "LIVENESS_FACE_LOST", "LIVENESS_ACTIO
 
 async function faceFlow(p: "enrol" | "verify" | "deregister"): Promise<void> {
   try {
+    await loadEngine(); // before the challenge: its short lifetime is for the capture
     // the challenge first (its actions, if any, are what the person is asked to do), then the capture
     const ans: GatewayAnswer = await sdk!.captureAndSubmit(p === "enrol" ? "enrol" : "verify", personId, ({ actions }) => capture(actions).finally(working));
     if (p === "enrol") return ans.decision === "accept" ? resultScreen("enrolled", "enrolledTitle", "enrolledText") : errorScreen(String(ans.reason));

@@ -258,7 +258,7 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
     await page.click("#home");
 
     // consent → enrol: the camera opens only after the consent was recorded
-    assert.equal(await faceFlow(page, persons.x, "enrol", "capture"), "enrolled");
+    assert.equal(await faceFlow(page, persons.x, "enrol", "capture"), "enrolled", (await page.textContent("main")) ?? "");
     await shot(page, "enrolled");
     const ev = await events(page);
     const gum = ev.indexOf("getUserMedia");
@@ -381,7 +381,10 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
         opened++;
       }
     }
-    assert.ok(opened >= 4, `camera opened ${opened} times`);
+    // the challenge comes first: a flow the gateway refuses there (not enrolled, locked out, network
+    // down) never opens the camera; opened: the keyboard verification, Z's enrolment, the verification
+    // before deregistering
+    assert.equal(opened, 3, `camera opened ${opened} times`);
   });
 
   it("terminal A sent nothing but ids, sealed shares and signatures, all to its own origin", () => {
