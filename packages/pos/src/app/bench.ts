@@ -38,7 +38,7 @@ declare global {
     privfaceBench: {
       load(): Promise<number>;
       run(url: string, width: number, height: number, repeat: number): Promise<BenchImageResult>;
-      live(url: string, width: number, height: number, count: number, fps: number, actions: LivenessAction[]): Promise<BenchLiveResult>;
+      live(url: string, width: number, height: number, names: string[], fps: number, actions: LivenessAction[], timing: { reactMs: number; rampMs: number; holdMs: number }): Promise<BenchLiveResult>;
     };
   }
 }
@@ -53,29 +53,43 @@ window.privfaceBench = {
     return performance.now() - t0;
   },
   /**
-   * Active liveness as the app runs it (`liveCapture`, issue 17) on `count` frames played at camera
-   * pace: frame k exists from k / fps seconds after the start; a read returns the newest frame not yet
-   * read, waiting for the next one if need be (a camera does not queue the frames a busy page missed).
+   * Active liveness as the app runs it (`liveCapture`, issue 17) with a generated person who follows
+   * the prompts: `url` holds the frames named in `names` (neutral, and each action at half and full
+   * strength); a camera at `fps` shows, from the moment a prompt asks for an action plus `reactMs`,
+   * that action ramping in (`rampMs`), held (`holdMs`), ramping out, then the neutral face. A read
+   * returns the newest camera frame not yet read, waiting for the next one if need be (a camera does
+   * not queue the frames a busy page missed). Gives up after 30 s of camera time.
    */
-  async live(url, width, height, count, fps, actions) {
+  async live(url, width, height, names, fps, actions, timing) {
     const all = new Uint8Array(await (await fetch(url)).arrayBuffer());
     const size = width * height * 4;
+    const frameOf = (name: string) => all.subarray(names.indexOf(name) * size, (names.indexOf(name) + 1) * size);
+    let plan: { start: number; action: string } | undefined;
     let last = -1;
     let frames = 0;
     const t0 = performance.now();
+    const at = (ms: number): string => {
+      if (!plan) return "neutral";
+      const d = ms - plan.start;
+      if (d < 0 || d >= 2 * timing.rampMs + timing.holdMs) return "neutral";
+      return d < timing.rampMs || d >= timing.rampMs + timing.holdMs ? `${plan.action}:0.5` : `${plan.action}:1`;
+    };
     const source = async () => {
       let k = Math.floor(((performance.now() - t0) * fps) / 1000);
       if (k <= last) {
         k = last + 1;
         await new Promise((r) => setTimeout(r, Math.max(0, t0 + (k * 1000) / fps - performance.now())));
       }
-      if (k >= count) return null;
+      if (k >= 30 * fps) return null;
       last = k;
       frames++;
-      return { data: all.slice(k * size, (k + 1) * size), width, height, t: performance.now() };
+      return { data: frameOf(at((k * 1000) / fps)).slice(), width, height, t: performance.now() };
+    };
+    const onPrompt = (p: string) => {
+      if (names.includes(`${p}:1`)) plan = { start: performance.now() - t0 + timing.reactMs, action: p };
     };
     try {
-      const r = await liveCapture(engine!, actions, source);
+      const r = await liveCapture(engine!, actions, source, { onPrompt });
       const captureMs = performance.now() - t0;
       r.embedding.fill(0);
       r.frame.data.fill(0);
