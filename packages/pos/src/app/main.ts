@@ -273,6 +273,7 @@ async function capture(actions: LivenessAction[]): Promise<ChallengeCapture> {
 const RETRY = new Set(["LIVENESS_TIMEOUT", "LIVENESS_FACE_LOST", "LIVENESS_ACTIONS_MISMATCH", "CAPTURE_TIMEOUT", "NO_FACE", "FACE_TOO_SMALL"]);
 
 async function faceFlow(p: "enrol" | "verify" | "deregister"): Promise<void> {
+  working();
   try {
     await loadEngine(); // before the challenge: its short lifetime is for the capture
     // the challenge first (its actions, if any, are what the person is asked to do), then the capture
