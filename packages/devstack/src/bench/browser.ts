@@ -238,6 +238,8 @@ export async function runBrowserCaptureBench(o: BrowserCaptureBenchOptions = {})
         refusals,
         capture_ms_p50: r1(pct(ok.map((r) => r.captureMs), 50)),
         capture_ms_max: r1(Math.max(...ok.map((r) => r.captureMs))),
+        /** of which after the last action: passive stage and the two embeddings of the same-face check */
+        tail_ms_p50: r1(pct(ok.map((r) => r.tailMs!), 50)),
         person_ms: Math.round((3 * 1000) / fps + n * (timing.reactMs + 2 * timing.rampMs + timing.holdMs)),
         frames_read_mean: r1(ok.reduce((a, r) => a + r.frames, 0) / Math.max(1, ok.length)),
       };

@@ -31,6 +31,8 @@ export interface BenchLiveResult {
   /** frames the capture read (the camera's others were dropped while the page was busy) */
   frames: number;
   steps: number;
+  /** from the end of the actions (the "hold still" prompt) to the embedding: passive stage and the two embeddings, ms */
+  tailMs?: number;
 }
 
 declare global {
@@ -85,15 +87,17 @@ window.privfaceBench = {
       frames++;
       return { data: frameOf(at((k * 1000) / fps)).slice(), width, height, t: performance.now() };
     };
+    let doneAt = 0;
     const onPrompt = (p: string) => {
       if (names.includes(`${p}:1`)) plan = { start: performance.now() - t0 + timing.reactMs, action: p };
+      if (p === "hold-still") doneAt = performance.now() - t0;
     };
     try {
       const r = await liveCapture(engine!, actions, source, { onPrompt });
       const captureMs = performance.now() - t0;
       r.embedding.fill(0);
       r.frame.data.fill(0);
-      return { ok: true, captureMs, frames, steps: r.steps.length };
+      return { ok: true, captureMs, frames, steps: r.steps.length, tailMs: captureMs - doneAt };
     } catch (e) {
       return { ok: false, code: e instanceof DeviceError ? e.code : String(e), captureMs: performance.now() - t0, frames, steps: 0 };
     } finally {
