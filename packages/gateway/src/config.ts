@@ -142,7 +142,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     identityRetentionMs: int("IDENTITY_RETENTION_DAYS", 30, 0, 3650) * 86_400_000,
     livenessThreshold: liveness,
-    livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
+    livenessActions: int("LIVENESS_ACTIONS", 2, 0, LIVENESS_STEPS.max),
     sharedState,
     logLevel: get("LOG_LEVEL", "info"),
     web: parseWebMounts(r.optional("WEB"), r.problems, `${P}WEB`),
