@@ -16,7 +16,7 @@ import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
 import {
-  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
 } from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
@@ -100,13 +100,17 @@ export async function startInProcParties(
   const clock = { offset: 0 };
   const now = () => Date.now() + clock.offset;
   const dbs: Db[] = [];
+  const closers: (() => Promise<void>)[] = [];
   const stores = {} as Record<PartyName, PartyStore>;
   const partyDbs = {} as Record<PartyName, Db>;
   for (const p of PARTIES) {
     const db = await openDb("sqlite::memory:");
     dbs.push(db);
     partyDbs[p] = db;
-    stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now });
+    // each party its own template-key register (in memory, like its database)
+    const templateKeys = await openTemplateKeys(":memory:");
+    closers.push(() => templateKeys.close());
+    stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now, templateKeys });
   }
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
@@ -248,6 +252,7 @@ export async function startInProcParties(
     async close() {
       for (const p of PARTIES) await services[p].budgetIdle();
       for (const db of dbs) await closeDb(db);
+      for (const close of closers) await close();
     },
   };
 }

@@ -37,6 +37,8 @@ export interface PartyConfig {
   /** how device registrations forwarded by the gateway become active (decision 010 §2) */
   devicePolicy: "operator" | "auto";
   dataKeys: string[];
+  /** the template-key register's SQLite file (store/template-keys.ts), outside the database and its backups */
+  templateKeys: string;
   gatewayKey: string;
   /** the party's result key pair and the gateway's public result key (result-share MACs) */
   resultKey: string;
@@ -98,6 +100,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },
     devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),
     dataKeys,
+    templateKeys: get("TEMPLATE_KEYS", L.templateKeys(lc)),
     // only the gateway's public half: its private signing key (or any file of its folder) is refused
     gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
     resultKey: r.ownKey("RESULT_KEY", L.resultKey(lc), lc),

@@ -24,7 +24,7 @@ import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
 import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
-import { createPartyStore } from "./store/index.ts";
+import { createPartyStore, openTemplateKeys } from "./store/index.ts";
 
 export interface RunningParty {
   port: number;
@@ -54,8 +54,15 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const pairSeed = readPairSeedFile(cfg.pairSeed);
   const params = modelParams();
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
-  const store = await createPartyStore(db, { role: party, dataKeys: readStoreKeys(cfg) });
+  const templateKeys = await openTemplateKeys(cfg.templateKeys);
+  const store = await createPartyStore(db, { role: party, dataKeys: readStoreKeys(cfg), templateKeys });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
+  // a database copied back by hand (not `privface restore`) may hold templates erased since: drop them
+  const dropped = await store.dropDestroyed();
+  if (dropped > 0) {
+    await auditLog.append({ requester: "recovery", op: "template.drop-erased", templateId: null, session: null, outcome: `t${dropped}`, code: null });
+    log.warn({ event: "erased_templates_dropped", count: dropped });
+  }
   const checkpointer = startCheckpointer(db, { log: (e) => log.warn(e) });
   // calls out present the client certificate and talk only to the role they meant to call
   const helperAgent = createMtlsAgent(clientTls, 16, { expect: "helper" });
@@ -203,6 +210,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       await jobsEnded;
       await checkpointer.close();
       await closeDb(db);
+      await templateKeys.close();
     },
   };
 }

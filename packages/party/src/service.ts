@@ -189,6 +189,7 @@ const STORE_TO_API: Record<string, PartyErrorCode> = {
   ITEM_UNKNOWN: "INVALID_INPUT",
   ITEM_REUSED: "INVALID_INPUT",
   KEY_UNKNOWN: "INTERNAL",
+  KEY_DESTROYED: "UNKNOWN_TEMPLATE", // erased: its key is gone (a row of a restored older backup)
   INTEGRITY: "INTERNAL",
   UNSUPPORTED: "INTERNAL",
   DEVICE_EXISTS: "INVALID_INPUT",

@@ -19,6 +19,8 @@
  */
 export { createPartyStore } from "./open.ts";
 export { StoreError } from "./_errors.ts";
+export { openTemplateKeys, type TemplateKeys } from "./template-keys.ts";
+import type { TemplateKeys } from "./template-keys.ts";
 export type { StoreErrorCode } from "./_errors.ts";
 export { PARTY_TABLES, PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
 
@@ -41,6 +43,13 @@ export interface PartyStoreOptions {
    * content with zeros, so an erased share is gone from the file; "fast" only where it costs no I/O.
    */
   secureDelete?: "on" | "fast";
+  /**
+   * The template-key register (./template-keys.ts `openTemplateKeys`): a file of its own, outside the
+   * database and its backups. Default (tests and library use only; a server always gives its own):
+   * for a SQLite file the file `<db>.template-keys` beside it, otherwise one in-memory register per
+   * role for the process (its keys die with the process, and with them every share under them).
+   */
+  templateKeys?: TemplateKeys;
 }
 
 /** A single-use authorisation: its random nonce and its expiry (epoch ms). */
@@ -195,8 +204,18 @@ export interface PartyStore {
   templateVersions(templateId: string): Promise<TemplateInfo[]>;
   /** The active version and its decrypted share, or UNKNOWN_TEMPLATE. */
   loadActive(templateId: string): Promise<{ modelVersion: string; share: Uint8Array }>;
-  /** Erase every version's share of a template, leave a deleted tombstone. Idempotent. */
+  /**
+   * Erase every version's share of a template, leave a deleted tombstone, destroy the template's key
+   * in the template-key register (so copies of the database made earlier cannot open it). Idempotent.
+   */
   erase(templateId: string, opts?: OpOptions): Promise<{ existed: boolean }>;
+  /**
+   * After a restore: every template whose shares are under a key the template-key register no longer
+   * holds (erased after the backup was taken) becomes a tombstone, its rows gone. Returns how many.
+   */
+  dropDestroyed(): Promise<number>;
+  /** An institution's exit: every template erased (tombstones), every template key destroyed. */
+  eraseAll(): Promise<{ templates: number; keys: number }>;
   /** Counts by status (for health and metrics). */
   templateCounts(): Promise<Record<TemplateStatus, number>>;
   /**
