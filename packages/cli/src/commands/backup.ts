@@ -101,7 +101,7 @@ function requester(operator: string): string {
 }
 
 /** Does something accept TCP connections at host:port (the server is running)? */
-function listening(host: string, port: number): Promise<boolean> {
+export function listening(host: string, port: number): Promise<boolean> {
   const to = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   return new Promise((done) => {
     const s = connect({ host: to, port });
