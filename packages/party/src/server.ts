@@ -13,7 +13,7 @@ import { MODEL, modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
-import { createMtlsAgent, createMtlsServer, readCrl, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, readCrl, createWsTransport, nodeHandler, requestJson, serveRpc, watchCrl } from "@privface/transport";
 import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
@@ -161,6 +161,14 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
+  // a CRL the CA rewrites is applied while the party runs (transport crl.ts): connections, agents and the peer link
+  const crlWatch = watchCrl(cfg.crl, {
+    materials: [tls, clientTls],
+    servers: [{ server, tls }],
+    agents: [helperAgent, peerAgent],
+    links: [transport],
+    onEvent: (e) => log.warn({ event: `crl_${e.type}` }),
+  });
 
   async function peerStatus(sessions: string[]): Promise<PeerSessionStatus[]> {
     const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
@@ -198,6 +206,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     recover: jobs.recover,
     refill: () => jobs.refill(true),
     async close() {
+      crlWatch.stop();
       const jobsEnded = jobs.stop();
       await service.budgetIdle();
       await transport.close();
