@@ -4,7 +4,8 @@
  *
  * - Templates: one row per (pseudonymous template id, model version) with status
  *   pending | active | retired | deleted and the party's share encrypted at rest (AES-256-GCM under the
- *   party's data key; AAD binds role, template id and model version; key id stored per row).
+ *   template's own key, kept wrapped under the party's data key in the template-key register outside
+ *   the database, destroyed on erase; AAD binds role, template id and model version).
  * - Two-phase enrolment (`prepare` → `commit` | `abort`), staged model upgrades (`stageUpgrade` →
  *   `promoteUpgrade` | `discardUpgrade`), erasure (`erase`).
  * - The correlated-randomness pool (encrypted at rest under per-item keys wrapped by the data key; each
