@@ -44,7 +44,7 @@ export function readStoreKeys(cfg: Pick<PartyConfig, "dataKeys">): { current: st
   let current = "";
   for (const f of cfg.dataKeys) {
     const dk = readDataKeyFile(f);
-    if (dk.key.length !== 32) throw new Error(`data key ${f}: the party store needs a 32-byte (INTL) data key`);
+    // INTL: 32 bytes, AES-256-GCM at rest; GM: 16 bytes, SM4-GCM (./store/_aead.ts)
     keys.set(dk.id, dk.key);
     if (!current) current = dk.id;
   }

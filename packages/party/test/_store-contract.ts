@@ -663,7 +663,7 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await assert.rejects(f.store.prepare(sid(), tid(), "v1", [1, 2] as unknown as Uint8Array), TypeError);
       await assert.rejects(f.store.addItems([{ id: "x", bytes: "abc" as unknown as Uint8Array }]), TypeError);
       await assert.rejects(createPartyStore(f.db, { role: "P2" as "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } }), RangeError);
-      await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 16)]]) } }), RangeError);
+      await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 24)]]) } }), RangeError);
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k9", keys: new Map([["k1", key1]]) } }), RangeError);
     }));
 

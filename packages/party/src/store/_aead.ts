@@ -1,11 +1,14 @@
 /**
- * Encryption at rest for the party store: AES-256-GCM (node:crypto) under the party's data key.
+ * Encryption at rest for the party store: AES-256-GCM (node:crypto) under a 32-byte key (INTL), SM4-GCM
+ * (@privface/crypto/node) under a 16-byte key (GM: a party whose data keys are GM keys seals its
+ * template keys, shares and pool items with SM4; keys made under a GM data key are 16 bytes too).
  * Blob layout: [0] version 0x01 | iv (12) | ciphertext | tag (16). The key id is stored in its own
  * column beside the blob. The associated data binds what the blob is (share or pool item), the party
  * role, and the row's identity (template id + model version, or item id), so a blob copied to another
  * row, another party's database or another table fails authentication.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { sm4GcmDecryptSync, sm4GcmEncryptSync } from "@privface/crypto/node";
 import { toBytes } from "@privface/db";
 import { StoreError } from "./_errors.ts";
 import { newKid, type TemplateKeys } from "./template-keys.ts";
@@ -16,7 +19,9 @@ const VERSION_TK = 0x02;
 const KID = 8;
 const IV = 12;
 const TAG = 16;
+/** INTL (AES-256-GCM) and GM (SM4-GCM) key lengths. */
 export const KEY_BYTES = 32;
+export const SM4_KEY_BYTES = 16;
 
 /**
  * AAD = "privface/party/<what>/v1" NUL role NUL id parts joined by NUL (inputs never contain NUL).
@@ -30,6 +35,7 @@ export function aad(what: "share" | "poolkey" | "poolitem" | "tkey", role: strin
 /** `header` (default: the version byte 0x01) | iv | ciphertext | tag. */
 export function encrypt(key: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, header: Buffer = Buffer.of(VERSION)): Buffer {
   const iv = randomBytes(IV);
+  if (key.length === SM4_KEY_BYTES) return Buffer.concat([header, iv, sm4GcmEncryptSync(key, iv, plaintext, ad)]);
   const c = createCipheriv("aes-256-gcm", key, iv);
   c.setAAD(ad);
   const body = c.update(plaintext);
@@ -40,6 +46,13 @@ export function encrypt(key: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, 
 export function decrypt(key: Uint8Array, blob: Uint8Array, ad: Uint8Array, headerLen = 1): Uint8Array {
   if (blob.length < headerLen + IV + TAG || blob[0] !== (headerLen === 1 ? VERSION : VERSION_TK)) throw new StoreError("INTEGRITY", "stored ciphertext is malformed");
   const iv = blob.subarray(headerLen, headerLen + IV);
+  if (key.length === SM4_KEY_BYTES) {
+    try {
+      return sm4GcmDecryptSync(key, iv, blob.subarray(headerLen + IV), ad);
+    } catch {
+      throw new StoreError("INTEGRITY", "stored ciphertext failed authentication (wrong key, row or party)");
+    }
+  }
   const tag = blob.subarray(blob.length - TAG);
   const d = createDecipheriv("aes-256-gcm", key, iv);
   d.setAAD(ad);
@@ -107,7 +120,7 @@ export function createKeyring(role: string, keys: Map<string, Uint8Array>, curre
       if (row) {
         tkey = unwrapTemplateKey(tid, row);
       } else {
-        tkey = randomBytes(KEY_BYTES);
+        tkey = randomBytes(keyFor(currentKeyId).length); // SM4 under a GM data key
         const kid = newKid();
         row = { kid, keyId: currentKeyId, wrapped: encrypt(keyFor(currentKeyId), tkey, aad("tkey", role, tid, kid.toString("hex"))) };
         templateKeys.put(tid, row);
@@ -145,7 +158,7 @@ export function createKeyring(role: string, keys: Map<string, Uint8Array>, curre
     wrapItemKey,
     unwrapItemKey: (r, id) => decrypt(keyFor(r.key_id), toBytes(r.item_key), aad("poolkey", role, id)),
     sealItem(id, b) {
-      const itemKey = randomBytes(KEY_BYTES);
+      const itemKey = randomBytes(keyFor(currentKeyId).length);
       const out = { ...wrapItemKey(id, itemKey), blob: encrypt(itemKey, b, aad("poolitem", role, id)) };
       itemKey.fill(0);
       return out;
