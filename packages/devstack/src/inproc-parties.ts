@@ -85,12 +85,16 @@ export async function startInProcParties(
     pairSeed?: Uint8Array | null;
     /** give each party a dedup gallery (@privface/party gallery.ts) of the deployed model version at this epoch */
     gallery?: { epoch: number };
+    /** each party's current sealing key (default: fresh ones) */
+    sealKeys?: Record<PartyName, KeyPair>;
+    /** sealing keys each party is retiring (rotation): listed after the current one, still opened */
+    retiredSealKeys?: Record<PartyName, KeyPair[]>;
   } = {},
 ): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
-  const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const sealKeys: Record<PartyName, KeyPair> = opts.sealKeys ?? { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair("INTL"), P1: await generateSigningKeyPair("INTL") };
   const device = await newSimDevice();
   const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
@@ -134,6 +138,7 @@ export async function startInProcParties(
       params,
       sealKey: sealKeys[p],
       sealKeyId: await sealingKeyId(sealKeys[p]),
+      retiredSealKeys: await Promise.all((opts.retiredSealKeys?.[p] ?? []).map(async (key) => ({ key, id: await sealingKeyId(key) }))),
       rootKey: rootKeys[p],
       devicePolicy: opts.devicePolicy ?? "auto",
       nonceKey: nonceKeys[p],

@@ -28,6 +28,8 @@ export interface PartyConfig {
   clientCert: string;
   clientKey: string;
   sealKey: string;
+  /** sealing keys being retired (rotation): still listed and opened until removed */
+  retiredSealKeys: string[];
   /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
   rootKey: string;
   /** the key of the party's nonces (decision 010 §3), a data-key file */
@@ -95,6 +97,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),
     clientKey: file("CLIENT_KEY", L.clientCert(lc).key),
     sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
+    retiredSealKeys: r.optional("RETIRED_SEAL_KEYS") === undefined ? [] : r.ownKeyList("RETIRED_SEAL_KEYS", "", lc),
     rootKey: r.ownKey("ROOT_KEY", L.root(lc), lc),
     nonceKey: r.ownKey("NONCE_KEY", L.nonceKey(lc), lc),
     volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },

@@ -130,7 +130,7 @@ export async function approveExit(cfg: PartyConfig, by: { operator: string; requ
     return { req, erased, items, head: (await audit.headRecord())! };
   });
   // every private key of the party, then the register (its keys are already gone: the file goes too)
-  const keyFiles = [...cfg.dataKeys, cfg.sealKey, cfg.nonceKey, cfg.resultKey, cfg.poolSeed, cfg.pairSeed, cfg.key, cfg.clientKey, cfg.auditKey, cfg.rootKey];
+  const keyFiles = [...cfg.dataKeys, cfg.sealKey, ...cfg.retiredSealKeys, cfg.nonceKey, cfg.resultKey, cfg.poolSeed, cfg.pairSeed, cfg.key, cfg.clientKey, cfg.auditKey, cfg.rootKey];
   const record: ExitRecord = {
     format: EXIT_FORMAT,
     v: 1,

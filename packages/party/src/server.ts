@@ -48,6 +48,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
   const rootKey = await readKeyPairFile(cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
+  const retiredSealKeys = await Promise.all(cfg.retiredSealKeys.map(async (f) => { const key = await readKeyPairFile(f); return { key, id: await sealingKeyId(key) }; }));
   const nonceKey = readDataKeyFile(cfg.nonceKey).key;
   const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
@@ -126,6 +127,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     params,
     sealKey,
     sealKeyId,
+    retiredSealKeys,
     rootKey,
     devicePolicy: cfg.devicePolicy,
     volume: cfg.volume,

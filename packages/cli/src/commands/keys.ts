@@ -4,11 +4,40 @@
  * keys, pool and pair seeds (@privface/crypto/node key files) and PEM private keys (encrypted PKCS#8,
  * scrypt). For a home made before keys were encrypted, outside the development stack (which does this
  * itself). Prints file names only; a file already encrypted is left alone. Exit 1 on any failure.
+ *
+ * `privface keys generate --kind seal|sign|data --suite INTL|GM --out FILE [--id ID]` — a new key file,
+ * encrypted under the same secret (mode 0600), for a rotation (a party's next sealing key, a data key)
+ * or a GM data key; refuses an existing file. Prints the file, kind, suite and the key's id (a
+ * sealing key's list id, a data key's id), never the key.
  */
 import type { Command } from "commander";
 
 export function register(program: Command): void {
   const keys = program.command("keys").description("key files (encrypted under PRIVFACE_KEY_SECRET)");
+  keys
+    .command("generate")
+    .description("a new encrypted key file: a sealing or signing key pair, or a data key (INTL: AES-256; GM: SM4)")
+    .requiredOption("--kind <seal|sign|data>", "what key")
+    .requiredOption("--suite <INTL|GM>", "which suite")
+    .requiredOption("--out <file>", "the file to write (must not exist)")
+    .option("--id <id>", "a data key's id (default: data-<random>)")
+    .action(async (o: { kind: string; suite: string; out: string; id?: string }) => {
+      const { existsSync } = await import("node:fs");
+      const { randomBytes } = await import("node:crypto");
+      const { ensureDataKeyFile, ensureKeyPairFile, keySecretFromEnv } = await import("@privface/crypto/node");
+      const { sealingKeyId } = await import("@privface/contracts");
+      if (o.kind !== "seal" && o.kind !== "sign" && o.kind !== "data") throw new Error("--kind must be seal, sign or data");
+      if (o.suite !== "INTL" && o.suite !== "GM") throw new Error("--suite must be INTL or GM");
+      keySecretFromEnv(); // no secret: stop before writing anything
+      if (existsSync(o.out)) throw new Error(`${o.out} exists: a new key never replaces a file`);
+      let id: string;
+      if (o.kind === "data") id = ensureDataKeyFile(o.out, o.suite, o.id ?? `data-${randomBytes(6).toString("hex")}`).key.id;
+      else {
+        const { key } = await ensureKeyPairFile(o.out, o.suite, o.kind);
+        id = o.kind === "seal" ? await sealingKeyId(key) : "";
+      }
+      process.stdout.write(JSON.stringify({ file: o.out, kind: o.kind, suite: o.suite, ...(id ? { id } : {}) }) + "\n");
+    });
   keys
     .command("encrypt")
     .description("encrypt plaintext key files in place (JSON key files and PEM private keys)")
