@@ -44,6 +44,9 @@ test("attack: a backup taken before an erasure, with every data key and the regi
   assert.deepEqual(await store.erase(erased), { existed: true });
   assert.equal(reg.get(erased), undefined, "the erased template's key is gone from the register");
   assert.ok(!raw(regPath).includes(Buffer.from(wrappedBefore)), "and its wrapped bytes from the register's files (secure_delete, WAL truncated)");
+  // a (malicious) enrolment under the erased id is refused and leaves no key behind
+  await assert.rejects(store.prepare(sid(), erased, "v1", share(512)), code("TEMPLATE_EXISTS"));
+  assert.equal(reg.get(erased), undefined);
   await closeDb(db);
 
   // the older copy, opened with the same data keys and the register as it is now

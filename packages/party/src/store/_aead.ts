@@ -83,10 +83,11 @@ export interface Keyring {
   current(): string;
   /** Makes `id` (already in `keys`) current. */
   use(id: string): void;
-  sealShare(tid: string, mv: string, share: Uint8Array): { keyId: string; blob: Buffer };
+  /** `created`: this call made the template's key (the caller destroys it if its transaction fails). */
+  sealShare(tid: string, mv: string, share: Uint8Array): { keyId: string; blob: Buffer; created: boolean };
   /** KEY_DESTROYED when the template's key is gone (an erased template in an older copy of the database). */
   openShare(r: { key_id: string | null; share: unknown }, tid: string, mv: string): Uint8Array;
-  /** True when the sealed share's template key is gone from the register (legacy rows: false). */
+  /** True when the key that sealed this share is not in the register any more (legacy rows: false). */
   shareKeyDestroyed(share: unknown, tid: string): boolean;
   /** Re-wraps the template's key under the current data key (false if it already is, or has none). */
   rewrapTemplateKey(tid: string): boolean;
@@ -116,6 +117,7 @@ export function createKeyring(role: string, keys: Map<string, Uint8Array>, curre
     },
     sealShare(tid, mv, share) {
       let row = templateKeys.get(tid);
+      const created = !row;
       let tkey: Uint8Array;
       if (row) {
         tkey = unwrapTemplateKey(tid, row);
@@ -127,7 +129,7 @@ export function createKeyring(role: string, keys: Map<string, Uint8Array>, curre
       }
       const blob = encrypt(tkey, share, aad("share", role, tid, mv), Buffer.concat([Buffer.of(VERSION_TK), row.kid]));
       tkey.fill(0);
-      return { keyId: row.keyId, blob };
+      return { keyId: row.keyId, blob, created };
     },
     openShare(r, tid, mv) {
       const blob = toBytes(r.share);
@@ -145,7 +147,8 @@ export function createKeyring(role: string, keys: Map<string, Uint8Array>, curre
     shareKeyDestroyed(share, tid) {
       const blob = toBytes(share);
       if (blob[0] !== VERSION_TK) return false;
-      return templateKeys.get(tid) === undefined;
+      const row = templateKeys.get(tid);
+      return !row || !row.kid.equals(kidOf(blob));
     },
     rewrapTemplateKey(tid) {
       const row = templateKeys.get(tid);

@@ -152,6 +152,11 @@ export function sessionOps(
   return {
     async prepare(session, tid, mv, share, opts) {
       const { auth, sealed } = shareInput(session, tid, mv, "modelVersion", share, opts);
+      // a key made for this enrolment goes if it is refused (e.g. the id of an erased template)
+      const dropKey = (e: unknown) => {
+        if (sealed.created) keyring.templateKeys.destroy(tid);
+        throw e;
+      };
       return exec.tx(async (tx) => {
         const t = now();
         if (auth) await consumeAuth(ctx, tx, auth, t);
@@ -163,7 +168,7 @@ export function sessionOps(
         await insertPending(tx, tid, mv, sealed, t);
         await insertSession(tx, [session, "enrol", "prepared", tid, mv, null, t, t]);
         return { created: true };
-      });
+      }).catch(dropKey);
     },
 
     commit: (session, opts) => commitOp(session, opts, null),
