@@ -42,6 +42,8 @@ export interface PartyConfig {
   /** the template-key register's SQLite file (store/template-keys.ts), outside the database and its backups */
   templateKeys: string;
   gatewayKey: string;
+  /** gateway signing keys being retired (rotation): authorisations under them still verify until removed */
+  retiredGatewayKeys: string[];
   /** the party's result key pair and the gateway's public result key (result-share MACs) */
   resultKey: string;
   gatewayResultKey: string;
@@ -106,6 +108,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     templateKeys: get("TEMPLATE_KEYS", L.templateKeys(lc)),
     // only the gateway's public half: its private signing key (or any file of its folder) is refused
     gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
+    retiredGatewayKeys: r.optional("RETIRED_GATEWAY_KEYS") === undefined ? [] : r.publicKeyList("RETIRED_GATEWAY_KEYS", ""),
     resultKey: r.ownKey("RESULT_KEY", L.resultKey(lc), lc),
     gatewayResultKey: r.publicKey("GATEWAY_RESULT_KEY", L.resultPub("gateway")),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),

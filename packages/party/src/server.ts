@@ -45,7 +45,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const clientTls = { ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
-  const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
+  const gatewayKey = [cfg.gatewayKey, ...cfg.retiredGatewayKeys].map(readPublicKeyFile);
   const rootKey = await readKeyPairFile(cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
   const retiredSealKeys = await Promise.all(cfg.retiredSealKeys.map(async (f) => { const key = await readKeyPairFile(f); return { key, id: await sealingKeyId(key) }; }));

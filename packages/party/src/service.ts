@@ -117,7 +117,8 @@ export interface PartyServiceDeps {
    * the enrolment run leaves them (the helper's seeds plus one party's database rebuild them).
    */
   pairSeed?: Uint8Array;
-  gatewayKey: PublicKey;
+  /** the gateway's authorisation key; with a rotation, the new one and the ones being retired */
+  gatewayKey: PublicKey | PublicKey[];
   /** the id of `sealKey` (@privface/contracts `sealingKeyId`): devices name it in their statements */
   sealKeyId: string;
   /**

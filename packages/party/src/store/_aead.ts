@@ -2,8 +2,10 @@
  * Encryption at rest for the party store: AES-256-GCM (node:crypto) under a 32-byte key (INTL), SM4-GCM
  * (@privface/crypto/node) under a 16-byte key (GM: a party whose data keys are GM keys seals its
  * template keys, shares and pool items with SM4; keys made under a GM data key are 16 bytes too).
- * Blob layout: [0] version 0x01 | iv (12) | ciphertext | tag (16). The key id is stored in its own
- * column beside the blob. The associated data binds what the blob is (share or pool item), the party
+ * Blob layout: [0] version 0x01 | iv (12) | ciphertext | tag (16) under a data key (pool item keys,
+ * template keys in the register, shares written before the register), or a share under its template's
+ * key: 0x02 | key id of the template key (8) | iv | ciphertext | tag. The data key's id is stored
+ * beside the blob. The associated data binds what the blob is (share or pool item), the party
  * role, and the row's identity (template id + model version, or item id), so a blob copied to another
  * row, another party's database or another table fails authentication.
  */
