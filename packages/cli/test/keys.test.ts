@@ -65,6 +65,13 @@ test("privface keys generate: encrypted sealing and GM data key files for a rota
     assert.equal(gen("--kind", "data", "--suite", "GM", "--id", "p0-gm-2027", "--out", data).status, 0);
     const dk = readDataKeyFile(data);
     assert.deepEqual([dk.suite, dk.id, dk.key.length], ["GM", "p0-gm-2027", 16]);
+    // a gateway signing key for a rotation, with its public half for the parties
+    const { readPublicKeyFile } = await import("@privface/crypto/node");
+    const sign = join(dir, "signing-2027.json");
+    const signPub = join(dir, "gateway-signing-2027.pub.json");
+    assert.equal(gen("--kind", "sign", "--suite", "INTL", "--out", sign, "--public", signPub).status, 0);
+    assert.deepEqual(readPublicKeyFile(signPub).publicKey, (await readKeyPairFile(sign)).publicKey);
+    assert.doesNotMatch(readFileSync(signPub, "utf8"), /privateKey|ciphertext/);
     const again = gen("--kind", "seal", "--suite", "INTL", "--out", seal);
     assert.notEqual(again.status, 0);
     assert.match(again.stderr, /exists/);

@@ -5,7 +5,7 @@
  * scrypt). For a home made before keys were encrypted, outside the development stack (which does this
  * itself). Prints file names only; a file already encrypted is left alone. Exit 1 on any failure.
  *
- * `privface keys generate --kind seal|sign|data --suite INTL|GM --out FILE [--id ID]` — a new key file,
+ * `privface keys generate --kind seal|sign|data --suite INTL|GM --out FILE [--id ID] [--public FILE]` — a new key file,
  * encrypted under the same secret (mode 0600), for a rotation (a party's next sealing key, a data key)
  * or a GM data key; refuses an existing file. Prints the file, kind, suite and the key's id (a
  * sealing key's list id, a data key's id), never the key.
@@ -21,20 +21,23 @@ export function register(program: Command): void {
     .requiredOption("--suite <INTL|GM>", "which suite")
     .requiredOption("--out <file>", "the file to write (must not exist)")
     .option("--id <id>", "a data key's id (default: data-<random>)")
-    .action(async (o: { kind: string; suite: string; out: string; id?: string }) => {
+    .option("--public <file>", "a key pair: also write its public half here (keys/public/…)")
+    .action(async (o: { kind: string; suite: string; out: string; id?: string; public?: string }) => {
       const { existsSync } = await import("node:fs");
       const { randomBytes } = await import("node:crypto");
-      const { ensureDataKeyFile, ensureKeyPairFile, keySecretFromEnv } = await import("@privface/crypto/node");
+      const { ensureDataKeyFile, ensureKeyPairFile, keySecretFromEnv, writePublicKeyFile } = await import("@privface/crypto/node");
       const { sealingKeyId } = await import("@privface/contracts");
       if (o.kind !== "seal" && o.kind !== "sign" && o.kind !== "data") throw new Error("--kind must be seal, sign or data");
       if (o.suite !== "INTL" && o.suite !== "GM") throw new Error("--suite must be INTL or GM");
       keySecretFromEnv(); // no secret: stop before writing anything
-      if (existsSync(o.out)) throw new Error(`${o.out} exists: a new key never replaces a file`);
+      for (const f of [o.out, o.public]) if (f && existsSync(f)) throw new Error(`${f} exists: a new key never replaces a file`);
+      if (o.public && o.kind === "data") throw new Error("--public: a data key has no public half");
       let id: string;
       if (o.kind === "data") id = ensureDataKeyFile(o.out, o.suite, o.id ?? `data-${randomBytes(6).toString("hex")}`).key.id;
       else {
         const { key } = await ensureKeyPairFile(o.out, o.suite, o.kind);
         id = o.kind === "seal" ? await sealingKeyId(key) : "";
+        if (o.public) writePublicKeyFile(o.public, { suite: key.suite, kind: key.kind, publicKey: key.publicKey });
       }
       process.stdout.write(JSON.stringify({ file: o.out, kind: o.kind, suite: o.suite, ...(id ? { id } : {}) }) + "\n");
     });
