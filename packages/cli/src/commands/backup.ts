@@ -59,7 +59,7 @@ interface Target {
 }
 
 /** The server's database, audit key and listening address, from its configuration in `env`. */
-async function targetOf(server: BackupServer, env: NodeJS.ProcessEnv): Promise<Target> {
+export async function targetOf(server: BackupServer, env: NodeJS.ProcessEnv): Promise<Target> {
   if (server === "p0" || server === "p1") {
     const { loadPartyConfig } = await import("@privface/party");
     return loadPartyConfig(server === "p0" ? "P0" : "P1", env);
