@@ -2,12 +2,13 @@
  * Rotating a server's audit key (issue 13): `privface audit rotate-key` appends a handover signed by
  * the current key that names the new one, and a record signed by the new key; the chain verifies with
  * both keys in order, the server's own check with the new key alone; attack: a record signed with the
- * retired key after the handover (a stolen old key extending the chain) does not verify.
+ * retired key after the handover (a stolen old key extending the chain) does not verify. Then
+ * `privface keys destroy` removes the retired key file (refused while the configuration names it).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,6 +64,22 @@ test("privface audit rotate-key: handover to a new audit key; verify with both k
     const forged = verify(L.auditPub("p1"), nextPub);
     assert.equal(forged.status, 1);
     assert.deepEqual(JSON.parse(forged.stdout).firstBroken, { seq: 6, reason: "bad-signature" });
+
+    // the retired key file: refused while the configuration names it, then destroyed and recorded
+    const inUse = run("keys", "destroy", "--server", "p1", "--file", cfg.auditKey, "--operator", "bob");
+    assert.notEqual(inUse.status, 0);
+    assert.match(inUse.stderr, /KEY_IN_USE/);
+    assert.ok(existsSync(cfg.auditKey));
+    const switched = { ...env, PRIVFACE_P1_AUDIT_KEY: next };
+    const d = spawnSync(process.execPath, [bin, "keys", "destroy", "--server", "p1", "--file", cfg.auditKey, "--operator", "bob"], { encoding: "utf8", env: switched });
+    assert.equal(d.status, 0, d.stderr);
+    assert.ok(!existsSync(cfg.auditKey));
+    const db2 = await openDb(cfg.db);
+    try {
+      assert.deepEqual((await exportChain(db2)).slice(-1).map((x) => [x.op, x.session, x.requester]), [["key.destroy", "audit.json", "operator:bob"]]);
+    } finally {
+      await closeDb(db2);
+    }
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -89,7 +89,7 @@ export async function requestExit(cfg: PartyConfig, by: { operator: string }): P
 }
 
 /** Overwrites a file with random bytes (fsync), then removes it. Best effort against the medium (SSD, snapshots). */
-function destroyFile(path: string): boolean {
+export function destroyFile(path: string): boolean {
   if (!existsSync(path)) return false;
   const size = statSync(path).size;
   const fd = openSync(path, "r+");

@@ -17,4 +17,4 @@ export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";
 export { createPartyStore, openTemplateKeys, type PartyStore, type TemplateKeys } from "./store/index.ts";
 export { runMpc, sendAbort } from "./session.ts";
 export { PartyGallery, GalleryKeeper, runGalleryKeeper, GalleryError, type GalleryHooks, type GalleryErrorCode, type PartyGalleryOptions, type GalleryKeeperOptions } from "./gallery.ts";
-export { requestExit, approveExit, verifyExit, ExitError, EXIT_FORMAT, type ExitRecord } from "./exit.ts";
+export { requestExit, approveExit, verifyExit, destroyFile, ExitError, EXIT_FORMAT, type ExitRecord } from "./exit.ts";
