@@ -19,7 +19,7 @@ import { PartyError } from "./errors.ts";
 import type { PartyName } from "./ids.ts";
 import { object, str } from "./validate.ts";
 
-export type Op = "enrol" | "commit" | "abort" | "verify" | "upgrade" | "delete";
+export type Op = "enrol" | "commit" | "abort" | "verify" | "upgrade" | "delete" | "dedup";
 export const MAX_AUTH_AHEAD_MS = 60_000;
 const CLOCK_SKEW_MS = 5_000;
 

@@ -35,6 +35,8 @@ export const PARTY_ERRORS = {
   /** the template's daily failure budget (counted inside MPC) is exhausted: refused until the day ends (UTC) */
   BUDGET_EXHAUSTED: { status: 429, kind: "refused" },
   SESSION_UNKNOWN: { status: 404, kind: "unavailable" },
+  /** the party runs no dedup gallery, or it is being built or stale, or the parties' galleries differ */
+  GALLERY_UNAVAILABLE: { status: 503, kind: "unavailable" },
   PEER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   HELPER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   POOL_EXHAUSTED: { status: 503, kind: "unavailable" },

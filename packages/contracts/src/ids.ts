@@ -59,6 +59,11 @@ export function upgradeSessionOf(session: string): string {
   return `${session}-u`;
 }
 
+/** The session id of the 1:N duplicate search of an enrolment (issue 15, Party API `dedup`). */
+export function dedupSessionOf(session: string): string {
+  return `${session}-d`;
+}
+
 /** The session id of the failure-budget run that follows a verification (@privface/mpc budget.ts). */
 export function budgetSessionOf(session: string): string {
   return `${session}-b`;

@@ -3,12 +3,12 @@
  * Browser-safe except `./auth` and `./nonce` (Node: node:crypto on the parties' hot path).
  */
 export { MODEL, modelParams, type ModelInfo } from "./model.ts";
-export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, budgetSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
+export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, budgetSessionOf, dedupSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
 export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
 export { PARTY_ROUTES } from "./party-api.ts";
 export type {
-  Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest,
+  Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest, DedupRequest, DedupResponse,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
   DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse,
 } from "./party-api.ts";

@@ -59,6 +59,16 @@ export interface SessionRequest {
   templateId: string;
   authorisation: SignedAuthorisation;
 }
+/**
+ * A 1:N duplicate search (issue 15, docs/protocol.md section 14): the template prepared by enrolment
+ * `session` (validated, not yet committed) against every active template of its model version in the
+ * parties' dedup gallery. The authorisation is for op `dedup`, this session and template.
+ */
+export interface DedupRequest {
+  session: string;
+  templateId: string;
+  authorisation: SignedAuthorisation;
+}
 export interface DeleteRequest {
   templateId: string;
   authorisation: SignedAuthorisation;
@@ -77,6 +87,17 @@ export interface VerifyResponse {
   session: string;
   /** `upgradeValid` only when the request carried an upgrade and its run completed */
   resultShare: { valid: Bit; match: Bit; upgradeValid?: Bit };
+  /** as in EnrolResponse */
+  resultMac?: string;
+}
+export interface DedupResponse {
+  session: string;
+  /**
+   * XOR share of duplicate = valid(probe) ∧ ∃ live j: ⟨probe, y_j⟩ ≥ threshold — one bit, never the
+   * matching templates; `gallery` is the number of slots the search covered (public to both parties).
+   */
+  resultShare: { duplicate: Bit };
+  gallery: number;
   /** as in EnrolResponse */
   resultMac?: string;
 }
@@ -120,6 +141,8 @@ export interface PartyClient {
   commit(req: SessionRequest): Promise<CommitResponse>;
   abort(req: SessionRequest): Promise<AbortResponse>;
   verify(req: VerifyRequest): Promise<VerifyResponse>;
+  /** the 1:N duplicate search of a prepared enrolment (GALLERY_UNAVAILABLE when the party runs no gallery) */
+  dedup(req: DedupRequest): Promise<DedupResponse>;
   delete(req: DeleteRequest): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
   /** `count` (1..256) fresh nonces of this party for face challenges (decision 010 §3) */
@@ -142,6 +165,7 @@ export const PARTY_ROUTES = {
   commit: "POST /v1/commit",
   abort: "POST /v1/abort",
   verify: "POST /v1/verify",
+  dedup: "POST /v1/dedup",
   delete: "POST /v1/delete",
   health: "GET /v1/health",
   keys: "GET /v1/keys",

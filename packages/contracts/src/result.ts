@@ -22,7 +22,7 @@ export const RESULT_KIND = "privface.result-share";
 
 /** What a result share answers: the request it belongs to, and the share itself. */
 export interface ResultBinding {
-  op: "enrol" | "verify";
+  op: "enrol" | "verify" | "dedup";
   party: PartyName;
   session: string;
   templateId: string;

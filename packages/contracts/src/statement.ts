@@ -17,6 +17,8 @@ import { PartyError } from "./errors.ts";
 import { ID, PARTIES, type PartyName } from "./ids.ts";
 import type { ShareContext } from "./share.ts";
 import { bad, object, str } from "./validate.ts";
+import { isLivenessAction, LIVENESS_STEPS } from "./liveness.ts";
+import { MODEL } from "./model.ts";
 
 export type StatementPurpose = "enrol" | "verify" | "deregister" | "consent" | "withdraw";
 export interface ShareRef {
@@ -147,6 +149,7 @@ export async function checkStatement(s: DeviceStatement, r: ReceivedShares): Pro
     throw new PartyError("STATEMENT_INVALID", `statement: ${why}`);
   };
   if (s.purpose !== r.op) no(`made for ${s.purpose}, presented to ${r.op}`);
+  checkLivenessEvidence(s.liveness, no);
   if (s.templateId !== r.templateId) no("for another template");
   if (s.modelVersion !== r.modelVersion) no("for another model version");
   const mine = s.shares?.[r.party];
@@ -163,6 +166,36 @@ export async function checkStatement(s: DeviceStatement, r: ReceivedShares): Pro
     upCtx = statementContext(s, true);
   }
   return { ctx: statementContext(s), upCtx, keyId: mine!.key };
+}
+
+/**
+ * The device's liveness evidence as each party can check it itself (issue 17): the passive score is a
+ * number at or above the model's threshold (`MODEL.livenessThreshold`, whatever the gateway is set to);
+ * the actions, when present, are 1–3 known actions, never the same twice in a row, with exactly one
+ * evidence step each, naming the same action, in time order (from ≤ peak, each step after the one
+ * before). A party cannot know which actions the gateway drew, nor whether anyone moved: SECURITY.md.
+ */
+function checkLivenessEvidence(l: Record<string, unknown> | undefined, no: (why: string) => never): void {
+  if (!l) no("no liveness evidence");
+  const score = l!.score;
+  if (typeof score !== "number" || !Number.isFinite(score) || score < 0 || score > 1) no("liveness score is not a number in [0, 1]");
+  if ((score as number) < MODEL.livenessThreshold) no("liveness score below the model's threshold");
+  const { actions, steps } = l as { actions?: unknown; steps?: unknown };
+  if (actions === undefined) {
+    if (steps !== undefined) no("liveness evidence without actions");
+    return;
+  }
+  if (!Array.isArray(actions) || actions.length < 1 || actions.length > LIVENESS_STEPS.max || !actions.every(isLivenessAction) || actions.some((a, i) => i > 0 && a === actions[i - 1]))
+    no("liveness actions are not 1–3 known actions");
+  if (!Array.isArray(steps) || steps.length !== (actions as unknown[]).length) no("liveness evidence: not one step per action");
+  let after = -1;
+  (steps as unknown[]).forEach((st, i) => {
+    const x = st as { action?: unknown; from?: unknown; peak?: unknown; value?: unknown };
+    if (!x || x.action !== (actions as unknown[])[i]) no(`liveness evidence: step ${i} does not name action ${i}`);
+    if (!Number.isSafeInteger(x.from) || !Number.isSafeInteger(x.peak) || typeof x.value !== "number" || !Number.isFinite(x.value)) no(`liveness evidence: step ${i} is malformed`);
+    if ((x.from as number) <= after || (x.peak as number) < (x.from as number)) no(`liveness evidence: step ${i} is not after the one before`);
+    after = x.peak as number;
+  });
 }
 
 /** The device's side: the statement of a face request, from the envelopes it sealed (base64url or bytes). */

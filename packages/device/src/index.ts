@@ -27,6 +27,6 @@ export { ActionTracker, verifyActions, measuresFromLandmarks, DEFAULT_ACTION_THR
 export type { FrameMeasure, ActionThresholds, ActiveErrorCode, TrackerState } from "./actions.ts";
 export type { MeasureResult } from "./engine.ts";
 export { liveCapture } from "./sdk.ts";
-export type { FrameSource, LiveCaptureOptions, LiveCapture } from "./sdk.ts";
+export type { ChallengeCapture, FrameSource, LiveCaptureOptions, LiveCapture } from "./sdk.ts";
 export { actionFrame, actionSequence } from "./synthetic.ts";
 export type { FaceGeometry, SequenceOptions, TimedFrame } from "./synthetic.ts";

@@ -75,6 +75,18 @@ export interface LiveCapture {
   frames: number;
 }
 
+/** What the caller's capture hands to `FaceDevice.captureAndSubmit` (a `LiveCapture` fits). */
+export interface ChallengeCapture {
+  embedding: Float32Array;
+  liveness: number;
+  /** the per-step evidence of the challenge's actions, in order (empty or absent when none were asked) */
+  steps?: LivenessStep[];
+  /** the model version the embedding was made with (checked against the challenge's) */
+  modelVersion?: string;
+  /** the embedded frame (for upgrade shares; wiped after use) */
+  frame?: RgbaFrame;
+}
+
 function copyFrame(f: RgbaFrame): RgbaFrame {
   return { data: new Uint8Array(f.data), width: f.width, height: f.height };
 }
@@ -312,25 +324,47 @@ export class FaceDevice {
    * facing the camera after the last action; see `liveCapture`.
    */
   enrolLive(personId: string, source: FrameSource, options: LiveCaptureOptions = {}): Promise<GatewayAnswer> {
-    return this.liveCall("enrol", "/v1/enrolments", personId, source, options);
+    return this.liveCall("enrol", personId, source, options);
   }
 
   /** Verifies with active liveness (see `enrolLive`). */
   verifyLive(personId: string, source: FrameSource, options: LiveCaptureOptions = {}): Promise<GatewayAnswer> {
-    return this.liveCall("verify", "/v1/verifications", personId, source, options);
+    return this.liveCall("verify", personId, source, options);
   }
 
-  private async liveCall(purpose: "enrol" | "verify", path: string, personId: string, source: FrameSource, options: LiveCaptureOptions): Promise<GatewayAnswer> {
+  private async liveCall(purpose: "enrol" | "verify", personId: string, source: FrameSource, options: LiveCaptureOptions): Promise<GatewayAnswer> {
     const primary = await this.engine();
+    return this.captureAndSubmit(purpose, personId, async ({ actions, modelVersion }) => {
+      if (modelVersion !== undefined && modelVersion !== primary.model.version)
+        throw new DeviceError("WRONG_MODEL_VERSION", `the gateway expects model ${modelVersion}; live capture runs ${primary.model.version}`, { expected: modelVersion });
+      return { ...(await liveCapture(primary, actions, source, options)), modelVersion: primary.model.version };
+    });
+  }
+
+  /**
+   * Enrols or verifies with a capture the caller runs once the challenge is known (issue 17: the POS
+   * app, which prompts the person itself): fetches the challenge, calls `capture` with its actions (empty
+   * when the gateway asks for none) and model version, then seals, signs and sends the result with the
+   * per-step evidence. `capture` must perform exactly `actions` (`liveCapture` does) and embed with
+   * `modelVersion`; its embedding and frame are wiped here after use. A returned `frame` also gives the
+   * upgrade shares when the challenge names `upgradeTo` and this device carries that model (R5).
+   */
+  async captureAndSubmit(
+    purpose: "enrol" | "verify",
+    personId: string,
+    capture: (c: { actions: LivenessAction[]; modelVersion: string | undefined }) => Promise<ChallengeCapture>,
+  ): Promise<GatewayAnswer> {
     const ch = await this.challenge(personId, purpose);
-    const modelVersion = ch.modelVersion ?? primary.model.version;
-    if (modelVersion !== primary.model.version)
-      throw new DeviceError("WRONG_MODEL_VERSION", `the gateway expects model ${modelVersion}; live capture runs ${primary.model.version}`, { expected: modelVersion });
-    const cap = await liveCapture(primary, ch.actions ?? [], source, options);
+    const actions = ch.actions ?? [];
+    const cap = await capture({ actions: actions.slice(), modelVersion: ch.modelVersion });
     try {
+      const modelVersion = ch.modelVersion ?? cap.modelVersion;
+      if (modelVersion === undefined) throw new DeviceError("BAD_CHALLENGE", "the challenge names no model version");
+      if (cap.modelVersion !== undefined && cap.modelVersion !== modelVersion)
+        throw new DeviceError("WRONG_MODEL_VERSION", `the gateway expects model ${modelVersion}; the capture used ${cap.modelVersion}`, { expected: modelVersion });
       let upgrade: { modelVersion: string; embedding: Float32Array } | undefined;
       const next = ch.upgradeTo ? this.o.extraEngines?.[ch.upgradeTo] : undefined;
-      if (purpose === "verify" && ch.upgradeTo && next) {
+      if (purpose === "verify" && ch.upgradeTo && next && cap.frame) {
         const o = await next.processFrame(cap.frame.data, cap.frame.width, cap.frame.height);
         if (!o.ok) throw new DeviceError(o.error, `face pipeline (${ch.upgradeTo}): ${o.error}`);
         upgrade = { modelVersion: ch.upgradeTo, embedding: o.embedding };
@@ -342,7 +376,7 @@ export class FaceDevice {
         challenge: ch,
         embedding: cap.embedding,
         liveness: cap.liveness,
-        ...(ch.actions && ch.actions.length > 0 ? { active: { actions: ch.actions, steps: cap.steps } } : {}),
+        ...(actions.length > 0 ? { active: { actions, steps: cap.steps ?? [] } } : {}),
         modelVersion,
         upgrade,
         signingKey: this.o.signingKey,
@@ -351,10 +385,10 @@ export class FaceDevice {
         rng: this.o.rng,
       });
       upgrade?.embedding.fill(0);
-      return await this.post(path, body);
+      return await this.post(purpose === "enrol" ? "/v1/enrolments" : "/v1/verifications", body);
     } finally {
       cap.embedding.fill(0);
-      cap.frame.data.fill(0);
+      cap.frame?.data.fill(0);
     }
   }
 

@@ -29,7 +29,7 @@ function stubEngine(version: string, seed: number): FaceEngine & { calls: number
   return stub;
 }
 
-async function gateway(templateVersion: string, upgradeTo: string | undefined, p0: KeyPair, p1: KeyPair) {
+async function gateway(templateVersion: string, upgradeTo: string | undefined, p0: KeyPair, p1: KeyPair, actions?: string[]) {
   const t = await testTrust("INTL", { P0: p0, P1: p1 });
   const posted: { path: string; body: FaceRequestBody }[] = [];
   const f = (async (url: string | URL | Request, init?: RequestInit) => {
@@ -39,6 +39,7 @@ async function gateway(templateVersion: string, upgradeTo: string | undefined, p
       return Response.json({
         challenge: "challenge_upgrade_0001", expiresAt: Date.now() + 30_000, purpose: body.purpose, templateId: "tpl_1", modelVersion: templateVersion,
         ...(upgradeTo ? { upgradeTo } : {}),
+        ...(actions ? { actions } : {}),
         keyLists: t.keyLists,
       }, { status: 201 });
     }
@@ -102,5 +103,40 @@ describe("FaceDevice model versions (R5)", () => {
 
   it("validates its options", () => {
     assert.throws(() => new FaceDevice({ deviceId: "", signingKey: {} as KeyPair, gatewayUrl: "x" } as never), TypeError);
+  });
+});
+
+describe("FaceDevice.captureAndSubmit (issue 17: the app captures once the challenge is known)", () => {
+  const steps = [
+    { action: "turn-left" as const, from: 3, peak: 4, value: 0.4 },
+    { action: "blink" as const, from: 8, peak: 9, value: 0.5 },
+  ];
+
+  it("hands the challenge's actions to the capture, then signs its per-step evidence with them and wipes the embedding", async () => {
+    const [p0, p1, dev] = [await generateSealKeyPair("INTL"), await generateSealKeyPair("INTL"), await generateSigningKeyPair("INTL")];
+    const gw = await gateway("model.2", undefined, p0, p1, ["turn-left", "blink"]);
+    const device = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: gw.fetch, ...gw.dev, engine: stubEngine("model.2", 2) });
+    const embedding = embeddingOf(2);
+    let asked: unknown;
+    const r = await device.captureAndSubmit("verify", "alice", async (c) => {
+      asked = c;
+      return { embedding, liveness: 0.9, steps, modelVersion: "model.2" };
+    });
+    assert.deepEqual(r, { decision: "accept", upgraded: false });
+    assert.deepEqual(asked, { actions: ["turn-left", "blink"], modelVersion: "model.2" });
+    assert.deepEqual(gw.posted[0].body.liveness, { score: 0.9, actions: ["turn-left", "blink"], steps });
+    assert.ok(embedding.every((x) => x === 0), "the embedding was not wiped");
+  });
+
+  it("refuses a capture made with another model version or without the evidence of the actions, and sends nothing", async () => {
+    const [p0, p1, dev] = [await generateSealKeyPair("INTL"), await generateSealKeyPair("INTL"), await generateSigningKeyPair("INTL")];
+    const gw = await gateway("model.2", undefined, p0, p1, ["turn-left", "blink"]);
+    const device = new FaceDevice({ deviceId: "till", signingKey: dev, gatewayUrl: "https://gw.test", fetch: gw.fetch, ...gw.dev, engine: stubEngine("model.2", 2) });
+    await assert.rejects(
+      device.captureAndSubmit("verify", "alice", async () => ({ embedding: embeddingOf(1), liveness: 0.9, steps, modelVersion: "model.1" })),
+      (e: unknown) => e instanceof DeviceError && e.code === "WRONG_MODEL_VERSION",
+    );
+    await assert.rejects(device.captureAndSubmit("verify", "alice", async () => ({ embedding: embeddingOf(2), liveness: 0.9 })));
+    assert.equal(gw.posted.length, 0);
   });
 });

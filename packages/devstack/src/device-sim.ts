@@ -58,16 +58,18 @@ export function simDevice(client: GatewayClient, deviceId: string, key: KeyPair,
  * Registers a device (its signing key and a key-agreement key, generated unless given) for a merchant
  * (operator token with the admin role) and has a second, different operator (`o.approver`: admin or
  * operator role) approve it (R27: two approvers); the gateway then forwards it to the parties. The
- * device talks through `o.client` and trusts `o.trust` (default: the runtime home's roots).
+ * device talks through `o.client` and trusts `o.trust` (default: the runtime home's roots). A simulated
+ * device submits embeddings, not camera frames: it is registered as a still-image tool (no active
+ * liveness actions, issue 17) unless `o.stillImage` is false.
  */
 export async function registerDevice(
   admin: GatewayClient,
   merchantId: string,
   key: KeyPair,
-  o: { label?: string; client?: GatewayClient; approver: GatewayClient; trust?: DeviceTrust; authKey?: KeyPair },
+  o: { label?: string; client?: GatewayClient; approver: GatewayClient; trust?: DeviceTrust; authKey?: KeyPair; stillImage?: boolean },
 ): Promise<SimDevice> {
   const authKey = o.authKey ?? (await generateSealKeyPair(key.suite));
-  const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: key.suite, publicKey: toBase64url(key.publicKey), authKey: toBase64url(authKey.publicKey), label: o.label ?? "cli" });
+  const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: key.suite, publicKey: toBase64url(key.publicKey), authKey: toBase64url(authKey.publicKey), label: o.label ?? "cli", stillImage: o.stillImage ?? true });
   if (r.status !== 201) throw new Error(`device registration failed: ${r.status} ${r.body?.error?.code ?? ""}`);
   const a = await o.approver.admin("POST", `/v1/admin/devices/${r.body.deviceId}/approve`);
   if (a.status !== 200) throw new Error(`device approval failed: ${a.status} ${a.body?.error?.code ?? ""}`);

@@ -8,7 +8,8 @@
  * session, template, model version, digest, expiry, single use) and the body as the real one does,
  * opens its sealed share with its key and the request context as AAD (P0 expands its seed), and the
  * two meet per session: the "MPC" reconstructs the int8 vectors and decides with `verifyPlain` /
- * `validatePlain`, so the decisions equal those of the MPC. Results come back as random XOR shares.
+ * `validatePlain`, so the decisions equal those of the MPC (the dedup search: `verifyPlain` of the
+ * prepared template against every active one of the gallery's model version). Results come back as random XOR shares.
  *
  * Like the real parties, it cannot know what it computed: it prepares an invalid enrolment and stages
  * an invalid or unmatched upgrade like any other (`upgradeValid` tells the gateway), and a commit
@@ -24,7 +25,9 @@ import {
   checkStatement,
   checkStatementMac,
   contextAad,
+  dedupSessionOf,
   ID,
+  MODEL,
   partyMacKey,
   sealingKeyId,
   signKeyList,
@@ -75,6 +78,8 @@ interface PartyState {
   marks: Set<string>;
   /** the party's own device registry (decision 010 §2) */
   devices: Map<string, DeviceRegistration & { status: "pending" | "active" | "revoked" }>;
+  /** enrolment sessions whose dedup search ran (one per enrolment) */
+  searched: Set<string>;
 }
 
 /** What a party brings to a session's rendezvous: its opened share(s) and, for a verification, its template. */
@@ -82,6 +87,8 @@ interface Deposit {
   share: Uint8Array;
   upgrade?: Uint8Array;
   template?: Int8Array;
+  /** a dedup search: the party's active templates of the gallery's model version */
+  gallery?: Int8Array[];
 }
 interface Outcome {
   valid: Bit;
@@ -91,6 +98,7 @@ interface Outcome {
   upgradeY?: Int8Array;
   /** the vector an enrolment prepares */
   y?: Int8Array;
+  duplicate?: Bit;
 }
 interface Slot {
   deposits: Partial<Record<PartyName, Deposit>>;
@@ -99,7 +107,7 @@ interface Slot {
   settle: (o: Outcome) => void;
   refuse: (code: PartyErrorCode) => void;
   /** P0's random masks: P0 answers them, P1 the outcome XOR them */
-  r0: Record<"valid" | "match" | "upgradeValid", Bit>;
+  r0: Record<"valid" | "match" | "upgradeValid" | "duplicate", Bit>;
 }
 
 export interface FakeTemplate {
@@ -139,6 +147,8 @@ export function createFakeParties(o: {
   commitWindowMs?: number;
   /** how long a party waits for its peer in a session (default 2 s) */
   mpcTimeoutMs?: number;
+  /** the dedup gallery's model version (default the deployed model's); false: no gallery (dedup answers GALLERY_UNAVAILABLE) */
+  gallery?: string | false;
 }): FakeParties {
   const params = o.params ?? modelParams();
   const now = o.now ?? Date.now;
@@ -233,7 +243,7 @@ export function createFakeParties(o: {
         refuse = (code) => rej(fail(code, `the peer party refused the session (${code})`));
       });
       done.catch(() => {});
-      s = { deposits: {}, done, settle, refuse, r0: { valid: randomInt(2) as Bit, match: randomInt(2) as Bit, upgradeValid: randomInt(2) as Bit } };
+      s = { deposits: {}, done, settle, refuse, r0: { valid: randomInt(2) as Bit, match: randomInt(2) as Bit, upgradeValid: randomInt(2) as Bit, duplicate: randomInt(2) as Bit } };
       slots.set(session, s);
       setTimeout(() => slots.delete(session), 4 * mpcTimeoutMs).unref?.();
     }
@@ -396,6 +406,33 @@ export function createFakeParties(o: {
         // staged whatever it is: the party holds only shares of valid, match and upgradeValid
         if (up) stage(party, session, templateId, up.modelVersion, out.upgradeY!);
         return { session, resultShare: shareOf(party, out, !!up) };
+      },
+
+      async dedup(req) {
+        gate(party, "dedup", String(req?.templateId));
+        const b = object(req, "body", ["session", "templateId", "authorisation"]);
+        const session = str(b.session, "session", ID.session, "a session id");
+        const templateId = str(b.templateId, "templateId", ID.template, "a template id");
+        const galleryModel = o.gallery === undefined ? MODEL.version : o.gallery;
+        const deposit = await admitted(dedupSessionOf(session), async () => {
+          const auth = await authorised(party, b.authorisation, { ops: ["dedup"], session, templateId });
+          if (galleryModel === false) throw fail("GALLERY_UNAVAILABLE", "no dedup gallery is ready at this party");
+          const s = mine.sessions.get(session);
+          if (!s || s.kind !== "enrol" || s.state !== "prepared" || mine.searched.has(session) || now() - s.createdAt > commitWindowMs) throw fail("SESSION_UNKNOWN", "no prepared enrolment with this session whose search is still to run");
+          if (s.templateId !== templateId) throw fail("AUTH_INVALID", "session is for another template");
+          if (s.modelVersion !== galleryModel) throw fail("GALLERY_UNAVAILABLE", "the gallery holds another model version");
+          auth.consume();
+          mine.searched.add(session);
+          const probe = versionsOf(party, templateId)!.versions.find((v) => v.status === "pending" && v.modelVersion === s.modelVersion)!.y;
+          const gallery: Int8Array[] = [];
+          for (const t of mine.templates.values()) for (const v of t.versions) if (v.status === "active" && v.modelVersion === galleryModel) gallery.push(v.y);
+          return { share: new Uint8Array(0), template: probe, gallery };
+        });
+        const out = await meet(dedupSessionOf(session), party, deposit, (d) => ({
+          valid: 0, match: 0,
+          duplicate: d.P0.gallery!.some((y) => verifyPlain(params, d.P0.template!, y).match === 1) ? 1 : 0,
+        }));
+        return { session, resultShare: { duplicate: (party === "P0" ? out.r0.duplicate : out.duplicate! ^ out.r0.duplicate) as Bit }, gallery: deposit.gallery!.length };
       },
 
       async commit(req) {
@@ -566,5 +603,5 @@ export function createFakeParties(o: {
 }
 
 function newState(): PartyState {
-  return { templates: new Map(), sessions: new Map(), nonces: new Set(), marks: new Set(), devices: new Map(), uses: new Map() };
+  return { templates: new Map(), sessions: new Map(), nonces: new Set(), marks: new Set(), devices: new Map(), uses: new Map(), searched: new Set() };
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import {
   composeChallenge, contextAad, deviceMacKey, faceStatement, PARTIES, sealingKeyId, statementMac,
-  type DeleteRequest, type DeviceRegistration, type PartyClient, type DeviceStatement, type EnrolRequest, type PartyName, type SessionRequest, type ShareContext, type VerifyRequest,
+  type DedupRequest, type DeleteRequest, type DeviceRegistration, type PartyClient, type DeviceStatement, type EnrolRequest, type PartyName, type SessionRequest, type ShareContext, type VerifyRequest,
 } from "@privface/contracts";
 import { shareDigest, type AuthPayload, type Op, type SignedAuthorisation } from "@privface/contracts/auth";
 import { fromBase64url, generateSealKeyPair, generateSigningKeyPair, seal, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
@@ -202,6 +202,11 @@ export async function finishBodies(keys: SimKeys, op: "commit" | "upgrade" | "ab
     templateId: o.templateId,
     authorisation: await authorise(keys.gateway, { op, party, session: o.session, templateId: o.templateId, modelVersion: o.modelVersion }),
   }));
+}
+
+/** The bodies of the 1:N duplicate search of enrolment `session` (Party API `dedup`). */
+export async function dedupBodies(keys: SimKeys, o: { session: string; templateId: string }): Promise<Record<Party, DedupRequest>> {
+  return perParty(async (party) => ({ session: o.session, templateId: o.templateId, authorisation: await authorise(keys.gateway, { op: "dedup", party, session: o.session, templateId: o.templateId }) }));
 }
 
 export async function deleteBodies(keys: SimKeys, o: { templateId: string }): Promise<Record<Party, DeleteRequest>> {

@@ -1,7 +1,8 @@
 /**
  * The real compute parties in one process: both @privface/party apps over SQLite in memory, the
  * in-memory transport between them, a local dealer standing in for the helper (it deals enrolment
- * bundles on demand and fills the verification pool with `fill`), an in-memory audit sink. The
+ * bundles on demand, fills the verification pool with `fill`, and with `gallery` deals dedup queries
+ * through P1's `/v1/dedup/items`), an in-memory audit sink. The
  * parties' own tests call the apps directly (`call`, `both`); `clients` reach them as the gateway
  * does (`PartyClient`, role "gateway", bodies through JSON as on the wire, errors as `PartyError`),
  * which is how the Party-API contract suite holds them and the fake parties to one behaviour.
@@ -10,13 +11,13 @@
  * came) and its peer loses the MPC link, as when the process is gone.
  */
 import { randomBytes } from "node:crypto";
-import { isPartyErrorCode, MODEL, modelParams, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { isPartyErrorCode, MODEL, modelParams, packItems, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
-import { deal, encodeBundle, newItemId, type Params } from "@privface/mpc";
+import { deal, dealDedup, encodeBundle, encodeDedupBundle, helperGalleryAdd, jsRowStore, newHelperGallery, newItemId, type HelperGallery, type Params } from "@privface/mpc";
 import {
-  createPartyApp, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+  createPartyApp, DedupStock, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
 } from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
@@ -55,6 +56,11 @@ export interface InProcParties {
   clients: Record<PartyName, PartyClient>;
   /** With the `gallery` option: each party's dedup gallery (kept in step by its service; call `build` first). */
   galleries?: Record<PartyName, PartyGallery>;
+  /**
+   * With the `gallery` option, the stand-in helper's dedup dealing: `tamper` (when set) changes P1's
+   * corrections of the i-th query of each batch (a cheating helper); `dealt` counts the queries dealt.
+   */
+  dedupHelper: { tamper: ((corrections: Uint32Array, i: number) => void) | null; dealt: number };
   /** A new gallery of `party` over its store and link (what a restarted party builds), not tied to the service. */
   newGallery(party: PartyName, epoch: number, more?: Partial<PartyGalleryOptions>): PartyGallery;
   /** The options of `party`'s gallery but the epoch (for a `GalleryKeeper`). */
@@ -125,6 +131,27 @@ export async function startInProcParties(
   const galleryOptions = (p: PartyName) => ({ party: p, params, modelVersion: MODEL.version, seed: seeds[p], pairSeed, store: stores[p], transport: net.endpoint(serverRoleOf(p)), timeoutMs: mpcTimeoutMs });
   const newGallery = (p: PartyName, epoch: number, more: Partial<PartyGalleryOptions> = {}) => new PartyGallery({ ...galleryOptions(p), epoch, ...more });
   const galleries = opts.gallery ? { P0: newGallery("P0", opts.gallery.epoch), P1: newGallery("P1", opts.gallery.epoch) } : undefined;
+  // the stand-in helper's dedup dealing: its copy of the masks, per gallery epoch, from both seeds
+  const dedupHelper: InProcParties["dedupHelper"] = { tamper: null, dealt: 0 };
+  let helperGallery: HelperGallery | null = null;
+  const dedupStock = new DedupStock();
+  async function dealDedupBatch(epoch: number, count: number, n: number): Promise<Uint8Array[]> {
+    if (helperDown.value) throw new Error("helper down");
+    if (!helperGallery || helperGallery.epoch !== epoch) helperGallery = newHelperGallery(params, epoch, jsRowStore);
+    if (helperGallery.count < count) helperGalleryAdd(helperGallery, seeds, helperGallery.count, count - helperGallery.count);
+    const p0: Uint8Array[] = [], p1: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = dealDedup(helperGallery, seeds, newItemId(), undefined, count);
+      dedupHelper.tamper?.(d.P1.corrections!, i);
+      p0.push(encodeDedupBundle(d.P0));
+      p1.push(encodeDedupBundle(d.P1));
+    }
+    dedupHelper.dealt += n;
+    // P1's halves first, through P1's route, as the helper delivers them
+    const r = await apps.P1({ method: "POST", path: "/v1/dedup/items", role: "helper", body: undefined, raw: Buffer.from(packItems(p1)) });
+    if (r.status !== 200) throw new Error(`P1 refused the dedup batch (HTTP ${r.status})`);
+    return p0;
+  }
   for (const p of PARTIES) {
     const sink: PartyAuditSink = {
       async append(r) {
@@ -167,8 +194,9 @@ export async function startInProcParties(
       failureBudget: opts.failureBudget,
       now,
       gallery: galleries?.[p],
+      dedup: galleries ? { gallery: () => galleries[p], ...(p === "P0" ? { bundles: dealDedupBatch } : { stock: dedupStock }) } : undefined,
     });
-    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
+    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, ...(p === "P1" && galleries ? { dedupStock } : {}), keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
     await services[p].registerDevice(simRegistration(device));
     audit[p].length = 0;
   }
@@ -192,6 +220,7 @@ export async function startInProcParties(
     commit: (b) => viaApi(p, PARTY_ROUTES.commit, b),
     abort: (b) => viaApi(p, PARTY_ROUTES.abort, b),
     verify: (b) => viaApi(p, PARTY_ROUTES.verify, b),
+    dedup: (b) => viaApi(p, PARTY_ROUTES.dedup, b),
     delete: (b) => viaApi(p, PARTY_ROUTES.delete, b),
     health: () => viaApi(p, PARTY_ROUTES.health),
     keys: () => viaApi(p, PARTY_ROUTES.keys),
@@ -227,6 +256,7 @@ export async function startInProcParties(
     clock,
     clients: { P0: client("P0"), P1: client("P1") },
     galleries,
+    dedupHelper,
     newGallery,
     galleryOptions,
     setDown(party, isDown) {

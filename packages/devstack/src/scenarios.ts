@@ -213,7 +213,7 @@ export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const deviceKey = await generateSigningKeyPair("INTL");
   const authKey = await generateSealKeyPair("INTL");
-  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till" });
+  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till", stillImage: true });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   const a = await gateway.approver("POST", `/v1/admin/devices/${d.body.deviceId}/approve`);
   if (a.status !== 200) throw new Error(`device approval: ${a.status} ${JSON.stringify(a.body)}`);

@@ -19,6 +19,7 @@ import { closeDb, openDb } from "@privface/db";
 import {
   authorise,
   authoriseBody,
+  dedupBodies,
   deleteBodies,
   enrolBodies,
   finishBodies,
@@ -43,12 +44,14 @@ export interface PartyApiHarness {
   roots: Record<PartyName, PublicKey>;
   /** Takes a party off the network (its client: UNREACHABLE; its peer loses the link), or brings it back. */
   setDown(party: PartyName, down: boolean): void;
+  /** resolves when the parties' dedup galleries have taken in the commits and deletions made so far */
+  galleryIdle?(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** a body, or `{ error: code }` */
 type Answer = Record<string, any>;
-type Method = "enrol" | "commit" | "abort" | "verify" | "delete";
+type Method = "enrol" | "commit" | "abort" | "verify" | "delete" | "dedup";
 
 const MV = MODEL.version;
 const MV2 = "contract-model.2";
@@ -101,6 +104,43 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
       assert.deepEqual(codes(await commit(e.session, e.templateId)), ["ok", "ok"]);
       return { templateId: e.templateId, x };
     }
+
+    // first: later tests commit an invalid (all-127) template, which scores high against many faces
+    it("dedup: a prepared enrolment against the committed templates — one XOR-shared bit and the slots searched; the same face again is a duplicate, a new face, a malicious probe or a deleted template's face is not", async () => {
+      const search = async (e: { session: string; templateId: string }) => both("dedup", await dedupBodies(h.keys, e));
+      const a = await enrolled();
+      await h.galleryIdle?.();
+      const e = await enrol(randomFace(D));
+      const r = await search(e);
+      for (const p of PARTIES) {
+        assert.deepEqual(Object.keys(r[p]).sort(), ["gallery", "resultShare", "session"], JSON.stringify(r[p]));
+        assert.equal(r[p].session, e.session);
+        assert.deepEqual(Object.keys(r[p].resultShare), ["duplicate"]);
+        assert.ok(bit(r[p].resultShare.duplicate) && Number.isInteger(r[p].gallery) && r[p].gallery >= 1);
+      }
+      assert.deepEqual(result(r), { duplicate: 0 });
+      assert.deepEqual(result(await search(await enrol(sameFace(a.x)))), { duplicate: 1 });
+      assert.deepEqual(result(await search(await enrol(maliciousProbe(D)))), { duplicate: 0 }, "an invalid probe matches nothing");
+      assert.deepEqual(codes(await del(a.templateId)), ["ok", "ok"]);
+      await h.galleryIdle?.();
+      assert.deepEqual(result(await search(await enrol(sameFace(a.x)))), { duplicate: 0 });
+    });
+
+    it("dedup: bound to its enrolment session and template, once per enrolment, not after commit; only with a dedup authorisation", async () => {
+      const search = async (e: { session: string; templateId: string }) => both("dedup", await dedupBodies(h.keys, e));
+      const e = await enrol(randomFace(D));
+      assert.deepEqual(codes(await search({ session: newId(), templateId: e.templateId })), ["SESSION_UNKNOWN", "SESSION_UNKNOWN"]);
+      assert.deepEqual(codes(await search(e)), ["ok", "ok"]);
+      assert.deepEqual(codes(await search(e)), ["SESSION_UNKNOWN", "SESSION_UNKNOWN"], "one search per enrolment");
+      const f = await enrol(randomFace(D));
+      assert.deepEqual(codes(await search({ session: f.session, templateId: newId() })), ["AUTH_INVALID", "AUTH_INVALID"]);
+      const g = await enrol(randomFace(D));
+      const other = await finishBodies(h.keys, "commit", { session: g.session, templateId: g.templateId, modelVersion: MV });
+      assert.deepEqual(codes(await both("dedup", other)), ["AUTH_INVALID", "AUTH_INVALID"], "a commit authorisation is not a dedup one");
+      const c = await enrol(randomFace(D));
+      assert.deepEqual(codes(await commit(c.session, c.templateId)), ["ok", "ok"]);
+      assert.deepEqual(codes(await search(c)), ["SESSION_UNKNOWN", "SESSION_UNKNOWN"]);
+    });
 
     it("enrol, commit, verify: the answers have exactly the documented fields; valid and match come back as XOR shares of bits", async () => {
       const x = randomFace(D);

@@ -9,9 +9,11 @@ import { startInProcParties } from "../src/inproc-parties.ts";
 import { partyApiContract } from "./_party-api-contract.ts";
 
 partyApiContract("real parties (in process)", async () => {
-  const h = await startInProcParties();
+  const h = await startInProcParties({ gallery: { epoch: 1 } });
   await h.fill(80);
-  return { clients: h.clients, keys: h.keys, roots: h.roots, setDown: h.setDown, close: h.close };
+  await Promise.all([h.galleries!.P0.build(), h.galleries!.P1.build()]);
+  const galleryIdle = async () => void (await Promise.all([h.galleries!.P0.idle(), h.galleries!.P1.idle()]));
+  return { clients: h.clients, keys: h.keys, roots: h.roots, setDown: h.setDown, galleryIdle, close: h.close };
 });
 
 partyApiContract("fake parties", async () => {

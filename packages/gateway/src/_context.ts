@@ -96,6 +96,12 @@ export interface ServiceOptions {
   livenessThreshold?: number;
   /** Active liveness (issue 17): actions drawn per enrol / verify challenge, 0 = off (default 0), at most LIVENESS_STEPS.max. */
   livenessActions?: number;
+  /**
+   * The enrolment policy for duplicates (issue 15): `reject` runs the parties' 1:N search of every
+   * valid new template against their dedup gallery and refuses a match (DUPLICATE_ENROLMENT, counted
+   * as a failure of the person and the device, like a failed verification); `off` (default) does not search.
+   */
+  enrolDedup?: "off" | "reject";
   /** Sensitive records an operator may view per day (default 100, R26). */
   operatorDailyQuota?: number;
   /** How long a deregistered person's identity attributes are kept before the re-check job erases them (default 30 days). */
@@ -143,6 +149,7 @@ export function createContext(options: ServiceOptions): GatewayContext {
     reverifyWindowMs: 5 * 60_000,
     livenessThreshold: MODEL.livenessThreshold,
     livenessActions: 0,
+    enrolDedup: "off",
     operatorDailyQuota: 100,
     identityRetentionMs: 30 * 86_400_000,
     ...options,

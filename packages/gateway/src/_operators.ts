@@ -59,7 +59,7 @@ export class Operators {
     return personView(row, p);
   }
 
-  async addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; authKey: string; label?: string }, op: Operator) {
+  async addDevice(merchantId: string, d: { suite: "INTL" | "GM"; publicKey: string; authKey: string; label?: string; stillImage?: boolean }, op: Operator) {
     if (!(await this.c.store.getMerchant(merchantId))) throw new ApiError("MERCHANT_UNKNOWN");
     for (const field of ["publicKey", "authKey"] as const) {
       let pub: Uint8Array;
@@ -84,9 +84,10 @@ export class Operators {
       created_at: this.c.now(),
       requested_by: op.id,
       approved_by: null,
+      still_image: d.stillImage === true,
     };
     await this.c.store.insertDevice(row);
-    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.register", subject: row.id, outcome: "ok", code: "PENDING" });
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: "device.register", subject: row.id, outcome: "ok", code: row.still_image ? "PENDING_STILL_IMAGE" : "PENDING" });
     return deviceView(row);
   }
 
@@ -336,5 +337,6 @@ function deviceView(d: DeviceRow) {
     ...(d.label ? { label: d.label } : {}),
     ...(d.requested_by ? { requestedBy: d.requested_by } : {}),
     ...(d.approved_by ? { approvedBy: d.approved_by } : {}),
+    stillImage: d.still_image === true,
   };
 }

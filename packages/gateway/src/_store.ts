@@ -186,6 +186,12 @@ export const MIGRATIONS: Record<string, DbMigration> = {
       await k.schema.createIndex("persons_deregistered_at").on("persons").column("deregistered_at").execute();
     },
   },
+  /** issue 17: a still-image tool (CLI, demo) registered by operators gets no active liveness actions */
+  "007_device_still_image": {
+    async up(k: Kysely<any>) {
+      await k.schema.alterTable("devices").addColumn("still_image", "integer", (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -233,6 +239,12 @@ export interface DeviceRow {
   created_at: number;
   requested_by: string | null;
   approved_by: string | null;
+  /**
+   * A still-image tool (the CLI, the demo, benchmarks): its challenges carry no active liveness
+   * actions (issue 17). Set only by the registering operator and approved with the device by a second
+   * one; no device request can change it.
+   */
+  still_image?: boolean;
 }
 /** An operator identity check of a person under dual control: requested by one operator, approved by another. */
 export interface IdentityCheckRow {
@@ -346,7 +358,7 @@ function approval(r: any): ApprovalRow {
   return { ...r, requested_at: num(r.requested_at), approved_at: numOrNull(r.approved_at), approved_by: r.approved_by ?? null };
 }
 function device(r: any): DeviceRow {
-  return { ...r, failed_count: num(r.failed_count), locked_at: numOrNull(r.locked_at), created_at: num(r.created_at), requested_by: r.requested_by ?? null, approved_by: r.approved_by ?? null };
+  return { ...r, failed_count: num(r.failed_count), locked_at: numOrNull(r.locked_at), created_at: num(r.created_at), requested_by: r.requested_by ?? null, approved_by: r.approved_by ?? null, still_image: num(r.still_image) === 1 };
 }
 
 /**
@@ -487,10 +499,10 @@ export class Store {
   // devices
   async insertDevice(d: DeviceRow): Promise<void> {
     await this.run(
-      "INSERT INTO devices (id, merchant_id, suite, public_key, auth_key, label, status, failed_count, locked_at, created_at, requested_by, approved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO devices (id, merchant_id, suite, public_key, auth_key, label, status, failed_count, locked_at, created_at, requested_by, approved_by, still_image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [
         d.id, d.merchant_id, d.suite, d.public_key, d.auth_key ?? null, d.label ?? null, d.status, d.failed_count ?? 0, d.locked_at ?? null, d.created_at,
-        d.requested_by ?? null, d.approved_by ?? null,
+        d.requested_by ?? null, d.approved_by ?? null, d.still_image ? 1 : 0,
       ],
     );
     this.devices.delete(d.id);

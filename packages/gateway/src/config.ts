@@ -70,6 +70,8 @@ export interface GatewayConfig {
   identityRetentionMs: number;
   livenessThreshold: number;
   livenessActions: number;
+  /** the enrolment policy for duplicates (issue 15): off | reject */
+  enrolDedup: "off" | "reject";
   /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
   sharedState: string;
   logLevel: string;
@@ -134,13 +136,14 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
     personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
+    enrolDedup: r.oneOf("ENROL_DEDUP", "off", ["off", "reject"] as const),
     deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
     recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     auditAnchorIntervalMs: int("AUDIT_ANCHOR_S", 60, 0, 86_400) * 1000,
     reverifyWindowMs: int("REVERIFY_WINDOW_S", 300, 10, 86_400) * 1000,
     identityRetentionMs: int("IDENTITY_RETENTION_DAYS", 30, 0, 3650) * 86_400_000,
     livenessThreshold: liveness,
-    livenessActions: int("LIVENESS_ACTIONS", 0, 0, LIVENESS_STEPS.max),
+    livenessActions: int("LIVENESS_ACTIONS", 2, 0, LIVENESS_STEPS.max),
     sharedState,
     logLevel: get("LOG_LEVEL", "info"),
     web: parseWebMounts(r.optional("WEB"), r.problems, `${P}WEB`),
@@ -210,6 +213,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     personLockAfter: cfg.personLockAfter,
     deviceLockAfter: cfg.deviceLockAfter,
     personDailyFailures: cfg.personDailyFailures,
+    enrolDedup: cfg.enrolDedup,
     deviceDailyFailures: cfg.deviceDailyFailures,
     recheckIntervalMs: cfg.recheckIntervalMs,
     auditAnchorIntervalMs: cfg.auditAnchorIntervalMs,

@@ -10,7 +10,7 @@
  */
 import {
   checkResultMac, isPartyErrorCode, PARTY_ROUTES, PartyError, serverRoleOf,
-  type EnrolRequest, type PartyClient, type PartyName, type ResultKey, type VerifyRequest,
+  type DedupRequest, type EnrolRequest, type PartyClient, type PartyName, type ResultKey, type VerifyRequest,
 } from "@privface/contracts";
 import type { Agent } from "node:https";
 import { createMtlsAgent, createRpcClient, requestJson, type RpcClient, type TlsMaterial } from "@privface/transport";
@@ -44,8 +44,8 @@ export function createPartyClient(o: {
     const code = isPartyErrorCode(err?.code) ? err.code : "INTERNAL";
     throw new PartyError(code, typeof err?.message === "string" ? err.message : `HTTP ${r.status}`);
   }
-  /** enrol / verify: the answer's result share must authenticate for exactly this request */
-  async function mpc(op: "enrol" | "verify", req: EnrolRequest | VerifyRequest): Promise<any> {
+  /** enrol / verify / dedup: the answer's result share must authenticate for exactly this request */
+  async function mpc(op: "enrol" | "verify" | "dedup", req: EnrolRequest | VerifyRequest | DedupRequest): Promise<any> {
     const answer = await call(PARTY_ROUTES[op], req);
     const { resultMac, ...rest } = (answer ?? {}) as { resultMac?: unknown; resultShare?: unknown };
     const share = rest.resultShare;
@@ -60,6 +60,7 @@ export function createPartyClient(o: {
     commit: (b) => call(PARTY_ROUTES.commit, b),
     abort: (b) => call(PARTY_ROUTES.abort, b),
     verify: (b) => mpc("verify", b),
+    dedup: (b) => mpc("dedup", b),
     delete: (b) => call(PARTY_ROUTES.delete, b),
     health: () => call(PARTY_ROUTES.health),
     keys: () => call(PARTY_ROUTES.keys),

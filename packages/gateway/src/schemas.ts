@@ -156,7 +156,7 @@ export type VerificationResponse = Static<typeof VerificationResponse>;
 export const EnrolmentResponse = Type.Object({
   requestId: Type.String(),
   decision: Decision,
-  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE")]),
+  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE"), Type.Literal("DUPLICATE_ENROLMENT")]),
   modelVersion: ModelVersion,
 });
 export type EnrolmentResponse = Static<typeof EnrolmentResponse>;
@@ -231,6 +231,12 @@ export const DeviceCreate = Type.Object(
     publicKey: B64u(256, "the device's signing public key"),
     authKey: B64u(256, "the device's key-agreement public key: each party derives the statement MAC key from it (decision 010 §2)"),
     label: Type.Optional(Type.String({ maxLength: 64 })),
+    stillImage: Type.Optional(
+      Type.Boolean({
+        description:
+          "a still-image tool (CLI, demo, benchmarks): its challenges carry no active liveness actions (issue 17). Only operators set it, here, and the second operator approves it with the device; no device request can.",
+      }),
+    ),
   },
   strict,
 );
@@ -243,6 +249,7 @@ export const DeviceView = Type.Object({
   label: Type.Optional(Type.String()),
   requestedBy: Type.Optional(Type.String()),
   approvedBy: Type.Optional(Type.String()),
+  stillImage: Type.Boolean({ description: "registered as a still-image tool: no active liveness actions (issue 17)" }),
 });
 export const IdentityCheck = Type.Object({
   checkId: Type.String(),

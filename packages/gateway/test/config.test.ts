@@ -113,6 +113,12 @@ describe("key separation (issue 12 item 7): the gateway receives only the partie
     assert.match(r.stderr, /PRIVFACE_GATEWAY_P0_SEAL_KEY: .* private key folder of p0/);
   });
 
+  it("active liveness (issue 17): two actions per enrol / verify challenge unless configured otherwise; more than 3 is refused", () => {
+    assert.equal(loadGatewayConfig({ PRIVFACE_HOME: home }).livenessActions, 2);
+    assert.equal(loadGatewayConfig({ PRIVFACE_HOME: home, PRIVFACE_GATEWAY_LIVENESS_ACTIONS: "0" }).livenessActions, 0);
+    refused({ PRIVFACE_GATEWAY_LIVENESS_ACTIONS: "4" }, /PRIVFACE_GATEWAY_LIVENESS_ACTIONS/);
+  });
+
   it("web mounts (issue 14): none by default; a prefix and an existing directory; anything else is refused", () => {
     assert.deepEqual(loadGatewayConfig({ PRIVFACE_HOME: home }).web, []);
     assert.deepEqual(loadGatewayConfig({ PRIVFACE_HOME: home, PRIVFACE_GATEWAY_WEB: `/pos/=${home}` }).web, [{ prefix: "/pos/", dir: home }]);

@@ -7,7 +7,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { buildFaceRequest } from "@privface/device";
+import { buildChallengeRequest, buildFaceRequest } from "@privface/device";
+import { canonicalJson, generateSealKeyPair, generateSigningKeyPair, sign, toBase64url, utf8 } from "@privface/crypto";
 import { LIVENESS_ACTIONS, type LivenessAction, type LivenessStep } from "@privface/contracts";
 import { challenge, enrol, faceBody, giveConsent, registerWorld, sameFace, setup, type Fixture, type World } from "./_setup.ts";
 
@@ -113,7 +114,49 @@ describe("active liveness: the challenge's actions must be the signed request's"
   });
 });
 
-describe("active liveness off (livenessActions 0, the default)", () => {
+describe("still-image tools: an exemption only operators can grant (issue 17)", () => {
+  let f: Fixture;
+  let w: World;
+  let still: { deviceId: string; key: Awaited<ReturnType<typeof generateSigningKeyPair>> };
+  before(async () => {
+    f = await setup("liveness-still", { livenessActions: 2, limits: { perPersonPerMinute: 1000 } });
+    w = await registerWorld(f, ["alice"]);
+    assert.equal((await giveConsent(f, w, w.persons.alice.personId)).status, 201);
+    const key = await generateSigningKeyPair("INTL");
+    const auth = await generateSealKeyPair("INTL");
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key.publicKey), authKey: toBase64url(auth.publicKey), label: "cli", stillImage: true });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
+    assert.equal(d.body.stillImage, true);
+    assert.equal(d.body.status, "pending"); // the exemption waits for the second operator with the device
+    const a = await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator");
+    assert.equal(a.body.stillImage, true);
+    still = { deviceId: d.body.deviceId, key };
+  });
+  after(() => f.close());
+
+  test("a device registered as a still-image tool gets challenges without actions; a terminal registered without it gets them", async () => {
+    const s = await challenge(f, w, w.persons.alice.personId, "enrol", still.deviceId, still.key);
+    assert.equal(s.status, 201, JSON.stringify(s.body));
+    assert.equal(s.body.actions, undefined);
+    const t = await challenge(f, w, w.persons.alice.personId, "enrol");
+    assert.equal(t.body.actions.length, 2);
+    const list = await f.admin("GET", `/v1/admin/devices`, undefined, "operator");
+    const flags = Object.fromEntries((list.body.devices as { deviceId: string; stillImage: boolean }[]).map((d) => [d.deviceId, d.stillImage]));
+    assert.deepEqual(flags, { [w.deviceId]: false, [still.deviceId]: true });
+  });
+
+  test("attack: a terminal cannot claim the exemption in its own signed challenge request", async () => {
+    const { signature: _s, ...unsigned } = await buildChallengeRequest({ deviceId: w.deviceId, personId: w.persons.alice.personId, purpose: "verify", signingKey: w.deviceKey, at: f.now() });
+    for (const extra of [{ stillImage: true }, { actions: [] }, { livenessActions: 0 }]) {
+      const claim = { ...unsigned, ...extra };
+      const r = await f.inject("POST", "/v1/challenges", { ...claim, signature: toBase64url(await sign(w.deviceKey, utf8(canonicalJson(claim)))) });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, "INVALID_INPUT");
+    }
+  });
+});
+
+describe("active liveness off (livenessActions 0, the library default)", () => {
   let f: Fixture;
   let w: World;
   before(async () => {

@@ -4,11 +4,17 @@
  * (mpc `deal`), delivers P1's halves to P1 first (`POST /v1/pool/items`, binary batch) and only when
  * P1 has stored them returns P0's halves. So every id P0 holds is also held by P1, and P0 (the
  * leader) picks the id for each session. The helper keeps no data and sees no shares.
+ * `POST /v1/dedup/refill { epoch, count, n, params }` deals n 1:N queries (mpc dedup.ts) the same way
+ * (P1's halves to P1's `/v1/dedup/items` first); for them it keeps the masks of the current gallery
+ * epoch, derived from the seeds alone.
  */
 import { auditChainGauges } from "@privface/config/metrics";
 import type https from "node:https";
 import { silentLog, type Log } from "@privface/config";
-import { deal, encodeBundle, makeParams, newItemId, type BundleKind, type Params } from "@privface/mpc";
+import {
+  deal, dealDedup, encodeBundle, encodeDedupBundle, helperGalleryAdd, jsRowStore, makeParams, newHelperGallery, newItemId,
+  type BundleKind, type HelperGallery, type Params, type RowStoreFactory,
+} from "@privface/mpc";
 import { requestJson, type Admission, type App, type AppResponse, type RequestHead } from "@privface/transport";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { packItems } from "@privface/contracts";
@@ -32,6 +38,10 @@ export interface HelperDeps {
   auditCheck?: () => Promise<{ ok: boolean; records: number }>;
   /** pino logger (or a stub); default silent */
   log?: Log;
+  /** row storage of the helper's copy of the dedup masks (default plain JS; @privface/scan `wasmRowStore`) */
+  dedupRows?: RowStoreFactory;
+  /** the largest gallery the helper deals dedup queries for (default 2,000,000 slots) */
+  maxDedupSlots?: number;
 }
 
 export interface HelperApp {
@@ -46,20 +56,37 @@ export interface HelperApp {
 
 const err = (status: number, code: string, message: string): AppResponse => ({ status, body: { error: { code, message } } });
 
+function parseParams(p: Record<string, unknown> | undefined): Params | string {
+  if (!p || typeof p !== "object") return "params: expected an object";
+  try {
+    return makeParams({ d: p.d as number, threshold: p.threshold as number, normLo: p.normLo as number, normHi: p.normHi as number });
+  } catch (e) {
+    return `params: ${(e as Error).message}`;
+  }
+}
+
+/** `{ epoch, count, n, params }`: n (1..8) dedup queries over the first `count` slots of gallery `epoch`. */
+function parseDedupRefill(body: unknown, maxSlots: number): { epoch: number; count: number; n: number; params: Params } | string {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return "body: expected an object";
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!["epoch", "count", "n", "params"].includes(k)) return `body.${k}: unknown field`;
+  if (!Number.isInteger(b.epoch) || (b.epoch as number) < 0 || (b.epoch as number) >= 2 ** 32) return "epoch: expected a u32";
+  if (!Number.isInteger(b.count) || (b.count as number) < 0 || (b.count as number) > maxSlots) return `count: expected 0..${maxSlots}`;
+  if (!Number.isInteger(b.n) || (b.n as number) < 1 || (b.n as number) > 8) return "n: expected 1..8";
+  const params = parseParams(b.params as Record<string, unknown> | undefined);
+  if (typeof params === "string") return params;
+  return { epoch: b.epoch as number, count: b.count as number, n: b.n as number, params };
+}
+
 function parseRefill(body: unknown, maxBatch: number): { kind: BundleKind; count: number; params: Params } | string {
   if (!body || typeof body !== "object" || Array.isArray(body)) return "body: expected an object";
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) if (!["kind", "count", "params"].includes(k)) return `body.${k}: unknown field`;
   if (b.kind !== "verify" && b.kind !== "enrol") return "kind: expected verify or enrol";
   if (!Number.isInteger(b.count) || (b.count as number) < 1 || (b.count as number) > maxBatch) return `count: expected 1..${maxBatch}`;
-  const p = b.params as Record<string, unknown> | undefined;
-  if (!p || typeof p !== "object") return "params: expected an object";
-  try {
-    const params = makeParams({ d: p.d as number, threshold: p.threshold as number, normLo: p.normLo as number, normHi: p.normHi as number });
-    return { kind: b.kind, count: b.count as number, params };
-  } catch (e) {
-    return `params: ${(e as Error).message}`;
-  }
+  const params = parseParams(b.params as Record<string, unknown> | undefined);
+  if (typeof params === "string") return params;
+  return { kind: b.kind, count: b.count as number, params };
 }
 
 export function createHelperApp(deps: HelperDeps): HelperApp {
@@ -83,6 +110,31 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   let enrolReady: Uint8Array[] = [];
   let enrolParams = "";
   let enrolFilling: Promise<void> | null = null;
+  // the dedup masks of the latest gallery epoch P0 asked about, from the seeds (nothing from the parties)
+  let dedupMasks: HelperGallery | null = null;
+  const maxDedupSlots = deps.maxDedupSlots ?? 2_000_000;
+
+  /**
+   * Deals `n` dedup queries over the first `count` slots of gallery `epoch`, delivers P1's halves to P1
+   * (`POST /v1/dedup/items`) and returns P0's. The masks are the seeds' (dedup.ts `maskShares`): the
+   * helper extends its copy to `count` slots, and starts a new one for a new epoch.
+   */
+  async function dedupRefill(body: unknown): Promise<AppResponse> {
+    const req = parseDedupRefill(body, maxDedupSlots);
+    if (typeof req === "string") return err(400, "INVALID_INPUT", req);
+    const { epoch, count, n, params } = req;
+    if (!dedupMasks || dedupMasks.epoch !== epoch || JSON.stringify(dedupMasks.params) !== JSON.stringify(params)) {
+      dedupMasks = newHelperGallery(params, epoch, deps.dedupRows ?? jsRowStore);
+    }
+    if (dedupMasks.count < count) helperGalleryAdd(dedupMasks, deps.seeds, dedupMasks.count, count - dedupMasks.count);
+    const p0: Uint8Array[] = [], p1: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = dealDedup(dedupMasks, deps.seeds, newItemId(), undefined, count);
+      p0.push(encodeDedupBundle(d.P0));
+      p1.push(encodeDedupBundle(d.P1));
+    }
+    return (await deliver("/v1/dedup/items", p1, "dedup", 60_000)) ?? { status: 200, body: poolBatch(p0), contentType: "application/octet-stream" };
+  }
 
   /** Deals `count` bundles, delivers P1's halves to P1 and audits; P0's halves, or an error response. */
   async function dealAndDeliver(kind: BundleKind, count: number, params: Params): Promise<Uint8Array[] | AppResponse> {
@@ -93,9 +145,14 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       p0.push(encodeBundle(d.P0));
       p1.push(encodeBundle(d.P1));
     }
+    return (await deliver("/v1/pool/items", p1, kind, 30_000)) ?? p0;
+  }
+
+  /** P1's halves to P1's `path`, then the audit record: null when both went through, else the error response. */
+  async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number): Promise<AppResponse | null> {
     let r;
     try {
-      r = await requestJson(deps.agent, `${deps.p1Url}/v1/pool/items`, "POST", undefined, { raw: poolBatch(p1), timeoutMs: 30_000 });
+      r = await requestJson(deps.agent, `${deps.p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs });
     } catch (e) {
       p1Up = false;
       failures.inc();
@@ -114,9 +171,9 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       log.error({ event: "audit_failed" });
       return err(500, "INTERNAL", "audit log unavailable");
     }
-    dealt.inc({ kind }, count);
-    log.info({ event: "dealt", kind, count });
-    return p0;
+    dealt.inc({ kind }, p1.length);
+    log.info({ event: "dealt", kind, count: p1.length });
+    return null;
   }
 
   /** Tops the enrolment pool up to its target in the background when half empty (one fill at a time). */
@@ -178,6 +235,9 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
       if (req.method === "POST" && req.path === "/v1/pool/refill") {
         route = "refill";
         res = req.role === "p0" ? await refill(req.body) : err(403, "FORBIDDEN_ROLE", "only P0 may ask for pool refills");
+      } else if (req.method === "POST" && req.path === "/v1/dedup/refill") {
+        route = "dedup_refill";
+        res = req.role === "p0" ? await dedupRefill(req.body) : err(403, "FORBIDDEN_ROLE", "only P0 may ask for dedup queries");
       } else if (req.method === "GET" && req.path === "/v1/health") {
         route = "health";
         res = req.role ? { status: 200, body: { role: "helper", p1: p1Up ? "up" : "down" } } : err(403, "FORBIDDEN_ROLE", "no role");
@@ -197,7 +257,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   /** Only P0 may send a body (a refill request, a few hundred bytes); health and metrics take none. */
   function admit(head: RequestHead): Admission {
     const key = `${head.method} ${head.path}`;
-    if (key === "POST /v1/pool/refill") {
+    if (key === "POST /v1/pool/refill" || key === "POST /v1/dedup/refill") {
       return head.role === "p0" ? { ok: true, maxBodyBytes: 64 << 10 } : { ok: false, response: err(403, "FORBIDDEN_ROLE", "only P0 may ask for pool refills") };
     }
     if (key === "GET /v1/health" || key === "GET /metrics") return head.role ? { ok: true, maxBodyBytes: 0 } : { ok: false, response: err(403, "FORBIDDEN_ROLE", "no role") };

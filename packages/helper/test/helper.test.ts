@@ -190,3 +190,30 @@ describe("config", () => {
     );
   });
 });
+
+describe("helper app: dedup queries (issue 15)", () => {
+  it("deals n queries over the first count slots of a gallery epoch: only for P0, P1's halves delivered first (same ids), each one right by the parties' spot-check", async () => {
+    const { decodeDedupBundle, dedupSpotCheck, dedupSpotOpening, jsRowStore, newHelperGallery, newPartyGallery, openDedup, simulateGalleryAdd } = await import("@privface/mpc");
+    const h = helper();
+    const dedupCall = (role: "p0" | "p1" | "gateway", body: unknown) => h.app({ method: "POST", path: "/v1/dedup/refill", role, body, raw: Buffer.alloc(0) });
+    const body = { epoch: 42, count: 9, n: 2, params: paramsJson };
+    assert.equal((await dedupCall("p1", body)).status, 403);
+    assert.equal((await dedupCall("gateway", body)).status, 403);
+    assert.equal((await dedupCall("p0", { ...body, n: 9 })).status, 400);
+    assert.equal((await dedupCall("p0", { ...body, extra: 1 })).status, 400);
+    const before = delivered.length;
+    const r = await dedupCall("p0", body);
+    assert.equal(r.status, 200);
+    const p0 = unpackItems(r.body as Buffer, { copy: true }).map(decodeDedupBundle);
+    const p1 = delivered[before].map(decodeDedupBundle);
+    assert.deepEqual(p0.map((b) => b.id), p1.map((b) => b.id));
+    assert.ok(p0.every((b) => b.role === "P0" && b.epoch === 42 && b.count === 9) && p1.every((b) => b.role === "P1" && b.corrections));
+    // the parties' galleries of 12 slots at epoch 42 (masks from the same seeds): the queries cover the first 9
+    const w = { params, seeds, galleries: { P0: newPartyGallery("P0", params, 42, jsRowStore), P1: newPartyGallery("P1", params, 42, jsRowStore) }, helper: newHelperGallery(params, 42, jsRowStore) };
+    simulateGalleryAdd(w, Array.from({ length: 12 }, () => ({ P0: new Uint32Array(randomBytes(4 * params.d).buffer), P1: new Uint32Array(randomBytes(4 * params.d).buffer) })));
+    for (let i = 0; i < 2; i++) {
+      const m0 = openDedup("P0", seeds.P0, params, p0[i]), m1 = openDedup("P1", seeds.P1, params, p1[i]);
+      assert.deepEqual(dedupSpotCheck(w.galleries.P1, m1, dedupSpotOpening(w.galleries.P0, m0, new Uint32Array(m1.a.buffer, m1.a.byteOffset, params.d))), []);
+    }
+  });
+});

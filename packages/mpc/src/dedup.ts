@@ -240,16 +240,31 @@ export interface DedupMaterial {
   readonly ta: Uint32Array[];
   readonly tb: Uint32Array[];
   readonly tc: Uint32Array[];
+  /** the "any" tree's word triples (XOR shares), `anyLevels(count)` summed */
+  readonly oa: Uint32Array;
+  readonly ob: Uint32Array;
+  readonly oc: Uint32Array;
+}
+
+/**
+ * The "any match" tree over a query's W match words (`dedupAny*`): word-triples per AND level — pairs of
+ * words while more than one is left, then five levels inside the last word (x ∧ x ≫ 16, 8, 4, 2, 1).
+ */
+export function anyLevels(count: number): number[] {
+  const out: number[] = [];
+  for (let k = words(count); k > 1; k = Math.ceil(k / 2)) out.push(Math.floor(k / 2));
+  return [...out, 1, 1, 1, 1, 1];
 }
 
 function sizes(params: Params, count: number) {
   const n = dedupBits(params), W = words(count), G = dedupGates(params).reduce((s, g) => s + g, 0);
-  return { n, W, G, d: params.d };
+  const T = anyLevels(count).reduce((s, g) => s + g, 0);
+  return { n, W, G, T, d: params.d };
 }
 
 function queryStream(seed: Uint8Array, role: PartyName, id: string, epoch: number, count: number, params: Params): Uint32Array {
-  const { n, W, G, d } = sizes(params, count);
-  const words32 = role === "P0" ? d + 2 * count + n * W + 3 * G * W : d + 2 * G * W;
+  const { n, W, G, T, d } = sizes(params, count);
+  const words32 = role === "P0" ? d + 2 * count + n * W + 3 * G * W + 3 * T : d + 2 * G * W + 2 * T;
   const idBytes = new Uint8Array(16);
   for (let i = 0; i < 16; i++) idBytes[i] = parseInt(id.slice(2 * i, 2 * i + 2), 16);
   const c = new Uint8Array(16 + 4 * 7);
@@ -264,34 +279,36 @@ function split(buf: Uint32Array, lens: number[]): Uint32Array[] {
 }
 
 function fromStream(role: PartyName, s: Uint32Array, params: Params, count: number) {
-  const { n, W, G, d } = sizes(params, count);
+  const { n, W, G, T, d } = sizes(params, count);
   if (role === "P0") {
-    const [a, c, r, bits, tri] = split(s, [d, count, count, n * W, 3 * G * W]);
-    return { a, c, r, bits, ta: split(tri.subarray(0, G * W), Array(G).fill(W)), tb: split(tri.subarray(G * W, 2 * G * W), Array(G).fill(W)), tc: split(tri.subarray(2 * G * W), Array(G).fill(W)) };
+    const [a, c, r, bits, tri, oa, ob, oc] = split(s, [d, count, count, n * W, 3 * G * W, T, T, T]);
+    return { a, c, r, bits, ta: split(tri.subarray(0, G * W), Array(G).fill(W)), tb: split(tri.subarray(G * W, 2 * G * W), Array(G).fill(W)), tc: split(tri.subarray(2 * G * W), Array(G).fill(W)), oa, ob, oc };
   }
-  const [a, tri] = split(s, [d, 2 * G * W]);
-  return { a, ta: split(tri.subarray(0, G * W), Array(G).fill(W)), tb: split(tri.subarray(G * W), Array(G).fill(W)) };
+  const [a, tri, oa, ob] = split(s, [d, 2 * G * W, T, T]);
+  return { a, ta: split(tri.subarray(0, G * W), Array(G).fill(W)), tb: split(tri.subarray(G * W), Array(G).fill(W)), oa, ob };
 }
 
-/** Bytes of P1's corrections for a gallery of `count` slots: 8·count + 4·(n + G)·⌈count/32⌉. */
+/** Bytes of P1's corrections for a gallery of `count` slots: 8·count + 4·(n + G)·⌈count/32⌉ + 4·T (the "any" tree's triples, T ≈ W). */
 export function dedupCorrectionBytes(params: Params, count: number): number {
-  const { n, W, G } = sizes(params, count);
-  return 4 * (2 * count + (n + G) * W);
+  const { n, W, G, T } = sizes(params, count);
+  return 4 * (2 * count + (n + G) * W + T);
 }
 
 /**
- * The helper deals one query over the gallery as it is now (`h.count` slots): a fresh probe mask a
+ * The helper deals one query over the first `count` slots of the gallery (default: all `h.count`): a fresh probe mask a
  * (from both seeds), c_j = ⟨a, b_j⟩ (one scan of the helper's masks), comparison masks r_j uniform in
  * Z_2^n with XOR shares of their bits, and one bit triple per gate and slot. P0 derives all of its
  * part from its seed; P1 gets the corrections.
  */
-export function dealDedup(h: HelperGallery, seeds: Seeds, id: string, rng: Rng = secureRng): { P0: DedupBundle; P1: DedupBundle } {
-  const params = h.params, count = h.count;
-  const { n, W, G, d } = sizes(params, count);
+export function dealDedup(h: HelperGallery, seeds: Seeds, id: string, rng: Rng = secureRng, count = h.count): { P0: DedupBundle; P1: DedupBundle } {
+  const params = h.params;
+  if (!Number.isInteger(count) || count < 0 || count > h.count) throw new RangeError(`count: expected an integer in [0, ${h.count}], got ${count}`);
+  const { n, W, G, T, d } = sizes(params, count);
   const p0 = fromStream("P0", queryStream(seeds.P0, "P0", id, h.epoch, count, params), params, count) as Required<ReturnType<typeof fromStream>>;
   const p1 = fromStream("P1", queryStream(seeds.P1, "P1", id, h.epoch, count, params), params, count);
-  const corr = new Uint32Array(2 * count + (n + G) * W);
-  const [c1, r1, bits1, tc1] = split(corr, [count, count, n * W, G * W]);
+  const corr = new Uint32Array(2 * count + (n + G) * W + T);
+  const [c1, r1, bits1, tc1, oc1] = split(corr, [count, count, n * W, G * W, T]);
+  for (let i = 0; i < T; i++) oc1[i] = ((p0.oa[i] ^ p1.oa[i]) & (p0.ob[i] ^ p1.ob[i])) ^ p0.oc[i];
   // c_j = ⟨a, b_j⟩
   const vec = new Int32Array(h.rows.width);
   for (let k = 0; k < d; k++) vec[k] = (p0.a[k] + p1.a[k]) | 0;
@@ -341,16 +358,16 @@ function transposeBits(v: Uint32Array, n: number, W: number, bits: Uint32Array):
 export function openDedup(role: PartyName, seed: Uint8Array, params: Params, bundle: DedupBundle): DedupMaterial {
   if (bundle.role !== role) throw new ProtocolError("WRONG_ROLE", `bundle for ${bundle.role}, opened by ${role}`);
   const { count, epoch, id } = bundle;
-  const { n, W, G } = sizes(params, count);
+  const { n, W, G, T } = sizes(params, count);
   const s = fromStream(role, queryStream(seed, role, id, epoch, count, params), params, count);
   if (role === "P0") {
     const p0 = s as Required<typeof s>;
-    return { id, role, params, epoch, count, a: new Int32Array(p0.a.buffer, p0.a.byteOffset, p0.a.length), c: new Int32Array(p0.c.buffer, p0.c.byteOffset, count), r: p0.r, rBits: split(p0.bits, Array(n).fill(W)), ta: p0.ta, tb: p0.tb, tc: p0.tc };
+    return { id, role, params, epoch, count, a: new Int32Array(p0.a.buffer, p0.a.byteOffset, p0.a.length), c: new Int32Array(p0.c.buffer, p0.c.byteOffset, count), r: p0.r, rBits: split(p0.bits, Array(n).fill(W)), ta: p0.ta, tb: p0.tb, tc: p0.tc, oa: p0.oa, ob: p0.ob, oc: p0.oc };
   }
   const corr = bundle.corrections;
-  if (!(corr instanceof Uint32Array) || corr.length !== 2 * count + (n + G) * W) throw new ProtocolError("LENGTH_MISMATCH", "P1 corrections have the wrong length");
-  const [c, r, bits, tc] = split(corr, [count, count, n * W, G * W]);
-  return { id, role, params, epoch, count, a: new Int32Array(s.a.buffer, s.a.byteOffset, s.a.length), c: new Int32Array(c.buffer, c.byteOffset, count), r, rBits: split(bits, Array(n).fill(W)), ta: s.ta, tb: s.tb, tc: split(tc, Array(G).fill(W)) };
+  if (!(corr instanceof Uint32Array) || corr.length !== 2 * count + (n + G) * W + T) throw new ProtocolError("LENGTH_MISMATCH", "P1 corrections have the wrong length");
+  const [c, r, bits, tc, oc] = split(corr, [count, count, n * W, G * W, T]);
+  return { id, role, params, epoch, count, a: new Int32Array(s.a.buffer, s.a.byteOffset, s.a.length), c: new Int32Array(c.buffer, c.byteOffset, count), r, rBits: split(bits, Array(n).fill(W)), ta: s.ta, tb: s.tb, tc: split(tc, Array(G).fill(W)), oa: s.oa, ob: s.ob, oc };
 }
 
 // ---------------------------------------------------------------- the query's steps
@@ -408,9 +425,9 @@ export function dedupPrepare(input: DedupPrepareInput): DedupPrepared {
   const { role, gallery: g, material: mat } = input;
   if (role !== "P0" && role !== "P1") throw new RangeError(`role: expected "P0" or "P1", got ${String(role)}`);
   if (g.role !== role || mat.role !== role) throw new ProtocolError("WRONG_ROLE", "gallery or material of the other party");
-  if (mat.epoch !== g.epoch || mat.count !== g.count) throw new ProtocolError("BUNDLE_MISMATCH", `material dealt for epoch ${mat.epoch} / ${mat.count} slots, gallery at ${g.epoch} / ${g.count}`);
+  if (mat.epoch !== g.epoch || mat.count > g.count) throw new ProtocolError("BUNDLE_MISMATCH", `material dealt for epoch ${mat.epoch} / ${mat.count} slots, gallery at ${g.epoch} / ${g.count}`);
   claimMaterial(mat);
-  const d = g.params.d, count = g.count;
+  const d = g.params.d, count = mat.count;
   const vec = new Int32Array(g.delta.width);
   vec.set(mat.a.subarray(0, d));
   const pre = new Int32Array(count);
@@ -424,7 +441,7 @@ export function dedupPrepare(input: DedupPrepareInput): DedupPrepared {
 export function dedupStart(st: DedupPrepared, probeShare: Uint32Array, valid: 0 | 1): { state: DedupOpened; send: DedupEpsMsg } {
   phase(st, "dedup:prepared");
   const { role, g, mat } = st;
-  if (st.g.count !== mat.count) throw new ProtocolError("BUNDLE_MISMATCH", `the gallery changed since dedupPrepare (${mat.count} → ${g.count} slots)`);
+  if (st.g.count < mat.count) throw new ProtocolError("BUNDLE_MISMATCH", `the gallery shrank since dedupPrepare (${mat.count} → ${g.count} slots)`);
   if (!(probeShare instanceof Uint32Array) || probeShare.length !== g.params.d) throw new ProtocolError("LENGTH_MISMATCH", `probeShare: expected ${g.params.d} ring elements`);
   if (valid !== 0 && valid !== 1) throw new RangeError("valid: expected 0 or 1");
   const eps = new Uint32Array(probeShare.length);
@@ -442,7 +459,7 @@ export function dedupOnEps(st: DedupOpened, msg: DedupEpsMsg): { state: DedupMas
   if (!(msg.eps instanceof Uint32Array) || msg.eps.length !== d) throw new ProtocolError("LENGTH_MISMATCH", `eps: expected ${d}`);
   const vec = new Int32Array(g.online.width);
   for (let k = 0; k < d; k++) vec[k] = st.eps[k] + msg.eps[k];
-  const count = g.count;
+  const count = mat.count;
   const s = new Int32Array(count);
   if (count > 0) g.online.matvec(vec, count, s);
   const nMask = 2 ** dedupBits(g.params) - 1;
@@ -456,7 +473,7 @@ export function dedupOnZ(st: DedupMasked, msg: DedupZMsg): { state: DedupCompari
   phase(st, "dedup:masked");
   expectMsg(st, msg, 2);
   const { g, mat } = st;
-  const count = g.count;
+  const count = mat.count;
   if (!(msg.z instanceof Uint32Array) || msg.z.length !== count) throw new ProtocolError("LENGTH_MISMATCH", `z: expected ${count}`);
   const n = dedupBits(g.params), W = words(count);
   const nMask = 2 ** n - 1;
@@ -483,7 +500,7 @@ export function dedupOnZ(st: DedupMasked, msg: DedupZMsg): { state: DedupCompari
 
 /** Gate inputs of AND level `level` and the message that opens them. */
 function andLevel(b: Base, level: number, gate0: number, nodes: Node[], top: Uint32Array): { state: DedupComparing; send: DedupAndMsg } {
-  const W = words(b.g.count);
+  const W = words(b.mat.count);
   const inputs: [Uint32Array, Uint32Array][] = [];
   if (nodes.length > 1) {
     for (let m = 0; 2 * m + 1 < nodes.length; m++) {
@@ -515,7 +532,7 @@ export function dedupOnAnd(st: DedupComparing, msg: DedupAndMsg): { state: Dedup
   phase(st, "dedup:comparing");
   expectMsg(st, msg, 3 + st.level);
   const { g, mat, inputs, sent } = st;
-  const W = words(g.count), G = inputs.length;
+  const W = words(mat.count), G = inputs.length;
   if (!(msg.de instanceof Uint32Array) || msg.de.length !== sent.length) throw new ProtocolError("LENGTH_MISMATCH", `de: expected ${sent.length}`);
   const P0 = st.role === "P0";
   const out = inputs.map((_, i) => {
@@ -529,7 +546,7 @@ export function dedupOnAnd(st: DedupComparing, msg: DedupAndMsg): { state: Dedup
   });
   if (st.nodes.length === 1) {
     const match = out[0];
-    for (let j = 0; j < 32 * W; j++) if (j >= g.count || !g.live[j]) match[j >>> 5] &= ~(1 << (j & 31));
+    for (let j = 0; j < 32 * W; j++) if (j >= mat.count || !g.live[j]) match[j >>> 5] &= ~(1 << (j & 31));
     return { state: { phase: "dedup:done", match }, match };
   }
   const next: Node[] = [];
@@ -543,6 +560,175 @@ export function dedupOnAnd(st: DedupComparing, msg: DedupAndMsg): { state: Dedup
   }
   if (st.nodes.length % 2) next.push(st.nodes[st.nodes.length - 1]);
   return andLevel(st, st.level + 1, st.gate0 + G, next, st.topBit);
+}
+
+// ---------------------------------------------------------------- the spot-check of dealt query material
+
+/**
+ * The parties sacrifice a dealt query to check the helper (issue 15 §2; docs/protocol.md section 14):
+ * P1 sends a^(1) of the sacrificed query, P0 answers `dedupSpotOpening` — its own fresh material of
+ * that query (a^(0), r^(0), bit and triple shares) and v0_j = ⟨a, B_j^(0)⟩ − c_j^(0), which c_j^(0)
+ * (a one-time pad from P0's seed, used by no other query) hides — and P1 checks with its own material
+ * that c_j = ⟨a, b_j⟩, r = r^(0) + r^(1) with the bit shares of r, and every triple (`dedupSpotCheck`).
+ * b_j itself is never opened: with δ_j it would give the template. The checked material is claimed.
+ * Slots removed at either party are skipped (their bits are 0 anyway).
+ */
+export function dedupSpotOpening(g: PartyGallery, mat: DedupMaterial, a1: Uint32Array): Uint32Array {
+  if (g.role !== "P0" || mat.role !== "P0") throw new ProtocolError("WRONG_ROLE", "the opening is P0's");
+  if (mat.epoch !== g.epoch || mat.count > g.count) throw new ProtocolError("BUNDLE_MISMATCH", "material of another gallery");
+  const { n, W, G, T, d } = sizes(g.params, mat.count);
+  if (!(a1 instanceof Uint32Array) || a1.length !== d) throw new ProtocolError("LENGTH_MISMATCH", `a1: expected ${d}`);
+  claimMaterial(mat);
+  const count = mat.count;
+  const vec = new Int32Array(g.online.width);
+  for (let k = 0; k < d; k++) vec[k] = (mat.a[k] + a1[k]) | 0;
+  const on = new Int32Array(count), de = new Int32Array(count);
+  if (count > 0) {
+    g.online.matvec(vec, count, on);
+    g.delta.matvec(vec, count, de);
+  }
+  const out = new Uint32Array(d + W + 2 * count + n * W + 3 * G * W + 3 * T);
+  const [a0, live, v0, r0, bits, ta, tb, tc, oa, ob, oc] = split(out, [d, W, count, count, n * W, G * W, G * W, G * W, T, T, T]);
+  a0.set(new Uint32Array(mat.a.buffer, mat.a.byteOffset, d));
+  for (let j = 0; j < count; j++) {
+    if (g.live[j]) live[j >>> 5] |= 1 << (j & 31);
+    v0[j] = on[j] - de[j] - mat.c[j];
+  }
+  r0.set(mat.r);
+  mat.rBits.forEach((b, k) => bits.set(b, k * W));
+  for (let i = 0; i < G; i++) {
+    ta.set(mat.ta[i], i * W);
+    tb.set(mat.tb[i], i * W);
+    tc.set(mat.tc[i], i * W);
+  }
+  oa.set(mat.oa);
+  ob.set(mat.ob);
+  oc.set(mat.oc);
+  return out;
+}
+
+/** P1's side of the spot-check: what is wrong with the sacrificed query's material (empty: it is right). */
+export function dedupSpotCheck(g: PartyGallery, mat: DedupMaterial, opening: Uint32Array): string[] {
+  if (g.role !== "P1" || mat.role !== "P1") throw new ProtocolError("WRONG_ROLE", "the check is P1's");
+  if (mat.epoch !== g.epoch || mat.count > g.count) throw new ProtocolError("BUNDLE_MISMATCH", "material of another gallery");
+  const { n, W, G, T, d } = sizes(g.params, mat.count);
+  const count = mat.count;
+  if (!(opening instanceof Uint32Array) || opening.length !== d + W + 2 * count + n * W + 3 * G * W + 3 * T) throw new ProtocolError("LENGTH_MISMATCH", "opening: wrong length");
+  claimMaterial(mat);
+  const [a0, live, v0, r0, bits, ta, tb, tc, oa, ob, oc] = split(opening, [d, W, count, count, n * W, G * W, G * W, G * W, T, T, T]);
+  const failures: string[] = [];
+  const vec = new Int32Array(g.online.width);
+  for (let k = 0; k < d; k++) vec[k] = (a0[k] + mat.a[k]) | 0;
+  const u1 = new Int32Array(count);
+  if (count > 0) g.online.matvec(vec, count, u1);
+  for (let j = 0; j < count; j++) {
+    if (!g.live[j] || !((live[j >>> 5] >>> (j & 31)) & 1)) continue;
+    if (v0[j] !== ((mat.c[j] - u1[j]) >>> 0)) {
+      failures.push("c");
+      break;
+    }
+  }
+  const nMask = 2 ** n - 1;
+  const r = new Uint32Array(32 * W);
+  for (let j = 0; j < count; j++) r[j] = (r0[j] + mat.r[j]) & nMask;
+  const rb = new Uint32Array(n * W);
+  transposeBits(r, n, W, rb);
+  for (let k = 0; k < n && !failures.includes("r"); k++) for (let w = 0; w < W; w++) if (((bits[k * W + w] ^ mat.rBits[k][w]) >>> 0) !== rb[k * W + w]) {
+    failures.push("r");
+    break;
+  }
+  outer: for (let i = 0; i < G; i++) for (let w = 0; w < W; w++) {
+    const x = ta[i * W + w] ^ mat.ta[i][w], y = tb[i * W + w] ^ mat.tb[i][w], z = tc[i * W + w] ^ mat.tc[i][w];
+    if ((x & y) !== z) {
+      failures.push("triples");
+      break outer;
+    }
+  }
+  for (let i = 0; i < T; i++) if (((oa[i] ^ mat.oa[i]) & (ob[i] ^ mat.ob[i])) !== (oc[i] ^ mat.oc[i])) {
+    failures.push("any-triples");
+    break;
+  }
+  return failures;
+}
+
+// ---------------------------------------------------------------- "any match": one bit instead of the set
+
+/** One AND level of the "any" tree: the words whose AND is taken in pairs (x[m] ∧ y[m]). */
+export interface DedupAnying {
+  readonly phase: "dedup:any";
+  readonly role: PartyName;
+  readonly mat: DedupMaterial;
+  /** index into anyLevels(count), and the first triple word of that level */
+  readonly level: number;
+  readonly t0: number;
+  /** the words left after this level that are not in a pair (an odd word out) */
+  readonly rest: Uint32Array;
+  readonly x: Uint32Array;
+  readonly y: Uint32Array;
+  readonly sent: Uint32Array;
+}
+
+/** The step number of the first "any" level (after the comparison's AND levels). */
+export function dedupAnyFirstStep(params: Params): number {
+  return 3 + dedupGates(params).length;
+}
+
+/**
+ * Starts the reduction of a query's match-bit shares (`DedupDone.match`) to one XOR-shared bit
+ * dup = ⋁_j match_j: the AND of the negated bits by a tree of bit-sliced AND gates (word pairs, then
+ * inside the last word), with the material's word triples; bits beyond `count` are 0 in `match` at
+ * both parties, so their negations are neutral. Reveals nothing but the final share.
+ */
+export function dedupAnyStart(role: PartyName, mat: DedupMaterial, match: Uint32Array): { state: DedupAnying; send: DedupAndMsg } {
+  const W = words(mat.count);
+  if (!(match instanceof Uint32Array) || match.length !== W) throw new ProtocolError("LENGTH_MISMATCH", `match: expected ${W} words`);
+  const none = new Uint32Array(Math.max(1, W)).fill(role === "P0" ? 0xffffffff : 0); // an empty gallery: one word of non-matches
+  for (let w = 0; w < W; w++) none[w] = role === "P0" ? ~match[w] : match[w];
+  return anyLevel(role, mat, 0, 0, none);
+}
+
+function anyLevel(role: PartyName, mat: DedupMaterial, level: number, t0: number, v: Uint32Array): { state: DedupAnying; send: DedupAndMsg } {
+  let x: Uint32Array, y: Uint32Array, rest: Uint32Array;
+  if (v.length > 1) {
+    const p = Math.floor(v.length / 2);
+    x = new Uint32Array(p);
+    y = new Uint32Array(p);
+    for (let m = 0; m < p; m++) {
+      x[m] = v[2 * m];
+      y[m] = v[2 * m + 1];
+    }
+    rest = v.length % 2 ? v.subarray(v.length - 1) : new Uint32Array(0);
+  } else {
+    const shift = 16 >>> (level - (anyLevels(mat.count).length - 5));
+    x = v.slice(0, 1);
+    y = new Uint32Array([v[0] >>> shift]);
+    rest = new Uint32Array(0);
+  }
+  const p = x.length;
+  const sent = new Uint32Array(2 * p);
+  for (let m = 0; m < p; m++) {
+    sent[m] = x[m] ^ mat.oa[t0 + m];
+    sent[p + m] = y[m] ^ mat.ob[t0 + m];
+  }
+  return { state: { phase: "dedup:any", role, mat, level, t0, rest, x, y, sent }, send: { step: dedupAnyFirstStep(mat.params) + level, from: role, de: sent } };
+}
+
+/** Receives an "any" level's openings: the next level, or (after the last) this party's share of dup. */
+export function dedupAnyOnAnd(st: DedupAnying, msg: DedupAndMsg): { state: DedupAnying; send: DedupAndMsg } | { duplicate: 0 | 1 } {
+  phase(st, "dedup:any");
+  if (msg === null || typeof msg !== "object") throw new TypeError("msg: expected a message object");
+  if (msg.step !== dedupAnyFirstStep(st.mat.params) + st.level) throw new ProtocolError("WRONG_STEP", `expected step ${dedupAnyFirstStep(st.mat.params) + st.level}, got ${msg.step}`);
+  if (msg.from !== peer(st.role)) throw new ProtocolError("WRONG_SENDER", `expected a message from ${peer(st.role)}, got ${msg.from}`);
+  if (!(msg.de instanceof Uint32Array) || msg.de.length !== st.sent.length) throw new ProtocolError("LENGTH_MISMATCH", `de: expected ${st.sent.length}`);
+  const { mat, t0, sent } = st, p = st.x.length, P0 = st.role === "P0";
+  const z = new Uint32Array(p + st.rest.length);
+  for (let m = 0; m < p; m++) {
+    const dd = sent[m] ^ msg.de[m], ee = sent[p + m] ^ msg.de[p + m];
+    z[m] = mat.oc[t0 + m] ^ (dd & mat.ob[t0 + m]) ^ (ee & mat.oa[t0 + m]) ^ (P0 ? dd & ee : 0);
+  }
+  z.set(st.rest, p);
+  if (st.level + 1 === anyLevels(mat.count).length) return { duplicate: (((z[0] & 1) ^ (P0 ? 1 : 0)) as 0 | 1) };
+  return anyLevel(st.role, mat, st.level + 1, t0 + p, z);
 }
 
 /** The match set from both parties' shares (what the requester does). */

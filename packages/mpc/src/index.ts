@@ -67,11 +67,12 @@ export type { RowStore, RowStoreFactory } from "./dedup-store.ts";
 export {
   DEFAULT_SHARD_ROWS, dedupBits, compareLevels, dedupGates, MASK_BLOCK, maskShare, maskShares, newPartyGallery, galleryOpenShare, galleryAdd, galleryRemove,
   newHelperGallery, helperGalleryAdd, helperGalleryRemove, dedupCorrectionBytes, dealDedup, openDedup,
-  dedupPrepare, dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain,
+  dedupPrepare, dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain, anyLevels, dedupAnyFirstStep, dedupAnyStart, dedupAnyOnAnd, dedupSpotOpening, dedupSpotCheck,
 } from "./dedup.ts";
 export type {
   PartyGallery, HelperGallery, DedupBundle, DedupMaterial, DedupPrepareInput, DedupEpsMsg, DedupZMsg, DedupAndMsg, DedupMsg,
-  DedupPrepared, DedupOpened, DedupMasked, DedupComparing, DedupDone, DedupState,
+  DedupPrepared, DedupOpened, DedupMasked, DedupComparing, DedupDone, DedupState, DedupAnying,
 } from "./dedup.ts";
 export { simulateGalleryAdd, simulateGalleryRemove, simulateDedup } from "./simulate.ts";
 export type { DedupWorld, DedupRun, SimulateDedupOptions } from "./simulate.ts";
+export { encodeDedupBundle, decodeDedupBundle, dedupBundleIdOf, encodeDedupMessage, decodeDedupMessage } from "./dedup-wire.ts";

@@ -21,7 +21,7 @@ import { decodeMessage, encodeMessage } from "./wire.ts";
 import { encodeBundle } from "./bundle-wire.ts";
 import {
   dealDedup, dedupOnAnd, dedupOnEps, dedupOnZ, dedupPrepare, dedupReveal, dedupStart, galleryAdd, galleryOpenShare, galleryRemove, helperGalleryAdd,
-  helperGalleryRemove, maskShares, openDedup,
+  helperGalleryRemove, maskShares, openDedup, dedupAnyStart, dedupAnyOnAnd, type DedupAnying,
   type DedupAndMsg, type DedupBundle, type DedupComparing, type DedupPrepared, type DedupEpsMsg, type DedupMsg, type DedupState, type DedupZMsg, type HelperGallery, type PartyGallery,
 } from "./dedup.ts";
 
@@ -285,8 +285,10 @@ export function simulateGalleryRemove(w: DedupWorld, slot: number): void {
 }
 
 export interface DedupRun {
-  /** the reconstructed match set (what the requester learns) */
+  /** the reconstructed match set (what the requester learns when it asks for the set) */
   readonly matches: number[];
+  /** the reconstructed "any match" bit (dedupAny*: what the requester learns when it asks only that) */
+  readonly duplicate: 0 | 1;
   /** the probe's validity (enrolment validation's output, reconstructed) */
   readonly valid: 0 | 1;
   /** rounds and bytes each party sent: validation (wire bytes) + the dedup query (message bodies) */
@@ -311,7 +313,7 @@ export interface SimulateDedupOptions {
   readonly rng?: Rng;
   /** a CPU clock in ms (e.g. from process.cpuUsage) for `DedupRun.cpuMs` */
   readonly cpuClock?: () => number;
-  /** sees every dedup message as the peer receives it — for privacy tests */
+  /** sees every dedup message (also the "any" tree's) as the peer receives it, P0's before P1's — for privacy tests */
   readonly observe?: (msg: DedupMsg) => void;
 }
 
@@ -357,11 +359,29 @@ export function simulateDedup(w: DedupWorld, probe: { readonly P0: Uint8Array; r
     }
   }
   if (out.P0 || out.P1 || !match.P0 || !match.P1) throw new Error("simulate dedup: parties disagree on the number of rounds");
+  const mats = { P0: prepared.P0.mat, P1: prepared.P1.mat };
+  const any = { P0: dedupAnyStart("P0", mats.P0, match.P0), P1: dedupAnyStart("P1", mats.P1, match.P1) };
+  let dup: Partial<Record<PartyName, 0 | 1>> = {};
+  for (;;) {
+    rounds++;
+    for (const role of ROLES) {
+      sent[role] += any[role].send.de.byteLength;
+      o.observe?.(any[role].send);
+    }
+    const r = { P0: dedupAnyOnAnd(any.P0.state, any.P1.send), P1: dedupAnyOnAnd(any.P1.state, any.P0.send) };
+    if ("duplicate" in r.P0 && "duplicate" in r.P1) {
+      dup = { P0: r.P0.duplicate, P1: r.P1.duplicate };
+      break;
+    }
+    if ("duplicate" in r.P0 || "duplicate" in r.P1) throw new Error("simulate dedup: parties disagree on the number of rounds");
+    any.P0 = r.P0 as { state: DedupAnying; send: DedupAndMsg };
+    any.P1 = r.P1 as { state: DedupAnying; send: DedupAndMsg };
+  }
   const t3 = performance.now();
   c.push(cpuClock?.() ?? 0);
   const helperBytes = encodeBundle(enrolBundles.P0).length + encodeBundle(enrolBundles.P1).length + 4 * (dealt.P1.corrections?.length ?? 0);
   return {
-    matches: dedupReveal(match.P0, match.P1, w.galleries.P0.count), valid: v.valid,
+    matches: dedupReveal(match.P0, match.P1, w.galleries.P0.count), duplicate: (dup.P0! ^ dup.P1!) as 0 | 1, valid: v.valid,
     traffic: { rounds, sent }, helperBytes, ms: { parties: t3 - t2, prepare: t2 - t1, deal: t1 - t0 },
     cpuMs: cpuClock ? { parties: c[3] - c[2], prepare: c[2] - c[1], deal: c[1] - c[0] } : undefined,
   };

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DEFAULT_NORM_HI, DEFAULT_NORM_LO, MASK_BLOCK, ProtocolError, maskShare, maskShares, dealDedup, dedupBits, dedupPlain, dedupPrepare, dedupStart, jsRowStore, makeParams, newHelperGallery,
-  newItemId, newPartyGallery, normPlain, openDedup, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
+  newItemId, newPartyGallery, normPlain, openDedup, dedupGates, dedupSpotOpening, dedupSpotCheck, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupAnyStart, dedupAnyOnAnd, quantise, simulateDedup, simulateEnrol, simulateGalleryAdd, simulateGalleryRemove,
   type DedupMsg, type DedupWorld, type Params, type Rng, type Seeds,
 } from "../src/index.ts";
 import { CRAFTS, craft } from "./_crafted.ts";
@@ -93,6 +93,7 @@ for (const [d, n] of [[16, 1], [16, 61], [64, 200], [128, 450], [512, 300]] as c
       const run = simulateDedup(w, shareProbe(x, rng), { rng });
       const plain = dedupPlain(params, x, gallery);
       assert.deepEqual(run.matches, plain);
+      assert.equal(run.duplicate, plain.length > 0 ? 1 : 0, "the 'any match' bit");
       assert.equal(run.valid, 1);
       // the boundary: exactly t matches, t + 1 matches, t − 1 does not
       const scores = gallery.map((y) => y.reduce((s, v, i) => s + v * x[i], 0));
@@ -121,7 +122,9 @@ test("exactness over the whole comparison domain: scores ±normHi (x against ±x
     const live: (Int8Array | null)[] = gallery.slice();
     live[gone] = null;
     const run = simulateDedup(w, shareProbe(x, rng), { rng });
-    assert.deepEqual(run.matches, dedupPlain(params, x, live), `normHi ${normHi}, threshold ${threshold}, n = ${dedupBits(params)}`);
+    const plain = dedupPlain(params, x, live);
+    assert.deepEqual(run.matches, plain, `normHi ${normHi}, threshold ${threshold}, n = ${dedupBits(params)}`);
+    assert.equal(run.duplicate, plain.length > 0 ? 1 : 0);
   }
 });
 
@@ -165,13 +168,14 @@ test("malicious probes (the crafted vectors of the 1:1 suite) match nothing, eve
       const run = simulateDedup(w, shareProbe(x, rng), { rng });
       assert.equal(run.valid, 0, kind);
       assert.deepEqual(run.matches, [], kind);
+      assert.equal(run.duplicate, 0, kind);
     }
   }
   // and the honest template itself as probe matches (the gallery works)
   assert.ok(simulateDedup(w, shareProbe(gallery[3], rng), { rng }).matches.includes(3));
 });
 
-test("per-query material is single use and bound to the gallery it was dealt for", () => {
+test("per-query material is single use and bound to the gallery (epoch, at most its slots) it was dealt for", () => {
   const { rng, seeds } = testSeeds("dedup-single-use");
   const { params, x, gallery } = scenario(16, 10, rng);
   const w = world(params, seeds);
@@ -182,15 +186,18 @@ test("per-query material is single use and bound to the gallery it was dealt for
   const input = { role: "P0" as const, gallery: w.galleries.P0, material: mat };
   const prepared = dedupPrepare(input);
   assert.throws(() => dedupPrepare(input), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
-  simulateGalleryAdd(w, [shareTemplate(gallery[0], rng)]);
-  // the gallery changed between preparation and the probe, or between dealing and preparation
-  assert.throws(() => dedupStart(prepared, v.P0.templateShare, v.P0.valid), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
-  const mat2 = openDedup("P0", seeds.P0, params, dealt.P0);
-  assert.throws(() => dedupPrepare({ ...input, material: mat2 }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
+  assert.ok(dedupStart(prepared, v.P0.templateShare, v.P0.valid), "a query covers the slots it was dealt for; slots added since are not in it");
+  // material for more slots than the gallery holds, or for another epoch, is refused
+  const bigger = world(params, seeds);
+  fill(bigger, [...gallery, gallery[0]], rng);
+  const over = dealDedup(bigger.helper, seeds, newItemId(rng), rng);
+  assert.throws(() => dedupPrepare({ ...input, material: openDedup("P0", seeds.P0, params, over.P0) }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
+  const other = { ...dealt.P0, epoch: 8 };
+  assert.throws(() => dedupPrepare({ ...input, material: openDedup("P0", seeds.P0, params, other) }), (e: unknown) => e instanceof ProtocolError && e.code === "BUNDLE_MISMATCH");
   assert.throws(() => openDedup("P1", seeds.P1, params, dealt.P0), (e: unknown) => e instanceof ProtocolError && e.code === "WRONG_ROLE");
 });
 
-test("privacy: what the parties open (ε, ẑ, the AND openings) is uniform and the same whether the probe matches many slots or none", () => {
+test("privacy: what the parties open (ε, ẑ, the AND openings, the 'any' tree's openings) is uniform and the same whether the probe matches many slots or none", () => {
   const { rng, seeds } = testSeeds("dedup-privacy");
   const d = 16;
   const params = makeParams({ d, threshold: THRESHOLD });
@@ -256,4 +263,80 @@ test("an empty gallery answers the empty set (the probe is still validated)", ()
   const run = simulateDedup(world(params, seeds), shareProbe(x, rng), { rng });
   assert.deepEqual(run.matches, []);
   assert.equal(run.valid, 1);
+});
+
+test("a query dealt over the first k slots (the gallery grew since) matches and says 'duplicate' only within them", () => {
+  const { rng, seeds } = testSeeds("dedup-prefix");
+  const { params, x, gallery } = scenario(32, 60, rng);
+  const plain = dedupPlain(params, x, gallery);
+  assert.ok(plain.length > 0);
+  const w = world(params, seeds);
+  const k = plain[0]; // the first match is just outside the query
+  fill(w, gallery, rng);
+  const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng, k);
+  const v = simulateEnrol({ params, seeds, rng, share: shareProbe(x, rng) });
+  const st: Record<string, any> = {}, out: Record<string, any> = {};
+  for (const role of ["P0", "P1"] as const) {
+    const r = dedupStart(dedupPrepare({ role, gallery: w.galleries[role], material: openDedup(role, seeds[role], params, dealt[role]) }), v[role].templateShare, v[role].valid);
+    st[role] = r.state;
+    out[role] = r.send;
+  }
+  const match: Record<string, Uint32Array> = {};
+  while (out.P0) {
+    const inbox = { P0: out.P1, P1: out.P0 };
+    for (const role of ["P0", "P1"] as const) {
+      const s = st[role];
+      const r: any = s.phase === "dedup:opened" ? dedupOnEps(s, inbox[role]) : s.phase === "dedup:masked" ? dedupOnZ(s, inbox[role]) : dedupOnAnd(s, inbox[role]);
+      st[role] = r.state;
+      out[role] = r.send;
+      if (r.match) match[role] = r.match;
+    }
+  }
+  assert.deepEqual(dedupReveal(match.P0, match.P1, k), []);
+  // the "any" bit over the k slots
+  const mats = { P0: openDedup("P0", seeds.P0, params, dealt.P0), P1: openDedup("P1", seeds.P1, params, dealt.P1) };
+  let s0 = dedupAnyStart("P0", mats.P0, match.P0), s1 = dedupAnyStart("P1", mats.P1, match.P1);
+  for (;;) {
+    const r0 = dedupAnyOnAnd(s0.state, s1.send), r1 = dedupAnyOnAnd(s1.state, s0.send);
+    if ("duplicate" in r0 && "duplicate" in r1) {
+      assert.equal(r0.duplicate ^ r1.duplicate, 0);
+      break;
+    }
+    s0 = r0 as typeof s0;
+    s1 = r1 as typeof s1;
+  }
+  // and dealt over all slots, it is found
+  assert.equal(simulateDedup(w, shareProbe(x, rng), { rng }).duplicate, 1);
+});
+
+test("spot-check of a dealt query: honest material passes; a helper that shifts one c_j, one r_j, one bit share or one triple (comparison or 'any') is caught", async () => {
+  const { rng, seeds } = testSeeds("dedup-spot");
+  const { params, gallery } = scenario(32, 80, rng);
+  const w = world(params, seeds);
+  fill(w, gallery, rng);
+  simulateGalleryRemove(w, 5); // removed slots are skipped, not flagged
+  const count = w.galleries.P0.count, n = dedupBits(params), W = Math.ceil(count / 32);
+  const G = dedupGates(params).reduce((s, g) => s + g, 0);
+  const check = (tamper?: (corr: Uint32Array) => void) => {
+    const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng);
+    tamper?.(dealt.P1.corrections!);
+    const m0 = openDedup("P0", seeds.P0, params, dealt.P0), m1 = openDedup("P1", seeds.P1, params, dealt.P1);
+    const opening = dedupSpotOpening(w.galleries.P0, m0, new Uint32Array(m1.a.buffer, m1.a.byteOffset, params.d));
+    return dedupSpotCheck(w.galleries.P1, m1, opening);
+  };
+  assert.deepEqual(check(), []);
+  for (let rep = 0; rep < 3; rep++) {
+    const j = randInt(rng, count);
+    assert.deepEqual(check((c) => void (c[j === 5 ? 6 : j] += 1 + randInt(rng, 1000))), ["c"], "c_j shifted");
+    assert.deepEqual(check((c) => void (c[count + j] ^= 1)), ["r"], "r_j changed (its bit shares not)");
+    assert.deepEqual(check((c) => void (c[2 * count + randInt(rng, n * W)] ^= 1 << randInt(rng, 32))).sort(), ["r"], "a bit share of r flipped");
+    assert.deepEqual(check((c) => void (c[2 * count + n * W + randInt(rng, G * W)] ^= 1 << randInt(rng, 32))), ["triples"]);
+    assert.deepEqual(check((c) => void (c[c.length - 1 - randInt(rng, 5)] ^= 1)), ["any-triples"]);
+  }
+  // the checked material is spent: it cannot serve a query afterwards
+  const dealt = dealDedup(w.helper, seeds, newItemId(rng), rng);
+  const m0 = openDedup("P0", seeds.P0, params, dealt.P0), m1 = openDedup("P1", seeds.P1, params, dealt.P1);
+  dedupSpotCheck(w.galleries.P1, m1, dedupSpotOpening(w.galleries.P0, m0, new Uint32Array(params.d)));
+  assert.throws(() => dedupPrepare({ role: "P0", gallery: w.galleries.P0, material: m0 }), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
+  assert.throws(() => dedupPrepare({ role: "P1", gallery: w.galleries.P1, material: m1 }), (e: unknown) => e instanceof ProtocolError && e.code === "ITEM_REUSED");
 });

@@ -6,7 +6,7 @@
  */
 import { bad, ID, object, PartyError, shareRequest, str, unpackItems, upgradeRequest, type Json } from "@privface/contracts";
 import type { DeviceRegistration } from "@privface/contracts";
-import type { DeleteInput, EnrolInput, SessionInput, VerifyInput } from "./service.ts";
+import type { DedupInput, DeleteInput, EnrolInput, SessionInput, VerifyInput } from "./service.ts";
 
 const SHARE_FIELDS = ["session", "templateId", "modelVersion", "sealedShare", "statement", "mac", "authorisation"];
 
@@ -58,6 +58,11 @@ export function sessionInput(body: unknown): SessionInput {
   const session = str(b.session, "session", ID.session, "a session id");
   const templateId = str(b.templateId, "templateId", ID.template, "a template id");
   return { session, templateId, authorisation: b.authorisation };
+}
+
+/** The dedup search of a prepared enrolment: `{ session, templateId, authorisation }`. */
+export function dedupInput(body: unknown): DedupInput {
+  return sessionInput(body);
 }
 
 export function deleteInput(body: unknown): DeleteInput {

@@ -7,12 +7,13 @@
  * counts in the metrics; and every refused gateway operation in the audit log.
  */
 import { silentLog, type Log } from "@privface/config";
-import { ID, PartyError, peerOf, resultMac, serverRoleOf, type Bit, type ResultKey, type ServerRole } from "@privface/contracts";
+import { dedupSessionOf, ID, PartyError, peerOf, resultMac, serverRoleOf, type Bit, type ResultKey, type ServerRole } from "@privface/contracts";
 import type { Admission, App, AppRequest, AppResponse, RequestHead } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
-import { deleteInput, deviceRegistration, enrolInput, nonceCount, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
+import { dedupInput, deleteInput, deviceRegistration, enrolInput, nonceCount, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
 import { AuditError, type AnchorReceipt } from "@privface/audit";
 import { toPartyError, type PartyAuditSink, type PartyService } from "./service.ts";
+import type { DedupStock } from "./session.ts";
 
 export interface PartyAppDeps {
   service: PartyService;
@@ -32,11 +33,13 @@ export interface PartyAppDeps {
    * sender's role from its certificate). Absent: no such route.
    */
   keepAnchor?: (from: ServerRole, body: { record?: unknown; at?: unknown }) => Promise<AnchorReceipt>;
+  /** P1: the helper's dedup deliveries (session.ts DedupStock); absent: no such route */
+  dedupStock?: DedupStock;
   log?: Log;
 }
 
 /** Operations whose refusals are audited. */
-const AUDITED = new Set(["enrol", "commit", "abort", "verify", "delete", "devices"]);
+const AUDITED = new Set(["enrol", "commit", "abort", "verify", "dedup", "delete", "devices"]);
 
 /** The largest body a route reads: 1 MiB (a few KB in practice) … */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -44,6 +47,8 @@ export const MAX_BODY_BYTES = 1 << 20;
 export const MAX_POOL_BODY_BYTES = 40 << 20;
 /** … and P0's spot-check verdict: its openings of ⌈n/16⌉ sampled items (≤ 64 at POOL_BATCH 1024), ≈ 48 KB each in base64 at d = 512, ≈ 97 KB at d = 1024. */
 export const MAX_SPOTCHECK_BODY_BYTES = 8 << 20;
+/** … and P1's dedup deliveries: a few dealt queries of ≈ 8.5 B per gallery slot (≈ 8.5 MB each at N = 1e6). */
+export const MAX_DEDUP_BODY_BYTES = 64 << 20;
 
 /** The party's app, plus its admission: route and caller's role checked before the body is read. */
 export type PartyApp = App & { admit(head: RequestHead): Admission };
@@ -89,6 +94,24 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     "POST /v1/commit": { roles: ["gateway"], route: "commit", run: async (r) => ok(await service.commit(sessionInput(r.body))) },
     "POST /v1/abort": { roles: ["gateway"], route: "abort", run: async (r) => ok(await service.abort(sessionInput(r.body))) },
     "POST /v1/verify": { roles: ["gateway"], route: "verify", run: (r) => mpc(r.body, "verify", verifyInput, service.verify) },
+    "POST /v1/dedup": {
+      roles: ["gateway"],
+      route: "dedup",
+      run: async (r) => {
+        let input;
+        try {
+          input = dedupInput(r.body);
+        } catch (e) {
+          const s = (r.body as { session?: unknown } | null)?.session;
+          if (typeof s === "string" && ID.session.test(s)) await service.abandon(dedupSessionOf(s), toPartyError(e).code, false);
+          throw e;
+        }
+        const out = await service.dedup(input);
+        if (!deps.resultKey) return ok(out);
+        const binding = { op: "dedup" as const, party: service.party, session: input.session, templateId: input.templateId, authorisation: input.authorisation as { payload: string }, resultShare: out.resultShare };
+        return ok({ ...out, resultMac: await resultMac(deps.resultKey, binding) });
+      },
+    },
     "POST /v1/delete": { roles: ["gateway"], route: "delete", run: async (r) => ok(await service.delete(deleteInput(r.body))) },
     "POST /v1/peer/sessions": { roles: [peer], route: "peer_sessions", run: async (r) => ok({ sessions: await service.sessionStatus(sessionList(r.body)) }) },
     "GET /v1/health": { roles: observers, route: "health", run: async () => ok(await service.health()) },
@@ -124,6 +147,18 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
         return ok(await service.addPoolItems(poolBatch(r.raw)));
       },
     };
+    const stock = deps.dedupStock;
+    if (stock) {
+      routes["POST /v1/dedup/items"] = {
+        roles: ["helper"],
+        route: "dedup_items",
+        maxBodyBytes: MAX_DEDUP_BODY_BYTES,
+        run: async (r) => {
+          if (service.dedupBlocked()) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: deliveries refused until an operator restarts the party");
+          return ok({ added: stock.add(poolBatch(r.raw)) });
+        },
+      };
+    }
     if (sc) routes["POST /v1/peer/spotcheck"] = { roles: [peer], route: "peer_spotcheck", maxBodyBytes: MAX_SPOTCHECK_BODY_BYTES, run: async (r) => ok(await sc.handle(r.body)) };
   }
 

@@ -95,7 +95,11 @@ export class PartyGallery implements GalleryHooks {
   private readonly ids: (string | null)[] = [];
   private queue: Promise<void> = Promise.resolve();
   private built = false;
+  private complete = false;
   private staleReason: string | null = null;
+  /** queries running over the rows (dedup-query.ts): removals wait until none is */
+  private queries = 0;
+  private readonly pendingDrops: string[] = [];
 
   constructor(o: PartyGalleryOptions) {
     if (typeof o.modelVersion !== "string" || o.modelVersion.length === 0) throw new TypeError("modelVersion must be a non-empty string");
@@ -163,6 +167,7 @@ export class PartyGallery implements GalleryHooks {
         this.markStale(`build: ${(e as Error).message}`); // a half-built gallery is never used
         throw e;
       }
+      this.complete = true;
       const ms = performance.now() - t0;
       (this.o.log ?? silentLog).info({ event: "gallery_built", epoch: this.epoch, templates: this.rows.count, ms: Math.round(ms) });
       return { count: this.rows.count, ms };
@@ -197,7 +202,26 @@ export class PartyGallery implements GalleryHooks {
     void this.serial(async () => this.drop(templateId));
   }
 
+  /**
+   * A query (dedup-query.ts) reads the rows from `beginQuery` to `endQuery`: appends go on (they write
+   * slots past the query's), removals wait until no query runs, so a query sees this party's rows whole.
+   */
+  beginQuery(): void {
+    this.queries++;
+  }
+  endQuery(): void {
+    if (this.queries > 0) this.queries--;
+    if (this.queries === 0) for (const id of this.pendingDrops.splice(0)) this.drop(id);
+  }
+  /** ready for a query: its build finished and it is not stale */
+  get ready(): boolean {
+    return this.complete && this.staleReason === null;
+  }
   private drop(templateId: string): void {
+    if (this.queries > 0) {
+      this.pendingDrops.push(templateId);
+      return;
+    }
     const slot = this.slots.get(templateId);
     if (slot === undefined) return;
     galleryRemove(this.rows, slot);

@@ -11,6 +11,8 @@ import { requestJson } from "@privface/transport";
 export interface HelperLink {
   /** P0's halves of `count` freshly dealt bundles. */
   fetch(kind: "verify" | "enrol", count: number): Promise<Uint8Array[]>;
+  /** P0's halves of `n` freshly dealt dedup queries over the first `count` slots of gallery `epoch` (`POST /v1/dedup/refill`; P1's halves delivered first) */
+  dedup(epoch: number, count: number, n: number): Promise<Uint8Array[]>;
   probe(): Promise<void>;
   up(): boolean;
 }
@@ -37,6 +39,11 @@ export function createHelperLink(agent: https.Agent, helperUrl: string, params: 
       }
       up = true;
       return unpackItems(r.body, { maxItems: 100_000, copy: true });
+    },
+    async dedup(epoch, count, n) {
+      const r = await requestJson(agent, `${helperUrl}/v1/dedup/refill`, "POST", { epoch, count, n, params }, { timeoutMs: 60_000 });
+      if (r.status !== 200 || !Buffer.isBuffer(r.body)) throw new Error(`helper answered HTTP ${r.status}`);
+      return unpackItems(r.body, { maxItems: 16, copy: true });
     },
     async probe() {
       try {

@@ -19,6 +19,7 @@ import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createEnrolStock } from "./enrol-stock.ts";
 import { GalleryKeeper, runGalleryKeeper } from "./gallery.ts";
+import { DedupStock } from "./session.ts";
 import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
@@ -121,6 +122,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   };
   const intake = (items: Uint8Array[]) => spotCheckIntake(spotDeps, items, askPeer);
   // enrolment bundles are spot-checked too, a batch at a time (enrol-stock.ts)
+  const dedupStock = party === "P1" && keeper ? new DedupStock() : undefined;
   const enrolStock = party === "P0" ? createEnrolStock({ fetch: (n) => helper.fetch("enrol", n), intake }) : undefined;
   const service = createPartyService({
     party,
@@ -147,6 +149,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     failureBudget: cfg.failureBudget,
     log,
     gallery: keeper,
+    // the 1:N duplicate search over the gallery (Party API dedup): P0 asks the helper per search, P1 keeps its deliveries
+    dedup: keeper ? { gallery: () => keeper.current, ...(party === "P0" ? { bundles: helper.dedup } : { stock: dedupStock }) } : undefined,
   });
   // audit anchors (@privface/audit anchors.ts): the peer's and the gateway's heads kept here; one that goes back is an alert
   const keep = async (from: ServerRole, body: { record?: unknown; at?: unknown }) => {
@@ -159,7 +163,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     return receipt;
   };
   const sendAnchor = async () => void (await sendAuditHead(auditLog, (body) => requestJson(peerAgent, `${cfg.peerUrl}/v1/audit/anchor`, "POST", body, { timeoutMs: 5_000 })));
-  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep });
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep, dedupStock });
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)

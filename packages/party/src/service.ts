@@ -13,24 +13,25 @@
  * leads every session: it takes the pool item and names it to P1. A session this party gives up on
  * before its MPC starts is aborted at the peer at once (`sendAbort`), so the peer does not wait.
  */
+import { randomInt } from "node:crypto";
 import { silentLog, type Log } from "@privface/config";
 import {
-  budgetSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
-  type AbortResponse, type CommitResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
+  budgetSessionOf, dedupSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
+  type AbortResponse, type CommitResponse, type DedupResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
   type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
 import { checkNonce, issueNonce } from "@privface/contracts/nonce";
 import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import {
-  decodeBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
+  decodeBundle, decodeDedupBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
   type BudgetMaterial, type EnrolOutput, type Material, type Params, type VerifyOutput,
 } from "@privface/mpc";
 import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
-import { runBudget, runMpc, sendAbort } from "./session.ts";
+import { runBudget, runDedup, runMpc, sendAbort, type DedupStock } from "./session.ts";
 import { epochOf, nextShare, runShare, storedShare } from "./share-epoch.ts";
-import type { GalleryHooks } from "./gallery.ts";
+import type { GalleryHooks, PartyGallery } from "./gallery.ts";
 import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
@@ -75,6 +76,25 @@ export interface SessionInput {
 export interface DeleteInput {
   templateId: string;
   authorisation: unknown;
+}
+
+/** the 1:N duplicate search of a prepared enrolment */
+export interface DedupInput {
+  session: string;
+  templateId: string;
+  authorisation: unknown;
+}
+
+/** What the 1:N duplicate search needs (absent: the route answers GALLERY_UNAVAILABLE). */
+export interface DedupDeps {
+  /** the gallery in use (GalleryKeeper.current), or null */
+  gallery: () => PartyGallery | null;
+  /** P0: `n` freshly dealt queries over the first `count` slots of gallery `epoch` (P0's halves; the helper delivered P1's first) */
+  bundles?: (epoch: number, count: number, n: number) => Promise<Uint8Array[]>;
+  /** P1: where the helper's deliveries wait */
+  stock?: DedupStock;
+  /** dealt queries sacrificed to the spot-check per search (default 1: a helper that cheats on one query of a pair is caught with probability ½) */
+  checks?: number;
 }
 
 /** One entry of the party's audit log (the adapter in server.ts writes it to @privface/audit). */
@@ -154,6 +174,8 @@ export interface PartyServiceDeps {
   now?: () => number;
   /** the in-memory dedup gallery (gallery.ts), told of every commit, promotion and erasure */
   gallery?: GalleryHooks;
+  /** the 1:N duplicate search (Party API `dedup`) */
+  dedup?: DedupDeps;
 }
 
 export interface PartyService {
@@ -162,6 +184,10 @@ export interface PartyService {
   commit(input: SessionInput): Promise<CommitResponse>;
   abort(input: SessionInput): Promise<AbortResponse>;
   verify(input: VerifyInput): Promise<VerifyResponse>;
+  /** the 1:N duplicate search of the template prepared by an enrolment session (once per session) */
+  dedup(input: DedupInput): Promise<DedupResponse>;
+  /** true once a dealt dedup query failed the spot-check: no dedup material is taken from the helper until a restart */
+  dedupBlocked(): boolean;
   delete(input: DeleteInput): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
   /** `count` fresh nonces of this party (stateless: the single use is checked when one comes back). */
@@ -209,6 +235,11 @@ export function toPartyError(e: unknown): PartyError {
     return new PartyError(code, code === "INTERNAL" ? "storage error" : e.message);
   }
   return new PartyError("INTERNAL", "internal error");
+}
+
+/** a uniform index in [0, n) */
+function randomIndex(n: number): number {
+  return n <= 1 ? 0 : randomInt(n);
 }
 
 const u8 = (a: Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -482,6 +513,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       share.fill(0);
       metrics.mpcRuns.inc({ kind: "enrol", outcome: "ok" });
       const stored = storedShare(party, deps.pairSeed, { templateId, modelVersion }, out.templateShare);
+      if (deps.dedup) keepProbe(session, { templateId, modelVersion, share: out.templateShare.slice(), valid: out.valid, until: now() + deps.commitWindowMs });
       out.templateShare.fill(0);
       await store.prepare(session, templateId, modelVersion, stored);
       stored.fill(0);
@@ -507,6 +539,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     if (s.state === "prepared" && now() - s.createdAt > deps.commitWindowMs) throw new PartyError("SESSION_UNKNOWN", "the commit window of this session has passed");
     if (s.state === "aborted") throw new PartyError("SESSION_UNKNOWN", "session was aborted");
     const c = await store.commit(session, { templateId, auth: authFields(auth) });
+    dropProbe(session);
     deps.gallery?.committed(templateId, c.modelVersion);
     await audit({ op: s.kind === "enrol" ? "commit" : "upgrade", session, templateId, requester: "gateway", purpose: null, outcome: "active", modelVersion: s.modelVersion });
     return { templateId, status: "active" };
@@ -519,6 +552,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     if (s && s.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
     if (s && s.state === "committed") throw new PartyError("TEMPLATE_EXISTS", "session already committed: delete the template instead");
     await store.abort(session, { templateId, auth: authFields(auth) });
+    dropProbe(session);
     await audit({ op: "abort", session, templateId, requester: "gateway", purpose: null, outcome: "aborted", modelVersion: s?.modelVersion ?? null });
     return { templateId, status: "aborted" };
   }
@@ -623,6 +657,77 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     }
   }
 
+  // ---------------------------------------------------------------- dedup (issue 15)
+  /**
+   * The probes of prepared enrolments (this party's ring share of the new template and of `valid`), in
+   * memory from the enrolment run until its dedup search, commit, abort or the end of the commit window.
+   */
+  const probes = new Map<string, { templateId: string; modelVersion: string; share: Uint32Array; valid: 0 | 1; until: number }>();
+  function keepProbe(session: string, p: { templateId: string; modelVersion: string; share: Uint32Array; valid: 0 | 1; until: number }): void {
+    const t = now();
+    for (const [k, v] of probes) if (v.until <= t) dropProbe(k);
+    probes.set(session, p);
+  }
+  function dropProbe(session: string): void {
+    probes.get(session)?.share.fill(0);
+    probes.delete(session);
+  }
+
+  let dedupCheat = false;
+  /** A sacrificed query was wrong: the alert of the pool spot-check (spotcheck.ts), and no more dedup material from this helper. */
+  async function onCheat(failures: string[]): Promise<void> {
+    dedupCheat = true;
+    metrics.spotChecks.inc({ outcome: "failed" });
+    log.error({ event: "helper_cheat_detected", kind: "dedup", failures: failures.join(",") });
+    await deps.audit.append({ op: "spotcheck", session: null, templateId: null, requester: "helper", purpose: null, outcome: "failed", code: "SPOTCHECK_FAILED" }).catch(() => log.error({ event: "audit_failed", op: "spotcheck" }));
+  }
+
+  async function dedup(input: DedupInput): Promise<DedupResponse> {
+    const { session, templateId } = input;
+    const dsession = dedupSessionOf(session);
+    let started = false;
+    try {
+      const auth = await checkAuthorisation(input.authorisation, { ops: ["dedup"], party, session, templateId }, now());
+      const o = deps.dedup;
+      const g = o?.gallery() ?? null;
+      if (!o || !g || !g.ready) throw new PartyError("GALLERY_UNAVAILABLE", g?.stale ? "the dedup gallery is stale: it is being rebuilt" : "no dedup gallery is ready at this party");
+      const p = probes.get(session);
+      if (!p || p.until <= now()) throw new PartyError("SESSION_UNKNOWN", "no prepared enrolment with this session whose search is still to run");
+      if (p.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
+      if (p.modelVersion !== g.modelVersion) throw new PartyError("GALLERY_UNAVAILABLE", `the gallery holds model ${g.modelVersion}, the enrolment is for ${p.modelVersion}`);
+      if (dedupCheat) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: searches refused until an operator restarts the party");
+      await store.consumeAuthorisation(auth.nonce, auth.expires);
+      probes.delete(session); // one search per enrolment
+      let bundles;
+      if (party === "P0") {
+        const checks = o.checks ?? 1;
+        let bytes: Uint8Array[];
+        try {
+          bytes = await o.bundles!(g.epoch, g.count, 1 + checks);
+        } catch {
+          p.share.fill(0);
+          throw new PartyError("HELPER_UNAVAILABLE", "the helper did not deal the dedup query");
+        }
+        bundles = bytes.map((b) => decodeDedupBundle(b));
+        // which of the dealt queries is used is drawn here, after the helper dealt them all
+        const i = randomIndex(bundles.length);
+        [bundles[0], bundles[i]] = [bundles[i], bundles[0]];
+      }
+      started = true;
+      const r = await runDedup({
+        transport, role: party, session: dsession, params, timeoutMs: deps.mpcTimeoutMs, seed: deps.poolSeed, gallery: g, probe: p.share, valid: p.valid, bundles, stock: o.stock,
+        onCheat,
+      }).finally(() => p.share.fill(0));
+      metrics.mpcRuns.inc({ kind: "dedup", outcome: "ok" });
+      await audit({ op: "dedup", session, templateId, requester: "gateway", purpose: null, outcome: "computed", modelVersion: p.modelVersion });
+      return { session, resultShare: { duplicate: r.duplicate }, gallery: r.count };
+    } catch (e) {
+      const err = toPartyError(e);
+      if (!started) await sendAbort(transport, party, dsession, err.code);
+      throw err;
+    }
+  }
+
   // ---------------------------------------------------------------- delete
   async function del(input: DeleteInput): Promise<DeleteResponse> {
     const { templateId } = input;
@@ -696,5 +801,5 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return r;
   }
 
-  return { party, enrol, commit, abort, verify, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
+  return { party, enrol, commit, abort, verify, dedup, dedupBlocked: () => dedupCheat, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
 }

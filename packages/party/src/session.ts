@@ -32,7 +32,28 @@ import {
   type Params,
   type VerifyOutput,
   type VerifyState,
+  decodeDedupBundle,
+  decodeDedupMessage,
+  dedupAnyOnAnd,
+  dedupAnyStart,
+  dedupOnAnd,
+  dedupOnEps,
+  dedupOnZ,
+  dedupPrepare,
+  dedupSpotCheck,
+  dedupSpotOpening,
+  dedupStart,
+  encodeDedupMessage,
+  openDedup,
+  type DedupAndMsg,
+  type DedupBundle,
+  type DedupComparing,
+  type DedupEpsMsg,
+  type DedupMsg,
+  type DedupState,
+  type DedupZMsg,
 } from "@privface/mpc";
+import type { PartyGallery } from "./gallery.ts";
 import { TransportError, type Frame, type Transport } from "@privface/transport";
 import { isPartyErrorCode, PartyError, peerOf, serverRoleOf, type PartyName } from "@privface/contracts";
 
@@ -191,6 +212,189 @@ export async function runBudget(o: BudgetRun): Promise<BudgetOutput> {
     failed = e instanceof PartyError ? null : e instanceof ProtocolError ? "INTERNAL" : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
     throw e;
   } finally {
+    if (failed) await sendAbort(t, o.role, o.session, failed);
+  }
+}
+
+// ---------------------------------------------------------------- the 1:N duplicate search (issue 15)
+
+/** P1: the dealt halves of dedup queries the helper delivered, in memory until used (bounded: the oldest go first). */
+export class DedupStock {
+  private readonly items = new Map<string, DedupBundle>();
+  constructor(private readonly max = 8) {}
+  get size(): number {
+    return this.items.size;
+  }
+  /** Adds encoded P1 halves; PartyError INVALID_INPUT if one is not a P1 dedup bundle. */
+  add(items: readonly Uint8Array[]): number {
+    const decoded = items.map((bytes) => {
+      let b: DedupBundle;
+      try {
+        b = decodeDedupBundle(bytes);
+      } catch {
+        throw new PartyError("INVALID_INPUT", "batch: an item is not a dedup bundle");
+      }
+      if (b.role !== "P1") throw new PartyError("INVALID_INPUT", `batch: an item is for ${b.role}`);
+      return b;
+    });
+    for (const b of decoded) {
+      this.items.set(b.id, b);
+      while (this.items.size > this.max) this.items.delete(this.items.keys().next().value as string);
+    }
+    return decoded.length;
+  }
+  take(id: string): DedupBundle | undefined {
+    const b = this.items.get(id);
+    this.items.delete(id);
+    return b;
+  }
+}
+
+export interface DedupRun {
+  transport: Transport;
+  role: "P0" | "P1";
+  /** the search's own session: dedupSessionOf(enrolment session) */
+  session: string;
+  params: Params;
+  timeoutMs: number;
+  /** this party's helper seed (its part of every dealt query) */
+  seed: Uint8Array;
+  gallery: PartyGallery;
+  /** this party's ring share of the probe (the prepared enrolment's template) and its XOR share of valid */
+  probe: Uint32Array;
+  valid: 0 | 1;
+  /** P0: the dealt queries (its halves): the first is used, the others are sacrificed to the spot-check */
+  bundles?: DedupBundle[];
+  /** P1: where the helper's deliveries wait */
+  stock?: DedupStock;
+  /** a sacrificed query's material was wrong (the helper cheated): called at both parties before they refuse */
+  onCheat(failures: string[]): Promise<void>;
+}
+
+const u32 = (b: Uint8Array) => decodeDedupMessage(b, { step: 2, from: "P0" }) as { z: Uint32Array };
+const bytesOf = (a: Uint32Array) => encodeDedupMessage({ step: 2, from: "P0", z: a });
+const GALLERY_UNAVAILABLE = (why: string) => new PartyError("GALLERY_UNAVAILABLE", why);
+
+/**
+ * One 1:N duplicate search over the transport. Frames of session `o.session`: 1 P0 → P1 the query's
+ * header `{ epoch, count, use, check }` (JSON); 2 P1 → P0 P1's live-slot bits and a^(1) of each
+ * sacrificed query; 3 P0 → P1 P0's live-slot bits and its openings of them (`dedupSpotOpening`);
+ * 4 P1 → P0 `{ ok, failures }` (with sacrificed queries); from 5 on the query's steps (mpc dedup.ts:
+ * step k in frame 4 + k, dedup-wire.ts), then the "any" tree over the slots live at both. Resolves with this
+ * party's XOR share of duplicate and the slots covered; rejects with a PartyError (the peer is told).
+ */
+export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: number }> {
+  const t = o.transport;
+  const peer = peerRole(o.role);
+  const peerName = o.role === "P0" ? "P1" : "P0";
+  const send = (step: number, payload: Uint8Array) => t.send(peer, { session: o.session, step, seq: 0, payload });
+  const next = async (step: number): Promise<Uint8Array> => {
+    const f = await t.receive(o.session, { from: peer, timeoutMs: o.timeoutMs });
+    if (f.step === 0) throw peerAbort(f);
+    if (f.step !== step) throw new ProtocolError("WRONG_STEP", `expected frame ${step}, got ${f.step}`);
+    return f.payload;
+  };
+  const g = o.gallery;
+  let failed: string | null = null;
+  g.beginQuery();
+  try {
+    // 1: which queries (P0 names them), over which gallery
+    let use: DedupBundle, check: DedupBundle[];
+    if (o.role === "P0") {
+      [use, ...check] = o.bundles!;
+      await send(1, Buffer.from(JSON.stringify({ epoch: use.epoch, count: use.count, use: use.id, check: check.map((b) => b.id) })));
+    } else {
+      let head: { epoch?: unknown; count?: unknown; use?: unknown; check?: unknown };
+      try {
+        head = JSON.parse(Buffer.from(await next(1)).toString("utf8"));
+      } catch (e) {
+        if (e instanceof PartyError || e instanceof TransportError) throw e;
+        throw new ProtocolError("BUNDLE_MISMATCH", "dedup header");
+      }
+      if (head.epoch !== g.epoch) throw GALLERY_UNAVAILABLE(`P0's gallery is at epoch ${String(head.epoch)}, this party's at ${g.epoch}`);
+      if (typeof head.count !== "number") throw new ProtocolError("BUNDLE_MISMATCH", "dedup header");
+      if (g.count < head.count) await g.idle(); // an enrolment P0 already added may still be on its way here
+      if (g.count < head.count) throw GALLERY_UNAVAILABLE(`P0's gallery has ${head.count} slots, this party's ${g.count}`);
+      const ids = [head.use, ...(Array.isArray(head.check) ? head.check : [])];
+      const got = ids.map((id) => (typeof id === "string" ? o.stock!.take(id) : undefined));
+      if (got.some((b) => !b || b.epoch !== g.epoch || b.count !== head.count)) throw new PartyError("HELPER_UNAVAILABLE", "the helper's half of the query is missing here");
+      [use, ...check] = got as DedupBundle[];
+    }
+    if (!g.ready) throw GALLERY_UNAVAILABLE(`the gallery is not ready${g.stale ? ` (${g.stale})` : ""}`);
+    const open = (b: DedupBundle) => openDedup(o.role, o.seed, o.params, b);
+    // 2–4: the live slots of each party (a deletion may have reached one party only: such a slot is
+    // searched at neither) and the spot-check of the sacrificed queries
+    const d = o.params.d, W = Math.ceil(use.count / 32);
+    const ownLive = new Uint32Array(W);
+    for (let j = 0; j < use.count; j++) if (g.rows.live[j]) ownLive[j >>> 5] |= 1 << (j & 31);
+    const mats = check.map(open);
+    let peerLive: Uint32Array;
+    if (o.role === "P1") {
+      const a1 = new Uint32Array(W + d * mats.length);
+      a1.set(ownLive);
+      mats.forEach((m, i) => a1.set(new Uint32Array(m.a.buffer, m.a.byteOffset, d), W + i * d));
+      await send(2, bytesOf(a1));
+      const got = u32(await next(3)).z;
+      if (got.length < W) throw new ProtocolError("LENGTH_MISMATCH", "live slots");
+      peerLive = got.slice(0, W);
+      if (mats.length > 0) {
+        const all = got.subarray(W), per = all.length / mats.length;
+        const failures = Number.isInteger(per) ? mats.flatMap((m, i) => dedupSpotCheck(g.rows, m, all.subarray(i * per, (i + 1) * per))) : ["length"];
+        await send(4, Buffer.from(JSON.stringify({ ok: failures.length === 0, failures })));
+        if (failures.length > 0) {
+          await o.onCheat(failures);
+          throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query failed the spot-check");
+        }
+      }
+    } else {
+      const got = u32(await next(2)).z;
+      if (got.length !== W + d * mats.length) throw new ProtocolError("LENGTH_MISMATCH", "live slots and a1");
+      peerLive = got.slice(0, W);
+      const openings = mats.map((m, i) => dedupSpotOpening(g.rows, m, got.subarray(W + i * d, W + (i + 1) * d)));
+      const all = new Uint32Array(W + openings.reduce((s, x) => s + x.length, 0));
+      all.set(ownLive);
+      let at = W;
+      for (const x of openings) all.set(x, (at += x.length) - x.length);
+      await send(3, bytesOf(all));
+      if (mats.length > 0) {
+        const verdict = JSON.parse(Buffer.from(await next(4)).toString("utf8")) as { ok?: unknown; failures?: unknown };
+        if (verdict.ok !== true) {
+          await o.onCheat(Array.isArray(verdict.failures) ? verdict.failures.map(String) : ["unknown"]);
+          throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query failed the spot-check");
+        }
+      }
+    }
+    // 5…: the query
+    const base = 4;
+    const recv = async (step: number): Promise<DedupMsg> => decodeDedupMessage(await next(base + step), { step, from: peerName });
+    const started = dedupStart(dedupPrepare({ role: o.role, gallery: g.rows, material: open(use) }), o.probe, o.valid);
+    let st: DedupState = started.state;
+    let out: DedupMsg = started.send;
+    let match: Uint32Array | null = null;
+    while (!match) {
+      await send(base + out.step, encodeDedupMessage(out));
+      const m = await recv(out.step);
+      const r: { state: DedupState; send: DedupMsg } | { state: DedupState; match: Uint32Array } = st.phase === "dedup:opened" ? dedupOnEps(st, m as DedupEpsMsg) : st.phase === "dedup:masked" ? dedupOnZ(st, m as DedupZMsg) : dedupOnAnd(st as DedupComparing, m as DedupAndMsg);
+      st = r.state;
+      if ("match" in r) match = r.match;
+      else out = r.send;
+    }
+    for (let w = 0; w < W; w++) match[w] &= peerLive[w]; // this party's dead slots are 0 already (dedupOnAnd)
+    let any = dedupAnyStart(o.role, started.state.mat, match);
+    for (;;) {
+      await send(base + any.send.step, encodeDedupMessage(any.send));
+      const r = dedupAnyOnAnd(any.state, (await recv(any.send.step)) as DedupAndMsg);
+      if ("duplicate" in r) {
+        t.closeSession(o.session);
+        return { duplicate: r.duplicate, count: use.count };
+      }
+      any = r;
+    }
+  } catch (e) {
+    failed = e instanceof PartyError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
+    return transportToApi(e);
+  } finally {
+    g.endQuery();
     if (failed) await sendAbort(t, o.role, o.session, failed);
   }
 }

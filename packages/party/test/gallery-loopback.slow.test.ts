@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { MODEL, type PartyClient } from "@privface/contracts";
 import { ensureRuntime, freePorts, gatewayResultKey, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
-import { batchedNonces, enrolBodies, finishBodies, newId, newSimDevice, randomFace, reconstruct, simRegistration, type SimKeys } from "@privface/devstack/gateway-sim";
+import { batchedNonces, dedupBodies, enrolBodies, finishBodies, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
 import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { readTlsMaterial } from "@privface/pki";
@@ -38,6 +38,8 @@ describe("dedup gallery in the party servers (DEDUP_GALLERY=on)", { timeout: 180
       await sleep(100);
     }
   }
+
+  const faces: Int8Array[] = [];
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), "privface-gallery-"));
@@ -76,7 +78,9 @@ describe("dedup gallery in the party servers (DEDUP_GALLERY=on)", { timeout: 180
     for (let i = 0; i < 3; i++) {
       const templateId = newId();
       const session = newId();
-      const b = await enrolBodies(keys, { session, templateId, modelVersion: MODEL.version, x: randomFace(MODEL.dim) });
+      const x = randomFace(MODEL.dim);
+      faces.push(x);
+      const b = await enrolBodies(keys, { session, templateId, modelVersion: MODEL.version, x });
       const [e0, e1] = await Promise.all([client.P0.enrol(b.P0), client.P1.enrol(b.P1)]);
       assert.equal(reconstruct(e0.resultShare, e1.resultShare).valid, 1);
       const f = await finishBodies(keys, "commit", { session, templateId, modelVersion: MODEL.version });
@@ -91,5 +95,20 @@ describe("dedup gallery in the party servers (DEDUP_GALLERY=on)", { timeout: 180
     const [b0, b1] = [ready("p0").at(-1)!, ready("p1").at(-1)!];
     assert.ok(b0.epoch > a0.epoch, `a later epoch (${b0.epoch} > ${a0.epoch})`);
     assert.deepEqual([b0.templates, b1.templates], [3, 3]);
+  });
+
+  it("the 1:N duplicate search through the servers (Party API dedup, result MACs checked by the gateway's client; the real helper deals each search): the same face again is a duplicate, a new face is not", async () => {
+    const search = async (x: Int8Array) => {
+      const templateId = newId(), session = newId();
+      const b = await enrolBodies(keys, { session, templateId, modelVersion: MODEL.version, x });
+      await Promise.all([client.P0.enrol(b.P0), client.P1.enrol(b.P1)]);
+      const d = await dedupBodies(keys, { session, templateId });
+      const [r0, r1] = await Promise.all([client.P0.dedup(d.P0), client.P1.dedup(d.P1)]);
+      assert.deepEqual([r0.gallery, r1.gallery], [3, 3]);
+      return reconstruct(r0.resultShare, r1.resultShare).duplicate;
+    };
+    assert.equal(await search(sameFace(faces[1])), 1);
+    assert.equal(await search(randomFace(MODEL.dim)), 0);
+    for (const n of ["p0", "p1"] as const) assert.ok(!logs[n].some((l) => l.event === "helper_cheat_detected"));
   });
 });

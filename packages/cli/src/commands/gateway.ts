@@ -55,14 +55,15 @@ export function register(program: Command): void {
       .description("register a POS terminal from the pairing code its web app shows (pf1.<signing key>.<auth key>); a second operator approves it")
       .requiredOption("--merchant <id>", "merchant id")
       .requiredOption("--pairing-code <code>", "the code the terminal shows")
-      .option("--label <text>", "a label for the terminal", "pos web app"),
-  ).action((o: Conn & { merchant: string; pairingCode: string; label: string }) => {
+      .option("--label <text>", "a label for the terminal", "pos web app")
+      .option("--still-image", "a still-image tool (kiosk test rig, demo): no active liveness actions (issue 17); the second operator approves it with the device"),
+  ).action((o: Conn & { merchant: string; pairingCode: string; label: string; stillImage?: boolean }) => {
     const m = /^pf1\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(o.pairingCode.trim());
     if (!m) throw new Error("--pairing-code: expected pf1.<43 base64url characters>.<43 base64url characters>");
     // the fingerprint the terminal shows beside its code (first 8 bytes of SHA-256): compare them
     const fp = createHash("sha256").update(o.pairingCode.trim()).digest("hex").slice(0, 16).match(/.{4}/g)!.join(" ");
     process.stderr.write(`privface: terminal fingerprint ${fp}\n`);
-    return run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/devices`, { suite: "INTL", publicKey: m[1], authKey: m[2], label: o.label }));
+    return run(o, "admin", (c) => c.admin("POST", `/v1/admin/merchants/${encodeURIComponent(o.merchant)}/devices`, { suite: "INTL", publicKey: m[1], authKey: m[2], label: o.label, ...(o.stillImage ? { stillImage: true } : {}) }));
   });
   common(g.command("device-approve").description("approve a terminal another administrator registered (operator role; R27)").requiredOption("--device <id>", "device id")).action(
     (o: Conn & { device: string }) => run(o, "operator", (c) => c.admin("POST", `/v1/admin/devices/${encodeURIComponent(o.device)}/approve`)),

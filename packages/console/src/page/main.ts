@@ -285,8 +285,8 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
   async devices(into) {
     const r = await api("GET", "/v1/admin/devices?limit=100");
     const list = table(
-      ["col_device", "col_merchant", "col_label", "col_status", "col_locked", "col_requestedBy", "col_approvedBy"],
-      r.devices.map((d: any) => [d.deviceId, d.merchantId, d.label ?? "", t(`status_${d.status}` as Key), yesNo(d.locked), d.requestedBy ?? "", d.approvedBy ?? ""]),
+      ["col_device", "col_merchant", "col_label", "col_status", "col_locked", "col_requestedBy", "col_approvedBy", "col_stillImage"],
+      r.devices.map((d: any) => [d.deviceId, d.merchantId, d.label ?? "", t(`status_${d.status}` as Key), yesNo(d.locked), d.requestedBy ?? "", d.approvedBy ?? "", yesNo(d.stillImage === true)]),
     );
     into.replaceChildren(list);
     if (session?.role !== "admin") return;

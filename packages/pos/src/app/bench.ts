@@ -6,7 +6,8 @@
  * them against each other in Node).
  */
 import { createFaceEngine, type FaceEngine } from "@privface/device/engine";
-import { DeviceError } from "@privface/device";
+import { DeviceError, liveCapture } from "@privface/device";
+import type { LivenessAction } from "@privface/contracts";
 import { guidedCapture } from "./capture.ts";
 
 export interface BenchImageResult {
@@ -22,11 +23,24 @@ export interface BenchImageResult {
   lastGuidance?: string;
 }
 
+export interface BenchLiveResult {
+  ok: boolean;
+  code?: string;
+  /** from the first frame to the embedding (active + passive + embedding), ms */
+  captureMs: number;
+  /** frames the capture read (the camera's others were dropped while the page was busy) */
+  frames: number;
+  steps: number;
+  /** from the end of the actions (the "hold still" prompt) to the embedding: passive stage and the two embeddings, ms */
+  tailMs?: number;
+}
+
 declare global {
   interface Window {
     privfaceBench: {
       load(): Promise<number>;
       run(url: string, width: number, height: number, repeat: number): Promise<BenchImageResult>;
+      live(url: string, width: number, height: number, names: string[], fps: number, actions: LivenessAction[], timing: { reactMs: number; rampMs: number; holdMs: number }): Promise<BenchLiveResult>;
     };
   }
 }
@@ -39,6 +53,56 @@ window.privfaceBench = {
     const t0 = performance.now();
     engine = await createFaceEngine({ modelBaseUrl: new URL("models/", base).href, wasmPaths: new URL("ort/", base).href });
     return performance.now() - t0;
+  },
+  /**
+   * Active liveness as the app runs it (`liveCapture`, issue 17) with a generated person who follows
+   * the prompts: `url` holds the frames named in `names` (neutral, and each action at half and full
+   * strength); a camera at `fps` shows, from the moment a prompt asks for an action plus `reactMs`,
+   * that action ramping in (`rampMs`), held (`holdMs`), ramping out, then the neutral face. A read
+   * returns the newest camera frame not yet read, waiting for the next one if need be (a camera does
+   * not queue the frames a busy page missed). Gives up after 30 s of camera time.
+   */
+  async live(url, width, height, names, fps, actions, timing) {
+    const all = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const size = width * height * 4;
+    const frameOf = (name: string) => all.subarray(names.indexOf(name) * size, (names.indexOf(name) + 1) * size);
+    let plan: { start: number; action: string } | undefined;
+    let last = -1;
+    let frames = 0;
+    const t0 = performance.now();
+    const at = (ms: number): string => {
+      if (!plan) return "neutral";
+      const d = ms - plan.start;
+      if (d < 0 || d >= 2 * timing.rampMs + timing.holdMs) return "neutral";
+      return d < timing.rampMs || d >= timing.rampMs + timing.holdMs ? `${plan.action}:0.5` : `${plan.action}:1`;
+    };
+    const source = async () => {
+      let k = Math.floor(((performance.now() - t0) * fps) / 1000);
+      if (k <= last) {
+        k = last + 1;
+        await new Promise((r) => setTimeout(r, Math.max(0, t0 + (k * 1000) / fps - performance.now())));
+      }
+      if (k >= 30 * fps) return null;
+      last = k;
+      frames++;
+      return { data: frameOf(at((k * 1000) / fps)).slice(), width, height, t: performance.now() };
+    };
+    let doneAt = 0;
+    const onPrompt = (p: string) => {
+      if (names.includes(`${p}:1`)) plan = { start: performance.now() - t0 + timing.reactMs, action: p };
+      if (p === "hold-still") doneAt = performance.now() - t0;
+    };
+    try {
+      const r = await liveCapture(engine!, actions, source, { onPrompt });
+      const captureMs = performance.now() - t0;
+      r.embedding.fill(0);
+      r.frame.data.fill(0);
+      return { ok: true, captureMs, frames, steps: r.steps.length, tailMs: captureMs - doneAt };
+    } catch (e) {
+      return { ok: false, code: e instanceof DeviceError ? e.code : String(e), captureMs: performance.now() - t0, frames, steps: 0 };
+    } finally {
+      all.fill(0);
+    }
   },
   async run(url, width, height, repeat) {
     const rgba = new Uint8Array(await (await fetch(url)).arrayBuffer());

@@ -47,6 +47,9 @@ const T = {
   refusedTitle: ["已选择不使用人脸", "Face check declined"],
   refusedText: ["您可以改用其他方式核验身份：收银员密码或短信验证码，或请店长协助。未开启摄像头，未采集任何信息。", "You can use another way to confirm who you are: the cashier password or an SMS code, or ask the manager. The camera was not opened and nothing was collected."],
   captureTitle: ["请正对镜头", "Look at the camera"],
+  liveTitle: ["请按提示做动作", "Follow the prompts"],
+  liveIntro: ["为确认是本人在场，请依次完成下列动作（每步 6 秒内）：", "To confirm you are here in person, do these actions in order (6 s for each):"],
+  liveStep: ["第 {n}/{m} 步", "Step {n} of {m}"],
   cancel: ["取消", "Cancel"],
   back: ["返回", "Back"],
   working: ["正在处理，请稍候…", "Working, please wait…"],
@@ -66,7 +69,7 @@ const T = {
   deregisterText: ["注销前需要先刷脸核验本人。", "You are verified first, then the template is deleted."],
   deregisteredTitle: ["已注销", "Deregistered"],
   errorTitle: ["无法完成", "Could not finish"],
-  again: ["重试", "Try again"],
+  again: ["重新开始", "Try again"],
   home: ["返回首页", "Home"],
   code: ["代码", "Code"],
 } as const;
@@ -86,18 +89,48 @@ const GUIDE: Record<Guidance, [string, string]> = {
   good: ["很好，保持不动…", "Good, hold still…"],
 };
 
+/** Active liveness prompts (issue 17): what the person is asked to do now. */
+const PROMPTS: Record<string, [string, string]> = {
+  "look-at-camera": ["请正对镜头，保持自然表情", "Look straight at the camera, face relaxed"],
+  blink: ["请眨眨眼", "Blink your eyes"],
+  "turn-left": ["请慢慢向左转头，再转回来", "Slowly turn your head to your left, then back"],
+  "turn-right": ["请慢慢向右转头，再转回来", "Slowly turn your head to your right, then back"],
+  "open-mouth": ["请张嘴，再闭上", "Open your mouth, then close it"],
+  "hold-still": ["很好，请正对镜头保持不动…", "Good, look at the camera and hold still…"],
+};
+
+/** The short name of an action in the step list. */
+const ACTIONS: Record<string, [string, string]> = {
+  blink: ["眨眼", "Blink"],
+  "turn-left": ["向左转头", "Turn left"],
+  "turn-right": ["向右转头", "Turn right"],
+  "open-mouth": ["张嘴", "Open mouth"],
+};
+
+export function prompt(lang: Lang, p: string): string {
+  return (PROMPTS[p] ?? PROMPTS["look-at-camera"])[idx(lang)];
+}
+
+export function actionName(lang: Lang, a: string): string {
+  return (ACTIONS[a] ?? [a, a])[idx(lang)];
+}
+
 /** Error codes → [zh, en]. Codes not listed get the generic text with the code shown. */
 const ERRORS: Record<string, [string, string]> = {
   NO_FACE: ["未检测到人脸。请正对镜头，光线充足后重试。", "No face was found. Face the camera in good light and try again."],
   FACE_TOO_SMALL: ["人脸太小，请靠近镜头。", "The face is too small: move closer."],
   MULTIPLE_FACES: ["画面中有多张人脸，请只留本人。", "More than one face: only the person being checked, please."],
   LIVENESS_FAILED: ["疑似非真人（照片、屏幕或面具）。请本人直接面对镜头重试。", "Spoof suspected (a photo, screen or mask). The person must face the camera themselves."],
-  LIVENESS_ACTIONS_MISMATCH: ["疑似非真人。请按提示重试。", "Spoof suspected. Try again following the prompts."],
+  LIVENESS_ACTIONS_MISMATCH: ["动作与提示不符，疑似非真人（录像或照片）。请本人按提示重试。", "The actions did not match the prompts: spoof suspected (a recording or photo). The person must try again following the prompts."],
+  LIVENESS_TIMEOUT: ["未在规定时间内完成动作。请按提示重试。", "The action was not done in time. Try again following the prompts."],
+  LIVENESS_FACE_LOST: ["动作过程中人脸离开了画面。请保持人脸在框内重试。", "The face left the picture during the actions. Keep your face in the frame and try again."],
+  LIVENESS_FACE_CHANGED: ["动作前后不是同一张人脸，疑似非真人。", "The face after the actions is not the face before them: spoof suspected."],
   PERSON_LOCKED: ["多次核验失败，该人员已被锁定，请联系操作员解锁。", "Locked out after repeated failures: ask an operator to unlock."],
   DEVICE_LOCKED: ["多次核验失败，本终端已被锁定，请联系操作员解锁。", "This terminal is locked after repeated failures: ask an operator to unlock it."],
   RATE_LIMITED: ["操作过于频繁，请稍后再试。", "Too many attempts: wait a moment and try again."],
   NOT_ENROLLED: ["该人员尚未录入人脸，请先录入。", "Not enrolled yet: enrol the face first."],
   ALREADY_ENROLLED: ["该人员已录入人脸。如需重新录入请先注销。", "Already enrolled. Deregister first to enrol again."],
+  DUPLICATE_ENROLMENT: ["该人脸已在系统中录入（可能用于其他人员），本次录入被拒绝。请联系操作员。", "This face is already enrolled (possibly as another person): the enrolment is refused. Contact an operator."],
   PERSON_UNKNOWN: ["未找到该人员编号。", "No such person id."],
   CONSENT_REQUIRED: ["需要先同意隐私告知。", "Consent to the privacy notice is needed first."],
   CONSENT_WITHDRAWN: ["已撤回同意，人脸核验已关闭。", "Consent was withdrawn: face verification is off."],

@@ -2,18 +2,21 @@
  * The POS web app (issue 14): pair the terminal, then per person enrol, verify, withdraw consent or
  * deregister. Every face flow starts with the privacy notice (`GET /v1/notices/current`); the camera
  * is opened only after the person agreed and the consent was recorded; refusing shows the non-face
- * path. The capture guides the person live (`quality.ts`), embeds the sharpest of several good
- * frames in the page (onnxruntime-web wasm) and hands only the embedding and liveness score to the
- * SDK (`FaceDevice.submit`), which seals the shares to the party keys its pinned roots certify.
+ * path. The challenge is fetched first (`FaceDevice.captureAndSubmit`): when it names actions (active
+ * liveness, issue 17) the person is prompted through them step by step and the SDK's `liveCapture`
+ * checks them on the camera frames; otherwise the capture guides the person live (`quality.ts`) and
+ * embeds the sharpest of several good frames. Everything runs in the page (onnxruntime-web wasm); only
+ * the embedding, liveness score and per-step evidence reach the SDK, which seals the shares to the
+ * party keys its pinned roots certify and signs the evidence with them.
  * Frames and embeddings are wiped after use; nothing about the face is stored (the device keys and
  * id, the key-list versions seen and the language are the only things kept).
  */
 import { captureFrame, nextVideoFrame, openCamera } from "@privface/device/browser";
 import { createFaceEngine, type FaceEngine } from "@privface/device/engine";
-import { DeviceError, FaceDevice, type GatewayAnswer, type Notice } from "@privface/device";
+import { DeviceError, FaceDevice, liveCapture, type ChallengeCapture, type GatewayAnswer, type Notice } from "@privface/device";
 import { fromBase64url } from "@privface/crypto";
-import type { PartyName } from "@privface/contracts";
-import { errorText, guide, t, type Lang, type TextKey } from "./i18n.ts";
+import type { LivenessAction, PartyName } from "@privface/contracts";
+import { actionName, errorText, guide, prompt, t, type Lang, type TextKey } from "./i18n.ts";
 import { loadIdentity, type DeviceIdentity } from "./identity.ts";
 import type { Assessment } from "./quality.ts";
 import { guidedCapture } from "./capture.ts";
@@ -52,12 +55,12 @@ const tx = (k: TextKey, vars?: Record<string, string>) => t(lang, k, vars);
 const button = (label: string, onclick: () => void, cls = "primary", id?: string) => h("button", { type: "button", class: cls, click: onclick, ...(id ? { id } : {}) }, label);
 
 /** Replaces the screen, moves focus to its heading (keyboard and screen-reader users land there). */
-function show(name: string, render: () => Node[]): void {
+function show(name: string, render: () => Child[]): void {
   rerender = () => show(name, render);
   main.dataset.screen = name;
   main.replaceChildren(
     h("header", {}, h("span", { class: "brand" }, tx("title")), button(tx("lang"), switchLang, "link", "lang")),
-    ...render(),
+    ...render().filter((c): c is Node | string => !!c),
   );
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   (main.querySelector("h1") as HTMLElement | null)?.focus();
@@ -192,12 +195,29 @@ function working(): void {
   show("working", () => [h("h1", { tabindex: "-1" }, tx("working")), h("div", { class: "spinner", "aria-hidden": "true" })]);
 }
 
-/** Opens the camera (only here) and runs the guided capture on its frames (`capture.ts`). */
-async function capture(): Promise<{ embedding: Float32Array; liveness: number }> {
-  const status = h("p", { id: "guidance", class: "guidance", role: "status", "aria-live": "polite" }, tx("loading"));
+/**
+ * Opens the camera (only here: after the consent, and once the challenge is known) and runs the
+ * capture on its frames: without actions the guided capture (`capture.ts`); with the challenge's
+ * actions (issue 17) the prompts, step by step, checked by the SDK's `liveCapture` (the tracker on the
+ * landmarks, then passive liveness and the embedding of a frame facing the camera), whose per-step
+ * evidence `captureAndSubmit` signs.
+ */
+async function capture(actions: LivenessAction[]): Promise<ChallengeCapture> {
+  const live = actions.length > 0;
+  const status = h("p", { id: live ? "prompt" : "guidance", class: "guidance", role: "status", "aria-live": "polite" }, tx("loading"));
   const frameBox = h("div", { class: "camera" }, h("div", { class: "oval", "aria-hidden": "true" }));
+  const steps = actions.map((a) => h("li", { "data-action": a }, actionName(lang, a)));
+  const progress = h("p", { id: "step", class: "hint" });
   let cancelled = false;
-  show("capture", () => [h("h1", { tabindex: "-1" }, tx("captureTitle")), frameBox, status, button(tx("cancel"), () => (cancelled = true), "secondary", "cancel")]);
+  show("capture", () => [
+    h("h1", { tabindex: "-1" }, tx(live ? "liveTitle" : "captureTitle")),
+    live && h("p", { class: "hint" }, tx("liveIntro")),
+    live && h("ol", { class: "steps", id: "steps" }, ...steps),
+    frameBox,
+    live && progress,
+    status,
+    button(tx("cancel"), () => (cancelled = true), "secondary", "cancel"),
+  ]);
   const eng = await loadEngine();
   let cam: Awaited<ReturnType<typeof openCamera>>;
   try {
@@ -208,30 +228,56 @@ async function capture(): Promise<{ embedding: Float32Array; liveness: number }>
   cam.video.setAttribute("aria-hidden", "true");
   frameBox.prepend(cam.video);
   const canvas = document.createElement("canvas");
+  let last: ImageData | undefined;
+  const next = async () => {
+    if (cancelled) throw new DeviceError("CANCELLED", "cancelled");
+    await nextVideoFrame(cam.video);
+    return captureFrame(cam.video, canvas);
+  };
   try {
-    const next = async () => {
-      await nextVideoFrame(cam.video);
-      return captureFrame(cam.video, canvas);
+    if (!live) {
+      const onGuidance = (a: Assessment) => {
+        status.textContent = guide(lang, a.guidance);
+        status.dataset.guidance = a.guidance;
+      };
+      const r = await guidedCapture(eng, next, { maxMs: CAPTURE_MS, onGuidance, cancelled: () => cancelled });
+      return { embedding: r.embedding, liveness: r.liveness, modelVersion: eng.model.version };
+    }
+    const onPrompt = (p: string, step: number) => {
+      status.textContent = prompt(lang, p);
+      status.dataset.prompt = p;
+      status.dataset.step = String(step);
+      progress.textContent = p === "look-at-camera" || p === "hold-still" ? "" : tx("liveStep", { n: String(step + 1), m: String(actions.length) });
+      steps.forEach((li, i) => {
+        li.className = i < step || p === "hold-still" ? "done" : i === step && p !== "look-at-camera" ? "current" : "";
+        if (li.className === "current") li.setAttribute("aria-current", "step");
+        else li.removeAttribute("aria-current");
+      });
     };
-    const onGuidance = (a: Assessment) => {
-      status.textContent = guide(lang, a.guidance);
-      status.dataset.guidance = a.guidance;
+    const source = async () => {
+      last?.data.fill(0); // used: liveCapture keeps copies of the frames it needs (and wipes them)
+      const f = (last = await next()); // ImageData: its fields are accessors, not own properties
+      return { data: f.data, width: f.width, height: f.height, t: performance.now() };
     };
-    const r = await guidedCapture(eng, next, { maxMs: CAPTURE_MS, onGuidance, cancelled: () => cancelled });
-    return { embedding: r.embedding, liveness: r.liveness };
+    const r = await liveCapture(eng, actions, source, { onPrompt });
+    return { embedding: r.embedding, liveness: r.liveness, steps: r.steps, frame: r.frame, modelVersion: eng.model.version };
   } finally {
+    last?.data.fill(0);
     cam.stop();
     cam.video.srcObject = null;
     canvas.width = canvas.height = 0;
   }
 }
 
+/** Errors after which the same person simply tries again (a new challenge, new actions). */
+const RETRY = new Set(["LIVENESS_TIMEOUT", "LIVENESS_FACE_LOST", "LIVENESS_ACTIONS_MISMATCH", "CAPTURE_TIMEOUT", "NO_FACE", "FACE_TOO_SMALL"]);
+
 async function faceFlow(p: "enrol" | "verify" | "deregister"): Promise<void> {
-  let cap: { embedding: Float32Array; liveness: number } | undefined;
+  working();
   try {
-    cap = await capture();
-    working();
-    const ans: GatewayAnswer = await sdk!.submit(p === "enrol" ? "enrol" : "verify", personId, cap);
+    await loadEngine(); // before the challenge: its short lifetime is for the capture
+    // the challenge first (its actions, if any, are what the person is asked to do), then the capture
+    const ans: GatewayAnswer = await sdk!.captureAndSubmit(p === "enrol" ? "enrol" : "verify", personId, ({ actions }) => capture(actions).finally(working));
     if (p === "enrol") return ans.decision === "accept" ? resultScreen("enrolled", "enrolledTitle", "enrolledText") : errorScreen(String(ans.reason));
     if (ans.decision !== "accept") return resultScreen("rejected", "rejectTitle", "rejectText");
     if (p === "verify") return resultScreen("accepted", "acceptTitle", "acceptText");
@@ -239,9 +285,7 @@ async function faceFlow(p: "enrol" | "verify" | "deregister"): Promise<void> {
     return resultScreen("deregistered", "deregisteredTitle", del.status === "pending" ? "pendingText" : "deletedText");
   } catch (e) {
     const code = codeOf(e);
-    return code === "CANCELLED" ? homeScreen() : errorScreen(code);
-  } finally {
-    cap?.embedding.fill(0);
+    return code === "CANCELLED" ? homeScreen() : errorScreen(code, RETRY.has(code) ? () => void faceFlow(p) : undefined);
   }
 }
 
@@ -267,12 +311,14 @@ function resultScreen(name: string, title: TextKey, text: TextKey): void {
   show(name, () => [h("h1", { tabindex: "-1", class: name }, tx(title)), h("p", { id: "result-text" }, tx(text)), button(tx("home"), homeScreen, "primary", "home")]);
 }
 
-function errorScreen(code: string): void {
+/** An error; with `retry`, a button to try the same flow again (the consent just given still holds). */
+function errorScreen(code: string, retry?: () => void): void {
   show("error", () => [
     h("h1", { tabindex: "-1" }, tx("errorTitle")),
     h("p", { id: "error-text", role: "alert" }, errorText(lang, code)),
     h("p", { class: "hint" }, `${tx("code")}: `, h("code", { id: "error-code" }, code)),
-    button(tx("home"), homeScreen, "primary", "home"),
+    retry && button(tx("again"), retry, "primary", "retry"),
+    button(tx("home"), homeScreen, retry ? "secondary" : "primary", "home"),
   ]);
 }
 

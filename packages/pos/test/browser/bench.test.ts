@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PNG } from "pngjs";
-import { runBrowserBench } from "@privface/devstack/bench";
+import { runBrowserBench, runBrowserCaptureBench } from "@privface/devstack/bench";
 import { cameraFrame } from "../_faces.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "privface-pos-bench-"));
@@ -41,5 +41,19 @@ describe("privface bench browser", () => {
     assert.ok((r.ms_per_frame_p99 as number) >= (r.ms_per_frame_p50 as number));
     assert.equal(r.captures_ok, 4, JSON.stringify(r.refusals));
     assert.deepEqual([r.genuine_pairs, r.frr, r.impostor_pairs, r.far], [2, 0, 4, 0]);
+  });
+});
+
+describe("privface bench browser --actions", () => {
+  it("times the POS app's whole live capture on a generated person performing the drawn actions", { timeout: 300_000 }, async (t) => {
+    const r = await runBrowserCaptureBench({ actions: 2, runs: 2 });
+    t.diagnostic(JSON.stringify(r));
+    assert.equal(r.suite, "browser-capture");
+    assert.deepEqual([r.actions, r.runs, r.fps], [2, 2, 15]);
+    assert.equal(r.ok, 2);
+    // the person follows the prompts: a slow page may make a step take longer, never fail it
+    assert.deepEqual(r.refusals, {});
+    assert.ok((r.capture_ms_max as number) >= (r.capture_ms_p50 as number) && (r.capture_ms_p50 as number) >= 1000);
+    assert.equal(r.person_ms, 2200);
   });
 });
