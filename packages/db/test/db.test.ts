@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
 import { bytesParam, bytesType, closeDb, migrate, openDb, toBytes, toMs } from "../src/index.ts";
+import { execContract } from "./_exec-suite.ts";
 import { dbContract } from "./_suite.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "privface-db-"));
@@ -13,6 +14,10 @@ let n = 0;
 
 dbContract("sqlite file", () => openDb(`sqlite:${join(dir, `c${n++}`, "db.sqlite")}`), closeDb);
 dbContract("sqlite memory", () => openDb(":memory:"), closeDb);
+execContract("sqlite", async () => {
+  const file = join(dir, `x${n++}`, "db.sqlite");
+  return [await openDb(file), await openDb(file)];
+}, closeDb);
 
 test("sqlite: WAL, synchronous NORMAL, foreign keys and busy timeout are set", async () => {
   const db = await openDb(join(dir, "pragmas.sqlite"));

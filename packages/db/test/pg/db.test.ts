@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import pg from "pg";
-import { closeDb, openDb, type Db } from "../../src/index.ts";
+import { closeDb, createExec, openDb, type Db, type Tx } from "../../src/index.ts";
+import { execContract } from "../_exec-suite.ts";
 import { dbContract } from "../_suite.ts";
 
 const URL = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -27,6 +28,10 @@ function openFresh(): Promise<Db> {
 }
 
 dbContract("postgres", openFresh, closeDb);
+execContract("postgres", async () => {
+  const a = await openFresh();
+  return [a, await openDb(URL, { schema: a.schema })];
+}, closeDb);
 
 test("postgres: the schema is created and used as search_path", async () => {
   const db = await openFresh();
@@ -41,10 +46,15 @@ test("postgres: the schema is created and used as search_path", async () => {
   }
 });
 
-test("postgres: groupWrite is SQLite's and says so", async () => {
+test("postgres: the writes of one turn share one transaction (group commit); a later turn gets another", async () => {
   const db = await openFresh();
   try {
-    await assert.rejects(db.groupWrite(() => 1), /groupWrite is for SQLite/);
+    const exec = createExec(db);
+    const txid = (tx: Tx) => tx.get<{ x: string }>("SELECT txid_current()::text AS x").then((r) => r!.x);
+    const turn = await Promise.all([exec.tx(txid), exec.tx(txid), exec.tx(txid)]);
+    assert.equal(new Set(turn).size, 1);
+    const next = await exec.tx(txid);
+    assert.notEqual(next, turn[0]);
   } finally {
     await closeDb(db);
   }
