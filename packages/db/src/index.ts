@@ -119,8 +119,13 @@ export interface OpenDbOptions {
   pageSize?: number;
   /** SQLite only: how long a writer waits for another process's lock, ms (default 5000). */
   busyTimeoutMs?: number;
-  /** PostgreSQL only: pool size (default 10). */
+  /** PostgreSQL only: pool size for reads and migrations (default 10). */
   maxConnections?: number;
+  /**
+   * PostgreSQL only: group commits in flight at once, each on a pipelined connection of its own
+   * (default 1: the writes made while a group commits wait and go together in the next).
+   */
+  groupsInFlight?: number;
 }
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -260,9 +265,9 @@ const PG_MAX_GROUP = 48;
  * `Db.groupWrite` on PostgreSQL: one group in flight at a time on a pipelined connection of its own
  * pool; calls made while it runs wait for the next turn after it and go together.
  */
-function pgGroupCommitter(pool: pg.Pool): Db["groupWrite"] {
+function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
   let queue: Job[] = [];
-  let running = false;
+  let running = 0;
   const noop = () => {};
 
   async function run(jobs: Job[]): Promise<void> {
@@ -315,21 +320,29 @@ function pgGroupCommitter(pool: pg.Pool): Db["groupWrite"] {
     settle(jobs, outcomes);
   }
 
+  // A group starts at the end of the turn its first write was made in, with every write waiting
+  // then; at most `inFlight` groups run at once (PostgreSQL flushes the WAL once for the commits
+  // that wait together), the writes made meanwhile form the next group.
+  let scheduled = false;
   const next = (): void => {
-    running = true;
+    if (scheduled || running >= inFlight || queue.length === 0) return;
+    scheduled = true;
     setImmediate(() => {
+      scheduled = false;
       const jobs = queue.splice(0, PG_MAX_GROUP);
+      running++;
       void run(jobs).finally(() => {
-        if (queue.length > 0) next();
-        else running = false;
+        running--;
+        next();
       });
+      next();
     });
   };
 
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!running) next();
+      next();
     });
 }
 
@@ -443,10 +456,12 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
     types: types as unknown as pg.CustomTypesConfig,
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
-  // Group writes (groupWrite) get a pipelined connection of their own.
+  // Group writes (groupWrite) get pipelined connections of their own.
+  const groups = options.groupsInFlight ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError("openDb: options.groupsInFlight must be a positive integer");
   const writePool = new pg.Pool({
     connectionString: url,
-    max: 1,
+    max: groups,
     pipeline: true,
     types: types as unknown as pg.CustomTypesConfig,
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
@@ -464,7 +479,7 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
     sqlite: undefined,
     pool,
     exclusive: (fn) => kysely.connection().execute(async () => fn()),
-    groupWrite: pgGroupCommitter(writePool),
+    groupWrite: pgGroupCommitter(writePool, groups),
   };
 }
 
