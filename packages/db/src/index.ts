@@ -274,9 +274,14 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
     const outcomes: Outcome[] = [];
     let client: pg.PoolClient | undefined;
     let broken = false;
+    const lost = () => {
+      broken = true;
+    };
     try {
       client = await pool.connect();
       const c = client;
+      // an error while no statement runs (the server went away) would be thrown unhandled
+      c.on("error", lost);
       // Pipelined: BEGIN and each SAVEPOINT go out with the write's first statement. If one fails,
       // so does everything after it, and COMMIT says so.
       c.query("BEGIN").catch(noop);
@@ -315,6 +320,7 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
       for (const job of jobs) job.reject(e);
       return;
     } finally {
+      client?.off("error", lost);
       client?.release(broken);
     }
     settle(jobs, outcomes);
