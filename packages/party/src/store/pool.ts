@@ -158,15 +158,21 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       }
       return exec.tx(async (tx) => {
         const t = now();
-        await consumeAuth(ctx, tx, auth, t, marks);
-        const r = await activeRow(tx, tid);
+        // independent statements go out together (pipelined on PostgreSQL); an authorisation error
+        // still comes first, then the template's, then the volume's
+        const [, r, c] = await Promise.all([
+          consumeAuth(ctx, tx, auth, t, marks),
+          activeRow(tx, tid),
+          volume
+            ? tx.get<{ m: unknown; d: unknown }>(
+                "SELECT count(CASE WHEN created_at > ? THEN 1 END) AS m, count(*) AS d FROM party_verifications WHERE template_id = ? AND created_at > ?",
+                [t - 60_000, tid, t - 86_400_000],
+              )
+            : undefined,
+        ]);
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         if (r.model_version !== mv) throw new StoreError("WRONG_MODEL_VERSION", "the active template is under another model version");
         if (volume) {
-          const c = await tx.get<{ m: unknown; d: unknown }>(
-            "SELECT count(CASE WHEN created_at > ? THEN 1 END) AS m, count(*) AS d FROM party_verifications WHERE template_id = ? AND created_at > ?",
-            [t - 60_000, tid, t - 86_400_000],
-          );
           if (toMs(c?.m ?? 0) >= volume.perMinute) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per minute reached the budget");
           if (toMs(c?.d ?? 0) >= volume.perDay) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per day reached the budget");
         }
