@@ -80,10 +80,10 @@ export interface PgConnection {
 }
 
 /**
- * A database error with a stable code: DB_UNAVAILABLE (the connection was lost or refused, or the
- * server is shutting down or starting: retry later; a write that failed so may or may not have been
- * committed only if the connection was lost during its COMMIT — the stores' own checks make a retry
- * safe). `cause` is the driver's error.
+ * A database error with a stable code: DB_UNAVAILABLE (PostgreSQL: the connection was lost or
+ * refused, or the server is shutting down or starting; retry later). A write that failed so was not
+ * committed, unless the connection was lost while its COMMIT ran: then it may have been. `cause` is
+ * the driver's error.
  */
 export class DbError extends Error {
   readonly code: "DB_UNAVAILABLE";
@@ -213,7 +213,7 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
         savepoint.run();
         let value: unknown;
         try {
-            value = await job.fn(undefined);
+          value = await job.fn(undefined);
         } catch (error) {
           if (!s.inTransaction) throw error; // SQLite rolled the whole group back
           rollbackTo.run();
@@ -441,6 +441,8 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
   }
   const max = options.maxConnections ?? 10;
   if (!Number.isInteger(max) || max < 1) throw new RangeError("openDb: options.maxConnections must be a positive integer");
+  const groups = options.groupsInFlight ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError("openDb: options.groupsInFlight must be a positive integer");
   const types = {
     getTypeParser(oid: number, format?: "text" | "binary") {
       if (oid === PG_INT8_OID && format !== "binary") return (v: string) => Number(v);
@@ -463,8 +465,6 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
   // Group writes (groupWrite) get pipelined connections of their own.
-  const groups = options.groupsInFlight ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) throw new RangeError("openDb: options.groupsInFlight must be a positive integer");
   const writePool = new pg.Pool({
     connectionString: url,
     max: groups,
