@@ -1,8 +1,8 @@
 /**
  * A minimal executor with cached prepared statements: the one way the party store, the gateway store
  * and the audit log reach SQL (decision 008), so one operation is one transaction of a few prepared
- * statements on either dialect (on SQLite, a savepoint inside a transaction shared with the other
- * operations of the same event-loop turn).
+ * statements on either dialect (a savepoint inside a transaction shared with the other operations
+ * of the same event-loop turn: `groupWrite`).
  *
  * SQL is written once with `?` placeholders (turned into $1, $2, … for PostgreSQL).
  * - SQLite: statements are prepared once per connection (better-sqlite3) and run synchronously inside
