@@ -30,7 +30,11 @@ export async function consumeAuth(ctx: StoreContext, tx: Tx, auth: Authorisation
   const fresh = new Set(inserted.map((r) => r.nonce));
   if (!fresh.has(auth.nonce)) throw new StoreError("AUTH_REUSED", "authorisation was already used");
   const seen = new Set<string>();
-  const i = keys.findIndex((k) => !fresh.has(k) || seen.has(k) || !seen.add(k));
+  const i = keys.findIndex((k) => {
+    const reused = !fresh.has(k) || seen.has(k);
+    seen.add(k);
+    return reused;
+  });
   const m = marks[i - 1];
   throw m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
 }
