@@ -175,7 +175,24 @@ export function checkRecordShape(r: AuditRecord): void {
  * an unsigned record counts as good only once a later signed record covers it, so the chain must
  * end in a signed record (else `unsigned-head`, named at the first record no signature covers).
  */
-export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>, publicKey: PublicKey, options: VerifyOptions = {}): Promise<VerifyResult> {
+/**
+ * Audit-key rotation: the last record signed by the old key is a handover (`op` KEY_HANDOVER_OP,
+ * `session` = the new key's `auditKeyId`); every signature after it is the new key's. A verifier given
+ * the keys in order switches at each handover that names the next key — so records signed with a
+ * retired key after its handover (a stolen old key extending the chain) do not verify.
+ */
+export const KEY_HANDOVER_OP = "audit.key-handover";
+
+/** The id a handover names a key by: "ak-" + hex of the first 12 bytes of SHA-256(suite ‖ 0x00 ‖ public key). */
+export function auditKeyId(k: PublicKey): string {
+  return `ak-${createHash("sha256").update(k.suite).update(Buffer.of(0)).update(k.publicKey).digest("hex").slice(0, 24)}`;
+}
+
+/** `publicKey`: the chain's key, or its keys in the order they signed (rotation, KEY_HANDOVER_OP). */
+export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>, publicKey: PublicKey | readonly PublicKey[], options: VerifyOptions = {}): Promise<VerifyResult> {
+  const keys: readonly PublicKey[] = Array.isArray(publicKey) ? publicKey : [publicKey as PublicKey];
+  const ids = keys.map(auditKeyId);
+  let k = 0;
   let expected = (options.after?.seq ?? 0) + 1;
   let prevHash = options.after?.hash ?? GENESIS;
   let role: string | undefined;
@@ -208,7 +225,7 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
         return broken(r.seq, "bad-signature", "not base64url");
       }
       if (options.lastSignatureOnly) lastSigned = { seq: r.seq, bytes, sig };
-      else if (!(await verify(publicKey, bytes, sig))) return broken(r.seq, "bad-signature");
+      else if (!(await verify(keys[k], bytes, sig))) return broken(r.seq, "bad-signature");
     }
     if (r.prev !== prevHash) return broken(r.seq, "broken-link");
     role ??= r.role;
@@ -221,9 +238,10 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
       // this signature covers the record and, through the chain, every unsigned one before it
       head.seq = r.seq;
       head.hash = r.hash;
+      if (r.op === KEY_HANDOVER_OP && k + 1 < keys.length && r.session === ids[k + 1]) k++;
     }
   }
-  if (lastSigned && !(await verify(publicKey, lastSigned.bytes, lastSigned.sig))) {
+  if (lastSigned && !(await verify(keys[k], lastSigned.bytes, lastSigned.sig))) {
     head.seq = options.after?.seq ?? 0;
     head.hash = options.after?.hash ?? GENESIS;
     return broken(lastSigned.seq, "bad-signature", "the last signature (it covers every record before it)");

@@ -28,7 +28,7 @@ import { sign, softwareSigner, toBase64url, type KeyPair, type PublicKey, type S
 import { AUDIT_TABLE, migrateAudit } from "./_migrations.ts";
 import { AuditError, GENESIS, checkField, checkTime, digestBody, hashOf, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
-export { AuditError, GENESIS, reconcile, verifyRecords, hashOf } from "./_record.ts";
+export { AuditError, GENESIS, reconcile, verifyRecords, hashOf, auditKeyId, KEY_HANDOVER_OP } from "./_record.ts";
 export { anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AnchorOutcome, type AnchorReceipt } from "./anchors.ts";
 export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
 
@@ -280,7 +280,7 @@ export async function exportChain(db: Db): Promise<AuditRecord[]> {
 }
 
 /** Verify the chain stored in `db` against the server's audit public key. */
-export async function verifyChain(db: Db, publicKey: PublicKey, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyChain(db: Db, publicKey: PublicKey | readonly PublicKey[], options: VerifyOptions = {}): Promise<VerifyResult> {
   await migrateAudit(db);
   return verifyRecords(readChain(db), publicKey, options);
 }

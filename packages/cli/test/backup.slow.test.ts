@@ -7,8 +7,11 @@
  * leave the databases untouched; stop, wipe every database, restore all four, start
  * again (the parties' restored pools discarded, refilled by the helper): the person still matches
  * (and an impostor does not), and `privface audit verify` passes on each chain, which holds the
- * backup, restore and pool.discard records. Last, the known gap: restoring the backups after a
- * deregistration brings the erased template back (no per-template keys yet).
+ * backup, restore and pool.discard records. Last, the attack on erasure: restoring the backups
+ * after a deregistration does not bring the erased template back (its keys are gone from each
+ * party's template-key register, which is not in the backup): it cannot be verified against, and
+ * the restored party databases hold only its tombstones (that the older copy's shares do not open
+ * with every data key: party/test/erasure-backup.test.ts).
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -195,15 +198,31 @@ describe("backup and restore drill: real helper, P0, P1; the gateway in process"
     }
     assert.ok(existsSync(files.p0.database));
   });
-  it("known gap (no per-template keys yet): restoring backups taken before a deregistration brings the erased template back", async () => {
+  it("attack: restoring backups taken before a deregistration does not bring the erased template back", async () => {
     await start();
     assert.equal((await person.step({ do: "verify", face: "genuine" })).reason, "MATCH");
     assert.equal((await person.step({ do: "deregister" })).reason, "DELETED");
     assert.equal((await person.step({ do: "challenge", purpose: "verify" })).reason, "NOT_ENROLLED");
     await stop();
-    for (const s of ["gateway", "p0", "p1"] as const) await restoreServer(s, backups[s], { operator: "bob", env, force: true });
+    for (const s of ["gateway", "p0", "p1"] as const) {
+      const r = await restoreServer(s, backups[s], { operator: "bob", env, force: true });
+      // the party's restored database held the template; its key is gone, so its rows go too
+      if (s !== "gateway") assert.equal(r.erasedTemplatesDropped, 1, `${s}: ${JSON.stringify(r)}`);
+    }
+    for (const s of ["p0", "p1"] as const) {
+      const db = await openDb(`sqlite:${files[s].database}`);
+      try {
+        const rows = await db.kysely.selectFrom("party_templates").select(["status", "share"]).execute();
+        assert.ok(rows.length > 0 && rows.every((r) => r.status === "deleted" && r.share === null), `${s}: only tombstones, no share`);
+        const ops = (await exportChain(db)).map((r) => `${r.op} ${r.outcome}`);
+        assert.ok(ops.includes("template.drop-erased t1"), `${s}: the drop is in the chain`);
+      } finally {
+        await closeDb(db);
+      }
+    }
     await start();
-    assert.equal((await person.step({ do: "verify", face: "genuine" })).reason, "MATCH", "the erased template is back: docs/operations.md lists this as not done");
+    // the gateway's restored registry still lists the person as enrolled: the parties answer that they hold no such template
+    assert.notEqual((await person.step({ do: "verify", face: "genuine" })).reason, "MATCH", "the erased template is not back");
     await stop();
   });
 });

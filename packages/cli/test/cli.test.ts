@@ -9,7 +9,7 @@ import { exportChain, type AuditRecord } from "@privface/audit";
 import { ensureDataKeyFile, readDataKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { ensureRuntime } from "@privface/devstack";
-import { createPartyStore, loadPartyConfig, type PartyConfig, type PartyStore } from "@privface/party";
+import { createPartyStore, loadPartyConfig, openTemplateKeys, type PartyConfig, type PartyStore } from "@privface/party";
 
 const bin = fileURLToPath(new URL("../bin/privface.js", import.meta.url));
 
@@ -75,7 +75,12 @@ async function withP1Home(fn: (h: { home: string; env: NodeJS.ProcessEnv; cfg: P
     const seed = (f: (store: PartyStore) => Promise<unknown>) =>
       withDb(async (db) => {
         const dk = readDataKeyFile(cfg.dataKeys[0]);
-        await f(await createPartyStore(db, { role: "P1", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) } }));
+        const templateKeys = await openTemplateKeys(cfg.templateKeys);
+        try {
+          await f(await createPartyStore(db, { role: "P1", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) }, templateKeys }));
+        } finally {
+          await templateKeys.close();
+        }
       });
     await fn({ home, env, cfg, seed, chain: () => withDb(exportChain) });
   } finally {

@@ -46,3 +46,37 @@ test("privface keys encrypt: JSON key files and a PEM key, in place; refused wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("privface keys generate: encrypted sealing and GM data key files for a rotation; an existing file is refused", async () => {
+  const { readDataKeyFile, readKeyPairFile } = await import("@privface/crypto/node");
+  const { sealingKeyId } = await import("@privface/contracts");
+  const dir = mkdtempSync(join(tmpdir(), "privface-keys-gen-"));
+  try {
+    const env = { ...process.env, PRIVFACE_KEY_SECRET: SECRET };
+    const gen = (...args: string[]) => spawnSync(process.execPath, [bin, "keys", "generate", ...args], { encoding: "utf8", env });
+    const seal = join(dir, "seal-2027.json");
+    const r = gen("--kind", "seal", "--suite", "INTL", "--out", seal);
+    assert.equal(r.status, 0, r.stderr);
+    const kp = await readKeyPairFile(seal);
+    assert.equal(kp.kind, "seal");
+    assert.equal(JSON.parse(r.stdout).id, await sealingKeyId(kp));
+    assert.match(readFileSync(seal, "utf8"), /privface-keyfile/);
+    const data = join(dir, "data-gm.json");
+    assert.equal(gen("--kind", "data", "--suite", "GM", "--id", "p0-gm-2027", "--out", data).status, 0);
+    const dk = readDataKeyFile(data);
+    assert.deepEqual([dk.suite, dk.id, dk.key.length], ["GM", "p0-gm-2027", 16]);
+    // a gateway signing key for a rotation, with its public half for the parties
+    const { readPublicKeyFile } = await import("@privface/crypto/node");
+    const sign = join(dir, "signing-2027.json");
+    const signPub = join(dir, "gateway-signing-2027.pub.json");
+    assert.equal(gen("--kind", "sign", "--suite", "INTL", "--out", sign, "--public", signPub).status, 0);
+    assert.deepEqual(readPublicKeyFile(signPub).publicKey, (await readKeyPairFile(sign)).publicKey);
+    assert.doesNotMatch(readFileSync(signPub, "utf8"), /privateKey|ciphertext/);
+    const again = gen("--kind", "seal", "--suite", "INTL", "--out", seal);
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /exists/);
+    assert.deepEqual((await readKeyPairFile(seal)).publicKey, kp.publicKey, "the file is unchanged");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -64,6 +64,8 @@ export interface EnvReader {
    * or `seed` field) and must not lie in a server's private key folder.
    */
   publicKey(key: string, fallback: string): string;
+  /** a comma-separated list of such public keys (at least one; rotation: the newest first) */
+  publicKeyList(key: string, fallback: string): string[];
   /** an integer in [lo, hi] */
   int(key: string, fallback: number, lo: number, hi: number): number;
   /** an https:// URL, without trailing slashes */
@@ -84,6 +86,22 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
   };
   const get = (k: string, d: string) => optional(k) ?? d;
   const bad = (k: string, expected: string, got: unknown) => problems.push(`${prefix}${k}: expected ${expected}, got ${JSON.stringify(got)}`);
+  /** Another server's PUBLIC key file: not in a private key folder, present, no private field. */
+  const checkPublic = (k: string, v: string): string => {
+    const folder = keyFolderOf(v);
+    if (folder !== null && folder !== "public") {
+      problems.push(`${prefix}${k}: ${v} lies in the private key folder of ${folder}; give the public key file (keys/public/…)`);
+      return v;
+    }
+    if (!existsSync(v)) {
+      problems.push(`${prefix}${k}: file ${v} does not exist`);
+      return v;
+    }
+    const secret = secretFieldOf(v);
+    if (secret === undefined) problems.push(`${prefix}${k}: ${v} is not a key JSON object`);
+    else if (secret) problems.push(`${prefix}${k}: ${v} holds private key material ("${secret}"); a server receives only the public half of another server's key`);
+    return v;
+  };
   const checkOwn = (k: string, v: string, owner: ServerName, required: boolean) => {
     const folder = keyFolderOf(v);
     if (folder !== null && folder !== "public" && folder !== owner) {
@@ -115,21 +133,11 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
       for (const f of files) checkOwn(k, f, owner, required);
       return files;
     },
-    publicKey(k, d) {
-      const v = get(k, d);
-      const folder = keyFolderOf(v);
-      if (folder !== null && folder !== "public") {
-        problems.push(`${prefix}${k}: ${v} lies in the private key folder of ${folder}; give the public key file (keys/public/…)`);
-        return v;
-      }
-      if (!existsSync(v)) {
-        problems.push(`${prefix}${k}: file ${v} does not exist`);
-        return v;
-      }
-      const secret = secretFieldOf(v);
-      if (secret === undefined) problems.push(`${prefix}${k}: ${v} is not a key JSON object`);
-      else if (secret) problems.push(`${prefix}${k}: ${v} holds private key material ("${secret}"); a server receives only the public half of another server's key`);
-      return v;
+    publicKey: (k, d) => checkPublic(k, get(k, d)),
+    publicKeyList(k, d) {
+      const files = get(k, d).split(",").map((f) => f.trim()).filter(Boolean);
+      if (files.length === 0) problems.push(`${prefix}${k}: expected at least one public key file`);
+      return files.map((f) => checkPublic(k, f));
     },
     int(k, d, lo, hi) {
       const raw = optional(k);

@@ -56,6 +56,8 @@ export interface RuntimeLayout {
   sealPub(party: Px): string;
   /** a party's data key (shares at rest) */
   dataKey(party: Px): string;
+  /** a party's template-key register (one key per template, wrapped under the data key; never in a database backup) */
+  templateKeys(party: Px): string;
   /** the pool seed a party shares with the helper: the party's copy */
   poolSeed(party: Px): string;
   /** the helper's copy of a party's pool seed */
@@ -113,6 +115,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     sealKey: (p) => own(p, "seal.json"),
     sealPub: (p) => join(pub, `${p}-seal.pub.json`),
     dataKey: (p) => own(p, "data.json"),
+    templateKeys: (p) => own(p, "template-keys.sqlite"),
     poolSeed: (p) => own(p, "pool-seed.json"),
     helperPoolSeed: (p) => own("helper", `${p}-pool-seed.json`),
     pairSeed: (p) => own(p, "pair-seed.json"),

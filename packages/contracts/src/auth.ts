@@ -83,7 +83,19 @@ export type AuthorisationChecker = (auth: unknown, expect: AuthExpectation, now?
  * verified batches by signature (with the exact batch string), so the calls of one batch cost one
  * signature verification; a batch that fails is forgotten.
  */
-export function createAuthorisationChecker(gatewayKey: PublicKey, cacheSize = 256): AuthorisationChecker {
+export function createAuthorisationChecker(gatewayKey: PublicKey | readonly PublicKey[], cacheSize = 256): AuthorisationChecker {
+  // rotation: the current key and the ones being retired; a batch verifies under any of them
+  const keys = Array.isArray(gatewayKey) ? (gatewayKey as readonly PublicKey[]) : [gatewayKey as PublicKey];
+  const verifyAny = async (signed: { payload: string; sig: string }): Promise<unknown> => {
+    for (const k of keys.slice(0, -1)) {
+      try {
+        return await verifySignedJson(k, signed);
+      } catch {
+        /* the next key */
+      }
+    }
+    return verifySignedJson(keys[keys.length - 1], signed);
+  };
   const batches = new Map<string, { batch: string; hashes: Promise<Set<string>> }>();
 
   function batchHashes(batch: string, sig: string): Promise<Set<string>> {
@@ -91,7 +103,7 @@ export function createAuthorisationChecker(gatewayKey: PublicKey, cacheSize = 25
     if (hit && hit.batch === batch) return hit.hashes;
     const entry = {
       batch,
-      hashes: verifySignedJson(gatewayKey, { payload: batch, sig }).then((value) => {
+      hashes: verifyAny({ payload: batch, sig }).then((value) => {
         const o = value as Record<string, unknown>;
         const hashes = o?.hashes;
         if (o?.v !== 1 || o.kind !== BATCH_KIND || !Array.isArray(hashes) || hashes.length < 1 || hashes.length > MAX_AUTH_BATCH || !hashes.every((h) => typeof h === "string")) {

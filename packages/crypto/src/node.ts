@@ -69,3 +69,4 @@ export { readSecretJsonFile, writeSecretJsonFile, encryptKeyFileInPlace, writeSe
 export { keySecretFromEnv, isEncryptedKeyFile, encryptKeyFile, decryptKeyFile, KEY_FILE_SCRYPT, MIN_KEY_SECRET_LENGTH, type KeyFileKind } from "./_keyfile.ts";
 export { readPoolSeedFile, ensurePoolSeedFile } from "./_poolseed.ts";
 export { readPairSeedFile, ensurePairSeedFiles } from "./_pairseed.ts";
+export { sm4GcmEncryptSync, sm4GcmDecryptSync } from "./_backend.node.ts";

@@ -1,19 +1,21 @@
 /**
  * A minimal executor with cached prepared statements: the one way the party store, the gateway store
  * and the audit log reach SQL (decision 008), so one operation is one transaction of a few prepared
- * statements on either dialect (on SQLite, a savepoint inside a transaction shared with the other
- * operations of the same event-loop turn).
+ * statements on either dialect (a savepoint inside a transaction shared with the other operations
+ * of the same event-loop turn: `groupWrite`).
  *
  * SQL is written once with `?` placeholders (turned into $1, $2, … for PostgreSQL).
  * - SQLite: statements are prepared once per connection (better-sqlite3) and run synchronously inside
  *   `BEGIN IMMEDIATE … COMMIT`, while holding the connection's mutex (`db.exclusive`), so nothing else
  *   (e.g. a Kysely migration on the same connection) can interleave. The write
  *   transactions of one event-loop turn share one commit (group commit, each in its own savepoint).
- * - PostgreSQL: one pooled client per transaction, named prepared statements (parsed once per
- *   connection by pg), READ COMMITTED; rows that must not be taken twice are locked with FOR UPDATE.
+ * - PostgreSQL: named prepared statements (parsed once per connection by pg), READ COMMITTED; rows
+ *   that must not be taken twice are locked with FOR UPDATE. Writes: a savepoint in the group commit
+ *   of the turn (`groupWrite`: one transaction, one WAL flush, on a pipelined connection); reads: any
+ *   pooled connection. A lost connection surfaces as DbError DB_UNAVAILABLE.
  */
 import { createHash } from "node:crypto";
-import type { Db } from "./index.ts";
+import { asDbError, type Db, type PgConnection } from "./index.ts";
 import type BetterSqlite3 from "better-sqlite3";
 
 export interface Tx {
@@ -73,35 +75,19 @@ function pgExec(db: Db): Exec {
     return p;
   };
   type Client = { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: any[]; rowCount: number | null }> };
-  const make = (c: Client): Tx => ({
+  const make = (c: Client | PgConnection): Tx => ({
     get: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows[0],
     all: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows,
     run: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rowCount ?? 0,
   });
   return {
     dialect: "postgres",
-    async tx(fn) {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query("BEGIN");
-        try {
-          const out = await fn(make(client as unknown as Client));
-          await client.query("COMMIT");
-          return out;
-        } catch (err) {
-          try {
-            await client.query("ROLLBACK");
-          } catch {
-            broken = true;
-          }
-          throw err;
-        }
-      } finally {
-        client.release(broken);
-      }
-    },
-    read: async (fn) => fn(make(pool as unknown as Client)),
+    // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)
+    tx: (fn) => db.groupWrite((conn) => fn(make(conn!))),
+    read: (fn) =>
+      fn(make(pool)).catch((e: unknown) => {
+        throw asDbError(e);
+      }),
   };
 }
 

@@ -57,15 +57,57 @@ export interface Db {
    */
   exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
   /**
-   * SQLite only (PostgreSQL: rejects): runs `fn` — raw statements on `sqlite`, or a function that
-   * awaits nothing but them — as one write of a **group commit**: the `groupWrite` calls of one
-   * event-loop turn run one after the other in one `BEGIN IMMEDIATE … COMMIT` (holding the connection's
-   * lock), each inside its own SAVEPOINT, so a call that throws rolls back alone. Each call settles
-   * only after the COMMIT; if the COMMIT fails, or SQLite rolls the whole transaction back, every call
-   * of the group fails. The calls of a group see each other's changes, as consecutive transactions
-   * would. Pages they share are written to the WAL once.
+   * Runs `fn` as one write of a **group commit**: the `groupWrite` calls of one event-loop turn run
+   * one after the other in one transaction, each inside its own SAVEPOINT, so a call that throws rolls
+   * back alone. Each call settles only after the COMMIT; if the COMMIT fails, or the database rolls
+   * the whole transaction back, every call of the group fails. The calls of a group see each other's
+   * changes, as consecutive transactions would.
+   * - SQLite: `fn` runs raw statements on `sqlite` (or awaits nothing but them) inside
+   *   `BEGIN IMMEDIATE … COMMIT`, holding the connection's lock; pages the calls share are written to
+   *   the WAL once.
+   * - PostgreSQL: `fn` is handed the group's connection (pipelined: BEGIN and SAVEPOINT travel with
+   *   the first statement, no round trip of their own); one group is in flight at a time, and the
+   *   calls made meanwhile form the next one, so one WAL flush serves them all. A call whose statement
+   *   failed fails even if it caught the error (PostgreSQL cannot go on in a failed transaction). A
+   *   group whose connection is lost fails every call with DbError DB_UNAVAILABLE.
    */
-  groupWrite<T>(fn: () => T | Promise<T>): Promise<T>;
+  groupWrite<T>(fn: (conn: PgConnection | undefined) => T | Promise<T>): Promise<T>;
+}
+
+/** The connection a PostgreSQL group write is handed (a pg client in pipeline mode). */
+export interface PgConnection {
+  query(q: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: any[]; rowCount: number | null; command: string }>;
+}
+
+/**
+ * A database error with a stable code: DB_UNAVAILABLE (PostgreSQL: the connection was lost or
+ * refused, or the server is shutting down or starting; retry later). A write that failed so was not
+ * committed, unless the connection was lost while its COMMIT ran: then it may have been. `cause` is
+ * the driver's error.
+ */
+export class DbError extends Error {
+  readonly code: "DB_UNAVAILABLE";
+  constructor(code: "DB_UNAVAILABLE", message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DbError";
+    this.code = code;
+  }
+}
+
+/** SQLSTATE classes 08 (connection exception) and 57P0x (shutdown, crash, cannot connect now). */
+const UNAVAILABLE_STATES = /^(08...|57P0[1-4])$/;
+const UNAVAILABLE_MESSAGES = /Connection terminated|not queryable|ECONNREFUSED|ECONNRESET|EPIPE|Client was closed|timeout exceeded when trying to connect/i;
+
+/** The driver's error as DbError DB_UNAVAILABLE when it says the database cannot be reached; else itself. */
+export function asDbError(err: unknown): unknown {
+  if (err instanceof DbError) return err;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = typeof e?.message === "string" ? e.message : "";
+  if (UNAVAILABLE_STATES.test(code) || /^E(CONNREFUSED|CONNRESET|PIPE|HOSTUNREACH)$/.test(code) || UNAVAILABLE_MESSAGES.test(message)) {
+    return new DbError("DB_UNAVAILABLE", `database unavailable: ${message || code}`, { cause: err });
+  }
+  return err;
 }
 
 export interface OpenDbOptions {
@@ -77,8 +119,13 @@ export interface OpenDbOptions {
   pageSize?: number;
   /** SQLite only: how long a writer waits for another process's lock, ms (default 5000). */
   busyTimeoutMs?: number;
-  /** PostgreSQL only: pool size (default 10). */
+  /** PostgreSQL only: pool size for reads and migrations (default 10). */
   maxConnections?: number;
+  /**
+   * PostgreSQL only: group commits in flight at once, each on a pipelined connection of its own
+   * (default 1: the writes made while a group commits wait and go together in the next).
+   */
+  groupsInFlight?: number;
 }
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -156,18 +203,17 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
   const savepoint = s.prepare("SAVEPOINT group_write");
   const release = s.prepare("RELEASE group_write");
   const rollbackTo = s.prepare("ROLLBACK TO group_write");
-  type Job = { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
   let queue: Job[] = [];
 
   async function run(jobs: Job[]): Promise<void> {
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const outcomes: Outcome[] = [];
     try {
       begin.run();
       for (const job of jobs) {
         savepoint.run();
         let value: unknown;
         try {
-          value = await job.fn();
+          value = await job.fn(undefined);
         } catch (error) {
           if (!s.inTransaction) throw error; // SQLite rolled the whole group back
           rollbackTo.run();
@@ -184,14 +230,10 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
       for (const job of jobs) job.reject(error);
       return;
     }
-    jobs.forEach((job, i) => {
-      const o = outcomes[i];
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.error);
-    });
+    settle(jobs, outcomes);
   }
 
-  return <T>(fn: () => T | Promise<T>) =>
+  return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (queue.length > 1) return;
@@ -200,6 +242,113 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
         queue = [];
         mutex.run(() => run(jobs)).catch((e) => jobs.forEach((job) => job.reject(e)));
       });
+    });
+}
+
+type Job = { fn: (conn: PgConnection | undefined) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+function settle(jobs: Job[], outcomes: Outcome[]): void {
+  jobs.forEach((job, i) => {
+    const o = outcomes[i];
+    if (o.ok) job.resolve(o.value);
+    else job.reject(o.error);
+  });
+}
+
+/**
+ * PostgreSQL keeps the ids of 64 subtransactions per backend in shared memory; past that every
+ * snapshot has to look them up in pg_subtrans. A group holds at most this many writes (savepoints).
+ */
+const PG_MAX_GROUP = 48;
+
+/**
+ * `Db.groupWrite` on PostgreSQL: one group in flight at a time on a pipelined connection of its own
+ * pool; calls made while it runs wait for the next turn after it and go together.
+ */
+function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
+  let queue: Job[] = [];
+  let running = 0;
+  const noop = () => {};
+
+  async function run(jobs: Job[]): Promise<void> {
+    const outcomes: Outcome[] = [];
+    let client: pg.PoolClient | undefined;
+    let broken = false;
+    const lost = () => {
+      broken = true;
+    };
+    try {
+      client = await pool.connect();
+      const c = client;
+      // an error while no statement runs (the server went away) would be thrown unhandled
+      c.on("error", lost);
+      // Pipelined: BEGIN and each SAVEPOINT go out with the write's first statement. If one fails,
+      // so does everything after it, and COMMIT says so.
+      c.query("BEGIN").catch(noop);
+      const savepoints = jobs.length > 1;
+      for (const job of jobs) {
+        if (savepoints) c.query("SAVEPOINT w").catch(noop);
+        let failed: { error: unknown } | undefined;
+        const conn: PgConnection = {
+          query: (q) =>
+            (c.query(q as pg.QueryConfig) as Promise<pg.QueryResult>).catch((error: unknown) => {
+              failed ??= { error };
+              throw error;
+            }),
+        };
+        try {
+          const value = await job.fn(conn);
+          if (failed) throw failed.error; // a caught statement error still aborted the transaction
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          if (!savepoints) throw error;
+          await c.query("ROLLBACK TO SAVEPOINT w"); // fails (and fails the group) if the connection is gone
+          outcomes.push({ ok: false, error });
+        }
+      }
+      const done = await c.query("COMMIT");
+      if (done.command !== "COMMIT") throw new Error(`the group's transaction was rolled back (${done.command})`);
+    } catch (error) {
+      if (client) {
+        try {
+          await client.query("ROLLBACK");
+        } catch {
+          broken = true;
+        }
+      }
+      const e = asDbError(error);
+      for (const job of jobs) job.reject(e);
+      return;
+    } finally {
+      client?.off("error", lost);
+      client?.release(broken);
+    }
+    settle(jobs, outcomes);
+  }
+
+  // A group starts at the end of the turn its first write was made in, with every write waiting
+  // then; at most `inFlight` groups run at once (PostgreSQL flushes the WAL once for the commits
+  // that wait together), the writes made meanwhile form the next group.
+  let scheduled = false;
+  const next = (): void => {
+    if (scheduled || running >= inFlight || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      const jobs = queue.splice(0, PG_MAX_GROUP);
+      running++;
+      void run(jobs).finally(() => {
+        running--;
+        next();
+      });
+      next();
+    });
+  };
+
+  return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      next();
     });
 }
 
@@ -292,6 +441,8 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
   }
   const max = options.maxConnections ?? 10;
   if (!Number.isInteger(max) || max < 1) throw new RangeError("openDb: options.maxConnections must be a positive integer");
+  const groups = options.groupsInFlight ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError("openDb: options.groupsInFlight must be a positive integer");
   const types = {
     getTypeParser(oid: number, format?: "text" | "binary") {
       if (oid === PG_INT8_OID && format !== "binary") return (v: string) => Number(v);
@@ -313,8 +464,18 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
     types: types as unknown as pg.CustomTypesConfig,
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
+  // Group writes (groupWrite) get pipelined connections of their own.
+  const writePool = new pg.Pool({
+    connectionString: url,
+    max: groups,
+    pipeline: true,
+    types: types as unknown as pg.CustomTypesConfig,
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+  });
   // A pool error on an idle client (e.g. the server restarted) must not crash the process.
   pool.on("error", () => {});
+  writePool.on("error", () => {});
+  writePools.set(pool, writePool);
   const kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   return {
     kysely,
@@ -324,7 +485,7 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
     sqlite: undefined,
     pool,
     exclusive: (fn) => kysely.connection().execute(async () => fn()),
-    groupWrite: () => Promise.reject(new TypeError("groupWrite is for SQLite; on PostgreSQL use one transaction per operation")),
+    groupWrite: pgGroupCommitter(writePool, groups),
   };
 }
 
@@ -332,9 +493,12 @@ async function openPostgres(url: string, options: OpenDbOptions): Promise<Db> {
 export async function closeDb(db: Db): Promise<void> {
   const closed = closedDbs.has(db);
   closedDbs.add(db);
-  if (!closed) await db.kysely.destroy();
+  if (closed) return;
+  await db.kysely.destroy();
+  if (db.pool) await writePools.get(db.pool)?.end();
 }
 const closedDbs = new WeakSet<Db>();
+const writePools = new WeakMap<pg.Pool, pg.Pool>();
 
 /** A migration that is told the dialect, so it can pick portable column types. */
 export interface DbMigration {

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
-import { bytesParam, bytesType, closeDb, migrate, openDb, toBytes, toMs } from "../src/index.ts";
+import { asDbError, bytesParam, bytesType, closeDb, DbError, migrate, openDb, toBytes, toMs } from "../src/index.ts";
+import { execContract } from "./_exec-suite.ts";
 import { dbContract } from "./_suite.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "privface-db-"));
@@ -13,6 +14,10 @@ let n = 0;
 
 dbContract("sqlite file", () => openDb(`sqlite:${join(dir, `c${n++}`, "db.sqlite")}`), closeDb);
 dbContract("sqlite memory", () => openDb(":memory:"), closeDb);
+execContract("sqlite", async () => {
+  const file = join(dir, `x${n++}`, "db.sqlite");
+  return [await openDb(file), await openDb(file)];
+}, closeDb);
 
 test("sqlite: WAL, synchronous NORMAL, foreign keys and busy timeout are set", async () => {
   const db = await openDb(join(dir, "pragmas.sqlite"));
@@ -153,4 +158,25 @@ test("openDb and helpers refuse bad arguments", async () => {
   assert.equal(toMs(12n), 12);
   assert.equal(bytesType("postgres"), "bytea");
   assert.equal(bytesType("sqlite"), "blob");
+});
+
+test("asDbError: lost, refused or restarting PostgreSQL → DbError DB_UNAVAILABLE; other errors unchanged", () => {
+  const lost = [
+    Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" }),
+    Object.assign(new Error("the database system is starting up"), { code: "57P03" }),
+    Object.assign(new Error("connection failure"), { code: "08006" }),
+    Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }),
+    new Error("Connection terminated unexpectedly"),
+    new Error("Client has encountered a connection error and is not queryable"),
+  ];
+  for (const e of lost) {
+    const d = asDbError(e);
+    assert.ok(d instanceof DbError, e.message);
+    assert.equal(d.code, "DB_UNAVAILABLE");
+    assert.equal(d.cause, e);
+  }
+  const unique = Object.assign(new Error("duplicate key"), { code: "23505" });
+  assert.equal(asDbError(unique), unique);
+  const other = new TypeError("x");
+  assert.equal(asDbError(other), other);
 });

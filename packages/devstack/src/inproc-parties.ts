@@ -17,7 +17,7 @@ import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, dealDedup, encodeBundle, encodeDedupBundle, helperGalleryAdd, jsRowStore, newHelperGallery, newItemId, type HelperGallery, type Params } from "@privface/mpc";
 import {
-  createPartyApp, DedupStock, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+  createPartyApp, DedupStock, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
 } from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
@@ -91,12 +91,16 @@ export async function startInProcParties(
     pairSeed?: Uint8Array | null;
     /** give each party a dedup gallery (@privface/party gallery.ts) of the deployed model version at this epoch */
     gallery?: { epoch: number };
+    /** each party's current sealing key (default: fresh ones) */
+    sealKeys?: Record<PartyName, KeyPair>;
+    /** sealing keys each party is retiring (rotation): listed after the current one, still opened */
+    retiredSealKeys?: Record<PartyName, KeyPair[]>;
   } = {},
 ): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
   const gateway = await generateSigningKeyPair("INTL");
-  const sealKeys: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const sealKeys: Record<PartyName, KeyPair> = opts.sealKeys ?? { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair("INTL"), P1: await generateSigningKeyPair("INTL") };
   const device = await newSimDevice();
   const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
@@ -106,13 +110,17 @@ export async function startInProcParties(
   const clock = { offset: 0 };
   const now = () => Date.now() + clock.offset;
   const dbs: Db[] = [];
+  const closers: (() => Promise<void>)[] = [];
   const stores = {} as Record<PartyName, PartyStore>;
   const partyDbs = {} as Record<PartyName, Db>;
   for (const p of PARTIES) {
     const db = await openDb("sqlite::memory:");
     dbs.push(db);
     partyDbs[p] = db;
-    stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now });
+    // each party its own template-key register (in memory, like its database)
+    const templateKeys = await openTemplateKeys(":memory:");
+    closers.push(() => templateKeys.close());
+    stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now, templateKeys });
   }
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
@@ -157,6 +165,7 @@ export async function startInProcParties(
       params,
       sealKey: sealKeys[p],
       sealKeyId: await sealingKeyId(sealKeys[p]),
+      retiredSealKeys: await Promise.all((opts.retiredSealKeys?.[p] ?? []).map(async (key) => ({ key, id: await sealingKeyId(key) }))),
       rootKey: rootKeys[p],
       devicePolicy: opts.devicePolicy ?? "auto",
       nonceKey: nonceKeys[p],
@@ -278,6 +287,7 @@ export async function startInProcParties(
     async close() {
       for (const p of PARTIES) await services[p].budgetIdle();
       for (const db of dbs) await closeDb(db);
+      for (const close of closers) await close();
     },
   };
 }

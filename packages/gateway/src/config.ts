@@ -15,7 +15,8 @@ import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader } from "@privface/config";
-import { readCrl } from "@privface/transport";
+import type { Agent } from "node:https";
+import { readCrl, watchCrl, type RpcClient } from "@privface/transport";
 import { auditSink } from "./audit.ts";
 import { operatorExpiry, type OperatorCredential } from "./app.ts";
 import { DEFAULT_LIMITS } from "./service.ts";
@@ -182,7 +183,12 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const tlsMaterial = { ca: readFileSync(cfg.ca), crl: readCrl(cfg.crl), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
   const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
-  const client = (p: PartyName): PartyClient => createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p] });
+  // a CRL the CA rewrites is applied while the gateway runs (transport crl.ts; the timer does not hold the process)
+  const agents: Agent[] = [];
+  const links: RpcClient[] = [];
+  watchCrl(cfg.crl, { materials: [tlsMaterial], agents, links });
+  const client = (p: PartyName): PartyClient =>
+    createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p], links: (a, r) => void (agents.push(a), links.push(r)) });
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   let modelVersion = cfg.modelVersion;

@@ -12,15 +12,25 @@ import {
   checkResultMac, isPartyErrorCode, PARTY_ROUTES, PartyError, serverRoleOf,
   type DedupRequest, type EnrolRequest, type PartyClient, type PartyName, type ResultKey, type VerifyRequest,
 } from "@privface/contracts";
-import { createMtlsAgent, createRpcClient, requestJson, type TlsMaterial } from "@privface/transport";
+import type { Agent } from "node:https";
+import { createMtlsAgent, createRpcClient, requestJson, type RpcClient, type TlsMaterial } from "@privface/transport";
 
-export function createPartyClient(o: { url: string; tls: TlsMaterial; timeoutMs?: number; party: PartyName; resultKey: ResultKey }): PartyClient {
+export function createPartyClient(o: {
+  url: string;
+  tls: TlsMaterial;
+  timeoutMs?: number;
+  party: PartyName;
+  resultKey: ResultKey;
+  /** gets the client's HTTPS agent and rpc link (for the CRL watch: transport crl.ts) */
+  links?: (agent: Agent, rpc: RpcClient) => void;
+}): PartyClient {
   const base = o.url.replace(/\/+$/, "");
   const timeoutMs = o.timeoutMs ?? 10_000;
   // only a server whose certificate names this party's role is talked to
   const expect = serverRoleOf(o.party);
   const rpc = createRpcClient({ url: base, tls: o.tls, timeoutMs, expect });
   const agent = createMtlsAgent(o.tls, 2, { expect });
+  o.links?.(agent, rpc);
   async function call(route: string, body?: unknown): Promise<any> {
     const [method, path] = route.split(" ");
     let r;

@@ -7,7 +7,7 @@ import { createAuditLog, sendAuditHead } from "@privface/audit";
 import type { Log } from "@privface/config";
 import { readKeyPairFile, readPoolSeedFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
-import { createMtlsAgent, createMtlsServer, nodeHandler, readCrl, requestJson } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, nodeHandler, readCrl, requestJson, watchCrl } from "@privface/transport";
 import { createHelperApp } from "./app.ts";
 import type { HelperConfig } from "./config.ts";
 
@@ -21,7 +21,8 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
   const crl = readCrl(cfg.crl);
   const tls = { ca, crl, cert: readFileSync(cfg.cert), key: readTlsKey(cfg.key) };
   // towards P1: the helper's client certificate, and only a server whose certificate says p1
-  const agent = createMtlsAgent({ ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) }, 8, { expect: "p1" });
+  const clientTls = { ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
+  const agent = createMtlsAgent(clientTls, 8, { expect: "p1" });
   const db = await openDb(cfg.db, { schema: cfg.dbSchema });
   const auditLog = await createAuditLog(db, { role: "helper", signingKey: await readKeyPairFile(cfg.auditKey) });
   const h = createHelperApp({
@@ -41,6 +42,8 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
     server.once("error", rej);
     server.listen(cfg.port, cfg.host, () => res());
   });
+  // a CRL the CA rewrites is applied while the helper runs (transport crl.ts)
+  const crlWatch = watchCrl(cfg.crl, { materials: [tls, clientTls], servers: [{ server, tls }], agents: [agent], onEvent: (e) => opts.log?.warn({ event: `crl_${e.type}` }) });
   const probe = setInterval(() => void h.probeP1(), 5_000);
   probe.unref();
   void h.probeP1();
@@ -56,6 +59,7 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
     port: (server.address() as AddressInfo).port,
     async close() {
       clearInterval(probe);
+      crlWatch.stop();
       if (anchorTimer) clearInterval(anchorTimer);
       agent.destroy();
       server.closeAllConnections();

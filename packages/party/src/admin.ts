@@ -13,7 +13,7 @@ import { createAuditLog } from "@privface/audit";
 import { readDataKeyFile, readKeyPairFile } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import type { PartyConfig } from "./config.ts";
-import { createPartyStore, type DeviceRecord } from "./store/index.ts";
+import { createPartyStore, openTemplateKeys, type DeviceRecord } from "./store/index.ts";
 
 export interface PartyAdmin {
   /**
@@ -24,6 +24,11 @@ export interface PartyAdmin {
   rotateDataKey(by: { operator: string }): Promise<{ keyId: string; templates: number; items: number }>;
   /** Discards every unused pool item (after a restore: see PartyStore.discardPool) and audits it. */
   discardPool(by: { operator: string }): Promise<{ items: number }>;
+  /**
+   * After a restore: templates erased after the backup was taken (their keys are gone from the
+   * template-key register) become tombstones (`template.drop-erased` with the count in the chain).
+   */
+  dropDestroyed(by: { operator: string }): Promise<{ templates: number }>;
   list(status?: DeviceRecord["status"]): Promise<DeviceRecord[]>;
   /** pending → active. A revoked device stays revoked (the returned record says so). */
   approve(deviceId: string, by: { operator: string }): Promise<DeviceRecord>;
@@ -39,7 +44,7 @@ export function readStoreKeys(cfg: Pick<PartyConfig, "dataKeys">): { current: st
   let current = "";
   for (const f of cfg.dataKeys) {
     const dk = readDataKeyFile(f);
-    if (dk.key.length !== 32) throw new Error(`data key ${f}: the party store needs a 32-byte (INTL) data key`);
+    // INTL: 32 bytes, AES-256-GCM at rest; GM: 16 bytes, SM4-GCM (./store/_aead.ts)
     keys.set(dk.id, dk.key);
     if (!current) current = dk.id;
   }
@@ -49,9 +54,11 @@ export function readStoreKeys(cfg: Pick<PartyConfig, "dataKeys">): { current: st
 export async function openPartyAdmin(cfg: PartyConfig): Promise<PartyAdmin> {
   const role = cfg.party.toLowerCase();
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
+  let templateKeys: Awaited<ReturnType<typeof openTemplateKeys>> | undefined;
   try {
     const dataKeys = readStoreKeys(cfg);
-    const store = await createPartyStore(db, { role: cfg.party, dataKeys });
+    templateKeys = await openTemplateKeys(cfg.templateKeys);
+    const store = await createPartyStore(db, { role: cfg.party, dataKeys, templateKeys });
     const audit = await createAuditLog(db, { role, signingKey: await readKeyPairFile(cfg.auditKey) });
     const operator = (by: { operator: string }) => {
       if (!OPERATOR.test(by.operator)) throw new Error("operator: 1–64 letters, digits, . _ @ -");
@@ -77,13 +84,23 @@ export async function openPartyAdmin(cfg: PartyConfig): Promise<PartyAdmin> {
         await audit.append({ requester, op: "pool.discard", templateId: null, session: null, outcome: `i${items}`, code: null });
         return { items };
       },
+      async dropDestroyed(by) {
+        const requester = operator(by);
+        const templates = await store.dropDestroyed();
+        await audit.append({ requester, op: "template.drop-erased", templateId: null, session: null, outcome: `t${templates}`, code: null });
+        return { templates };
+      },
       list: (status) => store.listDevices(status),
       approve: (id, by) => change(id, "active", by),
       revoke: (id, by) => change(id, "revoked", by),
-      close: () => closeDb(db),
+      async close() {
+        await closeDb(db);
+        await templateKeys?.close();
+      },
     };
   } catch (e) {
     await closeDb(db);
+    await templateKeys?.close();
     throw e;
   }
 }

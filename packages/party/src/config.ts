@@ -28,6 +28,8 @@ export interface PartyConfig {
   clientCert: string;
   clientKey: string;
   sealKey: string;
+  /** sealing keys being retired (rotation): still listed and opened until removed */
+  retiredSealKeys: string[];
   /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
   rootKey: string;
   /** the key of the party's nonces (decision 010 §3), a data-key file */
@@ -37,7 +39,11 @@ export interface PartyConfig {
   /** how device registrations forwarded by the gateway become active (decision 010 §2) */
   devicePolicy: "operator" | "auto";
   dataKeys: string[];
+  /** the template-key register's SQLite file (store/template-keys.ts), outside the database and its backups */
+  templateKeys: string;
   gatewayKey: string;
+  /** gateway signing keys being retired (rotation): authorisations under them still verify until removed */
+  retiredGatewayKeys: string[];
   /** the party's result key pair and the gateway's public result key (result-share MACs) */
   resultKey: string;
   gatewayResultKey: string;
@@ -93,13 +99,16 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     clientCert: file("CLIENT_CERT", L.clientCert(lc).cert),
     clientKey: file("CLIENT_KEY", L.clientCert(lc).key),
     sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
+    retiredSealKeys: r.optional("RETIRED_SEAL_KEYS") === undefined ? [] : r.ownKeyList("RETIRED_SEAL_KEYS", "", lc),
     rootKey: r.ownKey("ROOT_KEY", L.root(lc), lc),
     nonceKey: r.ownKey("NONCE_KEY", L.nonceKey(lc), lc),
     volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },
     devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),
     dataKeys,
+    templateKeys: get("TEMPLATE_KEYS", L.templateKeys(lc)),
     // only the gateway's public half: its private signing key (or any file of its folder) is refused
     gatewayKey: r.publicKey("GATEWAY_KEY", L.gatewaySigningPub),
+    retiredGatewayKeys: r.optional("RETIRED_GATEWAY_KEYS") === undefined ? [] : r.publicKeyList("RETIRED_GATEWAY_KEYS", ""),
     resultKey: r.ownKey("RESULT_KEY", L.resultKey(lc), lc),
     gatewayResultKey: r.publicKey("GATEWAY_RESULT_KEY", L.resultPub("gateway")),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey(lc), lc),

@@ -14,6 +14,7 @@ export { loadPartyConfig, partyPrefix, ConfigError, type PartyConfig } from "./c
 export { startParty, type RunningParty } from "./server.ts";
 export { openPartyAdmin, type PartyAdmin } from "./admin.ts";
 export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";
-export { createPartyStore, type PartyStore } from "./store/index.ts";
+export { createPartyStore, openTemplateKeys, type PartyStore, type TemplateKeys } from "./store/index.ts";
 export { runMpc, runDedup, sendAbort, DedupStock } from "./session.ts";
 export { PartyGallery, GalleryKeeper, runGalleryKeeper, GalleryError, type GalleryHooks, type GalleryErrorCode, type PartyGalleryOptions, type GalleryKeeperOptions } from "./gallery.ts";
+export { requestExit, approveExit, verifyExit, destroyFile, ExitError, EXIT_FORMAT, type ExitRecord } from "./exit.ts";

@@ -13,7 +13,7 @@ import { MODEL, modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
-import { createMtlsAgent, createMtlsServer, readCrl, createWsTransport, nodeHandler, requestJson, serveRpc } from "@privface/transport";
+import { createMtlsAgent, createMtlsServer, readCrl, createWsTransport, nodeHandler, requestJson, serveRpc, watchCrl } from "@privface/transport";
 import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
@@ -25,7 +25,7 @@ import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
 import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
-import { createPartyStore } from "./store/index.ts";
+import { createPartyStore, openTemplateKeys } from "./store/index.ts";
 
 export interface RunningParty {
   port: number;
@@ -46,17 +46,25 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const clientTls = { ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const sealKey = await readKeyPairFile(cfg.sealKey);
   const auditKey = await readKeyPairFile(cfg.auditKey);
-  const gatewayKey = readPublicKeyFile(cfg.gatewayKey);
+  const gatewayKey = [cfg.gatewayKey, ...cfg.retiredGatewayKeys].map(readPublicKeyFile);
   const rootKey = await readKeyPairFile(cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
+  const retiredSealKeys = await Promise.all(cfg.retiredSealKeys.map(async (f) => { const key = await readKeyPairFile(f); return { key, id: await sealingKeyId(key) }; }));
   const nonceKey = readDataKeyFile(cfg.nonceKey).key;
   const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const pairSeed = readPairSeedFile(cfg.pairSeed);
   const params = modelParams();
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
-  const store = await createPartyStore(db, { role: party, dataKeys: readStoreKeys(cfg) });
+  const templateKeys = await openTemplateKeys(cfg.templateKeys);
+  const store = await createPartyStore(db, { role: party, dataKeys: readStoreKeys(cfg), templateKeys });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
+  // a database copied back by hand (not `privface restore`) may hold templates erased since: drop them
+  const dropped = await store.dropDestroyed();
+  if (dropped > 0) {
+    await auditLog.append({ requester: "recovery", op: "template.drop-erased", templateId: null, session: null, outcome: `t${dropped}`, code: null });
+    log.warn({ event: "erased_templates_dropped", count: dropped });
+  }
   const checkpointer = startCheckpointer(db, { log: (e) => log.warn(e) });
   // calls out present the client certificate and talk only to the role they meant to call
   const helperAgent = createMtlsAgent(clientTls, 16, { expect: "helper" });
@@ -121,6 +129,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     params,
     sealKey,
     sealKeyId,
+    retiredSealKeys,
     rootKey,
     devicePolicy: cfg.devicePolicy,
     volume: cfg.volume,
@@ -158,6 +167,14 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
+  // a CRL the CA rewrites is applied while the party runs (transport crl.ts): connections, agents and the peer link
+  const crlWatch = watchCrl(cfg.crl, {
+    materials: [tls, clientTls],
+    servers: [{ server, tls }],
+    agents: [helperAgent, peerAgent],
+    links: [transport],
+    onEvent: (e) => log.warn({ event: `crl_${e.type}` }),
+  });
 
   async function peerStatus(sessions: string[]): Promise<PeerSessionStatus[]> {
     const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
@@ -195,6 +212,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     recover: jobs.recover,
     refill: () => jobs.refill(true),
     async close() {
+      crlWatch.stop();
       const jobsEnded = jobs.stop();
       await service.budgetIdle();
       await transport.close();
@@ -207,6 +225,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       await jobsEnded;
       await checkpointer.close();
       await closeDb(db);
+      await templateKeys.close();
     },
   };
 }

@@ -137,9 +137,15 @@ export interface PartyServiceDeps {
    * the enrolment run leaves them (the helper's seeds plus one party's database rebuild them).
    */
   pairSeed?: Uint8Array;
-  gatewayKey: PublicKey;
+  /** the gateway's authorisation key; with a rotation, the new one and the ones being retired */
+  gatewayKey: PublicKey | PublicKey[];
   /** the id of `sealKey` (@privface/contracts `sealingKeyId`): devices name it in their statements */
   sealKeyId: string;
+  /**
+   * Sealing keys being retired (rotation): still listed after the current one in the signed key list,
+   * and envelopes sealed to them still open, until they are removed from the configuration.
+   */
+  retiredSealKeys?: { key: KeyPair; id: string }[];
   /** the institution root that signs the sealing-key list (development: keys/<party>/root.json) */
   rootKey: KeyPair;
   /** how a registration forwarded by the gateway becomes active: a party operator's approval, or at once (development) */
@@ -215,6 +221,7 @@ const STORE_TO_API: Record<string, PartyErrorCode> = {
   ITEM_UNKNOWN: "INVALID_INPUT",
   ITEM_REUSED: "INVALID_INPUT",
   KEY_UNKNOWN: "INTERNAL",
+  KEY_DESTROYED: "UNKNOWN_TEMPLATE", // erased: its key is gone (a row of a restored older backup)
   INTEGRITY: "INTERNAL",
   UNSUPPORTED: "INTERNAL",
   DEVICE_EXISTS: "INVALID_INPUT",
@@ -297,7 +304,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         version: Math.floor(t / 1000),
         issuedAt: t,
         expiresAt: t + keyListTtlMs,
-        keys: [{ id: deps.sealKeyId, suite: deps.sealKey.suite, publicKey: Buffer.from(deps.sealKey.publicKey).toString("base64url") }],
+        // the current key first (devices seal to it), then the ones being retired
+        keys: sealKeys.map((s) => ({ id: s.id, suite: s.key.suite, publicKey: Buffer.from(s.key.publicKey).toString("base64url") })),
       });
       keyList = { signed, refreshAt: t + Math.min(86_400_000, keyListTtlMs / 2) };
     }
@@ -327,6 +335,14 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return { deviceId: d.deviceId, status: d.status };
   }
 
+  const sealKeys = [{ key: deps.sealKey, id: deps.sealKeyId }, ...(deps.retiredSealKeys ?? [])];
+  /** The sealing key a statement names (checkStatement accepted only these ids). */
+  const sealKeyOf = (keyId: string): KeyPair => {
+    const k = sealKeys.find((s) => s.id === keyId);
+    if (!k) throw new PartyError("STATEMENT_INVALID", "statement: names a sealing key this party does not hold");
+    return k.key;
+  };
+
   async function macKeyOf(deviceId: string, keyId: string): Promise<Uint8Array> {
     const id = `${deviceId}|${keyId}`;
     const t = now();
@@ -335,7 +351,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     const d = await store.getDevice(deviceId);
     if (!d || d.status !== "active") throw new PartyError("DEVICE_UNKNOWN", d ? `device is ${d.status} at ${party}` : `device is not registered at ${party}`);
     if (d.suite !== deps.sealKey.suite) throw new PartyError("DEVICE_UNKNOWN", "device suite differs from this party's");
-    const key = await partyMacKey(deps.sealKey, keyId, { suite: d.suite, kind: "seal", publicKey: fromBase64url(d.authKey) }, deviceId, party);
+    const key = await partyMacKey(sealKeyOf(keyId), keyId, { suite: d.suite, kind: "seal", publicKey: fromBase64url(d.authKey) }, deviceId, party);
     if (macKeys.size >= MAC_KEY_CACHE) macKeys.delete(macKeys.keys().next().value as string);
     macKeys.set(id, { key, until: t + 60_000 });
     return key;
@@ -348,17 +364,17 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
    * contexts built from the statement.
    */
   async function admitStatement(input: EnrolInput & { upgrade?: VerifyInput["upgrade"] }, op: "enrol" | "verify") {
-    const checked = await checkStatement(input.statement, { party, op, templateId: input.templateId, modelVersion: input.modelVersion, sealed: input.sealed, upgrade: input.upgrade, keyIds: [deps.sealKeyId] });
+    const checked = await checkStatement(input.statement, { party, op, templateId: input.templateId, modelVersion: input.modelVersion, sealed: input.sealed, upgrade: input.upgrade, keyIds: sealKeys.map((s) => s.id) });
     const key = await macKeyOf(input.statement.deviceId, checked.keyId);
     if (!(await checkStatementMac(deps.sealKey.suite, key, input.statement, input.mac))) throw new PartyError("STATEMENT_INVALID", "statement: the MAC does not verify for this device and party");
     return checked;
   }
 
   /** Opens this party's sealed share and returns its d byte shares (P0 expands its 16-byte seed). */
-  async function openShare(sealed: Uint8Array, context: ShareContext): Promise<Uint8Array> {
+  async function openShare(sealed: Uint8Array, context: ShareContext, keyId: string): Promise<Uint8Array> {
     let plain: Uint8Array;
     try {
-      plain = await open(deps.sealKey, sealed, contextAad({ ...context, party }));
+      plain = await open(sealKeyOf(keyId), sealed, contextAad({ ...context, party }));
     } catch {
       throw new PartyError("INVALID_INPUT", "sealedShare: does not open for this party and context");
     }
@@ -485,9 +501,9 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     let started = false;
     try {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, now());
-      const { ctx } = await admitStatement(input, "enrol");
+      const { ctx, keyId } = await admitStatement(input, "enrol");
       const marks = freshness(input.statement);
-      const share = await openShare(sealed, ctx);
+      const share = await openShare(sealed, ctx, keyId);
       const existing = await store.templateVersions(templateId);
       if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
       await store.consumeAuthorisation(auth.nonce, auth.expires, marks);
@@ -555,7 +571,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     try {
       const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
-      const { ctx, upCtx } = await admitStatement(input, "verify");
+      const { ctx, upCtx, keyId } = await admitStatement(input, "verify");
       const marks = freshness(input.statement);
       // One verification (and its budget run) at a time per template, so the counter is up to date
       // before the next one is answered: at most `failureBudget` failures are ever answered per day.
@@ -566,8 +582,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
         throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
       }
-      const probe = await openShare(sealed, ctx);
-      const upShare = up && upCtx ? await openShare(up.sealed, upCtx) : null;
+      const probe = await openShare(sealed, ctx, keyId);
+      const upShare = up && upCtx ? await openShare(up.sealed, upCtx, keyId) : null;
       // the per-template volume budgets (decision 010 §4) are counted in the store's transaction with the nonce marks
       const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume };
       let template: Uint32Array | null = null;

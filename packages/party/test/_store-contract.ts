@@ -7,7 +7,7 @@ import { createDecipheriv, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { migrate, toBytes, type Db } from "@privface/db";
 import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "../src/store/_migrations.ts";
-import { createPartyStore, StoreError, type PartyStore, type PartyStoreOptions, type StoreErrorCode } from "../src/store/index.ts";
+import { createPartyStore, openTemplateKeys, StoreError, type PartyStore, type PartyStoreOptions, type StoreErrorCode } from "../src/store/index.ts";
 
 export interface StoreFixture {
   db: Db;
@@ -53,7 +53,9 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
   async function fixture(role: "P0" | "P1" = "P0"): Promise<StoreFixture> {
     const db = await openFresh();
     const clock = { t: T0 };
-    const base: PartyStoreOptions = { role, dataKeys: { current: "k1", keys: new Map([["k1", key1]]) }, now: () => clock.t };
+    // the register a server keeps beside its database (store/template-keys.ts), shared by every reopen
+    const templateKeys = await openTemplateKeys(":memory:");
+    const base: PartyStoreOptions = { role, dataKeys: { current: "k1", keys: new Map([["k1", key1]]) }, now: () => clock.t, templateKeys };
     const store = await createPartyStore(db, base);
     return { db, store, clock, reopen: (o = {}) => createPartyStore(db, { ...base, ...o }) };
   }
@@ -661,7 +663,7 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await assert.rejects(f.store.prepare(sid(), tid(), "v1", [1, 2] as unknown as Uint8Array), TypeError);
       await assert.rejects(f.store.addItems([{ id: "x", bytes: "abc" as unknown as Uint8Array }]), TypeError);
       await assert.rejects(createPartyStore(f.db, { role: "P2" as "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } }), RangeError);
-      await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 16)]]) } }), RangeError);
+      await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1.subarray(0, 24)]]) } }), RangeError);
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k9", keys: new Map([["k1", key1]]) } }), RangeError);
     }));
 

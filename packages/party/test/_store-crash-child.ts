@@ -1,17 +1,17 @@
 /**
- * Child process for test/store-crash.test.ts: opens the party store on a SQLite file and uses pool
+ * Child process for the crash suite (_store-crash.ts): opens the party store (SQLite or PostgreSQL) and uses pool
  * items as fast as it can (alternating takeItem and beginVerify), printing "USED <id>" after each call
  * resolved — the moment a real server would first send something derived from the item. The parent
  * SIGKILLs it at an arbitrary point.
- * argv: dbPath keyHex templateId
+ * argv: dbUrl keyHex templateId [schema]
  */
 import { randomBytes } from "node:crypto";
 import { writeSync } from "node:fs";
 import { openDb } from "@privface/db";
 import { createPartyStore } from "../src/store/index.ts";
 
-const [path, keyHex, templateId] = process.argv.slice(2);
-const db = await openDb(path);
+const [url, keyHex, templateId, schema] = process.argv.slice(2);
+const db = await openDb(url, schema ? { schema } : {});
 const store = await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(Buffer.from(keyHex, "hex"))]]) } });
 writeSync(1, "READY\n");
 for (let i = 0; ; i++) {

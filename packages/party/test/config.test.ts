@@ -67,6 +67,11 @@ describe("party configuration", () => {
     for (const f of [cfg.sealKey, cfg.auditKey, cfg.poolSeed, cfg.pairSeed, ...cfg.dataKeys]) assert.equal(keyFolderOf(f), "p0");
     // the pair seed (re-randomisation) is the party's own: the peer's copy is refused like any other server's file
     refused("P0", { PRIVFACE_P0_PAIR_SEED: L.pairSeed("p1") }, /PRIVFACE_P0_PAIR_SEED: .* key folder of p1/);
+    // rotation lists: retired gateway keys are public halves too, retired sealing keys the party's own
+    refused("P0", { PRIVFACE_P0_RETIRED_GATEWAY_KEYS: `${L.gatewaySigningPub},${L.gatewaySigningKey}` }, /PRIVFACE_P0_RETIRED_GATEWAY_KEYS: .* private key folder of gateway/);
+    refused("P0", { PRIVFACE_P0_RETIRED_SEAL_KEYS: L.sealKey("p1") }, /PRIVFACE_P0_RETIRED_SEAL_KEYS: .* key folder of p1/);
+    assert.deepEqual([cfg.retiredGatewayKeys, cfg.retiredSealKeys], [[], []]);
+    assert.deepEqual(loadPartyConfig("P0", { PRIVFACE_HOME: home, PRIVFACE_P0_RETIRED_GATEWAY_KEYS: L.gatewaySigningPub }).retiredGatewayKeys, [L.gatewaySigningPub]);
   });
 
   it("the process refuses to start (exit 2) when handed the gateway's private signing key", () => {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { closeDb, openDb, toBytes } from "@privface/db";
-import { createPartyStore } from "../src/store/index.ts";
+import { createPartyStore, openTemplateKeys } from "../src/store/index.ts";
 import { key1, nonce, share, sid, tid } from "./_store-contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "privface-store-file-"));
@@ -105,7 +105,9 @@ test("sqlite file: backup is a readable copy, private, labelled C3", async () =>
   const path = join(dir, "live.sqlite");
   const db = await openDb(path);
   const keys = { current: "k1", keys: new Map([["k1", key1]]) };
-  const store = await createPartyStore(db, { role: "P0", dataKeys: keys });
+  // the copy opens with the data keys and the template-key register, which is not in it
+  const templateKeys = await openTemplateKeys(join(dir, "live-template-keys.sqlite"));
+  const store = await createPartyStore(db, { role: "P0", dataKeys: keys, templateKeys });
   const id = tid();
   const sh = share();
   const s = sid();
@@ -120,10 +122,11 @@ test("sqlite file: backup is a readable copy, private, labelled C3", async () =>
   assert.ok(!contains(readFileSync(out), sh.subarray(0, 32)));
   assert.ok(!contains(readFileSync(`${out}.label.json`), key1.subarray(0, 16)));
   const copy = await openDb(out);
-  const restored = await createPartyStore(copy, { role: "P0", dataKeys: keys });
+  const restored = await createPartyStore(copy, { role: "P0", dataKeys: keys, templateKeys });
   assert.deepEqual((await restored.loadActive(id)).share, sh);
   await closeDb(copy);
   await closeDb(db);
+  await templateKeys.close();
 });
 
 test("attack: a reader holding the WAL during an erase (a backup, an audit query) does not leave the erased ciphertext in the WAL for good", async () => {

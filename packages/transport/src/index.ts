@@ -7,6 +7,7 @@ export { encodeFrame, decodeFrame, packFrames, unpackFrames } from "./_frame.ts"
 export { createMemoryNetwork, type MemoryNetwork } from "./memory.ts";
 export { createWsTransport, LINK_PATH, MAX_FRAMES_PER_MESSAGE, type WsTransport, type WsTransportOptions } from "./ws.ts";
 export { readCrl } from "@privface/pki";
+export { watchCrl, type CrlWatch, type CrlWatchOptions } from "./crl.ts";
 export { createMtlsServer, createMtlsAgent, expectPeer, mtlsServerOptions, peerRole, PeerRoleError, roleOfCertificate, type ExpectedPeer, type TlsMaterial } from "./tls.ts";
 export { nodeHandler, requestJson, type Admission, type App, type AppRequest, type AppResponse, type JsonResult, type RequestHead } from "./http.ts";
 export { createRpcClient, serveRpc, RPC_PATH, type RpcClient } from "./rpc.ts";

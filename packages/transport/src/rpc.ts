@@ -90,6 +90,8 @@ export function serveRpc(server: https.Server, app: App, opts: { maxPayload?: nu
 export interface RpcClient {
   /** One call; resolves with status and JSON body, rejects when the link fails or `timeoutMs` passes. */
   request(method: string, path: string, body?: unknown): Promise<JsonResult>;
+  /** Drops the open link (calls in flight on it fail); the next call dials again, with the TLS material as it is then. */
+  redial(): void;
   close(): void;
 }
 
@@ -193,6 +195,10 @@ export function createRpcClient(o: { url: string; tls: TlsMaterial; timeoutMs?: 
         pending.set(id, { ws, resolve, reject, timer });
         send({ ws, call: { id, method, path, body } });
       });
+    },
+    redial() {
+      void link?.then((ws) => ws.terminate(), () => {});
+      link = null;
     },
     close() {
       closed = true;

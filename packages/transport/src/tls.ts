@@ -21,7 +21,7 @@ export interface TlsMaterial {
   key: string | Buffer;
   /**
    * PEM CRL of the deployment CA (@privface/pki `ca.crl`): a peer whose certificate it lists is refused
-   * in the handshake, on both sides of every link. Read at start (a new CRL takes effect on restart).
+   * in the handshake, on both sides of every link. Read at start; `watchCrl` (crl.ts) puts a newer one here while the server runs.
    */
   crl?: string | Buffer;
 }

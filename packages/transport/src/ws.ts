@@ -82,6 +82,8 @@ export interface WsTransport extends Transport {
   readonly stats: { refused: number; sent: number; received: number; messages: number };
   /** The round-trip time of the last keep-alive ping on the link to `role` (every `pingEveryMs`), ms; undefined before the first pong. */
   rttMs(role: ServerRole): number | undefined;
+  /** Drops every open link (sessions in flight on them fail); the dialling side dials again, with the TLS material as it is then. */
+  redial(): void;
 }
 
 export function createWsTransport(o: WsTransportOptions): WsTransport {
@@ -271,6 +273,9 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       return links.get(role)?.readyState === WebSocket.OPEN;
     },
     rttMs: (role) => rtts.get(role),
+    redial() {
+      for (const ws of links.values()) ws.terminate();
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

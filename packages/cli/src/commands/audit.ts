@@ -9,6 +9,41 @@ interface DbOpts {
   schema?: string;
 }
 
+async function someAsync<T>(xs: readonly T[], f: (x: T) => Promise<boolean>): Promise<boolean> {
+  for (const x of xs) if (await f(x)) return true;
+  return false;
+}
+
+/**
+ * `audit rotate-key`: on the server's host with its configuration and the server stopped, appends the
+ * handover (KEY_HANDOVER_OP, signed by the current AUDIT_KEY, naming the new key) and a first record
+ * signed by the new key; then the operator points AUDIT_KEY at the new file and starts the server.
+ */
+export async function rotateAuditKey(serverName: string, newKey: string, by: { operator: string }, env: NodeJS.ProcessEnv = process.env) {
+  const { SERVERS, targetOf, listening, BackupError } = await import("./backup.ts");
+  const server = serverName as (typeof SERVERS)[number];
+  if (!SERVERS.includes(server)) throw new Error(`--server must be one of ${SERVERS.join(", ")}`);
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  const t = await targetOf(server, env);
+  if (await listening(t.host, t.port)) throw new BackupError("SERVER_RUNNING", `something answers on ${server}'s port ${t.host}:${t.port}: stop the server first`);
+  const { readKeyPairFile } = await import("@privface/crypto/node");
+  const { auditKeyId, createAuditLog, KEY_HANDOVER_OP } = await import("@privface/audit");
+  const { openDb, closeDb } = await import("@privface/db");
+  const [old, next] = [await readKeyPairFile(t.auditKey), await readKeyPairFile(newKey)];
+  if (next.kind !== "sign") throw new Error(`${newKey} is not a signing key`);
+  const requester = `operator:${by.operator}`;
+  const db = await openDb(t.db, t.dbSchema ? { schema: t.dbSchema } : {});
+  try {
+    const to = auditKeyId(next);
+    await (await createAuditLog(db, { role: server, signingKey: old })).append({ requester, op: KEY_HANDOVER_OP, session: to, outcome: "ok" });
+    const log = await createAuditLog(db, { role: server, signingKey: next });
+    await log.append({ requester, op: "audit.key-accepted", session: to, outcome: "ok" });
+    return { server, from: auditKeyId(old), to, head: await log.head() };
+  } finally {
+    await closeDb(db);
+  }
+}
+
 async function open(url: string, opts: DbOpts) {
   const { openDb } = await import("@privface/db");
   return openDb(url, opts.schema ? { schema: opts.schema } : {});
@@ -21,17 +56,17 @@ export function register(program: Command): void {
     .command("verify")
     .description("verify a server's audit chain against its audit public key (and the heads its peers keep for it)")
     .requiredOption("--db <url>", "database URL (sqlite:PATH or postgres://…)")
-    .requiredOption("--key <file>", "audit key file (key pair or public key JSON)")
+    .requiredOption("--key <files...>", "audit key file(s) (key pair or public key JSON); after a rotation every key the chain was signed with, oldest first")
     .option("--schema <name>", "PostgreSQL schema")
     .option("--head <seq:hash>", "a head kept earlier; the chain must still contain it")
     .option("--anchors <url>", "a peer's database: the chain must still contain every head that peer keeps for it (audit anchors)")
     .option("--anchors-schema <name>", "PostgreSQL schema of the peer's database")
     .option("--role <role>", "the server whose chain this is (p0, p1, gateway, helper), for --anchors; default: the role its records name")
-    .action(async (opts: DbOpts & { db: string; key: string; head?: string; anchors?: string; anchorsSchema?: string; role?: string }) => {
+    .action(async (opts: DbOpts & { db: string; key: string[]; head?: string; anchors?: string; anchorsSchema?: string; role?: string }) => {
       const { readPublicKeyFile } = await import("@privface/crypto/node");
       const { anchorSigned, anchorsOf, readChain, verifyChain } = await import("@privface/audit");
       const { closeDb } = await import("@privface/db");
-      const pub = readPublicKeyFile(opts.key);
+      const pubs = opts.key.map((f) => readPublicKeyFile(f));
       let expectHead: { seq: number; hash: string } | undefined;
       if (opts.head) {
         const m = /^(\d+):([A-Za-z0-9_-]{43})$/.exec(opts.head);
@@ -49,7 +84,7 @@ export function register(program: Command): void {
           try {
             const kept = await anchorsOf(peer, role);
             for (const a of kept) {
-              if (!(await anchorSigned(a, pub))) {
+              if (!(await someAsync(pubs, (pub) => anchorSigned(a, pub)))) {
                 process.stdout.write(JSON.stringify({ ok: false, badAnchor: { seq: a.seq, reason: "the head kept by the peer is not signed by this key" } }) + "\n");
                 process.exitCode = 1;
                 return;
@@ -60,7 +95,7 @@ export function register(program: Command): void {
             await closeDb(peer);
           }
         }
-        const r = await verifyChain(db, pub, { ...(expectHead ? { expectHead } : {}), anchors });
+        const r = await verifyChain(db, pubs, { ...(expectHead ? { expectHead } : {}), anchors });
         process.stdout.write(JSON.stringify(opts.anchors ? { ...r, anchors: anchors.length } : r) + "\n");
         if (!r.ok) {
           process.stderr.write(`audit chain BROKEN at seq ${r.firstBroken?.seq}: ${r.firstBroken?.reason}\n`);
@@ -69,6 +104,16 @@ export function register(program: Command): void {
       } finally {
         await closeDb(db);
       }
+    });
+
+  audit
+    .command("rotate-key")
+    .description("hand the server's audit chain over to a new key (the server stopped): a handover signed by the current AUDIT_KEY, then a record signed by the new one; then set AUDIT_KEY to the new file")
+    .requiredOption("--server <gateway|p0|p1|helper>", "which server")
+    .requiredOption("--new-key <file>", "the new audit key pair (privface keys generate --kind sign)")
+    .requiredOption("--operator <name>", "who rotates (recorded in the chain)")
+    .action(async (o: { server: string; newKey: string; operator: string }) => {
+      process.stdout.write(JSON.stringify(await rotateAuditKey(o.server, o.newKey, { operator: o.operator })) + "\n");
     });
 
   audit

@@ -18,7 +18,9 @@
  * (PostgreSQL: `pg_dump -n <schema>` is the operator's tool). It writes the database to a temporary
  * file beside the target, checks it, appends `restore` to the restored chain, and renames it into
  * place: the target is either untouched or wholly replaced. A party's restored pool is discarded
- * (`pool.discard` in its chain): items used after the backup was taken must never be used again.
+ * (`pool.discard` in its chain): items used after the backup was taken must never be used again; and
+ * the templates erased since the backup, whose keys the party's template-key register (outside the
+ * backup) no longer holds, become tombstones (`template.drop-erased`).
  *
  * The whole database is held in memory while it is encrypted or decrypted (a JSON envelope with the
  * ciphertext in base64url): fine for databases of a few hundred MB, not beyond.
@@ -57,7 +59,7 @@ interface Target {
 }
 
 /** The server's database, audit key and listening address, from its configuration in `env`. */
-async function targetOf(server: BackupServer, env: NodeJS.ProcessEnv): Promise<Target> {
+export async function targetOf(server: BackupServer, env: NodeJS.ProcessEnv): Promise<Target> {
   if (server === "p0" || server === "p1") {
     const { loadPartyConfig } = await import("@privface/party");
     return loadPartyConfig(server === "p0" ? "P0" : "P1", env);
@@ -99,7 +101,7 @@ function requester(operator: string): string {
 }
 
 /** Does something accept TCP connections at host:port (the server is running)? */
-function listening(host: string, port: number): Promise<boolean> {
+export function listening(host: string, port: number): Promise<boolean> {
   const to = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   return new Promise((done) => {
     const s = connect({ host: to, port });
@@ -213,6 +215,8 @@ export interface RestoreSummary {
   replaced: boolean;
   /** P0, P1: the unused correlated-randomness items discarded (they may have been used after the backup) */
   poolItemsDiscarded?: number;
+  /** a party: templates erased since the backup (their keys gone from the register) dropped from the copy */
+  erasedTemplatesDropped?: number;
 }
 
 /** Restore `server`'s database from the backup file `from` (see the module comment for the refusals). */
@@ -251,6 +255,7 @@ export async function restoreServer(serverName: string, from: string, o: Restore
   const { createAuditLog } = await import("@privface/audit");
   const tmp = join(dirname(path), `.${randomBytes(6).toString("hex")}.restore.tmp`);
   let discarded: number | undefined;
+  let dropped: number | undefined;
   const removeTmp = () => {
     for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
   };
@@ -280,6 +285,8 @@ export async function restoreServer(serverName: string, from: string, o: Restore
       const admin = await openPartyAdmin({ ...loadPartyConfig(server === "p0" ? "P0" : "P1", env), db: `sqlite:${tmp}`, dbSchema: undefined });
       try {
         discarded = (await admin.discardPool({ operator: o.operator })).items;
+        // templates erased since the backup: their keys are gone from the register, their rows go too
+        dropped = (await admin.dropDestroyed({ operator: o.operator })).templates;
       } finally {
         await admin.close();
       }
@@ -300,7 +307,7 @@ export async function restoreServer(serverName: string, from: string, o: Restore
     removeTmp();
     throw e;
   }
-  return { server, database: path, backupId: String(inner.backupId), backupCreatedAt: String(inner.createdAt), replaced, ...(discarded === undefined ? {} : { poolItemsDiscarded: discarded }) };
+  return { server, database: path, backupId: String(inner.backupId), backupCreatedAt: String(inner.createdAt), replaced, ...(discarded === undefined ? {} : { poolItemsDiscarded: discarded, erasedTemplatesDropped: dropped }) };
 }
 
 export function register(program: Command): void {

@@ -4,11 +4,84 @@
  * keys, pool and pair seeds (@privface/crypto/node key files) and PEM private keys (encrypted PKCS#8,
  * scrypt). For a home made before keys were encrypted, outside the development stack (which does this
  * itself). Prints file names only; a file already encrypted is left alone. Exit 1 on any failure.
+ *
+ * `privface keys generate --kind seal|sign|data --suite INTL|GM --out FILE [--id ID] [--public FILE]` — a new key file,
+ * encrypted under the same secret (mode 0600), for a rotation (a party's next sealing key, a data key)
+ * or a GM data key; refuses an existing file. Prints the file, kind, suite and the key's id (a
+ * sealing key's list id, a data key's id), never the key.
+ *
+ * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
+ * refused (KEY_IN_USE) while the server's configuration names it (current or retired), otherwise
+ * overwritten with random bytes, removed, and recorded as `key.destroy` in the server's audit chain.
  */
 import type { Command } from "commander";
 
+/** `keys destroy`: see the module comment. */
+export async function destroyKey(serverName: string, file: string, by: { operator: string }, env: NodeJS.ProcessEnv = process.env) {
+  const { existsSync } = await import("node:fs");
+  const { basename, resolve } = await import("node:path");
+  const { SERVERS, targetOf, BackupError } = await import("./backup.ts");
+  const server = serverName as (typeof SERVERS)[number];
+  if (!SERVERS.includes(server)) throw new Error(`--server must be one of ${SERVERS.join(", ")}`);
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  if (!existsSync(file)) throw new Error(`${file} does not exist`);
+  const cfg = await targetOf(server, env);
+  const named = Object.values(cfg).flat().filter((v): v is string => typeof v === "string").map((v) => resolve(v));
+  if (named.includes(resolve(file))) throw new BackupError("KEY_IN_USE", `${file} is in ${server}'s configuration: remove it there (and restart) first`);
+  const { readKeyPairFile } = await import("@privface/crypto/node");
+  const { createAuditLog } = await import("@privface/audit");
+  const { openDb, closeDb } = await import("@privface/db");
+  const { destroyFile } = await import("@privface/party");
+  const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
+  try {
+    const log = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(cfg.auditKey) });
+    const name = basename(file).replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 128);
+    destroyFile(file);
+    await log.append({ requester: `operator:${by.operator}`, op: "key.destroy", session: name, outcome: "ok" });
+    return { server, destroyed: file };
+  } finally {
+    await closeDb(db);
+  }
+}
+
 export function register(program: Command): void {
   const keys = program.command("keys").description("key files (encrypted under PRIVFACE_KEY_SECRET)");
+  keys
+    .command("destroy")
+    .description("overwrite and remove a key file no longer in the server's configuration (recorded in its audit chain)")
+    .requiredOption("--server <gateway|p0|p1|helper>", "whose key")
+    .requiredOption("--file <file>", "the key file")
+    .requiredOption("--operator <name>", "who destroys it (recorded)")
+    .action(async (o: { server: string; file: string; operator: string }) => {
+      process.stdout.write(JSON.stringify(await destroyKey(o.server, o.file, { operator: o.operator })) + "\n");
+    });
+  keys
+    .command("generate")
+    .description("a new encrypted key file: a sealing or signing key pair, or a data key (INTL: AES-256; GM: SM4)")
+    .requiredOption("--kind <seal|sign|data>", "what key")
+    .requiredOption("--suite <INTL|GM>", "which suite")
+    .requiredOption("--out <file>", "the file to write (must not exist)")
+    .option("--id <id>", "a data key's id (default: data-<random>)")
+    .option("--public <file>", "a key pair: also write its public half here (keys/public/…)")
+    .action(async (o: { kind: string; suite: string; out: string; id?: string; public?: string }) => {
+      const { existsSync } = await import("node:fs");
+      const { randomBytes } = await import("node:crypto");
+      const { ensureDataKeyFile, ensureKeyPairFile, keySecretFromEnv, writePublicKeyFile } = await import("@privface/crypto/node");
+      const { sealingKeyId } = await import("@privface/contracts");
+      if (o.kind !== "seal" && o.kind !== "sign" && o.kind !== "data") throw new Error("--kind must be seal, sign or data");
+      if (o.suite !== "INTL" && o.suite !== "GM") throw new Error("--suite must be INTL or GM");
+      keySecretFromEnv(); // no secret: stop before writing anything
+      for (const f of [o.out, o.public]) if (f && existsSync(f)) throw new Error(`${f} exists: a new key never replaces a file`);
+      if (o.public && o.kind === "data") throw new Error("--public: a data key has no public half");
+      let id: string;
+      if (o.kind === "data") id = ensureDataKeyFile(o.out, o.suite, o.id ?? `data-${randomBytes(6).toString("hex")}`).key.id;
+      else {
+        const { key } = await ensureKeyPairFile(o.out, o.suite, o.kind);
+        id = o.kind === "seal" ? await sealingKeyId(key) : "";
+        if (o.public) writePublicKeyFile(o.public, { suite: key.suite, kind: key.kind, publicKey: key.publicKey });
+      }
+      process.stdout.write(JSON.stringify({ file: o.out, kind: o.kind, suite: o.suite, ...(id ? { id } : {}) }) + "\n");
+    });
   keys
     .command("encrypt")
     .description("encrypt plaintext key files in place (JSON key files and PEM private keys)")

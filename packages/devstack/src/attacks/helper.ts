@@ -75,7 +75,7 @@ export async function rebuildFromHelperAndP0(L: RuntimeLayout, known: Int8Array[
   const { join } = await import("node:path");
   const { tmpdir } = await import("node:os");
   const { openDb, closeDb } = await import("@privface/db");
-  const { createPartyStore } = await import("@privface/party");
+  const { createPartyStore, openTemplateKeys } = await import("@privface/party");
   const { readDataKeyFile } = await import("@privface/crypto/node");
   const dir = mkdtempSync(join(tmpdir(), "privface-p0-copy-"));
   try {
@@ -94,8 +94,10 @@ export async function rebuildFromHelperAndP0(L: RuntimeLayout, known: Int8Array[
       await closeDb(p1db);
     }
     const db = await copyDb("p0");
+    // P0's template-key register, read in place (the attacker holds all of P0's storage)
+    const templateKeys = await openTemplateKeys(L.templateKeys("p0"));
     try {
-      const store = await createPartyStore(db, { role: "P0", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) } });
+      const store = await createPartyStore(db, { role: "P0", dataKeys: { current: dk.id, keys: new Map([[dk.id, dk.key]]) }, templateKeys });
       const params = modelParams(MODEL);
       const seeds = helperSeeds(L);
       const templates = (await db.kysely.selectFrom("party_templates").select("template_id").where("status", "=", "active").execute()).map((r: { template_id: string }) => r.template_id);
@@ -115,6 +117,7 @@ export async function rebuildFromHelperAndP0(L: RuntimeLayout, known: Int8Array[
       return { templates: templates.length, rebuilt, confirmed };
     } finally {
       await closeDb(db);
+      await templateKeys.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

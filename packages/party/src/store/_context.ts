@@ -7,6 +7,7 @@ import { createExec, migrate, type Db, type Exec } from "@privface/db";
 import { truncateWal } from "@privface/db/checkpointer";
 import { createKeyring, type Keyring } from "./_aead.ts";
 import { StoreError } from "./_errors.ts";
+import { openTemplateKeys, type TemplateKeys } from "./template-keys.ts";
 import { checkKeys } from "./_input.ts";
 import { PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
 import type { PartyStoreOptions, Role } from "./index.ts";
@@ -69,7 +70,7 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     exec,
     role,
     now,
-    keyring: createKeyring(role, options.dataKeys.keys, options.dataKeys.current),
+    keyring: createKeyring(role, options.dataKeys.keys, options.dataKeys.current, options.templateKeys ?? (await defaultTemplateKeys(db, role))),
     secureDelete,
     lock: db.dialect === "postgres" ? " FOR UPDATE" : "",
     lastAuthPurge: 0,
@@ -80,6 +81,20 @@ export async function openContext(db: Db, options: PartyStoreOptions): Promise<S
     },
   };
   return ctx;
+}
+
+const memoryRegisters = new Map<Role, Promise<TemplateKeys>>();
+
+/**
+ * Without a register given (tests, library use — a server always gives its own, TEMPLATE_KEYS): a
+ * SQLite file's is the file beside it (`<db>.template-keys`); otherwise one in-memory register per
+ * role for the whole process, so a store reopened in the same process still opens its shares.
+ */
+function defaultTemplateKeys(db: Db, role: Role): Promise<TemplateKeys> {
+  if (db.path && db.path !== ":memory:") return openTemplateKeys(`${db.path}.template-keys`);
+  let r = memoryRegisters.get(role);
+  if (!r) memoryRegisters.set(role, (r = openTemplateKeys(":memory:")));
+  return r;
 }
 
 /** Migrations recorded in the database that this build does not have ([] if there is no migration table). */

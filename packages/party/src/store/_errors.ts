@@ -17,6 +17,7 @@ export type StoreErrorCode =
   | "ITEM_REUSED" // pool item already used
   | "KEY_UNKNOWN" // a row is encrypted under a key id the store was not given
   | "INTEGRITY" // a stored ciphertext failed authentication
+  | "KEY_DESTROYED" // the template's own key is gone: it was erased (a row of an older copy of the database)
   | "UNSUPPORTED" // operation not available on this dialect, or a database of a pre-release schema
   | "DEVICE_UNKNOWN" // no registered device with this id
   | "DEVICE_EXISTS" // a device id re-registered with other keys

@@ -4,7 +4,7 @@
  * numbers look like; R11). A bad type raises TypeError / RangeError naming the parameter; a bad
  * format or size raises StoreError INVALID_INPUT.
  */
-import { KEY_BYTES } from "./_aead.ts";
+import { KEY_BYTES, SM4_KEY_BYTES } from "./_aead.ts";
 import { StoreError } from "./_errors.ts";
 import type { Authorisation, DataKeys, UseMark } from "./index.ts";
 
@@ -71,5 +71,7 @@ export function checkKeys(dataKeys: DataKeys): void {
 }
 export function checkKey(id: unknown, key: unknown): void {
   if (typeof id !== "string" || !KEY_ID_RE.test(id)) throw new RangeError(`data key id must match ${KEY_ID_RE}`);
-  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) throw new RangeError(`data key ${id} must be a ${KEY_BYTES}-byte Uint8Array`);
+  if (!(key instanceof Uint8Array) || (key.length !== KEY_BYTES && key.length !== SM4_KEY_BYTES)) {
+    throw new RangeError(`data key ${id} must be a Uint8Array of ${KEY_BYTES} bytes (INTL, AES-256-GCM) or ${SM4_KEY_BYTES} (GM, SM4-GCM)`);
+  }
 }

@@ -36,12 +36,14 @@ export function budgetOps(ctx: StoreContext): Pick<PartyStore, "budget" | "count
       dayNumber(day);
       return exec.tx(async (tx) => {
         const t = now();
-        await tx.run(
+        // one statement: the upsert returns the row as it now is
+        const row = await tx.get<BudgetRow>(
           "INSERT INTO party_budgets (template_id, day, runs, share, prev_runs, prev_share, verifications, exhausted, updated_at) VALUES (?, ?, 0, 0, 0, 0, 1, 0, ?) " +
-            "ON CONFLICT (template_id, day) DO UPDATE SET verifications = party_budgets.verifications + 1, updated_at = excluded.updated_at",
+            "ON CONFLICT (template_id, day) DO UPDATE SET verifications = party_budgets.verifications + 1, updated_at = excluded.updated_at " +
+            "RETURNING runs, share, prev_runs, prev_share, verifications, exhausted",
           [tid, day, t],
         );
-        return budgetRecord(await tx.get<BudgetRow>(`${BUDGET_SELECT} WHERE template_id = ? AND day = ?`, [tid, day]));
+        return budgetRecord(row);
       });
     },
 

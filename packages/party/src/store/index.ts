@@ -4,7 +4,8 @@
  *
  * - Templates: one row per (pseudonymous template id, model version) with status
  *   pending | active | retired | deleted and the party's share encrypted at rest (AES-256-GCM under the
- *   party's data key; AAD binds role, template id and model version; key id stored per row).
+ *   template's own key, kept wrapped under the party's data key in the template-key register outside
+ *   the database, destroyed on erase; AAD binds role, template id and model version).
  * - Two-phase enrolment (`prepare` → `commit` | `abort`), staged model upgrades (`stageUpgrade` →
  *   `promoteUpgrade` | `discardUpgrade`), erasure (`erase`).
  * - The correlated-randomness pool (encrypted at rest under per-item keys wrapped by the data key; each
@@ -19,6 +20,8 @@
  */
 export { createPartyStore } from "./open.ts";
 export { StoreError } from "./_errors.ts";
+export { openTemplateKeys, type TemplateKeys } from "./template-keys.ts";
+import type { TemplateKeys } from "./template-keys.ts";
 export type { StoreErrorCode } from "./_errors.ts";
 export { PARTY_TABLES, PARTY_MIGRATIONS_TABLE, partyMigrations } from "./_migrations.ts";
 
@@ -41,6 +44,13 @@ export interface PartyStoreOptions {
    * content with zeros, so an erased share is gone from the file; "fast" only where it costs no I/O.
    */
   secureDelete?: "on" | "fast";
+  /**
+   * The template-key register (./template-keys.ts `openTemplateKeys`): a file of its own, outside the
+   * database and its backups. Default (tests and library use only; a server always gives its own):
+   * for a SQLite file the file `<db>.template-keys` beside it, otherwise one in-memory register per
+   * role for the process (its keys die with the process, and with them every share under them).
+   */
+  templateKeys?: TemplateKeys;
 }
 
 /** A single-use authorisation: its random nonce and its expiry (epoch ms). */
@@ -195,8 +205,18 @@ export interface PartyStore {
   templateVersions(templateId: string): Promise<TemplateInfo[]>;
   /** The active version and its decrypted share, or UNKNOWN_TEMPLATE. */
   loadActive(templateId: string): Promise<{ modelVersion: string; share: Uint8Array }>;
-  /** Erase every version's share of a template, leave a deleted tombstone. Idempotent. */
+  /**
+   * Erase every version's share of a template, leave a deleted tombstone, destroy the template's key
+   * in the template-key register (so copies of the database made earlier cannot open it). Idempotent.
+   */
   erase(templateId: string, opts?: OpOptions): Promise<{ existed: boolean }>;
+  /**
+   * After a restore: every template whose shares are under a key the template-key register no longer
+   * holds (erased after the backup was taken) becomes a tombstone, its rows gone. Returns how many.
+   */
+  dropDestroyed(): Promise<number>;
+  /** An institution's exit: every template erased (tombstones), every template key destroyed. */
+  eraseAll(): Promise<{ templates: number; keys: number }>;
   /** Counts by status (for health and metrics). */
   templateCounts(): Promise<Record<TemplateStatus, number>>;
   /**

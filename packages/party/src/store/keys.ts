@@ -1,9 +1,11 @@
 /**
- * The data keys' lifecycle and the store's backup: `rotateDataKey` re-encrypts every stored share and
- * re-wraps every unused pool item's key under a new data key; `backup` copies a SQLite store and
+ * The data keys' lifecycle and the store's backup: `rotateDataKey` re-wraps every template's key (and
+ * moves a share still under the data key itself under its template's key) and every unused pool
+ * item's key under a new data key; `backup` copies a SQLite store and
  * labels the copy as C3 data. Sealing under the keys: ./_aead.ts (Keyring).
  */
 import { chmodSync, writeFileSync } from "node:fs";
+import { toBytes } from "@privface/db";
 import type { StoreContext } from "./_context.ts";
 import { StoreError } from "./_errors.ts";
 import { checkKey } from "./_input.ts";
@@ -30,20 +32,26 @@ export function keyOps(ctx: StoreContext): Pick<PartyStore, "rotateDataKey" | "b
             [newKeyId],
           );
           for (const r of rows) {
-            const plain = keyring.openShare(r, r.template_id, r.model_version);
-            const sealed = keyring.sealShare(r.template_id, r.model_version, plain);
-            plain.fill(0);
-            await tx.run("UPDATE party_templates SET key_id = ?, share = ? WHERE template_id = ? AND model_version = ?", [
-              sealed.keyId,
-              sealed.blob,
-              r.template_id,
-              r.model_version,
-            ]);
+            if (keyring.shareKeyDestroyed(r.share, r.template_id)) throw new StoreError("KEY_DESTROYED", "a template erased after this database was copied is still in it: drop it first (dropDestroyed)");
+            // the template's key under the new data key; a share of the data key itself (written
+            // before the template-key register) moves under its template's key
+            keyring.rewrapTemplateKey(r.template_id);
+            let blob = r.share;
+            if (toBytes(r.share)[0] === 0x01) {
+              const plain = keyring.openShare(r, r.template_id, r.model_version);
+              blob = keyring.sealShare(r.template_id, r.model_version, plain).blob;
+              plain.fill(0);
+            }
+            await tx.run("UPDATE party_templates SET key_id = ?, share = ? WHERE template_id = ? AND model_version = ?", [newKeyId, blob, r.template_id, r.model_version]);
           }
           return rows.length;
         });
         templates += n;
         if (n < BATCH) break;
+      }
+      // keys of templates with no stored share (none but after a crash mid-enrolment): re-wrapped too
+      for (let ids = keyring.templateKeys.wrappedOtherThan(newKeyId, BATCH); ids.length > 0; ids = keyring.templateKeys.wrappedOtherThan(newKeyId, BATCH)) {
+        for (const tid of ids) keyring.rewrapTemplateKey(tid);
       }
       // Pool items: only their 61-byte item key is re-wrapped, the ciphertexts stay as they are.
       for (;;) {

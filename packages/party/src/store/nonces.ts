@@ -17,14 +17,26 @@ export async function consumeAuth(ctx: StoreContext, tx: Tx, auth: Authorisation
     ctx.lastAuthPurge = t;
     await tx.run("DELETE FROM party_authorisations WHERE expires < ?", [t]);
   }
-  const n = await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [auth.nonce, auth.expires]);
-  if (n === 0) throw new StoreError("AUTH_REUSED", "authorisation was already used");
-  // one ledger, other namespaces: gateway nonces are 8..128 plain characters, marks carry a prefix
-  for (const m of marks) {
-    const key = `${m.kind === "nonce" ? "n" : "e"}_${m.value}`;
-    const k = await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [key, Math.max(m.expires, t + 1)]);
-    if (k === 0) throw m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
-  }
+  // one statement for the authorisation and its marks; a key it did not insert was used before
+  // (one ledger, other namespaces: gateway nonces are 8..128 plain characters, marks carry a prefix)
+  const keys = [auth.nonce, ...marks.map((m) => `${m.kind === "nonce" ? "n" : "e"}_${m.value}`)];
+  const expires = [auth.expires, ...marks.map((m) => Math.max(m.expires, t + 1))];
+  const inserted = await tx.all<{ nonce: string }>(
+    `INSERT INTO party_authorisations (nonce, expires) VALUES ${keys.map(() => "(?, ?)").join(", ")} ON CONFLICT (nonce) DO NOTHING RETURNING nonce`,
+    keys.flatMap((k, i) => [k, expires[i]]),
+  );
+  if (inserted.length === keys.length) return;
+  // the first key, in the order given, that was there before or is given twice names the error
+  const fresh = new Set(inserted.map((r) => r.nonce));
+  if (!fresh.has(auth.nonce)) throw new StoreError("AUTH_REUSED", "authorisation was already used");
+  const seen = new Set<string>();
+  const i = keys.findIndex((k) => {
+    const reused = !fresh.has(k) || seen.has(k);
+    seen.add(k);
+    return reused;
+  });
+  const m = marks[i - 1];
+  throw m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
 }
 
 export function nonceOps(ctx: StoreContext): Pick<PartyStore, "consumeAuthorisation"> {

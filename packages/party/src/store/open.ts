@@ -4,7 +4,7 @@
  *
  * | module | tables | operations |
  * |---|---|---|
- * | ./templates.ts | party_templates | templateVersions, loadActive, erase, updateShares, templateCounts |
+ * | ./templates.ts | party_templates | templateVersions, loadActive, erase, dropDestroyed, eraseAll, updateShares, templateCounts |
  * | ./sessions.ts | party_sessions (+ template rows) | prepare, commit, abort, stageUpgrade, promoteUpgrade, discardUpgrade, pendingOlderThan, getSession |
  * | ./pool.ts | party_pool, party_pool_items, party_verifications | addItems, takeItem, markUsed, poolLevel, beginVerify, purge |
  * | ./nonces.ts | party_authorisations | consumeAuthorisation (and every operation's `auth`) |

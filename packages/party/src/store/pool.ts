@@ -105,19 +105,17 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
         const chunk = sealed.slice(i, i + ADD_CHUNK);
         added += await exec.tx(async (tx) => {
           const t = now();
-          let n = 0;
           // Make room first: the freed pages of used ciphertexts take the new ones (no file growth).
           await sweepUsed(ctx, tx, 2 * ADD_CHUNK);
-          for (const s of chunk) {
-            const r = await tx.get<{ seq: unknown }>(
-              "INSERT INTO party_pool (id, key_id, item_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq",
-              [s.id, s.keyId, s.wrapped, t],
-            );
-            if (!r) continue;
-            await tx.run("INSERT INTO party_pool_items (seq, item) VALUES (?, ?)", [r.seq, s.blob]);
-            n++;
-          }
-          return n;
+          // two statements per chunk (an item already there is skipped: not returned, not stored)
+          const rows = await tx.all<{ id: string; seq: unknown }>(
+            `INSERT INTO party_pool (id, key_id, item_key, added_at) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")} ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
+            chunk.flatMap((s) => [s.id, s.keyId, s.wrapped, t]),
+          );
+          if (rows.length === 0) return 0;
+          const blobs = new Map(chunk.map((s) => [s.id, s.blob]));
+          await tx.run(`INSERT INTO party_pool_items (seq, item) VALUES ${rows.map(() => "(?, ?)").join(", ")}`, rows.flatMap((r) => [r.seq, blobs.get(r.id)]));
+          return rows.length;
         });
       }
       return { added };
@@ -160,15 +158,21 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       }
       return exec.tx(async (tx) => {
         const t = now();
-        await consumeAuth(ctx, tx, auth, t, marks);
-        const r = await activeRow(tx, tid);
+        // independent statements go out together (pipelined on PostgreSQL); an authorisation error
+        // still comes first, then the template's, then the volume's
+        const [, r, c] = await Promise.all([
+          consumeAuth(ctx, tx, auth, t, marks),
+          activeRow(tx, tid),
+          volume
+            ? tx.get<{ m: unknown; d: unknown }>(
+                "SELECT count(CASE WHEN created_at > ? THEN 1 END) AS m, count(*) AS d FROM party_verifications WHERE template_id = ? AND created_at > ?",
+                [t - 60_000, tid, t - 86_400_000],
+              )
+            : undefined,
+        ]);
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         if (r.model_version !== mv) throw new StoreError("WRONG_MODEL_VERSION", "the active template is under another model version");
         if (volume) {
-          const c = await tx.get<{ m: unknown; d: unknown }>(
-            "SELECT count(CASE WHEN created_at > ? THEN 1 END) AS m, count(*) AS d FROM party_verifications WHERE template_id = ? AND created_at > ?",
-            [t - 60_000, tid, t - 86_400_000],
-          );
           if (toMs(c?.m ?? 0) >= volume.perMinute) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per minute reached the budget");
           if (toMs(c?.d ?? 0) >= volume.perDay) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per day reached the budget");
         }

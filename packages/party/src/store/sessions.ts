@@ -127,10 +127,15 @@ export function sessionOps(
       if (s.state === "aborted") return { ...result, state: "aborted", repeated: true };
       if (s.state === "committed") throw new StoreError("SESSION_STATE", "session was committed; it cannot be aborted");
       await tx.run("DELETE FROM party_templates WHERE template_id = ? AND model_version = ? AND status = 'pending'", [s.template_id, s.model_version]);
+      // an aborted enrolment leaves no version of the template: its key goes too
+      if (s.kind === "enrol") keyring.templateKeys.destroy(s.template_id);
       await tx.run("UPDATE party_sessions SET state = 'aborted', updated_at = ? WHERE session = ?", [t, session]);
       return { ...result, state: "aborted", repeated: false };
     });
-    if (out.state === "aborted" && !out.repeated) await ctx.checkpoint();
+    if (out.state === "aborted" && !out.repeated) {
+      if (out.kind === "enrol") await keyring.templateKeys.scrub();
+      await ctx.checkpoint();
+    }
     return out;
   }
 
@@ -147,6 +152,11 @@ export function sessionOps(
   return {
     async prepare(session, tid, mv, share, opts) {
       const { auth, sealed } = shareInput(session, tid, mv, "modelVersion", share, opts);
+      // a key made for this enrolment goes if it is refused (e.g. the id of an erased template)
+      const dropKey = (e: unknown) => {
+        if (sealed.created) keyring.templateKeys.destroy(tid);
+        throw e;
+      };
       return exec.tx(async (tx) => {
         const t = now();
         if (auth) await consumeAuth(ctx, tx, auth, t);
@@ -158,7 +168,7 @@ export function sessionOps(
         await insertPending(tx, tid, mv, sealed, t);
         await insertSession(tx, [session, "enrol", "prepared", tid, mv, null, t, t]);
         return { created: true };
-      });
+      }).catch(dropKey);
     },
 
     commit: (session, opts) => commitOp(session, opts, null),

@@ -29,8 +29,19 @@ export async function insertPending(tx: Tx, tid: string, mv: string, sealed: { k
   }
 }
 
-export function templateOps(ctx: StoreContext): Pick<PartyStore, "templateVersions" | "loadActive" | "erase" | "updateShares" | "templateCounts" | "activePage"> {
+export function templateOps(
+  ctx: StoreContext,
+): Pick<PartyStore, "templateVersions" | "loadActive" | "erase" | "dropDestroyed" | "eraseAll" | "updateShares" | "templateCounts" | "activePage"> {
   const { exec, keyring, now } = ctx;
+  /** Every row of the template (and its prepared sessions) gone, a tombstone left, its key destroyed. */
+  const tombstone = (tid: string) =>
+    exec.tx(async (tx) => {
+      const t = now();
+      keyring.templateKeys.destroy(tid);
+      await tx.run("UPDATE party_sessions SET state = 'aborted', updated_at = ? WHERE template_id = ? AND state = 'prepared'", [t, tid]);
+      await tx.run("DELETE FROM party_templates WHERE template_id = ?", [tid]);
+      await tx.run("INSERT INTO party_templates (template_id, model_version, status, key_id, share, created_at, updated_at) VALUES (?, '', 'deleted', NULL, NULL, ?, ?)", [tid, t, t]);
+    });
   return {
     async templateVersions(tid) {
       templateId(tid);
@@ -82,6 +93,9 @@ export function templateOps(ctx: StoreContext): Pick<PartyStore, "templateVersio
       const out = await exec.tx(async (tx) => {
         const t = now();
         if (auth) await consumeAuth(ctx, tx, auth, t);
+        // the key first, inside the transaction: if the commit then fails, the rows are unreadable
+        // (KEY_DESTROYED) until a repeated erase removes them; never the other way round
+        keyring.templateKeys.destroy(tid);
         const rows = await tx.all<{ status: TemplateStatus }>(`SELECT status FROM party_templates WHERE template_id = ?${ctx.lock}`, [tid]);
         const existed = rows.some((r) => r.status !== "deleted");
         if (!existed && rows.length > 0) return { existed };
@@ -93,8 +107,46 @@ export function templateOps(ctx: StoreContext): Pick<PartyStore, "templateVersio
         );
         return { existed };
       });
+      await keyring.templateKeys.scrub();
       if (out.existed) await ctx.checkpoint();
       return out;
+    },
+
+    async dropDestroyed() {
+      let dropped = 0;
+      let after = "";
+      for (;;) {
+        const page = await exec.read((tx) =>
+          tx.all<{ template_id: string; share: unknown }>(
+            "SELECT template_id, share FROM party_templates WHERE share IS NOT NULL AND template_id > ? ORDER BY template_id LIMIT 500",
+            [after],
+          ),
+        );
+        const gone = new Set(page.filter((r) => keyring.shareKeyDestroyed(r.share, r.template_id)).map((r) => r.template_id));
+        for (const tid of gone) await tombstone(tid);
+        dropped += gone.size;
+        if (page.length < 500) break;
+        after = page[page.length - 1].template_id;
+      }
+      if (dropped > 0) await ctx.checkpoint();
+      return dropped;
+    },
+
+    async eraseAll() {
+      const keys = keyring.templateKeys.count();
+      let templates = 0;
+      for (;;) {
+        const ids = await exec.read((tx) =>
+          tx.all<{ template_id: string }>("SELECT DISTINCT template_id FROM party_templates WHERE status <> 'deleted' LIMIT 500"),
+        );
+        for (const r of ids) await tombstone(r.template_id);
+        templates += ids.length;
+        if (ids.length < 500) break;
+      }
+      keyring.templateKeys.destroyAll(); // keys of no stored template (an enrolment cut short)
+      await keyring.templateKeys.scrub();
+      await ctx.checkpoint();
+      return { templates, keys };
     },
 
     async updateShares(fn) {
