@@ -40,6 +40,8 @@ export const PARTY_ERRORS = {
   PEER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   HELPER_UNAVAILABLE: { status: 503, kind: "unavailable" },
   POOL_EXHAUSTED: { status: 503, kind: "unavailable" },
+  /** the party's database cannot be reached (PostgreSQL restarting, failing over, a lost connection): retry later */
+  DB_UNAVAILABLE: { status: 503, kind: "unavailable" },
   INTERNAL: { status: 500, kind: "unavailable" },
   /** client side: no answer (connection refused, link down) */
   UNREACHABLE: { status: 0, kind: "unavailable" },

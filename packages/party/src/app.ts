@@ -190,7 +190,7 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
       res = await r.run(req);
     } catch (e) {
       const err = toPartyError(e);
-      if (err.code === "INTERNAL") log.error({ event: "internal_error", route, error: (e as Error)?.name, code: (e as { code?: string })?.code });
+      if (err.code === "INTERNAL" || err.code === "DB_UNAVAILABLE") log.error({ event: err.code === "INTERNAL" ? "internal_error" : "db_unavailable", route, error: (e as Error)?.name, code: (e as { code?: string })?.code });
       metrics.errors.inc({ code: err.code });
       if (AUDITED.has(route)) {
         const b = (req.body ?? {}) as Record<string, unknown>;

@@ -27,6 +27,7 @@ import {
   decodeBundle, decodeDedupBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
   type BudgetMaterial, type EnrolOutput, type Material, type Params, type VerifyOutput,
 } from "@privface/mpc";
+import { DbError } from "@privface/db";
 import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { runBudget, runDedup, runMpc, sendAbort, type DedupStock } from "./session.ts";
@@ -227,9 +228,13 @@ const STORE_TO_API: Record<string, PartyErrorCode> = {
   DEVICE_EXISTS: "INVALID_INPUT",
 };
 
-/** The `PartyError` a failure answers with: store codes mapped, anything unknown INTERNAL (no internals in the message). */
+/**
+ * The `PartyError` a failure answers with: store codes mapped, a lost database DB_UNAVAILABLE (503,
+ * retry later), anything unknown INTERNAL (no internals in the message).
+ */
 export function toPartyError(e: unknown): PartyError {
   if (e instanceof PartyError) return e;
+  if (e instanceof DbError) return new PartyError("DB_UNAVAILABLE", "database unavailable");
   if (e instanceof StoreError) {
     const code = isPartyErrorCode(e.code) ? e.code : (STORE_TO_API[e.code] ?? "INTERNAL");
     return new PartyError(code, code === "INTERNAL" ? "storage error" : e.message);

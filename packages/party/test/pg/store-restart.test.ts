@@ -1,7 +1,7 @@
 /**
  * PostgreSQL lost under load (issue 16/18): the party store's connections are terminated
  * (pg_terminate_backend, as a server restart or a failover does to them) while verifications take
- * pool items in group commits. Every failure is DbError DB_UNAVAILABLE; no item is handed out twice;
+ * pool items in group commits. Every failure is DbError DB_UNAVAILABLE (answered 503 DB_UNAVAILABLE); no item is handed out twice;
  * an item reported as taken stays used; the store goes on by itself once the database answers again.
  * Only this test's own connections are terminated (found by their application_name), not those of
  * other users of the shared server.
@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import pg from "pg";
 import { closeDb, DbError, openDb } from "@privface/db";
+import { toPartyError } from "../../src/service.ts";
 import { createPartyStore } from "../../src/store/index.ts";
 import { key1, rejectsCode, share, sid, tid } from "../_store-contract.ts";
 
@@ -77,6 +78,9 @@ test("postgres: connections terminated under load — DB_UNAVAILABLE errors only
     for (const e of failures) {
       assert.ok(e instanceof DbError, `expected DbError, got ${String(e)}`);
       assert.equal(e.code, "DB_UNAVAILABLE");
+      // what the party answers over the Party API: 503 DB_UNAVAILABLE ("unavailable": retry), not 500 INTERNAL
+      const answer = toPartyError(e);
+      assert.deepEqual([answer.code, answer.status], ["DB_UNAVAILABLE", 503]);
     }
     assert.ok(taken.length >= resumedFrom + 30, "operations succeed again after the connections were lost");
     assert.equal(new Set(taken).size, taken.length, "no item was handed out twice");
