@@ -3,16 +3,20 @@
  * items as fast as it can (alternating takeItem and beginVerify), printing "USED <id>" after each call
  * resolved — the moment a real server would first send something derived from the item. The parent
  * SIGKILLs it at an arbitrary point.
- * argv: dbUrl keyHex templateId [schema]
+ * argv: dbUrl keyHex templateId [schema] [templateKeysFile]
  */
 import { randomBytes } from "node:crypto";
 import { writeSync } from "node:fs";
 import { openDb } from "@privface/db";
-import { createPartyStore } from "../src/store/index.ts";
+import { createPartyStore, openTemplateKeys } from "../src/store/index.ts";
 
-const [url, keyHex, templateId, schema] = process.argv.slice(2);
+const [url, keyHex, templateId, schema, templateKeys] = process.argv.slice(2);
 const db = await openDb(url, schema ? { schema } : {});
-const store = await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(Buffer.from(keyHex, "hex"))]]) } });
+const store = await createPartyStore(db, {
+  role: "P0",
+  dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(Buffer.from(keyHex, "hex"))]]) },
+  ...(templateKeys ? { templateKeys: await openTemplateKeys(templateKeys) } : {}),
+});
 writeSync(1, "READY\n");
 for (let i = 0; ; i++) {
   const session = `c${i}-${randomBytes(6).toString("hex")}`;

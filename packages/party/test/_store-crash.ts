@@ -13,22 +13,29 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { closeDb, openDb, type Db } from "@privface/db";
-import { createPartyStore } from "../src/store/index.ts";
+import { createPartyStore, openTemplateKeys, type PartyStore } from "../src/store/index.ts";
 import { key1, rejectsCode, share, sid, tid } from "./_store-contract.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Where a test's database is: a URL for openDb (and the child), plus the PostgreSQL schema. */
+/**
+ * Where a test's database is: a URL for openDb (and the child), plus the PostgreSQL schema and the
+ * template-key register file (a PostgreSQL store has none beside its database: without a file each
+ * process would have its own in-memory register, and the child could not open the parent's template).
+ */
 export interface CrashTarget {
   url: string;
   schema?: string;
+  templateKeys?: string;
 }
 const open = (t: CrashTarget) => openDb(t.url, t.schema !== undefined ? { schema: t.schema } : {});
 const keys = () => ({ current: "k1", keys: new Map([["k1", key1]]) });
+const storeOf = async (db: Db, t: CrashTarget): Promise<PartyStore> =>
+  createPartyStore(db, { role: "P0", dataKeys: keys(), ...(t.templateKeys ? { templateKeys: await openTemplateKeys(t.templateKeys) } : {}) });
 
 async function seed(target: CrashTarget, items: number): Promise<{ templateId: string; ids: string[] }> {
   const db = await open(target);
-  const store = await createPartyStore(db, { role: "P0", dataKeys: keys() });
+  const store = await storeOf(db, target);
   const templateId = tid();
   const s = sid();
   await store.prepare(s, templateId, "v1", share());
@@ -41,7 +48,7 @@ async function seed(target: CrashTarget, items: number): Promise<{ templateId: s
 
 /** Runs the child until it reported at least `atLeast` uses plus a random extra delay, then SIGKILLs it. */
 async function runAndKill(target: CrashTarget, templateId: string, atLeast: number): Promise<string[]> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(here, "_store-crash-child.ts"), target.url, Buffer.from(key1).toString("hex"), templateId, target.schema ?? ""], {
+  const child = spawn(process.execPath, ["--import", "tsx", join(here, "_store-crash-child.ts"), target.url, Buffer.from(key1).toString("hex"), templateId, target.schema ?? "", target.templateKeys ?? ""], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const used: string[] = [];
@@ -88,7 +95,7 @@ export function storeCrashSuite(name: string, target: (label: string) => Promise
       const reported = await runAndKill(where, templateId, 20 + round * 10);
       assert.ok(reported.length >= 20);
       const db = await open(where);
-      const store = await createPartyStore(db, { role: "P0", dataKeys: keys() });
+      const store = await storeOf(db, where);
       const used = await usedIds(db);
       for (const id of reported) {
         assert.ok(!everUsed.has(id), `item ${id} was handed out twice`);
@@ -105,7 +112,7 @@ export function storeCrashSuite(name: string, target: (label: string) => Promise
     }
     // Drain the rest: only never-used items, each once.
     const db = await open(where);
-    const store = await createPartyStore(db, { role: "P0", dataKeys: keys() });
+    const store = await storeOf(db, where);
     const rest: string[] = [];
     for (;;) {
       try {
@@ -125,12 +132,12 @@ export function storeCrashSuite(name: string, target: (label: string) => Promise
     const where = await target("close");
     const { templateId } = await seed(where, 3);
     const db = await open(where);
-    const store = await createPartyStore(db, { role: "P0", dataKeys: keys() });
+    const store = await storeOf(db, where);
     const { item } = await store.beginVerify({ session: sid(), templateId, modelVersion: "v1", nonce: randomBytes(16).toString("base64url"), expires: Date.now() + 60_000 });
     const taken = await store.takeItem(sid());
     await closeDb(db); // the server dies here, mid-MPC
     const db2 = await open(where);
-    const again = await createPartyStore(db2, { role: "P0", dataKeys: keys() });
+    const again = await storeOf(db2, where);
     await rejectsCode(again.markUsed(item.id), "ITEM_REUSED");
     await rejectsCode(again.markUsed(taken.id), "ITEM_REUSED");
     const last = await again.takeItem();
@@ -138,7 +145,7 @@ export function storeCrashSuite(name: string, target: (label: string) => Promise
     await rejectsCode(again.takeItem(), "POOL_EXHAUSTED");
     // A second connection to the same file sees the same markers (e.g. a CLI next to the server).
     const db3 = await open(where);
-    const other = await createPartyStore(db3, { role: "P0", dataKeys: keys() });
+    const other = await storeOf(db3, where);
     await rejectsCode(other.markUsed(last.id), "ITEM_REUSED");
     await closeDb(db3);
     await closeDb(db2);
