@@ -15,7 +15,7 @@ import { isPartyErrorCode, MODEL, modelParams, packItems, PARTIES, sealingKeyId,
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
-import { deal, dealDedup, encodeBundle, encodeDedupBundle, helperGalleryAdd, jsRowStore, newHelperGallery, newItemId, type HelperGallery, type Params } from "@privface/mpc";
+import { deal, dealDedupBatch, encodeBundle, jsRowStore, newItemId, type HelperGallery, type Params } from "@privface/mpc";
 import {
   createPartyApp, DedupStock, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
 } from "@privface/party";
@@ -135,17 +135,10 @@ export async function startInProcParties(
   const dedupHelper: InProcParties["dedupHelper"] = { tamper: null, dealt: 0 };
   let helperGallery: HelperGallery | null = null;
   const dedupStock = new DedupStock();
-  async function dealDedupBatch(epoch: number, count: number, n: number): Promise<Uint8Array[]> {
+  async function dedupRefill(epoch: number, count: number, n: number): Promise<Uint8Array[]> {
     if (helperDown.value) throw new Error("helper down");
-    if (!helperGallery || helperGallery.epoch !== epoch) helperGallery = newHelperGallery(params, epoch, jsRowStore);
-    if (helperGallery.count < count) helperGalleryAdd(helperGallery, seeds, helperGallery.count, count - helperGallery.count);
-    const p0: Uint8Array[] = [], p1: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      const d = dealDedup(helperGallery, seeds, newItemId(), undefined, count);
-      dedupHelper.tamper?.(d.P1.corrections!, i);
-      p0.push(encodeDedupBundle(d.P0));
-      p1.push(encodeDedupBundle(d.P1));
-    }
+    const { masks, P0: p0, P1: p1 } = dealDedupBatch(helperGallery, { params, seeds, epoch, count, n, rows: jsRowStore, tamper: dedupHelper.tamper ?? undefined });
+    helperGallery = masks;
     dedupHelper.dealt += n;
     // P1's halves first, through P1's route, as the helper delivers them
     const r = await apps.P1({ method: "POST", path: "/v1/dedup/items", role: "helper", body: undefined, raw: Buffer.from(packItems(p1)) });
@@ -194,7 +187,7 @@ export async function startInProcParties(
       failureBudget: opts.failureBudget,
       now,
       gallery: galleries?.[p],
-      dedup: galleries ? { gallery: () => galleries[p], ...(p === "P0" ? { bundles: dealDedupBatch } : { stock: dedupStock }) } : undefined,
+      dedup: galleries ? { gallery: () => galleries[p], ...(p === "P0" ? { bundles: dedupRefill } : { stock: dedupStock }) } : undefined,
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, ...(p === "P1" && galleries ? { dedupStock } : {}), keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
     await services[p].registerDevice(simRegistration(device));

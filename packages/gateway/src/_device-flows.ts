@@ -193,8 +193,8 @@ export class DeviceFlows {
       }
       killAt("gateway:enrol:committed");
       await this.c.store.setTemplate(person.id, templateId, modelVersion);
-      await this.c.store.resolveRecheck(intent, this.c.now());
-      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" });
+      // the intent is settled with the decision row (one group commit), after the template is recorded
+      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.resolveRecheck(intent, this.c.now())]);
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
     } finally {
       await a.release(person.id);
@@ -296,9 +296,8 @@ export class DeviceFlows {
       const requestId = randomId("req");
       killAt("gateway:deregister:proof-used");
       const status = await this.parties.deleteTemplate(person, "deregister");
+      // deregistered_at recorded by deleteTemplate: identity attributes go once IDENTITY_RETENTION_DAYS have passed (re-check job)
       killAt("gateway:deregister:deleted");
-      // identity attributes go once IDENTITY_RETENTION_DAYS have passed (re-check job, _parties.ts)
-      await this.c.store.markDeregistered(person.id, this.c.now());
       const reason = status === "deleted" ? "DELETED" : "DELETION_PENDING";
       await recordDecision(this.c, { requestId, person, device, op: "deregister", decision: "accept", reason, modelVersion: person.model_version ?? "", t0 });
       return { requestId, status };

@@ -22,7 +22,7 @@ export class Operators {
     private readonly c: GatewayContext,
     private readonly admission: Admission,
     /** deletes a person's template at both parties (Parties.deleteTemplate) */
-    private readonly deleteTemplate: (person: PersonRow, why: string) => Promise<"deleted" | "pending">,
+    private readonly deleteTemplate: (person: PersonRow, why: "withdraw") => Promise<"deleted" | "pending">,
   ) {}
 
   async addMerchant(name: string, op: Operator): Promise<{ merchantId: string; name: string; createdAt: number }> {

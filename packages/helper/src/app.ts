@@ -12,7 +12,7 @@ import { auditChainGauges } from "@privface/config/metrics";
 import type https from "node:https";
 import { killAt, silentLog, type Log } from "@privface/config";
 import {
-  deal, dealDedup, encodeBundle, encodeDedupBundle, helperGalleryAdd, jsRowStore, makeParams, newHelperGallery, newItemId,
+  deal, dealDedupBatch, encodeBundle, jsRowStore, makeParams, newItemId,
   type BundleKind, type HelperGallery, type Params, type RowStoreFactory,
 } from "@privface/mpc";
 import { requestJson, type Admission, type App, type AppResponse, type RequestHead } from "@privface/transport";
@@ -123,17 +123,9 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     const req = parseDedupRefill(body, maxDedupSlots);
     if (typeof req === "string") return err(400, "INVALID_INPUT", req);
     const { epoch, count, n, params } = req;
-    if (!dedupMasks || dedupMasks.epoch !== epoch || JSON.stringify(dedupMasks.params) !== JSON.stringify(params)) {
-      dedupMasks = newHelperGallery(params, epoch, deps.dedupRows ?? jsRowStore);
-    }
-    if (dedupMasks.count < count) helperGalleryAdd(dedupMasks, deps.seeds, dedupMasks.count, count - dedupMasks.count);
-    const p0: Uint8Array[] = [], p1: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      const d = dealDedup(dedupMasks, deps.seeds, newItemId(), undefined, count);
-      p0.push(encodeDedupBundle(d.P0));
-      p1.push(encodeDedupBundle(d.P1));
-    }
-    return (await deliver("/v1/dedup/items", p1, "dedup", 60_000)) ?? { status: 200, body: poolBatch(p0), contentType: "application/octet-stream" };
+    const dealt = dealDedupBatch(dedupMasks, { params, seeds: deps.seeds, epoch, count, n, rows: deps.dedupRows ?? jsRowStore });
+    dedupMasks = dealt.masks;
+    return (await deliver("/v1/dedup/items", dealt.P1, "dedup", 60_000)) ?? { status: 200, body: poolBatch(dealt.P0), contentType: "application/octet-stream" };
   }
 
   /** Deals `count` bundles, delivers P1's halves to P1 and audits; P0's halves, or an error response. */

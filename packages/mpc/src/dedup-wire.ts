@@ -39,6 +39,15 @@ function le(a: Uint32Array, out: Uint8Array, at: number): void {
   }
 }
 
+/** A word array as little-endian bytes (frames that carry only words: live bits, openings). */
+export function encodeWords(a: Uint32Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength);
+  le(a, out, 0);
+  return out;
+}
+/** Little-endian bytes as a word array (LENGTH_MISMATCH when not a whole number of words). */
+export const decodeWords = (bytes: Uint8Array, what = "words"): Uint32Array => u32le(bytes, what);
+
 export function encodeDedupBundle(b: DedupBundle): Uint8Array {
   const corr = b.role === "P1" ? b.corrections : undefined;
   if (b.role === "P1" && !(corr instanceof Uint32Array)) throw new ProtocolError("BAD_BUNDLE", "P1's bundle without corrections");
@@ -79,10 +88,7 @@ export function encodeDedupMessage(m: DedupMsg): Uint8Array {
     le(e.eps, out, 16);
     return out;
   }
-  const a = m.step === 2 ? (m as DedupZMsg).z : (m as DedupAndMsg).de;
-  const out = new Uint8Array(a.byteLength);
-  le(a, out, 0);
-  return out;
+  return encodeWords(m.step === 2 ? (m as DedupZMsg).z : (m as DedupAndMsg).de);
 }
 
 export function decodeDedupMessage(payload: Uint8Array, o: { step: number; from: PartyName }): DedupMsg {

@@ -30,7 +30,8 @@
  *  last   match_j = valid ∧ scoreOk_j (one AND), bits of deleted slots and beyond the gallery set to 0.
  * Output: each party's XOR share of the match bits (32 per Uint32 word), for the requester.
  */
-import { type Seeds } from "./bundle.ts";
+import { newItemId, type Seeds } from "./bundle.ts";
+import { encodeDedupBundle } from "./dedup-wire.ts";
 import { ShardedRows, paddedWidth, type RowStoreFactory } from "./dedup-store.ts";
 import { ProtocolError } from "./errors.ts";
 import type { PartyName } from "./messages.ts";
@@ -292,6 +293,28 @@ function fromStream(role: PartyName, s: Uint32Array, params: Params, count: numb
 export function dedupCorrectionBytes(params: Params, count: number): number {
   const { n, W, G, T } = sizes(params, count);
   return 4 * (2 * count + (n + G) * W + T);
+}
+
+/**
+ * The dealer's batch (the helper's `/v1/dedup/refill`, and the in-process stand-in): `n` queries over
+ * the first `count` slots of gallery `epoch`, each half encoded. `cache` is the dealer's copy of the
+ * masks: kept while epoch and params stay, a new one otherwise, extended to `count` slots from the
+ * seeds; the copy to keep is returned. `tamper` (tests: a cheating helper) sees P1's corrections.
+ */
+export function dealDedupBatch(
+  cache: HelperGallery | null,
+  o: { params: Params; seeds: Seeds; epoch: number; count: number; n: number; rows: RowStoreFactory; tamper?: (corrections: Uint32Array, i: number) => void },
+): { masks: HelperGallery; P0: Uint8Array[]; P1: Uint8Array[] } {
+  const masks = cache && cache.epoch === o.epoch && JSON.stringify(cache.params) === JSON.stringify(o.params) ? cache : newHelperGallery(o.params, o.epoch, o.rows);
+  if (masks.count < o.count) helperGalleryAdd(masks, o.seeds, masks.count, o.count - masks.count);
+  const P0: Uint8Array[] = [], P1: Uint8Array[] = [];
+  for (let i = 0; i < o.n; i++) {
+    const d = dealDedup(masks, o.seeds, newItemId(), undefined, o.count);
+    o.tamper?.(d.P1.corrections!, i);
+    P0.push(encodeDedupBundle(d.P0));
+    P1.push(encodeDedupBundle(d.P1));
+  }
+  return { masks, P0, P1 };
 }
 
 /**

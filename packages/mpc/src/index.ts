@@ -66,7 +66,7 @@ export { jsRowStore, matvecJs, paddedWidth, checkMatvec, ShardedRows } from "./d
 export type { RowStore, RowStoreFactory } from "./dedup-store.ts";
 export {
   DEFAULT_SHARD_ROWS, dedupBits, compareLevels, dedupGates, MASK_BLOCK, maskShare, maskShares, newPartyGallery, galleryOpenShare, galleryAdd, galleryRemove,
-  newHelperGallery, helperGalleryAdd, helperGalleryRemove, dedupCorrectionBytes, dealDedup, openDedup,
+  newHelperGallery, helperGalleryAdd, helperGalleryRemove, dedupCorrectionBytes, dealDedup, dealDedupBatch, openDedup,
   dedupPrepare, dedupStart, dedupOnEps, dedupOnZ, dedupOnAnd, dedupReveal, dedupPlain, anyLevels, dedupAnyFirstStep, dedupAnyStart, dedupAnyOnAnd, dedupSpotOpening, dedupSpotCheck,
 } from "./dedup.ts";
 export type {
@@ -75,4 +75,4 @@ export type {
 } from "./dedup.ts";
 export { simulateGalleryAdd, simulateGalleryRemove, simulateDedup } from "./simulate.ts";
 export type { DedupWorld, DedupRun, SimulateDedupOptions } from "./simulate.ts";
-export { encodeDedupBundle, decodeDedupBundle, dedupBundleIdOf, encodeDedupMessage, decodeDedupMessage } from "./dedup-wire.ts";
+export { encodeDedupBundle, decodeDedupBundle, dedupBundleIdOf, encodeDedupMessage, decodeDedupMessage, encodeWords, decodeWords } from "./dedup-wire.ts";

@@ -127,7 +127,7 @@ export async function approveExit(cfg: PartyConfig, by: { operator: string; requ
       await templateKeys.close();
     }
     await audit.append({ requester: approver, op: "exit", templateId: null, session: by.request, outcome: `t${erased.templates}-k${erased.keys}-i${items}`, code: null });
-    return { req, erased, items, head: (await audit.headRecord())! };
+    return { req, erased, items, register: templateKeys.path, head: (await audit.headRecord())! };
   });
   // every private key of the party, then the register (its keys are already gone: the file goes too)
   const keyFiles = [...cfg.dataKeys, cfg.sealKey, ...cfg.retiredSealKeys, cfg.nonceKey, cfg.resultKey, cfg.poolSeed, cfg.pairSeed, cfg.key, cfg.clientKey, cfg.auditKey, cfg.rootKey];
@@ -147,7 +147,8 @@ export async function approveExit(cfg: PartyConfig, by: { operator: string; requ
   };
   const signed = await signJson(rootKey, record);
   for (const f of keyFiles) destroyFile(f);
-  for (const ext of ["", "-wal", "-shm", "-journal"]) destroyFile(cfg.templateKeys + ext);
+  // the file the register was opened from (`TEMPLATE_KEYS` may carry a "sqlite:" prefix)
+  for (const ext of ["", "-wal", "-shm", "-journal"]) destroyFile(result.register + ext);
   return { record, signed };
 }
 

@@ -34,6 +34,7 @@ import {
   type VerifyState,
   decodeDedupBundle,
   decodeDedupMessage,
+  decodeWords,
   dedupAnyOnAnd,
   dedupAnyStart,
   dedupOnAnd,
@@ -44,6 +45,7 @@ import {
   dedupSpotOpening,
   dedupStart,
   encodeDedupMessage,
+  encodeWords,
   openDedup,
   type DedupAndMsg,
   type DedupBundle,
@@ -271,8 +273,6 @@ export interface DedupRun {
   onCheat(failures: string[]): Promise<void>;
 }
 
-const u32 = (b: Uint8Array) => decodeDedupMessage(b, { step: 2, from: "P0" }) as { z: Uint32Array };
-const bytesOf = (a: Uint32Array) => encodeDedupMessage({ step: 2, from: "P0", z: a });
 const GALLERY_UNAVAILABLE = (why: string) => new PartyError("GALLERY_UNAVAILABLE", why);
 
 /**
@@ -333,8 +333,8 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
       const a1 = new Uint32Array(W + d * mats.length);
       a1.set(ownLive);
       mats.forEach((m, i) => a1.set(new Uint32Array(m.a.buffer, m.a.byteOffset, d), W + i * d));
-      await send(2, bytesOf(a1));
-      const got = u32(await next(3)).z;
+      await send(2, encodeWords(a1));
+      const got = decodeWords(await next(3));
       if (got.length < W) throw new ProtocolError("LENGTH_MISMATCH", "live slots");
       peerLive = got.slice(0, W);
       if (mats.length > 0) {
@@ -347,7 +347,7 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
         }
       }
     } else {
-      const got = u32(await next(2)).z;
+      const got = decodeWords(await next(2));
       if (got.length !== W + d * mats.length) throw new ProtocolError("LENGTH_MISMATCH", "live slots and a1");
       peerLive = got.slice(0, W);
       const openings = mats.map((m, i) => dedupSpotOpening(g.rows, m, got.subarray(W + i * d, W + (i + 1) * d)));
@@ -355,7 +355,7 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
       all.set(ownLive);
       let at = W;
       for (const x of openings) all.set(x, (at += x.length) - x.length);
-      await send(3, bytesOf(all));
+      await send(3, encodeWords(all));
       if (mats.length > 0) {
         const verdict = JSON.parse(Buffer.from(await next(4)).toString("utf8")) as { ok?: unknown; failures?: unknown };
         if (verdict.ok !== true) {

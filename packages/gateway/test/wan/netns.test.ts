@@ -182,29 +182,22 @@ describe("the stack in four network namespaces, 10 ms each way between them", { 
       for (let i = 0; i < 3; i++) persons.push(await enrolled());
     });
 
-    it("the P0–P1 veth down for 3 s, then up: right decisions or typed refusals, then everything works again", async () => {
-      const r = await underFault(async () => {
-        await sleep(1_000);
-        net.linkDown("p0-p1");
-        await sleep(3_000);
-        net.linkUp("p0-p1");
-        await sleep(1_000);
+    for (const [link, name] of [
+      ["p0-p1", "the P0–P1 veth down for 3 s, then up: right decisions or typed refusals, then everything works again"],
+      ["gateway-p1", "the gateway–P1 veth down for 3 s, then up"],
+    ] as const) {
+      it(name, async () => {
+        const r = await underFault(async () => {
+          await sleep(1_000);
+          net.linkDown(link);
+          await sleep(3_000);
+          net.linkUp(link);
+          await sleep(1_000);
+        });
+        console.log(`# link ${link} down 3 s: ${JSON.stringify(r)}`);
+        await recovered();
       });
-      console.log(`# link p0-p1 down 3 s: ${JSON.stringify(r)}`);
-      await recovered();
-    });
-
-    it("the gateway–P1 veth down for 3 s, then up", async () => {
-      const r = await underFault(async () => {
-        await sleep(1_000);
-        net.linkDown("gateway-p1");
-        await sleep(3_000);
-        net.linkUp("gateway-p1");
-        await sleep(1_000);
-      });
-      console.log(`# link gateway-p1 down 3 s: ${JSON.stringify(r)}`);
-      await recovered();
-    });
+    }
 
     it("connections reset by the relays (P0→P1, P1→P0, gateway→P0) every 300 ms for 3 s", async () => {
       const r = await underFault(async () => {

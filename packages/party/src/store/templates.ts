@@ -29,6 +29,13 @@ export async function insertPending(tx: Tx, tid: string, mv: string, sealed: { k
   }
 }
 
+/** Inside `tx`: the template's prepared sessions aborted, every row of it gone, a tombstone left (the key is the caller's). */
+async function eraseRows(tx: Tx, tid: string, t: number): Promise<void> {
+  await tx.run("UPDATE party_sessions SET state = 'aborted', updated_at = ? WHERE template_id = ? AND state = 'prepared'", [t, tid]);
+  await tx.run("DELETE FROM party_templates WHERE template_id = ?", [tid]);
+  await tx.run("INSERT INTO party_templates (template_id, model_version, status, key_id, share, created_at, updated_at) VALUES (?, '', 'deleted', NULL, NULL, ?, ?)", [tid, t, t]);
+}
+
 export function templateOps(
   ctx: StoreContext,
 ): Pick<PartyStore, "templateVersions" | "loadActive" | "erase" | "dropDestroyed" | "eraseAll" | "updateShares" | "templateCounts" | "activePage"> {
@@ -38,9 +45,7 @@ export function templateOps(
     exec.tx(async (tx) => {
       const t = now();
       keyring.templateKeys.destroy(tid);
-      await tx.run("UPDATE party_sessions SET state = 'aborted', updated_at = ? WHERE template_id = ? AND state = 'prepared'", [t, tid]);
-      await tx.run("DELETE FROM party_templates WHERE template_id = ?", [tid]);
-      await tx.run("INSERT INTO party_templates (template_id, model_version, status, key_id, share, created_at, updated_at) VALUES (?, '', 'deleted', NULL, NULL, ?, ?)", [tid, t, t]);
+      await eraseRows(tx, tid, t);
     });
   return {
     async templateVersions(tid) {
@@ -99,12 +104,7 @@ export function templateOps(
         const rows = await tx.all<{ status: TemplateStatus }>(`SELECT status FROM party_templates WHERE template_id = ?${ctx.lock}`, [tid]);
         const existed = rows.some((r) => r.status !== "deleted");
         if (!existed && rows.length > 0) return { existed };
-        await tx.run("UPDATE party_sessions SET state = 'aborted', updated_at = ? WHERE template_id = ? AND state = 'prepared'", [t, tid]);
-        await tx.run("DELETE FROM party_templates WHERE template_id = ?", [tid]);
-        await tx.run(
-          "INSERT INTO party_templates (template_id, model_version, status, key_id, share, created_at, updated_at) VALUES (?, '', 'deleted', NULL, NULL, ?, ?)",
-          [tid, t, t],
-        );
+        await eraseRows(tx, tid, t);
         return { existed };
       });
       await keyring.templateKeys.scrub();
