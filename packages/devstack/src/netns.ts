@@ -114,7 +114,10 @@ function startRelayProcess(ns: string, routes: Record<string, RelayRoute>): Prom
   proc.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-2000)));
   const waiting: { res: () => void; rej: (e: Error) => void }[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay in ${ns}: not ready in 60 s: ${stderr}`)), 60_000);
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL"); // not yet in the stack's list of relays: nothing else would stop it
+      reject(new Error(`relay in ${ns}: not ready in 60 s: ${stderr}`));
+    }, 60_000);
     proc.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`relay in ${ns} exited (${code}): ${stderr}`));

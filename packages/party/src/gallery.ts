@@ -365,7 +365,12 @@ export class GalleryKeeper implements GalleryHooks {
   private async agreeEpoch(): Promise<number> {
     const { transport: t, party, timeoutMs } = this.o;
     const peer = serverRoleOf(peerOf(party));
-    const frame = (session: string, epoch: number) => ({ session, step: 1, seq: 0, payload: new Uint8Array(new Uint32Array([epoch]).buffer) });
+    const u32le = (v: number) => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, v, true);
+      return b;
+    };
+    const frame = (session: string, epoch: number) => ({ session, step: 1, seq: 0, payload: u32le(epoch) });
     const epochOf = (p: Uint8Array) => (p.length === 4 ? new DataView(p.buffer, p.byteOffset, 4).getUint32(0, true) : -1);
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
