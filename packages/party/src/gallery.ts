@@ -60,7 +60,17 @@ export interface GalleryHooks {
   erased(templateId: string): void;
 }
 
+/**
+ * The gallery shard of a template (docs/protocol.md §14, "Gallery shards"): the first 4 bytes of
+ * SHA-256(template id), big-endian, modulo `shards`. Both institutions compute the same.
+ */
+export function shardOf(templateId: string, shards: number): number {
+  return createHash("sha256").update(templateId).digest().readUInt32BE(0) % shards;
+}
+
 export interface PartyGalleryOptions {
+  /** a gallery shard worker's shard (shards.ts): only the templates with shardOf(id, count) = index */
+  shard?: { index: number; count: number };
   party: PartyName;
   params: Params;
   /** the model version whose active templates the gallery holds */
@@ -158,9 +168,11 @@ export class PartyGallery implements GalleryHooks {
         let after = "";
         for (;;) {
           const page = await store.activePage(modelVersion, after, batch!);
-          await this.append(page, page.length === 0);
+          if (page.length > 0) after = page[page.length - 1].templateId;
+          const mine = page.filter((t) => this.inShard(t.templateId) || (t.share.fill(0), false));
+          if (page.length > 0 && mine.length === 0) continue;
+          await this.append(mine, page.length === 0);
           if (page.length === 0) break;
-          after = page[page.length - 1].templateId;
           onProgress?.(this.rows.count, total);
         }
       } catch (e) {
@@ -176,7 +188,7 @@ export class PartyGallery implements GalleryHooks {
 
   committed(templateId: string, modelVersion: string): void {
     void this.serial(async () => {
-      if (!this.built) return; // the build reads it from the store
+      if (!this.built || !this.inShard(templateId)) return; // the build reads it from the store
       if (modelVersion !== this.modelVersion) {
         this.drop(templateId);
         return;
@@ -212,6 +224,10 @@ export class PartyGallery implements GalleryHooks {
   endQuery(): void {
     if (this.queries > 0) this.queries--;
     if (this.queries === 0) for (const id of this.pendingDrops.splice(0)) this.drop(id);
+  }
+  private inShard(templateId: string): boolean {
+    const s = this.o.shard;
+    return !s || shardOf(templateId, s.count) === s.index;
   }
   /** ready for a query: its build finished and it is not stale */
   get ready(): boolean {
