@@ -23,7 +23,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { PartyError, type Bit, type PartyName } from "@privface/contracts";
-import { silentLog, type Log } from "@privface/config";
+import { killAt, silentLog, type Log } from "@privface/config";
 import type { Transport } from "@privface/transport";
 
 /** MPC frames of the pairing: P0's worker → P1's worker, one JSON frame per attempt */
@@ -293,6 +293,7 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
       try {
         await o.transport.send("p1", { session: SHARD_SESSION, step: 1, seq: 0, payload: Buffer.from(JSON.stringify({ session: q.session, shard: k, attempt } satisfies PairFrame)) });
         log.info({ event: "shard_query_started", shard: k, attempt });
+        killAt("party:shard:paired"); // the crash test: a worker dead mid-query, its P1 partner waiting
         const r = await o.search(dsession, { share: decodeShare(q.share), valid: q.valid, modelVersion: q.modelVersion }, o.peerUrl);
         answer(q.reply, { shard: k, attempt, duplicate: r.duplicate, count: r.count });
         await nc.flush();
