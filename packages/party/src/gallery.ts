@@ -343,6 +343,26 @@ const EPOCH_OK_SESSION = "dedup-gallery-epoch-ok";
 export interface GalleryKeeperOptions extends Omit<PartyGalleryOptions, "epoch"> {
   /** clock (epoch ms) for P0's epoch proposals; default Date.now */
   now?: () => number;
+  /**
+   * P0: claims an epoch for the whole institution (`storeEpochClaim`: durable, shared by all its
+   * processes); false when another process — another gallery shard worker pair — named it already.
+   */
+  claimEpoch?: (epoch: number) => Promise<boolean>;
+}
+
+/**
+ * Epoch claims in the party's single-use ledger (store `consumeAuthorisation`, key `dedup-epoch-<e>`):
+ * every process of an institution that names gallery epochs (P0's coordinator or its shard workers,
+ * over one database) names a different one, so no two galleries — other shards, or two worker pairs
+ * of one shard built at different times — share a mask (epoch, slot). A claim is kept a day past its
+ * second (P0 only ever names epochs ≥ its clock's second).
+ */
+export function storeEpochClaim(store: Pick<PartyStore, "consumeAuthorisation">): (epoch: number) => Promise<boolean> {
+  return (epoch) =>
+    store.consumeAuthorisation(`dedup-epoch-${epoch}`, (epoch + 86_400) * 1000).then(
+      () => true,
+      (e: { code?: string }) => (e.code === "AUTH_REUSED" ? false : Promise.reject(e)),
+    );
 }
 
 /**
@@ -386,7 +406,8 @@ export class GalleryKeeper implements GalleryHooks {
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
     if (party === "P0") {
-      const epoch = Math.max(Math.floor((this.o.now ?? Date.now)() / 1000), this.lastEpoch + 1);
+      let epoch = Math.max(Math.floor((this.o.now ?? Date.now)() / 1000), this.lastEpoch + 1);
+      while (this.o.claimEpoch && !(await this.o.claimEpoch(epoch))) epoch++;
       if (epoch >= 2 ** 32) throw new RangeError("gallery epoch: out of u32");
       this.lastEpoch = epoch;
       await t.send(peer, frame(EPOCH_SESSION, epoch));

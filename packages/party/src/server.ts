@@ -18,7 +18,7 @@ import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createEnrolStock } from "./enrol-stock.ts";
-import { GalleryKeeper, runGalleryKeeper } from "./gallery.ts";
+import { GalleryKeeper, runGalleryKeeper, storeEpochClaim } from "./gallery.ts";
 import { DedupStock } from "./session.ts";
 import { createShardCoordinator, runShardWorker } from "./shards.ts";
 import { createHelperLink } from "./helper-link.ts";
@@ -97,6 +97,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const keeper = cfg.dedupGallery || cfg.dedupShard
     ? new GalleryKeeper({
         party, params, modelVersion: MODEL.version, seed: poolSeed, pairSeed, store, transport, timeoutMs: cfg.mpcTimeoutMs, log, shard: cfg.dedupShard,
+        // epochs claimed in the institution's database: its shard workers never share a mask
+        claimEpoch: party === "P0" ? storeEpochClaim(store) : undefined,
         onProgress: (done, total) => {
           const pct = Math.floor((100 * done) / Math.max(1, total) / 10) * 10;
           if (pct !== lastPct) log.info({ event: "gallery_progress", done, total });
