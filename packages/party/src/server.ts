@@ -154,7 +154,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     mpcTimeoutMs: cfg.mpcTimeoutMs,
     failureBudget: cfg.failureBudget,
     log,
-    gallery: keeper,
+    // a coordinator tells its shard workers (through NATS); otherwise the gallery in this process
+    gallery: coordinator?.hooks ?? keeper,
     // the 1:N duplicate search over the gallery (Party API dedup): P0 asks the helper per search, P1 keeps its deliveries
     dedup: coordinator
       ? { gallery: () => null, shards: coordinator.search }
@@ -216,7 +217,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   if (!cfg.dedupShard) jobs.start();
   if (keeper) galleryRun = runGalleryKeeper(keeper, { party, log, retryMs: 2_000 });
   const worker = cfg.dedupShard
-    ? await runShardWorker({ url: cfg.natsUrl!, prefix: cfg.dedupNatsPrefix, party, shard: cfg.dedupShard, transport, search: service.searchGallery, peerUrl: cfg.peerUrl, ackWaitMs: cfg.dedupAckWaitMs, log })
+    ? await runShardWorker({ url: cfg.natsUrl!, prefix: cfg.dedupNatsPrefix, party, shard: cfg.dedupShard, transport, search: service.searchGallery, gallery: keeper!, peerUrl: cfg.peerUrl, ackWaitMs: cfg.dedupAckWaitMs, log })
     : undefined;
 
   return {

@@ -25,6 +25,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { PartyError, type Bit, type PartyName } from "@privface/contracts";
 import { killAt, silentLog, type Log } from "@privface/config";
 import type { Transport } from "@privface/transport";
+import type { GalleryHooks } from "./gallery.ts";
 
 /** MPC frames of the pairing: P0's worker → P1's worker, one JSON frame per attempt */
 export const SHARD_SESSION = "dedup-shard";
@@ -71,7 +72,7 @@ export async function openShardNats(o: ShardNatsOptions, maxAgeMs = 120_000): Pr
   try {
     await jsm.streams.info(stream);
   } catch {
-    await jsm.streams.add({ name: stream, subjects: [`${o.prefix}.q.>`], storage: StorageType.Memory, retention: RetentionPolicy.Limits, max_age: nanos(maxAgeMs) }).catch(async (e) => {
+    await jsm.streams.add({ name: stream, subjects: [`${o.prefix}.q.>`, `${o.prefix}.g`], storage: StorageType.Memory, retention: RetentionPolicy.Limits, max_age: nanos(maxAgeMs) }).catch(async (e) => {
       await jsm.streams.info(stream).catch(() => Promise.reject(e)); // another process made it meanwhile
     });
   }
@@ -179,12 +180,26 @@ export async function createShardCoordinator(o: ShardCoordinatorOptions) {
       await jsm.streams.purge(stream, { filter: `${o.prefix}.q.*.${tok}` }).catch((e: Error) => log.warn({ event: "shard_purge_failed", reason: e.message }));
     }
   }
+  /** the service's commits and erasures, to the workers (subject `<prefix>.g`, in the stream) */
+  const event = (e: GalleryEvent) =>
+    void js.publish(`${o.prefix}.g`, JSON.stringify(e)).catch((err: Error) => log.warn({ event: "shard_gallery_event_failed", op: e.op, reason: err.message }));
+  const hooks: GalleryHooks = {
+    committed: (templateId, modelVersion) => event({ op: "committed", templateId, modelVersion }),
+    erased: (templateId) => event({ op: "erased", templateId }),
+  };
   return {
     search,
+    hooks,
     async close() {
       await nc.drain().catch(() => undefined);
     },
   };
+}
+
+interface GalleryEvent {
+  op: "committed" | "erased";
+  templateId: string;
+  modelVersion?: string;
 }
 
 // ---------------------------------------------------------------- worker
@@ -197,6 +212,8 @@ export interface ShardWorkerOptions extends ShardNatsOptions {
   search: (dsession: string, probe: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, p1Url?: string) => Promise<{ duplicate: Bit; count: number }>;
   /** P0: the URL of the paired P1 worker (where the helper delivers P1's dealt halves) */
   peerUrl: string;
+  /** the worker's gallery: the coordinator's commits and erasures go to it (templates of other shards are ignored there) */
+  gallery: GalleryHooks;
   /** how long a taken query may go unacknowledged before JetStream hands it to another worker */
   ackWaitMs: number;
   log?: Log;
@@ -216,6 +233,23 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
   const k = o.shard.index;
   let stopped = false;
   const answer = (reply: string, a: AnswerMsg) => nc.publish(reply, JSON.stringify(a));
+  // the coordinator's commits and erasures from now on, in order (an ordered consumer: a gap restarts it where it was)
+  const events = await (await js.consumers.get(stream, { filter_subjects: `${o.prefix}.g`, deliver_policy: DeliverPolicy.New })).consume();
+  const followed = (async () => {
+    for await (const m of events) {
+      try {
+        const e = m.json<GalleryEvent>();
+        if (e.op === "committed" && typeof e.templateId === "string" && typeof e.modelVersion === "string") o.gallery.committed(e.templateId, e.modelVersion);
+        else if (e.op === "erased" && typeof e.templateId === "string") o.gallery.erased(e.templateId);
+      } catch {
+        /* not an event */
+      }
+    }
+  })();
+  const stopEvents = async () => {
+    events.stop();
+    await followed.catch(() => undefined);
+  };
 
   if (o.party === "P1") {
     // P1: serve the attempts P0's worker of this pair names; P1's half of the query from the stream
@@ -253,6 +287,7 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
       async stop() {
         stopped = true;
         await loop;
+        await stopEvents();
         await nc.drain().catch(() => undefined);
       },
     };
@@ -311,6 +346,7 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
       stopped = true;
       messages.stop();
       await loop.catch(() => undefined);
+      await stopEvents();
       await nc.drain().catch(() => undefined);
     },
   };

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dedupAnswer, MODEL, PartyError, type PartyClient } from "@privface/contracts";
 import { ensureRuntime, freePorts, gatewayResultKey, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
-import { batchedNonces, dedupBodies, enrolBodies, finishBodies, newId, newSimDevice, randomFace, sameFace, simRegistration, type SimKeys } from "@privface/devstack/gateway-sim";
+import { batchedNonces, dedupBodies, deleteBodies, enrolBodies, finishBodies, newId, newSimDevice, randomFace, sameFace, simRegistration, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
 import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
 import { readTlsMaterial } from "@privface/pki";
@@ -40,6 +40,8 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
   const tag = newId(6).toLowerCase().replace(/[^a-z0-9]/g, "x");
   let wports: number[];
   const faces: { x: Int8Array; shard: number }[] = [];
+  /** slots of templates deleted since the workers started (searched, never matching) */
+  let retired = 0;
 
   /** worker `w` (0 or 1) of shard `k` for `party`; P0's dials its paired P1 worker */
   const workerPort = (party: Party, k: number, w: number) => wports[(party === "P0" ? 0 : 4) + 2 * k + w];
@@ -157,13 +159,28 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
     assert.deepEqual(await search(randomFace(MODEL.dim)), { duplicate: 0, gallery: faces.length });
   });
 
+  it("the workers follow the coordinators' commits and deletions (JetStream subject <prefix>.g)", async () => {
+    const x = randomFace(MODEL.dim);
+    const { templateId } = await enrol(x, true);
+    await sleep(1_000);
+    assert.deepEqual(await search(sameFace(x)), { duplicate: 1, gallery: faces.length + 1 }, "a template committed after the workers started is searched");
+    const d = await deleteBodies(keys, { templateId });
+    await Promise.all([client.P0.delete(d.P0), client.P1.delete(d.P1)]);
+    await sleep(1_000);
+    const r = await search(sameFace(x));
+    assert.equal(r.duplicate, 0, "a deleted template never matches");
+    // the slot stays (retired): the count covers it
+    assert.equal(r.gallery, faces.length + 1);
+    retired++;
+  });
+
   it("a worker killed mid-query is replaced (JetStream redelivers to the other worker of the shard) without a wrong or partial answer", async () => {
     const killed = workers["P0-1-0"];
     let n = 0;
     // until the arming worker has taken a query (the queue group may hand the first ones to the other)
     while (killed.proc.exitCode === null && killed.proc.signalCode === null && n < 12) {
       const r = await search(sameFace(faces.filter((f) => f.shard === 1)[n % 2].x));
-      assert.deepEqual(r, { duplicate: 1, gallery: faces.length }, `search ${n} (killed: ${killed.proc.exitCode})`);
+      assert.deepEqual(r, { duplicate: 1, gallery: faces.length + retired }, `search ${n} (killed: ${killed.proc.exitCode})`);
       n++;
     }
     assert.ok(killed.proc.exitCode !== null || killed.proc.signalCode !== null, "the arming worker took a query and died");
@@ -171,7 +188,7 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
     // the query it held was handed again (delivery count ≥ 2) to the other worker of the shard — every answer above was right
     assert.ok(logs["P0-1-1"].some((l) => l.event === "shard_query_started" && (l.attempt as number) >= 2), "JetStream redelivered the dead worker's query");
     // after: the shard still answers through its other worker, also for a face that is not there
-    assert.deepEqual(await search(randomFace(MODEL.dim)), { duplicate: 0, gallery: faces.length });
+    assert.deepEqual(await search(randomFace(MODEL.dim)), { duplicate: 0, gallery: faces.length + retired });
     assert.ok(logs["P0-1-1"].some((l) => l.event === "shard_query_started"), "the other worker served shard 1");
   });
 });
