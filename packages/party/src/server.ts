@@ -217,7 +217,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   if (!cfg.dedupShard) jobs.start();
   if (keeper) galleryRun = runGalleryKeeper(keeper, { party, log, retryMs: 2_000 });
   const worker = cfg.dedupShard
-    ? await runShardWorker({ url: cfg.natsUrl!, prefix: cfg.dedupNatsPrefix, party, shard: cfg.dedupShard, transport, search: service.searchGallery, gallery: keeper!, peerUrl: cfg.peerUrl, ackWaitMs: cfg.dedupAckWaitMs, log })
+    ? await runShardWorker({ url: cfg.natsUrl!, prefix: cfg.dedupNatsPrefix, party, shard: cfg.dedupShard, transport, search: service.searchGallery, gallery: keeper!, ready: () => keeper?.current?.ready ?? false, peerUrl: cfg.peerUrl, ackWaitMs: cfg.dedupAckWaitMs, log })
     : undefined;
 
   return {

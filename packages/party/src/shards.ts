@@ -33,6 +33,7 @@ export const SHARD_SESSION = "dedup-shard";
 const SKETCH_BITS = 64;
 
 const nanos = (ms: number) => ms * 1_000_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const streamOf = (prefix: string) => prefix.replace(/[^A-Za-z0-9]/g, "_").toUpperCase();
 /** a subject token for a session id (ids may hold characters a NATS subject does not allow) */
 const tokenOf = (session: string) => createHash("sha256").update(session).digest("hex").slice(0, 32);
@@ -144,7 +145,9 @@ export async function createShardCoordinator(o: ShardCoordinatorOptions) {
       const share = Buffer.from(q.share.buffer, q.share.byteOffset, q.share.byteLength).toString("base64");
       for (let k = 0; k < o.shards; k++) {
         const msg: QueryMsg = { session: q.session, shard: k, share, valid: q.valid, modelVersion: q.modelVersion, reply, deadline };
-        await js.publish(`${o.prefix}.q.${k}.${tok}`, JSON.stringify(msg));
+        await js.publish(`${o.prefix}.q.${k}.${tok}`, JSON.stringify(msg)).catch((e: Error) => {
+          throw new PartyError("GALLERY_UNAVAILABLE", `NATS did not take the query of shard ${k}: ${e.message}`);
+        });
       }
       let chosen: number[]; // the attempt whose answer counts, per shard
       let subsets: Uint8Array;
@@ -212,6 +215,8 @@ export interface ShardWorkerOptions extends ShardNatsOptions {
   search: (dsession: string, probe: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, p1Url?: string) => Promise<{ duplicate: Bit; count: number }>;
   /** P0: the URL of the paired P1 worker (where the helper delivers P1's dealt halves) */
   peerUrl: string;
+  /** the worker's gallery is built and not stale (a query taken before is given back) */
+  ready: () => boolean;
   /** the worker's gallery: the coordinator's commits and erasures go to it (templates of other shards are ignored there) */
   gallery: GalleryHooks;
   /** how long a taken query may go unacknowledged before JetStream hands it to another worker */
@@ -258,7 +263,8 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
         let f;
         try {
           f = await o.transport.receive(SHARD_SESSION, { from: "p0", timeoutMs: 1_000 });
-        } catch {
+        } catch (e) {
+          if ((e as { code?: string }).code !== "TIMEOUT") await sleep(200); // no link to the paired P0 worker: wait for it
           continue;
         }
         void (async () => {
@@ -299,14 +305,19 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
     await jsm.consumers.info(stream, durable);
   } catch {
     await jsm.consumers
-      .add(stream, { durable_name: durable, filter_subject: `${o.prefix}.q.${k}.*`, ack_policy: AckPolicy.Explicit, ack_wait: nanos(o.ackWaitMs), deliver_policy: DeliverPolicy.All, max_deliver: 20 })
+      .add(stream, { durable_name: durable, filter_subject: `${o.prefix}.q.${k}.*`, ack_policy: AckPolicy.Explicit, ack_wait: nanos(o.ackWaitMs), deliver_policy: DeliverPolicy.All, max_deliver: -1 })
       .catch(async (e) => void (await jsm.consumers.info(stream, durable).catch(() => Promise.reject(e))));
   }
   const consumer = await js.consumers.get(stream, durable);
-  const messages = await consumer.consume({ max_messages: 1 });
+  // one query at a time: the next is pulled only when this worker is free (the others of the group take the rest)
   const loop = (async () => {
-    for await (const m of messages) {
-      if (stopped) break;
+    while (!stopped) {
+      const m = await consumer.next({ expires: 1_000 }).catch(async (e: Error) => {
+        log.warn({ event: "shard_pull_failed", shard: k, reason: e.message });
+        await sleep(500);
+        return null;
+      });
+      if (!m) continue;
       let q: QueryMsg;
       try {
         q = m.json<QueryMsg>();
@@ -318,8 +329,8 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
         m.term(); // not ours, or its coordinator has given up: never served late
         continue;
       }
-      if (!o.transport.isUp("p1")) {
-        m.nak(200); // no paired P1 worker: leave it to another worker of the group
+      if (!o.transport.isUp("p1") || !o.ready()) {
+        m.nak(200); // no paired P1 worker, or no gallery yet: leave it to another worker of the group
         continue;
       }
       const attempt = m.info.deliveryCount;
@@ -344,7 +355,6 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
   return {
     async stop() {
       stopped = true;
-      messages.stop();
       await loop.catch(() => undefined);
       await stopEvents();
       await nc.drain().catch(() => undefined);
