@@ -710,21 +710,19 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     let started = false;
     try {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["dedup"], party, session, templateId }, now());
-      const o = deps.dedup;
-      const g = o?.gallery() ?? null;
       // a coordinator of gallery shards (shards.ts) holds no gallery: its workers do
-      if (!o || (!o.shards && (!g || !g.ready))) throw new PartyError("GALLERY_UNAVAILABLE", g?.stale ? "the dedup gallery is stale: it is being rebuilt" : "no dedup gallery is ready at this party");
+      const shards = deps.dedup?.shards;
+      if (!shards) readyGallery();
       const p = probes.get(session);
       if (!p || p.until <= now()) throw new PartyError("SESSION_UNKNOWN", "no prepared enrolment with this session whose search is still to run");
       if (p.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
-      if (g && !o.shards && p.modelVersion !== g.modelVersion) throw new PartyError("GALLERY_UNAVAILABLE", `the gallery holds model ${g.modelVersion}, the enrolment is for ${p.modelVersion}`);
-      if (dedupCheat) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: searches refused until an operator restarts the party");
+      if (!shards) readyGallery(p.modelVersion);
       await store.consumeAuthorisation(auth.nonce, auth.expires);
       probes.delete(session); // one search per enrolment
       started = true;
       let out: { resultShare: DedupResponse["resultShare"]; gallery: number };
-      if (o.shards) {
-        out = await o.shards({ session: dsession, share: p.share, valid: p.valid, modelVersion: p.modelVersion }).finally(() => p.share.fill(0));
+      if (shards) {
+        out = await shards({ session: dsession, share: p.share, valid: p.valid, modelVersion: p.modelVersion }).finally(() => p.share.fill(0));
       } else {
         const r = await searchGallery(dsession, p, () => (started = false));
         out = { resultShare: { duplicate: r.duplicate }, gallery: r.count };
@@ -739,19 +737,26 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     }
   }
 
+  /** The gallery ready for a search (of `modelVersion`, when given), else GALLERY_UNAVAILABLE; HELPER_UNAVAILABLE after a cheat. */
+  function readyGallery(modelVersion?: string): PartyGallery {
+    const g = deps.dedup?.gallery() ?? null;
+    if (!g || !g.ready) throw new PartyError("GALLERY_UNAVAILABLE", g?.stale ? "the dedup gallery is stale: it is being rebuilt" : "no dedup gallery is ready at this party");
+    if (modelVersion !== undefined && modelVersion !== g.modelVersion) throw new PartyError("GALLERY_UNAVAILABLE", `the gallery holds model ${g.modelVersion}, the enrolment is for ${modelVersion}`);
+    if (dedupCheat) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: searches refused until an operator restarts the party");
+    return g;
+  }
+
   /**
    * One search of `probe` (wiped here) over this party's gallery as MPC session `dsession` with the
    * peer: P0 asks the helper for fresh dealt queries (P1's halves to `p1Url`, default the configured
    * P1) and draws which one is used. `notStarted` runs when the MPC never started (nothing sent yet).
    */
   async function searchGallery(dsession: string, p: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, notStarted?: () => void, p1Url?: string): Promise<{ duplicate: 0 | 1; count: number }> {
-    const o = deps.dedup;
-    const g = o?.gallery() ?? null;
+    const o = deps.dedup!;
+    let g: PartyGallery;
     let bundles;
     try {
-      if (!o || !g || !g.ready) throw new PartyError("GALLERY_UNAVAILABLE", g?.stale ? "the dedup gallery is stale: it is being rebuilt" : "no dedup gallery is ready at this party");
-      if (p.modelVersion !== g.modelVersion) throw new PartyError("GALLERY_UNAVAILABLE", `the gallery holds model ${g.modelVersion}, the enrolment is for ${p.modelVersion}`);
-      if (dedupCheat) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: searches refused until an operator restarts the party");
+      g = readyGallery(p.modelVersion);
       if (party === "P0") {
         const checks = o.checks ?? 1;
         let bytes: Uint8Array[];
