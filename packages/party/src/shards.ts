@@ -125,20 +125,16 @@ export async function createShardCoordinator(o: ShardCoordinatorOptions) {
         wake();
       }
     })();
+    /** resolves true as soon as `done()`, or with `done()` at the deadline */
     const until = (done: () => boolean) =>
       new Promise<boolean>((res) => {
-        const check = () => {
-          if (done()) return res(true);
-          if (Date.now() >= deadline) return res(false);
-        };
+        if (done()) return res(true);
         const timer = setTimeout(() => res(done()), Math.max(0, deadline - Date.now()));
         wake = () => {
-          if (done()) {
-            clearTimeout(timer);
-            res(true);
-          }
+          if (!done()) return;
+          clearTimeout(timer);
+          res(true);
         };
-        check();
       });
     const pairSession = `${q.session}-s`;
     try {
@@ -167,11 +163,17 @@ export async function createShardCoordinator(o: ShardCoordinatorOptions) {
         const f = await o.transport.receive(pairSession, { from: peer, timeoutMs: Math.max(1, deadline - Date.now()) + 2_000 }).catch(() => {
           throw new PartyError("GALLERY_UNAVAILABLE", "P0 named no shard answers in time");
         });
-        const m = JSON.parse(Buffer.from(f.payload).toString("utf8")) as { attempts?: number[]; subsets?: string; error?: string };
-        if (m.error) throw new PartyError("GALLERY_UNAVAILABLE", `P0: ${m.error}`);
-        if (!Array.isArray(m.attempts) || m.attempts.length !== o.shards || typeof m.subsets !== "string" || m.subsets.length !== 16 * o.shards) throw new PartyError("GALLERY_UNAVAILABLE", "P0's shard answer list does not fit this party's shards");
-        chosen = m.attempts;
-        subsets = Buffer.from(m.subsets, "hex");
+        let m: { attempts?: unknown[]; subsets?: unknown; error?: unknown } = {};
+        try {
+          m = JSON.parse(Buffer.from(f.payload).toString("utf8"));
+        } catch {
+          /* refused below */
+        }
+        if (typeof m.error === "string") throw new PartyError("GALLERY_UNAVAILABLE", `P0: ${m.error}`);
+        const fits = Array.isArray(m.attempts) && m.attempts.length === o.shards && m.attempts.every((a) => Number.isInteger(a)) && typeof m.subsets === "string" && new RegExp(`^[0-9a-f]{${16 * o.shards}}$`).test(m.subsets);
+        if (!fits) throw new PartyError("GALLERY_UNAVAILABLE", "P0's shard answer list does not fit this party's shards");
+        chosen = m.attempts as number[];
+        subsets = Buffer.from(m.subsets as string, "hex");
         const ok = await until(() => chosen.every((a, k) => answers.has(`${k}/${a}`)));
         if (!ok) throw new PartyError("GALLERY_UNAVAILABLE", "this party's workers did not answer the attempts P0 took in time");
       }
@@ -274,12 +276,13 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
           } catch {
             return;
           }
-          if (c.shard !== k || !Number.isInteger(c.attempt)) return log.warn({ event: "shard_pair_refused", shard: c.shard });
+          if (typeof c.session !== "string" || c.shard !== k || !Number.isInteger(c.attempt)) return log.warn({ event: "shard_pair_refused", shard: c.shard });
           const dsession = `${c.session}-s${k}-${c.attempt}`;
           try {
             const m = await jsm.streams.getMessage(stream, { last_by_subj: `${o.prefix}.q.${k}.${tokenOf(c.session)}` });
             if (!m) throw new Error("no such query in this party's stream");
             const q = m.json<QueryMsg>();
+            if (q.session !== c.session || Date.now() > q.deadline) throw new Error("the query is not the one P0 named, or its coordinator has given up");
             log.info({ event: "shard_query_started", shard: k, attempt: c.attempt });
             const r = await o.search(dsession, { share: decodeShare(q.share), valid: q.valid, modelVersion: q.modelVersion });
             answer(q.reply, { shard: k, attempt: c.attempt, duplicate: r.duplicate, count: r.count });
