@@ -169,7 +169,9 @@ export class PartyGallery implements GalleryHooks {
         for (;;) {
           const page = await store.activePage(modelVersion, after, batch!);
           if (page.length > 0) after = page[page.length - 1].templateId;
-          const mine = page.filter((t) => this.inShard(t.templateId) || (t.share.fill(0), false));
+          // a shard worker's gallery: the other shards' templates are wiped unread (the same pages at both parties)
+          const mine = page.filter((t) => this.inShard(t.templateId));
+          for (const t of page) if (!mine.includes(t)) t.share.fill(0);
           if (page.length > 0 && mine.length === 0) continue;
           await this.append(mine, page.length === 0);
           if (page.length === 0) break;
