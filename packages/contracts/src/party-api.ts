@@ -96,10 +96,25 @@ export interface DedupResponse {
    * XOR share of duplicate = valid(probe) ∧ ∃ live j: ⟨probe, y_j⟩ ≥ threshold — one bit, never the
    * matching templates; `gallery` is the number of slots the search covered (public to both parties).
    */
-  resultShare: { duplicate: Bit };
+  resultShare: {
+    duplicate: Bit;
+    /**
+     * With gallery shards (docs/protocol.md §14, "Gallery shards"): 16 hex digits, this party's XOR share
+     * of 64 more bits; duplicate ⇔ `duplicate` XORs to 1 or the two sketches differ (each bit is a
+     * parity of the shards' "any" bits over a subset the parties drew and the requester does not know).
+     */
+    sketch?: string;
+  };
   gallery: number;
   /** as in EnrolResponse */
   resultMac?: string;
+}
+
+/** The requester's answer from the two parties' dedup shares: 1 = a duplicate (`sketch` as in DedupResponse). */
+export function dedupAnswer(a: DedupResponse["resultShare"], b: DedupResponse["resultShare"]): Bit {
+  if ((a.duplicate ^ b.duplicate) === 1) return 1;
+  if (a.sketch === undefined && b.sketch === undefined) return 0;
+  return a.sketch === b.sketch ? 0 : 1;
 }
 export interface CommitResponse {
   templateId: string;

@@ -27,7 +27,7 @@ export interface ResultBinding {
   session: string;
   templateId: string;
   authorisation: Pick<SignedAuthorisation, "payload">;
-  resultShare: Record<string, Bit>;
+  resultShare: Record<string, Bit | string>;
 }
 
 /** The MAC key between one party and the gateway, from either side's key pair and the other's public key. */

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { killAt } from "@privface/config";
-import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
+import { composeChallenge, dedupAnswer, drawActions, faceStatement, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -170,7 +170,7 @@ export class DeviceFlows {
           await this.parties.abortAll(session, templateId, modelVersion);
           return await this.parties.failure(search.error, { ...decided, templateId });
         }
-        if ((search.value.P0.resultShare.duplicate ^ search.value.P1.resultShare.duplicate) === 1) {
+        if (dedupAnswer(search.value.P0.resultShare, search.value.P1.resultShare) === 1) {
           await this.parties.abortAll(session, templateId, modelVersion);
           // a duplicate counts like a failed verification (person and device, R24): a terminal that
           // searches for enrolled faces through enrolments is locked after a few (SECURITY.md)

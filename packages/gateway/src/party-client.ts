@@ -49,7 +49,7 @@ export function createPartyClient(o: {
     const answer = await call(PARTY_ROUTES[op], req);
     const { resultMac, ...rest } = (answer ?? {}) as { resultMac?: unknown; resultShare?: unknown };
     const share = rest.resultShare;
-    const binding = { op, party: o.party, session: req.session, templateId: req.templateId, authorisation: req.authorisation, resultShare: share as Record<string, 0 | 1> };
+    const binding = { op, party: o.party, session: req.session, templateId: req.templateId, authorisation: req.authorisation, resultShare: share as Record<string, 0 | 1 | string> };
     if (!share || typeof share !== "object" || !(await checkResultMac(o.resultKey, binding, resultMac))) {
       throw new PartyError("RESULT_UNAUTHENTICATED", `${o.party}'s ${op} answer does not authenticate for session ${req.session}`);
     }

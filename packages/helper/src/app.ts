@@ -65,17 +65,23 @@ function parseParams(p: Record<string, unknown> | undefined): Params | string {
   }
 }
 
-/** `{ epoch, count, n, params }`: n (1..8) dedup queries over the first `count` slots of gallery `epoch`. */
-function parseDedupRefill(body: unknown, maxSlots: number): { epoch: number; count: number; n: number; params: Params } | string {
+/**
+ * `{ epoch, count, n, params, p1Url? }`: n (1..8) dedup queries over the first `count` slots of gallery
+ * `epoch`; `p1Url` (https origin) names the P1 process to deliver to — a gallery shard worker (party
+ * shards.ts) — instead of the configured P1: the delivery still goes only to a server whose
+ * certificate names P1 (the helper's agent expects that role).
+ */
+function parseDedupRefill(body: unknown, maxSlots: number): { epoch: number; count: number; n: number; params: Params; p1Url?: string } | string {
   if (!body || typeof body !== "object" || Array.isArray(body)) return "body: expected an object";
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!["epoch", "count", "n", "params"].includes(k)) return `body.${k}: unknown field`;
+  for (const k of Object.keys(b)) if (!["epoch", "count", "n", "params", "p1Url"].includes(k)) return `body.${k}: unknown field`;
+  if (b.p1Url !== undefined && (typeof b.p1Url !== "string" || !/^https:\/\/[A-Za-z0-9.:[\]-]{1,255}$/.test(b.p1Url))) return "p1Url: expected an https origin";
   if (!Number.isInteger(b.epoch) || (b.epoch as number) < 0 || (b.epoch as number) >= 2 ** 32) return "epoch: expected a u32";
   if (!Number.isInteger(b.count) || (b.count as number) < 0 || (b.count as number) > maxSlots) return `count: expected 0..${maxSlots}`;
   if (!Number.isInteger(b.n) || (b.n as number) < 1 || (b.n as number) > 8) return "n: expected 1..8";
   const params = parseParams(b.params as Record<string, unknown> | undefined);
   if (typeof params === "string") return params;
-  return { epoch: b.epoch as number, count: b.count as number, n: b.n as number, params };
+  return { epoch: b.epoch as number, count: b.count as number, n: b.n as number, params, ...(b.p1Url ? { p1Url: b.p1Url as string } : {}) };
 }
 
 function parseRefill(body: unknown, maxBatch: number): { kind: BundleKind; count: number; params: Params } | string {
@@ -88,6 +94,9 @@ function parseRefill(body: unknown, maxBatch: number): { kind: BundleKind; count
   if (typeof params === "string") return params;
   return { kind: b.kind, count: b.count as number, params };
 }
+
+/** gallery epochs whose masks the helper keeps (one per gallery shard and worker pair) */
+const MAX_DEDUP_EPOCHS = 16;
 
 export function createHelperApp(deps: HelperDeps): HelperApp {
   const maxBatch = deps.maxBatch ?? 1024;
@@ -110,8 +119,8 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   let enrolReady: Uint8Array[] = [];
   let enrolParams = "";
   let enrolFilling: Promise<void> | null = null;
-  // the dedup masks of the latest gallery epoch P0 asked about, from the seeds (nothing from the parties)
-  let dedupMasks: HelperGallery | null = null;
+  // the dedup masks of the latest gallery epochs P0 asked about (one per gallery shard), from the seeds (nothing from the parties)
+  const dedupMasks = new Map<number, HelperGallery>();
   const maxDedupSlots = deps.maxDedupSlots ?? 2_000_000;
 
   /**
@@ -122,10 +131,12 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   async function dedupRefill(body: unknown): Promise<AppResponse> {
     const req = parseDedupRefill(body, maxDedupSlots);
     if (typeof req === "string") return err(400, "INVALID_INPUT", req);
-    const { epoch, count, n, params } = req;
-    const dealt = dealDedupBatch(dedupMasks, { params, seeds: deps.seeds, epoch, count, n, rows: deps.dedupRows ?? jsRowStore });
-    dedupMasks = dealt.masks;
-    return (await deliver("/v1/dedup/items", dealt.P1, "dedup", 60_000)) ?? { status: 200, body: poolBatch(dealt.P0), contentType: "application/octet-stream" };
+    const { epoch, count, n, params, p1Url } = req;
+    const dealt = dealDedupBatch(dedupMasks.get(epoch) ?? null, { params, seeds: deps.seeds, epoch, count, n, rows: deps.dedupRows ?? jsRowStore });
+    dedupMasks.delete(epoch);
+    dedupMasks.set(epoch, dealt.masks);
+    for (const e of dedupMasks.keys()) if (dedupMasks.size > MAX_DEDUP_EPOCHS) dedupMasks.delete(e); // the least recently used go first
+    return (await deliver("/v1/dedup/items", dealt.P1, "dedup", 60_000, p1Url)) ?? { status: 200, body: poolBatch(dealt.P0), contentType: "application/octet-stream" };
   }
 
   /** Deals `count` bundles, delivers P1's halves to P1 and audits; P0's halves, or an error response. */
@@ -141,10 +152,10 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   }
 
   /** P1's halves to P1's `path`, then the audit record: null when both went through, else the error response. */
-  async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number): Promise<AppResponse | null> {
+  async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number, p1Url = deps.p1Url): Promise<AppResponse | null> {
     let r;
     try {
-      r = await requestJson(deps.agent, `${deps.p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs });
+      r = await requestJson(deps.agent, `${p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs });
     } catch (e) {
       p1Up = false;
       failures.inc();

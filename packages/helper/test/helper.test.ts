@@ -216,4 +216,29 @@ describe("helper app: dedup queries (issue 15)", () => {
       assert.deepEqual(dedupSpotCheck(w.galleries.P1, m1, dedupSpotOpening(w.galleries.P0, m0, new Uint32Array(m1.a.buffer, m1.a.byteOffset, params.d))), []);
     }
   });
+
+  it("p1Url (a gallery shard worker of P1): delivered there, only to a server whose certificate names P1; a malformed one is refused", async () => {
+    // the helper's agent as its server makes it (server.ts): it talks only to a P1 certificate
+    const agent = createMtlsAgent({ ca: pki.ca, cert: pki.leaf.helper.cert, key: pki.leaf.helper.key }, 8, { expect: "p1" });
+    const h = createHelperApp({ seeds, p1Url, agent, maxBatch: 16 });
+    const dedupCall = (body: unknown) => h.app({ method: "POST", path: "/v1/dedup/refill", role: "p0", body, raw: Buffer.alloc(0) });
+    const body = { epoch: 43, count: 3, n: 2, params: paramsJson };
+    for (const bad of ["http://127.0.0.1:1", `${p1Url}/v1/other`, "https://user@host", 7]) assert.equal((await dedupCall({ ...body, p1Url: bad })).status, 400, String(bad));
+    const before = delivered.length;
+    assert.equal((await dedupCall({ ...body, p1Url })).status, 200);
+    assert.equal(delivered.length, before + 1);
+    // attack: P0 names its own server (a P0 certificate) to read P1's halves — the helper's agent refuses it
+    let got = 0;
+    const mat = { ca: pki.ca, cert: pki.leaf.p0.cert, key: pki.leaf.p0.key };
+    const p0Server = createMtlsServer(mat, nodeHandler(async () => (got++, { status: 200, body: {} }), { maxBodyBytes: 64 << 20 }));
+    await new Promise<void>((r) => p0Server.listen(0, "127.0.0.1", r));
+    try {
+      const r = await dedupCall({ ...body, p1Url: `https://127.0.0.1:${(p0Server.address() as AddressInfo).port}` });
+      assert.equal(r.status, 503);
+      assert.equal(got, 0, "nothing reached a server that is not P1");
+    } finally {
+      p0Server.closeAllConnections();
+      await new Promise((r) => p0Server.close(r));
+    }
+  });
 });

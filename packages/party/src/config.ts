@@ -69,6 +69,18 @@ export interface PartyConfig {
   captureFile: string | undefined;
   /** keep the in-memory dedup gallery (gallery.ts): built at start from the store, kept in step (both parties must agree) */
   dedupGallery: boolean;
+  /** NATS server of this institution (shards.ts); unset: the gallery is served in this process */
+  natsUrl: string | undefined;
+  /** coordinator: the number of gallery shards its workers serve (0: no shards) */
+  dedupShards: number;
+  /** worker: the shard this process serves (its gallery holds only that shard; it takes queries from NATS) */
+  dedupShard: { index: number; count: number } | undefined;
+  /** subject prefix of this institution's dedup queries (the stream is named after it) */
+  dedupNatsPrefix: string;
+  /** coordinator: how long a search waits for every shard before GALLERY_UNAVAILABLE */
+  dedupShardTimeoutMs: number;
+  /** worker (P0): a query not acknowledged within this goes to another worker of the shard */
+  dedupAckWaitMs: number;
 }
 
 export function partyPrefix(party: PartyName): string {
@@ -127,7 +139,22 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
     dedupGallery: r.oneOf("DEDUP_GALLERY", "off", ["off", "on"] as const) === "on",
+    natsUrl: r.optional("NATS_URL"),
+    dedupShards: int("DEDUP_SHARDS", 0, 0, 1024),
+    dedupShard: undefined as { index: number; count: number } | undefined,
+    dedupNatsPrefix: r.optional("DEDUP_NATS_PREFIX") ?? `privface.${lc}.dedup`,
+    dedupShardTimeoutMs: int("DEDUP_SHARD_TIMEOUT_MS", 15_000, 100, 600_000),
+    dedupAckWaitMs: int("DEDUP_ACK_WAIT_MS", 5_000, 100, 600_000),
   };
+  const shard = r.optional("DEDUP_SHARD");
+  if (shard !== undefined) {
+    const m = /^(\d{1,4})\/(\d{1,4})$/.exec(shard);
+    if (!m || Number(m[1]) >= Number(m[2])) r.problems.push(`${P}DEDUP_SHARD: expected k/S with 0 ≤ k < S`);
+    else cfg.dedupShard = { index: Number(m[1]), count: Number(m[2]) };
+  }
+  if ((cfg.dedupShards > 0 || shard !== undefined) && cfg.natsUrl === undefined) r.problems.push(`${P}DEDUP_SHARDS / DEDUP_SHARD need ${P}NATS_URL`);
+  if (cfg.dedupShards > 0 && shard !== undefined) r.problems.push(`${P}DEDUP_SHARDS (coordinator) and DEDUP_SHARD (worker) exclude each other`);
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(cfg.dedupNatsPrefix)) r.problems.push(`${P}DEDUP_NATS_PREFIX: expected NATS subject tokens separated by dots`);
   // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
   // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
   if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {

@@ -60,7 +60,17 @@ export interface GalleryHooks {
   erased(templateId: string): void;
 }
 
+/**
+ * The gallery shard of a template (docs/protocol.md §14, "Gallery shards"): the first 4 bytes of
+ * SHA-256(template id), big-endian, modulo `shards`. Both institutions compute the same.
+ */
+export function shardOf(templateId: string, shards: number): number {
+  return createHash("sha256").update(templateId).digest().readUInt32BE(0) % shards;
+}
+
 export interface PartyGalleryOptions {
+  /** a gallery shard worker's shard (shards.ts): only the templates with shardOf(id, count) = index */
+  shard?: { index: number; count: number };
   party: PartyName;
   params: Params;
   /** the model version whose active templates the gallery holds */
@@ -158,9 +168,13 @@ export class PartyGallery implements GalleryHooks {
         let after = "";
         for (;;) {
           const page = await store.activePage(modelVersion, after, batch!);
-          await this.append(page, page.length === 0);
+          if (page.length > 0) after = page[page.length - 1].templateId;
+          // a shard worker's gallery: the other shards' templates are wiped unread (the same pages at both parties)
+          const mine = page.filter((t) => this.inShard(t.templateId));
+          for (const t of page) if (!mine.includes(t)) t.share.fill(0);
+          if (page.length > 0 && mine.length === 0) continue;
+          await this.append(mine, page.length === 0);
           if (page.length === 0) break;
-          after = page[page.length - 1].templateId;
           onProgress?.(this.rows.count, total);
         }
       } catch (e) {
@@ -176,7 +190,7 @@ export class PartyGallery implements GalleryHooks {
 
   committed(templateId: string, modelVersion: string): void {
     void this.serial(async () => {
-      if (!this.built) return; // the build reads it from the store
+      if (!this.built || !this.inShard(templateId)) return; // the build reads it from the store
       if (modelVersion !== this.modelVersion) {
         this.drop(templateId);
         return;
@@ -212,6 +226,10 @@ export class PartyGallery implements GalleryHooks {
   endQuery(): void {
     if (this.queries > 0) this.queries--;
     if (this.queries === 0) for (const id of this.pendingDrops.splice(0)) this.drop(id);
+  }
+  private inShard(templateId: string): boolean {
+    const s = this.o.shard;
+    return !s || shardOf(templateId, s.count) === s.index;
   }
   /** ready for a query: its build finished and it is not stale */
   get ready(): boolean {
@@ -327,6 +345,26 @@ const EPOCH_OK_SESSION = "dedup-gallery-epoch-ok";
 export interface GalleryKeeperOptions extends Omit<PartyGalleryOptions, "epoch"> {
   /** clock (epoch ms) for P0's epoch proposals; default Date.now */
   now?: () => number;
+  /**
+   * P0: claims an epoch for the whole institution (`storeEpochClaim`: durable, shared by all its
+   * processes); false when another process — another gallery shard worker pair — named it already.
+   */
+  claimEpoch?: (epoch: number) => Promise<boolean>;
+}
+
+/**
+ * Epoch claims in the party's single-use ledger (store `consumeAuthorisation`, key `dedup-epoch-<e>`):
+ * every process of an institution that names gallery epochs (P0's coordinator or its shard workers,
+ * over one database) names a different one, so no two galleries — other shards, or two worker pairs
+ * of one shard built at different times — share a mask (epoch, slot). A claim is kept a day past its
+ * second (P0 only ever names epochs ≥ its clock's second).
+ */
+export function storeEpochClaim(store: Pick<PartyStore, "consumeAuthorisation">): (epoch: number) => Promise<boolean> {
+  return (epoch) =>
+    store.consumeAuthorisation(`dedup-epoch-${epoch}`, (epoch + 86_400) * 1000).then(
+      () => true,
+      (e: { code?: string }) => (e.code === "AUTH_REUSED" ? false : Promise.reject(e)),
+    );
 }
 
 /**
@@ -375,7 +413,8 @@ export class GalleryKeeper implements GalleryHooks {
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
     if (party === "P0") {
-      const epoch = Math.max(Math.floor((this.o.now ?? Date.now)() / 1000), this.lastEpoch + 1);
+      let epoch = Math.max(Math.floor((this.o.now ?? Date.now)() / 1000), this.lastEpoch + 1);
+      while (this.o.claimEpoch && !(await this.o.claimEpoch(epoch))) epoch++;
       if (epoch >= 2 ** 32) throw new RangeError("gallery epoch: out of u32");
       this.lastEpoch = epoch;
       await t.send(peer, frame(EPOCH_SESSION, epoch));

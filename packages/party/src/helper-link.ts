@@ -12,7 +12,7 @@ export interface HelperLink {
   /** P0's halves of `count` freshly dealt bundles. */
   fetch(kind: "verify" | "enrol", count: number): Promise<Uint8Array[]>;
   /** P0's halves of `n` freshly dealt dedup queries over the first `count` slots of gallery `epoch` (`POST /v1/dedup/refill`; P1's halves delivered first) */
-  dedup(epoch: number, count: number, n: number): Promise<Uint8Array[]>;
+  dedup(epoch: number, count: number, n: number, p1Url?: string): Promise<Uint8Array[]>;
   probe(): Promise<void>;
   up(): boolean;
 }
@@ -40,8 +40,8 @@ export function createHelperLink(agent: https.Agent, helperUrl: string, params: 
       up = true;
       return unpackItems(r.body, { maxItems: 100_000, copy: true });
     },
-    async dedup(epoch, count, n) {
-      const r = await requestJson(agent, `${helperUrl}/v1/dedup/refill`, "POST", { epoch, count, n, params }, { timeoutMs: 60_000 });
+    async dedup(epoch, count, n, p1Url) {
+      const r = await requestJson(agent, `${helperUrl}/v1/dedup/refill`, "POST", { epoch, count, n, params, ...(p1Url ? { p1Url } : {}) }, { timeoutMs: 60_000 });
       if (r.status !== 200 || !Buffer.isBuffer(r.body)) throw new Error(`helper answered HTTP ${r.status}`);
       return unpackItems(r.body, { maxItems: 16, copy: true });
     },

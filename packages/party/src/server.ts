@@ -18,8 +18,9 @@ import { readStoreKeys } from "./admin.ts";
 import { createPartyApp } from "./app.ts";
 import type { PartyConfig } from "./config.ts";
 import { createEnrolStock } from "./enrol-stock.ts";
-import { GalleryKeeper, runGalleryKeeper } from "./gallery.ts";
+import { GalleryKeeper, runGalleryKeeper, storeEpochClaim } from "./gallery.ts";
 import { DedupStock } from "./session.ts";
+import { createShardCoordinator, runShardWorker } from "./shards.ts";
 import { createHelperLink } from "./helper-link.ts";
 import { createPartyJobs } from "./jobs.ts";
 import { createPartyMetrics } from "./metrics.ts";
@@ -92,9 +93,12 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
 
   // the in-memory dedup gallery (gallery.ts): δ rows in memory only, rebuilt at a fresh epoch after any restart
   let lastPct = -1;
-  const keeper = cfg.dedupGallery
+  // a gallery shard worker (shards.ts, DEDUP_SHARD) keeps the gallery of its shard only
+  const keeper = cfg.dedupGallery || cfg.dedupShard
     ? new GalleryKeeper({
-        party, params, modelVersion: MODEL.version, seed: poolSeed, pairSeed, store, transport, timeoutMs: cfg.mpcTimeoutMs, log,
+        party, params, modelVersion: MODEL.version, seed: poolSeed, pairSeed, store, transport, timeoutMs: cfg.mpcTimeoutMs, log, shard: cfg.dedupShard,
+        // epochs claimed in the institution's database: its shard workers never share a mask
+        claimEpoch: party === "P0" ? storeEpochClaim(store) : undefined,
         onProgress: (done, total) => {
           const pct = Math.floor((100 * done) / Math.max(1, total) / 10) * 10;
           if (pct !== lastPct) log.info({ event: "gallery_progress", done, total });
@@ -123,6 +127,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const intake = (items: Uint8Array[]) => spotCheckIntake(spotDeps, items, askPeer);
   // enrolment bundles are spot-checked too, a batch at a time (enrol-stock.ts)
   const dedupStock = party === "P1" && keeper ? new DedupStock() : undefined;
+  // a coordinator of gallery shards (DEDUP_SHARDS): the search runs on the workers, through NATS JetStream
+  const coordinator = cfg.dedupShards > 0 ? await createShardCoordinator({ url: cfg.natsUrl!, prefix: cfg.dedupNatsPrefix, party, shards: cfg.dedupShards, transport, timeoutMs: cfg.dedupShardTimeoutMs, log }) : undefined;
   const enrolStock = party === "P0" ? createEnrolStock({ fetch: (n) => helper.fetch("enrol", n), intake }) : undefined;
   const service = createPartyService({
     party,
@@ -148,9 +154,12 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     mpcTimeoutMs: cfg.mpcTimeoutMs,
     failureBudget: cfg.failureBudget,
     log,
-    gallery: keeper,
+    // a coordinator tells its shard workers (through NATS); otherwise the gallery in this process
+    gallery: coordinator?.hooks ?? keeper,
     // the 1:N duplicate search over the gallery (Party API dedup): P0 asks the helper per search, P1 keeps its deliveries
-    dedup: keeper ? { gallery: () => keeper.current, ...(party === "P0" ? { bundles: helper.dedup } : { stock: dedupStock }) } : undefined,
+    dedup: coordinator
+      ? { gallery: () => null, shards: coordinator.search }
+      : keeper ? { gallery: () => keeper.current, ...(party === "P0" ? { bundles: helper.dedup } : { stock: dedupStock }) } : undefined,
   });
   // audit anchors (@privface/audit anchors.ts): the peer's and the gateway's heads kept here; one that goes back is an alert
   const keep = async (from: ServerRole, body: { record?: unknown; at?: unknown }) => {
@@ -204,8 +213,12 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     server.once("error", rej);
     server.listen(cfg.port, cfg.host, () => res());
   });
-  jobs.start();
+  // a shard worker serves searches only: the pool, recovery and purge jobs are the coordinator's
+  if (!cfg.dedupShard) jobs.start();
   if (keeper) galleryRun = runGalleryKeeper(keeper, { party, log, retryMs: 2_000 });
+  const worker = cfg.dedupShard
+    ? await runShardWorker({ url: cfg.natsUrl!, prefix: cfg.dedupNatsPrefix, party, shard: cfg.dedupShard, transport, search: service.searchGallery, gallery: keeper!, ready: () => keeper?.current?.ready ?? false, peerUrl: cfg.peerUrl, ackWaitMs: cfg.dedupAckWaitMs, log })
+    : undefined;
 
   return {
     port: (server.address() as AddressInfo).port,
@@ -213,6 +226,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     refill: () => jobs.refill(true),
     async close() {
       crlWatch.stop();
+      await worker?.stop();
+      await coordinator?.close();
       const jobsEnded = jobs.stop();
       await service.budgetIdle();
       await transport.close();

@@ -91,7 +91,12 @@ export interface DedupDeps {
   /** the gallery in use (GalleryKeeper.current), or null */
   gallery: () => PartyGallery | null;
   /** P0: `n` freshly dealt queries over the first `count` slots of gallery `epoch` (P0's halves; the helper delivered P1's first) */
-  bundles?: (epoch: number, count: number, n: number) => Promise<Uint8Array[]>;
+  bundles?: (epoch: number, count: number, n: number, p1Url?: string) => Promise<Uint8Array[]>;
+  /**
+   * A coordinator of gallery shards (shards.ts): runs the search of the probe (the party's ring share,
+   * its `valid` share; wiped by the caller after) on the shard workers as session `session`.
+   */
+  shards?: (q: { session: string; share: Uint32Array; valid: 0 | 1; modelVersion: string }) => Promise<{ resultShare: DedupResponse["resultShare"]; gallery: number }>;
   /** P1: where the helper's deliveries wait */
   stock?: DedupStock;
   /** dealt queries sacrificed to the spot-check per search (default 1: a helper that cheats on one query of a pair is caught with probability ½) */
@@ -187,6 +192,8 @@ export interface PartyService {
   verify(input: VerifyInput): Promise<VerifyResponse>;
   /** the 1:N duplicate search of the template prepared by an enrolment session (once per session) */
   dedup(input: DedupInput): Promise<DedupResponse>;
+  /** a gallery shard worker's search (shards.ts): `probe` over this party's gallery as MPC session `dsession`, P1's dealt halves to `p1Url` */
+  searchGallery(dsession: string, probe: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, p1Url?: string): Promise<{ duplicate: 0 | 1; count: number }>;
   /** true once a dealt dedup query failed the spot-check: no dedup material is taken from the helper until a restart */
   dedupBlocked(): boolean;
   delete(input: DeleteInput): Promise<DeleteResponse>;
@@ -703,24 +710,59 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     let started = false;
     try {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["dedup"], party, session, templateId }, now());
-      const o = deps.dedup;
-      const g = o?.gallery() ?? null;
-      if (!o || !g || !g.ready) throw new PartyError("GALLERY_UNAVAILABLE", g?.stale ? "the dedup gallery is stale: it is being rebuilt" : "no dedup gallery is ready at this party");
+      // a coordinator of gallery shards (shards.ts) holds no gallery: its workers do
+      const shards = deps.dedup?.shards;
+      if (!shards) readyGallery();
       const p = probes.get(session);
       if (!p || p.until <= now()) throw new PartyError("SESSION_UNKNOWN", "no prepared enrolment with this session whose search is still to run");
       if (p.templateId !== templateId) throw new PartyError("AUTH_INVALID", "session is for another template");
-      if (p.modelVersion !== g.modelVersion) throw new PartyError("GALLERY_UNAVAILABLE", `the gallery holds model ${g.modelVersion}, the enrolment is for ${p.modelVersion}`);
-      if (dedupCheat) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: searches refused until an operator restarts the party");
+      if (!shards) readyGallery(p.modelVersion);
       await store.consumeAuthorisation(auth.nonce, auth.expires);
       probes.delete(session); // one search per enrolment
-      let bundles;
+      started = true;
+      let out: { resultShare: DedupResponse["resultShare"]; gallery: number };
+      if (shards) {
+        out = await shards({ session: dsession, share: p.share, valid: p.valid, modelVersion: p.modelVersion }).finally(() => p.share.fill(0));
+      } else {
+        const r = await searchGallery(dsession, p, () => (started = false));
+        out = { resultShare: { duplicate: r.duplicate }, gallery: r.count };
+      }
+      metrics.mpcRuns.inc({ kind: "dedup", outcome: "ok" });
+      await audit({ op: "dedup", session, templateId, requester: "gateway", purpose: null, outcome: "computed", modelVersion: p.modelVersion });
+      return { session, ...out };
+    } catch (e) {
+      const err = toPartyError(e);
+      if (!started) await sendAbort(transport, party, dsession, err.code);
+      throw err;
+    }
+  }
+
+  /** The gallery ready for a search (of `modelVersion`, when given), else GALLERY_UNAVAILABLE; HELPER_UNAVAILABLE after a cheat. */
+  function readyGallery(modelVersion?: string): PartyGallery {
+    const g = deps.dedup?.gallery() ?? null;
+    if (!g || !g.ready) throw new PartyError("GALLERY_UNAVAILABLE", g?.stale ? "the dedup gallery is stale: it is being rebuilt" : "no dedup gallery is ready at this party");
+    if (modelVersion !== undefined && modelVersion !== g.modelVersion) throw new PartyError("GALLERY_UNAVAILABLE", `the gallery holds model ${g.modelVersion}, the enrolment is for ${modelVersion}`);
+    if (dedupCheat) throw new PartyError("HELPER_UNAVAILABLE", "a dealt dedup query of this helper failed the spot-check: searches refused until an operator restarts the party");
+    return g;
+  }
+
+  /**
+   * One search of `probe` (wiped here) over this party's gallery as MPC session `dsession` with the
+   * peer: P0 asks the helper for fresh dealt queries (P1's halves to `p1Url`, default the configured
+   * P1) and draws which one is used. `notStarted` runs when the MPC never started (nothing sent yet).
+   */
+  async function searchGallery(dsession: string, p: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, notStarted?: () => void, p1Url?: string): Promise<{ duplicate: 0 | 1; count: number }> {
+    const o = deps.dedup!;
+    let g: PartyGallery;
+    let bundles;
+    try {
+      g = readyGallery(p.modelVersion);
       if (party === "P0") {
         const checks = o.checks ?? 1;
         let bytes: Uint8Array[];
         try {
-          bytes = await o.bundles!(g.epoch, g.count, 1 + checks);
+          bytes = await o.bundles!(g.epoch, g.count, 1 + checks, p1Url);
         } catch {
-          p.share.fill(0);
           throw new PartyError("HELPER_UNAVAILABLE", "the helper did not deal the dedup query");
         }
         bundles = bytes.map((b) => decodeDedupBundle(b));
@@ -728,19 +770,15 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         const i = randomIndex(bundles.length);
         [bundles[0], bundles[i]] = [bundles[i], bundles[0]];
       }
-      started = true;
-      const r = await runDedup({
-        transport, role: party, session: dsession, params, timeoutMs: deps.mpcTimeoutMs, seed: deps.poolSeed, gallery: g, probe: p.share, valid: p.valid, bundles, stock: o.stock,
-        onCheat,
-      }).finally(() => p.share.fill(0));
-      metrics.mpcRuns.inc({ kind: "dedup", outcome: "ok" });
-      await audit({ op: "dedup", session, templateId, requester: "gateway", purpose: null, outcome: "computed", modelVersion: p.modelVersion });
-      return { session, resultShare: { duplicate: r.duplicate }, gallery: r.count };
     } catch (e) {
-      const err = toPartyError(e);
-      if (!started) await sendAbort(transport, party, dsession, err.code);
-      throw err;
+      p.share.fill(0);
+      notStarted?.();
+      throw e;
     }
+    return runDedup({
+      transport, role: party, session: dsession, params, timeoutMs: deps.mpcTimeoutMs, seed: deps.poolSeed, gallery: g, probe: p.share, valid: p.valid, bundles, stock: o.stock,
+      onCheat,
+    }).finally(() => p.share.fill(0));
   }
 
   // ---------------------------------------------------------------- delete
@@ -818,5 +856,5 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return r;
   }
 
-  return { party, enrol, commit, abort, verify, dedup, dedupBlocked: () => dedupCheat, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
+  return { party, enrol, commit, abort, verify, dedup, searchGallery: (dsession, probe, p1Url) => searchGallery(dsession, probe, undefined, p1Url), dedupBlocked: () => dedupCheat, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
 }

@@ -49,6 +49,21 @@ describe("party configuration", () => {
     assert.match(cfg.db, /p1\.sqlite$/);
   });
 
+  it("gallery shards (NATS): single-process by default; a worker's k/S, a coordinator's S, and what they need", async () => {
+    await ensureRuntime(home);
+    const base = { PRIVFACE_HOME: home };
+    const plain = loadPartyConfig("P0", base);
+    assert.deepEqual([plain.natsUrl, plain.dedupShards, plain.dedupShard, plain.dedupNatsPrefix], [undefined, 0, undefined, "privface.p0.dedup"]);
+    const w = loadPartyConfig("P1", { ...base, PRIVFACE_P1_NATS_URL: "nats://127.0.0.1:4222", PRIVFACE_P1_DEDUP_SHARD: "1/2" });
+    assert.deepEqual(w.dedupShard, { index: 1, count: 2 });
+    const refused = (env: Record<string, string>, re: RegExp) =>
+      assert.throws(() => loadPartyConfig("P0", { ...base, ...env }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => re.test(p)));
+    refused({ PRIVFACE_P0_NATS_URL: "nats://x", PRIVFACE_P0_DEDUP_SHARD: "2/2" }, /DEDUP_SHARD: expected k\/S/);
+    refused({ PRIVFACE_P0_DEDUP_SHARDS: "2" }, /need PRIVFACE_P0_NATS_URL/);
+    refused({ PRIVFACE_P0_NATS_URL: "nats://x", PRIVFACE_P0_DEDUP_SHARDS: "2", PRIVFACE_P0_DEDUP_SHARD: "0/2" }, /exclude each other/);
+    refused({ PRIVFACE_P0_DEDUP_NATS_PREFIX: "a.*.b" }, /DEDUP_NATS_PREFIX/);
+  });
+
   it("key separation (issue 12 item 7): the gateway's private signing key, or another server's key file, is refused", async () => {
     const { layout: L } = await ensureRuntime(home);
     const refused = (party: "P0" | "P1", env: Record<string, string>, re: RegExp) =>

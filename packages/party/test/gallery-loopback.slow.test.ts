@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { MODEL, type PartyClient } from "@privface/contracts";
+import { dedupAnswer, MODEL, type PartyClient } from "@privface/contracts";
 import { ensureRuntime, freePorts, gatewayResultKey, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
 import { batchedNonces, dedupBodies, enrolBodies, finishBodies, newId, newSimDevice, randomFace, reconstruct, sameFace, simRegistration, type SimKeys } from "@privface/devstack/gateway-sim";
 import { createPartyClient } from "@privface/gateway";
@@ -105,7 +105,7 @@ describe("dedup gallery in the party servers (DEDUP_GALLERY=on)", { timeout: 180
       const d = await dedupBodies(keys, { session, templateId });
       const [r0, r1] = await Promise.all([client.P0.dedup(d.P0), client.P1.dedup(d.P1)]);
       assert.deepEqual([r0.gallery, r1.gallery], [3, 3]);
-      return reconstruct(r0.resultShare, r1.resultShare).duplicate;
+      return dedupAnswer(r0.resultShare, r1.resultShare);
     };
     assert.equal(await search(sameFace(faces[1])), 1);
     assert.equal(await search(randomFace(MODEL.dim)), 0);

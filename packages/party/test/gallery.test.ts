@@ -14,7 +14,7 @@ import { startInProcParties, type InProcParties } from "@privface/devstack/inpro
 import {
   expandSeedShare, helperGalleryAdd, helperGalleryRemove, jsRowStore, newHelperGallery, shareInput, simulateDedup, type ShareContext,
 } from "@privface/mpc";
-import { GalleryError, GalleryKeeper, type PartyGallery } from "../src/gallery.ts";
+import { GalleryError, GalleryKeeper, shardOf, storeEpochClaim, type PartyGallery } from "../src/gallery.ts";
 
 const MV = MODEL.version;
 const MV2 = "faceplugin-fr512-flip.2@test";
@@ -192,6 +192,34 @@ describe("party dedup gallery (in-process parties)", () => {
     assert.equal(c1.epoch, c0.epoch);
     assert.deepEqual(contents(cur()), contents(kept));
     assert.equal(cur().P0.stale, null);
+  });
+
+  it("epochs are claimed in the institution's database: a keeper never names an epoch another process (a shard worker pair) named, even in the same clock second", async () => {
+    const claim = storeEpochClaim(h.stores.P0);
+    assert.equal(await claim(1_900_000_500), true);
+    assert.equal(await claim(1_900_000_500), false, "a second claim of one epoch is refused");
+    const keepers = { P0: new GalleryKeeper({ ...h.galleryOptions("P0"), now: () => 1_900_000_500_000, claimEpoch: claim }), P1: new GalleryKeeper(h.galleryOptions("P1")) };
+    const [a0, a1] = await Promise.all(PARTIES.map((p) => keepers[p].rebuild()));
+    assert.deepEqual([a0.epoch, a1.epoch], [1_900_000_501, 1_900_000_501]);
+    assert.equal(await claim(1_900_000_501), false);
+  });
+
+  it("a shard's gallery holds exactly the templates shardOf assigns to it; the shards together hold the whole gallery", async () => {
+    const S = 2;
+    const shards = [0, 1].map((k) => ({ P0: h.newGallery("P0", 40 + k, { shard: { index: k, count: S } }), P1: h.newGallery("P1", 40 + k, { shard: { index: k, count: S } }) }));
+    for (const g of shards) await build(g);
+    const all = contents(kept);
+    const parts = shards.map(contents);
+    for (const [k, part] of parts.entries()) for (const id of part.keys()) assert.equal(shardOf(id, S), k);
+    assert.equal(parts[0].size + parts[1].size, all.size);
+    for (const part of parts) for (const [id, y] of part) assert.deepEqual(y, all.get(id));
+    // a commit reaches only its shard's gallery
+    const tid = await enrol();
+    for (const g of shards) for (const p of PARTIES) g[p].committed(tid, MV);
+    await Promise.all(shards.map(idle));
+    assert.deepEqual(shards.map((g) => g.P0.slotOf(tid) !== undefined), [0, 1].map((k) => shardOf(tid, S) === k));
+    for (const p of PARTIES) kept[p].committed(tid, MV);
+    await idle(kept);
   });
 
   it("a peer that does not take part leaves the gallery stale, never half-built in silence", async () => {
