@@ -69,6 +69,14 @@ export interface PartyConfig {
   captureFile: string | undefined;
   /** keep the in-memory dedup gallery (gallery.ts): built at start from the store, kept in step (both parties must agree) */
   dedupGallery: boolean;
+  /**
+   * This process's name as one of several worker processes of the party over one PostgreSQL schema
+   * (workers.ts): peer links of every worker of the other party accepted, templates locked across
+   * processes. Unset: the party is one process.
+   */
+  workerId: string | undefined;
+  /** The other party's workers by name (`name=https://…,…`): P0 dials each and sends a session to the one the gateway names; HTTP calls to the peer try them in turn. */
+  peerWorkers: Map<string, string> | undefined;
 }
 
 export function partyPrefix(party: PartyName): string {
@@ -127,7 +135,16 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     failureBudget: int("FAILURE_BUDGET", DEFAULT_FAILURE_BUDGET, 1, MAX_BUDGET),
     captureFile: r.optional("CAPTURE_FILE"),
     dedupGallery: r.oneOf("DEDUP_GALLERY", "off", ["off", "on"] as const) === "on",
+    workerId: r.optional("WORKER_ID"),
+    peerWorkers: r.workers("PEER_WORKERS"),
   };
+  if (cfg.workerId !== undefined) {
+    if (!/^[a-z0-9_-]{1,32}$/.test(cfg.workerId)) r.problems.push(`${P}WORKER_ID: expected [a-z0-9_-]{1,32}`);
+    // what several processes share must be serialised in the database: PostgreSQL's row and advisory locks
+    if (!/^postgres(ql)?:/.test(db)) r.problems.push(`${P}WORKER_ID: several worker processes need a PostgreSQL ${P}DB`);
+    // the dedup gallery and its probes live in one process's memory
+    if (cfg.dedupGallery) r.problems.push(`${P}WORKER_ID: the dedup gallery (${P}DEDUP_GALLERY=on) runs in one process only`);
+  }
   // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
   // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
   if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {
