@@ -236,13 +236,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const env: Record<string, string> = { ...(mounts.length > 0 ? { PRIVFACE_GATEWAY_WEB: mounts.join(",") } : {}), ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
   // several workers per party: their names, ports and the lists every server is told
   const nWorkers = o.workers ?? 1;
-  const names = Array.from({ length: nWorkers }, (_, i) => String.fromCharCode(97 + i));
+  const workerNames = Array.from({ length: nWorkers }, (_, i) => String.fromCharCode(97 + i));
   const extra = nWorkers > 1 ? await freePorts(2 * (nWorkers - 1)) : [];
   const workerPorts = { p0: [p0, ...extra.slice(0, nWorkers - 1)], p1: [p1, ...extra.slice(nWorkers - 1)] };
-  const list = (s: "p0" | "p1") => names.map((w, i) => `${w}=https://127.0.0.1:${workerPorts[s][i]}`).join(",");
+  const list = (s: "p0" | "p1") => workerNames.map((w, i) => `${w}=https://127.0.0.1:${workerPorts[s][i]}`).join(",");
   if (nWorkers > 1) Object.assign(env, { PRIVFACE_P0_PEER_WORKERS: list("p1"), PRIVFACE_P1_PEER_WORKERS: list("p0"), PRIVFACE_GATEWAY_P0_WORKERS: list("p0"), PRIVFACE_GATEWAY_P1_WORKERS: list("p1") });
   const workerEnv = (s: "p0" | "p1", i: number): Record<string, string> =>
-    nWorkers > 1 ? { [`PRIVFACE_${s.toUpperCase()}_WORKER_ID`]: names[i], [`PRIVFACE_${s.toUpperCase()}_PORT`]: String(workerPorts[s][i]) } : {};
+    nWorkers > 1 ? { [`PRIVFACE_${s.toUpperCase()}_WORKER_ID`]: workerNames[i], [`PRIVFACE_${s.toUpperCase()}_PORT`]: String(workerPorts[s][i]) } : {};
   const spawnOpts = (n: ServerName): SpawnOptions => ({ home: L.home, ports, env: n === "p0" || n === "p1" ? { ...env, ...workerEnv(n, 0) } : env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs, prefix: o.prefix?.[n] });
   const workers: Stack["workers"] = { p0: new Map(), p1: new Map() };
   const servers: Partial<Record<ServerName, ServerHandle>> = {};
@@ -269,7 +269,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     for (let i = 1; i < nWorkers; i++) {
       for (const s of ["p1", "p0"] as const) {
         const base = spawnOpts(s);
-        workers[s].set(names[i], await spawnServer(s, { ...base, env: { ...base.env, ...workerEnv(s, i) } }, o.nodeArgs?.[s]));
+        workers[s].set(workerNames[i], await spawnServer(s, { ...base, env: { ...base.env, ...workerEnv(s, i) } }, o.nodeArgs?.[s]));
       }
     }
     if (mode === "process") servers.gateway = await spawnServer("gateway", spawnOpts("gateway"), o.nodeArgs?.gateway);

@@ -6,7 +6,7 @@
  * its peer worker (`peer`: a name of `PRIVFACE_GATEWAY_P1_WORKERS`, which P0 knows under the same
  * name in `PRIVFACE_P0_PEER_WORKERS`). Any other call goes to the next worker, and to the one after
  * it when a worker cannot be reached. A worker that could not be reached (or timed out) is passed
- * over for `downMs`.
+ * over until it answers a health probe (every `probeMs`).
  */
 import { classifyPartyError, PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
 
@@ -15,31 +15,42 @@ export interface WorkerClientsOptions {
   workers: Record<PartyName, Map<string, PartyClient>>;
   /** send P0 the name of its peer worker (P1 runs several workers) */
   namePeer: boolean;
-  /** how long an unreachable worker is passed over (default 5 s) */
-  downMs?: number;
-  now?: () => number;
+  /** how often a worker that could not be reached is probed (its health) until it answers (default 1 s) */
+  probeMs?: number;
 }
 
 const UNREACHED = new Set(["UNREACHABLE", "TIMEOUT"]);
 
 export function createWorkerClients(o: WorkerClientsOptions): Record<PartyName, PartyClient> {
-  const now = o.now ?? Date.now;
-  const downMs = o.downMs ?? 5_000;
+  const now = Date.now;
   const names = { P0: [...o.workers.P0.keys()], P1: [...o.workers.P1.keys()] };
-  const downUntil = new Map<string, number>();
+  // workers that could not be reached, each with its probe: passed over until the probe gets an answer
+  const down = new Map<string, NodeJS.Timeout>();
+  const isDown = (p: PartyName, w: string) => down.has(`${p}/${w}`);
+  const markDown = (p: PartyName, w: string) => {
+    const k = `${p}/${w}`;
+    if (down.has(k)) return;
+    const probe = setInterval(() => {
+      o.workers[p].get(w)!.health().then(() => {
+        clearInterval(probe);
+        if (down.get(k) === probe) down.delete(k);
+      }, () => undefined);
+    }, o.probeMs ?? 1_000);
+    probe.unref();
+    down.set(k, probe);
+  };
   const turn = { P0: 0, P1: 0 };
   /** The workers of `p` in the order to try: the next in turn first, those marked down last. */
   const order = (p: PartyName): string[] => {
     const n = names[p];
     const start = turn[p]++ % n.length;
     const rotated = [...n.slice(start), ...n.slice(0, start)];
-    const t = now();
-    const up = rotated.filter((w) => (downUntil.get(`${p}/${w}`) ?? 0) <= t);
+    const up = rotated.filter((w) => !isDown(p, w));
     return [...up, ...rotated.filter((w) => !up.includes(w))];
   };
   const watch = <T>(p: PartyName, w: string, call: Promise<T>): Promise<T> =>
     call.catch((e) => {
-      if (UNREACHED.has(classifyPartyError(e).code)) downUntil.set(`${p}/${w}`, now() + downMs);
+      if (UNREACHED.has(classifyPartyError(e).code)) markDown(p, w);
       throw e;
     });
 
@@ -55,7 +66,7 @@ export function createWorkerClients(o: WorkerClientsOptions): Record<PartyName, 
       const k = pairTurn++;
       const pick = (p: PartyName, i: number) => {
         const w = names[p][i % names[p].length];
-        return (downUntil.get(`${p}/${w}`) ?? 0) <= t ? w : order(p)[0];
+        return isDown(p, w) ? order(p)[0] : w;
       };
       pair = { P0: pick("P0", k), P1: pick("P1", Math.floor(k / names.P0.length)), at: t };
       pairs.set(session, pair);
@@ -93,7 +104,10 @@ export function createWorkerClients(o: WorkerClientsOptions): Record<PartyName, 
     registerDevice: (b) => any(p, (c) => c.registerDevice(b))() as never,
     metrics: () => any(p, (c) => c.metrics())() as never,
     anchor: (b) => any(p, (c) => c.anchor(b))() as never,
-    close: () => o.workers[p].forEach((c) => c.close()),
+    close: () => {
+      for (const [k, probe] of down) if (k.startsWith(`${p}/`)) (clearInterval(probe), down.delete(k));
+      o.workers[p].forEach((c) => c.close());
+    },
   });
   return { P0: client(PARTIES[0]), P1: client(PARTIES[1]) };
 }

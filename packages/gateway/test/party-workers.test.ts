@@ -43,10 +43,10 @@ test("verifications go to every pair of workers in turn, P0 naming its peer work
   assert.equal(calls.at(-1)!.worker, first.worker);
 });
 
-test("a worker that cannot be reached is passed over; other calls go to the next worker", async () => {
+test("a worker that cannot be reached is passed over until it answers a probe; other calls go to the next worker", async () => {
   const calls: { party: PartyName; worker: string; op: string; body: any }[] = [];
   const dead = new Set<string>(["P0/b"]);
-  const c = createWorkerClients({ workers: { P0: fakes("P0", ["a", "b"], calls, dead), P1: fakes("P1", ["a"], calls, dead) }, namePeer: false });
+  const c = createWorkerClients({ workers: { P0: fakes("P0", ["a", "b"], calls, dead), P1: fakes("P1", ["a"], calls, dead) }, namePeer: false, probeMs: 20 });
   // commit: b fails to answer, a answers
   for (let i = 0; i < 4; i++) assert.equal(((await c.P0.commit({ session: `c-${i}` } as never)) as any).worker, "a");
   // verifications: once b was found unreachable it is not chosen again within downMs
@@ -58,4 +58,15 @@ test("a worker that cannot be reached is passed over; other calls go to the next
   }
   assert.deepEqual(workers, ["a", "a", "a", "a", "a", "a"]);
   assert.equal(calls.filter((x) => x.op === "verify" && x.body.peer !== undefined).length, 0, "no peer named when P1 runs one worker");
+  // b is back: once its health probe is answered it takes its turn again
+  dead.clear();
+  await new Promise((r) => setTimeout(r, 100));
+  const back: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    await c.P0.verify({ session: `w-${i}` } as never);
+    back.push(calls.at(-1)!.worker);
+  }
+  assert.deepEqual([...new Set(back)].sort(), ["a", "b"]);
+  c.P0.close();
+  c.P1.close();
 });
