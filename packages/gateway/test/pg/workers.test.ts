@@ -25,20 +25,12 @@ import { readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb, sql } from "@privface/db";
 import { faceOp, simDevice, startStack, type Outcome, type SimDevice, type Stack } from "@privface/devstack";
 import { benchMerchant, benchPerson, syntheticFace } from "@privface/devstack/bench";
+import { NO_PG, PG, pgUp } from "../_pg.ts";
 
-const PG = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const tag = randomBytes(5).toString("hex");
 const schemas = { p0: `workers_p0_${tag}`, p1: `workers_p1_${tag}` };
 
-async function pgUp(): Promise<boolean> {
-  try {
-    await closeDb(await openDb(PG));
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = !(await pgUp()) ? "no PostgreSQL at 127.0.0.1:5432 (database test)" : undefined;
+const skip = !(await pgUp()) ? NO_PG : undefined;
 
 const DEVICES = 4;
 const PERSONS_PER_DEVICE = 3;
