@@ -20,6 +20,8 @@ export interface WorkerClientsOptions {
 }
 
 const UNREACHED = new Set(["UNREACHABLE", "TIMEOUT"]);
+/** How long a session's pair is kept: past the parties' default commit window (120 s), within which its dedup search comes. */
+const PAIR_KEEP_MS = 300_000;
 
 export function createWorkerClients(o: WorkerClientsOptions): Record<PartyName, PartyClient> {
   const now = Date.now;
@@ -61,7 +63,11 @@ export function createWorkerClients(o: WorkerClientsOptions): Record<PartyName, 
     let pair = pairs.get(session);
     if (!pair) {
       const t = now();
-      if (pairs.size > 10_000) for (const [k, v] of pairs) if (t - v.at > 600_000) pairs.delete(k);
+      // oldest first (insertion order): forget pairs past the time a related call could still come
+      for (const [k, v] of pairs) {
+        if (t - v.at <= PAIR_KEEP_MS) break;
+        pairs.delete(k);
+      }
       // every pair in turn (P1 advances once P0 has gone round), the first worker not marked down otherwise
       const k = pairTurn++;
       const pick = (p: PartyName, i: number) => {
