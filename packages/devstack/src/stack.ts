@@ -240,7 +240,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const extra = nWorkers > 1 ? await freePorts(2 * (nWorkers - 1)) : [];
   const workerPorts = { p0: [p0, ...extra.slice(0, nWorkers - 1)], p1: [p1, ...extra.slice(nWorkers - 1)] };
   const list = (s: "p0" | "p1") => workerNames.map((w, i) => `${w}=https://127.0.0.1:${workerPorts[s][i]}`).join(",");
-  if (nWorkers > 1) Object.assign(env, { PRIVFACE_P0_PEER_WORKERS: list("p1"), PRIVFACE_P1_PEER_WORKERS: list("p0"), PRIVFACE_GATEWAY_P0_WORKERS: list("p0"), PRIVFACE_GATEWAY_P1_WORKERS: list("p1") });
+  if (nWorkers > 1) Object.assign(env, { PRIVFACE_HELPER_P1_WORKERS: list("p1"), PRIVFACE_P0_PEER_WORKERS: list("p1"), PRIVFACE_P1_PEER_WORKERS: list("p0"), PRIVFACE_GATEWAY_P0_WORKERS: list("p0"), PRIVFACE_GATEWAY_P1_WORKERS: list("p1") });
   const workerEnv = (s: "p0" | "p1", i: number): Record<string, string> =>
     nWorkers > 1 ? { [`PRIVFACE_${s.toUpperCase()}_WORKER_ID`]: workerNames[i], [`PRIVFACE_${s.toUpperCase()}_PORT`]: String(workerPorts[s][i]) } : {};
   const spawnOpts = (n: ServerName): SpawnOptions => ({ home: L.home, ports, env: n === "p0" || n === "p1" ? { ...env, ...workerEnv(n, 0) } : env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs, prefix: o.prefix?.[n] });
