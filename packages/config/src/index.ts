@@ -72,6 +72,11 @@ export interface EnvReader {
   url(key: string, fallback: string): string;
   /** a database URL: `sqlite:PATH` or `postgres://…` */
   dbUrl(key: string, fallback: string): string;
+  /**
+   * Named worker processes of a party (issue 16): `name=https://host:port,…` → name → URL (names
+   * [a-z0-9_-]{1,32}, unique, at least one); undefined when unset.
+   */
+  workers(key: string): Map<string, string> | undefined;
   /** one of `choices` */
   oneOf<T extends string>(key: string, fallback: T, choices: readonly T[]): T;
   /** throws a ConfigError when any problem was found */
@@ -155,6 +160,19 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
       }
       if (!ok) bad(k, "an https:// URL", v);
       return v;
+    },
+    workers(k) {
+      const raw = optional(k);
+      if (raw === undefined) return undefined;
+      const out = new Map<string, string>();
+      for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+        const m = /^([a-z0-9_-]{1,32})=(https:\/\/\S+)$/.exec(part);
+        if (!m) bad(k, "name=https://host:port entries separated by commas", part);
+        else if (out.has(m[1])) bad(k, "distinct names", m[1]);
+        else out.set(m[1], m[2].replace(/\/+$/, ""));
+      }
+      if (out.size === 0) bad(k, "at least one name=https://host:port entry", raw);
+      return out;
     },
     dbUrl(k, d) {
       const v = get(k, d);

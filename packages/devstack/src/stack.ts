@@ -186,6 +186,12 @@ export interface StackOptions {
   web?: boolean;
   /** per server, the command it is started through (`SpawnOptions.prefix`) */
   prefix?: Partial<Record<ServerName, string[]>>;
+  /**
+   * Worker processes per party (default 1). With more, P0 and P1 each run that many processes named
+   * a, b, … over the party's database (PostgreSQL: set PRIVFACE_P0_DB / _P1_DB and their schemas in
+   * `env`), and the gateway spreads its calls over them (docs/operations.md, several workers).
+   */
+  workers?: number;
 }
 
 export interface Stack {
@@ -197,6 +203,8 @@ export interface Stack {
   pids: Partial<Record<ServerName, number>>;
   /** the in-process gateway */
   gateway: RunningGateway | undefined;
+  /** every worker process of each party, by name (one, `a`, unless `workers` > 1; `a` is servers.p0 / servers.p1) */
+  workers: Record<"p0" | "p1", Map<string, ServerHandle>>;
   /** the gateway's device API (when a gateway runs) */
   url: string;
   /** the deployment CA (PEM) */
@@ -226,14 +234,27 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   if (o.console !== false && mode !== "none") mounts.push(`/console/=${await buildConsole(join(L.home, "web", "console"))}`);
   if (o.web) mounts.push((await buildWebApps(L.home)).PRIVFACE_GATEWAY_WEB);
   const env: Record<string, string> = { ...(mounts.length > 0 ? { PRIVFACE_GATEWAY_WEB: mounts.join(",") } : {}), ...o.env, PRIVFACE_GATEWAY_TLS: tls ? "on" : "off" };
-  const spawnOpts = (n: ServerName): SpawnOptions => ({ home: L.home, ports, env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs, prefix: o.prefix?.[n] });
+  // several workers per party: their names, ports and the lists every server is told
+  const nWorkers = o.workers ?? 1;
+  const workerNames = Array.from({ length: nWorkers }, (_, i) => String.fromCharCode(97 + i));
+  const extra = nWorkers > 1 ? await freePorts(2 * (nWorkers - 1)) : [];
+  const workerPorts = { p0: [p0, ...extra.slice(0, nWorkers - 1)], p1: [p1, ...extra.slice(nWorkers - 1)] };
+  const list = (s: "p0" | "p1") => workerNames.map((w, i) => `${w}=https://127.0.0.1:${workerPorts[s][i]}`).join(",");
+  if (nWorkers > 1) Object.assign(env, { PRIVFACE_HELPER_P1_WORKERS: list("p1"), PRIVFACE_P0_PEER_WORKERS: list("p1"), PRIVFACE_P1_PEER_WORKERS: list("p0"), PRIVFACE_GATEWAY_P0_WORKERS: list("p0"), PRIVFACE_GATEWAY_P1_WORKERS: list("p1") });
+  const workerEnv = (s: "p0" | "p1", i: number): Record<string, string> =>
+    nWorkers > 1 ? { [`PRIVFACE_${s.toUpperCase()}_WORKER_ID`]: workerNames[i], [`PRIVFACE_${s.toUpperCase()}_PORT`]: String(workerPorts[s][i]) } : {};
+  const spawnOpts = (n: ServerName): SpawnOptions => ({ home: L.home, ports, env: n === "p0" || n === "p1" ? { ...env, ...workerEnv(n, 0) } : env, onLog: o.onLog, readyTimeoutMs: o.readyTimeoutMs, prefix: o.prefix?.[n] });
+  const workers: Stack["workers"] = { p0: new Map(), p1: new Map() };
   const servers: Partial<Record<ServerName, ServerHandle>> = {};
   let gateway: RunningGateway | undefined;
   const clients: { close(): void }[] = [];
   const stop = async () => {
     for (const c of clients.splice(0)) c.close();
     if (gateway) await gateway.close();
-    for (const n of ["gateway", "p0", "p1", "helper"] as const) await servers[n]?.stop();
+    for (const n of ["gateway", "p0", "p1", "helper"] as const) {
+      await servers[n]?.stop();
+      if (n === "p0" || n === "p1") for (const h of workers[n].values()) await h.stop();
+    }
   };
   try {
     // in parallel: P0 re-dials P1 and retries the helper until they are up
@@ -244,6 +265,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     });
     const failed = started.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
+    for (const s of ["p0", "p1"] as const) workers[s].set("a", servers[s]!);
+    for (let i = 1; i < nWorkers; i++) {
+      for (const s of ["p1", "p0"] as const) {
+        const base = spawnOpts(s);
+        workers[s].set(workerNames[i], await spawnServer(s, { ...base, env: { ...base.env, ...workerEnv(s, i) } }, o.nodeArgs?.[s]));
+      }
+    }
     if (mode === "process") servers.gateway = await spawnServer("gateway", spawnOpts("gateway"), o.nodeArgs?.gateway);
     if (mode === "in-process") {
       const options = await openGatewayOptions(loadGatewayConfig({ ...process.env, ...stackEnv(L.home, ports), ...env }));
@@ -271,6 +299,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ...(mode === "none" ? {} : { gateway: servers.gateway?.proc.pid ?? process.pid }),
     },
     gateway,
+    workers,
     url,
     ca,
     operators,

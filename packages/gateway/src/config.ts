@@ -23,6 +23,7 @@ import { DEFAULT_LIMITS } from "./service.ts";
 import type { StartGatewayOptions } from "./server.ts";
 import { legacyIndexKey } from "./_identity.ts";
 import { createPartyClient } from "./party-client.ts";
+import { createWorkerClients } from "./party-workers.ts";
 import { redisState } from "./shared-state.ts";
 import { parseWebMounts, type WebMount } from "./_web.ts";
 
@@ -44,6 +45,8 @@ export interface GatewayConfig {
   clientCert: string;
   clientKey: string;
   partyUrls: Record<PartyName, string>;
+  /** several worker processes of a party (party-workers.ts): name → URL (`PRIVFACE_GATEWAY_P0_WORKERS` / `_P1_WORKERS`); unset: `partyUrls` */
+  partyWorkers: Record<PartyName, Map<string, string> | undefined>;
   partySealKeys: Record<PartyName, string>;
   /** the parties' public result keys (result-share MACs) */
   partyResultKeys: Record<PartyName, string>;
@@ -115,6 +118,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     clientCert: file("CLIENT_CERT", L.gatewayClient.cert),
     clientKey: file("CLIENT_KEY", L.gatewayClient.key),
     partyUrls: { P0: url("P0_URL", "https://127.0.0.1:7441"), P1: url("P1_URL", "https://127.0.0.1:7442") },
+    partyWorkers: { P0: r.workers("P0_WORKERS"), P1: r.workers("P1_WORKERS") },
     // only the public halves: a private key file, or a file from a party's own folder, is refused
     partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
     partyResultKeys: { P0: r.publicKey("P0_RESULT_KEY", L.resultPub("p0")), P1: r.publicKey("P1_RESULT_KEY", L.resultPub("p1")) },
@@ -187,8 +191,11 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const agents: Agent[] = [];
   const links: RpcClient[] = [];
   watchCrl(cfg.crl, { materials: [tlsMaterial], agents, links });
-  const client = (p: PartyName): PartyClient =>
-    createPartyClient({ url: cfg.partyUrls[p], tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p], links: (a, r) => void (agents.push(a), links.push(r)) });
+  const client = (p: PartyName, url = cfg.partyUrls[p]): PartyClient =>
+    createPartyClient({ url, tls: tlsMaterial, timeoutMs: cfg.partyTimeoutMs, party: p, resultKey: resultKeys[p], links: (a, r) => void (agents.push(a), links.push(r)) });
+  const { P0: w0, P1: w1 } = cfg.partyWorkers;
+  const workerClients = (p: PartyName, w: Map<string, string> | undefined) => new Map([...(w ?? new Map([["default", cfg.partyUrls[p]]]))].map(([name, url]) => [name, client(p, url)]));
+  const parties = w0 || w1 ? createWorkerClients({ workers: { P0: workerClients("P0", w0), P1: workerClients("P1", w1) }, namePeer: w1 !== undefined }) : { P0: client("P0"), P1: client("P1") };
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   let modelVersion = cfg.modelVersion;
@@ -200,7 +207,7 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
     port: cfg.port,
     db,
     audit,
-    parties: { P0: client("P0"), P1: client("P1") },
+    parties,
     partyKeys: { P0: { suite: P0.suite, publicKey: toBase64url(P0.publicKey) }, P1: { suite: P1.suite, publicKey: toBase64url(P1.publicKey) } },
     signer,
     dataKeys,

@@ -42,19 +42,11 @@ import { closeDb, openDb, sql, type Db } from "@privface/db";
 import { createGatewayClient, faceOp, freePorts, simDevice, spawnServer, startStack, type GatewayClient, type Outcome, type ServerHandle, type SimDevice, type Stack } from "@privface/devstack";
 import { benchMerchant, benchPerson, syntheticFace } from "@privface/devstack/bench";
 import { REDIS, redisUp } from "./_redis.ts";
+import { NO_PG, PG, pgUp } from "./_pg.ts";
 
-const PG = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schema = `gwkill_${randomBytes(6).toString("hex")}`;
 
-async function pgUp(): Promise<boolean> {
-  try {
-    await closeDb(await openDb(PG));
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = !(await redisUp()) ? "no Redis at 127.0.0.1:6379" : !(await pgUp()) ? "no PostgreSQL at 127.0.0.1:5432 (database test)" : undefined;
+const skip = !(await redisUp()) ? "no Redis at 127.0.0.1:6379" : !(await pgUp()) ? NO_PG : undefined;
 
 const DEVICES = 6;
 const PERSONS_PER_DEVICE = 3;

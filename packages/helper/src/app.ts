@@ -23,6 +23,11 @@ export interface HelperDeps {
   seeds: { P0: Uint8Array; P1: Uint8Array };
   /** Base URL of P1's API (https://host:port). */
   p1Url: string;
+  /**
+   * Several P1 worker processes over one database (issue 16): deliveries go to them in turn, the next
+   * when one cannot be reached (default: `p1Url` alone).
+   */
+  p1Urls?: string[];
   /** mTLS agent presenting the helper's certificate. */
   agent: https.Agent;
   maxBatch?: number;
@@ -151,11 +156,28 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     return (await deliver("/v1/pool/items", p1, kind, 30_000)) ?? p0;
   }
 
+  /** One POST to P1: its workers in turn from the one that answered last, the next when one cannot be reached. */
+  const p1Urls = deps.p1Urls?.length ? deps.p1Urls : [deps.p1Url];
+  let p1At = 0;
+  async function toP1(path: string, raw: Buffer, timeoutMs: number) {
+    for (let i = 0; ; i++) {
+      const url = p1Urls[(p1At + i) % p1Urls.length];
+      try {
+        const r = await requestJson(deps.agent, `${url}${path}`, "POST", undefined, { raw, timeoutMs });
+        p1At = (p1At + i) % p1Urls.length;
+        return r;
+      } catch (e) {
+        if (i + 1 >= p1Urls.length) throw e;
+      }
+    }
+  }
+
   /** P1's halves to P1's `path`, then the audit record: null when both went through, else the error response. */
-  async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number, p1Url = deps.p1Url): Promise<AppResponse | null> {
+  async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number, p1Url?: string): Promise<AppResponse | null> {
     let r;
     try {
-      r = await requestJson(deps.agent, `${p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs });
+      // a P1 process P0 named (a gallery shard's worker), else P1's workers in turn
+      r = p1Url ? await requestJson(deps.agent, `${p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs }) : await toP1(path, poolBatch(p1), timeoutMs);
     } catch (e) {
       p1Up = false;
       failures.inc();

@@ -22,6 +22,8 @@ export interface HelperConfig {
   seedP0: string;
   seedP1: string;
   p1Url: string;
+  /** several P1 worker processes (`name=https://…,…`): pool deliveries go to them in turn; unset: `p1Url` */
+  p1Workers: Map<string, string> | undefined;
   maxBatch: number;
   /** enrolment bundles dealt ahead (0 = on demand) */
   enrolPool: number;
@@ -48,6 +50,7 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper"),
     seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper"),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
+    p1Workers: r.workers("P1_WORKERS"),
     // ≤ 1024: a batch of P1 halves must fit P1's body cap for pool deliveries (40 MiB ≥ 1024 × 30 KB)
     maxBatch: int("MAX_BATCH", 1024, 1, 1024),
     enrolPool: int("ENROL_POOL", 64, 0, 100_000),

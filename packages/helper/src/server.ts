@@ -28,6 +28,7 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
   const h = createHelperApp({
     seeds: { P0: readPoolSeedFile(cfg.seedP0, "P0"), P1: readPoolSeedFile(cfg.seedP1, "P1") },
     p1Url: cfg.p1Url,
+    p1Urls: cfg.p1Workers ? [...cfg.p1Workers.values()] : undefined,
     agent,
     maxBatch: cfg.maxBatch,
     enrolPool: cfg.enrolPool,

@@ -144,6 +144,10 @@ describe("helper app", () => {
     const r = await call(down, "p0", { kind: "verify", count: 1, params: paramsJson });
     assert.equal(r.status, 503);
     assert.equal(down.p1Up(), false);
+    // several P1 workers (issue 16): one that cannot be reached is passed over, the batch goes to the next
+    const workers = createHelperApp({ seeds, p1Url: "https://127.0.0.1:1", p1Urls: ["https://127.0.0.1:1", p1Url], agent });
+    assert.equal((await call(workers, "p0", { kind: "verify", count: 1, params: paramsJson })).status, 200);
+    assert.equal((await call(workers, "p0", { kind: "verify", count: 1, params: paramsJson })).status, 200);
   });
 
   it("a failing audit append fails the batch", async () => {

@@ -14,10 +14,12 @@ const SHARE_FIELDS = ["session", "templateId", "modelVersion", "sealedShare", "s
  * The first check of an enrol or verify body: an object with the allowed fields and a session id.
  * Past it the party knows the session, so a later refusal can tell the peer at once.
  */
-export function mpcRequest(body: unknown, kind: "enrol" | "verify"): { b: Json; session: string } {
-  const b = object(body, "body", SHARE_FIELDS, kind === "verify" ? ["upgrade"] : []);
+export function mpcRequest(body: unknown, kind: "enrol" | "verify"): { b: Json; session: string; peer?: string } {
+  const b = object(body, "body", SHARE_FIELDS, kind === "verify" ? ["upgrade", "peer"] : ["peer"]);
   const session = str(b.session, "session", ID.session, "a session id [A-Za-z0-9_-]{8,120}");
-  return { b, session };
+  // several P1 workers (workers.ts): the one the gateway sent this session to
+  const peer = b.peer === undefined ? undefined : str(b.peer, "peer", /^[a-z0-9_-]{1,32}$/, "a peer worker name");
+  return { b, session, ...(peer === undefined ? {} : { peer }) };
 }
 
 /** The fields enrol and verify share (the contracts' `shareRequest`, which the fake parties use too). */

@@ -35,6 +35,11 @@ export interface PartyAppDeps {
   keepAnchor?: (from: ServerRole, body: { record?: unknown; at?: unknown }) => Promise<AnchorReceipt>;
   /** P1: the helper's dedup deliveries (session.ts DedupStock); absent: no such route */
   dedupStock?: DedupStock;
+  /**
+   * P0 with several P1 workers (workers.ts): the enrol / verify body's `peer` names the P1 worker the
+   * gateway sent this session to. Absent: a body with `peer` is refused.
+   */
+  bindPeer?: (session: string, worker: string) => void;
   log?: Log;
 }
 
@@ -74,9 +79,13 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
 
   /** enrol / verify: once the session id is known, a body refused here is aborted at the peer too. */
   async function mpc<I, O extends { resultShare: Record<string, Bit> }>(body: unknown, kind: "enrol" | "verify", parse: (b: Record<string, unknown>, session: string) => I, run: (input: I) => Promise<O>): Promise<AppResponse> {
-    const { b, session } = mpcRequest(body, kind);
+    const { b, session, peer } = mpcRequest(body, kind);
     let input: I;
     try {
+      if (peer !== undefined) {
+        if (!deps.bindPeer) throw new PartyError("INVALID_INPUT", "peer: this party serves no several peer workers");
+        deps.bindPeer(session, peer);
+      }
       input = parse(b, session);
     } catch (e) {
       await service.abandon(session, toPartyError(e).code, b.upgrade !== undefined);

@@ -81,6 +81,14 @@ export interface PartyConfig {
   dedupShardTimeoutMs: number;
   /** worker (P0): a query not acknowledged within this goes to another worker of the shard */
   dedupAckWaitMs: number;
+  /**
+   * This process's name as one of several worker processes of the party over one PostgreSQL schema
+   * (workers.ts): peer links of every worker of the other party accepted, templates locked across
+   * processes. Unset: the party is one process.
+   */
+  workerId: string | undefined;
+  /** The other party's workers by name (`name=https://…,…`): P0 dials each and sends a session to the one the gateway names; HTTP calls to the peer try them in turn. */
+  peerWorkers: Map<string, string> | undefined;
 }
 
 export function partyPrefix(party: PartyName): string {
@@ -145,6 +153,8 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     dedupNatsPrefix: r.optional("DEDUP_NATS_PREFIX") ?? `privface.${lc}.dedup`,
     dedupShardTimeoutMs: int("DEDUP_SHARD_TIMEOUT_MS", 15_000, 100, 600_000),
     dedupAckWaitMs: int("DEDUP_ACK_WAIT_MS", 5_000, 100, 600_000),
+    workerId: r.optional("WORKER_ID"),
+    peerWorkers: r.workers("PEER_WORKERS"),
   };
   const shard = r.optional("DEDUP_SHARD");
   if (shard !== undefined) {
@@ -155,6 +165,13 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
   if ((cfg.dedupShards > 0 || shard !== undefined) && cfg.natsUrl === undefined) r.problems.push(`${P}DEDUP_SHARDS / DEDUP_SHARD need ${P}NATS_URL`);
   if (cfg.dedupShards > 0 && shard !== undefined) r.problems.push(`${P}DEDUP_SHARDS (coordinator) and DEDUP_SHARD (worker) exclude each other`);
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(cfg.dedupNatsPrefix)) r.problems.push(`${P}DEDUP_NATS_PREFIX: expected NATS subject tokens separated by dots`);
+  if (cfg.workerId !== undefined) {
+    if (!/^[a-z0-9_-]{1,32}$/.test(cfg.workerId)) r.problems.push(`${P}WORKER_ID: expected [a-z0-9_-]{1,32}`);
+    // what several processes share must be serialised in the database: PostgreSQL's row and advisory locks
+    if (!/^postgres(ql)?:/.test(db)) r.problems.push(`${P}WORKER_ID: several worker processes need a PostgreSQL ${P}DB`);
+    // the dedup gallery and its probes live in one process's memory
+    if (cfg.dedupGallery) r.problems.push(`${P}WORKER_ID: the dedup gallery (${P}DEDUP_GALLERY=on) runs in one process only`);
+  }
   // every MPC frame on disk: with the pool seeds both δ openings give the template (review L6) —
   // only under Node's test runner (which sets NODE_TEST_CONTEXT for the servers a test starts)
   if (cfg.captureFile !== undefined && !env.NODE_TEST_CONTEXT) {

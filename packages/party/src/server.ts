@@ -27,6 +27,7 @@ import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
 import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
 import { createPartyStore, openTemplateKeys } from "./store/index.ts";
+import { createPeerLinks, createTemplateLocks, workerLinkOptions } from "./workers.ts";
 
 export interface RunningParty {
   port: number;
@@ -73,13 +74,14 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
 
   const server = createMtlsServer(tls);
   const peerWs = cfg.peerUrl.replace(/^https:/, "wss:") + "/v1/link";
-  const transport = createWsTransport({
+  // several workers of the other party (workers.ts): P0 holds a link to each P1 worker, P1 keeps every P0 worker's link
+  const peerUrls = cfg.peerWorkers ? [...cfg.peerWorkers.values()] : [cfg.peerUrl];
+  const linkOptions = {
     role,
     tls,
     clientTls,
     server,
-    accept: party === "P1" ? ["p0"] : [],
-    dial: party === "P0" ? { p1: peerWs } : {},
+    ...(cfg.workerId ? workerLinkOptions(party) : {}),
     receiveTimeoutMs: cfg.mpcTimeoutMs,
     connectTimeoutMs: 1_000,
     onEvent: (e) => {
@@ -88,8 +90,23 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       else log.warn(entry);
       if (e.type === "up") galleryRun?.linkUp();
     },
-    capture: cfg.captureFile ? (dir, peer, frame) => appendFileSync(cfg.captureFile!, `${dir} ${peer} ${Buffer.from(frame).toString("base64")}\n`) : undefined,
-  });
+    capture: cfg.captureFile ? (dir: string, peer: string, frame: Uint8Array) => appendFileSync(cfg.captureFile!, `${dir} ${peer} ${Buffer.from(frame).toString("base64")}\n`) : undefined,
+  } satisfies Parameters<typeof createWsTransport>[0];
+  const peerLinks = party === "P0" && cfg.peerWorkers ? createPeerLinks({ ...linkOptions, peer: "p1", workers: cfg.peerWorkers }) : undefined;
+  const transport = peerLinks ?? createWsTransport({ ...linkOptions, accept: party === "P1" ? ["p0"] : [], dial: party === "P0" ? { p1: peerWs } : {} });
+  const templateLocks = cfg.workerId && db.pool ? createTemplateLocks(db.pool, `${cfg.dbSchema ?? "public"}\0${party}`, { waitMs: 2 * cfg.mpcTimeoutMs + 1_000 }) : undefined;
+  /** A call to the peer party's HTTP API: its workers in turn, the next one when a worker cannot be reached. */
+  const peerRequest = async (path: string, body: unknown, timeoutMs: number) => {
+    let last: unknown;
+    for (const url of peerUrls) {
+      try {
+        return await requestJson(peerAgent, `${url}${path}`, "POST", body, { timeoutMs });
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  };
 
   // the in-memory dedup gallery (gallery.ts): δ rows in memory only, rebuilt at a fresh epoch after any restart
   let lastPct = -1;
@@ -118,7 +135,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const spotDeps: SpotCheckDeps = { party, poolSeed, store, audit, count: (outcome) => metrics.spotChecks.inc({ outcome }), log };
   const responder = party === "P1" ? createSpotCheckResponder(spotDeps) : undefined;
   const askPeer = async (body: unknown): Promise<unknown> => {
-    const post = () => requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/spotcheck`, "POST", body, { timeoutMs: 30_000 });
+    const post = () => peerRequest("/v1/peer/spotcheck", body, 30_000);
     // a kept-alive socket to a restarted peer fails once: retry on a fresh connection (an enrolment waits on this)
     const r = await post().catch((e: Error) => (/ECONNRESET|socket hang up/.test(e.message) ? post() : Promise.reject(e)));
     if (r.status !== 200) throw new Error(`peer answered the spot-check with HTTP ${r.status}`);
@@ -157,6 +174,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     // a coordinator tells its shard workers (through NATS); otherwise the gallery in this process
     gallery: coordinator?.hooks ?? keeper,
     // the 1:N duplicate search over the gallery (Party API dedup): P0 asks the helper per search, P1 keeps its deliveries
+    templateLock: templateLocks?.lock,
     dedup: coordinator
       ? { gallery: () => null, shards: coordinator.search }
       : keeper ? { gallery: () => keeper.current, ...(party === "P0" ? { bundles: helper.dedup } : { stock: dedupStock }) } : undefined,
@@ -171,8 +189,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     }
     return receipt;
   };
-  const sendAnchor = async () => void (await sendAuditHead(auditLog, (body) => requestJson(peerAgent, `${cfg.peerUrl}/v1/audit/anchor`, "POST", body, { timeoutMs: 5_000 })));
-  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep, dedupStock });
+  const sendAnchor = async () => void (await sendAuditHead(auditLog, (body) => peerRequest("/v1/audit/anchor", body, 5_000)));
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep, dedupStock, bindPeer: peerLinks?.bind });
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)
@@ -186,7 +204,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   });
 
   async function peerStatus(sessions: string[]): Promise<PeerSessionStatus[]> {
-    const r = await requestJson(peerAgent, `${cfg.peerUrl}/v1/peer/sessions`, "POST", { sessions }, { timeoutMs: 5_000 });
+    const r = await peerRequest("/v1/peer/sessions", { sessions }, 5_000);
     if (r.status !== 200) throw new Error(`peer answered HTTP ${r.status}`);
     return (r.body as { sessions: PeerSessionStatus[] }).sessions;
   }
@@ -239,6 +257,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       await new Promise((r) => server.close(r));
       await jobsEnded;
       await checkpointer.close();
+      templateLocks?.close();
       await closeDb(db);
       await templateKeys.close();
     },

@@ -182,6 +182,8 @@ export interface PartyServiceDeps {
   gallery?: GalleryHooks;
   /** the 1:N duplicate search (Party API `dedup`) */
   dedup?: DedupDeps;
+  /** several worker processes of this party (workers.ts): the template's lock across them, taken after the in-process one */
+  templateLock?: (templateId: string) => Promise<() => Promise<void>>;
 }
 
 export interface PartyService {
@@ -431,9 +433,16 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       if (tails.get(templateId) === tail) tails.delete(templateId);
     });
     await prev;
+    let unlock: (() => Promise<void>) | null = null;
+    try {
+      if (deps.templateLock) unlock = await deps.templateLock(templateId);
+    } catch (e) {
+      release();
+      throw e;
+    }
     let done = false;
     return () => {
-      if (!done) release();
+      if (!done) void (unlock ? unlock().finally(release) : release());
       done = true;
     };
   }

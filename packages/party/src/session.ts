@@ -55,6 +55,7 @@ import {
   type DedupState,
   type DedupZMsg,
 } from "@privface/mpc";
+import { killAt } from "@privface/config";
 import type { PartyGallery } from "./gallery.ts";
 import { TransportError, type Frame, type Transport } from "@privface/transport";
 import { isPartyErrorCode, PartyError, peerOf, serverRoleOf, type PartyName } from "@privface/contracts";
@@ -145,6 +146,8 @@ export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | En
       out = s.send;
     }
     await send(1, out);
+    // kill-test points between the rounds (issue 16): this party sent round k and waits for the peer's
+    killAt(`party:${o.kind}:round1`);
     for (let step = 1; ; step++) {
       const msg = step === 1 && first ? first : await next(step);
       const r: { state: VerifyState | EnrolState; send?: Message; output?: VerifyOutput | EnrolOutput } =
@@ -156,6 +159,7 @@ export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | En
       }
       if (!r.send) throw new ProtocolError("WRONG_PHASE", "step returned neither a message nor an output");
       await send(step + 1, r.send);
+      killAt(`party:${o.kind}:round${step + 1}`);
     }
   } catch (e) {
     failed = e instanceof PartyError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
@@ -197,6 +201,7 @@ export async function runBudget(o: BudgetRun): Promise<BudgetOutput> {
     const s = budgetStart({ role: o.role, session: o.session, budget: o.budget, day: o.day, matchShare: o.matchShare, counter: o.counter, verifications: o.verifications, material: o.material });
     let state: BudgetState = s.state;
     await send(1, encodeBudgetMessage(s.send));
+    killAt("party:budget:round1");
     for (let step = 1; ; step++) {
       const f = await t.receive(o.session, { from: peer, timeoutMs: o.timeoutMs });
       if (f.step === 0) throw peerAbort(f);
@@ -209,6 +214,7 @@ export async function runBudget(o: BudgetRun): Promise<BudgetOutput> {
       }
       if (!r.send) throw new ProtocolError("WRONG_PHASE", "step returned neither a message nor an output");
       await send(step + 1, encodeBudgetMessage(r.send));
+      killAt(`party:budget:round${step + 1}`);
     }
   } catch (e) {
     failed = e instanceof PartyError ? null : e instanceof ProtocolError ? "INTERNAL" : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";

@@ -124,6 +124,11 @@ describe("party app (in process)", () => {
     const r = await h.call("P1", "/v1/verify", { ...b.P1, extra: 1 });
     assert.equal(r.status, 400);
     assert.equal(r.body.error.code, "INVALID_INPUT");
+    // a peer worker named to a party that runs no several peer workers (workers.ts), or not a worker name
+    for (const peer of ["b", "../x", 7]) {
+      const p = await h.call("P0", "/v1/verify", { ...b.P0, session: newId(), peer });
+      assert.equal(p.body.error?.code, "INVALID_INPUT", JSON.stringify(peer));
+    }
   });
 
   it("unknown template and wrong model version are reported by both parties", async () => {

@@ -30,6 +30,30 @@ describe("party configuration", () => {
     assert.throws(() => loadPartyConfig("P2" as never, {}), ConfigError);
   });
 
+  it("several workers (WORKER_ID, PEER_WORKERS): PostgreSQL only, no dedup gallery, named https workers (issue 16)", async () => {
+    await ensureRuntime(home);
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadPartyConfig("P0", { PRIVFACE_HOME: home, ...env });
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    assert.match(problems({ PRIVFACE_P0_WORKER_ID: "a" }).join("\n"), /PRIVFACE_P0_WORKER_ID: several worker processes need a PostgreSQL/);
+    const pg = { PRIVFACE_P0_DB: "postgres://postgres@127.0.0.1:5432/test", PRIVFACE_P0_WORKER_ID: "a" };
+    assert.match(problems({ ...pg, PRIVFACE_P0_DEDUP_GALLERY: "on" }).join("\n"), /dedup gallery .* runs in one process only/);
+    assert.match(problems({ ...pg, PRIVFACE_P0_WORKER_ID: "A b" }).join("\n"), /PRIVFACE_P0_WORKER_ID: expected/);
+    for (const bad of ["a=http://x:1", "a=https://x:1,a=https://y:2", "https://x:1", ","]) assert.match(problems({ ...pg, PRIVFACE_P0_PEER_WORKERS: bad }).join("\n"), /PRIVFACE_P0_PEER_WORKERS: expected/, bad);
+    const cfg = loadPartyConfig("P0", { PRIVFACE_HOME: home, ...pg, PRIVFACE_P0_PEER_WORKERS: "a=https://127.0.0.1:1/, b=https://127.0.0.1:2" });
+    assert.equal(cfg.workerId, "a");
+    assert.deepEqual([...cfg.peerWorkers!], [["a", "https://127.0.0.1:1"], ["b", "https://127.0.0.1:2"]]);
+    // one process (the default): nothing of the kind
+    const one = loadPartyConfig("P0", { PRIVFACE_HOME: home });
+    assert.equal(one.workerId, undefined);
+    assert.equal(one.peerWorkers, undefined);
+  });
+
   it("frame capture to disk (CAPTURE_FILE) is refused outside tests (issue 12 item 10)", async () => {
     await ensureRuntime(home);
     const capture = { PRIVFACE_HOME: home, PRIVFACE_P0_CAPTURE_FILE: join(home, "frames.txt") };

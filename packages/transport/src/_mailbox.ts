@@ -146,6 +146,21 @@ export class Mailbox {
     }
   }
 
+  /** Rejects the receivers waiting for `role` on the sessions `which` selects (one of several links of that role went down). */
+  failSessions(which: (session: string) => boolean, role: ServerRole, err: TransportError): void {
+    for (const [session, box] of this.boxes) {
+      if (!which(session)) continue;
+      const keep = box.waiters.filter((w) => {
+        if (w.opts.from !== role) return true;
+        clearTimeout(w.timer);
+        w.reject(err);
+        return false;
+      });
+      box.waiters = keep;
+      this.gc(session, box);
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = new TransportError("CLOSED", "transport closed");

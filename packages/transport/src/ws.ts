@@ -73,6 +73,14 @@ export interface WsTransportOptions {
   pingEveryMs?: number;
   /** Test/diagnostic hook: sees every encoded frame sent or received (what TLS carries). Off by default. */
   capture?: (direction: "in" | "out", peer: ServerRole, frame: Uint8Array) => void;
+  /**
+   * Roles of which several processes link here at once (the worker processes of the other party over
+   * one database): every accepted link of such a role is kept (otherwise a new link replaces the
+   * old), and frames of a session go back over the link that session's frames arrived on.
+   */
+  several?: ServerRole[];
+  /** The session a session's related runs are matched by (e.g. an upgrade run by its verification); default: itself. */
+  sessionKey?: (session: string) => string;
   /** Observer for link events (metrics, logs). Never receives payloads. */
   onEvent?: (e: { type: "up" | "down" | "refused"; role: ServerRole | null; reason?: string }) => void;
 }
@@ -103,6 +111,12 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     return push;
   };
   const accept = new Set(o.accept ?? []);
+  // several links per role (`several`): all of them, and the link each session (by `sessionKey`) came in on
+  const several = new Set(o.several ?? []);
+  const all = new Map<ServerRole, Set<WebSocket>>();
+  const bound = new Map<string, { ws: WebSocket; at: number }>();
+  const keyOf = o.sessionKey ?? ((s: string) => s);
+  const open = (ws: WebSocket | undefined) => !!ws && ws.readyState === WebSocket.OPEN;
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
   let wss: WebSocketServer | null = null;
@@ -115,7 +129,10 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       return;
     }
     const old = links.get(role);
-    if (old && old !== ws) old.terminate();
+    if (several.has(role)) {
+      const set = all.get(role) ?? new Set();
+      all.set(role, set.add(ws));
+    } else if (old && old !== ws) old.terminate();
     links.set(role, ws);
     event("up", role);
     for (const w of waiters.get(role) ?? []) w();
@@ -143,6 +160,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
         return;
       }
       stats.messages++;
+      if (several.has(role)) for (const f of frames) bound.set(keyOf(f.session), { ws, at: Date.now() });
       frames.forEach((f, i) => {
         stats.received++;
         o.capture?.("in", role, chunks[i]);
@@ -150,6 +168,16 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       });
     });
     ws.on("close", () => {
+      const set = all.get(role);
+      if (set?.delete(ws)) {
+        // the sessions of this link fail; another link of the role carries on
+        const sessions = new Set<string>();
+        for (const [k, b] of bound) if (b.ws === ws) (bound.delete(k), sessions.add(k));
+        mailbox.failSessions((s) => sessions.has(keyOf(s)), role, new TransportError("PEER_UNAVAILABLE", `link to ${role} closed`));
+        const next = [...set].find(open);
+        if (next && links.get(role) === ws) links.set(role, next);
+        if (next) return;
+      }
       if (links.get(role) === ws) {
         links.delete(role);
         event("down", role);
@@ -231,7 +259,10 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
   const alive = new WeakMap<WebSocket, number>();
   const rtts = new Map<ServerRole, number>();
   const pinger = setInterval(() => {
-    for (const [role, ws] of links) {
+    const cutoff = Date.now() - 60_000;
+    for (const [k, b] of bound) if (b.at < cutoff) bound.delete(k);
+    const every: [ServerRole, WebSocket][] = [...links].flatMap(([role, ws]) => (all.has(role) ? [...all.get(role)!].map((w) => [role, w] as [ServerRole, WebSocket]) : [[role, ws]]));
+    for (const [role, ws] of every) {
       const missed = alive.get(ws) ?? 0;
       if (missed >= 2) {
         ws.terminate();
@@ -254,6 +285,19 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     async send(to: ServerRole, frame: OutFrame): Promise<void> {
       if (closed) throw new TransportError("CLOSED", "transport closed");
       const buf = encodeFrame(o.role, frame);
+      if (several.has(to)) {
+        const b = bound.get(keyOf(frame.session))?.ws;
+        // a session not heard of yet: an abort (step 0) goes to every link of the role, other frames to the newest
+        const targets = open(b) ? [b!] : frame.step === 0 ? [...(all.get(to) ?? [])].filter(open) : [];
+        if (targets.length > 0) {
+          for (const ws of targets) {
+            stats.sent++;
+            o.capture?.("out", to, buf);
+            outbox(ws)(buf);
+          }
+          return;
+        }
+      }
       let ws = links.get(to);
       if (!ws || ws.readyState !== WebSocket.OPEN) {
         ws = (await waitUp(to, o.connectTimeoutMs ?? 1_000)) ?? undefined;
@@ -275,6 +319,7 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
     rttMs: (role) => rtts.get(role),
     redial() {
       for (const ws of links.values()) ws.terminate();
+      for (const set of all.values()) for (const ws of set) ws.terminate();
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -282,10 +327,11 @@ export function createWsTransport(o: WsTransportOptions): WsTransport {
       clearInterval(pinger);
       for (const t of timers) clearTimeout(t);
       mailbox.close();
-      const all = [...links.values()];
+      const every = new Set([...links.values(), ...[...all.values()].flatMap((s) => [...s])]);
       links.clear();
+      all.clear();
       await Promise.all(
-        all.map(
+        [...every].map(
           (ws) =>
             new Promise<void>((resolve) => {
               if (ws.readyState === WebSocket.CLOSED) return resolve();
