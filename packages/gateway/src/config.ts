@@ -8,13 +8,13 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
-import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
+import { generateDataKey, softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
 import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
 import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
-import { ConfigError, envReader } from "@privface/config";
+import { ConfigError, envReader, suiteProblem, type DeploymentSuite } from "@privface/config";
 import type { Agent } from "node:https";
 import { readCrl, watchCrl, type RpcClient } from "@privface/transport";
 import { auditSink } from "./audit.ts";
@@ -29,6 +29,8 @@ import { parseWebMounts, type WebMount } from "./_web.ts";
 export { ConfigError };
 
 export interface GatewayConfig {
+  /** the deployment's cipher suite (PRIVFACE_SUITE): every key the gateway reads or makes is of it */
+  suite: DeploymentSuite;
   home: string;
   host: string;
   port: number;
@@ -93,6 +95,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     } catch (e) {
       r.problems.push(`${P}SIGNING_KEY: ${(e as Error).message}`);
     }
+    // a token key signs Ed25519 (INTL) only: SoftHSM2 has no SM2 (crypto pkcs11.ts)
+    if (r.suite === "GM") r.problems.push(`${P}SIGNING_KEY: a PKCS#11 token key signs with Ed25519 (INTL); a GM deployment's gateway signs with SM2 from a key file`);
   }
   const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
@@ -102,6 +106,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     r.problems.push(`${P}SHARED_STATE: expected "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(sharedState.replace(/\/\/[^@/]*@/, "//…@"))}`);
   }
   const cfg: GatewayConfig = {
+    suite: r.suite,
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7443, 0, 65535),
@@ -170,18 +175,31 @@ function isRedisUrl(v: string): boolean {
  * half must be in keys/public (`ensureRuntime` writes it when given the same URI).
  */
 export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
-  const signer = isPkcs11Uri(cfg.signingKey) ? await pkcs11SignerFromUri(cfg.signingKey) : softwareSigner((await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key);
-  const auditKey = (await ensureKeyPairFile(cfg.auditKey, "INTL", "sign")).key;
+  const suite = cfg.suite;
+  const signer = isPkcs11Uri(cfg.signingKey) ? await pkcs11SignerFromUri(cfg.signingKey) : softwareSigner((await ensureKeyPairFile(cfg.signingKey, suite, "sign")).key);
+  const auditKey = (await ensureKeyPairFile(cfg.auditKey, suite, "sign")).key;
   // a key file made here gets a fresh id: a new first key must never share the id its rows name with the old one
-  const dataKeys: DataKey[] = cfg.dataKeys.map((f) => ensureDataKeyFile(f, "INTL", `gateway-data-${randomBytes(6).toString("hex")}`).key);
-  // the blind-index key is a key of its own, so the data keys can rotate: its first value is the one
-  // every index was made under (derived from the first data key), written once
-  if (!existsSync(cfg.indexKey)) writeDataKeyFile(cfg.indexKey, { suite: "INTL", id: "gateway-index", key: legacyIndexKey(dataKeys[0]) });
-  const indexKey = readDataKeyFile(cfg.indexKey).key;
+  const dataKeys: DataKey[] = cfg.dataKeys.map((f) => ensureDataKeyFile(f, suite, `gateway-data-${randomBytes(6).toString("hex")}`).key);
+  // the blind-index key is a key of its own, so the data keys can rotate: its first INTL value is the
+  // one every index was made under (derived from the first data key), written once; GM (HMAC-SM3) is new
+  if (!existsSync(cfg.indexKey)) {
+    writeDataKeyFile(cfg.indexKey, suite === "GM" ? generateDataKey("GM", "gateway-index") : { suite, id: "gateway-index", key: legacyIndexKey(dataKeys[0]) });
+  }
+  const index = readDataKeyFile(cfg.indexKey);
+  const indexKey = index.key;
+  const ownResult = (await ensureKeyPairFile(cfg.resultKey, suite, "seal")).key;
+  const partyPublic = [...Object.entries(cfg.partySealKeys), ...Object.entries(cfg.partyResultKeys)].map(([p, f]) => [`${p} public key ${f}`, readPublicKeyFile(f)] as const);
+  // the keys as read (a key file's clear suite is checked with the configuration; this checks what it holds)
+  const problems = [
+    suiteProblem(suite, `${P}SIGNING_KEY (${isPkcs11Uri(cfg.signingKey) ? "PKCS#11 token" : cfg.signingKey})`, signer.suite),
+    ...dataKeys.map((k, i) => suiteProblem(suite, `${P}DATA_KEYS (${cfg.dataKeys[i]})`, k.suite)),
+    suiteProblem(suite, `${P}INDEX_KEY (${cfg.indexKey})`, index.suite),
+    ...partyPublic.map(([what, k]) => suiteProblem(suite, what, k.suite)),
+  ].filter((p): p is string => p !== undefined);
+  if (problems.length > 0) throw new ConfigError(problems);
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), crl: readCrl(cfg.crl), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
-  const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
   const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
   // a CRL the CA rewrites is applied while the gateway runs (transport crl.ts; the timer does not hold the process)
   const agents: Agent[] = [];

@@ -8,6 +8,8 @@ import { envReader } from "@privface/config";
 export { ConfigError } from "@privface/config";
 
 export interface HelperConfig {
+  /** the deployment's cipher suite (PRIVFACE_SUITE): the audit key must be of it */
+  suite: "INTL" | "GM";
   home: string;
   host: string;
   port: number;
@@ -36,6 +38,7 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
   const r = envReader("PRIVFACE_HELPER_", env);
   const { home, layout: L, get, file, int, url } = r;
   const cfg: HelperConfig = {
+    suite: r.suite,
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7440, 0, 65535),
