@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { generateDataKey, softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
+import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readKeyPairFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
 import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
@@ -49,11 +49,15 @@ export interface GatewayConfig {
   partySealKeys: Record<PartyName, string>;
   /** the parties' public result keys (result-share MACs) */
   partyResultKeys: Record<PartyName, string>;
+  /** a party's public result keys being retired (rotation): MACs under them still verify until removed */
+  retiredPartyResultKeys: Record<PartyName, string[]>;
   partyTimeoutMs: number;
   /** the authorisation signing key: a key file, or `pkcs11:token=…;object=…?module-path=…&pin-source=file:…` (an Ed25519 key in a token) */
   signingKey: string;
   /** the gateway's result key pair (result-share MACs with each party) */
   resultKey: string;
+  /** the gateway's result key pairs being retired (rotation): MACs under them still verify until removed */
+  retiredResultKeys: string[];
   auditKey: string;
   dataKeys: string[];
   /** the ID-number blind index key: written at the first start (from the first data key, as indexes were made before), independent of the data keys after */
@@ -123,9 +127,14 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     // only the public halves: a private key file, or a file from a party's own folder, is refused
     partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
     partyResultKeys: { P0: r.publicKey("P0_RESULT_KEY", L.resultPub("p0")), P1: r.publicKey("P1_RESULT_KEY", L.resultPub("p1")) },
+    retiredPartyResultKeys: {
+      P0: r.optional("P0_RETIRED_RESULT_KEYS") === undefined ? [] : r.publicKeyList("P0_RETIRED_RESULT_KEYS", ""),
+      P1: r.optional("P1_RETIRED_RESULT_KEYS") === undefined ? [] : r.publicKeyList("P1_RETIRED_RESULT_KEYS", ""),
+    },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
     signingKey: isPkcs11Uri(signingUri) ? signingUri : r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
     resultKey: r.ownKey("RESULT_KEY", L.resultKey("gateway"), "gateway", false),
+    retiredResultKeys: r.optional("RETIRED_RESULT_KEYS") === undefined ? [] : r.ownKeyList("RETIRED_RESULT_KEYS", "", "gateway"),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
     dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
     indexKey: r.ownKey("INDEX_KEY", L.gatewayIndexKey, "gateway", false),
@@ -188,11 +197,15 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const index = readDataKeyFile(cfg.indexKey);
   const indexKey = index.key;
   const ownResult = (await ensureKeyPairFile(cfg.resultKey, suite, "seal")).key;
-  const partyPublic = [...Object.entries(cfg.partySealKeys), ...Object.entries(cfg.partyResultKeys)].map(([p, f]) => [`${p} public key ${f}`, readPublicKeyFile(f)] as const);
+  const retiredOwn = await Promise.all(cfg.retiredResultKeys.map(readKeyPairFile));
+  const partyPublic = [...Object.entries(cfg.partySealKeys), ...Object.entries(cfg.partyResultKeys), ...Object.entries(cfg.retiredPartyResultKeys).flatMap(([p, fs]) => fs.map((f) => [p, f] as const))].map(
+    ([p, f]) => [`${p} public key ${f}`, readPublicKeyFile(f)] as const,
+  );
   // the keys as read (a key file's clear suite is checked with the configuration; this checks what it holds)
   const problems = [
     suiteProblem(suite, `${P}SIGNING_KEY (${isPkcs11Uri(cfg.signingKey) ? "PKCS#11 token" : cfg.signingKey})`, signer.suite),
     ...dataKeys.map((k, i) => suiteProblem(suite, `${P}DATA_KEYS (${cfg.dataKeys[i]})`, k.suite)),
+    ...retiredOwn.map((k, i) => suiteProblem(suite, `${P}RETIRED_RESULT_KEYS (${cfg.retiredResultKeys[i]})`, k.suite)),
     suiteProblem(suite, `${P}INDEX_KEY (${cfg.indexKey})`, index.suite),
     ...partyPublic.map(([what, k]) => suiteProblem(suite, what, k.suite)),
   ].filter((p): p is string => p !== undefined);
@@ -200,7 +213,14 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), crl: readCrl(cfg.crl), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
-  const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
+  // the MAC keys with each party: every pair of (own result key, the party's public result key) —
+  // current ones first, then those being retired (docs/operations.md "Key rotation")
+  const macKeys = async (p: PartyName) => {
+    const out = [];
+    for (const own of [ownResult, ...retiredOwn]) for (const f of [cfg.partyResultKeys[p], ...cfg.retiredPartyResultKeys[p]]) out.push(await resultKey(own, readPublicKeyFile(f), p));
+    return out;
+  };
+  const resultKeys = { P0: await macKeys("P0"), P1: await macKeys("P1") };
   // a CRL the CA rewrites is applied while the gateway runs (transport crl.ts; the timer does not hold the process)
   const agents: Agent[] = [];
   const links: RpcClient[] = [];
