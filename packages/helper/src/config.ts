@@ -34,7 +34,8 @@ export interface HelperConfig {
   auditKey: string;
 }
 
-export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperConfig {
+/** `seedsMayBeGone`: the seed files need not exist (`privface exit helper` destroys one). */
+export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env, o: { seedsMayBeGone?: boolean } = {}): HelperConfig {
   const r = envReader("PRIVFACE_HELPER_", env);
   const { home, layout: L, get, file, int, url } = r;
   const cfg: HelperConfig = {
@@ -48,8 +49,8 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     key: file("KEY", L.cert("helper").key),
     clientCert: file("CLIENT_CERT", L.clientCert("helper").cert),
     clientKey: file("CLIENT_KEY", L.clientCert("helper").key),
-    seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper"),
-    seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper"),
+    seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper", !o.seedsMayBeGone),
+    seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper", !o.seedsMayBeGone),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
     // ≤ 1024: a batch of P1 halves must fit P1's body cap for pool deliveries (40 MiB ≥ 1024 × 30 KB)
     maxBatch: int("MAX_BATCH", 1024, 1, 1024),
