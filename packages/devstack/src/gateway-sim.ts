@@ -55,8 +55,8 @@ export interface SimDevice {
   auth: KeyPair;
 }
 
-export async function newSimDevice(id = `dev_${newId(6)}`): Promise<SimDevice> {
-  return { id, signing: await generateSigningKeyPair(deploymentSuite()), auth: await generateSealKeyPair(deploymentSuite()) };
+export async function newSimDevice(id = `dev_${newId(6)}`, suite = deploymentSuite()): Promise<SimDevice> {
+  return { id, signing: await generateSigningKeyPair(suite), auth: await generateSealKeyPair(suite) };
 }
 
 /** The registration the gateway forwards to each party for `device`. */

@@ -212,9 +212,10 @@ let serial = 0;
 export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise<ScenarioWorld> {
   const m = await gateway.admin("POST", "/v1/admin/merchants", { name: "Scenario Shop" });
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
-  const deviceKey = await generateSigningKeyPair(deploymentSuite());
-  const authKey = await generateSealKeyPair(deploymentSuite());
-  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: deploymentSuite(), publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till", stillImage: true });
+  const suite = deploymentSuite();
+  const deviceKey = await generateSigningKeyPair(suite);
+  const authKey = await generateSealKeyPair(suite);
+  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite, publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till", stillImage: true });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   const a = await gateway.approver("POST", `/v1/admin/devices/${d.body.deviceId}/approve`);
   if (a.status !== 200) throw new Error(`device approval: ${a.status} ${JSON.stringify(a.body)}`);
