@@ -62,7 +62,7 @@ export function deploymentSuite(env: NodeJS.ProcessEnv = process.env, problems?:
  * `suite`, an encrypted key file's header `suite` (key pairs and data keys; seeds carry no suite).
  * Undefined when the file is missing, not JSON, or suite-neutral.
  */
-export function keyFileSuite(path: string): DeploymentSuite | undefined {
+function keyFileSuite(path: string): DeploymentSuite | undefined {
   let j: Record<string, unknown>;
   try {
     j = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
@@ -78,7 +78,7 @@ export function keyFileSuite(path: string): DeploymentSuite | undefined {
  * The problem of a key of the wrong suite (undefined when it fits): `what` names where it came from
  * (the variable and the file), `suite` is the key's. Servers check every key they load with it.
  */
-export function suiteProblem(deployment: DeploymentSuite, what: string, suite: string | undefined): string | undefined {
+function suiteProblem(deployment: DeploymentSuite, what: string, suite: string | undefined): string | undefined {
   if (suite === undefined || suite === deployment) return undefined;
   return `${what} holds ${suite === "INTL" ? "an" : "a"} ${suite} key, but the deployment's suite is ${deployment} (PRIVFACE_SUITE=${deployment.toLowerCase()}): every key of a deployment is of its suite (privface keys generate --suite ${deployment})`;
 }

@@ -14,7 +14,7 @@ import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/cryp
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
-import { ConfigError, envReader, suiteProblem, type DeploymentSuite } from "@privface/config";
+import { ConfigError, envReader, type DeploymentSuite } from "@privface/config";
 import type { Agent } from "node:https";
 import { readCrl, watchCrl, type RpcClient } from "@privface/transport";
 import { auditSink } from "./audit.ts";
@@ -194,22 +194,9 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   if (!existsSync(cfg.indexKey)) {
     writeDataKeyFile(cfg.indexKey, suite === "GM" ? generateDataKey("GM", "gateway-index") : { suite, id: "gateway-index", key: legacyIndexKey(dataKeys[0]) });
   }
-  const index = readDataKeyFile(cfg.indexKey);
-  const indexKey = index.key;
+  const indexKey = readDataKeyFile(cfg.indexKey).key;
   const ownResult = (await ensureKeyPairFile(cfg.resultKey, suite, "seal")).key;
   const retiredOwn = await Promise.all(cfg.retiredResultKeys.map(readKeyPairFile));
-  const partyPublic = [...Object.entries(cfg.partySealKeys), ...Object.entries(cfg.partyResultKeys), ...Object.entries(cfg.retiredPartyResultKeys).flatMap(([p, fs]) => fs.map((f) => [p, f] as const))].map(
-    ([p, f]) => [`${p} public key ${f}`, readPublicKeyFile(f)] as const,
-  );
-  // the keys as read (a key file's clear suite is checked with the configuration; this checks what it holds)
-  const problems = [
-    suiteProblem(suite, `${P}SIGNING_KEY (${isPkcs11Uri(cfg.signingKey) ? "PKCS#11 token" : cfg.signingKey})`, signer.suite),
-    ...dataKeys.map((k, i) => suiteProblem(suite, `${P}DATA_KEYS (${cfg.dataKeys[i]})`, k.suite)),
-    ...retiredOwn.map((k, i) => suiteProblem(suite, `${P}RETIRED_RESULT_KEYS (${cfg.retiredResultKeys[i]})`, k.suite)),
-    suiteProblem(suite, `${P}INDEX_KEY (${cfg.indexKey})`, index.suite),
-    ...partyPublic.map(([what, k]) => suiteProblem(suite, what, k.suite)),
-  ].filter((p): p is string => p !== undefined);
-  if (problems.length > 0) throw new ConfigError(problems);
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), crl: readCrl(cfg.crl), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
