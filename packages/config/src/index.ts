@@ -76,7 +76,7 @@ function keyFileSuite(path: string): DeploymentSuite | undefined {
 
 /**
  * The problem of a key of the wrong suite (undefined when it fits): `what` names where it came from
- * (the variable and the file), `suite` is the key's. Servers check every key they load with it.
+ * (the variable and the file), `suite` is the key's. `envReader` checks every key file named through it.
  */
 function suiteProblem(deployment: DeploymentSuite, what: string, suite: string | undefined): string | undefined {
   if (suite === undefined || suite === deployment) return undefined;
