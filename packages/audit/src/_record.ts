@@ -25,7 +25,7 @@
  * anything that looks like an encoded blob is refused (see BLOB_RE).
  */
 import { createHash } from "node:crypto";
-import { canonicalJson, fromBase64url, toBase64url, utf8, verify, type PublicKey, type SuiteId } from "@privface/crypto";
+import { canonicalJson, fromBase64url, suiteHash, toBase64url, utf8, verify, type PublicKey, type SuiteId } from "@privface/crypto";
 
 export const GENESIS = toBase64url(new Uint8Array(32));
 
@@ -114,13 +114,10 @@ export function bodyOf(r: Omit<AuditRecord, "hash" | "sig">): RecordBody {
   };
 }
 
-/** The chain hash of a suite: SHA-256 (INTL) or SM3 (GM). */
-export const chainHash = (suite: SuiteId): "sha256" | "sm3" => (suite === "GM" ? "sm3" : "sha256");
-
 /** The canonical body serialised once: the bytes that are signed, and their hash (SHA-256, or SM3 for GM). */
 export function digestBody(r: Omit<AuditRecord, "hash" | "sig">, suite: SuiteId = "INTL"): { bytes: Uint8Array; hash: string } {
   const bytes = utf8(canonicalJson(bodyOf(r)));
-  return { bytes, hash: toBase64url(new Uint8Array(createHash(chainHash(suite)).update(bytes).digest())) };
+  return { bytes, hash: toBase64url(new Uint8Array(createHash(suiteHash(suite)).update(bytes).digest())) };
 }
 
 export function hashOf(r: Omit<AuditRecord, "hash" | "sig">, suite: SuiteId = "INTL"): string {

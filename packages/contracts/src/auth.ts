@@ -14,7 +14,7 @@
  * verifies one signature per batch, not per call (decision 006).
  */
 import { createHash } from "node:crypto";
-import { canonicalJson, fromBase64url, fromUtf8, signJson, toBase64url, utf8, verifySignedJson, type KeyPair, type PublicKey, type Signer, type SuiteId } from "@privface/crypto";
+import { canonicalJson, fromBase64url, fromUtf8, signJson, suiteHash, toBase64url, utf8, verifySignedJson, type KeyPair, type PublicKey, type Signer, type SuiteId } from "@privface/crypto";
 import { PartyError } from "./errors.ts";
 import type { PartyName } from "./ids.ts";
 import { object, str } from "./validate.ts";
@@ -47,15 +47,12 @@ export interface AuthExpectation {
   digest?: string;
 }
 
-/** The digest of a suite: SHA-256 (INTL) or SM3 (GM). */
-const hashOf = (suite: SuiteId): "sha256" | "sm3" => (suite === "GM" ? "sm3" : "sha256");
-
 /**
  * base64url(SHA-256(concatenation of the parts)), SM3 in a GM deployment (`suite`: the gateway
  * signing key's). With an upgrade, the parts are (sealedShare, upgrade.sealedShare).
  */
 export function shareDigest(suite: SuiteId, ...parts: Uint8Array[]): string {
-  const h = createHash(hashOf(suite));
+  const h = createHash(suiteHash(suite));
   for (const p of parts) h.update(p);
   return h.digest("base64url");
 }
@@ -72,7 +69,7 @@ export interface SignedAuthorisation {
 
 export const MAX_AUTH_BATCH = 32;
 const BATCH_KIND = "privface.authorisations";
-const payloadHash = (suite: SuiteId, payload: string): string => createHash(hashOf(suite)).update(payload).digest("base64url");
+const payloadHash = (suite: SuiteId, payload: string): string => createHash(suiteHash(suite)).update(payload).digest("base64url");
 
 /** Signs payloads as one batch (1..MAX_AUTH_BATCH) with one signature. */
 export async function signAuthorisations(signer: KeyPair | Signer, payloads: readonly AuthPayload[]): Promise<SignedAuthorisation[]> {

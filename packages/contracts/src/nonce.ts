@@ -8,6 +8,7 @@
  * (`composeChallenge`), so the share context — the AAD of each sealed share — binds them.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { suiteHash, type HashName } from "@privface/crypto";
 import type { PartyName } from "./ids.ts";
 
 const LABEL = Buffer.from("privface-nonce-v1");
@@ -19,8 +20,8 @@ export const NONCE_RE = /^[A-Za-z0-9_-]{45,46}$/;
 /** The nonce key: raw bytes (HMAC-SHA256, at least 32), or a data key (`{ suite, key }`: GM → HMAC-SM3, at least 16). */
 export type NonceKey = Uint8Array | { suite: "INTL" | "GM"; key: Uint8Array };
 
-function macKey(k: NonceKey): { hash: "sha256" | "sm3"; key: Uint8Array } {
-  const { hash, key } = k instanceof Uint8Array ? { hash: "sha256" as const, key: k } : { hash: k.suite === "GM" ? ("sm3" as const) : ("sha256" as const), key: k.key };
+function macKey(k: NonceKey): { hash: HashName; key: Uint8Array } {
+  const { hash, key } = k instanceof Uint8Array ? { hash: "sha256" as const, key: k } : { hash: suiteHash(k.suite), key: k.key };
   if (key.length < (hash === "sm3" ? 16 : 32)) throw new RangeError(`key: at least ${hash === "sm3" ? 16 : 32} bytes`);
   return { hash, key };
 }

@@ -15,7 +15,7 @@
  * Rotation: the gateway checks a MAC under each of its result keys with a party (the current pair
  * and the retired ones, docs/operations.md "Key rotation"); the first that verifies wins.
  */
-import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, toBase64url, utf8, type KeyPair, type PublicKey, type SuiteId } from "@privface/crypto";
+import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, suiteHash, toBase64url, utf8, type KeyPair, type PublicKey, type SuiteId } from "@privface/crypto";
 import type { SignedAuthorisation } from "./auth.ts";
 import type { PartyName } from "./ids.ts";
 import type { Bit } from "./party-api.ts";
@@ -43,7 +43,7 @@ export async function resultKey(own: KeyPair, other: PublicKey, party: PartyName
 }
 
 export async function resultBytes(b: ResultBinding, suite: SuiteId = "INTL"): Promise<Uint8Array> {
-  const auth = toBase64url(await digest(suite === "GM" ? "sm3" : "sha256", utf8(String(b.authorisation?.payload ?? ""))));
+  const auth = toBase64url(await digest(suiteHash(suite), utf8(String(b.authorisation?.payload ?? ""))));
   return utf8(canonicalJson({ v: 1, kind: RESULT_KIND, op: b.op, party: b.party, session: b.session, templateId: b.templateId, authorisation: auth, resultShare: b.resultShare }));
 }
 

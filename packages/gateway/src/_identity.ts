@@ -10,7 +10,7 @@
  *   138****8000, 张*).
  */
 import { createHmac, hkdfSync } from "node:crypto";
-import { decryptWithDataKey, encryptWithDataKey, fromBase64url, fromUtf8, toBase64url, utf8, type DataKey } from "@privface/crypto";
+import { decryptWithDataKey, encryptWithDataKey, fromBase64url, fromUtf8, suiteHash, toBase64url, utf8, type DataKey, type HashName } from "@privface/crypto";
 
 /** The gateway's data keys: the first encrypts, all decrypt (rotation by key id). */
 export interface IdentityKeys {
@@ -18,7 +18,7 @@ export interface IdentityKeys {
   /** HMAC key for blind indexes, independent of the data keys */
   indexKey: Uint8Array;
   /** the blind index's HMAC: SHA-256, or SM3 in a GM deployment (its data keys are GM) */
-  indexHash: "sha256" | "sm3";
+  indexHash: HashName;
 }
 
 /**
@@ -35,7 +35,7 @@ export function makeIdentityKeys(keys: readonly DataKey[], indexKey?: Uint8Array
   const gm = keys[0].suite === "GM";
   // an INTL index key is 32 bytes; a GM one is a GM data key, 16 bytes (HMAC-SM3)
   if (indexKey !== undefined && (!(indexKey instanceof Uint8Array) || indexKey.length < (gm ? 16 : 32))) throw new RangeError(`makeIdentityKeys: indexKey must be at least ${gm ? 16 : 32} bytes`);
-  return { keys, indexKey: indexKey ?? legacyIndexKey(keys[0]), indexHash: gm ? "sm3" : "sha256" };
+  return { keys, indexKey: indexKey ?? legacyIndexKey(keys[0]), indexHash: suiteHash(keys[0].suite) };
 }
 
 export async function sealField(ik: IdentityKeys, plaintext: string, aad: string): Promise<string> {
