@@ -4,8 +4,10 @@
  * first broken record.
  *
  *   body_n = { v: 1, seq, time, role, requester, op, templateId, session, outcome, code, prev }
- *   hash_n = base64url(SHA-256(utf8(canonicalJson(body_n))))
+ *   hash_n = base64url(SHA-256(utf8(canonicalJson(body_n))))             (SM3 for a GM audit key)
  *   sig_n  = base64url(sign(auditKey, utf8(canonicalJson(body_n))))      (Ed25519, or SM2 for GM)
+ * The chain's suite is its audit key's: a GM deployment (PRIVFACE_SUITE=gm) hashes with SM3 and signs
+ * with SM2; across an audit-key handover the records follow the key that signs them.
  *            or "" (unsigned): only the last record of each write is signed
  *   prev_1 = GENESIS (43 × "A", i.e. 32 zero bytes), prev_n = hash_{n-1};  seq = 1, 2, 3, …
  *
@@ -23,7 +25,7 @@
  * anything that looks like an encoded blob is refused (see BLOB_RE).
  */
 import { createHash } from "node:crypto";
-import { canonicalJson, fromBase64url, toBase64url, utf8, verify, type PublicKey } from "@privface/crypto";
+import { canonicalJson, fromBase64url, suiteHash, toBase64url, utf8, verify, type PublicKey, type SuiteId } from "@privface/crypto";
 
 export const GENESIS = toBase64url(new Uint8Array(32));
 
@@ -112,14 +114,14 @@ export function bodyOf(r: Omit<AuditRecord, "hash" | "sig">): RecordBody {
   };
 }
 
-/** The canonical body serialised once: the bytes that are signed, and their hash. */
-export function digestBody(r: Omit<AuditRecord, "hash" | "sig">): { bytes: Uint8Array; hash: string } {
+/** The canonical body serialised once: the bytes that are signed, and their hash (SHA-256, or SM3 for GM). */
+export function digestBody(r: Omit<AuditRecord, "hash" | "sig">, suite: SuiteId = "INTL"): { bytes: Uint8Array; hash: string } {
   const bytes = utf8(canonicalJson(bodyOf(r)));
-  return { bytes, hash: toBase64url(new Uint8Array(createHash("sha256").update(bytes).digest())) };
+  return { bytes, hash: toBase64url(new Uint8Array(createHash(suiteHash(suite)).update(bytes).digest())) };
 }
 
-export function hashOf(r: Omit<AuditRecord, "hash" | "sig">): string {
-  return digestBody(r).hash;
+export function hashOf(r: Omit<AuditRecord, "hash" | "sig">, suite: SuiteId = "INTL"): string {
+  return digestBody(r, suite).hash;
 }
 
 export type BrokenReason =
@@ -215,7 +217,7 @@ export async function verifyRecords(records: AsyncIterable<AuditRecord> | Iterab
     }
     if (r.seq > expected) return broken(expected, "missing", `next record has seq ${r.seq}`);
     if (r.seq < expected) return broken(r.seq, "out-of-order", `expected seq ${expected}`);
-    const { bytes, hash } = digestBody(r);
+    const { bytes, hash } = digestBody(r, keys[k].suite);
     if (hash !== r.hash) return broken(r.seq, "hash-mismatch");
     if (r.sig !== "") {
       let sig: Uint8Array;

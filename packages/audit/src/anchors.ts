@@ -31,7 +31,9 @@ export function checkAnchorRecord(from: string, r: unknown, head = true): AuditR
   let hash: string;
   try {
     checkRecordShape(x);
-    hash = digestBody(x).hash;
+    // the sender's suite is its audit key's (SHA-256 or SM3); which key signed is checked by `anchorSigned`
+    hash = digestBody(x, "INTL").hash;
+    if (hash !== x.hash) hash = digestBody(x, "GM").hash;
   } catch (e) {
     throw new AuditError("BAD_ANCHOR", `anchor: ${(e as Error).message}`);
   }
@@ -89,7 +91,8 @@ export async function latestAnchor(db: Db, role: string): Promise<AuditRecord | 
 /** True when the anchor's signature verifies under the sender's audit public key. */
 export async function anchorSigned(r: AuditRecord, publicKey: PublicKey): Promise<boolean> {
   try {
-    return await verify(publicKey, digestBody(r).bytes, fromBase64url(r.sig));
+    const { bytes, hash } = digestBody(r, publicKey.suite);
+    return hash === r.hash && (await verify(publicKey, bytes, fromBase64url(r.sig)));
   } catch {
     return false;
   }

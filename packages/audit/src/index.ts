@@ -140,7 +140,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
     const out: AuditRecord[] = [];
     for (const [i, fields] of batch.entries()) {
       const partial = { ...fields, seq: head.seq + 1, prev: head.hash };
-      const { bytes, hash } = digestBody(partial);
+      const { bytes, hash } = digestBody(partial, signer.suite);
       const sig = i === batch.length - 1 ? toBase64url(await signer.sign(bytes)) : "";
       out.push({ ...partial, hash, sig });
       head = { seq: partial.seq, hash };
@@ -238,7 +238,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
     if (status.firstBroken) return status;
     if (verified.seq > 0) {
       const row = await exec.read((tx) => tx.get<Row>(AT, [verified.seq]));
-      if (!row || row.hash !== verified.hash || hashOf(fromRow(row)) !== verified.hash) {
+      if (!row || row.hash !== verified.hash || hashOf(fromRow(row), signer.suite) !== verified.hash) {
         status = { ok: false, records: verified.seq, firstBroken: { seq: verified.seq, reason: row ? "hash-mismatch" : "truncated", detail: "the head verified earlier is gone or changed" } };
         return status;
       }

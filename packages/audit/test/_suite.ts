@@ -14,11 +14,13 @@ export interface DbFactory {
   make(): Promise<Db>;
   /** A second handle on the same database as `db` (another "process"), if the backend supports it. */
   reopen?(db: Db): Promise<Db>;
+  /** the keys' suite (default INTL): a GM chain is SM3-hashed and SM2-signed */
+  suite?: "INTL" | "GM";
 }
 
 async function fiveRecords(f: DbFactory, key?: KeyPair): Promise<{ db: Db; key: KeyPair; log: AuditLog }> {
   const db = await f.make();
-  key ??= await generateSigningKeyPair("INTL");
+  key ??= await generateSigningKeyPair(f.suite ?? "INTL");
   let t = 1_764_576_000_000;
   const log = await createAuditLog(db, { role: "p0", signingKey: key, now: () => t++ });
   for (let i = 1; i <= 5; i++) {
@@ -76,7 +78,7 @@ export function auditContract(f: DbFactory): void {
 
   test(`[${f.name}] one signature per write: a batch of 8 appends signs only its last record`, async () => {
     const db = await f.make();
-    const key = await generateSigningKeyPair("INTL");
+    const key = await generateSigningKeyPair(f.suite ?? "INTL");
     const log = await createAuditLog(db, { role: "p0", signingKey: key });
     const returned = await Promise.all(Array.from({ length: 8 }, (_, i) => log.append({ requester: "gateway", op: "verify", session: `b-${i}`, outcome: "ok" })));
     const chain = await exportChain(db);
@@ -96,7 +98,7 @@ export function auditContract(f: DbFactory): void {
 
   test(`[${f.name}] unsigned records: covered by the next signature; a changed one, an unsigned head or a cut tail is broken`, async () => {
     const db = await f.make();
-    const key = await generateSigningKeyPair("INTL");
+    const key = await generateSigningKeyPair(f.suite ?? "INTL");
     const log = await createAuditLog(db, { role: "p0", signingKey: key });
     await log.append({ requester: "gateway", op: "verify", session: "s-1", outcome: "ok" });
     await Promise.all(["s-2", "s-3", "s-4", "s-5"].map((session) => log.append({ requester: "gateway", op: "verify", session, outcome: "ok" })));
@@ -110,7 +112,7 @@ export function auditContract(f: DbFactory): void {
     // … re-hashing it breaks the link of the next record …
     const forged = (i: number, over: Partial<AuditRecord>): AuditRecord => {
       const r = { ...chain[i], ...over };
-      return { ...r, hash: hashOf(r) };
+      return { ...r, hash: hashOf(r, f.suite) };
     };
     const r3 = forged(2, { outcome: "refused" });
     await db.kysely.updateTable(AUDIT_TABLE).set({ hash: r3.hash }).where("seq", "=", 3).execute();
@@ -144,7 +146,7 @@ export function auditContract(f: DbFactory): void {
     const rec = (await exportChain(db))[3];
     assert.equal(rec.outcome, "refused");
     const forged = { ...rec, outcome: "ok", code: null };
-    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "ok", code: null, hash: hashOf(forged) }).where("seq", "=", 4).execute();
+    await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: "ok", code: null, hash: hashOf(forged, f.suite) }).where("seq", "=", 4).execute();
     assert.deepEqual((await verifyChain(db, key)).firstBroken, { seq: 4, reason: "bad-signature" });
   });
 
@@ -179,7 +181,7 @@ export function auditContract(f: DbFactory): void {
     await db.kysely.deleteFrom(AUDIT_TABLE).where("seq", ">=", 4).execute();
     assert.equal((await verifyChain(db, key)).ok, true); // a chain alone cannot see a cut tail …
     assert.deepEqual((await verifyChain(db, key, { expectHead: head })).firstBroken?.reason, "truncated"); // … an anchor can
-    const other = await generateSigningKeyPair("INTL");
+    const other = await generateSigningKeyPair(f.suite ?? "INTL");
     assert.deepEqual((await verifyChain(db, other)).firstBroken, { seq: 1, reason: "bad-signature" });
   });
 
@@ -205,9 +207,9 @@ export function auditContract(f: DbFactory): void {
     // the forger turns the refusal at 7 into ok and re-hashes 7 and 8 (links included), keeping the signatures
     const chain = await exportChain(db);
     const r7 = { ...chain[6], outcome: "ok", code: null };
-    r7.hash = hashOf(r7);
+    r7.hash = hashOf(r7, f.suite);
     const r8 = { ...chain[7], prev: r7.hash };
-    r8.hash = hashOf(r8);
+    r8.hash = hashOf(r8, f.suite);
     for (const r of [r7, r8]) await db.kysely.updateTable(AUDIT_TABLE).set({ outcome: r.outcome, code: r.code, prev: r.prev, hash: r.hash }).where("seq", "=", r.seq).execute();
     const forged = await log.check();
     assert.deepEqual(forged.firstBroken?.reason, "bad-signature");
@@ -266,12 +268,12 @@ export function auditContract(f: DbFactory): void {
     for (const [from, r] of bad) await assert.rejects(keepAnchor(peer, from, r), (e: Error & { code?: string }) => e.code === "BAD_ANCHOR", JSON.stringify(r).slice(0, 80));
     assert.equal(await latestAnchor(peer, "p0"), null);
     assert.equal(await anchorSigned({ ...head, sig: head.sig.slice(0, -4) + "AAAA" }, key), false);
-    assert.equal(await anchorSigned(head, await generateSigningKeyPair("INTL")), false, "another server's key");
+    assert.equal(await anchorSigned(head, await generateSigningKeyPair(f.suite ?? "INTL")), false, "another server's key");
   });
 
   test(`[${f.name}] entries are validated: no blobs, no long or odd values`, async () => {
     const db = await f.make();
-    const signKey = await generateSigningKeyPair("INTL");
+    const signKey = await generateSigningKeyPair(f.suite ?? "INTL");
     const log = await createAuditLog(db, { role: "p1", signingKey: signKey });
     const ok = { requester: "gateway", op: "verify", outcome: "ok" };
     const share = Buffer.alloc(128, 7).toString("base64url"); // the smallest share: 171 characters
@@ -301,7 +303,7 @@ export function auditContract(f: DbFactory): void {
 
   test(`[${f.name}] concurrent appends form one valid chain`, async () => {
     const db = await f.make();
-    const key = await generateSigningKeyPair("INTL");
+    const key = await generateSigningKeyPair(f.suite ?? "INTL");
     const log = await createAuditLog(db, { role: "p0", signingKey: key });
     await Promise.all(Array.from({ length: 40 }, (_, i) => log.append({ requester: "gateway", op: "verify", session: `c-${i}`, outcome: "ok" })));
     const r = await verifyChain(db, key);
@@ -321,7 +323,7 @@ export function auditContract(f: DbFactory): void {
 
   test(`[${f.name}] append inside a caller's transaction commits or rolls back with it`, async () => {
     const db = await f.make();
-    const key = await generateSigningKeyPair("INTL");
+    const key = await generateSigningKeyPair(f.suite ?? "INTL");
     const log = await createAuditLog(db, { role: "p0", signingKey: key });
     const exec = createExec(db);
     await assert.rejects(
@@ -347,8 +349,8 @@ export function auditContract(f: DbFactory): void {
   });
 
   test(`[${f.name}] reconcile names the sessions only one party recorded`, async () => {
-    const key0 = await generateSigningKeyPair("INTL");
-    const key1 = await generateSigningKeyPair("INTL");
+    const key0 = await generateSigningKeyPair(f.suite ?? "INTL");
+    const key1 = await generateSigningKeyPair(f.suite ?? "INTL");
     const db0 = await f.make();
     const db1 = await f.make();
     const p0 = await createAuditLog(db0, { role: "p0", signingKey: key0 });

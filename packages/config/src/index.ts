@@ -39,7 +39,53 @@ export function useDevKeySecret(env: NodeJS.ProcessEnv = process.env): boolean {
   return true;
 }
 
+/** The cipher suite of a deployment: INTL (X25519/Ed25519/AES-256-GCM/SHA-256) or GM (SM2/SM3/SM4). */
+export type DeploymentSuite = "INTL" | "GM";
+
+/**
+ * `PRIVFACE_SUITE`: `intl` (the default) or `gm`, chosen once for the whole deployment; every server
+ * reads the same variable (docs/operations.md "The cipher suite"). A bad value is added to `problems`
+ * (or thrown as a ConfigError when none are given) and INTL is returned.
+ */
+export function deploymentSuite(env: NodeJS.ProcessEnv = process.env, problems?: string[]): DeploymentSuite {
+  const raw = env.PRIVFACE_SUITE;
+  if (raw === undefined || raw === "" || raw.toLowerCase() === "intl") return "INTL";
+  if (raw.toLowerCase() === "gm") return "GM";
+  const msg = `PRIVFACE_SUITE: expected intl or gm, got ${JSON.stringify(raw)}`;
+  if (!problems) throw new ConfigError([msg]);
+  problems.push(msg);
+  return "INTL";
+}
+
+/**
+ * The suite a key file is for, read from its clear fields without decrypting it: a public key file's
+ * `suite`, an encrypted key file's header `suite` (key pairs and data keys; seeds carry no suite).
+ * Undefined when the file is missing, not JSON, or suite-neutral.
+ */
+function keyFileSuite(path: string): DeploymentSuite | undefined {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof j !== "object" || j === null) return undefined;
+  const keyish = j.format === "privface-keyfile" ? j.kind === "key-pair" || j.kind === "data-key" : ["seal", "sign", "data"].includes(j.kind as string);
+  return keyish && (j.suite === "INTL" || j.suite === "GM") ? j.suite : undefined;
+}
+
+/**
+ * The problem of a key of the wrong suite (undefined when it fits): `what` names where it came from
+ * (the variable and the file), `suite` is the key's. `envReader` checks every key file named through it.
+ */
+function suiteProblem(deployment: DeploymentSuite, what: string, suite: string | undefined): string | undefined {
+  if (suite === undefined || suite === deployment) return undefined;
+  return `${what} holds ${suite === "INTL" ? "an" : "a"} ${suite} key, but the deployment's suite is ${deployment} (PRIVFACE_SUITE=${deployment.toLowerCase()}): every key of a deployment is of its suite (privface keys generate --suite ${deployment})`;
+}
+
 export interface EnvReader {
+  /** the deployment's cipher suite (`PRIVFACE_SUITE`); every key file named through this reader must be of it */
+  readonly suite: DeploymentSuite;
   /** `<prefix>HOME`, else `PRIVFACE_HOME`, else `./.privface`, resolved to an absolute path */
   readonly home: string;
   /** the files of the runtime home (the defaults of every path setting) */
@@ -92,6 +138,12 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
   const get = (k: string, d: string) => optional(k) ?? d;
   const bad = (k: string, expected: string, got: unknown) => problems.push(`${prefix}${k}: expected ${expected}, got ${JSON.stringify(got)}`);
   /** Another server's PUBLIC key file: not in a private key folder, present, no private field. */
+  const suite = deploymentSuite(env, problems);
+  /** a key file of another suite than the deployment's (read from its clear fields) */
+  const checkSuiteOf = (k: string, v: string) => {
+    const p = suiteProblem(suite, `${prefix}${k} (${v})`, keyFileSuite(v));
+    if (p) problems.push(p);
+  };
   const checkPublic = (k: string, v: string): string => {
     const folder = keyFolderOf(v);
     if (folder !== null && folder !== "public") {
@@ -105,6 +157,7 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
     const secret = secretFieldOf(v);
     if (secret === undefined) problems.push(`${prefix}${k}: ${v} is not a key JSON object`);
     else if (secret) problems.push(`${prefix}${k}: ${v} holds private key material ("${secret}"); a server receives only the public half of another server's key`);
+    else checkSuiteOf(k, v);
     return v;
   };
   const checkOwn = (k: string, v: string, owner: ServerName, required: boolean) => {
@@ -112,10 +165,12 @@ export function envReader(prefix: string, env: NodeJS.ProcessEnv = process.env):
     if (folder !== null && folder !== "public" && folder !== owner) {
       problems.push(`${prefix}${k}: ${v} lies in the key folder of ${folder}; ${owner} is never handed another server's key file`);
     } else if (required && !existsSync(v)) problems.push(`${prefix}${k}: file ${v} does not exist`);
+    else checkSuiteOf(k, v);
     return v;
   };
   const home = optional("HOME") !== undefined ? resolve(optional("HOME")!) : homeFromEnv(env);
   return {
+    suite,
     home,
     layout: runtimeLayout(home),
     problems,

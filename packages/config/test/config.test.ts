@@ -97,3 +97,31 @@ describe("envReader key files: a server is never handed another server's private
     );
   });
 });
+
+test("PRIVFACE_SUITE: intl by default, gm on request; a key file of the other suite and a bad value are problems naming the variable", () => {
+  const dir = mkdtempSync(join(tmpdir(), "privface-suite-"));
+  try {
+    const pub = join(dir, "gateway-signing.pub.json");
+    writeFileSync(pub, JSON.stringify({ suite: "INTL", kind: "sign", publicKey: "A".repeat(43) }));
+    const enc = join(dir, "data.json");
+    writeFileSync(enc, JSON.stringify({ format: "privface-keyfile", v: 1, kind: "data-key", suite: "GM", kdf: {}, aead: "SM4-GCM", nonce: "", ciphertext: "" }));
+    const seed = join(dir, "seed.json");
+    writeFileSync(seed, JSON.stringify({ format: "privface-keyfile", v: 1, kind: "pool-seed", suite: "INTL", kdf: {}, aead: "AES-256-GCM", nonce: "", ciphertext: "" }));
+    const read = (env: NodeJS.ProcessEnv) => {
+      const r = envReader("PRIVFACE_T_", { PRIVFACE_HOME: dir, ...env });
+      r.publicKey("GATEWAY_KEY", pub);
+      r.ownKey("DATA_KEY", enc, "p0");
+      r.ownKey("SEED", seed, "p0");
+      return r;
+    };
+    assert.equal(read({}).suite, "INTL");
+    assert.deepEqual(read({}).problems.map((p) => p.split(" ")[0]), ["PRIVFACE_T_DATA_KEY"]);
+    const gm = read({ PRIVFACE_SUITE: "gm" });
+    assert.equal(gm.suite, "GM");
+    assert.deepEqual(gm.problems.map((p) => p.split(" ")[0]), ["PRIVFACE_T_GATEWAY_KEY"], "a seed has no suite");
+    assert.match(gm.problems[0], /holds an INTL key, but the deployment's suite is GM \(PRIVFACE_SUITE=gm\)/);
+    assert.throws(() => read({ PRIVFACE_SUITE: "sm" }).done(), (e: Error) => e instanceof ConfigError && /PRIVFACE_SUITE: expected intl or gm, got "sm"/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,8 +1,8 @@
 /**
  * Authorisations (R16), the format both sides share: the gateway signs, for each party and operation,
  * `{ v: 1, op, party, session, templateId, modelVersion, digest, expires, nonce }` (canonical JSON,
- * base64url). One Ed25519 signature covers a batch of them: the gateway signs
- * `{ v: 1, kind: "privface.authorisations", hashes }`, the base64url SHA-256 of each payload string,
+ * base64url). One signature (Ed25519; SM2 in a GM deployment) covers a batch of them: the gateway signs
+ * `{ v: 1, kind: "privface.authorisations", hashes }`, the base64url SHA-256 (GM: SM3) of each payload string,
  * and every authorisation travels as `{ payload, batch, sig }`. A party checks signature (once per
  * batch: a verified batch is remembered by its signature), that the payload's hash is in the batch,
  * version, operation, party, session, template, model version, digest of the sealed share(s) and
@@ -14,7 +14,7 @@
  * verifies one signature per batch, not per call (decision 006).
  */
 import { createHash } from "node:crypto";
-import { canonicalJson, fromBase64url, fromUtf8, signJson, toBase64url, utf8, verifySignedJson, type KeyPair, type PublicKey, type Signer } from "@privface/crypto";
+import { canonicalJson, fromBase64url, fromUtf8, signJson, suiteHash, toBase64url, utf8, verifySignedJson, type KeyPair, type PublicKey, type Signer, type SuiteId } from "@privface/crypto";
 import { PartyError } from "./errors.ts";
 import type { PartyName } from "./ids.ts";
 import { object, str } from "./validate.ts";
@@ -30,7 +30,7 @@ export interface AuthPayload {
   session: string;
   templateId: string;
   modelVersion: string;
-  /** base64url(SHA-256(sealed share bytes)), or "" for operations without a share */
+  /** base64url(SHA-256(sealed share bytes)) (SM3 in a GM deployment), or "" for operations without a share */
   digest: string;
   /** epoch ms */
   expires: number;
@@ -47,9 +47,12 @@ export interface AuthExpectation {
   digest?: string;
 }
 
-/** base64url(SHA-256(concatenation of the parts)). With an upgrade, the parts are (sealedShare, upgrade.sealedShare). */
-export function shareDigest(...parts: Uint8Array[]): string {
-  const h = createHash("sha256");
+/**
+ * base64url(SHA-256(concatenation of the parts)), SM3 in a GM deployment (`suite`: the gateway
+ * signing key's). With an upgrade, the parts are (sealedShare, upgrade.sealedShare).
+ */
+export function shareDigest(suite: SuiteId, ...parts: Uint8Array[]): string {
+  const h = createHash(suiteHash(suite));
   for (const p of parts) h.update(p);
   return h.digest("base64url");
 }
@@ -66,13 +69,13 @@ export interface SignedAuthorisation {
 
 export const MAX_AUTH_BATCH = 32;
 const BATCH_KIND = "privface.authorisations";
-const payloadHash = (payload: string): string => createHash("sha256").update(payload).digest("base64url");
+const payloadHash = (suite: SuiteId, payload: string): string => createHash(suiteHash(suite)).update(payload).digest("base64url");
 
 /** Signs payloads as one batch (1..MAX_AUTH_BATCH) with one signature. */
 export async function signAuthorisations(signer: KeyPair | Signer, payloads: readonly AuthPayload[]): Promise<SignedAuthorisation[]> {
   if (payloads.length < 1 || payloads.length > MAX_AUTH_BATCH) throw new RangeError(`payloads: 1..${MAX_AUTH_BATCH} per batch, got ${payloads.length}`);
   const encoded = payloads.map((p) => toBase64url(utf8(canonicalJson(p))));
-  const signed = await signJson(signer, { v: 1, kind: BATCH_KIND, hashes: encoded.map(payloadHash) });
+  const signed = await signJson(signer, { v: 1, kind: BATCH_KIND, hashes: encoded.map((p) => payloadHash(signer.suite, p)) });
   return encoded.map((payload) => ({ payload, batch: signed.payload, sig: signed.sig }));
 }
 
@@ -86,6 +89,9 @@ export type AuthorisationChecker = (auth: unknown, expect: AuthExpectation, now?
 export function createAuthorisationChecker(gatewayKey: PublicKey | readonly PublicKey[], cacheSize = 256): AuthorisationChecker {
   // rotation: the current key and the ones being retired; a batch verifies under any of them
   const keys = Array.isArray(gatewayKey) ? (gatewayKey as readonly PublicKey[]) : [gatewayKey as PublicKey];
+  // one deployment, one suite: its signatures (Ed25519 or SM2) and payload hashes (SHA-256 or SM3)
+  const suite = keys[0].suite;
+  if (keys.some((k) => k.suite !== suite)) throw new TypeError("gatewayKey: every key of one deployment is of one suite");
   const verifyAny = async (signed: { payload: string; sig: string }): Promise<unknown> => {
     for (const k of keys.slice(0, -1)) {
       try {
@@ -128,7 +134,7 @@ export function createAuthorisationChecker(gatewayKey: PublicKey | readonly Publ
     let value: unknown;
     try {
       const hashes = await batchHashes(a.batch, a.sig);
-      if (!hashes.has(payloadHash(a.payload))) throw new Error("payload not in the batch");
+      if (!hashes.has(payloadHash(suite, a.payload))) throw new Error("payload not in the batch");
       const text = fromUtf8(fromBase64url(a.payload));
       value = JSON.parse(text);
       if (canonicalJson(value) !== text) throw new Error("not canonical");

@@ -3,7 +3,7 @@
  * party's XOR share of a decision travels back to the gateway with a MAC over the request it answers:
  *
  *   resultMac = base64url(mac(suite, K, canonicalJson({ v: 1, kind: "privface.result-share", op,
- *                 party, session, templateId, authorisation: base64url(SHA-256(authorisation.payload)),
+ *                 party, session, templateId, authorisation: base64url(SHA-256(authorisation.payload)) (SM3 in GM),
  *                 resultShare })))
  *   K = agreeKey(own result key, other side's result key, "privface-result-mac-v1|" + party)
  *
@@ -12,8 +12,10 @@
  * K (a static ECDH, done once at start-up), so neither a network position nor a holder of any other
  * deployment certificate can answer in a party's name, and a share cannot be moved to another
  * request, session, template or party. Cost per answer: one HMAC (a few µs) each side.
+ * Rotation: the gateway checks a MAC under each of its result keys with a party (the current pair
+ * and the retired ones, docs/operations.md "Key rotation"); the first that verifies wins.
  */
-import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, toBase64url, utf8, type KeyPair, type PublicKey, type SuiteId } from "@privface/crypto";
+import { agreeKey, canonicalJson, digest, equalBytes, fromBase64url, mac, suiteHash, toBase64url, utf8, type KeyPair, type PublicKey, type SuiteId } from "@privface/crypto";
 import type { SignedAuthorisation } from "./auth.ts";
 import type { PartyName } from "./ids.ts";
 import type { Bit } from "./party-api.ts";
@@ -40,20 +42,22 @@ export async function resultKey(own: KeyPair, other: PublicKey, party: PartyName
   return { suite: own.suite, key: await agreeKey(own, other, utf8(`privface-result-mac-v1|${party}`)) };
 }
 
-export async function resultBytes(b: ResultBinding): Promise<Uint8Array> {
-  const auth = toBase64url(await digest("sha256", utf8(String(b.authorisation?.payload ?? ""))));
+export async function resultBytes(b: ResultBinding, suite: SuiteId = "INTL"): Promise<Uint8Array> {
+  const auth = toBase64url(await digest(suiteHash(suite), utf8(String(b.authorisation?.payload ?? ""))));
   return utf8(canonicalJson({ v: 1, kind: RESULT_KIND, op: b.op, party: b.party, session: b.session, templateId: b.templateId, authorisation: auth, resultShare: b.resultShare }));
 }
 
 export async function resultMac(k: ResultKey, b: ResultBinding): Promise<string> {
-  return toBase64url(await mac(k.suite, k.key, await resultBytes(b)));
+  return toBase64url(await mac(k.suite, k.key, await resultBytes(b, k.suite)));
 }
 
-/** Does `tag` authenticate this answer to this request? Never throws (any malformed input → false). */
-export async function checkResultMac(k: ResultKey, b: ResultBinding, tag: unknown): Promise<boolean> {
+/** Does `tag` authenticate this answer to this request under `k` (or one of `k`: rotation)? Never throws (any malformed input → false). */
+export async function checkResultMac(k: ResultKey | readonly ResultKey[], b: ResultBinding, tag: unknown): Promise<boolean> {
   if (typeof tag !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(tag)) return false;
   try {
-    return equalBytes(fromBase64url(tag), await mac(k.suite, k.key, await resultBytes(b)));
+    const t = fromBase64url(tag);
+    for (const key of Array.isArray(k) ? (k as readonly ResultKey[]) : [k as ResultKey]) if (equalBytes(t, await mac(key.suite, key.key, await resultBytes(b, key.suite)))) return true;
+    return false;
   } catch {
     return false;
   }

@@ -6,7 +6,7 @@
  *   (INTL: X25519 + HKDF-SHA256 + AES-256-GCM; GM: SM2-ECDH + HKDF-SM3 + SM4-GCM).
  * - Signatures: `generateSigningKeyPair`, `sign`, `verify` (INTL: Ed25519; GM: SM2/SM3, ID 1234567812345678).
  * - Static-static agreement and MACs: `agreeKey` (ECDH → HKDF), `mac` (HMAC-SHA256 / HMAC-SM3).
- * - `canonicalJson`, `signJson` / `verifySignedJson`, base64url helpers, `digest` (SHA-256 / SM3).
+ * - `canonicalJson`, `signJson` / `verifySignedJson`, base64url helpers, `digest` (SHA-256 / SM3), `suiteHash` (which of the two a suite uses).
  * - Data keys for encryption at rest: `generateDataKey`, `encryptWithDataKey`, `decryptWithDataKey`.
  * - Key JSON (keys/ directory): `keyPairToJson`, `keyPairFromJson`, … ; files in `@privface/crypto/node`.
  * - KeyProvider seam: `Signer`, `Opener`, `softwareSigner`, `softwareOpener`.
@@ -14,6 +14,7 @@
  */
 import { backend } from "#backend";
 import type { HashName } from "./_backend.ts";
+import type { SuiteId } from "./_types.ts";
 
 export type { SuiteId, KeyKind, KeyPair, PublicKey } from "./_types.ts";
 export { SUITES } from "./_types.ts";
@@ -34,6 +35,11 @@ export type { KeyPairJson, PublicKeyJson, DataKeyJson } from "./_keys.ts";
 export { softwareSigner, softwareOpener } from "./_provider.ts";
 export type { Signer, Opener } from "./_provider.ts";
 export type { HashName } from "./_backend.ts";
+
+/** The hash of a suite: SHA-256 (INTL) or SM3 (GM) — for digests, chains and HMACs outside the envelopes. */
+export function suiteHash(suite: SuiteId): HashName {
+  return suite === "GM" ? "sm3" : "sha256";
+}
 
 /** SHA-256 or SM3 of `data`. */
 export function digest(hash: HashName, data: Uint8Array): Promise<Uint8Array> {

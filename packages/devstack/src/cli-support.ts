@@ -6,7 +6,7 @@
  * registered on first use (ids kept in `<home>/keys/cli/devices.json`).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { homeFromEnv, runtimeLayout, useDevKeySecret } from "@privface/config";
+import { deploymentSuite, homeFromEnv, runtimeLayout, useDevKeySecret } from "@privface/config";
 import { ensureKeyPairFile } from "@privface/crypto/node";
 import { registerDevice, runtimeTrust, simDevice, type SimDevice } from "./device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
@@ -63,8 +63,8 @@ export async function cliDevice(conn: Connection, merchantId: string): Promise<S
   // one key per merchant: a device (and its key) belongs to exactly one merchant
   const L = runtimeLayout(conn.home);
   useDevKeySecret(); // the command line's simulated POS device keys, encrypted like every key file
-  const { key } = await ensureKeyPairFile(L.cliDeviceKey(merchantId), "INTL", "sign");
-  const { key: authKey } = await ensureKeyPairFile(L.cliDeviceAuthKey(merchantId), "INTL", "seal");
+  const { key } = await ensureKeyPairFile(L.cliDeviceKey(merchantId), deploymentSuite(), "sign");
+  const { key: authKey } = await ensureKeyPairFile(L.cliDeviceAuthKey(merchantId), deploymentSuite(), "seal");
   const trust = runtimeTrust(conn.home);
   const mapFile = L.cliDeviceMap;
   const map: Record<string, string> = existsSync(mapFile) ? JSON.parse(readFileSync(mapFile, "utf8")) : {};

@@ -5,6 +5,7 @@
  * Returns one row per action (person, role, action, decision, reason, ms). If the face engine cannot
  * run, it falls back to precomputed embeddings and says so in `notes`.
  */
+import { deploymentSuite } from "@privface/config";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { generateSigningKeyPair } from "@privface/crypto";
@@ -102,7 +103,7 @@ export async function runDemo(o: {
   const m = await admin.admin("POST", "/v1/admin/merchants", { name: "Demo Noodle Shop" });
   if (m.status !== 201) throw new Error(`merchant registration failed: ${m.status} ${m.body?.error?.code ?? ""}`);
   const merchantId = m.body.merchantId as string;
-  const device: SimDevice = await registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), { label: "demo till", client: c, approver: o.approver, trust: o.trust });
+  const device: SimDevice = await registerDevice(admin, merchantId, await generateSigningKeyPair(deploymentSuite()), { label: "demo till", client: c, approver: o.approver, trust: o.trust });
   const ids: Record<string, string> = {};
   for (const p of CAST) {
     const r = await admin.admin("POST", `/v1/admin/merchants/${merchantId}/persons`, { role: p.role, name: p.name, idNumber: p.idNumber, phone: p.phone });

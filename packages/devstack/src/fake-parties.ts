@@ -19,6 +19,7 @@
  * `down` simulates an unreachable party (UNREACHABLE); its peer then answers PEER_UNAVAILABLE to the
  * calls that need the MPC (enrol, verify) and keeps answering commit, abort and delete.
  */
+import { deploymentSuite } from "@privface/config";
 import { randomBytes, randomInt } from "node:crypto";
 import {
   challengeNonce,
@@ -161,7 +162,7 @@ export function createFakeParties(o: {
   const checker = createAuthorisationChecker(o.gatewayKey);
   const roots: Promise<Record<PartyName, KeyPair>> = o.roots
     ? Promise.resolve(o.roots)
-    : Promise.all([generateSigningKeyPair("INTL"), generateSigningKeyPair("INTL")]).then(([P0, P1]) => ({ P0, P1 }));
+    : Promise.all([generateSigningKeyPair(deploymentSuite()), generateSigningKeyPair(deploymentSuite())]).then(([P0, P1]) => ({ P0, P1 }));
   roots.catch(() => {});
   const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   /** The real party's freshness check: its own unexpired nonce in the challenge; returns the single-use marks (checked now, consumed with the authorisation). */
@@ -349,7 +350,7 @@ export function createFakeParties(o: {
         const { templateId, modelVersion, share } = await admitted(session, async () => {
           const r = shareRequest(b);
           const { templateId, modelVersion, sealed } = r;
-          const auth = await authorised(party, b.authorisation, { ops: ["enrol"], session, templateId, modelVersion, digest: shareDigest(sealed) });
+          const auth = await authorised(party, b.authorisation, { ops: ["enrol"], session, templateId, modelVersion, digest: shareDigest(o.gatewayKey.suite, sealed) });
           const { ctx } = await admitStatement(party, "enrol", r);
           const marks = freshness(party, r.statement);
           const share = await openShare(party, sealed, ctx);
@@ -376,7 +377,7 @@ export function createFakeParties(o: {
           const r = shareRequest(b);
           const { templateId, modelVersion, sealed } = r;
           const up = b.upgrade === undefined ? undefined : upgradeRequest(b.upgrade, modelVersion);
-          const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
+          const digest = up ? shareDigest(o.gatewayKey.suite, sealed, up.sealed) : shareDigest(o.gatewayKey.suite, sealed);
           const auth = await authorised(party, b.authorisation, { ops: ["verify"], session, templateId, modelVersion, digest });
           const { ctx, upCtx } = await admitStatement(party, "verify", { ...r, upgrade: up });
           const marks = freshness(party, r.statement);

@@ -4,6 +4,7 @@
  * with the gateway key) and synthetic int8 face vectors (genuine, impostor, malicious).
  * Never used by the servers themselves.
  */
+import { deploymentSuite } from "@privface/config";
 import { randomBytes } from "node:crypto";
 import {
   composeChallenge, contextAad, deviceMacKey, faceStatement, PARTIES, sealingKeyId, statementMac,
@@ -54,8 +55,8 @@ export interface SimDevice {
   auth: KeyPair;
 }
 
-export async function newSimDevice(id = `dev_${newId(6)}`): Promise<SimDevice> {
-  return { id, signing: await generateSigningKeyPair("INTL"), auth: await generateSealKeyPair("INTL") };
+export async function newSimDevice(id = `dev_${newId(6)}`, suite = deploymentSuite()): Promise<SimDevice> {
+  return { id, signing: await generateSigningKeyPair(suite), auth: await generateSealKeyPair(suite) };
 }
 
 /** The registration the gateway forwards to each party for `device`. */
@@ -107,7 +108,7 @@ type SealedBody = Omit<VerifyRequest, "authorisation">;
 /** The gateway's authorisation of one party's body (digest over its sealed share(s)), as it signs one at call time. */
 export function authoriseBody(keys: SimKeys, op: "enrol" | "verify", party: Party, body: SealedBody): Promise<SignedAuthorisation> {
   const sealed = fromBase64url(body.sealedShare);
-  const digest = body.upgrade ? shareDigest(sealed, fromBase64url(body.upgrade.sealedShare)) : shareDigest(sealed);
+  const digest = body.upgrade ? shareDigest(keys.gateway.suite, sealed, fromBase64url(body.upgrade.sealedShare)) : shareDigest(keys.gateway.suite, sealed);
   return authorise(keys.gateway, { op, party, session: body.session, templateId: body.templateId, modelVersion: body.modelVersion, digest });
 }
 

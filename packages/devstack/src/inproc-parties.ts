@@ -10,6 +10,7 @@
  * `setDown(party, true)` takes a party off the network: its client answers UNREACHABLE (no answer
  * came) and its peer loses the MPC link, as when the process is gone.
  */
+import { deploymentSuite } from "@privface/config";
 import { randomBytes } from "node:crypto";
 import { isPartyErrorCode, MODEL, modelParams, packItems, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
@@ -99,9 +100,10 @@ export async function startInProcParties(
 ): Promise<InProcParties> {
   const params = modelParams();
   const mpcTimeoutMs = opts.mpcTimeoutMs ?? 2_000;
-  const gateway = await generateSigningKeyPair("INTL");
-  const sealKeys: Record<PartyName, KeyPair> = opts.sealKeys ?? { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
-  const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair("INTL"), P1: await generateSigningKeyPair("INTL") };
+  const suite = deploymentSuite();
+  const gateway = await generateSigningKeyPair(suite);
+  const sealKeys: Record<PartyName, KeyPair> = opts.sealKeys ?? { P0: await generateSealKeyPair(suite), P1: await generateSealKeyPair(suite) };
+  const rootKeys: Record<PartyName, KeyPair> = { P0: await generateSigningKeyPair(suite), P1: await generateSigningKeyPair(suite) };
   const device = await newSimDevice();
   const nonceKeys = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
   const seeds = { P0: new Uint8Array(randomBytes(32)), P1: new Uint8Array(randomBytes(32)) };
@@ -229,13 +231,13 @@ export async function startInProcParties(
     seeds,
     keys: {
       gateway,
-      P0: { suite: "INTL", publicKey: sealKeys.P0.publicKey },
-      P1: { suite: "INTL", publicKey: sealKeys.P1.publicKey },
+      P0: { suite: sealKeys.P0.suite, publicKey: sealKeys.P0.publicKey },
+      P1: { suite: sealKeys.P1.suite, publicKey: sealKeys.P1.publicKey },
       device,
       nonce: { P0: async () => (await services.P0.nonces(1)).nonces[0], P1: async () => (await services.P1.nonces(1)).nonces[0] },
     },
     sealKeys,
-    roots: { P0: { suite: "INTL", kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite: "INTL", kind: "sign", publicKey: rootKeys.P1.publicKey } },
+    roots: { P0: { suite, kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite, kind: "sign", publicKey: rootKeys.P1.publicKey } },
     net,
     stores,
     dbs: partyDbs,

@@ -11,18 +11,20 @@
  * stack spawns inherit it), and plaintext key files of an earlier home are encrypted in place.
  * With `opts.gatewaySigningKey` (or PRIVFACE_GATEWAY_SIGNING_KEY) a PKCS#11 URI, the gateway's signing
  * key lives in that token: no key file is made, and the token key's public half is published.
+ * Keys are made in the deployment's suite (`PRIVFACE_SUITE`, INTL by default; @privface/config
+ * `deploymentSuite`); a home made in the other suite is refused by the servers at start.
  * Returns the names it created or encrypted (never key material).
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, relative } from "node:path";
-import { legacyKeyFiles, runtimeLayout, SERVER_NAMES, useDevKeySecret, type RuntimeLayout } from "@privface/config";
+import { deploymentSuite, legacyKeyFiles, runtimeLayout, SERVER_NAMES, useDevKeySecret, type RuntimeLayout } from "@privface/config";
 import { resultKey, type PartyName, type ResultKey } from "@privface/contracts";
 import { publicKeyToJson, type PublicKey } from "@privface/crypto";
 import { isPkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { encryptKeyFileInPlace, ensureDataKeyFile, ensureKeyPairFile, ensurePairSeedFiles, ensurePoolSeedFile, readKeyPairFile, readPublicKeyFile, writePublicKeyFile, type KeyFileKind } from "@privface/crypto/node";
 import { ensureDevPki } from "@privface/pki";
 
-export async function ensureRuntime(home: string, opts: { gatewaySigningKey?: string } = {}): Promise<{ layout: RuntimeLayout; created: string[] }> {
+export async function ensureRuntime(home: string, opts: { gatewaySigningKey?: string; suite?: "INTL" | "GM" } = {}): Promise<{ layout: RuntimeLayout; created: string[] }> {
   const L = runtimeLayout(home);
   const privateDirs = [L.home, L.dirs.keys, L.dirs.data, L.dirs.cli, ...SERVER_NAMES.map((s) => L.keyDir(s))];
   for (const d of privateDirs) {
@@ -53,13 +55,14 @@ export async function ensureRuntime(home: string, opts: { gatewaySigningKey?: st
     made(pub);
   };
   const month = new Date().toISOString().slice(0, 7);
+  const suite = opts.suite ?? deploymentSuite();
   for (const p of ["p0", "p1"] as const) {
-    if ((await ensureKeyPairFile(L.sealKey(p), "INTL", "seal")).created) made(L.sealKey(p));
+    if ((await ensureKeyPairFile(L.sealKey(p), suite, "seal")).created) made(L.sealKey(p));
     await publish(L.sealKey(p), L.sealPub(p));
-    if ((await ensureKeyPairFile(L.root(p), "INTL", "sign")).created) made(L.root(p));
+    if ((await ensureKeyPairFile(L.root(p), suite, "sign")).created) made(L.root(p));
     await publish(L.root(p), L.rootPub(p));
-    if (ensureDataKeyFile(L.dataKey(p), "INTL", `${p}-${month}`).created) made(L.dataKey(p));
-    if (ensureDataKeyFile(L.nonceKey(p), "INTL", `${p}-nonce`).created) made(L.nonceKey(p));
+    if (ensureDataKeyFile(L.dataKey(p), suite, `${p}-${month}`).created) made(L.dataKey(p));
+    if (ensureDataKeyFile(L.nonceKey(p), suite, `${p}-nonce`).created) made(L.nonceKey(p));
     if (ensurePoolSeedFile(L.poolSeed(p), p === "p0" ? "P0" : "P1")) made(L.poolSeed(p));
     // the helper's copy of the seed it shares with this party (the party's copy is the original)
     const hp = L.helperPoolSeed(p);
@@ -73,7 +76,7 @@ export async function ensureRuntime(home: string, opts: { gatewaySigningKey?: st
   // the seed only P0 and P1 share (one seed, a copy in each party's folder)
   for (const f of ensurePairSeedFiles([L.pairSeed("p0"), L.pairSeed("p1")])) made(f);
   for (const s of SERVER_NAMES) {
-    if ((await ensureKeyPairFile(L.auditKey(s), "INTL", "sign")).created) made(L.auditKey(s));
+    if ((await ensureKeyPairFile(L.auditKey(s), suite, "sign")).created) made(L.auditKey(s));
     await publish(L.auditKey(s), L.auditPub(s));
   }
   const tokenKey = opts.gatewaySigningKey ?? process.env.PRIVFACE_GATEWAY_SIGNING_KEY;
@@ -83,11 +86,11 @@ export async function ensureRuntime(home: string, opts: { gatewaySigningKey?: st
     signer.close();
     await publishKey({ suite: signer.suite, kind: "sign", publicKey: signer.publicKey }, L.gatewaySigningPub);
   } else {
-    if ((await ensureKeyPairFile(L.gatewaySigningKey, "INTL", "sign")).created) made(L.gatewaySigningKey);
+    if ((await ensureKeyPairFile(L.gatewaySigningKey, suite, "sign")).created) made(L.gatewaySigningKey);
     await publish(L.gatewaySigningKey, L.gatewaySigningPub);
   }
   for (const s of ["p0", "p1", "gateway"] as const) {
-    if ((await ensureKeyPairFile(L.resultKey(s), "INTL", "seal")).created) made(L.resultKey(s));
+    if ((await ensureKeyPairFile(L.resultKey(s), suite, "seal")).created) made(L.resultKey(s));
     await publish(L.resultKey(s), L.resultPub(s));
   }
   return { layout: L, created };

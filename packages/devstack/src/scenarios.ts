@@ -8,6 +8,7 @@
  * Each scenario runs for a new person of one merchant, under the gateway's deployed model; a step
  * `deploy-next-model` makes the gateway deploy a newer version (R5) until the scenario ends.
  */
+import { deploymentSuite } from "@privface/config";
 import { MODEL, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, toBase64url, type KeyPair, type PublicKey } from "@privface/crypto";
 import { buildChallengeRequest, buildConsentRequest, buildFaceRequest, buildSignedPersonRequest, type ChallengeResponse, type DeviceTrust } from "@privface/device";
@@ -211,9 +212,10 @@ let serial = 0;
 export async function scenarioWorld(gateway: ScenarioGateway, seed = 1): Promise<ScenarioWorld> {
   const m = await gateway.admin("POST", "/v1/admin/merchants", { name: "Scenario Shop" });
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
-  const deviceKey = await generateSigningKeyPair("INTL");
-  const authKey = await generateSealKeyPair("INTL");
-  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till", stillImage: true });
+  const suite = deploymentSuite();
+  const deviceKey = await generateSigningKeyPair(suite);
+  const authKey = await generateSealKeyPair(suite);
+  const d = await gateway.admin("POST", `/v1/admin/merchants/${m.body.merchantId}/devices`, { suite, publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "scenario till", stillImage: true });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   const a = await gateway.approver("POST", `/v1/admin/devices/${d.body.deviceId}/approve`);
   if (a.status !== 200) throw new Error(`device approval: ${a.status} ${JSON.stringify(a.body)}`);

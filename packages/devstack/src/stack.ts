@@ -14,7 +14,7 @@ import { buildConsole } from "@privface/console/build";
 import { readTlsKey } from "@privface/crypto/node";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
-import { createLogger, type ServerName } from "@privface/config";
+import { createLogger, deploymentSuite, type ServerName } from "@privface/config";
 import type { PartyClient, PartyName } from "@privface/contracts";
 import { createPartyClient, ensureOperators, loadGatewayConfig, openGatewayOptions, startGateway, type OperatorCredential, type RunningGateway } from "@privface/gateway";
 import { createGatewayClient, type GatewayClient } from "./gateway-client.ts";
@@ -224,7 +224,7 @@ export interface Stack {
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
-  const { layout: L } = await ensureRuntime(o.home, { gatewaySigningKey: o.env?.PRIVFACE_GATEWAY_SIGNING_KEY });
+  const { layout: L } = await ensureRuntime(o.home, { gatewaySigningKey: o.env?.PRIVFACE_GATEWAY_SIGNING_KEY, suite: deploymentSuite({ ...process.env, ...o.env }) });
   const [helper, p0, p1, gw] = o.ports ? [o.ports.helper, o.ports.p0, o.ports.p1, o.ports.gateway] : await freePorts(4);
   const ports: StackPorts = { helper, p0, p1, gateway: gw };
   const mode = o.gateway ?? "process";

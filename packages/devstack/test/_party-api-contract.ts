@@ -9,6 +9,7 @@
  * upgradeValid) only, so it prepares an invalid enrolment and stages an invalid or unmatched upgrade
  * like any other, and a commit activates them. Refusing those is the gateway's job.
  */
+import { deploymentSuite } from "@privface/config";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { checkKeyList, MODEL, PARTIES, PartyError, sealingKeyId, type PartyClient, type PartyErrorCode, type PartyName, type TrustError } from "@privface/contracts";
@@ -225,7 +226,7 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
 
     it("authorisation refusals at the party shown them: expired, wrong op / party / session / template / model / digest, bad signature", async () => {
       const { templateId, x } = await enrolled();
-      const stranger = await generateSigningKeyPair("INTL");
+      const stranger = await generateSigningKeyPair(deploymentSuite());
       for (const party of PARTIES) {
         const body = (await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x }))[party];
         const other = (await verifyBodies(h.keys, { session: newId(), templateId, modelVersion: MV, x: randomFace(D) }))[party];
@@ -464,7 +465,7 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
       }
     });
     it("audit anchors: each party keeps the gateway's newest audit record; a newer one with the record at the kept seq; one that goes back is refused", async () => {
-      const key = await generateSigningKeyPair("INTL");
+      const key = await generateSigningKeyPair(deploymentSuite());
       const db = await openDb("sqlite::memory:");
       try {
         const log = await createAuditLog(db, { role: "gateway", signingKey: key });

@@ -2,6 +2,7 @@
  * One Party-API contract, two implementations: the real parties (both @privface/party apps in one
  * process, in-memory transport, a local dealer) and the gateway's fake parties (a plaintext twin).
  */
+import { deploymentSuite } from "@privface/config";
 import { generateSealKeyPair, generateSigningKeyPair } from "@privface/crypto";
 import { createFakeParties } from "../src/fake-parties.ts";
 import { newSimDevice, simRegistration } from "../src/gateway-sim.ts";
@@ -17,8 +18,8 @@ partyApiContract("real parties (in process)", async () => {
 });
 
 partyApiContract("fake parties", async () => {
-  const seal = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
-  const gateway = await generateSigningKeyPair("INTL");
+  const seal = { P0: await generateSealKeyPair(deploymentSuite()), P1: await generateSealKeyPair(deploymentSuite()) };
+  const gateway = await generateSigningKeyPair(deploymentSuite());
   const fake = createFakeParties({ keys: seal, gatewayKey: { suite: gateway.suite, publicKey: gateway.publicKey } });
   const device = await newSimDevice();
   for (const p of ["P0", "P1"] as const) await fake.clients[p].registerDevice(simRegistration(device));
@@ -27,8 +28,8 @@ partyApiContract("fake parties", async () => {
     roots: await fake.roots(),
     keys: {
       gateway,
-      P0: { suite: "INTL", publicKey: seal.P0.publicKey },
-      P1: { suite: "INTL", publicKey: seal.P1.publicKey },
+      P0: { suite: deploymentSuite(), publicKey: seal.P0.publicKey },
+      P1: { suite: deploymentSuite(), publicKey: seal.P1.publicKey },
       device,
       nonce: { P0: async () => fake.issueNonce("P0"), P1: async () => fake.issueNonce("P1") },
     },

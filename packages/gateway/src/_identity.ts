@@ -3,20 +3,22 @@
  * - `sealField` / `openField`: @privface/crypto's data-key AEAD (AES-256-GCM, or SM4-GCM for a GM
  *   key) with the row id and column name as associated data, so a ciphertext cannot be moved to
  *   another row or column; the blob names its key id, so keys can rotate. Stored as base64url.
- * - `blindIndex`: HMAC-SHA256 under the index key, for uniqueness checks on the ID-card number
+ * - `blindIndex`: HMAC-SHA256 (HMAC-SM3 when the data keys are GM) under the index key, for uniqueness checks on the ID-card number
  *   without storing it in the clear. The index key is a key of its own (`keys/gateway/index.json`),
  *   so the data keys can rotate without changing any index.
  * - `maskIdNumber`, `maskPhone`, `maskName`: what operators and logs see (110101********1234,
  *   138****8000, 张*).
  */
 import { createHmac, hkdfSync } from "node:crypto";
-import { decryptWithDataKey, encryptWithDataKey, fromBase64url, fromUtf8, toBase64url, utf8, type DataKey } from "@privface/crypto";
+import { decryptWithDataKey, encryptWithDataKey, fromBase64url, fromUtf8, suiteHash, toBase64url, utf8, type DataKey, type HashName } from "@privface/crypto";
 
 /** The gateway's data keys: the first encrypts, all decrypt (rotation by key id). */
 export interface IdentityKeys {
   keys: readonly DataKey[];
   /** HMAC key for blind indexes, independent of the data keys */
   indexKey: Uint8Array;
+  /** the blind index's HMAC: SHA-256, or SM3 in a GM deployment (its data keys are GM) */
+  indexHash: HashName;
 }
 
 /**
@@ -30,8 +32,10 @@ export function legacyIndexKey(dataKey: DataKey): Uint8Array {
 
 export function makeIdentityKeys(keys: readonly DataKey[], indexKey?: Uint8Array): IdentityKeys {
   if (!Array.isArray(keys) || keys.length === 0) throw new RangeError("makeIdentityKeys: keys must be a non-empty array of data keys");
-  if (indexKey !== undefined && (!(indexKey instanceof Uint8Array) || indexKey.length < 32)) throw new RangeError("makeIdentityKeys: indexKey must be at least 32 bytes");
-  return { keys, indexKey: indexKey ?? legacyIndexKey(keys[0]) };
+  const gm = keys[0].suite === "GM";
+  // an INTL index key is 32 bytes; a GM one is a GM data key, 16 bytes (HMAC-SM3)
+  if (indexKey !== undefined && (!(indexKey instanceof Uint8Array) || indexKey.length < (gm ? 16 : 32))) throw new RangeError(`makeIdentityKeys: indexKey must be at least ${gm ? 16 : 32} bytes`);
+  return { keys, indexKey: indexKey ?? legacyIndexKey(keys[0]), indexHash: suiteHash(keys[0].suite) };
 }
 
 export async function sealField(ik: IdentityKeys, plaintext: string, aad: string): Promise<string> {
@@ -43,7 +47,7 @@ export async function openField(ik: IdentityKeys, sealed: string, aad: string): 
 }
 
 export function blindIndex(ik: IdentityKeys, kind: string, value: string): string {
-  return createHmac("sha256", ik.indexKey).update(`${kind}\u0000${value}`).digest("base64url");
+  return createHmac(ik.indexHash, ik.indexKey).update(`${kind}\u0000${value}`).digest("base64url");
 }
 
 /** 18-character resident ID (last may be X): keep the 6-digit region and the last 4. */

@@ -134,7 +134,7 @@ export class Parties {
     upgradeShare?: string,
   ) {
     const digest =
-      sealedShare === undefined ? "" : shareDigest(fromBase64url(sealedShare), ...(upgradeShare === undefined ? [] : [fromBase64url(upgradeShare)]));
+      sealedShare === undefined ? "" : shareDigest(this.c.o.signer.suite, fromBase64url(sealedShare), ...(upgradeShare === undefined ? [] : [fromBase64url(upgradeShare)]));
     const payload: AuthPayload = {
       v: 1,
       op,

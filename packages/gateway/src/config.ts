@@ -8,13 +8,13 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
-import { softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
-import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
+import { generateDataKey, softwareSigner, toBase64url, type DataKey, type PublicKey } from "@privface/crypto";
+import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readKeyPairFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
 import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { openDb } from "@privface/db";
 import { createAuditLog } from "@privface/audit";
 import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
-import { ConfigError, envReader } from "@privface/config";
+import { ConfigError, envReader, type DeploymentSuite } from "@privface/config";
 import type { Agent } from "node:https";
 import { readCrl, watchCrl, type RpcClient } from "@privface/transport";
 import { auditSink } from "./audit.ts";
@@ -30,6 +30,8 @@ import { parseWebMounts, type WebMount } from "./_web.ts";
 export { ConfigError };
 
 export interface GatewayConfig {
+  /** the deployment's cipher suite (PRIVFACE_SUITE): every key the gateway reads or makes is of it */
+  suite: DeploymentSuite;
   home: string;
   host: string;
   port: number;
@@ -50,11 +52,15 @@ export interface GatewayConfig {
   partySealKeys: Record<PartyName, string>;
   /** the parties' public result keys (result-share MACs) */
   partyResultKeys: Record<PartyName, string>;
+  /** a party's public result keys being retired (rotation): MACs under them still verify until removed */
+  retiredPartyResultKeys: Record<PartyName, string[]>;
   partyTimeoutMs: number;
   /** the authorisation signing key: a key file, or `pkcs11:token=…;object=…?module-path=…&pin-source=file:…` (an Ed25519 key in a token) */
   signingKey: string;
   /** the gateway's result key pair (result-share MACs with each party) */
   resultKey: string;
+  /** the gateway's result key pairs being retired (rotation): MACs under them still verify until removed */
+  retiredResultKeys: string[];
   auditKey: string;
   dataKeys: string[];
   /** the ID-number blind index key: written at the first start (from the first data key, as indexes were made before), independent of the data keys after */
@@ -96,6 +102,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     } catch (e) {
       r.problems.push(`${P}SIGNING_KEY: ${(e as Error).message}`);
     }
+    // a token key signs Ed25519 (INTL) only: SoftHSM2 has no SM2 (crypto pkcs11.ts)
+    if (r.suite === "GM") r.problems.push(`${P}SIGNING_KEY: a PKCS#11 token key signs with Ed25519 (INTL); a GM deployment's gateway signs with SM2 from a key file`);
   }
   const db = r.dbUrl("DB", `sqlite:${L.sqlite("gateway")}`);
   const liveness = Number(get("LIVENESS_THRESHOLD", String(MODEL.livenessThreshold)));
@@ -105,6 +113,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     r.problems.push(`${P}SHARED_STATE: expected "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(sharedState.replace(/\/\/[^@/]*@/, "//…@"))}`);
   }
   const cfg: GatewayConfig = {
+    suite: r.suite,
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7443, 0, 65535),
@@ -122,9 +131,14 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     // only the public halves: a private key file, or a file from a party's own folder, is refused
     partySealKeys: { P0: r.publicKey("P0_SEAL_KEY", L.sealPub("p0")), P1: r.publicKey("P1_SEAL_KEY", L.sealPub("p1")) },
     partyResultKeys: { P0: r.publicKey("P0_RESULT_KEY", L.resultPub("p0")), P1: r.publicKey("P1_RESULT_KEY", L.resultPub("p1")) },
+    retiredPartyResultKeys: {
+      P0: r.optional("P0_RETIRED_RESULT_KEYS") === undefined ? [] : r.publicKeyList("P0_RETIRED_RESULT_KEYS", ""),
+      P1: r.optional("P1_RETIRED_RESULT_KEYS") === undefined ? [] : r.publicKeyList("P1_RETIRED_RESULT_KEYS", ""),
+    },
     partyTimeoutMs: int("PARTY_TIMEOUT_MS", 10_000, 100, 600_000),
     signingKey: isPkcs11Uri(signingUri) ? signingUri : r.ownKey("SIGNING_KEY", L.gatewaySigningKey, "gateway", false),
     resultKey: r.ownKey("RESULT_KEY", L.resultKey("gateway"), "gateway", false),
+    retiredResultKeys: r.optional("RETIRED_RESULT_KEYS") === undefined ? [] : r.ownKeyList("RETIRED_RESULT_KEYS", "", "gateway"),
     auditKey: r.ownKey("AUDIT_KEY", L.auditKey("gateway"), "gateway", false),
     dataKeys: r.ownKeyList("DATA_KEYS", L.gatewayDataKey, "gateway", false),
     indexKey: r.ownKey("INDEX_KEY", L.gatewayIndexKey, "gateway", false),
@@ -174,19 +188,30 @@ function isRedisUrl(v: string): boolean {
  * half must be in keys/public (`ensureRuntime` writes it when given the same URI).
  */
 export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatewayOptions & { operatorsFile: string }> {
-  const signer = isPkcs11Uri(cfg.signingKey) ? await pkcs11SignerFromUri(cfg.signingKey) : softwareSigner((await ensureKeyPairFile(cfg.signingKey, "INTL", "sign")).key);
-  const auditKey = (await ensureKeyPairFile(cfg.auditKey, "INTL", "sign")).key;
+  const suite = cfg.suite;
+  const signer = isPkcs11Uri(cfg.signingKey) ? await pkcs11SignerFromUri(cfg.signingKey) : softwareSigner((await ensureKeyPairFile(cfg.signingKey, suite, "sign")).key);
+  const auditKey = (await ensureKeyPairFile(cfg.auditKey, suite, "sign")).key;
   // a key file made here gets a fresh id: a new first key must never share the id its rows name with the old one
-  const dataKeys: DataKey[] = cfg.dataKeys.map((f) => ensureDataKeyFile(f, "INTL", `gateway-data-${randomBytes(6).toString("hex")}`).key);
-  // the blind-index key is a key of its own, so the data keys can rotate: its first value is the one
-  // every index was made under (derived from the first data key), written once
-  if (!existsSync(cfg.indexKey)) writeDataKeyFile(cfg.indexKey, { suite: "INTL", id: "gateway-index", key: legacyIndexKey(dataKeys[0]) });
+  const dataKeys: DataKey[] = cfg.dataKeys.map((f) => ensureDataKeyFile(f, suite, `gateway-data-${randomBytes(6).toString("hex")}`).key);
+  // the blind-index key is a key of its own, so the data keys can rotate: its first INTL value is the
+  // one every index was made under (derived from the first data key), written once; GM (HMAC-SM3) is new
+  if (!existsSync(cfg.indexKey)) {
+    writeDataKeyFile(cfg.indexKey, suite === "GM" ? generateDataKey("GM", "gateway-index") : { suite, id: "gateway-index", key: legacyIndexKey(dataKeys[0]) });
+  }
   const indexKey = readDataKeyFile(cfg.indexKey).key;
+  const ownResult = (await ensureKeyPairFile(cfg.resultKey, suite, "seal")).key;
+  const retiredOwn = await Promise.all(cfg.retiredResultKeys.map(readKeyPairFile));
   const operators = ensureOperators(cfg.operators);
   const seal = (f: string): PublicKey => readPublicKeyFile(f);
   const tlsMaterial = { ca: readFileSync(cfg.ca), crl: readCrl(cfg.crl), cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
-  const ownResult = (await ensureKeyPairFile(cfg.resultKey, "INTL", "seal")).key;
-  const resultKeys = { P0: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P0), "P0"), P1: await resultKey(ownResult, readPublicKeyFile(cfg.partyResultKeys.P1), "P1") };
+  // the MAC keys with each party: every pair of (own result key, the party's public result key) —
+  // current ones first, then those being retired (docs/operations.md "Key rotation")
+  const macKeys = async (p: PartyName) => {
+    const out = [];
+    for (const own of [ownResult, ...retiredOwn]) for (const f of [cfg.partyResultKeys[p], ...cfg.retiredPartyResultKeys[p]]) out.push(await resultKey(own, readPublicKeyFile(f), p));
+    return out;
+  };
+  const resultKeys = { P0: await macKeys("P0"), P1: await macKeys("P1") };
   // a CRL the CA rewrites is applied while the gateway runs (transport crl.ts; the timer does not hold the process)
   const agents: Agent[] = [];
   const links: RpcClient[] = [];

@@ -20,7 +20,8 @@ export function createPartyClient(o: {
   tls: TlsMaterial;
   timeoutMs?: number;
   party: PartyName;
-  resultKey: ResultKey;
+  /** the MAC key with this party, or several during a result-key rotation (the current first) */
+  resultKey: ResultKey | readonly ResultKey[];
   /** gets the client's HTTPS agent and rpc link (for the CRL watch: transport crl.ts) */
   links?: (agent: Agent, rpc: RpcClient) => void;
 }): PartyClient {

@@ -20,13 +20,15 @@ import { createAuditLog } from "@privface/audit";
 import { buildChallengeRequest, buildFaceRequest, buildSignedPersonRequest, type DeviceTrust } from "@privface/device";
 import type { PartyName } from "@privface/contracts";
 import type { PublicKey } from "@privface/crypto";
-import { createLogger } from "@privface/config";
+import { createLogger, deploymentSuite } from "@privface/config";
 import { auditSink, createGateway, type Gateway, type GatewayOptions, type GatewayService } from "../src/index.ts";
 import { createFakeParties, runtimeTrust, scenarioWorld, type FakeParties, type GatewayClient, type ScenarioGateway, type ScenarioWorld, type Stack } from "@privface/devstack";
 import { LogCapture } from "./_logscan.ts";
 import type { ChallengeResponse } from "../src/schemas.ts";
 
 export const MODEL_VERSION = "test-model.1";
+/** the suite of every key of the fixture: PRIVFACE_SUITE (INTL by default; CI runs the security suites with gm too) */
+export const SUITE = deploymentSuite();
 export const TOKENS = {
   admin: "admin-token-0123456789",
   operator: "operator-token-0123456789",
@@ -68,8 +70,8 @@ export async function setup(
   extra: Partial<GatewayOptions> = {},
   parties: { volume?: { perMinute: number; perDay: number }; /** with `extra.parties`: their roots */ roots?: Record<PartyName, PublicKey> } = {},
 ): Promise<Fixture> {
-  const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
-  const gatewayKey = await generateSigningKeyPair("INTL");
+  const keys = { P0: await generateSealKeyPair(SUITE), P1: await generateSealKeyPair(SUITE) };
+  const gatewayKey = await generateSigningKeyPair(SUITE);
   // the fake parties share the gateway's clock (tests that move it move both)
   const fake = createFakeParties({
     keys,
@@ -79,19 +81,19 @@ export async function setup(
   });
   const log = new LogCapture(name);
   const db = extra.db ?? (await openDb("sqlite::memory:"));
-  const auditKey = await generateSigningKeyPair("INTL");
+  const auditKey = await generateSigningKeyPair(SUITE);
   const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
   const options: GatewayOptions = {
     db,
     audit,
     parties: fake.clients,
     partyKeys: {
-      P0: { suite: "INTL", publicKey: toBase64url(keys.P0.publicKey) },
-      P1: { suite: "INTL", publicKey: toBase64url(keys.P1.publicKey) },
+      P0: { suite: SUITE, publicKey: toBase64url(keys.P0.publicKey) },
+      P1: { suite: SUITE, publicKey: toBase64url(keys.P1.publicKey) },
     },
     signer: softwareSigner(gatewayKey),
-    dataKeys: [generateDataKey("INTL", "gw-test-1")],
-    indexKey: generateDataKey("INTL", "gw-test-index").key,
+    dataKeys: [generateDataKey(SUITE, "gw-test-1")],
+    indexKey: generateDataKey(SUITE, "gw-test-index").key,
     modelVersion: MODEL_VERSION,
     operators: [
       { id: "ada", role: "admin", token: TOKENS.admin, expiresAt: TOKEN_EXPIRY },
@@ -254,9 +256,9 @@ export async function registerWorld(f: Fixture, people: (keyof typeof PEOPLE)[] 
   const m = await f.admin("POST", "/v1/admin/merchants", { name: "Test Shop" });
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const merchantId = m.body.merchantId as string;
-  const deviceKey = await generateSigningKeyPair("INTL");
-  const authKey = await generateSealKeyPair("INTL");
-  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "till 1" });
+  const deviceKey = await generateSigningKeyPair(SUITE);
+  const authKey = await generateSealKeyPair(SUITE);
+  const d = await f.admin("POST", `/v1/admin/merchants/${merchantId}/devices`, { suite: SUITE, publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(authKey.publicKey), label: "till 1" });
   if (d.status !== 201) throw new Error(`device: ${d.status} ${JSON.stringify(d.body)}`);
   // the second approver (R27): another operator than the admin who registered it
   const a = await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator");

@@ -21,15 +21,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, ensureOperators, type OperatorCredential } from "../src/index.ts";
-import { challenge, deployModel, enrol, faceBody, giveConsent, randomEmbedding, registerWorld, sameFace, setup, unlockPerson, verify, type Fixture, type World } from "./_setup.ts";
+import { challenge, deployModel, enrol, faceBody, giveConsent, randomEmbedding, registerWorld, sameFace, setup, SUITE, unlockPerson, verify, type Fixture, type World } from "./_setup.ts";
 
 /** A gateway (in-memory SQLite) over the real parties in this process. */
 async function realSetup(name: string, parties: InProcParties, clients: Record<PartyName, PartyClient> = parties.clients, extra: Parameters<typeof setup>[1] = {}): Promise<Fixture> {
   return setup(name, {
     parties: clients,
     partyKeys: {
-      P0: { suite: "INTL", publicKey: toBase64url(parties.keys.P0.publicKey) },
-      P1: { suite: "INTL", publicKey: toBase64url(parties.keys.P1.publicKey) },
+      P0: { suite: SUITE, publicKey: toBase64url(parties.keys.P0.publicKey) },
+      P1: { suite: SUITE, publicKey: toBase64url(parties.keys.P1.publicKey) },
     },
     signer: softwareSigner(parties.keys.gateway),
     ...extra,
@@ -249,8 +249,8 @@ describe("item 4: consent withdrawal, deletion and re-enrolment need proof of th
       assert.equal((await giveConsent(f, w, w.persons[who].personId)).status, 201);
       assert.equal((await enrol(f, w, who)).body.decision, "accept");
     }
-    const deviceKey = await generateSigningKeyPair("INTL");
-    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(w.authKey.publicKey), label: "till 2" });
+    const deviceKey = await generateSigningKeyPair(SUITE);
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: SUITE, publicKey: toBase64url(deviceKey.publicKey), authKey: toBase64url(w.authKey.publicKey), label: "till 2" });
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d.body.deviceId}/approve`, undefined, "operator")).status, 200);
     other = { deviceId: d.body.deviceId, deviceKey };
   });
@@ -351,8 +351,8 @@ describe("item 4: consent withdrawal, deletion and re-enrolment need proof of th
   });
 
   test("registering a device needs two approvers: pending (DEVICE_PENDING) until a second, different operator approves", async () => {
-    const key = await generateSigningKeyPair("INTL");
-    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key.publicKey), authKey: toBase64url(w.authKey.publicKey), label: "till 3" });
+    const key = await generateSigningKeyPair(SUITE);
+    const d = await f.admin("POST", `/v1/admin/merchants/${w.merchantId}/devices`, { suite: SUITE, publicKey: toBase64url(key.publicKey), authKey: toBase64url(w.authKey.publicKey), label: "till 3" });
     assert.equal(d.status, 201);
     assert.deepEqual({ status: d.body.status, requestedBy: d.body.requestedBy }, { status: "pending", requestedBy: "ada" });
     assert.equal((await challenge(f, w, w.persons.carol.personId, "verify", d.body.deviceId, key)).body.error.code, "DEVICE_PENDING");

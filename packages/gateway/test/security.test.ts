@@ -15,6 +15,7 @@ import {
   registerWorld,
   sameFace,
   setup,
+  SUITE,
   signBody,
   verify,
   type Fixture,
@@ -99,7 +100,7 @@ describe("security: refused with its own code, nothing stored", () => {
   });
 
   test("a wrong device signature is SIGNATURE_INVALID (other key, or a field changed after signing)", async () => {
-    const other = await generateSigningKeyPair("INTL");
+    const other = await generateSigningKeyPair(SUITE);
     const p = w.persons.alice;
     const ch = await challenge(f, w, p.personId, "verify");
     const wrongKey = await faceBody(w, p.personId, ch.body, "verify", sameFace(p.face), { deviceKey: other });
@@ -113,8 +114,8 @@ describe("security: refused with its own code, nothing stored", () => {
 
   test("a device of another merchant is DEVICE_MERCHANT_MISMATCH", async () => {
     const m2 = await f.admin("POST", "/v1/admin/merchants", { name: "Other Shop" });
-    const key2 = await generateSigningKeyPair("INTL");
-    const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
+    const key2 = await generateSigningKeyPair(SUITE);
+    const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: SUITE, publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
     assert.equal(d2.status, 201);
     assert.equal((await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/approve`, undefined, "operator")).status, 200);
     await refused("DEVICE_MERCHANT_MISMATCH", () => challenge(f, w, w.persons.alice.personId, "verify", d2.body.deviceId, key2));
@@ -297,7 +298,7 @@ describe("challenge requests: signed by a registered device, cheap limits first,
       const w = await registerWorld(f, ["alice", "bob"]);
       await giveConsent(f, w, w.persons.alice.personId);
       await enrol(f, w, "alice");
-      const stranger = await generateSigningKeyPair("INTL");
+      const stranger = await generateSigningKeyPair(SUITE);
       const answers = new Set<string>();
       const probes = [
         // unsigned (the old body), a stranger's key, a made-up device, a stale and a future clock
@@ -332,11 +333,11 @@ describe("challenge requests: signed by a registered device, cheap limits first,
       await enrol(f, w, "alice");
       // a second shop's device, then revoked: its state is told only to the holder of its key
       const m2 = await f.admin("POST", "/v1/admin/merchants", { name: "Other Shop" });
-      const key2 = await generateSigningKeyPair("INTL");
-      const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: "INTL", publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
+      const key2 = await generateSigningKeyPair(SUITE);
+      const d2 = await f.admin("POST", `/v1/admin/merchants/${m2.body.merchantId}/devices`, { suite: SUITE, publicKey: toBase64url(key2.publicKey), authKey: toBase64url(w.authKey.publicKey) });
       await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/approve`, undefined, "operator");
       await f.admin("POST", `/v1/admin/devices/${d2.body.deviceId}/revoke`);
-      const stranger = await generateSigningKeyPair("INTL");
+      const stranger = await generateSigningKeyPair(SUITE);
       const ch = (await challenge(f, w, w.persons.alice.personId, "verify")).body;
       const forged = (personId: string, opts: { deviceId?: string } = {}) => faceBody(w, personId, ch, "verify", sameFace(w.persons.alice.face), { deviceKey: stranger, ...opts });
       const probes = [

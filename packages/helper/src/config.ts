@@ -8,6 +8,8 @@ import { envReader } from "@privface/config";
 export { ConfigError } from "@privface/config";
 
 export interface HelperConfig {
+  /** the deployment's cipher suite (PRIVFACE_SUITE): the audit key must be of it */
+  suite: "INTL" | "GM";
   home: string;
   host: string;
   port: number;
@@ -34,10 +36,12 @@ export interface HelperConfig {
   auditKey: string;
 }
 
-export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperConfig {
+/** `seedsMayBeGone`: the seed files need not exist (`privface exit helper` destroys one). */
+export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env, o: { seedsMayBeGone?: boolean } = {}): HelperConfig {
   const r = envReader("PRIVFACE_HELPER_", env);
   const { home, layout: L, get, file, int, url } = r;
   const cfg: HelperConfig = {
+    suite: r.suite,
     home,
     host: get("HOST", "127.0.0.1"),
     port: int("PORT", 7440, 0, 65535),
@@ -47,8 +51,8 @@ export function loadHelperConfig(env: NodeJS.ProcessEnv = process.env): HelperCo
     key: file("KEY", L.cert("helper").key),
     clientCert: file("CLIENT_CERT", L.clientCert("helper").cert),
     clientKey: file("CLIENT_KEY", L.clientCert("helper").key),
-    seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper"),
-    seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper"),
+    seedP0: r.ownKey("SEED_P0", L.helperPoolSeed("p0"), "helper", !o.seedsMayBeGone),
+    seedP1: r.ownKey("SEED_P1", L.helperPoolSeed("p1"), "helper", !o.seedsMayBeGone),
     p1Url: url("P1_URL", "https://127.0.0.1:7442"),
     p1Workers: r.workers("P1_WORKERS"),
     // ≤ 1024: a batch of P1 halves must fit P1's body cap for pool deliveries (40 MiB ≥ 1024 × 30 KB)

@@ -12,6 +12,8 @@ import { DEFAULT_FAILURE_BUDGET } from "./service.ts";
 export { ConfigError };
 
 export interface PartyConfig {
+  /** the deployment's cipher suite (PRIVFACE_SUITE): every key file named here is checked to be of it */
+  suite: "INTL" | "GM";
   party: PartyName;
   home: string;
   host: string;
@@ -105,6 +107,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
   const dataKeys = r.ownKeyList("DATA_KEYS", L.dataKey(lc), lc);
   const db = r.dbUrl("DB", `sqlite:${L.sqlite(lc)}`);
   const cfg: PartyConfig = {
+    suite: r.suite,
     party,
     home,
     host: get("HOST", "127.0.0.1"),

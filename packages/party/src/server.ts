@@ -52,7 +52,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const rootKey = await readKeyPairFile(cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
   const retiredSealKeys = await Promise.all(cfg.retiredSealKeys.map(async (f) => { const key = await readKeyPairFile(f); return { key, id: await sealingKeyId(key) }; }));
-  const nonceKey = readDataKeyFile(cfg.nonceKey).key;
+  const nonceKey = readDataKeyFile(cfg.nonceKey); // GM: HMAC-SM3 (contracts nonce.ts)
   const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const pairSeed = readPairSeedFile(cfg.pairSeed);

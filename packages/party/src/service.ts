@@ -21,7 +21,7 @@ import {
   type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
-import { checkNonce, issueNonce } from "@privface/contracts/nonce";
+import { checkNonce, issueNonce, type NonceKey } from "@privface/contracts/nonce";
 import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import {
   decodeBundle, decodeDedupBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
@@ -159,7 +159,7 @@ export interface PartyServiceDeps {
   /** how long a signed key list is valid (default 7 days) */
   keyListTtlMs?: number;
   /** the key of this party's nonces (decision 010 §3): ≥ 32 bytes, known to this party only */
-  nonceKey: Uint8Array;
+  nonceKey: NonceKey;
   /** how long an issued nonce is valid (default 5 min) */
   nonceTtlMs?: number;
   /** per-template verification volume budgets (decision 010 §4; default 10 per minute, 200 per day) */
@@ -521,7 +521,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     const { session, templateId, modelVersion, sealed } = input;
     let started = false;
     try {
-      const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(sealed) }, now());
+      const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(deps.sealKey.suite, sealed) }, now());
       const { ctx, keyId } = await admitStatement(input, "enrol");
       const marks = freshness(input.statement);
       const share = await openShare(sealed, ctx, keyId);
@@ -590,7 +590,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     let started = false;
     let release: (() => void) | null = null;
     try {
-      const digest = up ? shareDigest(sealed, up.sealed) : shareDigest(sealed);
+      const digest = up ? shareDigest(deps.sealKey.suite, sealed, up.sealed) : shareDigest(deps.sealKey.suite, sealed);
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const { ctx, upCtx, keyId } = await admitStatement(input, "verify");
       const marks = freshness(input.statement);

@@ -51,6 +51,8 @@ const CONTENTS: Record<BackupServer, string> = {
 };
 
 interface Target {
+  /** the deployment's suite: a GM deployment's backups are sealed with SM4-GCM */
+  suite: "INTL" | "GM";
   db: string;
   dbSchema: string | undefined;
   auditKey: string;
@@ -177,7 +179,7 @@ export async function backupServer(serverName: string, out: string, o: BackupOpt
       const len = Buffer.alloc(4);
       len.writeUInt32BE(h.length);
       const plaintext = Buffer.concat([len, h, bytes]);
-      const sealed = JSON.parse(encryptKeyFile("backup", "INTL", plaintext, secret)) as unknown;
+      const sealed = JSON.parse(encryptKeyFile("backup", t.suite, plaintext, secret)) as unknown;
       plaintext.fill(0);
       writeSecret(file, JSON.stringify({ ...header, sealed }) + "\n");
       const label = {

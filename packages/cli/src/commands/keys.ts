@@ -10,6 +10,13 @@
  * or a GM data key; refuses an existing file. Prints the file, kind, suite and the key's id (a
  * sealing key's list id, a data key's id), never the key.
  *
+ * `privface keys rotate --server gateway|p0|p1 --kind result --out FILE --public FILE --operator NAME` —
+ * starts a result-key rotation: a new result key pair in the deployment's suite (PRIVFACE_SUITE), its
+ * public half, and `key.rotate` (session `result:<file name>`) in the server's audit chain; prints the
+ * configuration changes that finish it (docs/operations.md "Key rotation"). `--kind root` is refused
+ * (ROTATION_UNSUPPORTED): devices are provisioned with each party's root and have no way yet to move
+ * to a new one.
+ *
  * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
  * refused (KEY_IN_USE) while the server's configuration names it (current or retired), otherwise
  * overwritten with random bytes, removed, and recorded as `key.destroy` in the server's audit chain.
@@ -44,6 +51,40 @@ export async function destroyKey(serverName: string, file: string, by: { operato
   }
 }
 
+/** `keys rotate`: see the module comment. */
+export async function rotateKey(serverName: string, kind: string, out: string, pub: string, by: { operator: string }, env: NodeJS.ProcessEnv = process.env) {
+  const { existsSync } = await import("node:fs");
+  const { basename } = await import("node:path");
+  const { SERVERS, targetOf, BackupError } = await import("./backup.ts");
+  if (kind === "root") {
+    throw new BackupError("ROTATION_UNSUPPORTED", "a party's root is provisioned in every device (FaceDevice trust.roots), which has no way yet to accept a new root signed by the old one: a new root means provisioning the devices again (docs/operations.md \"Key rotation\")");
+  }
+  if (kind !== "result") throw new Error("--kind must be result (data: privface party rotate-data-key; audit: privface audit rotate-key; seal and sign: privface keys generate and the configuration)");
+  const server = serverName as (typeof SERVERS)[number];
+  if (server !== "gateway" && server !== "p0" && server !== "p1") throw new Error("--server must be gateway, p0 or p1 (the servers with a result key)");
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  for (const f of [out, pub]) if (existsSync(f)) throw new Error(`${f} exists: a new key never replaces a file`);
+  const cfg = (await targetOf(server, env)) as Awaited<ReturnType<typeof targetOf>> & { suite: "INTL" | "GM"; resultKey: string };
+  const { ensureKeyPairFile, readKeyPairFile, writePublicKeyFile } = await import("@privface/crypto/node");
+  const { createAuditLog } = await import("@privface/audit");
+  const { openDb, closeDb } = await import("@privface/db");
+  const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
+  try {
+    const log = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(cfg.auditKey) });
+    const { key } = await ensureKeyPairFile(out, cfg.suite, "seal");
+    writePublicKeyFile(pub, { suite: key.suite, kind: "seal", publicKey: key.publicKey });
+    await log.append({ requester: `operator:${by.operator}`, op: "key.rotate", session: `result:${basename(out).replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 100)}`, outcome: "ok" });
+    const P = server === "gateway" ? "PRIVFACE_GATEWAY_" : `PRIVFACE_${server.toUpperCase()}_`;
+    const next =
+      server === "gateway"
+        ? [`restart the gateway with ${P}RESULT_KEY=${out} ${P}RETIRED_RESULT_KEYS=${cfg.resultKey}`, `restart each party with PRIVFACE_Px_GATEWAY_RESULT_KEY=${pub}`, `remove ${P}RETIRED_RESULT_KEYS, restart the gateway, then privface keys destroy the old file`]
+        : [`restart the gateway with PRIVFACE_GATEWAY_${server.toUpperCase()}_RESULT_KEY=${pub} PRIVFACE_GATEWAY_${server.toUpperCase()}_RETIRED_RESULT_KEYS=<the old public key>`, `restart ${server} with ${P}RESULT_KEY=${out}`, `remove the retired key at the gateway, restart it, then privface keys destroy the old file`];
+    return { server, kind, suite: key.suite, file: out, public: pub, next };
+  } finally {
+    await closeDb(db);
+  }
+}
+
 export function register(program: Command): void {
   const keys = program.command("keys").description("key files (encrypted under PRIVFACE_KEY_SECRET)");
   keys
@@ -54,6 +95,17 @@ export function register(program: Command): void {
     .requiredOption("--operator <name>", "who destroys it (recorded)")
     .action(async (o: { server: string; file: string; operator: string }) => {
       process.stdout.write(JSON.stringify(await destroyKey(o.server, o.file, { operator: o.operator })) + "\n");
+    });
+  keys
+    .command("rotate")
+    .description("start a result-key rotation: a new key pair, its public half, key.rotate in the server's audit chain (root: refused)")
+    .requiredOption("--server <gateway|p0|p1>", "whose key")
+    .requiredOption("--kind <result|root>", "which key")
+    .requiredOption("--out <file>", "the new key file (must not exist)")
+    .requiredOption("--public <file>", "its public half (keys/public/…)")
+    .requiredOption("--operator <name>", "who rotates (recorded)")
+    .action(async (o: { server: string; kind: string; out: string; public: string; operator: string }) => {
+      process.stdout.write(JSON.stringify(await rotateKey(o.server, o.kind, o.out, o.public, { operator: o.operator })) + "\n");
     });
   keys
     .command("generate")

@@ -3,6 +3,7 @@
  * processes with the full MPC, the real gateway. Each function ATTEMPTS the attack and reports what
  * the attacker got; nothing is assumed from configuration. The attacker's position is named in each.
  */
+import { deploymentSuite } from "@privface/config";
 import { contextAad, MODEL, PARTIES, sealingKeyId, signKeyList, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, open, toBase64url, fromBase64url, type KeyPair } from "@privface/crypto";
 import { buildChallengeRequest, buildFaceRequest, DeviceError, TrustError } from "@privface/device";
@@ -35,13 +36,14 @@ async function enrolled(h: AttackStack, device: SimDevice, personId: string, f: 
  * Returns whether the attacker rebuilt the template (exactly the device's int8 vector).
  */
 export async function keySubstitution(h: AttackStack, w: { device: SimDevice; personId: string }): Promise<{ blocked: boolean; detail: string }> {
-  const evil: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
+  const suite = deploymentSuite();
+  const evil: Record<PartyName, KeyPair> = { P0: await generateSealKeyPair(suite), P1: await generateSealKeyPair(suite) };
   // decision 010 §1: the keys travel in signed key lists; the attacker signs its own under its own root
-  const evilRoot = await generateSigningKeyPair("INTL");
+  const evilRoot = await generateSigningKeyPair(suite);
   const t = Date.now();
   const evilLists: Record<string, unknown> = {};
   for (const p of PARTIES)
-    evilLists[p] = await signKeyList(evilRoot, { party: p, version: 2 ** 40, issuedAt: t, expiresAt: t + 86_400_000, keys: [{ id: await sealingKeyId(evil[p]), suite: "INTL", publicKey: toBase64url(evil[p].publicKey) }] });
+    evilLists[p] = await signKeyList(evilRoot, { party: p, version: 2 ** 40, issuedAt: t, expiresAt: t + 86_400_000, keys: [{ id: await sealingKeyId(evil[p]), suite, publicKey: toBase64url(evil[p].publicKey) }] });
   let captured: any;
   let handedOut: any;
   const fetchFn = async (url: string, init: { method: string; headers?: Record<string, string>; body?: string }) => {

@@ -6,7 +6,7 @@
  * and can be restarted with another configuration (`restartGateway`: a malicious gateway that
  * enforces none of its own limits, or a new model version). Devices are simulated on the real SDK.
  */
-import { runtimeLayout, createLogger, type RuntimeLayout } from "@privface/config";
+import { deploymentSuite, runtimeLayout, createLogger, type RuntimeLayout } from "@privface/config";
 import { PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
@@ -119,7 +119,7 @@ export async function startAttackStack(o: { home: string; env?: Record<string, s
       await startGw(env);
     },
     async newDevice(merchantId) {
-      return registerDevice(admin, merchantId, await generateSigningKeyPair("INTL"), { label: `attack till ${personSeq++}`, client, approver, trust: runtimeTrust(stack.home) });
+      return registerDevice(admin, merchantId, await generateSigningKeyPair(deploymentSuite()), { label: `attack till ${personSeq++}`, client, approver, trust: runtimeTrust(stack.home) });
     },
     async newPersons(merchantId, device, n) {
       const ids: string[] = [];

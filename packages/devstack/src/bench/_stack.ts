@@ -4,6 +4,7 @@
  * the system, not the limiter), a merchant with registered devices, new persons with consent, and
  * per-process figures read from /proc (CPU time, resident memory).
  */
+import { deploymentSuite } from "@privface/config";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,7 +84,7 @@ export async function benchMerchant(s: { admin: GatewayClient; approver: Gateway
   if (m.status !== 201) throw new Error(`merchant: ${m.status} ${JSON.stringify(m.body)}`);
   const trust = runtimeTrust(s.home);
   const devices: SimDevice[] = [];
-  for (let i = 0; i < n; i++) devices.push(await registerDevice(s.admin, m.body.merchantId, await generateSigningKeyPair("INTL"), { label: `bench ${i}`, client: s.client, approver: s.approver, trust }));
+  for (let i = 0; i < n; i++) devices.push(await registerDevice(s.admin, m.body.merchantId, await generateSigningKeyPair(deploymentSuite()), { label: `bench ${i}`, client: s.client, approver: s.approver, trust }));
   return { merchantId: m.body.merchantId, devices };
 }
 
