@@ -15,7 +15,7 @@
  *   pooled connection. A lost connection surfaces as DbError DB_UNAVAILABLE.
  */
 import { createHash } from "node:crypto";
-import { asDbError, type Db, type PgConnection } from "./index.ts";
+import { asDbError, dbStats, type Db, type PgConnection } from "./index.ts";
 import type BetterSqlite3 from "better-sqlite3";
 
 export interface Tx {
@@ -41,6 +41,7 @@ function sqliteExec(db: Db): Exec {
   const s = db.sqlite!;
   const cache = new Map<string, BetterSqlite3.Statement>();
   const stmt = (text: string): BetterSqlite3.Statement => {
+    dbStats.statements++;
     let st = cache.get(text);
     if (!st) {
       st = s.prepare(text);
@@ -65,6 +66,7 @@ function pgExec(db: Db): Exec {
   const pool = db.pool!;
   const names = new Map<string, { name: string; text: string }>();
   const prep = (text: string) => {
+    dbStats.statements++;
     let p = names.get(text);
     if (!p) {
       let i = 0;

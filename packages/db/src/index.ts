@@ -12,8 +12,8 @@
  * roll back the last transactions since the WAL was last synced (at checkpoints); the database is
  * never corrupted. Pass `{ synchronous: "FULL" }` to fsync every commit instead (≈ 1–5 ms each).
  */
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import {
@@ -32,6 +32,23 @@ import {
 } from "kysely";
 
 export type Dialect = "sqlite" | "postgres";
+
+/**
+ * What this process asked of its databases (all handles), for benchmarks to divide by their requests:
+ * `commits` write transactions committed (a group commit is one, however many writes it carries),
+ * `writes` `groupWrite` calls, `statements` statements run through `createExec` (reads and writes).
+ * With PRIVFACE_DB_STATS_DIR set, the process writes them to `<dir>/<pid>.json` every 200 ms.
+ */
+export const dbStats = { commits: 0, writes: 0, statements: 0 };
+let statsTimer: NodeJS.Timeout | undefined;
+function writeStatsEvery200ms(): void {
+  const dir = process.env.PRIVFACE_DB_STATS_DIR;
+  if (!dir || statsTimer) return;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.pid}.json`);
+  statsTimer = setInterval(() => writeFileSync(file, JSON.stringify(dbStats)), 200);
+  statsTimer.unref();
+}
 
 /** An open database: the Kysely instance plus what portable code needs to know about it. */
 export interface Db {
@@ -144,6 +161,7 @@ const PG_INT8_OID = 20;
  */
 export async function openDb(url: string, options: OpenDbOptions = {}): Promise<Db> {
   if (typeof url !== "string" || url.length === 0) throw new TypeError("openDb: url must be a non-empty string");
+  writeStatsEvery200ms();
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("sqlite:")) {
     throw new RangeError(`openDb: url must start with postgres://, postgresql:// or sqlite:, got scheme of ${JSON.stringify(url.split(":")[0])}`);
@@ -225,6 +243,7 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
         outcomes.push({ ok: true, value });
       }
       commit.run();
+      dbStats.commits++;
     } catch (error) {
       if (s.inTransaction) rollback.run();
       for (const job of jobs) job.reject(error);
@@ -235,6 +254,7 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
 
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
+      dbStats.writes++;
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (queue.length > 1) return;
       setImmediate(() => {
@@ -308,6 +328,7 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
       }
       const done = await c.query("COMMIT");
       if (done.command !== "COMMIT") throw new Error(`the group's transaction was rolled back (${done.command})`);
+      dbStats.commits++;
     } catch (error) {
       if (client) {
         try {
@@ -347,6 +368,7 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
 
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
+      dbStats.writes++;
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       next();
     });
