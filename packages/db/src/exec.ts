@@ -58,7 +58,7 @@ function sqliteExec(db: Db): Exec {
     dialect: "sqlite",
     // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)
     tx: (fn) => db.groupWrite(() => fn(tx)),
-    read: (fn) => db.exclusive(() => fn(tx)),
+    read: (fn) => timedRead(() => db.exclusive(() => fn(tx))),
   };
 }
 
@@ -87,10 +87,19 @@ function pgExec(db: Db): Exec {
     // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)
     tx: (fn) => db.groupWrite((conn) => fn(make(conn!))),
     read: (fn) =>
-      fn(make(pool)).catch((e: unknown) => {
-        throw asDbError(e);
-      }),
+      timedRead(() =>
+        fn(make(pool)).catch((e: unknown) => {
+          throw asDbError(e);
+        }),
+      ),
   };
+}
+
+/** Runs a read, counted in `dbStats`. */
+function timedRead<T>(run: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  dbStats.reads++;
+  return run().finally(() => (dbStats.readMs += performance.now() - t0));
 }
 
 /** True for a unique / primary-key violation on either dialect. */

@@ -12,7 +12,7 @@
  * roll back the last transactions since the WAL was last synced (at checkpoints); the database is
  * never corrupted. Pass `{ synchronous: "FULL" }` to fsync every commit instead (≈ 1–5 ms each).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
@@ -36,17 +36,23 @@ export type Dialect = "sqlite" | "postgres";
 /**
  * What this process asked of its databases (all handles), for benchmarks to divide by their requests:
  * `commits` write transactions committed (a group commit is one, however many writes it carries),
- * `writes` `groupWrite` calls, `statements` statements run through `createExec` (reads and writes).
+ * `writes` `groupWrite` calls, `statements` statements run through `createExec` (reads and writes),
+ * `writeMs` the writes' time from call to settlement (summed), `waitMs` the part of it before their
+ * group began, `commitMs` the time in COMMIT (summed
+ * over groups), `reads` / `readMs` `createExec` reads and their time.
  * With PRIVFACE_DB_STATS_DIR set, the process writes them to `<dir>/<pid>.json` every 200 ms.
  */
-export const dbStats = { commits: 0, writes: 0, statements: 0 };
+export const dbStats = { commits: 0, writes: 0, statements: 0, writeMs: 0, waitMs: 0, commitMs: 0, reads: 0, readMs: 0 };
 let statsTimer: NodeJS.Timeout | undefined;
 function writeStatsEvery200ms(): void {
   const dir = process.env.PRIVFACE_DB_STATS_DIR;
   if (!dir || statsTimer) return;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${process.pid}.json`);
-  statsTimer = setInterval(() => writeFileSync(file, JSON.stringify(dbStats)), 200);
+  statsTimer = setInterval(() => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(dbStats));
+    renameSync(`${file}.tmp`, file); // a reader never sees half a file
+  }, 200);
   statsTimer.unref();
 }
 
@@ -225,6 +231,7 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
 
   async function run(jobs: Job[]): Promise<void> {
     const outcomes: Outcome[] = [];
+    began(jobs);
     try {
       begin.run();
       for (const job of jobs) {
@@ -242,7 +249,9 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
         release.run();
         outcomes.push({ ok: true, value });
       }
+      const c0 = performance.now();
       commit.run();
+      dbStats.commitMs += performance.now() - c0;
       dbStats.commits++;
     } catch (error) {
       if (s.inTransaction) rollback.run();
@@ -255,7 +264,7 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       dbStats.writes++;
-      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, at: performance.now() });
       if (queue.length > 1) return;
       setImmediate(() => {
         const jobs = queue;
@@ -265,10 +274,16 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
     });
 }
 
-type Job = { fn: (conn: PgConnection | undefined) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Job = { fn: (conn: PgConnection | undefined) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; at: number };
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+function began(jobs: Job[]): void {
+  const t = performance.now();
+  for (const job of jobs) dbStats.waitMs += t - job.at;
+}
 function settle(jobs: Job[], outcomes: Outcome[]): void {
+  const t = performance.now();
   jobs.forEach((job, i) => {
+    dbStats.writeMs += t - job.at;
     const o = outcomes[i];
     if (o.ok) job.resolve(o.value);
     else job.reject(o.error);
@@ -297,6 +312,7 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
     const lost = () => {
       broken = true;
     };
+    began(jobs);
     try {
       client = await pool.connect();
       const c = client;
@@ -326,7 +342,9 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
           outcomes.push({ ok: false, error });
         }
       }
+      const c0 = performance.now();
       const done = await c.query("COMMIT");
+      dbStats.commitMs += performance.now() - c0;
       if (done.command !== "COMMIT") throw new Error(`the group's transaction was rolled back (${done.command})`);
       dbStats.commits++;
     } catch (error) {
@@ -369,7 +387,7 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       dbStats.writes++;
-      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, at: performance.now() });
       next();
     });
 }
