@@ -77,11 +77,23 @@ function pgExec(db: Db): Exec {
     return p;
   };
   type Client = { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: any[]; rowCount: number | null }> };
-  const make = (c: Client | PgConnection): Tx => ({
-    get: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows[0],
-    all: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows,
-    run: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rowCount ?? 0,
-  });
+  const make = (c: Client | PgConnection): Tx => {
+    // statements sent in one synchronous stretch travel together: one round trip (dbStats.roundTrips)
+    let sending = false;
+    const q = (text: string, params: readonly unknown[]) => {
+      if (!sending) {
+        sending = true;
+        dbStats.roundTrips++;
+        queueMicrotask(() => (sending = false));
+      }
+      return c.query({ ...prep(text), values: [...params] });
+    };
+    return {
+      get: async (text, params = []) => (await q(text, params)).rows[0],
+      all: async (text, params = []) => (await q(text, params)).rows,
+      run: async (text, params = []) => (await q(text, params)).rowCount ?? 0,
+    };
+  };
   return {
     dialect: "postgres",
     // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)

@@ -37,12 +37,14 @@ export type Dialect = "sqlite" | "postgres";
  * What this process asked of its databases (all handles), for benchmarks to divide by their requests:
  * `commits` write transactions committed (a group commit is one, however many writes it carries),
  * `writes` `groupWrite` calls, `statements` statements run through `createExec` (reads and writes),
+ * `roundTrips` (PostgreSQL) the times statements went out and were waited for (statements sent
+ * together count once; a group's BEGIN and SAVEPOINTs travel with them, its COMMIT is a `commits`),
  * `writeMs` the writes' time from call to settlement (summed), `waitMs` the part of it before their
  * group began, `commitMs` the time in COMMIT (summed
  * over groups), `reads` / `readMs` `createExec` reads and their time.
  * With PRIVFACE_DB_STATS_DIR set, the process writes them to `<dir>/<pid>.json` every 200 ms.
  */
-export const dbStats = { commits: 0, writes: 0, statements: 0, writeMs: 0, waitMs: 0, commitMs: 0, reads: 0, readMs: 0 };
+export const dbStats = { commits: 0, writes: 0, statements: 0, roundTrips: 0, writeMs: 0, waitMs: 0, commitMs: 0, reads: 0, readMs: 0 };
 let statsTimer: NodeJS.Timeout | undefined;
 function writeStatsEvery200ms(): void {
   const dir = process.env.PRIVFACE_DB_STATS_DIR;

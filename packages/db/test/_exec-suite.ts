@@ -38,6 +38,11 @@ export function execContract(name: string, open: () => Promise<[Db, Db]>, close:
       assert.deepEqual(await ids(other), [11, 12, 13]);
       const d = (k: keyof typeof dbStats) => dbStats[k] - before[k];
       assert.deepEqual([d("commits"), d("writes"), d("statements"), d("reads")], [1, 2, 4, 1]);
+      // PostgreSQL: the first write's statement, the second's two one after the other, the read
+      assert.equal(d("roundTrips"), w.dialect === "postgres" ? 4 : 0);
+      const r0 = dbStats.roundTrips;
+      await w.tx((tx) => Promise.all([tx.run(insert, [14]), tx.run(insert, [15])])); // sent together
+      assert.equal(dbStats.roundTrips - r0, w.dialect === "postgres" ? 1 : 0);
       assert.ok(d("writeMs") >= d("waitMs") && d("waitMs") >= 0 && d("commitMs") > 0 && d("readMs") > 0);
     });
   });

@@ -122,10 +122,10 @@ export function cpuMs(pid: number): number | undefined {
 }
 
 /**
- * A server's database work so far (@privface/db `dbStats`: commits, writes, statements), as its
+ * A server's database work so far (@privface/db `dbStats`: commits, writes, statements, round trips, …), as its
  * process last wrote it under PRIVFACE_DB_STATS_DIR (every 200 ms: wait that long after the load).
  */
-export function dbStatsOf(home: string, pid: number): Record<"commits" | "writes" | "statements", number> | undefined {
+export function dbStatsOf(home: string, pid: number): Record<string, number> | undefined {
   try {
     return JSON.parse(readFileSync(join(home, "db-stats", `${pid}.json`), "utf8"));
   } catch {
