@@ -176,7 +176,7 @@ export async function createAuditLog(db: Db, options: AuditLogOptions): Promise<
         if (batch.length === 0) return [];
         // the table is read only when the cached head is gone (at start, after a conflict)
         const out = await build(batch.map((p) => p.fields), cachedHead ?? (await headOf(tx)));
-        for (const r of out) await insert(tx, r);
+        await Promise.all(out.map((r) => insert(tx, r))); // one round trip for the batch (pipelined on PostgreSQL)
         cachedHead = headOfRecords(out);
         return out;
       });

@@ -15,7 +15,7 @@
  *   pooled connection. A lost connection surfaces as DbError DB_UNAVAILABLE.
  */
 import { createHash } from "node:crypto";
-import { asDbError, type Db, type PgConnection } from "./index.ts";
+import { asDbError, dbStats, type Db, type PgConnection } from "./index.ts";
 import type BetterSqlite3 from "better-sqlite3";
 
 export interface Tx {
@@ -41,6 +41,7 @@ function sqliteExec(db: Db): Exec {
   const s = db.sqlite!;
   const cache = new Map<string, BetterSqlite3.Statement>();
   const stmt = (text: string): BetterSqlite3.Statement => {
+    dbStats.statements++;
     let st = cache.get(text);
     if (!st) {
       st = s.prepare(text);
@@ -57,7 +58,7 @@ function sqliteExec(db: Db): Exec {
     dialect: "sqlite",
     // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)
     tx: (fn) => db.groupWrite(() => fn(tx)),
-    read: (fn) => db.exclusive(() => fn(tx)),
+    read: (fn) => timedRead(() => db.exclusive(() => fn(tx))),
   };
 }
 
@@ -65,6 +66,7 @@ function pgExec(db: Db): Exec {
   const pool = db.pool!;
   const names = new Map<string, { name: string; text: string }>();
   const prep = (text: string) => {
+    dbStats.statements++;
     let p = names.get(text);
     if (!p) {
       let i = 0;
@@ -75,20 +77,41 @@ function pgExec(db: Db): Exec {
     return p;
   };
   type Client = { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: any[]; rowCount: number | null }> };
-  const make = (c: Client | PgConnection): Tx => ({
-    get: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows[0],
-    all: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rows,
-    run: async (text, params = []) => (await c.query({ ...prep(text), values: [...params] })).rowCount ?? 0,
-  });
+  const make = (c: Client | PgConnection): Tx => {
+    // statements sent in one synchronous stretch travel together: one round trip (dbStats.roundTrips)
+    let sending = false;
+    const q = (text: string, params: readonly unknown[]) => {
+      if (!sending) {
+        sending = true;
+        dbStats.roundTrips++;
+        queueMicrotask(() => (sending = false));
+      }
+      return c.query({ ...prep(text), values: [...params] });
+    };
+    return {
+      get: async (text, params = []) => (await q(text, params)).rows[0],
+      all: async (text, params = []) => (await q(text, params)).rows,
+      run: async (text, params = []) => (await q(text, params)).rowCount ?? 0,
+    };
+  };
   return {
     dialect: "postgres",
     // one savepoint in the group commit of this event-loop turn (@privface/db groupWrite)
     tx: (fn) => db.groupWrite((conn) => fn(make(conn!))),
     read: (fn) =>
-      fn(make(pool)).catch((e: unknown) => {
-        throw asDbError(e);
-      }),
+      timedRead(() =>
+        fn(make(pool)).catch((e: unknown) => {
+          throw asDbError(e);
+        }),
+      ),
   };
+}
+
+/** Runs a read, counted in `dbStats`. */
+function timedRead<T>(run: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  dbStats.reads++;
+  return run().finally(() => (dbStats.readMs += performance.now() - t0));
 }
 
 /** True for a unique / primary-key violation on either dialect. */

@@ -12,8 +12,8 @@
  * roll back the last transactions since the WAL was last synced (at checkpoints); the database is
  * never corrupted. Pass `{ synchronous: "FULL" }` to fsync every commit instead (≈ 1–5 ms each).
  */
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import {
@@ -32,6 +32,31 @@ import {
 } from "kysely";
 
 export type Dialect = "sqlite" | "postgres";
+
+/**
+ * What this process asked of its databases (all handles), for benchmarks to divide by their requests:
+ * `commits` write transactions committed (a group commit is one, however many writes it carries),
+ * `writes` `groupWrite` calls, `statements` statements run through `createExec` (reads and writes),
+ * `roundTrips` (PostgreSQL) the times statements went out and were waited for (statements sent
+ * together count once; a group's BEGIN and SAVEPOINTs travel with them, its COMMIT is a `commits`),
+ * `writeMs` the writes' time from call to settlement (summed), `waitMs` the part of it before their
+ * group began, `commitMs` the time in COMMIT (summed
+ * over groups), `reads` / `readMs` `createExec` reads and their time.
+ * With PRIVFACE_DB_STATS_DIR set, the process writes them to `<dir>/<pid>.json` every 200 ms.
+ */
+export const dbStats = { commits: 0, writes: 0, statements: 0, roundTrips: 0, writeMs: 0, waitMs: 0, commitMs: 0, reads: 0, readMs: 0 };
+let statsTimer: NodeJS.Timeout | undefined;
+function writeStatsEvery200ms(): void {
+  const dir = process.env.PRIVFACE_DB_STATS_DIR;
+  if (!dir || statsTimer) return;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.pid}.json`);
+  statsTimer = setInterval(() => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(dbStats));
+    renameSync(`${file}.tmp`, file); // a reader never sees half a file
+  }, 200);
+  statsTimer.unref();
+}
 
 /** An open database: the Kysely instance plus what portable code needs to know about it. */
 export interface Db {
@@ -144,6 +169,7 @@ const PG_INT8_OID = 20;
  */
 export async function openDb(url: string, options: OpenDbOptions = {}): Promise<Db> {
   if (typeof url !== "string" || url.length === 0) throw new TypeError("openDb: url must be a non-empty string");
+  writeStatsEvery200ms();
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("sqlite:")) {
     throw new RangeError(`openDb: url must start with postgres://, postgresql:// or sqlite:, got scheme of ${JSON.stringify(url.split(":")[0])}`);
@@ -207,6 +233,7 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
 
   async function run(jobs: Job[]): Promise<void> {
     const outcomes: Outcome[] = [];
+    began(jobs);
     try {
       begin.run();
       for (const job of jobs) {
@@ -224,7 +251,10 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
         release.run();
         outcomes.push({ ok: true, value });
       }
+      const c0 = performance.now();
       commit.run();
+      dbStats.commitMs += performance.now() - c0;
+      dbStats.commits++;
     } catch (error) {
       if (s.inTransaction) rollback.run();
       for (const job of jobs) job.reject(error);
@@ -235,7 +265,8 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
 
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
-      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      dbStats.writes++;
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, at: performance.now() });
       if (queue.length > 1) return;
       setImmediate(() => {
         const jobs = queue;
@@ -245,10 +276,16 @@ function groupCommitter(s: BetterSqlite3.Database, mutex: Mutex): Db["groupWrite
     });
 }
 
-type Job = { fn: (conn: PgConnection | undefined) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Job = { fn: (conn: PgConnection | undefined) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void; at: number };
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+function began(jobs: Job[]): void {
+  const t = performance.now();
+  for (const job of jobs) dbStats.waitMs += t - job.at;
+}
 function settle(jobs: Job[], outcomes: Outcome[]): void {
+  const t = performance.now();
   jobs.forEach((job, i) => {
+    dbStats.writeMs += t - job.at;
     const o = outcomes[i];
     if (o.ok) job.resolve(o.value);
     else job.reject(o.error);
@@ -277,6 +314,7 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
     const lost = () => {
       broken = true;
     };
+    began(jobs);
     try {
       client = await pool.connect();
       const c = client;
@@ -306,8 +344,11 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
           outcomes.push({ ok: false, error });
         }
       }
+      const c0 = performance.now();
       const done = await c.query("COMMIT");
+      dbStats.commitMs += performance.now() - c0;
       if (done.command !== "COMMIT") throw new Error(`the group's transaction was rolled back (${done.command})`);
+      dbStats.commits++;
     } catch (error) {
       if (client) {
         try {
@@ -347,7 +388,8 @@ function pgGroupCommitter(pool: pg.Pool, inFlight: number): Db["groupWrite"] {
 
   return <T>(fn: (conn: PgConnection | undefined) => T | Promise<T>) =>
     new Promise<T>((resolve, reject) => {
-      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      dbStats.writes++;
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, at: performance.now() });
       next();
     });
 }

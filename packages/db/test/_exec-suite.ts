@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createExec, type Db } from "../src/index.ts";
+import { createExec, dbStats, type Db } from "../src/index.ts";
 
 const TABLES = [
   "CREATE TABLE gp (id INTEGER PRIMARY KEY)",
@@ -30,6 +30,22 @@ export function execContract(name: string, open: () => Promise<[Db, Db]>, close:
     (await r.read((tx) => tx.all<{ id: unknown }>(`SELECT id FROM ${table} ORDER BY id`))).map((x) => Number(x.id));
   const insert = "INSERT INTO gp (id) VALUES (?)";
   const outcome = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "ok" : "failed");
+
+  test(`${name}: dbStats counts one commit for a turn's writes, each write, statement and read`, async () => {
+    await withDbs(async (w, other) => {
+      const before = { ...dbStats };
+      await Promise.all([w.tx((tx) => tx.run(insert, [11])), w.tx(async (tx) => (await tx.run(insert, [12])) + (await tx.run(insert, [13])))]);
+      assert.deepEqual(await ids(other), [11, 12, 13]);
+      const d = (k: keyof typeof dbStats) => dbStats[k] - before[k];
+      assert.deepEqual([d("commits"), d("writes"), d("statements"), d("reads")], [1, 2, 4, 1]);
+      // PostgreSQL: the first write's statement, the second's two one after the other, the read
+      assert.equal(d("roundTrips"), w.dialect === "postgres" ? 4 : 0);
+      const r0 = dbStats.roundTrips;
+      await w.tx((tx) => Promise.all([tx.run(insert, [14]), tx.run(insert, [15])])); // sent together
+      assert.equal(dbStats.roundTrips - r0, w.dialect === "postgres" ? 1 : 0);
+      assert.ok(d("writeMs") >= d("waitMs") && d("waitMs") >= 0 && d("commitMs") > 0 && d("readMs") > 0);
+    });
+  });
 
   test(`${name}: group commit — a failing write of a turn rolls back alone, the others commit`, async () => {
     await withDbs(async (w, other) => {

@@ -171,11 +171,16 @@ export function createContext(options: ServiceOptions): GatewayContext {
   };
 }
 
-/** One decision of a device operation: the history row, then its audit record and a log line. */
+/**
+ * One decision of a device operation: the history row and its audit record, issued in one event-loop
+ * turn with the writes the caller issued for it, so that they share one group commit (one WAL flush
+ * instead of one per write; the audit record joins it unless an earlier audit write is still in
+ * flight), then a log line.
+ */
 export async function recordDecision(
   c: GatewayContext,
   d: { requestId: string; person: PersonRow; device: DeviceRow; op: string; decision: string; reason: string; modelVersion: string; t0: number },
-  /** writes already issued that belong with this decision: awaited with it, before the audit record */
+  /** writes already issued (in this turn) that belong with this decision: awaited with it */
   writes: Promise<void>[] = [],
 ): Promise<void> {
   const us = Math.round((performance.now() - d.t0) * 1000);
@@ -191,8 +196,8 @@ export async function recordDecision(
     at: c.now(),
     us,
   });
-  await Promise.all([stored, ...writes]);
-  await c.audit?.append({ actor: `device:${d.device.id}`, action: d.op, subject: d.person.id, outcome: d.decision, code: d.reason, requestId: d.requestId });
+  const audited = c.audit?.append({ actor: `device:${d.device.id}`, action: d.op, subject: d.person.id, outcome: d.decision, code: d.reason, requestId: d.requestId });
+  await Promise.all([stored, ...writes, audited]);
   c.log?.info({ event: "decision", op: d.op, requestId: d.requestId, decision: d.decision, reason: d.reason, ms: us / 1000 }, "decision");
 }
 

@@ -147,18 +147,26 @@ export class DeviceFlows {
     const templateId = ch.templateId!;
     const modelVersion = body.modelVersion;
     const decided = { requestId, person, device, op: "enrol", modelVersion, t0 };
+    // Written ahead, while the parties validate the template: should this process die before the
+    // template is recorded below, the re-check job deletes it at both parties (no template the
+    // gateway does not know, issue 16). Awaited before the commits; an enrolment refused before them
+    // settles it in its decision's group commit; one that failed keeps it open for the re-check.
+    const intent = recordRecheck(this.c, "enrol", person.id, templateId, "intent: commit");
+    intent.catch(() => {}); // awaited below on every path
+    const settled = async () => [this.c.store.resolveRecheck(await intent, this.c.now())];
+    const early = async () => ({ id: await intent, committing: false });
     try {
       const session = randomToken(16);
       const request = await this.partyRequests("enrol", body, session, templateId);
       const results = await this.parties.all(async (p, client) => client.enrol(await request(p)));
       if (!results.ok) {
         await this.parties.abortAll(session, templateId, modelVersion);
-        return await this.parties.failure(results.error, { ...decided, templateId });
+        return await this.parties.failure(results.error, { ...decided, templateId }, await early());
       }
       const valid = (results.value.P0.resultShare.valid ^ results.value.P1.resultShare.valid) as Bit;
       if (valid !== 1) {
         await this.parties.abortAll(session, templateId, modelVersion);
-        await recordDecision(this.c, { ...decided, decision: "reject", reason: "INVALID_TEMPLATE" });
+        await recordDecision(this.c, { ...decided, decision: "reject", reason: "INVALID_TEMPLATE" }, await settled());
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
       if (this.c.o.enrolDedup === "reject") {
@@ -168,35 +176,34 @@ export class DeviceFlows {
         );
         if (!search.ok) {
           await this.parties.abortAll(session, templateId, modelVersion);
-          return await this.parties.failure(search.error, { ...decided, templateId });
+          return await this.parties.failure(search.error, { ...decided, templateId }, await early());
         }
         if (dedupAnswer(search.value.P0.resultShare, search.value.P1.resultShare) === 1) {
           await this.parties.abortAll(session, templateId, modelVersion);
           // a duplicate counts like a failed verification (person and device, R24): a terminal that
           // searches for enrolled faces through enrolments is locked after a few (SECURITY.md)
-          const n = await this.c.store.recordFailure(person.id, device.id, this.c.now(), this.c.o);
-          if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after refused enrolments");
-          await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" });
+          const counted = this.c.store.recordFailure(person.id, device.id, this.c.now(), this.c.o).then((n) => {
+            if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after refused enrolments");
+          });
+          await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" }, [counted, ...(await settled())]);
           return { requestId, decision: "reject", reason: "DUPLICATE_ENROLMENT", modelVersion };
         }
       }
       killAt("gateway:enrol:validated");
-      // Written ahead of the commits: should this process die before the template is recorded below,
-      // the re-check job deletes it at both parties (no template the gateway does not know, issue 16).
-      const intent = await recordRecheck(this.c, "enrol", person.id, templateId, "intent: commit");
+      const id = await intent;
       const commit = await this.parties.all(async (p, client) =>
         client.commit({ session, templateId, authorisation: await this.parties.authorise("commit", p, session, templateId, modelVersion, undefined) }),
       );
       if (!commit.ok) {
         // One party may have committed: the intent stays open for the re-check, which deletes the template at both.
-        return await this.parties.failure(commit.error, { ...decided, templateId }, intent);
+        return await this.parties.failure(commit.error, { ...decided, templateId }, { id, committing: true });
       }
       killAt("gateway:enrol:committed");
-      await this.c.store.setTemplate(person.id, templateId, modelVersion);
-      // the intent is settled with the decision row (one group commit), after the template is recorded
-      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.resolveRecheck(intent, this.c.now())]);
+      // the template and the intent's settlement in one write, with the decision row in its group commit
+      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.setTemplate(person.id, templateId, modelVersion, { recheck: id, at: this.c.now() })]);
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
     } finally {
+      await intent.catch(() => {}); // a write this request issued settles before the person is released
       await a.release(person.id);
     }
   }
@@ -271,11 +278,13 @@ export class DeviceFlows {
       }
       if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);
       const reason = valid === 1 ? "NO_MATCH" : "INVALID_PROBE";
-      // consecutive failures (reset by a success) and today's failures (never reset), person and device (R24)
-      const n = await this.c.store.recordFailure(person.id, device.id, now, this.c.o);
-      if (n.person.locked) this.c.log?.warn({ event: "person-locked", personId: person.id, consecutive: n.person.consecutive, today: n.person.today }, "person locked after failed verifications");
-      if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after failed verifications");
-      await recordDecision(this.c, { requestId, person, device, op: "verify", decision: "reject", reason, modelVersion, t0 });
+      // consecutive failures (reset by a success) and today's failures (never reset), person and device
+      // (R24), counted in the decision's group commit
+      const counted = this.c.store.recordFailure(person.id, device.id, now, this.c.o).then((n) => {
+        if (n.person.locked) this.c.log?.warn({ event: "person-locked", personId: person.id, consecutive: n.person.consecutive, today: n.person.today }, "person locked after failed verifications");
+        if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after failed verifications");
+      });
+      await recordDecision(this.c, { requestId, person, device, op: "verify", decision: "reject", reason, modelVersion, t0 }, [counted]);
       return { requestId, decision: "reject", reason, upgraded: false };
     } finally {
       await a.release(person.id);

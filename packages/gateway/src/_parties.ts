@@ -258,20 +258,24 @@ export class Parties {
   async failure(
     error: unknown,
     f: { op: string; requestId: string; person: PersonRow; device: DeviceRow; templateId: string; modelVersion: string; t0: number },
-    /** a re-check already written ahead for this operation (kept open instead of a second one) */
-    intent?: string,
+    /**
+     * a re-check already written ahead for this operation (kept open instead of a second one); unless
+     * `committing` (a party may have committed), a refusal settles it with the decision row
+     */
+    intent?: { id: string; committing: boolean },
   ): Promise<never> {
     const { kind, code } = classifyPartyError(error);
     this.c.log?.warn({ event: "party-error", op: f.op, requestId: f.requestId, kind, code }, "party call failed");
     const decision = { requestId: f.requestId, person: f.person, device: f.device, op: f.op, modelVersion: f.modelVersion, t0: f.t0 };
+    const settled = () => (intent && !intent.committing ? [this.c.store.resolveRecheck(intent.id, this.c.now())] : []);
     if (code === "VOLUME_EXCEEDED") {
       // a party's own per-template budget (decision 010 §4): nothing was computed
-      await recordDecision(this.c, { ...decision, decision: "reject", reason: "RATE_LIMITED" });
+      await recordDecision(this.c, { ...decision, decision: "reject", reason: "RATE_LIMITED" }, settled());
       throw new ApiError("RATE_LIMITED", { scope: "template", retryAfterS: 60 });
     }
     if (kind === "refused" && code !== "UNKNOWN_TEMPLATE") {
       const reason = code === "WRONG_MODEL_VERSION" ? "MODEL_VERSION_MISMATCH" : "SHARE_REJECTED";
-      await recordDecision(this.c, { ...decision, decision: "reject", reason });
+      await recordDecision(this.c, { ...decision, decision: "reject", reason }, settled());
       throw new ApiError(reason);
     }
     if (!intent) await recordRecheck(this.c, f.op, f.person.id, f.templateId, `${kind}: ${code}`);

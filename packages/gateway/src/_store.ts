@@ -332,6 +332,7 @@ export function utcDay(at: number): string {
 
 const num = (v: unknown): number => toMs(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : toMs(v));
+const RESOLVE_RECHECK = "UPDATE rechecks SET resolved_at = ? WHERE id = ?";
 
 function person(r: any): PersonRow {
   return {
@@ -437,9 +438,13 @@ export class Store {
     const r = await this.get("SELECT * FROM persons WHERE merchant_id = ? AND id_index = ?", [merchantId, idIndex]);
     return r ? person(r) : undefined;
   }
-  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null): Promise<void> {
+  /** Records the person's template; with `resolve`, settles that re-check in the same write (both or neither). */
+  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null, resolve?: { recheck: string; at: number }): Promise<void> {
     // a new template ends a deregistration's wait for erasure
-    await this.run(`UPDATE persons SET template_id = ?, model_version = ?${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`, [templateId, modelVersion, personId]);
+    const set = `UPDATE persons SET template_id = ?, model_version = ?${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`;
+    await this.exec.tx(async (tx) => {
+      await Promise.all([tx.run(set, [templateId, modelVersion, personId]), resolve && tx.run(RESOLVE_RECHECK, [resolve.at, resolve.recheck])]);
+    });
   }
   async markDeregistered(personId: string, at: number): Promise<void> {
     await this.run("UPDATE persons SET deregistered_at = ? WHERE id = ? AND template_id IS NULL", [at, personId]);
@@ -631,7 +636,7 @@ export class Store {
     return rows.map((r) => ({ ...r, at: num(r.at), resolved_at: numOrNull(r.resolved_at) }));
   }
   async resolveRecheck(id: string, at: number): Promise<void> {
-    await this.run("UPDATE rechecks SET resolved_at = ? WHERE id = ?", [at, id]);
+    await this.run(RESOLVE_RECHECK, [at, id]);
   }
 
   // the console's lists (issue 14): at most `limit` rows each, newest first

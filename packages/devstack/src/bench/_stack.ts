@@ -50,6 +50,8 @@ export async function startBenchStack(o: {
     // every simulated device is one source (127.0.0.1)
     PRIVFACE_GATEWAY_LIMIT_SOURCE_PER_MIN: "10000000",
     PRIVFACE_GATEWAY_LOG_LEVEL: "warn",
+    // each server's database work (@privface/db dbStats), read by `dbStatsOf`
+    PRIVFACE_DB_STATS_DIR: join(home, "db-stats"),
   };
   for (const p of ["P0", "P1"]) Object.assign(env, { [`PRIVFACE_${p}_POOL_TARGET`]: String(o.pool), [`PRIVFACE_${p}_POOL_LOW`]: String(Math.floor(o.pool / 4)), [`PRIVFACE_${p}_VERIFY_PER_MIN`]: "100000", [`PRIVFACE_${p}_VERIFY_PER_DAY`]: "10000000" });
   const pg = o.db ? benchDatabase(o.db, ["HELPER", "P0", "P1", "GATEWAY"]) : undefined;
@@ -115,6 +117,18 @@ export function cpuMs(pid: number): number | undefined {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8");
     const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
     return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A server's database work so far (@privface/db `dbStats`: commits, writes, statements, round trips, …), as its
+ * process last wrote it under PRIVFACE_DB_STATS_DIR (every 200 ms: wait that long after the load).
+ */
+export function dbStatsOf(home: string, pid: number): Record<string, number> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(home, "db-stats", `${pid}.json`), "utf8"));
   } catch {
     return undefined;
   }

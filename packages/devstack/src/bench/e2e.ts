@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { faceOp, syntheticFaces } from "../device-sim.ts";
 import { createGatewayClient, type GatewayClient } from "../gateway-client.ts";
-import { benchMerchant, benchPerson, cpuMs, quantile, r2, startBenchStack } from "./_stack.ts";
+import { benchMerchant, benchPerson, cpuMs, dbStatsOf, quantile, r2, startBenchStack } from "./_stack.ts";
 
 export interface E2eBenchOptions {
   /** verifications to measure */
@@ -106,6 +106,24 @@ function cpuSnapshot(pids: Record<string, number>): Record<string, number | unde
   return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
 }
 
+type DbSnapshot = Record<string, Record<string, number> | undefined>;
+/** Every server's database work so far (none for a stack this bench did not start). */
+async function dbSnapshot(home: string | undefined, pids: Record<string, number>): Promise<DbSnapshot> {
+  if (!home) return {};
+  await new Promise((r) => setTimeout(r, 300)); // the servers write their counts every 200 ms
+  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, dbStatsOf(home, pid)]));
+}
+
+/** Commits, writes and statements per request at each server, between two snapshots. */
+function dbPerRequest(before: DbSnapshot, after: DbSnapshot, n: number): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [k, a] of Object.entries(before)) {
+    const b = after[k];
+    if (a && b) out[k] = Object.fromEntries(Object.keys(a).map((f) => [f, r2((b[f] - a[f]) / n)]));
+  }
+  return out;
+}
+
 function cpuPerRequest(before: Record<string, number | undefined>, after: Record<string, number | undefined>, n: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of Object.keys(before)) {
@@ -174,12 +192,14 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       await drive(enrolWarm, concurrency, async (i) => (await faceOp(devices[i % devices.length], ids[persons + i], "enrol", faces[persons + i].enrol)).ok);
     }
     say(`e2e-enrol: ${persons} enrolments, ${concurrency} devices …`);
+    const db0 = await dbSnapshot(home, pids);
     const cpu0 = cpuSnapshot(pids);
     const enrol = await drive(persons, concurrency, async (i) => {
       const r = await faceOp(devices[i % devices.length], ids[i], "enrol", faces[i].enrol);
       return { ok: r.ok && r.decision === "accept", postMs: r.postMs, code: r.ok ? r.reason : `${r.status} ${r.reason}` };
     });
     const enrolCpu = cpuPerRequest(cpu0, cpuSnapshot(pids), persons);
+    const enrolDb = dbPerRequest(db0, await dbSnapshot(home, pids), persons);
     const enrolled = persons - enrol.errors;
     const warm = o.warmup ?? 500;
     say(`warm-up: ${warm} verifications …`);
@@ -187,6 +207,7 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     say(`e2e-verify: ${requests} verifications, ${concurrency} devices …`);
     let rejects = 0;
     const prof = o.cpuProfDir ? await startProfile() : undefined;
+    const db1 = await dbSnapshot(home, pids);
     const cpu1 = cpuSnapshot(pids);
     const verify = await drive(requests, concurrency, async (i) => {
       const p = i % persons;
@@ -195,10 +216,11 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
       return { ok: r.ok && r.decision === "accept", postMs: r.postMs, code: r.ok ? r.reason : `${r.status} ${r.reason}` };
     });
     const verifyCpu = cpuPerRequest(cpu1, cpuSnapshot(pids), requests);
+    const verifyDb = dbPerRequest(db1, await dbSnapshot(home, pids), requests);
     if (prof) await prof(join(o.cpuProfDir!, "client", "e2e-verify.cpuprofile"));
     return [
-      summarise("e2e-enrol", enrol, { db: o.db ? "postgres" : "sqlite", concurrency, enrolled, cpu_ms_per_request: enrolCpu }),
-      summarise("e2e-verify", verify, { db: o.db ? "postgres" : "sqlite", concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu }),
+      summarise("e2e-enrol", enrol, { db: o.db ? "postgres" : "sqlite", concurrency, enrolled, cpu_ms_per_request: enrolCpu, db_per_request: enrolDb }),
+      summarise("e2e-verify", verify, { db: o.db ? "postgres" : "sqlite", concurrency, persons, false_rejects: rejects, cpu_ms_per_request: verifyCpu, db_per_request: verifyDb }),
     ];
   } finally {
     await stop();

@@ -22,9 +22,6 @@ const SWEEP_CHUNK = 500;
 type PoolRow = { seq: unknown; id: string; key_id: string | null; item_key: unknown; item: unknown; used_at?: unknown };
 
 const POOL_SELECT = "SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at, b.item FROM party_pool p LEFT JOIN party_pool_items b ON b.seq = p.seq";
-// PostgreSQL: lock the pool row only (the ciphertext side of a LEFT JOIN cannot be locked).
-const lockPool = (ctx: StoreContext) => (ctx.db.dialect === "postgres" ? " FOR UPDATE OF p" : "");
-const skipPool = (ctx: StoreContext) => (ctx.db.dialect === "postgres" ? " FOR UPDATE OF p SKIP LOCKED" : "");
 
 function openItem(ctx: StoreContext, r: PoolRow): Uint8Array {
   const { keyring, role } = ctx;
@@ -37,14 +34,15 @@ function openItem(ctx: StoreContext, r: PoolRow): Uint8Array {
   }
 }
 
+/** SQLite (its write lock is the database's; PostgreSQL: `takePg`). */
 async function takeInTx(ctx: StoreContext, tx: Tx, session: string | null, t: number): Promise<PoolItem> {
-  const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.used_at IS NULL ORDER BY p.seq LIMIT 1${skipPool(ctx)}`);
+  const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.used_at IS NULL ORDER BY p.seq LIMIT 1`);
   if (!row) throw new StoreError("POOL_EXHAUSTED", "no unused correlated randomness in the pool");
   return useRow(ctx, tx, row, session, t);
 }
 
 async function useInTx(ctx: StoreContext, tx: Tx, id: string, session: string | null, t: number): Promise<PoolItem> {
-  const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.id = ?${lockPool(ctx)}`, [id]);
+  const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.id = ?`, [id]);
   if (!row) throw new StoreError("ITEM_UNKNOWN", "no pool item with this id");
   if (row.used_at !== null && row.used_at !== undefined) throw new StoreError("ITEM_REUSED", "pool item was already used");
   return useRow(ctx, tx, row, session, t);
@@ -59,6 +57,45 @@ async function useRow(ctx: StoreContext, tx: Tx, row: PoolRow, session: string |
   const bytes = openItem(ctx, row);
   await tx.run("UPDATE party_pool SET used_at = ?, session = ?, item_key = NULL, key_id = NULL WHERE seq = ?", [t, session, row.seq]);
   return { id: row.id, bytes };
+}
+
+/** SQLite: `takePg` with `begin` as consecutive statements. */
+async function takeAndBegin(ctx: StoreContext, tx: Tx, a: { itemId?: string; session: string; tid: string; mv: string; t: number }): Promise<PoolItem> {
+  const item = a.itemId === undefined ? await takeInTx(ctx, tx, a.session, a.t) : await useInTx(ctx, tx, a.itemId, a.session, a.t);
+  const n = await tx.run(
+    "INSERT INTO party_verifications (session, template_id, model_version, item_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session) DO NOTHING",
+    [a.session, a.tid, a.mv, item.id, a.t],
+  );
+  if (n === 0) throw new StoreError("SESSION_EXISTS", "a verification with this session id was already begun");
+  return item;
+}
+
+/**
+ * PostgreSQL: takes the next unused item (or, with `itemId`, the item named), marks it used and
+ * erases its key — and for a verification (`begin`) records the verify session — in ONE statement (no
+ * round trip between reading the item and using it), so `beginVerify` sends it with its checks. The
+ * row comes back as it was before (its key still there, to decrypt here); `begun` is 0 when the
+ * session existed, `used_at` set when the named item was used before (then nothing was changed).
+ * Thrown errors roll the whole write back, the item with it.
+ */
+const TAKE_PG = (named: boolean, begin: boolean) =>
+  `WITH item AS (SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at FROM party_pool p WHERE ${named ? "p.id = ? FOR UPDATE OF p" : "p.used_at IS NULL ORDER BY p.seq LIMIT 1 FOR UPDATE OF p SKIP LOCKED"}),
+   used AS (UPDATE party_pool SET used_at = ?, session = ?, item_key = NULL, key_id = NULL FROM item WHERE party_pool.seq = item.seq AND item.used_at IS NULL RETURNING party_pool.seq)` +
+  (begin
+    ? `, begun AS (INSERT INTO party_verifications (session, template_id, model_version, item_id, created_at)
+     SELECT ?, ?, ?, item.id, ? FROM item WHERE item.used_at IS NULL ON CONFLICT (session) DO NOTHING RETURNING 1)`
+    : "") +
+  ` SELECT item.seq, item.id, item.key_id, item.item_key, item.used_at, b.item, (SELECT count(*) FROM used) AS used${begin ? ", (SELECT count(*) FROM begun) AS begun" : ""}
+   FROM item LEFT JOIN party_pool_items b ON b.seq = item.seq`;
+
+async function takePg(ctx: StoreContext, tx: Tx, a: { itemId?: string; session: string | null; t: number; begin?: { tid: string; mv: string } }): Promise<PoolItem> {
+  const named = a.itemId !== undefined;
+  const params = [...(named ? [a.itemId] : []), a.t, a.session, ...(a.begin ? [a.session, a.begin.tid, a.begin.mv, a.t] : [])];
+  const row = await tx.get<PoolRow & { begun?: unknown }>(TAKE_PG(named, a.begin !== undefined), params);
+  if (!row) throw named ? new StoreError("ITEM_UNKNOWN", "no pool item with this id") : new StoreError("POOL_EXHAUSTED", "no unused correlated randomness in the pool");
+  if (row.used_at !== null && row.used_at !== undefined) throw new StoreError("ITEM_REUSED", "pool item was already used");
+  if (a.begin && Number(row.begun) === 0) throw new StoreError("SESSION_EXISTS", "a verification with this session id was already begun");
+  return { id: row.id, bytes: openItem(ctx, row) };
 }
 
 /**
@@ -123,13 +160,15 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
 
     async takeItem(session) {
       if (session !== undefined) str(session, "session", SESSION_RE);
-      return exec.tx((tx) => takeInTx(ctx, tx, session ?? null, now()));
+      const pg = exec.dialect === "postgres";
+      return exec.tx((tx) => (pg ? takePg(ctx, tx, { session: session ?? null, t: now() }) : takeInTx(ctx, tx, session ?? null, now())));
     },
 
     async markUsed(id, session) {
       str(id, "id", ITEM_RE);
       if (session !== undefined) str(session, "session", SESSION_RE);
-      return exec.tx((tx) => useInTx(ctx, tx, id, session ?? null, now()));
+      const pg = exec.dialect === "postgres";
+      return exec.tx((tx) => (pg ? takePg(ctx, tx, { itemId: id, session: session ?? null, t: now() }) : useInTx(ctx, tx, id, session ?? null, now())));
     },
 
     async poolLevel() {
@@ -159,8 +198,8 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       return exec.tx(async (tx) => {
         const t = now();
         // independent statements go out together (pipelined on PostgreSQL); an authorisation error
-        // still comes first, then the template's, then the volume's
-        const [, r, c] = await Promise.all([
+        // still comes first, then the template's, then the volume's, then the item's
+        const checks = Promise.all([
           consumeAuth(ctx, tx, auth, t, marks),
           activeRow(tx, tid),
           volume
@@ -170,18 +209,19 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
               )
             : undefined,
         ]);
+        // PostgreSQL: the item is taken and the session recorded by one statement that goes out right
+        // after the checks (one round trip for all; a failed check rolls it back). SQLite has no round
+        // trips: it takes the item after the checks.
+        const taking = exec.dialect === "postgres" ? takePg(ctx, tx, { itemId, session, t, begin: { tid, mv } }) : undefined;
+        taking?.catch(() => {}); // awaited below, unless a check failed first
+        const [, r, c] = await checks;
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         if (r.model_version !== mv) throw new StoreError("WRONG_MODEL_VERSION", "the active template is under another model version");
         if (volume) {
           if (toMs(c?.m ?? 0) >= volume.perMinute) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per minute reached the budget");
           if (toMs(c?.d ?? 0) >= volume.perDay) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per day reached the budget");
         }
-        const item = itemId === undefined ? await takeInTx(ctx, tx, session, t) : await useInTx(ctx, tx, itemId, session, t);
-        const n = await tx.run(
-          "INSERT INTO party_verifications (session, template_id, model_version, item_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session) DO NOTHING",
-          [session, tid, mv, item.id, t],
-        );
-        if (n === 0) throw new StoreError("SESSION_EXISTS", "a verification with this session id was already begun");
+        const item = taking ? await taking : await takeAndBegin(ctx, tx, { itemId, session, tid, mv, t });
         if (upgrade) await stageInTx(ctx, tx, session, tid, upgrade.mv, upgrade.sealed, t);
         return { share: keyring.openShare(r, tid, mv), item };
       });

@@ -84,26 +84,25 @@ export function sessionOps(
     const wantTid = opts?.templateId === undefined ? undefined : templateId(opts.templateId, "opts.templateId");
     return exec.tx(async (tx) => {
       const t = now();
-      if (auth) await consumeAuth(ctx, tx, auth, t);
-      const s = await getSessionRow(ctx, tx, session);
+      // sent together (pipelined on PostgreSQL); an authorisation error comes first
+      const [, s] = await Promise.all([auth && consumeAuth(ctx, tx, auth, t), getSessionRow(ctx, tx, session)]);
       if (!s) throw new StoreError("SESSION_UNKNOWN", "no prepared session with this id");
       if (want && s.kind !== want) throw new StoreError("SESSION_STATE", `session is an ${s.kind}, not an ${want}`);
       if (wantTid !== undefined && s.template_id !== wantTid) throw new StoreError("INVALID_INPUT", "session belongs to another template");
       const result = { session, kind: s.kind, templateId: s.template_id, modelVersion: s.model_version };
       if (s.state === "committed") return { ...result, repeated: true };
       if (s.state === "aborted") throw new StoreError("SESSION_STATE", "session was aborted; it cannot be committed");
-      if (s.kind === "upgrade") {
-        await tx.run(
-          "UPDATE party_templates SET status = 'retired', share = NULL, key_id = NULL, updated_at = ? WHERE template_id = ? AND status = 'active' AND model_version <> ?",
-          [t, s.template_id, s.model_version],
-        );
-      }
-      const n = await tx.run(
-        "UPDATE party_templates SET status = 'active', updated_at = ? WHERE template_id = ? AND model_version = ? AND status = 'pending'",
-        [t, s.template_id, s.model_version],
-      );
+      // in this order, sent together; a version that is gone rolls all of them back
+      const [, n] = await Promise.all([
+        s.kind === "upgrade" &&
+          tx.run(
+            "UPDATE party_templates SET status = 'retired', share = NULL, key_id = NULL, updated_at = ? WHERE template_id = ? AND status = 'active' AND model_version <> ?",
+            [t, s.template_id, s.model_version],
+          ),
+        tx.run("UPDATE party_templates SET status = 'active', updated_at = ? WHERE template_id = ? AND model_version = ? AND status = 'pending'", [t, s.template_id, s.model_version]),
+        tx.run("UPDATE party_sessions SET state = 'committed', updated_at = ? WHERE session = ?", [t, session]),
+      ]);
       if (n !== 1) throw new StoreError("SESSION_STATE", "the prepared template version is gone (erased?)");
-      await tx.run("UPDATE party_sessions SET state = 'committed', updated_at = ? WHERE session = ?", [t, session]);
       return { ...result, repeated: false };
     });
   }
@@ -159,14 +158,18 @@ export function sessionOps(
       };
       return exec.tx(async (tx) => {
         const t = now();
-        if (auth) await consumeAuth(ctx, tx, auth, t);
-        const repeat = repeatOf(await getSessionRow(ctx, tx, session), "enrol", tid, mv);
+        // the checks go out together (pipelined on PostgreSQL), then the two inserts; an authorisation
+        // error comes first, then a repeat, then the template's
+        const [, s, rows] = await Promise.all([
+          auth && consumeAuth(ctx, tx, auth, t),
+          getSessionRow(ctx, tx, session),
+          tx.all<{ status: TemplateStatus }>(`SELECT status FROM party_templates WHERE template_id = ?${ctx.lock}`, [tid]),
+        ]);
+        const repeat = repeatOf(s, "enrol", tid, mv);
         if (repeat) return repeat;
-        const rows = await tx.all<{ status: TemplateStatus }>(`SELECT status FROM party_templates WHERE template_id = ?${ctx.lock}`, [tid]);
         if (rows.some((r) => r.status === "deleted")) throw new StoreError("TEMPLATE_EXISTS", "this template id was deleted; ids are never reused");
         if (rows.some((r) => r.status === "active" || r.status === "pending")) throw new StoreError("TEMPLATE_EXISTS", "a template with this id exists");
-        await insertPending(tx, tid, mv, sealed, t);
-        await insertSession(tx, [session, "enrol", "prepared", tid, mv, null, t, t]);
+        await Promise.all([insertPending(tx, tid, mv, sealed, t), insertSession(tx, [session, "enrol", "prepared", tid, mv, null, t, t])]);
         return { created: true };
       }).catch(dropKey);
     },
