@@ -68,6 +68,11 @@ export interface DedupRequest {
   session: string;
   templateId: string;
   authorisation: SignedAuthorisation;
+  /**
+   * true: the answer carries `matches` as well (the gateway's `hold` policy, which needs to know which
+   * templates matched). The parties compute the same either way and learn nothing more from it.
+   */
+  matches?: boolean;
 }
 export interface DeleteRequest {
   templateId: string;
@@ -98,8 +103,21 @@ export interface DedupResponse {
    */
   resultShare: { duplicate: Bit };
   gallery: number;
+  /** only when the request asked for it (`matches: true`); the result MAC covers it too (result.ts) */
+  matches?: DedupMatches;
   /** as in EnrolResponse */
   resultMac?: string;
+}
+/**
+ * One party's half of which templates matched (docs/protocol.md section 14): its XOR share of the
+ * per-slot bits match_j = live_j ∧ valid(probe) ∧ ⟨probe, y_j⟩ ≥ threshold, and the template id of each
+ * slot. Only the gateway holds both halves and reconstructs them (`matchedTemplates`, dedup-matches.ts).
+ */
+export interface DedupMatches {
+  /** base64url of ⌈gallery / 8⌉ bytes: bit j is bit (j mod 8) of byte ⌊j / 8⌋ */
+  share: string;
+  /** slot j's template id; null for a removed slot (its bit is 0 at both parties) */
+  templates: (string | null)[];
 }
 export interface CommitResponse {
   templateId: string;

@@ -84,6 +84,8 @@ export interface DedupInput {
   session: string;
   templateId: string;
   authorisation: unknown;
+  /** answer with `matches` too (DedupRequest.matches) */
+  matches?: boolean;
 }
 
 /** What the 1:N duplicate search needs (absent: the route answers GALLERY_UNAVAILABLE). */
@@ -731,11 +733,11 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       started = true;
       const r = await runDedup({
         transport, role: party, session: dsession, params, timeoutMs: deps.mpcTimeoutMs, seed: deps.poolSeed, gallery: g, probe: p.share, valid: p.valid, bundles, stock: o.stock,
-        onCheat,
+        onCheat, matches: input.matches === true,
       }).finally(() => p.share.fill(0));
       metrics.mpcRuns.inc({ kind: "dedup", outcome: "ok" });
       await audit({ op: "dedup", session, templateId, requester: "gateway", purpose: null, outcome: "computed", modelVersion: p.modelVersion });
-      return { session, resultShare: { duplicate: r.duplicate }, gallery: r.count };
+      return { session, resultShare: { duplicate: r.duplicate }, gallery: r.count, ...(r.matches ? { matches: r.matches } : {}) };
     } catch (e) {
       const err = toPartyError(e);
       if (!started) await sendAbort(transport, party, dsession, err.code);
