@@ -5,8 +5,10 @@
  *
  * Roles (enforced here, never in the page): admin — merchants, devices, approvals of device
  * registrations, dashboard; operator — persons (masked, with a reason, against the daily quota),
- * approvals, dashboard; auditor — persons (same rules), the audit view, dashboard. Nothing here
- * changes or deletes personal data: the only write besides signing in and out is an approval.
+ * approvals, held enrolments (ENROL_DEDUP=hold), dashboard; auditor — persons and held enrolments
+ * (same rules), the audit view, dashboard. Nothing here changes or deletes personal data: the writes
+ * besides signing in and out are approvals and requests for them (a rejected held enrolment's
+ * template is deleted at the parties, the person's record stays).
  * The console's pages are static files the gateway serves as a web mount (`_web.ts`, `/console/`).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -115,8 +117,41 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     },
   );
   app.get(
+    "/v1/admin/holds",
+    {
+      onRequest: d.auth("operator", "auditor"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "enrolments held for review (ENROL_DEDUP=hold) with the enrolled persons their face matched, masked; each person shown counts against the daily quota (R26)",
+        headers: S.ReasonHeader,
+        response: { 200: S.HoldList, ...S.errors(400, 401, 403, 429) },
+      },
+    },
+    async (req) => service.listHolds(req.operator!, d.reasonOf(req)),
+  );
+  app.post(
+    "/v1/admin/holds/:holdId/decision",
+    {
+      onRequest: d.auth("operator"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "request the decision on a held enrolment (approve: the person becomes active; reject: the template is deleted at both parties): done when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)",
+        params: S.PathHold,
+        body: S.HoldDecision,
+        headers: S.ReasonHeader,
+        response: { 202: S.Approval, ...S.errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { holdId } = req.params as { holdId: string };
+      return reply.status(202).send(await service.decideHold(holdId, (req.body as { decision: "approve" | "reject" }).decision, req.operator!, d.reasonOf(req)));
+    },
+  );
+  app.get(
     "/v1/admin/approvals",
-    { onRequest: d.auth("admin", "operator"), schema: { tags: ["operator"], security, summary: "what awaits a second operator: device registrations, identity checks, unlocks", response: { 200: S.PendingList, ...S.errors(401, 403) } } },
+    { onRequest: d.auth("admin", "operator"), schema: { tags: ["operator"], security, summary: "what awaits a second operator: device registrations, identity checks, unlocks, decisions on held enrolments", response: { 200: S.PendingList, ...S.errors(401, 403) } } },
     async () => service.pending(100),
   );
   app.post(

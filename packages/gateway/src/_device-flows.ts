@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { killAt } from "@privface/config";
-import { composeChallenge, drawActions, faceStatement, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
+import { composeChallenge, drawActions, faceStatement, matchedTemplates, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -161,23 +161,39 @@ export class DeviceFlows {
         await recordDecision(this.c, { ...decided, decision: "reject", reason: "INVALID_TEMPLATE" });
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
-      if (this.c.o.enrolDedup === "reject") {
-        // the parties' 1:N search of the prepared template (issue 15): one XOR-shared bit, never who matched
+      let held: string[] | undefined;
+      if (this.c.o.enrolDedup !== "off") {
+        // the parties' 1:N search of the prepared template (issue 15): one XOR-shared bit; under `hold`
+        // also each party's share of the per-slot bits, so that only the gateway learns who matched
+        const hold = this.c.o.enrolDedup === "hold";
         const search = await this.parties.all(async (p, client) =>
-          client.dedup({ session, templateId, authorisation: await this.parties.authorise("dedup", p, session, templateId, "", undefined) }),
+          client.dedup({ session, templateId, authorisation: await this.parties.authorise("dedup", p, session, templateId, "", undefined), ...(hold ? { matches: true } : {}) }),
         );
-        if (!search.ok) {
-          await this.parties.abortAll(session, templateId, modelVersion);
-          return await this.parties.failure(search.error, { ...decided, templateId });
+        let matched: string[] = [];
+        const duplicate = search.ok ? ((search.value.P0.resultShare.duplicate ^ search.value.P1.resultShare.duplicate) as Bit) : 0;
+        let error = search.ok ? undefined : { e: search.error };
+        if (search.ok && hold) {
+          try {
+            matched = matchedTemplates(search.value.P0.matches, search.value.P1.matches, search.value.P0.gallery, duplicate);
+          } catch (e) {
+            error = { e }; // the parties' halves do not fit together: no decision on them
+          }
         }
-        if ((search.value.P0.resultShare.duplicate ^ search.value.P1.resultShare.duplicate) === 1) {
+        if (error) {
           await this.parties.abortAll(session, templateId, modelVersion);
+          return await this.parties.failure(error.e, { ...decided, templateId });
+        }
+        if (duplicate === 1) {
           // a duplicate counts like a failed verification (person and device, R24): a terminal that
-          // searches for enrolled faces through enrolments is locked after a few (SECURITY.md)
+          // searches for enrolled faces through enrolments is locked after a few (SECURITY.md), held or not
           const n = await this.c.store.recordFailure(person.id, device.id, this.c.now(), this.c.o);
           if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after refused enrolments");
-          await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" });
-          return { requestId, decision: "reject", reason: "DUPLICATE_ENROLMENT", modelVersion };
+          if (!hold) {
+            await this.parties.abortAll(session, templateId, modelVersion);
+            await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" });
+            return { requestId, decision: "reject", reason: "DUPLICATE_ENROLMENT", modelVersion };
+          }
+          held = matched;
         }
       }
       killAt("gateway:enrol:validated");
@@ -192,6 +208,13 @@ export class DeviceFlows {
         return await this.parties.failure(commit.error, { ...decided, templateId }, intent);
       }
       killAt("gateway:enrol:committed");
+      if (held) {
+        // committed at both but held: the template and its hold in one transaction, so no crash leaves
+        // a usable template of a held enrolment; the intent is settled with the decision row as below
+        await this.c.store.holdTemplate({ id: randomId("hld"), person_id: person.id, template_id: templateId, matches: JSON.stringify(held), at: this.c.now(), decision: null, decided_by: null, decided_at: null }, modelVersion);
+        await recordDecision(this.c, { ...decided, decision: "reject", reason: "HELD_FOR_REVIEW" }, [this.c.store.resolveRecheck(intent, this.c.now())]);
+        return { requestId, decision: "reject", reason: "HELD_FOR_REVIEW", modelVersion };
+      }
       await this.c.store.setTemplate(person.id, templateId, modelVersion);
       // the intent is settled with the decision row (one group commit), after the template is recorded
       await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.resolveRecheck(intent, this.c.now())]);
@@ -406,3 +429,4 @@ function receiptView(c: { id: string; person_id: string; notice_version: string;
     ...(c.withdrawn_at !== null ? { withdrawnAt: c.withdrawn_at } : {}),
   };
 }
+
