@@ -15,14 +15,14 @@ interface Session {
   idleExpiresAt: number;
   expiresAt: number;
 }
-type View = "dashboard" | "merchants" | "persons" | "devices" | "approvals" | "audit";
+type View = "dashboard" | "merchants" | "persons" | "devices" | "approvals" | "holds" | "audit";
 
 const MENU: Record<Role, View[]> = {
   admin: ["dashboard", "merchants", "devices", "approvals"],
-  operator: ["dashboard", "merchants", "persons", "devices", "approvals"],
-  auditor: ["dashboard", "merchants", "persons", "devices", "audit"],
+  operator: ["dashboard", "merchants", "persons", "devices", "approvals", "holds"],
+  auditor: ["dashboard", "merchants", "persons", "devices", "holds", "audit"],
 };
-const VIEWS: View[] = ["dashboard", "merchants", "persons", "devices", "approvals", "audit"];
+const VIEWS: View[] = ["dashboard", "merchants", "persons", "devices", "approvals", "holds", "audit"];
 const CSRF_KEY = "privface-console-csrf";
 const POLL_MS = 3000;
 
@@ -338,9 +338,9 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
       ),
       el("h3", {}, t("pendingUnlocks")),
       table(
-        ["col_subject", "col_requestedBy", "col_requestReason", "col_time", "col_action"],
+        ["col_kind", "col_subject", "col_requestedBy", "col_requestReason", "col_time", "col_action"],
         none(
-          r.approvals.map((a: any) => [a.subject, a.requestedBy, a.reason, time(a.requestedAt), button(t("approve"), act(`/v1/admin/approvals/${encodeURIComponent(a.approvalId)}/approve`, true), { "data-approve": a.approvalId })]),
+          r.approvals.map((a: any) => [t(`kind_${a.action.replace(".", "_")}` as Key), a.subject, a.requestedBy, a.reason, time(a.requestedAt), button(t("approve"), act(`/v1/admin/approvals/${encodeURIComponent(a.approvalId)}/approve`, true), { "data-approve": a.approvalId })]),
         ),
       ),
       el("h3", {}, t("pendingChecks")),
@@ -349,6 +349,45 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
         none(r.identityChecks.map((c: any) => [c.personId, c.requestedBy, time(c.requestedAt), button(t("approve"), act(`/v1/admin/identity-checks/${encodeURIComponent(c.checkId)}/approve`, true), { "data-approve": c.checkId })])),
       ),
     );
+  },
+
+  /** Enrolments held for review (ENROL_DEDUP=hold): the held and the matching persons, masked by the gateway. */
+  async holds(into) {
+    const out = el("div", { id: "holds-result" });
+    const form = el("form", { id: "holds-query" }, field("reason", "reason", { maxlength: "200", "aria-required": "true" }), el("button", { type: "submit" }, t("query")), el("p", { class: "hint" }, t("holdsHint")));
+    const personRow = (p: any): Child[] => [p.personId, p.merchantId, t(p.role as Key), p.name, p.idNumber, p.phone];
+    const cols: Key[] = ["col_person", "col_merchant", "col_role", "col_name", "col_idNumber", "col_phone"];
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const reason = input("reason");
+      if (reason.length < 3) return say(t("reasonNeeded"), "error");
+      void attempt(async () => {
+        clearAlert();
+        const r = await api("GET", "/v1/admin/holds", { reason });
+        const decide = (h: any, decision: "approve" | "reject") => () =>
+          attempt(async () => {
+            await api("POST", `/v1/admin/holds/${encodeURIComponent(h.holdId)}/decision`, { reason, body: { decision } });
+            say(t("decisionRequested"), "info");
+          });
+        out.replaceChildren(
+          ...(r.holds.length === 0 ? [el("p", {}, t("noHolds"))] : []),
+          ...r.holds.map((h: any) =>
+            el(
+              "article",
+              { class: "hold", "data-hold": h.holdId },
+              el("h3", {}, `${t("heldPerson")} · ${t("heldSince", { at: time(h.at) })}`),
+              table(cols, [personRow(h.person)]),
+              table(cols, h.matches.map(personRow), t("matchingPersons")),
+              h.more > 0 ? el("p", { class: "hint" }, t("moreMatches", { n: h.more })) : null,
+              session?.role === "operator"
+                ? el("p", { class: "actions" }, button(t("requestApprove"), decide(h, "approve"), { "data-decide": "approve" }), button(t("requestReject"), decide(h, "reject"), { "data-decide": "reject" }))
+                : null,
+            ),
+          ),
+        );
+      });
+    });
+    into.replaceChildren(form, out);
   },
 
   async audit(into) {
