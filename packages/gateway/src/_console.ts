@@ -116,6 +116,25 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
       return service.listPersons(q.merchantId ?? null, req.operator!, d.reasonOf(req), limitOf(q));
     },
   );
+  app.post(
+    "/v1/admin/devices/:deviceId/still-image",
+    {
+      onRequest: d.auth("admin"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "request setting or clearing a device's still-image flag (no active liveness actions): made when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)",
+        params: S.PathDevice,
+        body: S.StillImageChange,
+        headers: S.ReasonHeader,
+        response: { 202: S.Approval, ...S.errors(400, 401, 403) },
+      },
+    },
+    async (req, reply) => {
+      const { deviceId } = req.params as { deviceId: string };
+      return reply.status(202).send(await service.requestStillImage(deviceId, (req.body as { stillImage: boolean }).stillImage, req.operator!, d.reasonOf(req)));
+    },
+  );
   app.get(
     "/v1/admin/holds",
     {

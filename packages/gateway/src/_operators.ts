@@ -185,6 +185,20 @@ export class Operators {
     return approvalView(row);
   }
 
+  /**
+   * Setting or clearing a device's still-image flag (a still-image tool gets no active liveness
+   * actions, issue 17) is a critical action (R27, issue 14): requested by an administrator with a
+   * reason, made when a second, different operator approves it (`approve`).
+   */
+  async requestStillImage(deviceId: string, stillImage: boolean, op: Operator, reason: string): Promise<ApprovalView> {
+    if (!(await this.c.store.getDevice(deviceId))) throw new ApiError("DEVICE_UNKNOWN");
+    const action = stillImage ? "device.still-image.on" : "device.still-image.off";
+    const row: ApprovalRow = { id: randomId("apr"), action, subject: deviceId, reason, requested_by: op.id, requested_at: this.c.now(), approved_by: null, approved_at: null };
+    await this.c.store.insertApproval(row);
+    await recordOperatorQuery(this.c, op, `${action}.request`, deviceId, reason);
+    return approvalView(row);
+  }
+
   /** The second operator's approval of a pending critical action: refused to its requester (SAME_APPROVER). */
   async approve(approvalId: string, op: Operator, reason: string): Promise<ApprovalView> {
     const a = await this.c.store.getApproval(approvalId);
@@ -194,6 +208,12 @@ export class Operators {
     if (a.action === "person.unlock") {
       if (!(await this.c.store.approveUnlock(approvalId, op.id, at))) throw new ApiError("NOT_PENDING");
       await recordOperatorQuery(this.c, op, `${a.action}.approve`, a.subject, reason);
+      return approvalView({ ...a, approved_by: op.id, approved_at: at });
+    }
+    if (a.action === "device.still-image.on" || a.action === "device.still-image.off") {
+      const deviceId = await this.c.store.approveStillImage(approvalId, op.id, at);
+      if (!deviceId) throw new ApiError("NOT_PENDING");
+      await recordOperatorQuery(this.c, op, `${a.action}.approve`, deviceId, reason);
       return approvalView({ ...a, approved_by: op.id, approved_at: at });
     }
     const intent = randomId("chk");

@@ -292,10 +292,10 @@ export interface IdentityCheckRow {
   valid_until: number | null;
   used_at: number | null;
 }
-/** A critical operator action awaiting a second, different operator (R27): an unlock, or the decision on a held enrolment (subject: the hold's id). */
+/** A critical operator action awaiting a second, different operator (R27): an unlock, the decision on a held enrolment (subject: the hold's id), a device's still-image flag. */
 export interface ApprovalRow {
   id: string;
-  action: "person.unlock" | "hold.approve" | "hold.reject";
+  action: "person.unlock" | "hold.approve" | "hold.reject" | "device.still-image.on" | "device.still-image.off";
   subject: string;
   /** the requester's reason (gateway database only, as operator_queries) */
   reason: string;
@@ -748,6 +748,18 @@ export class Store {
         await tx.run("INSERT INTO rechecks (id, op, person_id, template_id, reason, at, resolved_at, session, model_version) VALUES (?, 'delete', ?, ?, 'intent: hold rejected', ?, NULL, NULL, NULL)", [intentId, h.person_id, h.template_id, at]);
       return hold({ ...h, decision, decided_by: approver, decided_at: at });
     });
+  }
+  /** Approves a pending change of a device's still-image flag and makes it, in one transaction; the device id, or undefined if it was not pending. */
+  async approveStillImage(approvalId: string, approver: string, at: number): Promise<string | undefined> {
+    const deviceId = await this.exec.tx(async (tx) => {
+      const a = await tx.get<{ subject: string; action: string }>("SELECT subject, action FROM approvals WHERE id = ? AND action IN ('device.still-image.on', 'device.still-image.off') AND approved_at IS NULL", [approvalId]);
+      if (!a) return undefined;
+      await tx.run("UPDATE approvals SET approved_by = ?, approved_at = ? WHERE id = ?", [approver, at, approvalId]);
+      await tx.run("UPDATE devices SET still_image = ? WHERE id = ?", [a.action === "device.still-image.on" ? 1 : 0, a.subject]);
+      return a.subject;
+    });
+    if (deviceId) this.devices.delete(deviceId); // the next challenge reads the new flag
+    return deviceId;
   }
   async pendingApprovals(limit: number): Promise<ApprovalRow[]> {
     return (await this.all<any>("SELECT * FROM approvals WHERE approved_at IS NULL ORDER BY requested_at, id LIMIT ?", [limit])).map(approval);

@@ -320,8 +320,8 @@ export const DeviceList = Type.Object({ devices: Type.Array(DeviceView) });
 export const PersonList = Type.Object({ persons: Type.Array(PersonView) });
 export const Approval = Type.Object({
   approvalId: Type.String(),
-  action: Type.Union([Type.Literal("person.unlock"), Type.Literal("hold.approve"), Type.Literal("hold.reject")]),
-  subject: Type.String({ description: "the person (unlock) or the held enrolment (hold.*), opaque id" }),
+  action: Type.Union([Type.Literal("person.unlock"), Type.Literal("hold.approve"), Type.Literal("hold.reject"), Type.Literal("device.still-image.on"), Type.Literal("device.still-image.off")]),
+  subject: Type.String({ description: "the person (unlock), the held enrolment (hold.*) or the device (device.*), opaque id" }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("approved")]),
   requestedBy: Type.String(),
   requestedAt: Type.Integer(),
@@ -330,6 +330,7 @@ export const Approval = Type.Object({
 });
 export const PathApproval = Type.Object({ approvalId: Id }, strict);
 export const PathHold = Type.Object({ holdId: Id }, strict);
+export const StillImageChange = Type.Object({ stillImage: Type.Boolean() }, strict);
 export const HoldDecision = Type.Object({ decision: Type.Union([Type.Literal("approve"), Type.Literal("reject")]) }, strict);
 /** ENROL_DEDUP=hold: a held enrolment and the enrolled persons its face matched, all masked (issue 15) */
 export const HoldView = Type.Object({

@@ -150,6 +150,10 @@ export class GatewayService {
   unlockPerson(personId: string, op: Operator, reason: string) {
     return this.operators.unlockPerson(personId, op, reason);
   }
+  /** Requests setting or clearing a device's still-image flag: made when another operator approves it (`approve`, R27). */
+  requestStillImage(deviceId: string, stillImage: boolean, op: Operator, reason: string) {
+    return this.operators.requestStillImage(deviceId, stillImage, op, reason);
+  }
   /** Held enrolments (ENROL_DEDUP=hold) with the persons they matched, masked, against the daily quota. */
   listHolds(op: Operator, reason: string) {
     return this.operators.listHolds(op, reason);

@@ -284,12 +284,26 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
 
   async devices(into) {
     const r = await api("GET", "/v1/admin/devices?limit=100");
+    const admin = session?.role === "admin";
+    // setting or clearing the still-image flag waits for a second operator (dual control, R27)
+    const flip = (d: any) =>
+      button(
+        t(d.stillImage ? "requestStillImageOff" : "requestStillImageOn"),
+        () =>
+          attempt(async () => {
+            const reason = input("still-reason");
+            if (reason.length < 3) throw new RequestError("REASON_REQUIRED");
+            await api("POST", `/v1/admin/devices/${encodeURIComponent(d.deviceId)}/still-image`, { reason, body: { stillImage: !d.stillImage } });
+            say(t("stillImageRequested"), "info");
+          }),
+        { "data-still-image": d.deviceId },
+      );
     const list = table(
-      ["col_device", "col_merchant", "col_label", "col_status", "col_locked", "col_requestedBy", "col_approvedBy", "col_stillImage"],
-      r.devices.map((d: any) => [d.deviceId, d.merchantId, d.label ?? "", t(`status_${d.status}` as Key), yesNo(d.locked), d.requestedBy ?? "", d.approvedBy ?? "", yesNo(d.stillImage === true)]),
+      ["col_device", "col_merchant", "col_label", "col_status", "col_locked", "col_requestedBy", "col_approvedBy", "col_stillImage", ...(admin ? (["col_action"] as Key[]) : [])],
+      r.devices.map((d: any) => [d.deviceId, d.merchantId, d.label ?? "", t(`status_${d.status}` as Key), yesNo(d.locked), d.requestedBy ?? "", d.approvedBy ?? "", yesNo(d.stillImage === true), ...(admin ? [flip(d)] : [])]),
     );
-    into.replaceChildren(list);
-    if (session?.role !== "admin") return;
+    into.replaceChildren(...(admin ? [field("still-reason", "stillImageReason", { minlength: "3", maxlength: "200" })] : []), list);
+    if (!admin) return;
     const form = el(
       "form",
       { id: "device-register" },
@@ -340,7 +354,7 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
       table(
         ["col_kind", "col_subject", "col_requestedBy", "col_requestReason", "col_time", "col_action"],
         none(
-          r.approvals.map((a: any) => [t(`kind_${a.action.replace(".", "_")}` as Key), a.subject, a.requestedBy, a.reason, time(a.requestedAt), button(t("approve"), act(`/v1/admin/approvals/${encodeURIComponent(a.approvalId)}/approve`, true), { "data-approve": a.approvalId })]),
+          r.approvals.map((a: any) => [t(`kind_${a.action.replace(/[.-]/g, "_")}` as Key), a.subject, a.requestedBy, a.reason, time(a.requestedAt), button(t("approve"), act(`/v1/admin/approvals/${encodeURIComponent(a.approvalId)}/approve`, true), { "data-approve": a.approvalId })]),
         ),
       ),
       el("h3", {}, t("pendingChecks")),

@@ -229,7 +229,6 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await ada.click("#device-register button[type=submit]");
     assert.match((await alertText(ada))!, /设备已注册，状态：待批准。/);
     assert.match((await ada.textContent("#view-devices table"))!, /收银台 2.*待批准.*ada/);
-    await shot(ada, "devices");
     await go(ada, "approvals");
     await ada.click("#view-approvals button[data-approve]");
     assert.match((await alertText(ada))!, /须由另一位操作员批准.*\(SAME_APPROVER\)/);
@@ -355,6 +354,29 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await aud.click("#holds-query button[type=submit]");
     await aud.waitForSelector("#holds-result p");
     assert.equal(await aud.textContent("#holds-result"), "没有待复核的录入。");
+  });
+
+  it("a device's still-image flag: the admin requests it with a reason, another operator approves it, the device list shows it", async () => {
+    const d = (await bearer("GET", "/v1/admin/devices", "ada")).devices.find((x: { label?: string }) => x.label === "收银台 2");
+    assert.equal(d.stillImage, false);
+    const ada = await signedIn("ada", "#devices");
+    await ada.waitForSelector(`button[data-still-image="${d.deviceId}"]`);
+    await ada.click(`button[data-still-image="${d.deviceId}"]`);
+    assert.match((await alertText(ada))!, /\(REASON_REQUIRED\)/);
+    await ada.fill("#still-reason", "演示终端只拍静态照片");
+    await ada.click(`button[data-still-image="${d.deviceId}"]`);
+    assert.match((await alertText(ada))!, /已提交变更申请/);
+    await shot(ada, "devices");
+    assert.equal((await gw.service.store.getDevice(d.deviceId))!.still_image, false, "nothing changed yet");
+    const oscar = await signedIn("oscar", "#approvals");
+    await oscar.waitForSelector(`#view-approvals button[data-approve^="apr_"]`);
+    assert.match((await oscar.textContent("#view-approvals"))!, /设备：开启静态图像模式.*演示终端只拍静态照片/);
+    await oscar.fill("#approve-reason", "已与商户确认");
+    await oscar.click(`#view-approvals button[data-approve^="apr_"]`);
+    assert.match((await alertText(oscar))!, /已批准/);
+    assert.equal((await gw.service.store.getDevice(d.deviceId))!.still_image, true, "set by the second operator");
+    await go(oscar, "devices");
+    assert.match((await oscar.textContent("#view-devices table"))!, /收银台 2.*已启用.*是/);
   });
 
   it("signing out, or a session the gateway no longer knows, sends the page back to sign-in", async () => {
