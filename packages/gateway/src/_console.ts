@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { AUDIT_TABLE } from "@privface/audit";
+import { AUDIT_TABLE, sendAuditHead } from "@privface/audit";
 import { PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
 import { ApiError } from "./errors.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -23,8 +23,8 @@ import { cookieHeader, safeEqual, sessionCookie, Sessions, type SessionOptions }
 
 export interface ConsoleOptions {
   sessions?: SessionOptions;
-  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard */
-  parties?: Record<PartyName, Pick<PartyClient, "metrics">>;
+  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard, and the audit anchors */
+  parties?: Record<PartyName, Pick<PartyClient, "metrics" | "anchor">>;
 }
 
 export interface ConsoleDeps {
@@ -198,9 +198,31 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     return out;
   };
 
+  /**
+   * Cross-party reconciliation of the gateway's chain: its signed head sent to each party now (as the
+   * periodic anchor is, @privface/audit sendAuditHead), which checks it against the head it keeps.
+   */
+  const anchorStatus = async () => {
+    const out: Record<string, { outcome: "stored" | "known" | "regressed" | "unreachable" | "empty"; seq: number | null }> = {};
+    const source = service.auditAnchorSource;
+    await Promise.all(
+      PARTIES.map(async (p) => {
+        const client = d.options.parties?.[p];
+        if (!client || !source) return void (out[p] = { outcome: "unreachable", seq: null });
+        try {
+          const r = await withTimeout(sendAuditHead(source, async (body) => ({ status: 200, body: await client.anchor(body) })), 2000);
+          out[p] = r ? { outcome: r.outcome === "want" ? "regressed" : r.outcome, seq: r.want } : { outcome: "empty", seq: null };
+        } catch {
+          out[p] = { outcome: "unreachable", seq: null };
+        }
+      }),
+    );
+    return out;
+  };
+
   app.get(
     "/v1/admin/audit",
-    { onRequest: d.auth("auditor"), schema: { tags: ["operator"], security, summary: "the gateway's audit chain check and newest 50 records; the parties' own chain checks from their metrics", response: { 200: S.AuditView, ...S.errors(401, 403) } } },
+    { onRequest: d.auth("auditor"), schema: { tags: ["operator"], security, summary: "the gateway's audit chain check and newest 50 records; the parties' own chain checks from their metrics; the gateway's head reconciled with what each party keeps of it (audit anchors)", response: { 200: S.AuditView, ...S.errors(401, 403) } } },
     async () => {
       const check = service.auditCheck ? ((await service.auditCheck()) as { ok: boolean; records: number; firstBroken?: { seq: number; reason: string } }) : { ok: false, records: 0 };
       const rows = await service.store.exec.read((tx) =>
@@ -216,6 +238,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
           recent: rows.map((r) => ({ seq: Number(r.seq), time: Number(r.time), actor: r.requester, op: r.op, outcome: r.outcome, code: r.code, subject: r.session })),
         },
         parties: await partyStatus(),
+        anchors: await anchorStatus(),
       };
     },
   );
@@ -289,6 +312,7 @@ interface PartyState {
   auditRecords?: number;
   poolLevel?: number;
   linkUp?: boolean;
+  anchorRegressions?: number;
 }
 
 function partyState(samples: Sample[]): PartyState {
@@ -296,6 +320,7 @@ function partyState(samples: Sample[]): PartyState {
   const ok = one("privface_party_audit_chain_ok");
   const records = one("privface_party_audit_records");
   const pool = one("privface_party_pool_level");
+  const regressions = samples.filter((s) => s.name === "privface_party_audit_anchor_regressions_total");
   // the peer link (P0 ⇄ P1); a party's other links (the helper's) have their own alerts
   const links = samples.filter((s) => s.name === "privface_party_link_up" && (s.labels.link ?? "peer") === "peer");
   return {
@@ -304,6 +329,7 @@ function partyState(samples: Sample[]): PartyState {
     ...(records !== undefined ? { auditRecords: records } : {}),
     ...(pool !== undefined ? { poolLevel: pool } : {}),
     ...(links.length > 0 ? { linkUp: links.every((s) => s.value === 1) } : {}),
+    anchorRegressions: regressions.reduce((n, s) => n + s.value, 0),
   };
 }
 

@@ -352,6 +352,12 @@ const PartyStatus = Type.Object({
   auditRecords: Type.Optional(Type.Number()),
   poolLevel: Type.Optional(Type.Number()),
   linkUp: Type.Optional(Type.Boolean()),
+  anchorRegressions: Type.Optional(Type.Number({ description: "audit heads this party received that went back behind one it kept (its peer's or the gateway's log cut or rewritten)" })),
+});
+/** The gateway's chain reconciled with what a party keeps of it (@privface/audit anchors) */
+const Anchor = Type.Object({
+  outcome: Type.Union([Type.Literal("stored"), Type.Literal("known"), Type.Literal("regressed"), Type.Literal("unreachable"), Type.Literal("empty")]),
+  seq: Type.Union([Type.Integer(), Type.Null()], { description: "the seq of the gateway's head the party now keeps" }),
 });
 export const AuditView = Type.Object({
   gateway: Type.Object({
@@ -363,6 +369,9 @@ export const AuditView = Type.Object({
     ),
   }),
   parties: Type.Record(Type.String(), PartyStatus, { description: "each party's own chain check and pool level, from its /metrics" }),
+  anchors: Type.Record(Type.String(), Anchor, {
+    description: "the gateway's signed audit head sent to each party now: stored / known — the party's kept head of the gateway's chain is in this chain (same hash at its seq); regressed — it is not (this chain was cut or rewritten)",
+  }),
 });
 export const Dashboard = Type.Object({
   at: Type.Integer(),

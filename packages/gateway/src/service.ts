@@ -67,6 +67,11 @@ export class GatewayService {
   }
 
 
+  /** The audit log's head and records (what the gateway anchors at the parties), when its sink offers them. */
+  get auditAnchorSource() {
+    return this.c.audit?.anchorSource;
+  }
+
   /** Creates the tables and the default privacy notice if there is none. */
   async init(): Promise<void> {
     await migrateGateway(this.store.db);

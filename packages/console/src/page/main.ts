@@ -417,7 +417,7 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
         g.firstBroken ? el("p", {}, t("firstBroken", { seq: g.firstBroken.seq, reason: g.firstBroken.reason })) : null,
       ),
       partiesTable(r.parties, true),
-      el("p", { class: "hint" }, t("reconcileNotDone")),
+      reconcileTable(r.anchors, r.parties),
       table(["col_seq", "col_time", "col_actor", "col_op", "col_outcome", "col_code", "col_subject"], g.recent.map((x: any) => [x.seq, time(x.time), x.actor, x.op, x.outcome, x.code ?? "", x.subject ?? ""]), t("recent")),
     );
   },
@@ -446,6 +446,20 @@ function chart(values: number[]): SVGSVGElement {
     svg.append(r);
   });
   return svg;
+}
+
+/**
+ * Cross-party reconciliation: the gateway's signed head, sent to each party as the auditor opens the
+ * view, checked there against the head the party keeps; and the heads each party refused as going back
+ * (its peer's or the gateway's log cut or rewritten), from its metrics.
+ */
+function reconcileTable(anchors: Record<string, { outcome: string; seq: number | null }>, parties: Record<string, any>): HTMLTableElement {
+  const verdict = (o: string) => (o === "stored" || o === "known" ? `✓ ${t("anchorOk")}` : o === "regressed" ? `✗ ${t("anchorRegressed")}` : t(o === "empty" ? "anchorEmpty" : "unreachable"));
+  const rows = Object.entries(anchors).map(([p, a]) => {
+    const n = parties[p]?.anchorRegressions;
+    return [p, el("span", { class: a.outcome === "regressed" ? "bad" : a.outcome === "stored" || a.outcome === "known" ? "good" : "" }, verdict(a.outcome)), a.seq ?? "–", n === undefined ? t("notReported") : n === 0 ? `✓ 0` : `✗ ${n}`];
+  });
+  return table(["party", "col_anchor", "col_anchorSeq", "col_regressions"], rows, t("reconcile"));
 }
 
 function partiesTable(parties: Record<string, any>, chain = false): HTMLTableElement {

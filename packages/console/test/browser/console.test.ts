@@ -85,6 +85,8 @@ before(async () => {
     logger: createLogger({ name: "gateway", level: "warn", destination: { write: () => {} } }),
     recheckIntervalMs: 0,
     enrolDedup: "hold",
+    // the parties as server.ts hands them to the console: their metrics and the audit anchors
+    console: { parties: fake.clients },
     now: () => Date.now() + skew,
     web: [{ prefix: "/console/", dir: site }],
   });
@@ -305,14 +307,17 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await shot(aud, "quota");
   });
 
-  it("the auditor's view: the gateway's chain verified and rendered; the parties as their metrics report", async () => {
+  it("the auditor's view: the gateway's chain verified and rendered; the parties as their metrics report; the chains reconciled across parties", async () => {
     const aud = await signedIn("aud", "#audit");
     await aud.waitForSelector("#gateway-chain");
     assert.match((await aud.textContent("#gateway-chain"))!, /✓ 校验通过/);
     const text = (await aud.textContent("#view-audit"))!;
     assert.match(text, /operator:aud.*console\.sign-in/);
     assert.match(text, /operator:olga.*person\.unlock\.approve/);
-    assert.match(text, /跨计算方审计链核对不在控制台中进行/);
+    // cross-party reconciliation: the gateway's signed head checked at each party, rendered
+    const rows = await aud.$$eval("#view-audit table", (ts) => ts.find((x) => x.querySelector("caption")?.textContent?.startsWith("跨方审计链核对"))?.querySelectorAll("tbody tr").length);
+    assert.equal(rows, 2);
+    assert.match(text, /P0✓ 一致\d+✓ 0P1✓ 一致\d+✓ 0/);
     await shot(aud, "audit");
   });
 
