@@ -107,6 +107,18 @@ function fail(e: unknown): void {
   const code = e instanceof RequestError ? e.code : "OTHER";
   say(`${errorText(code)} (${code})`, "error");
 }
+/** A query of personal data: the form's reason first (at least 3 characters), then `run` with it; a refusal goes to the alert. */
+function onQuery(form: HTMLFormElement, run: (reason: string) => Promise<void>): void {
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const reason = input("reason");
+    if (reason.length < 3) return say(t("reasonNeeded"), "error");
+    void attempt(async () => {
+      clearAlert();
+      await run(reason);
+    });
+  });
+}
 /** Runs an action, showing its refusal in the alert region. */
 async function attempt(fn: () => Promise<void>): Promise<void> {
   try {
@@ -242,12 +254,7 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
       el("button", { type: "submit" }, t("query")),
       el("p", { class: "hint" }, t("rowsCap")),
     );
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const reason = input("reason");
-      if (reason.length < 3) return say(t("reasonNeeded"), "error");
-      void attempt(async () => {
-        clearAlert();
+    onQuery(form, async (reason) => {
         const m = input("merchant-filter");
         const r = await api("GET", `/v1/admin/persons?limit=100${m ? `&merchantId=${encodeURIComponent(m)}` : ""}`, { reason });
         out.replaceChildren(
@@ -277,7 +284,6 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
             ]),
           ),
         );
-      });
     });
     into.replaceChildren(form, out);
   },
@@ -371,12 +377,7 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
     const form = el("form", { id: "holds-query" }, field("reason", "reason", { maxlength: "200", "aria-required": "true" }), el("button", { type: "submit" }, t("query")), el("p", { class: "hint" }, t("holdsHint")));
     const personRow = (p: any): Child[] => [p.personId, p.merchantId, t(p.role as Key), p.name, p.idNumber, p.phone];
     const cols: Key[] = ["col_person", "col_merchant", "col_role", "col_name", "col_idNumber", "col_phone"];
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const reason = input("reason");
-      if (reason.length < 3) return say(t("reasonNeeded"), "error");
-      void attempt(async () => {
-        clearAlert();
+    onQuery(form, async (reason) => {
         const r = await api("GET", "/v1/admin/holds", { reason });
         const decide = (h: any, decision: "approve" | "reject") => () =>
           attempt(async () => {
@@ -399,7 +400,6 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
             ),
           ),
         );
-      });
     });
     into.replaceChildren(form, out);
   },

@@ -85,8 +85,6 @@ before(async () => {
     logger: createLogger({ name: "gateway", level: "warn", destination: { write: () => {} } }),
     recheckIntervalMs: 0,
     enrolDedup: "hold",
-    // the parties as server.ts hands them to the console: their metrics and the audit anchors
-    console: { parties: fake.clients },
     now: () => Date.now() + skew,
     web: [{ prefix: "/console/", dir: site }],
   });
