@@ -55,7 +55,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
       if (!cred || !safeEqual(cred.id, body.operatorId)) throw new ApiError("UNAUTHENTICATED");
       if (d.now() >= cred.expiresAt) throw new ApiError("TOKEN_EXPIRED");
       if (cred.role === "monitor") throw new ApiError("FORBIDDEN_ROLE");
-      const { sid, out } = sessions.open({ id: cred.id, role: cred.role }, cred.expiresAt);
+      const { sid, out } = await sessions.open({ id: cred.id, role: cred.role }, cred.expiresAt);
       await service.consoleEvent({ id: cred.id, role: cred.role }, "console.sign-in");
       reply.header("set-cookie", cookieHeader(sid, (out.expiresAt - d.now()) / 1000));
       reply.header("cache-control", "no-store");
@@ -67,7 +67,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["console"], security, summary: "the current session (cookie and CSRF header)", response: { 200: S.Session, ...S.errors(401, 403) } } },
     async (req, reply) => {
       const sid = sessionCookie(req.headers.cookie);
-      const s = sid ? sessions.current(sid) : undefined;
+      const s = sid ? await sessions.current(sid) : undefined;
       if (!s) throw new ApiError("UNAUTHENTICATED");
       reply.header("cache-control", "no-store");
       return s;
@@ -78,7 +78,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["console"], security, summary: "sign out", response: { 200: S.Ok, ...S.errors(401, 403) } } },
     async (req, reply) => {
       const sid = sessionCookie(req.headers.cookie);
-      if (sid) sessions.close(sid);
+      if (sid) await sessions.close(sid);
       await service.consoleEvent(req.operator!, "console.sign-out");
       reply.header("set-cookie", cookieHeader("", 0));
       return { ok: true };
@@ -189,7 +189,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
         const client = d.options.parties?.[p];
         if (!client) return void (out[p] = { reachable: false });
         try {
-          out[p] = partyState(parsePrometheus(await withTimeout(client.metrics(), 2000)));
+          out[p] = partyState(await withTimeout(client.metrics(), 2000));
         } catch {
           out[p] = { reachable: false };
         }
@@ -315,12 +315,17 @@ interface PartyState {
   anchorRegressions?: number;
 }
 
-function partyState(samples: Sample[]): PartyState {
+const REGRESSIONS = "privface_party_audit_anchor_regressions_total";
+
+function partyState(text: string): PartyState {
+  const samples = parsePrometheus(text);
   const one = (name: string) => samples.find((s) => s.name === name)?.value;
   const ok = one("privface_party_audit_chain_ok");
   const records = one("privface_party_audit_records");
   const pool = one("privface_party_pool_level");
-  const regressions = samples.filter((s) => s.name === "privface_party_audit_anchor_regressions_total");
+  // a counter with labels has no sample before its first count: declared (# TYPE) and none is 0
+  const regressions = samples.filter((s) => s.name === REGRESSIONS);
+  const declared = text.includes(`# TYPE ${REGRESSIONS} `);
   // the peer link (P0 ⇄ P1); a party's other links (the helper's) have their own alerts
   const links = samples.filter((s) => s.name === "privface_party_link_up" && (s.labels.link ?? "peer") === "peer");
   return {
@@ -329,7 +334,7 @@ function partyState(samples: Sample[]): PartyState {
     ...(records !== undefined ? { auditRecords: records } : {}),
     ...(pool !== undefined ? { poolLevel: pool } : {}),
     ...(links.length > 0 ? { linkUp: links.every((s) => s.value === 1) } : {}),
-    anchorRegressions: regressions.reduce((n, s) => n + s.value, 0),
+    ...(declared || regressions.length > 0 ? { anchorRegressions: regressions.reduce((n, s) => n + s.value, 0) } : {}),
   };
 }
 

@@ -11,13 +11,16 @@
  * - Expiry: idle (default 15 min since the last request) and absolute (default 8 h since sign-in),
  *   and never after the operator credential's own expiry. An expired session is deleted at its next
  *   use (SESSION_EXPIRED) and by every sign-in's sweep.
- * - At most MAX_SESSIONS_PER_OPERATOR live sessions per operator: a new sign-in closes their oldest.
- * - Held in this process's memory: a restart signs everyone out, and several gateway replicas do not
- *   share sessions (sticky routing or signing in again per replica).
+ * - At most MAX_SESSIONS_PER_OPERATOR live sessions per operator: a new sign-in closes their oldest
+ *   (two sign-ins of one operator at two replicas at the same moment may leave one more).
+ * - Held in the gateway's shared state (shared-state.ts): this process's memory by default (a restart
+ *   signs everyone out), or the replicas' Redis, so that every replica knows every session; each
+ *   expires there with its idle or absolute end.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ApiError } from "./errors.ts";
 import type { Operator } from "./_context.ts";
+import type { SharedState } from "./shared-state.ts";
 
 export const SESSION_COOKIE = "privface_console";
 export const CSRF_HEADER = "x-privface-csrf";
@@ -52,12 +55,13 @@ export interface SignedIn {
 const sha = (s: string) => createHash("sha256").update(s).digest("base64url");
 
 export class Sessions {
-  private readonly sessions = new Map<string, Session>();
   readonly idleMs: number;
   readonly maxMs: number;
 
   constructor(
     private readonly now: () => number,
+    /** where sessions live: this process (`memoryState`) or the replicas' Redis (`redisState`) */
+    private readonly state: SharedState,
     o: SessionOptions = {},
   ) {
     this.idleMs = o.idleMs ?? DEFAULT_SESSION_IDLE_MS;
@@ -66,44 +70,67 @@ export class Sessions {
   }
 
   /** A new session for an authenticated operator; returns the cookie value and what the client may know. */
-  open(operator: Operator, credentialExpiresAt: number): { sid: string; out: SignedIn } {
+  async open(operator: Operator, credentialExpiresAt: number): Promise<{ sid: string; out: SignedIn }> {
     const t = this.now();
-    for (const [k, s] of this.sessions) if (this.expired(s, t)) this.sessions.delete(k);
-    // the map keeps insertion order: an operator's first live session is their oldest
-    const own = [...this.sessions].filter(([, s]) => s.operator.id === operator.id);
-    for (const [k] of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_OPERATOR + 1))) this.sessions.delete(k);
+    // the operator's live sessions, oldest first (expired ones are gone from the store by their TTL)
+    const listKey = `${OPERATOR_KEY}${operator.id}`;
+    const live: string[] = [];
+    for (const k of JSON.parse((await this.state.get(listKey)) ?? "[]") as string[]) if ((await this.state.get(k)) !== undefined) live.push(k);
+    const drop = live.length - MAX_SESSIONS_PER_OPERATOR + 1;
+    for (const k of live.splice(0, Math.max(0, drop))) await this.state.del(k);
     const sid = randomBytes(32).toString("base64url");
     const s: Session = { operator, csrf: randomBytes(24).toString("base64url"), createdAt: t, lastSeen: t, endsAt: Math.min(t + this.maxMs, credentialExpiresAt) };
-    this.sessions.set(sha(sid), s);
+    const key = keyOf(sid);
+    await this.state.putIfAbsent(key, JSON.stringify(s), this.ttl(s, t));
+    await this.replace(listKey, JSON.stringify([...live, key]), this.maxMs);
     return { sid, out: this.view(s) };
   }
 
   /**
    * The operator of a cookie-authenticated request: the session must exist and be live, and the
-   * CSRF header must match. Touches the idle timer.
+   * CSRF header must match. Touches the idle timer (at most once a second).
    */
-  authenticate(sid: string, csrf: string | undefined): Operator {
-    const key = sha(sid);
-    const s = this.sessions.get(key);
+  async authenticate(sid: string, csrf: string | undefined): Promise<Operator> {
+    const key = keyOf(sid);
+    const s = await this.load(key);
     if (!s) throw new ApiError("UNAUTHENTICATED");
     const t = this.now();
     if (this.expired(s, t)) {
-      this.sessions.delete(key);
+      await this.state.del(key);
       throw new ApiError("SESSION_EXPIRED");
     }
     if (typeof csrf !== "string" || !safeEqual(csrf, s.csrf)) throw new ApiError("CSRF_FAILED");
-    s.lastSeen = t;
+    if (t - s.lastSeen >= 1000) await this.replace(key, JSON.stringify({ ...s, lastSeen: t }), this.ttl({ ...s, lastSeen: t }, t));
     return s.operator;
   }
 
   /** The live session's state (after `authenticate`). */
-  current(sid: string): SignedIn | undefined {
-    const s = this.sessions.get(sha(sid));
+  async current(sid: string): Promise<SignedIn | undefined> {
+    const s = await this.load(keyOf(sid));
     return s ? this.view(s) : undefined;
   }
 
-  close(sid: string): void {
-    this.sessions.delete(sha(sid));
+  async close(sid: string): Promise<void> {
+    await this.state.del(keyOf(sid));
+  }
+
+  private async load(key: string): Promise<Session | undefined> {
+    const v = await this.state.get(key);
+    return v === undefined ? undefined : (JSON.parse(v) as Session);
+  }
+
+  /** Writes `value` over `key` (the shared state has no plain SET: a concurrent writer's value may win, either is current). */
+  private async replace(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.state.del(key);
+    await this.state.putIfAbsent(key, value, ttlMs);
+  }
+
+  /**
+   * Kept one idle period past the session's end (idle or absolute, whichever first), so that a use
+   * then answers SESSION_EXPIRED rather than an unknown session; gone from the store after that.
+   */
+  private ttl(s: Session, t: number): number {
+    return Math.max(1, Math.min(s.endsAt, s.lastSeen + this.idleMs) + this.idleMs - t);
   }
 
   private expired(s: Session, t: number): boolean {
@@ -114,6 +141,11 @@ export class Sessions {
     return { operatorId: s.operator.id, role: s.operator.role, csrfToken: s.csrf, idleExpiresAt: Math.min(s.lastSeen + this.idleMs, s.endsAt), expiresAt: s.endsAt };
   }
 }
+
+const SESSION_KEY = "console:s:";
+const OPERATOR_KEY = "console:op:";
+/** Only the SHA-256 of a session id is stored. */
+const keyOf = (sid: string) => `${SESSION_KEY}${sha(sid)}`;
 
 /** The session cookie's value from a Cookie header, if any. */
 export function sessionCookie(header: string | undefined): string | undefined {
