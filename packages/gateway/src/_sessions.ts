@@ -10,12 +10,11 @@
  *   an image on another origin can send neither the header nor (SameSite) the cookie.
  * - Expiry: idle (default 15 min since the last request) and absolute (default 8 h since sign-in),
  *   and never after the operator credential's own expiry. An expired session is deleted at its next
- *   use (SESSION_EXPIRED) and by every sign-in's sweep.
+ *   use (SESSION_EXPIRED), or leaves the store by itself one idle period after its end.
  * - At most MAX_SESSIONS_PER_OPERATOR live sessions per operator: a new sign-in closes their oldest
  *   (two sign-ins of one operator at two replicas at the same moment may leave one more).
  * - Held in the gateway's shared state (shared-state.ts): this process's memory by default (a restart
- *   signs everyone out), or the replicas' Redis, so that every replica knows every session; each
- *   expires there with its idle or absolute end.
+ *   signs everyone out), or the replicas' Redis, so that every replica knows every session.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ApiError } from "./errors.ts";
@@ -39,7 +38,6 @@ interface Session {
   operator: Operator;
   csrf: string;
   createdAt: number;
-  lastSeen: number;
   /** absolute end: sign-in + maxMs, or the credential's expiry if sooner */
   endsAt: number;
 }
@@ -72,18 +70,19 @@ export class Sessions {
   /** A new session for an authenticated operator; returns the cookie value and what the client may know. */
   async open(operator: Operator, credentialExpiresAt: number): Promise<{ sid: string; out: SignedIn }> {
     const t = this.now();
-    // the operator's live sessions, oldest first (expired ones are gone from the store by their TTL)
+    // the operator's sessions still in the store, oldest first
     const listKey = `${OPERATOR_KEY}${operator.id}`;
     const live: string[] = [];
-    for (const k of JSON.parse((await this.state.get(listKey)) ?? "[]") as string[]) if ((await this.state.get(k)) !== undefined) live.push(k);
-    const drop = live.length - MAX_SESSIONS_PER_OPERATOR + 1;
-    for (const k of live.splice(0, Math.max(0, drop))) await this.state.del(k);
+    for (const h of JSON.parse((await this.state.get(listKey)) ?? "[]") as string[]) if ((await this.state.get(SESSION_KEY + h)) !== undefined) live.push(h);
+    for (const h of live.splice(0, Math.max(0, live.length - MAX_SESSIONS_PER_OPERATOR + 1))) await this.forget(h);
     const sid = randomBytes(32).toString("base64url");
-    const s: Session = { operator, csrf: randomBytes(24).toString("base64url"), createdAt: t, lastSeen: t, endsAt: Math.min(t + this.maxMs, credentialExpiresAt) };
-    const key = keyOf(sid);
-    await this.state.putIfAbsent(key, JSON.stringify(s), this.ttl(s, t));
-    await this.replace(listKey, JSON.stringify([...live, key]), this.maxMs);
-    return { sid, out: this.view(s) };
+    const h = sha(sid);
+    const s: Session = { operator, csrf: randomBytes(24).toString("base64url"), createdAt: t, endsAt: Math.min(t + this.maxMs, credentialExpiresAt) };
+    // kept one idle period past the session's end, so that a use then answers SESSION_EXPIRED
+    await this.state.putIfAbsent(SESSION_KEY + h, JSON.stringify(s), s.endsAt - t + this.idleMs);
+    await this.seen(h, t);
+    await this.replace(listKey, JSON.stringify([...live, h]), this.maxMs + this.idleMs);
+    return { sid, out: this.view(s, t) };
   }
 
   /**
@@ -91,61 +90,65 @@ export class Sessions {
    * CSRF header must match. Touches the idle timer (at most once a second).
    */
   async authenticate(sid: string, csrf: string | undefined): Promise<Operator> {
-    const key = keyOf(sid);
-    const s = await this.load(key);
-    if (!s) throw new ApiError("UNAUTHENTICATED");
+    const h = sha(sid);
+    const found = await this.load(h);
+    if (!found) throw new ApiError("UNAUTHENTICATED");
+    const { s, lastSeen } = found;
     const t = this.now();
-    if (this.expired(s, t)) {
-      await this.state.del(key);
+    if (t >= s.endsAt || t >= lastSeen + this.idleMs) {
+      await this.forget(h);
       throw new ApiError("SESSION_EXPIRED");
     }
     if (typeof csrf !== "string" || !safeEqual(csrf, s.csrf)) throw new ApiError("CSRF_FAILED");
-    if (t - s.lastSeen >= 1000) await this.replace(key, JSON.stringify({ ...s, lastSeen: t }), this.ttl({ ...s, lastSeen: t }, t));
+    if (t - lastSeen >= 1000) await this.seen(h, t);
     return s.operator;
   }
 
   /** The live session's state (after `authenticate`). */
   async current(sid: string): Promise<SignedIn | undefined> {
-    const s = await this.load(keyOf(sid));
-    return s ? this.view(s) : undefined;
+    const found = await this.load(sha(sid));
+    return found ? this.view(found.s, found.lastSeen) : undefined;
   }
 
   async close(sid: string): Promise<void> {
-    await this.state.del(keyOf(sid));
+    await this.forget(sha(sid));
   }
 
-  private async load(key: string): Promise<Session | undefined> {
-    const v = await this.state.get(key);
-    return v === undefined ? undefined : (JSON.parse(v) as Session);
+  /** The session and its last use (no last use left: long idle, so expired). */
+  private async load(h: string): Promise<{ s: Session; lastSeen: number } | undefined> {
+    const v = await this.state.get(SESSION_KEY + h);
+    if (v === undefined) return undefined;
+    return { s: JSON.parse(v) as Session, lastSeen: Number((await this.state.get(SEEN_KEY + h)) ?? -Infinity) };
   }
 
-  /** Writes `value` over `key` (the shared state has no plain SET: a concurrent writer's value may win, either is current). */
+  /**
+   * The last use lives under a key of its own: touching it can never bring back a session that a
+   * concurrent sign-out deleted (a last use without its session is ignored and expires).
+   */
+  private seen(h: string, t: number): Promise<void> {
+    return this.replace(SEEN_KEY + h, String(t), 2 * this.idleMs);
+  }
+
+  private async forget(h: string): Promise<void> {
+    await this.state.del(SESSION_KEY + h);
+    await this.state.del(SEEN_KEY + h);
+  }
+
+  /** Writes `value` over `key` (the shared state has no plain SET: of two concurrent writers either may win). */
   private async replace(key: string, value: string, ttlMs: number): Promise<void> {
     await this.state.del(key);
     await this.state.putIfAbsent(key, value, ttlMs);
   }
 
-  /**
-   * Kept one idle period past the session's end (idle or absolute, whichever first), so that a use
-   * then answers SESSION_EXPIRED rather than an unknown session; gone from the store after that.
-   */
-  private ttl(s: Session, t: number): number {
-    return Math.max(1, Math.min(s.endsAt, s.lastSeen + this.idleMs) + this.idleMs - t);
-  }
-
-  private expired(s: Session, t: number): boolean {
-    return t >= s.endsAt || t >= s.lastSeen + this.idleMs;
-  }
-
-  private view(s: Session): SignedIn {
-    return { operatorId: s.operator.id, role: s.operator.role, csrfToken: s.csrf, idleExpiresAt: Math.min(s.lastSeen + this.idleMs, s.endsAt), expiresAt: s.endsAt };
+  private view(s: Session, lastSeen: number): SignedIn {
+    return { operatorId: s.operator.id, role: s.operator.role, csrfToken: s.csrf, idleExpiresAt: Math.min(lastSeen + this.idleMs, s.endsAt), expiresAt: s.endsAt };
   }
 }
 
+/** Only the SHA-256 of a session id is stored: the session, and its last use. */
 const SESSION_KEY = "console:s:";
+const SEEN_KEY = "console:seen:";
 const OPERATOR_KEY = "console:op:";
-/** Only the SHA-256 of a session id is stored. */
-const keyOf = (sid: string) => `${SESSION_KEY}${sha(sid)}`;
 
 /** The session cookie's value from a Cookie header, if any. */
 export function sessionCookie(header: string | undefined): string | undefined {

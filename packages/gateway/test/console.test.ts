@@ -285,3 +285,18 @@ test("histogram quantiles and the Prometheus text parser", () => {
     { name: "x_bucket", labels: { le: "+Inf" }, value: 7 },
   ]);
 });
+
+test("attack: a request in flight while its operator signs out touches the session's last use after the sign-out; the session stays signed out", async () => {
+  const { Sessions } = await import("../src/_sessions.ts");
+  const { memoryState } = await import("../src/shared-state.ts");
+  const { createHash } = await import("node:crypto");
+  let t = 1_000_000;
+  const sessions = new Sessions(() => t, memoryState(() => t));
+  const { sid, out } = await sessions.open({ id: "oscar", role: "operator" }, t + 86_400_000);
+  t += 5000;
+  assert.equal((await sessions.authenticate(sid, out.csrfToken)).id, "oscar");
+  await sessions.close(sid);
+  // the in-flight request's touch lands now (what authenticate does after its read)
+  await (sessions as unknown as { seen(h: string, at: number): Promise<void> }).seen(createHash("sha256").update(sid).digest("base64url"), t);
+  await assert.rejects(sessions.authenticate(sid, out.csrfToken), (e: { code?: string }) => e.code === "UNAUTHENTICATED");
+});
