@@ -162,7 +162,7 @@ export class DeviceFlows {
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
       let held: string[] | undefined;
-      if (this.c.o.enrolDedup !== "off") {
+      if (this.c.o.enrolDedup === "reject" || this.c.o.enrolDedup === "hold") {
         // the parties' 1:N search of the prepared template (issue 15): one XOR-shared bit; under `hold`
         // also each party's share of the per-slot bits, so that only the gateway learns who matched
         const hold = this.c.o.enrolDedup === "hold";
