@@ -169,19 +169,21 @@ export class DeviceFlows {
         const search = await this.parties.all(async (p, client) =>
           client.dedup({ session, templateId, authorisation: await this.parties.authorise("dedup", p, session, templateId, "", undefined), ...(hold ? { matches: true } : {}) }),
         );
-        let matched: string[] = [];
-        const duplicate = search.ok ? ((search.value.P0.resultShare.duplicate ^ search.value.P1.resultShare.duplicate) as Bit) : 0;
-        let error = search.ok ? undefined : { e: search.error };
-        if (search.ok && hold) {
-          try {
-            matched = matchedTemplates(search.value.P0.matches, search.value.P1.matches, search.value.P0.gallery, duplicate);
-          } catch (e) {
-            error = { e }; // the parties' halves do not fit together: no decision on them
-          }
-        }
-        if (error) {
+        if (!search.ok) {
           await this.parties.abortAll(session, templateId, modelVersion);
-          return await this.parties.failure(error.e, { ...decided, templateId });
+          return await this.parties.failure(search.error, { ...decided, templateId });
+        }
+        const { P0, P1 } = search.value;
+        const duplicate = (P0.resultShare.duplicate ^ P1.resultShare.duplicate) as Bit;
+        let matched: string[] = [];
+        if (hold) {
+          try {
+            matched = matchedTemplates(P0.matches, P1.matches, P0.gallery, duplicate);
+          } catch (e) {
+            // the parties' halves do not fit together: no decision on them
+            await this.parties.abortAll(session, templateId, modelVersion);
+            return await this.parties.failure(e, { ...decided, templateId });
+          }
         }
         if (duplicate === 1) {
           // a duplicate counts like a failed verification (person and device, R24): a terminal that
@@ -429,4 +431,3 @@ function receiptView(c: { id: string; person_id: string; notice_version: string;
     ...(c.withdrawn_at !== null ? { withdrawnAt: c.withdrawn_at } : {}),
   };
 }
-
