@@ -10,8 +10,9 @@ export { PARTY_ROUTES, dedupAnswer } from "./party-api.ts";
 export type {
   Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest, DedupRequest, DedupResponse,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
-  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse,
+  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse, DedupMatches,
 } from "./party-api.ts";
+export { packMatchShare, matchedTemplates } from "./dedup-matches.ts";
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
 export { packItems, unpackItems } from "./codec.ts";

@@ -68,6 +68,11 @@ export interface DedupRequest {
   session: string;
   templateId: string;
   authorisation: SignedAuthorisation;
+  /**
+   * true: the answer carries `matches` as well (the gateway's `hold` policy, which needs to know which
+   * templates matched). The parties compute the same either way and learn nothing more from it.
+   */
+  matches?: boolean;
 }
 export interface DeleteRequest {
   templateId: string;
@@ -106,6 +111,8 @@ export interface DedupResponse {
     sketch?: string;
   };
   gallery: number;
+  /** only when the request asked for it (`matches: true`); the result MAC covers it too (result.ts) */
+  matches?: DedupMatches;
   /** as in EnrolResponse */
   resultMac?: string;
 }
@@ -115,6 +122,18 @@ export function dedupAnswer(a: DedupResponse["resultShare"], b: DedupResponse["r
   if ((a.duplicate ^ b.duplicate) === 1) return 1;
   if (a.sketch === undefined && b.sketch === undefined) return 0;
   return a.sketch === b.sketch ? 0 : 1;
+}
+
+/**
+ * One party's half of which templates matched (docs/protocol.md section 14): its XOR share of the
+ * per-slot bits match_j = live_j ∧ valid(probe) ∧ ⟨probe, y_j⟩ ≥ threshold, and the template id of each
+ * slot. Only the gateway holds both halves and reconstructs them (`matchedTemplates`, dedup-matches.ts).
+ */
+export interface DedupMatches {
+  /** base64url of ⌈gallery / 8⌉ bytes: bit j is bit (j mod 8) of byte ⌊j / 8⌋ */
+  share: string;
+  /** slot j's template id; null for a removed slot (its bit is 0 at both parties) */
+  templates: (string | null)[];
 }
 export interface CommitResponse {
   templateId: string;

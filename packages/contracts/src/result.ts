@@ -4,7 +4,7 @@
  *
  *   resultMac = base64url(mac(suite, K, canonicalJson({ v: 1, kind: "privface.result-share", op,
  *                 party, session, templateId, authorisation: base64url(SHA-256(authorisation.payload)) (SM3 in GM),
- *                 resultShare })))
+ *                 resultShare [, matches: base64url(SHA-256(canonicalJson(matches))) (SM3 in GM)] })))
  *   K = agreeKey(own result key, other side's result key, "privface-result-mac-v1|" + party)
  *
  * The party holds its result key pair (`keys/<party>/result.json`) and the gateway's public one; the
@@ -30,6 +30,8 @@ export interface ResultBinding {
   templateId: string;
   authorisation: Pick<SignedAuthorisation, "payload">;
   resultShare: Record<string, Bit | string>;
+  /** a dedup answer's `matches` (DedupResponse), bound by its digest when the answer carries them */
+  matches?: unknown;
 }
 
 /** The MAC key between one party and the gateway, from either side's key pair and the other's public key. */
@@ -43,8 +45,10 @@ export async function resultKey(own: KeyPair, other: PublicKey, party: PartyName
 }
 
 export async function resultBytes(b: ResultBinding, suite: SuiteId = "INTL"): Promise<Uint8Array> {
-  const auth = toBase64url(await digest(suiteHash(suite), utf8(String(b.authorisation?.payload ?? ""))));
-  return utf8(canonicalJson({ v: 1, kind: RESULT_KIND, op: b.op, party: b.party, session: b.session, templateId: b.templateId, authorisation: auth, resultShare: b.resultShare }));
+  const hash = suiteHash(suite);
+  const auth = toBase64url(await digest(hash, utf8(String(b.authorisation?.payload ?? ""))));
+  const matches = b.matches === undefined ? {} : { matches: toBase64url(await digest(hash, utf8(canonicalJson(b.matches)))) };
+  return utf8(canonicalJson({ v: 1, kind: RESULT_KIND, op: b.op, party: b.party, session: b.session, templateId: b.templateId, authorisation: auth, resultShare: b.resultShare, ...matches }));
 }
 
 export async function resultMac(k: ResultKey, b: ResultBinding): Promise<string> {

@@ -34,6 +34,7 @@ import {
   signKeyList,
   modelParams,
   object,
+  packMatchShare,
   PartyError,
   peerOf,
   shareRequest,
@@ -88,8 +89,9 @@ interface Deposit {
   share: Uint8Array;
   upgrade?: Uint8Array;
   template?: Int8Array;
-  /** a dedup search: the party's active templates of the gallery's model version */
+  /** a dedup search: the party's active templates of the gallery's model version, and their ids */
   gallery?: Int8Array[];
+  ids?: string[];
 }
 interface Outcome {
   valid: Bit;
@@ -100,6 +102,8 @@ interface Outcome {
   /** the vector an enrolment prepares */
   y?: Int8Array;
   duplicate?: Bit;
+  /** a dedup search: each party's share of the per-slot match bits */
+  slots?: Record<PartyName, Uint32Array>;
 }
 interface Slot {
   deposits: Partial<Record<PartyName, Deposit>>;
@@ -411,9 +415,10 @@ export function createFakeParties(o: {
 
       async dedup(req) {
         gate(party, "dedup", String(req?.templateId));
-        const b = object(req, "body", ["session", "templateId", "authorisation"]);
+        const b = object(req, "body", ["session", "templateId", "authorisation"], ["matches"]);
         const session = str(b.session, "session", ID.session, "a session id");
         const templateId = str(b.templateId, "templateId", ID.template, "a template id");
+        if (b.matches !== undefined && typeof b.matches !== "boolean") throw fail("INVALID_INPUT", "matches: a boolean");
         const galleryModel = o.gallery === undefined ? MODEL.version : o.gallery;
         const deposit = await admitted(dedupSessionOf(session), async () => {
           const auth = await authorised(party, b.authorisation, { ops: ["dedup"], session, templateId });
@@ -426,14 +431,21 @@ export function createFakeParties(o: {
           mine.searched.add(session);
           const probe = versionsOf(party, templateId)!.versions.find((v) => v.status === "pending" && v.modelVersion === s.modelVersion)!.y;
           const gallery: Int8Array[] = [];
-          for (const t of mine.templates.values()) for (const v of t.versions) if (v.status === "active" && v.modelVersion === galleryModel) gallery.push(v.y);
-          return { share: new Uint8Array(0), template: probe, gallery };
+          const ids: string[] = [];
+          for (const [id, t] of mine.templates) for (const v of t.versions) if (v.status === "active" && v.modelVersion === galleryModel) (gallery.push(v.y), ids.push(id));
+          return { share: new Uint8Array(0), template: probe, gallery, ids };
         });
-        const out = await meet(dedupSessionOf(session), party, deposit, (d) => ({
-          valid: 0, match: 0,
-          duplicate: d.P0.gallery!.some((y) => verifyPlain(params, d.P0.template!, y).match === 1) ? 1 : 0,
-        }));
-        return { session, resultShare: { duplicate: (party === "P0" ? out.r0.duplicate : out.duplicate! ^ out.r0.duplicate) as Bit }, gallery: deposit.gallery!.length };
+        const out = await meet(dedupSessionOf(session), party, deposit, (d) => {
+          const hits = d.P0.gallery!.map((y) => verifyPlain(params, d.P0.template!, y).match);
+          // P0's share of the slot bits is random; P1's is the bits XOR it
+          const r = new Uint32Array(new Uint8Array(randomBytes(4 * Math.ceil(hits.length / 32))).buffer);
+          const bits = new Uint32Array(r.length);
+          hits.forEach((h, j) => (bits[j >>> 5] |= h << (j & 31)));
+          return { valid: 0, match: 0, duplicate: hits.includes(1) ? 1 : 0, slots: { P0: r, P1: bits.map((w, i) => w ^ r[i]) } };
+        });
+        const n = deposit.gallery!.length;
+        const matches = b.matches === true ? { matches: { share: packMatchShare(out.slots![party], n), templates: deposit.ids! } } : {};
+        return { session, resultShare: { duplicate: (party === "P0" ? out.r0.duplicate : out.duplicate! ^ out.r0.duplicate) as Bit }, gallery: n, ...matches };
       },
 
       async commit(req) {

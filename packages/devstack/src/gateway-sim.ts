@@ -206,8 +206,13 @@ export async function finishBodies(keys: SimKeys, op: "commit" | "upgrade" | "ab
 }
 
 /** The bodies of the 1:N duplicate search of enrolment `session` (Party API `dedup`). */
-export async function dedupBodies(keys: SimKeys, o: { session: string; templateId: string }): Promise<Record<Party, DedupRequest>> {
-  return perParty(async (party) => ({ session: o.session, templateId: o.templateId, authorisation: await authorise(keys.gateway, { op: "dedup", party, session: o.session, templateId: o.templateId }) }));
+export async function dedupBodies(keys: SimKeys, o: { session: string; templateId: string; matches?: boolean }): Promise<Record<Party, DedupRequest>> {
+  return perParty(async (party) => ({
+    session: o.session,
+    templateId: o.templateId,
+    authorisation: await authorise(keys.gateway, { op: "dedup", party, session: o.session, templateId: o.templateId }),
+    ...(o.matches ? { matches: true } : {}),
+  }));
 }
 
 export async function deleteBodies(keys: SimKeys, o: { templateId: string }): Promise<Record<Party, DeleteRequest>> {

@@ -298,6 +298,11 @@ export class ScenarioPerson {
     }
   }
 
+  /** From now on shows `other`'s face as "genuine" (a duplicate enrolment: another person's face, issue 15). */
+  lookLike(other: ScenarioPerson): void {
+    for (const [version, face] of other.own) this.own.set(version, face);
+  }
+
   /** The person's decisions, oldest first, as `op:reason` (an operator's read: one of the daily quota). */
   async history(): Promise<string[]> {
     const h = await this.world.gateway.operator(`/v1/admin/persons/${this.personId}/decisions?limit=100`, "scenario check");

@@ -12,7 +12,7 @@
 import { deploymentSuite } from "@privface/config";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { checkKeyList, MODEL, PARTIES, PartyError, sealingKeyId, type PartyClient, type PartyErrorCode, type PartyName, type TrustError } from "@privface/contracts";
+import { checkKeyList, matchedTemplates, MODEL, PARTIES, PartyError, sealingKeyId, type PartyClient, type PartyErrorCode, type PartyName, type TrustError } from "@privface/contracts";
 import type { AuthPayload, SignedAuthorisation } from "@privface/contracts/auth";
 import { createAuditLog, sendAuditHead } from "@privface/audit";
 import { generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
@@ -125,6 +125,37 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
       assert.deepEqual(codes(await del(a.templateId)), ["ok", "ok"]);
       await h.galleryIdle?.();
       assert.deepEqual(result(await search(await enrol(sameFace(a.x)))), { duplicate: 0 });
+    });
+
+    it("dedup with matches: each party answers its share of the per-slot bits and the slots' template ids; only both together name the matching templates, the same as the duplicate bit", async () => {
+      const search = async (e: { session: string; templateId: string }) => both("dedup", await dedupBodies(h.keys, { ...e, matches: true }));
+      const x = randomFace(D);
+      const a = await enrolled(x);
+      const b = await enrolled(sameFace(x));
+      const c = await enrolled();
+      await h.galleryIdle?.();
+      const named = (r: Record<PartyName, Answer>) => matchedTemplates(r.P0.matches, r.P1.matches, r.P0.gallery, result(r).duplicate as 0 | 1);
+      const r = await search(await enrol(sameFace(x)));
+      for (const p of PARTIES) {
+        assert.deepEqual(Object.keys(r[p]).sort(), ["gallery", "matches", "resultShare", "session"], JSON.stringify(r[p]).slice(0, 300));
+        assert.deepEqual(Object.keys(r[p].matches).sort(), ["share", "templates"]);
+        assert.equal(r[p].matches.templates.length, r[p].gallery);
+        for (const t of [a, b, c]) assert.ok(r[p].matches.templates.includes(t.templateId), "every live template has its slot");
+      }
+      assert.equal(r.P0.gallery, r.P1.gallery);
+      assert.deepEqual(result(r), { duplicate: 1 });
+      assert.deepEqual(named(r).sort(), [a.templateId, b.templateId].sort());
+      // either share alone is not the answer: over a few searches, P0's share differs from the match bits
+      const shares = new Set<string>();
+      for (let i = 0; i < 3; i++) shares.add((await search(await enrol(sameFace(x)))).P0.matches.share);
+      assert.ok(shares.size > 1, "P0's share is fresh each search");
+      assert.deepEqual(named(await search(await enrol(randomFace(D)))), []);
+      assert.deepEqual(named(await search(await enrol(maliciousProbe(D)))), [], "an invalid probe matches nothing");
+      const plain = await both("dedup", await dedupBodies(h.keys, await enrol(sameFace(x))));
+      assert.equal(plain.P0.matches, undefined, "without the flag, no matches");
+      for (const t of [a, b, c]) assert.deepEqual(codes(await del(t.templateId)), ["ok", "ok"]);
+      await h.galleryIdle?.();
+      assert.deepEqual(named(await search(await enrol(sameFace(x)))), [], "deleted templates never match");
     });
 
     it("dedup: bound to its enrolment session and template, once per enrolment, not after commit; only with a dedup authorisation", async () => {

@@ -187,8 +187,10 @@ export class Admission {
     if (consent === "outdated" && !opts.outdatedCounts) throw new ApiError("CONSENT_OUTDATED");
   }
 
+  /** not locked, and not an enrolment held for review (ENROL_DEDUP=hold): its template is not used */
   requireUnlocked(person: PersonRow): void {
     if (person.locked_at !== null) throw new ApiError("PERSON_LOCKED");
+    if (person.held_at) throw new ApiError("ENROLMENT_HELD");
   }
 
   /**

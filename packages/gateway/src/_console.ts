@@ -5,13 +5,15 @@
  *
  * Roles (enforced here, never in the page): admin — merchants, devices, approvals of device
  * registrations, dashboard; operator — persons (masked, with a reason, against the daily quota),
- * approvals, dashboard; auditor — persons (same rules), the audit view, dashboard. Nothing here
- * changes or deletes personal data: the only write besides signing in and out is an approval.
+ * approvals, held enrolments (ENROL_DEDUP=hold), dashboard; auditor — persons and held enrolments
+ * (same rules), the audit view, dashboard. Nothing here changes or deletes personal data: the writes
+ * besides signing in and out are approvals and requests for them (a rejected held enrolment's
+ * template is deleted at the parties, the person's record stays).
  * The console's pages are static files the gateway serves as a web mount (`_web.ts`, `/console/`).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { AUDIT_TABLE } from "@privface/audit";
+import { AUDIT_TABLE, sendAuditHead } from "@privface/audit";
 import { PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
 import { ApiError } from "./errors.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -21,8 +23,8 @@ import { cookieHeader, safeEqual, sessionCookie, Sessions, type SessionOptions }
 
 export interface ConsoleOptions {
   sessions?: SessionOptions;
-  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard */
-  parties?: Record<PartyName, Pick<PartyClient, "metrics">>;
+  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard, and the audit anchors */
+  parties?: Record<PartyName, Pick<PartyClient, "metrics" | "anchor">>;
 }
 
 export interface ConsoleDeps {
@@ -53,7 +55,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
       if (!cred || !safeEqual(cred.id, body.operatorId)) throw new ApiError("UNAUTHENTICATED");
       if (d.now() >= cred.expiresAt) throw new ApiError("TOKEN_EXPIRED");
       if (cred.role === "monitor") throw new ApiError("FORBIDDEN_ROLE");
-      const { sid, out } = sessions.open({ id: cred.id, role: cred.role }, cred.expiresAt);
+      const { sid, out } = await sessions.open({ id: cred.id, role: cred.role }, cred.expiresAt);
       await service.consoleEvent({ id: cred.id, role: cred.role }, "console.sign-in");
       reply.header("set-cookie", cookieHeader(sid, (out.expiresAt - d.now()) / 1000));
       reply.header("cache-control", "no-store");
@@ -65,7 +67,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["console"], security, summary: "the current session (cookie and CSRF header)", response: { 200: S.Session, ...S.errors(401, 403) } } },
     async (req, reply) => {
       const sid = sessionCookie(req.headers.cookie);
-      const s = sid ? sessions.current(sid) : undefined;
+      const s = sid ? await sessions.current(sid) : undefined;
       if (!s) throw new ApiError("UNAUTHENTICATED");
       reply.header("cache-control", "no-store");
       return s;
@@ -76,7 +78,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     { onRequest: d.auth("admin", "operator", "auditor"), schema: { tags: ["console"], security, summary: "sign out", response: { 200: S.Ok, ...S.errors(401, 403) } } },
     async (req, reply) => {
       const sid = sessionCookie(req.headers.cookie);
-      if (sid) sessions.close(sid);
+      if (sid) await sessions.close(sid);
       await service.consoleEvent(req.operator!, "console.sign-out");
       reply.header("set-cookie", cookieHeader("", 0));
       return { ok: true };
@@ -114,9 +116,61 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
       return service.listPersons(q.merchantId ?? null, req.operator!, d.reasonOf(req), limitOf(q));
     },
   );
+  app.post(
+    "/v1/admin/devices/:deviceId/still-image",
+    {
+      onRequest: d.auth("admin"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "request setting or clearing a device's still-image flag (no active liveness actions): made when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)",
+        params: S.PathDevice,
+        body: S.StillImageChange,
+        headers: S.ReasonHeader,
+        response: { 202: S.Approval, ...S.errors(400, 401, 403) },
+      },
+    },
+    async (req, reply) => {
+      const { deviceId } = req.params as { deviceId: string };
+      return reply.status(202).send(await service.requestStillImage(deviceId, (req.body as { stillImage: boolean }).stillImage, req.operator!, d.reasonOf(req)));
+    },
+  );
+  app.get(
+    "/v1/admin/holds",
+    {
+      onRequest: d.auth("operator", "auditor"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "enrolments held for review (ENROL_DEDUP=hold) with the enrolled persons their face matched, masked; each person shown counts against the daily quota (R26)",
+        headers: S.ReasonHeader,
+        response: { 200: S.HoldList, ...S.errors(400, 401, 403, 429) },
+      },
+    },
+    async (req) => service.listHolds(req.operator!, d.reasonOf(req)),
+  );
+  app.post(
+    "/v1/admin/holds/:holdId/decision",
+    {
+      onRequest: d.auth("operator"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "request the decision on a held enrolment (approve: the person becomes active; reject: the template is deleted at both parties): done when another operator approves it (POST /v1/admin/approvals/{approvalId}/approve, R27)",
+        params: S.PathHold,
+        body: S.HoldDecision,
+        headers: S.ReasonHeader,
+        response: { 202: S.Approval, ...S.errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { holdId } = req.params as { holdId: string };
+      return reply.status(202).send(await service.decideHold(holdId, (req.body as { decision: "approve" | "reject" }).decision, req.operator!, d.reasonOf(req)));
+    },
+  );
   app.get(
     "/v1/admin/approvals",
-    { onRequest: d.auth("admin", "operator"), schema: { tags: ["operator"], security, summary: "what awaits a second operator: device registrations, identity checks, unlocks", response: { 200: S.PendingList, ...S.errors(401, 403) } } },
+    { onRequest: d.auth("admin", "operator"), schema: { tags: ["operator"], security, summary: "what awaits a second operator: device registrations, identity checks, unlocks, decisions on held enrolments", response: { 200: S.PendingList, ...S.errors(401, 403) } } },
     async () => service.pending(100),
   );
   app.post(
@@ -135,7 +189,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
         const client = d.options.parties?.[p];
         if (!client) return void (out[p] = { reachable: false });
         try {
-          out[p] = partyState(parsePrometheus(await withTimeout(client.metrics(), 2000)));
+          out[p] = partyState(await withTimeout(client.metrics(), 2000));
         } catch {
           out[p] = { reachable: false };
         }
@@ -144,9 +198,31 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
     return out;
   };
 
+  /**
+   * Cross-party reconciliation of the gateway's chain: its signed head sent to each party now (as the
+   * periodic anchor is, @privface/audit sendAuditHead), which checks it against the head it keeps.
+   */
+  const anchorStatus = async () => {
+    const out: Record<string, { outcome: "stored" | "known" | "regressed" | "unreachable" | "empty"; seq: number | null }> = {};
+    const source = service.auditAnchorSource;
+    await Promise.all(
+      PARTIES.map(async (p) => {
+        const client = d.options.parties?.[p];
+        if (!client || !source) return void (out[p] = { outcome: "unreachable", seq: null });
+        try {
+          const r = await withTimeout(sendAuditHead(source, async (body) => ({ status: 200, body: await client.anchor(body) })), 2000);
+          out[p] = r ? { outcome: r.outcome === "want" ? "regressed" : r.outcome, seq: r.want } : { outcome: "empty", seq: null };
+        } catch {
+          out[p] = { outcome: "unreachable", seq: null };
+        }
+      }),
+    );
+    return out;
+  };
+
   app.get(
     "/v1/admin/audit",
-    { onRequest: d.auth("auditor"), schema: { tags: ["operator"], security, summary: "the gateway's audit chain check and newest 50 records; the parties' own chain checks from their metrics", response: { 200: S.AuditView, ...S.errors(401, 403) } } },
+    { onRequest: d.auth("auditor"), schema: { tags: ["operator"], security, summary: "the gateway's audit chain check and newest 50 records; the parties' own chain checks from their metrics; the gateway's head reconciled with what each party keeps of it (audit anchors)", response: { 200: S.AuditView, ...S.errors(401, 403) } } },
     async () => {
       const check = service.auditCheck ? ((await service.auditCheck()) as { ok: boolean; records: number; firstBroken?: { seq: number; reason: string } }) : { ok: false, records: 0 };
       const rows = await service.store.exec.read((tx) =>
@@ -162,6 +238,7 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
           recent: rows.map((r) => ({ seq: Number(r.seq), time: Number(r.time), actor: r.requester, op: r.op, outcome: r.outcome, code: r.code, subject: r.session })),
         },
         parties: await partyStatus(),
+        anchors: await anchorStatus(),
       };
     },
   );
@@ -235,13 +312,20 @@ interface PartyState {
   auditRecords?: number;
   poolLevel?: number;
   linkUp?: boolean;
+  anchorRegressions?: number;
 }
 
-function partyState(samples: Sample[]): PartyState {
+const REGRESSIONS = "privface_party_audit_anchor_regressions_total";
+
+function partyState(text: string): PartyState {
+  const samples = parsePrometheus(text);
   const one = (name: string) => samples.find((s) => s.name === name)?.value;
   const ok = one("privface_party_audit_chain_ok");
   const records = one("privface_party_audit_records");
   const pool = one("privface_party_pool_level");
+  // a counter with labels has no sample before its first count: declared (# TYPE) and none is 0
+  const regressions = samples.filter((s) => s.name === REGRESSIONS);
+  const declared = text.includes(`# TYPE ${REGRESSIONS} `);
   // the peer link (P0 ⇄ P1); a party's other links (the helper's) have their own alerts
   const links = samples.filter((s) => s.name === "privface_party_link_up" && (s.labels.link ?? "peer") === "peer");
   return {
@@ -250,6 +334,7 @@ function partyState(samples: Sample[]): PartyState {
     ...(records !== undefined ? { auditRecords: records } : {}),
     ...(pool !== undefined ? { poolLevel: pool } : {}),
     ...(links.length > 0 ? { linkUp: links.every((s) => s.value === 1) } : {}),
+    ...(declared || regressions.length > 0 ? { anchorRegressions: regressions.reduce((n, s) => n + s.value, 0) } : {}),
   };
 }
 

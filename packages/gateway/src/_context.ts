@@ -99,9 +99,12 @@ export interface ServiceOptions {
   /**
    * The enrolment policy for duplicates (issue 15): `reject` runs the parties' 1:N search of every
    * valid new template against their dedup gallery and refuses a match (DUPLICATE_ENROLMENT, counted
-   * as a failure of the person and the device, like a failed verification); `off` (default) does not search.
+   * as a failure of the person and the device, like a failed verification); `hold` runs the same search,
+   * asks the parties for the matching template ids too, and on a match commits the template but holds
+   * the person (no verification, ENROLMENT_HELD) until two operators decide (HELD_FOR_REVIEW, counted
+   * the same way); `off` (default) does not search.
    */
-  enrolDedup?: "off" | "reject";
+  enrolDedup?: "off" | "reject" | "hold";
   /** Sensitive records an operator may view per day (default 100, R26). */
   operatorDailyQuota?: number;
   /** How long a deregistered person's identity attributes are kept before the re-check job erases them (default 30 days). */

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { killAt } from "@privface/config";
-import { composeChallenge, dedupAnswer, drawActions, faceStatement, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
+import { composeChallenge, dedupAnswer, drawActions, faceStatement, matchedTemplates, type Bit, type DeviceStatement, type PartyName } from "@privface/contracts";
 import type { Admission } from "./_admission.ts";
 import { recordDecision, recordRecheck, type GatewayContext } from "./_context.ts";
 import { randomId, randomToken } from "./_crypto.ts";
@@ -169,24 +169,43 @@ export class DeviceFlows {
         await recordDecision(this.c, { ...decided, decision: "reject", reason: "INVALID_TEMPLATE" }, await settled());
         return { requestId, decision: "reject", reason: "INVALID_TEMPLATE", modelVersion };
       }
-      if (this.c.o.enrolDedup === "reject") {
-        // the parties' 1:N search of the prepared template (issue 15): one XOR-shared bit, never who matched
+      let held: string[] | undefined;
+      let counted: Promise<void> | undefined;
+      if (this.c.o.enrolDedup === "reject" || this.c.o.enrolDedup === "hold") {
+        // the parties' 1:N search of the prepared template (issue 15): one XOR-shared bit; under `hold`
+        // also each party's share of the per-slot bits, so that only the gateway learns who matched
+        const hold = this.c.o.enrolDedup === "hold";
         const search = await this.parties.all(async (p, client) =>
-          client.dedup({ session, templateId, authorisation: await this.parties.authorise("dedup", p, session, templateId, "", undefined) }),
+          client.dedup({ session, templateId, authorisation: await this.parties.authorise("dedup", p, session, templateId, "", undefined), ...(hold ? { matches: true } : {}) }),
         );
         if (!search.ok) {
           await this.parties.abortAll(session, templateId, modelVersion);
           return await this.parties.failure(search.error, { ...decided, templateId }, await early());
         }
-        if (dedupAnswer(search.value.P0.resultShare, search.value.P1.resultShare) === 1) {
-          await this.parties.abortAll(session, templateId, modelVersion);
+        const { P0, P1 } = search.value;
+        const duplicate = dedupAnswer(P0.resultShare, P1.resultShare);
+        let matched: string[] = [];
+        if (hold) {
+          try {
+            matched = matchedTemplates(P0.matches, P1.matches, P0.gallery, duplicate);
+          } catch (e) {
+            // the parties' halves do not fit together: no decision on them
+            await this.parties.abortAll(session, templateId, modelVersion);
+            return await this.parties.failure(e, { ...decided, templateId }, await early());
+          }
+        }
+        if (duplicate === 1) {
           // a duplicate counts like a failed verification (person and device, R24): a terminal that
-          // searches for enrolled faces through enrolments is locked after a few (SECURITY.md)
-          const counted = this.c.store.recordFailure(person.id, device.id, this.c.now(), this.c.o).then((n) => {
+          // searches for enrolled faces through enrolments is locked after a few (SECURITY.md), held or not
+          counted = this.c.store.recordFailure(person.id, device.id, this.c.now(), this.c.o).then((n) => {
             if (n.device.locked) this.c.log?.warn({ event: "device-locked", deviceId: device.id, consecutive: n.device.consecutive, today: n.device.today }, "device locked after refused enrolments");
           });
-          await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" }, [counted, ...(await settled())]);
-          return { requestId, decision: "reject", reason: "DUPLICATE_ENROLMENT", modelVersion };
+          if (!hold) {
+            await this.parties.abortAll(session, templateId, modelVersion);
+            await recordDecision(this.c, { ...decided, decision: "reject", reason: "DUPLICATE_ENROLMENT" }, [counted, ...(await settled())]);
+            return { requestId, decision: "reject", reason: "DUPLICATE_ENROLMENT", modelVersion };
+          }
+          held = matched;
         }
       }
       killAt("gateway:enrol:validated");
@@ -199,6 +218,13 @@ export class DeviceFlows {
         return await this.parties.failure(commit.error, { ...decided, templateId }, { id, committing: true });
       }
       killAt("gateway:enrol:committed");
+      if (held) {
+        // committed at both but held: the template and its hold in one transaction, so no crash leaves
+        // a usable template of a held enrolment; the intent is settled with the decision row
+        await this.c.store.holdTemplate({ id: randomId("hld"), person_id: person.id, template_id: templateId, matches: JSON.stringify(held), at: this.c.now(), decision: null, decided_by: null, decided_at: null }, modelVersion);
+        await recordDecision(this.c, { ...decided, decision: "reject", reason: "HELD_FOR_REVIEW" }, [...(counted ? [counted] : []), this.c.store.resolveRecheck(id, this.c.now())]);
+        return { requestId, decision: "reject", reason: "HELD_FOR_REVIEW", modelVersion };
+      }
       // the template and the intent's settlement in one write, with the decision row in its group commit
       await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.setTemplate(person.id, templateId, modelVersion, { recheck: id, at: this.c.now() })]);
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };

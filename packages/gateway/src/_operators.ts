@@ -10,7 +10,7 @@ import { forwardDevice } from "./_parties.ts";
 import { recordOperatorQuery, type GatewayContext, type Operator } from "./_context.ts";
 import { randomId, sha256b64u } from "./_crypto.ts";
 import { blindIndex, maskIdNumber, maskName, maskPhone, openField, sealField } from "./_identity.ts";
-import type { ApprovalRow, ConsentState, DeviceRow, PersonRow } from "./_store.ts";
+import type { ApprovalRow, ConsentState, DeviceRow, HoldRow, PersonRow } from "./_store.ts";
 import { ApiError } from "./errors.ts";
 import type { Notice, PersonCreate, PersonView } from "./schemas.ts";
 
@@ -22,7 +22,7 @@ export class Operators {
     private readonly c: GatewayContext,
     private readonly admission: Admission,
     /** deletes a person's template at both parties (Parties.deleteTemplate) */
-    private readonly deleteTemplate: (person: PersonRow, why: "withdraw") => Promise<"deleted" | "pending">,
+    private readonly deleteTemplate: (person: PersonRow, why: "withdraw" | "hold rejected", intent?: string) => Promise<"deleted" | "pending">,
   ) {}
 
   async addMerchant(name: string, op: Operator): Promise<{ merchantId: string; name: string; createdAt: number }> {
@@ -169,15 +169,95 @@ export class Operators {
     return approvalView(row);
   }
 
+  /**
+   * The decision on an enrolment held for review (ENROL_DEDUP=hold) is a critical action (R27): one
+   * operator asks for `approve` (the person becomes active) or `reject` (the template is deleted at
+   * both parties, the person is not enrolled) with a reason; it happens when a second, different
+   * operator approves it (`approve`).
+   */
+  async decideHold(holdId: string, decision: "approve" | "reject", op: Operator, reason: string): Promise<ApprovalView> {
+    const h = await this.c.store.getHold(holdId);
+    if (!h) throw new ApiError("HOLD_UNKNOWN");
+    if (h.decided_at !== null) throw new ApiError("NOT_PENDING");
+    const row: ApprovalRow = { id: randomId("apr"), action: `hold.${decision}`, subject: holdId, reason, requested_by: op.id, requested_at: this.c.now(), approved_by: null, approved_at: null };
+    await this.c.store.insertApproval(row);
+    await recordOperatorQuery(this.c, op, `hold.${decision}.request`, holdId, reason);
+    return approvalView(row);
+  }
+
+  /**
+   * Setting or clearing a device's still-image flag (a still-image tool gets no active liveness
+   * actions, issue 17) is a critical action (R27, issue 14): requested by an administrator with a
+   * reason, made when a second, different operator approves it (`approve`).
+   */
+  async requestStillImage(deviceId: string, stillImage: boolean, op: Operator, reason: string): Promise<ApprovalView> {
+    if (!(await this.c.store.getDevice(deviceId))) throw new ApiError("DEVICE_UNKNOWN");
+    const action = stillImage ? "device.still-image.on" : "device.still-image.off";
+    const row: ApprovalRow = { id: randomId("apr"), action, subject: deviceId, reason, requested_by: op.id, requested_at: this.c.now(), approved_by: null, approved_at: null };
+    await this.c.store.insertApproval(row);
+    await recordOperatorQuery(this.c, op, `${action}.request`, deviceId, reason);
+    return approvalView(row);
+  }
+
   /** The second operator's approval of a pending critical action: refused to its requester (SAME_APPROVER). */
   async approve(approvalId: string, op: Operator, reason: string): Promise<ApprovalView> {
     const a = await this.c.store.getApproval(approvalId);
     if (!a || a.approved_at !== null) throw new ApiError("NOT_PENDING");
     if (a.requested_by === op.id) throw new ApiError("SAME_APPROVER");
     const at = this.c.now();
-    if (!(await this.c.store.approveUnlock(approvalId, op.id, at))) throw new ApiError("NOT_PENDING");
+    if (a.action === "person.unlock") {
+      if (!(await this.c.store.approveUnlock(approvalId, op.id, at))) throw new ApiError("NOT_PENDING");
+      await recordOperatorQuery(this.c, op, `${a.action}.approve`, a.subject, reason);
+      return approvalView({ ...a, approved_by: op.id, approved_at: at });
+    }
+    if (a.action === "device.still-image.on" || a.action === "device.still-image.off") {
+      const deviceId = await this.c.store.approveStillImage(approvalId, op.id, at);
+      if (!deviceId) throw new ApiError("NOT_PENDING");
+      await recordOperatorQuery(this.c, op, `${a.action}.approve`, deviceId, reason);
+      return approvalView({ ...a, approved_by: op.id, approved_at: at });
+    }
+    const intent = randomId("chk");
+    const h = await this.c.store.decideHold(approvalId, op.id, at, intent);
+    if (!h) throw new ApiError("NOT_PENDING");
     await recordOperatorQuery(this.c, op, `${a.action}.approve`, a.subject, reason);
+    let code = "ACTIVE";
+    if (h.decision === "rejected") {
+      const person = await this.c.store.getPerson(h.person_id);
+      if (person?.template_id === h.template_id) code = (await this.deleteTemplate(person, "hold rejected", intent)) === "deleted" ? "DELETED" : "DELETION_PENDING";
+      else await this.c.store.resolveRecheck(intent, this.c.now());
+    }
+    await this.c.audit?.append({ actor: `operator:${op.id}`, action: a.action, subject: h.person_id, outcome: "ok", code });
     return approvalView({ ...a, approved_by: op.id, approved_at: at });
+  }
+
+  /**
+   * Open holds, oldest first, each with the held person and the enrolled persons its face matched,
+   * masked (R26): every person shown is a sensitive record against the daily quota (the whole page is
+   * refused, nothing counted, when it would pass it), at most 100 per view and 20 matches per hold.
+   */
+  async listHolds(op: Operator, reason: string) {
+    const { store, identity } = this.c;
+    const page: { h: HoldRow; person: PersonRow; matches: PersonRow[]; more: number }[] = [];
+    let shown = 0;
+    for (const h of await store.openHolds(100)) {
+      const person = await store.getPerson(h.person_id);
+      if (!person) continue;
+      const ids = JSON.parse(h.matches) as string[];
+      const matches: PersonRow[] = [];
+      for (const t of ids.slice(0, 20)) {
+        const m = await store.findPersonByTemplate(t);
+        if (m) matches.push(m);
+      }
+      if (page.length > 0 && shown + 1 + matches.length > 100) break;
+      page.push({ h, person, matches, more: ids.length - matches.length });
+      shown += 1 + matches.length;
+    }
+    if (shown > 0) await this.takeQuota(op, shown);
+    await recordOperatorQuery(this.c, op, "hold.list", "all-merchants", reason);
+    const view = async (p: PersonRow) => personView(p, await plainOf(identity, p), await this.consentState(p.id));
+    const holds = [];
+    for (const x of page) holds.push({ holdId: x.h.id, at: x.h.at, person: await view(x.person), matches: await Promise.all(x.matches.map(view)), more: x.more });
+    return { holds };
   }
 
   /** What waits for a second operator: device registrations, identity checks and unlocks (oldest first, at most `limit` of each). */
@@ -299,6 +379,7 @@ function personView(p: PersonRow, plain: { name: string; idNumber: string; phone
     ...(p.model_version ? { modelVersion: p.model_version } : {}),
     consent,
     locked: p.locked_at !== null,
+    ...(p.held_at ? { held: true } : {}),
     ...(p.erased_at ? { erased: true } : {}),
   };
 }

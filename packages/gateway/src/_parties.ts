@@ -238,11 +238,11 @@ export class Parties {
    * is recorded here too, before the intent is resolved, so that no crash leaves a deregistered person
    * without `deregistered_at` (whose identity would then never be erased).
    */
-  async deleteTemplate(person: PersonRow, why: "deregister" | "withdraw" | "upgrade split"): Promise<"deleted" | "pending"> {
+  async deleteTemplate(person: PersonRow, why: "deregister" | "withdraw" | "upgrade split" | "hold rejected", written?: string): Promise<"deleted" | "pending"> {
     const templateId = person.template_id!;
-    // Written ahead: should this process die before the outcome is recorded below, the re-check job
-    // finishes the deletion (no deletion is lost, issue 16).
-    const intent = await recordRecheck(this.c, "delete", person.id, templateId, `intent: ${why}`);
+    // Written ahead (here, or by the caller: `written`): should this process die before the outcome is
+    // recorded below, the re-check job finishes the deletion (no deletion is lost, issue 16).
+    const intent = written ?? (await recordRecheck(this.c, "delete", person.id, templateId, `intent: ${why}`));
     const del = await this.delete(templateId, person.model_version ?? "");
     await this.c.store.setTemplate(person.id, null, null);
     if (why === "deregister") await this.c.store.markDeregistered(person.id, this.c.now());

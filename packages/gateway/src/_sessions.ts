@@ -10,14 +10,16 @@
  *   an image on another origin can send neither the header nor (SameSite) the cookie.
  * - Expiry: idle (default 15 min since the last request) and absolute (default 8 h since sign-in),
  *   and never after the operator credential's own expiry. An expired session is deleted at its next
- *   use (SESSION_EXPIRED) and by every sign-in's sweep.
- * - At most MAX_SESSIONS_PER_OPERATOR live sessions per operator: a new sign-in closes their oldest.
- * - Held in this process's memory: a restart signs everyone out, and several gateway replicas do not
- *   share sessions (sticky routing or signing in again per replica).
+ *   use (SESSION_EXPIRED), or leaves the store by itself one idle period after its end.
+ * - At most MAX_SESSIONS_PER_OPERATOR live sessions per operator: a new sign-in closes their oldest
+ *   (two sign-ins of one operator at two replicas at the same moment may leave one more).
+ * - Held in the gateway's shared state (shared-state.ts): this process's memory by default (a restart
+ *   signs everyone out), or the replicas' Redis, so that every replica knows every session.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ApiError } from "./errors.ts";
 import type { Operator } from "./_context.ts";
+import type { SharedState } from "./shared-state.ts";
 
 export const SESSION_COOKIE = "privface_console";
 export const CSRF_HEADER = "x-privface-csrf";
@@ -36,7 +38,6 @@ interface Session {
   operator: Operator;
   csrf: string;
   createdAt: number;
-  lastSeen: number;
   /** absolute end: sign-in + maxMs, or the credential's expiry if sooner */
   endsAt: number;
 }
@@ -52,12 +53,13 @@ export interface SignedIn {
 const sha = (s: string) => createHash("sha256").update(s).digest("base64url");
 
 export class Sessions {
-  private readonly sessions = new Map<string, Session>();
   readonly idleMs: number;
   readonly maxMs: number;
 
   constructor(
     private readonly now: () => number,
+    /** where sessions live: this process (`memoryState`) or the replicas' Redis (`redisState`) */
+    private readonly state: SharedState,
     o: SessionOptions = {},
   ) {
     this.idleMs = o.idleMs ?? DEFAULT_SESSION_IDLE_MS;
@@ -66,54 +68,87 @@ export class Sessions {
   }
 
   /** A new session for an authenticated operator; returns the cookie value and what the client may know. */
-  open(operator: Operator, credentialExpiresAt: number): { sid: string; out: SignedIn } {
+  async open(operator: Operator, credentialExpiresAt: number): Promise<{ sid: string; out: SignedIn }> {
     const t = this.now();
-    for (const [k, s] of this.sessions) if (this.expired(s, t)) this.sessions.delete(k);
-    // the map keeps insertion order: an operator's first live session is their oldest
-    const own = [...this.sessions].filter(([, s]) => s.operator.id === operator.id);
-    for (const [k] of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_OPERATOR + 1))) this.sessions.delete(k);
+    // the operator's sessions still in the store, oldest first
+    const listKey = `${OPERATOR_KEY}${operator.id}`;
+    const live: string[] = [];
+    for (const h of JSON.parse((await this.state.get(listKey)) ?? "[]") as string[]) if ((await this.state.get(SESSION_KEY + h)) !== undefined) live.push(h);
+    for (const h of live.splice(0, Math.max(0, live.length - MAX_SESSIONS_PER_OPERATOR + 1))) await this.forget(h);
     const sid = randomBytes(32).toString("base64url");
-    const s: Session = { operator, csrf: randomBytes(24).toString("base64url"), createdAt: t, lastSeen: t, endsAt: Math.min(t + this.maxMs, credentialExpiresAt) };
-    this.sessions.set(sha(sid), s);
-    return { sid, out: this.view(s) };
+    const h = sha(sid);
+    const s: Session = { operator, csrf: randomBytes(24).toString("base64url"), createdAt: t, endsAt: Math.min(t + this.maxMs, credentialExpiresAt) };
+    // kept one idle period past the session's end, so that a use then answers SESSION_EXPIRED
+    await this.state.putIfAbsent(SESSION_KEY + h, JSON.stringify(s), s.endsAt - t + this.idleMs);
+    await this.seen(h, t);
+    await this.replace(listKey, JSON.stringify([...live, h]), this.maxMs + this.idleMs);
+    return { sid, out: this.view(s, t) };
   }
 
   /**
    * The operator of a cookie-authenticated request: the session must exist and be live, and the
-   * CSRF header must match. Touches the idle timer.
+   * CSRF header must match. Touches the idle timer (at most once a second).
    */
-  authenticate(sid: string, csrf: string | undefined): Operator {
-    const key = sha(sid);
-    const s = this.sessions.get(key);
-    if (!s) throw new ApiError("UNAUTHENTICATED");
+  async authenticate(sid: string, csrf: string | undefined): Promise<Operator> {
+    const h = sha(sid);
+    const found = await this.load(h);
+    if (!found) throw new ApiError("UNAUTHENTICATED");
+    const { s, lastSeen } = found;
     const t = this.now();
-    if (this.expired(s, t)) {
-      this.sessions.delete(key);
+    if (t >= s.endsAt || t >= lastSeen + this.idleMs) {
+      await this.forget(h);
       throw new ApiError("SESSION_EXPIRED");
     }
     if (typeof csrf !== "string" || !safeEqual(csrf, s.csrf)) throw new ApiError("CSRF_FAILED");
-    s.lastSeen = t;
+    if (t - lastSeen >= 1000) await this.seen(h, t);
     return s.operator;
   }
 
   /** The live session's state (after `authenticate`). */
-  current(sid: string): SignedIn | undefined {
-    const s = this.sessions.get(sha(sid));
-    return s ? this.view(s) : undefined;
+  async current(sid: string): Promise<SignedIn | undefined> {
+    const found = await this.load(sha(sid));
+    return found ? this.view(found.s, found.lastSeen) : undefined;
   }
 
-  close(sid: string): void {
-    this.sessions.delete(sha(sid));
+  async close(sid: string): Promise<void> {
+    await this.forget(sha(sid));
   }
 
-  private expired(s: Session, t: number): boolean {
-    return t >= s.endsAt || t >= s.lastSeen + this.idleMs;
+  /** The session and its last use (no last use left: long idle, so expired). */
+  private async load(h: string): Promise<{ s: Session; lastSeen: number } | undefined> {
+    const v = await this.state.get(SESSION_KEY + h);
+    if (v === undefined) return undefined;
+    return { s: JSON.parse(v) as Session, lastSeen: Number((await this.state.get(SEEN_KEY + h)) ?? -Infinity) };
   }
 
-  private view(s: Session): SignedIn {
-    return { operatorId: s.operator.id, role: s.operator.role, csrfToken: s.csrf, idleExpiresAt: Math.min(s.lastSeen + this.idleMs, s.endsAt), expiresAt: s.endsAt };
+  /**
+   * The last use lives under a key of its own: touching it can never bring back a session that a
+   * concurrent sign-out deleted (a last use without its session is ignored and expires).
+   */
+  private seen(h: string, t: number): Promise<void> {
+    return this.replace(SEEN_KEY + h, String(t), 2 * this.idleMs);
+  }
+
+  private async forget(h: string): Promise<void> {
+    await this.state.del(SESSION_KEY + h);
+    await this.state.del(SEEN_KEY + h);
+  }
+
+  /** Writes `value` over `key` (the shared state has no plain SET: of two concurrent writers either may win). */
+  private async replace(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.state.del(key);
+    await this.state.putIfAbsent(key, value, ttlMs);
+  }
+
+  private view(s: Session, lastSeen: number): SignedIn {
+    return { operatorId: s.operator.id, role: s.operator.role, csrfToken: s.csrf, idleExpiresAt: Math.min(lastSeen + this.idleMs, s.endsAt), expiresAt: s.endsAt };
   }
 }
+
+/** Only the SHA-256 of a session id is stored: the session, and its last use. */
+const SESSION_KEY = "console:s:";
+const SEEN_KEY = "console:seen:";
+const OPERATOR_KEY = "console:op:";
 
 /** The session cookie's value from a Cookie header, if any. */
 export function sessionCookie(header: string | undefined): string | undefined {

@@ -192,6 +192,27 @@ export const MIGRATIONS: Record<string, DbMigration> = {
       await k.schema.alterTable("devices").addColumn("still_image", "integer", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  /**
+   * issue 15: an enrolment that matched enrolled faces under ENROL_DEDUP=hold is committed but held
+   * (persons.held_at: no verification) until operators decide; the hold keeps the matching template ids.
+   */
+  "008_enrolment_holds": {
+    async up(k: Kysely<any>) {
+      await k.schema.alterTable("persons").addColumn("held_at", "bigint").execute();
+      await k.schema
+        .createTable("enrolment_holds")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("person_id", "text", (c) => c.notNull())
+        .addColumn("template_id", "text", (c) => c.notNull())
+        .addColumn("matches", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("decision", "text")
+        .addColumn("decided_by", "text")
+        .addColumn("decided_at", "bigint")
+        .execute();
+      await k.schema.createIndex("enrolment_holds_open").on("enrolment_holds").columns(["decided_at", "at"]).execute();
+    },
+  },
 };
 
 export async function migrateGateway(db: Db): Promise<void> {
@@ -223,6 +244,20 @@ export interface PersonRow {
   deregistered_at?: number | null;
   /** when the identity attributes were erased (name, ID number, phone and blind index emptied) */
   erased_at?: number | null;
+  /** ENROL_DEDUP=hold: the enrolment matched enrolled faces and awaits the operators' decision (no verification until then) */
+  held_at?: number | null;
+}
+/** A held enrolment (ENROL_DEDUP=hold): the template ids it matched, and the operators' decision once made. */
+export interface HoldRow {
+  id: string;
+  person_id: string;
+  template_id: string;
+  /** JSON array of the matching template ids */
+  matches: string;
+  at: number;
+  decision: "approved" | "rejected" | null;
+  decided_by: string | null;
+  decided_at: number | null;
 }
 export interface DeviceRow {
   id: string;
@@ -257,10 +292,10 @@ export interface IdentityCheckRow {
   valid_until: number | null;
   used_at: number | null;
 }
-/** A critical operator action awaiting a second, different operator (R27): today "person.unlock". */
+/** A critical operator action awaiting a second, different operator (R27): an unlock, the decision on a held enrolment (subject: the hold's id), a device's still-image flag. */
 export interface ApprovalRow {
   id: string;
-  action: "person.unlock";
+  action: "person.unlock" | "hold.approve" | "hold.reject" | "device.still-image.on" | "device.still-image.off";
   subject: string;
   /** the requester's reason (gateway database only, as operator_queries) */
   reason: string;
@@ -344,6 +379,7 @@ function person(r: any): PersonRow {
     created_at: num(r.created_at),
     deregistered_at: numOrNull(r.deregistered_at),
     erased_at: numOrNull(r.erased_at),
+    held_at: numOrNull(r.held_at),
   };
 }
 function identityCheck(r: any): IdentityCheckRow {
@@ -354,6 +390,9 @@ function identityCheck(r: any): IdentityCheckRow {
     valid_until: numOrNull(r.valid_until),
     used_at: numOrNull(r.used_at),
   };
+}
+function hold(r: any): HoldRow {
+  return { ...r, at: num(r.at), decision: r.decision ?? null, decided_by: r.decided_by ?? null, decided_at: numOrNull(r.decided_at) };
 }
 function approval(r: any): ApprovalRow {
   return { ...r, requested_at: num(r.requested_at), approved_at: numOrNull(r.approved_at), approved_by: r.approved_by ?? null };
@@ -440,11 +479,31 @@ export class Store {
   }
   /** Records the person's template; with `resolve`, settles that re-check in the same write (both or neither). */
   async setTemplate(personId: string, templateId: string | null, modelVersion: string | null, resolve?: { recheck: string; at: number }): Promise<void> {
-    // a new template ends a deregistration's wait for erasure
-    const set = `UPDATE persons SET template_id = ?, model_version = ?${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`;
+    // a new template ends a deregistration's wait for erasure; no template, no hold
+    const set = `UPDATE persons SET template_id = ?, model_version = ?, held_at = NULL${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`;
     await this.exec.tx(async (tx) => {
       await Promise.all([tx.run(set, [templateId, modelVersion, personId]), resolve && tx.run(RESOLVE_RECHECK, [resolve.at, resolve.recheck])]);
     });
+  }
+  /** Records a held enrolment's template and its hold in one transaction: never a template without its hold. */
+  async holdTemplate(h: HoldRow, modelVersion: string): Promise<void> {
+    await this.exec.tx(async (tx) => {
+      await tx.run("UPDATE persons SET template_id = ?, model_version = ?, held_at = ?, deregistered_at = NULL WHERE id = ?", [h.template_id, modelVersion, h.at, h.person_id]);
+      await tx.run("INSERT INTO enrolment_holds (id, person_id, template_id, matches, at, decision, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)", [h.id, h.person_id, h.template_id, h.matches, h.at]);
+    });
+  }
+  async getHold(id: string): Promise<HoldRow | undefined> {
+    const r = await this.get<any>("SELECT * FROM enrolment_holds WHERE id = ?", [id]);
+    return r ? hold(r) : undefined;
+  }
+  /** Holds awaiting a decision, oldest first. */
+  async openHolds(limit: number): Promise<HoldRow[]> {
+    return (await this.all<any>("SELECT * FROM enrolment_holds WHERE decided_at IS NULL ORDER BY at, id LIMIT ?", [limit])).map(hold);
+  }
+  /** The person whose template this is (at most one: template ids are unique). */
+  async findPersonByTemplate(templateId: string): Promise<PersonRow | undefined> {
+    const r = await this.get("SELECT * FROM persons WHERE template_id = ?", [templateId]);
+    return r ? person(r) : undefined;
   }
   async markDeregistered(personId: string, at: number): Promise<void> {
     await this.run("UPDATE persons SET deregistered_at = ? WHERE id = ? AND template_id IS NULL", [at, personId]);
@@ -671,6 +730,41 @@ export class Store {
   async getApproval(id: string): Promise<ApprovalRow | undefined> {
     const r = await this.get<any>("SELECT * FROM approvals WHERE id = ?", [id]);
     return r ? approval(r) : undefined;
+  }
+  /**
+   * The second operator's approval of a decision on a held enrolment, in one transaction: the approval
+   * is approved and the hold decided; for "hold.approve" the person's hold is lifted (active). False
+   * (nothing changed) if the approval or the hold is not pending. A rejection's template deletion
+   * follows (Parties.deleteTemplate, under the intent `intentId` written here).
+   */
+  async decideHold(approvalId: string, approver: string, at: number, intentId: string): Promise<HoldRow | undefined> {
+    return this.exec.tx(async (tx) => {
+      const a = await tx.get<{ subject: string; action: string }>("SELECT subject, action FROM approvals WHERE id = ? AND action IN ('hold.approve', 'hold.reject') AND approved_at IS NULL", [approvalId]);
+      if (!a) return undefined;
+      const h = await tx.get<any>("SELECT * FROM enrolment_holds WHERE id = ? AND decided_at IS NULL", [a.subject]);
+      if (!h) return undefined;
+      const decision = a.action === "hold.approve" ? "approved" : "rejected";
+      await tx.run("UPDATE approvals SET approved_by = ?, approved_at = ? WHERE id = ?", [approver, at, approvalId]);
+      await tx.run("UPDATE enrolment_holds SET decision = ?, decided_by = ?, decided_at = ? WHERE id = ?", [decision, approver, at, a.subject]);
+      if (decision === "approved") await tx.run("UPDATE persons SET held_at = NULL WHERE id = ? AND template_id = ?", [h.person_id, h.template_id]);
+      // a rejection's deletion, written ahead in the same transaction: a crash before it is done leaves
+      // the re-check to delete the template at both parties (the person stays held until then)
+      else
+        await tx.run("INSERT INTO rechecks (id, op, person_id, template_id, reason, at, resolved_at, session, model_version) VALUES (?, 'delete', ?, ?, 'intent: hold rejected', ?, NULL, NULL, NULL)", [intentId, h.person_id, h.template_id, at]);
+      return hold({ ...h, decision, decided_by: approver, decided_at: at });
+    });
+  }
+  /** Approves a pending change of a device's still-image flag and makes it, in one transaction; the device id, or undefined if it was not pending. */
+  async approveStillImage(approvalId: string, approver: string, at: number): Promise<string | undefined> {
+    const deviceId = await this.exec.tx(async (tx) => {
+      const a = await tx.get<{ subject: string; action: string }>("SELECT subject, action FROM approvals WHERE id = ? AND action IN ('device.still-image.on', 'device.still-image.off') AND approved_at IS NULL", [approvalId]);
+      if (!a) return undefined;
+      await tx.run("UPDATE approvals SET approved_by = ?, approved_at = ? WHERE id = ?", [approver, at, approvalId]);
+      await tx.run("UPDATE devices SET still_image = ? WHERE id = ?", [a.action === "device.still-image.on" ? 1 : 0, a.subject]);
+      return a.subject;
+    });
+    if (deviceId) this.devices.delete(deviceId); // the next challenge reads the new flag
+    return deviceId;
   }
   async pendingApprovals(limit: number): Promise<ApprovalRow[]> {
     return (await this.all<any>("SELECT * FROM approvals WHERE approved_at IS NULL ORDER BY requested_at, id LIMIT ?", [limit])).map(approval);

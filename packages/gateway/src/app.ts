@@ -73,7 +73,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = options.metrics ?? createGatewayMetrics({ auditCheck: service.auditCheck });
   const operators = new Map<string, Operator & { expiresAt: number }>();
   const now = options.now ?? Date.now;
-  const sessions = new Sessions(now, options.console?.sessions);
+  const sessions = new Sessions(now, service.shared, options.console?.sessions);
   for (const o of options.operators ?? []) {
     const h = o.tokenSha256 ?? (o.token ? createHash("sha256").update(o.token).digest("base64url") : undefined);
     if (!h) throw new TypeError(`operator ${o.id}: token or tokenSha256 is required`);
@@ -169,7 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       let op: Operator;
       if (sid) {
         const csrf = req.headers[CSRF_HEADER];
-        op = sessions.authenticate(sid, typeof csrf === "string" ? csrf : undefined);
+        op = await sessions.authenticate(sid, typeof csrf === "string" ? csrf : undefined);
       } else {
         const m = typeof h === "string" ? /^Bearer ([\x21-\x7e]{8,256})$/.exec(h) : null;
         const cred = m ? credential(m[1]) : undefined;

@@ -80,7 +80,7 @@ export interface GatewayConfig {
   livenessThreshold: number;
   livenessActions: number;
   /** the enrolment policy for duplicates (issue 15): off | reject */
-  enrolDedup: "off" | "reject";
+  enrolDedup: "off" | "reject" | "hold";
   /** "memory" (one gateway) or a redis:// / rediss:// URL shared by several replicas (issue 16) */
   sharedState: string;
   logLevel: string;
@@ -154,7 +154,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     personLockAfter: int("PERSON_LOCK_AFTER", 5, 1, 1000),
     deviceLockAfter: int("DEVICE_LOCK_AFTER", 20, 1, 100_000),
     personDailyFailures: int("PERSON_DAILY_FAILURES", 10, 1, 100_000),
-    enrolDedup: r.oneOf("ENROL_DEDUP", "off", ["off", "reject"] as const),
+    enrolDedup: r.oneOf("ENROL_DEDUP", "off", ["off", "reject", "hold"] as const),
     deviceDailyFailures: int("DEVICE_DAILY_FAILURES", 30, 1, 1_000_000),
     recheckIntervalMs: int("RECHECK_INTERVAL_S", 60, 0, 86_400) * 1000,
     auditAnchorIntervalMs: int("AUDIT_ANCHOR_S", 60, 0, 86_400) * 1000,

@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   // enrolment state and model
   NOT_ENROLLED: [409, "the person has no face template"],
   ALREADY_ENROLLED: [409, "the person already has a face template; deregister first"],
+  ENROLMENT_HELD: [403, "the person's enrolment matched enrolled faces and awaits an operator's review"],
   MODEL_VERSION_MISMATCH: [409, "the request's model version does not match the template's"],
   LIVENESS_FAILED: [422, "the liveness score is below the threshold"],
   LIVENESS_ACTIONS_MISMATCH: [422, "the liveness actions in the signed request are not the ones the challenge asked for"],
@@ -60,6 +61,7 @@ export const ERROR_CATALOGUE = {
   QUOTA_EXCEEDED: [429, "the operator's daily quota of sensitive records is used up"],
   SAME_APPROVER: [403, "a second, different operator must approve"],
   NOT_PENDING: [409, "nothing with this id awaits approval"],
+  HOLD_UNKNOWN: [404, "no held enrolment with this id"],
   INTERNAL: [500, "internal error"],
 } as const satisfies Record<string, readonly [number, string]>;
 

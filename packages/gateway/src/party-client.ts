@@ -48,9 +48,9 @@ export function createPartyClient(o: {
   /** enrol / verify / dedup: the answer's result share must authenticate for exactly this request */
   async function mpc(op: "enrol" | "verify" | "dedup", req: EnrolRequest | VerifyRequest | DedupRequest): Promise<any> {
     const answer = await call(PARTY_ROUTES[op], req);
-    const { resultMac, ...rest } = (answer ?? {}) as { resultMac?: unknown; resultShare?: unknown };
+    const { resultMac, ...rest } = (answer ?? {}) as { resultMac?: unknown; resultShare?: unknown; matches?: unknown };
     const share = rest.resultShare;
-    const binding = { op, party: o.party, session: req.session, templateId: req.templateId, authorisation: req.authorisation, resultShare: share as Record<string, 0 | 1 | string> };
+    const binding = { op, party: o.party, session: req.session, templateId: req.templateId, authorisation: req.authorisation, resultShare: share as Record<string, 0 | 1 | string>, matches: rest.matches };
     if (!share || typeof share !== "object" || !(await checkResultMac(o.resultKey, binding, resultMac))) {
       throw new PartyError("RESULT_UNAUTHENTICATED", `${o.party}'s ${op} answer does not authenticate for session ${req.session}`);
     }

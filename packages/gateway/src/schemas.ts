@@ -156,7 +156,7 @@ export type VerificationResponse = Static<typeof VerificationResponse>;
 export const EnrolmentResponse = Type.Object({
   requestId: Type.String(),
   decision: Decision,
-  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE"), Type.Literal("DUPLICATE_ENROLMENT")]),
+  reason: Type.Union([Type.Literal("ENROLLED"), Type.Literal("INVALID_TEMPLATE"), Type.Literal("DUPLICATE_ENROLMENT"), Type.Literal("HELD_FOR_REVIEW")]),
   modelVersion: ModelVersion,
 });
 export type EnrolmentResponse = Static<typeof EnrolmentResponse>;
@@ -221,6 +221,7 @@ export const PersonView = Type.Object({
   modelVersion: Type.Optional(Type.String()),
   consent: Type.Union([Type.Literal("none"), Type.Literal("given"), Type.Literal("withdrawn")]),
   locked: Type.Boolean(),
+  held: Type.Optional(Type.Boolean({ description: "ENROL_DEDUP=hold: the enrolment matched enrolled faces and awaits the operators' decision (no verification)" })),
   erased: Type.Optional(Type.Boolean({ description: "the identity attributes were erased IDENTITY_RETENTION_DAYS after deregistration (name, ID number and phone are empty)" })),
 });
 export type PersonView = Static<typeof PersonView>;
@@ -319,8 +320,8 @@ export const DeviceList = Type.Object({ devices: Type.Array(DeviceView) });
 export const PersonList = Type.Object({ persons: Type.Array(PersonView) });
 export const Approval = Type.Object({
   approvalId: Type.String(),
-  action: Type.Literal("person.unlock"),
-  subject: Type.String({ description: "the person (opaque id)" }),
+  action: Type.Union([Type.Literal("person.unlock"), Type.Literal("hold.approve"), Type.Literal("hold.reject"), Type.Literal("device.still-image.on"), Type.Literal("device.still-image.off")]),
+  subject: Type.String({ description: "the person (unlock), the held enrolment (hold.*) or the device (device.*), opaque id" }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("approved")]),
   requestedBy: Type.String(),
   requestedAt: Type.Integer(),
@@ -328,6 +329,18 @@ export const Approval = Type.Object({
   approvedBy: Type.Optional(Type.String()),
 });
 export const PathApproval = Type.Object({ approvalId: Id }, strict);
+export const PathHold = Type.Object({ holdId: Id }, strict);
+export const StillImageChange = Type.Object({ stillImage: Type.Boolean() }, strict);
+export const HoldDecision = Type.Object({ decision: Type.Union([Type.Literal("approve"), Type.Literal("reject")]) }, strict);
+/** ENROL_DEDUP=hold: a held enrolment and the enrolled persons its face matched, all masked (issue 15) */
+export const HoldView = Type.Object({
+  holdId: Type.String(),
+  at: Type.Integer(),
+  person: PersonView,
+  matches: Type.Array(PersonView, { description: "the persons whose templates the new face matched (at most 20 shown)" }),
+  more: Type.Integer({ description: "matching persons not shown (beyond 20, or no longer enrolled)" }),
+});
+export const HoldList = Type.Object({ holds: Type.Array(HoldView) });
 export const PendingList = Type.Object({
   devices: Type.Array(DeviceView),
   identityChecks: Type.Array(Type.Object({ checkId: Type.String(), personId: Type.String(), status: Type.Literal("pending"), requestedBy: Type.String(), requestedAt: Type.Integer() })),
@@ -339,6 +352,12 @@ const PartyStatus = Type.Object({
   auditRecords: Type.Optional(Type.Number()),
   poolLevel: Type.Optional(Type.Number()),
   linkUp: Type.Optional(Type.Boolean()),
+  anchorRegressions: Type.Optional(Type.Number({ description: "audit heads this party received that went back behind one it kept (its peer's or the gateway's log cut or rewritten)" })),
+});
+/** The gateway's chain reconciled with what a party keeps of it (@privface/audit anchors) */
+const Anchor = Type.Object({
+  outcome: Type.Union([Type.Literal("stored"), Type.Literal("known"), Type.Literal("regressed"), Type.Literal("unreachable"), Type.Literal("empty")]),
+  seq: Type.Union([Type.Integer(), Type.Null()], { description: "the seq of the gateway's head the party now keeps" }),
 });
 export const AuditView = Type.Object({
   gateway: Type.Object({
@@ -350,6 +369,9 @@ export const AuditView = Type.Object({
     ),
   }),
   parties: Type.Record(Type.String(), PartyStatus, { description: "each party's own chain check and pool level, from its /metrics" }),
+  anchors: Type.Record(Type.String(), Anchor, {
+    description: "the gateway's signed audit head sent to each party now: stored / known — the party's kept head of the gateway's chain is in this chain (same hash at its seq); regressed — it is not (this chain was cut or rewritten)",
+  }),
 });
 export const Dashboard = Type.Object({
   at: Type.Integer(),

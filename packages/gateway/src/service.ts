@@ -57,7 +57,7 @@ export class GatewayService {
     const admission = new Admission(this.c);
     this.parties = new Parties(this.c);
     this.flows = new DeviceFlows(this.c, admission, this.parties);
-    this.operators = new Operators(this.c, admission, (person, why) => this.parties.deleteTemplate(person, why));
+    this.operators = new Operators(this.c, admission, (person, why, intent) => this.parties.deleteTemplate(person, why, intent));
   }
 
   /** The audit trail's own chain check (for the metrics), when its sink offers one. */
@@ -66,6 +66,11 @@ export class GatewayService {
     return a?.check ? () => a.check!() : undefined;
   }
 
+
+  /** The audit log's head and records (what the gateway anchors at the parties), when its sink offers them. */
+  get auditAnchorSource() {
+    return this.c.audit?.anchorSource;
+  }
 
   /** Creates the tables and the default privacy notice if there is none. */
   async init(): Promise<void> {
@@ -149,6 +154,18 @@ export class GatewayService {
   /** Requests a person's unlock: it happens when another operator approves it (`approve`, R27). */
   unlockPerson(personId: string, op: Operator, reason: string) {
     return this.operators.unlockPerson(personId, op, reason);
+  }
+  /** Requests setting or clearing a device's still-image flag: made when another operator approves it (`approve`, R27). */
+  requestStillImage(deviceId: string, stillImage: boolean, op: Operator, reason: string) {
+    return this.operators.requestStillImage(deviceId, stillImage, op, reason);
+  }
+  /** Held enrolments (ENROL_DEDUP=hold) with the persons they matched, masked, against the daily quota. */
+  listHolds(op: Operator, reason: string) {
+    return this.operators.listHolds(op, reason);
+  }
+  /** Requests the decision on a held enrolment: made when another operator approves it (`approve`, R27). */
+  decideHold(holdId: string, decision: "approve" | "reject", op: Operator, reason: string) {
+    return this.operators.decideHold(holdId, decision, op, reason);
   }
   /** A second, different operator approves a pending critical action. */
   approve(approvalId: string, op: Operator, reason: string) {

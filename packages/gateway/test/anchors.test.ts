@@ -31,3 +31,28 @@ test("the gateway's newest audit record reaches both parties at start and at the
     await f.close();
   }
 });
+
+test("the auditor's view reconciles the gateway's chain with the head each party keeps: consistent, then, after an insider cuts the newest records, inconsistent at both", async () => {
+  const f = await setup("anchors-view", { auditAnchorIntervalMs: 0, console: {} });
+  try {
+    // the console reaches the parties as server.ts wires it (their clients)
+    (f.options.console as { parties?: unknown }).parties = f.fake.clients;
+    const source = f.options.audit!.anchorSource!;
+    assert.equal((await f.admin("POST", "/v1/admin/merchants", { name: "Anchor Shop" })).status, 201);
+    const view = async () => (await f.admin("GET", "/v1/admin/audit", undefined, "auditor")).body;
+    const first = await view();
+    for (const p of PARTIES) assert.ok(["stored", "known"].includes(first.anchors[p].outcome), JSON.stringify(first.anchors));
+    const kept = first.anchors.P0.seq as number;
+    assert.ok(kept >= 1);
+    for (const p of PARTIES) assert.deepEqual(await f.fake.clients[p].anchor({ record: (await source.recordAt(kept))! }), { outcome: "known", want: kept }, `${p} keeps the head the view sent`);
+    assert.equal((await f.admin("POST", "/v1/admin/merchants", { name: "Anchor Shop 2" })).status, 201);
+    const second = await view();
+    for (const p of PARTIES) assert.equal(second.anchors[p].outcome, "stored", "a newer head, consistent with the kept one");
+    // an insider cuts the gateway's newest records (the last head sent among them)
+    await f.db.kysely.deleteFrom(AUDIT_TABLE as never).where("seq" as never, ">=", second.anchors.P0.seq as never).execute();
+    const cut = await view();
+    for (const p of PARTIES) assert.equal(cut.anchors[p].outcome, "regressed", `${p}: ${JSON.stringify(cut.anchors[p])}`);
+  } finally {
+    await f.close();
+  }
+});

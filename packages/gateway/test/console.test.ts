@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { AUDIT_TABLE } from "@privface/audit";
 import { enrol, giveConsent, PEOPLE, randomEmbedding, registerWorld, setup, TOKEN_EXPIRY, TOKENS, unlockPerson, verify, type Fixture, type World } from "./_setup.ts";
 import { histogramQuantile, parsePrometheus } from "../src/_console.ts";
 
@@ -95,6 +96,32 @@ describe("operator console: sessions, roles, dual control, quotas", () => {
     assert.equal((await f.gw.service.store.getPerson(w.persons.alice.personId))!.locked_at, null);
     assert.equal((await as(olga, "POST", `/v1/admin/approvals/${req.body.approvalId}/approve`, "again")).body.error.code, "NOT_PENDING");
     assert.equal((await as(op, "GET", "/v1/admin/approvals")).body.approvals.length, 0);
+  });
+
+  test("a device's still-image flag is a critical action: an admin requests it with a reason, only another operator makes it; an operator cannot request it; audited", async () => {
+    const adm = await signIn("admin");
+    const op = await signIn("operator");
+    const flag = async () => (await f.gw.service.store.getDevice(w.deviceId))!.still_image === true;
+    const before = await flag();
+    assert.equal((await as(op, "POST", `/v1/admin/devices/${w.deviceId}/still-image`, "x", { stillImage: !before })).body.error.code, "FORBIDDEN_ROLE");
+    assert.equal((await as(adm, "POST", `/v1/admin/devices/${w.deviceId}/still-image`, undefined, { stillImage: !before })).body.error.code, "REASON_REQUIRED");
+    assert.equal((await as(adm, "POST", "/v1/admin/devices/dev_0123456789abcdef/still-image", "typo", { stillImage: true })).body.error.code, "DEVICE_UNKNOWN");
+    const req = await as(adm, "POST", `/v1/admin/devices/${w.deviceId}/still-image`, "the demo till photographs", { stillImage: !before });
+    assert.equal(req.status, 202, JSON.stringify(req.body));
+    assert.equal(req.body.action, before ? "device.still-image.off" : "device.still-image.on");
+    assert.equal(await flag(), before, "nothing changed yet");
+    assert.equal((await as(adm, "POST", `/v1/admin/approvals/${req.body.approvalId}/approve`, "me")).body.error.code, "FORBIDDEN_ROLE", "the requester cannot approve");
+    const ok = await as(op, "POST", `/v1/admin/approvals/${req.body.approvalId}/approve`, "checked with the shop");
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(await flag(), !before);
+    assert.equal((await as(op, "POST", `/v1/admin/approvals/${req.body.approvalId}/approve`, "again")).body.error.code, "NOT_PENDING");
+    const log = await f.gw.service.store.exec.read((tx) => tx.all<{ op: string; requester: string }>(`SELECT op, requester FROM ${AUDIT_TABLE} WHERE op LIKE 'device.still-image%' ORDER BY seq`, []));
+    const kind = before ? "device.still-image.off" : "device.still-image.on";
+    assert.deepEqual(log.map((r) => [r.op, r.requester]), [[`${kind}.request`, `operator:${IDS.admin}`], [`${kind}.approve`, `operator:${IDS.operator}`]]);
+    // and back, the same way
+    const back = await as(adm, "POST", `/v1/admin/devices/${w.deviceId}/still-image`, "demo over", { stillImage: before });
+    assert.equal((await as(op, "POST", `/v1/admin/approvals/${back.body.approvalId}/approve`, "demo till returned")).status, 200);
+    assert.equal(await flag(), before);
   });
 
   test("attack: a request with the session cookie but without the CSRF header, or another session's, is CSRF_FAILED", async () => {
@@ -257,4 +284,19 @@ test("histogram quantiles and the Prometheus text parser", () => {
     { name: "x_total", labels: { code: "A", route: "/v1/x" }, value: 3 },
     { name: "x_bucket", labels: { le: "+Inf" }, value: 7 },
   ]);
+});
+
+test("attack: a request in flight while its operator signs out touches the session's last use after the sign-out; the session stays signed out", async () => {
+  const { Sessions } = await import("../src/_sessions.ts");
+  const { memoryState } = await import("../src/shared-state.ts");
+  const { createHash } = await import("node:crypto");
+  let t = 1_000_000;
+  const sessions = new Sessions(() => t, memoryState(() => t));
+  const { sid, out } = await sessions.open({ id: "oscar", role: "operator" }, t + 86_400_000);
+  t += 5000;
+  assert.equal((await sessions.authenticate(sid, out.csrfToken)).id, "oscar");
+  await sessions.close(sid);
+  // the in-flight request's touch lands now (what authenticate does after its read)
+  await (sessions as unknown as { seen(h: string, at: number): Promise<void> }).seen(createHash("sha256").update(sid).digest("base64url"), t);
+  await assert.rejects(sessions.authenticate(sid, out.csrfToken), (e: { code?: string }) => e.code === "UNAUTHENTICATED");
 });

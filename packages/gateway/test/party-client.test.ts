@@ -2,7 +2,8 @@
  * The gateway's party client (issue 12 item 9): it talks only to a server whose certificate names the
  * party it meant, and it combines nothing until each result share authenticates for exactly the
  * request it sent — a tampered share, a share from another session, the other party's answer, or an
- * answer without a MAC is refused with RESULT_UNAUTHENTICATED. The party is a stub over the real
+ * answer without a MAC, or a dedup answer whose match list was changed, is refused with
+ * RESULT_UNAUTHENTICATED. The party is a stub over the real
  * transport (mutual TLS, /v1/rpc) answering with the real result MAC (@privface/contracts).
  */
 import assert from "node:assert/strict";
@@ -12,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RuntimeLayout } from "@privface/config";
-import { PartyError, resultKey, resultMac, type PartyName, type ResultKey, type VerifyRequest } from "@privface/contracts";
+import { PartyError, resultKey, resultMac, type DedupRequest, type PartyName, type ResultKey, type VerifyRequest } from "@privface/contracts";
 import { readKeyPairFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { ensureRuntime, gatewayResultKey } from "@privface/devstack";
 import { createMtlsServer, serveRpc, type AppRequest } from "@privface/transport";
@@ -35,6 +36,14 @@ describe("party client: result shares bound to the request, the party's role che
     const ca = readFileSync(L.ca);
     const server = createMtlsServer({ ca, cert: readFileSync(L.cert("p0").cert), key: readTlsKey(L.cert("p0").key) });
     const app = async (req: AppRequest) => {
+      if (req.path === "/v1/dedup") {
+        // a dedup answer with `matches` (ENROL_DEDUP=hold): the MAC covers them too
+        const b = req.body as DedupRequest;
+        const out = { session: b.session, resultShare: { duplicate: 1 as const }, gallery: 2, matches: { share: "Ag", templates: ["tpl_aaaaaaaaaaaaaaaa", "tpl_bbbbbbbbbbbbbbbb"] } };
+        const tag = await resultMac(partyKeys.P0, { op: "dedup", party: "P0", session: b.session, templateId: b.templateId, authorisation: b.authorisation, resultShare: out.resultShare, matches: out.matches });
+        const matches = mode === "flip" ? { ...out.matches, templates: [...out.matches.templates].reverse() } : out.matches;
+        return { status: 200, body: { ...out, matches, resultMac: tag } };
+      }
       const b = req.body as VerifyRequest;
       const resultShare = { valid: 1 as const, match: 1 as const };
       const binding = { op: "verify" as const, party: "P0" as PartyName, session: b.session, templateId: b.templateId, authorisation: b.authorisation, resultShare };
@@ -73,6 +82,19 @@ describe("party client: result shares bound to the request, the party's role che
         mode = m;
         await assert.rejects(c.verify(request()), (e: unknown) => e instanceof PartyError && e.code === "RESULT_UNAUTHENTICATED", m);
       }
+    } finally {
+      c.close();
+    }
+  });
+
+  it("a dedup answer's matches are bound by the MAC: the slots' template ids swapped in transit → RESULT_UNAUTHENTICATED", async () => {
+    const c = createPartyClient({ url, tls: tls(), party: "P0", resultKey: await gatewayResultKey(L, "P0") });
+    const req = { ...request(), matches: true } as unknown as DedupRequest;
+    try {
+      mode = "good";
+      assert.deepEqual((await c.dedup(req)).matches?.templates, ["tpl_aaaaaaaaaaaaaaaa", "tpl_bbbbbbbbbbbbbbbb"]);
+      mode = "flip";
+      await assert.rejects(c.dedup(req), (e: unknown) => e instanceof PartyError && e.code === "RESULT_UNAUTHENTICATED");
     } finally {
       c.close();
     }

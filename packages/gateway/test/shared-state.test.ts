@@ -20,7 +20,7 @@ import { buildChallengeRequest } from "@privface/device";
 import { generateSigningKeyPair, toBase64url } from "@privface/crypto";
 import { memoryState, redisState, type SharedState } from "../src/index.ts";
 import { NO_REDIS, REDIS, redisUp } from "./_redis.ts";
-import { challenge, enrol, faceBody, giveConsent, PEOPLE, registerWorld, replica, sameFace, setup, verify, type Fixture, type World } from "./_setup.ts";
+import { challenge, enrol, faceBody, giveConsent, PEOPLE, registerWorld, replica, sameFace, setup, TOKENS, verify, type Fixture, type World } from "./_setup.ts";
 
 const RUN = `privface:test:${randomBytes(6).toString("hex")}:`;
 
@@ -192,6 +192,17 @@ describe("two gateway replicas on one database and one Redis", { skip: haveRedis
     assert.equal(ch.status, 201, JSON.stringify(ch.body));
     return { ch: ch.body, body: await faceBody(w, p.personId, ch.body, "verify", sameFace(p.face, 0.15, seed)) };
   }
+
+  test("a console session signed in at A is known at B (its CSRF checked there too); signed out at B, it is refused at A", async () => {
+    const r = await A.inject("POST", "/v1/console/sessions", { operatorId: "aud", token: TOKENS.auditor });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const cookie = String(r.headers["set-cookie"]).split(";")[0];
+    const at = (f: Fixture, csrf = r.body.csrfToken as string) => f.inject("GET", "/v1/console/session", undefined, { cookie, "x-privface-csrf": csrf });
+    assert.equal((await at(B)).body.operatorId, "aud", "B knows A's session");
+    assert.equal((await at(B, "x".repeat(32))).body.error?.code, "CSRF_FAILED");
+    assert.equal((await B.inject("DELETE", "/v1/console/session", undefined, { cookie, "x-privface-csrf": r.body.csrfToken })).status, 200);
+    assert.equal((await at(A)).body.error?.code, "UNAUTHENTICATED", "signed out everywhere");
+  });
 
   test("a challenge issued by A is consumed at B, and cannot be used again at A", async () => {
     const { ch, body } = await verifyBody(A, 11);

@@ -62,9 +62,11 @@ export function sessionInput(body: unknown): SessionInput {
   return { session, templateId, authorisation: b.authorisation };
 }
 
-/** The dedup search of a prepared enrolment: `{ session, templateId, authorisation }`. */
+/** The dedup search of a prepared enrolment: `{ session, templateId, authorisation, matches? }`. */
 export function dedupInput(body: unknown): DedupInput {
-  return sessionInput(body);
+  const b = object(body, "body", ["session", "templateId", "authorisation"], ["matches"]);
+  if (b.matches !== undefined && typeof b.matches !== "boolean") bad("matches", "a boolean");
+  return { ...sessionInput({ session: b.session, templateId: b.templateId, authorisation: b.authorisation }), ...(b.matches === true ? { matches: true } : {}) };
 }
 
 export function deleteInput(body: unknown): DeleteInput {

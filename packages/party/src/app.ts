@@ -117,7 +117,7 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
         }
         const out = await service.dedup(input);
         if (!deps.resultKey) return ok(out);
-        const binding = { op: "dedup" as const, party: service.party, session: input.session, templateId: input.templateId, authorisation: input.authorisation as { payload: string }, resultShare: out.resultShare };
+        const binding = { op: "dedup" as const, party: service.party, session: input.session, templateId: input.templateId, authorisation: input.authorisation as { payload: string }, resultShare: out.resultShare, matches: out.matches };
         return ok({ ...out, resultMac: await resultMac(deps.resultKey, binding) });
       },
     },

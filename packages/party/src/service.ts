@@ -17,7 +17,7 @@ import { randomInt } from "node:crypto";
 import { killAt, silentLog, type Log } from "@privface/config";
 import {
   budgetSessionOf, dedupSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
-  type AbortResponse, type CommitResponse, type DedupResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
+  type AbortResponse, type CommitResponse, type DedupMatches, type DedupResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
   type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
@@ -84,6 +84,8 @@ export interface DedupInput {
   session: string;
   templateId: string;
   authorisation: unknown;
+  /** answer with `matches` too (DedupRequest.matches) */
+  matches?: boolean;
 }
 
 /** What the 1:N duplicate search needs (absent: the route answers GALLERY_UNAVAILABLE). */
@@ -721,6 +723,8 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["dedup"], party, session, templateId }, now());
       // a coordinator of gallery shards (shards.ts) holds no gallery: its workers do
       const shards = deps.dedup?.shards;
+      // which templates matched (hold for review) needs every slot's share in one place: not over shards
+      if (shards && input.matches === true) throw new PartyError("GALLERY_UNAVAILABLE", "which templates matched (matches: true) is not served over gallery shards: use the one-bit search (ENROL_DEDUP=reject)");
       if (!shards) readyGallery();
       const p = probes.get(session);
       if (!p || p.until <= now()) throw new PartyError("SESSION_UNKNOWN", "no prepared enrolment with this session whose search is still to run");
@@ -729,12 +733,12 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       await store.consumeAuthorisation(auth.nonce, auth.expires);
       probes.delete(session); // one search per enrolment
       started = true;
-      let out: { resultShare: DedupResponse["resultShare"]; gallery: number };
+      let out: Pick<DedupResponse, "resultShare" | "gallery" | "matches">;
       if (shards) {
         out = await shards({ session: dsession, share: p.share, valid: p.valid, modelVersion: p.modelVersion }).finally(() => p.share.fill(0));
       } else {
-        const r = await searchGallery(dsession, p, () => (started = false));
-        out = { resultShare: { duplicate: r.duplicate }, gallery: r.count };
+        const r = await searchGallery(dsession, p, () => (started = false), undefined, input.matches === true);
+        out = { resultShare: { duplicate: r.duplicate }, gallery: r.count, ...(r.matches ? { matches: r.matches } : {}) };
       }
       metrics.mpcRuns.inc({ kind: "dedup", outcome: "ok" });
       await audit({ op: "dedup", session, templateId, requester: "gateway", purpose: null, outcome: "computed", modelVersion: p.modelVersion });
@@ -760,7 +764,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
    * peer: P0 asks the helper for fresh dealt queries (P1's halves to `p1Url`, default the configured
    * P1) and draws which one is used. `notStarted` runs when the MPC never started (nothing sent yet).
    */
-  async function searchGallery(dsession: string, p: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, notStarted?: () => void, p1Url?: string): Promise<{ duplicate: 0 | 1; count: number }> {
+  async function searchGallery(dsession: string, p: { share: Uint32Array; valid: 0 | 1; modelVersion: string }, notStarted?: () => void, p1Url?: string, matches = false): Promise<{ duplicate: 0 | 1; count: number; matches?: DedupMatches }> {
     const o = deps.dedup!;
     let g: PartyGallery;
     let bundles;
@@ -786,7 +790,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     }
     return runDedup({
       transport, role: party, session: dsession, params, timeoutMs: deps.mpcTimeoutMs, seed: deps.poolSeed, gallery: g, probe: p.share, valid: p.valid, bundles, stock: o.stock,
-      onCheat,
+      onCheat, matches,
     }).finally(() => p.share.fill(0));
   }
 

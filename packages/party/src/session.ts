@@ -58,7 +58,7 @@ import {
 import { killAt } from "@privface/config";
 import type { PartyGallery } from "./gallery.ts";
 import { TransportError, type Frame, type Transport } from "@privface/transport";
-import { isPartyErrorCode, PartyError, peerOf, serverRoleOf, type PartyName } from "@privface/contracts";
+import { isPartyErrorCode, packMatchShare, PartyError, peerOf, serverRoleOf, type DedupMatches, type PartyName } from "@privface/contracts";
 
 export type Kind = "verify" | "enrol";
 
@@ -277,6 +277,8 @@ export interface DedupRun {
   stock?: DedupStock;
   /** a sacrificed query's material was wrong (the helper cheated): called at both parties before they refuse */
   onCheat(failures: string[]): Promise<void>;
+  /** also resolve with this party's share of the per-slot match bits and the slots' template ids (DedupRequest.matches) */
+  matches?: boolean;
 }
 
 const GALLERY_UNAVAILABLE = (why: string) => new PartyError("GALLERY_UNAVAILABLE", why);
@@ -289,7 +291,7 @@ const GALLERY_UNAVAILABLE = (why: string) => new PartyError("GALLERY_UNAVAILABLE
  * step k in frame 4 + k, dedup-wire.ts), then the "any" tree over the slots live at both. Resolves with this
  * party's XOR share of duplicate and the slots covered; rejects with a PartyError (the peer is told).
  */
-export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: number }> {
+export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: number; matches?: DedupMatches }> {
   const t = o.transport;
   const peer = peerRole(o.role);
   const peerName = o.role === "P0" ? "P1" : "P0";
@@ -386,13 +388,16 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
       else out = r.send;
     }
     for (let w = 0; w < W; w++) match[w] &= peerLive[w]; // this party's dead slots are 0 already (dedupOnAnd)
+    // the per-slot shares, for the gateway only (the "any" tree below runs on them, so they are the same
+    // shares whichever way): the slot ids are read while the query holds the rows (no removal yet)
+    const matches = o.matches ? { share: packMatchShare(match, use.count), templates: Array.from({ length: use.count }, (_, j) => g.templateAt(j)) } : undefined;
     let any = dedupAnyStart(o.role, started.state.mat, match);
     for (;;) {
       await send(base + any.send.step, encodeDedupMessage(any.send));
       const r = dedupAnyOnAnd(any.state, (await recv(any.send.step)) as DedupAndMsg);
       if ("duplicate" in r) {
         t.closeSession(o.session);
-        return { duplicate: r.duplicate, count: use.count };
+        return { duplicate: r.duplicate, count: use.count, ...(matches ? { matches } : {}) };
       }
       any = r;
     }

@@ -90,8 +90,8 @@ describe("texts", () => {
       assert.match(guide("zh", k), /[\u4e00-\u9fff]/);
       assert.doesNotMatch(guide("en", k), /[\u4e00-\u9fff]/);
     }
-    // no face, spoof suspected, locked out, rate limited, not enrolled, network / service unavailable, a duplicate enrolment (issue 15)
-    for (const c of ["NO_FACE", "LIVENESS_FAILED", "PERSON_LOCKED", "DEVICE_LOCKED", "RATE_LIMITED", "NOT_ENROLLED", "GATEWAY_UNREACHABLE", "MPC_UNAVAILABLE", "SERVICE_UNAVAILABLE", "DUPLICATE_ENROLMENT"]) {
+    // no face, spoof suspected, locked out, rate limited, not enrolled, network / service unavailable, a duplicate enrolment, refused or held for review (issue 15)
+    for (const c of ["NO_FACE", "LIVENESS_FAILED", "PERSON_LOCKED", "DEVICE_LOCKED", "RATE_LIMITED", "NOT_ENROLLED", "GATEWAY_UNREACHABLE", "MPC_UNAVAILABLE", "SERVICE_UNAVAILABLE", "DUPLICATE_ENROLMENT", "HELD_FOR_REVIEW", "ENROLMENT_HELD"]) {
       assert.ok(ERROR_CODES.includes(c), c);
       assert.match(errorText("zh", c), /[\u4e00-\u9fff]/);
       assert.notEqual(errorText("en", c), errorText("en", "SOMETHING_ELSE"), c);

@@ -15,14 +15,14 @@ interface Session {
   idleExpiresAt: number;
   expiresAt: number;
 }
-type View = "dashboard" | "merchants" | "persons" | "devices" | "approvals" | "audit";
+type View = "dashboard" | "merchants" | "persons" | "devices" | "approvals" | "holds" | "audit";
 
 const MENU: Record<Role, View[]> = {
   admin: ["dashboard", "merchants", "devices", "approvals"],
-  operator: ["dashboard", "merchants", "persons", "devices", "approvals"],
-  auditor: ["dashboard", "merchants", "persons", "devices", "audit"],
+  operator: ["dashboard", "merchants", "persons", "devices", "approvals", "holds"],
+  auditor: ["dashboard", "merchants", "persons", "devices", "holds", "audit"],
 };
-const VIEWS: View[] = ["dashboard", "merchants", "persons", "devices", "approvals", "audit"];
+const VIEWS: View[] = ["dashboard", "merchants", "persons", "devices", "approvals", "holds", "audit"];
 const CSRF_KEY = "privface-console-csrf";
 const POLL_MS = 3000;
 
@@ -106,6 +106,18 @@ function clearAlert(): void {
 function fail(e: unknown): void {
   const code = e instanceof RequestError ? e.code : "OTHER";
   say(`${errorText(code)} (${code})`, "error");
+}
+/** A query of personal data: the form's reason first (at least 3 characters), then `run` with it; a refusal goes to the alert. */
+function onQuery(form: HTMLFormElement, run: (reason: string) => Promise<void>): void {
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const reason = input("reason");
+    if (reason.length < 3) return say(t("reasonNeeded"), "error");
+    void attempt(async () => {
+      clearAlert();
+      await run(reason);
+    });
+  });
 }
 /** Runs an action, showing its refusal in the alert region. */
 async function attempt(fn: () => Promise<void>): Promise<void> {
@@ -242,12 +254,7 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
       el("button", { type: "submit" }, t("query")),
       el("p", { class: "hint" }, t("rowsCap")),
     );
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const reason = input("reason");
-      if (reason.length < 3) return say(t("reasonNeeded"), "error");
-      void attempt(async () => {
-        clearAlert();
+    onQuery(form, async (reason) => {
         const m = input("merchant-filter");
         const r = await api("GET", `/v1/admin/persons?limit=100${m ? `&merchantId=${encodeURIComponent(m)}` : ""}`, { reason });
         out.replaceChildren(
@@ -277,19 +284,32 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
             ]),
           ),
         );
-      });
     });
     into.replaceChildren(form, out);
   },
 
   async devices(into) {
     const r = await api("GET", "/v1/admin/devices?limit=100");
+    const admin = session?.role === "admin";
+    // setting or clearing the still-image flag waits for a second operator (dual control, R27)
+    const flip = (d: any) =>
+      button(
+        t(d.stillImage ? "requestStillImageOff" : "requestStillImageOn"),
+        () =>
+          attempt(async () => {
+            const reason = input("still-reason");
+            if (reason.length < 3) throw new RequestError("REASON_REQUIRED");
+            await api("POST", `/v1/admin/devices/${encodeURIComponent(d.deviceId)}/still-image`, { reason, body: { stillImage: !d.stillImage } });
+            say(t("stillImageRequested"), "info");
+          }),
+        { "data-still-image": d.deviceId },
+      );
     const list = table(
-      ["col_device", "col_merchant", "col_label", "col_status", "col_locked", "col_requestedBy", "col_approvedBy", "col_stillImage"],
-      r.devices.map((d: any) => [d.deviceId, d.merchantId, d.label ?? "", t(`status_${d.status}` as Key), yesNo(d.locked), d.requestedBy ?? "", d.approvedBy ?? "", yesNo(d.stillImage === true)]),
+      ["col_device", "col_merchant", "col_label", "col_status", "col_locked", "col_requestedBy", "col_approvedBy", "col_stillImage", ...(admin ? (["col_action"] as Key[]) : [])],
+      r.devices.map((d: any) => [d.deviceId, d.merchantId, d.label ?? "", t(`status_${d.status}` as Key), yesNo(d.locked), d.requestedBy ?? "", d.approvedBy ?? "", yesNo(d.stillImage === true), ...(admin ? [flip(d)] : [])]),
     );
-    into.replaceChildren(list);
-    if (session?.role !== "admin") return;
+    into.replaceChildren(...(admin ? [field("still-reason", "stillImageReason", { minlength: "3", maxlength: "200" })] : []), list);
+    if (!admin) return;
     const form = el(
       "form",
       { id: "device-register" },
@@ -338,9 +358,9 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
       ),
       el("h3", {}, t("pendingUnlocks")),
       table(
-        ["col_subject", "col_requestedBy", "col_requestReason", "col_time", "col_action"],
+        ["col_kind", "col_subject", "col_requestedBy", "col_requestReason", "col_time", "col_action"],
         none(
-          r.approvals.map((a: any) => [a.subject, a.requestedBy, a.reason, time(a.requestedAt), button(t("approve"), act(`/v1/admin/approvals/${encodeURIComponent(a.approvalId)}/approve`, true), { "data-approve": a.approvalId })]),
+          r.approvals.map((a: any) => [t(`kind_${a.action.replace(/[.-]/g, "_")}` as Key), a.subject, a.requestedBy, a.reason, time(a.requestedAt), button(t("approve"), act(`/v1/admin/approvals/${encodeURIComponent(a.approvalId)}/approve`, true), { "data-approve": a.approvalId })]),
         ),
       ),
       el("h3", {}, t("pendingChecks")),
@@ -349,6 +369,39 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
         none(r.identityChecks.map((c: any) => [c.personId, c.requestedBy, time(c.requestedAt), button(t("approve"), act(`/v1/admin/identity-checks/${encodeURIComponent(c.checkId)}/approve`, true), { "data-approve": c.checkId })])),
       ),
     );
+  },
+
+  /** Enrolments held for review (ENROL_DEDUP=hold): the held and the matching persons, masked by the gateway. */
+  async holds(into) {
+    const out = el("div", { id: "holds-result" });
+    const form = el("form", { id: "holds-query" }, field("reason", "reason", { maxlength: "200", "aria-required": "true" }), el("button", { type: "submit" }, t("query")), el("p", { class: "hint" }, t("holdsHint")));
+    const personRow = (p: any): Child[] => [p.personId, p.merchantId, t(p.role as Key), p.name, p.idNumber, p.phone];
+    const cols: Key[] = ["col_person", "col_merchant", "col_role", "col_name", "col_idNumber", "col_phone"];
+    onQuery(form, async (reason) => {
+        const r = await api("GET", "/v1/admin/holds", { reason });
+        const decide = (h: any, decision: "approve" | "reject") => () =>
+          attempt(async () => {
+            await api("POST", `/v1/admin/holds/${encodeURIComponent(h.holdId)}/decision`, { reason, body: { decision } });
+            say(t("decisionRequested"), "info");
+          });
+        out.replaceChildren(
+          ...(r.holds.length === 0 ? [el("p", {}, t("noHolds"))] : []),
+          ...r.holds.map((h: any) =>
+            el(
+              "article",
+              { class: "hold", "data-hold": h.holdId },
+              el("h3", {}, `${t("heldPerson")} · ${t("heldSince", { at: time(h.at) })}`),
+              table(cols, [personRow(h.person)]),
+              table(cols, h.matches.map(personRow), t("matchingPersons")),
+              h.more > 0 ? el("p", { class: "hint" }, t("moreMatches", { n: h.more })) : null,
+              session?.role === "operator"
+                ? el("p", { class: "actions" }, button(t("requestApprove"), decide(h, "approve"), { "data-decide": "approve" }), button(t("requestReject"), decide(h, "reject"), { "data-decide": "reject" }))
+                : null,
+            ),
+          ),
+        );
+    });
+    into.replaceChildren(form, out);
   },
 
   async audit(into) {
@@ -364,7 +417,7 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
         g.firstBroken ? el("p", {}, t("firstBroken", { seq: g.firstBroken.seq, reason: g.firstBroken.reason })) : null,
       ),
       partiesTable(r.parties, true),
-      el("p", { class: "hint" }, t("reconcileNotDone")),
+      reconcileTable(r.anchors, r.parties),
       table(["col_seq", "col_time", "col_actor", "col_op", "col_outcome", "col_code", "col_subject"], g.recent.map((x: any) => [x.seq, time(x.time), x.actor, x.op, x.outcome, x.code ?? "", x.subject ?? ""]), t("recent")),
     );
   },
@@ -393,6 +446,20 @@ function chart(values: number[]): SVGSVGElement {
     svg.append(r);
   });
   return svg;
+}
+
+/**
+ * Cross-party reconciliation: the gateway's signed head, sent to each party as the auditor opens the
+ * view, checked there against the head the party keeps; and the heads each party refused as going back
+ * (its peer's or the gateway's log cut or rewritten), from its metrics.
+ */
+function reconcileTable(anchors: Record<string, { outcome: string; seq: number | null }>, parties: Record<string, any>): HTMLTableElement {
+  const verdict = (o: string) => (o === "stored" || o === "known" ? `✓ ${t("anchorOk")}` : o === "regressed" ? `✗ ${t("anchorRegressed")}` : t(o === "empty" ? "anchorEmpty" : "unreachable"));
+  const rows = Object.entries(anchors).map(([p, a]) => {
+    const n = parties[p]?.anchorRegressions;
+    return [p, el("span", { class: a.outcome === "regressed" ? "bad" : a.outcome === "stored" || a.outcome === "known" ? "good" : "" }, verdict(a.outcome)), a.seq ?? "–", n === undefined ? t("notReported") : n === 0 ? `✓ 0` : `✗ ${n}`];
+  });
+  return table(["party", "col_anchor", "col_anchorSeq", "col_regressions"], rows, t("reconcile"));
 }
 
 function partiesTable(parties: Record<string, any>, chain = false): HTMLTableElement {

@@ -17,7 +17,7 @@ import { createAuditLog } from "@privface/audit";
 import { createLogger } from "@privface/config";
 import { generateDataKey, generateSealKeyPair, generateSigningKeyPair, softwareSigner, toBase64url } from "@privface/crypto";
 import { openDb } from "@privface/db";
-import { createFakeParties, scenarioWorld, type ScenarioGateway, type ScenarioPerson } from "@privface/devstack";
+import { createFakeParties, scenarioWorld, type ScenarioGateway, type ScenarioPerson, type ScenarioWorld } from "@privface/devstack";
 import { auditSink, createGateway, type Gateway } from "@privface/gateway";
 import { buildConsole } from "../../src/build.ts";
 
@@ -43,6 +43,7 @@ let aliceId: string;
 const contexts: BrowserContext[] = [];
 /** two enrolled persons of a scenario world: real device traffic (sealed shares, signatures) for the dashboard */
 let tills: ScenarioPerson[] = [];
+let world: ScenarioWorld;
 
 async function inject(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const r = await gw.app.inject({ method: method as "POST", url: path, headers, ...(body !== undefined ? { payload: body as object } : {}) });
@@ -68,7 +69,8 @@ before(async () => {
   const site = await buildConsole(join(dir, "site"));
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
-  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey } });
+  // the fake parties' dedup gallery holds the gateway's model: ENROL_DEDUP=hold below
+  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, gallery: "test-model.1" });
   const db = await openDb("sqlite::memory:");
   gw = await createGateway({
     db,
@@ -82,6 +84,7 @@ before(async () => {
     operators: Object.entries(OPS).map(([id, o]) => ({ id, role: o.role, token: o.token, expiresAt: EXPIRY })),
     logger: createLogger({ name: "gateway", level: "warn", destination: { write: () => {} } }),
     recheckIntervalMs: 0,
+    enrolDedup: "hold",
     now: () => Date.now() + skew,
     web: [{ prefix: "/console/", dir: site }],
   });
@@ -113,7 +116,7 @@ before(async () => {
     },
     roots: await fake.roots(),
   };
-  const world = await scenarioWorld(sg);
+  world = await scenarioWorld(sg);
   tills = [await world.person(), await world.person()];
   for (const p of tills) {
     assert.equal((await p.step({ do: "consent" })).status, 201);
@@ -204,7 +207,7 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
   it("role separation: an auditor has no approvals and is refused them by the server; an admin sees no persons", async () => {
     const aud = await signedIn("aud");
     const menu = await aud.$$eval("nav a", (as) => as.map((a) => a.getAttribute("href")));
-    assert.deepEqual(menu, ["#dashboard", "#merchants", "#persons", "#devices", "#audit"]);
+    assert.deepEqual(menu, ["#dashboard", "#merchants", "#persons", "#devices", "#holds", "#audit"]);
     await aud.goto(`${url}/console/#approvals`);
     assert.match((await alertText(aud))!, /您的角色无权执行此操作。 \(FORBIDDEN_ROLE\)/);
     const ada = await signedIn("ada");
@@ -226,7 +229,6 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await ada.click("#device-register button[type=submit]");
     assert.match((await alertText(ada))!, /设备已注册，状态：待批准。/);
     assert.match((await ada.textContent("#view-devices table"))!, /收银台 2.*待批准.*ada/);
-    await shot(ada, "devices");
     await go(ada, "approvals");
     await ada.click("#view-approvals button[data-approve]");
     assert.match((await alertText(ada))!, /须由另一位操作员批准.*\(SAME_APPROVER\)/);
@@ -303,15 +305,81 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     await shot(aud, "quota");
   });
 
-  it("the auditor's view: the gateway's chain verified and rendered; the parties as their metrics report", async () => {
+  it("the auditor's view: the gateway's chain verified and rendered; the parties as their metrics report; the chains reconciled across parties", async () => {
     const aud = await signedIn("aud", "#audit");
     await aud.waitForSelector("#gateway-chain");
     assert.match((await aud.textContent("#gateway-chain"))!, /✓ 校验通过/);
     const text = (await aud.textContent("#view-audit"))!;
     assert.match(text, /operator:aud.*console\.sign-in/);
     assert.match(text, /operator:olga.*person\.unlock\.approve/);
-    assert.match(text, /跨计算方审计链核对不在控制台中进行/);
+    // cross-party reconciliation: the gateway's signed head checked at each party, rendered
+    const rows = await aud.$$eval("#view-audit table", (ts) => ts.find((x) => x.querySelector("caption")?.textContent?.startsWith("跨方审计链核对"))?.querySelectorAll("tbody tr").length);
+    assert.equal(rows, 2);
+    assert.match(text, /P0✓ 一致\d+未报告P1✓ 一致\d+未报告/, "the fake parties report no metrics");
     await shot(aud, "audit");
+  });
+
+  it("held enrolments (ENROL_DEDUP=hold): a reason first, the held and the matching person masked, a decision that waits for a second operator", async () => {
+    const dup = await world.person();
+    dup.lookLike(tills[0]);
+    assert.equal((await dup.step({ do: "consent" })).status, 201);
+    assert.equal((await dup.step({ do: "enrol", face: "genuine" })).reason, "HELD_FOR_REVIEW");
+    assert.equal((await dup.step({ do: "verify", face: "genuine" })).reason, "ENROLMENT_HELD");
+    const olga = await signedIn("olga", "#holds");
+    assert.deepEqual(await olga.$$eval("nav a", (as) => as.map((a) => a.getAttribute("href"))), ["#dashboard", "#merchants", "#persons", "#devices", "#approvals", "#holds"]);
+    await olga.waitForSelector("#holds-query");
+    await olga.click("#holds-query button[type=submit]");
+    assert.match((await alertText(olga))!, /请先填写查询事由/);
+    await olga.fill("#reason", "复核重复录入");
+    await olga.click("#holds-query button[type=submit]");
+    await olga.waitForSelector("article.hold");
+    const text = (await olga.textContent("#holds-result"))!;
+    assert.ok(text.includes(dup.personId) && text.includes(tills[0].personId), "the held person and the one it matched");
+    assert.ok(!text.includes(tills[1].personId), "not a person it did not match");
+    for (const id of world.identities) for (const clear of [id.name, id.idNumber, id.phone]) assert.ok(!text.includes(clear), `masked: ${clear}`);
+    assert.match(text, /\d{6}\*{8}\d{4}/);
+    await shot(olga, "holds");
+    await olga.click("article.hold button[data-decide=approve]");
+    assert.match((await alertText(olga))!, /等待另一位操作员批准/);
+    assert.notEqual((await gw.service.store.getPerson(dup.personId))!.held_at, null, "still held while the decision waits");
+    const oscar = await signedIn("oscar", "#approvals");
+    await oscar.waitForSelector(`#view-approvals button[data-approve^="apr_"]`);
+    assert.match((await oscar.textContent("#view-approvals"))!, /录入复核：通过.*复核重复录入/);
+    await oscar.fill("#approve-reason", "双胞胎，已核实证件");
+    await oscar.click(`#view-approvals button[data-approve^="apr_"]`);
+    assert.match((await alertText(oscar))!, /已批准/);
+    assert.equal((await gw.service.store.getPerson(dup.personId))!.held_at, null, "active after the second operator");
+    assert.equal((await dup.step({ do: "verify", face: "genuine" })).reason, "MATCH");
+    // the auditor sees the same list (read-only: no decision buttons); nothing is held any more
+    const aud = await signedIn("aud", "#holds");
+    await aud.waitForSelector("#holds-query");
+    await aud.fill("#reason", "审计复核");
+    await aud.click("#holds-query button[type=submit]");
+    await aud.waitForSelector("#holds-result p");
+    assert.equal(await aud.textContent("#holds-result"), "没有待复核的录入。");
+  });
+
+  it("a device's still-image flag: the admin requests it with a reason, another operator approves it, the device list shows it", async () => {
+    const d = (await bearer("GET", "/v1/admin/devices", "ada")).devices.find((x: { label?: string }) => x.label === "收银台 2");
+    assert.equal(d.stillImage, false);
+    const ada = await signedIn("ada", "#devices");
+    await ada.waitForSelector(`button[data-still-image="${d.deviceId}"]`);
+    await ada.click(`button[data-still-image="${d.deviceId}"]`);
+    assert.match((await alertText(ada))!, /\(REASON_REQUIRED\)/);
+    await ada.fill("#still-reason", "演示终端只拍静态照片");
+    await ada.click(`button[data-still-image="${d.deviceId}"]`);
+    assert.match((await alertText(ada))!, /已提交变更申请/);
+    await shot(ada, "devices");
+    assert.equal((await gw.service.store.getDevice(d.deviceId))!.still_image, false, "nothing changed yet");
+    const oscar = await signedIn("oscar", "#approvals");
+    await oscar.waitForSelector(`#view-approvals button[data-approve^="apr_"]`);
+    assert.match((await oscar.textContent("#view-approvals"))!, /设备：开启静态图像模式.*演示终端只拍静态照片/);
+    await oscar.fill("#approve-reason", "已与商户确认");
+    await oscar.click(`#view-approvals button[data-approve^="apr_"]`);
+    assert.match((await alertText(oscar))!, /已批准/);
+    assert.equal((await gw.service.store.getDevice(d.deviceId))!.still_image, true, "set by the second operator");
+    await go(oscar, "devices");
+    assert.match((await oscar.textContent("#view-devices table"))!, /收银台 2.*已启用.*是/);
   });
 
   it("signing out, or a session the gateway no longer knows, sends the page back to sign-in", async () => {

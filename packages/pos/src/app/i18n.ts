@@ -131,6 +131,8 @@ const ERRORS: Record<string, [string, string]> = {
   NOT_ENROLLED: ["该人员尚未录入人脸，请先录入。", "Not enrolled yet: enrol the face first."],
   ALREADY_ENROLLED: ["该人员已录入人脸。如需重新录入请先注销。", "Already enrolled. Deregister first to enrol again."],
   DUPLICATE_ENROLMENT: ["该人脸已在系统中录入（可能用于其他人员），本次录入被拒绝。请联系操作员。", "This face is already enrolled (possibly as another person): the enrolment is refused. Contact an operator."],
+  HELD_FOR_REVIEW: ["该人脸与已录入人员相似，本次录入须经操作员复核后才能使用。请联系操作员。", "This face resembles an enrolled person: the enrolment can be used only after an operator's review. Contact an operator."],
+  ENROLMENT_HELD: ["该人员的录入正在等待操作员复核，暂不能核验。", "This person's enrolment awaits an operator's review: no verification until then."],
   PERSON_UNKNOWN: ["未找到该人员编号。", "No such person id."],
   CONSENT_REQUIRED: ["需要先同意隐私告知。", "Consent to the privacy notice is needed first."],
   CONSENT_WITHDRAWN: ["已撤回同意，人脸核验已关闭。", "Consent was withdrawn: face verification is off."],
