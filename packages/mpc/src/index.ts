@@ -35,7 +35,7 @@ export type { ShareSlot } from "./rerandomise.ts";
 // messages and their bytes
 export { MESSAGE_VERSION, verifyRounds, enrolRounds } from "./messages.ts";
 export type { PartyName, Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";
-export { encodeMessage, decodeMessage } from "./wire.ts";
+export { encodeMessage, decodeMessage, messageBytes } from "./wire.ts";
 export type { Expect } from "./wire.ts";
 // the step functions
 export {

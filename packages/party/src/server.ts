@@ -214,7 +214,6 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     async close() {
       crlWatch.stop();
       const jobsEnded = jobs.stop();
-      await service.budgetIdle();
       await transport.close();
       await galleryRun?.stop();
       rpc.close();
