@@ -33,7 +33,7 @@ import type { PartyMetrics } from "./metrics.ts";
 import { runDedup, runMpc, sendAbort, type DedupStock, type VerifyRunResult } from "./session.ts";
 import { epochOf, nextShare, runShare, storedShare } from "./share-epoch.ts";
 import type { GalleryHooks, PartyGallery } from "./gallery.ts";
-import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
+import { StoreError, type BeginVerifyResult, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
 export const DEFAULT_FAILURE_BUDGET = 5;
@@ -564,11 +564,11 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const upShare = up && upCtx ? await openShare(up.sealed, upCtx, keyId) : null;
       // the per-template volume budgets and the failure budget's record (decision 010 §4) are checked
       // in the store's transaction with the nonce marks: a refused template consumes nothing
-      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume, budget: { day, failures: failureBudget } };
+      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume, budget: { day } };
       let template: Uint32Array | null = null;
       const itemBytes: Uint8Array[] = []; // pool items in use: zeroed when the runs end
       let budgetIn: (() => Omit<BudgetInput, "role" | "session">) | null = null;
-      const begun = (r: Awaited<ReturnType<PartyStore["beginVerify"]>>): Material => {
+      const begun = (r: BeginVerifyResult): Material => {
         killAt("party:verify:begun");
         template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
         r.share.fill(0);
