@@ -39,7 +39,7 @@ export { encodeMessage, decodeMessage, messageBytes } from "./wire.ts";
 export type { Expect } from "./wire.ts";
 // the step functions
 export {
-  verifyStart, verifyOnLift, verifyOnOpen, verifyOnCompare, verifyOnCompareMany, verifyOnAnd, verifyStep,
+  verifyStart, verifyOnLift, verifyOnOpen, verifyOnCompare, verifyOnCompareMany, verifyOnAnd, verifyStep, verifyDiscard,
   enrolStart, enrolOnLift, enrolOnOpen, enrolOnCompare, enrolStep,
 } from "./protocol.ts";
 export type {

@@ -25,6 +25,7 @@ import {
   enrolStart,
   enrolStep,
   ProtocolError,
+  verifyDiscard,
   verifyStart,
   verifyStep,
   type EnrolOutput,
@@ -194,6 +195,7 @@ export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyRunResult |
       }
       if (budget?.exhausted) {
         // round 3 revealed it to both parties: neither sends round 4, the verification is not answered
+        verifyDiscard(state as VerifyState);
         t.closeSession(o.session);
         return { output: null, budget };
       }
