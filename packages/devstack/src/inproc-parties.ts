@@ -280,7 +280,6 @@ export async function startInProcParties(
       return { P0: a, P1: b };
     },
     async close() {
-      for (const p of PARTIES) await services[p].budgetIdle();
       for (const db of dbs) await closeDb(db);
       for (const close of closers) await close();
     },

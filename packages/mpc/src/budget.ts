@@ -1,18 +1,21 @@
 /**
- * The daily failure budget, counted inside MPC (decision 010 §4; docs/protocol.md "Failure budget").
- * After a verification P0 and P1 hold XOR shares m_0 ⊕ m_1 = match. Per (template, day) each party
- * keeps an additive share mod N = 2^16 of the failure counter C. One budget run (3 rounds):
+ * The daily failure budget, counted inside MPC (decision 010 §4; docs/protocol.md section 12). After a
+ * verification P0 and P1 hold XOR shares m_0 ⊕ m_1 = match. Per (template, day) each party keeps an
+ * additive share mod N = 2^16 of the failure counter C. One budget run (3 rounds) rides in rounds 1–3
+ * of the template's NEXT verification (same frames, that verification's bundle and session; party
+ * session.ts) and counts the decision of the previous one, whose match share each party kept:
  *
  *  1 convert  f = 1 − match as XOR shares (P0 flips its share). With a helper-dealt daBit (a random bit
  *             β shared both as XOR bits β_0 ⊕ β_1 and additively ⟦β⟧ mod N) each party opens
  *             c_i = f_i ⊕ β_i; c = f ⊕ β is uniform. Then ⟦f⟧ = c·[P0] + (1 − 2c)·⟦β⟧ (= c ⊕ β).
  *             The message also carries the public bookkeeping (bundle id, day, budget, runs applied,
  *             verifications answered), which both parties reconcile identically (`reconcile`).
- *             ⟦C'⟧ = ⟦C_base⟧ + ⟦f⟧ + lost·[P0].
+ *             ⟦C'⟧ = ⟦C_base⟧ + ⟦f⟧·convert + lost·[P0].
  *  2 compare  open ẑ = C' − B + r_out mod N (r_out helper-dealt, uniform); each party evaluates its two
  *             DCF keys (n = 16): exhausted = [C' − B mod N ∈ [0, N/2)] = [ẑ < s] ⊕ [ẑ < e] ⊕ [s > e] with
  *             s = r_out, e = r_out + N/2 mod N, i.e. C' ≥ B whenever C' < B + N/2.
- *  3 reveal   open the XOR shares of `exhausted` to both parties.
+ *  3 reveal   open the XOR shares of `exhausted` to both parties (before the verification's round 4:
+ *             when it is 1 neither party sends round 4, so the verification is never answered).
  *
  * Each party learns c (uniform), ẑ (uniform), the public bookkeeping and `exhausted`: nothing about any
  * single decision. Pure: (state, message) → { state, send }; no I/O, no clock, no randomness.
@@ -167,7 +170,7 @@ export interface BudgetConvMsg extends BudgetHeader {
   readonly budget: number;
   readonly runs: number;
   readonly prevRuns: number;
-  /** verifications of this template this day the sender answered, this one included */
+  /** verifications of this template this day the sender answered before this one (the share of the last one is the input) */
   readonly verifications: number;
   readonly c: 0 | 1;
 }
@@ -189,25 +192,31 @@ export const budgetRounds = 3;
 export interface Reconciled {
   /** the runs both parties agree were applied to the base share */
   readonly base: number;
-  /** verifications answered but never counted (counted as failures: fail closed) */
+  /** verifications answered but not counted from shares (counted as failures: fail closed) */
   readonly lost: number;
-  /** runs after this one */
+  /** true when both parties hold the match share of the last answered verification: it is counted from the shares */
+  readonly convert: boolean;
+  /** runs after this one (= verifications answered, all of them accounted for) */
   readonly runs: number;
 }
 
 /**
  * What both parties agree on from their public bookkeeping (pure; both sides compute the same result).
  * base = min(runs_0, runs_1): a party ahead by one run rolls back to its previous share (it applied a run
- * the peer never did). lost = max(verifications) − 1 − base, capped at the budget: every verification
- * answered but not accounted for counts as a failure. @throws ProtocolError COUNTER_MISMATCH when the
- * two states cannot be brought in step (the caller then refuses the template for the day: fail closed).
+ * the peer never did). n = max(verifications): the verifications answered so far, all of which this run
+ * accounts for. The last one (n) is counted from the match shares only when both parties answered it
+ * (`convert`: each then holds its share); every other verification answered but not accounted for
+ * (lost = n − base − convert, capped at the budget) counts as a failure: fail closed. @throws
+ * ProtocolError COUNTER_MISMATCH when the two states cannot be brought in step (the caller then refuses
+ * the template for the day: fail closed).
  */
 export function reconcile(a: { runs: number; prevRuns: number; verifications: number }, b: { runs: number; prevRuns: number; verifications: number }, budget: number): Reconciled {
   const base = Math.min(a.runs, b.runs);
   for (const x of [a, b]) if (x.runs !== base && x.prevRuns !== base) throw new ProtocolError("COUNTER_MISMATCH", `counter states ${a.runs}/${a.prevRuns} and ${b.runs}/${b.prevRuns} cannot be reconciled`);
   const n = Math.max(a.verifications, b.verifications);
-  if (n < base + 1) throw new ProtocolError("COUNTER_MISMATCH", `${n} verifications, but ${base} runs already applied`);
-  return { base, lost: Math.min(n - 1 - base, budget), runs: n };
+  if (n < base) throw new ProtocolError("COUNTER_MISMATCH", `${n} verifications, but ${base} runs already applied`);
+  const convert = n > base && a.verifications === n && b.verifications === n;
+  return { base, lost: Math.min(n - base - (convert ? 1 : 0), budget), convert, runs: n };
 }
 
 // ---------------------------------------------------------------- step functions
@@ -219,13 +228,13 @@ export interface BudgetInput {
   /** the daily failure budget B, 1..MAX_BUDGET (both parties must use the same) */
   readonly budget: number;
   readonly day: number;
-  /** this party's XOR share of `match` from the verification (VerifyOutput.match) */
+  /** this party's XOR share of `match` from the last verification it answered (VerifyOutput.match; 0 if none) */
   readonly matchShare: 0 | 1;
   /** this party's stored counter for (template, day) */
   readonly counter: CounterState;
-  /** verifications of this template this day this party answered, this one included */
+  /** verifications of this template this day this party answered (the last one's share is `matchShare`) */
   readonly verifications: number;
-  /** openBudget(...) of the verification's bundle, never started before (ITEM_REUSED) */
+  /** openBudget(...) of the bundle of the verification the run rides in, never started before (ITEM_REUSED) */
   readonly material: BudgetMaterial;
 }
 
@@ -283,7 +292,7 @@ export function budgetStart(input: BudgetInput): { state: BudgetConverting; send
   if (!isU32(day)) throw new RangeError("day: expected a u32");
   if (matchShare !== 0 && matchShare !== 1) throw new RangeError("matchShare: expected 0 or 1");
   checkCounter(counter);
-  if (!isU32(verifications) || verifications < 1) throw new RangeError("verifications: expected a positive u32");
+  if (!isU32(verifications)) throw new RangeError("verifications: expected a u32");
   if (!mat || typeof mat !== "object" || !(mat.roots instanceof Uint8Array)) throw new TypeError("material: expected a BudgetMaterial");
   if (mat.role !== role) throw new ProtocolError("WRONG_ROLE", `material for ${mat.role}, used by ${role}`);
   claimMaterial(mat);
@@ -297,8 +306,8 @@ export function budgetStart(input: BudgetInput): { state: BudgetConverting; send
 }
 
 /**
- * Receives round 1, sends round 2. `counter` is the new counter state: store it (durably) before
- * sending, so a crash after this point is reconciled by the next run.
+ * Receives round 1, sends round 2. `counter` is the new counter state: the party stores it durably with
+ * its next answer (a party that stored it while the peer did not is rolled back by the next run).
  */
 export function budgetOnConvert(state: BudgetConverting, msg: BudgetConvMsg): { state: BudgetCompared; send: BudgetCompareMsg; counter: CounterState } {
   checkPhase(state, "budget:converting");
@@ -314,8 +323,8 @@ export function budgetOnConvert(state: BudgetConverting, msg: BudgetConvMsg): { 
   const baseShare = own.runs === r.base ? own.share : own.prevShare;
   const c = state.c ^ msg.c;
   const m = state.mat;
-  // ⟦f⟧ = c·[P0] + (1 − 2c)·⟦β⟧, plus the lost verifications (public) at P0
-  const f = ((P0 ? c : 0) + (c ? -m.ba : m.ba)) & MASK;
+  // ⟦f⟧ = c·[P0] + (1 − 2c)·⟦β⟧ when both hold the last decision's share, plus the lost verifications (public) at P0
+  const f = r.convert ? ((P0 ? c : 0) + (c ? -m.ba : m.ba)) & MASK : 0;
   const share = (baseShare + f + (P0 ? r.lost : 0)) & MASK;
   const counter: CounterState = { runs: r.runs, share, prevRuns: r.base, prevShare: baseShare };
   const z = (share - (P0 ? state.budget : 0) + m.rOut) & MASK;

@@ -35,11 +35,11 @@ export type { ShareSlot } from "./rerandomise.ts";
 // messages and their bytes
 export { MESSAGE_VERSION, verifyRounds, enrolRounds } from "./messages.ts";
 export type { PartyName, Header, LiftMsg, OpenMsg, CompareMsg, AndMsg, Message, Protocol } from "./messages.ts";
-export { encodeMessage, decodeMessage } from "./wire.ts";
+export { encodeMessage, decodeMessage, messageBytes } from "./wire.ts";
 export type { Expect } from "./wire.ts";
 // the step functions
 export {
-  verifyStart, verifyOnLift, verifyOnOpen, verifyOnCompare, verifyOnCompareMany, verifyOnAnd, verifyStep,
+  verifyStart, verifyOnLift, verifyOnOpen, verifyOnCompare, verifyOnCompareMany, verifyOnAnd, verifyStep, verifyDiscard,
   enrolStart, enrolOnLift, enrolOnOpen, enrolOnCompare, enrolStep,
 } from "./protocol.ts";
 export type {

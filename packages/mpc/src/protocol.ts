@@ -291,6 +291,14 @@ export function verifyOnAnd(state: VerifyAnded, msg: AndMsg): { state: VerifyDon
   return { state: { phase: "verify:done", output }, output };
 }
 
+/**
+ * Ends a verification that will not finish (the failure budget, riding in rounds 1–3, found it
+ * exhausted before round 4): wipes its material, as `verifyOnAnd` does. Do not step the state again.
+ */
+export function verifyDiscard(state: VerifyState): void {
+  if (state && "mat" in state) wipe(state.mat);
+}
+
 /** Dispatches on the state's phase (for servers that drive steps generically). */
 export function verifyStep(state: VerifyState, msg: Message): { state: VerifyState; send?: Message; output?: VerifyOutput } {
   switch (state?.phase) {

@@ -134,18 +134,23 @@ test("reconciliation: a run applied at one party only is rolled back and counted
     assert.equal(r4.count, 3);
     assert.equal(r4.exhausted, 0);
     assert.equal(r4.P0.counter.runs, 4);
-    // a verification one party answered and whose budget run never started: counted too
+    // verification 5 answered by P0 only (P1 never stored its answer), verification 6 counts it: P1
+    // holds no share of decision 5, so neither 5 (a success) nor the unaccounted one before is
+    // counted from shares — both count as failures
     const r6 = simulateBudget({ seeds, rng, params, budget, day: 3, matchShares: shares(1), counter: { P0: r4.P0.counter, P1: r4.P1.counter }, verifications: { P0: 6, P1: 5 } });
-    assert.equal(r6.count, 4);
+    assert.equal(r6.count, 5);
     assert.equal(r6.exhausted, 1);
   }
   // lost verifications are capped at the budget (the comparison stays exact)
-  assert.deepEqual(reconcile({ runs: 0, prevRuns: 0, verifications: 1000 }, { runs: 0, prevRuns: 0, verifications: 3 }, 5), { base: 0, lost: 5, runs: 1000 });
+  assert.deepEqual(reconcile({ runs: 0, prevRuns: 0, verifications: 1000 }, { runs: 0, prevRuns: 0, verifications: 3 }, 5), { base: 0, lost: 5, convert: false, runs: 1000 });
   // a party whose last run also covered lost verifications rolls back over all of them
-  assert.deepEqual(reconcile({ runs: 5, prevRuns: 3, verifications: 6 }, { runs: 3, prevRuns: 2, verifications: 6 }, 5), { base: 3, lost: 2, runs: 6 });
+  assert.deepEqual(reconcile({ runs: 5, prevRuns: 3, verifications: 6 }, { runs: 3, prevRuns: 2, verifications: 6 }, 5), { base: 3, lost: 2, convert: true, runs: 6 });
+  // the first verification of the day counts nothing; nothing answered since the last run counts nothing
+  assert.deepEqual(reconcile({ runs: 0, prevRuns: 0, verifications: 0 }, { runs: 0, prevRuns: 0, verifications: 0 }, 5), { base: 0, lost: 0, convert: false, runs: 0 });
+  assert.deepEqual(reconcile({ runs: 4, prevRuns: 3, verifications: 4 }, { runs: 4, prevRuns: 3, verifications: 4 }, 5), { base: 4, lost: 0, convert: false, runs: 4 });
   // states more than one run apart cannot be reconciled
   assert.throws(() => reconcile({ runs: 5, prevRuns: 4, verifications: 6 }, { runs: 3, prevRuns: 2, verifications: 6 }, 5), code("COUNTER_MISMATCH"));
-  assert.throws(() => reconcile({ runs: 5, prevRuns: 4, verifications: 5 }, { runs: 5, prevRuns: 4, verifications: 5 }, 5), code("COUNTER_MISMATCH"));
+  assert.throws(() => reconcile({ runs: 5, prevRuns: 4, verifications: 4 }, { runs: 5, prevRuns: 4, verifications: 4 }, 5), code("COUNTER_MISMATCH"));
 });
 
 test("privacy: every value a party receives (c, ẑ, the peer's bit) is uniform whatever the decision; only `exhausted` is learnt", () => {

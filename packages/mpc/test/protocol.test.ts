@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   deal, newItemId, openBundle, makeParams, verifyPlain, validatePlain, dotPlain, simulateVerify, simulateEnrol,
-  verifyStart, verifyOnLift, verifyOnOpen, enrolStart, ProtocolError, verifyRounds, enrolRounds, simulateVerifyMany,
+  verifyStart, verifyOnLift, verifyOnOpen, verifyDiscard, enrolStart, ProtocolError, verifyRounds, enrolRounds, simulateVerifyMany,
   type Params, type VerifyOpened,
 } from "../src/index.ts";
 import { messageBytes } from "../src/wire.ts";
@@ -164,8 +164,12 @@ test("single use: a material that started a run is refused the second time (ITEM
   const b = deal(params, newItemId(rng), seeds, { rng });
   const m0 = openBundle("P0", seeds.P0, b.P0);
   const input = { role: "P0" as const, session: "once-1", params, probeShare: probe.P0, templateShare: tpl.P0, material: m0 };
-  verifyStart(input);
+  const started = verifyStart(input);
   assert.throws(() => verifyStart(input), code("ITEM_REUSED"));
+  // a run ended before round 4 (failure budget exhausted) wipes its material
+  assert.ok(m0.a0.some((v) => v !== 0));
+  verifyDiscard(started.state);
+  assert.ok([m0.r, m0.a0, m0.a1, m0.b, m0.roots].every((a) => a.every((v) => v === 0)));
   assert.throws(() => verifyStart({ ...input, session: "once-2" }), code("ITEM_REUSED"));
   // a refused start claims nothing: the material still starts once
   const m1 = openBundle("P1", seeds.P1, b.P1);

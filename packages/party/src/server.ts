@@ -247,7 +247,6 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
       await worker?.stop();
       await coordinator?.close();
       const jobsEnded = jobs.stop();
-      await service.budgetIdle();
       await transport.close();
       await galleryRun?.stop();
       rpc.close();

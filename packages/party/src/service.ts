@@ -16,7 +16,7 @@
 import { randomInt } from "node:crypto";
 import { killAt, silentLog, type Log } from "@privface/config";
 import {
-  budgetSessionOf, dedupSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
+  dedupSessionOf, challengeNonce, checkStatement, checkStatementMac, contextAad, isPartyErrorCode, PartyError, partyMacKey, peerOf, serverRoleOf, signKeyList, upgradeSessionOf,
   type AbortResponse, type CommitResponse, type DedupMatches, type DedupResponse, type DeleteResponse, type DeviceRegistration, type DeviceRegistrationResponse, type DeviceStatement,
   type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
@@ -25,15 +25,15 @@ import { checkNonce, issueNonce, type NonceKey } from "@privface/contracts/nonce
 import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import {
   decodeBundle, decodeDedupBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
-  type BudgetMaterial, type EnrolOutput, type Material, type Params, type VerifyOutput,
+  type BudgetInput, type BudgetMaterial, type EnrolOutput, type Material, type Params,
 } from "@privface/mpc";
 import { DbError } from "@privface/db";
 import type { Transport } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
-import { runBudget, runDedup, runMpc, sendAbort, type DedupStock } from "./session.ts";
+import { runDedup, runMpc, sendAbort, type DedupStock, type VerifyRunResult } from "./session.ts";
 import { epochOf, nextShare, runShare, storedShare } from "./share-epoch.ts";
 import type { GalleryHooks, PartyGallery } from "./gallery.ts";
-import { StoreError, type BudgetRecord, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
+import { StoreError, type BeginVerifyResult, type PartyStore, type TxnSession, type UseMark } from "./store/index.ts";
 
 /** Default daily failure budget per template (PRIVFACE_P0/P1_FAILURE_BUDGET; docs/protocol.md section 12). */
 export const DEFAULT_FAILURE_BUDGET = 5;
@@ -223,8 +223,6 @@ export interface PartyService {
    * epoch 0) moves one epoch on, one transaction per share. Audited; nothing to do without a pair seed.
    */
   rerandomise(opts?: { onlyUnrandomised?: boolean }): Promise<{ scanned: number; updated: number }>;
-  /** Resolves when no failure-budget run is in flight (they run after a verification's answer). */
-  budgetIdle(): Promise<void>;
 }
 
 const STORE_TO_API: Record<string, PartyErrorCode> = {
@@ -420,11 +418,10 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
 
   // ---------------------------------------------------------------- daily failure budget
   const failureBudget = deps.failureBudget ?? DEFAULT_FAILURE_BUDGET;
-  /** Per template: the tail of the chain of verifications + budget runs (one at a time per template). */
+  /** Per template: the tail of the chain of verifications (one at a time per template). */
   const tails = new Map<string, Promise<void>>();
-  const budgetRuns = new Set<Promise<void>>();
 
-  /** Waits until the template's previous verification and its budget run are over; returns the release. */
+  /** Waits until the template's previous verification has ended; returns the release. */
   async function lockTemplate(templateId: string): Promise<() => void> {
     const prev = tails.get(templateId) ?? Promise.resolve();
     let release!: () => void;
@@ -449,45 +446,25 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     };
   }
 
-  async function exhaust(session: string, templateId: string, day: number, outcome: string): Promise<void> {
+  /** Templates refused today (UTC day `exhaustedDay`): refused at once, before the peer is waited for. */
+  let exhaustedDay = -1;
+  const exhaustedIds = new Set<string>();
+  function markExhausted(templateId: string, day: number): void {
+    if (day !== exhaustedDay) {
+      exhaustedIds.clear();
+      exhaustedDay = day;
+    }
+    exhaustedIds.add(templateId);
+  }
+  const isExhausted = (templateId: string, day: number) => day === exhaustedDay && exhaustedIds.has(templateId);
+
+  /** The budget run found the budget exhausted, or the counters cannot be brought in step: refused for the day. */
+  async function exhaust(session: string, templateId: string, day: number, outcome: "exhausted" | "counter-mismatch"): Promise<never> {
+    metrics.budgetRuns.inc({ outcome: outcome === "exhausted" ? "exhausted" : "mismatch" });
     await store.markBudgetExhausted(templateId, day);
     log.warn({ event: "budget_exhausted", templateId, outcome });
     await audit({ op: "budget", session, templateId, requester: "mpc", purpose: null, outcome });
-  }
-
-  /** The budget run after an answered verification, in the background; releases the template when done. */
-  function startBudget(a: { session: string; templateId: string; day: number; matchShare: 0 | 1; record: BudgetRecord; material: BudgetMaterial; release: () => void }): void {
-    const run = (async () => {
-      try {
-        const { runs, share, prevRuns, prevShare } = a.record;
-        const out = await runBudget({
-          transport, role: party, session: budgetSessionOf(a.session), timeoutMs: deps.mpcTimeoutMs, budget: failureBudget, day: a.day,
-          matchShare: a.matchShare, counter: { runs, share, prevRuns, prevShare }, verifications: a.record.verifications, material: a.material,
-          save: (c) => store.saveBudgetCounter(a.templateId, a.day, c),
-        });
-        metrics.budgetRuns.inc({ outcome: out.exhausted ? "exhausted" : "ok" });
-        if (out.exhausted) await exhaust(a.session, a.templateId, a.day, "exhausted");
-      } catch (e) {
-        if (e instanceof ProtocolError && e.code === "COUNTER_MISMATCH") {
-          // the two counters cannot be brought in step: refuse the template for the day (fail closed)
-          metrics.budgetRuns.inc({ outcome: "mismatch" });
-          await exhaust(a.session, a.templateId, a.day, "counter-mismatch");
-        } else {
-          // not counted now: the next run counts this verification as a failure (reconcile), and a
-          // template with `budget` unaccounted verifications is refused until runs succeed again
-          metrics.budgetRuns.inc({ outcome: "failed" });
-          log.warn({ event: "budget_run_failed", reason: e instanceof ProtocolError || e instanceof PartyError ? e.code : (e as Error).name });
-        }
-      } finally {
-        a.release();
-      }
-    })().catch((e) => log.error({ event: "budget_run_failed", reason: (e as Error).message }));
-    budgetRuns.add(run);
-    void run.finally(() => budgetRuns.delete(run));
-  }
-
-  async function budgetIdle(): Promise<void> {
-    while (budgetRuns.size > 0) await Promise.allSettled([...budgetRuns]);
+    throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
   }
 
   /** P0's or P1's material for an enrolment-validation run. */
@@ -596,45 +573,39 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const { ctx, upCtx, keyId } = await admitStatement(input, "verify");
       const marks = freshness(input.statement);
-      // One verification (and its budget run) at a time per template, so the counter is up to date
-      // before the next one is answered: at most `failureBudget` failures are ever answered per day.
+      // One verification at a time per template: each carries the budget run that counts the one
+      // before it, so at most `failureBudget` failures are ever answered per day.
       release = await lockTemplate(templateId);
       const day = budgetDay(now());
-      const rec = await store.budget(templateId, day);
-      if (rec.exhausted || rec.verifications - rec.runs >= failureBudget) {
-        metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
-        throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
-      }
+      if (isExhausted(templateId, day)) throw new PartyError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
       const probe = await openShare(sealed, ctx, keyId);
       const upShare = up && upCtx ? await openShare(up.sealed, upCtx, keyId) : null;
-      // the per-template volume budgets (decision 010 §4) are counted in the store's transaction with the nonce marks
-      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume };
+      // the per-template volume budgets and the failure budget's record (decision 010 §4) are checked
+      // in the store's transaction with the nonce marks: a refused template consumes nothing
+      const begin = { session, templateId, modelVersion, nonce: auth.nonce, expires: auth.expires, marks, volume, budget: { day } };
       let template: Uint32Array | null = null;
       const itemBytes: Uint8Array[] = []; // pool items in use: zeroed when the runs end
-      let mat: MaterialSource;
-      let budgetMat: BudgetMaterial | null = null;
-      if (party === "P0") {
-        const r = await store.beginVerify(begin);
+      let budgetIn: (() => Omit<BudgetInput, "role" | "session">) | null = null;
+      const begun = (r: BeginVerifyResult): Material => {
         killAt("party:verify:begun");
         template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
         r.share.fill(0);
         itemBytes.push(r.item.bytes);
         const m = verifyMaterial(r.item.bytes);
-        budgetMat = m.budget;
-        mat = m.mat;
-      } else {
-        mat = async (itemId: string) => {
-          const r = await store.beginVerify({ ...begin, itemId }).catch((e) => {
-            throw toPartyError(e);
-          });
-          killAt("party:verify:begun");
-          template = runShare(party, deps.pairSeed, { templateId, modelVersion }, r.share);
-          r.share.fill(0);
-          itemBytes.push(r.item.bytes);
-          const m = verifyMaterial(r.item.bytes);
-          budgetMat = m.budget;
-          return m.mat;
-        };
+        const rec = r.budget!;
+        const counter = { runs: rec.runs, share: rec.share, prevRuns: rec.prevRuns, prevShare: rec.prevShare };
+        budgetIn = () => ({ budget: failureBudget, day, matchShare: rec.pending, counter, verifications: rec.verifications, material: m.budget });
+        return m.mat;
+      };
+      let mat: MaterialSource;
+      if (party === "P0") mat = begun(await store.beginVerify(begin));
+      else {
+        mat = async (itemId: string) =>
+          begun(
+            await store.beginVerify({ ...begin, itemId }).catch((e) => {
+              throw toPartyError(e);
+            }),
+          );
       }
       // The upgrade needs an enrolment bundle from the helper (P0 fetches it). Without one the
       // verification still runs and the upgrade is skipped at both parties (P1 learns it from the abort).
@@ -648,24 +619,35 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         }
       }
       started = true;
-      const runs: [VerifyOutput, EnrolOutput | null] = await Promise.all([
-        runMpc({ kind: "verify", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share: probe, templateShare: () => template!, material: mat }),
-        up && upShare && upMat
-          ? runMpc({ kind: "enrol", transport, role: party, session: upSession, params, timeoutMs: deps.mpcTimeoutMs, share: upShare, material: upMat }).catch((e) => {
-              log.warn({ event: "upgrade_skipped", reason: toPartyError(e).code });
-              return null;
-            })
-          : Promise.resolve(null),
-      ]).finally(() => {
-        probe.fill(0);
-        upShare?.fill(0);
-        for (const b of itemBytes) b.fill(0);
-        (template as Uint32Array | null)?.fill(0);
-      });
-      const [v, u] = runs;
+      let runs: [VerifyRunResult, EnrolOutput | null];
+      try {
+        runs = await Promise.all([
+          runMpc({ kind: "verify", transport, role: party, session, params, timeoutMs: deps.mpcTimeoutMs, share: probe, templateShare: () => template!, material: mat, budget: () => budgetIn!() }),
+          up && upShare && upMat
+            ? runMpc({ kind: "enrol", transport, role: party, session: upSession, params, timeoutMs: deps.mpcTimeoutMs, share: upShare, material: upMat }).catch((e) => {
+                log.warn({ event: "upgrade_skipped", reason: toPartyError(e).code });
+                return null;
+              })
+            : Promise.resolve(null),
+        ]).finally(() => {
+          probe.fill(0);
+          upShare?.fill(0);
+          for (const b of itemBytes) b.fill(0);
+          (template as Uint32Array | null)?.fill(0);
+        });
+      } catch (e) {
+        // the two counters cannot be brought in step: refuse the template for the day (fail closed)
+        if (e instanceof ProtocolError && e.code === "COUNTER_MISMATCH") return await exhaust(session, templateId, day, "counter-mismatch");
+        throw e;
+      }
+      const [{ output: v, budget: b }, u] = runs;
+      if (!v) return await exhaust(session, templateId, day, "exhausted");
       metrics.mpcRuns.inc({ kind: "verify", outcome: "ok" });
+      metrics.budgetRuns.inc({ outcome: "ok" });
       killAt("party:verify:computed");
-      const counted = await store.countVerification(templateId, day);
+      // one transaction before the answer: the budget run's counter and this answer with its match share
+      // (the next verification of the template counts it; a party that crashes before it never answers)
+      await store.finishVerify(templateId, day, b!.counter, v.match);
       const resultShare: VerifyResponse["resultShare"] = { valid: v.valid, match: v.match };
       if (u && up) {
         const stored = storedShare(party, deps.pairSeed, { templateId, modelVersion: up.modelVersion }, u.templateShare);
@@ -676,14 +658,15 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         resultShare.upgradeValid = u.valid;
       }
       await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
-      // the budget run goes on after the answer (off the critical path) and releases the template
       killAt("party:verify:answering");
-      startBudget({ session, templateId, day, matchShare: v.match, record: counted, material: budgetMat!, release });
-      release = null;
       return { session, resultShare };
     } catch (e) {
       const err = toPartyError(e);
       if (!started) await abandon(session, err.code, up !== undefined);
+      if (err.code === "BUDGET_EXHAUSTED") {
+        metrics.budgetRefusals.inc(); // the route table audits the refusal with its code
+        markExhausted(templateId, budgetDay(now()));
+      }
       throw err;
     } finally {
       release?.();
@@ -869,5 +852,5 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     return r;
   }
 
-  return { party, enrol, commit, abort, verify, dedup, searchGallery: (dsession, probe, p1Url) => searchGallery(dsession, probe, undefined, p1Url), dedupBlocked: () => dedupCheat, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, budgetIdle, rerandomise };
+  return { party, enrol, commit, abort, verify, dedup, searchGallery: (dsession, probe, p1Url) => searchGallery(dsession, probe, undefined, p1Url), dedupBlocked: () => dedupCheat, delete: del, health, nonces, keys, registerDevice, approveDevice, sessionStatus, recover, addPoolItems, abandon, rerandomise };
 }

@@ -4,8 +4,10 @@
  * control frame `{"code": <PartyErrorCode>}` that tells the peer this party gave up (so the peer
  * answers with the same error instead of waiting). P0 leads: it owns the pool item, starts, and its
  * round-1 message names the bundle id; P1 obtains the material for that id only then.
- * `runBudget` runs the failure-budget run (3 rounds, @privface/mpc budget.ts) that follows a
- * verification on its own session; both parties start it (each already holds its material).
+ * A verification carries the failure-budget run (3 rounds, @privface/mpc budget.ts) that counts the
+ * template's previous verification: its message of round k follows the verify message in the frame
+ * of step k (k = 1..3), so it costs no frame and no round of its own; when the run finds the budget
+ * exhausted, neither party sends round 4 and the verification is never answered.
  * The step functions never see bytes or sockets; this file is the only glue between them.
  */
 import {
@@ -13,15 +15,17 @@ import {
   budgetStep,
   decodeBudgetMessage,
   encodeBudgetMessage,
-  type BudgetMaterial,
+  type BudgetInput,
+  type BudgetMessage,
   type BudgetOutput,
   type BudgetState,
-  type CounterState,
   decodeMessage,
   encodeMessage,
+  messageBytes,
   enrolStart,
   enrolStep,
   ProtocolError,
+  verifyDiscard,
   verifyStart,
   verifyStep,
   type EnrolOutput,
@@ -77,6 +81,19 @@ export interface VerifyRun extends Common {
   kind: "verify";
   /** Evaluated after the material is known (P1 loads its template share with the pool item). */
   templateShare: () => Uint32Array;
+  /**
+   * The failure-budget run riding in rounds 1–3 (evaluated after the material is known, like
+   * `templateShare`): this verification's budget material, the stored counter and the previous
+   * verification's match share. Both parties must give one, or neither.
+   */
+  budget?: () => Omit<BudgetInput, "role" | "session">;
+}
+
+/** A verification's end: its output, or null when the budget run found the budget exhausted (not answered). */
+export interface VerifyRunResult {
+  output: VerifyOutput | null;
+  /** the budget run's result (its counter is to be stored with the answer); null without one */
+  budget: BudgetOutput | null;
 }
 export interface EnrolRun extends Common {
   kind: "enrol";
@@ -113,112 +130,97 @@ function peerAbort(f: Frame): PartyError {
   return new PartyError(code as never, `the peer party refused the session (${code})`);
 }
 
-export function runMpc(o: VerifyRun): Promise<VerifyOutput>;
+/** One frame's payload: the protocol message, then (verify rounds 1–3) the budget run's. */
+function pack(a: Uint8Array, b: Uint8Array | null): Uint8Array {
+  if (!b) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+export function runMpc(o: VerifyRun): Promise<VerifyRunResult>;
 export function runMpc(o: EnrolRun): Promise<EnrolOutput>;
-export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyOutput | EnrolOutput> {
+export async function runMpc(o: VerifyRun | EnrolRun): Promise<VerifyRunResult | EnrolOutput> {
   const t = o.transport;
   const peer = peerRole(o.role);
   const peerName = o.role === "P0" ? "P1" : "P0";
   const d = o.params.d;
-  const send = (step: number, msg: Message) => t.send(peer, { session: o.session, step, seq: 0, payload: encodeMessage(msg) });
-  const next = async (step: number): Promise<Message> => {
+  const withBudget = o.kind === "verify" && o.budget !== undefined;
+  const send = (step: number, msg: Message, b: BudgetMessage | null) =>
+    t.send(peer, { session: o.session, step, seq: 0, payload: pack(encodeMessage(msg), b ? encodeBudgetMessage(b) : null) });
+  const next = async (step: number): Promise<{ msg: Message; b: BudgetMessage | null }> => {
     const f = await t.receive(o.session, { from: peer, timeoutMs: o.timeoutMs });
     if (f.step === 0) throw peerAbort(f);
-    return decodeMessage(f.payload, { protocol: o.kind, session: o.session, step, seq: step - 1, from: peerName, d });
+    const hasB = withBudget && step <= 3;
+    const n = hasB ? messageBytes(o.kind, step, d, o.session) : f.payload.length;
+    const msg = decodeMessage(hasB ? f.payload.subarray(0, n) : f.payload, { protocol: o.kind, session: o.session, step, seq: step - 1, from: peerName, d });
+    return { msg, b: hasB ? decodeBudgetMessage(f.payload.subarray(n), { session: o.session, step, from: peerName }) : null };
   };
   let failed: string | null = null;
   try {
-    let first: Message | null = null;
+    let first: { msg: Message; b: BudgetMessage | null } | null = null;
     let material: Material;
     if (typeof o.material === "function") {
       first = await next(1);
-      material = await o.material((first as LiftMsg).bundleId);
+      material = await o.material((first.msg as LiftMsg).bundleId);
     } else material = o.material;
     let state: VerifyState | EnrolState;
     let out: Message;
+    let bstate: BudgetState | null = null;
+    let bout: BudgetMessage | null = null;
+    let budget: BudgetOutput | null = null;
     if (o.kind === "verify") {
       const s = verifyStart({ role: o.role, session: o.session, params: o.params, probeShare: o.share, templateShare: o.templateShare(), material });
       state = s.state;
       out = s.send;
+      if (o.budget) {
+        const b = budgetStart({ ...o.budget(), role: o.role, session: o.session });
+        bstate = b.state;
+        bout = b.send;
+      }
     } else {
       const s = enrolStart({ role: o.role, session: o.session, params: o.params, share: o.share, material });
       state = s.state;
       out = s.send;
     }
-    await send(1, out);
+    await send(1, out, bout);
     // kill-test points between the rounds (issue 16): this party sent round k and waits for the peer's
     killAt(`party:${o.kind}:round1`);
     for (let step = 1; ; step++) {
-      const msg = step === 1 && first ? first : await next(step);
+      const got = step === 1 && first ? first : await next(step);
+      bout = null;
+      if (bstate && got.b) {
+        const br = budgetStep(bstate, got.b);
+        bstate = br.state;
+        bout = br.send ?? null;
+        if (br.output) budget = br.output;
+      }
+      if (budget?.exhausted) {
+        // round 3 revealed it to both parties: neither sends round 4, the verification is not answered
+        verifyDiscard(state as VerifyState);
+        t.closeSession(o.session);
+        return { output: null, budget };
+      }
       const r: { state: VerifyState | EnrolState; send?: Message; output?: VerifyOutput | EnrolOutput } =
-        o.kind === "verify" ? verifyStep(state as VerifyState, msg) : enrolStep(state as EnrolState, msg);
+        o.kind === "verify" ? verifyStep(state as VerifyState, got.msg) : enrolStep(state as EnrolState, got.msg);
       state = r.state;
       if (r.output) {
         t.closeSession(o.session);
-        return r.output;
+        return o.kind === "verify" ? { output: r.output as VerifyOutput, budget } : (r.output as EnrolOutput);
       }
       if (!r.send) throw new ProtocolError("WRONG_PHASE", "step returned neither a message nor an output");
-      await send(step + 1, r.send);
+      await send(step + 1, r.send, bout);
       killAt(`party:${o.kind}:round${step + 1}`);
     }
   } catch (e) {
+    if (e instanceof ProtocolError && e.code === "COUNTER_MISMATCH") {
+      // both parties see the same bookkeeping, so both stop here; the caller refuses the template for the day
+      t.closeSession(o.session);
+      throw e;
+    }
     failed = e instanceof PartyError ? e.code : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
     return transportToApi(e);
-  } finally {
-    if (failed) await sendAbort(t, o.role, o.session, failed);
-  }
-}
-
-export interface BudgetRun {
-  transport: Transport;
-  role: "P0" | "P1";
-  /** the budget run's session (budgetSessionOf(verification session)) */
-  session: string;
-  timeoutMs: number;
-  budget: number;
-  day: number;
-  /** this party's XOR share of the verification's `match` */
-  matchShare: 0 | 1;
-  counter: CounterState;
-  verifications: number;
-  material: BudgetMaterial;
-  /** stores the new counter; called after round 1, before this party sends round 2 */
-  save(counter: CounterState): Promise<void>;
-}
-
-/**
- * One failure-budget run over the transport. Resolves with `{ exhausted, counter }`; rejects with the
- * step functions' ProtocolError (COUNTER_MISMATCH: the caller refuses the template for the day), a
- * TransportError, or the PartyError of a peer that gave up. On failure the peer is told (step 0 frame).
- */
-export async function runBudget(o: BudgetRun): Promise<BudgetOutput> {
-  const t = o.transport;
-  const peer = peerRole(o.role);
-  const peerName = o.role === "P0" ? "P1" : "P0";
-  const send = (step: number, payload: Uint8Array) => t.send(peer, { session: o.session, step, seq: 0, payload });
-  let failed: string | null = null;
-  try {
-    const s = budgetStart({ role: o.role, session: o.session, budget: o.budget, day: o.day, matchShare: o.matchShare, counter: o.counter, verifications: o.verifications, material: o.material });
-    let state: BudgetState = s.state;
-    await send(1, encodeBudgetMessage(s.send));
-    killAt("party:budget:round1");
-    for (let step = 1; ; step++) {
-      const f = await t.receive(o.session, { from: peer, timeoutMs: o.timeoutMs });
-      if (f.step === 0) throw peerAbort(f);
-      const r = budgetStep(state, decodeBudgetMessage(f.payload, { session: o.session, step, from: peerName }));
-      state = r.state;
-      if (r.counter) await o.save(r.counter);
-      if (r.output) {
-        t.closeSession(o.session);
-        return r.output;
-      }
-      if (!r.send) throw new ProtocolError("WRONG_PHASE", "step returned neither a message nor an output");
-      await send(step + 1, encodeBudgetMessage(r.send));
-      killAt(`party:budget:round${step + 1}`);
-    }
-  } catch (e) {
-    failed = e instanceof PartyError ? null : e instanceof ProtocolError ? "INTERNAL" : e instanceof TransportError ? (e.code === "SESSION_CLOSED" ? null : "PEER_UNAVAILABLE") : "INTERNAL";
-    throw e;
   } finally {
     if (failed) await sendAbort(t, o.role, o.session, failed);
   }

@@ -43,7 +43,7 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
   party_devices: ["device_id", "suite", "signing_key", "auth_key", "status", "created_at", "updated_at"],
-  party_budgets: ["template_id", "day", "runs", "share", "prev_runs", "prev_share", "verifications", "exhausted", "updated_at"],
+  party_budgets: ["template_id", "day", "runs", "share", "prev_runs", "prev_share", "verifications", "exhausted", "updated_at", "pending"],
   party_migrations: ["name", "timestamp"],
   party_migrations_lock: ["id", "is_locked"],
 };
@@ -667,22 +667,30 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await assert.rejects(createPartyStore(f.db, { role: "P0", dataKeys: { current: "k9", keys: new Map([["k1", key1]]) } }), RangeError);
     }));
 
-  test(`${label}: failure budget records — verifications counted, counter stored, exhausted kept, old days purged`, () =>
+  test(`${label}: failure budget records — answers stored with the counter, read in beginVerify, exhausted kept and refused there, old days purged`, () =>
     withStore(async (f) => {
-      const id = tid();
+      const { id } = await enrolled(f);
       const today = Math.floor(f.clock.t / 86_400_000);
-      const fresh = { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, exhausted: false };
+      const fresh = { runs: 0, share: 0, prevRuns: 0, prevShare: 0, verifications: 0, pending: 0, exhausted: false };
       assert.deepEqual(await f.store.budget(id, today), fresh);
-      assert.equal((await f.store.countVerification(id, today)).verifications, 1);
-      assert.equal((await f.store.countVerification(id, today)).verifications, 2);
-      await f.store.saveBudgetCounter(id, today, { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7 });
-      assert.deepEqual(await f.store.budget(id, today), { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7, verifications: 2, exhausted: false });
+      await f.store.finishVerify(id, today, { runs: 0, share: 0, prevRuns: 0, prevShare: 0 }, 1);
+      await f.store.finishVerify(id, today, { runs: 1, share: 65_535, prevRuns: 0, prevShare: 7 }, 0);
+      assert.deepEqual(await f.store.budget(id, today), { runs: 1, share: 65_535, prevRuns: 0, prevShare: 7, verifications: 2, pending: 0, exhausted: false });
+      await f.store.addItems([{ id: "b-0", bytes: new Uint8Array(8) }]);
+      const begin = { session: sid(), templateId: id, modelVersion: "v1", ...auth(f), budget: { day: today } };
+      const b = await f.store.beginVerify(begin);
+      assert.deepEqual(b.budget, await f.store.budget(id, today), "the record read in the transaction");
       await f.store.markBudgetExhausted(id, today);
-      const r = await f.store.countVerification(id, today);
-      assert.deepEqual(r, { runs: 2, share: 65_535, prevRuns: 1, prevShare: 7, verifications: 3, exhausted: true });
+      assert.deepEqual(await f.store.budget(id, today), { runs: 1, share: 65_535, prevRuns: 0, prevShare: 7, verifications: 2, pending: 0, exhausted: true });
+      await f.store.addItems([{ id: "b-1", bytes: new Uint8Array(8) }]);
+      const refused = { ...begin, session: sid(), ...auth(f) };
+      await rejectsCode(f.store.beginVerify(refused), "BUDGET_EXHAUSTED");
+      assert.equal(await f.store.poolLevel(), 1, "a refused verification takes no pool item");
+      await f.store.consumeAuthorisation(refused.nonce, refused.expires); // nor its authorisation
       assert.deepEqual(await f.store.budget(id, today + 1), fresh, "a new day starts fresh");
       await f.store.markBudgetExhausted(id, today - 2);
-      await assert.rejects(f.store.saveBudgetCounter(id, today, { runs: 1, share: 65_536, prevRuns: 0, prevShare: 0 }), RangeError);
+      await assert.rejects(f.store.finishVerify(id, today, { runs: 1, share: 65_536, prevRuns: 0, prevShare: 0 }, 0), RangeError);
+      await assert.rejects(f.store.finishVerify(id, today, { runs: 1, share: 1, prevRuns: 0, prevShare: 0 }, 2 as 0), RangeError);
       await assert.rejects(f.store.budget(id, -1), RangeError);
       await f.store.purge({ sessionsMs: 5_000, usedItemsMs: 5_000 });
       assert.deepEqual(await f.store.budget(id, today - 2), fresh, "days before yesterday are purged");
@@ -729,7 +737,7 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await rejectsCode(createPartyStore(db, opts), "UNSUPPORTED");
       const names = await db.kysely.selectFrom(PARTY_MIGRATIONS_TABLE).select("name").orderBy("name").execute();
       assert.deepEqual(names.map((r) => r.name), ["001_init", "002_pool_item_keys"]);
-      assert.deepEqual(Object.keys(partyMigrations), ["001_schema"]);
+      assert.deepEqual(Object.keys(partyMigrations), ["001_schema", "002_budget_pending"]);
     } finally {
       await closeDb(db);
     }

@@ -56,8 +56,8 @@ interface Case {
 
 const PARTY_STEPS: Record<Exclude<Op, "refill">, string[]> = {
   enrol: ["party:enrol:material", "party:enrol:round1", "party:enrol:round2", "party:enrol:computed", "party:enrol:prepared", "party:commit:checked", "party:commit:stored"],
-  // round k: the party sent its round-k message and waits for the peer's (session.ts); budget: the run after the answer
-  verify: ["party:verify:begun", "party:verify:round1", "party:verify:round2", "party:verify:computed", "party:verify:answering", "party:budget:round1", "party:budget:round2"],
+  // round k: the party sent its round-k message and waits for the peer's (session.ts; the previous verification's failure-budget run rides in rounds 1–3)
+  verify: ["party:verify:begun", "party:verify:round1", "party:verify:round2", "party:verify:computed", "party:verify:answering"],
   upgrade: ["party:upgrade:staged", "party:upgrade:checked", "party:upgrade:stored"],
   delete: ["party:delete:authorised", "party:delete:erased"],
 };

@@ -23,7 +23,8 @@ export type StoreErrorCode =
   | "DEVICE_EXISTS" // a device id re-registered with other keys
   | "NONCE_REUSED" // a party nonce already consumed
   | "ENVELOPE_REUSED" // an envelope digest already consumed
-  | "VOLUME_EXCEEDED"; // the template's verifications per minute or per day reached the budget
+  | "VOLUME_EXCEEDED" // the template's verifications per minute or per day reached the budget
+  | "BUDGET_EXHAUSTED"; // the template's daily failure budget is exhausted (beginVerify with `budget`)
 
 export class StoreError extends Error {
   override readonly name = "StoreError";

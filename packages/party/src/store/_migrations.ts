@@ -7,6 +7,8 @@
  * One migration: the pre-release migrations 001–004 (schema, per-item pool keys, failure budget,
  * device registry) were squashed into `001_schema` on 2026-12-07, before any release. A database made
  * by an earlier build is refused (StoreError UNSUPPORTED, see _context.ts): start from an empty one.
+ * `002_budget_pending`: the failure budget's run rides in the next verification (issue 12's CPU budget),
+ * so each party keeps its XOR share of the last answered verification's match bit until then.
  */
 import { bytesType, sql, timestampType, type DbMigration } from "@privface/db";
 
@@ -127,6 +129,13 @@ export const partyMigrations: Record<string, DbMigration> = {
         .addColumn("created_at", ts, (c) => c.notNull())
         .addColumn("updated_at", ts, (c) => c.notNull())
         .execute();
+    },
+  },
+  "002_budget_pending": {
+    async up(k) {
+      // this party's XOR share of the match bit of the last verification it answered (uniform on its
+      // own); the budget run in the template's next verification counts it (@privface/mpc budget.ts)
+      await k.schema.alterTable("party_budgets").addColumn("pending", "integer", (c) => c.notNull().defaultTo(0)).execute();
     },
   },
 };

@@ -143,6 +143,8 @@ export interface BeginVerifyInput {
   itemId?: string;
   /** Stage v_new shares of the same capture for an upgrade (same session id; see stageUpgrade). */
   upgrade?: { modelVersion: string; share: Uint8Array };
+  /** Read the failure budget's record of (template, `day`) in the transaction: BUDGET_EXHAUSTED, and nothing consumed, if it is exhausted. */
+  budget?: { day: number };
 }
 
 export interface BeginVerifyResult {
@@ -150,6 +152,8 @@ export interface BeginVerifyResult {
   share: Uint8Array;
   /** The pool item now marked used by this session (caller zeroes it after use). */
   item: PoolItem;
+  /** With `budget`: the failure budget's record of (template, day), read in the same transaction. */
+  budget?: BudgetRecord;
 }
 
 /** A device in the party's own registry (decision 010 §2). Keys are base64url public keys. */
@@ -174,6 +178,8 @@ export interface BudgetRecord {
   prevRuns: number;
   prevShare: number;
   verifications: number;
+  /** this party's XOR share of the match bit of the last verification it answered (0 if none) */
+  pending: 0 | 1;
   exhausted: boolean;
 }
 
@@ -272,10 +278,12 @@ export interface PartyStore {
   // --- daily failure budget (counted inside MPC, @privface/mpc budget.ts) ---
   /** The record of (template, day); a fresh one (all 0, not exhausted) if none. */
   budget(templateId: string, day: number): Promise<BudgetRecord>;
-  /** Counts one answered verification of (template, day) and returns the record after it. */
-  countVerification(templateId: string, day: number): Promise<BudgetRecord>;
-  /** Stores this party's counter after a budget run (runs, share, prevRuns, prevShare). */
-  saveBudgetCounter(templateId: string, day: number, counter: { runs: number; share: number; prevRuns: number; prevShare: number }): Promise<void>;
+  /**
+   * Before a verification is answered (one transaction): this party's counter after the budget run
+   * that rode in it (runs, share, prevRuns, prevShare) and the answer itself — verifications answered
+   * = runs + 1, and `pending` = this party's XOR share of its match bit, which the next run counts.
+   */
+  finishVerify(templateId: string, day: number, counter: { runs: number; share: number; prevRuns: number; prevShare: number }, pending: 0 | 1): Promise<void>;
   /** Marks the budget of (template, day) exhausted: verifications are refused until the day ends. */
   markBudgetExhausted(templateId: string, day: number): Promise<void>;
 

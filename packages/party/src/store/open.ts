@@ -9,7 +9,7 @@
  * | ./pool.ts | party_pool, party_pool_items, party_verifications | addItems, takeItem, markUsed, poolLevel, beginVerify, purge |
  * | ./nonces.ts | party_authorisations | consumeAuthorisation (and every operation's `auth`) |
  * | ./devices.ts | party_devices | putDevice, getDevice, setDeviceStatus, listDevices |
- * | ./budgets.ts | party_budgets | budget, countVerification, saveBudgetCounter, markBudgetExhausted |
+ * | ./budgets.ts | party_budgets | budget, finishVerify, markBudgetExhausted |
  * | ./keys.ts | (all encrypted columns) | rotateDataKey, backup |
  *
  * Each public operation is exactly one write transaction (or one read) of cached prepared statements

@@ -9,8 +9,9 @@ import { toBytes, toMs, type Tx } from "@privface/db";
 import { aad, decrypt } from "./_aead.ts";
 import type { StoreContext } from "./_context.ts";
 import { StoreError } from "./_errors.ts";
-import { ITEM_RE, MAX_ITEM, MAX_SHARE, MODEL_RE, SESSION_RE, bytes, checkAuth, checkMarks, duration, str, templateId } from "./_input.ts";
+import { ITEM_RE, MAX_ITEM, MAX_SHARE, MODEL_RE, SESSION_RE, bytes, checkAuth, checkMarks, dayNumber, duration, str, templateId } from "./_input.ts";
 import type { BeginVerifyInput, BeginVerifyResult, PartyStore, PoolItem } from "./index.ts";
+import { readBudget } from "./budgets.ts";
 import { consumeAuth } from "./nonces.ts";
 import { stageInTx } from "./sessions.ts";
 import { activeRow } from "./templates.ts";
@@ -190,6 +191,7 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       const marks = checkMarks(input.marks);
       const volume = input.volume === undefined ? undefined : { perMinute: duration(input.volume.perMinute, "volume.perMinute"), perDay: duration(input.volume.perDay, "volume.perDay") };
       const itemId = input.itemId === undefined ? undefined : str(input.itemId, "itemId", ITEM_RE);
+      const day = input.budget === undefined ? undefined : dayNumber(input.budget.day);
       let upgrade: { mv: string; sealed: { keyId: string; blob: Buffer } } | undefined;
       if (input.upgrade !== undefined) {
         const umv = str(input.upgrade?.modelVersion, "upgrade.modelVersion", MODEL_RE);
@@ -198,7 +200,7 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       return exec.tx(async (tx) => {
         const t = now();
         // independent statements go out together (pipelined on PostgreSQL); an authorisation error
-        // still comes first, then the template's, then the volume's, then the item's
+        // still comes first, then the template's, then the volume's, then the failure budget's
         const checks = Promise.all([
           consumeAuth(ctx, tx, auth, t, marks),
           activeRow(tx, tid),
@@ -208,22 +210,24 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
                 [t - 60_000, tid, t - 86_400_000],
               )
             : undefined,
+          day === undefined ? undefined : readBudget(tx, tid, day),
         ]);
         // PostgreSQL: the item is taken and the session recorded by one statement that goes out right
         // after the checks (one round trip for all; a failed check rolls it back). SQLite has no round
         // trips: it takes the item after the checks.
         const taking = exec.dialect === "postgres" ? takePg(ctx, tx, { itemId, session, t, begin: { tid, mv } }) : undefined;
         taking?.catch(() => {}); // awaited below, unless a check failed first
-        const [, r, c] = await checks;
+        const [, r, c, budget] = await checks;
         if (!r) throw new StoreError("UNKNOWN_TEMPLATE", "no active template with this id");
         if (r.model_version !== mv) throw new StoreError("WRONG_MODEL_VERSION", "the active template is under another model version");
         if (volume) {
           if (toMs(c?.m ?? 0) >= volume.perMinute) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per minute reached the budget");
           if (toMs(c?.d ?? 0) >= volume.perDay) throw new StoreError("VOLUME_EXCEEDED", "this template's verifications per day reached the budget");
         }
+        if (budget?.exhausted) throw new StoreError("BUDGET_EXHAUSTED", "the template's daily failure budget is used up: refused until the day ends (UTC)");
         const item = taking ? await taking : await takeAndBegin(ctx, tx, { itemId, session, tid, mv, t });
         if (upgrade) await stageInTx(ctx, tx, session, tid, upgrade.mv, upgrade.sealed, t);
-        return { share: keyring.openShare(r, tid, mv), item };
+        return { share: keyring.openShare(r, tid, mv), item, budget };
       });
     },
 
