@@ -647,17 +647,22 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       killAt("party:verify:computed");
       // one transaction before the answer: the budget run's counter and this answer with its match share
       // (the next verification of the template counts it; a party that crashes before it never answers)
-      await store.finishVerify(templateId, day, b!.counter, v.match);
+      const finished = store.finishVerify(templateId, day, b!.counter, v.match);
+      const record = () => audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
       const resultShare: VerifyResponse["resultShare"] = { valid: v.valid, match: v.match };
       if (u && up) {
+        await finished;
         const stored = storedShare(party, deps.pairSeed, { templateId, modelVersion: up.modelVersion }, u.templateShare);
         u.templateShare.fill(0);
         await store.stageUpgrade(session, templateId, up.modelVersion, stored);
         stored.fill(0);
         killAt("party:upgrade:staged");
         resultShare.upgradeValid = u.valid;
+        await record();
+      } else {
+        // issued in the same turn: the counter and the audit record share one group commit (one WAL flush)
+        await Promise.all([finished, record()]);
       }
-      await audit({ op: "verify", session, templateId, requester: `gateway/device:${input.statement.deviceId}`, purpose: ctx.purpose, outcome: up ? "computed-staged" : "computed", modelVersion });
       killAt("party:verify:answering");
       return { session, resultShare };
     } catch (e) {
