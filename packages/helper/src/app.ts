@@ -156,10 +156,14 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
     return (await deliver("/v1/pool/items", p1, kind, 30_000)) ?? p0;
   }
 
-  /** One POST to P1: its workers in turn from the one that answered last, the next when one cannot be reached. */
+  /**
+   * One POST to P1: to the process P0 named (a gallery shard's worker) when it named one, else to P1's
+   * workers in turn from the one that answered last, the next when one cannot be reached.
+   */
   const p1Urls = deps.p1Urls?.length ? deps.p1Urls : [deps.p1Url];
   let p1At = 0;
-  async function toP1(path: string, raw: Buffer, timeoutMs: number) {
+  async function toP1(path: string, raw: Buffer, timeoutMs: number, named?: string) {
+    if (named) return requestJson(deps.agent, `${named}${path}`, "POST", undefined, { raw, timeoutMs });
     for (let i = 0; ; i++) {
       const url = p1Urls[(p1At + i) % p1Urls.length];
       try {
@@ -176,8 +180,7 @@ export function createHelperApp(deps: HelperDeps): HelperApp {
   async function deliver(path: string, p1: Uint8Array[], kind: string, timeoutMs: number, p1Url?: string): Promise<AppResponse | null> {
     let r;
     try {
-      // a P1 process P0 named (a gallery shard's worker), else P1's workers in turn
-      r = p1Url ? await requestJson(deps.agent, `${p1Url}${path}`, "POST", undefined, { raw: poolBatch(p1), timeoutMs }) : await toP1(path, poolBatch(p1), timeoutMs);
+      r = await toP1(path, poolBatch(p1), timeoutMs, p1Url);
     } catch (e) {
       p1Up = false;
       failures.inc();
