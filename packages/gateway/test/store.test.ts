@@ -5,23 +5,17 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { closeDb, openDb, sql, type Db } from "@privface/db";
+import { closeDb, openDb, type Db } from "@privface/db";
 import { migrateGateway, Store, type DeviceRow, type FailureLimits } from "../src/_store.ts";
 
-const PG_URL = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+import { dropPgSchemas, PG as PG_URL, pgSchema } from "./_pg.ts";
+
 const schemas: string[] = [];
 const open: Db[] = [];
 
 after(async () => {
   for (const db of open) await closeDb(db);
-  if (schemas.length === 0) return;
-  const admin = await openDb(PG_URL);
-  try {
-    for (const s of schemas) await sql.raw(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).execute(admin.kysely);
-  } finally {
-    await closeDb(admin);
-  }
+  if (schemas.length > 0) await dropPgSchemas(schemas);
 });
 
 const T = 1_764_576_000_000;
@@ -50,7 +44,7 @@ const backends: [string, () => Promise<Db>][] = [
   [
     "postgres",
     () => {
-      const schema = `gwstore_${randomBytes(5).toString("hex")}`;
+      const schema = pgSchema("gwstore");
       schemas.push(schema);
       return openDb(PG_URL, { schema, maxConnections: 2 });
     },
