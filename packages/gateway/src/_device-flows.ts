@@ -295,11 +295,12 @@ export class DeviceFlows {
             await this.c.store.resolveRecheck(intent, this.c.now());
           }
         }
-        // issued together with the decision row, so that they share one write transaction (group commit)
-        const writes = [this.c.store.personVerified(person.id, now, device.id)];
-        if (device.failed_count > 0) writes.push(this.c.store.updateDevice(device.id, { failed_count: 0 }).then(() => {}));
+        // the person's success (and the device's failures reset) in the decision row's write: one
+        // savepoint, one round trip, in the group commit of this turn with the audit record
         const op = upgraded ? "verify.upgrade" : "verify";
-        await recordDecision(this.c, { requestId, person, device, op, decision: "accept", reason: "MATCH", modelVersion: recordedVersion, t0 }, writes);
+        await recordDecision(this.c, { requestId, person, device, op, decision: "accept", reason: "MATCH", modelVersion: recordedVersion, t0 }, [], (row) =>
+          this.c.store.insertVerifiedDecision(row, now, device.failed_count > 0),
+        );
         return { requestId, decision: "accept", reason: "MATCH", upgraded };
       }
       if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);

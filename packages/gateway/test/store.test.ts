@@ -67,6 +67,24 @@ for (const [name, make] of backends) {
       assert.equal(await s.updateDevice("nope", { status: "active" }), false);
     });
 
+    test("an accepted verification's decision, person and device rows are written together, all or none", async () => {
+      const s = await world(make);
+      await s.recordFailure("p1", "d1", T + 1, LIMITS);
+      await s.recordFailure("p1", "d1", T + 2, LIMITS);
+      const row = { id: "r1", person_id: "p1", merchant_id: "m1", device_id: "d1", op: "verify", decision: "accept", reason: "MATCH", model_version: "v1", at: T + 4, us: 7 };
+      assert.equal((await s.getDevice("d1"))!.failed_count, 2); // cached, and dropped by the write below
+      await s.insertVerifiedDecision(row, T + 3, true);
+      let p = (await s.getPerson("p1"))!;
+      assert.deepEqual([p.failed_count, p.last_verified_at, p.last_verified_device], [0, T + 3, "d1"]);
+      assert.equal((await s.getDevice("d1"))!.failed_count, 0);
+      assert.deepEqual((await s.decisions("p1", 5)).map((d) => [d.id, d.at]), [["r1", T + 4]]);
+      // the same decision id again: refused, and the person's row is left as it was
+      await s.recordFailure("p1", "d1", T + 5, LIMITS);
+      await assert.rejects(s.insertVerifiedDecision(row, T + 6, false));
+      p = (await s.getPerson("p1"))!;
+      assert.deepEqual([p.failed_count, p.last_verified_at], [1, null]);
+    });
+
     test("failures count per person and device, lock at a limit, keep the first lock time", async () => {
       const s = await world(make);
       await s.personVerified("p1", T, "d1");
