@@ -225,8 +225,11 @@ export class DeviceFlows {
         await recordDecision(this.c, { ...decided, decision: "reject", reason: "HELD_FOR_REVIEW" }, [...(counted ? [counted] : []), this.c.store.resolveRecheck(id, this.c.now())]);
         return { requestId, decision: "reject", reason: "HELD_FOR_REVIEW", modelVersion };
       }
-      // the template and the intent's settlement in one write, with the decision row in its group commit
-      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.setTemplate(person.id, templateId, modelVersion, { recheck: id, at: this.c.now() })]);
+      // the template, the intent's settlement and the decision row in one write (one round trip on
+      // PostgreSQL), in the group commit of this turn with the audit record
+      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [], (row) =>
+        this.c.store.setTemplate(person.id, templateId, modelVersion, { recheck: id, at: this.c.now() }, row),
+      );
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
     } finally {
       await intent.catch(() => {}); // a write this request issued settles before the person is released

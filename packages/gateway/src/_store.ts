@@ -477,12 +477,19 @@ export class Store {
     const r = await this.get("SELECT * FROM persons WHERE merchant_id = ? AND id_index = ?", [merchantId, idIndex]);
     return r ? person(r) : undefined;
   }
-  /** Records the person's template; with `resolve`, settles that re-check in the same write (both or neither). */
-  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null, resolve?: { recheck: string; at: number }): Promise<void> {
+  /**
+   * Records the person's template; with `resolve`, settles that re-check in the same write, and with
+   * `decision`, inserts that decision row in it too (all or none; the statements are sent together).
+   */
+  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null, resolve?: { recheck: string; at: number }, decision?: DecisionRow): Promise<void> {
     // a new template ends a deregistration's wait for erasure; no template, no hold
     const set = `UPDATE persons SET template_id = ?, model_version = ?, held_at = NULL${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`;
     await this.exec.tx(async (tx) => {
-      await Promise.all([tx.run(set, [templateId, modelVersion, personId]), resolve && tx.run(RESOLVE_RECHECK, [resolve.at, resolve.recheck])]);
+      await Promise.all([
+        tx.run(set, [templateId, modelVersion, personId]),
+        resolve && tx.run(RESOLVE_RECHECK, [resolve.at, resolve.recheck]),
+        decision && tx.run(INSERT_DECISION, decisionParams(decision)),
+      ]);
     });
   }
   /** Records a held enrolment's template and its hold in one transaction: never a template without its hold. */

@@ -85,6 +85,18 @@ for (const [name, make] of backends) {
       assert.deepEqual([p.failed_count, p.last_verified_at], [1, null]);
     });
 
+    test("an accepted enrolment's template and decision row are written together, all or none", async () => {
+      const s = await world(make);
+      const row = { id: "e1", person_id: "p1", merchant_id: "m1", device_id: "d1", op: "enrol", decision: "accept", reason: "ENROLLED", model_version: "v1", at: T + 1, us: 9 };
+      await s.insertDecision({ ...row, id: "taken" });
+      await assert.rejects(s.setTemplate("p1", "tpl1", "v1", undefined, { ...row, id: "taken" }));
+      assert.equal((await s.getPerson("p1"))!.template_id, null, "no template without its decision row");
+      await s.setTemplate("p1", "tpl1", "v1", undefined, row);
+      const p = (await s.getPerson("p1"))!;
+      assert.deepEqual([p.template_id, p.model_version], ["tpl1", "v1"]);
+      assert.deepEqual((await s.decisions("p1", 5)).map((d) => d.id).sort(), ["e1", "taken"]);
+    });
+
     test("failures count per person and device, lock at a limit, keep the first lock time", async () => {
       const s = await world(make);
       await s.personVerified("p1", T, "d1");
