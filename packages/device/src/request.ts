@@ -57,12 +57,62 @@ export async function trustedPartyKeys(trust: DeviceTrust, keyLists: ChallengeRe
   const out = {} as Record<PartyName, TrustedKey>;
   const versions = {} as Record<PartyName, number>;
   for (const p of PARTIES) {
-    const { list, current } = await checkKeyList(trust.roots[p], p, keyLists[p], { now, minVersion: trust.seen?.[p] ?? 0 });
-    out[p] = current;
+    const minVersion = trust.seen?.[p] ?? 0;
+    const { list, current } = checkedLists.get(trust.roots[p], p, keyLists[p], now, minVersion) ?? checkedLists.put(trust.roots[p], p, keyLists[p], await checkKeyList(trust.roots[p], p, keyLists[p], { now, minVersion }));
+    out[p] = { ...current };
     versions[p] = list.version;
   }
   if (trust.seen) for (const p of PARTIES) trust.seen[p] = Math.max(trust.seen[p] ?? 0, versions[p]);
   return out;
+}
+
+type CheckedList = Awaited<ReturnType<typeof checkKeyList>>;
+/**
+ * Key lists whose root signature and form `checkKeyList` accepted, by root and exact signed text, so
+ * the gateway's relay of the same list costs no signature check per request. Expiry and rollback are
+ * checked on every use (a list that fails them is checked again in full, which names the failure).
+ */
+const checkedLists = {
+  byRoot: new WeakMap<PublicKey, Map<string, CheckedList>>(),
+  key(root: PublicKey, p: PartyName, signed: unknown): string | undefined {
+    const s = signed as { payload?: unknown; sig?: unknown } | null;
+    if (typeof s?.payload !== "string" || typeof s.sig !== "string") return undefined;
+    return `${root.suite}.${toBase64url(root.publicKey)}.${p}.${s.payload}.${s.sig}`;
+  },
+  get(root: PublicKey, p: PartyName, signed: unknown, now: number, minVersion: number): CheckedList | undefined {
+    const k = this.key(root, p, signed);
+    const hit = k === undefined ? undefined : this.byRoot.get(root)?.get(k);
+    return hit && hit.list.expiresAt > now && hit.list.version >= minVersion ? hit : undefined;
+  },
+  put(root: PublicKey, p: PartyName, signed: unknown, checked: CheckedList): CheckedList {
+    const k = this.key(root, p, signed);
+    if (k === undefined) return checked;
+    let m = this.byRoot.get(root);
+    if (!m) this.byRoot.set(root, (m = new Map()));
+    if (m.size >= 16) m.clear(); // a few lists per party are current at a time (rotation)
+    m.set(k, checked);
+    return checked;
+  },
+};
+
+/**
+ * The device's MAC key for a party's sealing key (`deviceMacKey`: a key agreement and a KDF), kept per
+ * software key pair, device, party and key id — the same inputs give the same key. A `KeyAgreer`
+ * (a key held by the platform) derives it each time, so no derived secret outlives the request there.
+ */
+const macKeys = new WeakMap<KeyPair, Map<string, Uint8Array>>();
+async function macKeyFor(auth: KeyPair | KeyAgreer, partyKey: TrustedKey, deviceId: string, p: PartyName): Promise<Uint8Array> {
+  if ("derive" in auth && typeof auth.derive === "function") return deviceMacKey(auth, partyKey, deviceId, p);
+  const kp = auth as KeyPair;
+  const k = `${deviceId}.${p}.${partyKey.suite}.${partyKey.id}.${toBase64url(partyKey.publicKey)}`;
+  let m = macKeys.get(kp);
+  const hit = m?.get(k);
+  if (hit) return hit;
+  const key = await deviceMacKey(kp, partyKey, deviceId, p);
+  if (!m) macKeys.set(kp, (m = new Map()));
+  if (m.size >= 16) m.clear();
+  m.set(k, key);
+  return key;
 }
 
 export interface SealedShares {
@@ -234,7 +284,7 @@ export async function buildFaceRequest(input: BuildFaceRequestInput): Promise<Fa
     liveness: unsigned.liveness,
   });
   const macs = { P0: "", P1: "" };
-  for (const p of PARTIES) macs[p] = await statementMac(input.authKey.suite, await deviceMacKey(input.authKey, keys[p], input.deviceId, p), statement);
+  for (const p of PARTIES) macs[p] = await statementMac(input.authKey.suite, await macKeyFor(input.authKey, keys[p], input.deviceId, p), statement);
   const body = { ...unsigned, macs };
   return { ...body, signature: await signBody(input.signingKey, body) };
 }

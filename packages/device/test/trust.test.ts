@@ -91,6 +91,33 @@ describe("the device seals only to keys the parties' roots certify (decision 010
     assert.equal(gw.posted.length, 1);
   });
 
+  it("a list accepted once (its signature not checked again) is still refused once expired or rolled back; the MACs of a second request verify", async () => {
+    let clock = Date.now();
+    const v1 = { P0: await t.list("P0", seal.P0, { version: 1, expiresAt: clock + 60_000 }), P1: await t.list("P1", seal.P1, { version: 1 }) };
+    const v2 = { P0: await t.list("P0", seal.P0, { version: 2 }), P1: await t.list("P1", seal.P1, { version: 2 }) };
+    let offer = v1;
+    const gw = gatewayStub(() => offer);
+    const trust = { ...t.trust, seen: {} as Partial<Record<PartyName, number>>, now: () => clock };
+    const d = device(gw.fetch, trust);
+    await d.submit("verify", "alice", sample);
+    await d.submit("verify", "alice", sample);
+    for (const body of gw.posted) {
+      const s = await faceStatement({ purpose: "verify", deviceId: "till", challenge: body.challenge, templateId: body.templateId, modelVersion: body.modelVersion, keys: body.sealKeys, shares: body.shares, liveness: body.liveness });
+      for (const p of ["P0", "P1"] as PartyName[]) assert.equal(await checkStatementMac("INTL", await partyMacKey(seal[p], body.sealKeys[p], t.auth, "till", p), s, body.macs[p]), true);
+    }
+    clock += 61_000;
+    await assert.rejects(d.submit("verify", "alice", sample), code("KEY_LIST_EXPIRED"));
+    clock -= 61_000;
+    offer = v2;
+    await d.submit("verify", "alice", sample);
+    offer = v1; // accepted before, now older than what the device has seen
+    await assert.rejects(d.submit("verify", "alice", sample), code("KEY_LIST_ROLLBACK"));
+    // the accepted list's signature swapped for another list's: checked in full, refused
+    offer = { P0: { ...v2.P0, sig: v1.P0.sig }, P1: v2.P1 };
+    await assert.rejects(d.submit("verify", "alice", sample), code("KEY_LIST_UNTRUSTED"));
+    assert.equal(gw.posted.length, 3);
+  });
+
   it("the SDK will not run without both roots", () => {
     assert.throws(() => new FaceDevice({ deviceId: "till", signingKey, authKey: t.auth, trust: { roots: { P0: t.trust.roots.P0 } } as never, gatewayUrl: "https://gw.test" }), TypeError);
   });

@@ -14,7 +14,7 @@ import { ChallengeStore } from "./_challenges.ts";
 import { randomId } from "./_crypto.ts";
 import { makeIdentityKeys, type IdentityKeys } from "./_identity.ts";
 import { RateLimiter, type RateLimits } from "./_limits.ts";
-import { Store, type DeviceRow, type PersonRow } from "./_store.ts";
+import { Store, type DecisionRow, type DeviceRow, type PersonRow } from "./_store.ts";
 import { memoryState, type SharedState } from "./shared-state.ts";
 
 /** A party's sealing public key, handed to devices with each challenge. */
@@ -185,9 +185,11 @@ export async function recordDecision(
   d: { requestId: string; person: PersonRow; device: DeviceRow; op: string; decision: string; reason: string; modelVersion: string; t0: number },
   /** writes already issued (in this turn) that belong with this decision: awaited with it */
   writes: Promise<void>[] = [],
+  /** how the decision row is written (default `insertDecision`; an accepted verification writes its person's rows with it) */
+  store: (row: DecisionRow) => Promise<void> = (row) => c.store.insertDecision(row),
 ): Promise<void> {
   const us = Math.round((performance.now() - d.t0) * 1000);
-  const stored = c.store.insertDecision({
+  const stored = store({
     id: d.requestId,
     person_id: d.person.id,
     merchant_id: d.person.merchant_id,

@@ -225,8 +225,11 @@ export class DeviceFlows {
         await recordDecision(this.c, { ...decided, decision: "reject", reason: "HELD_FOR_REVIEW" }, [...(counted ? [counted] : []), this.c.store.resolveRecheck(id, this.c.now())]);
         return { requestId, decision: "reject", reason: "HELD_FOR_REVIEW", modelVersion };
       }
-      // the template and the intent's settlement in one write, with the decision row in its group commit
-      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [this.c.store.setTemplate(person.id, templateId, modelVersion, { recheck: id, at: this.c.now() })]);
+      // the template, the intent's settlement and the decision row in one write (one round trip on
+      // PostgreSQL), in the group commit of this turn with the audit record
+      await recordDecision(this.c, { ...decided, decision: "accept", reason: "ENROLLED" }, [], (row) =>
+        this.c.store.setTemplate(person.id, templateId, modelVersion, { recheck: id, at: this.c.now() }, row),
+      );
       return { requestId, decision: "accept", reason: "ENROLLED", modelVersion };
     } finally {
       await intent.catch(() => {}); // a write this request issued settles before the person is released
@@ -295,11 +298,12 @@ export class DeviceFlows {
             await this.c.store.resolveRecheck(intent, this.c.now());
           }
         }
-        // issued together with the decision row, so that they share one write transaction (group commit)
-        const writes = [this.c.store.personVerified(person.id, now, device.id)];
-        if (device.failed_count > 0) writes.push(this.c.store.updateDevice(device.id, { failed_count: 0 }).then(() => {}));
+        // the person's success (and the device's failures reset) in the decision row's write: one
+        // savepoint, one round trip, in the group commit of this turn with the audit record
         const op = upgraded ? "verify.upgrade" : "verify";
-        await recordDecision(this.c, { requestId, person, device, op, decision: "accept", reason: "MATCH", modelVersion: recordedVersion, t0 }, writes);
+        await recordDecision(this.c, { requestId, person, device, op, decision: "accept", reason: "MATCH", modelVersion: recordedVersion, t0 }, [], (row) =>
+          this.c.store.insertVerifiedDecision(row, now, device.failed_count > 0),
+        );
         return { requestId, decision: "accept", reason: "MATCH", upgraded };
       }
       if (upgrade) await this.parties.abortAll(session, templateId, upgrade.modelVersion);

@@ -477,12 +477,19 @@ export class Store {
     const r = await this.get("SELECT * FROM persons WHERE merchant_id = ? AND id_index = ?", [merchantId, idIndex]);
     return r ? person(r) : undefined;
   }
-  /** Records the person's template; with `resolve`, settles that re-check in the same write (both or neither). */
-  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null, resolve?: { recheck: string; at: number }): Promise<void> {
+  /**
+   * Records the person's template; with `resolve`, settles that re-check in the same write, and with
+   * `decision`, inserts that decision row in it too (all or none; the statements are sent together).
+   */
+  async setTemplate(personId: string, templateId: string | null, modelVersion: string | null, resolve?: { recheck: string; at: number }, decision?: DecisionRow): Promise<void> {
     // a new template ends a deregistration's wait for erasure; no template, no hold
     const set = `UPDATE persons SET template_id = ?, model_version = ?, held_at = NULL${templateId ? ", deregistered_at = NULL" : ""} WHERE id = ?`;
     await this.exec.tx(async (tx) => {
-      await Promise.all([tx.run(set, [templateId, modelVersion, personId]), resolve && tx.run(RESOLVE_RECHECK, [resolve.at, resolve.recheck])]);
+      await Promise.all([
+        tx.run(set, [templateId, modelVersion, personId]),
+        resolve && tx.run(RESOLVE_RECHECK, [resolve.at, resolve.recheck]),
+        decision && tx.run(INSERT_DECISION, decisionParams(decision)),
+      ]);
     });
   }
   /** Records a held enrolment's template and its hold in one transaction: never a template without its hold. */
@@ -528,7 +535,7 @@ export class Store {
   }
   /** After a successful verification: clear the failure counter, remember when and on which device (R14). */
   async personVerified(personId: string, at: number, deviceId: string): Promise<void> {
-    await this.run("UPDATE persons SET failed_count = 0, last_verified_at = ?, last_verified_device = ? WHERE id = ?", [at, deviceId, personId]);
+    await this.run(PERSON_VERIFIED, [at, deviceId, personId]);
   }
   /**
    * After a failed verification, in one transaction: the person's and the device's consecutive
@@ -669,10 +676,23 @@ export class Store {
 
   // decisions
   async insertDecision(d: DecisionRow): Promise<void> {
-    await this.run(
-      "INSERT INTO decisions (id, person_id, merchant_id, device_id, op, decision, reason, model_version, at, us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [d.id, d.person_id, d.merchant_id, d.device_id, d.op, d.decision, d.reason, d.model_version, d.at, d.us],
+    await this.run(INSERT_DECISION, decisionParams(d));
+  }
+  /**
+   * An accepted verification's rows in one write, its statements sent together (one round trip on
+   * PostgreSQL): the decision, the person's success at `verifiedAt` (`personVerified`), and, when `resetDevice`, the
+   * device's consecutive failures back to 0. All or none.
+   */
+  async insertVerifiedDecision(d: DecisionRow, verifiedAt: number, resetDevice: boolean): Promise<void> {
+    if (resetDevice) this.devices.delete(d.device_id);
+    await this.exec.tx((tx) =>
+      Promise.all([
+        tx.run(INSERT_DECISION, decisionParams(d)),
+        tx.run(PERSON_VERIFIED, [verifiedAt, d.device_id, d.person_id]),
+        resetDevice && tx.run("UPDATE devices SET failed_count = 0 WHERE id = ?", [d.device_id]),
+      ]),
     );
+    if (resetDevice) this.devices.delete(d.device_id);
   }
   async decisions(personId: string, limit: number): Promise<DecisionRow[]> {
     const rows = await this.all<DecisionRow>("SELECT * FROM decisions WHERE person_id = ? ORDER BY at DESC LIMIT ?", [personId, limit]);
@@ -835,3 +855,7 @@ async function countFailure(
   await tx.run(q.update, [consecutive, locked ? at : null, id]);
   return { consecutive, today, locked: locked || r.locked_at !== null };
 }
+
+const INSERT_DECISION = "INSERT INTO decisions (id, person_id, merchant_id, device_id, op, decision, reason, model_version, at, us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const decisionParams = (d: DecisionRow) => [d.id, d.person_id, d.merchant_id, d.device_id, d.op, d.decision, d.reason, d.model_version, d.at, d.us];
+const PERSON_VERIFIED = "UPDATE persons SET failed_count = 0, last_verified_at = ?, last_verified_device = ? WHERE id = ?";

@@ -5,23 +5,17 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { closeDb, openDb, sql, type Db } from "@privface/db";
+import { closeDb, openDb, type Db } from "@privface/db";
 import { migrateGateway, Store, type DeviceRow, type FailureLimits } from "../src/_store.ts";
 
-const PG_URL = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+import { dropPgSchemas, PG as PG_URL, pgSchema } from "./_pg.ts";
+
 const schemas: string[] = [];
 const open: Db[] = [];
 
 after(async () => {
   for (const db of open) await closeDb(db);
-  if (schemas.length === 0) return;
-  const admin = await openDb(PG_URL);
-  try {
-    for (const s of schemas) await sql.raw(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).execute(admin.kysely);
-  } finally {
-    await closeDb(admin);
-  }
+  if (schemas.length > 0) await dropPgSchemas(schemas);
 });
 
 const T = 1_764_576_000_000;
@@ -50,7 +44,7 @@ const backends: [string, () => Promise<Db>][] = [
   [
     "postgres",
     () => {
-      const schema = `gwstore_${randomBytes(5).toString("hex")}`;
+      const schema = pgSchema("gwstore");
       schemas.push(schema);
       return openDb(PG_URL, { schema, maxConnections: 2 });
     },
@@ -71,6 +65,36 @@ for (const [name, make] of backends) {
       d = (await s.getDevice("d1"))!;
       assert.deepEqual([d.status, d.failed_count, d.locked_at], ["revoked", 0, null]);
       assert.equal(await s.updateDevice("nope", { status: "active" }), false);
+    });
+
+    test("an accepted verification's decision, person and device rows are written together, all or none", async () => {
+      const s = await world(make);
+      await s.recordFailure("p1", "d1", T + 1, LIMITS);
+      await s.recordFailure("p1", "d1", T + 2, LIMITS);
+      const row = { id: "r1", person_id: "p1", merchant_id: "m1", device_id: "d1", op: "verify", decision: "accept", reason: "MATCH", model_version: "v1", at: T + 4, us: 7 };
+      assert.equal((await s.getDevice("d1"))!.failed_count, 2); // cached, and dropped by the write below
+      await s.insertVerifiedDecision(row, T + 3, true);
+      let p = (await s.getPerson("p1"))!;
+      assert.deepEqual([p.failed_count, p.last_verified_at, p.last_verified_device], [0, T + 3, "d1"]);
+      assert.equal((await s.getDevice("d1"))!.failed_count, 0);
+      assert.deepEqual((await s.decisions("p1", 5)).map((d) => [d.id, d.at]), [["r1", T + 4]]);
+      // the same decision id again: refused, and the person's row is left as it was
+      await s.recordFailure("p1", "d1", T + 5, LIMITS);
+      await assert.rejects(s.insertVerifiedDecision(row, T + 6, false));
+      p = (await s.getPerson("p1"))!;
+      assert.deepEqual([p.failed_count, p.last_verified_at], [1, null]);
+    });
+
+    test("an accepted enrolment's template and decision row are written together, all or none", async () => {
+      const s = await world(make);
+      const row = { id: "e1", person_id: "p1", merchant_id: "m1", device_id: "d1", op: "enrol", decision: "accept", reason: "ENROLLED", model_version: "v1", at: T + 1, us: 9 };
+      await s.insertDecision({ ...row, id: "taken" });
+      await assert.rejects(s.setTemplate("p1", "tpl1", "v1", undefined, { ...row, id: "taken" }));
+      assert.equal((await s.getPerson("p1"))!.template_id, null, "no template without its decision row");
+      await s.setTemplate("p1", "tpl1", "v1", undefined, row);
+      const p = (await s.getPerson("p1"))!;
+      assert.deepEqual([p.template_id, p.model_version], ["tpl1", "v1"]);
+      assert.deepEqual((await s.decisions("p1", 5)).map((d) => d.id).sort(), ["e1", "taken"]);
     });
 
     test("failures count per person and device, lock at a limit, keep the first lock time", async () => {

@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .option("--gateway <url>", "use a running stack instead (needs its home for the CA and the admin token)")
     .option("--home <dir>", "runtime home of the running stack, with --gateway")
     .option("--db <url>", "a postgres:// URL: every server in a schema of its own there, dropped at the end (default: SQLite files)")
-    .option("--cpu-prof <dir>", "write V8 CPU profiles of the gateway process (gateway/) and of the simulated devices (client/) to this directory")
+    .option("--cpu-prof <dir>", "write V8 CPU profiles of every server process (gateway/, p0/, p1/, helper/) and of the simulated devices (client/) to this directory")
     .action(async (o: { requests: string; persons: string; concurrency: string; warmup: string; enrolWarmup: string; gateway?: string; home?: string; cpuProf?: string; db?: string }) => {
       const { runE2eBench } = await import("@privface/devstack/bench");
       let gateway;

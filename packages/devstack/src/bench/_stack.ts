@@ -127,11 +127,15 @@ export function cpuMs(pid: number): number | undefined {
  * process last wrote it under PRIVFACE_DB_STATS_DIR (every 200 ms: wait that long after the load).
  */
 export function dbStatsOf(home: string, pid: number): Record<string, number> | undefined {
-  try {
-    return JSON.parse(readFileSync(join(home, "db-stats", `${pid}.json`), "utf8"));
-  } catch {
-    return undefined;
+  // the file is rewritten in place: a read that met a write half done parses again
+  for (let i = 0; i < 5; i++) {
+    try {
+      return JSON.parse(readFileSync(join(home, "db-stats", `${pid}.json`), "utf8"));
+    } catch {
+      // missing (no database opened yet) or half written
+    }
   }
+  return undefined;
 }
 
 /** Resident memory of a process (VmRSS in /proc/<pid>/status), MB; undefined when unreadable. */

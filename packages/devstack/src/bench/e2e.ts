@@ -28,7 +28,7 @@ export interface E2eBenchOptions {
   enrolWarmup?: number;
   /** use a running stack instead: its gateway URL, CA file contents and admin token */
   gateway?: { url: string; ca?: Buffer; token: string; approverToken: string };
-  /** write V8 CPU profiles here: the gateway process's (gateway/, at its exit) and this process's during e2e-verify (client/) */
+  /** write V8 CPU profiles here: each server process's (gateway/, p0/, p1/, helper/, at its exit) and this process's during e2e-verify (client/) */
   cpuProfDir?: string;
   /** a postgres:// URL: every server in a schema of its own there, dropped at the end (default SQLite) */
   db?: string;
@@ -173,7 +173,8 @@ export async function runE2eBench(o: E2eBenchOptions = {}): Promise<SuiteResult[
     };
   } else {
     const pool = Math.max(4096, Math.min(65_536, 2 * (requests + (o.warmup ?? 500))));
-    const nodeArgs = o.cpuProfDir ? { gateway: ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir, "gateway")}`] } : undefined;
+    const prof = (n: string) => ["--cpu-prof", `--cpu-prof-dir=${join(o.cpuProfDir!, n)}`];
+    const nodeArgs = o.cpuProfDir ? { gateway: prof("gateway"), p0: prof("p0"), p1: prof("p1"), helper: prof("helper") } : undefined;
     const s = await startBenchStack({ prefix: "privface-bench-e2e-", pool, maxSockets: concurrency, nodeArgs, say, db: o.db });
     ({ home, admin, approver, client, stop } = s);
     pids = s.pids as Record<string, number>;

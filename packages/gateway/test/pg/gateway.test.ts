@@ -5,22 +5,15 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { closeDb, openDb, sql } from "@privface/db";
+import { closeDb, openDb } from "@privface/db";
 import { verifyChain } from "@privface/audit";
 import { deregister, enrol, giveConsent, randomEmbedding, registerWorld, setup, unlockPerson, verify } from "../_setup.ts";
 
-const URL = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const schema = `gwtest_${randomBytes(6).toString("hex")}`;
+import { dropPgSchemas, PG as URL, pgSchema } from "../_pg.ts";
 
-after(async () => {
-  const db = await openDb(URL);
-  try {
-    await sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).execute(db.kysely);
-  } finally {
-    await closeDb(db);
-  }
-});
+const schema = pgSchema("gwtest");
+
+after(() => dropPgSchemas([schema]));
 
 test("gateway flows on PostgreSQL", async () => {
   const db = await openDb(URL, { schema });

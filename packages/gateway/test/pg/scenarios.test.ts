@@ -5,13 +5,13 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { closeDb, openDb, sql } from "@privface/db";
+import { openDb } from "@privface/db";
 import { expectationsOf, observedOf, runScenario, scenarioWorld, SCENARIOS, type ScenarioWorld } from "@privface/devstack";
 import { scenarioGateway, setup, type Fixture } from "../_setup.ts";
 
-const URL = process.env.PRIVFACE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const schema = `gwscen_${randomBytes(6).toString("hex")}`;
+import { dropPgSchemas, PG as URL, pgSchema } from "../_pg.ts";
+
+const schema = pgSchema("gwscen");
 
 describe("scenario catalogue on PostgreSQL (fake parties)", () => {
   let f: Fixture;
@@ -24,12 +24,7 @@ describe("scenario catalogue on PostgreSQL (fake parties)", () => {
   });
   after(async () => {
     await f?.close(); // closes its database too
-    const db = await openDb(URL);
-    try {
-      await sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).execute(db.kysely);
-    } finally {
-      await closeDb(db);
-    }
+    await dropPgSchemas([schema]);
   });
 
   for (const s of SCENARIOS) {

@@ -25,7 +25,7 @@ import { readPublicKeyFile } from "@privface/crypto/node";
 import { closeDb, openDb, sql } from "@privface/db";
 import { faceOp, simDevice, startStack, type Outcome, type SimDevice, type Stack } from "@privface/devstack";
 import { benchMerchant, benchPerson, syntheticFace } from "@privface/devstack/bench";
-import { NO_PG, PG, pgUp } from "../_pg.ts";
+import { dropPgSchemas, NO_PG, PG, pgUp } from "../_pg.ts";
 
 const tag = randomBytes(5).toString("hex");
 const schemas = { p0: `workers_p0_${tag}`, p1: `workers_p1_${tag}` };
@@ -89,12 +89,7 @@ describe("two worker processes per party over PostgreSQL", { skip, timeout: 600_
   after(async () => {
     await stack?.stop();
     if (home) rmSync(home, { recursive: true, force: true });
-    const db = await openDb(PG);
-    try {
-      for (const s of Object.values(schemas)) await sql.raw(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).execute(db.kysely);
-    } finally {
-      await closeDb(db);
-    }
+    await dropPgSchemas(Object.values(schemas));
   });
 
   const verifyRuns = async (party: "P0" | "P1", port: number): Promise<number> => {
