@@ -27,6 +27,7 @@ import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
 import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
 import { createPartyStore, openTemplateKeys } from "./store/index.ts";
+import { checkCurrentRoot, readRootHandovers } from "./root-chain.ts";
 import { createPeerLinks, createTemplateLocks, workerLinkOptions } from "./workers.ts";
 
 export interface RunningParty {
@@ -50,6 +51,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = [cfg.gatewayKey, ...cfg.retiredGatewayKeys].map(readPublicKeyFile);
   const rootKey = await readKeyPairFile(cfg.rootKey);
+  const rootHandovers = await readRootHandovers(cfg.rootHandovers, party);
+  checkCurrentRoot(rootHandovers, rootKey, cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
   const retiredSealKeys = await Promise.all(cfg.retiredSealKeys.map(async (f) => { const key = await readKeyPairFile(f); return { key, id: await sealingKeyId(key) }; }));
   const nonceKey = readDataKeyFile(cfg.nonceKey); // GM: HMAC-SM3 (contracts nonce.ts)
@@ -154,6 +157,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     sealKeyId,
     retiredSealKeys,
     rootKey,
+    rootHandovers,
     devicePolicy: cfg.devicePolicy,
     volume: cfg.volume,
     nonceKey,

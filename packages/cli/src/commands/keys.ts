@@ -13,9 +13,15 @@
  * `privface keys rotate --server gateway|p0|p1 --kind result --out FILE --public FILE --operator NAME` —
  * starts a result-key rotation: a new result key pair in the deployment's suite (PRIVFACE_SUITE), its
  * public half, and `key.rotate` (session `result:<file name>`) in the server's audit chain; prints the
- * configuration changes that finish it (docs/operations.md "Key rotation"). `--kind root` is refused
- * (ROTATION_UNSUPPORTED): devices are provisioned with each party's root and have no way yet to move
- * to a new one.
+ * configuration changes that finish it (docs/operations.md "Key rotation").
+ *
+ * `privface keys rotate --server p0|p1 --kind root --out FILE --public FILE --operator NAME` — a root
+ * handover: a new root key pair, and a handover record signed by the current ROOT_KEY naming it,
+ * appended to ROOT_HANDOVERS (@privface/contracts `signRootHandover`; party root-chain.ts), recorded
+ * as `key.rotate` (session `root:<seq>`) in the party's chain. Refused with ROOT_RETIRED when the
+ * configured ROOT_KEY is not the newest root of the chain. Then the party is restarted with ROOT_KEY =
+ * the new file: its lists are signed by the new root and carry the chain, which devices provisioned
+ * with the old root follow; the old root file is destroyed with `keys destroy`.
  *
  * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
  * refused (KEY_IN_USE) while the server's configuration names it (current or retired), otherwise
@@ -56,10 +62,8 @@ export async function rotateKey(serverName: string, kind: string, out: string, p
   const { existsSync } = await import("node:fs");
   const { basename } = await import("node:path");
   const { SERVERS, targetOf, BackupError } = await import("./backup.ts");
-  if (kind === "root") {
-    throw new BackupError("ROTATION_UNSUPPORTED", "a party's root is provisioned in every device (FaceDevice trust.roots), which has no way yet to accept a new root signed by the old one: a new root means provisioning the devices again (docs/operations.md \"Key rotation\")");
-  }
-  if (kind !== "result") throw new Error("--kind must be result (data: privface party rotate-data-key; audit: privface audit rotate-key; seal and sign: privface keys generate and the configuration)");
+  if (kind === "root") return rotateRoot(serverName, out, pub, by, env);
+  if (kind !== "result") throw new Error("--kind must be result or root (data: privface party rotate-data-key; audit: privface audit rotate-key; seal and sign: privface keys generate and the configuration)");
   const server = serverName as (typeof SERVERS)[number];
   if (server !== "gateway" && server !== "p0" && server !== "p1") throw new Error("--server must be gateway, p0 or p1 (the servers with a result key)");
   if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
@@ -85,6 +89,58 @@ export async function rotateKey(serverName: string, kind: string, out: string, p
   }
 }
 
+/** `keys rotate --kind root`: see the module comment. */
+async function rotateRoot(serverName: string, out: string, pub: string, by: { operator: string }, env: NodeJS.ProcessEnv) {
+  const { existsSync } = await import("node:fs");
+  const { targetOf, BackupError } = await import("./backup.ts");
+  if (serverName !== "p0" && serverName !== "p1") throw new Error("--server must be p0 or p1 (a party's institution root)");
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  for (const f of [out, pub]) if (existsSync(f)) throw new Error(`${f} exists: a new key never replaces a file`);
+  const { ConfigError } = await import("@privface/config");
+  const { signRootHandover } = await import("@privface/contracts");
+  const { appendRootHandover, checkCurrentRoot, readRootHandovers } = await import("@privface/party");
+  const cfg = (await targetOf(serverName, env)) as import("@privface/party").PartyConfig;
+  const { ensureKeyPairFile, readKeyPairFile, writePublicKeyFile } = await import("@privface/crypto/node");
+  const old = await readKeyPairFile(cfg.rootKey);
+  let chain;
+  try {
+    chain = await readRootHandovers(cfg.rootHandovers, cfg.party);
+    checkCurrentRoot(chain, old, cfg.rootKey);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new BackupError(/ROOT_RETIRED/.test(e.message) ? "ROOT_RETIRED" : "ROOT_HANDOVER_INVALID", e.problems.join("; "));
+    throw e;
+  }
+  const { createAuditLog } = await import("@privface/audit");
+  const { openDb, closeDb } = await import("@privface/db");
+  const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
+  try {
+    const log = await createAuditLog(db, { role: serverName, signingKey: await readKeyPairFile(cfg.auditKey) });
+    const { key } = await ensureKeyPairFile(out, old.suite, "sign");
+    const seq = chain.length + 1;
+    const handover = await signRootHandover(old, { party: cfg.party, seq, issuedAt: Date.now(), to: { suite: key.suite, kind: "sign", publicKey: key.publicKey } });
+    writePublicKeyFile(pub, { suite: key.suite, kind: "sign", publicKey: key.publicKey });
+    appendRootHandover(cfg.rootHandovers, chain, handover);
+    await log.append({ requester: `operator:${by.operator}`, op: "key.rotate", session: `root:${seq}`, outcome: "ok" });
+    const P = `PRIVFACE_${serverName.toUpperCase()}_`;
+    return {
+      server: serverName,
+      kind: "root",
+      suite: key.suite,
+      file: out,
+      public: pub,
+      handovers: cfg.rootHandovers,
+      seq,
+      next: [
+        `restart ${serverName} (every worker) with ${P}ROOT_KEY=${out}: its key lists are signed by the new root and carry the handovers; devices provisioned with the old root follow them`,
+        `give the new public root (${pub}) to whoever checks ${serverName}'s exit records, and provision new devices with it`,
+        `privface keys destroy --server ${serverName} --file ${cfg.rootKey} --operator <name>`,
+      ],
+    };
+  } finally {
+    await closeDb(db);
+  }
+}
+
 export function register(program: Command): void {
   const keys = program.command("keys").description("key files (encrypted under PRIVFACE_KEY_SECRET)");
   keys
@@ -98,7 +154,7 @@ export function register(program: Command): void {
     });
   keys
     .command("rotate")
-    .description("start a result-key rotation: a new key pair, its public half, key.rotate in the server's audit chain (root: refused)")
+    .description("start a result-key rotation, or a party's root handover: a new key pair, its public half, key.rotate in the server's audit chain")
     .requiredOption("--server <gateway|p0|p1>", "whose key")
     .requiredOption("--kind <result|root>", "which key")
     .requiredOption("--out <file>", "the new key file (must not exist)")
