@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { exportChain, verifyChain } from "@privface/audit";
+import { exportChain, keyFingerprint, verifyChain } from "@privface/audit";
 import { checkKeyList } from "@privface/contracts";
 import { readPublicKeyFile } from "@privface/crypto/node";
 import { runtimeLayout } from "@privface/config";
@@ -116,6 +116,16 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
     assert.deepEqual(Buffer.from(roots.P0.publicKey), Buffer.from(newRoot.publicKey), "the terminal now trusts P0's new root");
     assert.notDeepEqual(Buffer.from(roots.P1.publicKey), Buffer.from(newRoot.publicKey));
     assert.notDeepEqual(Buffer.from(oldRoot.publicKey), Buffer.from(newRoot.publicKey));
+    // the restart with the new ROOT_KEY is in P0's chain too (configuration-driven key events: @privface/audit recordKeysInUse)
+    const db = await openDb(`sqlite:${runtimeLayout(home).sqlite("p0")}`);
+    try {
+      const keyOps = (await exportChain(db)).filter((x) => x.op === "key.activate" || x.op === "key.retire").map((x) => `${x.op} ${x.session}`);
+      assert.ok(keyOps.includes(`key.retire root:${await keyFingerprint(oldRoot.publicKey)}`), keyOps.join("\n"));
+      assert.equal(keyOps.at(-1), `key.activate root:${await keyFingerprint(newRoot.publicKey)}`);
+      assert.ok(keyOps.includes(`key.activate seal:${JSON.parse(Buffer.from(keyList.payload, "base64url").toString()).keys[0].id}`), "the first start recorded the whole key set");
+    } finally {
+      await closeDb(db);
+    }
   });
 
   it("the old root file is destroyed, recorded as key.destroy", async () => {
