@@ -23,6 +23,12 @@
  * the new file: its lists are signed by the new root and carry the chain, which devices provisioned
  * with the old root follow; the old root file is destroyed with `keys destroy`.
  *
+ * `privface keys hsm-generate --uri URI --public FILE` — the key ceremony's step: an Ed25519 key pair
+ * made inside the PKCS#11 token the URI names (`pkcs11:token=…;object=…?module-path=…&pin-source=file:…`,
+ * or the PIN in PRIVFACE_PKCS11_PIN), sensitive and non-extractable, and its public half written to
+ * FILE (what the parties read as GATEWAY_KEY). Refuses an existing label or file. Prints the URI's
+ * token and label and the public file, never the PIN.
+ *
  * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
  * refused (KEY_IN_USE) while the server's configuration names it (current or retired), otherwise
  * overwritten with random bytes, removed, and recorded as `key.destroy` in the server's audit chain.
@@ -162,6 +168,21 @@ export function register(program: Command): void {
     .requiredOption("--operator <name>", "who rotates (recorded)")
     .action(async (o: { server: string; kind: string; out: string; public: string; operator: string }) => {
       process.stdout.write(JSON.stringify(await rotateKey(o.server, o.kind, o.out, o.public, { operator: o.operator })) + "\n");
+    });
+  keys
+    .command("hsm-generate")
+    .description("the key ceremony: an Ed25519 signing key made inside a PKCS#11 token (never leaves it) and its public half")
+    .requiredOption("--uri <pkcs11-uri>", "pkcs11:token=…;object=<label>?module-path=…&pin-source=file:… (PIN: the file or PRIVFACE_PKCS11_PIN)")
+    .requiredOption("--public <file>", "where to write the public half (keys/public/gateway-signing.pub.json)")
+    .action(async (o: { uri: string; public: string }) => {
+      const { existsSync } = await import("node:fs");
+      const { writePublicKeyFile } = await import("@privface/crypto/node");
+      const { generatePkcs11KeyFromUri, parsePkcs11Uri } = await import("@privface/crypto/pkcs11");
+      const u = parsePkcs11Uri(o.uri);
+      if (existsSync(o.public)) throw new Error(`${o.public} exists: a new key never replaces a file`);
+      const publicKey = await generatePkcs11KeyFromUri(o.uri);
+      writePublicKeyFile(o.public, { suite: "INTL", kind: "sign", publicKey });
+      process.stdout.write(JSON.stringify({ token: u.token, object: u.object, algorithm: "Ed25519", public: o.public }) + "\n");
     });
   keys
     .command("generate")
