@@ -5,7 +5,9 @@
  * records `key.rotate` in P0's chain; P0 is refused with the old root from then on (ROOT_RETIRED);
  * started with the new root, it signs its key lists with it and sends the chain, and the terminal —
  * still holding the old root — follows the handover, verifies, and trusts only the new root after.
- * The old root file is destroyed (`key.destroy`). Attacks on the handover itself (a forged one, the
+ * The old root file is destroyed (`key.destroy`). P0's data key rotates at the same restart: the
+ * party re-wraps the rows under the old key in the background (`key.rotate data:<id>`), the old key
+ * then leaves the configuration and is destroyed — not before (KEY_IN_USE while rows name it). Attacks on the handover itself (a forged one, the
  * old root signing after it): device/test/root-handover.test.ts.
  */
 import { after, before, describe, it } from "node:test";
@@ -17,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportChain, keyFingerprint, verifyChain } from "@privface/audit";
 import { checkKeyList } from "@privface/contracts";
-import { readPublicKeyFile } from "@privface/crypto/node";
+import { readDataKeyFile, readPublicKeyFile } from "@privface/crypto/node";
 import { runtimeLayout } from "@privface/config";
 import { closeDb, openDb } from "@privface/db";
 import { runtimeTrust, scenarioWorld, stackEnv, startStack, type ScenarioPerson, type ScenarioWorld, type Stack } from "@privface/devstack";
@@ -100,6 +102,15 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
       await closeDb(db);
     }
     extra.PRIVFACE_P0_ROOT_KEY = out;
+    // the data key rotates at the same restart: a new key first in DATA_KEYS, the old one after it
+    const data = join(home, "keys", "p0", "data-2027.json");
+    assert.equal(run("keys", "generate", "--kind", "data", "--suite", "INTL", "--out", data).status, 0);
+    // attack on the data: the old key destroyed while stored rows are still under it (taken out of the configuration first) → refused, kept
+    const early = spawnSync(process.execPath, [bin, "keys", "destroy", "--server", "p0", "--file", L.dataKey("p0"), "--operator", "bob"], { encoding: "utf8", env: { ...env(), PRIVFACE_P0_DATA_KEYS: data } });
+    assert.equal(early.status, 1);
+    assert.match(early.stderr, /KEY_IN_USE/);
+    assert.equal(existsSync(L.dataKey("p0")), true);
+    extra.PRIVFACE_P0_DATA_KEYS = `${data},${L.dataKey("p0")}`;
   });
 
   it("after a restart with the new root: P0's list is signed by it and carries the handover; the terminal still holding the old root follows it, matches, and trusts only the new root", async () => {
@@ -121,11 +132,36 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
     try {
       const keyOps = (await exportChain(db)).filter((x) => x.op === "key.activate" || x.op === "key.retire").map((x) => `${x.op} ${x.session}`);
       assert.ok(keyOps.includes(`key.retire root:${await keyFingerprint(oldRoot.publicKey)}`), keyOps.join("\n"));
-      assert.equal(keyOps.at(-1), `key.activate root:${await keyFingerprint(newRoot.publicKey)}`);
+      assert.ok(keyOps.includes(`key.activate root:${await keyFingerprint(newRoot.publicKey)}`), keyOps.join("\n"));
+      assert.ok(keyOps.includes(`key.activate data.retired:${await keyFingerprint(readDataKeyFile(runtimeLayout(home).dataKey("p0")).key)}`), "the data key rotation too");
       assert.ok(keyOps.includes(`key.activate seal:${JSON.parse(Buffer.from(keyList.payload, "base64url").toString()).keys[0].id}`), "the first start recorded the whole key set");
     } finally {
       await closeDb(db);
     }
+  });
+
+  it("the data key: the party re-wraps the rows under the old key in the background (key.rotate in its chain); then the old key leaves the configuration, the person still matches, and the old file is destroyed", async () => {
+    const L = runtimeLayout(home);
+    const db = await openDb(`sqlite:${L.sqlite("p0")}`);
+    try {
+      let rewrapped;
+      for (let i = 0; i < 100 && !rewrapped; i++) {
+        rewrapped = (await exportChain(db)).find((x) => x.op === "key.rotate" && x.session?.startsWith("data:"));
+        if (!rewrapped) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(rewrapped, "the background re-wrap recorded key.rotate data:<id>");
+      assert.equal(rewrapped.requester, "config");
+      assert.match(rewrapped.outcome, /^t1-i\d+$/, "the one enrolled template (and the unused pool items) moved");
+    } finally {
+      await closeDb(db);
+    }
+    await stop();
+    extra.PRIVFACE_P0_DATA_KEYS = join(home, "keys", "p0", "data-2027.json");
+    await start();
+    assert.equal((await person.step({ do: "verify", face: "genuine" })).reason, "MATCH");
+    const r = run("keys", "destroy", "--server", "p0", "--file", L.dataKey("p0"), "--operator", "bob");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(L.dataKey("p0")), false);
   });
 
   it("the old root file is destroyed, recorded as key.destroy", async () => {
@@ -135,7 +171,7 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
     assert.equal(existsSync(L.root("p0")), false);
     const db = await openDb(`sqlite:${L.sqlite("p0")}`);
     try {
-      assert.deepEqual((await exportChain(db)).filter((x) => x.op === "key.destroy").map((x) => [x.requester, x.session]), [["operator:bob", "root.json"]]);
+      assert.deepEqual((await exportChain(db)).filter((x) => x.op === "key.destroy").map((x) => [x.requester, x.session]), [["operator:bob", "data.json"], ["operator:bob", "root.json"]]);
     } finally {
       await closeDb(db);
     }

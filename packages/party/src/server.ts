@@ -239,6 +239,15 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     helper,
     recover: () => service.recover(peerStatus),
     rerandomise: (o) => service.rerandomise(o),
+    // DATA_KEYS names older keys too: move what is still under them under the current one, audited
+    rewrap:
+      dataKeys.keys.size > 1
+        ? async () => {
+            const r = await store.rotateDataKey(dataKeys.current);
+            if (r.templates + r.items > 0) await auditLog.append({ requester: "config", op: "key.rotate", templateId: null, session: `data:${await keyFingerprint(dataKeys.keys.get(dataKeys.current)!)}`, outcome: `t${r.templates}-i${r.items}`, code: null });
+            return r;
+          }
+        : undefined,
     metrics,
     log,
     poolLow: cfg.poolLow,

@@ -30,7 +30,8 @@
  * token and label and the public file, never the PIN.
  *
  * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
- * refused (KEY_IN_USE) while the server's configuration names it (current or retired), otherwise
+ * refused (KEY_IN_USE) while the server's configuration names it (current or retired), or — a party's
+ * data key — while a stored template or unused pool item is still under it, otherwise
  * overwritten with random bytes, removed, and recorded as `key.destroy` in the server's audit chain.
  */
 import type { Command } from "commander";
@@ -47,12 +48,28 @@ export async function destroyKey(serverName: string, file: string, by: { operato
   const cfg = await targetOf(server, env);
   const named = Object.values(cfg).flat().filter((v): v is string => typeof v === "string").map((v) => resolve(v));
   if (named.includes(resolve(file))) throw new BackupError("KEY_IN_USE", `${file} is in ${server}'s configuration: remove it there (and restart) first`);
-  const { readKeyPairFile } = await import("@privface/crypto/node");
+  const { readKeyPairFile, readDataKeyFile } = await import("@privface/crypto/node");
   const { createAuditLog } = await import("@privface/audit");
-  const { openDb, closeDb } = await import("@privface/db");
+  const { openDb, closeDb, createExec } = await import("@privface/db");
   const { destroyFile } = await import("@privface/party");
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   try {
+    // a party's data key still named by stored rows (the re-wrap has not finished): destroying it would lose them
+    if (server === "p0" || server === "p1") {
+      let dataKeyId: string | undefined;
+      try {
+        dataKeyId = readDataKeyFile(file).id;
+      } catch {
+        dataKeyId = undefined; // not a data key
+      }
+      if (dataKeyId !== undefined) {
+        const used = await createExec(db).read(async (tx) =>
+          (await tx.get("SELECT 1 AS x FROM party_templates WHERE share IS NOT NULL AND key_id = ? LIMIT 1", [dataKeyId])) ??
+          (await tx.get("SELECT 1 AS x FROM party_pool WHERE used_at IS NULL AND key_id = ? LIMIT 1", [dataKeyId])),
+        );
+        if (used) throw new BackupError("KEY_IN_USE", `${file}: stored templates or pool items of ${server} are still under this data key: keep it in DATA_KEYS (after the current key) until the party's re-wrap has moved them`);
+      }
+    }
     const log = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(cfg.auditKey) });
     const name = basename(file).replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 128);
     destroyFile(file);
