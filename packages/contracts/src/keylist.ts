@@ -141,11 +141,10 @@ export async function checkKeyList(
 }
 
 /** The `handovers` of a signed list's payload, read before its signature is checked (undefined: none). */
-function peekHandovers(signed: unknown): unknown[] | undefined {
+function peekHandovers(signed: unknown): unknown {
   try {
     const v = JSON.parse(new TextDecoder().decode(fromBase64url((signed as SignedJson).payload))) as { handovers?: unknown };
-    if (v?.handovers === undefined) return undefined;
-    return Array.isArray(v.handovers) ? v.handovers : [v.handovers];
+    return v?.handovers; // anything but an array of handovers: followRootHandovers refuses it
   } catch {
     return undefined; // not decodable: the signature check refuses it
   }
