@@ -3,6 +3,8 @@ import { migrate, type Db, type DbMigration } from "@privface/db";
 
 export const AUDIT_TABLE = "audit_records";
 export const ANCHOR_TABLE = "audit_anchors";
+/** the keys a server's configuration named at its last start (keys.ts) */
+export const KEYS_TABLE = "audit_keys";
 
 const anchorMigration: DbMigration = {
   async up(k) {
@@ -41,6 +43,17 @@ export const auditMigrations: Record<string, DbMigration> = {
     },
   },
   "002_audit_anchors": anchorMigration,
+  "003_audit_keys": {
+    async up(k) {
+      await k.schema
+        .createTable(KEYS_TABLE)
+        .addColumn("slot", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("since", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("audit_keys_pk", ["slot", "id"])
+        .execute();
+    },
+  },
 };
 
 /** Create the audit table if needed (idempotent; migration table `audit_migrations`). */

@@ -32,7 +32,8 @@ export { AuditError, GENESIS, reconcile, verifyRecords, hashOf, auditKeyId, KEY_
 export { anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AnchorOutcome, type AnchorReceipt } from "./anchors.ts";
 export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
 
-export { AUDIT_TABLE, ANCHOR_TABLE, auditMigrations, migrateAudit } from "./_migrations.ts";
+export { AUDIT_TABLE, ANCHOR_TABLE, KEYS_TABLE, auditMigrations, migrateAudit } from "./_migrations.ts";
+export { recordKeysInUse, keyFingerprint, type KeyInUse } from "./keys.ts";
 
 export interface AuditLogOptions {
   /** This server's role, written into every record (helper, p0, p1, gateway). */

@@ -3,7 +3,7 @@
  * deployment's suite, writes its public half and records `key.rotate` in the server's audit chain; the
  * gateway, given the party's new and retired public result keys, accepts answers MACed under either,
  * and once the retired key is removed, refuses an answer MACed under it (attack: a stolen retired
- * result key). `--kind root` is refused (ROTATION_UNSUPPORTED).
+ * result key). A party's root: root-rotation.slow.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -58,10 +58,6 @@ test("privface keys rotate --kind result: a new key, key.rotate audited; the gat
     const keysAfter = [keysDuring[0]];
     assert.equal(await checkResultMac(keysAfter, binding, byNew), true);
     assert.equal(await checkResultMac(keysAfter, binding, byOld), false, "an answer under the retired key is refused once it is removed");
-    // root: not supported, said plainly
-    const root = run("keys", "rotate", "--server", "p0", "--kind", "root", "--out", join(home, "r.json"), "--public", join(home, "r.pub.json"), "--operator", "alice");
-    assert.equal(root.status, 1);
-    assert.match(root.stderr, /ROTATION_UNSUPPORTED/);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -76,6 +76,8 @@ export interface RuntimeLayout {
   root(party: Px): string;
   /** the public half of a party's institution root key (provisioned to devices) */
   rootPub(party: Px): string;
+  /** a party's root handover chain (public; `privface keys rotate --kind root` appends to it) */
+  rootHandovers(party: Px): string;
   /** a party's nonce HMAC key */
   nonceKey(party: Px): string;
   gatewaySigningKey: string;
@@ -125,6 +127,7 @@ export function runtimeLayout(home: string): RuntimeLayout {
     resultPub: (s) => join(pub, `${s}-result.pub.json`),
     root: (p) => own(p, "root.json"),
     rootPub: (p) => join(pub, `${p}-root.pub.json`),
+    rootHandovers: (p) => join(pub, `${p}-root-handovers.json`),
     nonceKey: (p) => own(p, "nonce.json"),
     gatewaySigningKey: own("gateway", "signing.json"),
     gatewaySigningPub: join(pub, "gateway-signing.pub.json"),

@@ -17,7 +17,7 @@ export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";
 export { bad, object, str, bytes, shareContext, shareRequest, upgradeRequest, MAX_SEALED_SHARE, type Json } from "./validate.ts";
 export { packItems, unpackItems } from "./codec.ts";
 export { RESULT_KIND, resultKey, resultBytes, resultMac, checkResultMac, type ResultBinding, type ResultKey } from "./result.ts";
-export { sealingKeyId, signKeyList, checkKeyList, TrustError, type SealingKey, type SealingKeyList, type TrustErrorCode } from "./keylist.ts";
+export { sealingKeyId, signKeyList, checkKeyList, signRootHandover, followRootHandovers, MAX_ROOT_HANDOVERS, TrustError, type SealingKey, type SealingKeyList, type RootHandover, type TrustErrorCode } from "./keylist.ts";
 export {
   STATEMENT_KIND, statementBytes, envelopeDigest, macInfo, deviceMacKey, partyMacKey, statementMac, checkStatementMac, parseStatement,
   statementContext, checkStatement, faceStatement,

@@ -13,6 +13,9 @@
  *   over SHA-256(message). `TokenKey.publicKey` → Ed25519: 32 bytes; P-256: the uncompressed point.
  * - `pkcs11Signer(key)`: the `Signer` seam (@privface/crypto `softwareSigner`'s twin) for an Ed25519
  *   token key, i.e. the INTL suite's signatures. SM2 (GM suite) is not offered: SoftHSM2 has no SM2.
+ * - `pkcs11SignerFromUri(uri)` / `openPkcs11Uri(uri)` / `generatePkcs11KeyFromUri(uri)`: the same from a
+ *   PKCS#11 URI (the PIN from its pin-source file or PRIVFACE_PKCS11_PIN); the last makes a new Ed25519
+ *   key under the URI's label (`privface keys hsm-generate`, the key ceremony), never over an existing one.
  * - `session.readPrivateValue(label)`: asks the token for the private key's CKA_VALUE — a token that
  *   keeps keys inside refuses (the tests assert it does).
  *
@@ -267,6 +270,17 @@ export function parsePkcs11Uri(uri: string): Pkcs11KeyUri {
  * `env.PRIVFACE_PKCS11_PIN`), with `close()` to end its session.
  */
 export async function pkcs11SignerFromUri(uri: string, env: NodeJS.ProcessEnv = process.env): Promise<Signer & { close(): void }> {
+  const { session: s, object } = await openPkcs11Uri(uri, env);
+  try {
+    return { ...pkcs11Signer(s.key(object)), close: () => s.close() };
+  } catch (e) {
+    s.close();
+    throw e;
+  }
+}
+
+/** A session on the token a PKCS#11 URI names (the PIN as for `pkcs11SignerFromUri`), and the key label it names. */
+export async function openPkcs11Uri(uri: string, env: NodeJS.ProcessEnv = process.env): Promise<{ session: Pkcs11Session; object: string }> {
   const u = parsePkcs11Uri(uri);
   let pin = env.PRIVFACE_PKCS11_PIN;
   if (u.pinFile) {
@@ -274,11 +288,26 @@ export async function pkcs11SignerFromUri(uri: string, env: NodeJS.ProcessEnv = 
     pin = readFileSync(u.pinFile, "utf8").replace(/\r?\n$/, "");
   }
   if (!pin) throw new CryptoError("PKCS11_ERROR", `no PIN for token ${JSON.stringify(u.token)}: give pin-source=file:… in the URI or PRIVFACE_PKCS11_PIN`);
-  const s = await openPkcs11({ module: u.module, token: u.token, pin });
+  return { session: await openPkcs11({ module: u.module, token: u.token, pin }), object: u.object };
+}
+
+/**
+ * The key ceremony's step (`privface keys hsm-generate`): a new Ed25519 key pair made inside the token
+ * under the URI's label, sensitive and non-extractable; refused (PKCS11_ERROR) when the label exists.
+ * Returns its public key.
+ */
+export async function generatePkcs11KeyFromUri(uri: string, env: NodeJS.ProcessEnv = process.env): Promise<Uint8Array> {
+  const { session: s, object } = await openPkcs11Uri(uri, env);
   try {
-    return { ...pkcs11Signer(s.key(u.object)), close: () => s.close() };
-  } catch (e) {
+    let exists = true;
+    try {
+      s.key(object);
+    } catch {
+      exists = false;
+    }
+    if (exists) throw new CryptoError("PKCS11_ERROR", `the token already holds a key labelled ${JSON.stringify(object)}: a new key never replaces one`);
+    return s.generateKey(object, "Ed25519").publicKey;
+  } finally {
     s.close();
-    throw e;
   }
 }

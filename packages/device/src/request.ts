@@ -37,7 +37,9 @@ export type TrustedKey = PublicKey & { id: string };
 /**
  * What a device trusts, provisioned outside the gateway (decision 010 §1): each party's institution
  * root, and the highest key-list version it has accepted per party (updated here; a lower one is
- * refused as a rollback). Keep `seen` across restarts where the platform allows.
+ * refused as a rollback). When a party's list carries a valid handover chain from the root held here,
+ * `roots[party]` is replaced in place by the newest root (issue 13 root rotation), whose lists alone
+ * are accepted from then on. Keep `seen` and `roots` across restarts where the platform allows.
  */
 export interface DeviceTrust {
   roots: Record<PartyName, PublicKey>;
@@ -47,8 +49,10 @@ export interface DeviceTrust {
 
 /**
  * The sealing keys to use: each party's list must verify under that party's root, name that party,
- * be unexpired and not older than the highest version seen. @throws TrustError (KEY_LIST_UNTRUSTED,
- * KEY_LIST_EXPIRED, KEY_LIST_ROLLBACK, KEY_LIST_MALFORMED), DeviceError BAD_CHALLENGE when absent.
+ * be unexpired and not older than the highest version seen; a list carrying the party's root handovers
+ * is checked under the newest root the chain reaches from `trust.roots` (then held there instead).
+ * @throws TrustError (KEY_LIST_UNTRUSTED, KEY_LIST_EXPIRED, KEY_LIST_ROLLBACK, KEY_LIST_MALFORMED,
+ * ROOT_HANDOVER_INVALID), DeviceError BAD_CHALLENGE when absent.
  */
 export async function trustedPartyKeys(trust: DeviceTrust, keyLists: ChallengeResponse["keyLists"]): Promise<Record<PartyName, TrustedKey>> {
   if (!keyLists?.P0 || !keyLists?.P1) throw new DeviceError("BAD_CHALLENGE", "challenge response lacks the parties' key lists");
@@ -56,13 +60,17 @@ export async function trustedPartyKeys(trust: DeviceTrust, keyLists: ChallengeRe
   const now = trust.now?.() ?? Date.now();
   const out = {} as Record<PartyName, TrustedKey>;
   const versions = {} as Record<PartyName, number>;
+  const roots = {} as Record<PartyName, PublicKey>;
   for (const p of PARTIES) {
     const minVersion = trust.seen?.[p] ?? 0;
-    const { list, current } = checkedLists.get(trust.roots[p], p, keyLists[p], now, minVersion) ?? checkedLists.put(trust.roots[p], p, keyLists[p], await checkKeyList(trust.roots[p], p, keyLists[p], { now, minVersion }));
+    const { list, current, root } = checkedLists.get(trust.roots[p], p, keyLists[p], now, minVersion) ?? checkedLists.put(trust.roots[p], p, keyLists[p], await checkKeyList(trust.roots[p], p, keyLists[p], { now, minVersion }));
     out[p] = { ...current };
     versions[p] = list.version;
+    roots[p] = root;
   }
   if (trust.seen) for (const p of PARTIES) trust.seen[p] = Math.max(trust.seen[p] ?? 0, versions[p]);
+  // a root handover followed: from now on only the new root is trusted (the old one's lists are refused)
+  for (const p of PARTIES) if (roots[p] !== trust.roots[p]) trust.roots[p] = roots[p];
   return out;
 }
 
@@ -71,6 +79,9 @@ type CheckedList = Awaited<ReturnType<typeof checkKeyList>>;
  * Key lists whose root signature and form `checkKeyList` accepted, by root and exact signed text, so
  * the gateway's relay of the same list costs no signature check per request. Expiry and rollback are
  * checked on every use (a list that fails them is checked again in full, which names the failure).
+ * A list's root handovers are inside its signed text, so a hit stands for the chain it followed; the
+ * entries hang off the root held, and a followed handover replaces that root, so the old root's lists
+ * are checked in full again (and refused).
  */
 const checkedLists = {
   byRoot: new WeakMap<PublicKey, Map<string, CheckedList>>(),

@@ -12,8 +12,8 @@ import { generateDataKey, softwareSigner, toBase64url, type DataKey, type Public
 import { ensureDataKeyFile, ensureKeyPairFile, readDataKeyFile, readKeyPairFile, readPublicKeyFile, readTlsKey, writeDataKeyFile } from "@privface/crypto/node";
 import { isPkcs11Uri, parsePkcs11Uri, pkcs11SignerFromUri } from "@privface/crypto/pkcs11";
 import { openDb } from "@privface/db";
-import { createAuditLog } from "@privface/audit";
-import { LIVENESS_STEPS, MODEL, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
+import { auditKeyId, createAuditLog, keyFingerprint, recordKeysInUse } from "@privface/audit";
+import { LIVENESS_STEPS, MODEL, PARTIES, resultKey, type PartyClient, type PartyName } from "@privface/contracts";
 import { ConfigError, envReader, type DeploymentSuite } from "@privface/config";
 import type { Agent } from "node:https";
 import { readCrl, watchCrl, type RpcClient } from "@privface/transport";
@@ -222,7 +222,22 @@ export async function openGatewayOptions(cfg: GatewayConfig): Promise<StartGatew
   const workerClients = (p: PartyName, w: Map<string, string> | undefined) => new Map([...(w ?? new Map([["default", cfg.partyUrls[p]]]))].map(([name, url]) => [name, client(p, url)]));
   const parties = w0 || w1 ? createWorkerClients({ workers: { P0: workerClients("P0", w0), P1: workerClients("P1", w1) }, namePeer: w1 !== undefined }) : { P0: client("P0"), P1: client("P1") };
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
-  const audit = auditSink(await createAuditLog(db, { role: "gateway", signingKey: auditKey }));
+  const auditLog = await createAuditLog(db, { role: "gateway", signingKey: auditKey });
+  // the keys this configuration names, against those of the last start: a rotation done by configuration is in the chain too
+  const fp = keyFingerprint;
+  await recordKeysInUse(db, auditLog, [
+    { slot: "sign", id: await fp(signer.publicKey) },
+    { slot: "audit", id: auditKeyId(auditKey) },
+    { slot: "result", id: await fp(ownResult.publicKey) },
+    ...(await Promise.all(retiredOwn.map(async (k) => ({ slot: "result.retired", id: await fp(k.publicKey) })))),
+    ...(await Promise.all(PARTIES.flatMap((p) => [cfg.partyResultKeys[p], ...cfg.retiredPartyResultKeys[p]].map(async (f, i) => ({ slot: `${p.toLowerCase()}-result${i === 0 ? "" : ".retired"}`, id: await fp(readPublicKeyFile(f).publicKey) }))))),
+    ...(await Promise.all(dataKeys.map(async (k, i) => ({ slot: i === 0 ? "data" : "data.retired", id: await fp(k.key) })))),
+    { slot: "index", id: await fp(indexKey) },
+    { slot: "p0-seal", id: await fp(seal(cfg.partySealKeys.P0).publicKey) },
+    { slot: "p1-seal", id: await fp(seal(cfg.partySealKeys.P1).publicKey) },
+    { slot: "tls.client", id: await fp(tlsMaterial.cert) },
+  ]);
+  const audit = auditSink(auditLog);
   let modelVersion = cfg.modelVersion;
   if (!modelVersion) modelVersion = MODEL.version;
   const P0 = seal(cfg.partySealKeys.P0);

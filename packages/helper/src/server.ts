@@ -3,7 +3,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createAuditLog, sendAuditHead } from "@privface/audit";
+import { auditKeyId, createAuditLog, keyFingerprint, recordKeysInUse, sendAuditHead } from "@privface/audit";
 import type { Log } from "@privface/config";
 import { readKeyPairFile, readPoolSeedFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
@@ -24,9 +24,19 @@ export async function startHelper(cfg: HelperConfig, opts: { log?: Log } = {}): 
   const clientTls = { ca, crl, cert: readFileSync(cfg.clientCert), key: readTlsKey(cfg.clientKey) };
   const agent = createMtlsAgent(clientTls, 8, { expect: "p1" });
   const db = await openDb(cfg.db, { schema: cfg.dbSchema });
-  const auditLog = await createAuditLog(db, { role: "helper", signingKey: await readKeyPairFile(cfg.auditKey) });
+  const auditKey = await readKeyPairFile(cfg.auditKey);
+  const auditLog = await createAuditLog(db, { role: "helper", signingKey: auditKey });
+  const seeds = { P0: readPoolSeedFile(cfg.seedP0, "P0"), P1: readPoolSeedFile(cfg.seedP1, "P1") };
+  // the keys this configuration names, against those of the last start (a rotation by configuration is in the chain too)
+  await recordKeysInUse(db, auditLog, [
+    { slot: "audit", id: auditKeyId(auditKey) },
+    { slot: "p0-pool-seed", id: await keyFingerprint(seeds.P0) },
+    { slot: "p1-pool-seed", id: await keyFingerprint(seeds.P1) },
+    { slot: "tls", id: await keyFingerprint(tls.cert) },
+    { slot: "tls.client", id: await keyFingerprint(clientTls.cert) },
+  ]);
   const h = createHelperApp({
-    seeds: { P0: readPoolSeedFile(cfg.seedP0, "P0"), P1: readPoolSeedFile(cfg.seedP1, "P1") },
+    seeds,
     p1Url: cfg.p1Url,
     p1Urls: cfg.p1Workers ? [...cfg.p1Workers.values()] : undefined,
     agent,

@@ -34,6 +34,8 @@ export interface PartyConfig {
   retiredSealKeys: string[];
   /** the institution root signing key that signs the sealing-key list (decision 010 §1) */
   rootKey: string;
+  /** the root handover chain the party sends with its key lists (a JSON file; absent: no handover yet) */
+  rootHandovers: string;
   /** the key of the party's nonces (decision 010 §3), a data-key file */
   nonceKey: string;
   /** per-template verification volume budgets (decision 010 §4) */
@@ -124,6 +126,7 @@ export function loadPartyConfig(party: PartyName, env: NodeJS.ProcessEnv = proce
     sealKey: r.ownKey("SEAL_KEY", L.sealKey(lc), lc),
     retiredSealKeys: r.optional("RETIRED_SEAL_KEYS") === undefined ? [] : r.ownKeyList("RETIRED_SEAL_KEYS", "", lc),
     rootKey: r.ownKey("ROOT_KEY", L.root(lc), lc),
+    rootHandovers: get("ROOT_HANDOVERS", L.rootHandovers(lc)),
     nonceKey: r.ownKey("NONCE_KEY", L.nonceKey(lc), lc),
     volume: { perMinute: int("VERIFY_PER_MIN", 10, 1, 100_000), perDay: int("VERIFY_PER_DAY", 200, 1, 10_000_000) },
     devicePolicy: r.oneOf("DEVICE_APPROVAL", "operator", ["operator", "auto"] as const),

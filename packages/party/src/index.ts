@@ -18,3 +18,4 @@ export { createPartyStore, openTemplateKeys, type PartyStore, type TemplateKeys 
 export { runMpc, runDedup, sendAbort, DedupStock } from "./session.ts";
 export { PartyGallery, GalleryKeeper, runGalleryKeeper, GalleryError, type GalleryHooks, type GalleryErrorCode, type PartyGalleryOptions, type GalleryKeeperOptions } from "./gallery.ts";
 export { requestExit, approveExit, verifyExit, destroyFile, ExitError, EXIT_FORMAT, type ExitRecord } from "./exit.ts";
+export { readRootHandovers, checkCurrentRoot, appendRootHandover, newestRoot } from "./root-chain.ts";

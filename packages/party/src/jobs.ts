@@ -19,6 +19,10 @@
  * - Re-randomisation of stored template shares (both parties, each on its own): at start the shares
  *   still at epoch 0, then every RERANDOMISE_EVERY_MS all of them, one epoch on (service `rerandomise`;
  *   the parties' epochs need not agree, see share-epoch.ts).
+ * - Data-key re-wrap (issue 13, rotation without downtime), at start and hourly while `DATA_KEYS`
+ *   names more than one key: the template keys and unused pool items still under an older data key
+ *   are re-wrapped under the current one (store `rotateDataKey`, in batches), so the old key can go.
+ *   It takes turns with re-randomisation (both rewrite template rows).
  *
  * `start()` runs each job once and starts the timers; `stop()` stops them and resolves once the jobs
  * in flight have ended (close the connections they use first, so they end quickly).
@@ -51,6 +55,8 @@ export interface PartyJobsDeps {
   rerandomise?: (opts: { onlyUnrandomised?: boolean }) => Promise<{ scanned: number; updated: number }>;
   /** default RERANDOMISE_EVERY_MS */
   rerandomiseEveryMs?: number;
+  /** one data-key re-wrap pass (rows under older data keys moved under the current one); absent: no such job */
+  rewrap?: () => Promise<{ templates: number; items: number }>;
   metrics: Pick<PartyMetrics, "refills">;
   /** the store's owed WAL checkpoint after an erasure (store `pendingCheckpoint` / `retryCheckpoint`) */
   checkpoint?: { pending(): boolean; retry(): Promise<boolean> };
@@ -82,6 +88,8 @@ export interface PartyJobs {
   anchor(): Promise<void>;
   /** One re-randomisation pass (failures logged, not thrown). */
   rerandomise(onlyUnrandomised?: boolean): Promise<void>;
+  /** One data-key re-wrap pass, after any re-randomisation in flight (failures logged, not thrown). */
+  rewrap(): Promise<void>;
   start(): void;
   stop(): Promise<void>;
 }
@@ -207,6 +215,27 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     return next;
   }
 
+  function rewrap(): Promise<void> {
+    if (!deps.rewrap || stopped) return Promise.resolve();
+    const run = deps.rewrap;
+    // in turn with re-randomisation: both rewrite template rows
+    const prev = rerandomising ?? Promise.resolve();
+    const next: Promise<void> = track(
+      prev.then(() =>
+        run().then(
+          (r) => {
+            if (r.templates || r.items) log.info({ event: "data_key_rewrapped", ...r });
+          },
+          (e) => log.warn({ event: "data_key_rewrap_failed", reason: (e as Error).message }),
+        ),
+      ),
+    ).finally(() => {
+      if (rerandomising === next) rerandomising = null;
+    });
+    rerandomising = next;
+    return next;
+  }
+
   function anchor(): Promise<void> {
     if (!deps.anchor || stopped) return Promise.resolve();
     return track(deps.anchor().catch((e) => log.warn({ event: "audit_anchor_failed", reason: (e as Error).message })));
@@ -223,11 +252,13 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
     purge,
     probeHelper,
     rerandomise,
+    rewrap,
     anchor,
     start() {
       if (stopped || timers.length > 0) return;
       timers = [
         setInterval(() => void purge(), PURGE_EVERY_MS),
+        ...(deps.rewrap ? [setInterval(() => void rewrap(), PURGE_EVERY_MS)] : []),
         setInterval(() => void recover(), deps.recoveryIntervalMs),
         setInterval(() => void probeHelper(), PROBE_EVERY_MS),
         ...(deps.rerandomise ? [setInterval(() => void rerandomise(), deps.rerandomiseEveryMs ?? RERANDOMISE_EVERY_MS)] : []),
@@ -239,6 +270,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
       void recover();
       void refill();
       void rerandomise(true);
+      void rewrap();
       void anchor();
     },
     async stop() {

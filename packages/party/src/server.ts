@@ -7,7 +7,7 @@
  */
 import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createAuditLog, keepAnchor, sendAuditHead } from "@privface/audit";
+import { auditKeyId, createAuditLog, keepAnchor, keyFingerprint, recordKeysInUse, sendAuditHead } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
 import { MODEL, modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type ServerRole } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
@@ -27,6 +27,7 @@ import { createPartyMetrics } from "./metrics.ts";
 import { createPartyService, type PartyAuditSink, type PeerSessionStatus, type RecoveryResult } from "./service.ts";
 import { createSpotCheckResponder, spotCheckIntake, type SpotCheckDeps } from "./spotcheck.ts";
 import { createPartyStore, openTemplateKeys } from "./store/index.ts";
+import { checkCurrentRoot, readRootHandovers } from "./root-chain.ts";
 import { createPeerLinks, createTemplateLocks, workerLinkOptions } from "./workers.ts";
 
 export interface RunningParty {
@@ -50,17 +51,39 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
   const auditKey = await readKeyPairFile(cfg.auditKey);
   const gatewayKey = [cfg.gatewayKey, ...cfg.retiredGatewayKeys].map(readPublicKeyFile);
   const rootKey = await readKeyPairFile(cfg.rootKey);
+  const rootHandovers = await readRootHandovers(cfg.rootHandovers, party);
+  checkCurrentRoot(rootHandovers, rootKey, cfg.rootKey);
   const sealKeyId = await sealingKeyId(sealKey);
   const retiredSealKeys = await Promise.all(cfg.retiredSealKeys.map(async (f) => { const key = await readKeyPairFile(f); return { key, id: await sealingKeyId(key) }; }));
   const nonceKey = readDataKeyFile(cfg.nonceKey); // GM: HMAC-SM3 (contracts nonce.ts)
-  const resultMacKey = await resultKey(await readKeyPairFile(cfg.resultKey), readPublicKeyFile(cfg.gatewayResultKey), party);
+  const ownResultKey = await readKeyPairFile(cfg.resultKey);
+  const gatewayResultKey = readPublicKeyFile(cfg.gatewayResultKey);
+  const resultMacKey = await resultKey(ownResultKey, gatewayResultKey, party);
   const poolSeed = readPoolSeedFile(cfg.poolSeed, party);
   const pairSeed = readPairSeedFile(cfg.pairSeed);
   const params = modelParams();
   const db = await openDb(cfg.db, { schema: cfg.dbSchema, synchronous: cfg.synchronous });
   const templateKeys = await openTemplateKeys(cfg.templateKeys);
-  const store = await createPartyStore(db, { role: party, dataKeys: readStoreKeys(cfg), templateKeys });
+  const dataKeys = readStoreKeys(cfg);
+  const store = await createPartyStore(db, { role: party, dataKeys, templateKeys });
   const auditLog = await createAuditLog(db, { role, signingKey: auditKey });
+  // the keys this configuration names, against those of the last start: a rotation done by configuration is in the chain too
+  const fp = keyFingerprint;
+  await recordKeysInUse(db, auditLog, [
+    { slot: "seal", id: sealKeyId },
+    ...retiredSealKeys.map((k) => ({ slot: "seal.retired", id: k.id })),
+    { slot: "root", id: await fp(rootKey.publicKey) },
+    { slot: "audit", id: auditKeyId(auditKey) },
+    { slot: "result", id: await fp(ownResultKey.publicKey) },
+    { slot: "gateway-result", id: await fp(gatewayResultKey.publicKey) },
+    ...(await Promise.all(gatewayKey.map(async (k, i) => ({ slot: i === 0 ? "gateway-sign" : "gateway-sign.retired", id: await fp(k.publicKey) })))),
+    ...(await Promise.all([...dataKeys.keys.values()].map(async (k, i) => ({ slot: i === 0 ? "data" : "data.retired", id: await fp(k) })))),
+    { slot: "nonce", id: await fp(nonceKey.key) },
+    { slot: "pool-seed", id: await fp(poolSeed) },
+    { slot: "pair-seed", id: await fp(pairSeed) },
+    { slot: "tls", id: await fp(tls.cert) },
+    { slot: "tls.client", id: await fp(clientTls.cert) },
+  ]);
   // a database copied back by hand (not `privface restore`) may hold templates erased since: drop them
   const dropped = await store.dropDestroyed();
   if (dropped > 0) {
@@ -154,6 +177,7 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     sealKeyId,
     retiredSealKeys,
     rootKey,
+    rootHandovers,
     devicePolicy: cfg.devicePolicy,
     volume: cfg.volume,
     nonceKey,
@@ -215,6 +239,15 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     helper,
     recover: () => service.recover(peerStatus),
     rerandomise: (o) => service.rerandomise(o),
+    // DATA_KEYS names older keys too: move what is still under them under the current one, audited
+    rewrap:
+      dataKeys.keys.size > 1
+        ? async () => {
+            const r = await store.rotateDataKey(dataKeys.current);
+            if (r.templates + r.items > 0) await auditLog.append({ requester: "config", op: "key.rotate", templateId: null, session: `data:${await keyFingerprint(dataKeys.keys.get(dataKeys.current)!)}`, outcome: `t${r.templates}-i${r.items}`, code: null });
+            return r;
+          }
+        : undefined,
     metrics,
     log,
     poolLow: cfg.poolLow,

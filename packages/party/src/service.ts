@@ -156,6 +156,8 @@ export interface PartyServiceDeps {
   retiredSealKeys?: { key: KeyPair; id: string }[];
   /** the institution root that signs the sealing-key list (development: keys/<party>/root.json) */
   rootKey: KeyPair;
+  /** the root handovers that led to `rootKey`, oldest first: sent inside every key list (root-chain.ts) */
+  rootHandovers?: SignedJson[];
   /** how a registration forwarded by the gateway becomes active: a party operator's approval, or at once (development) */
   devicePolicy: "operator" | "auto";
   /** how long a signed key list is valid (default 7 days) */
@@ -320,6 +322,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         expiresAt: t + keyListTtlMs,
         // the current key first (devices seal to it), then the ones being retired
         keys: sealKeys.map((s) => ({ id: s.id, suite: s.key.suite, publicKey: Buffer.from(s.key.publicKey).toString("base64url") })),
+        ...(deps.rootHandovers?.length ? { handovers: deps.rootHandovers } : {}),
       });
       keyList = { signed, refreshAt: t + Math.min(86_400_000, keyListTtlMs / 2) };
     }

@@ -283,6 +283,39 @@ describe("party jobs", () => {
       assert.equal(calls.length, n, "nothing after stop");
     }
   });
+  it("data-key re-wrap (issue 13): at start, after the start-up re-randomisation and never beside it; counts logged; a failure is a warning", async () => {
+    const order: string[] = [];
+    let running = 0;
+    let fail = false;
+    const f = fake("P1", {
+      rerandomise: async () => {
+        running++;
+        order.push("rerandomise");
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        return { scanned: 1, updated: 1 };
+      },
+      rewrap: async () => {
+        assert.equal(running, 0, "not beside a re-randomisation");
+        order.push("rewrap");
+        if (fail) throw new Error("register down");
+        return { templates: 3, items: 7 };
+      },
+    });
+    const jobs = createPartyJobs(f.deps);
+    jobs.start();
+    for (let waited = 0; order.length < 2 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(order.slice(0, 2), ["rerandomise", "rewrap"]);
+    assert.ok(f.events.some((e) => e.event === "data_key_rewrapped" && e.templates === 3 && e.items === 7));
+    fail = true;
+    await jobs.rewrap();
+    assert.ok(f.events.some((e) => e.event === "data_key_rewrap_failed" && e.level === "warn" && e.reason === "register down"));
+    await jobs.stop();
+    // no re-wrap job when DATA_KEYS names one key (the deps have none)
+    const single = createPartyJobs(fake("P1").deps);
+    await single.rewrap();
+    await single.stop();
+  });
   it("an owed WAL checkpoint after an erasure is retried at each recovery pass until paid; while owed it is a warning", async () => {
     let owed = true;
     let tries = 0;

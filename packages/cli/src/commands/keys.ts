@@ -10,15 +10,35 @@
  * or a GM data key; refuses an existing file. Prints the file, kind, suite and the key's id (a
  * sealing key's list id, a data key's id), never the key.
  *
+ * `privface keys rotate --server S --kind data|seal|sign|audit --out FILE [--public FILE] --operator NAME`
+ * — the new key in the deployment's suite (data: p0, p1, gateway; seal: p0, p1; sign: gateway; audit:
+ * any server, which must be stopped: the handover of `privface audit rotate-key` follows at once),
+ * `key.rotate` (session `<kind>:<file name>`, outcome `begun`) in the server's chain, and the
+ * configuration steps that finish it (printed as `next`); the restart that applies them is recorded
+ * as `key.activate` / `key.retire` (@privface/audit `recordKeysInUse`).
+ *
  * `privface keys rotate --server gateway|p0|p1 --kind result --out FILE --public FILE --operator NAME` —
  * starts a result-key rotation: a new result key pair in the deployment's suite (PRIVFACE_SUITE), its
  * public half, and `key.rotate` (session `result:<file name>`) in the server's audit chain; prints the
- * configuration changes that finish it (docs/operations.md "Key rotation"). `--kind root` is refused
- * (ROTATION_UNSUPPORTED): devices are provisioned with each party's root and have no way yet to move
- * to a new one.
+ * configuration changes that finish it (docs/operations.md "Key rotation").
+ *
+ * `privface keys rotate --server p0|p1 --kind root --out FILE --public FILE --operator NAME` — a root
+ * handover: a new root key pair, and a handover record signed by the current ROOT_KEY naming it,
+ * appended to ROOT_HANDOVERS (@privface/contracts `signRootHandover`; party root-chain.ts), recorded
+ * as `key.rotate` (session `root:<seq>`) in the party's chain. Refused with ROOT_RETIRED when the
+ * configured ROOT_KEY is not the newest root of the chain. Then the party is restarted with ROOT_KEY =
+ * the new file: its lists are signed by the new root and carry the chain, which devices provisioned
+ * with the old root follow; the old root file is destroyed with `keys destroy`.
+ *
+ * `privface keys hsm-generate --uri URI --public FILE` — the key ceremony's step: an Ed25519 key pair
+ * made inside the PKCS#11 token the URI names (`pkcs11:token=…;object=…?module-path=…&pin-source=file:…`,
+ * or the PIN in PRIVFACE_PKCS11_PIN), sensitive and non-extractable, and its public half written to
+ * FILE (what the parties read as GATEWAY_KEY). Refuses an existing label or file. Prints the URI's
+ * token and label and the public file, never the PIN.
  *
  * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
- * refused (KEY_IN_USE) while the server's configuration names it (current or retired), otherwise
+ * refused (KEY_IN_USE) while the server's configuration names it (current or retired), or — a party's
+ * data key — while a stored template or unused pool item is still under it, otherwise
  * overwritten with random bytes, removed, and recorded as `key.destroy` in the server's audit chain.
  */
 import type { Command } from "commander";
@@ -35,12 +55,28 @@ export async function destroyKey(serverName: string, file: string, by: { operato
   const cfg = await targetOf(server, env);
   const named = Object.values(cfg).flat().filter((v): v is string => typeof v === "string").map((v) => resolve(v));
   if (named.includes(resolve(file))) throw new BackupError("KEY_IN_USE", `${file} is in ${server}'s configuration: remove it there (and restart) first`);
-  const { readKeyPairFile } = await import("@privface/crypto/node");
+  const { readKeyPairFile, readDataKeyFile } = await import("@privface/crypto/node");
   const { createAuditLog } = await import("@privface/audit");
-  const { openDb, closeDb } = await import("@privface/db");
+  const { openDb, closeDb, createExec } = await import("@privface/db");
   const { destroyFile } = await import("@privface/party");
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   try {
+    // a party's data key still named by stored rows (the re-wrap has not finished): destroying it would lose them
+    if (server === "p0" || server === "p1") {
+      let dataKeyId: string | undefined;
+      try {
+        dataKeyId = readDataKeyFile(file).id;
+      } catch {
+        dataKeyId = undefined; // not a data key
+      }
+      if (dataKeyId !== undefined) {
+        const used = await createExec(db).read(async (tx) =>
+          (await tx.get("SELECT 1 AS x FROM party_templates WHERE share IS NOT NULL AND key_id = ? LIMIT 1", [dataKeyId])) ??
+          (await tx.get("SELECT 1 AS x FROM party_pool WHERE used_at IS NULL AND key_id = ? LIMIT 1", [dataKeyId])),
+        );
+        if (used) throw new BackupError("KEY_IN_USE", `${file}: stored templates or pool items of ${server} are still under this data key: keep it in DATA_KEYS (after the current key) until the party's re-wrap has moved them`);
+      }
+    }
     const log = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(cfg.auditKey) });
     const name = basename(file).replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 128);
     destroyFile(file);
@@ -52,14 +88,14 @@ export async function destroyKey(serverName: string, file: string, by: { operato
 }
 
 /** `keys rotate`: see the module comment. */
-export async function rotateKey(serverName: string, kind: string, out: string, pub: string, by: { operator: string }, env: NodeJS.ProcessEnv = process.env) {
+export async function rotateKey(serverName: string, kind: string, out: string, pub: string | undefined, by: { operator: string }, env: NodeJS.ProcessEnv = process.env) {
   const { existsSync } = await import("node:fs");
   const { basename } = await import("node:path");
   const { SERVERS, targetOf, BackupError } = await import("./backup.ts");
-  if (kind === "root") {
-    throw new BackupError("ROTATION_UNSUPPORTED", "a party's root is provisioned in every device (FaceDevice trust.roots), which has no way yet to accept a new root signed by the old one: a new root means provisioning the devices again (docs/operations.md \"Key rotation\")");
-  }
-  if (kind !== "result") throw new Error("--kind must be result (data: privface party rotate-data-key; audit: privface audit rotate-key; seal and sign: privface keys generate and the configuration)");
+  if (kind === "root") return rotateRoot(serverName, out, pub, by, env);
+  if (kind === "data" || kind === "seal" || kind === "sign" || kind === "audit") return rotateConfigured(serverName, kind, out, pub, by, env);
+  if (kind !== "result") throw new Error("--kind must be data, seal, sign, audit, result or root");
+  if (!pub) throw new Error("--public: where to write the new key's public half");
   const server = serverName as (typeof SERVERS)[number];
   if (server !== "gateway" && server !== "p0" && server !== "p1") throw new Error("--server must be gateway, p0 or p1 (the servers with a result key)");
   if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
@@ -85,6 +121,115 @@ export async function rotateKey(serverName: string, kind: string, out: string, p
   }
 }
 
+const NEEDS: Record<"data" | "seal" | "sign" | "audit", readonly string[]> = { data: ["p0", "p1", "gateway"], seal: ["p0", "p1"], sign: ["gateway"], audit: ["gateway", "p0", "p1", "helper"] };
+
+/** `keys rotate --kind data|seal|sign|audit`: see the module comment. */
+async function rotateConfigured(serverName: string, kind: "data" | "seal" | "sign" | "audit", out: string, pub: string | undefined, by: { operator: string }, env: NodeJS.ProcessEnv) {
+  const { existsSync } = await import("node:fs");
+  const { basename } = await import("node:path");
+  const { randomBytes } = await import("node:crypto");
+  const { targetOf, listening, BackupError } = await import("./backup.ts");
+  if (!NEEDS[kind].includes(serverName)) throw new Error(`--kind ${kind}: --server must be ${NEEDS[kind].join(", ")}`);
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  if (kind === "data" && pub) throw new Error("--public: a data key has no public half");
+  if (kind !== "data" && !pub) throw new Error("--public: where to write the new key's public half");
+  for (const f of [out, pub]) if (f && existsSync(f)) throw new Error(`${f} exists: a new key never replaces a file`);
+  const server = serverName as "gateway" | "p0" | "p1" | "helper";
+  const cfg = (await targetOf(server, env)) as Awaited<ReturnType<typeof targetOf>> & { suite: "INTL" | "GM"; host: string; port: number };
+  const suite = cfg.suite;
+  const { ensureDataKeyFile, ensureKeyPairFile, readKeyPairFile, writePublicKeyFile } = await import("@privface/crypto/node");
+  if (kind === "audit") {
+    // the handover needs the server stopped: checked before any file is made
+    if (await listening(cfg.host, cfg.port)) throw new BackupError("SERVER_RUNNING", `something answers on ${server}'s port ${cfg.host}:${cfg.port}: stop the server first`);
+    const { key } = await ensureKeyPairFile(out, suite, "sign");
+    writePublicKeyFile(pub!, { suite: key.suite, kind: "sign", publicKey: key.publicKey });
+    const { rotateAuditKey } = await import("./audit.ts");
+    const r = await rotateAuditKey(server, out, by, env);
+    const P = server === "gateway" ? "PRIVFACE_GATEWAY_" : `PRIVFACE_${server.toUpperCase()}_`;
+    return { ...r, kind, suite, file: out, public: pub, next: [`start ${server} with ${P}AUDIT_KEY=${out}`, `give the peers and auditors ${pub} (privface audit verify --key <old> --key ${pub})`, `privface keys destroy --server ${server} --file <the old audit key> --operator <name>`] };
+  }
+  const { createAuditLog } = await import("@privface/audit");
+  const { openDb, closeDb } = await import("@privface/db");
+  const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
+  try {
+    const log = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(cfg.auditKey) });
+    let id: string | undefined;
+    if (kind === "data") id = ensureDataKeyFile(out, suite, `${server === "gateway" ? "gateway-data" : "data"}-${randomBytes(6).toString("hex")}`).key.id;
+    else {
+      const { key } = await ensureKeyPairFile(out, suite, kind);
+      writePublicKeyFile(pub!, { suite: key.suite, kind: key.kind, publicKey: key.publicKey });
+      if (kind === "seal") id = await (await import("@privface/contracts")).sealingKeyId(key);
+    }
+    await log.append({ requester: `operator:${by.operator}`, op: "key.rotate", session: `${kind}:${basename(out).replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 100)}`, outcome: "begun" });
+    const P = server === "gateway" ? "PRIVFACE_GATEWAY_" : `PRIVFACE_${server.toUpperCase()}_`;
+    const c = cfg as unknown as { dataKeys?: string[]; sealKey?: string; signingKey?: string };
+    const next =
+      kind === "data"
+        ? server === "gateway"
+          ? [`restart the gateway with ${P}DATA_KEYS=${[out, ...(c.dataKeys ?? [])].join(",")}: new identity attributes go under the new key; keep the old keys listed (no command re-encrypts the gateway's stored attributes)`]
+          : [`restart ${server} with ${P}DATA_KEYS=${[out, ...(c.dataKeys ?? [])].join(",")}: new rows under the new key, the old rows re-wrapped in the background (key.rotate data:<id> in the chain)`, `then remove the old keys from ${P}DATA_KEYS, restart, and privface keys destroy each old file (refused while rows still name it)`]
+        : kind === "seal"
+          ? [`restart ${server} with ${P}SEAL_KEY=${out} ${P}RETIRED_SEAL_KEYS=${c.sealKey}: its key list names the new key first, devices seal to it as they fetch the list`, `give the gateway ${pub} (PRIVFACE_GATEWAY_${server.toUpperCase()}_SEAL_KEY)`, `after the lists' lifetime (7 days) remove ${P}RETIRED_SEAL_KEYS, restart, and privface keys destroy the old file`]
+          : [`restart each party with PRIVFACE_Px_GATEWAY_KEY=${pub} PRIVFACE_Px_RETIRED_GATEWAY_KEYS=<the old public key>`, `restart the gateway with ${P}SIGNING_KEY=${out}`, `after 60 s remove PRIVFACE_Px_RETIRED_GATEWAY_KEYS, restart the parties, and privface keys destroy ${c.signingKey}`];
+    return { server, kind, suite, file: out, ...(pub ? { public: pub } : {}), ...(id ? { id } : {}), next };
+  } finally {
+    await closeDb(db);
+  }
+}
+
+/** `keys rotate --kind root`: see the module comment. */
+async function rotateRoot(serverName: string, out: string, pub: string | undefined, by: { operator: string }, env: NodeJS.ProcessEnv) {
+  const { existsSync } = await import("node:fs");
+  const { targetOf, BackupError } = await import("./backup.ts");
+  if (serverName !== "p0" && serverName !== "p1") throw new Error("--server must be p0 or p1 (a party's institution root)");
+  if (!pub) throw new Error("--public: where to write the new root's public half (devices and exit verifiers need it)");
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  for (const f of [out, pub]) if (existsSync(f)) throw new Error(`${f} exists: a new key never replaces a file`);
+  const { ConfigError } = await import("@privface/config");
+  const { signRootHandover } = await import("@privface/contracts");
+  const { appendRootHandover, checkCurrentRoot, readRootHandovers } = await import("@privface/party");
+  const cfg = (await targetOf(serverName, env)) as import("@privface/party").PartyConfig;
+  const { ensureKeyPairFile, readKeyPairFile, writePublicKeyFile } = await import("@privface/crypto/node");
+  const old = await readKeyPairFile(cfg.rootKey);
+  let chain;
+  try {
+    chain = await readRootHandovers(cfg.rootHandovers, cfg.party);
+    checkCurrentRoot(chain, old, cfg.rootKey);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new BackupError(/ROOT_RETIRED/.test(e.message) ? "ROOT_RETIRED" : "ROOT_HANDOVER_INVALID", e.problems.join("; "));
+    throw e;
+  }
+  const { createAuditLog } = await import("@privface/audit");
+  const { openDb, closeDb } = await import("@privface/db");
+  const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
+  try {
+    const log = await createAuditLog(db, { role: serverName, signingKey: await readKeyPairFile(cfg.auditKey) });
+    const { key } = await ensureKeyPairFile(out, old.suite, "sign");
+    const seq = chain.length + 1;
+    const handover = await signRootHandover(old, { party: cfg.party, seq, issuedAt: Date.now(), to: { suite: key.suite, kind: "sign", publicKey: key.publicKey } });
+    writePublicKeyFile(pub, { suite: key.suite, kind: "sign", publicKey: key.publicKey });
+    appendRootHandover(cfg.rootHandovers, chain, handover);
+    await log.append({ requester: `operator:${by.operator}`, op: "key.rotate", session: `root:${seq}`, outcome: "ok" });
+    const P = `PRIVFACE_${serverName.toUpperCase()}_`;
+    return {
+      server: serverName,
+      kind: "root",
+      suite: key.suite,
+      file: out,
+      public: pub,
+      handovers: cfg.rootHandovers,
+      seq,
+      next: [
+        `restart ${serverName} (every worker) with ${P}ROOT_KEY=${out}: its key lists are signed by the new root and carry the handovers; devices provisioned with the old root follow them`,
+        `give the new public root (${pub}) to whoever checks ${serverName}'s exit records, and provision new devices with it`,
+        `privface keys destroy --server ${serverName} --file ${cfg.rootKey} --operator <name>`,
+      ],
+    };
+  } finally {
+    await closeDb(db);
+  }
+}
+
 export function register(program: Command): void {
   const keys = program.command("keys").description("key files (encrypted under PRIVFACE_KEY_SECRET)");
   keys
@@ -98,14 +243,29 @@ export function register(program: Command): void {
     });
   keys
     .command("rotate")
-    .description("start a result-key rotation: a new key pair, its public half, key.rotate in the server's audit chain (root: refused)")
+    .description("start a key rotation (data, seal, sign, result), hand an audit key or a party's root over: the new key, key.rotate in the server's audit chain, the steps that finish it")
     .requiredOption("--server <gateway|p0|p1>", "whose key")
-    .requiredOption("--kind <result|root>", "which key")
+    .requiredOption("--kind <data|seal|sign|audit|result|root>", "which key")
     .requiredOption("--out <file>", "the new key file (must not exist)")
-    .requiredOption("--public <file>", "its public half (keys/public/…)")
+    .option("--public <file>", "its public half (keys/public/…; every kind but data)")
     .requiredOption("--operator <name>", "who rotates (recorded)")
-    .action(async (o: { server: string; kind: string; out: string; public: string; operator: string }) => {
+    .action(async (o: { server: string; kind: string; out: string; public?: string; operator: string }) => {
       process.stdout.write(JSON.stringify(await rotateKey(o.server, o.kind, o.out, o.public, { operator: o.operator })) + "\n");
+    });
+  keys
+    .command("hsm-generate")
+    .description("the key ceremony: an Ed25519 signing key made inside a PKCS#11 token (never leaves it) and its public half")
+    .requiredOption("--uri <pkcs11-uri>", "pkcs11:token=…;object=<label>?module-path=…&pin-source=file:… (PIN: the file or PRIVFACE_PKCS11_PIN)")
+    .requiredOption("--public <file>", "where to write the public half (keys/public/gateway-signing.pub.json)")
+    .action(async (o: { uri: string; public: string }) => {
+      const { existsSync } = await import("node:fs");
+      const { writePublicKeyFile } = await import("@privface/crypto/node");
+      const { generatePkcs11KeyFromUri, parsePkcs11Uri } = await import("@privface/crypto/pkcs11");
+      const u = parsePkcs11Uri(o.uri);
+      if (existsSync(o.public)) throw new Error(`${o.public} exists: a new key never replaces a file`);
+      const publicKey = await generatePkcs11KeyFromUri(o.uri);
+      writePublicKeyFile(o.public, { suite: "INTL", kind: "sign", publicKey });
+      process.stdout.write(JSON.stringify({ token: u.token, object: u.object, algorithm: "Ed25519", public: o.public }) + "\n");
     });
   keys
     .command("generate")

@@ -9,12 +9,12 @@
  * the embedding, liveness score and per-step evidence reach the SDK, which seals the shares to the
  * party keys its pinned roots certify and signs the evidence with them.
  * Frames and embeddings are wiped after use; nothing about the face is stored (the device keys and
- * id, the key-list versions seen and the language are the only things kept).
+ * id, the key-list versions seen, the roots a root handover moved it to and the language are the only things kept).
  */
 import { captureFrame, nextVideoFrame, openCamera } from "@privface/device/browser";
 import { createFaceEngine, type FaceEngine } from "@privface/device/engine";
 import { DeviceError, FaceDevice, liveCapture, type ChallengeCapture, type GatewayAnswer, type Notice } from "@privface/device";
-import { fromBase64url } from "@privface/crypto";
+import { fromBase64url, toBase64url } from "@privface/crypto";
 import type { LivenessAction, PartyName } from "@privface/contracts";
 import { actionName, errorText, guide, prompt, t, type Lang, type TextKey } from "./i18n.ts";
 import { loadIdentity, type DeviceIdentity } from "./identity.ts";
@@ -25,7 +25,7 @@ declare const __PRIVFACE_ROOTS__: Record<PartyName, string>;
 
 type Purpose = "enrol" | "verify" | "withdraw" | "deregister";
 
-const LS = { lang: "privface.pos.lang", device: "privface.pos.deviceId", seen: "privface.pos.keyListsSeen" };
+const LS = { lang: "privface.pos.lang", device: "privface.pos.deviceId", seen: "privface.pos.keyListsSeen", roots: "privface.pos.roots" };
 const CAPTURE_MS = 20_000;
 
 const base = new URL(".", location.href);
@@ -76,10 +76,10 @@ function switchLang(): void {
 
 function makeSdk(deviceId: string): FaceDevice {
   const seen = JSON.parse(localStorage.getItem(LS.seen) ?? "{}") as Partial<Record<PartyName, number>>;
-  const trust = {
-    roots: { P0: { suite: "INTL" as const, kind: "sign" as const, publicKey: fromBase64url(__PRIVFACE_ROOTS__.P0) }, P1: { suite: "INTL" as const, kind: "sign" as const, publicKey: fromBase64url(__PRIVFACE_ROOTS__.P1) } },
-    seen,
-  };
+  // the roots compiled in, or the ones a root handover moved this terminal to (the SDK replaces them in place)
+  const held = { ...__PRIVFACE_ROOTS__, ...(JSON.parse(localStorage.getItem(LS.roots) ?? "{}") as Partial<Record<PartyName, string>>) };
+  const root = (p: PartyName) => ({ suite: "INTL" as const, kind: "sign" as const, publicKey: fromBase64url(held[p]) });
+  const trust = { roots: { P0: root("P0"), P1: root("P1") }, seen };
   return new FaceDevice({
     deviceId,
     signingKey: identity.signer,
@@ -89,6 +89,7 @@ function makeSdk(deviceId: string): FaceDevice {
     fetch: async (url, init) => {
       const r = await fetch(url, { ...init, cache: "no-store", credentials: "omit" });
       localStorage.setItem(LS.seen, JSON.stringify(trust.seen)); // refuse key-list rollbacks across reloads
+      localStorage.setItem(LS.roots, JSON.stringify({ P0: toBase64url(trust.roots.P0.publicKey), P1: toBase64url(trust.roots.P1.publicKey) })); // and a retired root's lists
       return r;
     },
   });
