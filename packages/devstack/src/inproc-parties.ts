@@ -223,6 +223,7 @@ export async function startInProcParties(
     registerDevice: (b) => viaApi(p, PARTY_ROUTES.registerDevice, b),
     metrics: () => viaApi(p, PARTY_ROUTES.metrics),
     anchor: (b) => viaApi(p, PARTY_ROUTES.anchor, b),
+    auditRecords: (b) => viaApi(p, PARTY_ROUTES.auditRecords, b),
     close() {},
   });
 
