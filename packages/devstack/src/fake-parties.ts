@@ -585,7 +585,7 @@ export function createFakeParties(o: {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         const b = object(req, "body", ["from", "to", "limit"]);
         const [from, to, limit] = [b.from, b.to, b.limit] as number[];
-        if (![from, to, limit].every(Number.isSafeInteger) || limit < 1 || limit > 1000 || to < from) throw fail("INVALID_INPUT", "from, to: epoch ms; limit: 1..1000");
+        if (![from, to, limit].every(Number.isSafeInteger) || from < 0 || limit < 1 || limit > 1000 || to < from) throw fail("INVALID_INPUT", "from, to: epoch ms; limit: 1..1000");
         const inRange = audit[party].filter((r) => r.time >= from && r.time <= to);
         return { records: inRange.slice(0, limit), truncated: inRange.length > limit };
       },
