@@ -271,7 +271,8 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
       // the page spans from its oldest decision (0 on the last page) to the newer page's oldest (now on the first)
       const cursor = before ? await service.store.exec.read((tx) => tx.get<{ time: unknown }>(`SELECT time FROM ${AUDIT_TABLE} WHERE seq = ?`, [Number(before)])) : undefined;
       const full = gateway.length === page;
-      const window = { from: full ? gateway[gateway.length - 1].time : 0, to: cursor ? Number(cursor.time) : d.now() };
+      // (the newer page holds its oldest decision's millisecond: a party session stamped then is listed there)
+      const window = { from: full ? gateway[gateway.length - 1].time : 0, to: cursor ? Number(cursor.time) - 1 : d.now() };
       const status: Record<string, "ok" | "truncated" | "unreachable"> = {};
       const records: Record<PartyName, DecisionRecord[]> = { P0: [], P1: [] };
       await Promise.all(
