@@ -290,9 +290,22 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
         }),
       );
       const r = reconcileDecisions(gateway, records, window);
-      const shown = r.rows.slice(0, page);
+      // a party session with no decision on this page may have one on another (a party stamps its records
+      // before the gateway records the decision, so those of a page's oldest decision fall in the older
+      // page's span): listed only if the gateway has no decision for it at all
+      const orphans = r.rows.filter((x) => x.gateway === null).map((x) => x.session);
+      const decided = new Set<string>();
+      for (let i = 0; i < orphans.length; i += 500) {
+        const chunk = orphans.slice(i, i + 500);
+        const found = await service.store.exec.read((tx) =>
+          tx.all<{ session: string }>(`SELECT DISTINCT session FROM ${AUDIT_TABLE} WHERE session IN (${chunk.map(() => "?").join(", ")}) AND op IN (${DECISION_OPS.map(() => "?").join(", ")})`, [...chunk, ...DECISION_OPS]),
+        );
+        for (const f of found) decided.add(f.session);
+      }
+      const rowsHere = r.rows.filter((x) => x.gateway !== null || !decided.has(x.session));
+      const shown = rowsHere.slice(0, page);
       const mismatched = shown.filter((x) => x.mismatches.length > 0).length;
-      return { reconciled: shown.length - mismatched, mismatched, rows: shown, window, parties: status, more: r.rows.length > page, next: full ? gateway[gateway.length - 1].seq : null };
+      return { reconciled: shown.length - mismatched, mismatched, rows: shown, window, parties: status, more: rowsHere.length > page, next: full ? gateway[gateway.length - 1].seq : null };
     },
   );
   app.get(

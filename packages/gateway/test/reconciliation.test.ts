@@ -40,6 +40,15 @@ test("reconciliation: 100 decisions a page, every decision once, each beside bot
   assert.equal(sessions.length, 111);
   assert.equal(new Set(sessions).size, 111);
   assert.deepEqual(p2.rows.at(-1).P1, ["enrol:prepared", "commit:active"]);
+  // the parties stamp their records before the gateway records the decision: the page-1 decision whose
+  // party records fall in page 2's span is still listed once, on page 1 (not as "no decision" on page 2)
+  const oldest1 = p1.rows.at(-1);
+  const early = [...f.fake.audit.P0, ...f.fake.audit.P1].filter((x) => x.session === oldest1.session);
+  const saved = early.map((x) => x.time);
+  for (const x of early) x.time = oldest1.time - 5;
+  assert.ok(!(await page(p1.next)).rows.some((r: any) => r.session === oldest1.session));
+  assert.equal((await page()).rows.find((r: any) => r.session === oldest1.session)?.mismatches.length, 0);
+  early.forEach((x, i) => (x.time = saved[i]));
   assert.equal(p2.mismatched, 0);
 
   // a session P0 alone recorded, stamped inside the older page's span: there, and not on the newer page
