@@ -73,23 +73,3 @@ test("reconcileDecisions: party sessions outside the page's window are left to t
   assert.ok(!r.rows.some((x) => x.session === "req_late"));
   assert.equal(reconcileDecisions(gw, { P0: [...party(), late], P1: party() }).rows.find((x) => x.session === "req_late")?.mismatches[0], "AT_P0_ONLY");
 });
-
-test("recordsBetween: the records of a time range, found by a binary search over seq; filtered; at most `limit`, `truncated` beyond", async () => {
-  const { createAuditLog, recordsBetween } = await import("../src/index.ts");
-  const { generateSigningKeyPair } = await import("@privface/crypto");
-  const { openDb, closeDb } = await import("@privface/db");
-  const db = await openDb("sqlite::memory:");
-  try {
-    const log = await createAuditLog(db, { role: "p0", signingKey: await generateSigningKeyPair("INTL") });
-    for (let i = 1; i <= 40; i++) await log.append({ requester: "gateway", op: i % 4 === 0 ? "device.register" : "verify", session: `s${i}`, outcome: "computed", time: i * 100 });
-    const all = await recordsBetween(db, { from: 1000, to: 2000, limit: 100 });
-    assert.deepEqual(all.records.map((r) => r.seq), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
-    assert.equal(all.truncated, false);
-    const some = await recordsBetween(db, { from: 1000, to: 2000, limit: 3 }, (r) => r.op === "verify");
-    assert.deepEqual([some.records.map((r) => r.seq), some.truncated], [[10, 11, 13], true]);
-    assert.deepEqual((await recordsBetween(db, { from: 5000, to: 9000, limit: 10 })).records, []);
-    assert.deepEqual((await recordsBetween(db, { from: 0, to: 150, limit: 10 })).records.map((r) => r.seq), [1]);
-  } finally {
-    await closeDb(db);
-  }
-});
