@@ -170,7 +170,12 @@ export function createFakeParties(o: {
   const down = new Set<PartyName>();
   const calls: FakeParties["calls"] = [];
   const audit: FakeParties["audit"] = { P0: [], P1: [] };
-  const record = (party: PartyName, op: string, session: string, outcome: string) => audit[party].push({ seq: audit[party].length + 1, time: now(), op, session, outcome, code: null });
+  let seq = 0;
+  /** the newest 100,000 a party (a long soak run keeps its memory bounded) */
+  const record = (party: PartyName, op: string, session: string, outcome: string) => {
+    audit[party].push({ seq: ++seq, time: now(), op, session, outcome, code: null });
+    if (audit[party].length > 100_000) audit[party].shift();
+  };
   const checker = createAuthorisationChecker(o.gatewayKey);
   const roots: Promise<Record<PartyName, KeyPair>> = o.roots
     ? Promise.resolve(o.roots)
