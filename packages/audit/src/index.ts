@@ -29,6 +29,7 @@ import { AUDIT_TABLE, migrateAudit } from "./_migrations.ts";
 import { AuditError, GENESIS, checkField, checkTime, digestBody, hashOf, reconcile, verifyRecords, type AuditEntry, type AuditRecord, type VerifyOptions, type VerifyResult } from "./_record.ts";
 
 export { AuditError, GENESIS, reconcile, verifyRecords, hashOf, auditKeyId, KEY_HANDOVER_OP } from "./_record.ts";
+export { DECISION_OPS, reconcileDecisions, type DecisionRecord, type Mismatch, type ReconciledRow, type Reconciliation } from "./decisions.ts";
 export { anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AnchorOutcome, type AnchorReceipt } from "./anchors.ts";
 export type { AuditEntry, AuditRecord, VerifyResult, VerifyOptions, BrokenReason, ReconcileResult } from "./_record.ts";
 
@@ -270,6 +271,34 @@ export async function* readChain(db: Db, pageSize = 1000, after = 0): AsyncGener
     if (rows.length < pageSize) return;
     after = num(rows[rows.length - 1].seq);
   }
+}
+
+/**
+ * The records whose time falls in [from, to] and that `keep` accepts, in seq order, at most `limit`
+ * (`truncated`: more were there). Times follow seq (each record is stamped as it is appended): the first
+ * seq at or after `from` is found by a binary search over point reads, then pages are read until a
+ * record is later than `to`, so a long chain costs log n reads plus the range.
+ */
+export async function recordsBetween(db: Db, range: { from: number; to: number; limit: number }, keep: (r: AuditRecord) => boolean = () => true): Promise<{ records: AuditRecord[]; truncated: boolean }> {
+  await migrateAudit(db);
+  const exec = createExec(db);
+  const head = headFromRow(await exec.read((tx) => tx.get<{ seq: number; hash: string }>(HEAD)));
+  let lo = 1;
+  let hi = head.seq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const row = await exec.read((tx) => tx.get<{ time: number | string | bigint }>(`SELECT time FROM ${AUDIT_TABLE} WHERE seq = ?`, [mid]));
+    if (row && num(row.time) >= range.from) hi = mid;
+    else lo = mid + 1;
+  }
+  const records: AuditRecord[] = [];
+  for await (const r of readChain(db, 500, lo - 1)) {
+    if (r.time > range.to) break;
+    if (r.time < range.from || !keep(r)) continue;
+    if (records.length === range.limit) return { records, truncated: true };
+    records.push(r);
+  }
+  return { records, truncated: false };
 }
 
 /** Every record, in seq order (for export and reconciliation). */

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createExec, type Db } from "@privface/db";
 import { generateSigningKeyPair, type KeyPair } from "@privface/crypto";
-import { createAuditLog, verifyChain, verifyRecords, exportChain, reconcile, hashOf, AUDIT_TABLE, anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AuditLog, type AuditRecord } from "../src/index.ts";
+import { createAuditLog, verifyChain, verifyRecords, exportChain, reconcile, recordsBetween, hashOf, AUDIT_TABLE, anchorSigned, anchorsOf, keepAnchor, latestAnchor, sendAuditHead, type AuditLog, type AuditRecord } from "../src/index.ts";
 
 export interface DbFactory {
   name: string;
@@ -369,5 +369,18 @@ export function auditContract(f: DbFactory): void {
     assert.deepEqual(r.onlyB, [{ session: "only-p1", seqs: [7], ops: ["delete"] }]);
     assert.equal(r.common, 6);
     assert.equal(reconcile(await exportChain(db0), await exportChain(db0)).ok, true);
+  });
+
+  test(`[${f.name}] recordsBetween: the records of a time range, found by a binary search over seq; filtered; at most \`limit\`, \`truncated\` beyond`, async () => {
+    const db = await f.make();
+    const log = await createAuditLog(db, { role: "p0", signingKey: await generateSigningKeyPair(f.suite ?? "INTL") });
+    for (let i = 1; i <= 40; i++) await log.append({ requester: "gateway", op: i % 4 === 0 ? "device.register" : "verify", session: `s${i}`, outcome: "computed", time: i * 100 });
+    const all = await recordsBetween(db, { from: 1000, to: 2000, limit: 100 });
+    assert.deepEqual(all.records.map((r) => r.seq), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    assert.equal(all.truncated, false);
+    const some = await recordsBetween(db, { from: 1000, to: 2000, limit: 3 }, (r) => r.op === "verify");
+    assert.deepEqual([some.records.map((r) => r.seq), some.truncated], [[10, 11, 13], true]);
+    assert.deepEqual((await recordsBetween(db, { from: 5000, to: 9000, limit: 10 })).records, []);
+    assert.deepEqual((await recordsBetween(db, { from: 0, to: 150, limit: 10 })).records.map((r) => r.seq), [1]);
   });
 }

@@ -3,7 +3,7 @@
  * the current key that names the new one, and a record signed by the new key; the chain verifies with
  * both keys in order, the server's own check with the new key alone; attack: a record signed with the
  * retired key after the handover (a stolen old key extending the chain) does not verify. Then
- * `privface keys destroy` removes the retired key file (refused while the configuration names it).
+ * `privface keys destroy request|approve` (two operators) removes the retired key file (refused while the configuration names it).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -65,18 +65,22 @@ test("privface audit rotate-key: handover to a new audit key; verify with both k
     assert.equal(forged.status, 1);
     assert.deepEqual(JSON.parse(forged.stdout).firstBroken, { seq: 6, reason: "bad-signature" });
 
-    // the retired key file: refused while the configuration names it, then destroyed and recorded
-    const inUse = run("keys", "destroy", "--server", "p1", "--file", cfg.auditKey, "--operator", "bob");
+    // the retired key file: refused while the configuration names it, then destroyed under dual control and recorded
+    const inUse = run("keys", "destroy", "request", "--server", "p1", "--file", cfg.auditKey, "--operator", "bob");
     assert.notEqual(inUse.status, 0);
     assert.match(inUse.stderr, /KEY_IN_USE/);
     assert.ok(existsSync(cfg.auditKey));
     const switched = { ...env, PRIVFACE_P1_AUDIT_KEY: next };
-    const d = spawnSync(process.execPath, [bin, "keys", "destroy", "--server", "p1", "--file", cfg.auditKey, "--operator", "bob"], { encoding: "utf8", env: switched });
+    const runSwitched = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: switched });
+    const rq = runSwitched("keys", "destroy", "request", "--server", "p1", "--file", cfg.auditKey, "--operator", "bob");
+    assert.equal(rq.status, 0, rq.stderr);
+    const code = JSON.parse(rq.stdout).request as string;
+    const d = runSwitched("keys", "destroy", "approve", "--server", "p1", "--file", cfg.auditKey, "--request", code, "--operator", "carol");
     assert.equal(d.status, 0, d.stderr);
     assert.ok(!existsSync(cfg.auditKey));
     const db2 = await openDb(cfg.db);
     try {
-      assert.deepEqual((await exportChain(db2)).slice(-1).map((x) => [x.op, x.session, x.requester]), [["key.destroy", "audit.json", "operator:bob"]]);
+      assert.deepEqual((await exportChain(db2)).slice(-2).map((x) => [x.op, x.session, x.requester]), [["key.destroy.request", code, "operator:bob"], ["key.destroy", code, "operator:carol"]]);
     } finally {
       await closeDb(db2);
     }

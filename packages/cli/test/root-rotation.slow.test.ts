@@ -47,6 +47,14 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
   };
   const env = () => ({ ...process.env, ...stackEnv(home, stack.ports), ...extra });
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: env() });
+  /** `keys destroy` under dual control: alice requests, bob approves; the approval's result and the request code */
+  const destroy = (file: string) => {
+    const rq = run("keys", "destroy", "request", "--server", "p0", "--file", file, "--operator", "alice");
+    assert.equal(rq.status, 0, rq.stderr);
+    const code = (JSON.parse(rq.stdout) as { request: string }).request;
+    return { r: run("keys", "destroy", "approve", "--server", "p0", "--file", file, "--request", code, "--operator", "bob"), code };
+  };
+  const destroyed: string[] = [];
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), "privface-root-rotate-"));
@@ -106,7 +114,7 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
     const data = join(home, "keys", "p0", "data-2027.json");
     assert.equal(run("keys", "generate", "--kind", "data", "--suite", "INTL", "--out", data).status, 0);
     // attack on the data: the old key destroyed while stored rows are still under it (taken out of the configuration first) → refused, kept
-    const early = spawnSync(process.execPath, [bin, "keys", "destroy", "--server", "p0", "--file", L.dataKey("p0"), "--operator", "bob"], { encoding: "utf8", env: { ...env(), PRIVFACE_P0_DATA_KEYS: data } });
+    const early = spawnSync(process.execPath, [bin, "keys", "destroy", "request", "--server", "p0", "--file", L.dataKey("p0"), "--operator", "alice"], { encoding: "utf8", env: { ...env(), PRIVFACE_P0_DATA_KEYS: data } });
     assert.equal(early.status, 1);
     assert.match(early.stderr, /KEY_IN_USE/);
     assert.equal(existsSync(L.dataKey("p0")), true);
@@ -159,19 +167,21 @@ describe("root rotation end to end: real helper, P0, P1; a terminal provisioned 
     extra.PRIVFACE_P0_DATA_KEYS = join(home, "keys", "p0", "data-2027.json");
     await start();
     assert.equal((await person.step({ do: "verify", face: "genuine" })).reason, "MATCH");
-    const r = run("keys", "destroy", "--server", "p0", "--file", L.dataKey("p0"), "--operator", "bob");
+    const { r, code } = destroy(L.dataKey("p0"));
     assert.equal(r.status, 0, r.stderr);
+    destroyed.push(code);
     assert.equal(existsSync(L.dataKey("p0")), false);
   });
 
   it("the old root file is destroyed, recorded as key.destroy", async () => {
     const L = runtimeLayout(home);
-    const r = run("keys", "destroy", "--server", "p0", "--file", L.root("p0"), "--operator", "bob");
+    const { r, code } = destroy(L.root("p0"));
     assert.equal(r.status, 0, r.stderr);
+    destroyed.push(code);
     assert.equal(existsSync(L.root("p0")), false);
     const db = await openDb(`sqlite:${L.sqlite("p0")}`);
     try {
-      assert.deepEqual((await exportChain(db)).filter((x) => x.op === "key.destroy").map((x) => [x.requester, x.session]), [["operator:bob", "data.json"], ["operator:bob", "root.json"]]);
+      assert.deepEqual((await exportChain(db)).filter((x) => x.op === "key.destroy").map((x) => [x.requester, x.session]), destroyed.map((code) => ["operator:bob", code]));
     } finally {
       await closeDb(db);
     }

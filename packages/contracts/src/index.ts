@@ -6,11 +6,11 @@ export { MODEL, modelParams, type ModelInfo } from "./model.ts";
 export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, budgetSessionOf, dedupSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
 export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
-export { PARTY_ROUTES, dedupAnswer } from "./party-api.ts";
+export { PARTY_ROUTES, AUDIT_SESSION_OPS, dedupAnswer } from "./party-api.ts";
 export type {
   Bit, EnrolRequest, VerifyRequest, SessionRequest, DeleteRequest, DedupRequest, DedupResponse,
   EnrolResponse, VerifyResponse, CommitResponse, AbortResponse, DeleteResponse, PartyHealth, PartyClient,
-  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse, DedupMatches,
+  DeviceRegistration, DeviceRegistrationResponse, KeyListResponse, NonceBatch, AuditAnchorRequest, AuditAnchorResponse, AuditRecordsRequest, AuditRecordsResponse, DedupMatches,
 } from "./party-api.ts";
 export { packMatchShare, matchedTemplates } from "./dedup-matches.ts";
 export type { AuthPayload, Op, SignedAuthorisation } from "./auth.ts";

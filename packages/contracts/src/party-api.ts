@@ -169,6 +169,24 @@ export interface AuditAnchorResponse {
   want: number | null;
 }
 
+/**
+ * The party's audit records of face operations (enrol, commit, abort, verify, upgrade, dedup, budget,
+ * delete) whose time falls in [from, to], oldest first, at most `limit` (1..1000): for the auditor's
+ * cross-party reconciliation at the gateway. Read-only; the gateway alone may ask.
+ */
+export interface AuditRecordsRequest {
+  from: number;
+  to: number;
+  limit: number;
+}
+export interface AuditRecordsResponse {
+  records: { seq: number; time: number; op: string; session: string; outcome: string; code: string | null }[];
+  /** more records in the range than `limit` */
+  truncated: boolean;
+}
+/** The ops `auditRecords` answers (a record's op may carry `:<purpose>`, e.g. `verify:payment`). */
+export const AUDIT_SESSION_OPS = ["enrol", "commit", "abort", "verify", "upgrade", "dedup", "budget", "delete"] as const;
+
 /** One method per route; failures reject with a `PartyError` (errors.ts). */
 export interface PartyClient {
   enrol(req: EnrolRequest): Promise<EnrolResponse>;
@@ -189,6 +207,8 @@ export interface PartyClient {
   metrics(): Promise<string>;
   /** hands the gateway's newest audit record to the party, which keeps it (the gateway's log anchored there) */
   anchor(req: AuditAnchorRequest): Promise<AuditAnchorResponse>;
+  /** the party's audit records of face operations in a time range (read-only) */
+  auditRecords(req: AuditRecordsRequest): Promise<AuditRecordsResponse>;
   /** Closes the connections. */
   close(): void;
 }
@@ -207,4 +227,5 @@ export const PARTY_ROUTES = {
   registerDevice: "POST /v1/devices",
   metrics: "GET /metrics",
   anchor: "POST /v1/audit/anchor",
+  auditRecords: "POST /v1/audit/records",
 } as const satisfies Record<Exclude<keyof PartyClient, "close">, string>;

@@ -39,7 +39,12 @@ export type FaceResult =
   | { ok: true; embedding: Float32Array; liveness: number; pad?: PadEvidence; box: Box; faces: number }
   | { ok: false; error: FaceErrorCode; liveness?: number; pad?: PadEvidence; faces: number };
 
+/** onnxruntime-web's execution provider: wasm (CPU, the default), or the GPU through WebGL or WebGPU (a runtime build that has it: `onnxruntime-web/all`). */
+export type FaceBackend = "wasm" | "webgl" | "webgpu";
+
 export interface FaceEngineOptions {
+  /** the execution provider (default wasm); no fallback: a backend the browser cannot run fails the load */
+  backend?: FaceBackend;
   /**
    * Where the .onnx files come from. Node default: read from the installed
    * faceplugin-face-recognition-js package. Browser: a URL prefix ending in "/" under which
@@ -138,7 +143,9 @@ export async function createFaceEngine(options: FaceEngineOptions = {}): Promise
   ort.env.wasm.proxy = false;
   ort.env.logLevel = "error";
 
-  const so: Ort.InferenceSession.SessionOptions = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
+  const backend = options.backend ?? "wasm";
+  if (backend !== "wasm" && backend !== "webgl" && backend !== "webgpu") throw new RangeError('createFaceEngine: options.backend must be "wasm", "webgl" or "webgpu"');
+  const so: Ort.InferenceSession.SessionOptions = { executionProviders: [backend], graphOptimizationLevel: "all" };
   const sessions: Record<keyof typeof MODEL_FILES, Ort.InferenceSession> = {} as never;
   for (const [k, f] of Object.entries(MODEL_FILES) as [keyof typeof MODEL_FILES, string][]) {
     sessions[k] = await ort.InferenceSession.create(await load(f), so);

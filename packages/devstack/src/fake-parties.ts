@@ -40,6 +40,7 @@ import {
   shareRequest,
   str,
   upgradeRequest,
+  type AuditRecordsResponse,
   type Bit,
   type DeviceRegistration,
   type DeviceStatement,
@@ -135,6 +136,11 @@ export interface FakeParties {
   roots(): Promise<Record<PartyName, PublicKey>>;
   /** Templates with a pending or active version at either party (computed on each read). */
   readonly templates: ReadonlyMap<string, FakeTemplate>;
+  /**
+   * Each party's audit records of the face operations it carried out, as the real party records them
+   * (op, session, outcome; `auditRecords` answers from here). Tests may edit them to stage a mismatch.
+   */
+  audit: Record<PartyName, AuditRecordsResponse["records"]>;
 }
 
 export function createFakeParties(o: {
@@ -163,6 +169,13 @@ export function createFakeParties(o: {
   const slots = new Map<string, Slot>();
   const down = new Set<PartyName>();
   const calls: FakeParties["calls"] = [];
+  const audit: FakeParties["audit"] = { P0: [], P1: [] };
+  let seq = 0;
+  /** the newest 100,000 a party (a long soak run keeps its memory bounded) */
+  const record = (party: PartyName, op: string, session: string, outcome: string) => {
+    audit[party].push({ seq: ++seq, time: now(), op, session, outcome, code: null });
+    if (audit[party].length > 100_000) audit[party].shift();
+  };
   const checker = createAuthorisationChecker(o.gatewayKey);
   const roots: Promise<Record<PartyName, KeyPair>> = o.roots
     ? Promise.resolve(o.roots)
@@ -370,6 +383,7 @@ export function createFakeParties(o: {
           return { valid: validatePlain(params, y).valid, match: 0, y };
         });
         prepare(party, session, templateId, modelVersion, out.y!);
+        record(party, "enrol", session, "prepared");
         return { session, resultShare: { valid: shareOf(party, out, false).valid } };
       },
 
@@ -410,6 +424,7 @@ export function createFakeParties(o: {
         });
         // staged whatever it is: the party holds only shares of valid, match and upgradeValid
         if (up) stage(party, session, templateId, up.modelVersion, out.upgradeY!);
+        record(party, "verify", session, up ? "computed-staged" : "computed");
         return { session, resultShare: shareOf(party, out, !!up) };
       },
 
@@ -469,6 +484,7 @@ export function createFakeParties(o: {
           for (const v of t.versions) if (v.status === "active" && v.modelVersion !== s.modelVersion) v.status = "retired";
           pending.status = "active";
           s.state = "committed";
+          record(party, s.kind === "enrol" ? "commit" : "upgrade", session, "active");
         }
         return { templateId, status: "active" };
       },
@@ -489,6 +505,7 @@ export function createFakeParties(o: {
           dropPending(party, templateId, s.modelVersion);
           s.state = "aborted";
         }
+        record(party, "abort", session, "aborted");
         return { templateId, status: "aborted" };
       },
 
@@ -504,6 +521,8 @@ export function createFakeParties(o: {
           for (const s of mine.sessions.values()) if (s.templateId === templateId && s.state === "prepared") s.state = "aborted";
           mine.templates.set(templateId, { deleted: true, versions: [] });
         }
+        const session = auth.p.session;
+        if (session) record(party, "delete", session, existed ? "erased" : "absent");
         return { templateId, deleted: true, existed };
       },
 
@@ -567,6 +586,14 @@ export function createFakeParties(o: {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
         return "";
       },
+      async auditRecords(req) {
+        if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
+        const b = object(req, "body", ["from", "to", "limit"]);
+        const [from, to, limit] = [b.from, b.to, b.limit] as number[];
+        if (![from, to, limit].every(Number.isSafeInteger) || from < 0 || limit < 1 || limit > 1000 || to < from) throw fail("INVALID_INPUT", "from, to: epoch ms; limit: 1..1000");
+        const inRange = audit[party].filter((r) => r.time >= from && r.time <= to);
+        return { records: inRange.slice(0, limit), truncated: inRange.length > limit };
+      },
       async anchor(req) {
         // housekeeping, not an operation: not in `calls` (tests count the operations that reach a party)
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
@@ -588,6 +615,7 @@ export function createFakeParties(o: {
     clients: { P0: client("P0"), P1: client("P1") },
     down,
     calls,
+    audit,
     issueNonce: (party) => issueNonce(nonceKeys[party], party, now() + 300_000),
     approveDevice(party, deviceId) {
       const d = state[party].devices.get(deviceId);

@@ -12,7 +12,7 @@
  */
 import { deploymentSuite } from "@privface/config";
 import { randomBytes } from "node:crypto";
-import { isPartyErrorCode, MODEL, modelParams, packItems, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type PartyClient, type PartyName } from "@privface/contracts";
+import { AUDIT_SESSION_OPS, isPartyErrorCode, MODEL, modelParams, packItems, PARTIES, sealingKeyId, PARTY_ROUTES, PartyError, serverRoleOf, type AuditRecordsResponse, type PartyClient, type PartyName } from "@privface/contracts";
 import { generateSealKeyPair, generateSigningKeyPair, type KeyPair, type PublicKey } from "@privface/crypto";
 import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
@@ -125,6 +125,8 @@ export async function startInProcParties(
     stores[p] = await createPartyStore(db, { role: p, dataKeys: { current: "k1", keys: new Map([["k1", new Uint8Array(randomBytes(32))]]) }, now, templateKeys });
   }
   const audit: Record<PartyName, PartyAuditEntry[]> = { P0: [], P1: [] };
+  /** the same records as a party's audit chain holds them (seq, time, `op:purpose`), for its `auditRecords` route */
+  const chained: Record<PartyName, AuditRecordsResponse["records"]> = { P0: [], P1: [] };
   const failAudit = { P0: false, P1: false };
   const helperDown = { value: false };
   const dealtEnrol: string[] = [];
@@ -152,6 +154,9 @@ export async function startInProcParties(
       async append(r) {
         if (failAudit[p]) throw new Error("disk full");
         audit[p].push(r);
+        if (r.session && (AUDIT_SESSION_OPS as readonly string[]).includes(r.op)) {
+          chained[p].push({ seq: chained[p].length + 1, time: now(), op: r.purpose ? `${r.op}:${r.purpose}` : r.op, session: r.session, outcome: r.outcome, code: r.code ?? null });
+        }
       },
     };
     const metrics = createPartyMetrics(p, { poolLevel: () => stores[p].poolLevel(), peerUp: () => true, helperUp: () => true });
@@ -191,9 +196,15 @@ export async function startInProcParties(
       gallery: galleries?.[p],
       dedup: galleries ? { gallery: () => galleries[p], ...(p === "P0" ? { bundles: dedupRefill } : { stock: dedupStock }) } : undefined,
     });
-    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, ...(p === "P1" && galleries ? { dedupStock } : {}), keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }) });
+    apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, ...(p === "P1" && galleries ? { dedupStock } : {}), keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }),
+      auditRecords: async (q) => {
+        const inRange = chained[p].filter((r) => r.time >= q.from && r.time <= q.to);
+        return { records: inRange.slice(0, q.limit), truncated: inRange.length > q.limit };
+      },
+    });
     await services[p].registerDevice(simRegistration(device));
     audit[p].length = 0;
+    chained[p].length = 0;
   }
   const call = async (party: PartyName, path: string, body?: unknown, role: CallerRole = "gateway") => {
     const r = await apps[party]({ method: body === undefined ? "GET" : "POST", path, role, body, raw: Buffer.alloc(0) });
@@ -223,6 +234,7 @@ export async function startInProcParties(
     registerDevice: (b) => viaApi(p, PARTY_ROUTES.registerDevice, b),
     metrics: () => viaApi(p, PARTY_ROUTES.metrics),
     anchor: (b) => viaApi(p, PARTY_ROUTES.anchor, b),
+    auditRecords: (b) => viaApi(p, PARTY_ROUTES.auditRecords, b),
     close() {},
   });
 

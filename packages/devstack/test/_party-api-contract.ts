@@ -495,6 +495,30 @@ export function partyApiContract(name: string, makeParties: () => Promise<PartyA
         assert.deepEqual(await answer(h.clients[p].nonces({ count: 0 })), { error: "INVALID_INPUT" });
       }
     });
+    it("audit records (read-only, for the auditor's reconciliation): each party answers its records of an enrolment, its commit and a verification, by session, the same at both; a bad range is INVALID_INPUT", async () => {
+      const from = Date.now();
+      const e = await enrol(randomFace(D));
+      assert.deepEqual(codes(e.r), ["ok", "ok"]);
+      assert.deepEqual(codes(await commit(e.session, e.templateId)), ["ok", "ok"]);
+      const v = await verify(e.templateId, randomFace(D));
+      assert.deepEqual(codes(v.r), ["ok", "ok"]);
+      const seen: Record<string, string[]> = {};
+      for (const p of PARTIES) {
+        const r = await h.clients[p].auditRecords({ from, to: Date.now() + 1000, limit: 1000 });
+        assert.equal(r.truncated, false);
+        const mine = r.records.filter((x) => x.session === e.session || x.session === v.session);
+        for (const x of r.records) assert.deepEqual(Object.keys(x).sort(), ["code", "op", "outcome", "seq", "session", "time"]);
+        seen[p] = mine.map((x) => `${x.op.split(":")[0]}:${x.outcome}:${x.session === e.session ? "e" : "v"}`);
+        assert.deepEqual(seen[p], ["enrol:prepared:e", "commit:active:e", "verify:computed:v"], p);
+        const one = await h.clients[p].auditRecords({ from, to: Date.now() + 1000, limit: 1 });
+        assert.equal(one.records.length, 1);
+        assert.equal(one.truncated, true);
+        assert.deepEqual((await h.clients[p].auditRecords({ from: from - 10_000_000, to: from - 5_000_000, limit: 10 })).records, []);
+        for (const bad of [{ from: 2, to: 1, limit: 1 }, { from: 0, to: 1, limit: 0 }, { from: 0, to: 1, limit: 1001 }, { from: -1, to: 1, limit: 1 }]) {
+          assert.deepEqual(await answer(h.clients[p].auditRecords(bad)), { error: "INVALID_INPUT" }, JSON.stringify(bad));
+        }
+      }
+    });
     it("audit anchors: each party keeps the gateway's newest audit record; a newer one with the record at the kept seq; one that goes back is refused", async () => {
       const key = await generateSigningKeyPair(deploymentSuite());
       const db = await openDb("sqlite::memory:");

@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type } from "typebox";
-import { AUDIT_TABLE, sendAuditHead } from "@privface/audit";
+import { AUDIT_TABLE, DECISION_OPS, reconcileDecisions, sendAuditHead, type DecisionRecord } from "@privface/audit";
 import { PARTIES, type PartyClient, type PartyName } from "@privface/contracts";
 import { ApiError } from "./errors.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -23,8 +23,8 @@ import { cookieHeader, safeEqual, sessionCookie, Sessions, type SessionOptions }
 
 export interface ConsoleOptions {
   sessions?: SessionOptions;
-  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard, and the audit anchors */
-  parties?: Record<PartyName, Pick<PartyClient, "metrics" | "anchor">>;
+  /** the parties, for their metrics (chain check, pool level, link) in the audit view and dashboard, the audit anchors, and their audit records (reconciliation) */
+  parties?: Record<PartyName, Pick<PartyClient, "metrics" | "anchor" | "auditRecords">>;
 }
 
 export interface ConsoleDeps {
@@ -41,6 +41,10 @@ export interface ConsoleDeps {
 
 const security: { [scheme: string]: string[] }[] = [{ operatorToken: [] }, { consoleSession: [] }];
 const limitOf = (q: { limit?: string }) => (q.limit ? Number(q.limit) : 100);
+/** at most 100 rows per view (R26) */
+const PAGE_ROWS = 100;
+/** how far beyond a reconciliation page's span the parties' records are read */
+const SLACK_MS = 60_000;
 
 export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Promise<void> {
   const { service, sessions } = d;
@@ -240,6 +244,68 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleDeps): Pro
         parties: await partyStatus(),
         anchors: await anchorStatus(),
       };
+    },
+  );
+  app.get(
+    "/v1/admin/audit/reconciliation",
+    {
+      onRequest: d.auth("auditor"),
+      schema: {
+        tags: ["operator"],
+        security,
+        summary: "cross-party reconciliation, record by record: the gateway's decisions (100 per page, newest first) beside P0's and P1's audit records of the same session, and the parties' sessions the gateway has no decision for",
+        querystring: S.ReconciliationQuery,
+        response: { 200: S.Reconciliation, ...S.errors(400, 401, 403) },
+      },
+    },
+    async (req) => {
+      const before = (req.query as { before?: string }).before;
+      const page = PAGE_ROWS;
+      const rows = await service.store.exec.read((tx) =>
+        tx.all<{ seq: unknown; time: unknown; op: string; outcome: string; code: string | null; session: string }>(
+          `SELECT seq, time, op, outcome, code, session FROM ${AUDIT_TABLE} WHERE op IN (${DECISION_OPS.map(() => "?").join(", ")}) AND session IS NOT NULL${before ? " AND seq < ?" : ""} ORDER BY seq DESC LIMIT ?`,
+          [...DECISION_OPS, ...(before ? [Number(before)] : []), page],
+        ),
+      );
+      const gateway: DecisionRecord[] = rows.map((r) => ({ seq: Number(r.seq), time: Number(r.time), op: r.op, session: r.session, outcome: r.outcome, code: r.code }));
+      // the page spans from its oldest decision (0 on the last page) to the newer page's oldest (now on the first)
+      const cursor = before ? await service.store.exec.read((tx) => tx.get<{ time: unknown }>(`SELECT time FROM ${AUDIT_TABLE} WHERE seq = ?`, [Number(before)])) : undefined;
+      const full = gateway.length === page;
+      // (the newer page holds its oldest decision's millisecond: a party session stamped then is listed there)
+      const window = { from: full ? gateway[gateway.length - 1].time : 0, to: cursor ? Number(cursor.time) - 1 : d.now() };
+      const status: Record<string, "ok" | "truncated" | "unreachable"> = {};
+      const records: Record<PartyName, DecisionRecord[]> = { P0: [], P1: [] };
+      await Promise.all(
+        PARTIES.map(async (p) => {
+          const client = d.options.parties?.[p];
+          try {
+            if (!client) throw new Error("no party client");
+            // a little wider than the window: a decision's records on the page's edge, clocks a little apart
+            const r = await withTimeout(client.auditRecords({ from: Math.max(0, window.from - SLACK_MS), to: window.to + SLACK_MS, limit: 1000 }), 3000);
+            records[p] = r.records;
+            status[p] = r.truncated ? "truncated" : "ok";
+          } catch {
+            status[p] = "unreachable";
+          }
+        }),
+      );
+      const r = reconcileDecisions(gateway, records, window);
+      // a party session with no decision on this page may have one on another (a party stamps its records
+      // before the gateway records the decision, so those of a page's oldest decision fall in the older
+      // page's span): listed only if the gateway has no decision for it at all
+      const orphans = r.rows.filter((x) => x.gateway === null).map((x) => x.session);
+      const decided = new Set<string>();
+      for (let i = 0; i < orphans.length; i += 500) {
+        const chunk = orphans.slice(i, i + 500);
+        const found = await service.store.exec.read((tx) =>
+          tx.all<{ session: string }>(`SELECT DISTINCT session FROM ${AUDIT_TABLE} WHERE session IN (${chunk.map(() => "?").join(", ")}) AND op IN (${DECISION_OPS.map(() => "?").join(", ")})`, [...chunk, ...DECISION_OPS]),
+        );
+        for (const f of found) decided.add(f.session);
+      }
+      const rowsHere = r.rows.filter((x) => x.gateway !== null || !decided.has(x.session));
+      const shown = rowsHere.slice(0, page);
+      const mismatched = shown.filter((x) => x.mismatches.length > 0).length;
+      return { reconciled: shown.length - mismatched, mismatched, rows: shown, window, parties: status, more: rowsHere.length > page, next: full ? gateway[gateway.length - 1].seq : null };
     },
   );
   app.get(

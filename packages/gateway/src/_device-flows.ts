@@ -156,7 +156,7 @@ export class DeviceFlows {
     const settled = async () => [this.c.store.resolveRecheck(await intent, this.c.now())];
     const early = async () => ({ id: await intent, committing: false });
     try {
-      const session = randomToken(16);
+      const session = requestId; // the parties' session is the decision's request id: the auditor reconciles the three chains by it
       const request = await this.partyRequests("enrol", body, session, templateId);
       const results = await this.parties.all(async (p, client) => client.enrol(await request(p)));
       if (!results.ok) {
@@ -256,7 +256,7 @@ export class DeviceFlows {
     const modelVersion = body.modelVersion;
     const upgrade = body.upgrade;
     try {
-      const session = randomToken(16);
+      const session = requestId; // the parties' session is the decision's request id: the auditor reconciles the three chains by it
       const request = await this.partyRequests("verify", body, session, templateId);
       const results = await this.parties.all(async (p, client) => client.verify(await request(p)));
       if (!results.ok) {
@@ -334,7 +334,7 @@ export class DeviceFlows {
       await this.useProof(person, proof!);
       const requestId = randomId("req");
       killAt("gateway:deregister:proof-used");
-      const status = await this.parties.deleteTemplate(person, "deregister");
+      const status = await this.parties.deleteTemplate(person, "deregister", undefined, requestId);
       // deregistered_at recorded by deleteTemplate: identity attributes go once IDENTITY_RETENTION_DAYS have passed (re-check job)
       killAt("gateway:deregister:deleted");
       const reason = status === "deleted" ? "DELETED" : "DELETION_PENDING";
@@ -413,7 +413,7 @@ export class DeviceFlows {
       let status: DeletionResponse["status"] = "deleted";
       if (person.template_id && proof) {
         await this.useProof(person, proof);
-        status = await this.parties.deleteTemplate(person, "withdraw");
+        status = await this.parties.deleteTemplate(person, "withdraw", undefined, requestId);
       } else if (person.template_id) {
         status = "disabled";
         this.c.log?.info({ event: "withdrawal-disabled", personId: person.id }, "consent withdrawn without proof of the person: template disabled, not deleted");

@@ -226,10 +226,10 @@ export class Parties {
     return false;
   }
 
-  /** Deletes a template at both parties (a fresh session id names the deletion). */
-  delete(templateId: string, modelVersion: string): Promise<Settled<unknown>> {
+  /** Deletes a template at both parties (`session` names the deletion: a decision's request id, or a fresh one). */
+  delete(templateId: string, modelVersion: string, session = randomToken(16)): Promise<Settled<unknown>> {
     return this.all(async (p, client) =>
-      client.delete({ templateId, authorisation: await this.authorise("delete", p, randomToken(16), templateId, modelVersion, undefined) }),
+      client.delete({ templateId, authorisation: await this.authorise("delete", p, session, templateId, modelVersion, undefined) }),
     );
   }
 
@@ -238,12 +238,12 @@ export class Parties {
    * is recorded here too, before the intent is resolved, so that no crash leaves a deregistered person
    * without `deregistered_at` (whose identity would then never be erased).
    */
-  async deleteTemplate(person: PersonRow, why: "deregister" | "withdraw" | "upgrade split" | "hold rejected", written?: string): Promise<"deleted" | "pending"> {
+  async deleteTemplate(person: PersonRow, why: "deregister" | "withdraw" | "upgrade split" | "hold rejected", written?: string, session?: string): Promise<"deleted" | "pending"> {
     const templateId = person.template_id!;
     // Written ahead (here, or by the caller: `written`): should this process die before the outcome is
     // recorded below, the re-check job finishes the deletion (no deletion is lost, issue 16).
     const intent = written ?? (await recordRecheck(this.c, "delete", person.id, templateId, `intent: ${why}`));
-    const del = await this.delete(templateId, person.model_version ?? "");
+    const del = await this.delete(templateId, person.model_version ?? "", session);
     await this.c.store.setTemplate(person.id, null, null);
     if (why === "deregister") await this.c.store.markDeregistered(person.id, this.c.now());
     if (!del.ok) await recordRecheck(this.c, "delete", person.id, templateId, `${why}: ${classifyPartyError(del.error).code}`);

@@ -69,6 +69,7 @@ export function createPartyClient(o: {
     registerDevice: (b) => call(PARTY_ROUTES.registerDevice, b),
     metrics: () => call(PARTY_ROUTES.metrics),
     anchor: (b) => call(PARTY_ROUTES.anchor, b),
+    auditRecords: (b) => call(PARTY_ROUTES.auditRecords, b),
     close: () => {
       rpc.close();
       agent.destroy();

@@ -110,6 +110,7 @@ export function createWorkerClients(o: WorkerClientsOptions): Record<PartyName, 
     registerDevice: (b) => any(p, (c) => c.registerDevice(b))() as never,
     metrics: () => any(p, (c) => c.metrics())() as never,
     anchor: (b) => any(p, (c) => c.anchor(b))() as never,
+    auditRecords: (b) => any(p, (c) => c.auditRecords(b))() as never,
     close: () => {
       for (const [k, probe] of down) if (k.startsWith(`${p}/`)) (clearInterval(probe), down.delete(k));
       o.workers[p].forEach((c) => c.close());

@@ -373,6 +373,31 @@ export const AuditView = Type.Object({
     description: "the gateway's signed audit head sent to each party now: stored / known — the party's kept head of the gateway's chain is in this chain (same hash at its seq); regressed — it is not (this chain was cut or rewritten)",
   }),
 });
+export const ReconciliationQuery = Type.Object(
+  { before: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,15}$", description: "the page older than this gateway seq (the previous page's `next`)" })) },
+  strict,
+);
+const Mismatch = Type.Union(["AT_P0_ONLY", "AT_P1_ONLY", "MISSING_AT_GATEWAY", "MISSING_AT_P0", "MISSING_AT_P1", "OUTCOME_MISMATCH", "PARTIES_DISAGREE"].map((c) => Type.Literal(c)));
+/** The gateway's decisions beside both parties' records of the same session (@privface/audit reconcileDecisions) */
+export const Reconciliation = Type.Object({
+  reconciled: Type.Integer(),
+  mismatched: Type.Integer(),
+  rows: Type.Array(
+    Type.Object({
+      session: Type.String(),
+      time: Type.Integer(),
+      gateway: Type.Union([Type.Object({ seq: Type.Integer(), op: Type.String(), outcome: Type.String(), code: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+      P0: Type.Array(Type.String()),
+      P1: Type.Array(Type.String()),
+      mismatches: Type.Array(Mismatch),
+    }),
+    { maxItems: 100 },
+  ),
+  window: Type.Object({ from: Type.Integer(), to: Type.Integer() }, { description: "the span of the page's decisions: party sessions without a decision are listed on the page whose span holds them" }),
+  parties: Type.Record(Type.String(), Type.Union([Type.Literal("ok"), Type.Literal("truncated"), Type.Literal("unreachable")]), { description: "unreachable: its column is empty and its records are reported missing; truncated: more than 1000 records in the window" }),
+  more: Type.Boolean({ description: "rows beyond the 100 shown in this window" }),
+  next: Type.Union([Type.Integer(), Type.Null()], { description: "`before` for the next (older) page; null on the last" }),
+});
 export const Dashboard = Type.Object({
   at: Type.Integer(),
   decisions: Type.Record(Type.String(), Type.Object({ accept: Type.Number(), reject: Type.Number() }), { description: "totals since the gateway started, by flow" }),

@@ -7,7 +7,7 @@
  * counts in the metrics; and every refused gateway operation in the audit log.
  */
 import { silentLog, type Log } from "@privface/config";
-import { dedupSessionOf, ID, PartyError, peerOf, resultMac, serverRoleOf, type Bit, type ResultKey, type ServerRole } from "@privface/contracts";
+import { dedupSessionOf, ID, PARTY_ROUTES, PartyError, peerOf, resultMac, serverRoleOf, type AuditRecordsRequest, type AuditRecordsResponse, type Bit, type ResultKey, type ServerRole } from "@privface/contracts";
 import type { Admission, App, AppRequest, AppResponse, RequestHead } from "@privface/transport";
 import type { PartyMetrics } from "./metrics.ts";
 import { dedupInput, deleteInput, deviceRegistration, enrolInput, nonceCount, mpcRequest, poolBatch, sessionInput, sessionList, verifyInput } from "./_requests.ts";
@@ -33,6 +33,11 @@ export interface PartyAppDeps {
    * sender's role from its certificate). Absent: no such route.
    */
   keepAnchor?: (from: ServerRole, body: { record?: unknown; at?: unknown }) => Promise<AnchorReceipt>;
+  /**
+   * The party's audit records of face operations in a time range, for the gateway's cross-party
+   * reconciliation (the auditor's view). Absent: no such route.
+   */
+  auditRecords?: (req: AuditRecordsRequest) => Promise<AuditRecordsResponse>;
   /** P1: the helper's dedup deliveries (session.ts DedupStock); absent: no such route */
   dedupStock?: DedupStock;
   /**
@@ -145,6 +150,10 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
       },
     };
   }
+  if (deps.auditRecords) {
+    const read = deps.auditRecords;
+    routes[PARTY_ROUTES.auditRecords] = { roles: ["gateway"], route: "audit_records", run: async (r) => ok(await read(auditRange(r.body))) };
+  }
   if (service.party === "P1") {
     const sc = deps.spotCheck;
     routes["POST /v1/pool/items"] = {
@@ -214,4 +223,18 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     return res;
   };
   return Object.assign(app, { admit });
+}
+
+/** The body of `POST /v1/audit/records`: epoch-ms bounds and a limit of 1..1000. */
+function auditRange(body: unknown): AuditRecordsRequest {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const ms = (v: unknown, f: string) => {
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw new PartyError("INVALID_INPUT", `${f}: epoch milliseconds`);
+    return v as number;
+  };
+  const from = ms(b.from, "from");
+  const to = ms(b.to, "to");
+  if (to < from) throw new PartyError("INVALID_INPUT", "to: not before from");
+  if (!Number.isSafeInteger(b.limit) || (b.limit as number) < 1 || (b.limit as number) > 1000) throw new PartyError("INVALID_INPUT", "limit: 1..1000");
+  return { from, to, limit: b.limit as number };
 }

@@ -7,9 +7,9 @@
  */
 import { appendFileSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { auditKeyId, createAuditLog, keepAnchor, keyFingerprint, recordKeysInUse, sendAuditHead } from "@privface/audit";
+import { auditKeyId, createAuditLog, keepAnchor, keyFingerprint, recordKeysInUse, recordsBetween, sendAuditHead } from "@privface/audit";
 import { silentLog, type Log } from "@privface/config";
-import { MODEL, modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type ServerRole } from "@privface/contracts";
+import { AUDIT_SESSION_OPS, MODEL, modelParams, peerOf, resultKey, sealingKeyId, serverRoleOf, type AuditRecordsRequest, type AuditRecordsResponse, type ServerRole } from "@privface/contracts";
 import { readDataKeyFile, readKeyPairFile, readPairSeedFile, readPoolSeedFile, readPublicKeyFile, readTlsKey } from "@privface/crypto/node";
 import { closeDb, openDb } from "@privface/db";
 import { startCheckpointer } from "@privface/db/checkpointer";
@@ -214,7 +214,11 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     return receipt;
   };
   const sendAnchor = async () => void (await sendAuditHead(auditLog, (body) => peerRequest("/v1/audit/anchor", body, 5_000)));
-  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep, dedupStock, bindPeer: peerLinks?.bind });
+  const auditRecords = async (q: AuditRecordsRequest): Promise<AuditRecordsResponse> => {
+    const r = await recordsBetween(db, q, (x) => x.session !== null && (AUDIT_SESSION_OPS as readonly string[]).includes(x.op.split(":")[0]));
+    return { records: r.records.map((x) => ({ seq: x.seq, time: x.time, op: x.op, session: x.session!, outcome: x.outcome, code: x.code })), truncated: r.truncated };
+  };
+  const app = createPartyApp({ service, metrics, audit, log, resultKey: resultMacKey, spotCheck: responder, keepAnchor: keep, dedupStock, bindPeer: peerLinks?.bind, auditRecords });
   // the route and the caller's role are checked before a body is read; each route has its own body cap
   server.on("request", nodeHandler(app, { admit: app.admit }));
   const rpc = serveRpc(server, app, { roles: ["gateway"] }); // the gateway API over one WebSocket (transport rpc.ts)

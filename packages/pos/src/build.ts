@@ -20,12 +20,21 @@ export interface PosBuildOptions {
   roots: { P0: string; P1: string };
   /** also build the pipeline benchmark's page (`bench.html`, `bench.js`: `privface bench browser`) */
   bench?: boolean;
+  /**
+   * The benchmark page's runtime: `wasm` (default, the app's: onnxruntime-web's wasm-only build) or
+   * `all` (its WebGL + WebGPU + wasm build and the WebGPU wasm, for `--backend webgl|webgpu`). The
+   * app itself is always built with the wasm runtime (docs/face-model.md "In the browser").
+   */
+  benchRuntime?: "wasm" | "all";
 }
 
 /** The nets the engine loads (`@privface/device` engine.ts). */
 export const MODEL_FILES = ["fr_detect.onnx", "fr_landmark.onnx", "fr_liveness.onnx", "fr_feature.onnx"];
 /** onnxruntime-web's SIMD wasm and its loader (the engine runs one thread, no proxy worker). */
 export const ORT_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
+
+/** the WebGPU (JSEP) wasm the `all` runtime loads */
+const ORT_ALL_FILES = ["ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"];
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -48,8 +57,8 @@ export async function buildPosApp(o: PosBuildOptions): Promise<{ outDir: string;
       minify: true,
       legalComments: "none",
       define: { __PRIVFACE_ROOTS__: JSON.stringify(o.roots) },
-      // the wasm-only build of onnxruntime-web (the engine runs the wasm execution provider only): no WebGPU glue to serve
-      alias: { "onnxruntime-web": "onnxruntime-web/wasm" },
+      // the wasm-only build of onnxruntime-web (the app's engine runs the wasm execution provider): no WebGPU glue to serve
+      alias: { "onnxruntime-web": entry === "bench.ts" && o.benchRuntime === "all" ? "onnxruntime-web/all" : "onnxruntime-web/wasm" },
       logLevel: "error",
       metafile: true,
     });
@@ -60,6 +69,6 @@ export async function buildPosApp(o: PosBuildOptions): Promise<{ outDir: string;
   const modelDir = join(dirname(require.resolve("faceplugin-face-recognition-js/package.json")), "model");
   const ortDir = dirname(require.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm"));
   for (const f of MODEL_FILES) copyFileSync(join(modelDir, f), join(o.outDir, "models", f));
-  for (const f of ORT_FILES) copyFileSync(join(ortDir, f), join(o.outDir, "ort", f));
+  for (const f of [...ORT_FILES, ...(o.bench && o.benchRuntime === "all" ? ORT_ALL_FILES : [])]) copyFileSync(join(ortDir, f), join(o.outDir, "ort", f));
   return { outDir: o.outDir, bundleBytes };
 }

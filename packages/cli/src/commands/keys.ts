@@ -36,21 +36,41 @@
  * FILE (what the parties read as GATEWAY_KEY). Refuses an existing label or file. Prints the URI's
  * token and label and the public file, never the PIN.
  *
- * `privface keys destroy --server S --file FILE --operator NAME` — a key file a rotation retired:
- * refused (KEY_IN_USE) while the server's configuration names it (current or retired), or — a party's
- * data key — while a stored template or unused pool item is still under it, otherwise
- * overwritten with random bytes, removed, and recorded as `key.destroy` in the server's audit chain.
+ * `privface keys destroy request|approve` — a key file a rotation retired, destroyed under dual control
+ * (R27, as `privface exit`): `request --server S --file FILE --operator A` records `key.destroy.request`
+ * in the server's audit chain (session: a random request code; templateId: `file:` and the first 32
+ * hex digits of the SHA-256 of the file's absolute path) and prints the code; `approve --server S
+ * --file FILE --request CODE --operator B`, by another operator (SAME_APPROVER otherwise) within 24 h
+ * (DESTROY_NOT_REQUESTED for an unknown, expired, already carried out or other file's code), overwrites
+ * the file with random bytes, removes it and records `key.destroy` (same session and file digest,
+ * code: the requester's name is in the request record). Both steps refuse (KEY_IN_USE) while the
+ * server's configuration names the file (current or retired) or — a party's data key — while a stored
+ * template or unused pool item is still under it. A refusal changes nothing.
  */
 import type { Command } from "commander";
 
-/** `keys destroy`: see the module comment. */
-export async function destroyKey(serverName: string, file: string, by: { operator: string }, env: NodeJS.ProcessEnv = process.env) {
+/** How long a destruction request stays approvable. */
+export const DESTROY_REQUEST_TTL_MS = 24 * 3_600_000;
+const OPERATOR = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/**
+ * The checks both steps of `keys destroy` share: the server, the operator's name, the file exists and
+ * no configuration names it. Then `fn` with the server's audit log and the file's digest.
+ */
+async function withDestroyTarget<T>(
+  serverName: string,
+  file: string,
+  operator: string,
+  env: NodeJS.ProcessEnv,
+  fn: (log: import("@privface/audit").AuditLog, ctx: { server: string; fileRef: string; requester: string; db: import("@privface/db").Db }) => Promise<T>,
+): Promise<T> {
   const { existsSync } = await import("node:fs");
-  const { basename, resolve } = await import("node:path");
+  const { resolve } = await import("node:path");
+  const { createHash } = await import("node:crypto");
   const { SERVERS, targetOf, BackupError } = await import("./backup.ts");
   const server = serverName as (typeof SERVERS)[number];
   if (!SERVERS.includes(server)) throw new Error(`--server must be one of ${SERVERS.join(", ")}`);
-  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(by.operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
+  if (!OPERATOR.test(operator)) throw new Error("--operator: 1–64 letters, digits, . _ @ -");
   if (!existsSync(file)) throw new Error(`${file} does not exist`);
   const cfg = await targetOf(server, env);
   const named = Object.values(cfg).flat().filter((v): v is string => typeof v === "string").map((v) => resolve(v));
@@ -58,7 +78,6 @@ export async function destroyKey(serverName: string, file: string, by: { operato
   const { readKeyPairFile, readDataKeyFile } = await import("@privface/crypto/node");
   const { createAuditLog } = await import("@privface/audit");
   const { openDb, closeDb, createExec } = await import("@privface/db");
-  const { destroyFile } = await import("@privface/party");
   const db = await openDb(cfg.db, cfg.dbSchema ? { schema: cfg.dbSchema } : {});
   try {
     // a party's data key still named by stored rows (the re-wrap has not finished): destroying it would lose them
@@ -78,13 +97,41 @@ export async function destroyKey(serverName: string, file: string, by: { operato
       }
     }
     const log = await createAuditLog(db, { role: server, signingKey: await readKeyPairFile(cfg.auditKey) });
-    const name = basename(file).replace(/[^A-Za-z0-9._:-]/g, "_").slice(0, 128);
-    destroyFile(file);
-    await log.append({ requester: `operator:${by.operator}`, op: "key.destroy", session: name, outcome: "ok" });
-    return { server, destroyed: file };
+    const fileRef = `file:${createHash("sha256").update(resolve(file)).digest("hex").slice(0, 32)}`;
+    return await fn(log, { server, fileRef, requester: `operator:${operator}`, db });
   } finally {
     await closeDb(db);
   }
+}
+
+/** `keys destroy request`: see the module comment. Nothing is destroyed. */
+export async function requestDestroyKey(serverName: string, file: string, by: { operator: string }, env: NodeJS.ProcessEnv = process.env, now: () => number = Date.now) {
+  const { randomBytes } = await import("node:crypto");
+  return withDestroyTarget(serverName, file, by.operator, env, async (log, { server, fileRef, requester }) => {
+    const request = `kd_${randomBytes(12).toString("hex")}`;
+    const time = now();
+    await log.append({ requester, op: "key.destroy.request", templateId: fileRef, session: request, outcome: "requested", time });
+    return { server, file, request, expiresAt: new Date(time + DESTROY_REQUEST_TTL_MS).toISOString() };
+  });
+}
+
+/** `keys destroy approve`: see the module comment. */
+export async function approveDestroyKey(serverName: string, file: string, by: { operator: string; request: string }, env: NodeJS.ProcessEnv = process.env, now: () => number = Date.now) {
+  const { BackupError } = await import("./backup.ts");
+  const { exportChain } = await import("@privface/audit");
+  const { destroyFile } = await import("@privface/party");
+  return withDestroyTarget(serverName, file, by.operator, env, async (log, { server, fileRef, requester, db }) => {
+    const records = await exportChain(db);
+    const req = records.find((r) => r.op === "key.destroy.request" && r.session === by.request);
+    if (!req || req.templateId !== fileRef || now() - req.time > DESTROY_REQUEST_TTL_MS) {
+      throw new BackupError("DESTROY_NOT_REQUESTED", "no request to destroy this file with this code in the server's chain (or older than 24 h): run `privface keys destroy request` first");
+    }
+    if (records.some((r) => r.op === "key.destroy" && r.session === by.request)) throw new BackupError("DESTROY_NOT_REQUESTED", "this request was already carried out");
+    if (req.requester === requester) throw new BackupError("SAME_APPROVER", "the destruction must be approved by another operator than the one who requested it");
+    destroyFile(file);
+    await log.append({ requester, op: "key.destroy", templateId: fileRef, session: by.request, outcome: "ok", time: now() });
+    return { server, destroyed: file, request: by.request, requestedBy: req.requester, approvedBy: requester };
+  });
 }
 
 /** `keys rotate`: see the module comment. */
@@ -146,7 +193,7 @@ async function rotateConfigured(serverName: string, kind: "data" | "seal" | "sig
     const { rotateAuditKey } = await import("./audit.ts");
     const r = await rotateAuditKey(server, out, by, env);
     const P = server === "gateway" ? "PRIVFACE_GATEWAY_" : `PRIVFACE_${server.toUpperCase()}_`;
-    return { ...r, kind, suite, file: out, public: pub, next: [`start ${server} with ${P}AUDIT_KEY=${out}`, `give the peers and auditors ${pub} (privface audit verify --key <old> --key ${pub})`, `privface keys destroy --server ${server} --file <the old audit key> --operator <name>`] };
+    return { ...r, kind, suite, file: out, public: pub, next: [`start ${server} with ${P}AUDIT_KEY=${out}`, `give the peers and auditors ${pub} (privface audit verify --key <old> --key ${pub})`, `privface keys destroy request|approve --server ${server} --file <the old audit key> (two operators)`] };
   }
   const { createAuditLog } = await import("@privface/audit");
   const { openDb, closeDb } = await import("@privface/db");
@@ -232,14 +279,25 @@ async function rotateRoot(serverName: string, out: string, pub: string | undefin
 
 export function register(program: Command): void {
   const keys = program.command("keys").description("key files (encrypted under PRIVFACE_KEY_SECRET)");
-  keys
-    .command("destroy")
-    .description("overwrite and remove a key file no longer in the server's configuration (recorded in its audit chain)")
+  const destroy = keys.command("destroy").description("overwrite and remove a key file no longer in the server's configuration, under dual control: request, then approve by another operator (recorded in its audit chain)");
+  destroy
+    .command("request")
+    .description("ask for a key file's destruction: key.destroy.request in the server's audit chain; prints the request code (valid 24 h)")
     .requiredOption("--server <gateway|p0|p1|helper>", "whose key")
     .requiredOption("--file <file>", "the key file")
-    .requiredOption("--operator <name>", "who destroys it (recorded)")
+    .requiredOption("--operator <name>", "who asks (recorded)")
     .action(async (o: { server: string; file: string; operator: string }) => {
-      process.stdout.write(JSON.stringify(await destroyKey(o.server, o.file, { operator: o.operator })) + "\n");
+      process.stdout.write(JSON.stringify(await requestDestroyKey(o.server, o.file, { operator: o.operator })) + "\n");
+    });
+  destroy
+    .command("approve")
+    .description("approve a destruction request (another operator): the file overwritten and removed, key.destroy in the chain")
+    .requiredOption("--server <gateway|p0|p1|helper>", "whose key")
+    .requiredOption("--file <file>", "the key file (the one requested)")
+    .requiredOption("--request <code>", "the request code `keys destroy request` printed")
+    .requiredOption("--operator <name>", "who approves (recorded; not the requester)")
+    .action(async (o: { server: string; file: string; request: string; operator: string }) => {
+      process.stdout.write(JSON.stringify(await approveDestroyKey(o.server, o.file, { operator: o.operator, request: o.request })) + "\n");
     });
   keys
     .command("rotate")

@@ -418,8 +418,10 @@ const RENDER: Record<View, (into: HTMLElement) => Promise<void>> = {
       ),
       partiesTable(r.parties, true),
       reconcileTable(r.anchors, r.parties),
+      el("section", { id: "decisions" }),
       table(["col_seq", "col_time", "col_actor", "col_op", "col_outcome", "col_code", "col_subject"], g.recent.map((x: any) => [x.seq, time(x.time), x.actor, x.op, x.outcome, x.code ?? "", x.subject ?? ""]), t("recent")),
     );
+    await decisionsPage($("decisions"));
   },
 };
 
@@ -460,6 +462,40 @@ function reconcileTable(anchors: Record<string, { outcome: string; seq: number |
     return [p, el("span", { class: a.outcome === "regressed" ? "bad" : a.outcome === "stored" || a.outcome === "known" ? "good" : "" }, verdict(a.outcome)), a.seq ?? "–", n === undefined ? t("notReported") : n === 0 ? `✓ 0` : `✗ ${n}`];
   });
   return table(["party", "col_anchor", "col_anchorSeq", "col_regressions"], rows, t("reconcile"));
+}
+
+/**
+ * Cross-party reconciliation record by record (GET /v1/admin/audit/reconciliation): a summary, each
+ * party's read status, and one row per session — the gateway's decision, each party's records, the
+ * mismatches — 100 per page, older pages by the gateway seq the answer names.
+ */
+async function decisionsPage(into: HTMLElement, before?: number): Promise<void> {
+  const r = await api("GET", `/v1/admin/audit/reconciliation${before ? `?before=${before}` : ""}`);
+  const ops = (xs: string[]) => (xs.length ? xs.join(", ") : t("noRecord"));
+  const rows = r.rows.map((x: any) => {
+    const bad = x.mismatches.length > 0;
+    const check = el("span", { class: bad ? "bad" : "good" }, bad ? `✗ ${x.mismatches.map((m: string) => t(`m_${m}` as Key)).join("；")}` : `✓ ${t("consistent")}`);
+    return [time(x.time), el("code", {}, x.session), x.gateway ? `${x.gateway.op} · ${x.gateway.outcome}${x.gateway.code ? ` · ${x.gateway.code}` : ""}` : t("noDecision"), ops(x.P0), ops(x.P1), check];
+  });
+  const tbl = table(["col_time", "col_session", "col_gateway", "col_p0", "col_p1", "col_check"], rows.length ? rows : [[t("nothingPending")]], t("decisions"));
+  // each row names its session and whether it reconciled (tests and assistive tools find them)
+  r.rows.forEach((x: any, i: number) => {
+    const tr = tbl.tBodies[0].rows[i];
+    tr.dataset.session = x.session;
+    tr.dataset.mismatches = x.mismatches.join(" ");
+  });
+  into.replaceChildren(
+    el("p", { class: r.mismatched > 0 ? "summary bad" : "summary good", id: "decisions-summary" }, t("decisionsSummary", { n: r.rows.length, ok: r.reconciled, bad: r.mismatched })),
+    el("p", { class: "hint" }, ...Object.entries(r.parties).map(([p, s]) => el("span", { class: s === "ok" ? "" : "bad" }, t("decisionsParty", { p, s: t(`party_${s}` as Key) }), "　"))),
+    tbl,
+    ...(r.more ? [el("p", { class: "hint" }, t("moreRows"))] : []),
+    el(
+      "p",
+      { class: "actions" },
+      before ? button(t("newestPage"), () => attempt(() => decisionsPage(into)), { id: "decisions-newest" }) : null,
+      r.next ? button(t("olderPage"), () => attempt(() => decisionsPage(into, r.next)), { id: "decisions-older" }) : null,
+    ),
+  );
 }
 
 function partiesTable(parties: Record<string, any>, chain = false): HTMLTableElement {

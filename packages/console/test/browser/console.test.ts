@@ -17,7 +17,7 @@ import { createAuditLog } from "@privface/audit";
 import { createLogger } from "@privface/config";
 import { generateDataKey, generateSealKeyPair, generateSigningKeyPair, softwareSigner, toBase64url } from "@privface/crypto";
 import { openDb } from "@privface/db";
-import { createFakeParties, scenarioWorld, type ScenarioGateway, type ScenarioPerson, type ScenarioWorld } from "@privface/devstack";
+import { createFakeParties, scenarioWorld, type FakeParties, type ScenarioGateway, type ScenarioPerson, type ScenarioWorld } from "@privface/devstack";
 import { auditSink, createGateway, type Gateway } from "@privface/gateway";
 import { buildConsole } from "../../src/build.ts";
 
@@ -44,6 +44,7 @@ const contexts: BrowserContext[] = [];
 /** two enrolled persons of a scenario world: real device traffic (sealed shares, signatures) for the dashboard */
 let tills: ScenarioPerson[] = [];
 let world: ScenarioWorld;
+let fake: FakeParties;
 
 async function inject(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const r = await gw.app.inject({ method: method as "POST", url: path, headers, ...(body !== undefined ? { payload: body as object } : {}) });
@@ -70,7 +71,7 @@ before(async () => {
   const keys = { P0: await generateSealKeyPair("INTL"), P1: await generateSealKeyPair("INTL") };
   const gatewayKey = await generateSigningKeyPair("INTL");
   // the fake parties' dedup gallery holds the gateway's model: ENROL_DEDUP=hold below
-  const fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, gallery: "test-model.1" });
+  fake = createFakeParties({ keys, gatewayKey: { suite: gatewayKey.suite, publicKey: gatewayKey.publicKey }, gallery: "test-model.1" });
   const db = await openDb("sqlite::memory:");
   gw = await createGateway({
     db,
@@ -317,6 +318,52 @@ describe("operator console in Chromium", { timeout: 120_000 }, () => {
     assert.equal(rows, 2);
     assert.match(text, /P0✓ 一致\d+未报告P1✓ 一致\d+未报告/, "the fake parties report no metrics");
     await shot(aud, "audit");
+  });
+
+  it("the auditor's reconciliation record by record: every decision beside both parties' records; a broken record shows as a mismatch; admins and operators are refused by the server", async () => {
+    const aud = await signedIn("aud", "#audit");
+    await aud.waitForSelector("#decisions-summary");
+    const summary = async () => (await aud.textContent("#decisions-summary"))!;
+    const clean = /本页 (\d+) 条：\1 条一致，0 条不一致/;
+    assert.match(await summary(), clean, "the fake parties recorded what the gateway decided");
+    const sessions = await aud.$$eval("#decisions tbody tr[data-session]", (rs) => rs.map((r) => [r.getAttribute("data-session"), r.getAttribute("data-mismatches")]));
+    assert.ok(sessions.length >= 8 && sessions.length <= 100, `${sessions.length} rows`);
+    assert.ok(sessions.every(([, m]) => m === ""));
+    assert.match((await aud.textContent("#decisions"))!, /verify · accept · MATCH.*verify:computed/);
+    await shot(aud, "reconciliation");
+
+    // a deliberately broken record: P1's record of one verification gone, P0's of another says something else, a session P0 alone recorded
+    const [missing, changed] = fake.audit.P1.filter((r) => r.op === "verify").slice(-2);
+    const kept = { P0: [...fake.audit.P0], P1: [...fake.audit.P1] };
+    fake.audit.P1.splice(fake.audit.P1.indexOf(missing), 1);
+    const p0Changed = fake.audit.P0.find((r) => r.session === changed.session)!;
+    fake.audit.P0[fake.audit.P0.indexOf(p0Changed)] = { ...p0Changed, outcome: "computed-staged" };
+    fake.audit.P0.push({ seq: 9999, time: Date.now(), op: "verify", session: "req_forgedAtP0only", outcome: "computed", code: null });
+    try {
+      await aud.reload();
+      await aud.waitForSelector("#decisions-summary");
+      assert.match(await summary(), /本页 \d+ 条：\d+ 条一致，3 条不一致/);
+      const row = async (s: string) => aud.$eval(`#decisions tr[data-session="${s}"]`, (r) => [r.getAttribute("data-mismatches"), r.querySelector("td:last-child")!.textContent]);
+      assert.deepEqual(await row(missing.session), ["MISSING_AT_P1", "✗ P1 缺少记录"]);
+      assert.deepEqual(await row(changed.session), ["PARTIES_DISAGREE", "✗ 两方记录不一致"]);
+      assert.deepEqual(await row("req_forgedAtP0only"), ["AT_P0_ONLY", "✗ 仅 P0 有记录"]);
+      await shot(aud, "reconciliation-mismatch");
+    } finally {
+      fake.audit.P0.splice(0, Infinity, ...kept.P0);
+      fake.audit.P1.splice(0, Infinity, ...kept.P1);
+    }
+
+    // server-enforced: an admin's and an operator's session (and their bearer tokens) are refused
+    for (const who of ["ada", "oscar"] as const) {
+      const page = await signedIn(who);
+      const r = await page.evaluate(async () => {
+        const res = await fetch("/v1/admin/audit/reconciliation", { headers: { "x-privface-csrf": sessionStorage.getItem("privface-console-csrf") ?? "" } });
+        return [res.status, (await res.json()).error?.code];
+      });
+      assert.deepEqual(r, [403, "FORBIDDEN_ROLE"], who);
+      const b = await inject("GET", "/v1/admin/audit/reconciliation", undefined, { authorization: `Bearer ${OPS[who].token}` });
+      assert.deepEqual([b.status, b.body.error.code], [403, "FORBIDDEN_ROLE"], who);
+    }
   });
 
   it("held enrolments (ENROL_DEDUP=hold): a reason first, the held and the matching person masked, a decision that waits for a second operator", async () => {

@@ -29,7 +29,22 @@ import { quantise, dotPlain } from "@privface/mpc";
 import { buildPosApp } from "@privface/pos/build";
 import { defaultDataset, listDataset } from "./face.ts";
 
+export type BrowserBackend = "wasm" | "webgl" | "webgpu";
+
+/**
+ * Chromium's switches per backend: wasm runs without a GPU (`--disable-gpu`); WebGL and WebGPU need
+ * one, which this machine's headless Chromium has only as SwiftShader (a CPU rasteriser / Vulkan
+ * implementation), so that is what they are measured on.
+ */
+export const BACKEND_SWITCHES: Record<BrowserBackend, string[]> = {
+  wasm: ["--disable-gpu"],
+  webgl: ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
+  webgpu: ["--enable-unsafe-webgpu", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan", "--ignore-gpu-blocklist"],
+};
+
 export interface BrowserBenchOptions {
+  /** onnxruntime-web's execution provider (default wasm) */
+  backend?: BrowserBackend;
   dataset?: string;
   limit?: number;
   /** frames fed per image at most (default 8) */
@@ -77,13 +92,15 @@ export async function runBrowserBench(o: BrowserBenchOptions = {}): Promise<Reco
   if (o.limit !== undefined) images = images.slice(0, o.limit);
   if (images.length === 0) throw new RangeError(`bench browser: no images in ${dataset}`);
   const repeat = o.repeat ?? 8;
+  const backend = o.backend ?? "wasm";
   return withBenchPage(
+    backend,
     (dir) => {
       mkdirSync(join(dir, "frames"));
       return Promise.all(images.map(async (im, i) => writeFileSync(join(dir, "frames", `${i}.rgba`), frameOf(await decodeImageFile(im.path), o.imageSide ?? 220)))).then(() => undefined);
     },
     async (page, browserVersion) => {
-      const modelLoadMs = await page.evaluate(() => window.privfaceBench.load());
+      const modelLoadMs = await page.evaluate((b) => window.privfaceBench.load(b), backend);
       const results = [];
       for (let i = 0; i < images.length; i++) results.push(await page.evaluate(([u, rep]) => window.privfaceBench.run(u, 640, 480, rep), [`/frames/${i}.rgba`, repeat] as const));
       const guidance = results.flatMap((r) => r.guidanceMs);
@@ -114,7 +131,7 @@ export async function runBrowserBench(o: BrowserBenchOptions = {}): Promise<Reco
       return {
         suite: "browser-face",
         image_side: o.imageSide ?? 220,
-        backend: "wasm",
+        backend,
         browser: browserVersion,
         images: images.length,
         model_load_ms: r1(modelLoadMs),
@@ -141,13 +158,14 @@ export async function runBrowserBench(o: BrowserBenchOptions = {}): Promise<Reco
  * Builds the bench page into a temporary folder (`prepare` adds the frames), serves it on loopback
  * and runs `fn` on it in headless Chromium (wasm, one thread).
  */
-async function withBenchPage<T>(prepare: (dir: string) => Promise<void>, fn: (page: Page, browserVersion: string) => Promise<T>): Promise<T> {
+async function withBenchPage<T>(backend: BrowserBackend, prepare: (dir: string) => Promise<void>, fn: (page: Page, browserVersion: string) => Promise<T>): Promise<T> {
+  if (!(backend in BACKEND_SWITCHES)) throw new RangeError("bench browser: --backend wasm|webgl|webgpu");
   const dir = mkdtempSync(join(tmpdir(), "privface-bench-browser-"));
   let server: Server | undefined;
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] });
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox", ...BACKEND_SWITCHES[backend], "--disable-background-networking", "--no-first-run"] });
   try {
     // the pipeline needs no roots: placeholders (nothing is sealed here)
-    await buildPosApp({ outDir: dir, roots: { P0: "A".repeat(43), P1: "A".repeat(43) }, bench: true });
+    await buildPosApp({ outDir: dir, roots: { P0: "A".repeat(43), P1: "A".repeat(43) }, bench: true, benchRuntime: backend === "wasm" ? "wasm" : "all" });
     await prepare(dir);
     server = createServer((req, res) => {
       const file = normalize(join(dir, new URL(req.url ?? "/", "http://x").pathname));
@@ -172,7 +190,28 @@ async function withBenchPage<T>(prepare: (dir: string) => Promise<void>, fn: (pa
   }
 }
 
+/**
+ * `privface bench browser --embed-only [--backend B] [--runs N]`: the embedding net alone on one
+ * backend (the first run, which compiles the kernels, apart): `{"suite":"browser-embed",…}`.
+ */
+export async function runBrowserEmbedBench(o: { backend?: BrowserBackend; runs?: number } = {}): Promise<Record<string, unknown>> {
+  const backend = o.backend ?? "wasm";
+  const runs = o.runs ?? 12;
+  if (!(runs >= 2)) throw new RangeError("bench browser: --runs ≥ 2");
+  return withBenchPage(
+    backend,
+    async () => undefined,
+    async (page, browserVersion) => {
+      const r = await page.evaluate(([b, n]) => window.privfaceBench.embedOnly(b, n), [backend, runs] as const);
+      const warm = r.ms.slice(1);
+      return { suite: "browser-embed", backend, browser: browserVersion, runs, load_ms: r1(r.loadMs), first_run_ms: r1(r.ms[0]), ms_p50: r1(pct(warm, 50)), ms_max: r1(Math.max(...warm)) };
+    },
+  );
+}
+
 export interface BrowserCaptureBenchOptions {
+  /** onnxruntime-web's execution provider (default wasm) */
+  backend?: BrowserBackend;
   /** actions per capture (default 2, the gateway's default) */
   actions?: number;
   runs?: number;
@@ -206,7 +245,9 @@ export async function runBrowserCaptureBench(o: BrowserCaptureBenchOptions = {})
   const p = m.points as [number, number][];
   const g: FaceGeometry = { eyes: [p[0], p[1]], nose: p[2], mouth: [p[3], p[4]] };
   const names = ["neutral", ...LIVENESS_ACTIONS.flatMap((a) => [`${a}:0.5`, `${a}:1`])];
+  const backend = o.backend ?? "wasm";
   return withBenchPage(
+    backend,
     async (dir) => {
       const all = new Uint8Array(names.length * base.data.length);
       names.forEach((name, i) => {
@@ -216,7 +257,7 @@ export async function runBrowserCaptureBench(o: BrowserCaptureBenchOptions = {})
       writeFileSync(join(dir, "faces.rgba"), all);
     },
     async (page, browserVersion) => {
-      const modelLoadMs = await page.evaluate(() => window.privfaceBench.load());
+      const modelLoadMs = await page.evaluate((b) => window.privfaceBench.load(b), backend);
       const results = [];
       for (let r = 0; r <= runs; r++) {
         const actions = drawActions(n, (b) => new Uint8Array(randomBytes(b)));
@@ -228,7 +269,7 @@ export async function runBrowserCaptureBench(o: BrowserCaptureBenchOptions = {})
       for (const r of results) if (!r.ok) refusals[r.code!] = (refusals[r.code!] ?? 0) + 1;
       return {
         suite: "browser-capture",
-        backend: "wasm",
+        backend,
         browser: browserVersion,
         actions: n,
         runs,

@@ -9,6 +9,6 @@ export { runFaceBench, runAccuracyBench, defaultDataset, listDataset, embedDatas
 export { runPadBench, scorePadFrames, padRates, padEer, padDetSvg, listImages, attackType, type PadBenchOptions, type PadFrame, type PadRates } from "./pad.ts";
 export { runAttacksBench, ATTACK_FIELDS, type AttacksBenchOptions, type AttacksBenchResult } from "./attacks.ts";
 export { runCaptureBench, type CaptureBenchOptions } from "./capture.ts";
-export { runBrowserBench, runBrowserCaptureBench, type BrowserBenchOptions, type BrowserCaptureBenchOptions } from "./browser.ts";
+export { runBrowserBench, runBrowserCaptureBench, runBrowserEmbedBench, BACKEND_SWITCHES, type BrowserBackend, type BrowserBenchOptions, type BrowserCaptureBenchOptions } from "./browser.ts";
 export { benchMerchant, benchPerson } from "./_stack.ts";
 export { runSoakBench, judge, CYCLE, INVALID, LATE_MS, type SoakOptions, type SoakResult, type SoakOp } from "./soak.ts";

@@ -38,7 +38,8 @@ export interface BenchLiveResult {
 declare global {
   interface Window {
     privfaceBench: {
-      load(): Promise<number>;
+      load(backend?: "wasm" | "webgl" | "webgpu"): Promise<number>;
+      embedOnly(backend: "wasm" | "webgl" | "webgpu", runs: number): Promise<{ loadMs: number; ms: number[] }>;
       run(url: string, width: number, height: number, repeat: number): Promise<BenchImageResult>;
       live(url: string, width: number, height: number, names: string[], fps: number, actions: LivenessAction[], timing: { reactMs: number; rampMs: number; holdMs: number }): Promise<BenchLiveResult>;
     };
@@ -49,9 +50,33 @@ let engine: FaceEngine | undefined;
 const base = new URL(".", location.href);
 
 window.privfaceBench = {
-  async load() {
+  /**
+   * The embedding net alone (fr_feature.onnx, 1×3×112×112) on `backend`, `runs` times on one random
+   * input: what a backend costs where the whole pipeline does not run on it (docs/benchmarks.md "## browser").
+   */
+  async embedOnly(backend, runs) {
+    const ort = await import("onnxruntime-web");
+    ort.env.wasm.wasmPaths = new URL("ort/", base).href;
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = "error";
     const t0 = performance.now();
-    engine = await createFaceEngine({ modelBaseUrl: new URL("models/", base).href, wasmPaths: new URL("ort/", base).href });
+    const model = new Uint8Array(await (await fetch(new URL("models/fr_feature.onnx", base))).arrayBuffer());
+    const session = await ort.InferenceSession.create(model, { executionProviders: [backend], graphOptimizationLevel: "all" });
+    const loadMs = performance.now() - t0;
+    const x = new ort.Tensor("float32", Float32Array.from({ length: 3 * 112 * 112 }, () => Math.random()), [1, 3, 112, 112]);
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      await session.run({ [session.inputNames[0]]: x });
+      ms.push(performance.now() - t);
+    }
+    await session.release();
+    return { loadMs, ms };
+  },
+  async load(backend = "wasm") {
+    const t0 = performance.now();
+    engine = await createFaceEngine({ modelBaseUrl: new URL("models/", base).href, wasmPaths: new URL("ort/", base).href, backend });
     return performance.now() - t0;
   },
   /**

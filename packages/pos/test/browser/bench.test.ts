@@ -3,7 +3,8 @@
  * made from the test faces (two people, two captures each: the camera frame, and the same frame
  * 15 % darker): it runs the
  * app's engine and guided capture in Chromium and reports sane timings, every capture decided, no
- * false reject and no false accept.
+ * false reject and no false accept. `--backend webgl`: the embedding net alone slower than wasm on
+ * this GPU-less machine (SwiftShader), the whole pipeline refused.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { PNG } from "pngjs";
-import { runBrowserBench, runBrowserCaptureBench } from "@privface/devstack/bench";
+import { runBrowserBench, runBrowserCaptureBench, runBrowserEmbedBench } from "@privface/devstack/bench";
 import { cameraFrame } from "../_faces.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "privface-pos-bench-"));
@@ -55,5 +56,20 @@ describe("privface bench browser --actions", () => {
     assert.deepEqual(r.refusals, {});
     assert.ok((r.capture_ms_max as number) >= (r.capture_ms_p50 as number) && (r.capture_ms_p50 as number) >= 1000);
     assert.equal(r.person_ms, 2200);
+  });
+});
+
+describe("privface bench browser --backend", () => {
+  it("WebGL (this machine has no GPU: Chromium's SwiftShader) runs the embedding net but slower than wasm, and cannot run the whole pipeline: the app keeps wasm", { timeout: 300_000 }, async (t) => {
+    const wasm = await runBrowserEmbedBench({ backend: "wasm", runs: 3 });
+    const webgl = await runBrowserEmbedBench({ backend: "webgl", runs: 3 });
+    t.diagnostic(JSON.stringify({ wasm, webgl }));
+    assert.deepEqual([wasm.suite, wasm.backend, webgl.backend], ["browser-embed", "wasm", "webgl"]);
+    assert.ok((webgl.ms_p50 as number) > (wasm.ms_p50 as number), "wasm is the faster backend here");
+    // the whole pipeline: the detection net does not run under onnxruntime-web's WebGL backend
+    const r = await runBrowserBench({ dataset: dir, imageSide: 640, backend: "webgl", repeat: 1, limit: 1 });
+    t.diagnostic(JSON.stringify(r));
+    assert.equal(r.captures_ok, 0);
+    assert.deepEqual(Object.keys(r.refusals as object), ["Error: invalid input shape."]);
   });
 });
