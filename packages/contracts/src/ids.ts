@@ -64,11 +64,6 @@ export function dedupSessionOf(session: string): string {
   return `${session}-d`;
 }
 
-/** The session id of the failure-budget run that follows a verification (@privface/mpc budget.ts). */
-export function budgetSessionOf(session: string): string {
-  return `${session}-b`;
-}
-
 /** A face operation's challenge: the gateway's random part and each party's nonce, dot-separated. */
 export function composeChallenge(gatewayPart: string, nonces: Record<PartyName, string>): string {
   return `${gatewayPart}.${nonces.P0}.${nonces.P1}`;

@@ -3,7 +3,7 @@
  * Browser-safe except `./auth` and `./nonce` (Node: node:crypto on the parties' hot path).
  */
 export { MODEL, modelParams, type ModelInfo } from "./model.ts";
-export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, budgetSessionOf, dedupSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
+export { ID, PARTIES, SERVER_ROLES, isServerRole, serverRoleOf, partyOfRole, peerOf, upgradeSessionOf, dedupSessionOf, composeChallenge, challengeNonce, type PartyName, type ServerRole } from "./ids.ts";
 export { contextAad, type ShareContext } from "./share.ts";
 export { PARTY_ERRORS, PartyError, isPartyErrorCode, classifyPartyError, type PartyErrorCode } from "./errors.ts";
 export { PARTY_ROUTES, AUDIT_SESSION_OPS, dedupAnswer } from "./party-api.ts";

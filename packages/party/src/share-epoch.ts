@@ -15,7 +15,7 @@
  * before and `nextShare` does nothing; a share at epoch > 0 then cannot be used (INTERNAL).
  */
 import { PartyError, type PartyName } from "@privface/contracts";
-import { MAX_EPOCH, reshare, type ShareSlot } from "@privface/mpc";
+import { MAX_EPOCH, epochOffset, reshare, type ShareSlot } from "@privface/mpc";
 
 const TRAILER = 5;
 const MARK = 0xe5;
@@ -53,14 +53,41 @@ export function storedShare(party: PartyName, pairSeed: Uint8Array | undefined, 
   return out;
 }
 
-/** The share a run uses (epoch 0), from the stored bytes. The caller wipes both. */
+/**
+ * The offsets Z_e of the slots last used, per pair seed (`runShare` of every verification would
+ * otherwise expand one, ≈ 2 KB of AES-CTR, issue 12's CPU budget). An offset is a function of the pair
+ * seed, which this process holds anyway, so keeping it adds nothing to what the memory reveals; the
+ * map is bounded (least recently used out) and an entry names its epoch, so a share moved on by
+ * `nextShare` (here or in another process) misses the old entry.
+ */
+const OFFSETS_MAX = 1024;
+const offsets = new WeakMap<Uint8Array, Map<string, Uint32Array>>();
+
+function cachedOffset(pairSeed: Uint8Array, slot: ShareSlot, epoch: number, d: number): Uint32Array {
+  let m = offsets.get(pairSeed);
+  if (!m) offsets.set(pairSeed, (m = new Map()));
+  const key = `${slot.templateId}\0${slot.modelVersion}\0${epoch}\0${d}`;
+  let z = m.get(key);
+  if (z) m.delete(key); // re-inserted below: the most recently used last
+  else {
+    z = epochOffset(pairSeed, slot, epoch, d);
+    if (m.size >= OFFSETS_MAX) m.delete(m.keys().next().value!);
+  }
+  m.set(key, z);
+  return z;
+}
+
+/** The share a run uses (epoch 0), from the stored bytes: `reshare(…, epoch, 0)` with a cached Z_epoch. The caller wipes both. */
 export function runShare(party: PartyName, pairSeed: Uint8Array | undefined, slot: ShareSlot, stored: Uint8Array): Uint32Array {
   const { share, epoch } = unpackShare(stored);
   if (epoch === 0) return share;
   if (!pairSeed) throw new PartyError("INTERNAL", "a re-randomised share needs the pair seed");
-  const out = reshare(party, pairSeed, slot, share, epoch, 0);
-  share.fill(0);
-  return out;
+  const z = cachedOffset(pairSeed, slot, epoch, share.length);
+  // reshare(party, pairSeed, slot, share, epoch, 0): + (Z_0 − Z_epoch) at P0, − at P1, Z_0 = 0
+  if (party === "P0") for (let k = 0; k < share.length; k++) share[k] = share[k] - z[k];
+  else if (party === "P1") for (let k = 0; k < share.length; k++) share[k] = share[k] + z[k];
+  else throw new RangeError(`role: expected "P0" or "P1", got ${String(party)}`);
+  return share;
 }
 
 /** The stored bytes moved one epoch on, or null (no pair seed, or the last epoch). */

@@ -5,7 +5,7 @@
  * - The gateway picks one worker of each party per request and names P0's peer worker in P0's body
  *   (`peer`, a name of `PRIVFACE_P0_PEER_WORKERS`). P0 holds one link per named P1 worker
  *   (`createPeerLinks`) and sends the session's frames — and those of its related runs (upgrade,
- *   budget, dedup) — over the link of the worker it was told.
+ *   dedup) — over the link of the worker it was told.
  * - P1 accepts links from every P0 worker (the `p0` certificate role) and answers each session over
  *   the link its frames came in on (@privface/transport `several`, matched by `baseSessionOf`).
  * - What must be single across processes is in the database: pool items are claimed with
@@ -17,9 +17,9 @@ import { createHash } from "node:crypto";
 import { PartyError, type PartyName, type ServerRole } from "@privface/contracts";
 import { createWsTransport, type Frame, type OutFrame, type ReceiveOptions, type WsTransport, type WsTransportOptions } from "@privface/transport";
 
-/** The verification / enrolment session a related run's session belongs to (`-u` upgrade, `-b` budget, `-d` dedup). */
+/** The verification / enrolment session a related run's session belongs to (`-u` upgrade, `-d` dedup; the budget run has no session of its own: it rides in the verification's frames). */
 export function baseSessionOf(session: string): string {
-  return /-[ubd]$/.test(session) ? session.slice(0, -2) : session;
+  return /-[ud]$/.test(session) ? session.slice(0, -2) : session;
 }
 
 /** The peer link of a party with several peer workers: a WsTransport per named worker, routed by session. */
@@ -83,8 +83,8 @@ type PgPool = { connect(): Promise<PgConn> };
 
 /**
  * Per-template locks across the worker processes of one party (PostgreSQL session advisory locks on
- * one connection of this process, kept for the locks alone): a template's verification and the
- * failure-budget run after it hold it, so the budget counter is read and advanced by one process at a
+ * one connection of this process, kept for the locks alone): a template's verification (with the
+ * failure-budget run in its frames) holds it, so the budget counter is read and advanced by one process at a
  * time, as the in-process chain does within one process. A process that dies drops its connection
  * and PostgreSQL frees its locks at once. Waits up to `waitMs`, then PEER_UNAVAILABLE (retry later).
  * The key: 64 bits of SHA-256(namespace, template id), the namespace naming the schema and party.

@@ -110,3 +110,33 @@ test("exit: eraseAll tombstones every template and destroys every template key",
   await closeDb(db);
   await reg.close();
 });
+
+test("the register's in-memory rows: a key destroyed here or by another process (another connection) is not served from memory", async () => {
+  const path = join(dir, "shared.template-keys");
+  const a = await openTemplateKeys(path);
+  const b = await openTemplateKeys(path);
+  try {
+    const row = (n: number) => ({ kid: Buffer.alloc(8, n), keyId: "k1", wrapped: new Uint8Array(48).fill(n) });
+    a.put("t-own", row(1));
+    a.put("t-other", row(2));
+    assert.deepEqual(a.get("t-own")?.wrapped, row(1).wrapped);
+    assert.deepEqual(a.get("t-other")?.wrapped, row(2).wrapped); // now held in a's memory
+    // a copy is handed out: wiping it does not touch what the register serves next
+    a.get("t-own")!.wrapped.fill(0);
+    assert.deepEqual(a.get("t-own")?.wrapped, row(1).wrapped);
+    assert.equal(a.destroy("t-own"), true);
+    assert.equal(a.get("t-own"), undefined);
+    // another connection destroys and re-wraps: the next lookup here reads the file again
+    assert.equal(b.destroy("t-other"), true);
+    assert.equal(a.get("t-other"), undefined);
+    b.put("t-other", row(3));
+    assert.deepEqual(a.get("t-other")?.wrapped, row(3).wrapped);
+    b.rewrap("t-other", "k2", new Uint8Array(48).fill(4));
+    assert.equal(a.get("t-other")?.keyId, "k2");
+    assert.equal(b.destroyAll(), 1);
+    assert.equal(a.get("t-other"), undefined);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

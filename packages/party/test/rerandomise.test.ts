@@ -138,3 +138,24 @@ describe("re-randomised template shares", () => {
     assert.ok(h.audit.P0.some((e) => e.op === "rerandomise"));
   });
 });
+
+describe("runShare (the share a run uses, with the epoch offset cached)", () => {
+  it("equals reshare(…, epoch, 0) at both parties, on a miss and on a hit, for every epoch", async () => {
+    const { reshare } = await import("@privface/mpc");
+    const { packShare, runShare } = await import("../src/share-epoch.ts");
+    const seed = new Uint8Array(32).fill(7);
+    const slot = { templateId: newId(), modelVersion: MV };
+    for (const party of ["P0", "P1"] as const) {
+      for (const epoch of [0, 1, 2, 1, 0xffff_ffff]) {
+        const share = new Uint32Array(MODEL.dim).map((_, k) => (k * 2654435761) >>> 0);
+        const want = reshare(party, seed, slot, share, epoch, 0);
+        for (let i = 0; i < 2; i++) assert.deepEqual(runShare(party, seed, slot, packShare(share, epoch)), want, `${party} epoch ${epoch} call ${i}`);
+      }
+    }
+    // another pair seed, same slot: not the first seed's offset
+    const other = new Uint8Array(32).fill(8);
+    const share = new Uint32Array(MODEL.dim);
+    assert.deepEqual(runShare("P0", other, slot, packShare(share, 2)), reshare("P0", other, slot, share, 2, 0));
+    assert.notDeepEqual(runShare("P0", other, slot, packShare(share, 2)), runShare("P0", seed, slot, packShare(share, 2)));
+  });
+});

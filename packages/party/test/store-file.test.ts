@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { closeDb, openDb, toBytes } from "@privface/db";
 import { createPartyStore, openTemplateKeys } from "../src/store/index.ts";
+import { CACHE_KIB } from "../src/store/_context.ts";
 import { key1, nonce, share, sid, tid } from "./_store-contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "privface-store-file-"));
@@ -78,6 +79,15 @@ test("sqlite file: a used item's wrapped key is gone from the file, the WAL and 
   assert.ok(!contains(readFileSync(out), wrapped), "not in a backup taken after the commit");
   db.sqlite!.pragma("wal_checkpoint(TRUNCATE)");
   assert.ok(!contains(rawFiles(path), wrapped), "zeroed in the main file (secure_delete) once checkpointed");
+  await closeDb(db);
+});
+
+test("sqlite file: the store's connection has a 32 MiB page cache (a verification's pool item does not push its B-tree pages out)", async () => {
+  const db = await openDb(join(dir, "cache.sqlite"));
+  assert.equal(db.sqlite!.pragma("cache_size", { simple: true }), -16000, "better-sqlite3's default (16 MB) before the store opens");
+  await createPartyStore(db, { role: "P0", dataKeys: { current: "k1", keys: new Map([["k1", key1]]) } });
+  assert.equal(db.sqlite!.pragma("cache_size", { simple: true }), -CACHE_KIB);
+  assert.equal(CACHE_KIB, 32 * 1024);
   await closeDb(db);
 });
 

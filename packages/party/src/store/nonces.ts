@@ -23,6 +23,18 @@ export async function consumeAuth(ctx: StoreContext, tx: Tx, auth: Authorisation
   // (one ledger, other namespaces: gateway nonces are 8..128 plain characters, marks carry a prefix)
   const keys = [auth.nonce, ...marks.map((m) => `${m.kind === "nonce" ? "n" : "e"}_${m.value}`)];
   const expires = [auth.expires, ...marks.map((m) => Math.max(m.expires, t + 1))];
+  if (ctx.exec.dialect === "sqlite") {
+    // SQLite has no round trips to save: one cached single-row insert per key is cheaper than the
+    // multi-row insert with RETURNING (which buffers its rows), and the first key not inserted — there
+    // before, or given twice — is the error, in the order given
+    await purged;
+    for (let i = 0; i < keys.length; i++) {
+      if ((await tx.run("INSERT INTO party_authorisations (nonce, expires) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING", [keys[i], expires[i]])) === 1) continue;
+      if (i === 0) throw new StoreError("AUTH_REUSED", "authorisation was already used");
+      throw reusedMark(marks[i - 1]);
+    }
+    return;
+  }
   const [, inserted] = await Promise.all([
     purged,
     tx.all<{ nonce: string }>(
@@ -40,9 +52,11 @@ export async function consumeAuth(ctx: StoreContext, tx: Tx, auth: Authorisation
     seen.add(k);
     return reused;
   });
-  const m = marks[i - 1];
-  throw m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
+  throw reusedMark(marks[i - 1]);
 }
+
+const reusedMark = (m: UseMark): StoreError =>
+  m.kind === "nonce" ? new StoreError("NONCE_REUSED", "this party's nonce was already used") : new StoreError("ENVELOPE_REUSED", "this envelope was already presented");
 
 export function nonceOps(ctx: StoreContext): Pick<PartyStore, "consumeAuthorisation"> {
   return {

@@ -46,6 +46,9 @@ export interface TemplateKeys {
   close(): Promise<void>;
 }
 
+/** How many wrapped rows the register keeps in memory (least recently read out first). */
+const CACHE_MAX = 4096;
+
 /** Opens (creating if needed) the register at `path` ("sqlite:…" prefix optional; ":memory:" for tests). */
 export async function openTemplateKeys(path: string): Promise<TemplateKeys> {
   if (typeof path !== "string" || path.length === 0) throw new TypeError("templateKeys: path must be a non-empty string");
@@ -60,27 +63,74 @@ export async function openTemplateKeys(path: string): Promise<TemplateKeys> {
   const otherQ = s.prepare("SELECT template_id FROM template_keys WHERE key_id <> ? LIMIT ?").pluck();
   const delQ = s.prepare("DELETE FROM template_keys WHERE template_id = ?");
   const countQ = s.prepare("SELECT count(*) FROM template_keys").pluck();
+  const versionQ = s.prepare("PRAGMA data_version").pluck();
+
+  // The rows read last (still wrapped under the data key), so a verification does not query the
+  // register (issue 12's CPU budget). This connection's own changes update or drop an entry at once
+  // (a destroyed key leaves memory with its row); another connection's commit (another process of
+  // the party) changes `data_version`, and the next lookup then drops them all before reading.
+  const cache = new Map<string, TemplateKeyRow>();
+  let version = versionQ.get();
+  const fresh = () => {
+    const v = versionQ.get();
+    if (v !== version) {
+      version = v;
+      wipe();
+    }
+  };
+  const drop = (tid: string) => {
+    const r = cache.get(tid);
+    if (r) r.wrapped.fill(0);
+    cache.delete(tid);
+  };
+  const wipe = () => {
+    for (const r of cache.values()) r.wrapped.fill(0);
+    cache.clear();
+  };
+  const copy = (r: TemplateKeyRow): TemplateKeyRow => ({ kid: Buffer.from(r.kid), keyId: r.keyId, wrapped: Uint8Array.from(r.wrapped) });
 
   return {
     path: file,
     get(tid) {
-      const r = getQ.get(tid) as { kid: unknown; key_id: string; wrapped: unknown } | undefined;
-      return r ? { kid: Buffer.from(toBytes(r.kid)), keyId: r.key_id, wrapped: toBytes(r.wrapped) } : undefined;
+      fresh();
+      let row = cache.get(tid);
+      if (row) {
+        cache.delete(tid); // re-inserted: the most recently read last
+        cache.set(tid, row);
+      } else {
+        const r = getQ.get(tid) as { kid: unknown; key_id: string; wrapped: unknown } | undefined;
+        if (!r) return undefined;
+        row = { kid: Buffer.from(toBytes(r.kid)), keyId: r.key_id, wrapped: Uint8Array.from(toBytes(r.wrapped)) };
+        if (cache.size >= CACHE_MAX) drop(cache.keys().next().value!);
+        cache.set(tid, row);
+      }
+      return copy(row);
     },
     put(tid, row) {
+      drop(tid);
       putQ.run(tid, row.kid, row.keyId, Buffer.from(row.wrapped));
     },
     rewrap(tid, keyId, wrapped) {
+      drop(tid);
       rewrapQ.run(keyId, Buffer.from(wrapped), tid);
     },
     wrappedOtherThan: (keyId, limit) => otherQ.all(keyId, limit) as string[],
-    destroy: (tid) => delQ.run(tid).changes > 0,
-    destroyAll: () => s.prepare("DELETE FROM template_keys").run().changes,
+    destroy(tid) {
+      drop(tid);
+      return delQ.run(tid).changes > 0;
+    },
+    destroyAll() {
+      wipe();
+      return s.prepare("DELETE FROM template_keys").run().changes;
+    },
     async scrub() {
       if (!(await truncateWal(db, 5_000))) throw new StoreError("INTEGRITY", "template-key register: the WAL could not be truncated after a key was destroyed");
     },
     count: () => Number(countQ.get()),
-    close: () => closeDb(db),
+    close() {
+      wipe();
+      return closeDb(db);
+    },
   };
 }
 
