@@ -37,6 +37,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const streamOf = (prefix: string) => prefix.replace(/[^A-Za-z0-9]/g, "_").toUpperCase();
 /** a subject token for a session id (ids may hold characters a NATS subject does not allow) */
 const tokenOf = (session: string) => createHash("sha256").update(session).digest("hex").slice(0, 32);
+/** the MPC session of attempt `attempt` of shard `shard`'s search in the search `session` (both workers of a pair name it alike) */
+export const shardSessionOf = (session: string, shard: number, attempt: number) => `${session}-s${shard}-${attempt}`;
 
 interface QueryMsg {
   session: string;
@@ -277,7 +279,7 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
             return;
           }
           if (typeof c.session !== "string" || c.shard !== k || !Number.isInteger(c.attempt)) return log.warn({ event: "shard_pair_refused", shard: c.shard });
-          const dsession = `${c.session}-s${k}-${c.attempt}`;
+          const dsession = shardSessionOf(c.session, k, c.attempt);
           try {
             const m = await jsm.streams.getMessage(stream, { last_by_subj: `${o.prefix}.q.${k}.${tokenOf(c.session)}` });
             if (!m) throw new Error("no such query in this party's stream");
@@ -337,7 +339,7 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
         continue;
       }
       const attempt = m.info.deliveryCount;
-      const dsession = `${q.session}-s${k}-${attempt}`;
+      const dsession = shardSessionOf(q.session, k, attempt);
       const keepAlive = setInterval(() => m.working(), Math.max(100, o.ackWaitMs / 3));
       try {
         await o.transport.send("p1", { session: SHARD_SESSION, step: 1, seq: 0, payload: Buffer.from(JSON.stringify({ session: q.session, shard: k, attempt } satisfies PairFrame)) });
