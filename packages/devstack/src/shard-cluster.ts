@@ -32,6 +32,8 @@ export interface ShardClusterOptions {
   env?: Record<string, string>;
   natsUrl?: string;
   readyTimeoutMs?: number;
+  /** the gateway clients' call timeout (default theirs: 10 s) */
+  clientTimeoutMs?: number;
 }
 
 export interface SearchAnswer {
@@ -192,8 +194,8 @@ export async function startShardCluster(o: ShardClusterOptions & { deferStart?: 
       coord.p1 = await spawnServer("p1", { ...opts, onLog: onLog("P1") });
       coord.p0 = await spawnServer("p0", { ...opts, onLog: onLog("P0") });
       const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
-      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, party: "P0", resultKey: await gatewayResultKey(L, "P0") });
-      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, party: "P1", resultKey: await gatewayResultKey(L, "P1") });
+      client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, party: "P0", resultKey: await gatewayResultKey(L, "P0"), ...(o.clientTimeoutMs ? { timeoutMs: o.clientTimeoutMs } : {}) });
+      client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, party: "P1", resultKey: await gatewayResultKey(L, "P1"), ...(o.clientTimeoutMs ? { timeoutMs: o.clientTimeoutMs } : {}) });
       keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await newSimDevice(), nonce: batchedNonces(client) };
       await Promise.all([client.P0.registerDevice(simRegistration(keys.device)), client.P1.registerDevice(simRegistration(keys.device))]);
     },
