@@ -223,7 +223,7 @@ export interface ShardWorkerOptions extends ShardNatsOptions {
   ready: () => boolean;
   /** the worker's gallery: the coordinator's commits and erasures go to it (templates of other shards are ignored there) */
   gallery: GalleryHooks;
-  /** how long a taken query may go unacknowledged before JetStream hands it to another worker */
+  /** P0: how long a taken query may go unacknowledged before JetStream hands it to another worker; P1: how long to wait for its half of a query P0's worker named */
   ackWaitMs: number;
   log?: Log;
 }
@@ -281,7 +281,13 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
           if (typeof c.session !== "string" || c.shard !== k || !Number.isInteger(c.attempt)) return log.warn({ event: "shard_pair_refused", shard: c.shard });
           const dsession = shardSessionOf(c.session, k, c.attempt);
           try {
-            const m = await jsm.streams.getMessage(stream, { last_by_subj: `${o.prefix}.q.${k}.${tokenOf(c.session)}` });
+            // P1's coordinator may publish its half a little after P0's worker took P0's: wait for it (at most the ack wait)
+            const subject = `${o.prefix}.q.${k}.${tokenOf(c.session)}`, until = Date.now() + o.ackWaitMs;
+            let m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+            while (!m && Date.now() < until) {
+              await sleep(25);
+              m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+            }
             if (!m) throw new Error("no such query in this party's stream");
             const q = m.json<QueryMsg>();
             if (q.session !== c.session || Date.now() > q.deadline) throw new Error("the query is not the one P0 named, or its coordinator has given up");
