@@ -18,7 +18,7 @@ import { keepAnchor } from "@privface/audit";
 import { closeDb, openDb, type Db } from "@privface/db";
 import { deal, dealDedupBatch, encodeBundle, jsRowStore, newItemId, type HelperGallery, type Params } from "@privface/mpc";
 import {
-  createPartyApp, DedupStock, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
+  createPartyApp, DedupStock, type DedupDeps, type PartyApp, createPartyMetrics, createPartyService, createPartyStore, openTemplateKeys, PartyGallery, type PartyGalleryOptions, type PartyAuditEntry, type PartyAuditSink, type PartyService, type PartyStore,
 } from "@privface/party";
 import { createMemoryNetwork, type MemoryNetwork } from "@privface/transport";
 import { newSimDevice, simRegistration, type SimKeys } from "./gateway-sim.ts";
@@ -92,6 +92,8 @@ export async function startInProcParties(
     pairSeed?: Uint8Array | null;
     /** give each party a dedup gallery (@privface/party gallery.ts) of the deployed model version at this epoch */
     gallery?: { epoch: number };
+    /** make each party a coordinator of gallery shards (no gallery of its own): its searches go to `dedupShards(p)` (service `DedupDeps.shards`) */
+    dedupShards?: (p: PartyName) => NonNullable<DedupDeps["shards"]>;
     /** each party's current sealing key (default: fresh ones) */
     sealKeys?: Record<PartyName, KeyPair>;
     /** sealing keys each party is retiring (rotation): listed after the current one, still opened */
@@ -194,7 +196,7 @@ export async function startInProcParties(
       failureBudget: opts.failureBudget,
       now,
       gallery: galleries?.[p],
-      dedup: galleries ? { gallery: () => galleries[p], ...(p === "P0" ? { bundles: dedupRefill } : { stock: dedupStock }) } : undefined,
+      dedup: opts.dedupShards ? { gallery: () => null, shards: opts.dedupShards(p) } : galleries ? { gallery: () => galleries[p], ...(p === "P0" ? { bundles: dedupRefill } : { stock: dedupStock }) } : undefined,
     });
     apps[p] = createPartyApp({ service: services[p], metrics, audit: sink, ...(p === "P1" && galleries ? { dedupStock } : {}), keepAnchor: (from, b) => keepAnchor(partyDbs[p], from, b.record, { at: b.at, now: now() }),
       auditRecords: async (q) => {

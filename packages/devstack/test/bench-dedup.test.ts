@@ -5,11 +5,12 @@ import { anyLevels, dedupCorrectionBytes, dedupGates, makeParams, paddedWidth } 
 import { MODEL } from "@privface/contracts";
 import { benchDedup } from "../src/bench/dedup.ts";
 
-for (const kernel of ["wasm", "js"] as const) {
-  test(`bench dedup (small run, ${kernel} kernel): exact, 3 + 2 + AND-level + "any"-level rounds, bytes as the formulas say`, async () => {
+for (const [kernel, parties] of [["wasm", "threads"], ["wasm", "sequential"], ["js", "threads"], ["js", "sequential"]] as const) {
+  test(`bench dedup (small run, ${kernel} kernel, parties ${parties === "threads" ? "in two threads at once" : "one after the other"}): exact, 3 + 2 + AND-level + "any"-level rounds, bytes as the formulas say`, async () => {
     const n = 2500, dim = 64;
-    const r = await benchDedup({ n, dim, queries: 2, kernel });
+    const r = await benchDedup({ n, dim, queries: 2, kernel, parties });
     assert.equal(r.suite, "dedup");
+    assert.equal(r.parties, parties);
     assert.equal(r.exact, true);
     assert.ok(r.matches_per_query >= 2);
     const params = makeParams({ d: dim, threshold: MODEL.threshold });

@@ -110,6 +110,8 @@ export class PartyGallery implements GalleryHooks {
   /** queries running over the rows (dedup-query.ts): removals wait until none is */
   private queries = 0;
   private readonly pendingDrops: string[] = [];
+  /** `slotList`'s last answer: the slot list of the first `count` slots, good until a slot below `count` changes */
+  private listCache: { count: number; list: readonly (string | null)[] } | null = null;
 
   constructor(o: PartyGalleryOptions) {
     if (typeof o.modelVersion !== "string" || o.modelVersion.length === 0) throw new TypeError("modelVersion must be a non-empty string");
@@ -140,6 +142,18 @@ export class PartyGallery implements GalleryHooks {
   /** the live template in `slot`, or null (removed, or never filled) */
   templateAt(slot: number): string | null {
     return this.ids[slot] ?? null;
+  }
+  /**
+   * Slots 0 … count − 1 → their live template id or null (as `templateAt`), for a search's `matches`
+   * answer: one frozen array shared by the answers of this gallery (so of this epoch — a new epoch is a
+   * new gallery) until it changes: an append rebuilds it once for the new count, a removal once.
+   */
+  slotList(count: number): readonly (string | null)[] {
+    if (!Number.isInteger(count) || count < 0 || count > this.rows.count) throw new RangeError(`count: expected an integer in [0, ${this.rows.count}], got ${count}`);
+    if (this.listCache?.count === count) return this.listCache.list;
+    const list = Object.freeze(Array.from({ length: count }, (_, j) => this.ids[j] ?? null));
+    this.listCache = { count, list };
+    return list;
   }
   /** A digest of (epoch, slot → live template id): equal at both parties when their galleries agree. */
   digest(): string {
@@ -245,6 +259,7 @@ export class PartyGallery implements GalleryHooks {
     galleryRemove(this.rows, slot);
     this.slots.delete(templateId);
     this.ids[slot] = null;
+    this.listCache = null;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@ export { createPartyJobs, type PartyJobs, type PartyJobsDeps } from "./jobs.ts";
 export { createHelperLink, type HelperLink } from "./helper-link.ts";
 export { loadPartyConfig, partyPrefix, ConfigError, type PartyConfig } from "./config.ts";
 export { startParty, type RunningParty } from "./server.ts";
-export { openPartyAdmin, type PartyAdmin } from "./admin.ts";
+export { openPartyAdmin, readStoreKeys, type PartyAdmin } from "./admin.ts";
 export { createPartyMetrics, type PartyMetrics } from "./metrics.ts";
 export { createPartyStore, openTemplateKeys, type PartyStore, type TemplateKeys } from "./store/index.ts";
 export { runMpc, runDedup, sendAbort, DedupStock } from "./session.ts";

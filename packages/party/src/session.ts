@@ -392,7 +392,7 @@ export async function runDedup(o: DedupRun): Promise<{ duplicate: 0 | 1; count: 
     for (let w = 0; w < W; w++) match[w] &= peerLive[w]; // this party's dead slots are 0 already (dedupOnAnd)
     // the per-slot shares, for the gateway only (the "any" tree below runs on them, so they are the same
     // shares whichever way): the slot ids are read while the query holds the rows (no removal yet)
-    const matches = o.matches ? { share: packMatchShare(match, use.count), templates: Array.from({ length: use.count }, (_, j) => g.templateAt(j)) } : undefined;
+    const matches = o.matches ? { share: packMatchShare(match, use.count), templates: g.slotList(use.count) as (string | null)[] } : undefined;
     let any = dedupAnyStart(o.role, started.state.mat, match);
     for (;;) {
       await send(base + any.send.step, encodeDedupMessage(any.send));

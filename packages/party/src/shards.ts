@@ -37,6 +37,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const streamOf = (prefix: string) => prefix.replace(/[^A-Za-z0-9]/g, "_").toUpperCase();
 /** a subject token for a session id (ids may hold characters a NATS subject does not allow) */
 const tokenOf = (session: string) => createHash("sha256").update(session).digest("hex").slice(0, 32);
+/** the MPC session of attempt `attempt` of shard `shard`'s search in the search `session` (both workers of a pair name it alike) */
+export const shardSessionOf = (session: string, shard: number, attempt: number) => `${session}-s${shard}-${attempt}`;
 
 interface QueryMsg {
   session: string;
@@ -221,7 +223,7 @@ export interface ShardWorkerOptions extends ShardNatsOptions {
   ready: () => boolean;
   /** the worker's gallery: the coordinator's commits and erasures go to it (templates of other shards are ignored there) */
   gallery: GalleryHooks;
-  /** how long a taken query may go unacknowledged before JetStream hands it to another worker */
+  /** P0: how long a taken query may go unacknowledged before JetStream hands it to another worker; P1: how long to wait for its half of a query P0's worker named */
   ackWaitMs: number;
   log?: Log;
 }
@@ -277,9 +279,15 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
             return;
           }
           if (typeof c.session !== "string" || c.shard !== k || !Number.isInteger(c.attempt)) return log.warn({ event: "shard_pair_refused", shard: c.shard });
-          const dsession = `${c.session}-s${k}-${c.attempt}`;
+          const dsession = shardSessionOf(c.session, k, c.attempt);
           try {
-            const m = await jsm.streams.getMessage(stream, { last_by_subj: `${o.prefix}.q.${k}.${tokenOf(c.session)}` });
+            // P1's coordinator may publish its half a little after P0's worker took P0's: wait for it (at most the ack wait)
+            const subject = `${o.prefix}.q.${k}.${tokenOf(c.session)}`, until = Date.now() + o.ackWaitMs;
+            let m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+            while (!m && Date.now() < until) {
+              await sleep(25);
+              m = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+            }
             if (!m) throw new Error("no such query in this party's stream");
             const q = m.json<QueryMsg>();
             if (q.session !== c.session || Date.now() > q.deadline) throw new Error("the query is not the one P0 named, or its coordinator has given up");
@@ -337,7 +345,7 @@ export async function runShardWorker(o: ShardWorkerOptions): Promise<{ stop(): P
         continue;
       }
       const attempt = m.info.deliveryCount;
-      const dsession = `${q.session}-s${k}-${attempt}`;
+      const dsession = shardSessionOf(q.session, k, attempt);
       const keepAlive = setInterval(() => m.working(), Math.max(100, o.ackWaitMs / 3));
       try {
         await o.transport.send("p1", { session: SHARD_SESSION, step: 1, seq: 0, payload: Buffer.from(JSON.stringify({ session: q.session, shard: k, attempt } satisfies PairFrame)) });

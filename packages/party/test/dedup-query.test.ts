@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MODEL, PARTIES, type PartyName } from "@privface/contracts";
+import { matchedTemplates, MODEL, PARTIES, type PartyName } from "@privface/contracts";
 import { dedupBodies, deleteBodies, enrolBodies, finishBodies, maliciousProbe, newId, randomFace, reconstruct, sameFace } from "@privface/devstack/gateway-sim";
 import { startInProcParties, type InProcParties } from "@privface/devstack/inproc-parties";
 
@@ -165,6 +165,58 @@ describe("Party API dedup: a deletion that reaches one party before a search and
       assert.equal(reconstruct(r.P0.body.resultShare, r.P1.body.resultShare).duplicate, 0, `round ${i}`);
       assert.equal((await g.call("P1", "/v1/delete", del.P1)).status, 200);
       await g.galleries!.P1.idle();
+    }
+  });
+});
+
+describe("Party API dedup with matches: the slot list is kept per gallery, and answers stay right after enrolments and deletions", () => {
+  let g: InProcParties;
+  before(async () => {
+    g = await startInProcParties({ gallery: { epoch: 13 } });
+    await Promise.all(PARTIES.map((p) => g.galleries![p].build()));
+  });
+  after(() => g.close());
+
+  const committed = async (x: Int8Array) => {
+    const e = { session: newId(), templateId: newId() };
+    assert.equal((await g.both("/v1/enrol", await enrolBodies(g.keys, { ...e, modelVersion: MV, x }))).P0.status, 200);
+    assert.equal((await g.both("/v1/commit", await finishBodies(g.keys, "commit", { ...e, modelVersion: MV }))).P0.status, 200);
+    await Promise.all(PARTIES.map((p) => g.galleries![p].idle()));
+    return e.templateId;
+  };
+  /** who matched probe `x` (the gateway's view), and each party's slot list */
+  const search = async (x: Int8Array) => {
+    const e = { session: newId(), templateId: newId() };
+    assert.equal((await g.both("/v1/enrol", await enrolBodies(g.keys, { ...e, modelVersion: MV, x }))).P0.status, 200);
+    const r = await g.both("/v1/dedup", await dedupBodies(g.keys, { ...e, matches: true }));
+    assert.equal(r.P0.status, 200, JSON.stringify(r.P0.body).slice(0, 300));
+    const dup = reconstruct(r.P0.body.resultShare, r.P1.body.resultShare).duplicate as 0 | 1;
+    return { named: matchedTemplates(r.P0.body.matches, r.P1.body.matches, r.P0.body.gallery, dup), lists: { P0: r.P0.body.matches.templates, P1: r.P1.body.matches.templates } };
+  };
+
+  it("one list object per gallery state (not rebuilt per answer); a commit and a deletion each give a new, right one", async () => {
+    const x = [randomFace(MODEL.dim), randomFace(MODEL.dim), randomFace(MODEL.dim)];
+    const a = await committed(x[0]), b = await committed(x[1]);
+    const s1 = await search(sameFace(x[0])), s2 = await search(sameFace(x[1]));
+    assert.deepEqual(s1.named, [a]);
+    assert.deepEqual(s2.named, [b]);
+    for (const p of PARTIES) {
+      assert.deepEqual(s1.lists[p], [a, b]);
+      assert.equal(s2.lists[p], s1.lists[p], `${p}: the second answer reuses the list`);
+    }
+    const c = await committed(x[2]);
+    const s3 = await search(sameFace(x[2]));
+    assert.deepEqual(s3.named, [c], "a template committed after the list was made is named");
+    for (const p of PARTIES) assert.deepEqual(s3.lists[p], [a, b, c]);
+    const d = await g.both("/v1/delete", await deleteBodies(g.keys, { templateId: a }));
+    assert.equal(d.P0.status, 200);
+    await Promise.all(PARTIES.map((p) => g.galleries![p].idle()));
+    const s4 = await search(sameFace(x[0])), s5 = await search(sameFace(x[1]));
+    assert.deepEqual(s4.named, [], "a deleted template is no longer named");
+    assert.deepEqual(s5.named, [b]);
+    for (const p of PARTIES) {
+      assert.deepEqual(s4.lists[p], [null, b, c], `${p}: the deleted slot is null`);
+      assert.equal(s5.lists[p], s4.lists[p]);
     }
   });
 });

@@ -55,3 +55,34 @@ describe("gallery shards: the sketch", () => {
     assert.throws(() => shardSketch([0, 1], randomBytes(8)), RangeError);
   });
 });
+
+describe("gallery shards: a coordinator refuses `matches` (who matched needs every slot's share in one place)", () => {
+  it("a search with matches: true answers GALLERY_UNAVAILABLE at both coordinators and never reaches the shards; the one-bit search does", async () => {
+    const { startInProcParties } = await import("@privface/devstack/inproc-parties");
+    const { dedupBodies, enrolBodies, newId, randomFace } = await import("@privface/devstack/gateway-sim");
+    const { MODEL, PARTIES } = await import("@privface/contracts");
+    const asked: string[] = [];
+    const h = await startInProcParties({
+      dedupShards: (p) => async () => {
+        asked.push(p);
+        return { resultShare: { duplicate: 0, sketch: "0".repeat(16) }, gallery: 0 };
+      },
+    });
+    try {
+      const enrol = async () => {
+        const e = { session: newId(), templateId: newId() };
+        const r = await h.both("/v1/enrol", await enrolBodies(h.keys, { ...e, modelVersion: MODEL.version, x: randomFace(MODEL.dim) }));
+        assert.equal(r.P0.status, 200, JSON.stringify(r.P0.body));
+        return e;
+      };
+      const held = await h.both("/v1/dedup", await dedupBodies(h.keys, { ...(await enrol()), matches: true }));
+      assert.deepEqual(PARTIES.map((p) => held[p].body?.error?.code), ["GALLERY_UNAVAILABLE", "GALLERY_UNAVAILABLE"], JSON.stringify(held.P0.body));
+      assert.deepEqual(asked, [], "no shard was asked");
+      const bit = await h.both("/v1/dedup", await dedupBodies(h.keys, await enrol()));
+      assert.deepEqual([bit.P0.status, bit.P1.status], [200, 200], JSON.stringify(bit.P0.body));
+      assert.deepEqual(asked.sort(), ["P0", "P1"], "the one-bit search goes to the shards");
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -3,6 +3,7 @@
  */
 export { benchMpc, type MpcBenchResult } from "./mpc.ts";
 export { benchDedup, type DedupBenchOptions, type DedupBenchResult } from "./dedup.ts";
+export { benchDedupShards, type DedupShardsBenchOptions, type DedupShardsBenchResult } from "./dedup-shards.ts";
 export { runVerifyBench, type VerifyBenchOptions, type VerifyBenchResult } from "./verify.ts";
 export { runE2eBench, syntheticFace, type E2eBenchOptions, type SuiteResult } from "./e2e.ts";
 export { runFaceBench, runAccuracyBench, defaultDataset, listDataset, embedDataset, allPairScores, parseLfwPairs, detSvg, type DatasetImage, type EmbeddedImage, type FaceBenchResult, type AccuracyBenchOptions } from "./face.ts";

@@ -3,24 +3,17 @@
  * "Gallery shards"): helper, two coordinators (P0, P1) and, per party, two workers for each of two
  * shards — all separate processes over mutual TLS, on PostgreSQL, with the NATS server at
  * 127.0.0.1:4222 (skipped with the reason when it is not reachable). Subjects and streams are unique
- * per run.
+ * per run. The processes and calls: @privface/devstack/shard-cluster (shared with `privface bench dedup --shards`).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { dedupAnswer, MODEL, PartyError, type PartyClient } from "@privface/contracts";
-import { ensureRuntime, freePorts, gatewayResultKey, spawnServer, type ServerHandle, type ServerName, type SpawnOptions } from "@privface/devstack";
-import { batchedNonces, dedupBodies, deleteBodies, enrolBodies, finishBodies, newId, newSimDevice, randomFace, sameFace, simRegistration, type SimKeys } from "@privface/devstack/gateway-sim";
-import { createPartyClient } from "@privface/gateway";
-import { readKeyPairFile, readPublicKeyFile } from "@privface/crypto/node";
-import { readTlsMaterial } from "@privface/pki";
+import { MODEL } from "@privface/contracts";
+import { deleteBodies, randomFace, sameFace } from "@privface/devstack/gateway-sim";
+import { startShardCluster, type ShardCluster } from "@privface/devstack/shard-cluster";
 import { shardOf } from "../../src/gallery.ts";
 import { pgDb, type DbSetup } from "../_loopback.ts";
 
-type Party = "P0" | "P1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const natsUp = await new Promise<boolean>((res) => {
   const s = connect(4222, "127.0.0.1");
@@ -29,80 +22,22 @@ const natsUp = await new Promise<boolean>((res) => {
 });
 
 describe("gallery shards: workers through NATS JetStream, two shards × two workers per party", { timeout: 600_000, skip: natsUp ? false : "no NATS server at 127.0.0.1:4222" }, () => {
-  let home: string;
   let db: DbSetup;
-  let opts: SpawnOptions;
-  const coord = {} as Record<"helper" | "p0" | "p1", ServerHandle>;
-  const workers: Record<string, ServerHandle> = {};
-  const client = {} as Record<Party, PartyClient>;
-  let keys: SimKeys;
-  const logs: Record<string, Record<string, unknown>[]> = {};
-  const tag = newId(6).toLowerCase().replace(/[^a-z0-9]/g, "x");
-  let wports: number[];
+  let c: ShardCluster;
   const faces: { x: Int8Array; shard: number }[] = [];
   /** slots of templates deleted since the workers started (searched, never matching) */
   let retired = 0;
-
-  /** worker `w` (0 or 1) of shard `k` for `party`; P0's dials its paired P1 worker */
-  const workerPort = (party: Party, k: number, w: number) => wports[(party === "P0" ? 0 : 4) + 2 * k + w];
-  async function startWorker(party: Party, k: number, w: number, extra: Record<string, string> = {}) {
-    const P = `PRIVFACE_${party}_`;
-    const name = `${party}-${k}-${w}`;
-    logs[name] = [];
-    workers[name] = await spawnServer(party === "P0" ? "p0" : "p1", {
-      ...opts,
-      env: { ...opts.env, [`${P}PORT`]: String(workerPort(party, k, w)), [`${P}DEDUP_SHARDS`]: "0", [`${P}DEDUP_SHARD`]: `${k}/2`, ...(party === "P0" ? { [`${P}PEER_URL`]: `https://127.0.0.1:${workerPort("P1", k, w)}` } : {}), ...extra },
-      onLog: (_n, line) => {
-        try {
-          logs[name].push(JSON.parse(line));
-        } catch {
-          /* not JSON */
-        }
-      },
-    });
-  }
-  const galleryReady = (name: string) => logs[name]?.some((l) => l.event === "gallery_ready");
-  async function waitFor(cond: () => boolean, ms = 60_000): Promise<void> {
-    const t0 = Date.now();
-    while (!cond()) {
-      if (Date.now() - t0 > ms) assert.fail("condition not reached in time");
-      await sleep(100);
-    }
-  }
-  async function enrol(x: Int8Array, commit: boolean) {
-    const templateId = newId(), session = newId();
-    const b = await enrolBodies(keys, { session, templateId, modelVersion: MODEL.version, x });
-    await Promise.all([client.P0.enrol(b.P0), client.P1.enrol(b.P1)]);
-    if (commit) {
-      const f = await finishBodies(keys, "commit", { session, templateId, modelVersion: MODEL.version });
-      await Promise.all([client.P0.commit(f.P0), client.P1.commit(f.P1)]);
-    }
-    return { templateId, session };
-  }
-  /** the duplicate answer of a search, or the two parties' error codes */
-  async function search(x: Int8Array): Promise<{ duplicate?: 0 | 1; gallery?: number; codes?: string[] }> {
-    const { templateId, session } = await enrol(x, false);
-    const d = await dedupBodies(keys, { session, templateId });
-    const r = await Promise.allSettled([client.P0.dedup(d.P0), client.P1.dedup(d.P1)]);
-    if (r[0].status === "fulfilled" && r[1].status === "fulfilled") {
-      assert.equal(r[0].value.gallery, r[1].value.gallery);
-      return { duplicate: dedupAnswer(r[0].value.resultShare, r[1].value.resultShare), gallery: r[0].value.gallery };
-    }
-    return { codes: r.map((s) => (s.status === "rejected" ? ((s.reason as PartyError).code ?? String(s.reason)) : "ok")) };
-  }
+  const startWorker = (...a: Parameters<ShardCluster["startWorker"]>) => c.startWorker(...a);
+  const galleryReady = (name: string) => c.galleryReady(name);
+  const waitFor = (cond: () => boolean) => c.waitFor(cond);
+  const search = (x: Int8Array) => c.search(x);
+  const enrol = (x: Int8Array, commit: boolean) => c.enrol(x, commit);
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "privface-shards-"));
-    const L = (await ensureRuntime(home)).layout;
     db = await pgDb();
-    const [helper, p0, p1, gateway, ...rest] = await freePorts(12);
-    wports = rest;
-    const env: Record<string, string> = { ...db.env };
+    const env: Record<string, string> = {};
     for (const p of ["P0", "P1"]) {
       Object.assign(env, {
-        [`PRIVFACE_${p}_NATS_URL`]: "nats://127.0.0.1:4222",
-        [`PRIVFACE_${p}_DEDUP_NATS_PREFIX`]: `privface.test${tag}.${p.toLowerCase()}.dedup`,
-        [`PRIVFACE_${p}_DEDUP_SHARDS`]: "2",
         [`PRIVFACE_${p}_DEDUP_SHARD_TIMEOUT_MS`]: "8000",
         [`PRIVFACE_${p}_DEDUP_ACK_WAIT_MS`]: "1500",
         [`PRIVFACE_${p}_MPC_TIMEOUT_MS`]: "3000",
@@ -111,15 +46,7 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
         [`PRIVFACE_${p}_POOL_BATCH`]: "4",
       });
     }
-    opts = { home, ports: { helper, p0, p1, gateway }, env, readyTimeoutMs: 120_000 };
-    coord.helper = await spawnServer("helper", opts);
-    coord.p1 = await spawnServer("p1", opts);
-    coord.p0 = await spawnServer("p0", opts);
-    const tls = readTlsMaterial(join(home, "pki"), "gateway-client");
-    client.P0 = createPartyClient({ url: `https://127.0.0.1:${p0}`, tls, party: "P0", resultKey: await gatewayResultKey(L, "P0") });
-    client.P1 = createPartyClient({ url: `https://127.0.0.1:${p1}`, tls, party: "P1", resultKey: await gatewayResultKey(L, "P1") });
-    keys = { gateway: await readKeyPairFile(L.gatewaySigningKey), P0: readPublicKeyFile(L.sealPub("p0")), P1: readPublicKeyFile(L.sealPub("p1")), device: await newSimDevice(), nonce: batchedNonces(client) };
-    await Promise.all([client.P0.registerDevice(simRegistration(keys.device)), client.P1.registerDevice(simRegistration(keys.device))]);
+    c = await startShardCluster({ shards: 2, workersPerShard: 2, dbEnv: db.env, env });
     // the gallery: enrolled faces until both shards hold at least two
     while (![0, 1].every((k) => faces.filter((f) => f.shard === k).length >= 2)) {
       const x = randomFace(MODEL.dim);
@@ -129,11 +56,8 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
   });
 
   after(async () => {
-    client.P0?.close();
-    client.P1?.close();
-    await Promise.all([...Object.values(workers), ...Object.values(coord)].map((s) => s.stop()));
+    await c?.close();
     await db?.cleanup();
-    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it("a shard with no worker: GALLERY_UNAVAILABLE at both parties, never a partial answer", async () => {
@@ -164,8 +88,8 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
     const { templateId } = await enrol(x, true);
     await sleep(1_000);
     assert.deepEqual(await search(sameFace(x)), { duplicate: 1, gallery: faces.length + 1 }, "a template committed after the workers started is searched");
-    const d = await deleteBodies(keys, { templateId });
-    await Promise.all([client.P0.delete(d.P0), client.P1.delete(d.P1)]);
+    const d = await deleteBodies(c.keys, { templateId });
+    await Promise.all([c.client.P0.delete(d.P0), c.client.P1.delete(d.P1)]);
     await sleep(1_000);
     const r = await search(sameFace(x));
     assert.equal(r.duplicate, 0, "a deleted template never matches");
@@ -175,7 +99,7 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
   });
 
   it("a worker killed mid-query is replaced (JetStream redelivers to the other worker of the shard) without a wrong or partial answer", async () => {
-    const killed = workers["P0-1-0"];
+    const killed = c.workers["P0-1-0"];
     let n = 0;
     // until the arming worker has taken a query (the queue group may hand the first ones to the other)
     while (killed.proc.exitCode === null && killed.proc.signalCode === null && n < 12) {
@@ -186,9 +110,9 @@ describe("gallery shards: workers through NATS JetStream, two shards × two work
     assert.ok(killed.proc.exitCode !== null || killed.proc.signalCode !== null, "the arming worker took a query and died");
     assert.equal(killed.proc.signalCode, "SIGKILL", "it died at the kill point (after pairing for a query), not of anything else");
     // the query it held was handed again (delivery count ≥ 2) to the other worker of the shard — every answer above was right
-    assert.ok(logs["P0-1-1"].some((l) => l.event === "shard_query_started" && (l.attempt as number) >= 2), "JetStream redelivered the dead worker's query");
+    assert.ok(c.logs["P0-1-1"].some((l) => l.event === "shard_query_started" && (l.attempt as number) >= 2), "JetStream redelivered the dead worker's query");
     // after: the shard still answers through its other worker, also for a face that is not there
     assert.deepEqual(await search(randomFace(MODEL.dim)), { duplicate: 0, gallery: faces.length + retired });
-    assert.ok(logs["P0-1-1"].some((l) => l.event === "shard_query_started"), "the other worker served shard 1");
+    assert.ok(c.logs["P0-1-1"].some((l) => l.event === "shard_query_started"), "the other worker served shard 1");
   });
 });
