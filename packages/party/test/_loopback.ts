@@ -357,8 +357,7 @@ export function loopbackSuite(name: string, makeDb: (home: string) => Promise<Db
       await servers.helper.stop();
       try {
         let last: Record<Party, unknown> | null = null;
-        // (the nonce source may hold a batch of item nonces whose items P0 reserved before the helper went: 16 more)
-        for (let i = 0; i < POOL_TARGET + 5 + 16; i++) {
+        for (let i = 0; i < POOL_TARGET + 5; i++) {
           last = await verify(templateId, x);
           if (code(last.P0) !== "ok") break;
         }
