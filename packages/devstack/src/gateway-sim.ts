@@ -28,9 +28,6 @@ export interface SimKeys {
   nonce?: Record<Party, () => Promise<string>> & { P0items?: () => Promise<string> };
 }
 
-/** P0's item nonces asked for at once (each holds a pool item until used or expired). */
-const ITEM_BATCH = 16;
-
 /**
  * Nonce sources that fetch each party's nonces in batches of `batch` through its Party API client, as
  * the gateway prefetches them (`P0items`: P0's item nonces for verification challenges, decision 012).
@@ -39,12 +36,17 @@ export function batchedNonces(clients: Record<Party, Pick<PartyClient, "nonces">
   const source = (p: Party, items = false) => {
     let queue: string[] = [];
     let until = 0;
+    let fetching: Promise<void> | null = null; // one fetch for all who wait (an item nonce fetched twice wastes its item)
     return async () => {
-      if (queue.length === 0 || Date.now() > until - 60_000) {
-        // item nonces hold a pool item each until used or expired: smaller batches (decision 012)
-        const b = await clients[p].nonces(items ? { count: Math.min(batch, ITEM_BATCH), items } : { count: batch });
-        queue = b.nonces;
-        until = b.expiresAt;
+      while (queue.length === 0 || Date.now() > until - 60_000) {
+        fetching ??= clients[p]
+          .nonces({ count: batch, ...(items ? { items } : {}) })
+          .then((b) => {
+            queue = b.nonces;
+            until = b.expiresAt;
+          })
+          .finally(() => (fetching = null));
+        await fetching;
       }
       return queue.shift()!;
     };
