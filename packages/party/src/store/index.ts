@@ -254,7 +254,7 @@ export interface PartyStore {
    * it unused once `until` has passed.
    */
   reserveItems(count: number, until: number): Promise<string[]>;
-  /** Number of unused items (reserved ones included: each is used by its nonce's verification or discarded when it expires). */
+  /** Number of unused items not reserved (what a refill tops up: a reserved item is spoken for). */
   poolLevel(): Promise<number>;
   /**
    * Marks every unused item used and erases its key (after a restore: items the party used after the

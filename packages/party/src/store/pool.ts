@@ -190,8 +190,8 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
     },
 
     async poolLevel() {
-      // reserved items count: each is used by its nonce's verification or discarded when the nonce expires
-      const r = await exec.read((tx) => tx.get<{ n: unknown }>("SELECT count(*) AS n FROM party_pool WHERE used_at IS NULL"));
+      // reserved items are spoken for (a nonce whose verification never comes leaves its item reserved until it expires)
+      const r = await exec.read((tx) => tx.get<{ n: unknown }>("SELECT count(*) AS n FROM party_pool WHERE used_at IS NULL AND reserved_until IS NULL"));
       return toMs(r?.n ?? 0);
     },
 
