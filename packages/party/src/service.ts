@@ -187,6 +187,12 @@ export interface PartyServiceDeps {
   gallery?: GalleryHooks;
   /** the 1:N duplicate search (Party API `dedup`) */
   dedup?: DedupDeps;
+  /**
+   * P1: start round 1 on the gateway's request when the challenge names the item (decision 012;
+   * default true). False for one of several P1 workers: its link to the P0 worker of a session is
+   * known only from that worker's first frame (workers.ts), so it waits for it, as with a plain nonce.
+   */
+  startOnNamedItem?: boolean;
   /** several worker processes of this party (workers.ts): the template's lock across them, taken after the in-process one */
   templateLock?: (templateId: string) => Promise<() => Promise<void>>;
 }
@@ -611,7 +617,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         return m.mat;
       };
       let mat: MaterialSource;
-      if (party === "P0" || named) mat = begun(await store.beginVerify({ ...begin, itemId: named }));
+      if (party === "P0" || (named && deps.startOnNamedItem !== false)) mat = begun(await store.beginVerify({ ...begin, itemId: named }));
       else {
         mat = async (itemId: string) =>
           begun(
