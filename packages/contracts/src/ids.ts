@@ -42,8 +42,8 @@ export const ID = Object.freeze({
   session: /^[A-Za-z0-9_-]{8,120}$/,
   /** an authorisation nonce */
   nonce: /^[A-Za-z0-9_-]{8,128}$/,
-  /** a challenge: the gateway's random part, and for face operations one nonce of each party (`composeChallenge`) */
-  challenge: /^[A-Za-z0-9_-]{16,64}(\.[A-Za-z0-9_-]{45,46}\.[A-Za-z0-9_-]{45,46})?$/,
+  /** a challenge: the gateway's random part, and for face operations one nonce of each party (`composeChallenge`; P0's may be an item nonce, 67 characters) */
+  challenge: /^[A-Za-z0-9_-]{16,64}(\.[A-Za-z0-9_-]{45,67}\.[A-Za-z0-9_-]{45,46})?$/,
   /** a model version string */
   modelVersion: /^[A-Za-z0-9._:+@-]{1,64}$/,
   /** the purpose a share was made for */

@@ -197,8 +197,12 @@ export interface PartyClient {
   dedup(req: DedupRequest): Promise<DedupResponse>;
   delete(req: DeleteRequest): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
-  /** `count` (1..256) fresh nonces of this party for face challenges (decision 010 §3) */
-  nonces(req: { count: number }): Promise<NonceBatch>;
+  /**
+   * `count` (1..256) fresh nonces of this party for face challenges (decision 010 §3); with `items`
+   * (for verification challenges, decision 012) P0 reserves a pool item for each and issues item
+   * nonces naming them — as many as its pool allows, plain nonces for the rest; P1 ignores it
+   */
+  nonces(req: { count: number; items?: boolean }): Promise<NonceBatch>;
   /** the party's signed sealing-key list, which the gateway relays to devices unchanged */
   keys(): Promise<KeyListResponse>;
   /** forwards a device registration (or, with `revoke`, its revocation) to the party's registry */

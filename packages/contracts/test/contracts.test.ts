@@ -8,7 +8,7 @@ import {
   packItems, parseStatement, PARTY_ERRORS, PartyError, partyMacKey, partyOfRole, sealingKeyId, serverRoleOf, signKeyList, statementMac, unpackItems,
   type DeviceStatement,
 } from "../src/index.ts";
-import { checkNonce, issueNonce } from "../src/nonce.ts";
+import { checkNonce, issueNonce, nonceItem } from "../src/nonce.ts";
 
 const vectors = (name: string) => (JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), "utf8")) as { vectors: any[] }).vectors;
 
@@ -136,4 +136,29 @@ test("party nonces: only the issuing party's key makes one; expired, altered or 
   assert.ok(ID.challenge.test(ch), ch);
   assert.equal(challengeNonce(ch, "P0"), n);
   assert.equal(challengeNonce("g".repeat(32), "P0"), null);
+});
+
+test("item nonces (decision 012): the tag binds the pool item; anyone reads the id, only the issuer checks it", () => {
+  const k = new Uint8Array(32).fill(7);
+  const now = 1_800_000_000_000;
+  const item = "0123456789abcdef0123456789abcdef";
+  const n = issueNonce(k, "P0", now + 60_000, undefined, item);
+  assert.equal(n.length, 67);
+  assert.deepEqual(checkNonce(k, "P0", n, now), { ok: true, expiresAt: now + 60_000, itemId: item });
+  assert.equal(nonceItem(n), item);
+  assert.equal(nonceItem(issueNonce(k, "P0", now + 60_000)), null, "a plain nonce names no item");
+  // the item moved to another id under the same tag, or the tag of a plain nonce with an item appended
+  const raw = Buffer.from(n, "base64url");
+  raw[20] ^= 1;
+  assert.deepEqual(checkNonce(k, "P0", raw.toString("base64url"), now), { ok: false, reason: "NONCE_INVALID" });
+  const plain = Buffer.from(issueNonce(k, "P0", now + 60_000), "base64url");
+  const grafted = Buffer.concat([plain.subarray(0, 18), Buffer.from(item, "hex"), plain.subarray(18)]).toString("base64url");
+  assert.deepEqual(checkNonce(k, "P0", grafted, now), { ok: false, reason: "NONCE_INVALID" });
+  assert.deepEqual(checkNonce(k, "P0", n, now + 60_000), { ok: false, reason: "NONCE_EXPIRED" });
+  assert.throws(() => issueNonce(k, "P0", now + 60_000, undefined, "not-an-item"), RangeError);
+  const ch = composeChallenge("g".repeat(32), { P0: n, P1: issueNonce(k, "P1", now + 60_000) });
+  assert.ok(ID.challenge.test(ch), ch);
+  assert.equal(nonceItem(challengeNonce(ch, "P0")), item);
+  // the item nonce fits P0's place only
+  assert.ok(!ID.challenge.test(composeChallenge("g".repeat(32), { P0: issueNonce(k, "P0", now + 60_000), P1: n })));
 });

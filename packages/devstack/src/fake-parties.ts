@@ -532,10 +532,12 @@ export function createFakeParties(o: {
       },
       async nonces(req) {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);
-        const b = object(req, "body", ["count"]);
+        const b = object(req, "body", ["count"], ["items"]);
         if (!Number.isSafeInteger(b.count) || (b.count as number) < 1 || (b.count as number) > 256) throw fail("INVALID_INPUT", "count: expected 1..256");
         const expiresAt = now() + 300_000;
-        return { nonces: Array.from({ length: b.count as number }, () => issueNonce(nonceKeys[party], party, expiresAt)), expiresAt };
+        // items (decision 012): P0's item nonces name an item id (the fake has no pool: a random one)
+        const item = () => (b.items === true && party === "P0" ? randomBytes(16).toString("hex") : undefined);
+        return { nonces: Array.from({ length: b.count as number }, () => issueNonce(nonceKeys[party], party, expiresAt, undefined, item())), expiresAt };
       },
       async keys() {
         if (down.has(party)) throw fail("UNREACHABLE", `${party} is down`);

@@ -21,31 +21,44 @@ export interface SimKeys {
   P1: PublicKey;
   /** the simulated device whose statements the bodies carry (register it at the parties: `simRegistration`) */
   device: SimDevice;
-  /** where the gateway's challenges get each party's nonce (decision 010 §3); without it challenges carry none */
-  nonce?: Record<Party, () => Promise<string>>;
+  /**
+   * where the gateway's challenges get each party's nonce (decision 010 §3); without it challenges
+   * carry none. `P0items`: P0's item nonces for verification challenges (decision 012), if given.
+   */
+  nonce?: Record<Party, () => Promise<string>> & { P0items?: () => Promise<string> };
 }
 
-/** Nonce sources that fetch each party's nonces in batches of `batch` through its Party API client, as the gateway prefetches them. */
-export function batchedNonces(clients: Record<Party, Pick<PartyClient, "nonces">>, batch = 64): Record<Party, () => Promise<string>> {
-  const source = (p: Party) => {
+/**
+ * Nonce sources that fetch each party's nonces in batches of `batch` through its Party API client, as
+ * the gateway prefetches them (`P0items`: P0's item nonces for verification challenges, decision 012).
+ */
+export function batchedNonces(clients: Record<Party, Pick<PartyClient, "nonces">>, batch = 64): NonNullable<SimKeys["nonce"]> {
+  const source = (p: Party, items = false) => {
     let queue: string[] = [];
     let until = 0;
+    let fetching: Promise<void> | null = null; // one fetch for all who wait (an item nonce fetched twice wastes its item)
     return async () => {
-      if (queue.length === 0 || Date.now() > until - 60_000) {
-        const b = await clients[p].nonces({ count: batch });
-        queue = b.nonces;
-        until = b.expiresAt;
+      while (queue.length === 0 || Date.now() > until - 60_000) {
+        fetching ??= clients[p]
+          .nonces({ count: batch, ...(items ? { items } : {}) })
+          .then((b) => {
+            queue = b.nonces;
+            until = b.expiresAt;
+          })
+          .finally(() => (fetching = null));
+        await fetching;
       }
       return queue.shift()!;
     };
   };
-  return { P0: source("P0"), P1: source("P1") };
+  return { P0: source("P0"), P1: source("P1"), P0items: source("P0", true) };
 }
 
-/** A face challenge as the gateway composes it: its random part and one fresh nonce of each party. */
-export async function simChallenge(keys: SimKeys): Promise<string> {
+/** A face challenge as the gateway composes it: its random part and one fresh nonce of each party (for a verification, P0's item nonce when there is a source). */
+export async function simChallenge(keys: SimKeys, purpose?: string): Promise<string> {
   if (!keys.nonce) return newId(18);
-  return composeChallenge(newId(18), { P0: await keys.nonce.P0(), P1: await keys.nonce.P1() });
+  const p0 = purpose === "verify" && keys.nonce.P0items ? keys.nonce.P0items : keys.nonce.P0;
+  return composeChallenge(newId(18), { P0: await p0(), P1: await keys.nonce.P1() });
 }
 
 /** A device as the parties know it: its id, signing key and key-agreement ("auth") key (decision 010 §2). */
@@ -143,7 +156,7 @@ export async function sealedBodies(
   },
 ): Promise<Record<Party, SealedBody>> {
   const purpose = o.purpose ?? op;
-  const context = { purpose, challenge: o.challenge ?? (await simChallenge(keys)), templateId: o.templateId, modelVersion: o.modelVersion };
+  const context = { purpose, challenge: o.challenge ?? (await simChallenge(keys, purpose)), templateId: o.templateId, modelVersion: o.modelVersion };
   const sealed = await sealShares(keys, o.x, context, o.plain);
   let up: { context: ShareContext; sealed: Record<Party, Uint8Array> } | null = null;
   if (o.upgrade) {

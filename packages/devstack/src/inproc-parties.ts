@@ -248,7 +248,7 @@ export async function startInProcParties(
       P0: { suite: sealKeys.P0.suite, publicKey: sealKeys.P0.publicKey },
       P1: { suite: sealKeys.P1.suite, publicKey: sealKeys.P1.publicKey },
       device,
-      nonce: { P0: async () => (await services.P0.nonces(1)).nonces[0], P1: async () => (await services.P1.nonces(1)).nonces[0] },
+      nonce: { P0: async () => (await services.P0.nonces(1)).nonces[0], P1: async () => (await services.P1.nonces(1)).nonces[0], P0items: async () => (await services.P0.nonces(1, true)).nonces[0] },
     },
     sealKeys,
     roots: { P0: { suite, kind: "sign", publicKey: rootKeys.P0.publicKey }, P1: { suite, kind: "sign", publicKey: rootKeys.P1.publicKey } },

@@ -73,7 +73,7 @@ export class DeviceFlows {
     const face = req.purpose === "enrol" || req.purpose === "verify";
     const keyLists = face ? await this.parties.keyLists() : undefined;
     // a face challenge carries one nonce of each party, so each can refuse a replayed or re-purposed envelope (decision 010 §3)
-    const value = face ? composeChallenge(randomToken(24), await this.parties.partyNonces()) : randomToken(24);
+    const value = face ? composeChallenge(randomToken(24), await this.parties.partyNonces(req.purpose === "verify")) : randomToken(24);
     // active liveness (issue 17): the gateway's setting, except for a device the operators registered
     // as a still-image tool; nothing in the device's request can ask for fewer actions
     const steps = device.still_image ? 0 : this.c.o.livenessActions;

@@ -39,6 +39,11 @@ export async function forwardDevice(c: GatewayContext, req: DeviceRegistration |
 const NONCE_BATCH = 128;
 const NONCE_LOW = 32;
 const NONCE_MARGIN_MS = 90_000;
+/** P0's item nonces (decision 012) reserve a pool item each until they expire: smaller batches, so few go unused. */
+const ITEM_NONCE_BATCH = 64;
+const ITEM_NONCE_LOW = 16;
+/** The nonce sources: each party's nonces, and P0's item nonces for verification challenges. */
+type NonceSource = PartyName | "P0items";
 /** How one party answered the promotion of a staged upgrade: done, definitively not (nothing staged / aborted / refused), or no answer. */
 export type PromoteOutcome = "ok" | "gone" | "unavailable";
 
@@ -51,10 +56,11 @@ export class Parties {
   /** Authorisations asked for in one event-loop turn share one signature (decision 006). */
   private readonly signAuthorisation: ReturnType<typeof createAuthorisationSigner>;
 
-  /** Each party's prefetched nonces (decision 010 §3), used oldest first, none with less than NONCE_MARGIN_MS left. */
-  private readonly noncePool: Record<PartyName, { nonces: string[]; expiresAt: number; refill: Promise<void> | null }> = {
-    P0: { nonces: [], expiresAt: 0, refill: null },
-    P1: { nonces: [], expiresAt: 0, refill: null },
+  /** Each source's prefetched nonces (decision 010 §3), oldest first (a batch is appended), none handed out with less than NONCE_MARGIN_MS left. */
+  private readonly noncePool: Record<NonceSource, { nonces: { value: string; expiresAt: number }[]; refill: Promise<void> | null }> = {
+    P0: { nonces: [], refill: null },
+    P1: { nonces: [], refill: null },
+    P0items: { nonces: [], refill: null },
   };
 
   /** The parties' signed key lists, relayed to devices unchanged; fetched again every 10 minutes. */
@@ -65,35 +71,38 @@ export class Parties {
   }
 
   /**
-   * One fresh nonce of each party for a face challenge (decision 010 §3). Nonces are fetched in
-   * batches of NONCE_BATCH ahead of need, so a challenge normally costs no round trip to the parties;
+   * One fresh nonce of each party for a face challenge (decision 010 §3); for a verification P0's is
+   * an item nonce (decision 012: it names the pool item, so P1 starts its first round at once). Nonces
+   * are fetched in batches ahead of need, so a challenge normally costs no round trip to the parties;
    * a party that cannot be reached → MPC_UNAVAILABLE (a challenge without its nonce would be refused).
    */
-  async partyNonces(): Promise<Record<PartyName, string>> {
-    const [P0, P1] = await Promise.all(PARTIES.map((p) => this.nonceOf(p)));
+  async partyNonces(verify = false): Promise<Record<PartyName, string>> {
+    const [P0, P1] = await Promise.all([this.nonceOf(verify ? "P0items" : "P0"), this.nonceOf("P1")]);
     return { P0, P1 };
   }
 
-  private async nonceOf(p: PartyName): Promise<string> {
-    const pool = this.noncePool[p];
-    const fresh = () => pool.nonces.length > 0 && pool.expiresAt - this.c.now() > NONCE_MARGIN_MS;
+  private async nonceOf(src: NonceSource): Promise<string> {
+    const pool = this.noncePool[src];
+    const fresh = () => {
+      while (pool.nonces.length > 0 && pool.nonces[0].expiresAt - this.c.now() <= NONCE_MARGIN_MS) pool.nonces.shift();
+      return pool.nonces.length > 0;
+    };
     if (!fresh()) {
-      pool.nonces = [];
-      await this.refillNonces(p);
+      await this.refillNonces(src);
       if (!fresh()) throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
-    } else if (pool.nonces.length <= NONCE_LOW) void this.refillNonces(p).catch(() => {});
-    return pool.nonces.shift()!;
+    } else if (pool.nonces.length <= (src === "P0items" ? ITEM_NONCE_LOW : NONCE_LOW)) void this.refillNonces(src).catch(() => {});
+    return pool.nonces.shift()!.value;
   }
 
-  private refillNonces(p: PartyName): Promise<void> {
-    const pool = this.noncePool[p];
+  private refillNonces(src: NonceSource): Promise<void> {
+    const pool = this.noncePool[src];
+    const p: PartyName = src === "P1" ? "P1" : "P0";
     pool.refill ??= this.c.o.parties[p]
-      .nonces({ count: NONCE_BATCH })
+      .nonces(src === "P0items" ? { count: ITEM_NONCE_BATCH, items: true } : { count: NONCE_BATCH })
       .then(
         (b) => {
-          // the new batch expires later: older ones first would be wasted, so the new batch replaces them
-          pool.nonces = b.nonces;
-          pool.expiresAt = b.expiresAt;
+          // appended: a batch expires after the ones before it, which are used first (an item nonce left unused wastes its item)
+          for (const value of b.nonces) pool.nonces.push({ value, expiresAt: b.expiresAt });
         },
         (e) => {
           this.c.log?.warn({ event: "nonces-unavailable", party: p, code: classifyPartyError(e).code }, "party nonces unavailable");

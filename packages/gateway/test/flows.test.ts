@@ -7,6 +7,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { expectationsOf, observedOf, runScenario, scenarioWorld, SCENARIOS, type ScenarioWorld } from "@privface/devstack";
+import { challengeNonce } from "@privface/contracts";
+import { nonceItem } from "@privface/contracts/nonce";
 import { challenge, deregister, enrol, giveConsent, randomEmbedding, registerWorld, scenarioGateway, setup, verify, type Fixture, type World } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
 import { exportChain, verifyChain } from "@privface/audit";
@@ -54,6 +56,14 @@ describe("gateway flows (fake parties)", () => {
     const i = await verify(f, w, "alice", randomEmbedding(512, 99));
     assert.deepEqual(Object.keys(i.body).sort(), ["decision", "reason", "requestId", "upgraded"]);
     assert.equal(i.body.reason, "NO_MATCH");
+  });
+
+  test("a verification challenge carries P0's item nonce (decision 012) and P1's plain one; device and gateway accept it", async () => {
+    const v = await challenge(f, w, w.persons.alice.personId, "verify");
+    assert.equal(v.status, 201, JSON.stringify(v.body));
+    assert.match(nonceItem(challengeNonce(v.body.challenge, "P0")) ?? "", /^[0-9a-f]{32}$/);
+    assert.equal(nonceItem(challengeNonce(v.body.challenge, "P1")), null);
+    assert.equal((await verify(f, w, "alice")).body.decision, "accept");
   });
 
   test("a deregistration deletes the template at both parties", async () => {

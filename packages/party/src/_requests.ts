@@ -35,11 +35,12 @@ export function verifyInput(b: Json, session: string): VerifyInput {
   return { ...input, upgrade: { modelVersion: u.modelVersion, sealed: u.sealed } };
 }
 
-/** How many nonces the gateway asks for: `{ count }`, 1..256. */
-export function nonceCount(body: unknown): number {
-  const o = object(body, "body", ["count"]);
+/** How many nonces the gateway asks for, and whether P0's are to name pool items: `{ count (1..256), items? }` → service.nonces' arguments. */
+export function nonceCount(body: unknown): [count: number, items: boolean] {
+  const o = object(body, "body", ["count"], ["items"]);
   if (!Number.isSafeInteger(o.count) || (o.count as number) < 1 || (o.count as number) > 256) bad("count", "an integer 1..256");
-  return o.count as number;
+  if (o.items !== undefined && typeof o.items !== "boolean") bad("items", "a boolean");
+  return [o.count as number, o.items === true];
 }
 
 /** A device registration forwarded by the gateway, or its revocation `{ deviceId, revoke: true }`. */

@@ -130,7 +130,7 @@ export function createPartyApp(deps: PartyAppDeps): PartyApp {
     "POST /v1/peer/sessions": { roles: [peer], route: "peer_sessions", run: async (r) => ok({ sessions: await service.sessionStatus(sessionList(r.body)) }) },
     "GET /v1/health": { roles: observers, route: "health", run: async () => ok(await service.health()) },
     "GET /v1/keys": { roles: anyServer, route: "keys", run: async () => ok(await service.keys()) },
-    "POST /v1/nonces": { roles: ["gateway"], route: "nonces", run: async (r) => ok(await service.nonces(nonceCount(r.body))) },
+    "POST /v1/nonces": { roles: ["gateway"], route: "nonces", run: async (r) => ok(await service.nonces(...nonceCount(r.body))) },
     "POST /v1/devices": { roles: ["gateway"], route: "devices", run: async (r) => ok(await service.registerDevice(deviceRegistration(r.body))) },
     "GET /metrics": { roles: observers, route: "metrics", run: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }) },
   };

@@ -199,6 +199,8 @@ export async function startParty(cfg: PartyConfig, opts: { log?: Log } = {}): Pr
     gallery: coordinator?.hooks ?? keeper,
     // the 1:N duplicate search over the gallery (Party API dedup): P0 asks the helper per search, P1 keeps its deliveries
     templateLock: templateLocks?.lock,
+    // a worker of several learns the P0 worker of a session from its first frame (decision 012)
+    startOnNamedItem: !cfg.workerId,
     dedup: coordinator
       ? { gallery: () => null, shards: coordinator.search }
       : keeper ? { gallery: () => keeper.current, ...(party === "P0" ? { bundles: helper.dedup } : { stock: dedupStock }) } : undefined,

@@ -12,6 +12,9 @@
  * single transactions and appends an audit entry — an operation whose audit append fails fails. P0
  * leads every session: it takes the pool item and names it to P1. A session this party gives up on
  * before its MPC starts is aborted at the peer at once (`sendAbort`), so the peer does not wait.
+ * A verification whose challenge carries P0's item nonce (decision 012) names its pool item up front:
+ * P0 uses the item it reserved for that nonce, P1 reads the id from the statement and both start at
+ * once (P1 no longer waits for P0's first frame to learn it).
  */
 import { randomInt } from "node:crypto";
 import { killAt, silentLog, type Log } from "@privface/config";
@@ -21,7 +24,7 @@ import {
   type EnrolResponse, type KeyListResponse, type NonceBatch, type PartyErrorCode, type PartyHealth, type PartyName, type ShareContext, type VerifyResponse,
 } from "@privface/contracts";
 import { createAuthorisationChecker, shareDigest, type AuthPayload, type Op } from "@privface/contracts/auth";
-import { checkNonce, issueNonce, type NonceKey } from "@privface/contracts/nonce";
+import { checkNonce, issueNonce, nonceItem, type NonceKey } from "@privface/contracts/nonce";
 import { fromBase64url, open, type KeyPair, type PublicKey, type SignedJson } from "@privface/crypto";
 import {
   decodeBundle, decodeDedupBundle, expandSeedShare, openBudget, openBundle, ProtocolError,
@@ -186,6 +189,12 @@ export interface PartyServiceDeps {
   gallery?: GalleryHooks;
   /** the 1:N duplicate search (Party API `dedup`) */
   dedup?: DedupDeps;
+  /**
+   * P1: start round 1 on the gateway's request when the challenge names the item (decision 012;
+   * default true). False for one of several P1 workers: its link to the P0 worker of a session is
+   * known only from that worker's first frame (workers.ts), so it waits for it, as with a plain nonce.
+   */
+  startOnNamedItem?: boolean;
   /** several worker processes of this party (workers.ts): the template's lock across them, taken after the in-process one */
   templateLock?: (templateId: string) => Promise<() => Promise<void>>;
 }
@@ -204,8 +213,12 @@ export interface PartyService {
   dedupBlocked(): boolean;
   delete(input: DeleteInput): Promise<DeleteResponse>;
   health(): Promise<PartyHealth>;
-  /** `count` fresh nonces of this party (stateless: the single use is checked when one comes back). */
-  nonces(count: number): Promise<NonceBatch>;
+  /**
+   * `count` fresh nonces of this party (the single use is checked when one comes back). With `items`
+   * (verification challenges, decision 012) P0 reserves a pool item for each and issues item nonces
+   * naming them (plain nonces for any its pool cannot cover); P1 issues plain nonces.
+   */
+  nonces(count: number, items?: boolean): Promise<NonceBatch>;
   /** The signed sealing-key list (re-signed with a higher version once a day). */
   keys(): Promise<KeyListResponse>;
   /** A registration (or revocation) the gateway forwards. */
@@ -290,18 +303,21 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
   const nonceTtlMs = deps.nonceTtlMs ?? 300_000;
   const volume = deps.volume ?? { perMinute: 10, perDay: 200 };
 
-  async function nonces(count: number): Promise<NonceBatch> {
+  async function nonces(count: number, items = false): Promise<NonceBatch> {
     if (!Number.isSafeInteger(count) || count < 1 || count > 256) throw new PartyError("INVALID_INPUT", "count: expected 1..256");
     const expiresAt = now() + nonceTtlMs;
-    return { nonces: Array.from({ length: count }, () => issueNonce(deps.nonceKey, party, expiresAt)), expiresAt };
+    // the reservations are durable before any nonce naming them leaves (a crash after it only wastes them)
+    const ids = items && party === "P0" ? await store.reserveItems(count, expiresAt) : [];
+    return { nonces: Array.from({ length: count }, (_, i) => issueNonce(deps.nonceKey, party, expiresAt, undefined, ids[i])), expiresAt };
   }
 
   /**
    * Freshness the gateway cannot manufacture (decision 010 §3): the statement's challenge carries a
    * nonce this party issued and that has not expired. Returns the single-use marks (the nonce and the
-   * envelope digests) the store consumes with the authorisation.
+   * envelope digests) the store consumes with the authorisation, and the pool item an item nonce of
+   * this party names (P0, decision 012: its tag binds the item to the nonce).
    */
-  function freshness(s: DeviceStatement): UseMark[] {
+  function freshness(s: DeviceStatement): { marks: UseMark[]; itemId?: string } {
     const n = challengeNonce(s.challenge, party);
     if (n === null) throw new PartyError("NONCE_INVALID", "the challenge carries no nonce of this party");
     const c = checkNonce(deps.nonceKey, party, n, now());
@@ -309,7 +325,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     const marks: UseMark[] = [{ kind: "nonce", value: n, expires: c.expiresAt }];
     if (s.shares) marks.push({ kind: "envelope", value: s.shares[party].digest, expires: c.expiresAt });
     if (s.upgrade) marks.push({ kind: "envelope", value: s.upgrade.shares[party].digest, expires: c.expiresAt });
-    return marks;
+    return { marks, itemId: c.itemId };
   }
 
   async function keys(): Promise<KeyListResponse> {
@@ -505,7 +521,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
     try {
       const auth = await checkAuthorisation(input.authorisation, { ops: ["enrol"], party, session, templateId, modelVersion, digest: shareDigest(deps.sealKey.suite, sealed) }, now());
       const { ctx, keyId } = await admitStatement(input, "enrol");
-      const marks = freshness(input.statement);
+      const { marks } = freshness(input.statement);
       const share = await openShare(sealed, ctx, keyId);
       const existing = await store.templateVersions(templateId);
       if (existing.length > 0) throw new PartyError("TEMPLATE_EXISTS", "template id already used");
@@ -575,7 +591,10 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
       const digest = up ? shareDigest(deps.sealKey.suite, sealed, up.sealed) : shareDigest(deps.sealKey.suite, sealed);
       const auth = await checkAuthorisation(input.authorisation, { ops: ["verify"], party, session, templateId, modelVersion, digest }, now());
       const { ctx, upCtx, keyId } = await admitStatement(input, "verify");
-      const marks = freshness(input.statement);
+      const { marks, itemId: own } = freshness(input.statement);
+      // decision 012: the pool item P0's item nonce names — P0's own (its tag checked), or read by P1
+      // from the challenge (unchecked: P1's ledger uses it once, and P0's round 1 must name the same)
+      const named = party === "P0" ? own : (nonceItem(challengeNonce(input.statement.challenge, "P0")) ?? undefined);
       // One verification at a time per template: each carries the budget run that counts the one
       // before it, so at most `failureBudget` failures are ever answered per day.
       release = await lockTemplate(templateId);
@@ -601,7 +620,7 @@ export function createPartyService(deps: PartyServiceDeps): PartyService {
         return m.mat;
       };
       let mat: MaterialSource;
-      if (party === "P0") mat = begun(await store.beginVerify(begin));
+      if (party === "P0" || (named && deps.startOnNamedItem !== false)) mat = begun(await store.beginVerify({ ...begin, itemId: named }));
       else {
         mat = async (itemId: string) =>
           begun(

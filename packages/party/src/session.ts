@@ -3,7 +3,9 @@
  * Transport. Frames: step k (1..) carries the mpc wire message of round k (seq 0); step 0 is a
  * control frame `{"code": <PartyErrorCode>}` that tells the peer this party gave up (so the peer
  * answers with the same error instead of waiting). P0 leads: it owns the pool item, starts, and its
- * round-1 message names the bundle id; P1 obtains the material for that id only then.
+ * round-1 message names the bundle id; P1 obtains the material for that id only then — unless the
+ * verification's challenge named the item already (P0's item nonce, decision 012): then P1 is given
+ * its material up front and both send round 1 at once (one one-way hop less).
  * A verification carries the failure-budget run (3 rounds, @privface/mpc budget.ts) that counts the
  * template's previous verification: its message of round k follows the verify message in the frame
  * of step k (k = 1..3), so it costs no frame and no round of its own; when the run finds the budget
@@ -74,7 +76,7 @@ interface Common {
   timeoutMs: number;
   /** d bytes: this party's byte share of the probe / new template. */
   share: Uint8Array;
-  /** P0: the material of the bundle it took; P1: obtains the material for the id P0 names. */
+  /** P0 (and P1 when the challenge named the item): the material; P1 otherwise: obtains the material for the id P0 names. */
   material: Material | ((bundleId: string) => Promise<Material>);
 }
 export interface VerifyRun extends Common {

@@ -39,7 +39,7 @@ export const ALLOWED_COLUMNS: Record<string, string[]> = {
   party_templates: ["template_id", "model_version", "status", "key_id", "share", "created_at", "updated_at"],
   party_sessions: ["session", "kind", "state", "template_id", "model_version", "old_model_version", "created_at", "updated_at"],
   party_verifications: ["session", "template_id", "model_version", "item_id", "created_at"],
-  party_pool: ["seq", "id", "key_id", "item_key", "added_at", "used_at", "session"],
+  party_pool: ["seq", "id", "key_id", "item_key", "added_at", "used_at", "session", "reserved_until"],
   party_pool_items: ["seq", "item"],
   party_authorisations: ["nonce", "expires"],
   party_devices: ["device_id", "suite", "signing_key", "auth_key", "status", "created_at", "updated_at"],
@@ -321,6 +321,41 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       assert.equal(await f.store.poolLevel(), 0);
       const used = await f.db.kysely.selectFrom("party_pool").select(["item_key", "key_id", "used_at"]).execute();
       assert.ok(used.every((r) => r.item_key === null && r.key_id === null && r.used_at !== null), "used items keep no item key");
+    }));
+
+  test(`${label}: items reserved for item nonces (decision 012): used only by name, never taken, kept across a crash, discarded unused once expired`, () =>
+    withStore(async (f) => {
+      const { id } = await enrolled(f);
+      await f.store.addItems(Array.from({ length: 4 }, (_, i) => ({ id: `r-${i}`, bytes: share(64) })));
+      const until = f.clock.t + 1_000;
+      assert.deepEqual((await f.store.reserveItems(2, until)).sort(), ["r-0", "r-1"]);
+      assert.equal(await f.store.poolLevel(), 2, "reserved items are spoken for");
+      // no other run takes a reserved item: not takeItem, not a verification that names none
+      assert.equal((await f.store.takeItem(sid())).id, "r-2");
+      assert.equal((await f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) })).item.id, "r-3");
+      await rejectsCode(f.store.takeItem(), "POOL_EXHAUSTED");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f) }), "POOL_EXHAUSTED");
+      assert.deepEqual(await f.store.reserveItems(5, until), [], "a reserved item is never reserved again");
+      // the nonce's verification uses it by name, once
+      const s = sid();
+      assert.equal((await f.store.beginVerify({ session: s, templateId: id, modelVersion: "v1", ...auth(f), itemId: "r-0" })).item.id, "r-0");
+      await rejectsCode(f.store.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), itemId: "r-0" }), "ITEM_REUSED");
+      // a crash after the reservation (the store reopened): still reserved, still not taken
+      const again = await f.reopen();
+      await rejectsCode(again.takeItem(), "POOL_EXHAUSTED");
+      assert.equal(await again.poolLevel(), 0);
+      // before its nonce expires the purge keeps it; once expired it is discarded unused, key erased
+      await again.purge({ sessionsMs: 86_400_000, usedItemsMs: 86_400_000 });
+      assert.equal((await f.db.kysely.selectFrom("party_pool").select("used_at").where("id", "=", "r-1").executeTakeFirstOrThrow()).used_at, null);
+      f.clock.t = until;
+      await again.purge({ sessionsMs: 86_400_000, usedItemsMs: 86_400_000 });
+      const r1 = await f.db.kysely.selectFrom("party_pool").select(["used_at", "item_key", "key_id"]).where("id", "=", "r-1").executeTakeFirstOrThrow();
+      assert.ok(r1.used_at !== null && r1.item_key === null && r1.key_id === null, "an expired reservation is discarded, its key erased");
+      await rejectsCode(again.markUsed("r-1"), "ITEM_REUSED");
+      assert.equal(await again.poolLevel(), 0);
+      await rejectsCode(again.beginVerify({ session: sid(), templateId: id, modelVersion: "v1", ...auth(f), itemId: "r-1" }), "ITEM_REUSED");
+      await rejectsCode(again.reserveItems(1, f.clock.t), "INVALID_INPUT");
+      await assert.rejects(again.reserveItems(0, f.clock.t + 1), RangeError);
     }));
 
   test(`${label}: a used item's ciphertext cannot be opened (its key is gone); purge deletes it`, () =>
@@ -737,7 +772,7 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await rejectsCode(createPartyStore(db, opts), "UNSUPPORTED");
       const names = await db.kysely.selectFrom(PARTY_MIGRATIONS_TABLE).select("name").orderBy("name").execute();
       assert.deepEqual(names.map((r) => r.name), ["001_init", "002_pool_item_keys"]);
-      assert.deepEqual(Object.keys(partyMigrations), ["001_schema", "002_budget_pending"]);
+      assert.deepEqual(Object.keys(partyMigrations), ["001_schema", "002_budget_pending", "003_pool_reserved"]);
     } finally {
       await closeDb(db);
     }

@@ -186,6 +186,9 @@ export async function runVerifyBench(o: VerifyBenchOptions): Promise<VerifyBench
       if (w.errors > 0) say(`warm-up: ${w.errors} errors`);
     }
     const bodies = await makeBodies(N);
+    // the bodies' item nonces reserved N items (decision 012), which leave P0's pool level: let the refill
+    // they started finish before the clock starts, back to what the pool holds without reservations
+    await stack.waitPool(N + 64, 60_000).catch(() => say("P0's pool not refilled before the clock: its refill runs in the timed window"));
     const pids = { p0: stack.pids.p0, p1: stack.pids.p1, helper: stack.pids.helper };
     const cpuAt = (pid: number | undefined) => (pid === undefined ? undefined : cpuMs(pid)) ?? NaN;
     const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuAt(pid)]));

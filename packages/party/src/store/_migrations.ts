@@ -9,6 +9,8 @@
  * by an earlier build is refused (StoreError UNSUPPORTED, see _context.ts): start from an empty one.
  * `002_budget_pending`: the failure budget's run rides in the next verification (issue 12's CPU budget),
  * so each party keeps its XOR share of the last answered verification's match bit until then.
+ * `003_pool_reserved`: P0 reserves a pool item for each item nonce it issues (decision 012) until the
+ * nonce expires: no other run takes it, and the purge discards it unused once the nonce has expired.
  */
 import { bytesType, sql, timestampType, type DbMigration } from "@privface/db";
 
@@ -136,6 +138,12 @@ export const partyMigrations: Record<string, DbMigration> = {
       // this party's XOR share of the match bit of the last verification it answered (uniform on its
       // own); the budget run in the template's next verification counts it (@privface/mpc budget.ts)
       await k.schema.alterTable("party_budgets").addColumn("pending", "integer", (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
+  "003_pool_reserved": {
+    async up(k, { dialect }) {
+      // P0: the expiry of the item nonce this unused item is reserved for (decision 012); NULL: free
+      await k.schema.alterTable("party_pool").addColumn("reserved_until", timestampType(dialect)).execute();
     },
   },
 };

@@ -247,7 +247,14 @@ export interface PartyStore {
   takeItem(session?: string): Promise<PoolItem>;
   /** Uses the item with this id (as named by the peer). ITEM_REUSED / ITEM_UNKNOWN. */
   markUsed(id: string, session?: string): Promise<PoolItem>;
-  /** Number of unused items. */
+  /**
+   * P0 (decision 012): reserves up to `count` of the oldest unused, unreserved items until `until`
+   * (epoch ms, the expiry of the item nonces naming them) and returns their ids, in one transaction.
+   * A reserved item is used only by name (`beginVerify` with `itemId`, `markUsed`); `purge` discards
+   * it unused once `until` has passed.
+   */
+  reserveItems(count: number, until: number): Promise<string[]>;
+  /** Number of unused items not reserved (what a refill tops up: a reserved item is spoken for). */
   poolLevel(): Promise<number>;
   /**
    * Marks every unused item used and erases its key (after a restore: items the party used after the
@@ -291,7 +298,7 @@ export interface PartyStore {
   /**
    * Deletes verify records and finished sessions older than `sessionsMs`, used pool markers older than
    * `usedItemsMs`, the (undecryptable) ciphertexts of all used pool items, and budget records of
-   * days before yesterday.
+   * days before yesterday; discards (marks used, key erased) reserved items whose reservation has passed.
    */
   purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
   /**

@@ -6,7 +6,7 @@
  * |---|---|---|
  * | ./templates.ts | party_templates | templateVersions, loadActive, erase, dropDestroyed, eraseAll, updateShares, templateCounts |
  * | ./sessions.ts | party_sessions (+ template rows) | prepare, commit, abort, stageUpgrade, promoteUpgrade, discardUpgrade, pendingOlderThan, getSession |
- * | ./pool.ts | party_pool, party_pool_items, party_verifications | addItems, takeItem, markUsed, poolLevel, beginVerify, purge |
+ * | ./pool.ts | party_pool, party_pool_items, party_verifications | addItems, takeItem, markUsed, reserveItems, poolLevel, beginVerify, purge |
  * | ./nonces.ts | party_authorisations | consumeAuthorisation (and every operation's `auth`) |
  * | ./devices.ts | party_devices | putDevice, getDevice, setDeviceStatus, listDevices |
  * | ./budgets.ts | party_budgets | budget, finishVerify, markBudgetExhausted |

@@ -4,12 +4,15 @@
  * crashes; a used item's key is erased in the transaction that uses it, its ciphertext deleted later.
  * `beginVerify` is the hot path: one transaction that consumes the authorisation, loads the active
  * share, takes a pool item and records the session. `purge` is the store's housekeeping.
+ * P0 reserves items for the item nonces it issues (`reserveItems`, decision 012): a reserved item is
+ * used only by name (its nonce's verification) and discarded unused by the purge once its nonce has
+ * expired — never taken by another run, never handed out again.
  */
 import { toBytes, toMs, type Tx } from "@privface/db";
 import { aad, decrypt } from "./_aead.ts";
 import type { StoreContext } from "./_context.ts";
 import { StoreError } from "./_errors.ts";
-import { ITEM_RE, MAX_ITEM, MAX_SHARE, MODEL_RE, SESSION_RE, bytes, checkAuth, checkMarks, dayNumber, duration, str, templateId } from "./_input.ts";
+import { ITEM_RE, MAX_ITEM, MAX_SHARE, MODEL_RE, SESSION_RE, bytes, checkAuth, checkMarks, dayNumber, duration, ms, str, templateId } from "./_input.ts";
 import type { BeginVerifyInput, BeginVerifyResult, PartyStore, PoolItem } from "./index.ts";
 import { readBudget } from "./budgets.ts";
 import { consumeAuth } from "./nonces.ts";
@@ -37,7 +40,7 @@ function openItem(ctx: StoreContext, r: PoolRow): Uint8Array {
 
 /** SQLite (its write lock is the database's; PostgreSQL: `takePg`). */
 async function takeInTx(ctx: StoreContext, tx: Tx, session: string | null, t: number): Promise<PoolItem> {
-  const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.used_at IS NULL ORDER BY p.seq LIMIT 1`);
+  const row = await tx.get<PoolRow>(`${POOL_SELECT} WHERE p.used_at IS NULL AND p.reserved_until IS NULL ORDER BY p.seq LIMIT 1`);
   if (!row) throw new StoreError("POOL_EXHAUSTED", "no unused correlated randomness in the pool");
   return useRow(ctx, tx, row, session, t);
 }
@@ -80,7 +83,7 @@ async function takeAndBegin(ctx: StoreContext, tx: Tx, a: { itemId?: string; ses
  * Thrown errors roll the whole write back, the item with it.
  */
 const TAKE_PG = (named: boolean, begin: boolean) =>
-  `WITH item AS (SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at FROM party_pool p WHERE ${named ? "p.id = ? FOR UPDATE OF p" : "p.used_at IS NULL ORDER BY p.seq LIMIT 1 FOR UPDATE OF p SKIP LOCKED"}),
+  `WITH item AS (SELECT p.seq, p.id, p.key_id, p.item_key, p.used_at FROM party_pool p WHERE ${named ? "p.id = ? FOR UPDATE OF p" : "p.used_at IS NULL AND p.reserved_until IS NULL ORDER BY p.seq LIMIT 1 FOR UPDATE OF p SKIP LOCKED"}),
    used AS (UPDATE party_pool SET used_at = ?, session = ?, item_key = NULL, key_id = NULL FROM item WHERE party_pool.seq = item.seq AND item.used_at IS NULL RETURNING party_pool.seq)` +
   (begin
     ? `, begun AS (INSERT INTO party_verifications (session, template_id, model_version, item_id, created_at)
@@ -126,7 +129,7 @@ async function sweepUsed(ctx: StoreContext, tx: Tx, limit: number, from: unknown
   }
 }
 
-export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeItem" | "markUsed" | "poolLevel" | "discardPool" | "beginVerify" | "purge"> {
+export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeItem" | "markUsed" | "reserveItems" | "poolLevel" | "discardPool" | "beginVerify" | "purge"> {
   const { exec, keyring, now } = ctx;
   return {
     async addItems(items) {
@@ -172,8 +175,23 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       return exec.tx((tx) => (pg ? takePg(ctx, tx, { itemId: id, session: session ?? null, t: now() }) : useInTx(ctx, tx, id, session ?? null, now())));
     },
 
+    async reserveItems(count, until) {
+      if (!Number.isSafeInteger(count) || count < 1 || count > 256) throw new RangeError("count must be an integer 1..256");
+      const u = ms(until, "until");
+      const lock = exec.dialect === "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
+      return exec.tx(async (tx) => {
+        if (u <= now()) throw new StoreError("INVALID_INPUT", "until must be in the future");
+        const rows = await tx.all<{ id: string }>(
+          `UPDATE party_pool SET reserved_until = ? WHERE seq IN (SELECT seq FROM party_pool WHERE used_at IS NULL AND reserved_until IS NULL ORDER BY seq LIMIT ${count}${lock}) RETURNING id`,
+          [u],
+        );
+        return rows.map((r) => r.id);
+      });
+    },
+
     async poolLevel() {
-      const r = await exec.read((tx) => tx.get<{ n: unknown }>("SELECT count(*) AS n FROM party_pool WHERE used_at IS NULL"));
+      // reserved items are spoken for (a nonce whose verification never comes leaves its item reserved until it expires)
+      const r = await exec.read((tx) => tx.get<{ n: unknown }>("SELECT count(*) AS n FROM party_pool WHERE used_at IS NULL AND reserved_until IS NULL"));
       return toMs(r?.n ?? 0);
     },
 
@@ -237,6 +255,9 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       const usedItemsMs = duration(opts.usedItemsMs, "opts.usedItemsMs");
       const out = await exec.tx(async (tx) => {
         const t = now();
+        // reservations whose item nonce has expired: the item is discarded unused (P1 may have used its
+        // half in a run P0 refused), never handed out again
+        await tx.run("UPDATE party_pool SET used_at = ?, session = NULL, item_key = NULL, key_id = NULL WHERE used_at IS NULL AND reserved_until <= ?", [t, t]);
         let sessions = await tx.run("DELETE FROM party_verifications WHERE created_at < ?", [t - sessionsMs]);
         sessions += await tx.run("DELETE FROM party_sessions WHERE state <> 'prepared' AND updated_at < ?", [t - sessionsMs]);
         const items = await tx.run("DELETE FROM party_pool WHERE used_at IS NOT NULL AND used_at < ?", [t - usedItemsMs]);
