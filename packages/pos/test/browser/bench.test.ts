@@ -3,8 +3,9 @@
  * made from the test faces (two people, two captures each: the camera frame, and the same frame
  * 15 % darker): it runs the
  * app's engine and guided capture in Chromium and reports sane timings, every capture decided, no
- * false reject and no false accept. `--backend webgl`: the embedding net alone slower than wasm on
- * this GPU-less machine (SwiftShader), the whole pipeline refused.
+ * false reject and no false accept. `--backend webgl`: the embedding net alone runs and reports its
+ * timings (compared with wasm in docs/benchmarks.md "browser", not here: a test is no benchmark), the
+ * whole pipeline is refused on this GPU-less machine (SwiftShader).
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -60,12 +61,12 @@ describe("privface bench browser --actions", () => {
 });
 
 describe("privface bench browser --backend", () => {
-  it("WebGL (this machine has no GPU: Chromium's SwiftShader) runs the embedding net but slower than wasm, and cannot run the whole pipeline: the app keeps wasm", { timeout: 300_000 }, async (t) => {
+  it("WebGL (this machine has no GPU: Chromium's SwiftShader) runs the embedding net and reports its timings, and cannot run the whole pipeline: the app keeps wasm", { timeout: 300_000 }, async (t) => {
     const wasm = await runBrowserEmbedBench({ backend: "wasm", runs: 3 });
     const webgl = await runBrowserEmbedBench({ backend: "webgl", runs: 3 });
     t.diagnostic(JSON.stringify({ wasm, webgl }));
     assert.deepEqual([wasm.suite, wasm.backend, webgl.backend], ["browser-embed", "wasm", "webgl"]);
-    assert.ok((webgl.ms_p50 as number) > (wasm.ms_p50 as number), "wasm is the faster backend here");
+    for (const r of [wasm, webgl]) assert.ok((r.ms_p50 as number) > 0 && (r.ms_max as number) >= (r.ms_p50 as number), JSON.stringify(r));
     // the whole pipeline: the detection net does not run under onnxruntime-web's WebGL backend
     const r = await runBrowserBench({ dataset: dir, imageSide: 640, backend: "webgl", repeat: 1, limit: 1 });
     t.diagnostic(JSON.stringify(r));
