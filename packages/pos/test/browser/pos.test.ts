@@ -454,8 +454,13 @@ describe("POS web app in Chromium against a real stack", { timeout: 600_000 }, (
   it("after the flows the page's storage holds no image and no feature: ids and non-extractable keys only", async () => {
     const page = A.page!;
     const s = (await page.evaluate(STORAGE_DUMP)) as { local: Record<string, string>; session: number; cacheKeys: string[]; dbs: unknown[] };
-    assert.deepEqual(Object.keys(s.local).sort(), ["privface.pos.deviceId", "privface.pos.keyListsSeen", "privface.pos.lang"].sort().filter((k) => k in s.local));
-    for (const v of Object.values(s.local)) assert.ok(v.length < 100, v);
+    assert.deepEqual(Object.keys(s.local).sort(), ["privface.pos.deviceId", "privface.pos.keyListsSeen", "privface.pos.lang", "privface.pos.roots"].sort().filter((k) => k in s.local));
+    const { "privface.pos.roots": roots, ...rest } = s.local;
+    for (const v of Object.values(rest)) assert.ok(v.length < 100, v);
+    // the institution roots the terminal trusts (kept across reloads for root handovers): two 32-byte public keys
+    const held = JSON.parse(roots ?? "{}") as Record<string, string>;
+    assert.deepEqual(Object.keys(held).sort(), ["P0", "P1"]);
+    for (const k of Object.values(held)) assert.equal(Buffer.from(k, "base64url").length, 32);
     assert.ok("privface.pos.deviceId" in s.local);
     assert.equal(s.session, 0);
     assert.deepEqual(s.cacheKeys, []);
