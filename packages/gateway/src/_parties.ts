@@ -39,9 +39,18 @@ export async function forwardDevice(c: GatewayContext, req: DeviceRegistration |
 const NONCE_BATCH = 128;
 const NONCE_LOW = 32;
 const NONCE_MARGIN_MS = 90_000;
-/** P0's item nonces (decision 012) reserve a pool item each until they expire: smaller batches, so few go unused. */
+/**
+ * P0's item nonces (decision 012) reserve a pool item each until they expire, and an item whose nonce
+ * expires unused is wasted (at P1 until its age bound): the batch follows use — twice the item nonces
+ * handed out since the last batch was asked for, ITEM_NONCE_MIN…ITEM_NONCE_BATCH — and the next is
+ * asked for when a quarter of the last is left. An idle gateway reserves a few items per nonce
+ * lifetime, a busy one doubles up to 64 within a few batches.
+ */
 const ITEM_NONCE_BATCH = 64;
-const ITEM_NONCE_LOW = 16;
+const ITEM_NONCE_MIN = 4;
+export function itemNonceBatch(handedSinceLastBatch: number): number {
+  return Math.min(ITEM_NONCE_BATCH, Math.max(ITEM_NONCE_MIN, 2 * handedSinceLastBatch));
+}
 /** The nonce sources: each party's nonces, and P0's item nonces for verification challenges. */
 type NonceSource = PartyName | "P0items";
 /** How one party answered the promotion of a staged upgrade: done, definitively not (nothing staged / aborted / refused), or no answer. */
@@ -62,6 +71,8 @@ export class Parties {
     P1: { nonces: [], refill: null },
     P0items: { nonces: [], refill: null },
   };
+  /** P0's item nonces handed out since the last batch was asked for, and that batch's size (itemNonceBatch) */
+  private items = { handed: 0, batch: ITEM_NONCE_MIN };
 
   /** The parties' signed key lists, relayed to devices unchanged; fetched again every 10 minutes. */
   private lists: { value: Promise<Record<PartyName, SignedJson>>; until: number } | null = null;
@@ -90,15 +101,18 @@ export class Parties {
     if (!fresh()) {
       await this.refillNonces(src);
       if (!fresh()) throw new ApiError("MPC_UNAVAILABLE", { retryAfterS: 5 });
-    } else if (pool.nonces.length <= (src === "P0items" ? ITEM_NONCE_LOW : NONCE_LOW)) void this.refillNonces(src).catch(() => {});
+    } else if (pool.nonces.length <= (src === "P0items" ? this.items.batch / 4 : NONCE_LOW)) void this.refillNonces(src).catch(() => {});
+    if (src === "P0items") this.items.handed++;
     return pool.nonces.shift()!.value;
   }
 
   private refillNonces(src: NonceSource): Promise<void> {
     const pool = this.noncePool[src];
     const p: PartyName = src === "P1" ? "P1" : "P0";
-    pool.refill ??= this.c.o.parties[p]
-      .nonces(src === "P0items" ? { count: ITEM_NONCE_BATCH, items: true } : { count: NONCE_BATCH })
+    if (pool.refill) return pool.refill;
+    if (src === "P0items") this.items = { handed: 0, batch: itemNonceBatch(this.items.handed) };
+    pool.refill = this.c.o.parties[p]
+      .nonces(src === "P0items" ? { count: this.items.batch, items: true } : { count: NONCE_BATCH })
       .then(
         (b) => {
           // appended: a batch expires after the ones before it, which are used first (an item nonce left unused wastes its item)

@@ -11,6 +11,7 @@ import { challengeNonce } from "@privface/contracts";
 import { nonceItem } from "@privface/contracts/nonce";
 import { challenge, deregister, enrol, giveConsent, randomEmbedding, registerWorld, scenarioGateway, setup, verify, type Fixture, type World } from "./_setup.ts";
 import { scanLog } from "./_logscan.ts";
+import { itemNonceBatch } from "../src/_parties.ts";
 import { exportChain, verifyChain } from "@privface/audit";
 
 describe("scenario catalogue (fake parties)", () => {
@@ -31,6 +32,31 @@ describe("scenario catalogue (fake parties)", () => {
       assert.deepEqual(observedOf(await runScenario(s, w)), expectationsOf(s));
     });
   }
+});
+
+describe("P0's item nonces (decision 012)", () => {
+  test("asked for as they are used: 4 when idle, then twice the use since the last batch, at most 64 — reservations that expire unused waste few items", async () => {
+    assert.deepEqual([0, 1, 3, 20, 40].map(itemNonceBatch), [4, 4, 6, 40, 64]);
+    const g = await setup("item-nonces");
+    try {
+      const gw = await registerWorld(g, ["alice"]);
+      assert.equal((await giveConsent(g, gw, gw.persons.alice.personId)).status, 201);
+      assert.equal((await enrol(g, gw, "alice")).body.decision, "accept");
+      const asked: number[] = [];
+      const P0 = g.fake.clients.P0;
+      const nonces = P0.nonces.bind(P0);
+      P0.nonces = async (req) => {
+        if (req.items) asked.push(req.count);
+        return nonces(req);
+      };
+      for (let i = 0; i < 10; i++) assert.equal((await challenge(g, gw, gw.persons.alice.personId, "verify")).status, 201);
+      assert.equal(asked[0], 4, JSON.stringify(asked));
+      assert.ok(asked.length >= 2 && asked.every((n, i) => n <= 64 && (i === 0 || n > asked[i - 1])), JSON.stringify(asked));
+      assert.ok(asked.reduce((a, b) => a + b, 0) <= 3 * 10, `items reserved for 10 challenges: ${JSON.stringify(asked)}`);
+    } finally {
+      await g.close();
+    }
+  });
 });
 
 describe("gateway flows (fake parties)", () => {

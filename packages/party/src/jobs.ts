@@ -38,6 +38,15 @@ import type { PartyStore } from "./store/index.ts";
 export const REFILL_EVERY_MS = 500;
 export const PROBE_EVERY_MS = 5_000;
 export const PURGE_EVERY_MS = 3_600_000;
+/**
+ * The pool's age bound: P1 discards unused items older than this at its purge. P1 cannot tell the
+ * halves of items P0 discarded (an item nonce that expired unused, decision 012) from those P0 will
+ * still name, so without a bound they would stay for ever. P0 discards its own unused items
+ * POOL_P0_MARGIN_MS earlier (more than a purge interval, a nonce's life and clock skew), so it never
+ * names an item P1 has dropped.
+ */
+export const POOL_MAX_AGE_MS = 86_400_000;
+export const POOL_P0_MARGIN_MS = 2 * 3_600_000;
 export const RERANDOMISE_EVERY_MS = 86_400_000;
 export const ANCHOR_EVERY_MS = 60_000;
 /** The fewest items a refill asks for (if the batch size allows): at the default spot-check fraction 1/16 one of them is opened. */
@@ -184,7 +193,7 @@ export function createPartyJobs(deps: PartyJobsDeps): PartyJobs {
 
   function purge(): Promise<void> {
     return track(
-      store.purge({ sessionsMs: deps.retentionMs, usedItemsMs: deps.retentionMs }).then(
+      store.purge({ sessionsMs: deps.retentionMs, usedItemsMs: deps.retentionMs, unusedItemsMs: POOL_MAX_AGE_MS - (party === "P0" ? POOL_P0_MARGIN_MS : 0) }).then(
         (r) => {
           if (r.sessions || r.items) log.info({ event: "purged", ...r });
         },

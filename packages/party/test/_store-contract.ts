@@ -358,6 +358,24 @@ export function storeContract(label: string, openFresh: OpenFresh, closeDb: (db:
       await assert.rejects(again.reserveItems(0, f.clock.t + 1), RangeError);
     }));
 
+  test(`${label}: the pool's age bound: purge with unusedItemsMs discards unused, unreserved items older than that (key erased, never taken), keeps younger and reserved ones`, () =>
+    withStore(async (f) => {
+      await f.store.addItems([{ id: "old-0", bytes: share(64) }, { id: "old-1", bytes: share(64) }]);
+      f.clock.t += 10_000;
+      await f.store.addItems([{ id: "new-0", bytes: share(64) }]);
+      const until = f.clock.t + 60_000;
+      assert.deepEqual(await f.store.reserveItems(1, until), ["old-0"]);
+      await f.store.purge({ sessionsMs: 86_400_000, usedItemsMs: 86_400_000 });
+      assert.equal(await f.store.poolLevel(), 2, "no bound asked: nothing discarded");
+      await f.store.purge({ sessionsMs: 86_400_000, usedItemsMs: 86_400_000, unusedItemsMs: 5_000 });
+      const rows = await f.db.kysely.selectFrom("party_pool").select(["id", "used_at", "item_key", "key_id"]).orderBy("seq").execute();
+      assert.deepEqual(rows.map((r) => [r.id, r.used_at !== null, r.item_key === null, r.key_id === null]), [["old-0", false, false, false], ["old-1", true, true, true], ["new-0", false, false, false]]);
+      assert.equal(await f.store.poolLevel(), 1);
+      assert.equal((await f.store.takeItem(sid())).id, "new-0");
+      await rejectsCode(f.store.markUsed("old-1"), "ITEM_REUSED");
+      await assert.rejects(f.store.purge({ sessionsMs: 0, usedItemsMs: 0, unusedItemsMs: -1 }), RangeError);
+    }));
+
   test(`${label}: a used item's ciphertext cannot be opened (its key is gone); purge deletes it`, () =>
     withStore(async (f) => {
       const { id } = await enrolled(f);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Log } from "@privface/config";
 import { bundleIdOf, deal, encodeBundle, makeParams, newItemId, seededRng } from "@privface/mpc";
-import { createPartyJobs, MAX_REFILL_BACKOFF_MS, MIN_FETCH, type PartyJobsDeps } from "../src/jobs.ts";
+import { createPartyJobs, MAX_REFILL_BACKOFF_MS, MIN_FETCH, POOL_MAX_AGE_MS, POOL_P0_MARGIN_MS, PURGE_EVERY_MS, type PartyJobsDeps } from "../src/jobs.ts";
 import type { RecoveryResult } from "../src/service.ts";
 
 const rng = seededRng("jobs");
@@ -224,6 +224,21 @@ describe("party jobs", () => {
       f.events.map((e) => [e.level, e.event]),
       [["warn", "recovery_failed"], ["info", "recovery"], ["warn", "purge_failed"]],
     );
+  });
+
+  it("purge: the pool's age bound — P0 discards its unused items POOL_P0_MARGIN_MS before P1 drops its halves, so it never names one P1 has dropped", async () => {
+    const asked: Record<string, number | undefined> = {};
+    for (const party of ["P0", "P1"] as const) {
+      const f = fake(party);
+      f.deps.store.purge = async (opts) => {
+        asked[party] = opts.unusedItemsMs;
+        return { sessions: 0, items: 0, ciphertexts: 0 };
+      };
+      await createPartyJobs(f.deps).purge();
+    }
+    assert.deepEqual(asked, { P0: POOL_MAX_AGE_MS - POOL_P0_MARGIN_MS, P1: POOL_MAX_AGE_MS });
+    // the margin covers a purge interval (P0 may name an item up to PURGE_EVERY_MS past its bound) and a nonce's life
+    assert.ok(POOL_P0_MARGIN_MS > PURGE_EVERY_MS + 5 * 60_000);
   });
 
   it("start runs each job once; stop waits for the refill in flight and nothing runs after it", async () => {

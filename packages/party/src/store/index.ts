@@ -298,9 +298,11 @@ export interface PartyStore {
   /**
    * Deletes verify records and finished sessions older than `sessionsMs`, used pool markers older than
    * `usedItemsMs`, the (undecryptable) ciphertexts of all used pool items, and budget records of
-   * days before yesterday; discards (marks used, key erased) reserved items whose reservation has passed.
+   * days before yesterday; discards (marks used, key erased) reserved items whose reservation has passed
+   * and, with `unusedItemsMs`, unreserved unused items added longer ago than that (the pool's age bound:
+   * P1 cannot tell which of its halves P0 discarded, so it drops them by age; jobs.ts POOL_MAX_AGE_MS).
    */
-  purge(opts: { sessionsMs: number; usedItemsMs: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
+  purge(opts: { sessionsMs: number; usedItemsMs: number; unusedItemsMs?: number }): Promise<{ sessions: number; items: number; ciphertexts: number }>;
   /**
    * SQLite: true while an erasure's WAL checkpoint could not complete (another connection was reading
    * for longer than CHECKPOINT_WAIT_MS): erased content may still be in the WAL file.

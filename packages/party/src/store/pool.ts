@@ -253,11 +253,16 @@ export function poolOps(ctx: StoreContext): Pick<PartyStore, "addItems" | "takeI
       if (typeof opts !== "object" || opts === null) throw new TypeError("opts must be { sessionsMs, usedItemsMs }");
       const sessionsMs = duration(opts.sessionsMs, "opts.sessionsMs");
       const usedItemsMs = duration(opts.usedItemsMs, "opts.usedItemsMs");
+      const unusedItemsMs = opts.unusedItemsMs === undefined ? undefined : duration(opts.unusedItemsMs, "opts.unusedItemsMs");
       const out = await exec.tx(async (tx) => {
         const t = now();
         // reservations whose item nonce has expired: the item is discarded unused (P1 may have used its
         // half in a run P0 refused), never handed out again
         await tx.run("UPDATE party_pool SET used_at = ?, session = NULL, item_key = NULL, key_id = NULL WHERE used_at IS NULL AND reserved_until <= ?", [t, t]);
+        // the age bound: unused, unreserved items older than unusedItemsMs are discarded the same way
+        if (unusedItemsMs !== undefined) {
+          await tx.run("UPDATE party_pool SET used_at = ?, session = NULL, item_key = NULL, key_id = NULL WHERE used_at IS NULL AND reserved_until IS NULL AND added_at < ?", [t, t - unusedItemsMs]);
+        }
         let sessions = await tx.run("DELETE FROM party_verifications WHERE created_at < ?", [t - sessionsMs]);
         sessions += await tx.run("DELETE FROM party_sessions WHERE state <> 'prepared' AND updated_at < ?", [t - sessionsMs]);
         const items = await tx.run("DELETE FROM party_pool WHERE used_at IS NOT NULL AND used_at < ?", [t - usedItemsMs]);
